@@ -1,0 +1,71 @@
+//! Image wire types: list, inspect, history, delete.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::container::ContainerConfig;
+
+/// One entry of `GET /images/json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageSummary {
+    pub id: String,
+    pub parent_id: String,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    pub created: i64,
+    pub size: i64,
+    pub virtual_size: i64,
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// `GET /images/(name)/json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageInspect {
+    pub id: String,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    pub parent: String,
+    pub comment: String,
+    pub created: String,
+    pub container: String,
+    pub container_config: ContainerConfig,
+    pub docker_version: String,
+    pub author: String,
+    pub config: ContainerConfig,
+    pub architecture: String,
+    pub os: String,
+    pub size: i64,
+    pub virtual_size: i64,
+    #[serde(rename = "RootFS")]
+    pub root_fs: RootFs,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RootFs {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub layers: Vec<String>,
+}
+
+/// One entry of `GET /images/(name)/history`, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HistoryItem {
+    pub id: String,
+    pub created: i64,
+    pub created_by: String,
+    pub tags: Option<Vec<String>>,
+    pub size: i64,
+    pub comment: String,
+}
+
+/// One entry of the `DELETE /images/(name)` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeleteItem {
+    Untagged(String),
+    Deleted(String),
+}
