@@ -1,0 +1,461 @@
+//! The image store: images, their layers and the references that name them.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{HistoryEntry, ImageConfig, RootFs};
+use crate::content::ContentStore;
+use crate::digest::Digest;
+use crate::error::ImageError;
+use crate::fsutil;
+use crate::layers::{LayerInfo, LayerStore};
+use crate::reference::Reference;
+
+/// A stored image.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// The digest of the config: the image ID.
+    pub id: Digest,
+    pub config: ImageConfig,
+    /// Layers bottom first.
+    pub layers: Vec<LayerInfo>,
+    /// Parent image, for images made from another on this host.
+    pub parent: Option<Digest>,
+}
+
+impl Image {
+    /// Total bytes of all layers.
+    pub fn size(&self) -> u64 {
+        self.layers.iter().map(|l| l.size).sum()
+    }
+
+    pub fn top_layer(&self) -> Option<&LayerInfo> {
+        self.layers.last()
+    }
+}
+
+/// The record written per image. Everything else about an image is in its config blob.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ImageRecord {
+    schema: u32,
+    #[serde(default)]
+    parent: Option<Digest>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct RefsFile {
+    /// Canonical reference → image ID.
+    refs: BTreeMap<String, Digest>,
+}
+
+#[derive(Default)]
+struct State {
+    images: HashMap<Digest, Arc<Image>>,
+    refs: BTreeMap<String, (Reference, Digest)>,
+    /// Layers created by operations still running, not yet owned by an image.
+    pending_layers: HashMap<Digest, usize>,
+}
+
+/// Options of [`ImageStore::import`].
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub reference: Option<Reference>,
+    /// History comment, e.g. `Imported from -`.
+    pub comment: String,
+    /// Container config (`config` of the image JSON) to record; `None` for Docker's default.
+    pub config: Option<serde_json::Value>,
+    pub architecture: String,
+    pub created: jiff::Timestamp,
+    pub docker_version: String,
+}
+
+/// What [`ImageStore::tag`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagOutcome {
+    /// The image the reference pointed at before, when it moved.
+    pub previous: Option<Digest>,
+}
+
+/// One step of an image removal, in the order Docker reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteEffect {
+    Untagged { reference: Reference, image: Digest },
+    DeletedImage(Digest),
+    DeletedLayer(Digest),
+}
+
+/// Hands back pending layers when an operation ends, removing those no image took.
+pub(crate) struct PendingLayers<'s> {
+    store: &'s ImageStore,
+    layers: Vec<Digest>,
+}
+
+impl PendingLayers<'_> {
+    pub fn add(&mut self, chain: Digest) {
+        let mut st = self.store.state.write().expect("lock");
+        *st.pending_layers.entry(chain).or_default() += 1;
+        self.layers.push(chain);
+    }
+}
+
+impl Drop for PendingLayers<'_> {
+    fn drop(&mut self) {
+        let mut st = self.store.state.write().expect("lock");
+        for chain in self.layers.drain(..) {
+            if let Some(n) = st.pending_layers.get_mut(&chain) {
+                *n -= 1;
+                if *n == 0 {
+                    st.pending_layers.remove(&chain);
+                }
+            }
+        }
+        // Remove what this operation made that nothing owns (a failed import or load).
+        let _ = self.store.sweep_locked(&st);
+    }
+}
+
+pub struct ImageStore {
+    root: PathBuf,
+    pub(crate) content: ContentStore,
+    pub(crate) layers: LayerStore,
+    state: RwLock<State>,
+    /// Serialises record writes (the refs file is rewritten whole).
+    commit: Mutex<()>,
+}
+
+impl ImageStore {
+    /// Opens (or creates) the store under `root`, dropping leftovers of interrupted writes.
+    pub fn open(root: &Path) -> Result<Self, ImageError> {
+        let images_dir = root.join("images");
+        fs::create_dir_all(&images_dir).map_err(ImageError::io("create image store"))?;
+        let content = ContentStore::open(root).map_err(ImageError::io("open content store"))?;
+        let layers = LayerStore::open(&root.join("layers")).map_err(ImageError::io("open layer store"))?;
+        let store = ImageStore { root: root.to_path_buf(), content, layers, state: RwLock::new(State::default()), commit: Mutex::new(()) };
+        store.load_index()?;
+        Ok(store)
+    }
+
+    fn load_index(&self) -> Result<(), ImageError> {
+        let mut st = State::default();
+        for e in fs::read_dir(self.root.join("images")).map_err(ImageError::io("read images"))? {
+            let e = e.map_err(ImageError::io("read images"))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(id) = name.strip_suffix(".json").and_then(Digest::from_hex) else {
+                // Temp files of an interrupted write.
+                let _ = fs::remove_file(e.path());
+                continue;
+            };
+            match self.read_image(&id, &e.path()) {
+                Ok(img) => {
+                    st.images.insert(id, Arc::new(img));
+                }
+                Err(err) => {
+                    tracing::warn!(image = %id, error = %err, "dropping unreadable image record");
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        let refs_path = self.root.join("repositories.json");
+        if let Ok(data) = fs::read(&refs_path) {
+            let file: RefsFile = serde_json::from_slice(&data).unwrap_or_default();
+            for (canonical, id) in file.refs {
+                if !st.images.contains_key(&id) {
+                    continue;
+                }
+                if let Ok(r) = Reference::parse(&canonical) {
+                    st.refs.insert(canonical, (r, id));
+                }
+            }
+        }
+        self.sweep_locked(&st)?;
+        *self.state.write().expect("lock") = st;
+        Ok(())
+    }
+
+    fn read_image(&self, id: &Digest, record_path: &Path) -> Result<Image, ImageError> {
+        let record: ImageRecord = serde_json::from_slice(&fs::read(record_path).map_err(ImageError::io("read image record"))?)
+            .map_err(|e| ImageError::InvalidInput(format!("image record: {e}")))?;
+        let config = ImageConfig::parse(&self.content.read(id)?)?;
+        let mut layers = Vec::with_capacity(config.rootfs.diff_ids.len());
+        let mut parent = None;
+        for diff in &config.rootfs.diff_ids {
+            let chain = crate::layers::chain_id(parent.as_ref(), diff);
+            let info = self.layers.get(&chain).ok_or_else(|| ImageError::NotFound(format!("layer {chain}")))?;
+            layers.push(info);
+            parent = Some(chain);
+        }
+        Ok(Image { id: *id, config, layers, parent: record.parent })
+    }
+
+    /// Removes layers and blobs that no image (and no running operation) uses.
+    fn sweep_locked(&self, st: &State) -> Result<(), ImageError> {
+        let mut live_layers: HashSet<Digest> = st.pending_layers.keys().copied().collect();
+        let mut live_blobs: HashSet<Digest> = HashSet::new();
+        for img in st.images.values() {
+            live_blobs.insert(img.id);
+            for l in &img.layers {
+                live_layers.insert(l.chain_id);
+            }
+        }
+        for chain in self.layers.list().map_err(ImageError::io("list layers"))? {
+            if !live_layers.contains(&chain) {
+                tracing::debug!(layer = %chain, "removing unused layer");
+                self.layers.remove(&chain).map_err(ImageError::io("remove layer"))?;
+            }
+        }
+        for chain in &live_layers {
+            if let Some(info) = self.layers.get(chain) {
+                live_blobs.insert(info.diff_id);
+            }
+        }
+        for blob in self.content.list().map_err(ImageError::io("list blobs"))? {
+            if !live_blobs.contains(&blob) {
+                self.content.delete(&blob).map_err(ImageError::io("remove blob"))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn pending(&self) -> PendingLayers<'_> {
+        PendingLayers { store: self, layers: Vec::new() }
+    }
+
+    // ---- queries ----
+
+    /// Every image with its references.
+    pub fn list(&self) -> Vec<(Arc<Image>, Vec<Reference>)> {
+        let st = self.state.read().expect("lock");
+        let mut by_image: HashMap<Digest, Vec<Reference>> = HashMap::new();
+        for (r, id) in st.refs.values() {
+            by_image.entry(*id).or_default().push(r.clone());
+        }
+        st.images.values().map(|img| (img.clone(), by_image.remove(&img.id).unwrap_or_default())).collect()
+    }
+
+    pub fn count(&self) -> usize {
+        self.state.read().expect("lock").images.len()
+    }
+
+    /// References that point at `id`.
+    pub fn references(&self, id: &Digest) -> Vec<Reference> {
+        let st = self.state.read().expect("lock");
+        st.refs.values().filter(|(_, i)| i == id).map(|(r, _)| r.clone()).collect()
+    }
+
+    pub fn get(&self, id: &Digest) -> Option<Arc<Image>> {
+        self.state.read().expect("lock").images.get(id).cloned()
+    }
+
+    /// Resolves a name as Docker does: a full ID (`sha256:…` or 64 hex), then a reference,
+    /// then a unique ID prefix.
+    pub fn resolve(&self, name: &str) -> Result<Arc<Image>, ImageError> {
+        let st = self.state.read().expect("lock");
+        let not_found = || ImageError::NotFound(name.to_string());
+        if let Some(d) = Digest::parse(name).filter(|_| name.starts_with("sha256:") || name.len() == 64) {
+            if let Some(img) = st.images.get(&d) {
+                return Ok(img.clone());
+            }
+        }
+        if let Ok(r) = Reference::parse(name) {
+            if let Some((_, id)) = st.refs.get(&r.canonical()) {
+                return st.images.get(id).cloned().ok_or_else(not_found);
+            }
+        }
+        let prefix = name.strip_prefix("sha256:").unwrap_or(name);
+        if !prefix.is_empty() && prefix.len() < 64 && prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut found = st.images.values().filter(|i| i.id.hex().starts_with(prefix));
+            if let (Some(img), None) = (found.next(), found.next()) {
+                return Ok(img.clone());
+            }
+        }
+        Err(not_found())
+    }
+
+    pub fn diff_path(&self, chain: &Digest) -> PathBuf {
+        self.layers.diff_path(chain)
+    }
+
+    pub fn layer_tar_path(&self, layer: &LayerInfo) -> PathBuf {
+        self.content.path(&layer.diff_id)
+    }
+
+    pub fn config_bytes(&self, id: &Digest) -> Result<Vec<u8>, ImageError> {
+        self.content.read(id)
+    }
+
+    // ---- writes ----
+
+    fn write_refs_locked(&self, st: &State) -> Result<(), ImageError> {
+        let file = RefsFile { refs: st.refs.iter().map(|(k, (_, id))| (k.clone(), *id)).collect() };
+        let data = serde_json::to_vec_pretty(&file).expect("refs serialise");
+        fsutil::write_atomic(&self.root.join("repositories.json"), &data).map_err(ImageError::io("write repositories.json"))
+    }
+
+    /// Registers an image from its config bytes; its layers must already be stored.
+    pub(crate) fn register(&self, config_bytes: &[u8], parent: Option<Digest>) -> Result<Arc<Image>, ImageError> {
+        let config = ImageConfig::parse(config_bytes)?;
+        let id = self.content.put(config_bytes)?;
+        let record_path = self.root.join("images").join(format!("{}.json", id.hex()));
+        let _guard = self.commit.lock().expect("lock");
+        if let Some(existing) = self.get(&id) {
+            return Ok(existing);
+        }
+        let image = self.read_image_from(&id, config, parent)?;
+        let record = serde_json::to_vec(&ImageRecord { schema: 1, parent }).expect("record serialises");
+        fsutil::write_atomic(&record_path, &record).map_err(ImageError::io("write image record"))?;
+        let image = Arc::new(image);
+        self.state.write().expect("lock").images.insert(id, image.clone());
+        Ok(image)
+    }
+
+    fn read_image_from(&self, id: &Digest, config: ImageConfig, parent: Option<Digest>) -> Result<Image, ImageError> {
+        let mut layers = Vec::new();
+        let mut below = None;
+        for diff in &config.rootfs.diff_ids {
+            let chain = crate::layers::chain_id(below.as_ref(), diff);
+            layers.push(self.layers.get(&chain).ok_or_else(|| ImageError::InvalidInput(format!("missing layer {diff}")))?);
+            below = Some(chain);
+        }
+        Ok(Image { id: *id, config, layers, parent })
+    }
+
+    /// Points `reference` at `id`. Without `force`, a reference already pointing elsewhere is
+    /// a conflict (Docker before API 1.22).
+    pub fn tag(&self, id: &Digest, reference: &Reference, force: bool) -> Result<TagOutcome, ImageError> {
+        let _guard = self.commit.lock().expect("lock");
+        let mut st = self.state.write().expect("lock");
+        if !st.images.contains_key(id) {
+            return Err(ImageError::NotFound(id.to_string()));
+        }
+        let key = reference.canonical();
+        let previous = st.refs.get(&key).map(|(_, old)| *old).filter(|old| old != id);
+        if let (Some(old), false) = (previous, force) {
+            let tag = reference.tag().unwrap_or("latest");
+            return Err(ImageError::Conflict(format!(
+                "Conflict: Tag {tag} is already set to image {}, if you want to replace it, please use -f option",
+                old.hex()
+            )));
+        }
+        let before = st.refs.insert(key.clone(), (reference.clone(), *id));
+        if let Err(e) = self.write_refs_locked(&st) {
+            match before {
+                Some(b) => st.refs.insert(key, b),
+                None => st.refs.remove(&key),
+            };
+            return Err(e);
+        }
+        Ok(TagOutcome { previous })
+    }
+
+    /// Stores a single-layer image from a (possibly compressed) filesystem tarball, as
+    /// `docker import` does, and tags it when a reference is given.
+    pub fn import(&self, reader: &mut (dyn Read + Send), opts: &ImportOptions) -> Result<(Arc<Image>, Option<TagOutcome>), ImageError> {
+        let (_, mut tar) = berth_archive::decompress(reader).map_err(ImageError::io("read import"))?;
+        let mut pending = self.pending();
+        let (layer, _) = self.layers.create(&self.content, None, &mut tar, None)?;
+        pending.add(layer.chain_id);
+        let created = opts.created.to_string();
+        let history = HistoryEntry { created: Some(created.clone()), comment: opts.comment.clone(), ..Default::default() };
+        let config = ImageConfig {
+            architecture: opts.architecture.clone(),
+            os: "linux".to_string(),
+            created: Some(created),
+            comment: opts.comment.clone(),
+            docker_version: opts.docker_version.clone(),
+            config: opts.config.clone(),
+            rootfs: RootFs { kind: "layers".to_string(), diff_ids: vec![layer.diff_id] },
+            history: vec![history],
+            ..Default::default()
+        };
+        let bytes = serde_json::to_vec(&config).expect("config serialises");
+        let image = self.register(&bytes, None)?;
+        let tagged = match &opts.reference {
+            Some(r) => Some(self.tag(&image.id, r, true)?),
+            None => None,
+        };
+        Ok((image, tagged))
+    }
+
+    /// Removes `name` as `docker rmi` does: a reference is untagged, and the image goes with
+    /// its last reference; an ID removes the image (with `force`, even when several
+    /// repositories reference it). `in_use` says whether a container uses an image.
+    pub fn delete(&self, name: &str, force: bool, in_use: &dyn Fn(&Digest) -> bool) -> Result<Vec<DeleteEffect>, ImageError> {
+        let image = self.resolve(name)?;
+        let id = image.id;
+        let by_reference = Reference::parse(name).ok().filter(|r| {
+            let st = self.state.read().expect("lock");
+            st.refs.get(&r.canonical()).is_some_and(|(_, i)| *i == id) && !name.starts_with("sha256:")
+        });
+        let _guard = self.commit.lock().expect("lock");
+        let mut st = self.state.write().expect("lock");
+        let refs: Vec<Reference> = st.refs.values().filter(|(_, i)| *i == id).map(|(r, _)| r.clone()).collect();
+        let mut effects = Vec::new();
+        let mut untag = |st: &mut State, r: &Reference| {
+            st.refs.remove(&r.canonical());
+            effects.push(DeleteEffect::Untagged { reference: r.clone(), image: id });
+        };
+        match by_reference {
+            Some(r) => {
+                untag(&mut st, &r);
+                let others_left = st.refs.values().any(|(_, i)| *i == id);
+                if others_left {
+                    self.write_refs_locked(&st)?;
+                    return Ok(effects);
+                }
+                if in_use(&id) && !force {
+                    // The reference is gone, the image stays for its container (Docker
+                    // keeps the image and reports only the untag).
+                    self.write_refs_locked(&st)?;
+                    return Ok(effects);
+                }
+            }
+            None => {
+                if in_use(&id) && !force {
+                    return Err(ImageError::Conflict(format!(
+                        "conflict: unable to delete {} (must be forced) - image is being used by a container",
+                        id.short()
+                    )));
+                }
+                let repos: HashSet<&str> = refs.iter().map(|r| r.repo()).collect();
+                if repos.len() > 1 && !force {
+                    return Err(ImageError::Conflict(format!(
+                        "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                        id.short()
+                    )));
+                }
+                for r in &refs {
+                    untag(&mut st, r);
+                }
+            }
+        }
+        let children = st.images.values().any(|i| i.parent == Some(id));
+        if children {
+            return Err(ImageError::Conflict(format!(
+                "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
+                id.short()
+            )));
+        }
+        self.write_refs_locked(&st)?;
+        fsutil::remove_any(&self.root.join("images").join(format!("{}.json", id.hex())))
+            .map_err(ImageError::io("remove image record"))?;
+        st.images.remove(&id);
+        effects.push(DeleteEffect::DeletedImage(id));
+        let still_used: HashSet<Digest> =
+            st.images.values().flat_map(|i| i.layers.iter().map(|l| l.chain_id)).chain(st.pending_layers.keys().copied()).collect();
+        for layer in image.layers.iter().rev() {
+            if !still_used.contains(&layer.chain_id) {
+                effects.push(DeleteEffect::DeletedLayer(layer.chain_id));
+            }
+        }
+        self.sweep_locked(&st)?;
+        Ok(effects)
+    }
+}
+
+#[cfg(test)]
+mod tests;
