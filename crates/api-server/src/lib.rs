@@ -1,0 +1,24 @@
+//! The Docker Engine API over HTTP.
+//!
+//! Requests arrive unprefixed or under `/vX.Y`; [`router`] strips the prefix, checks the
+//! version and dispatches by a single route table. Handlers talk to the engine only through
+//! the small traits in [`backend`], receive the API version, and shape their answers with the
+//! pure functions of [`compat`]; every version difference is a named gate in [`gates`].
+//! Errors map from [`berth_errdefs::ErrorKind`] to a status in one place ([`error`]).
+
+pub mod backend;
+pub mod compat;
+pub mod error;
+pub mod gates;
+mod handlers;
+mod query;
+pub mod router;
+pub mod server;
+
+pub use backend::Backend;
+pub use error::ApiError;
+pub use router::{Router, ServerInfo};
+pub use server::{serve_tcp, serve_unix};
+
+/// The response body type of every handler.
+pub type Body = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, std::io::Error>;

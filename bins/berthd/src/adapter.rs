@@ -1,0 +1,386 @@
+//! The API server's backend traits, implemented over the engine services: wire ↔ domain
+//! conversion lives here and nowhere else.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use berth_api_server::backend::{
+    ByteStream, EventQuery, EventSubscription, EventsBackend, ImageBackend, ImportRequest, ImportSource, SystemBackend,
+};
+use berth_api_server::ApiError;
+use berth_api_types::container::ContainerConfig;
+use berth_api_types::events::{Actor, EventMessage};
+use berth_api_types::filters::Filters;
+use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary, RootFs};
+use berth_api_types::system::{Info, Version};
+use berth_api_types::ApiVersion;
+use berth_engine::images::{host_arch, ImportSource as EngineSource};
+use berth_engine::{Event, EventBus, ImageService, SystemFacts};
+use berth_image::{DeleteEffect, Image, ImageStore, Reference};
+use futures_util::StreamExt;
+
+use crate::config::Config;
+
+pub struct Daemon {
+    images: ImageService,
+    events: Arc<EventBus>,
+    facts: SystemFacts,
+}
+
+fn api_err<E: berth_errdefs::Classify + std::fmt::Display>(e: E) -> ApiError {
+    ApiError::from_err(e)
+}
+
+impl Daemon {
+    pub fn open(config: &Config) -> Result<Self, String> {
+        let root = &config.data_root;
+        let staging = root.join("tmp");
+        // Leftovers of loads interrupted by a crash.
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(&staging).map_err(|e| format!("create {}: {e}", staging.display()))?;
+        let store = ImageStore::open(&root.join("image")).map_err(|e| format!("open image store: {e}"))?;
+        let events = Arc::new(EventBus::new());
+        let images = ImageService::new(Arc::new(store), events.clone(), staging, format!("berth-{}", env!("CARGO_PKG_VERSION")));
+        let facts = SystemFacts::gather(root).map_err(|e| format!("read system facts: {e}"))?;
+        Ok(Self { images, events, facts })
+    }
+
+    fn store(&self) -> &ImageStore {
+        self.images.store()
+    }
+}
+
+impl SystemBackend for Daemon {
+    fn version(&self) -> Version {
+        Version {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            api_version: ApiVersion::MAX.to_string(),
+            min_api_version: ApiVersion::MIN.to_string(),
+            git_commit: option_env!("BERTH_GIT_COMMIT").unwrap_or("unknown").to_string(),
+            go_version: "rust".to_string(),
+            os: "linux".to_string(),
+            arch: host_arch().to_string(),
+            kernel_version: self.facts.kernel_version.clone(),
+            build_time: String::new(),
+        }
+    }
+
+    fn info(&self) -> Info {
+        let env = |k: &str| std::env::var(k).or_else(|_| std::env::var(k.to_lowercase())).unwrap_or_default();
+        Info {
+            id: self.facts.id.clone(),
+            containers: 0,
+            containers_running: 0,
+            containers_paused: 0,
+            containers_stopped: 0,
+            images: self.store().count() as i64,
+            driver: "overlay2".to_string(),
+            driver_status: vec![["Backing Filesystem".to_string(), backing_fs(&self.facts.root_dir)]],
+            execution_driver: "berth-libcontainer".to_string(),
+            logging_driver: "json-file".to_string(),
+            cgroup_driver: "cgroupfs".to_string(),
+            cgroup_version: self.facts.cgroup_version.clone(),
+            memory_limit: self.facts.memory_limit,
+            swap_limit: self.facts.swap_limit,
+            cpu_cfs_period: true,
+            cpu_cfs_quota: true,
+            cpu_shares: true,
+            cpu_set: true,
+            ipv4_forwarding: SystemFacts::ipv4_forwarding(),
+            debug: false,
+            nfd: SystemFacts::open_fds(),
+            n_goroutines: SystemFacts::threads(),
+            system_time: jiff::Timestamp::now().to_string(),
+            n_events_listener: self.events.listeners() as i64,
+            kernel_version: self.facts.kernel_version.clone(),
+            operating_system: self.facts.operating_system.clone(),
+            os_type: "linux".to_string(),
+            architecture: std::env::consts::ARCH.to_string(),
+            index_server_address: "https://index.docker.io/v1/".to_string(),
+            init_path: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            init_sha1: String::new(),
+            ncpu: self.facts.ncpu,
+            mem_total: self.facts.mem_total,
+            docker_root_dir: self.facts.root_dir.display().to_string(),
+            http_proxy: env("HTTP_PROXY"),
+            https_proxy: env("HTTPS_PROXY"),
+            no_proxy: env("NO_PROXY"),
+            name: self.facts.name.clone(),
+            labels: Vec::new(),
+            server_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+fn backing_fs(root: &std::path::Path) -> String {
+    match rustix::fs::statfs(root).map(|s| s.f_type as i64) {
+        Ok(0xef53) => "extfs",
+        Ok(0x9123683e) => "btrfs",
+        Ok(0x58465342) => "xfs",
+        Ok(0x01021994) => "tmpfs",
+        Ok(0x794c7630) => "overlayfs",
+        _ => "unknown",
+    }
+    .to_string()
+}
+
+/// `*` globbing, as Docker's `reference` filter.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(mut t) = text.strip_prefix(head) else { return false };
+            loop {
+                if glob(rest, t) {
+                    return true;
+                }
+                let mut chars = t.chars();
+                if chars.next().is_none() {
+                    return false;
+                }
+                t = chars.as_str();
+            }
+        }
+    }
+}
+
+fn container_config(v: Option<&serde_json::Value>) -> ContainerConfig {
+    v.and_then(|c| serde_json::from_value(c.clone()).ok()).unwrap_or_default()
+}
+
+fn tags_and_digests(refs: &[Reference]) -> (Vec<String>, Vec<String>) {
+    let tags = refs.iter().filter(|r| r.digest().is_none()).map(|r| r.to_string()).collect();
+    let digests = refs.iter().filter(|r| r.digest().is_some()).map(|r| r.to_string()).collect();
+    (tags, digests)
+}
+
+fn summary(img: &Image, refs: &[Reference]) -> ImageSummary {
+    let (repo_tags, repo_digests) = tags_and_digests(refs);
+    let labels = img.config.labels();
+    ImageSummary {
+        id: img.id.to_string(),
+        parent_id: img.parent.map(|p| p.to_string()).unwrap_or_default(),
+        repo_tags,
+        repo_digests,
+        created: img.config.created_unix(),
+        size: img.size() as i64,
+        virtual_size: img.size() as i64,
+        labels: if labels.is_empty() { None } else { Some(labels.into_iter().collect()) },
+    }
+}
+
+#[async_trait]
+impl ImageBackend for Daemon {
+    async fn import_image(&self, req: ImportRequest) -> Result<String, ApiError> {
+        let source = match req.source {
+            ImportSource::Body(body) => EngineSource::Stream(Box::new(body)),
+            ImportSource::Url(url) => EngineSource::Url(url),
+        };
+        let image = self.images.import(source, &req.repo, &req.tag, &req.message).await.map_err(api_err)?;
+        Ok(image.id.to_string())
+    }
+
+    fn list_images(&self, all: bool, filters: &Filters) -> Result<Vec<ImageSummary>, ApiError> {
+        let _ = all; // every stored image is a top-level image: there are no intermediate layers to hide
+        let dangling = filters.bool_value("dangling").map_err(|e| ApiError::bad_request(e.0))?;
+        let bound = |key: &str| -> Result<Option<i64>, ApiError> {
+            match filters.get(key).first() {
+                None => Ok(None),
+                Some(name) => Ok(Some(self.images.resolve(name).map_err(api_err)?.0.config.created_unix())),
+            }
+        };
+        let (before, since) = (bound("before")?, bound("since")?);
+        let mut rows: Vec<(i64, ImageSummary)> = self
+            .images
+            .list()
+            .into_iter()
+            .filter(|(img, refs)| {
+                let tagged = refs.iter().any(|r| r.tag().is_some());
+                let created = img.config.created_unix();
+                dangling.is_none_or(|d| d != tagged)
+                    && filters.match_labels(&img.config.labels())
+                    && filters.any_matches("reference", |pat| {
+                        refs.iter().any(|r| glob(pat, r.familiar_repo()) || glob(pat, &r.to_string()))
+                    })
+                    && before.is_none_or(|b| created < b)
+                    && since.is_none_or(|s| created > s)
+            })
+            .map(|(img, refs)| (img.config.created_unix(), summary(&img, &refs)))
+            .collect();
+        rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        Ok(rows.into_iter().map(|(_, s)| s).collect())
+    }
+
+    fn inspect_image(&self, name: &str) -> Result<ImageInspect, ApiError> {
+        let (img, refs) = self.images.resolve(name).map_err(api_err)?;
+        let (repo_tags, repo_digests) = tags_and_digests(&refs);
+        let c = &img.config;
+        Ok(ImageInspect {
+            id: img.id.to_string(),
+            repo_tags,
+            repo_digests,
+            parent: img.parent.map(|p| p.to_string()).unwrap_or_default(),
+            comment: c.comment.clone(),
+            created: c.created.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string()),
+            container: c.container.clone(),
+            container_config: container_config(c.container_config.as_ref()),
+            docker_version: c.docker_version.clone(),
+            author: c.author.clone(),
+            config: container_config(c.config.as_ref()),
+            architecture: c.architecture.clone(),
+            os: c.os.clone(),
+            size: img.size() as i64,
+            virtual_size: img.size() as i64,
+            root_fs: RootFs { kind: "layers".to_string(), layers: c.rootfs.diff_ids.iter().map(|d| d.to_string()).collect() },
+        })
+    }
+
+    fn image_history(&self, name: &str) -> Result<Vec<HistoryItem>, ApiError> {
+        let (img, refs) = self.images.resolve(name).map_err(api_err)?;
+        let (tags, _) = tags_and_digests(&refs);
+        let c = &img.config;
+        let mut layers = img.layers.iter();
+        let mut items: Vec<HistoryItem> = if c.history.is_empty() {
+            // No history recorded: one entry per layer.
+            img.layers
+                .iter()
+                .map(|l| HistoryItem { id: "<missing>".into(), created: c.created_unix(), created_by: String::new(), tags: None, size: l.size as i64, comment: String::new() })
+                .collect()
+        } else {
+            c.history
+                .iter()
+                .map(|h| {
+                    let size = if h.empty_layer { 0 } else { layers.next().map_or(0, |l| l.size as i64) };
+                    HistoryItem {
+                        id: "<missing>".into(),
+                        created: h.created.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok()).map_or(0, |t| t.as_second()),
+                        created_by: h.created_by.clone(),
+                        tags: None,
+                        size,
+                        comment: h.comment.clone(),
+                    }
+                })
+                .collect()
+        };
+        items.reverse();
+        if let Some(top) = items.first_mut() {
+            top.id = img.id.to_string();
+            top.tags = if tags.is_empty() { None } else { Some(tags) };
+        }
+        Ok(items)
+    }
+
+    fn tag_image(&self, name: &str, repo: &str, tag: &str, force: bool) -> Result<(), ApiError> {
+        self.images.tag(name, repo, tag, force).map_err(api_err)
+    }
+
+    async fn delete_image(&self, name: &str, force: bool, _noprune: bool) -> Result<Vec<DeleteItem>, ApiError> {
+        // No containers yet: nothing holds an image.
+        let effects = self.images.delete(name, force, Arc::new(|_| false)).await.map_err(api_err)?;
+        Ok(effects
+            .into_iter()
+            .map(|e| match e {
+                DeleteEffect::Untagged { reference, .. } => DeleteItem::Untagged(reference.to_string()),
+                DeleteEffect::DeletedImage(id) | DeleteEffect::DeletedLayer(id) => DeleteItem::Deleted(id.to_string()),
+            })
+            .collect())
+    }
+
+    fn save_images(&self, names: &[String]) -> Result<ByteStream, ApiError> {
+        let set = self.images.resolve_for_save(names).map_err(api_err)?;
+        Ok(Box::pin(self.images.save(set)))
+    }
+
+    async fn load_images(&self, body: ByteStream) -> Result<Vec<String>, ApiError> {
+        let loaded = self.images.load(Box::new(body)).await.map_err(api_err)?;
+        let mut lines = Vec::new();
+        for l in loaded {
+            if l.references.is_empty() {
+                lines.push(format!("Loaded image ID: {}", l.image.id));
+            }
+            for (r, outcome) in &l.references {
+                if let Some(old) = outcome.previous {
+                    lines.push(format!("The image {r} already exists, renaming the old one with ID {old} to empty string"));
+                }
+                lines.push(format!("Loaded image: {r}"));
+            }
+        }
+        Ok(lines)
+    }
+}
+
+fn message(e: Event) -> EventMessage {
+    let legacy = matches!(e.kind, berth_engine::EventKind::Container | berth_engine::EventKind::Image);
+    EventMessage {
+        status: legacy.then(|| e.action.clone()),
+        id: legacy.then(|| e.actor_id.clone()),
+        from: match e.kind {
+            berth_engine::EventKind::Container => e.attributes.get("image").cloned(),
+            _ => None,
+        },
+        kind: e.kind.as_str().to_string(),
+        action: e.action,
+        actor: Actor { id: e.actor_id, attributes: e.attributes },
+        scope: "local".to_string(),
+        time: e.time_nano.div_euclid(1_000_000_000),
+        time_nano: e.time_nano,
+    }
+}
+
+fn id_matches(want: &str, id: &str) -> bool {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    let want_hex = want.strip_prefix("sha256:").unwrap_or(want);
+    !want_hex.is_empty() && hex.starts_with(want_hex)
+}
+
+fn event_matches(f: &Filters, e: &EventMessage) -> bool {
+    let attrs: &BTreeMap<String, String> = &e.actor.attributes;
+    let name = attrs.get("name").map(String::as_str).unwrap_or("");
+    let named = |want: &str| {
+        id_matches(want, &e.actor.id)
+            || name == want
+            || Reference::parse(want).is_ok_and(|r| Reference::parse(name).is_ok_and(|n| n == r || (n.repo() == r.repo() && !want.contains(':'))))
+    };
+    f.any_matches("event", |v| v == e.action)
+        && f.any_matches("type", |v| v == e.kind)
+        && f.any_matches("image", |v| match e.kind.as_str() {
+            "image" => named(v),
+            _ => attrs.get("image").is_some_and(|i| i == v || i.split(':').next() == Some(v)),
+        })
+        && f.any_matches("container", |v| e.kind == "container" && named(v))
+        && f.get("label").iter().all(|l| match l.split_once('=') {
+            Some((k, v)) => attrs.get(k).is_some_and(|x| x == v),
+            None => attrs.contains_key(l.as_str()),
+        })
+}
+
+impl EventsBackend for Daemon {
+    fn subscribe_events(&self, query: &EventQuery) -> Result<EventSubscription, ApiError> {
+        let (past, rx) = self.events.subscribe(query.since);
+        let filters = Arc::new(query.filters.clone());
+        let past = past.into_iter().map(message).filter(|m| event_matches(&filters, m)).collect();
+        let live_filters = filters.clone();
+        let live = tokio_stream::wrappers::BroadcastStream::new(rx)
+            .filter_map(move |r| {
+                let keep = r.ok().map(message).filter(|m| event_matches(&live_filters, m));
+                std::future::ready(keep)
+            })
+            .boxed();
+        Ok(EventSubscription { past, live })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globbing() {
+        assert!(glob("busy*", "busybox"));
+        assert!(glob("*box", "busybox"));
+        assert!(glob("b*s*x", "busybox"));
+        assert!(!glob("busy", "busybox"));
+        assert!(glob("*", ""));
+    }
+}

@@ -1,0 +1,302 @@
+//! Shaping the latest wire types down to what each API version sends. Pure functions of
+//! (version, value); the gates they use are in [`crate::gates`].
+
+use berth_api_types::events::EventMessage;
+use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary};
+use berth_api_types::system::{Info, Version};
+use berth_api_types::ApiVersion;
+use serde_json::{json, Map, Value};
+
+use crate::gates;
+
+/// An image ID as the version shows it: `sha256:<hex>` from 1.22, bare hex before.
+pub fn image_id(v: ApiVersion, id: &str) -> String {
+    if id.is_empty() || gates::prefixed_image_ids(v) {
+        id.to_string()
+    } else {
+        id.strip_prefix("sha256:").unwrap_or(id).to_string()
+    }
+}
+
+fn pick(value: Value, keys: &[&str]) -> Value {
+    let mut src = match value {
+        Value::Object(m) => m,
+        other => return other,
+    };
+    let mut out = Map::new();
+    for k in keys {
+        if let Some(v) = src.remove(*k) {
+            out.insert((*k).to_string(), v);
+        }
+    }
+    Value::Object(out)
+}
+
+pub fn version(v: ApiVersion, ver: Version) -> Value {
+    let all = serde_json::to_value(ver).expect("version serialises");
+    if !gates::version_has_platform(v) {
+        pick(all, &["Version", "GitCommit", "GoVersion"])
+    } else if !gates::version_has_min_api(v) {
+        pick(all, &["Version", "ApiVersion", "GitCommit", "GoVersion", "Os", "Arch", "KernelVersion"])
+    } else {
+        all
+    }
+}
+
+pub fn info(v: ApiVersion, info: Info) -> Value {
+    let all = serde_json::to_value(info).expect("info serialises");
+    let mut keys = vec![
+        "Containers", "Images", "Driver", "DriverStatus", "MemoryLimit", "SwapLimit", "IPv4Forwarding", "Debug", "NFd",
+        "NGoroutines", "NEventsListener", "KernelVersion", "IndexServerAddress",
+    ];
+    if gates::info_has_exec_driver(v) {
+        keys.extend(["ExecutionDriver", "InitPath", "InitSha1"]);
+    }
+    if gates::info_has_operating_system(v) {
+        keys.push("OperatingSystem");
+    }
+    if gates::info_has_host_details(v) {
+        keys.extend(["ID", "Name", "NCPU", "MemTotal", "DockerRootDir", "Labels", "SystemTime", "HttpProxy", "HttpsProxy", "NoProxy"]);
+    }
+    if gates::info_has_modern_fields(v) {
+        return all;
+    }
+    pick(all, &keys)
+}
+
+/// `GET /images/json`: per-tag rows before 1.7, one object per image after.
+pub fn image_list(v: ApiVersion, images: Vec<ImageSummary>) -> Value {
+    if gates::legacy_image_rows(v) {
+        let mut rows = Vec::new();
+        for img in images {
+            let id = image_id(v, &img.id);
+            let tags = if img.repo_tags.is_empty() { vec!["<none>:<none>".to_string()] } else { img.repo_tags };
+            for t in tags {
+                let (repo, tag) = t.rsplit_once(':').unwrap_or((&t, ""));
+                rows.push(json!({
+                    "Repository": repo, "Tag": tag, "Id": id, "Created": img.created,
+                    "Size": img.size, "VirtualSize": img.virtual_size,
+                }));
+            }
+        }
+        return Value::Array(rows);
+    }
+    Value::Array(
+        images
+            .into_iter()
+            .map(|img| {
+                json!({
+                    "Id": image_id(v, &img.id),
+                    "ParentId": image_id(v, &img.parent_id),
+                    "RepoTags": if img.repo_tags.is_empty() { vec!["<none>:<none>".to_string()] } else { img.repo_tags },
+                    "RepoDigests": if img.repo_digests.is_empty() { vec!["<none>@<none>".to_string()] } else { img.repo_digests },
+                    "Created": img.created,
+                    "Size": img.size,
+                    "VirtualSize": img.virtual_size,
+                    "Labels": img.labels,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// `GET /images/(name)/json`: the raw lower-case image JSON before 1.12, Docker 1.6's
+/// capitalised object up to 1.18, the modern object after.
+pub fn image_inspect(v: ApiVersion, img: ImageInspect) -> Value {
+    let id = image_id(v, &img.id);
+    let parent = image_id(v, &img.parent);
+    if gates::raw_image_inspect(v) {
+        let mut m = Map::new();
+        m.insert("id".into(), id.into());
+        if !parent.is_empty() {
+            m.insert("parent".into(), parent.into());
+        }
+        if !img.comment.is_empty() {
+            m.insert("comment".into(), img.comment.into());
+        }
+        m.insert("created".into(), img.created.into());
+        if !img.container.is_empty() {
+            m.insert("container".into(), img.container.into());
+        }
+        m.insert("container_config".into(), serde_json::to_value(img.container_config).expect("config"));
+        if !img.docker_version.is_empty() {
+            m.insert("docker_version".into(), img.docker_version.into());
+        }
+        if !img.author.is_empty() {
+            m.insert("author".into(), img.author.into());
+        }
+        m.insert("config".into(), serde_json::to_value(img.config).expect("config"));
+        m.insert("architecture".into(), img.architecture.into());
+        m.insert("os".into(), img.os.into());
+        m.insert("Size".into(), img.size.into());
+        return Value::Object(m);
+    }
+    let mut all = serde_json::to_value(&img).expect("inspect serialises");
+    all["Id"] = id.into();
+    all["Parent"] = parent.into();
+    if v <= ApiVersion::new(1, 18) {
+        return pick(
+            all,
+            &[
+                "Architecture", "Author", "Comment", "Config", "Container", "ContainerConfig", "Created", "DockerVersion", "Id", "Os",
+                "Parent", "Size", "VirtualSize",
+            ],
+        );
+    }
+    all
+}
+
+pub fn history(v: ApiVersion, items: Vec<HistoryItem>) -> Value {
+    Value::Array(
+        items
+            .into_iter()
+            .map(|h| {
+                if !gates::history_has_size(v) {
+                    // Before 1.7 the Id is the image's name (first tag) or its short ID.
+                    let id = h.tags.as_ref().and_then(|t| t.first().cloned()).unwrap_or_else(|| short(&h.id));
+                    let mut m = json!({"Id": id, "Created": h.created, "CreatedBy": h.created_by});
+                    if let Some(tags) = h.tags {
+                        m["Tags"] = tags.into();
+                    }
+                    return m;
+                }
+                let mut m = json!({
+                    "Id": image_id(v, &h.id), "Created": h.created, "CreatedBy": h.created_by, "Tags": h.tags, "Size": h.size,
+                });
+                if gates::history_has_comment(v) {
+                    m["Comment"] = h.comment.into();
+                }
+                m
+            })
+            .collect(),
+    )
+}
+
+fn short(id: &str) -> String {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.chars().take(12).collect()
+}
+
+pub fn delete_items(v: ApiVersion, items: Vec<DeleteItem>) -> Value {
+    Value::Array(
+        items
+            .into_iter()
+            .map(|i| match i {
+                DeleteItem::Untagged(r) => json!({"Untagged": r}),
+                DeleteItem::Deleted(id) => json!({"Deleted": image_id(v, &id)}),
+            })
+            .collect(),
+    )
+}
+
+/// An event line. Docker 20.10 sends `Type`/`Action`/`Actor` at every version; the legacy
+/// `status`/`id`/`from` carry the version's ID form.
+pub fn event(v: ApiVersion, mut e: EventMessage) -> Value {
+    if e.kind == "image" {
+        if let Some(id) = e.id.take() {
+            e.id = Some(image_id(v, &id));
+        }
+    }
+    serde_json::to_value(e).expect("event serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> ImageSummary {
+        ImageSummary {
+            id: format!("sha256:{}", "a".repeat(64)),
+            parent_id: String::new(),
+            repo_tags: vec!["busybox:latest".into(), "busybox:1".into()],
+            repo_digests: vec![],
+            created: 1,
+            size: 2,
+            virtual_size: 2,
+            labels: None,
+        }
+    }
+
+    #[test]
+    fn v1_5_lists_one_row_per_tag() {
+        let rows = image_list(ApiVersion::new(1, 5), vec![summary()]);
+        assert_eq!(rows.as_array().unwrap().len(), 2);
+        assert_eq!(rows[0]["Repository"], "busybox");
+        assert_eq!(rows[0]["Id"], "a".repeat(64));
+        assert!(rows[0].get("RepoTags").is_none());
+    }
+
+    #[test]
+    fn v1_18_lists_repo_tags_with_bare_ids() {
+        let rows = image_list(ApiVersion::new(1, 18), vec![summary()]);
+        assert_eq!(rows[0]["RepoTags"][1], "busybox:1");
+        assert_eq!(rows[0]["RepoDigests"][0], "<none>@<none>");
+        assert_eq!(rows[0]["Id"], "a".repeat(64));
+    }
+
+    #[test]
+    fn v1_11_inspect_is_lowercase_and_v1_18_capitalised() {
+        let img = ImageInspect {
+            id: format!("sha256:{}", "b".repeat(64)),
+            repo_tags: vec![],
+            repo_digests: vec![],
+            parent: String::new(),
+            comment: "Imported from -".into(),
+            created: "2024-01-01T00:00:00Z".into(),
+            container: String::new(),
+            container_config: Default::default(),
+            docker_version: "berth".into(),
+            author: String::new(),
+            config: Default::default(),
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            size: 5,
+            virtual_size: 5,
+            root_fs: berth_api_types::image::RootFs { kind: "layers".into(), layers: vec![] },
+        };
+        let old = image_inspect(ApiVersion::new(1, 11), img.clone());
+        assert_eq!(old["id"], "b".repeat(64));
+        assert!(old.get("Id").is_none() && old.get("container_config").is_some() && old.get("Size").is_some());
+        let new = image_inspect(ApiVersion::new(1, 18), img);
+        assert_eq!(new["Id"], "b".repeat(64));
+        assert!(new.get("ContainerConfig").is_some() && new.get("VirtualSize").is_some() && new.get("RootFS").is_none());
+    }
+
+    #[test]
+    fn version_fields_grow_with_the_api() {
+        let ver = Version {
+            version: "0.1.0".into(),
+            api_version: "1.18".into(),
+            min_api_version: "1.5".into(),
+            git_commit: "x".into(),
+            go_version: "rust".into(),
+            os: "linux".into(),
+            arch: "amd64".into(),
+            kernel_version: "6".into(),
+            build_time: String::new(),
+        };
+        let v7 = version(ApiVersion::new(1, 7), ver.clone());
+        assert!(v7.get("ApiVersion").is_none() && v7.get("Version").is_some());
+        let v18 = version(ApiVersion::new(1, 18), ver);
+        assert_eq!(v18["ApiVersion"], "1.18");
+        assert!(v18.get("Os").is_some() && v18.get("MinAPIVersion").is_none());
+    }
+
+    #[test]
+    fn history_before_1_7_names_images_and_has_no_size() {
+        let h = HistoryItem {
+            id: format!("sha256:{}", "c".repeat(64)),
+            created: 3,
+            created_by: String::new(),
+            tags: Some(vec!["busybox:latest".into()]),
+            size: 9,
+            comment: "c".into(),
+        };
+        let old = history(ApiVersion::new(1, 5), vec![h.clone()]);
+        assert_eq!(old[0]["Id"], "busybox:latest");
+        assert!(old[0].get("Size").is_none());
+        let new = history(ApiVersion::new(1, 18), vec![h]);
+        assert_eq!(new[0]["Size"], 9);
+        assert!(new[0].get("Comment").is_none());
+    }
+}

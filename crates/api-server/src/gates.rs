@@ -1,0 +1,108 @@
+//! Every difference between API versions, as a named predicate. Each cites the version that
+//! introduced the change; handlers and `compat` call these, never compare versions inline.
+
+use berth_api_types::ApiVersion;
+
+const fn v(minor: u16) -> ApiVersion {
+    ApiVersion::new(1, minor)
+}
+
+/// Error bodies are JSON `{"message":…}` from API 1.24 (Docker 1.12); plain text before.
+pub fn json_errors(version: ApiVersion) -> bool {
+    version >= v(24)
+}
+
+/// Image IDs carry the `sha256:` prefix from API 1.22 (Docker 1.10, content-addressed images).
+pub fn prefixed_image_ids(version: ApiVersion) -> bool {
+    version >= v(22)
+}
+
+/// `GET /images/json` returns one row per `repo:tag` (`Repository`, `Tag`) below API 1.7
+/// (1.7 doc: `RepoTags`; moby v1.6.0 `getImagesJSON`: `version.LessThan("1.7")`).
+pub fn legacy_image_rows(version: ApiVersion) -> bool {
+    version < v(7)
+}
+
+/// `GET /images/(name)/json` answers the raw lower-case image JSON below API 1.12
+/// (1.11 doc; moby v1.6.0 `getImagesByName`: `version.LessThan("1.12")`).
+pub fn raw_image_inspect(version: ApiVersion) -> bool {
+    version < v(12)
+}
+
+/// `/version` has `ApiVersion`, `Os`, `Arch`, `KernelVersion` from API 1.11 (Docker 0.11).
+pub fn version_has_platform(version: ApiVersion) -> bool {
+    version >= v(11)
+}
+
+/// `/version` has `MinAPIVersion` and `BuildTime` from API 1.19/1.25 (Docker 1.7+); shown
+/// to clients above the documented range.
+pub fn version_has_min_api(version: ApiVersion) -> bool {
+    version >= v(25)
+}
+
+/// History entries: full IDs and `Size` from API 1.7; before, `Id` is the tag or short ID.
+pub fn history_has_size(version: ApiVersion) -> bool {
+    version >= v(7)
+}
+
+/// History entries have `Comment` from API 1.19 (Docker 1.7).
+pub fn history_has_comment(version: ApiVersion) -> bool {
+    version >= v(19)
+}
+
+/// `POST /images/(name)/tag` refuses to move an existing tag without `force` before API 1.22
+/// (Docker 1.10 ignores `force` and always moves it).
+pub fn tag_needs_force(version: ApiVersion) -> bool {
+    version < v(22)
+}
+
+/// `POST /images/load` answers a JSON progress stream (`Loaded image: …`) from API 1.23;
+/// before, an empty 200.
+pub fn load_reports_progress(version: ApiVersion) -> bool {
+    version >= v(23)
+}
+
+/// `/info` has `OperatingSystem` from API 1.15 (doc), `ID`, `Name`, `NCPU`, `MemTotal`,
+/// `DockerRootDir`, `Labels`, proxies and `SystemTime` from API 1.18 (doc).
+pub fn info_has_host_details(version: ApiVersion) -> bool {
+    version >= v(18)
+}
+
+pub fn info_has_operating_system(version: ApiVersion) -> bool {
+    version >= v(15)
+}
+
+/// `/info` has the `ExecutionDriver`, `InitPath`, `InitSha1` fields from API 1.11 to 1.24.
+pub fn info_has_exec_driver(version: ApiVersion) -> bool {
+    version >= v(11) && version < v(25)
+}
+
+/// `/info` container state counts and the modern fields (`ContainersRunning`, `OSType`,
+/// `Architecture`, `ServerVersion`, `CgroupDriver`…) arrive after the documented range.
+pub fn info_has_modern_fields(version: ApiVersion) -> bool {
+    version >= v(19)
+}
+
+/// `GET /events` accepts `filters` from API 1.18 (1.18 doc; absent from 1.15).
+pub fn events_have_filters(version: ApiVersion) -> bool {
+    version >= v(18)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gates_by_documented_version() {
+        assert!(!json_errors(v(18)) && !json_errors(v(23)) && json_errors(v(24)));
+        assert!(legacy_image_rows(v(5)) && !legacy_image_rows(v(7)));
+        assert!(raw_image_inspect(v(11)) && !raw_image_inspect(v(15)));
+        assert!(!version_has_platform(v(7)) && version_has_platform(v(11)));
+        assert!(tag_needs_force(v(18)));
+        assert!(!load_reports_progress(v(18)));
+        assert!(!prefixed_image_ids(v(18)) && prefixed_image_ids(v(22)));
+        assert!(!events_have_filters(v(15)) && events_have_filters(v(18)));
+        assert!(info_has_operating_system(v(15)) && !info_has_host_details(v(15)) && info_has_host_details(v(18)));
+        assert!(!history_has_size(v(5)) && history_has_size(v(7)) && !history_has_comment(v(18)));
+    }
+}

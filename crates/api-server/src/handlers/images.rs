@@ -1,0 +1,111 @@
+//! Image endpoints.
+
+use berth_errdefs::ErrorKind;
+use bytes::Bytes;
+use http::{header, Request, Response, StatusCode};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::{Frame, Incoming};
+use tokio_util::io::ReaderStream;
+
+use crate::backend::{ByteStream, ImportRequest, ImportSource};
+use crate::compat;
+use crate::error::ApiError;
+use crate::gates;
+use crate::router::{body_stream, empty, full, json, Ctx, HandlerResult};
+use crate::Body;
+
+pub async fn list(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let mut filters = ctx.query.filters()?;
+    filters.validate(&["dangling", "label", "reference", "before", "since"]).map_err(|e| ApiError::bad_request(e.0))?;
+    // The legacy `filter=` parameter names a repository.
+    if let Some(name) = ctx.query.get("filter").filter(|f| !f.is_empty()) {
+        filters.add("reference", name);
+    }
+    let images = ctx.backend.list_images(ctx.query.bool("all"), &filters)?;
+    json(StatusCode::OK, &compat::image_list(ctx.version, images))
+}
+
+fn progress_line(v: &serde_json::Value) -> Bytes {
+    let mut b = serde_json::to_vec(v).expect("json");
+    b.extend_from_slice(b"\r\n");
+    Bytes::from(b)
+}
+
+/// `POST /images/create`: import (`fromSrc`). Pulling (`fromImage`) is not supported yet.
+pub async fn create(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+    let from_src = ctx.query.str("fromSrc").to_string();
+    if from_src.is_empty() {
+        let image = ctx.query.str("fromImage");
+        return Err(ApiError::new(
+            ErrorKind::NotImplemented,
+            if image.is_empty() { "missing fromImage or fromSrc".to_string() } else { format!("pulling {image} is not supported yet") },
+        ));
+    }
+    let source = if from_src == "-" { ImportSource::Body(body_stream(req)) } else { ImportSource::Url(from_src) };
+    let request = ImportRequest {
+        source,
+        repo: ctx.query.str("repo").to_string(),
+        tag: ctx.query.str("tag").to_string(),
+        message: ctx.query.str("message").to_string(),
+    };
+    let id = ctx.backend.import_image(request).await?;
+    let line = progress_line(&serde_json::json!({"status": compat::image_id(ctx.version, &id)}));
+    Ok(Response::builder().status(StatusCode::OK).header(header::CONTENT_TYPE, "application/json").body(full(line)).expect("valid"))
+}
+
+pub async fn inspect(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let img = ctx.backend.inspect_image(ctx.param(0))?;
+    json(StatusCode::OK, &compat::image_inspect(ctx.version, img))
+}
+
+pub async fn history(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let items = ctx.backend.image_history(ctx.param(0))?;
+    json(StatusCode::OK, &compat::history(ctx.version, items))
+}
+
+pub async fn tag(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let force = ctx.query.bool("force") || !gates::tag_needs_force(ctx.version);
+    ctx.backend.tag_image(ctx.param(0), ctx.query.str("repo"), ctx.query.str("tag"), force)?;
+    Ok(Response::builder().status(StatusCode::CREATED).body(empty()).expect("valid"))
+}
+
+pub async fn delete(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let items = ctx.backend.delete_image(ctx.param(0), ctx.query.bool("force"), ctx.query.bool("noprune")).await?;
+    json(StatusCode::OK, &compat::delete_items(ctx.version, items))
+}
+
+fn tar_response(stream: ByteStream) -> Response<Body> {
+    use futures_util::StreamExt;
+    let frames = ReaderStream::with_capacity(stream, 256 * 1024).map(|r| r.map(Frame::data));
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/x-tar")
+        .body(BodyExt::boxed_unsync(StreamBody::new(frames)))
+        .expect("valid")
+}
+
+pub async fn save_one(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let stream = ctx.backend.save_images(&[ctx.param(0).to_string()])?;
+    Ok(tar_response(stream))
+}
+
+pub async fn save_many(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let names = ctx.query.all("names");
+    if names.is_empty() {
+        return Err(ApiError::bad_request("no image names given (names=...)"));
+    }
+    let stream = ctx.backend.save_images(&names)?;
+    Ok(tar_response(stream))
+}
+
+pub async fn load(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+    let lines = ctx.backend.load_images(body_stream(req)).await?;
+    if !gates::load_reports_progress(ctx.version) {
+        return Ok(Response::builder().status(StatusCode::OK).body(empty()).expect("valid"));
+    }
+    let mut body = Vec::new();
+    for l in lines {
+        body.extend_from_slice(&progress_line(&serde_json::json!({"stream": format!("{l}\n")})));
+    }
+    Ok(Response::builder().status(StatusCode::OK).header(header::CONTENT_TYPE, "application/json").body(full(body)).expect("valid"))
+}

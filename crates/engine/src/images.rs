@@ -1,0 +1,225 @@
+//! The image service: image operations plus the events they publish. Store work is blocking
+//! file I/O, so it runs on the blocking pool.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use berth_image::{DeleteEffect, Digest, Image, ImageStore, ImportOptions, LoadedImage, Reference};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio_util::io::SyncIoBridge;
+
+use crate::error::EngineError;
+use crate::events::{EventBus, EventKind};
+
+/// A byte stream handed to the engine (a request body, in practice).
+pub type ByteStream = Box<dyn AsyncRead + Send + Unpin>;
+
+/// Where `import` reads the filesystem tarball from.
+pub enum ImportSource {
+    Stream(ByteStream),
+    /// An `http://` URL.
+    Url(String),
+}
+
+/// An image with the references that name it.
+pub type NamedImage = (Arc<Image>, Vec<Reference>);
+
+pub struct ImageService {
+    store: Arc<ImageStore>,
+    events: Arc<EventBus>,
+    staging: PathBuf,
+    engine_version: String,
+}
+
+impl ImageService {
+    pub fn new(store: Arc<ImageStore>, events: Arc<EventBus>, staging: PathBuf, engine_version: String) -> Self {
+        Self { store, events, staging, engine_version }
+    }
+
+    pub fn store(&self) -> &Arc<ImageStore> {
+        &self.store
+    }
+
+    fn publish(&self, action: &str, image: &Digest, name: String) {
+        let mut attrs = BTreeMap::new();
+        if let Some(img) = self.store.get(image) {
+            attrs.extend(img.config.labels());
+        }
+        attrs.insert("name".to_string(), name);
+        self.events.publish(EventKind::Image, action, &image.to_string(), attrs);
+    }
+
+    /// `docker import`: one layer from a tarball, tagged `repo[:tag]` when given.
+    pub async fn import(&self, source: ImportSource, repo: &str, tag: &str, message: &str) -> Result<Arc<Image>, EngineError> {
+        let reference = if repo.is_empty() { None } else { Some(Reference::with_tag(repo, tag)?) };
+        let (label, stream): (String, ByteStream) = match source {
+            ImportSource::Stream(s) => ("-".to_string(), s),
+            ImportSource::Url(url) => (url.clone(), fetch(&url).await?),
+        };
+        let opts = ImportOptions {
+            reference: reference.clone(),
+            comment: if message.is_empty() { format!("Imported from {label}") } else { message.to_string() },
+            config: None,
+            architecture: host_arch().to_string(),
+            created: jiff::Timestamp::now(),
+            docker_version: self.engine_version.clone(),
+        };
+        let store = self.store.clone();
+        let (image, _) = tokio::task::spawn_blocking(move || {
+            let mut reader = SyncIoBridge::new(stream);
+            store.import(&mut reader, &opts)
+        })
+        .await??;
+        if let Some(r) = reference {
+            self.publish("tag", &image.id, r.to_string());
+        }
+        self.publish("import", &image.id, image.id.to_string());
+        Ok(image)
+    }
+
+    pub fn list(&self) -> Vec<NamedImage> {
+        self.store.list()
+    }
+
+    pub fn resolve(&self, name: &str) -> Result<NamedImage, EngineError> {
+        let image = self.store.resolve(name)?;
+        let refs = self.store.references(&image.id);
+        Ok((image, refs))
+    }
+
+    /// Points `repo[:tag]` at the image `name`.
+    pub fn tag(&self, name: &str, repo: &str, tag: &str, force: bool) -> Result<(), EngineError> {
+        let image = self.store.resolve(name)?;
+        let reference = Reference::with_tag(repo, tag)?;
+        self.store.tag(&image.id, &reference, force)?;
+        self.publish("tag", &image.id, reference.to_string());
+        Ok(())
+    }
+
+    /// `docker rmi`. `in_use` tells whether a container uses an image.
+    pub async fn delete(&self, name: &str, force: bool, in_use: Arc<dyn Fn(&Digest) -> bool + Send + Sync>) -> Result<Vec<DeleteEffect>, EngineError> {
+        let store = self.store.clone();
+        let name = name.to_string();
+        let effects = tokio::task::spawn_blocking(move || store.delete(&name, force, &*in_use)).await??;
+        for e in &effects {
+            match e {
+                DeleteEffect::Untagged { image, .. } => self.publish("untag", image, image.to_string()),
+                DeleteEffect::DeletedImage(id) => self.publish("delete", id, id.to_string()),
+                DeleteEffect::DeletedLayer(_) => {}
+            }
+        }
+        Ok(effects)
+    }
+
+    /// Resolves the names of a save request, as Docker does: `repo` means all its tags,
+    /// `repo:tag` that tag, an ID the image alone (written without references).
+    pub fn resolve_for_save(&self, names: &[String]) -> Result<Vec<NamedImage>, EngineError> {
+        let mut out: Vec<NamedImage> = Vec::new();
+        let mut add = |image: Arc<Image>, refs: Vec<Reference>| match out.iter_mut().find(|(i, _)| i.id == image.id) {
+            Some((_, existing)) => {
+                for r in refs {
+                    if !existing.contains(&r) {
+                        existing.push(r);
+                    }
+                }
+            }
+            None => out.push((image, refs)),
+        };
+        for name in names {
+            let bare_repo = !name.contains('@') && !name.rsplit('/').next().unwrap_or(name).contains(':');
+            if bare_repo {
+                if let Ok(r) = Reference::parse(name) {
+                    let tagged: Vec<NamedImage> = self
+                        .store
+                        .list()
+                        .into_iter()
+                        .map(|(img, refs)| (img, refs.into_iter().filter(|x| x.repo() == r.repo() && x.tag().is_some()).collect::<Vec<_>>()))
+                        .filter(|(_, refs)| !refs.is_empty())
+                        .collect();
+                    if !tagged.is_empty() {
+                        for (img, refs) in tagged {
+                            add(img, refs);
+                        }
+                        continue;
+                    }
+                }
+            }
+            let image = self.store.resolve(name)?;
+            let refs = match Reference::parse(name) {
+                Ok(r) if self.store.references(&image.id).contains(&r) => vec![r],
+                _ => Vec::new(),
+            };
+            add(image, refs);
+        }
+        Ok(out)
+    }
+
+    /// Streams a save tarball of `images`. Errors after the first byte end the stream early.
+    pub fn save(&self, images: Vec<NamedImage>) -> ByteStream {
+        let (reader, writer) = tokio::io::duplex(256 * 1024);
+        let store = self.store.clone();
+        for (img, _) in &images {
+            self.publish("save", &img.id, img.id.to_string());
+        }
+        tokio::task::spawn_blocking(move || {
+            let mut out = SyncIoBridge::new(writer);
+            if let Err(e) = store.save(&images, &mut out) {
+                tracing::warn!(error = %e, "image save stopped");
+            }
+        });
+        Box::new(reader)
+    }
+
+    /// `docker load`.
+    pub async fn load(&self, body: ByteStream) -> Result<Vec<LoadedImage>, EngineError> {
+        let store = self.store.clone();
+        let staging = self.staging.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let mut reader = SyncIoBridge::new(body);
+            let result = store.load(&mut reader, &staging);
+            // Drain what the client still sends so it sees our answer, not a reset.
+            if result.is_ok() {
+                let _ = std::io::copy(&mut reader, &mut std::io::sink());
+            }
+            result
+        })
+        .await??;
+        for l in &loaded {
+            for (r, _) in &l.references {
+                self.publish("tag", &l.image.id, r.to_string());
+            }
+            self.publish("load", &l.image.id, l.image.id.to_string());
+        }
+        Ok(loaded)
+    }
+}
+
+/// Docker's architecture names.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "arm" => "arm",
+        other => other,
+    }
+}
+
+/// Fetches an `http://` URL for import, streaming its body.
+async fn fetch(url: &str) -> Result<ByteStream, EngineError> {
+    use futures_util::TryStreamExt;
+    use http_body_util::BodyExt;
+    let url = if url.contains("://") { url.to_string() } else { format!("http://{url}") };
+    let uri: hyper::Uri = url.parse().map_err(|e| EngineError::InvalidParameter(format!("invalid URL {url}: {e}")))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(EngineError::InvalidParameter(format!("unsupported URL scheme for import: {url} (only http:// is supported)")));
+    }
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let resp = client.get(uri).await.map_err(|e| EngineError::InvalidParameter(format!("error downloading {url}: {e}")))?;
+    if !resp.status().is_success() {
+        return Err(EngineError::InvalidParameter(format!("error downloading {url}: status {}", resp.status())));
+    }
+    let stream = resp.into_body().into_data_stream().map_err(std::io::Error::other);
+    let reader = tokio_util::io::StreamReader::new(stream);
+    Ok(Box::new(reader.take(u64::MAX)))
+}
