@@ -15,7 +15,7 @@ use berth_api_types::filters::Filters;
 use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary, RootFs};
 use berth_api_types::system::{Info, Version};
 use berth_api_types::ApiVersion;
-use berth_engine::images::{host_arch, ImportSource as EngineSource};
+use berth_engine::images::host_arch;
 use berth_engine::{Event, EventBus, ImageService, SystemFacts};
 use berth_image::{DeleteEffect, Image, ImageStore, Reference};
 use futures_util::StreamExt;
@@ -173,11 +173,13 @@ fn summary(img: &Image, refs: &[Reference]) -> ImageSummary {
 #[async_trait]
 impl ImageBackend for Daemon {
     async fn import_image(&self, req: ImportRequest) -> Result<String, ApiError> {
-        let source = match req.source {
-            ImportSource::Body(body) => EngineSource::Stream(Box::new(body)),
-            ImportSource::Url(url) => EngineSource::Url(url),
+        // Check the name before reading anything: a bad name must not cost a download.
+        ImageService::check_import_reference(&req.repo, &req.tag).map_err(api_err)?;
+        let (stream, label): (berth_engine::images::ByteStream, String) = match req.source {
+            ImportSource::Body(body) => (Box::new(body), "-".to_string()),
+            ImportSource::Url(url) => (crate::fetch::fetch(&url).await?, url),
         };
-        let image = self.images.import(source, &req.repo, &req.tag, &req.message).await.map_err(api_err)?;
+        let image = self.images.import(stream, &label, &req.repo, &req.tag, &req.message).await.map_err(api_err)?;
         Ok(image.id.to_string())
     }
 

@@ -3,6 +3,7 @@
 
 mod adapter;
 mod config;
+mod fetch;
 mod listeners;
 
 use std::sync::Arc;

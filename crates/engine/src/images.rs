@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_image::{DeleteEffect, Digest, Image, ImageStore, ImportOptions, LoadedImage, Reference};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 use tokio_util::io::SyncIoBridge;
 
 use crate::error::EngineError;
@@ -14,13 +14,6 @@ use crate::events::{EventBus, EventKind};
 
 /// A byte stream handed to the engine (a request body, in practice).
 pub type ByteStream = Box<dyn AsyncRead + Send + Unpin>;
-
-/// Where `import` reads the filesystem tarball from.
-pub enum ImportSource {
-    Stream(ByteStream),
-    /// An `http://` URL.
-    Url(String),
-}
 
 /// An image with the references that name it.
 pub type NamedImage = (Arc<Image>, Vec<Reference>);
@@ -50,13 +43,15 @@ impl ImageService {
         self.events.publish(EventKind::Image, action, &image.to_string(), attrs);
     }
 
-    /// `docker import`: one layer from a tarball, tagged `repo[:tag]` when given.
-    pub async fn import(&self, source: ImportSource, repo: &str, tag: &str, message: &str) -> Result<Arc<Image>, EngineError> {
-        let reference = if repo.is_empty() { None } else { Some(Reference::with_tag(repo, tag)?) };
-        let (label, stream): (String, ByteStream) = match source {
-            ImportSource::Stream(s) => ("-".to_string(), s),
-            ImportSource::Url(url) => (url.clone(), fetch(&url).await?),
-        };
+    /// `docker import`: one layer from a tarball, tagged `repo[:tag]` when given. `source`
+    /// names where the stream came from (`-` or a URL) for the image's comment.
+    pub fn check_import_reference(repo: &str, tag: &str) -> Result<Option<Reference>, EngineError> {
+        Ok(if repo.is_empty() { None } else { Some(Reference::with_tag(repo, tag)?) })
+    }
+
+    pub async fn import(&self, stream: ByteStream, source: &str, repo: &str, tag: &str, message: &str) -> Result<Arc<Image>, EngineError> {
+        let reference = Self::check_import_reference(repo, tag)?;
+        let label = source.to_string();
         let opts = ImportOptions {
             reference: reference.clone(),
             comment: if message.is_empty() { format!("Imported from {label}") } else { message.to_string() },
@@ -205,21 +200,3 @@ pub fn host_arch() -> &'static str {
     }
 }
 
-/// Fetches an `http://` URL for import, streaming its body.
-async fn fetch(url: &str) -> Result<ByteStream, EngineError> {
-    use futures_util::TryStreamExt;
-    use http_body_util::BodyExt;
-    let url = if url.contains("://") { url.to_string() } else { format!("http://{url}") };
-    let uri: hyper::Uri = url.parse().map_err(|e| EngineError::InvalidParameter(format!("invalid URL {url}: {e}")))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(EngineError::InvalidParameter(format!("unsupported URL scheme for import: {url} (only http:// is supported)")));
-    }
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<http_body_util::Empty<bytes::Bytes>>();
-    let resp = client.get(uri).await.map_err(|e| EngineError::InvalidParameter(format!("error downloading {url}: {e}")))?;
-    if !resp.status().is_success() {
-        return Err(EngineError::InvalidParameter(format!("error downloading {url}: status {}", resp.status())));
-    }
-    let stream = resp.into_body().into_data_stream().map_err(std::io::Error::other);
-    let reader = tokio_util::io::StreamReader::new(stream);
-    Ok(Box::new(reader.take(u64::MAX)))
-}

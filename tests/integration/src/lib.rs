@@ -1,0 +1,335 @@
+//! The integration test harness.
+//!
+//! [`Daemon::start`] runs the real `berthd` binary on a temporary Unix socket, data root and
+//! exec root, waits for `/_ping`, and on drop stops it with SIGTERM and removes everything.
+//! [`Daemon::request`] speaks raw HTTP/1.1 so tests see exact status codes, headers and
+//! bodies; [`Daemon::docker`] runs the real docker CLI against the daemon.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The workspace's target directory (tests run from `target/<profile>/deps`).
+pub fn target_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("CARGO_TARGET_DIR") {
+        return PathBuf::from(d);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target")
+}
+
+/// The berthd binary: `BERTHD_BIN`, or the one built next to this test.
+pub fn berthd_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("BERTHD_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = profile_dir.join("berthd");
+    assert!(bin.exists(), "{} is missing: build it first (cargo build -p berthd)", bin.display());
+    bin
+}
+
+/// A busybox root filesystem tarball made by `shared/tools/make-busybox-rootfs.sh`, built
+/// once per test run.
+pub fn busybox_tar() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = target_dir().join("test-fixtures");
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("busybox.tar");
+        if !out.exists() {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/make-busybox-rootfs.sh");
+            let tmp = dir.join(format!("busybox.tar.{}", std::process::id()));
+            let rootfs = tempfile::tempdir().unwrap();
+            let status = Command::new("bash")
+                .arg(&script)
+                .arg(&tmp)
+                .arg(rootfs.path().join("rootfs"))
+                .stdout(Stdio::null())
+                .status()
+                .expect("run make-busybox-rootfs.sh");
+            assert!(status.success(), "make-busybox-rootfs.sh failed");
+            std::fs::rename(&tmp, &out).unwrap();
+        }
+        out
+    })
+    .clone()
+}
+
+/// The docker CLI: `/usr/local/bin/docker` when present, else `docker` from PATH.
+pub fn docker_cli() -> PathBuf {
+    let local = Path::new("/usr/local/bin/docker");
+    if local.exists() {
+        local.to_path_buf()
+    } else {
+        PathBuf::from("docker")
+    }
+}
+
+/// A parsed HTTP response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
+    }
+
+    /// A body of concatenated JSON objects (progress and event streams).
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        serde_json::Deserializer::from_slice(&self.body).into_iter::<serde_json::Value>().map(|v| v.unwrap()).collect()
+    }
+}
+
+/// A running berthd with its own socket, data root and exec root.
+pub struct Daemon {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    pub extra_args: Vec<String>,
+}
+
+impl Daemon {
+    pub fn start() -> Daemon {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(args: &[&str]) -> Daemon {
+        let dir = tempfile::Builder::new().prefix("berth-test-").tempdir().unwrap();
+        let socket = dir.path().join("berthd.sock");
+        let mut d = Daemon { child: None, dir, socket, extra_args: args.iter().map(|s| s.to_string()).collect() };
+        d.spawn();
+        d
+    }
+
+    pub fn data_root(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("berthd.log")).unwrap_or_default()
+    }
+
+    /// The command line this daemon runs with.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(berthd_bin());
+        cmd.arg("--data-root")
+            .arg(self.data_root())
+            .arg("--exec-root")
+            .arg(self.dir.path().join("exec"))
+            .arg("--pidfile")
+            .arg(self.dir.path().join("berthd.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket.display()))
+            .args(&self.extra_args);
+        cmd
+    }
+
+    /// Starts berthd and waits until it answers `/_ping`.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("berthd.log")).unwrap();
+        let child = self.command().stdout(Stdio::null()).stderr(log).spawn().expect("spawn berthd");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = self.try_request("GET", "/_ping", &[], &[]) {
+                if r.status == 200 {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("berthd exited ({status}) during start:\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "berthd did not answer /_ping:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                return s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return child.wait().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    pub fn try_request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
+        let mut s = UnixStream::connect(&self.socket)?;
+        s.set_read_timeout(Some(Duration::from_secs(60)))?;
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n");
+        let mut has_len = false;
+        for (k, v) in headers {
+            has_len |= k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding");
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !has_len && (!body.is_empty() || method == "POST") {
+            req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes())?;
+        // A server may answer (an error) before reading the whole body and close its end: as
+        // Docker's clients do, read the answer anyway.
+        match s.write_all(body) {
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset) => {}
+            other => other?,
+        }
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw)?;
+        parse_response(&raw, method == "HEAD")
+    }
+
+    /// A raw HTTP request; panics when the daemon cannot be reached.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        self.try_request(method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log()))
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.request("GET", path, &[], &[])
+    }
+
+    pub fn post(&self, path: &str) -> Response {
+        self.request("POST", path, &[], &[])
+    }
+
+    pub fn delete(&self, path: &str) -> Response {
+        self.request("DELETE", path, &[], &[])
+    }
+
+    /// Imports a tarball as `repo:tag` and returns the image ID from the stream.
+    pub fn import(&self, tarball: &[u8], reference: &str) -> String {
+        let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+        let r = self.request(
+            "POST",
+            &format!("/images/create?fromSrc=-&repo={repo}&tag={tag}"),
+            &[("Content-Type", "application/x-tar")],
+            tarball,
+        );
+        assert_eq!(r.status, 200, "import failed: {}", r.text());
+        let lines = r.json_lines();
+        lines.last().unwrap()["status"].as_str().unwrap().to_string()
+    }
+
+    pub fn import_busybox(&self, reference: &str) -> String {
+        self.import(&std::fs::read(busybox_tar()).unwrap(), reference)
+    }
+
+    /// Runs the docker CLI against this daemon.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        self.docker_cmd(args).output().expect("run docker CLI")
+    }
+
+    pub fn docker_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(docker_cli());
+        cmd.args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .env_remove("DOCKER_API_VERSION")
+            .env_remove("DOCKER_CONTEXT");
+        cmd
+    }
+
+    /// Runs the docker CLI and returns stdout, panicking with stderr on failure.
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+    }
+}
+
+fn parse_response(raw: &[u8], head: bool) -> std::io::Result<Response> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    let header_len = match resp.parse(raw) {
+        Ok(httparse::Status::Complete(n)) => n,
+        other => return Err(std::io::Error::other(format!("bad response ({other:?}): {}", String::from_utf8_lossy(raw)))),
+    };
+    let status = resp.code.unwrap_or(0);
+    let headers: Vec<(String, String)> =
+        resp.headers.iter().map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned())).collect();
+    let rest = &raw[header_len..];
+    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if head { Vec::new() } else if chunked { dechunk(rest)? } else { rest.to_vec() };
+    Ok(Response { status, headers, body })
+}
+
+fn dechunk(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n").ok_or_else(|| std::io::Error::other("truncated chunk"))?;
+        let size_text = std::str::from_utf8(&data[..line_end]).map_err(std::io::Error::other)?;
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).map_err(std::io::Error::other)?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        if data.len() < size + 2 {
+            return Err(std::io::Error::other("truncated chunk body"));
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+/// A tarball from `(path, contents)` pairs.
+pub fn tarball(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_700_000_000);
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// The API versions every endpoint is tested under ("" = unprefixed).
+pub const VERSIONS: &[&str] = &["/v1.5", "/v1.7", "/v1.11", "/v1.15", "/v1.18", ""];
