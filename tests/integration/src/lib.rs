@@ -333,3 +333,53 @@ pub fn tarball(files: &[(&str, &[u8])]) -> Vec<u8> {
 
 /// The API versions every endpoint is tested under ("" = unprefixed).
 pub const VERSIONS: &[&str] = &["/v1.5", "/v1.7", "/v1.11", "/v1.15", "/v1.18", ""];
+
+/// Builds tarballs entry by entry with names and link targets written raw, so tests can make
+/// hostile archives (the tar crate's builder refuses `..`).
+#[derive(Default)]
+pub struct RawTar(Vec<u8>);
+
+impl RawTar {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn entry(mut self, name: &str, kind: tar::EntryType, link: &str, size: u64, data: &[u8]) -> Self {
+        let mut h = tar::Header::new_gnu();
+        {
+            let gnu = h.as_gnu_mut().unwrap();
+            gnu.name[..name.len()].copy_from_slice(name.as_bytes());
+            gnu.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        }
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_cksum();
+        self.0.extend_from_slice(h.as_bytes());
+        self.0.extend_from_slice(data);
+        self.0.extend(std::iter::repeat_n(0u8, (512 - data.len() % 512) % 512));
+        self
+    }
+
+    pub fn file(self, name: &str, data: &[u8]) -> Self {
+        self.entry(name, tar::EntryType::Regular, "", data.len() as u64, data)
+    }
+
+    pub fn symlink(self, name: &str, target: &str) -> Self {
+        self.entry(name, tar::EntryType::Symlink, target, 0, b"")
+    }
+
+    pub fn hardlink(self, name: &str, target: &str) -> Self {
+        self.entry(name, tar::EntryType::Link, target, 0, b"")
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        self.0.extend(std::iter::repeat_n(0u8, 1024));
+        self.0
+    }
+
+    /// Without the end-of-archive marker.
+    pub fn unfinished(self) -> Vec<u8> {
+        self.0
+    }
+}
