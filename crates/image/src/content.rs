@@ -135,20 +135,6 @@ impl Drop for BlobWriter {
     }
 }
 
-/// Copies everything read from `inner` into `sink` as it passes.
-pub struct TeeReader<'a, R> {
-    pub inner: R,
-    pub sink: &'a mut dyn Write,
-}
-
-impl<R: Read> Read for TeeReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.sink.write_all(&buf[..n])?;
-        Ok(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,6 @@
 //! `sha256:<hex>` digests.
 
 use std::fmt;
-use std::io::Read;
 
 use sha2::{Digest as _, Sha256};
 
@@ -55,38 +54,6 @@ impl<'de> serde::Deserialize<'de> for Digest {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         Digest::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid digest {s:?}")))
-    }
-}
-
-/// Hashes everything read through it, and counts it.
-pub struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    count: u64,
-}
-
-impl<R: Read> HashingReader<R> {
-    pub fn new(inner: R) -> Self {
-        Self { inner, hasher: Sha256::new(), count: 0 }
-    }
-
-    /// Reads what is left (tar padding after the end marker) and returns digest and length.
-    pub fn finish(mut self) -> std::io::Result<(Digest, u64)> {
-        std::io::copy(&mut self, &mut std::io::sink())?;
-        Ok((Digest(self.hasher.finalize().into()), self.count))
-    }
-
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.inner
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
     }
 }
 

@@ -5,13 +5,13 @@
 //! unpacked changes, whiteouts as overlayfs stores them) and `layer.json`.
 
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::content::{ContentStore, TeeReader};
-use crate::digest::{Digest, HashingReader};
+use crate::content::ContentStore;
+use crate::digest::Digest;
 use crate::error::ImageError;
 use crate::fsutil;
 
@@ -88,48 +88,27 @@ impl LayerStore {
         }
     }
 
-    /// Unpacks the uncompressed layer tar `tar` on top of `parent`, keeping the tar itself as
-    /// a blob (named by its diff ID). Returns the layer and whether it was new.
-    pub fn create(
-        &self,
-        content: &ContentStore,
-        parent: Option<&Digest>,
-        tar: &mut dyn Read,
-        expected_diff: Option<&Digest>,
-    ) -> Result<(LayerInfo, bool), ImageError> {
+    /// Unpacks the layer tar stored as blob `diff_id` on top of `parent`. Returns the layer
+    /// and whether it was new (an existing layer with the same chain is reused as is).
+    pub fn create(&self, content: &ContentStore, parent: Option<&Digest>, diff_id: &Digest) -> Result<(LayerInfo, bool), ImageError> {
+        let chain = chain_id(parent, diff_id);
+        if let Some(existing) = self.get(&chain) {
+            return Ok((existing, false));
+        }
         let tmp = self.root.join(format!("{TMP_PREFIX}{}", rand::random::<u64>()));
-        let result = self.create_in(&tmp, content, parent, tar, expected_diff);
+        let result = self.create_in(&tmp, content, parent, diff_id, chain);
         if !matches!(result, Ok((_, true))) {
             let _ = fsutil::remove_any(&tmp);
         }
         result
     }
 
-    fn create_in(
-        &self,
-        tmp: &Path,
-        content: &ContentStore,
-        parent: Option<&Digest>,
-        tar: &mut dyn Read,
-        expected_diff: Option<&Digest>,
-    ) -> Result<(LayerInfo, bool), ImageError> {
+    fn create_in(&self, tmp: &Path, content: &ContentStore, parent: Option<&Digest>, diff_id: &Digest, chain: Digest) -> Result<(LayerInfo, bool), ImageError> {
         let diff = tmp.join("diff");
         fs::create_dir_all(&diff).map_err(ImageError::io("create layer directory"))?;
-        let mut blob = content.writer()?;
-        let mut hashing = HashingReader::new(TeeReader { inner: tar, sink: &mut blob });
-        let stats = berth_archive::unpack(&mut hashing, &diff, &berth_archive::UnpackOptions::default())?;
-        let (diff_id, _) = hashing.finish().map_err(ImageError::io("read layer"))?;
-        if let Some(want) = expected_diff {
-            if *want != diff_id {
-                return Err(ImageError::InvalidInput(format!("layer digest mismatch: expected {want}, got {diff_id}")));
-            }
-        }
-        blob.commit(Some(&diff_id))?;
-        let chain = chain_id(parent, &diff_id);
-        let info = LayerInfo { chain_id: chain, diff_id, parent: parent.copied(), size: stats.bytes };
-        if self.get(&chain).is_some() {
-            return Ok((info, false));
-        }
+        let blob = io::BufReader::with_capacity(256 * 1024, content.open_blob(diff_id)?);
+        let stats = berth_archive::unpack(blob, &diff, &berth_archive::UnpackOptions::default())?;
+        let info = LayerInfo { chain_id: chain, diff_id: *diff_id, parent: parent.copied(), size: stats.bytes };
         let meta = serde_json::to_vec(&info).expect("layer info serialises");
         fsutil::write_atomic(&tmp.join("layer.json"), &meta).map_err(ImageError::io("write layer.json"))?;
         match fs::rename(tmp, self.dir(&chain)) {

@@ -27,7 +27,7 @@ mod transfer;
 
 pub use config::{HistoryEntry, ImageConfig, RootFs};
 pub use content::ContentStore;
-pub use digest::{Digest, HashingReader};
+pub use digest::Digest;
 pub use error::ImageError;
 pub use layers::{chain_id, LayerInfo};
 pub use reference::Reference;

@@ -89,17 +89,35 @@ pub enum DeleteEffect {
     DeletedLayer(Digest),
 }
 
-/// Hands back pending layers when an operation ends, removing those no image took.
+/// What a running operation has stored but no image owns yet (blobs, layers), protected from
+/// the sweep until the operation ends; on drop, whatever no image took is removed.
 pub(crate) struct PendingLayers<'s> {
     store: &'s ImageStore,
     layers: Vec<Digest>,
 }
 
 impl PendingLayers<'_> {
-    pub fn add(&mut self, chain: Digest) {
+    fn hold(&mut self, st: &mut State, d: Digest) {
+        *st.pending_layers.entry(d).or_default() += 1;
+        self.layers.push(d);
+    }
+
+    /// Stores the uncompressed layer tar `tar` as a blob, then unpacks it on top of `parent`
+    /// unless that layer exists already (content addressing makes a repeated layer free).
+    pub fn create_layer(&mut self, parent: Option<&Digest>, tar: &mut dyn Read, expected: Option<&Digest>) -> Result<LayerInfo, ImageError> {
+        let mut blob = self.store.content.writer()?;
+        std::io::copy(tar, &mut blob).map_err(ImageError::io("read layer"))?;
+        let diff_id = {
+            // Commit and hold under the lock, so a concurrent sweep never sees it unowned.
+            let mut st = self.store.state.write().expect("lock");
+            let d = blob.commit(expected)?;
+            self.hold(&mut st, d);
+            d
+        };
+        let (layer, _) = self.store.layers.create(&self.store.content, parent, &diff_id)?;
         let mut st = self.store.state.write().expect("lock");
-        *st.pending_layers.entry(chain).or_default() += 1;
-        self.layers.push(chain);
+        self.hold(&mut st, layer.chain_id);
+        Ok(layer)
     }
 }
 
@@ -115,7 +133,9 @@ impl Drop for PendingLayers<'_> {
             }
         }
         // Remove what this operation made that nothing owns (a failed import or load).
-        let _ = self.store.sweep_locked(&st);
+        if let Err(e) = self.store.sweep_locked(&st) {
+            tracing::warn!(error = %e, "sweeping after an operation failed");
+        }
     }
 }
 
@@ -194,8 +214,9 @@ impl ImageStore {
 
     /// Removes layers and blobs that no image (and no running operation) uses.
     fn sweep_locked(&self, st: &State) -> Result<(), ImageError> {
+        // Pending entries are layer chain IDs or blob digests; keeping both kinds live is safe.
         let mut live_layers: HashSet<Digest> = st.pending_layers.keys().copied().collect();
-        let mut live_blobs: HashSet<Digest> = HashSet::new();
+        let mut live_blobs: HashSet<Digest> = st.pending_layers.keys().copied().collect();
         for img in st.images.values() {
             live_blobs.insert(img.id);
             for l in &img.layers {
@@ -357,8 +378,7 @@ impl ImageStore {
     pub fn import(&self, reader: &mut (dyn Read + Send), opts: &ImportOptions) -> Result<(Arc<Image>, Option<TagOutcome>), ImageError> {
         let (_, mut tar) = berth_archive::decompress(reader).map_err(ImageError::io("read import"))?;
         let mut pending = self.pending();
-        let (layer, _) = self.layers.create(&self.content, None, &mut tar, None)?;
-        pending.add(layer.chain_id);
+        let layer = pending.create_layer(None, &mut tar, None)?;
         let created = opts.created.to_string();
         let history = HistoryEntry { created: Some(created.clone()), comment: opts.comment.clone(), ..Default::default() };
         let config = ImageConfig {

@@ -196,8 +196,7 @@ impl ImageStore {
                 let file = staged.open(path)?;
                 let (_, mut tar) = berth_archive::decompress(file).map_err(ImageError::io(format!("read {path}")))?;
                 let expected = config.rootfs.diff_ids.get(i);
-                let (layer, _) = self.layers.create(&self.content, below.as_ref(), &mut tar, expected)?;
-                pending.add(layer.chain_id);
+                let layer = pending.create_layer(below.as_ref(), &mut tar, expected)?;
                 diff_ids.push(layer.diff_id);
                 below = Some(layer.chain_id);
             }
