@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_api_server::backend::{
-    ByteStream, EventQuery, EventSubscription, EventsBackend, ImageBackend, ImportRequest, ImportSource, SystemBackend,
+    ByteStream, EventQuery, EventSubscription, EventsBackend, ImageBackend, ImportRequest,
+    ImportSource, SystemBackend,
 };
 use berth_api_server::ApiError;
 use berth_api_types::container::ContainerConfig;
@@ -38,12 +39,23 @@ impl Daemon {
         let staging = root.join("tmp");
         // Leftovers of loads interrupted by a crash.
         let _ = std::fs::remove_dir_all(&staging);
-        std::fs::create_dir_all(&staging).map_err(|e| format!("create {}: {e}", staging.display()))?;
-        let store = ImageStore::open(&root.join("image")).map_err(|e| format!("open image store: {e}"))?;
+        std::fs::create_dir_all(&staging)
+            .map_err(|e| format!("create {}: {e}", staging.display()))?;
+        let store =
+            ImageStore::open(&root.join("image")).map_err(|e| format!("open image store: {e}"))?;
         let events = Arc::new(EventBus::new());
-        let images = ImageService::new(Arc::new(store), events.clone(), staging, format!("berth-{}", env!("CARGO_PKG_VERSION")));
+        let images = ImageService::new(
+            Arc::new(store),
+            events.clone(),
+            staging,
+            format!("berth-{}", env!("CARGO_PKG_VERSION")),
+        );
         let facts = SystemFacts::gather(root).map_err(|e| format!("read system facts: {e}"))?;
-        Ok(Self { images, events, facts })
+        Ok(Self {
+            images,
+            events,
+            facts,
+        })
     }
 
     fn store(&self) -> &ImageStore {
@@ -57,7 +69,9 @@ impl SystemBackend for Daemon {
             version: env!("CARGO_PKG_VERSION").to_string(),
             api_version: ApiVersion::MAX.to_string(),
             min_api_version: ApiVersion::MIN.to_string(),
-            git_commit: option_env!("BERTH_GIT_COMMIT").unwrap_or("unknown").to_string(),
+            git_commit: option_env!("BERTH_GIT_COMMIT")
+                .unwrap_or("unknown")
+                .to_string(),
             go_version: "rust".to_string(),
             os: "linux".to_string(),
             arch: host_arch().to_string(),
@@ -67,7 +81,11 @@ impl SystemBackend for Daemon {
     }
 
     fn info(&self) -> Info {
-        let env = |k: &str| std::env::var(k).or_else(|_| std::env::var(k.to_lowercase())).unwrap_or_default();
+        let env = |k: &str| {
+            std::env::var(k)
+                .or_else(|_| std::env::var(k.to_lowercase()))
+                .unwrap_or_default()
+        };
         Info {
             id: self.facts.id.clone(),
             containers: 0,
@@ -76,7 +94,10 @@ impl SystemBackend for Daemon {
             containers_stopped: 0,
             images: self.store().count() as i64,
             driver: "overlay2".to_string(),
-            driver_status: vec![["Backing Filesystem".to_string(), backing_fs(&self.facts.root_dir)]],
+            driver_status: vec![[
+                "Backing Filesystem".to_string(),
+                backing_fs(&self.facts.root_dir),
+            ]],
             execution_driver: "berth-libcontainer".to_string(),
             logging_driver: "json-file".to_string(),
             cgroup_driver: "cgroupfs".to_string(),
@@ -98,7 +119,9 @@ impl SystemBackend for Daemon {
             os_type: "linux".to_string(),
             architecture: std::env::consts::ARCH.to_string(),
             index_server_address: "https://index.docker.io/v1/".to_string(),
-            init_path: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            init_path: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             init_sha1: String::new(),
             ncpu: self.facts.ncpu,
             mem_total: self.facts.mem_total,
@@ -113,6 +136,8 @@ impl SystemBackend for Daemon {
     }
 }
 
+// `f_type`'s integer type differs between architectures.
+#[allow(clippy::unnecessary_cast)]
 fn backing_fs(root: &std::path::Path) -> String {
     match rustix::fs::statfs(root).map(|s| s.f_type as i64) {
         Ok(0xef53) => "extfs",
@@ -130,7 +155,9 @@ fn glob(pattern: &str, text: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == text,
         Some((head, rest)) => {
-            let Some(mut t) = text.strip_prefix(head) else { return false };
+            let Some(mut t) = text.strip_prefix(head) else {
+                return false;
+            };
             loop {
                 if glob(rest, t) {
                     return true;
@@ -146,12 +173,21 @@ fn glob(pattern: &str, text: &str) -> bool {
 }
 
 fn container_config(v: Option<&serde_json::Value>) -> ContainerConfig {
-    v.and_then(|c| serde_json::from_value(c.clone()).ok()).unwrap_or_default()
+    v.and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default()
 }
 
 fn tags_and_digests(refs: &[Reference]) -> (Vec<String>, Vec<String>) {
-    let tags = refs.iter().filter(|r| r.digest().is_none()).map(|r| r.to_string()).collect();
-    let digests = refs.iter().filter(|r| r.digest().is_some()).map(|r| r.to_string()).collect();
+    let tags = refs
+        .iter()
+        .filter(|r| r.digest().is_none())
+        .map(|r| r.to_string())
+        .collect();
+    let digests = refs
+        .iter()
+        .filter(|r| r.digest().is_some())
+        .map(|r| r.to_string())
+        .collect();
     (tags, digests)
 }
 
@@ -166,7 +202,11 @@ fn summary(img: &Image, refs: &[Reference]) -> ImageSummary {
         created: img.config.created_unix(),
         size: img.size() as i64,
         virtual_size: img.size() as i64,
-        labels: if labels.is_empty() { None } else { Some(labels.into_iter().collect()) },
+        labels: if labels.is_empty() {
+            None
+        } else {
+            Some(labels.into_iter().collect())
+        },
     }
 }
 
@@ -179,17 +219,30 @@ impl ImageBackend for Daemon {
             ImportSource::Body(body) => (Box::new(body), "-".to_string()),
             ImportSource::Url(url) => (crate::fetch::fetch(&url).await?, url),
         };
-        let image = self.images.import(stream, &label, &req.repo, &req.tag, &req.message).await.map_err(api_err)?;
+        let image = self
+            .images
+            .import(stream, &label, &req.repo, &req.tag, &req.message)
+            .await
+            .map_err(api_err)?;
         Ok(image.id.to_string())
     }
 
     fn list_images(&self, all: bool, filters: &Filters) -> Result<Vec<ImageSummary>, ApiError> {
         let _ = all; // every stored image is a top-level image: there are no intermediate layers to hide
-        let dangling = filters.bool_value("dangling").map_err(|e| ApiError::bad_request(e.0))?;
+        let dangling = filters
+            .bool_value("dangling")
+            .map_err(|e| ApiError::bad_request(e.0))?;
         let bound = |key: &str| -> Result<Option<i64>, ApiError> {
             match filters.get(key).first() {
                 None => Ok(None),
-                Some(name) => Ok(Some(self.images.resolve(name).map_err(api_err)?.0.config.created_unix())),
+                Some(name) => Ok(Some(
+                    self.images
+                        .resolve(name)
+                        .map_err(api_err)?
+                        .0
+                        .config
+                        .created_unix(),
+                )),
             }
         };
         let (before, since) = (bound("before")?, bound("since")?);
@@ -203,7 +256,8 @@ impl ImageBackend for Daemon {
                 dangling.is_none_or(|d| d != tagged)
                     && filters.match_labels(&img.config.labels())
                     && filters.any_matches("reference", |pat| {
-                        refs.iter().any(|r| glob(pat, r.familiar_repo()) || glob(pat, &r.to_string()))
+                        refs.iter()
+                            .any(|r| glob(pat, r.familiar_repo()) || glob(pat, &r.to_string()))
                     })
                     && before.is_none_or(|b| created < b)
                     && since.is_none_or(|s| created > s)
@@ -224,7 +278,10 @@ impl ImageBackend for Daemon {
             repo_digests,
             parent: img.parent.map(|p| p.to_string()).unwrap_or_default(),
             comment: c.comment.clone(),
-            created: c.created.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string()),
+            created: c
+                .created
+                .clone()
+                .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string()),
             container: c.container.clone(),
             container_config: container_config(c.container_config.as_ref()),
             docker_version: c.docker_version.clone(),
@@ -234,7 +291,10 @@ impl ImageBackend for Daemon {
             os: c.os.clone(),
             size: img.size() as i64,
             virtual_size: img.size() as i64,
-            root_fs: RootFs { kind: "layers".to_string(), layers: c.rootfs.diff_ids.iter().map(|d| d.to_string()).collect() },
+            root_fs: RootFs {
+                kind: "layers".to_string(),
+                layers: c.rootfs.diff_ids.iter().map(|d| d.to_string()).collect(),
+            },
         })
     }
 
@@ -247,16 +307,31 @@ impl ImageBackend for Daemon {
             // No history recorded: one entry per layer.
             img.layers
                 .iter()
-                .map(|l| HistoryItem { id: "<missing>".into(), created: c.created_unix(), created_by: String::new(), tags: None, size: l.size as i64, comment: String::new() })
+                .map(|l| HistoryItem {
+                    id: "<missing>".into(),
+                    created: c.created_unix(),
+                    created_by: String::new(),
+                    tags: None,
+                    size: l.size as i64,
+                    comment: String::new(),
+                })
                 .collect()
         } else {
             c.history
                 .iter()
                 .map(|h| {
-                    let size = if h.empty_layer { 0 } else { layers.next().map_or(0, |l| l.size as i64) };
+                    let size = if h.empty_layer {
+                        0
+                    } else {
+                        layers.next().map_or(0, |l| l.size as i64)
+                    };
                     HistoryItem {
                         id: "<missing>".into(),
-                        created: h.created.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok()).map_or(0, |t| t.as_second()),
+                        created: h
+                            .created
+                            .as_deref()
+                            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                            .map_or(0, |t| t.as_second()),
                         created_by: h.created_by.clone(),
                         tags: None,
                         size,
@@ -277,14 +352,27 @@ impl ImageBackend for Daemon {
         self.images.tag(name, repo, tag, force).map_err(api_err)
     }
 
-    async fn delete_image(&self, name: &str, force: bool, _noprune: bool) -> Result<Vec<DeleteItem>, ApiError> {
+    async fn delete_image(
+        &self,
+        name: &str,
+        force: bool,
+        _noprune: bool,
+    ) -> Result<Vec<DeleteItem>, ApiError> {
         // No containers yet: nothing holds an image.
-        let effects = self.images.delete(name, force, Arc::new(|_| false)).await.map_err(api_err)?;
+        let effects = self
+            .images
+            .delete(name, force, Arc::new(|_| false))
+            .await
+            .map_err(api_err)?;
         Ok(effects
             .into_iter()
             .map(|e| match e {
-                DeleteEffect::Untagged { reference, .. } => DeleteItem::Untagged(reference.to_string()),
-                DeleteEffect::DeletedImage(id) | DeleteEffect::DeletedLayer(id) => DeleteItem::Deleted(id.to_string()),
+                DeleteEffect::Untagged { reference, .. } => {
+                    DeleteItem::Untagged(reference.to_string())
+                }
+                DeleteEffect::DeletedImage(id) | DeleteEffect::DeletedLayer(id) => {
+                    DeleteItem::Deleted(id.to_string())
+                }
             })
             .collect())
     }
@@ -313,7 +401,10 @@ impl ImageBackend for Daemon {
 }
 
 fn message(e: Event) -> EventMessage {
-    let legacy = matches!(e.kind, berth_engine::EventKind::Container | berth_engine::EventKind::Image);
+    let legacy = matches!(
+        e.kind,
+        berth_engine::EventKind::Container | berth_engine::EventKind::Image
+    );
     EventMessage {
         status: legacy.then(|| e.action.clone()),
         id: legacy.then(|| e.actor_id.clone()),
@@ -323,7 +414,10 @@ fn message(e: Event) -> EventMessage {
         },
         kind: e.kind.as_str().to_string(),
         action: e.action,
-        actor: Actor { id: e.actor_id, attributes: e.attributes },
+        actor: Actor {
+            id: e.actor_id,
+            attributes: e.attributes,
+        },
         scope: "local".to_string(),
         time: e.time_nano.div_euclid(1_000_000_000),
         time_nano: e.time_nano,
@@ -342,13 +436,18 @@ fn event_matches(f: &Filters, e: &EventMessage) -> bool {
     let named = |want: &str| {
         id_matches(want, &e.actor.id)
             || name == want
-            || Reference::parse(want).is_ok_and(|r| Reference::parse(name).is_ok_and(|n| n == r || (n.repo() == r.repo() && !want.contains(':'))))
+            || Reference::parse(want).is_ok_and(|r| {
+                Reference::parse(name)
+                    .is_ok_and(|n| n == r || (n.repo() == r.repo() && !want.contains(':')))
+            })
     };
     f.any_matches("event", |v| v == e.action)
         && f.any_matches("type", |v| v == e.kind)
         && f.any_matches("image", |v| match e.kind.as_str() {
             "image" => named(v),
-            _ => attrs.get("image").is_some_and(|i| i == v || i.split(':').next() == Some(v)),
+            _ => attrs
+                .get("image")
+                .is_some_and(|i| i == v || i.split(':').next() == Some(v)),
         })
         && f.any_matches("container", |v| e.kind == "container" && named(v))
         && f.get("label").iter().all(|l| match l.split_once('=') {
@@ -361,11 +460,18 @@ impl EventsBackend for Daemon {
     fn subscribe_events(&self, query: &EventQuery) -> Result<EventSubscription, ApiError> {
         let (past, rx) = self.events.subscribe(query.since);
         let filters = Arc::new(query.filters.clone());
-        let past = past.into_iter().map(message).filter(|m| event_matches(&filters, m)).collect();
+        let past = past
+            .into_iter()
+            .map(message)
+            .filter(|m| event_matches(&filters, m))
+            .collect();
         let live_filters = filters.clone();
         let live = tokio_stream::wrappers::BroadcastStream::new(rx)
             .filter_map(move |r| {
-                let keep = r.ok().map(message).filter(|m| event_matches(&live_filters, m));
+                let keep = r
+                    .ok()
+                    .map(message)
+                    .filter(|m| event_matches(&live_filters, m));
                 std::future::ready(keep)
             })
             .boxed();

@@ -37,8 +37,12 @@ pub struct Config {
 pub fn lock_data_root(root: &Path) -> Result<OwnedFd, String> {
     use rustix::fs::{flock, open, FlockOperation, Mode, OFlags};
     let path = root.join("berthd.lock");
-    let fd = open(&path, OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC, Mode::from_raw_mode(0o600))
-        .map_err(|e| format!("open {}: {e}", path.display()))?;
+    let fd = open(
+        &path,
+        OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| format!("open {}: {e}", path.display()))?;
     match flock(&fd, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => Ok(fd),
         Err(rustix::io::Errno::WOULDBLOCK) => Err(format!(

@@ -7,17 +7,35 @@ use berth_engine::images::ByteStream;
 pub async fn fetch(url: &str) -> Result<ByteStream, ApiError> {
     use futures_util::TryStreamExt;
     use http_body_util::BodyExt;
-    let url = if url.contains("://") { url.to_string() } else { format!("http://{url}") };
-    let uri: hyper::Uri = url.parse().map_err(|e| ApiError::bad_request(format!("invalid URL {url}: {e}")))?;
+    let url = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("invalid URL {url}: {e}")))?;
     if uri.scheme_str() != Some("http") {
-        return Err(ApiError::bad_request(format!("unsupported URL scheme for import: {url} (only http:// is supported)")));
+        return Err(ApiError::bad_request(format!(
+            "unsupported URL scheme for import: {url} (only http:// is supported)"
+        )));
     }
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<http_body_util::Empty<bytes::Bytes>>();
-    let resp = client.get(uri).await.map_err(|e| ApiError::bad_request(format!("error downloading {url}: {e}")))?;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let resp = client
+        .get(uri)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("error downloading {url}: {e}")))?;
     if !resp.status().is_success() {
-        return Err(ApiError::bad_request(format!("error downloading {url}: status {}", resp.status())));
+        return Err(ApiError::bad_request(format!(
+            "error downloading {url}: status {}",
+            resp.status()
+        )));
     }
-    let stream = resp.into_body().into_data_stream().map_err(std::io::Error::other);
+    let stream = resp
+        .into_body()
+        .into_data_stream()
+        .map_err(std::io::Error::other);
     let reader = tokio_util::io::StreamReader::new(stream);
     Ok(Box::new(reader))
 }

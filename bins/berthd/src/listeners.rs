@@ -17,7 +17,11 @@ pub enum Host {
 pub const DEFAULT_SOCKET: &str = "/run/berth.sock";
 
 pub fn parse_hosts(config: &Config) -> Result<Vec<Host>, String> {
-    let raw = if config.hosts.is_empty() { vec![format!("unix://{DEFAULT_SOCKET}")] } else { config.hosts.clone() };
+    let raw = if config.hosts.is_empty() {
+        vec![format!("unix://{DEFAULT_SOCKET}")]
+    } else {
+        config.hosts.clone()
+    };
     raw.iter()
         .map(|h| {
             if let Some(path) = h.strip_prefix("unix://") {
@@ -68,19 +72,24 @@ pub async fn bind(hosts: &[Host]) -> Result<Vec<Bound>, String> {
                     if std::os::unix::net::UnixStream::connect(path).is_ok() {
                         return Err(format!("{} is in use by a running daemon", path.display()));
                     }
-                    std::fs::remove_file(path).map_err(|e| format!("remove stale socket {}: {e}", path.display()))?;
+                    std::fs::remove_file(path)
+                        .map_err(|e| format!("remove stale socket {}: {e}", path.display()))?;
                 }
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| format!("create {}: {e}", dir.display()))?;
                 }
-                let l = tokio::net::UnixListener::bind(path).map_err(|e| format!("listen on {}: {e}", path.display()))?;
+                let l = tokio::net::UnixListener::bind(path)
+                    .map_err(|e| format!("listen on {}: {e}", path.display()))?;
                 use std::os::unix::fs::PermissionsExt;
                 let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660));
                 tracing::info!(socket = %path.display(), "listening");
                 out.push(Bound::Unix(l));
             }
             Host::Tcp(addr) => {
-                let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("listen on {addr}: {e}"))?;
+                let l = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("listen on {addr}: {e}"))?;
                 tracing::info!(%addr, "listening");
                 out.push(Bound::Tcp(l));
             }

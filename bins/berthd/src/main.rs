@@ -14,10 +14,18 @@ use crate::config::Config;
 
 fn main() -> std::process::ExitCode {
     let config = Config::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     // Two worker threads are plenty for an API daemon; heavy work goes to the blocking pool.
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     match runtime.block_on(run(config)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -29,18 +37,24 @@ fn main() -> std::process::ExitCode {
 
 async fn run(config: Config) -> Result<(), String> {
     let hosts = listeners::parse_hosts(&config)?;
-    std::fs::create_dir_all(&config.data_root).map_err(|e| format!("create data root {}: {e}", config.data_root.display()))?;
-    std::fs::create_dir_all(&config.exec_root).map_err(|e| format!("create exec root {}: {e}", config.exec_root.display()))?;
+    std::fs::create_dir_all(&config.data_root)
+        .map_err(|e| format!("create data root {}: {e}", config.data_root.display()))?;
+    std::fs::create_dir_all(&config.exec_root)
+        .map_err(|e| format!("create exec root {}: {e}", config.exec_root.display()))?;
     let _lock = config::lock_data_root(&config.data_root)?;
     let pidfile = config.pidfile.clone();
     if let Some(p) = &pidfile {
-        std::fs::write(p, format!("{}\n", std::process::id())).map_err(|e| format!("write pidfile {}: {e}", p.display()))?;
+        std::fs::write(p, format!("{}\n", std::process::id()))
+            .map_err(|e| format!("write pidfile {}: {e}", p.display()))?;
     }
 
     let backend = adapter::Daemon::open(&config)?;
     let router = berth_api_server::Router::new(
         Arc::new(backend),
-        berth_api_server::ServerInfo { version: env!("CARGO_PKG_VERSION").to_string(), cors_origin: config.api_cors_header.clone() },
+        berth_api_server::ServerInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            cors_origin: config.api_cors_header.clone(),
+        },
     );
     let bound = listeners::bind(&hosts).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -54,8 +68,10 @@ async fn run(config: Config) -> Result<(), String> {
     }
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_root = %config.data_root.display(), "berthd is serving the API");
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| e.to_string())?;
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),

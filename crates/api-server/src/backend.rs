@@ -41,7 +41,12 @@ pub trait ImageBackend: Send + Sync {
     fn inspect_image(&self, name: &str) -> Result<ImageInspect, ApiError>;
     fn image_history(&self, name: &str) -> Result<Vec<HistoryItem>, ApiError>;
     fn tag_image(&self, name: &str, repo: &str, tag: &str, force: bool) -> Result<(), ApiError>;
-    async fn delete_image(&self, name: &str, force: bool, noprune: bool) -> Result<Vec<DeleteItem>, ApiError>;
+    async fn delete_image(
+        &self,
+        name: &str,
+        force: bool,
+        noprune: bool,
+    ) -> Result<Vec<DeleteItem>, ApiError>;
     /// Resolves every name first (so a bad name fails before any byte is sent), then streams.
     fn save_images(&self, names: &[String]) -> Result<ByteStream, ApiError>;
     /// Returns one line per image loaded (`Loaded image: busybox:latest`).

@@ -37,7 +37,18 @@ pub fn version(v: ApiVersion, ver: Version) -> Value {
     if !gates::version_has_platform(v) {
         pick(all, &["Version", "GitCommit", "GoVersion"])
     } else if !gates::version_has_min_api(v) {
-        pick(all, &["Version", "ApiVersion", "GitCommit", "GoVersion", "Os", "Arch", "KernelVersion"])
+        pick(
+            all,
+            &[
+                "Version",
+                "ApiVersion",
+                "GitCommit",
+                "GoVersion",
+                "Os",
+                "Arch",
+                "KernelVersion",
+            ],
+        )
     } else {
         all
     }
@@ -46,8 +57,19 @@ pub fn version(v: ApiVersion, ver: Version) -> Value {
 pub fn info(v: ApiVersion, info: Info) -> Value {
     let all = serde_json::to_value(info).expect("info serialises");
     let mut keys = vec![
-        "Containers", "Images", "Driver", "DriverStatus", "MemoryLimit", "SwapLimit", "IPv4Forwarding", "Debug", "NFd",
-        "NGoroutines", "NEventsListener", "KernelVersion", "IndexServerAddress",
+        "Containers",
+        "Images",
+        "Driver",
+        "DriverStatus",
+        "MemoryLimit",
+        "SwapLimit",
+        "IPv4Forwarding",
+        "Debug",
+        "NFd",
+        "NGoroutines",
+        "NEventsListener",
+        "KernelVersion",
+        "IndexServerAddress",
     ];
     if gates::info_has_exec_driver(v) {
         keys.extend(["ExecutionDriver", "InitPath", "InitSha1"]);
@@ -56,7 +78,18 @@ pub fn info(v: ApiVersion, info: Info) -> Value {
         keys.push("OperatingSystem");
     }
     if gates::info_has_host_details(v) {
-        keys.extend(["ID", "Name", "NCPU", "MemTotal", "DockerRootDir", "Labels", "SystemTime", "HttpProxy", "HttpsProxy", "NoProxy"]);
+        keys.extend([
+            "ID",
+            "Name",
+            "NCPU",
+            "MemTotal",
+            "DockerRootDir",
+            "Labels",
+            "SystemTime",
+            "HttpProxy",
+            "HttpsProxy",
+            "NoProxy",
+        ]);
     }
     if gates::info_has_modern_fields(v) {
         return all;
@@ -70,7 +103,11 @@ pub fn image_list(v: ApiVersion, images: Vec<ImageSummary>) -> Value {
         let mut rows = Vec::new();
         for img in images {
             let id = image_id(v, &img.id);
-            let tags = if img.repo_tags.is_empty() { vec!["<none>:<none>".to_string()] } else { img.repo_tags };
+            let tags = if img.repo_tags.is_empty() {
+                vec!["<none>:<none>".to_string()]
+            } else {
+                img.repo_tags
+            };
             for t in tags {
                 let (repo, tag) = t.rsplit_once(':').unwrap_or((&t, ""));
                 rows.push(json!({
@@ -118,14 +155,20 @@ pub fn image_inspect(v: ApiVersion, img: ImageInspect) -> Value {
         if !img.container.is_empty() {
             m.insert("container".into(), img.container.into());
         }
-        m.insert("container_config".into(), serde_json::to_value(img.container_config).expect("config"));
+        m.insert(
+            "container_config".into(),
+            serde_json::to_value(img.container_config).expect("config"),
+        );
         if !img.docker_version.is_empty() {
             m.insert("docker_version".into(), img.docker_version.into());
         }
         if !img.author.is_empty() {
             m.insert("author".into(), img.author.into());
         }
-        m.insert("config".into(), serde_json::to_value(img.config).expect("config"));
+        m.insert(
+            "config".into(),
+            serde_json::to_value(img.config).expect("config"),
+        );
         m.insert("architecture".into(), img.architecture.into());
         m.insert("os".into(), img.os.into());
         m.insert("Size".into(), img.size.into());
@@ -138,8 +181,19 @@ pub fn image_inspect(v: ApiVersion, img: ImageInspect) -> Value {
         return pick(
             all,
             &[
-                "Architecture", "Author", "Comment", "Config", "Container", "ContainerConfig", "Created", "DockerVersion", "Id", "Os",
-                "Parent", "Size", "VirtualSize",
+                "Architecture",
+                "Author",
+                "Comment",
+                "Config",
+                "Container",
+                "ContainerConfig",
+                "Created",
+                "DockerVersion",
+                "Id",
+                "Os",
+                "Parent",
+                "Size",
+                "VirtualSize",
             ],
         );
     }
@@ -252,14 +306,25 @@ mod tests {
             os: "linux".into(),
             size: 5,
             virtual_size: 5,
-            root_fs: berth_api_types::image::RootFs { kind: "layers".into(), layers: vec![] },
+            root_fs: berth_api_types::image::RootFs {
+                kind: "layers".into(),
+                layers: vec![],
+            },
         };
         let old = image_inspect(ApiVersion::new(1, 11), img.clone());
         assert_eq!(old["id"], "b".repeat(64));
-        assert!(old.get("Id").is_none() && old.get("container_config").is_some() && old.get("Size").is_some());
+        assert!(
+            old.get("Id").is_none()
+                && old.get("container_config").is_some()
+                && old.get("Size").is_some()
+        );
         let new = image_inspect(ApiVersion::new(1, 18), img);
         assert_eq!(new["Id"], "b".repeat(64));
-        assert!(new.get("ContainerConfig").is_some() && new.get("VirtualSize").is_some() && new.get("RootFS").is_none());
+        assert!(
+            new.get("ContainerConfig").is_some()
+                && new.get("VirtualSize").is_some()
+                && new.get("RootFS").is_none()
+        );
     }
 
     #[test]

@@ -15,7 +15,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self {
+            kind,
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -45,13 +48,19 @@ impl ApiError {
         let status = self.status();
         let builder = Response::builder().status(status);
         if status == StatusCode::NOT_MODIFIED {
-            return builder.body(crate::router::empty()).expect("valid response");
+            return builder
+                .body(crate::router::empty())
+                .expect("valid response");
         }
         if gates::json_errors(version) {
-            let body = serde_json::to_vec(&serde_json::json!({ "message": self.message })).expect("json") ;
+            let body =
+                serde_json::to_vec(&serde_json::json!({ "message": self.message })).expect("json");
             let mut body = body;
             body.push(b'\n');
-            builder.header(header::CONTENT_TYPE, "application/json").body(crate::router::full(body)).expect("valid response")
+            builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(crate::router::full(body))
+                .expect("valid response")
         } else {
             builder
                 .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")

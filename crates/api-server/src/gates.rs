@@ -102,7 +102,11 @@ mod tests {
         assert!(!load_reports_progress(v(18)));
         assert!(!prefixed_image_ids(v(18)) && prefixed_image_ids(v(22)));
         assert!(!events_have_filters(v(15)) && events_have_filters(v(18)));
-        assert!(info_has_operating_system(v(15)) && !info_has_host_details(v(15)) && info_has_host_details(v(18)));
+        assert!(
+            info_has_operating_system(v(15))
+                && !info_has_host_details(v(15))
+                && info_has_host_details(v(18))
+        );
         assert!(!history_has_size(v(5)) && history_has_size(v(7)) && !history_has_comment(v(18)));
     }
 }

@@ -55,7 +55,11 @@ struct Route {
 
 macro_rules! route {
     ($method:ident, $pattern:literal, $handler:path) => {
-        Route { method: Method::$method, pattern: $pattern, handler: |c, r| Box::pin($handler(c, r)) }
+        Route {
+            method: Method::$method,
+            pattern: $pattern,
+            handler: |c, r| Box::pin($handler(c, r)),
+        }
     };
 }
 
@@ -129,7 +133,9 @@ fn match_pattern(pattern: &str, path: &str) -> Option<Vec<String>> {
 
 /// Splits `/v1.18/rest` into the version and `/rest`; unprefixed paths have none.
 fn split_version(path: &str) -> Result<(Option<ApiVersion>, &str), String> {
-    let Some(rest) = path.strip_prefix("/v") else { return Ok((None, path)) };
+    let Some(rest) = path.strip_prefix("/v") else {
+        return Ok((None, path));
+    };
     let (ver, tail) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
@@ -137,7 +143,9 @@ fn split_version(path: &str) -> Result<(Option<ApiVersion>, &str), String> {
     if !ver.starts_with(|c: char| c.is_ascii_digit()) {
         return Ok((None, path));
     }
-    let parsed: ApiVersion = ver.parse().map_err(|_| format!("invalid API version in path: {ver}"))?;
+    let parsed: ApiVersion = ver
+        .parse()
+        .map_err(|_| format!("invalid API version in path: {ver}"))?;
     Ok((Some(parsed), tail))
 }
 
@@ -151,7 +159,11 @@ pub struct Router {
 
 impl Router {
     pub fn new(backend: Arc<dyn Backend>, info: ServerInfo) -> Self {
-        Self { backend, info: Arc::new(info), routes: Arc::new(routes()) }
+        Self {
+            backend,
+            info: Arc::new(info),
+            routes: Arc::new(routes()),
+        }
     }
 
     /// Answers one request.
@@ -160,24 +172,44 @@ impl Router {
         let method = req.method().clone();
         let (requested, rest) = match split_version(&path) {
             Ok(v) => v,
-            Err(msg) => return self.finish(ApiError::bad_request(msg).into_response(ApiVersion::MAX), &method),
+            Err(msg) => {
+                return self.finish(
+                    ApiError::bad_request(msg).into_response(ApiVersion::MAX),
+                    &method,
+                )
+            }
         };
         let version = requested.unwrap_or(ApiVersion::MAX);
         if let Some(v) = requested {
             if v > ApiVersion::MAX {
-                let msg = format!("client version {v} is too new. Maximum supported API version is {}", ApiVersion::MAX);
-                return self.finish(ApiError::bad_request(msg).into_response(ApiVersion::MAX), &method);
+                let msg = format!(
+                    "client version {v} is too new. Maximum supported API version is {}",
+                    ApiVersion::MAX
+                );
+                return self.finish(
+                    ApiError::bad_request(msg).into_response(ApiVersion::MAX),
+                    &method,
+                );
             }
             if v < ApiVersion::MIN {
                 let msg = format!(
                     "client version {v} is too old. Minimum supported API version is {}, please upgrade your client to a newer version",
                     ApiVersion::MIN
                 );
-                return self.finish(ApiError::bad_request(msg).into_response(ApiVersion::MAX), &method);
+                return self.finish(
+                    ApiError::bad_request(msg).into_response(ApiVersion::MAX),
+                    &method,
+                );
             }
         }
         if method == Method::OPTIONS && self.info.cors_origin.is_some() {
-            return self.finish(Response::builder().status(StatusCode::OK).body(empty()).expect("valid"), &method);
+            return self.finish(
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .body(empty())
+                    .expect("valid"),
+                &method,
+            );
         }
         let rest = if rest.is_empty() { "/" } else { rest };
         let found = self.routes.iter().find_map(|r| {
@@ -188,9 +220,18 @@ impl Router {
         });
         let Some((handler, params)) = found else {
             tracing::debug!(%method, %path, "no route");
-            return self.finish(ApiError::not_found("page not found").into_response(version), &method);
+            return self.finish(
+                ApiError::not_found("page not found").into_response(version),
+                &method,
+            );
         };
-        let ctx = Ctx { backend: self.backend.clone(), version, params, query: Query::parse(req.uri().query()), info: self.info.clone() };
+        let ctx = Ctx {
+            backend: self.backend.clone(),
+            version,
+            params,
+            query: Query::parse(req.uri().query()),
+            info: self.info.clone(),
+        };
         let response = match handler(ctx, req).await {
             Ok(r) => r,
             Err(e) => {
@@ -208,8 +249,14 @@ impl Router {
     /// Adds the headers Docker Engine puts on every response.
     fn finish(&self, mut resp: Response<Body>, _method: &Method) -> Response<Body> {
         let h = resp.headers_mut();
-        h.insert("Api-Version", HeaderValue::from_str(&ApiVersion::MAX.to_string()).expect("ascii"));
-        h.insert(header::SERVER, HeaderValue::from_str(&format!("berth/{} (linux)", self.info.version)).expect("ascii"));
+        h.insert(
+            "Api-Version",
+            HeaderValue::from_str(&ApiVersion::MAX.to_string()).expect("ascii"),
+        );
+        h.insert(
+            header::SERVER,
+            HeaderValue::from_str(&format!("berth/{} (linux)", self.info.version)).expect("ascii"),
+        );
         h.insert("OSType", HeaderValue::from_static("linux"));
         if let Some(origin) = &self.info.cors_origin {
             if let Ok(v) = HeaderValue::from_str(origin) {
@@ -217,38 +264,59 @@ impl Router {
             }
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("Origin, X-Requested-With, Content-Type, Accept, X-Registry-Auth"),
+                HeaderValue::from_static(
+                    "Origin, X-Requested-With, Content-Type, Accept, X-Registry-Auth",
+                ),
             );
-            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("HEAD, GET, POST, DELETE, PUT, OPTIONS"));
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("HEAD, GET, POST, DELETE, PUT, OPTIONS"),
+            );
         }
         resp
     }
 }
 
 pub fn empty() -> Body {
-    Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync()
+    Empty::<Bytes>::new()
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 pub fn full(data: impl Into<Bytes>) -> Body {
-    Full::new(data.into()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(data.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 /// A JSON response with the given status.
 pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> HandlerResult {
-    let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(format!("encode response: {e}")))?;
-    Ok(Response::builder().status(status).header(header::CONTENT_TYPE, "application/json").body(full(body)).expect("valid"))
+    let body = serde_json::to_vec(value)
+        .map_err(|e| ApiError::internal(format!("encode response: {e}")))?;
+    Ok(Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(full(body))
+        .expect("valid"))
 }
 
 /// Reads a request body that must be small (JSON), refusing more than `limit` bytes.
 pub async fn read_small_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
     let limited = http_body_util::Limited::new(req.into_body(), limit);
-    limited.collect().await.map(|c| c.to_bytes()).map_err(|e| ApiError::bad_request(format!("reading request body: {e}")))
+    limited
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| ApiError::bad_request(format!("reading request body: {e}")))
 }
 
 /// The request body as an async byte stream (import, load).
 pub fn body_stream(req: Request<Incoming>) -> crate::backend::ByteStream {
     use futures_util::TryStreamExt;
-    let stream = req.into_body().into_data_stream().map_err(std::io::Error::other);
+    let stream = req
+        .into_body()
+        .into_data_stream()
+        .map_err(std::io::Error::other);
     Box::pin(tokio_util::io::StreamReader::new(stream))
 }
 
@@ -258,22 +326,43 @@ mod tests {
 
     #[test]
     fn patterns_match_names_with_slashes() {
-        assert_eq!(match_pattern("/images/{name:.*}/json", "/images/busybox/json"), Some(vec!["busybox".into()]));
+        assert_eq!(
+            match_pattern("/images/{name:.*}/json", "/images/busybox/json"),
+            Some(vec!["busybox".into()])
+        );
         assert_eq!(
             match_pattern("/images/{name:.*}/json", "/images/localhost:5000/a/b/json"),
             Some(vec!["localhost:5000/a/b".into()])
         );
-        assert_eq!(match_pattern("/images/{name:.*}/json", "/images/json"), None);
-        assert_eq!(match_pattern("/images/{name:.*}", "/images/a/b"), Some(vec!["a/b".into()]));
+        assert_eq!(
+            match_pattern("/images/{name:.*}/json", "/images/json"),
+            None
+        );
+        assert_eq!(
+            match_pattern("/images/{name:.*}", "/images/a/b"),
+            Some(vec!["a/b".into()])
+        );
         assert_eq!(match_pattern("/images/json", "/images/json"), Some(vec![]));
-        assert_eq!(match_pattern("/containers/{id}/json", "/containers/abc/json"), Some(vec!["abc".into()]));
-        assert_eq!(match_pattern("/containers/{id}/json", "/containers//json"), None);
+        assert_eq!(
+            match_pattern("/containers/{id}/json", "/containers/abc/json"),
+            Some(vec!["abc".into()])
+        );
+        assert_eq!(
+            match_pattern("/containers/{id}/json", "/containers//json"),
+            None
+        );
     }
 
     #[test]
     fn version_prefix() {
-        assert_eq!(split_version("/v1.18/images/json").unwrap(), (Some(ApiVersion::new(1, 18)), "/images/json"));
-        assert_eq!(split_version("/images/json").unwrap(), (None, "/images/json"));
+        assert_eq!(
+            split_version("/v1.18/images/json").unwrap(),
+            (Some(ApiVersion::new(1, 18)), "/images/json")
+        );
+        assert_eq!(
+            split_version("/images/json").unwrap(),
+            (None, "/images/json")
+        );
         assert_eq!(split_version("/version").unwrap(), (None, "/version"));
         assert!(split_version("/v1.x/_ping").is_err());
     }

@@ -26,7 +26,11 @@ async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(router: 
 }
 
 /// Serves `router` on a Unix socket until `shutdown` resolves.
-pub async fn serve_unix(listener: UnixListener, router: Router, shutdown: impl Future<Output = ()>) {
+pub async fn serve_unix(
+    listener: UnixListener,
+    router: Router,
+    shutdown: impl Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

@@ -73,7 +73,15 @@ mod tests {
     #[test]
     fn output_has_every_field() {
         let v = serde_json::to_value(ContainerConfig::default()).unwrap();
-        for k in ["Hostname", "Cmd", "Entrypoint", "Env", "OnBuild", "Labels", "MacAddress"] {
+        for k in [
+            "Hostname",
+            "Cmd",
+            "Entrypoint",
+            "Env",
+            "OnBuild",
+            "Labels",
+            "MacAddress",
+        ] {
             assert!(v.get(k).is_some(), "{k}");
         }
     }

@@ -26,8 +26,8 @@ impl Filters {
         if raw.trim().is_empty() {
             return Ok(Self::default());
         }
-        let value: serde_json::Value = serde_json::from_str(raw)
-            .map_err(|e| FilterError(format!("invalid filter: {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(raw).map_err(|e| FilterError(format!("invalid filter: {e}")))?;
         let object = value
             .as_object()
             .ok_or_else(|| FilterError("invalid filter: expected a JSON object".into()))?;
@@ -62,7 +62,10 @@ impl Filters {
 
     /// Adds a value (used for legacy single-valued query parameters such as `filter=`).
     pub fn add(&mut self, key: &str, value: &str) {
-        self.0.entry(key.to_string()).or_default().push(value.to_string());
+        self.0
+            .entry(key.to_string())
+            .or_default()
+            .push(value.to_string());
     }
 
     pub fn is_empty(&self) -> bool {
@@ -106,10 +109,12 @@ impl Filters {
 
     /// True when `labels` satisfy every `label` value (`key` or `key=value`).
     pub fn match_labels(&self, labels: &HashMap<String, String>) -> bool {
-        self.get("label").iter().all(|want| match want.split_once('=') {
-            Some((k, v)) => labels.get(k).is_some_and(|have| have == v),
-            None => labels.contains_key(want.as_str()),
-        })
+        self.get("label")
+            .iter()
+            .all(|want| match want.split_once('=') {
+                Some((k, v)) => labels.get(k).is_some_and(|have| have == v),
+                None => labels.contains_key(want.as_str()),
+            })
     }
 
     /// True when no values are given for `key`, or `pred` accepts one of them.
@@ -126,7 +131,8 @@ mod tests {
     #[test]
     fn parses_list_and_map_forms() {
         let a = Filters::parse(r#"{"label":["a=b","c"],"dangling":["true"]}"#).unwrap();
-        let b = Filters::parse(r#"{"label":{"a=b":true,"c":true},"dangling":{"true":true}}"#).unwrap();
+        let b =
+            Filters::parse(r#"{"label":{"a=b":true,"c":true},"dangling":{"true":true}}"#).unwrap();
         assert_eq!(a.get("label"), b.get("label"));
         assert_eq!(a.bool_value("dangling").unwrap(), Some(true));
         assert!(Filters::parse("").unwrap().is_empty());
@@ -138,7 +144,10 @@ mod tests {
         assert!(Filters::parse("[1]").is_err());
         assert!(Filters::parse(r#"{"a":[1]}"#).is_err());
         let f = Filters::parse(r#"{"nope":["x"]}"#).unwrap();
-        assert_eq!(f.validate(&["label"]).unwrap_err().0, "Invalid filter 'nope'");
+        assert_eq!(
+            f.validate(&["label"]).unwrap_err().0,
+            "Invalid filter 'nope'"
+        );
     }
 
     #[test]

@@ -24,11 +24,17 @@ pub struct ProgressMessage {
 
 impl ProgressMessage {
     pub fn status(s: impl Into<String>) -> Self {
-        Self { status: Some(s.into()), ..Default::default() }
+        Self {
+            status: Some(s.into()),
+            ..Default::default()
+        }
     }
 
     pub fn stream(s: impl Into<String>) -> Self {
-        Self { stream: Some(s.into()), ..Default::default() }
+        Self {
+            stream: Some(s.into()),
+            ..Default::default()
+        }
     }
 
     pub fn error(message: impl Into<String>) -> Self {

@@ -70,7 +70,9 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "1", "1.", ".5", "a.b", "1.5.1", "-1.5", "1.+5", "99999.1"] {
+        for bad in [
+            "", "1", "1.", ".5", "a.b", "1.5.1", "-1.5", "1.+5", "99999.1",
+        ] {
             assert!(bad.parse::<ApiVersion>().is_err(), "{bad}");
         }
     }

@@ -44,7 +44,8 @@ pub fn decompress<'a, R: Read + Send + 'a>(
         }
     }
     let kind = Compression::detect(&head[..len]);
-    let stream = BufReader::with_capacity(64 * 1024, Cursor::new(head[..len].to_vec()).chain(reader));
+    let stream =
+        BufReader::with_capacity(64 * 1024, Cursor::new(head[..len].to_vec()).chain(reader));
     let reader: Box<dyn Read + Send + 'a> = match kind {
         Compression::None => Box::new(stream),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(stream)),
@@ -90,7 +91,13 @@ mod tests {
     #[test]
     fn detects_and_decompresses_every_kind() {
         let data = b"some tar-ish bytes that repeat, repeat, repeat".repeat(100);
-        for kind in [Compression::None, Compression::Gzip, Compression::Bzip2, Compression::Xz, Compression::Zstd] {
+        for kind in [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Bzip2,
+            Compression::Xz,
+            Compression::Zstd,
+        ] {
             roundtrip(kind, &data);
         }
         roundtrip(Compression::None, b"ab");

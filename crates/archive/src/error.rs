@@ -8,7 +8,11 @@ pub enum ArchiveError {
     Invalid(String),
     /// The entry would need more space than the target filesystem has.
     #[error("archive entry {path} needs {size} bytes, more than the {available} bytes free")]
-    TooLarge { path: String, size: u64, available: u64 },
+    TooLarge {
+        path: String,
+        size: u64,
+        available: u64,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -22,11 +26,15 @@ impl ArchiveError {
         // A truncated or corrupt stream surfaces as an I/O error from the reader; that is
         // still bad input, not a daemon fault.
         match source.kind() {
-            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+            std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::InvalidData
             | std::io::ErrorKind::InvalidInput => {
                 ArchiveError::Invalid(format!("{}: {}", context.into(), source))
             }
-            _ => ArchiveError::Io { context: context.into(), source },
+            _ => ArchiveError::Io {
+                context: context.into(),
+                source,
+            },
         }
     }
 }

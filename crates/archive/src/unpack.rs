@@ -31,7 +31,10 @@ pub struct UnpackOptions {
 
 impl Default for UnpackOptions {
     fn default() -> Self {
-        Self { overlay_whiteouts: true, preserve_owners: true }
+        Self {
+            overlay_whiteouts: true,
+            preserve_owners: true,
+        }
     }
 }
 
@@ -57,12 +60,28 @@ const SPACE_CHECK_THRESHOLD: u64 = 1 << 20;
 /// Returns after the archive's end marker; the caller may keep reading `reader`'s padding.
 /// On error, part of the archive may have been written under `root`: callers unpack into a
 /// fresh directory and remove it on failure.
-pub fn unpack<R: Read>(reader: R, root: &Path, opts: &UnpackOptions) -> Result<UnpackStats, ArchiveError> {
-    let root_fd = rfs::open(root, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| ArchiveError::io(format!("open {}", root.display()), e.into()))?;
+pub fn unpack<R: Read>(
+    reader: R,
+    root: &Path,
+    opts: &UnpackOptions,
+) -> Result<UnpackStats, ArchiveError> {
+    let root_fd = rfs::open(
+        root,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| ArchiveError::io(format!("open {}", root.display()), e.into()))?;
     let mut archive = tar::Archive::new(reader);
-    let mut unpacker = Unpacker { root: root_fd, opts, stats: UnpackStats::default(), dir_times: Vec::new(), parents: HashMap::new() };
-    let entries = archive.entries().map_err(|e| ArchiveError::io("read archive", e))?;
+    let mut unpacker = Unpacker {
+        root: root_fd,
+        opts,
+        stats: UnpackStats::default(),
+        dir_times: Vec::new(),
+        parents: HashMap::new(),
+    };
+    let entries = archive
+        .entries()
+        .map_err(|e| ArchiveError::io("read archive", e))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| ArchiveError::io("read archive entry", e))?;
         unpacker.entry(&mut entry)?;
@@ -84,10 +103,16 @@ struct Unpacker<'o> {
 /// Normalises an archive path to components relative to the root. Absolute paths are taken
 /// relative to the root (as Docker does); `..` may not climb above the root.
 fn normalize(raw: &[u8]) -> Result<Vec<String>, ArchiveError> {
-    let text = std::str::from_utf8(raw)
-        .map_err(|_| ArchiveError::Invalid(format!("path is not UTF-8: {}", String::from_utf8_lossy(raw))))?;
+    let text = std::str::from_utf8(raw).map_err(|_| {
+        ArchiveError::Invalid(format!(
+            "path is not UTF-8: {}",
+            String::from_utf8_lossy(raw)
+        ))
+    })?;
     if text.contains('\0') {
-        return Err(ArchiveError::Invalid(format!("path contains NUL: {text:?}")));
+        return Err(ArchiveError::Invalid(format!(
+            "path contains NUL: {text:?}"
+        )));
     }
     let mut parts: Vec<String> = Vec::new();
     for comp in text.split('/') {
@@ -95,7 +120,9 @@ fn normalize(raw: &[u8]) -> Result<Vec<String>, ArchiveError> {
             "" | "." => {}
             ".." => {
                 if parts.pop().is_none() {
-                    return Err(ArchiveError::Invalid(format!("path escapes the archive root: {text:?}")));
+                    return Err(ArchiveError::Invalid(format!(
+                        "path escapes the archive root: {text:?}"
+                    )));
                 }
             }
             c => parts.push(c.to_string()),
@@ -147,21 +174,26 @@ impl Unpacker<'_> {
         // chrooted extraction would; every directory opened is a real directory.
         let mut pending: std::collections::VecDeque<String> = parts.iter().cloned().collect();
         let mut resolved: Vec<String> = Vec::new();
-        let mut dir = self.open_dir_in_root("").map_err(errno_ctx("open", "root"))?;
+        let mut dir = self
+            .open_dir_in_root("")
+            .map_err(errno_ctx("open", "root"))?;
         let mut links = 0;
         while let Some(comp) = pending.pop_front() {
             match comp.as_str() {
                 "" | "." => continue,
                 ".." => {
                     resolved.pop();
-                    dir = self.open_dir_in_root(&resolved.join("/")).map_err(errno_ctx("open directory", &rel))?;
+                    dir = self
+                        .open_dir_in_root(&resolved.join("/"))
+                        .map_err(errno_ctx("open directory", &rel))?;
                     continue;
                 }
                 _ => {}
             }
             match rfs::statat(&dir, comp.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
                 Err(Errno::NOENT) => {
-                    rfs::mkdirat(&dir, comp.as_str(), Mode::from_raw_mode(0o755)).map_err(errno_ctx("create directory", &rel))?;
+                    rfs::mkdirat(&dir, comp.as_str(), Mode::from_raw_mode(0o755))
+                        .map_err(errno_ctx("create directory", &rel))?;
                 }
                 Err(e) => return Err(errno_ctx("stat", &rel)(e)),
                 Ok(st) => match FileType::from_raw_mode(st.st_mode) {
@@ -169,24 +201,38 @@ impl Unpacker<'_> {
                     FileType::Symlink => {
                         links += 1;
                         if links > 40 {
-                            return Err(ArchiveError::Invalid(format!("{rel}: too many levels of symbolic links")));
+                            return Err(ArchiveError::Invalid(format!(
+                                "{rel}: too many levels of symbolic links"
+                            )));
                         }
-                        let target = rfs::readlinkat(&dir, comp.as_str(), Vec::new()).map_err(errno_ctx("readlink", &rel))?;
+                        let target = rfs::readlinkat(&dir, comp.as_str(), Vec::new())
+                            .map_err(errno_ctx("readlink", &rel))?;
                         let target = target.to_string_lossy().into_owned();
                         if target.starts_with('/') {
                             resolved.clear();
-                            dir = self.open_dir_in_root("").map_err(errno_ctx("open", "root"))?;
+                            dir = self
+                                .open_dir_in_root("")
+                                .map_err(errno_ctx("open", "root"))?;
                         }
                         for c in target.split('/').rev() {
                             pending.push_front(c.to_string());
                         }
                         continue;
                     }
-                    _ => return Err(ArchiveError::Invalid(format!("{rel}: a parent is not a directory"))),
+                    _ => {
+                        return Err(ArchiveError::Invalid(format!(
+                            "{rel}: a parent is not a directory"
+                        )))
+                    }
                 },
             }
-            dir = rfs::openat(&dir, comp.as_str(), OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-                .map_err(errno_ctx("open directory", &rel))?;
+            dir = rfs::openat(
+                &dir,
+                comp.as_str(),
+                OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(errno_ctx("open directory", &rel))?;
             resolved.push(comp);
         }
         Ok(dir)
@@ -205,7 +251,8 @@ impl Unpacker<'_> {
                 if is_dir {
                     remove_tree_at(dir, name)?;
                 } else {
-                    rfs::unlinkat(dir, name, AtFlags::empty()).map_err(errno_ctx("remove", name))?;
+                    rfs::unlinkat(dir, name, AtFlags::empty())
+                        .map_err(errno_ctx("remove", name))?;
                 }
                 Ok(false)
             }
@@ -232,7 +279,10 @@ impl Unpacker<'_> {
             return self.whiteout(&parent, hidden, &shown);
         }
 
-        let mode = header.mode().map_err(|e| ArchiveError::io(format!("mode of {shown}"), e))? & 0o7777;
+        let mode = header
+            .mode()
+            .map_err(|e| ArchiveError::io(format!("mode of {shown}"), e))?
+            & 0o7777;
         let uid = header.uid().unwrap_or(0) as u32;
         let gid = header.gid().unwrap_or(0) as u32;
         let mtime = header.mtime().unwrap_or(0) as i64;
@@ -249,14 +299,17 @@ impl Unpacker<'_> {
             tar::EntryType::Directory => {
                 let existed = Self::clear(&dir_fd, &name, true)?;
                 if !existed {
-                    rfs::mkdirat(&dir_fd, name.as_str(), Mode::from_raw_mode(0o700)).map_err(errno_ctx("create directory", &shown))?;
+                    rfs::mkdirat(&dir_fd, name.as_str(), Mode::from_raw_mode(0o700))
+                        .map_err(errno_ctx("create directory", &shown))?;
                 } else {
                     self.parents.clear();
                 }
                 let mut full = parent.clone();
                 full.push(name.clone());
                 self.apply_dir_meta(&full, &header)?;
-                let fd = self.open_dir_in_root(&shown).map_err(errno_ctx("open directory", &shown))?;
+                let fd = self
+                    .open_dir_in_root(&shown)
+                    .map_err(errno_ctx("open directory", &shown))?;
                 for (k, v) in &xattrs {
                     set_xattr(&fd, k, v, &shown)?;
                 }
@@ -265,63 +318,95 @@ impl Unpacker<'_> {
                 if Self::clear(&dir_fd, &name, false)? {
                     unreachable!("clear(keep_dir=false) never keeps");
                 }
-                let size = header.size().map_err(|e| ArchiveError::io(format!("size of {shown}"), e))?;
+                let size = header
+                    .size()
+                    .map_err(|e| ArchiveError::io(format!("size of {shown}"), e))?;
                 if size >= SPACE_CHECK_THRESHOLD {
                     let vfs = rfs::fstatvfs(&dir_fd).map_err(errno_ctx("statvfs", &shown))?;
                     let available = vfs.f_bavail.saturating_mul(vfs.f_frsize);
                     if size > available {
-                        return Err(ArchiveError::TooLarge { path: shown, size, available });
+                        return Err(ArchiveError::TooLarge {
+                            path: shown,
+                            size,
+                            available,
+                        });
                     }
                 }
                 let fd = rfs::openat(
                     &dir_fd,
                     name.as_str(),
-                    OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::WRONLY
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o600),
                 )
                 .map_err(errno_ctx("create", &shown))?;
                 let mut file = File::from(fd);
-                let written = io::copy(entry, &mut file).map_err(|e| ArchiveError::io(format!("write {shown}"), e))?;
+                let written = io::copy(entry, &mut file)
+                    .map_err(|e| ArchiveError::io(format!("write {shown}"), e))?;
                 if written != size {
-                    return Err(ArchiveError::Invalid(format!("{shown}: archive ends inside the file")));
+                    return Err(ArchiveError::Invalid(format!(
+                        "{shown}: archive ends inside the file"
+                    )));
                 }
                 self.stats.bytes += written;
                 for (k, v) in &xattrs {
                     set_xattr(&file, k, v, &shown)?;
                 }
                 if self.opts.preserve_owners {
-                    rfs::fchown(&file, Some(rfs::Uid::from_raw(uid)), Some(rfs::Gid::from_raw(gid)))
-                        .map_err(errno_ctx("chown", &shown))?;
+                    rfs::fchown(
+                        &file,
+                        Some(rfs::Uid::from_raw(uid)),
+                        Some(rfs::Gid::from_raw(gid)),
+                    )
+                    .map_err(errno_ctx("chown", &shown))?;
                 }
                 // After chown: chown clears setuid/setgid bits.
-                rfs::fchmod(&file, Mode::from_raw_mode(mode)).map_err(errno_ctx("chmod", &shown))?;
+                rfs::fchmod(&file, Mode::from_raw_mode(mode))
+                    .map_err(errno_ctx("chmod", &shown))?;
                 rfs::futimens(&file, &times(mtime)).map_err(errno_ctx("set times of", &shown))?;
             }
             tar::EntryType::Symlink => {
                 let target = entry
                     .link_name_bytes()
-                    .ok_or_else(|| ArchiveError::Invalid(format!("{shown}: symlink without target")))?
+                    .ok_or_else(|| {
+                        ArchiveError::Invalid(format!("{shown}: symlink without target"))
+                    })?
                     .into_owned();
                 if target.is_empty() || target.contains(&0) {
-                    return Err(ArchiveError::Invalid(format!("{shown}: bad symlink target")));
+                    return Err(ArchiveError::Invalid(format!(
+                        "{shown}: bad symlink target"
+                    )));
                 }
                 Self::clear(&dir_fd, &name, false)?;
                 self.parents.clear();
                 // The target is stored as is: it is only ever resolved inside a container's
                 // root or with RESOLVE_IN_ROOT, never by the daemon on the host.
-                rfs::symlinkat(target.as_slice(), &dir_fd, name.as_str()).map_err(errno_ctx("symlink", &shown))?;
+                rfs::symlinkat(target.as_slice(), &dir_fd, name.as_str())
+                    .map_err(errno_ctx("symlink", &shown))?;
                 self.chown_at(&dir_fd, &name, uid, gid, &shown)?;
-                rfs::utimensat(&dir_fd, name.as_str(), &times(mtime), AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(errno_ctx("set times of", &shown))?;
+                rfs::utimensat(
+                    &dir_fd,
+                    name.as_str(),
+                    &times(mtime),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                )
+                .map_err(errno_ctx("set times of", &shown))?;
             }
             tar::EntryType::Link => {
                 let target_raw = entry
                     .link_name_bytes()
-                    .ok_or_else(|| ArchiveError::Invalid(format!("{shown}: hardlink without target")))?
+                    .ok_or_else(|| {
+                        ArchiveError::Invalid(format!("{shown}: hardlink without target"))
+                    })?
                     .into_owned();
                 let target = normalize(&target_raw)?.join("/");
                 if target.is_empty() {
-                    return Err(ArchiveError::Invalid(format!("{shown}: hardlink to the root")));
+                    return Err(ArchiveError::Invalid(format!(
+                        "{shown}: hardlink to the root"
+                    )));
                 }
                 // Open the target inside the root without following a final symlink.
                 let src = rfs::openat2(
@@ -331,10 +416,16 @@ impl Unpacker<'_> {
                     Mode::empty(),
                     ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
                 )
-                .map_err(|e| ArchiveError::Invalid(format!("{shown}: hardlink target {target} is not in the archive ({e})")))?;
+                .map_err(|e| {
+                    ArchiveError::Invalid(format!(
+                        "{shown}: hardlink target {target} is not in the archive ({e})"
+                    ))
+                })?;
                 let st = rfs::fstat(&src).map_err(errno_ctx("stat", &target))?;
                 if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-                    return Err(ArchiveError::Invalid(format!("{shown}: hardlink to a directory")));
+                    return Err(ArchiveError::Invalid(format!(
+                        "{shown}: hardlink to a directory"
+                    )));
                 }
                 Self::clear(&dir_fd, &name, false)?;
                 self.parents.clear();
@@ -343,8 +434,14 @@ impl Unpacker<'_> {
             }
             tar::EntryType::Fifo => {
                 Self::clear(&dir_fd, &name, false)?;
-                rfs::mknodat(&dir_fd, name.as_str(), FileType::Fifo, Mode::from_raw_mode(mode), 0)
-                    .map_err(errno_ctx("mkfifo", &shown))?;
+                rfs::mknodat(
+                    &dir_fd,
+                    name.as_str(),
+                    FileType::Fifo,
+                    Mode::from_raw_mode(mode),
+                    0,
+                )
+                .map_err(errno_ctx("mkfifo", &shown))?;
                 self.chown_at(&dir_fd, &name, uid, gid, &shown)?;
             }
             tar::EntryType::Char | tar::EntryType::Block => {
@@ -363,33 +460,68 @@ impl Unpacker<'_> {
         Ok(())
     }
 
-    fn chown_at(&self, dir: &OwnedFd, name: &str, uid: u32, gid: u32, shown: &str) -> Result<(), ArchiveError> {
+    fn chown_at(
+        &self,
+        dir: &OwnedFd,
+        name: &str,
+        uid: u32,
+        gid: u32,
+        shown: &str,
+    ) -> Result<(), ArchiveError> {
         if self.opts.preserve_owners {
-            rfs::chownat(dir, name, Some(rfs::Uid::from_raw(uid)), Some(rfs::Gid::from_raw(gid)), AtFlags::SYMLINK_NOFOLLOW)
-                .map_err(errno_ctx("chown", shown))?;
+            rfs::chownat(
+                dir,
+                name,
+                Some(rfs::Uid::from_raw(uid)),
+                Some(rfs::Gid::from_raw(gid)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(errno_ctx("chown", shown))?;
         }
         Ok(())
     }
 
-    fn apply_dir_meta(&mut self, full: &[String], header: &tar::Header) -> Result<(), ArchiveError> {
+    fn apply_dir_meta(
+        &mut self,
+        full: &[String],
+        header: &tar::Header,
+    ) -> Result<(), ArchiveError> {
         let rel = full.join("/");
-        let fd = self.open_dir_in_root(&rel).map_err(errno_ctx("open directory", &rel))?;
+        let fd = self
+            .open_dir_in_root(&rel)
+            .map_err(errno_ctx("open directory", &rel))?;
         let mode = header.mode().unwrap_or(0o755) & 0o7777;
         if self.opts.preserve_owners {
             let uid = header.uid().unwrap_or(0) as u32;
             let gid = header.gid().unwrap_or(0) as u32;
-            rfs::fchown(&fd, Some(rfs::Uid::from_raw(uid)), Some(rfs::Gid::from_raw(gid))).map_err(errno_ctx("chown", &rel))?;
+            rfs::fchown(
+                &fd,
+                Some(rfs::Uid::from_raw(uid)),
+                Some(rfs::Gid::from_raw(gid)),
+            )
+            .map_err(errno_ctx("chown", &rel))?;
         }
         rfs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(errno_ctx("chmod", &rel))?;
-        self.dir_times.push((rel, header.mtime().unwrap_or(0) as i64));
+        self.dir_times
+            .push((rel, header.mtime().unwrap_or(0) as i64));
         Ok(())
     }
 
-    fn whiteout(&mut self, parent: &[String], hidden: &str, shown: &str) -> Result<(), ArchiveError> {
+    fn whiteout(
+        &mut self,
+        parent: &[String],
+        hidden: &str,
+        shown: &str,
+    ) -> Result<(), ArchiveError> {
         if !self.opts.overlay_whiteouts {
-            return Err(ArchiveError::Invalid(format!("{shown}: whiteout file outside an image layer")));
+            return Err(ArchiveError::Invalid(format!(
+                "{shown}: whiteout file outside an image layer"
+            )));
         }
-        let dir_fd = self.parent_dir(parent)?.try_clone().map_err(|e| ArchiveError::io("dup", e))?;
+        let dir_fd = self
+            .parent_dir(parent)?
+            .try_clone()
+            .map_err(|e| ArchiveError::io("dup", e))?;
         if format!("{WHITEOUT_PREFIX}{hidden}") == OPAQUE_MARKER {
             set_xattr(&dir_fd, OVERLAY_OPAQUE_XATTR, b"y", shown)?;
         } else if hidden.starts_with(WHITEOUT_PREFIX) {
@@ -401,8 +533,14 @@ impl Unpacker<'_> {
             }
             Self::clear(&dir_fd, hidden, false)?;
             self.parents.clear();
-            rfs::mknodat(&dir_fd, hidden, FileType::CharacterDevice, Mode::empty(), rfs::makedev(0, 0))
-                .map_err(errno_ctx("create whiteout", shown))?;
+            rfs::mknodat(
+                &dir_fd,
+                hidden,
+                FileType::CharacterDevice,
+                Mode::empty(),
+                rfs::makedev(0, 0),
+            )
+            .map_err(errno_ctx("create whiteout", shown))?;
         }
         self.stats.entries += 1;
         Ok(())
@@ -421,8 +559,14 @@ impl Unpacker<'_> {
 }
 
 fn times(mtime: i64) -> Timestamps {
-    let t = Timespec { tv_sec: mtime, tv_nsec: 0 };
-    Timestamps { last_access: t, last_modification: t }
+    let t = Timespec {
+        tv_sec: mtime,
+        tv_nsec: 0,
+    };
+    Timestamps {
+        last_access: t,
+        last_modification: t,
+    }
 }
 
 fn pax_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Vec<(String, Vec<u8>)> {
@@ -449,11 +593,16 @@ fn set_xattr<Fd: AsFd>(fd: Fd, name: &str, value: &[u8], shown: &str) -> Result<
 
 /// Removes the tree `name` in `dir` without following symlinks.
 fn remove_tree_at(dir: &OwnedFd, name: &str) -> Result<(), ArchiveError> {
-    let sub = rfs::openat(dir, name, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-        .map_err(errno_ctx("open", name))?;
+    let sub = rfs::openat(
+        dir,
+        name,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(errno_ctx("open", name))?;
     let mut children = Vec::new();
-    let mut iter = rfs::Dir::read_from(&sub).map_err(errno_ctx("read directory", name))?;
-    while let Some(ent) = iter.next() {
+    let iter = rfs::Dir::read_from(&sub).map_err(errno_ctx("read directory", name))?;
+    for ent in iter {
         let ent = ent.map_err(errno_ctx("read directory", name))?;
         let child = ent.file_name().to_string_lossy().into_owned();
         if child != "." && child != ".." {
@@ -464,7 +613,8 @@ fn remove_tree_at(dir: &OwnedFd, name: &str) -> Result<(), ArchiveError> {
         if is_dir {
             remove_tree_at(&sub, &child)?;
         } else {
-            rfs::unlinkat(&sub, child.as_str(), AtFlags::empty()).map_err(errno_ctx("remove", &child))?;
+            rfs::unlinkat(&sub, child.as_str(), AtFlags::empty())
+                .map_err(errno_ctx("remove", &child))?;
         }
     }
     rfs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(errno_ctx("remove directory", name))?;

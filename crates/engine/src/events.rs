@@ -50,15 +50,30 @@ impl Default for EventBus {
 impl EventBus {
     pub fn new() -> Self {
         let (live, _) = broadcast::channel(1024);
-        Self { inner: Mutex::new(VecDeque::with_capacity(HISTORY)), live }
+        Self {
+            inner: Mutex::new(VecDeque::with_capacity(HISTORY)),
+            live,
+        }
     }
 
-    pub fn publish(&self, kind: EventKind, action: &str, actor_id: &str, attributes: BTreeMap<String, String>) {
+    pub fn publish(
+        &self,
+        kind: EventKind,
+        action: &str,
+        actor_id: &str,
+        attributes: BTreeMap<String, String>,
+    ) {
         let now = jiff::Timestamp::now().as_nanosecond() as i64;
         let mut history = self.inner.lock().expect("lock");
         // Keep times strictly ordered even if the clock steps back.
         let time_nano = history.back().map_or(now, |last| now.max(last.time_nano));
-        let event = Event { kind, action: action.to_string(), actor_id: actor_id.to_string(), attributes, time_nano };
+        let event = Event {
+            kind,
+            action: action.to_string(),
+            actor_id: actor_id.to_string(),
+            attributes,
+            time_nano,
+        };
         if history.len() == HISTORY {
             history.pop_front();
         }
@@ -71,7 +86,11 @@ impl EventBus {
     pub fn subscribe(&self, since_nano: Option<i64>) -> (Vec<Event>, broadcast::Receiver<Event>) {
         let history = self.inner.lock().expect("lock");
         let past = match since_nano {
-            Some(since) => history.iter().filter(|e| e.time_nano >= since).cloned().collect(),
+            Some(since) => history
+                .iter()
+                .filter(|e| e.time_nano >= since)
+                .cloned()
+                .collect(),
             None => Vec::new(),
         };
         (past, self.live.subscribe())

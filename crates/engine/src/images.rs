@@ -26,8 +26,18 @@ pub struct ImageService {
 }
 
 impl ImageService {
-    pub fn new(store: Arc<ImageStore>, events: Arc<EventBus>, staging: PathBuf, engine_version: String) -> Self {
-        Self { store, events, staging, engine_version }
+    pub fn new(
+        store: Arc<ImageStore>,
+        events: Arc<EventBus>,
+        staging: PathBuf,
+        engine_version: String,
+    ) -> Self {
+        Self {
+            store,
+            events,
+            staging,
+            engine_version,
+        }
     }
 
     pub fn store(&self) -> &Arc<ImageStore> {
@@ -40,21 +50,37 @@ impl ImageService {
             attrs.extend(img.config.labels());
         }
         attrs.insert("name".to_string(), name);
-        self.events.publish(EventKind::Image, action, &image.to_string(), attrs);
+        self.events
+            .publish(EventKind::Image, action, &image.to_string(), attrs);
     }
 
     /// `docker import`: one layer from a tarball, tagged `repo[:tag]` when given. `source`
     /// names where the stream came from (`-` or a URL) for the image's comment.
     pub fn check_import_reference(repo: &str, tag: &str) -> Result<Option<Reference>, EngineError> {
-        Ok(if repo.is_empty() { None } else { Some(Reference::with_tag(repo, tag)?) })
+        Ok(if repo.is_empty() {
+            None
+        } else {
+            Some(Reference::with_tag(repo, tag)?)
+        })
     }
 
-    pub async fn import(&self, stream: ByteStream, source: &str, repo: &str, tag: &str, message: &str) -> Result<Arc<Image>, EngineError> {
+    pub async fn import(
+        &self,
+        stream: ByteStream,
+        source: &str,
+        repo: &str,
+        tag: &str,
+        message: &str,
+    ) -> Result<Arc<Image>, EngineError> {
         let reference = Self::check_import_reference(repo, tag)?;
         let label = source.to_string();
         let opts = ImportOptions {
             reference: reference.clone(),
-            comment: if message.is_empty() { format!("Imported from {label}") } else { message.to_string() },
+            comment: if message.is_empty() {
+                format!("Imported from {label}")
+            } else {
+                message.to_string()
+            },
             config: None,
             architecture: host_arch().to_string(),
             created: jiff::Timestamp::now(),
@@ -93,13 +119,21 @@ impl ImageService {
     }
 
     /// `docker rmi`. `in_use` tells whether a container uses an image.
-    pub async fn delete(&self, name: &str, force: bool, in_use: Arc<dyn Fn(&Digest) -> bool + Send + Sync>) -> Result<Vec<DeleteEffect>, EngineError> {
+    pub async fn delete(
+        &self,
+        name: &str,
+        force: bool,
+        in_use: Arc<dyn Fn(&Digest) -> bool + Send + Sync>,
+    ) -> Result<Vec<DeleteEffect>, EngineError> {
         let store = self.store.clone();
         let name = name.to_string();
-        let effects = tokio::task::spawn_blocking(move || store.delete(&name, force, &*in_use)).await??;
+        let effects =
+            tokio::task::spawn_blocking(move || store.delete(&name, force, &*in_use)).await??;
         for e in &effects {
             match e {
-                DeleteEffect::Untagged { image, .. } => self.publish("untag", image, image.to_string()),
+                DeleteEffect::Untagged { image, .. } => {
+                    self.publish("untag", image, image.to_string())
+                }
                 DeleteEffect::DeletedImage(id) => self.publish("delete", id, id.to_string()),
                 DeleteEffect::DeletedLayer(_) => {}
             }
@@ -111,7 +145,10 @@ impl ImageService {
     /// `repo:tag` that tag, an ID the image alone (written without references).
     pub fn resolve_for_save(&self, names: &[String]) -> Result<Vec<NamedImage>, EngineError> {
         let mut out: Vec<NamedImage> = Vec::new();
-        let mut add = |image: Arc<Image>, refs: Vec<Reference>| match out.iter_mut().find(|(i, _)| i.id == image.id) {
+        let mut add = |image: Arc<Image>, refs: Vec<Reference>| match out
+            .iter_mut()
+            .find(|(i, _)| i.id == image.id)
+        {
             Some((_, existing)) => {
                 for r in refs {
                     if !existing.contains(&r) {
@@ -122,14 +159,22 @@ impl ImageService {
             None => out.push((image, refs)),
         };
         for name in names {
-            let bare_repo = !name.contains('@') && !name.rsplit('/').next().unwrap_or(name).contains(':');
+            let bare_repo =
+                !name.contains('@') && !name.rsplit('/').next().unwrap_or(name).contains(':');
             if bare_repo {
                 if let Ok(r) = Reference::parse(name) {
                     let tagged: Vec<NamedImage> = self
                         .store
                         .list()
                         .into_iter()
-                        .map(|(img, refs)| (img, refs.into_iter().filter(|x| x.repo() == r.repo() && x.tag().is_some()).collect::<Vec<_>>()))
+                        .map(|(img, refs)| {
+                            (
+                                img,
+                                refs.into_iter()
+                                    .filter(|x| x.repo() == r.repo() && x.tag().is_some())
+                                    .collect::<Vec<_>>(),
+                            )
+                        })
                         .filter(|(_, refs)| !refs.is_empty())
                         .collect();
                     if !tagged.is_empty() {
@@ -199,4 +244,3 @@ pub fn host_arch() -> &'static str {
         other => other,
     }
 }
-

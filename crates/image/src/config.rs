@@ -60,7 +60,8 @@ pub struct ImageConfig {
 
 impl ImageConfig {
     pub fn parse(bytes: &[u8]) -> Result<Self, ImageError> {
-        serde_json::from_slice(bytes).map_err(|e| ImageError::InvalidInput(format!("invalid image config: {e}")))
+        serde_json::from_slice(bytes)
+            .map_err(|e| ImageError::InvalidInput(format!("invalid image config: {e}")))
     }
 
     /// Creation time in Unix seconds (0 when absent or unreadable).

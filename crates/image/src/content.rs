@@ -68,13 +68,25 @@ impl ContentStore {
 
     /// Starts a blob; bytes written are hashed as they go.
     pub fn writer(&self) -> Result<BlobWriter, ImageError> {
-        let tmp = self.ingest.join(format!("{}-{}", std::process::id(), rand::random::<u64>()));
+        let tmp = self
+            .ingest
+            .join(format!("{}-{}", std::process::id(), rand::random::<u64>()));
         let file = File::create(&tmp).map_err(ImageError::io("create ingest file"))?;
-        Ok(BlobWriter { file: Some(BufWriter::with_capacity(256 * 1024, file)), tmp, hasher: Sha256::new(), size: 0, blobs: self.blobs.clone() })
+        Ok(BlobWriter {
+            file: Some(BufWriter::with_capacity(256 * 1024, file)),
+            tmp,
+            hasher: Sha256::new(),
+            size: 0,
+            blobs: self.blobs.clone(),
+        })
     }
 
     /// Copies `reader` into a blob and commits it.
-    pub fn put_reader(&self, reader: &mut dyn Read, expected: Option<&Digest>) -> Result<(Digest, u64), ImageError> {
+    pub fn put_reader(
+        &self,
+        reader: &mut dyn Read,
+        expected: Option<&Digest>,
+    ) -> Result<(Digest, u64), ImageError> {
         let mut w = self.writer()?;
         io::copy(reader, &mut w).map_err(ImageError::io("write blob"))?;
         let size = w.size;
@@ -98,14 +110,19 @@ impl BlobWriter {
 
     /// Verifies the digest (when one is expected), syncs and moves the blob into place.
     pub fn commit(mut self, expected: Option<&Digest>) -> Result<Digest, ImageError> {
-        let digest = Digest::from_hex(&hex::encode(std::mem::take(&mut self.hasher).finalize())).expect("sha256 hex");
+        let digest = Digest::from_hex(&hex::encode(std::mem::take(&mut self.hasher).finalize()))
+            .expect("sha256 hex");
         if let Some(want) = expected {
             if *want != digest {
-                return Err(ImageError::InvalidInput(format!("digest mismatch: expected {want}, got {digest}")));
+                return Err(ImageError::InvalidInput(format!(
+                    "digest mismatch: expected {want}, got {digest}"
+                )));
             }
         }
         let file = self.file.take().expect("not committed twice");
-        let file = file.into_inner().map_err(|e| ImageError::io("flush blob")(e.into_error()))?;
+        let file = file
+            .into_inner()
+            .map_err(|e| ImageError::io("flush blob")(e.into_error()))?;
         file.sync_all().map_err(ImageError::io("sync blob"))?;
         let dest = self.blobs.join(digest.hex());
         fs::rename(&self.tmp, &dest).map_err(ImageError::io("commit blob"))?;

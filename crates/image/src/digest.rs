@@ -20,7 +20,11 @@ impl Digest {
     }
 
     pub fn from_hex(h: &str) -> Option<Self> {
-        if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if h.len() != 64
+            || !h
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return None;
         }
         let mut out = [0u8; 32];
@@ -64,7 +68,10 @@ mod tests {
     #[test]
     fn parse_and_display() {
         let d = Digest::of(b"");
-        assert_eq!(d.to_string(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d.to_string(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(Digest::parse(&d.to_string()), Some(d));
         assert_eq!(Digest::parse(&d.hex()), Some(d));
         assert_eq!(Digest::parse("sha256:ABC"), None);

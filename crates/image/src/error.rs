@@ -32,7 +32,9 @@ impl Classify for ImageError {
     fn kind(&self) -> ErrorKind {
         match self {
             ImageError::NotFound(_) => ErrorKind::NotFound,
-            ImageError::InvalidReference(_) | ImageError::InvalidInput(_) => ErrorKind::InvalidParameter,
+            ImageError::InvalidReference(_) | ImageError::InvalidInput(_) => {
+                ErrorKind::InvalidParameter
+            }
             ImageError::Conflict(_) => ErrorKind::Conflict,
             ImageError::Archive(e) => e.kind(),
             ImageError::Io { source, .. } => {

@@ -50,7 +50,9 @@ impl LayerStore {
                 fsutil::remove_any(&e.path())?;
             }
         }
-        Ok(Self { root: root.to_path_buf() })
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
     }
 
     fn dir(&self, chain: &Digest) -> PathBuf {
@@ -90,12 +92,19 @@ impl LayerStore {
 
     /// Unpacks the layer tar stored as blob `diff_id` on top of `parent`. Returns the layer
     /// and whether it was new (an existing layer with the same chain is reused as is).
-    pub fn create(&self, content: &ContentStore, parent: Option<&Digest>, diff_id: &Digest) -> Result<(LayerInfo, bool), ImageError> {
+    pub fn create(
+        &self,
+        content: &ContentStore,
+        parent: Option<&Digest>,
+        diff_id: &Digest,
+    ) -> Result<(LayerInfo, bool), ImageError> {
         let chain = chain_id(parent, diff_id);
         if let Some(existing) = self.get(&chain) {
             return Ok((existing, false));
         }
-        let tmp = self.root.join(format!("{TMP_PREFIX}{}", rand::random::<u64>()));
+        let tmp = self
+            .root
+            .join(format!("{TMP_PREFIX}{}", rand::random::<u64>()));
         let result = self.create_in(&tmp, content, parent, diff_id, chain);
         if !matches!(result, Ok((_, true))) {
             let _ = fsutil::remove_any(&tmp);
@@ -103,14 +112,27 @@ impl LayerStore {
         result
     }
 
-    fn create_in(&self, tmp: &Path, content: &ContentStore, parent: Option<&Digest>, diff_id: &Digest, chain: Digest) -> Result<(LayerInfo, bool), ImageError> {
+    fn create_in(
+        &self,
+        tmp: &Path,
+        content: &ContentStore,
+        parent: Option<&Digest>,
+        diff_id: &Digest,
+        chain: Digest,
+    ) -> Result<(LayerInfo, bool), ImageError> {
         let diff = tmp.join("diff");
         fs::create_dir_all(&diff).map_err(ImageError::io("create layer directory"))?;
         let blob = io::BufReader::with_capacity(256 * 1024, content.open_blob(diff_id)?);
         let stats = berth_archive::unpack(blob, &diff, &berth_archive::UnpackOptions::default())?;
-        let info = LayerInfo { chain_id: chain, diff_id: *diff_id, parent: parent.copied(), size: stats.bytes };
+        let info = LayerInfo {
+            chain_id: chain,
+            diff_id: *diff_id,
+            parent: parent.copied(),
+            size: stats.bytes,
+        };
         let meta = serde_json::to_vec(&info).expect("layer info serialises");
-        fsutil::write_atomic(&tmp.join("layer.json"), &meta).map_err(ImageError::io("write layer.json"))?;
+        fsutil::write_atomic(&tmp.join("layer.json"), &meta)
+            .map_err(ImageError::io("write layer.json"))?;
         match fs::rename(tmp, self.dir(&chain)) {
             Ok(()) => {}
             // Another import committed the same layer first.

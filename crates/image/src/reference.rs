@@ -34,7 +34,9 @@ impl Reference {
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => {
                 if !valid_digest(d) {
-                    return Err(ImageError::InvalidReference("invalid reference format: invalid checksum digest format".into()));
+                    return Err(ImageError::InvalidReference(
+                        "invalid reference format: invalid checksum digest format".into(),
+                    ));
                 }
                 (r, Some(d.to_string()))
             }
@@ -56,7 +58,11 @@ impl Reference {
             }
         }
         if path.is_empty() || !path.split('/').all(valid_path_component) {
-            if path.split('/').all(|c| valid_path_component(&c.to_ascii_lowercase())) && path.chars().any(|c| c.is_ascii_uppercase()) {
+            if path
+                .split('/')
+                .all(|c| valid_path_component(&c.to_ascii_lowercase()))
+                && path.chars().any(|c| c.is_ascii_uppercase())
+            {
                 return Err(ImageError::InvalidReference(format!(
                     "invalid reference format: repository name ({path}) must be lowercase"
                 )));
@@ -64,13 +70,19 @@ impl Reference {
             return Err(invalid());
         }
         if name.len() > 255 {
-            return Err(ImageError::InvalidReference("repository name must not be more than 255 characters".into()));
+            return Err(ImageError::InvalidReference(
+                "repository name must not be more than 255 characters".into(),
+            ));
         }
         let domain = match domain {
             None | Some("index.docker.io") => "docker.io",
             Some(d) => d,
         };
-        let repo = if domain == "docker.io" && !path.contains('/') { format!("docker.io/library/{path}") } else { format!("{domain}/{path}") };
+        let repo = if domain == "docker.io" && !path.contains('/') {
+            format!("docker.io/library/{path}")
+        } else {
+            format!("{domain}/{path}")
+        };
         let tag = match (tag, &digest) {
             (Some(t), _) => Some(t.to_string()),
             (None, None) => Some("latest".to_string()),
@@ -84,18 +96,28 @@ impl Reference {
     pub fn with_tag(repo: &str, tag: &str) -> Result<Self, ImageError> {
         let base = Reference::parse(repo)?;
         if base.digest.is_some() {
-            return Err(ImageError::InvalidReference(format!("refusing to create a tag with a digest reference: {repo}")));
+            return Err(ImageError::InvalidReference(format!(
+                "refusing to create a tag with a digest reference: {repo}"
+            )));
         }
         if tag.is_empty() {
             return Ok(base);
         }
         if base.tag.is_some() && has_explicit_tag(repo) {
-            return Err(ImageError::InvalidReference("invalid reference format".to_string()));
+            return Err(ImageError::InvalidReference(
+                "invalid reference format".to_string(),
+            ));
         }
         if !valid_tag(tag) {
-            return Err(ImageError::InvalidReference(format!("invalid tag format: {tag}")));
+            return Err(ImageError::InvalidReference(format!(
+                "invalid tag format: {tag}"
+            )));
         }
-        Ok(Reference { repo: base.repo, tag: Some(tag.to_string()), digest: None })
+        Ok(Reference {
+            repo: base.repo,
+            tag: Some(tag.to_string()),
+            digest: None,
+        })
     }
 
     pub fn repo(&self) -> &str {
@@ -114,7 +136,9 @@ impl Reference {
     pub fn familiar_repo(&self) -> &str {
         let r = self.repo.strip_prefix("docker.io/").unwrap_or(&self.repo);
         if self.repo.starts_with("docker.io/") {
-            r.strip_prefix("library/").filter(|rest| !rest.contains('/')).unwrap_or(r)
+            r.strip_prefix("library/")
+                .filter(|rest| !rest.contains('/'))
+                .unwrap_or(r)
         } else {
             r
         }
@@ -145,7 +169,11 @@ impl fmt::Display for Reference {
 /// `localhost` (and a `/` follows).
 fn split_domain(name: &str) -> (Option<&str>, &str) {
     match name.split_once('/') {
-        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => (Some(first), rest),
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
+            (Some(first), rest)
+        }
         _ => (None, name),
     }
 }
@@ -200,7 +228,12 @@ fn valid_path_component(c: &str) -> bool {
 
 fn valid_digest(d: &str) -> bool {
     match d.split_once(':') {
-        Some(("sha256", hex)) => hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        Some(("sha256", hex)) => {
+            hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }
         Some(("sha512", hex)) => hex.len() == 128 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
         _ => false,
     }
@@ -217,7 +250,8 @@ fn valid_tag(tag: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 #[cfg(test)]
@@ -244,26 +278,75 @@ mod tests {
 
     #[test]
     fn grammar_edges() {
-        for ok in ["a", "a/b/c", "a_b", "a__b", "a---b", "a.b", "localhost/x", "localhost:5000/x", "my.reg:443/a/b:t", "[::1]:5000/x", "x:1.0-rc_1"] {
+        for ok in [
+            "a",
+            "a/b/c",
+            "a_b",
+            "a__b",
+            "a---b",
+            "a.b",
+            "localhost/x",
+            "localhost:5000/x",
+            "my.reg:443/a/b:t",
+            "[::1]:5000/x",
+            "x:1.0-rc_1",
+        ] {
             assert!(Reference::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["-a", "a-", "a..b", "a___b", "a/", "/a", "a//b", "a:", "a:-t", "a@sha256:xyz", "a b", "reg:abc/x", "@sha256:0"] {
+        for bad in [
+            "-a",
+            "a-",
+            "a..b",
+            "a___b",
+            "a/",
+            "/a",
+            "a//b",
+            "a:",
+            "a:-t",
+            "a@sha256:xyz",
+            "a b",
+            "reg:abc/x",
+            "@sha256:0",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(Reference::parse("index.docker.io/foo").unwrap().canonical(), "docker.io/library/foo:latest");
-        assert_eq!(Reference::parse("docker.io/user/foo").unwrap().familiar_repo(), "user/foo");
-        assert_eq!(Reference::parse("localhost/foo").unwrap().to_string(), "localhost/foo:latest");
+        assert_eq!(
+            Reference::parse("index.docker.io/foo").unwrap().canonical(),
+            "docker.io/library/foo:latest"
+        );
+        assert_eq!(
+            Reference::parse("docker.io/user/foo")
+                .unwrap()
+                .familiar_repo(),
+            "user/foo"
+        );
+        assert_eq!(
+            Reference::parse("localhost/foo").unwrap().to_string(),
+            "localhost/foo:latest"
+        );
     }
 
     #[test]
     fn rejects_bad_names() {
-        assert!(Reference::parse("Busybox").unwrap_err().to_string().contains("must be lowercase"));
+        assert!(Reference::parse("Busybox")
+            .unwrap_err()
+            .to_string()
+            .contains("must be lowercase"));
         assert!(Reference::parse("a b").is_err());
         assert!(Reference::parse("").is_err());
-        assert!(Reference::parse(&"a".repeat(64)).unwrap_err().to_string().contains("64-byte"));
+        assert!(Reference::parse(&"a".repeat(64))
+            .unwrap_err()
+            .to_string()
+            .contains("64-byte"));
         assert!(Reference::with_tag("busybox", "bad tag").is_err());
         assert!(Reference::with_tag("busybox", ".x").is_err());
-        assert_eq!(Reference::with_tag("busybox", "v1").unwrap().to_string(), "busybox:v1");
-        assert_eq!(Reference::with_tag("busybox", "").unwrap().to_string(), "busybox:latest");
+        assert_eq!(
+            Reference::with_tag("busybox", "v1").unwrap().to_string(),
+            "busybox:v1"
+        );
+        assert_eq!(
+            Reference::with_tag("busybox", "").unwrap().to_string(),
+            "busybox:latest"
+        );
     }
 }

@@ -104,7 +104,12 @@ impl PendingLayers<'_> {
 
     /// Stores the uncompressed layer tar `tar` as a blob, then unpacks it on top of `parent`
     /// unless that layer exists already (content addressing makes a repeated layer free).
-    pub fn create_layer(&mut self, parent: Option<&Digest>, tar: &mut dyn Read, expected: Option<&Digest>) -> Result<LayerInfo, ImageError> {
+    pub fn create_layer(
+        &mut self,
+        parent: Option<&Digest>,
+        tar: &mut dyn Read,
+        expected: Option<&Digest>,
+    ) -> Result<LayerInfo, ImageError> {
         let mut blob = self.store.content.writer()?;
         std::io::copy(tar, &mut blob).map_err(ImageError::io("read layer"))?;
         let diff_id = {
@@ -114,7 +119,10 @@ impl PendingLayers<'_> {
             self.hold(&mut st, d);
             d
         };
-        let (layer, _) = self.store.layers.create(&self.store.content, parent, &diff_id)?;
+        let (layer, _) = self
+            .store
+            .layers
+            .create(&self.store.content, parent, &diff_id)?;
         let mut st = self.store.state.write().expect("lock");
         self.hold(&mut st, layer.chain_id);
         Ok(layer)
@@ -154,8 +162,15 @@ impl ImageStore {
         let images_dir = root.join("images");
         fs::create_dir_all(&images_dir).map_err(ImageError::io("create image store"))?;
         let content = ContentStore::open(root).map_err(ImageError::io("open content store"))?;
-        let layers = LayerStore::open(&root.join("layers")).map_err(ImageError::io("open layer store"))?;
-        let store = ImageStore { root: root.to_path_buf(), content, layers, state: RwLock::new(State::default()), commit: Mutex::new(()) };
+        let layers =
+            LayerStore::open(&root.join("layers")).map_err(ImageError::io("open layer store"))?;
+        let store = ImageStore {
+            root: root.to_path_buf(),
+            content,
+            layers,
+            state: RwLock::new(State::default()),
+            commit: Mutex::new(()),
+        };
         store.load_index()?;
         Ok(store)
     }
@@ -198,18 +213,28 @@ impl ImageStore {
     }
 
     fn read_image(&self, id: &Digest, record_path: &Path) -> Result<Image, ImageError> {
-        let record: ImageRecord = serde_json::from_slice(&fs::read(record_path).map_err(ImageError::io("read image record"))?)
-            .map_err(|e| ImageError::InvalidInput(format!("image record: {e}")))?;
+        let record: ImageRecord = serde_json::from_slice(
+            &fs::read(record_path).map_err(ImageError::io("read image record"))?,
+        )
+        .map_err(|e| ImageError::InvalidInput(format!("image record: {e}")))?;
         let config = ImageConfig::parse(&self.content.read(id)?)?;
         let mut layers = Vec::with_capacity(config.rootfs.diff_ids.len());
         let mut parent = None;
         for diff in &config.rootfs.diff_ids {
             let chain = crate::layers::chain_id(parent.as_ref(), diff);
-            let info = self.layers.get(&chain).ok_or_else(|| ImageError::NotFound(format!("layer {chain}")))?;
+            let info = self
+                .layers
+                .get(&chain)
+                .ok_or_else(|| ImageError::NotFound(format!("layer {chain}")))?;
             layers.push(info);
             parent = Some(chain);
         }
-        Ok(Image { id: *id, config, layers, parent: record.parent })
+        Ok(Image {
+            id: *id,
+            config,
+            layers,
+            parent: record.parent,
+        })
     }
 
     /// Removes layers and blobs that no image (and no running operation) uses.
@@ -226,7 +251,9 @@ impl ImageStore {
         for chain in self.layers.list().map_err(ImageError::io("list layers"))? {
             if !live_layers.contains(&chain) {
                 tracing::debug!(layer = %chain, "removing unused layer");
-                self.layers.remove(&chain).map_err(ImageError::io("remove layer"))?;
+                self.layers
+                    .remove(&chain)
+                    .map_err(ImageError::io("remove layer"))?;
             }
         }
         for chain in &live_layers {
@@ -236,14 +263,19 @@ impl ImageStore {
         }
         for blob in self.content.list().map_err(ImageError::io("list blobs"))? {
             if !live_blobs.contains(&blob) {
-                self.content.delete(&blob).map_err(ImageError::io("remove blob"))?;
+                self.content
+                    .delete(&blob)
+                    .map_err(ImageError::io("remove blob"))?;
             }
         }
         Ok(())
     }
 
     pub(crate) fn pending(&self) -> PendingLayers<'_> {
-        PendingLayers { store: self, layers: Vec::new() }
+        PendingLayers {
+            store: self,
+            layers: Vec::new(),
+        }
     }
 
     // ---- queries ----
@@ -255,7 +287,10 @@ impl ImageStore {
         for (r, id) in st.refs.values() {
             by_image.entry(*id).or_default().push(r.clone());
         }
-        st.images.values().map(|img| (img.clone(), by_image.remove(&img.id).unwrap_or_default())).collect()
+        st.images
+            .values()
+            .map(|img| (img.clone(), by_image.remove(&img.id).unwrap_or_default()))
+            .collect()
     }
 
     pub fn count(&self) -> usize {
@@ -265,7 +300,11 @@ impl ImageStore {
     /// References that point at `id`.
     pub fn references(&self, id: &Digest) -> Vec<Reference> {
         let st = self.state.read().expect("lock");
-        st.refs.values().filter(|(_, i)| i == id).map(|(r, _)| r.clone()).collect()
+        st.refs
+            .values()
+            .filter(|(_, i)| i == id)
+            .map(|(r, _)| r.clone())
+            .collect()
     }
 
     pub fn get(&self, id: &Digest) -> Option<Arc<Image>> {
@@ -277,7 +316,9 @@ impl ImageStore {
     pub fn resolve(&self, name: &str) -> Result<Arc<Image>, ImageError> {
         let st = self.state.read().expect("lock");
         let not_found = || ImageError::NotFound(name.to_string());
-        if let Some(d) = Digest::parse(name).filter(|_| name.starts_with("sha256:") || name.len() == 64) {
+        if let Some(d) =
+            Digest::parse(name).filter(|_| name.starts_with("sha256:") || name.len() == 64)
+        {
             if let Some(img) = st.images.get(&d) {
                 return Ok(img.clone());
             }
@@ -288,8 +329,12 @@ impl ImageStore {
             }
         }
         let prefix = name.strip_prefix("sha256:").unwrap_or(name);
-        if !prefix.is_empty() && prefix.len() < 64 && prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let mut found = st.images.values().filter(|i| i.id.hex().starts_with(prefix));
+        if !prefix.is_empty() && prefix.len() < 64 && prefix.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            let mut found = st
+                .images
+                .values()
+                .filter(|i| i.id.hex().starts_with(prefix));
             if let (Some(img), None) = (found.next(), found.next()) {
                 return Ok(img.clone());
             }
@@ -312,13 +357,24 @@ impl ImageStore {
     // ---- writes ----
 
     fn write_refs_locked(&self, st: &State) -> Result<(), ImageError> {
-        let file = RefsFile { refs: st.refs.iter().map(|(k, (_, id))| (k.clone(), *id)).collect() };
+        let file = RefsFile {
+            refs: st
+                .refs
+                .iter()
+                .map(|(k, (_, id))| (k.clone(), *id))
+                .collect(),
+        };
         let data = serde_json::to_vec_pretty(&file).expect("refs serialise");
-        fsutil::write_atomic(&self.root.join("repositories.json"), &data).map_err(ImageError::io("write repositories.json"))
+        fsutil::write_atomic(&self.root.join("repositories.json"), &data)
+            .map_err(ImageError::io("write repositories.json"))
     }
 
     /// Registers an image from its config bytes; its layers must already be stored.
-    pub(crate) fn register(&self, config_bytes: &[u8], parent: Option<Digest>) -> Result<Arc<Image>, ImageError> {
+    pub(crate) fn register(
+        &self,
+        config_bytes: &[u8],
+        parent: Option<Digest>,
+    ) -> Result<Arc<Image>, ImageError> {
         let config = ImageConfig::parse(config_bytes)?;
         let id = self.content.put(config_bytes)?;
         let record_path = self.root.join("images").join(format!("{}.json", id.hex()));
@@ -327,34 +383,63 @@ impl ImageStore {
             return Ok(existing);
         }
         let image = self.read_image_from(&id, config, parent)?;
-        let record = serde_json::to_vec(&ImageRecord { schema: 1, parent }).expect("record serialises");
-        fsutil::write_atomic(&record_path, &record).map_err(ImageError::io("write image record"))?;
+        let record =
+            serde_json::to_vec(&ImageRecord { schema: 1, parent }).expect("record serialises");
+        fsutil::write_atomic(&record_path, &record)
+            .map_err(ImageError::io("write image record"))?;
         let image = Arc::new(image);
-        self.state.write().expect("lock").images.insert(id, image.clone());
+        self.state
+            .write()
+            .expect("lock")
+            .images
+            .insert(id, image.clone());
         Ok(image)
     }
 
-    fn read_image_from(&self, id: &Digest, config: ImageConfig, parent: Option<Digest>) -> Result<Image, ImageError> {
+    fn read_image_from(
+        &self,
+        id: &Digest,
+        config: ImageConfig,
+        parent: Option<Digest>,
+    ) -> Result<Image, ImageError> {
         let mut layers = Vec::new();
         let mut below = None;
         for diff in &config.rootfs.diff_ids {
             let chain = crate::layers::chain_id(below.as_ref(), diff);
-            layers.push(self.layers.get(&chain).ok_or_else(|| ImageError::InvalidInput(format!("missing layer {diff}")))?);
+            layers.push(
+                self.layers
+                    .get(&chain)
+                    .ok_or_else(|| ImageError::InvalidInput(format!("missing layer {diff}")))?,
+            );
             below = Some(chain);
         }
-        Ok(Image { id: *id, config, layers, parent })
+        Ok(Image {
+            id: *id,
+            config,
+            layers,
+            parent,
+        })
     }
 
     /// Points `reference` at `id`. Without `force`, a reference already pointing elsewhere is
     /// a conflict (Docker before API 1.22).
-    pub fn tag(&self, id: &Digest, reference: &Reference, force: bool) -> Result<TagOutcome, ImageError> {
+    pub fn tag(
+        &self,
+        id: &Digest,
+        reference: &Reference,
+        force: bool,
+    ) -> Result<TagOutcome, ImageError> {
         let _guard = self.commit.lock().expect("lock");
         let mut st = self.state.write().expect("lock");
         if !st.images.contains_key(id) {
             return Err(ImageError::NotFound(id.to_string()));
         }
         let key = reference.canonical();
-        let previous = st.refs.get(&key).map(|(_, old)| *old).filter(|old| old != id);
+        let previous = st
+            .refs
+            .get(&key)
+            .map(|(_, old)| *old)
+            .filter(|old| old != id);
         if let (Some(old), false) = (previous, force) {
             let tag = reference.tag().unwrap_or("latest");
             return Err(ImageError::Conflict(format!(
@@ -375,12 +460,21 @@ impl ImageStore {
 
     /// Stores a single-layer image from a (possibly compressed) filesystem tarball, as
     /// `docker import` does, and tags it when a reference is given.
-    pub fn import(&self, reader: &mut (dyn Read + Send), opts: &ImportOptions) -> Result<(Arc<Image>, Option<TagOutcome>), ImageError> {
-        let (_, mut tar) = berth_archive::decompress(reader).map_err(ImageError::io("read import"))?;
+    pub fn import(
+        &self,
+        reader: &mut (dyn Read + Send),
+        opts: &ImportOptions,
+    ) -> Result<(Arc<Image>, Option<TagOutcome>), ImageError> {
+        let (_, mut tar) =
+            berth_archive::decompress(reader).map_err(ImageError::io("read import"))?;
         let mut pending = self.pending();
         let layer = pending.create_layer(None, &mut tar, None)?;
         let created = opts.created.to_string();
-        let history = HistoryEntry { created: Some(created.clone()), comment: opts.comment.clone(), ..Default::default() };
+        let history = HistoryEntry {
+            created: Some(created.clone()),
+            comment: opts.comment.clone(),
+            ..Default::default()
+        };
         let config = ImageConfig {
             architecture: opts.architecture.clone(),
             os: "linux".to_string(),
@@ -388,7 +482,10 @@ impl ImageStore {
             comment: opts.comment.clone(),
             docker_version: opts.docker_version.clone(),
             config: opts.config.clone(),
-            rootfs: RootFs { kind: "layers".to_string(), diff_ids: vec![layer.diff_id] },
+            rootfs: RootFs {
+                kind: "layers".to_string(),
+                diff_ids: vec![layer.diff_id],
+            },
             history: vec![history],
             ..Default::default()
         };
@@ -404,20 +501,34 @@ impl ImageStore {
     /// Removes `name` as `docker rmi` does: a reference is untagged, and the image goes with
     /// its last reference; an ID removes the image (with `force`, even when several
     /// repositories reference it). `in_use` says whether a container uses an image.
-    pub fn delete(&self, name: &str, force: bool, in_use: &dyn Fn(&Digest) -> bool) -> Result<Vec<DeleteEffect>, ImageError> {
+    pub fn delete(
+        &self,
+        name: &str,
+        force: bool,
+        in_use: &dyn Fn(&Digest) -> bool,
+    ) -> Result<Vec<DeleteEffect>, ImageError> {
         let image = self.resolve(name)?;
         let id = image.id;
         let by_reference = Reference::parse(name).ok().filter(|r| {
             let st = self.state.read().expect("lock");
-            st.refs.get(&r.canonical()).is_some_and(|(_, i)| *i == id) && !name.starts_with("sha256:")
+            st.refs.get(&r.canonical()).is_some_and(|(_, i)| *i == id)
+                && !name.starts_with("sha256:")
         });
         let _guard = self.commit.lock().expect("lock");
         let mut st = self.state.write().expect("lock");
-        let refs: Vec<Reference> = st.refs.values().filter(|(_, i)| *i == id).map(|(r, _)| r.clone()).collect();
+        let refs: Vec<Reference> = st
+            .refs
+            .values()
+            .filter(|(_, i)| *i == id)
+            .map(|(r, _)| r.clone())
+            .collect();
         let mut effects = Vec::new();
         let mut untag = |st: &mut State, r: &Reference| {
             st.refs.remove(&r.canonical());
-            effects.push(DeleteEffect::Untagged { reference: r.clone(), image: id });
+            effects.push(DeleteEffect::Untagged {
+                reference: r.clone(),
+                image: id,
+            });
         };
         match by_reference {
             Some(r) => {
@@ -465,8 +576,12 @@ impl ImageStore {
             .map_err(ImageError::io("remove image record"))?;
         st.images.remove(&id);
         effects.push(DeleteEffect::DeletedImage(id));
-        let still_used: HashSet<Digest> =
-            st.images.values().flat_map(|i| i.layers.iter().map(|l| l.chain_id)).chain(st.pending_layers.keys().copied()).collect();
+        let still_used: HashSet<Digest> = st
+            .images
+            .values()
+            .flat_map(|i| i.layers.iter().map(|l| l.chain_id))
+            .chain(st.pending_layers.keys().copied())
+            .collect();
         for layer in image.layers.iter().rev() {
             if !still_used.contains(&layer.chain_id) {
                 effects.push(DeleteEffect::DeletedLayer(layer.chain_id));

@@ -46,8 +46,15 @@ impl Staged {
                 return Some(f);
             }
             let target = self.links.get(&p)?;
-            let base = Path::new(&p).parent().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default();
-            p = if target.starts_with('/') { normalize(target)? } else { normalize(&format!("{base}/{target}"))? };
+            let base = Path::new(&p)
+                .parent()
+                .map(|b| b.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            p = if target.starts_with('/') {
+                normalize(target)?
+            } else {
+                normalize(&format!("{base}/{target}"))?
+            };
         }
         None
     }
@@ -57,18 +64,24 @@ impl Staged {
     }
 
     fn open(&self, path: &str) -> Result<File, ImageError> {
-        let f = self.resolve(path).ok_or_else(|| ImageError::InvalidInput(format!("load: {path} is missing from the archive")))?;
+        let f = self.resolve(path).ok_or_else(|| {
+            ImageError::InvalidInput(format!("load: {path} is missing from the archive"))
+        })?;
         File::open(f).map_err(ImageError::io(format!("open {path}")))
     }
 
     fn read_json<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, ImageError> {
         let bytes = self.read_bytes(path)?;
-        serde_json::from_slice(&bytes).map_err(|e| ImageError::InvalidInput(format!("load: invalid {path}: {e}")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ImageError::InvalidInput(format!("load: invalid {path}: {e}")))
     }
 
     fn read_bytes(&self, path: &str) -> Result<Vec<u8>, ImageError> {
         let mut buf = Vec::new();
-        self.open(path)?.take(MAX_METADATA).read_to_end(&mut buf).map_err(ImageError::io(format!("read {path}")))?;
+        self.open(path)?
+            .take(MAX_METADATA)
+            .read_to_end(&mut buf)
+            .map_err(ImageError::io(format!("read {path}")))?;
         Ok(buf)
     }
 }
@@ -167,7 +180,11 @@ struct Plan {
 impl ImageStore {
     /// Loads a `docker save` tarball (any of the three layouts). Nothing is left behind when
     /// it fails.
-    pub fn load(&self, reader: &mut (dyn Read + Send), staging_root: &Path) -> Result<Vec<LoadedImage>, ImageError> {
+    pub fn load(
+        &self,
+        reader: &mut (dyn Read + Send),
+        staging_root: &Path,
+    ) -> Result<Vec<LoadedImage>, ImageError> {
         let (_, reader) = berth_archive::decompress(reader).map_err(ImageError::io("read load"))?;
         let staged = stage(reader, staging_root)?;
         let plans = if staged.has("manifest.json") {
@@ -177,13 +194,18 @@ impl ImageStore {
         } else if staged.has("repositories") || staged.files.keys().any(|k| k.ends_with("/json")) {
             plan_v1(&staged)?
         } else {
-            return Err(ImageError::InvalidInput("load: archive holds no image (no manifest.json, index.json or repositories)".into()));
+            return Err(ImageError::InvalidInput(
+                "load: archive holds no image (no manifest.json, index.json or repositories)"
+                    .into(),
+            ));
         };
         let mut pending = self.pending();
         let mut stored = Vec::new();
         for plan in &plans {
             let config = ImageConfig::parse(&plan.config)?;
-            if config.rootfs.diff_ids.len() != plan.layers.len() && !config.rootfs.diff_ids.is_empty() {
+            if config.rootfs.diff_ids.len() != plan.layers.len()
+                && !config.rootfs.diff_ids.is_empty()
+            {
                 return Err(ImageError::InvalidInput(format!(
                     "load: config lists {} layers, manifest {}",
                     config.rootfs.diff_ids.len(),
@@ -194,7 +216,8 @@ impl ImageStore {
             let mut diff_ids = Vec::new();
             for (i, path) in plan.layers.iter().enumerate() {
                 let file = staged.open(path)?;
-                let (_, mut tar) = berth_archive::decompress(file).map_err(ImageError::io(format!("read {path}")))?;
+                let (_, mut tar) = berth_archive::decompress(file)
+                    .map_err(ImageError::io(format!("read {path}")))?;
                 let expected = config.rootfs.diff_ids.get(i);
                 let layer = pending.create_layer(below.as_ref(), &mut tar, expected)?;
                 diff_ids.push(layer.diff_id);
@@ -203,7 +226,10 @@ impl ImageStore {
             // v1 archives carry no rootfs: the config is rebuilt with the diff IDs just read.
             let bytes = if config.rootfs.diff_ids.is_empty() {
                 let mut c = config.clone();
-                c.rootfs = RootFs { kind: "layers".into(), diff_ids };
+                c.rootfs = RootFs {
+                    kind: "layers".into(),
+                    diff_ids,
+                };
                 serde_json::to_vec(&c).expect("config serialises")
             } else {
                 plan.config.clone()
@@ -224,7 +250,11 @@ impl ImageStore {
 
     /// Writes the images named by `ids` (with the references to write for each) as one
     /// tarball.
-    pub fn save(&self, images: &[(Arc<Image>, Vec<Reference>)], out: &mut dyn Write) -> Result<(), ImageError> {
+    pub fn save(
+        &self,
+        images: &[(Arc<Image>, Vec<Reference>)],
+        out: &mut dyn Write,
+    ) -> Result<(), ImageError> {
         let mut tar = tar::Builder::new(out);
         tar.mode(tar::HeaderMode::Deterministic);
         let mut manifest = Vec::new();
@@ -243,7 +273,11 @@ impl ImageStore {
                 let is_top = i + 1 == image.layers.len();
                 // A v1 ID per layer, stable for the same layer chain (and, for the top, the
                 // same image), as Docker derives them.
-                let seed = if is_top { format!("{} {} {}", layer.chain_id, parent_v1, image.id) } else { format!("{} {}", layer.chain_id, parent_v1) };
+                let seed = if is_top {
+                    format!("{} {} {}", layer.chain_id, parent_v1, image.id)
+                } else {
+                    format!("{} {}", layer.chain_id, parent_v1)
+                };
                 let v1_id = Digest::of(seed.as_bytes()).hex();
                 let dir = v1_id.clone();
                 layer_paths.push(format!("{dir}/layer.tar"));
@@ -254,19 +288,30 @@ impl ImageStore {
                     append_bytes(&mut tar, &format!("{dir}/json"), &json)?;
                     let path = self.layer_tar_path(layer);
                     let mut f = File::open(&path).map_err(ImageError::io("open layer tar"))?;
-                    let len = f.metadata().map_err(ImageError::io("stat layer tar"))?.len();
+                    let len = f
+                        .metadata()
+                        .map_err(ImageError::io("stat layer tar"))?
+                        .len();
                     let mut h = tar::Header::new_ustar();
                     h.set_size(len);
                     h.set_mode(0o644);
                     h.set_entry_type(tar::EntryType::Regular);
-                    tar.append_data(&mut h, format!("{dir}/layer.tar"), &mut f).map_err(ImageError::io("write save archive"))?;
+                    tar.append_data(&mut h, format!("{dir}/layer.tar"), &mut f)
+                        .map_err(ImageError::io("write save archive"))?;
                 }
                 parent_v1 = v1_id;
             }
-            let repo_tags: Vec<String> = refs.iter().filter(|r| r.tag().is_some()).map(|r| r.to_string()).collect();
+            let repo_tags: Vec<String> = refs
+                .iter()
+                .filter(|r| r.tag().is_some())
+                .map(|r| r.to_string())
+                .collect();
             for r in refs {
                 if let Some(tag) = r.tag() {
-                    repositories.entry(r.familiar_repo().to_string()).or_default().insert(tag.to_string(), parent_v1.clone());
+                    repositories
+                        .entry(r.familiar_repo().to_string())
+                        .or_default()
+                        .insert(tag.to_string(), parent_v1.clone());
                 }
             }
             manifest.push(serde_json::json!({
@@ -275,11 +320,22 @@ impl ImageStore {
                 "Layers": layer_paths,
             }));
         }
-        append_bytes(&mut tar, "manifest.json", &serde_json::to_vec(&manifest).expect("manifest serialises"))?;
+        append_bytes(
+            &mut tar,
+            "manifest.json",
+            &serde_json::to_vec(&manifest).expect("manifest serialises"),
+        )?;
         if !repositories.is_empty() {
-            append_bytes(&mut tar, "repositories", &serde_json::to_vec(&repositories).expect("repositories serialise"))?;
+            append_bytes(
+                &mut tar,
+                "repositories",
+                &serde_json::to_vec(&repositories).expect("repositories serialise"),
+            )?;
         }
-        tar.into_inner().map_err(ImageError::io("finish save archive"))?.flush().map_err(ImageError::io("flush save archive"))?;
+        tar.into_inner()
+            .map_err(ImageError::io("finish save archive"))?
+            .flush()
+            .map_err(ImageError::io("flush save archive"))?;
         Ok(())
     }
 }
@@ -308,12 +364,17 @@ fn v1_layer_json(config: &ImageConfig, id: &str, parent: &str, top: bool) -> Vec
     serde_json::to_vec(&v).expect("json serialises")
 }
 
-fn append_bytes<W: Write>(tar: &mut tar::Builder<W>, path: &str, data: &[u8]) -> Result<(), ImageError> {
+fn append_bytes<W: Write>(
+    tar: &mut tar::Builder<W>,
+    path: &str,
+    data: &[u8],
+) -> Result<(), ImageError> {
     let mut h = tar::Header::new_ustar();
     h.set_size(data.len() as u64);
     h.set_mode(0o644);
     h.set_entry_type(tar::EntryType::Regular);
-    tar.append_data(&mut h, path, data).map_err(ImageError::io("write save archive"))
+    tar.append_data(&mut h, path, data)
+        .map_err(ImageError::io("write save archive"))
 }
 
 fn append_dir<W: Write>(tar: &mut tar::Builder<W>, path: &str) -> Result<(), ImageError> {
@@ -321,7 +382,8 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, path: &str) -> Result<(), Ima
     h.set_size(0);
     h.set_mode(0o755);
     h.set_entry_type(tar::EntryType::Directory);
-    tar.append_data(&mut h, format!("{path}/"), io::empty()).map_err(ImageError::io("write save archive"))
+    tar.append_data(&mut h, format!("{path}/"), io::empty())
+        .map_err(ImageError::io("write save archive"))
 }
 
 /// Copies the outer archive's files into a fresh staging directory (names are replaced by
@@ -330,10 +392,17 @@ fn stage(reader: impl Read, staging_root: &Path) -> Result<Staged, ImageError> {
     fs::create_dir_all(staging_root).map_err(ImageError::io("create staging directory"))?;
     let dir = staging_root.join(format!("load-{}", rand::random::<u64>()));
     fs::create_dir(&dir).map_err(ImageError::io("create staging directory"))?;
-    let mut staged = Staged { dir, files: HashMap::new(), links: HashMap::new() };
+    let mut staged = Staged {
+        dir,
+        files: HashMap::new(),
+        links: HashMap::new(),
+    };
     let mut archive = tar::Archive::new(reader);
     let bad = |e: io::Error| -> ImageError {
-        if matches!(e.kind(), io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData | io::ErrorKind::Other) {
+        if matches!(
+            e.kind(),
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData | io::ErrorKind::Other
+        ) {
             ImageError::InvalidInput(format!("load: invalid archive: {e}"))
         } else {
             ImageError::io("load: read archive")(e)
@@ -343,7 +412,9 @@ fn stage(reader: impl Read, staging_root: &Path) -> Result<Staged, ImageError> {
         let mut entry = entry.map_err(bad)?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let Some(path) = normalize(&raw) else {
-            return Err(ImageError::InvalidInput(format!("load: path escapes the archive: {raw}")));
+            return Err(ImageError::InvalidInput(format!(
+                "load: path escapes the archive: {raw}"
+            )));
         };
         match entry.header().entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
@@ -352,15 +423,24 @@ fn stage(reader: impl Read, staging_root: &Path) -> Result<Staged, ImageError> {
                 let size = entry.header().size().map_err(bad)?;
                 let n = io::copy(&mut entry, &mut f).map_err(bad)?;
                 if n != size {
-                    return Err(ImageError::InvalidInput("load: archive ends inside a file".into()));
+                    return Err(ImageError::InvalidInput(
+                        "load: archive ends inside a file".into(),
+                    ));
                 }
                 staged.links.remove(&path);
                 staged.files.insert(path, dest);
             }
             tar::EntryType::Symlink | tar::EntryType::Link => {
-                let target = entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned()).unwrap_or_default();
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| String::from_utf8_lossy(&t).into_owned())
+                    .unwrap_or_default();
                 // Hard link targets are archive-root relative; symlinks relative to their dir.
-                let target = if entry.header().entry_type() == tar::EntryType::Link { format!("/{target}") } else { target };
+                let target = if entry.header().entry_type() == tar::EntryType::Link {
+                    format!("/{target}")
+                } else {
+                    target
+                };
                 staged.files.remove(&path);
                 staged.links.insert(path, target);
             }
@@ -375,7 +455,9 @@ fn parse_tags(tags: &[String]) -> Result<Vec<Reference>, ImageError> {
         .map(|t| {
             let r = Reference::parse(t)?;
             if r.tag().is_none() {
-                return Err(ImageError::InvalidInput(format!("load: {t} is not a tagged reference")));
+                return Err(ImageError::InvalidInput(format!(
+                    "load: {t} is not a tagged reference"
+                )));
             }
             Ok(r)
         })
@@ -389,19 +471,30 @@ fn plan_manifest(staged: &Staged) -> Result<Vec<Plan>, ImageError> {
         .map(|e| {
             let config = staged.read_bytes(&e.config)?;
             // The config's file name is its digest (`<hex>.json` or `blobs/sha256/<hex>`).
-            let stem = Path::new(&e.config).file_name().map(|n| n.to_string_lossy().trim_end_matches(".json").to_string()).unwrap_or_default();
+            let stem = Path::new(&e.config)
+                .file_name()
+                .map(|n| n.to_string_lossy().trim_end_matches(".json").to_string())
+                .unwrap_or_default();
             if let Some(want) = Digest::from_hex(&stem) {
                 if Digest::of(&config) != want {
-                    return Err(ImageError::InvalidInput(format!("load: config {} does not match its digest", e.config)));
+                    return Err(ImageError::InvalidInput(format!(
+                        "load: config {} does not match its digest",
+                        e.config
+                    )));
                 }
             }
-            Ok(Plan { config, layers: e.layers, tags: parse_tags(&e.repo_tags.unwrap_or_default())? })
+            Ok(Plan {
+                config,
+                layers: e.layers,
+                tags: parse_tags(&e.repo_tags.unwrap_or_default())?,
+            })
         })
         .collect()
 }
 
 fn blob_path(digest: &str) -> Result<String, ImageError> {
-    let d = Digest::parse(digest).ok_or_else(|| ImageError::InvalidInput(format!("load: unsupported digest {digest}")))?;
+    let d = Digest::parse(digest)
+        .ok_or_else(|| ImageError::InvalidInput(format!("load: unsupported digest {digest}")))?;
     Ok(format!("blobs/sha256/{}", d.hex()))
 }
 
@@ -413,36 +506,64 @@ fn plan_oci(staged: &Staged) -> Result<Vec<Plan>, ImageError> {
             .annotations
             .get("io.containerd.image.name")
             .cloned()
-            .or_else(|| desc.annotations.get("org.opencontainers.image.ref.name").filter(|n| n.contains(':') || n.contains('/')).cloned());
+            .or_else(|| {
+                desc.annotations
+                    .get("org.opencontainers.image.ref.name")
+                    .filter(|n| n.contains(':') || n.contains('/'))
+                    .cloned()
+            });
         let mut doc: OciIndexOrManifest = staged.read_json(&blob_path(&desc.digest)?)?;
         let mut hops = 0;
         // A nested index: choose linux/amd64 (or the first linux manifest).
         while doc.config.is_none() && !doc.manifests.is_empty() {
             hops += 1;
             if hops > 4 {
-                return Err(ImageError::InvalidInput("load: index nesting too deep".into()));
+                return Err(ImageError::InvalidInput(
+                    "load: index nesting too deep".into(),
+                ));
             }
             let chosen = doc
                 .manifests
                 .iter()
-                .find(|m| m.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == host_arch()))
-                .or_else(|| doc.manifests.iter().find(|m| m.platform.as_ref().is_none_or(|p| p.os == "linux")))
+                .find(|m| {
+                    m.platform
+                        .as_ref()
+                        .is_some_and(|p| p.os == "linux" && p.architecture == host_arch())
+                })
+                .or_else(|| {
+                    doc.manifests
+                        .iter()
+                        .find(|m| m.platform.as_ref().is_none_or(|p| p.os == "linux"))
+                })
                 .ok_or_else(|| ImageError::InvalidInput("load: no linux image in index".into()))?;
             let path = blob_path(&chosen.digest)?;
             doc = staged.read_json(&path)?;
         }
         let _ = (&doc.media_type, &desc.media_type);
-        let config_desc = doc.config.as_ref().ok_or_else(|| ImageError::InvalidInput("load: manifest without config".into()))?;
+        let config_desc = doc
+            .config
+            .as_ref()
+            .ok_or_else(|| ImageError::InvalidInput("load: manifest without config".into()))?;
         let config = staged.read_bytes(&blob_path(&config_desc.digest)?)?;
         if Some(Digest::of(&config)) != Digest::parse(&config_desc.digest) {
-            return Err(ImageError::InvalidInput("load: config does not match its digest".into()));
+            return Err(ImageError::InvalidInput(
+                "load: config does not match its digest".into(),
+            ));
         }
-        let layers = doc.layers.iter().map(|l| blob_path(&l.digest)).collect::<Result<Vec<_>, _>>()?;
+        let layers = doc
+            .layers
+            .iter()
+            .map(|l| blob_path(&l.digest))
+            .collect::<Result<Vec<_>, _>>()?;
         let tags = match name {
             Some(n) => parse_tags(&[n])?,
             None => Vec::new(),
         };
-        plans.push(Plan { config, layers, tags });
+        plans.push(Plan {
+            config,
+            layers,
+            tags,
+        });
     }
     Ok(plans)
 }
@@ -450,25 +571,39 @@ fn plan_oci(staged: &Staged) -> Result<Vec<Plan>, ImageError> {
 fn plan_v1(staged: &Staged) -> Result<Vec<Plan>, ImageError> {
     // Every layer directory's json, by ID.
     let mut layers: HashMap<String, (V1Json, serde_json::Value)> = HashMap::new();
-    for path in staged.files.keys().filter(|k| k.ends_with("/json") && k.matches('/').count() == 1) {
+    for path in staged
+        .files
+        .keys()
+        .filter(|k| k.ends_with("/json") && k.matches('/').count() == 1)
+    {
         let raw: serde_json::Value = staged.read_json(path)?;
-        let parsed: V1Json = serde_json::from_value(raw.clone()).map_err(|e| ImageError::InvalidInput(format!("load: invalid {path}: {e}")))?;
+        let parsed: V1Json = serde_json::from_value(raw.clone())
+            .map_err(|e| ImageError::InvalidInput(format!("load: invalid {path}: {e}")))?;
         let dir = path.trim_end_matches("/json");
         if parsed.id != dir {
-            return Err(ImageError::InvalidInput(format!("load: {path} names id {}", parsed.id)));
+            return Err(ImageError::InvalidInput(format!(
+                "load: {path} names id {}",
+                parsed.id
+            )));
         }
         layers.insert(parsed.id.clone(), (parsed, raw));
     }
-    let repositories: BTreeMap<String, BTreeMap<String, String>> =
-        if staged.has("repositories") { staged.read_json("repositories")? } else { BTreeMap::new() };
+    let repositories: BTreeMap<String, BTreeMap<String, String>> = if staged.has("repositories") {
+        staged.read_json("repositories")?
+    } else {
+        BTreeMap::new()
+    };
     // Tops: images named in `repositories`, plus layers nobody has as parent.
     let mut tops: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (repo, tags) in &repositories {
         for (tag, id) in tags {
-            tops.entry(id.clone()).or_default().push(format!("{repo}:{tag}"));
+            tops.entry(id.clone())
+                .or_default()
+                .push(format!("{repo}:{tag}"));
         }
     }
-    let parents: std::collections::HashSet<&str> = layers.values().map(|(j, _)| j.parent.as_str()).collect();
+    let parents: std::collections::HashSet<&str> =
+        layers.values().map(|(j, _)| j.parent.as_str()).collect();
     for id in layers.keys() {
         if !parents.contains(id.as_str()) {
             tops.entry(id.clone()).or_default();
@@ -479,10 +614,14 @@ fn plan_v1(staged: &Staged) -> Result<Vec<Plan>, ImageError> {
         let mut chain = Vec::new();
         let mut cur = top.clone();
         while !cur.is_empty() {
-            let (j, raw) = layers.get(&cur).ok_or_else(|| ImageError::InvalidInput(format!("load: layer {cur} is missing")))?;
+            let (j, raw) = layers
+                .get(&cur)
+                .ok_or_else(|| ImageError::InvalidInput(format!("load: layer {cur} is missing")))?;
             chain.push((j, raw));
             if chain.len() > 500 {
-                return Err(ImageError::InvalidInput("load: layer chain too long or cyclic".into()));
+                return Err(ImageError::InvalidInput(
+                    "load: layer chain too long or cyclic".into(),
+                ));
             }
             cur = j.parent.clone();
         }
@@ -491,7 +630,15 @@ fn plan_v1(staged: &Staged) -> Result<Vec<Plan>, ImageError> {
         // The config is the top layer's json without the v1 fields, plus history and rootfs
         // (filled in once the layers are read).
         let mut config = top_raw.as_object().cloned().unwrap_or_default();
-        for k in ["id", "parent", "Size", "parent_id", "layer_id", "throwaway", "checksum"] {
+        for k in [
+            "id",
+            "parent",
+            "Size",
+            "parent_id",
+            "layer_id",
+            "throwaway",
+            "checksum",
+        ] {
             config.remove(k);
         }
         let history: Vec<HistoryEntry> = chain
@@ -503,17 +650,32 @@ fn plan_v1(staged: &Staged) -> Result<Vec<Plan>, ImageError> {
                     .as_ref()
                     .and_then(|c| c.get("Cmd"))
                     .and_then(|c| c.as_array())
-                    .map(|a| a.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
                     .unwrap_or_default(),
                 author: j.author.clone(),
                 comment: j.comment.clone(),
                 empty_layer: j.throwaway,
             })
             .collect();
-        config.insert("history".into(), serde_json::to_value(history).expect("history serialises"));
+        config.insert(
+            "history".into(),
+            serde_json::to_value(history).expect("history serialises"),
+        );
         let _ = top_json;
-        let layer_paths = chain.iter().map(|(j, _)| format!("{}/layer.tar", j.id)).collect();
-        plans.push(Plan { config: serde_json::to_vec(&config).expect("config serialises"), layers: layer_paths, tags: parse_tags(&tags)? });
+        let layer_paths = chain
+            .iter()
+            .map(|(j, _)| format!("{}/layer.tar", j.id))
+            .collect();
+        plans.push(Plan {
+            config: serde_json::to_vec(&config).expect("config serialises"),
+            layers: layer_paths,
+            tags: parse_tags(&tags)?,
+        });
     }
     Ok(plans)
 }

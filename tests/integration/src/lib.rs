@@ -26,9 +26,16 @@ pub fn berthd_bin() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("test executable");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let bin = profile_dir.join("berthd");
-    assert!(bin.exists(), "{} is missing: build it first (cargo build -p berthd)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build -p berthd)",
+        bin.display()
+    );
     bin
 }
 
@@ -41,7 +48,8 @@ pub fn busybox_tar() -> PathBuf {
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("busybox.tar");
         if !out.exists() {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/make-busybox-rootfs.sh");
+            let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/tools/make-busybox-rootfs.sh");
             let tmp = dir.join(format!("busybox.tar.{}", std::process::id()));
             let rootfs = tempfile::tempdir().unwrap();
             let status = Command::new("bash")
@@ -79,7 +87,10 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -87,12 +98,16 @@ impl Response {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
     }
 
     /// A body of concatenated JSON objects (progress and event streams).
     pub fn json_lines(&self) -> Vec<serde_json::Value> {
-        serde_json::Deserializer::from_slice(&self.body).into_iter::<serde_json::Value>().map(|v| v.unwrap()).collect()
+        serde_json::Deserializer::from_slice(&self.body)
+            .into_iter::<serde_json::Value>()
+            .map(|v| v.unwrap())
+            .collect()
     }
 }
 
@@ -110,9 +125,17 @@ impl Daemon {
     }
 
     pub fn start_with(args: &[&str]) -> Daemon {
-        let dir = tempfile::Builder::new().prefix("berth-test-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("berth-test-")
+            .tempdir()
+            .unwrap();
         let socket = dir.path().join("berthd.sock");
-        let mut d = Daemon { child: None, dir, socket, extra_args: args.iter().map(|s| s.to_string()).collect() };
+        let mut d = Daemon {
+            child: None,
+            dir,
+            socket,
+            extra_args: args.iter().map(|s| s.to_string()).collect(),
+        };
         d.spawn();
         d
     }
@@ -142,8 +165,17 @@ impl Daemon {
 
     /// Starts berthd and waits until it answers `/_ping`.
     pub fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("berthd.log")).unwrap();
-        let child = self.command().stdout(Stdio::null()).stderr(log).spawn().expect("spawn berthd");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("berthd.log"))
+            .unwrap();
+        let child = self
+            .command()
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn berthd");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -155,7 +187,11 @@ impl Daemon {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("berthd exited ({status}) during start:\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "berthd did not answer /_ping:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "berthd did not answer /_ping:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -167,7 +203,10 @@ impl Daemon {
     /// Sends SIGTERM and waits for the exit status.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(s) = child.try_wait().unwrap() {
@@ -188,13 +227,20 @@ impl Daemon {
         child.wait().unwrap();
     }
 
-    pub fn try_request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
+    pub fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Response> {
         let mut s = UnixStream::connect(&self.socket)?;
         s.set_read_timeout(Some(Duration::from_secs(60)))?;
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n");
         let mut has_len = false;
         for (k, v) in headers {
-            has_len |= k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding");
+            has_len |= k.eq_ignore_ascii_case("content-length")
+                || k.eq_ignore_ascii_case("transfer-encoding");
             req.push_str(&format!("{k}: {v}\r\n"));
         }
         if !has_len && (!body.is_empty() || method == "POST") {
@@ -205,7 +251,11 @@ impl Daemon {
         // A server may answer (an error) before reading the whole body and close its end: as
         // Docker's clients do, read the answer anyway.
         match s.write_all(body) {
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ) => {}
             other => other?,
         }
         let mut raw = Vec::new();
@@ -214,8 +264,15 @@ impl Daemon {
     }
 
     /// A raw HTTP request; panics when the daemon cannot be reached.
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-        self.try_request(method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log()))
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        self.try_request(method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log()))
     }
 
     pub fn get(&self, path: &str) -> Response {
@@ -241,7 +298,10 @@ impl Daemon {
         );
         assert_eq!(r.status, 200, "import failed: {}", r.text());
         let lines = r.json_lines();
-        lines.last().unwrap()["status"].as_str().unwrap().to_string()
+        lines.last().unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     pub fn import_busybox(&self, reference: &str) -> String {
@@ -289,23 +349,52 @@ fn parse_response(raw: &[u8], head: bool) -> std::io::Result<Response> {
     let mut resp = httparse::Response::new(&mut headers);
     let header_len = match resp.parse(raw) {
         Ok(httparse::Status::Complete(n)) => n,
-        other => return Err(std::io::Error::other(format!("bad response ({other:?}): {}", String::from_utf8_lossy(raw)))),
+        other => {
+            return Err(std::io::Error::other(format!(
+                "bad response ({other:?}): {}",
+                String::from_utf8_lossy(raw)
+            )))
+        }
     };
     let status = resp.code.unwrap_or(0);
-    let headers: Vec<(String, String)> =
-        resp.headers.iter().map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned())).collect();
+    let headers: Vec<(String, String)> = resp
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect();
     let rest = &raw[header_len..];
-    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if head { Vec::new() } else if chunked { dechunk(rest)? } else { rest.to_vec() };
-    Ok(Response { status, headers, body })
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if head {
+        Vec::new()
+    } else if chunked {
+        dechunk(rest)?
+    } else {
+        rest.to_vec()
+    };
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n").ok_or_else(|| std::io::Error::other("truncated chunk"))?;
+        let line_end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or_else(|| std::io::Error::other("truncated chunk"))?;
         let size_text = std::str::from_utf8(&data[..line_end]).map_err(std::io::Error::other)?;
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).map_err(std::io::Error::other)?;
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16)
+            .map_err(std::io::Error::other)?;
         data = &data[line_end + 2..];
         if size == 0 {
             return Ok(out);
@@ -344,7 +433,14 @@ impl RawTar {
         Self::default()
     }
 
-    pub fn entry(mut self, name: &str, kind: tar::EntryType, link: &str, size: u64, data: &[u8]) -> Self {
+    pub fn entry(
+        mut self,
+        name: &str,
+        kind: tar::EntryType,
+        link: &str,
+        size: u64,
+        data: &[u8],
+    ) -> Self {
         let mut h = tar::Header::new_gnu();
         {
             let gnu = h.as_gnu_mut().unwrap();
@@ -357,7 +453,8 @@ impl RawTar {
         h.set_cksum();
         self.0.extend_from_slice(h.as_bytes());
         self.0.extend_from_slice(data);
-        self.0.extend(std::iter::repeat_n(0u8, (512 - data.len() % 512) % 512));
+        self.0
+            .extend(std::iter::repeat_n(0u8, (512 - data.len() % 512) % 512));
         self
     }
 

@@ -6,7 +6,12 @@ use std::process::{Command, Stdio};
 use berth_tests::{busybox_tar, tarball, Daemon, VERSIONS};
 
 fn compress(tool: &str, data: &[u8]) -> Vec<u8> {
-    let mut child = Command::new(tool).arg("-c").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(tool)
+        .arg("-c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let data = data.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&data).unwrap());
@@ -17,7 +22,12 @@ fn compress(tool: &str, data: &[u8]) -> Vec<u8> {
 }
 
 fn import_at(d: &Daemon, v: &str, body: &[u8], query: &str) -> berth_tests::Response {
-    d.request("POST", &format!("{v}/images/create?fromSrc=-&{query}"), &[("Content-Type", "application/x-tar")], body)
+    d.request(
+        "POST",
+        &format!("{v}/images/create?fromSrc=-&{query}"),
+        &[("Content-Type", "application/x-tar")],
+        body,
+    )
 }
 
 #[test]
@@ -36,7 +46,10 @@ fn import_plain_gzip_bzip2_xz_under_every_version() {
         let r = import_at(&d, v, body, &format!("repo=imp&tag={kind}"));
         assert_eq!(r.status, 200, "{kind} under {v}: {}", r.text());
         assert_eq!(r.header("Content-Type"), Some("application/json"));
-        let id = r.json_lines().last().unwrap()["status"].as_str().unwrap().to_string();
+        let id = r.json_lines().last().unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_string();
         // API ≤ 1.18 shows IDs as 64 hex digits.
         assert_eq!(id.len(), 64, "{id}");
         let j = d.get(&format!("/v1.18/images/imp:{kind}/json")).json();
@@ -59,7 +72,10 @@ fn import_repo_with_tag_in_name_and_bad_names() {
     assert_eq!(r.status, 400);
     assert!(r.text().contains("invalid tag format"), "{}", r.text());
     // Nothing was stored for the refused imports.
-    assert_eq!(d.get("/v1.18/images/json").json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        d.get("/v1.18/images/json").json().as_array().unwrap().len(),
+        1
+    );
 }
 
 #[test]
@@ -73,7 +89,10 @@ fn import_from_url() {
         let (mut s, _) = listener.accept().unwrap();
         let mut buf = [0u8; 4096];
         let _ = std::io::Read::read(&mut s, &mut buf).unwrap();
-        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", served.len());
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            served.len()
+        );
         s.write_all(head.as_bytes()).unwrap();
         s.write_all(&served).unwrap();
     });
@@ -93,14 +112,20 @@ fn import_from_url() {
 fn list_shapes_per_version_and_filters() {
     let d = Daemon::start();
     let id = d.import(&tarball(&[("a", b"1")]), "busybox:latest");
-    assert_eq!(d.post(&format!("/v1.18/images/{id}/tag?repo=busybox&tag=v1")).status, 201);
+    assert_eq!(
+        d.post(&format!("/v1.18/images/{id}/tag?repo=busybox&tag=v1"))
+            .status,
+        201
+    );
     let untagged = d.import(&tarball(&[("b", b"2")]), "tmp:1");
     assert_eq!(d.delete("/v1.18/images/tmp:1").status, 200);
     // v1.5: one row per tag, Repository/Tag.
     let rows = d.get("/v1.5/images/json").json();
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
-    assert!(rows.iter().all(|r| r["Repository"] == "busybox" && r.get("RepoTags").is_none()));
+    assert!(rows
+        .iter()
+        .all(|r| r["Repository"] == "busybox" && r.get("RepoTags").is_none()));
     let mut tags: Vec<_> = rows.iter().map(|r| r["Tag"].as_str().unwrap()).collect();
     tags.sort();
     assert_eq!(tags, ["latest", "v1"]);
@@ -118,7 +143,13 @@ fn list_shapes_per_version_and_filters() {
     }
     let _ = untagged;
     // Filters.
-    let f = |q: &str| d.get(&format!("/v1.18/images/json?{q}")).json().as_array().unwrap().len();
+    let f = |q: &str| {
+        d.get(&format!("/v1.18/images/json?{q}"))
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+    };
     assert_eq!(f("filters=%7B%22dangling%22%3A%5B%22true%22%5D%7D"), 0);
     assert_eq!(f("filters=%7B%22dangling%22%3A%5B%22false%22%5D%7D"), 1);
     assert_eq!(f("filters=%7B%22label%22%3A%5B%22nolabel%22%5D%7D"), 0);
@@ -145,14 +176,34 @@ fn inspect_is_lowercase_before_1_12_and_capitalised_after() {
     for v in ["/v1.15", "/v1.18", ""] {
         let j = d.get(&format!("{v}/images/insp:latest/json")).json();
         assert_eq!(j["Id"], id.as_str(), "{v}");
-        for k in ["Parent", "Created", "Container", "ContainerConfig", "Config", "Architecture", "Os", "Size", "VirtualSize", "DockerVersion"] {
+        for k in [
+            "Parent",
+            "Created",
+            "Container",
+            "ContainerConfig",
+            "Config",
+            "Architecture",
+            "Os",
+            "Size",
+            "VirtualSize",
+            "DockerVersion",
+        ] {
             assert!(j.get(k).is_some(), "{v}: {k} missing in {j}");
         }
         assert!(j.get("id").is_none());
     }
     // By ID, short ID, sha256: ID and docker.io/library name.
-    for name in [id.clone(), id[..12].to_string(), format!("sha256:{id}"), "docker.io/library/insp:latest".to_string()] {
-        assert_eq!(d.get(&format!("/v1.18/images/{name}/json")).json()["Id"], id.as_str(), "{name}");
+    for name in [
+        id.clone(),
+        id[..12].to_string(),
+        format!("sha256:{id}"),
+        "docker.io/library/insp:latest".to_string(),
+    ] {
+        assert_eq!(
+            d.get(&format!("/v1.18/images/{name}/json")).json()["Id"],
+            id.as_str(),
+            "{name}"
+        );
     }
 }
 
@@ -160,9 +211,15 @@ fn inspect_is_lowercase_before_1_12_and_capitalised_after() {
 fn names_with_registry_and_slashes_route() {
     let d = Daemon::start();
     let id = d.import(&tarball(&[("a", b"1")]), "localhost:5000/team/app:v3");
-    let j = d.get("/v1.18/images/localhost:5000/team/app:v3/json").json();
+    let j = d
+        .get("/v1.18/images/localhost:5000/team/app:v3/json")
+        .json();
     assert_eq!(j["Id"], id.as_str());
-    assert_eq!(d.get("/v1.18/images/localhost:5000/team/app:v3/history").status, 200);
+    assert_eq!(
+        d.get("/v1.18/images/localhost:5000/team/app:v3/history")
+            .status,
+        200
+    );
     let r = d.delete("/v1.18/images/localhost:5000/team/app:v3");
     assert_eq!(r.status, 200, "{}", r.text());
 }
@@ -193,7 +250,10 @@ fn tag_conflicts_force_and_errors() {
     let a = d.import(&tarball(&[("a", b"1")]), "a:latest");
     let b = d.import(&tarball(&[("b", b"2")]), "b:latest");
     for v in VERSIONS {
-        let r = d.post(&format!("{v}/images/a/tag?repo=shared&tag=x{}", v.replace(['/', '.'], "")));
+        let r = d.post(&format!(
+            "{v}/images/a/tag?repo=shared&tag=x{}",
+            v.replace(['/', '.'], "")
+        ));
         assert_eq!(r.status, 201, "{v}: {}", r.text());
         assert!(r.body.is_empty());
     }
@@ -201,7 +261,11 @@ fn tag_conflicts_force_and_errors() {
     let r = d.post("/v1.18/images/b/tag?repo=moving&tag=1");
     assert_eq!(r.status, 409);
     assert_eq!(r.text(), format!("Conflict: Tag 1 is already set to image {a}, if you want to replace it, please use -f option\n"));
-    assert_eq!(d.post("/v1.18/images/b/tag?repo=moving&tag=1&force=1").status, 201);
+    assert_eq!(
+        d.post("/v1.18/images/b/tag?repo=moving&tag=1&force=1")
+            .status,
+        201
+    );
     assert_eq!(d.get("/images/moving:1/json").json()["Id"], b.as_str());
     // Tagging to itself again is no conflict.
     assert_eq!(d.post("/v1.18/images/b/tag?repo=moving&tag=1").status, 201);
@@ -221,24 +285,45 @@ fn delete_reports_untagged_then_deleted() {
     assert_eq!(r.json(), serde_json::json!([{"Untagged": "del:1"}]));
     let r = d.delete(&format!("/v1.18/images/{}", &id[..12]));
     assert_eq!(r.status, 409);
-    assert!(r.text().contains("referenced in multiple repositories"), "{}", r.text());
+    assert!(
+        r.text().contains("referenced in multiple repositories"),
+        "{}",
+        r.text()
+    );
     let r = d.delete(&format!("/v1.18/images/{}?force=1", &id[..12]));
     assert_eq!(r.status, 200, "{}", r.text());
     let items = r.json();
     let items = items.as_array().unwrap();
-    assert_eq!(items.iter().filter(|i| i.get("Untagged").is_some()).count(), 2);
-    assert_eq!(items.iter().find(|i| i.get("Deleted").is_some()).unwrap()["Deleted"], id.as_str());
+    assert_eq!(
+        items.iter().filter(|i| i.get("Untagged").is_some()).count(),
+        2
+    );
+    assert_eq!(
+        items.iter().find(|i| i.get("Deleted").is_some()).unwrap()["Deleted"],
+        id.as_str()
+    );
     assert_eq!(d.delete("/v1.18/images/del:2").status, 404);
-    assert_eq!(d.delete("/v1.18/images/del:2").text(), "No such image: del:2\n");
+    assert_eq!(
+        d.delete("/v1.18/images/del:2").text(),
+        "No such image: del:2\n"
+    );
     // Nothing left on disk: no layer, no blob.
     let root = d.data_root().join("image");
     assert_eq!(std::fs::read_dir(root.join("layers")).unwrap().count(), 0);
-    assert_eq!(std::fs::read_dir(root.join("blobs/sha256")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(root.join("blobs/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 fn tar_names(data: &[u8]) -> Vec<String> {
     let mut a = tar::Archive::new(data);
-    a.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect()
+    a.entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect()
 }
 
 #[test]
@@ -252,8 +337,15 @@ fn save_get_and_load_roundtrip_under_every_version() {
         assert_eq!(r.status, 200, "{v}");
         assert_eq!(r.header("Content-Type"), Some("application/x-tar"));
         let names = tar_names(&r.body);
-        assert!(names.contains(&"manifest.json".to_string()) && names.contains(&"repositories".to_string()), "{names:?}");
-        assert!(names.iter().any(|n| n.ends_with("/layer.tar")) && names.iter().any(|n| n.ends_with("/VERSION")));
+        assert!(
+            names.contains(&"manifest.json".to_string())
+                && names.contains(&"repositories".to_string()),
+            "{names:?}"
+        );
+        assert!(
+            names.iter().any(|n| n.ends_with("/layer.tar"))
+                && names.iter().any(|n| n.ends_with("/VERSION"))
+        );
         let mut a = tar::Archive::new(&r.body[..]);
         for e in a.entries().unwrap() {
             let mut e = e.unwrap();
@@ -261,7 +353,10 @@ fn save_get_and_load_roundtrip_under_every_version() {
                 let mut s = String::new();
                 std::io::Read::read_to_string(&mut e, &mut s).unwrap();
                 let repos: serde_json::Value = serde_json::from_str(&s).unwrap();
-                assert!(repos["busybox"]["latest"].is_string() && repos["busybox"]["v1"].is_string(), "{repos}");
+                assert!(
+                    repos["busybox"]["latest"].is_string() && repos["busybox"]["v1"].is_string(),
+                    "{repos}"
+                );
             }
         }
     }
@@ -271,29 +366,54 @@ fn save_get_and_load_roundtrip_under_every_version() {
     // Load into a fresh daemon, under every version.
     for v in ["/v1.7", "/v1.18", ""] {
         let fresh = Daemon::start();
-        let r = fresh.request("POST", &format!("{v}/images/load"), &[("Content-Type", "application/x-tar")], &many.body);
+        let r = fresh.request(
+            "POST",
+            &format!("{v}/images/load"),
+            &[("Content-Type", "application/x-tar")],
+            &many.body,
+        );
         assert_eq!(r.status, 200, "{v}: {}", r.text());
         assert!(r.body.is_empty(), "API ≤ 1.18 load answers an empty body");
-        assert_eq!(fresh.get("/images/busybox:latest/json").json()["Id"], id.as_str());
-        assert_eq!(fresh.get("/images/other:1/json").json()["Id"], other.as_str());
+        assert_eq!(
+            fresh.get("/images/busybox:latest/json").json()["Id"],
+            id.as_str()
+        );
+        assert_eq!(
+            fresh.get("/images/other:1/json").json()["Id"],
+            other.as_str()
+        );
     }
 }
 
 #[test]
 fn events_for_image_operations_with_since_until_and_filters() {
     let d = Daemon::start();
-    let t0 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let id = d.import(&tarball(&[("a", b"1")]), "ev:1");
     d.post(&format!("/v1.18/images/{id}/tag?repo=ev&tag=2"));
     d.get("/v1.18/images/ev:1/get");
     d.delete(&format!("/v1.18/images/{id}?force=1"));
     // `until` a second from now: the stream ends by itself then.
-    let until = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1;
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
     let r = d.get(&format!("/v1.18/events?since={t0}&until={until}"));
     assert_eq!(r.status, 200);
     let events = r.json_lines();
-    let actions: Vec<&str> = events.iter().map(|e| e["status"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["tag", "import", "tag", "save", "untag", "untag", "delete"], "{events:?}");
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["tag", "import", "tag", "save", "untag", "untag", "delete"],
+        "{events:?}"
+    );
     for e in &events {
         assert_eq!(e["Type"], "image");
         assert_eq!(e["id"], id.as_str(), "IDs are bare hex at 1.18");
@@ -303,15 +423,31 @@ fn events_for_image_operations_with_since_until_and_filters() {
         assert_eq!(e["scope"], "local");
     }
     assert_eq!(events[0]["Actor"]["Attributes"]["name"], "ev:1");
-    let only_tags = d.get(&format!("/v1.18/events?since={t0}&until={until}&filters=%7B%22event%22%3A%5B%22tag%22%5D%7D")).json_lines();
+    let only_tags = d
+        .get(&format!(
+            "/v1.18/events?since={t0}&until={until}&filters=%7B%22event%22%3A%5B%22tag%22%5D%7D"
+        ))
+        .json_lines();
     assert_eq!(only_tags.len(), 2);
-    let by_image = d.get(&format!("/v1.18/events?since={t0}&until={until}&filters=%7B%22image%22%3A%5B%22{}%22%5D%7D", &id[..12])).json_lines();
+    let by_image = d
+        .get(&format!(
+            "/v1.18/events?since={t0}&until={until}&filters=%7B%22image%22%3A%5B%22{}%22%5D%7D",
+            &id[..12]
+        ))
+        .json_lines();
     assert_eq!(by_image.len(), 7);
     // Before 1.18 the filters parameter does not exist and is ignored.
-    let old = d.get(&format!("/v1.15/events?since={t0}&until={until}&filters=%7B%22event%22%3A%5B%22tag%22%5D%7D")).json_lines();
+    let old = d
+        .get(&format!(
+            "/v1.15/events?since={t0}&until={until}&filters=%7B%22event%22%3A%5B%22tag%22%5D%7D"
+        ))
+        .json_lines();
     assert_eq!(old.len(), 7);
     // until in the past: nothing newer.
-    assert!(d.get(&format!("/v1.18/events?since={t0}&until={}", t0 - 1)).json_lines().is_empty());
+    assert!(d
+        .get(&format!("/v1.18/events?since={t0}&until={}", t0 - 1))
+        .json_lines()
+        .is_empty());
 }
 
 #[test]
@@ -319,8 +455,10 @@ fn events_stream_live() {
     use std::io::{BufRead, BufReader};
     let d = Daemon::start();
     let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-    s.write_all(b"GET /v1.18/events HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    s.write_all(b"GET /v1.18/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
     let mut reader = BufReader::new(s);
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();

@@ -24,16 +24,28 @@ fn versions_out_of_range_get_docker_messages() {
     let d = Daemon::start();
     let r = d.get("/v1.99/version");
     assert_eq!(r.status, 400);
-    assert_eq!(r.text(), "client version 1.99 is too new. Maximum supported API version is 1.18\n");
+    assert_eq!(
+        r.text(),
+        "client version 1.99 is too new. Maximum supported API version is 1.18\n"
+    );
     assert!(r.header("Content-Type").unwrap().starts_with("text/plain"));
     let r = d.get("/v1.4/version");
     assert_eq!(r.status, 400);
-    assert!(r.text().starts_with("client version 1.4 is too old. Minimum supported API version is 1.5"), "{}", r.text());
+    assert!(
+        r.text()
+            .starts_with("client version 1.4 is too old. Minimum supported API version is 1.5"),
+        "{}",
+        r.text()
+    );
     let r = d.get("/v1.x/version");
     assert_eq!(r.status, 400);
     // Every version in range is accepted, not only the documented ones.
     for minor in 5..=18 {
-        assert_eq!(d.get(&format!("/v1.{minor}/version")).status, 200, "1.{minor}");
+        assert_eq!(
+            d.get(&format!("/v1.{minor}/version")).status,
+            200,
+            "1.{minor}"
+        );
     }
 }
 
@@ -49,17 +61,27 @@ fn unknown_routes_and_errors_are_plain_text_below_1_24() {
         assert_eq!(r.text(), "No such image: nosuchimage\n", "{v}");
         assert!(r.header("Content-Type").unwrap().starts_with("text/plain"));
         // Wrong method on a known path.
-        assert_eq!(d.request("PUT", &format!("{v}/images/json"), &[], &[]).status, 404);
+        assert_eq!(
+            d.request("PUT", &format!("{v}/images/json"), &[], &[])
+                .status,
+            404
+        );
     }
 }
 
 #[test]
 fn version_fields_follow_the_api_version() {
     let d = Daemon::start();
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap().trim().to_string();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap()
+        .trim()
+        .to_string();
     for v in ["/v1.5", "/v1.7"] {
         let j = d.get(&format!("{v}/version")).json();
-        assert!(j.get("Version").is_some() && j.get("ApiVersion").is_none() && j.get("Os").is_none(), "{v}: {j}");
+        assert!(
+            j.get("Version").is_some() && j.get("ApiVersion").is_none() && j.get("Os").is_none(),
+            "{v}: {j}"
+        );
     }
     for v in ["/v1.11", "/v1.15", "/v1.18", ""] {
         let j = d.get(&format!("{v}/version")).json();
@@ -72,7 +94,15 @@ fn version_fields_follow_the_api_version() {
 
 fn meminfo_total() -> i64 {
     let s = std::fs::read_to_string("/proc/meminfo").unwrap();
-    let kb: i64 = s.lines().find_map(|l| l.strip_prefix("MemTotal:")).unwrap().trim().trim_end_matches("kB").trim().parse().unwrap();
+    let kb: i64 = s
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
     kb * 1024
 }
 
@@ -83,17 +113,30 @@ fn info_reports_real_figures_per_version() {
     let j = d.get("/v1.18/info").json();
     assert_eq!(j["Images"], 1);
     assert_eq!(j["Containers"], 0);
-    assert_eq!(j["NCPU"].as_i64().unwrap(), std::thread::available_parallelism().unwrap().get() as i64);
+    assert_eq!(
+        j["NCPU"].as_i64().unwrap(),
+        std::thread::available_parallelism().unwrap().get() as i64
+    );
     assert_eq!(j["MemTotal"].as_i64().unwrap(), meminfo_total());
     assert_eq!(j["DockerRootDir"], d.data_root().display().to_string());
     assert_eq!(j["Driver"], "overlay2");
     assert!(j["ID"].as_str().unwrap().split(':').count() == 12);
     assert!(j["OperatingSystem"].as_str().unwrap().len() > 1);
     assert!(j["SystemTime"].as_str().unwrap().starts_with("20"));
-    assert_eq!(j["Name"].as_str().unwrap(), std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim());
+    assert_eq!(
+        j["Name"].as_str().unwrap(),
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap()
+            .trim()
+    );
     // The same ID after a restart.
     let j11 = d.get("/v1.11/info").json();
-    assert!(j11.get("ID").is_none() && j11.get("OperatingSystem").is_none() && j11.get("ExecutionDriver").is_some(), "{j11}");
+    assert!(
+        j11.get("ID").is_none()
+            && j11.get("OperatingSystem").is_none()
+            && j11.get("ExecutionDriver").is_some(),
+        "{j11}"
+    );
     let j15 = d.get("/v1.15/info").json();
     assert!(j15.get("OperatingSystem").is_some() && j15.get("NCPU").is_none());
     let j5 = d.get("/v1.5/info").json();
@@ -113,10 +156,24 @@ fn daemon_id_survives_restart() {
 fn cors_headers_when_enabled() {
     let d = Daemon::start_with(&["--api-cors-header", "http://foo.bar"]);
     let r = d.get("/v1.18/_ping");
-    assert_eq!(r.header("Access-Control-Allow-Origin"), Some("http://foo.bar"));
-    assert!(r.header("Access-Control-Allow-Methods").unwrap().contains("DELETE"));
-    let pre = d.request("OPTIONS", "/v1.18/images/json", &[("Origin", "http://foo.bar")], &[]);
+    assert_eq!(
+        r.header("Access-Control-Allow-Origin"),
+        Some("http://foo.bar")
+    );
+    assert!(r
+        .header("Access-Control-Allow-Methods")
+        .unwrap()
+        .contains("DELETE"));
+    let pre = d.request(
+        "OPTIONS",
+        "/v1.18/images/json",
+        &[("Origin", "http://foo.bar")],
+        &[],
+    );
     assert_eq!(pre.status, 200);
     let plain = Daemon::start();
-    assert_eq!(plain.get("/_ping").header("Access-Control-Allow-Origin"), None);
+    assert_eq!(
+        plain.get("/_ping").header("Access-Control-Allow-Origin"),
+        None
+    );
 }

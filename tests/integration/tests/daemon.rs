@@ -9,7 +9,10 @@ use berth_tests::{berthd_bin, tarball, Daemon};
 fn sigterm_shuts_down_cleanly() {
     let mut d = Daemon::start();
     let pidfile = d.dir.path().join("berthd.pid");
-    assert_eq!(std::fs::read_to_string(&pidfile).unwrap().trim(), d.pid().to_string());
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap().trim(),
+        d.pid().to_string()
+    );
     let status = d.stop();
     assert!(status.success(), "{status}");
     assert!(!d.socket.exists(), "socket file left behind");
@@ -19,46 +22,81 @@ fn sigterm_shuts_down_cleanly() {
 #[test]
 fn a_second_daemon_on_the_same_data_root_is_refused() {
     let d = Daemon::start();
-    let out = d.command().arg("-H").arg(format!("unix://{}/other.sock", d.dir.path().display())).output().unwrap();
+    let out = d
+        .command()
+        .arg("-H")
+        .arg(format!("unix://{}/other.sock", d.dir.path().display()))
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is in use by another berthd"), "{err}");
-    assert_eq!(d.get("/_ping").status, 200, "the first daemon keeps serving");
+    assert_eq!(
+        d.get("/_ping").status,
+        200,
+        "the first daemon keeps serving"
+    );
 }
 
 #[test]
 fn non_loopback_tcp_needs_a_flag() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(berthd_bin())
-        .args(["--data-root", dir.path().join("d").to_str().unwrap(), "--exec-root", dir.path().join("e").to_str().unwrap()])
+        .args([
+            "--data-root",
+            dir.path().join("d").to_str().unwrap(),
+            "--exec-root",
+            dir.path().join("e").to_str().unwrap(),
+        ])
         .args(["-H", "tcp://0.0.0.0:0"])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote-api"), "{}", String::from_utf8_lossy(&out.stderr));
-    let bad = std::process::Command::new(berthd_bin()).args(["--data-root", "/nonexistent-berth/x", "-H", "bogus://x"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--allow-remote-api"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = std::process::Command::new(berthd_bin())
+        .args(["--data-root", "/nonexistent-berth/x", "-H", "bogus://x"])
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid host"));
 }
 
 #[test]
 fn serves_tcp_on_loopback_and_unix_at_once() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let d = Daemon::start_with(&["-H", &format!("tcp://127.0.0.1:{port}")]);
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(b"GET /v1.18/_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    s.write_all(b"GET /v1.18/_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
-    assert!(resp.starts_with("HTTP/1.1 200") && resp.ends_with("OK"), "{resp}");
+    assert!(
+        resp.starts_with("HTTP/1.1 200") && resp.ends_with("OK"),
+        "{resp}"
+    );
     assert_eq!(d.get("/_ping").status, 200);
 }
 
 #[test]
 fn version_flag() {
-    let out = std::process::Command::new(berthd_bin()).arg("--version").output().unwrap();
+    let out = std::process::Command::new(berthd_bin())
+        .arg("--version")
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("berthd {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("berthd {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -72,7 +110,10 @@ fn images_and_tags_survive_restart_and_crash() {
     d.kill();
     d.spawn();
     assert_eq!(d.get("/v1.18/images/keep:1/json").json()["Id"], id.as_str());
-    assert_eq!(d.get("/v1.18/images/json").json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        d.get("/v1.18/images/json").json().as_array().unwrap().len(),
+        1
+    );
 }
 
 #[test]
@@ -102,8 +143,17 @@ fn kill_9_mid_import_leaves_a_consistent_store() {
     assert_eq!(images.as_array().unwrap().len(), 1, "{images}");
     assert_eq!(images[0]["Id"], id.as_str());
     assert_eq!(std::fs::read_dir(root.join("ingest")).unwrap().count(), 0);
-    assert_eq!(std::fs::read_dir(root.join("layers")).unwrap().count(), 1, "half-made layer left");
-    assert_eq!(std::fs::read_dir(root.join("blobs/sha256")).unwrap().count(), 2);
+    assert_eq!(
+        std::fs::read_dir(root.join("layers")).unwrap().count(),
+        1,
+        "half-made layer left"
+    );
+    assert_eq!(
+        std::fs::read_dir(root.join("blobs/sha256"))
+            .unwrap()
+            .count(),
+        2
+    );
     assert_eq!(d.get("/v1.18/images/half/json").status, 404);
 }
 

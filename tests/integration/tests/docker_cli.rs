@@ -8,11 +8,25 @@ use berth_tests::{busybox_tar, Daemon};
 #[test]
 fn version_and_info() {
     let d = Daemon::start();
-    let out = d.docker_ok(&["version", "--format", "{{.Server.Version}} {{.Server.APIVersion}} {{.Client.APIVersion}}"]);
-    assert_eq!(out.trim(), format!("{} 1.18 1.18", env!("CARGO_PKG_VERSION")));
-    let info = d.docker_ok(&["info", "--format", "{{.Images}} {{.NCPU}} {{.Driver}} {{.DockerRootDir}}"]);
+    let out = d.docker_ok(&[
+        "version",
+        "--format",
+        "{{.Server.Version}} {{.Server.APIVersion}} {{.Client.APIVersion}}",
+    ]);
+    assert_eq!(
+        out.trim(),
+        format!("{} 1.18 1.18", env!("CARGO_PKG_VERSION"))
+    );
+    let info = d.docker_ok(&[
+        "info",
+        "--format",
+        "{{.Images}} {{.NCPU}} {{.Driver}} {{.DockerRootDir}}",
+    ]);
     let ncpu = std::thread::available_parallelism().unwrap().get();
-    assert_eq!(info.trim(), format!("0 {ncpu} overlay2 {}", d.data_root().display()));
+    assert_eq!(
+        info.trim(),
+        format!("0 {ncpu} overlay2 {}", d.data_root().display())
+    );
 }
 
 #[test]
@@ -24,10 +38,21 @@ fn import_images_inspect_history_tag_rmi() {
     assert_eq!(id.len(), 64, "{id}");
     let images = d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
     assert_eq!(images.trim(), format!("busybox:latest {}", &id[..12]));
-    let inspected = d.docker_ok(&["inspect", "--format", "{{.Id}} {{.Os}} {{.Architecture}}", "busybox"]);
+    let inspected = d.docker_ok(&[
+        "inspect",
+        "--format",
+        "{{.Id}} {{.Os}} {{.Architecture}}",
+        "busybox",
+    ]);
     assert!(inspected.starts_with(id), "{inspected}");
     assert!(inspected.contains(" linux "));
-    let history = d.docker_ok(&["history", "--no-trunc", "--format", "{{.ID}} {{.Size}}", "busybox"]);
+    let history = d.docker_ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.ID}} {{.Size}}",
+        "busybox",
+    ]);
     assert!(history.trim().starts_with(id), "{history}");
     d.docker_ok(&["tag", "busybox", "mine/busybox:v1"]);
     let images = d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
@@ -37,11 +62,18 @@ fn import_images_inspect_history_tag_rmi() {
     let out = d.docker_ok(&["rmi", "mine/busybox:v1"]);
     assert_eq!(out.trim(), "Untagged: mine/busybox:v1");
     let out = d.docker_ok(&["rmi", "busybox"]);
-    assert!(out.contains("Untagged: busybox:latest") && out.contains(&format!("Deleted: {id}")), "{out}");
+    assert!(
+        out.contains("Untagged: busybox:latest") && out.contains(&format!("Deleted: {id}")),
+        "{out}"
+    );
     assert_eq!(d.docker_ok(&["images", "-q"]).trim(), "");
     let missing = d.docker(&["rmi", "busybox"]);
     assert!(!missing.status.success());
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("No such image: busybox"), "{}", String::from_utf8_lossy(&missing.stderr));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("No such image: busybox"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
 }
 
 #[test]
@@ -52,12 +84,25 @@ fn save_and_load() {
     d.docker_ok(&["save", "-o", out.to_str().unwrap(), "busybox"]);
     d.docker_ok(&["rmi", "busybox"]);
     d.docker_ok(&["load", "-i", out.to_str().unwrap()]);
-    let images = d.docker_ok(&["images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+    let images = d.docker_ok(&[
+        "images",
+        "--no-trunc",
+        "--format",
+        "{{.Repository}}:{{.Tag}} {{.ID}}",
+    ]);
     assert_eq!(images.trim(), format!("busybox:latest {id}"));
     // Piped through stdin as well.
     d.docker_ok(&["rmi", "busybox"]);
-    let status = d.docker_cmd(&["load"]).stdin(std::fs::File::open(&out).unwrap()).output().unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let status = d
+        .docker_cmd(&["load"])
+        .stdin(std::fs::File::open(&out).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     assert_eq!(d.docker_ok(&["images", "-q", "--no-trunc"]).trim(), id);
 }
 
@@ -69,19 +114,39 @@ fn docker_2010_save() -> PathBuf {
     if out.exists() {
         return out;
     }
-    let refdir = tempfile::Builder::new().prefix("berth-ref-dockerd-").tempdir().unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/start-dockerd.sh");
+    let refdir = tempfile::Builder::new()
+        .prefix("berth-ref-dockerd-")
+        .tempdir()
+        .unwrap();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/start-dockerd.sh");
     let started = Command::new("bash")
         .arg(&script)
         .arg(refdir.path())
-        .env("DOCKERD_ARGS", "--bridge=none --iptables=false --ip6tables=false")
+        .env(
+            "DOCKERD_ARGS",
+            "--bridge=none --iptables=false --ip6tables=false",
+        )
         .output()
         .expect("start reference dockerd");
-    assert!(started.status.success(), "start-dockerd.sh: {}", String::from_utf8_lossy(&started.stderr));
+    assert!(
+        started.status.success(),
+        "start-dockerd.sh: {}",
+        String::from_utf8_lossy(&started.stderr)
+    );
     let host = format!("unix://{}/docker.sock", refdir.path().display());
     let docker = |args: &[&str]| {
-        let o = Command::new("docker").args(args).env("DOCKER_HOST", &host).env("DOCKER_CONFIG", refdir.path().join("cfg")).output().unwrap();
-        assert!(o.status.success(), "reference docker {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        let o = Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", &host)
+            .env("DOCKER_CONFIG", refdir.path().join("cfg"))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "reference docker {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     };
     let tmp = dir.join(format!("docker-20.10-save.tar.{}", std::process::id()));
     docker(&["import", busybox_tar().to_str().unwrap(), "refbox:20.10"]);

@@ -16,25 +16,43 @@ use crate::router::{Ctx, HandlerResult};
 pub async fn events(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
     let since = ctx.query.timestamp("since")?;
     let until = ctx.query.timestamp("until")?;
-    let filters = if gates::events_have_filters(ctx.version) { ctx.query.filters()? } else { Default::default() };
+    let filters = if gates::events_have_filters(ctx.version) {
+        ctx.query.filters()?
+    } else {
+        Default::default()
+    };
     filters
         .validate(&["event", "image", "container", "type", "label"])
         .map_err(|e| ApiError::bad_request(e.0))?;
-    let sub = ctx.backend.subscribe_events(&EventQuery { since, until, filters })?;
+    let sub = ctx.backend.subscribe_events(&EventQuery {
+        since,
+        until,
+        filters,
+    })?;
     let version = ctx.version;
     let line = move |e| {
         let mut bytes = serde_json::to_vec(&compat::event(version, e)).expect("event serialises");
         bytes.push(b'\n');
         Ok::<_, std::io::Error>(Frame::data(Bytes::from(bytes)))
     };
-    let past = futures_util::stream::iter(sub.past.into_iter().filter(move |e| until.is_none_or(|u| e.time_nano <= u)));
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
+    let past = futures_util::stream::iter(
+        sub.past
+            .into_iter()
+            .filter(move |e| until.is_none_or(|u| e.time_nano <= u)),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
     let live = match until {
         // `until` in the past: history only.
         Some(u) if u <= now => futures_util::stream::empty().boxed(),
         Some(u) => {
             let deadline = tokio::time::sleep(std::time::Duration::from_nanos((u - now) as u64));
-            sub.live.take_until(deadline).filter(move |e| std::future::ready(e.time_nano <= u)).boxed()
+            sub.live
+                .take_until(deadline)
+                .filter(move |e| std::future::ready(e.time_nano <= u))
+                .boxed()
         }
         None => sub.live,
     };

@@ -1,5 +1,6 @@
 //! Image endpoints.
 
+use berth_api_types::progress::ProgressMessage;
 use berth_errdefs::ErrorKind;
 use bytes::Bytes;
 use http::{header, Request, Response, StatusCode};
@@ -16,7 +17,9 @@ use crate::Body;
 
 pub async fn list(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
     let mut filters = ctx.query.filters()?;
-    filters.validate(&["dangling", "label", "reference", "before", "since"]).map_err(|e| ApiError::bad_request(e.0))?;
+    filters
+        .validate(&["dangling", "label", "reference", "before", "since"])
+        .map_err(|e| ApiError::bad_request(e.0))?;
     // The legacy `filter=` parameter names a repository.
     if let Some(name) = ctx.query.get("filter").filter(|f| !f.is_empty()) {
         filters.add("reference", name);
@@ -25,7 +28,7 @@ pub async fn list(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
     json(StatusCode::OK, &compat::image_list(ctx.version, images))
 }
 
-fn progress_line(v: &serde_json::Value) -> Bytes {
+fn progress_line(v: &ProgressMessage) -> Bytes {
     let mut b = serde_json::to_vec(v).expect("json");
     b.extend_from_slice(b"\r\n");
     Bytes::from(b)
@@ -38,10 +41,18 @@ pub async fn create(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
         let image = ctx.query.str("fromImage");
         return Err(ApiError::new(
             ErrorKind::NotImplemented,
-            if image.is_empty() { "missing fromImage or fromSrc".to_string() } else { format!("pulling {image} is not supported yet") },
+            if image.is_empty() {
+                "missing fromImage or fromSrc".to_string()
+            } else {
+                format!("pulling {image} is not supported yet")
+            },
         ));
     }
-    let source = if from_src == "-" { ImportSource::Body(body_stream(req)) } else { ImportSource::Url(from_src) };
+    let source = if from_src == "-" {
+        ImportSource::Body(body_stream(req))
+    } else {
+        ImportSource::Url(from_src)
+    };
     let request = ImportRequest {
         source,
         repo: ctx.query.str("repo").to_string(),
@@ -49,8 +60,12 @@ pub async fn create(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
         message: ctx.query.str("message").to_string(),
     };
     let id = ctx.backend.import_image(request).await?;
-    let line = progress_line(&serde_json::json!({"status": compat::image_id(ctx.version, &id)}));
-    Ok(Response::builder().status(StatusCode::OK).header(header::CONTENT_TYPE, "application/json").body(full(line)).expect("valid"))
+    let line = progress_line(&ProgressMessage::status(compat::image_id(ctx.version, &id)));
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(full(line))
+        .expect("valid"))
 }
 
 pub async fn inspect(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
@@ -65,12 +80,27 @@ pub async fn history(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
 
 pub async fn tag(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
     let force = ctx.query.bool("force") || !gates::tag_needs_force(ctx.version);
-    ctx.backend.tag_image(ctx.param(0), ctx.query.str("repo"), ctx.query.str("tag"), force)?;
-    Ok(Response::builder().status(StatusCode::CREATED).body(empty()).expect("valid"))
+    ctx.backend.tag_image(
+        ctx.param(0),
+        ctx.query.str("repo"),
+        ctx.query.str("tag"),
+        force,
+    )?;
+    Ok(Response::builder()
+        .status(StatusCode::CREATED)
+        .body(empty())
+        .expect("valid"))
 }
 
 pub async fn delete(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
-    let items = ctx.backend.delete_image(ctx.param(0), ctx.query.bool("force"), ctx.query.bool("noprune")).await?;
+    let items = ctx
+        .backend
+        .delete_image(
+            ctx.param(0),
+            ctx.query.bool("force"),
+            ctx.query.bool("noprune"),
+        )
+        .await?;
     json(StatusCode::OK, &compat::delete_items(ctx.version, items))
 }
 
@@ -101,11 +131,18 @@ pub async fn save_many(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
 pub async fn load(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
     let lines = ctx.backend.load_images(body_stream(req)).await?;
     if !gates::load_reports_progress(ctx.version) {
-        return Ok(Response::builder().status(StatusCode::OK).body(empty()).expect("valid"));
+        return Ok(Response::builder()
+            .status(StatusCode::OK)
+            .body(empty())
+            .expect("valid"));
     }
     let mut body = Vec::new();
     for l in lines {
-        body.extend_from_slice(&progress_line(&serde_json::json!({"stream": format!("{l}\n")})));
+        body.extend_from_slice(&progress_line(&ProgressMessage::stream(format!("{l}\n"))));
     }
-    Ok(Response::builder().status(StatusCode::OK).header(header::CONTENT_TYPE, "application/json").body(full(body)).expect("valid"))
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(full(body))
+        .expect("valid"))
 }

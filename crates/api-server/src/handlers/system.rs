@@ -12,14 +12,24 @@ pub async fn ping(_ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
         .header(header::CACHE_CONTROL, "no-cache, no-store, must-revalidate")
         .header(header::PRAGMA, "no-cache");
-    let body = if req.method() == Method::HEAD { empty() } else { full("OK") };
+    let body = if req.method() == Method::HEAD {
+        empty()
+    } else {
+        full("OK")
+    };
     Ok(builder.body(body).expect("valid"))
 }
 
 pub async fn version(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
-    json(StatusCode::OK, &compat::version(ctx.version, ctx.backend.version()))
+    json(
+        StatusCode::OK,
+        &compat::version(ctx.version, ctx.backend.version()),
+    )
 }
 
 pub async fn info(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
-    json(StatusCode::OK, &compat::info(ctx.version, ctx.backend.info()))
+    json(
+        StatusCode::OK,
+        &compat::info(ctx.version, ctx.backend.info()),
+    )
 }

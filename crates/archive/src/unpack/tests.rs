@@ -66,7 +66,11 @@ fn sandbox() -> Sandbox {
     let outside = dir.path().join("outside");
     std::fs::create_dir(&root).unwrap();
     std::fs::create_dir(&outside).unwrap();
-    Sandbox { _dir: dir, root, outside }
+    Sandbox {
+        _dir: dir,
+        root,
+        outside,
+    }
 }
 
 fn run(sb: &Sandbox, tar: Vec<u8>) -> Result<UnpackStats, ArchiveError> {
@@ -74,8 +78,14 @@ fn run(sb: &Sandbox, tar: Vec<u8>) -> Result<UnpackStats, ArchiveError> {
 }
 
 fn assert_outside_untouched(sb: &Sandbox) {
-    let left: Vec<_> = std::fs::read_dir(&sb.outside).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(left.iter().all(|n| n == "victim"), "something was written outside the root: {left:?}");
+    let left: Vec<_> = std::fs::read_dir(&sb.outside)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        left.iter().all(|n| n == "victim"),
+        "something was written outside the root: {left:?}"
+    );
 }
 
 #[test]
@@ -89,14 +99,23 @@ fn unpacks_files_dirs_links_and_metadata() {
         .hardlink("bin/bb2", "bin/busybox")
         .finish();
     let stats = run(&sb, tar).unwrap();
-    assert_eq!(std::fs::read(sb.root.join("etc/hostname")).unwrap(), b"box\n");
-    assert_eq!(std::fs::read_link(sb.root.join("bin/sh")).unwrap(), Path::new("/bin/busybox"));
+    assert_eq!(
+        std::fs::read(sb.root.join("etc/hostname")).unwrap(),
+        b"box\n"
+    );
+    assert_eq!(
+        std::fs::read_link(sb.root.join("bin/sh")).unwrap(),
+        Path::new("/bin/busybox")
+    );
     let a = std::fs::metadata(sb.root.join("bin/busybox")).unwrap();
     let b = std::fs::metadata(sb.root.join("bin/bb2")).unwrap();
     assert_eq!(a.ino(), b.ino());
     assert_eq!(a.mode() & 0o777, 0o644);
     assert_eq!(a.mtime(), 1_700_000_000);
-    assert_eq!(std::fs::metadata(sb.root.join("etc")).unwrap().mtime(), 1_700_000_000);
+    assert_eq!(
+        std::fs::metadata(sb.root.join("etc")).unwrap().mtime(),
+        1_700_000_000
+    );
     assert_eq!(stats.bytes, 7);
     assert_eq!(stats.entries, 5);
 }
@@ -106,7 +125,11 @@ fn dotdot_escape_is_refused() {
     let sb = sandbox();
     let err = run(&sb, RawTar::new().file("../outside/evil", b"x").finish()).unwrap_err();
     assert!(matches!(err, ArchiveError::Invalid(_)), "{err}");
-    assert!(run(&sb, RawTar::new().file("a/../../outside/evil", b"x").finish()).is_err());
+    assert!(run(
+        &sb,
+        RawTar::new().file("a/../../outside/evil", b"x").finish()
+    )
+    .is_err());
     assert_outside_untouched(&sb);
 }
 
@@ -114,9 +137,19 @@ fn dotdot_escape_is_refused() {
 fn absolute_paths_land_inside_the_root() {
     let sb = sandbox();
     let outside = sb.outside.to_str().unwrap().to_string();
-    run(&sb, RawTar::new().file(&format!("{outside}/evil"), b"x").finish()).unwrap();
+    run(
+        &sb,
+        RawTar::new()
+            .file(&format!("{outside}/evil"), b"x")
+            .finish(),
+    )
+    .unwrap();
     assert_outside_untouched(&sb);
-    assert!(sb.root.join(outside.trim_start_matches('/')).join("evil").exists());
+    assert!(sb
+        .root
+        .join(outside.trim_start_matches('/'))
+        .join("evil")
+        .exists());
 }
 
 #[test]
@@ -132,8 +165,16 @@ fn symlinked_parent_pointing_out_stays_inside() {
     run(&sb, tar).unwrap();
     assert_outside_untouched(&sb);
     // Resolved as the container would see it: inside the root.
-    assert!(sb.root.join(outside.trim_start_matches('/')).join("evil").exists());
-    assert!(sb.root.join(outside.trim_start_matches('/')).join("evil2").exists());
+    assert!(sb
+        .root
+        .join(outside.trim_start_matches('/'))
+        .join("evil")
+        .exists());
+    assert!(sb
+        .root
+        .join(outside.trim_start_matches('/'))
+        .join("evil2")
+        .exists());
 }
 
 #[test]
@@ -141,7 +182,10 @@ fn file_over_symlink_replaces_the_link_not_its_target() {
     let sb = sandbox();
     let victim = sb.outside.join("victim");
     std::fs::write(&victim, b"original").unwrap();
-    let tar = RawTar::new().symlink("f", victim.to_str().unwrap()).file("f", b"overwritten").finish();
+    let tar = RawTar::new()
+        .symlink("f", victim.to_str().unwrap())
+        .file("f", b"overwritten")
+        .finish();
     run(&sb, tar).unwrap();
     assert_eq!(std::fs::read(&victim).unwrap(), b"original");
     assert_eq!(std::fs::read(sb.root.join("f")).unwrap(), b"overwritten");
@@ -153,10 +197,23 @@ fn hardlink_pointing_out_is_refused_or_contained() {
     let victim = sb.outside.join("victim");
     std::fs::write(&victim, b"secret").unwrap();
     let victim_ino = std::fs::metadata(&victim).unwrap().ino();
-    assert!(run(&sb, RawTar::new().hardlink("h", "../outside/victim").finish()).is_err());
-    assert!(run(&sb, RawTar::new().hardlink("h", victim.to_str().unwrap()).finish()).is_err());
+    assert!(run(
+        &sb,
+        RawTar::new().hardlink("h", "../outside/victim").finish()
+    )
+    .is_err());
+    assert!(run(
+        &sb,
+        RawTar::new()
+            .hardlink("h", victim.to_str().unwrap())
+            .finish()
+    )
+    .is_err());
     // A symlink planted to lead a hardlink outside: the link is to the symlink itself.
-    let tar = RawTar::new().symlink("s", victim.to_str().unwrap()).hardlink("h2", "s").finish();
+    let tar = RawTar::new()
+        .symlink("s", victim.to_str().unwrap())
+        .hardlink("h2", "s")
+        .finish();
     let _ = run(&sb, tar);
     for name in ["h", "h2"] {
         if let Ok(m) = std::fs::symlink_metadata(sb.root.join(name)) {
@@ -201,7 +258,10 @@ fn whiteouts_become_overlay_whiteouts() {
 #[test]
 fn whiteouts_are_refused_outside_layers() {
     let sb = sandbox();
-    let opts = UnpackOptions { overlay_whiteouts: false, ..Default::default() };
+    let opts = UnpackOptions {
+        overlay_whiteouts: false,
+        ..Default::default()
+    };
     let tar = RawTar::new().file("a/.wh.gone", b"").finish();
     assert!(unpack(Cursor::new(tar), &sb.root, &opts).is_err());
 }

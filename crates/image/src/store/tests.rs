@@ -37,25 +37,51 @@ fn no_containers(_: &Digest) -> bool {
 #[test]
 fn import_resolves_by_name_id_and_prefix() {
     let (_d, s) = store();
-    let (img, _) = s.import(&mut Cursor::new(tarball(&[("etc/hostname", b"x")])), &opts(Some("busybox"))).unwrap();
+    let (img, _) = s
+        .import(
+            &mut Cursor::new(tarball(&[("etc/hostname", b"x")])),
+            &opts(Some("busybox")),
+        )
+        .unwrap();
     assert_eq!(img.layers.len(), 1);
     assert_eq!(img.size(), 1);
-    for name in ["busybox", "busybox:latest", "docker.io/library/busybox:latest", &img.id.to_string(), &img.id.hex(), &img.id.hex()[..5]] {
+    for name in [
+        "busybox",
+        "busybox:latest",
+        "docker.io/library/busybox:latest",
+        &img.id.to_string(),
+        &img.id.hex(),
+        &img.id.hex()[..5],
+    ] {
         assert_eq!(s.resolve(name).unwrap().id, img.id, "{name}");
     }
     assert!(matches!(s.resolve("nope"), Err(ImageError::NotFound(_))));
-    assert!(s.diff_path(&img.layers[0].chain_id).join("etc/hostname").exists());
+    assert!(s
+        .diff_path(&img.layers[0].chain_id)
+        .join("etc/hostname")
+        .exists());
     assert_eq!(s.references(&img.id)[0].to_string(), "busybox:latest");
 }
 
 #[test]
 fn tag_conflicts_without_force() {
     let (_d, s) = store();
-    let (a, _) = s.import(&mut Cursor::new(tarball(&[("a", b"1")])), &opts(Some("x:1"))).unwrap();
-    let (b, _) = s.import(&mut Cursor::new(tarball(&[("b", b"2")])), &opts(None)).unwrap();
+    let (a, _) = s
+        .import(
+            &mut Cursor::new(tarball(&[("a", b"1")])),
+            &opts(Some("x:1")),
+        )
+        .unwrap();
+    let (b, _) = s
+        .import(&mut Cursor::new(tarball(&[("b", b"2")])), &opts(None))
+        .unwrap();
     let r = Reference::parse("x:1").unwrap();
     let err = s.tag(&b.id, &r, false).unwrap_err();
-    assert!(err.to_string().starts_with("Conflict: Tag 1 is already set to image"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("Conflict: Tag 1 is already set to image"),
+        "{err}"
+    );
     assert_eq!(s.tag(&b.id, &r, true).unwrap().previous, Some(a.id));
     assert_eq!(s.resolve("x:1").unwrap().id, b.id);
 }
@@ -63,15 +89,33 @@ fn tag_conflicts_without_force() {
 #[test]
 fn delete_untags_then_deletes_with_last_reference() {
     let (_d, s) = store();
-    let (img, _) = s.import(&mut Cursor::new(tarball(&[("a", b"1")])), &opts(Some("x:1"))).unwrap();
-    s.tag(&img.id, &Reference::parse("x:2").unwrap(), false).unwrap();
-    s.tag(&img.id, &Reference::parse("y:1").unwrap(), false).unwrap();
+    let (img, _) = s
+        .import(
+            &mut Cursor::new(tarball(&[("a", b"1")])),
+            &opts(Some("x:1")),
+        )
+        .unwrap();
+    s.tag(&img.id, &Reference::parse("x:2").unwrap(), false)
+        .unwrap();
+    s.tag(&img.id, &Reference::parse("y:1").unwrap(), false)
+        .unwrap();
     let e = s.delete("x:1", false, &no_containers).unwrap();
     assert_eq!(e.len(), 1);
-    let err = s.delete(&img.id.hex()[..12], false, &no_containers).unwrap_err();
-    assert!(err.to_string().contains("referenced in multiple repositories"), "{err}");
+    let err = s
+        .delete(&img.id.hex()[..12], false, &no_containers)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("referenced in multiple repositories"),
+        "{err}"
+    );
     let e = s.delete(&img.id.hex()[..12], true, &no_containers).unwrap();
-    assert_eq!(e.iter().filter(|x| matches!(x, DeleteEffect::Untagged { .. })).count(), 2);
+    assert_eq!(
+        e.iter()
+            .filter(|x| matches!(x, DeleteEffect::Untagged { .. }))
+            .count(),
+        2
+    );
     assert!(e.contains(&DeleteEffect::DeletedImage(img.id)));
     assert!(e.contains(&DeleteEffect::DeletedLayer(img.layers[0].chain_id)));
     assert!(s.resolve("y:1").is_err());
@@ -85,14 +129,29 @@ fn survives_reopen_and_sweeps_leftovers() {
     let root = dir.path().join("image");
     let id = {
         let s = ImageStore::open(&root).unwrap();
-        s.import(&mut Cursor::new(tarball(&[("a", b"1")])), &opts(Some("keep"))).unwrap().0.id
+        s.import(
+            &mut Cursor::new(tarball(&[("a", b"1")])),
+            &opts(Some("keep")),
+        )
+        .unwrap()
+        .0
+        .id
     };
     // What a crash mid-write leaves: an unfinished layer, an ingest file, an orphan blob,
     // an orphan layer and a temp record.
     std::fs::create_dir_all(root.join("layers/tmp-123/diff")).unwrap();
     std::fs::write(root.join("ingest/999"), b"partial").unwrap();
-    std::fs::write(root.join("blobs/sha256").join(Digest::of(b"orphan").hex()), b"orphan").unwrap();
-    std::fs::create_dir_all(root.join("layers").join(Digest::of(b"l").hex()).join("diff")).unwrap();
+    std::fs::write(
+        root.join("blobs/sha256").join(Digest::of(b"orphan").hex()),
+        b"orphan",
+    )
+    .unwrap();
+    std::fs::create_dir_all(
+        root.join("layers")
+            .join(Digest::of(b"l").hex())
+            .join("diff"),
+    )
+    .unwrap();
     std::fs::write(root.join("images/.tmp-1-2"), b"{").unwrap();
     let s = ImageStore::open(&root).unwrap();
     assert_eq!(s.resolve("keep").unwrap().id, id);
@@ -105,11 +164,19 @@ fn survives_reopen_and_sweeps_leftovers() {
 #[test]
 fn save_then_load_roundtrips() {
     let (dir, s) = store();
-    let (img, _) = s.import(&mut Cursor::new(tarball(&[("bin/sh", b"elf")])), &opts(Some("busybox:1"))).unwrap();
+    let (img, _) = s
+        .import(
+            &mut Cursor::new(tarball(&[("bin/sh", b"elf")])),
+            &opts(Some("busybox:1")),
+        )
+        .unwrap();
     let mut out = Vec::new();
-    s.save(&[(img.clone(), s.references(&img.id))], &mut out).unwrap();
+    s.save(&[(img.clone(), s.references(&img.id))], &mut out)
+        .unwrap();
     let (_d2, s2) = store();
-    let loaded = s2.load(&mut Cursor::new(out.clone()), &dir.path().join("tmp")).unwrap();
+    let loaded = s2
+        .load(&mut Cursor::new(out.clone()), &dir.path().join("tmp"))
+        .unwrap();
     assert_eq!(loaded.len(), 1);
     assert_eq!(loaded[0].image.id, img.id);
     assert_eq!(s2.resolve("busybox:1").unwrap().id, img.id);
@@ -128,7 +195,12 @@ fn save_then_load_roundtrips() {
         filtered.append_data(&mut h, &path, &data[..]).unwrap();
     }
     let (_d3, s3) = store();
-    let loaded = s3.load(&mut Cursor::new(filtered.into_inner().unwrap()), &dir.path().join("tmp")).unwrap();
+    let loaded = s3
+        .load(
+            &mut Cursor::new(filtered.into_inner().unwrap()),
+            &dir.path().join("tmp"),
+        )
+        .unwrap();
     assert_eq!(loaded.len(), 1);
     let v1 = s3.resolve("busybox:1").unwrap();
     assert_eq!(v1.layers[0].diff_id, img.layers[0].diff_id);
@@ -164,27 +236,49 @@ fn loads_oci_layout_with_gzip_layers() {
     .unwrap();
     let mut b = tar::Builder::new(Vec::new());
     for (name, data) in [
-        ("oci-layout".to_string(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+        (
+            "oci-layout".to_string(),
+            br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+        ),
         ("index.json".to_string(), index),
         (format!("blobs/sha256/{}", manifest_digest.hex()), manifest),
         (format!("blobs/sha256/{}", config_digest.hex()), config),
-        (format!("blobs/sha256/{}", layer_digest.hex()), std::mem::take(&mut gz)),
+        (
+            format!("blobs/sha256/{}", layer_digest.hex()),
+            std::mem::take(&mut gz),
+        ),
     ] {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(0o644);
         b.append_data(&mut h, name, &data[..]).unwrap();
     }
-    let loaded = s.load(&mut Cursor::new(b.into_inner().unwrap()), &dir.path().join("tmp")).unwrap();
+    let loaded = s
+        .load(
+            &mut Cursor::new(b.into_inner().unwrap()),
+            &dir.path().join("tmp"),
+        )
+        .unwrap();
     assert_eq!(loaded[0].image.id, config_digest);
     assert_eq!(s.resolve("hello:oci").unwrap().id, config_digest);
-    assert_eq!(std::fs::read(s.diff_path(&loaded[0].image.layers[0].chain_id).join("hello")).unwrap(), b"world");
+    assert_eq!(
+        std::fs::read(
+            s.diff_path(&loaded[0].image.layers[0].chain_id)
+                .join("hello")
+        )
+        .unwrap(),
+        b"world"
+    );
 }
 
 fn flate2_gz(data: &[u8]) -> Vec<u8> {
     // A stored (uncompressed) gzip member is enough to exercise detection and decoding.
     let mut out = vec![0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff];
-    for chunk in data.chunks(65535).enumerate().map(|(i, c)| (i == data.len().div_ceil(65535) - 1, c)) {
+    for chunk in data
+        .chunks(65535)
+        .enumerate()
+        .map(|(i, c)| (i == data.len().div_ceil(65535) - 1, c))
+    {
         let (last, c) = chunk;
         out.push(last as u8);
         out.extend_from_slice(&(c.len() as u16).to_le_bytes());
@@ -201,7 +295,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -212,18 +310,32 @@ fn failed_load_leaves_nothing() {
     let (dir, s) = store();
     // A manifest whose second layer is missing: the first layer gets unpacked, then removed.
     let layer = tarball(&[("a", b"1")]);
-    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec();
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#
+            .to_vec();
     let manifest = serde_json::to_vec(&serde_json::json!([{"Config": "c.json", "RepoTags": ["bad:1"], "Layers": ["l1/layer.tar", "l2/layer.tar"]}])).unwrap();
     let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in [("manifest.json", manifest), ("c.json", config), ("l1/layer.tar", layer)] {
+    for (name, data) in [
+        ("manifest.json", manifest),
+        ("c.json", config),
+        ("l1/layer.tar", layer),
+    ] {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(0o644);
         b.append_data(&mut h, name, &data[..]).unwrap();
     }
-    assert!(s.load(&mut Cursor::new(b.into_inner().unwrap()), &dir.path().join("tmp")).is_err());
+    assert!(s
+        .load(
+            &mut Cursor::new(b.into_inner().unwrap()),
+            &dir.path().join("tmp")
+        )
+        .is_err());
     assert!(s.resolve("bad:1").is_err());
     assert_eq!(s.layers.list().unwrap().len(), 0);
     assert_eq!(s.content.list().unwrap().len(), 0);
-    assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+        0
+    );
 }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds berth, starts berthd with its defaults (data in /var/lib/berth, API on
+# unix:///run/berth.sock), and drives it with the docker CLI: import a busybox image and look
+# at it. Stops the daemon at the end. Run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-test-deps.sh
+cargo build --release --locked -p berthd
+target/release/berthd & pid=$!
+trap 'kill $pid; wait $pid 2>/dev/null || true' EXIT
+export DOCKER_HOST=unix:///run/berth.sock
+until docker version >/dev/null 2>&1; do sleep 0.1; done
+tar=$(mktemp --suffix=.tar)
+bash ../shared/tools/make-busybox-rootfs.sh "$tar" >/dev/null 2>&1 || bash "$(dirname "$0")/make-busybox-rootfs.sh" "$tar"
+docker version
+docker import "$tar" busybox:latest
+docker images
+docker history busybox
+rm -f "$tar"

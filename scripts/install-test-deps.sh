@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the tests and benchmarks need on a fresh Debian machine (run as root):
+# busybox-static (the busybox image fixture), compressors (import tests), the docker CLI when
+# the machine has none (Debian's docker.io also brings the reference dockerd 20.10 that makes
+# the `docker save` fixture and that benchmarks compare against), hyperfine.
+set -euo pipefail
+need=()
+command -v busybox >/dev/null && busybox --list-full >/dev/null 2>&1 || need+=(busybox-static)
+command -v bzip2 >/dev/null || need+=(bzip2)
+command -v xz >/dev/null || need+=(xz-utils)
+command -v zstd >/dev/null || need+=(zstd)
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v hyperfine >/dev/null || need+=(hyperfine)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; }
+fi
+# docker.io's package starts a system dockerd; the tests never use it, and it must not hold
+# iptables or bridges on the test machine.
+if command -v systemctl >/dev/null && systemctl is-active --quiet docker 2>/dev/null; then
+  systemctl stop docker docker.socket containerd >/dev/null 2>&1 || true
+fi
