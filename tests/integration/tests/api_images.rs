@@ -332,7 +332,7 @@ fn save_get_and_load_roundtrip_under_every_version() {
     let id = d.import_busybox("busybox:latest");
     d.post(&format!("/v1.18/images/{id}/tag?repo=busybox&tag=v1"));
     let other = d.import(&tarball(&[("x", b"x")]), "other:1");
-    for v in ["/v1.7", "/v1.11", "/v1.15", "/v1.18", ""] {
+    for v in VERSIONS {
         let r = d.get(&format!("{v}/images/busybox/get"));
         assert_eq!(r.status, 200, "{v}");
         assert_eq!(r.header("Content-Type"), Some("application/x-tar"));
@@ -364,7 +364,7 @@ fn save_get_and_load_roundtrip_under_every_version() {
     assert_eq!(many.status, 200);
     assert_eq!(d.get("/v1.18/images/get?names=nothere").status, 404);
     // Load into a fresh daemon, under every version.
-    for v in ["/v1.7", "/v1.18", ""] {
+    for v in VERSIONS {
         let fresh = Daemon::start();
         let r = fresh.request(
             "POST",
@@ -484,4 +484,70 @@ fn events_stream_live() {
     assert_eq!(seen[0]["status"], "tag");
     assert_eq!(seen[1]["status"], "import");
     assert_eq!(seen[1]["id"], id.as_str());
+}
+
+#[test]
+fn delete_under_every_version() {
+    let d = Daemon::start();
+    for v in VERSIONS {
+        let id = d.import(&tarball(&[("v", v.as_bytes())]), "per:version");
+        let r = d.delete(&format!("{v}/images/per:version"));
+        assert_eq!(r.status, 200, "{v}: {}", r.text());
+        let items = r.json();
+        assert_eq!(
+            items[0],
+            serde_json::json!({"Untagged": "per:version"}),
+            "{v}"
+        );
+        assert_eq!(items[1], serde_json::json!({"Deleted": id}), "{v}");
+        let r = d.delete(&format!("{v}/images/per:version"));
+        assert_eq!(r.status, 404);
+        assert_eq!(r.text(), "No such image: per:version\n");
+    }
+}
+
+#[test]
+fn events_under_every_version_and_load_events() {
+    let d = Daemon::start();
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let id = d.import(&tarball(&[("a", b"1")]), "evv:1");
+    let saved = d.get("/v1.18/images/evv:1/get");
+    d.delete(&format!("/v1.18/images/{id}"));
+    let r = d.request(
+        "POST",
+        "/v1.18/images/load",
+        &[("Content-Type", "application/x-tar")],
+        &saved.body,
+    );
+    assert_eq!(r.status, 200);
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    for v in VERSIONS {
+        let events = d
+            .get(&format!("{v}/events?since={t0}&until={until}"))
+            .json_lines();
+        let actions: Vec<&str> = events
+            .iter()
+            .map(|e| e["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            ["tag", "import", "save", "untag", "delete", "tag", "load"],
+            "{v}"
+        );
+        assert!(
+            events
+                .iter()
+                .all(|e| e["id"] == id.as_str() && e["Type"] == "image"),
+            "{v}"
+        );
+        assert_eq!(events[6]["Action"], "load");
+        assert_eq!(events[5]["Actor"]["Attributes"]["name"], "evv:1");
+    }
 }
