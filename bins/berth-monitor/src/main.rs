@@ -1,0 +1,171 @@
+//! `berth-monitor`: one per running container, in the spirit of conmon.
+//!
+//! It creates and starts the container through libcontainer (whose `clone3` makes the
+//! container's init a child of this process, which is why this is not the daemon), reports
+//! the container's PID on stdout, then lives single-threaded until the container exits:
+//! reading the container's stdout/stderr into the json-file log, and finally recording the
+//! exit code and time in the exit file. It carries no HTTP and no async runtime.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::ExitCode;
+
+use berth_runtime::logfile::LogWriter;
+use berth_runtime::monitor::{ExitRecord, MonitorArgs, StartReport};
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::Container;
+use libcontainer::syscall::syscall::SyscallType;
+use rustix::event::{poll, PollFd, PollFlags};
+use rustix::fs::{fcntl_setfl, OFlags};
+use rustix::process::{pidfd_open, waitpid, Pid, PidfdFlags, WaitOptions};
+
+struct Running {
+    container: Container,
+    pid: Pid,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+}
+
+fn start(args: &MonitorArgs) -> Result<Running, String> {
+    let devnull = File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
+    let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    let mut container = ContainerBuilder::new(args.id.clone(), SyscallType::default())
+        .with_root_path(&args.runtime_root)
+        .map_err(|e| format!("runtime root: {e}"))?
+        .with_stdin(OwnedFd::from(devnull))
+        .with_stdout(out_w)
+        .with_stderr(err_w)
+        .as_init(&args.bundle)
+        .with_systemd(false)
+        .with_detach(true)
+        .build()
+        .map_err(|e| format!("create container: {e}"))?;
+    if let Err(e) = container.start() {
+        let _ = container.delete(true);
+        return Err(format!("start container: {e}"));
+    }
+    let pid = container.pid().ok_or("container has no pid")?.as_raw();
+    Ok(Running { container, pid: Pid::from_raw(pid).ok_or("bad pid")?, stdout: out_r, stderr: err_r })
+}
+
+/// Prints the start report for the daemon, then points stdout at /dev/null: the daemon may go
+/// away and must not take the monitor with it (SIGPIPE).
+fn report(r: &StartReport) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", serde_json::to_string(r).expect("report serialises"));
+    let _ = out.flush();
+    drop(out);
+    if let Ok(devnull) = File::options().write(true).open("/dev/null") {
+        let _ = rustix::stdio::dup2_stdout(&devnull);
+    }
+}
+
+/// Reads what is available on `fd` into the log; returns false at EOF.
+fn pump(fd: &OwnedFd, stream: usize, log: &mut LogWriter, buf: &mut [u8]) -> bool {
+    let mut file = File::from(fd.try_clone().expect("dup"));
+    loop {
+        match file.read(buf) {
+            Ok(0) => return false,
+            Ok(n) => {
+                if let Err(e) = log.feed(stream, &buf[..n]) {
+                    eprintln!("berth-monitor: writing log: {e}");
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+fn supervise(mut run: Running, args: &MonitorArgs) -> i32 {
+    let mut log = match LogWriter::open(&args.log_path, args.log_max_size, args.log_max_files) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("berth-monitor: open log {}: {e}", args.log_path.display());
+            return 1;
+        }
+    };
+    for fd in [&run.stdout, &run.stderr] {
+        let _ = fcntl_setfl(fd, OFlags::NONBLOCK);
+    }
+    let pidfd = pidfd_open(run.pid, PidfdFlags::empty()).expect("pidfd_open on our own child");
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut open = [true, true];
+    loop {
+        let mut fds = vec![PollFd::new(&pidfd, PollFlags::IN)];
+        let streams: Vec<usize> = (0..2).filter(|i| open[*i]).collect();
+        for i in &streams {
+            fds.push(PollFd::new(if *i == 0 { &run.stdout } else { &run.stderr }, PollFlags::IN));
+        }
+        if let Err(e) = poll(&mut fds, None) {
+            if e == rustix::io::Errno::INTR {
+                continue;
+            }
+            break;
+        }
+        let exited = !fds[0].revents().is_empty();
+        let ready: Vec<usize> = streams.iter().enumerate().filter(|(k, _)| !fds[k + 1].revents().is_empty()).map(|(_, i)| *i).collect();
+        drop(fds);
+        for i in ready {
+            let fd = if i == 0 { &run.stdout } else { &run.stderr };
+            open[i] = pump(fd, i, &mut log, &mut buf);
+        }
+        let _ = log.flush();
+        if exited {
+            break;
+        }
+    }
+    let status = loop {
+        match waitpid(Some(run.pid), WaitOptions::empty()) {
+            Ok(Some((_, s))) => break Some(s),
+            Ok(None) => continue,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => break None,
+        }
+    };
+    // What the container wrote just before exiting is still in the pipes. Processes it left
+    // behind may hold them open: read what is there, without waiting for EOF.
+    for (i, fd) in [&run.stdout, &run.stderr].into_iter().enumerate() {
+        if open[i] {
+            pump(fd, i, &mut log, &mut buf);
+        }
+    }
+    let _ = log.flush_partial();
+    let exit_code = match status {
+        Some(s) => s.exit_status().map(|c| c as i32).or_else(|| s.terminating_signal().map(|sig| 128 + sig as i32)).unwrap_or(255),
+        None => 255,
+    };
+    if let Err(e) = run.container.delete(true) {
+        eprintln!("berth-monitor: delete container state: {e}");
+    }
+    let record = ExitRecord { exit_code, finished_at: jiff::Timestamp::now().to_string(), oom_killed: false };
+    if let Err(e) = record.write(&args.exit_file) {
+        eprintln!("berth-monitor: write exit file: {e}");
+    }
+    let _ = run.stdout.as_fd();
+    exit_code
+}
+
+fn main() -> ExitCode {
+    let args = match MonitorArgs::parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("berth-monitor: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match start(&args) {
+        Err(error) => {
+            report(&StartReport { pid: None, error: Some(error) });
+            ExitCode::FAILURE
+        }
+        Ok(run) => {
+            report(&StartReport { pid: Some(run.pid.as_raw_nonzero().get()), error: None });
+            supervise(run, &args);
+            ExitCode::SUCCESS
+        }
+    }
+}

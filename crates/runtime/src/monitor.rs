@@ -1,0 +1,138 @@
+//! The interface between the daemon and `berth-monitor`, the small per-container process that
+//! creates and starts the container, holds its stdio, writes its log, and records how it
+//! ended. The daemon can die and come back: the monitor and its records stay.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// How the daemon starts a monitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorArgs {
+    pub id: String,
+    /// The OCI bundle (holding `config.json`).
+    pub bundle: PathBuf,
+    /// libcontainer's state directory.
+    pub runtime_root: PathBuf,
+    pub log_path: PathBuf,
+    /// Where the monitor writes the [`ExitRecord`].
+    pub exit_file: PathBuf,
+    pub log_max_size: Option<u64>,
+    pub log_max_files: u32,
+}
+
+impl MonitorArgs {
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut a: Vec<OsString> = vec![
+            "--id".into(),
+            self.id.clone().into(),
+            "--bundle".into(),
+            self.bundle.clone().into(),
+            "--runtime-root".into(),
+            self.runtime_root.clone().into(),
+            "--log".into(),
+            self.log_path.clone().into(),
+            "--exit-file".into(),
+            self.exit_file.clone().into(),
+            "--log-max-files".into(),
+            self.log_max_files.to_string().into(),
+        ];
+        if let Some(m) = self.log_max_size {
+            a.push("--log-max-size".into());
+            a.push(m.to_string().into());
+        }
+        a
+    }
+
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
+        let mut out = MonitorArgs {
+            id: String::new(),
+            bundle: PathBuf::new(),
+            runtime_root: PathBuf::new(),
+            log_path: PathBuf::new(),
+            exit_file: PathBuf::new(),
+            log_max_size: None,
+            log_max_files: 1,
+        };
+        let mut it = args.into_iter();
+        while let Some(flag) = it.next() {
+            let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--id" => out.id = value()?,
+                "--bundle" => out.bundle = value()?.into(),
+                "--runtime-root" => out.runtime_root = value()?.into(),
+                "--log" => out.log_path = value()?.into(),
+                "--exit-file" => out.exit_file = value()?.into(),
+                "--log-max-size" => out.log_max_size = Some(value()?.parse().map_err(|e| format!("--log-max-size: {e}"))?),
+                "--log-max-files" => out.log_max_files = value()?.parse().map_err(|e| format!("--log-max-files: {e}"))?,
+                other => return Err(format!("unknown argument {other}")),
+            }
+        }
+        if out.id.is_empty() || out.bundle.as_os_str().is_empty() || out.exit_file.as_os_str().is_empty() {
+            return Err("--id, --bundle and --exit-file are required".into());
+        }
+        Ok(out)
+    }
+}
+
+/// The one line a monitor prints on stdout once the container started (or failed to).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartReport {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// How a container ended, written atomically by its monitor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitRecord {
+    pub exit_code: i32,
+    pub finished_at: String,
+    #[serde(default)]
+    pub oom_killed: bool,
+}
+
+impl ExitRecord {
+    pub fn read(path: &Path) -> Option<ExitRecord> {
+        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    }
+
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec(self).expect("exit record serialises"))?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(tmp, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_roundtrip() {
+        let a = MonitorArgs {
+            id: "c1".into(),
+            bundle: "/b".into(),
+            runtime_root: "/r".into(),
+            log_path: "/l".into(),
+            exit_file: "/e".into(),
+            log_max_size: Some(10),
+            log_max_files: 3,
+        };
+        let strings = a.to_args().into_iter().map(|s| s.into_string().unwrap());
+        assert_eq!(MonitorArgs::parse(strings).unwrap(), a);
+        assert!(MonitorArgs::parse(["--bogus".to_string()]).is_err());
+    }
+
+    #[test]
+    fn exit_record_roundtrip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("exit.json");
+        let r = ExitRecord { exit_code: 3, finished_at: "2024-01-01T00:00:00Z".into(), oom_killed: false };
+        r.write(&p).unwrap();
+        assert_eq!(ExitRecord::read(&p), Some(r));
+    }
+}
