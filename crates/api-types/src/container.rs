@@ -38,6 +38,7 @@ pub struct ContainerConfig {
     pub mac_address: String,
     pub on_build: Option<Vec<String>>,
     pub labels: Option<BTreeMap<String, String>>,
+    pub stop_signal: Option<String>,
 }
 
 /// Docker's `strslice`: `"echo hi"` (a single element, as the old API allows) or
@@ -85,4 +86,155 @@ mod tests {
             assert!(v.get(k).is_some(), "{k}");
         }
     }
+}
+
+/// `RestartPolicy`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RestartPolicy {
+    pub name: String,
+    pub maximum_retry_count: i64,
+}
+
+/// `LogConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LogConfig {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub config: Option<BTreeMap<String, String>>,
+}
+
+/// `HostConfig`, as create/start bodies give it and inspect shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostConfig {
+    pub binds: Option<Vec<String>>,
+    #[serde(rename = "ContainerIDFile")]
+    pub container_id_file: String,
+    pub lxc_conf: Option<serde_json::Value>,
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub cpu_shares: i64,
+    pub cpuset_cpus: String,
+    pub privileged: bool,
+    pub port_bindings: Option<serde_json::Value>,
+    pub links: Option<Vec<String>>,
+    pub publish_all_ports: bool,
+    pub dns: Option<Vec<String>>,
+    pub dns_search: Option<Vec<String>>,
+    pub extra_hosts: Option<Vec<String>>,
+    pub volumes_from: Option<Vec<String>>,
+    pub devices: Option<serde_json::Value>,
+    pub network_mode: String,
+    pub ipc_mode: String,
+    pub pid_mode: String,
+    pub cap_add: Option<Vec<String>>,
+    pub cap_drop: Option<Vec<String>>,
+    pub restart_policy: RestartPolicy,
+    pub security_opt: Option<Vec<String>>,
+    pub readonly_rootfs: bool,
+    pub ulimits: Option<serde_json::Value>,
+    pub log_config: LogConfig,
+    pub cgroup_parent: String,
+    pub auto_remove: bool,
+}
+
+/// The body of `POST /containers/create`: the config, the host config, and the fields old
+/// API versions put at the top level (moved into `HostConfig` in 1.15–1.18).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateBody {
+    #[serde(flatten)]
+    pub config: ContainerConfig,
+    pub host_config: Option<HostConfig>,
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub cpu_shares: i64,
+    pub cpuset: String,
+    pub dns: Option<Vec<String>>,
+    pub volumes_from: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateResponse {
+    pub id: String,
+    pub warnings: Vec<String>,
+}
+
+/// One entry of `GET /containers/json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerSummary {
+    pub id: String,
+    pub names: Vec<String>,
+    pub image: String,
+    #[serde(rename = "ImageID")]
+    pub image_id: String,
+    pub command: String,
+    pub created: i64,
+    pub status: String,
+    pub state: String,
+    pub ports: Vec<serde_json::Value>,
+    pub labels: BTreeMap<String, String>,
+    pub size_rw: Option<i64>,
+    pub size_root_fs: Option<i64>,
+}
+
+/// `State` in container inspect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerState {
+    pub status: String,
+    pub running: bool,
+    pub paused: bool,
+    pub restarting: bool,
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: bool,
+    pub dead: bool,
+    pub pid: i64,
+    pub exit_code: i64,
+    pub error: String,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+/// `GET /containers/(id)/json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerInspect {
+    pub id: String,
+    pub created: String,
+    pub path: String,
+    pub args: Vec<String>,
+    pub state: ContainerState,
+    pub image: String,
+    pub network_settings: serde_json::Value,
+    pub resolv_conf_path: String,
+    pub hostname_path: String,
+    pub hosts_path: String,
+    pub log_path: String,
+    pub name: String,
+    pub restart_count: i64,
+    pub driver: String,
+    pub exec_driver: String,
+    pub mount_label: String,
+    pub process_label: String,
+    pub app_armor_profile: String,
+    #[serde(rename = "ExecIDs")]
+    pub exec_ids: Option<Vec<String>>,
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    pub volumes: BTreeMap<String, String>,
+    #[serde(rename = "VolumesRW")]
+    pub volumes_rw: BTreeMap<String, bool>,
+}
+
+/// `GET /containers/(id)/top`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TopResponse {
+    pub titles: Vec<String>,
+    pub processes: Vec<Vec<String>>,
 }

@@ -7,6 +7,14 @@ pub enum EngineError {
     #[error("{0}")]
     InvalidParameter(String),
     #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not modified")]
+    NotModified,
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("{0}")]
     Internal(String),
 }
 
@@ -15,6 +23,10 @@ impl Classify for EngineError {
         match self {
             EngineError::Image(e) => e.kind(),
             EngineError::InvalidParameter(_) => ErrorKind::InvalidParameter,
+            EngineError::NotFound(_) => ErrorKind::NotFound,
+            EngineError::Conflict(_) => ErrorKind::Conflict,
+            EngineError::NotModified => ErrorKind::NotModified,
+            EngineError::NotImplemented(_) => ErrorKind::NotImplemented,
             EngineError::Internal(_) => ErrorKind::Internal,
         }
     }

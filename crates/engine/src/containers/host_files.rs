@@ -1,0 +1,71 @@
+//! The per-container `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf`, bind-mounted into
+//! the container as Docker does.
+
+/// `/etc/hosts` for a container without a network address yet.
+pub fn hosts(hostname: &str, domainname: &str, extra: &[String]) -> String {
+    let mut s = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+    );
+    for e in extra {
+        if let Some((host, ip)) = e.split_once(':') {
+            s.push_str(&format!("{ip}\t{host}\n"));
+        }
+    }
+    let _ = (hostname, domainname);
+    s
+}
+
+/// The host's resolv.conf with loopback nameservers removed (they mean nothing inside the
+/// container's network namespace); Docker's public defaults when none remain.
+pub fn resolv_conf(host: &str, dns: &[String], search: &[String]) -> String {
+    let mut out = String::new();
+    let mut nameservers = 0;
+    for line in host.lines() {
+        let t = line.trim();
+        if let Some(ns) = t.strip_prefix("nameserver") {
+            let ns = ns.trim();
+            if !dns.is_empty() || ns.starts_with("127.") || ns == "::1" {
+                continue;
+            }
+            nameservers += 1;
+        }
+        if !search.is_empty() && (t.starts_with("search") || t.starts_with("domain")) {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    for ns in dns {
+        out.push_str(&format!("nameserver {ns}\n"));
+        nameservers += 1;
+    }
+    if nameservers == 0 {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_nameservers_are_dropped() {
+        let r = resolv_conf("nameserver 127.0.0.53\nsearch corp\n", &[], &[]);
+        assert_eq!(r, "search corp\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+        let r = resolv_conf("nameserver 10.0.0.1\n", &[], &[]);
+        assert_eq!(r, "nameserver 10.0.0.1\n");
+        let r = resolv_conf("nameserver 10.0.0.1\nsearch a\n", &["1.1.1.1".into()], &["b".into()]);
+        assert_eq!(r, "search b\nnameserver 1.1.1.1\n");
+    }
+
+    #[test]
+    fn hosts_has_localhost_and_extra() {
+        let h = hosts("box", "", &["db:10.0.0.5".into()]);
+        assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
+        assert!(h.ends_with("10.0.0.5\tdb\n"));
+    }
+}

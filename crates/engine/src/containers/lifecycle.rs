@@ -1,0 +1,800 @@
+//! Container lifecycle: create, start, stop, kill, restart, wait, remove, rename, pause —
+//! and the monitor's side of it: noticing an exit, recording it, applying restart policies,
+//! and reconnecting after a daemon restart.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_runtime::monitor::{ExitRecord, MonitorArgs, StartReport};
+use berth_runtime::rootfs::OverlayDirs;
+use berth_runtime::spec::{container_spec, SpecParams};
+
+use super::host_files;
+use super::names;
+use super::procs;
+use super::record::{Config, ContainerRecord, HostConfig, State, Status, ZERO_TIME};
+use super::{ContainerService, Entry};
+use crate::error::EngineError;
+
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What `create` needs: the user's config and host config (image not yet merged) and a name.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    pub name: String,
+    pub config: Config,
+    pub host_config: HostConfig,
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+fn env_key(kv: &str) -> &str {
+    kv.split_once('=').map_or(kv, |(k, _)| k)
+}
+
+/// Merges the image's config under the user's, as Docker does.
+fn merge(user: &mut Config, image: &Config) {
+    let mut env: Vec<String> = image.env.clone().unwrap_or_default();
+    for kv in user.env.take().unwrap_or_default() {
+        match env.iter_mut().find(|e| env_key(e) == env_key(&kv)) {
+            Some(slot) => *slot = kv,
+            None => env.push(kv),
+        }
+    }
+    user.env = Some(env);
+    // An entrypoint given by the user drops the image's command too.
+    if user.entrypoint.is_none() {
+        user.entrypoint = image.entrypoint.clone();
+        if user.cmd.is_none() {
+            user.cmd = image.cmd.clone();
+        }
+    }
+    if user.working_dir.is_empty() {
+        user.working_dir = image.working_dir.clone();
+    }
+    if user.user.is_empty() {
+        user.user = image.user.clone();
+    }
+    for (mine, theirs) in [(&mut user.exposed_ports, &image.exposed_ports), (&mut user.volumes, &image.volumes)] {
+        if let Some(t) = theirs {
+            let m = mine.get_or_insert_with(BTreeMap::new);
+            for (k, v) in t {
+                m.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
+    if let Some(labels) = &image.labels {
+        let m = user.labels.get_or_insert_with(BTreeMap::new);
+        for (k, v) in labels {
+            m.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    if user.on_build.is_none() {
+        user.on_build = image.on_build.clone();
+    }
+    if user.stop_signal.is_none() {
+        user.stop_signal = image.stop_signal.clone();
+    }
+}
+
+/// Resolves `user` (`name`, `uid`, `uid:gid`, `name:group`) in the container's files.
+fn resolve_user(rootfs: &std::path::Path, user: &str) -> Result<(u32, u32, Vec<u32>), EngineError> {
+    if user.is_empty() {
+        return Ok((0, 0, Vec::new()));
+    }
+    let (u, g) = user.split_once(':').map_or((user, None), |(u, g)| (u, Some(g)));
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
+    let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+    let entry = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() >= 4 && (f[0] == u || f[2] == u));
+    let (uid, mut gid) = match (u.parse::<u32>(), &entry) {
+        (_, Some(f)) => (f[2].parse().unwrap_or(0), f[3].parse().unwrap_or(0)),
+        (Ok(n), None) => (n, 0),
+        (Err(_), None) => {
+            return Err(EngineError::InvalidParameter(format!("unable to find user {u}: no matching entries in passwd file")))
+        }
+    };
+    if let Some(g) = g {
+        gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => group
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() >= 3 && f[0] == g)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| EngineError::InvalidParameter(format!("unable to find group {g}: no matching entries in group file")))?,
+        };
+    }
+    let name = entry.as_ref().map(|f| f[0]).unwrap_or("");
+    let extra: Vec<u32> = group
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .filter(|f| f.len() >= 4 && !name.is_empty() && f[3].split(',').any(|m| m == name))
+        .filter_map(|f| f[2].parse().ok())
+        .filter(|g| *g != gid)
+        .collect();
+    Ok((uid, gid, extra))
+}
+
+/// How long to wait before the next restart: 100 ms doubling (Docker's back-off).
+fn backoff(restart_count: i64) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1u64 << restart_count.clamp(0, 10)))
+}
+
+impl ContainerService {
+    fn name_taken(&self, name: &str) -> Option<String> {
+        let map = self.containers.read().expect("lock");
+        map.values().map(|e| e.snapshot()).find(|r| r.name == name).map(|r| r.id)
+    }
+
+    fn conflict_name(name: &str, id: &str) -> EngineError {
+        EngineError::Conflict(format!(
+            "Conflict. The container name \"{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name."
+        ))
+    }
+
+    /// `POST /containers/create`.
+    pub fn create(&self, mut req: CreateRequest) -> Result<ContainerRecord, EngineError> {
+        if req.config.image.is_empty() {
+            return Err(EngineError::InvalidParameter("Config.Image is required".into()));
+        }
+        let image = self.images.resolve(&req.config.image).map_err(|e| match e {
+            berth_image::ImageError::NotFound(_) => EngineError::NotFound(format!("No such image: {}", req.config.image)),
+            other => other.into(),
+        })?;
+        let image_config: Config = image.config.config.as_ref().and_then(|c| serde_json::from_value(c.clone()).ok()).unwrap_or_default();
+        merge(&mut req.config, &image_config);
+        let mut argv: Vec<String> = req.config.entrypoint.clone().unwrap_or_default();
+        argv.extend(req.config.cmd.clone().unwrap_or_default());
+        if argv.is_empty() {
+            return Err(EngineError::InvalidParameter("No command specified".into()));
+        }
+        match req.host_config.restart_policy.name.as_str() {
+            "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
+            other => return Err(EngineError::InvalidParameter(format!("invalid restart policy '{other}'"))),
+        }
+        if req.host_config.restart_policy.maximum_retry_count < 0 {
+            return Err(EngineError::InvalidParameter("maximum retry count cannot be negative".into()));
+        }
+        if req.host_config.restart_policy.name != "on-failure" && req.host_config.restart_policy.maximum_retry_count > 0 {
+            return Err(EngineError::InvalidParameter(format!(
+                "maximum retry count cannot be used with restart policy '{}'",
+                req.host_config.restart_policy.name
+            )));
+        }
+        match req.host_config.log_config.kind.as_str() {
+            "" => req.host_config.log_config.kind = "json-file".into(),
+            "json-file" | "none" => {}
+            other => return Err(EngineError::InvalidParameter(format!("logging driver \"{other}\" is not supported"))),
+        }
+        if req.host_config.network_mode.is_empty() {
+            req.host_config.network_mode = "default".into();
+        }
+        let id = loop {
+            let bytes: [u8; 32] = rand::random();
+            let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            // Docker avoids IDs that look like numbers (they would be ambiguous with PIDs).
+            if !id[..12].bytes().all(|b| b.is_ascii_digit()) {
+                break id;
+            }
+        };
+        let name = if req.name.is_empty() {
+            let mut n = format!("/{}", names::generate(0));
+            let mut retry = 1;
+            while self.name_taken(&n).is_some() {
+                n = format!("/{}", names::generate(retry));
+                retry += 1;
+            }
+            n
+        } else {
+            if !names::valid(&req.name) {
+                return Err(EngineError::InvalidParameter(format!(
+                    "Invalid container name ({}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                    req.name
+                )));
+            }
+            format!("/{}", req.name.trim_start_matches('/'))
+        };
+        if req.config.hostname.is_empty() {
+            req.config.hostname = id[..12].to_string();
+        }
+        let record = ContainerRecord {
+            schema: 1,
+            id: id.clone(),
+            name: name.clone(),
+            created: now(),
+            image_id: image.id.to_string(),
+            path: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            config: req.config,
+            host_config: req.host_config,
+            state: State::default(),
+            restart_count: 0,
+        };
+        {
+            let mut map = self.containers.write().expect("lock");
+            if let Some(other) = map.values().map(|e| e.snapshot()).find(|r| r.name == name) {
+                return Err(Self::conflict_name(&name, &other.id));
+            }
+            std::fs::create_dir_all(self.paths.dir(&id)).map_err(|e| EngineError::Internal(format!("create container directory: {e}")))?;
+            if let Err(e) = self.persist(&record) {
+                let _ = std::fs::remove_dir_all(self.paths.dir(&id));
+                return Err(e);
+            }
+            map.insert(id.clone(), Entry::new(record.clone()));
+        }
+        self.publish(&record, "create", &[]);
+        Ok(record)
+    }
+
+    /// `POST /containers/(id)/start`. Starting a running container is `NotModified`.
+    pub async fn start(self: &Arc<Self>, name: &str) -> Result<(), EngineError> {
+        let entry = self.entry(name)?;
+        let _op = entry.op.lock().await;
+        let rec = entry.snapshot();
+        match rec.state.status {
+            Status::Running | Status::Restarting => return Err(EngineError::NotModified),
+            Status::Paused => return Err(EngineError::Conflict(format!("cannot start a paused container, try unpause instead"))),
+            _ => {}
+        }
+        self.update(&entry, |r| r.state.stopped_by_user = false)?;
+        self.start_locked(&entry).await
+    }
+
+    /// Starts the container; the caller holds its operation lock.
+    async fn start_locked(self: &Arc<Self>, entry: &Arc<Entry>) -> Result<(), EngineError> {
+        let svc = self.clone();
+        let e = entry.clone();
+        let prepared = tokio::task::spawn_blocking(move || svc.launch(&e)).await?;
+        match prepared {
+            Ok((child, pid)) => {
+                let monitor_pid = child.id().unwrap_or(0) as i32;
+                let rec = self.update(entry, |r| {
+                    r.state = State {
+                        status: Status::Running,
+                        pid,
+                        monitor_pid,
+                        monitor_start: procs::start_time(monitor_pid).unwrap_or(0),
+                        started_at: now(),
+                        finished_at: r.state.finished_at.clone(),
+                        exit_code: 0,
+                        ..State::default()
+                    };
+                })?;
+                self.publish(&rec, "start", &[]);
+                self.watch(entry.clone(), Monitor::Child(child));
+                Ok(())
+            }
+            Err(err) => {
+                let msg = err.to_string();
+                let _ = self.update(entry, |r| {
+                    r.state.status = if r.state.started_at == ZERO_TIME { Status::Created } else { Status::Exited };
+                    r.state.error = msg.clone();
+                    r.state.exit_code = 128;
+                });
+                Err(err)
+            }
+        }
+    }
+
+    /// Mounts the root filesystem, writes the host files and the bundle, and starts the
+    /// monitor. Undoes what it did when a step fails.
+    fn launch(&self, entry: &Entry) -> Result<(tokio::process::Child, i32), EngineError> {
+        let rec = entry.snapshot();
+        let id = rec.id.clone();
+        let image = self.images.get(&berth_image::Digest::parse(&rec.image_id).ok_or_else(|| EngineError::Internal("bad image id".into()))?)
+            .ok_or_else(|| EngineError::NotFound(format!("No such image: {}", rec.image_id)))?;
+        let lowers: Vec<_> = image.layers.iter().rev().map(|l| self.images.diff_path(&l.chain_id)).collect();
+        let overlay = OverlayDirs::new(self.paths.overlay(&id));
+        let internal = |what: &str, e: std::io::Error| EngineError::Internal(format!("{what}: {e}"));
+        overlay.create().map_err(|e| internal("create root filesystem", e))?;
+        overlay.unmount().map_err(|e| internal("unmount stale root filesystem", e))?;
+        let rootfs = overlay.mount(&lowers).map_err(|e| internal("mount root filesystem", e))?;
+        let result = (|| {
+            let c = &rec.config;
+            let h = &rec.host_config;
+            std::fs::write(self.paths.hostname(&id), format!("{}\n", c.hostname)).map_err(|e| internal("write hostname", e))?;
+            let extra = h.extra_hosts.clone().unwrap_or_default();
+            std::fs::write(self.paths.hosts(&id), host_files::hosts(&c.hostname, &c.domainname, &extra)).map_err(|e| internal("write hosts", e))?;
+            let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            let resolv = host_files::resolv_conf(&host_resolv, &h.dns.clone().unwrap_or_default(), &h.dns_search.clone().unwrap_or_default());
+            std::fs::write(self.paths.resolv_conf(&id), resolv).map_err(|e| internal("write resolv.conf", e))?;
+            let (uid, gid, additional_gids) = resolve_user(&rootfs, &c.user)?;
+            let mut env = c.env.clone().unwrap_or_default();
+            if !env.iter().any(|e| env_key(e) == "PATH") {
+                env.insert(0, DEFAULT_PATH.to_string());
+            }
+            env.insert(1.min(env.len()), format!("HOSTNAME={}", c.hostname));
+            if c.tty && !env.iter().any(|e| env_key(e) == "TERM") {
+                env.push("TERM=xterm".into());
+            }
+            let mut args = vec![rec.path.clone()];
+            args.extend(rec.args.iter().cloned());
+            let spec = container_spec(&SpecParams {
+                id: id.clone(),
+                rootfs: rootfs.display().to_string(),
+                args,
+                env,
+                cwd: c.working_dir.clone(),
+                uid,
+                gid,
+                additional_gids,
+                hostname: c.hostname.clone(),
+                domainname: c.domainname.clone(),
+                tty: false,
+                hostname_path: self.paths.hostname(&id).display().to_string(),
+                hosts_path: self.paths.hosts(&id).display().to_string(),
+                resolv_conf_path: self.paths.resolv_conf(&id).display().to_string(),
+                cgroups_path: format!("/berth/{id}"),
+            });
+            let bundle = self.paths.bundle(&id);
+            std::fs::create_dir_all(&bundle).map_err(|e| internal("create bundle", e))?;
+            std::fs::write(bundle.join("config.json"), serde_json::to_vec(&spec).expect("spec serialises")).map_err(|e| internal("write bundle", e))?;
+            let _ = std::fs::remove_file(self.paths.exit_file(&id));
+            let log_cfg = h.log_config.config.clone().unwrap_or_default();
+            let args = MonitorArgs {
+                id: id.clone(),
+                bundle,
+                runtime_root: self.paths.runtime_root(),
+                log_path: if h.log_config.kind == "none" { "/dev/null".into() } else { self.paths.log(&id) },
+                exit_file: self.paths.exit_file(&id),
+                log_max_size: log_cfg.get("max-size").map(|s| parse_size(s)).transpose()?,
+                log_max_files: log_cfg.get("max-file").map(|s| s.parse().unwrap_or(1)).unwrap_or(1),
+            };
+            let monitor_log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.paths.monitor_log(&id))
+                .map_err(|e| internal("open monitor log", e))?;
+            let mut cmd = std::process::Command::new(&self.monitor_bin);
+            cmd.args(args.to_args()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(monitor_log);
+            // Its own process group: signals meant for the daemon's terminal stay there.
+            cmd.process_group(0);
+            let mut child = tokio::process::Command::from(cmd).spawn().map_err(|e| internal("start monitor", e))?;
+            let stdout = child.stdout.take().expect("piped").into_owned_fd().map_err(|e| internal("monitor pipe", e))?;
+            let mut line = String::new();
+            std::io::BufReader::new(std::fs::File::from(stdout)).read_line(&mut line).map_err(|e| internal("read monitor report", e))?;
+            let report: StartReport = serde_json::from_str(line.trim()).unwrap_or(StartReport {
+                pid: None,
+                error: Some(format!("monitor gave no start report: {}", std::fs::read_to_string(self.paths.monitor_log(&id)).unwrap_or_default().trim())),
+            });
+            match report.pid {
+                Some(pid) => Ok((child, pid)),
+                None => {
+                    let _ = child.start_kill();
+                    let msg = report.error.unwrap_or_default();
+                    // Docker's wording for a command that cannot be run.
+                    if msg.contains("No such file") || msg.contains("not found") {
+                        Err(EngineError::InvalidParameter(format!(
+                            "OCI runtime create failed: {msg}: exec: \"{}\": executable file not found in $PATH",
+                            rec.path
+                        )))
+                    } else {
+                        Err(EngineError::Internal(format!("OCI runtime create failed: {msg}")))
+                    }
+                }
+            }
+        })();
+        if result.is_err() {
+            let _ = overlay.unmount();
+        }
+        result
+    }
+
+    /// Watches the monitor until it exits, then records the exit.
+    fn watch(self: &Arc<Self>, entry: Arc<Entry>, monitor: Monitor) {
+        let svc = self.clone();
+        tokio::spawn(async move {
+            monitor.wait().await;
+            svc.on_exit(&entry).await;
+        });
+    }
+
+    /// The container's monitor has exited: record how, clean up, tell, and restart if the
+    /// policy says so.
+    async fn on_exit(self: &Arc<Self>, entry: &Arc<Entry>) {
+        let id = entry.snapshot().id;
+        let record = ExitRecord::read(&self.paths.exit_file(&id));
+        let overlay = OverlayDirs::new(self.paths.overlay(&id));
+        if let Err(e) = overlay.unmount() {
+            tracing::warn!(container = %id, error = %e, "unmounting root filesystem");
+        }
+        let _ = std::fs::remove_dir_all(self.paths.bundle(&id));
+        let rec = match self.update(entry, |r| {
+            let (code, finished, error) = match &record {
+                Some(x) => (x.exit_code, x.finished_at.clone(), String::new()),
+                None => (255, now(), "container monitor exited without recording an exit code".to_string()),
+            };
+            r.state.status = Status::Exited;
+            r.state.pid = 0;
+            r.state.monitor_pid = 0;
+            r.state.exit_code = code;
+            r.state.finished_at = finished;
+            r.state.oom_killed = record.as_ref().is_some_and(|x| x.oom_killed);
+            r.state.error = error;
+        }) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(container = %id, error = %e, "recording container exit");
+                return;
+            }
+        };
+        self.publish(&rec, "die", &[("exitCode", rec.state.exit_code.to_string())]);
+        if self.should_restart(&rec) {
+            let svc = self.clone();
+            let entry = entry.clone();
+            let delay = backoff(rec.restart_count);
+            let _ = self.update(&entry, |r| r.state.status = Status::Restarting);
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _op = entry.op.lock().await;
+                let current = entry.snapshot();
+                if current.state.status != Status::Restarting || current.state.stopped_by_user {
+                    return;
+                }
+                let _ = svc.update(&entry, |r| r.restart_count += 1);
+                if let Err(e) = svc.start_locked(&entry).await {
+                    tracing::warn!(container = %current.id, error = %e, "restart failed");
+                }
+            });
+        }
+    }
+
+    fn should_restart(&self, rec: &ContainerRecord) -> bool {
+        if rec.state.stopped_by_user || !self.containers.read().expect("lock").contains_key(&rec.id) {
+            return false;
+        }
+        let p = &rec.host_config.restart_policy;
+        match p.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => rec.state.exit_code != 0 && (p.maximum_retry_count == 0 || rec.restart_count < p.maximum_retry_count),
+            _ => false,
+        }
+    }
+
+    /// Waits until the container is no longer running (or restarting); returns its exit code.
+    pub async fn wait(&self, name: &str) -> Result<i32, EngineError> {
+        let entry = self.entry(name)?;
+        self.wait_entry(&entry, None).await.ok_or_else(|| EngineError::Internal("wait interrupted".into()))
+    }
+
+    async fn wait_entry(&self, entry: &Entry, timeout: Option<Duration>) -> Option<i32> {
+        let mut rx = entry.changed.subscribe();
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        loop {
+            let rec = entry.snapshot();
+            if !rec.state.status.is_running() && rec.state.status != Status::Restarting {
+                return Some(rec.state.exit_code);
+            }
+            match deadline {
+                Some(d) => {
+                    if tokio::time::timeout_at(d, rx.changed()).await.is_err() {
+                        return None;
+                    }
+                }
+                None => {
+                    if rx.changed().await.is_err() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    fn signal(&self, rec: &ContainerRecord, signal: i32) -> Result<(), EngineError> {
+        procs::send_signal(rec.state.pid, signal).map_err(|e| EngineError::Internal(format!("Cannot kill container {}: {e}", rec.id)))?;
+        self.publish(rec, "kill", &[("signal", signal.to_string())]);
+        Ok(())
+    }
+
+    /// `POST /containers/(id)/kill`.
+    pub async fn kill(&self, name: &str, signal: &str) -> Result<(), EngineError> {
+        let entry = self.entry(name)?;
+        let sig = if signal.is_empty() { 9 } else { procs::parse_signal(signal)? };
+        let rec = entry.snapshot();
+        if !rec.state.status.is_running() {
+            return Err(EngineError::Conflict(format!("Container {} is not running", rec.id)));
+        }
+        if sig == 9 || sig == 15 {
+            self.update(&entry, |r| r.state.stopped_by_user = true)?;
+        }
+        self.signal(&rec, sig)?;
+        if sig == 9 {
+            self.wait_entry(&entry, Some(Duration::from_secs(10))).await;
+        }
+        Ok(())
+    }
+
+    /// `POST /containers/(id)/stop?t=`: the stop signal, then SIGKILL after `timeout`.
+    pub async fn stop(&self, name: &str, timeout: Option<u64>) -> Result<(), EngineError> {
+        let entry = self.entry(name)?;
+        let _op = entry.op.lock().await;
+        self.stop_locked(&entry, timeout).await
+    }
+
+    async fn stop_locked(&self, entry: &Entry, timeout: Option<u64>) -> Result<(), EngineError> {
+        let rec = entry.snapshot();
+        if rec.state.status == Status::Restarting {
+            self.update(entry, |r| {
+                r.state.stopped_by_user = true;
+                r.state.status = Status::Exited;
+            })?;
+            return Ok(());
+        }
+        if !rec.state.status.is_running() {
+            return Err(EngineError::NotModified);
+        }
+        self.update(entry, |r| r.state.stopped_by_user = true)?;
+        if rec.state.status == Status::Paused {
+            let _ = procs::set_frozen(&rec.id, false);
+        }
+        let stop_signal = rec.config.stop_signal.as_deref().map(procs::parse_signal).transpose()?.unwrap_or(15);
+        let _ = self.signal(&rec, stop_signal);
+        let grace = Duration::from_secs(timeout.unwrap_or(10));
+        if self.wait_entry(entry, Some(grace)).await.is_none() {
+            let _ = self.signal(&rec, 9);
+            self.wait_entry(entry, Some(Duration::from_secs(30))).await;
+        }
+        self.publish(&entry.snapshot(), "stop", &[]);
+        Ok(())
+    }
+
+    /// `POST /containers/(id)/restart?t=`.
+    pub async fn restart(self: &Arc<Self>, name: &str, timeout: Option<u64>) -> Result<(), EngineError> {
+        let entry = self.entry(name)?;
+        let _op = entry.op.lock().await;
+        match self.stop_locked(&entry, timeout).await {
+            Ok(()) | Err(EngineError::NotModified) => {}
+            Err(e) => return Err(e),
+        }
+        self.update(&entry, |r| r.state.stopped_by_user = false)?;
+        self.start_locked(&entry).await?;
+        self.publish(&entry.snapshot(), "restart", &[]);
+        Ok(())
+    }
+
+    /// `POST /containers/(id)/pause` and `unpause`.
+    pub async fn pause(&self, name: &str, pause: bool) -> Result<(), EngineError> {
+        let entry = self.entry(name)?;
+        let _op = entry.op.lock().await;
+        let rec = entry.snapshot();
+        match (rec.state.status, pause) {
+            (Status::Running, true) | (Status::Paused, false) => {}
+            (Status::Paused, true) => return Err(EngineError::Conflict(format!("Container {} is already paused", rec.id))),
+            (Status::Running, false) => return Err(EngineError::Conflict(format!("Container {} is not paused", rec.id))),
+            _ => return Err(EngineError::Conflict(format!("Container {} is not running", rec.id))),
+        }
+        let id = rec.id.clone();
+        tokio::task::spawn_blocking(move || procs::set_frozen(&id, pause)).await??;
+        let rec = self.update(&entry, |r| r.state.status = if pause { Status::Paused } else { Status::Running })?;
+        self.publish(&rec, if pause { "pause" } else { "unpause" }, &[]);
+        Ok(())
+    }
+
+    /// `GET /containers/(id)/top?ps_args=`.
+    pub async fn top(&self, name: &str, ps_args: &str) -> Result<procs::TopResult, EngineError> {
+        let rec = self.entry(name)?.snapshot();
+        if !rec.state.status.is_running() {
+            return Err(EngineError::Conflict(format!("Container {} is not running", rec.id)));
+        }
+        let ps_args = ps_args.to_string();
+        tokio::task::spawn_blocking(move || procs::top(&rec.id, &ps_args)).await?
+    }
+
+    /// `POST /containers/(id)/rename?name=`.
+    pub fn rename(&self, name: &str, new_name: &str) -> Result<(), EngineError> {
+        let entry = self.entry(name)?;
+        if !names::valid(new_name) {
+            return Err(EngineError::InvalidParameter(format!(
+                "Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        let wanted = format!("/{}", new_name.trim_start_matches('/'));
+        let old = entry.snapshot().name;
+        if old == wanted {
+            return Err(EngineError::InvalidParameter("Renaming a container with the same name as its current name".into()));
+        }
+        if let Some(other) = self.name_taken(&wanted) {
+            return Err(Self::conflict_name(&wanted, &other));
+        }
+        let rec = self.update(&entry, |r| r.name = wanted.clone())?;
+        self.publish(&rec, "rename", &[("oldName", old)]);
+        Ok(())
+    }
+
+    /// `DELETE /containers/(id)?force=`: removes a stopped container (or, with `force`, kills
+    /// it first) and everything it had on disk.
+    pub async fn remove(&self, name: &str, force: bool) -> Result<(), EngineError> {
+        let entry = self.entry(name)?;
+        let _op = entry.op.lock().await;
+        let rec = entry.snapshot();
+        if rec.state.status.is_running() || rec.state.status == Status::Restarting {
+            if !force {
+                return Err(EngineError::Conflict(format!(
+                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                    rec.id
+                )));
+            }
+            self.update(&entry, |r| r.state.stopped_by_user = true)?;
+            if rec.state.status == Status::Paused {
+                let _ = procs::set_frozen(&rec.id, false);
+            }
+            if rec.state.status.is_running() {
+                let _ = self.signal(&rec, 9);
+                self.wait_entry(&entry, Some(Duration::from_secs(30))).await;
+            }
+        }
+        self.containers.write().expect("lock").remove(&rec.id);
+        let overlay = OverlayDirs::new(self.paths.overlay(&rec.id));
+        let mut problems = Vec::new();
+        if let Err(e) = overlay.remove() {
+            problems.push(format!("remove root filesystem: {e}"));
+        }
+        for dir in [self.paths.bundle(&rec.id), self.paths.dir(&rec.id)] {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    problems.push(format!("remove {}: {e}", dir.display()));
+                }
+            }
+        }
+        entry.changed.send_modify(|n| *n += 1);
+        self.publish(&rec, "destroy", &[]);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Internal(problems.join("; ")))
+        }
+    }
+
+    /// At daemon start: loads every record, reconnects to live monitors, records the exits
+    /// that happened while the daemon was away, and brings back `always` containers.
+    pub(crate) async fn restore(self: &Arc<Self>) -> Result<(), EngineError> {
+        let dir = self.paths.data_root.join("containers");
+        let mut restart = Vec::new();
+        for e in std::fs::read_dir(&dir).map_err(|e| EngineError::Internal(format!("read containers: {e}")))?.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            let rec: ContainerRecord = match std::fs::read(self.paths.record(&id)).ok().and_then(|d| serde_json::from_slice(&d).ok()) {
+                Some(r) => r,
+                None => {
+                    // A create that crashed before its record was written.
+                    tracing::warn!(container = %id, "removing container directory without a record");
+                    let _ = std::fs::remove_dir_all(e.path());
+                    continue;
+                }
+            };
+            let entry = Entry::new(rec.clone());
+            self.containers.write().expect("lock").insert(rec.id.clone(), entry.clone());
+            let was_running = rec.state.status.is_running() || rec.state.status == Status::Restarting;
+            if !was_running {
+                continue;
+            }
+            let alive = rec.state.monitor_pid > 0 && procs::start_time(rec.state.monitor_pid) == Some(rec.state.monitor_start);
+            let pidfd = if alive {
+                rustix::process::Pid::from_raw(rec.state.monitor_pid).and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())
+            } else {
+                None
+            };
+            match pidfd {
+                Some(fd) => {
+                    tracing::info!(container = %rec.id, pid = rec.state.pid, "reconnected to running container");
+                    self.watch(entry, Monitor::Pidfd(fd));
+                }
+                None => {
+                    tracing::info!(container = %rec.id, "container exited while the daemon was down");
+                    self.on_exit(&entry).await;
+                    if rec.host_config.restart_policy.name == "always" && !rec.state.stopped_by_user {
+                        restart.push(entry);
+                    }
+                }
+            }
+        }
+        for entry in restart {
+            let _op = entry.op.lock().await;
+            if entry.snapshot().state.status == Status::Exited {
+                if let Err(e) = self.start_locked(&entry).await {
+                    tracing::warn!(error = %e, "restarting container at daemon start");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_size(s: &str) -> Result<u64, EngineError> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1024),
+        Some('m') => (&t[..t.len() - 1], 1024 * 1024),
+        Some('g') => (&t[..t.len() - 1], 1024 * 1024 * 1024),
+        _ => (t.as_str(), 1),
+    };
+    num.parse::<u64>().map(|n| n * mult).map_err(|_| EngineError::InvalidParameter(format!("invalid max-size: {s}")))
+}
+
+/// How the daemon learns that a monitor exited: its own child (reaped by tokio), or, after a
+/// daemon restart, a pidfd for a process it did not start.
+enum Monitor {
+    Child(tokio::process::Child),
+    Pidfd(std::os::fd::OwnedFd),
+}
+
+impl Monitor {
+    async fn wait(self) {
+        match self {
+            Monitor::Child(mut c) => {
+                let _ = c.wait().await;
+            }
+            // `AsyncFd::new` is deprecated for types whose descriptor can change under it; an
+            // `OwnedFd` cannot, and `register` would need `unsafe`.
+            #[allow(deprecated)]
+            Monitor::Pidfd(fd) => match tokio::io::unix::AsyncFd::new(fd) {
+                Ok(afd) => {
+                    let _ = afd.readable().await;
+                }
+                Err(_) => loop {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                },
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_follows_docker_rules() {
+        let image = Config {
+            env: Some(vec!["PATH=/x".into(), "A=1".into()]),
+            cmd: Some(vec!["sh".into()]),
+            entrypoint: Some(vec!["/init".into()]),
+            working_dir: "/w".into(),
+            labels: Some([("l".to_string(), "img".to_string())].into()),
+            ..Default::default()
+        };
+        let mut user = Config { env: Some(vec!["A=2".into(), "B=3".into()]), cmd: Some(vec!["echo".into()]), ..Default::default() };
+        merge(&mut user, &image);
+        assert_eq!(user.env.unwrap(), ["PATH=/x", "A=2", "B=3"]);
+        assert_eq!(user.entrypoint.unwrap(), ["/init"]);
+        assert_eq!(user.cmd.unwrap(), ["echo"]);
+        assert_eq!(user.working_dir, "/w");
+        let mut user = Config { entrypoint: Some(vec!["/mine".into()]), ..Default::default() };
+        merge(&mut user, &image);
+        assert_eq!(user.cmd, None, "a user entrypoint drops the image's command");
+    }
+
+    #[test]
+    fn users_resolve_in_the_container_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/passwd"), "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\napp:x:1000:1000::/:/bin/sh\n").unwrap();
+        std::fs::write(dir.path().join("etc/group"), "root:x:0:\nstaff:x:50:app\napp:x:1000:\n").unwrap();
+        assert_eq!(resolve_user(dir.path(), "").unwrap(), (0, 0, vec![]));
+        assert_eq!(resolve_user(dir.path(), "nobody").unwrap(), (65534, 65534, vec![]));
+        assert_eq!(resolve_user(dir.path(), "app").unwrap(), (1000, 1000, vec![50]));
+        assert_eq!(resolve_user(dir.path(), "1234").unwrap(), (1234, 0, vec![]));
+        assert_eq!(resolve_user(dir.path(), "1234:7").unwrap(), (1234, 7, vec![]));
+        assert_eq!(resolve_user(dir.path(), "app:staff").unwrap().1, 50);
+        assert!(resolve_user(dir.path(), "ghost").is_err());
+    }
+
+    #[test]
+    fn backoff_doubles_from_100ms() {
+        assert_eq!(backoff(0), Duration::from_millis(100));
+        assert_eq!(backoff(1), Duration::from_millis(200));
+        assert_eq!(backoff(3), Duration::from_millis(800));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10m").unwrap(), 10 * 1024 * 1024);
+        assert_eq!(parse_size("512").unwrap(), 512);
+        assert!(parse_size("x").is_err());
+    }
+}

@@ -1,0 +1,123 @@
+//! Reading a container's json-file log: everything or the last lines, optionally following
+//! it until the container stops.
+
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::sync::Arc;
+
+use berth_runtime::logfile::{self, LogEntry};
+
+use super::{ContainerService, Entry};
+use crate::error::EngineError;
+
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    pub stdout: bool,
+    pub stderr: bool,
+    pub follow: bool,
+    /// Only the last N lines.
+    pub tail: Option<usize>,
+    /// Only entries at or after / before these Unix nanoseconds.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// One log line: stream 1 is stdout, 2 stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub stream: u8,
+    pub data: Vec<u8>,
+    pub time: String,
+}
+
+fn to_line(e: LogEntry, opts: &LogOptions) -> Option<LogLine> {
+    let stream = if e.stream == "stderr" { 2 } else { 1 };
+    if (stream == 1 && !opts.stdout) || (stream == 2 && !opts.stderr) {
+        return None;
+    }
+    if opts.since.is_some() || opts.until.is_some() {
+        let t = e.time.parse::<jiff::Timestamp>().ok()?.as_nanosecond() as i64;
+        if opts.since.is_some_and(|s| t < s) || opts.until.is_some_and(|u| t > u) {
+            return None;
+        }
+    }
+    Some(LogLine { stream, data: e.log.into_bytes(), time: e.time })
+}
+
+impl ContainerService {
+    /// Streams the log of `name`; the receiver ends when everything asked for was sent (with
+    /// `follow`, when the container has stopped), or when it is dropped.
+    pub fn logs(self: &Arc<Self>, name: &str, opts: LogOptions) -> Result<(bool, tokio::sync::mpsc::Receiver<LogLine>), EngineError> {
+        let entry = self.entry(name)?;
+        let rec = entry.snapshot();
+        if rec.host_config.log_config.kind == "none" {
+            return Err(EngineError::NotImplemented("configured logging driver does not support reading".into()));
+        }
+        let path = self.paths.log(&rec.id);
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::task::spawn_blocking(move || follow_log(&entry, &path, &opts, &tx));
+        Ok((rec.config.tty, rx))
+    }
+}
+
+fn follow_log(entry: &Arc<Entry>, path: &std::path::Path, opts: &LogOptions, tx: &tokio::sync::mpsc::Sender<LogLine>) {
+    let mut lines: Vec<LogLine> = logfile::read_all(path).unwrap_or_default().into_iter().filter_map(|e| to_line(e, opts)).collect();
+    if let Some(n) = opts.tail {
+        let skip = lines.len().saturating_sub(n);
+        lines.drain(..skip);
+    }
+    for l in lines {
+        if tx.blocking_send(l).is_err() {
+            return;
+        }
+    }
+    if !opts.follow {
+        return;
+    }
+    // Follow from the current end of the file.
+    let Ok(file) = std::fs::File::open(path) else { return };
+    let mut reader = BufReader::new(file);
+    let mut offset = reader.seek(SeekFrom::End(0)).unwrap_or(0);
+    let mut pending = String::new();
+    let mut changes = entry.changed.subscribe();
+    loop {
+        let running = entry.snapshot().state.status.is_running();
+        let mut got_any = false;
+        loop {
+            let mut buf = String::new();
+            match reader.read_line(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    offset += n as u64;
+                    pending.push_str(&buf);
+                    if !pending.ends_with('\n') {
+                        continue;
+                    }
+                    got_any = true;
+                    if let Ok(e) = serde_json::from_str::<LogEntry>(pending.trim_end()) {
+                        if let Some(l) = to_line(e, opts) {
+                            if tx.blocking_send(l).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    pending.clear();
+                }
+            }
+        }
+        if !running && !got_any {
+            return;
+        }
+        if tx.is_closed() {
+            return;
+        }
+        // Rotated away under us: start again from the new file.
+        if std::fs::metadata(path).map(|m| m.len() < offset).unwrap_or(false) {
+            if let Ok(f) = std::fs::File::open(path) {
+                reader = BufReader::new(f);
+                offset = 0;
+            }
+        }
+        let _ = changes.borrow_and_update();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,137 @@
+//! The container service: create, start, stop, kill, wait, remove, rename, pause, logs, and
+//! what happens when a container exits (events, restart policies). Each container runs under
+//! its own `berth-monitor` process, so the daemon can die and come back: [`ContainerService::open`]
+//! reconnects to live monitors and records the exits it missed.
+
+pub mod names;
+pub mod record;
+mod host_files;
+mod lifecycle;
+mod logs;
+mod paths;
+mod procs;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use berth_image::ImageStore;
+
+use crate::error::EngineError;
+use crate::events::{EventBus, EventKind};
+
+pub use lifecycle::CreateRequest;
+pub use logs::{LogLine, LogOptions};
+pub use paths::ContainerPaths;
+pub use procs::TopResult;
+pub use record::{Config, ContainerRecord, HostConfig, RestartPolicy, State, Status};
+
+/// One container: its record (the truth, persisted on every change), a channel that ticks on
+/// every state change, and a lock that serialises operations on it.
+pub(crate) struct Entry {
+    pub record: Mutex<ContainerRecord>,
+    pub changed: tokio::sync::watch::Sender<u64>,
+    pub op: tokio::sync::Mutex<()>,
+}
+
+impl Entry {
+    fn new(record: ContainerRecord) -> Arc<Self> {
+        let (changed, _) = tokio::sync::watch::channel(0);
+        Arc::new(Entry { record: Mutex::new(record), changed, op: tokio::sync::Mutex::new(()) })
+    }
+
+    pub fn snapshot(&self) -> ContainerRecord {
+        self.record.lock().expect("lock").clone()
+    }
+}
+
+pub struct ContainerService {
+    pub(crate) paths: ContainerPaths,
+    pub(crate) images: Arc<ImageStore>,
+    pub(crate) events: Arc<EventBus>,
+    pub(crate) monitor_bin: PathBuf,
+    pub(crate) containers: RwLock<HashMap<String, Arc<Entry>>>,
+}
+
+impl ContainerService {
+    /// Loads every container record and reconnects to the monitors still running; containers
+    /// whose monitor is gone are marked exited with the code it recorded.
+    pub async fn open(paths: ContainerPaths, images: Arc<ImageStore>, events: Arc<EventBus>, monitor_bin: PathBuf) -> Result<Arc<Self>, EngineError> {
+        paths.create().map_err(|e| EngineError::Internal(format!("create container directories: {e}")))?;
+        let svc = Arc::new(ContainerService { paths, images, events, monitor_bin, containers: RwLock::new(HashMap::new()) });
+        svc.restore().await?;
+        Ok(svc)
+    }
+
+    /// Resolves an ID, unique ID prefix or name (with or without `/`).
+    pub(crate) fn entry(&self, name: &str) -> Result<Arc<Entry>, EngineError> {
+        let map = self.containers.read().expect("lock");
+        if let Some(e) = map.get(name) {
+            return Ok(e.clone());
+        }
+        let wanted = format!("/{}", name.trim_start_matches('/'));
+        if let Some(e) = map.values().find(|e| e.record.lock().expect("lock").name == wanted) {
+            return Ok(e.clone());
+        }
+        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut found = map.iter().filter(|(id, _)| id.starts_with(name));
+            if let (Some((_, e)), None) = (found.next(), found.next()) {
+                return Ok(e.clone());
+            }
+        }
+        Err(EngineError::NotFound(format!("No such container: {name}")))
+    }
+
+    pub fn inspect(&self, name: &str) -> Result<ContainerRecord, EngineError> {
+        Ok(self.entry(name)?.snapshot())
+    }
+
+    pub fn list(&self) -> Vec<ContainerRecord> {
+        self.containers.read().expect("lock").values().map(|e| e.snapshot()).collect()
+    }
+
+    /// (all, running, paused, stopped) counts.
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        let all = self.list();
+        let running = all.iter().filter(|c| c.state.status == Status::Running || c.state.status == Status::Restarting).count();
+        let paused = all.iter().filter(|c| c.state.status == Status::Paused).count();
+        (all.len(), running, paused, all.len() - running - paused)
+    }
+
+    /// Whether any container uses the image `id` (`sha256:…`).
+    pub fn image_in_use(&self, id: &str) -> bool {
+        self.containers.read().expect("lock").values().any(|e| e.record.lock().expect("lock").image_id == id)
+    }
+
+    pub(crate) fn persist(&self, rec: &ContainerRecord) -> Result<(), EngineError> {
+        let data = serde_json::to_vec_pretty(rec).expect("record serialises");
+        let path = self.paths.record(&rec.id);
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &data)
+            .and_then(|_| std::fs::File::open(&tmp)?.sync_all())
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(|e| EngineError::Internal(format!("write container record: {e}")))
+    }
+
+    /// Changes the record, persists it, and wakes whoever waits on the container.
+    pub(crate) fn update(&self, entry: &Entry, f: impl FnOnce(&mut ContainerRecord)) -> Result<ContainerRecord, EngineError> {
+        let rec = {
+            let mut r = entry.record.lock().expect("lock");
+            f(&mut r);
+            r.clone()
+        };
+        self.persist(&rec)?;
+        entry.changed.send_modify(|n| *n += 1);
+        Ok(rec)
+    }
+
+    pub(crate) fn publish(&self, rec: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
+        let mut attrs: BTreeMap<String, String> = rec.config.labels.clone().unwrap_or_default();
+        attrs.insert("image".into(), rec.config.image.clone());
+        attrs.insert("name".into(), rec.bare_name().to_string());
+        for (k, v) in extra {
+            attrs.insert((*k).to_string(), v.clone());
+        }
+        self.events.publish(EventKind::Container, action, &rec.id, attrs);
+    }
+}

@@ -1,0 +1,64 @@
+//! Where a container's files live.
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct ContainerPaths {
+    /// `<data-root>`: records, logs, host files, overlays.
+    pub data_root: PathBuf,
+    /// `<exec-root>`: OCI bundles and the runtime's state.
+    pub exec_root: PathBuf,
+}
+
+impl ContainerPaths {
+    pub fn create(&self) -> std::io::Result<()> {
+        for d in [self.data_root.join("containers"), self.data_root.join("overlay"), self.exec_root.join("containers"), self.runtime_root()] {
+            std::fs::create_dir_all(d)?;
+        }
+        Ok(())
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.data_root.join("containers").join(id)
+    }
+
+    pub fn record(&self, id: &str) -> PathBuf {
+        self.dir(id).join("config.v1.json")
+    }
+
+    pub fn log(&self, id: &str) -> PathBuf {
+        self.dir(id).join(format!("{id}-json.log"))
+    }
+
+    pub fn hostname(&self, id: &str) -> PathBuf {
+        self.dir(id).join("hostname")
+    }
+
+    pub fn hosts(&self, id: &str) -> PathBuf {
+        self.dir(id).join("hosts")
+    }
+
+    pub fn resolv_conf(&self, id: &str) -> PathBuf {
+        self.dir(id).join("resolv.conf")
+    }
+
+    pub fn exit_file(&self, id: &str) -> PathBuf {
+        self.dir(id).join("exit.json")
+    }
+
+    pub fn monitor_log(&self, id: &str) -> PathBuf {
+        self.dir(id).join("monitor.log")
+    }
+
+    pub fn overlay(&self, id: &str) -> PathBuf {
+        self.data_root.join("overlay").join(id)
+    }
+
+    pub fn bundle(&self, id: &str) -> PathBuf {
+        self.exec_root.join("containers").join(id)
+    }
+
+    pub fn runtime_root(&self) -> PathBuf {
+        self.exec_root.join("runtime")
+    }
+}

@@ -1,0 +1,169 @@
+//! Processes: signals by name, process identity across PID reuse, a container's processes
+//! (`top`), and the cgroup freezer (`pause`).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use crate::error::EngineError;
+
+const SIGNALS: &[(&str, i32)] = &[
+    ("HUP", 1), ("INT", 2), ("QUIT", 3), ("ILL", 4), ("TRAP", 5), ("ABRT", 6), ("BUS", 7), ("FPE", 8), ("KILL", 9),
+    ("USR1", 10), ("SEGV", 11), ("USR2", 12), ("PIPE", 13), ("ALRM", 14), ("TERM", 15), ("STKFLT", 16), ("CHLD", 17),
+    ("CONT", 18), ("STOP", 19), ("TSTP", 20), ("TTIN", 21), ("TTOU", 22), ("URG", 23), ("XCPU", 24), ("XFSZ", 25),
+    ("VTALRM", 26), ("PROF", 27), ("WINCH", 28), ("IO", 29), ("PWR", 30), ("SYS", 31),
+];
+
+/// Parses `SIGTERM`, `TERM`, `term` or `15`.
+pub fn parse_signal(s: &str) -> Result<i32, EngineError> {
+    let bad = || EngineError::InvalidParameter(format!("Invalid signal: {s}"));
+    if let Ok(n) = s.parse::<i32>() {
+        return if (1..=64).contains(&n) { Ok(n) } else { Err(bad()) };
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    SIGNALS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).ok_or_else(bad)
+}
+
+/// Sends `signal` to `pid`.
+pub fn send_signal(pid: i32, signal: i32) -> std::io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(pid).ok_or_else(|| std::io::Error::other("no pid"))?;
+    let sig = rustix::process::Signal::from_named_raw(signal).ok_or_else(|| std::io::Error::other(format!("signal {signal}")))?;
+    rustix::process::kill_process(pid, sig).map_err(Into::into)
+}
+
+/// A process's start time in clock ticks since boot (field 22 of `/proc/PID/stat`); with the
+/// PID it names one process for good.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command may contain spaces and parentheses: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+/// Every process whose cgroup path names the container.
+pub fn container_pids(id: &str) -> Vec<i32> {
+    let needle = format!("/berth/{id}");
+    let mut pids = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+            if let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) {
+                if cg.lines().any(|l| l.ends_with(&needle)) {
+                    pids.push(pid);
+                }
+            }
+        }
+    }
+    pids.sort();
+    pids
+}
+
+/// `GET /containers/(id)/top`: `ps` output split into titles and rows, filtered to the
+/// container's processes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopResult {
+    pub titles: Vec<String>,
+    pub processes: Vec<Vec<String>>,
+}
+
+pub fn top(id: &str, ps_args: &str) -> Result<TopResult, EngineError> {
+    let args: Vec<&str> = if ps_args.is_empty() { vec!["-ef"] } else { ps_args.split_whitespace().collect() };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .map_err(|e| EngineError::Internal(format!("running ps: {e}")))?;
+    if !out.status.success() {
+        return Err(EngineError::Internal(format!("ps: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    parse_ps(&String::from_utf8_lossy(&out.stdout), &container_pids(id).into_iter().collect())
+}
+
+/// Splits `ps` output as Docker does: titles by whitespace, each row into as many fields as
+/// titles, the last taking the rest of the line (commands have spaces).
+pub fn parse_ps(output: &str, pids: &HashSet<i32>) -> Result<TopResult, EngineError> {
+    let mut lines = output.lines();
+    let titles: Vec<String> = lines.next().unwrap_or("").split_whitespace().map(str::to_string).collect();
+    let pid_col = titles
+        .iter()
+        .position(|t| t == "PID")
+        .ok_or_else(|| EngineError::InvalidParameter("Couldn't find PID field in ps output".to_string()))?;
+    let mut processes = Vec::new();
+    for line in lines {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < titles.len() {
+            continue;
+        }
+        let Ok(pid) = fields[pid_col].parse::<i32>() else { continue };
+        if !pids.contains(&pid) {
+            continue;
+        }
+        let mut row: Vec<String> = fields[..titles.len() - 1].iter().map(|s| s.to_string()).collect();
+        row.push(fields[titles.len() - 1..].join(" "));
+        processes.push(row);
+    }
+    Ok(TopResult { titles, processes })
+}
+
+/// The freezer control file of the container's cgroup (v2 `cgroup.freeze`, v1
+/// `freezer.state`).
+fn freezer(id: &str) -> Option<(PathBuf, bool)> {
+    let v2 = PathBuf::from(format!("/sys/fs/cgroup/berth/{id}/cgroup.freeze"));
+    if v2.exists() {
+        return Some((v2, true));
+    }
+    let v1 = PathBuf::from(format!("/sys/fs/cgroup/freezer/berth/{id}/freezer.state"));
+    v1.exists().then_some((v1, false))
+}
+
+pub fn set_frozen(id: &str, frozen: bool) -> Result<(), EngineError> {
+    let (path, v2) = freezer(id).ok_or_else(|| EngineError::Internal("container has no freezer cgroup".into()))?;
+    let value = match (v2, frozen) {
+        (true, true) => "1",
+        (true, false) => "0",
+        (false, true) => "FROZEN",
+        (false, false) => "THAWED",
+    };
+    std::fs::write(&path, value).map_err(|e| EngineError::Internal(format!("write {}: {e}", path.display())))?;
+    // v1 freezing is asynchronous: wait until the state settles.
+    if !v2 {
+        for _ in 0..1000 {
+            let now = std::fs::read_to_string(&path).unwrap_or_default();
+            if now.trim() == value {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("kill").unwrap(), 9);
+        assert_eq!(parse_signal("HUP").unwrap(), 1);
+        assert_eq!(parse_signal("10").unwrap(), 10);
+        assert!(parse_signal("SIGNOPE").is_err());
+        assert!(parse_signal("0").is_err());
+    }
+
+    #[test]
+    fn ps_rows_keep_spaces_in_commands() {
+        let out = "UID PID PPID C STIME TTY TIME CMD\nroot 10 1 0 10:00 ? 00:00:00 sleep 100\nroot 11 1 0 10:00 ? 00:00:00 other thing\n";
+        let r = parse_ps(out, &[10].into_iter().collect()).unwrap();
+        assert_eq!(r.titles.len(), 8);
+        assert_eq!(r.processes, vec![vec!["root", "10", "1", "0", "10:00", "?", "00:00:00", "sleep 100"]]);
+        assert!(parse_ps("USER COMMAND\nroot x\n", &HashSet::new()).is_err());
+    }
+
+    #[test]
+    fn own_start_time_is_stable() {
+        let me = std::process::id() as i32;
+        assert!(start_time(me).is_some());
+        assert_eq!(start_time(me), start_time(me));
+    }
+}
