@@ -29,8 +29,10 @@ struct Running {
 
 fn start(args: &MonitorArgs) -> Result<Running, String> {
     let devnull = File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
-    let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
-    let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| format!("pipe: {e}"))?;
+    let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| format!("pipe: {e}"))?;
     let mut container = ContainerBuilder::new(args.id.clone(), SyscallType::default())
         .with_root_path(&args.runtime_root)
         .map_err(|e| format!("runtime root: {e}"))?
@@ -47,14 +49,23 @@ fn start(args: &MonitorArgs) -> Result<Running, String> {
         return Err(format!("start container: {e}"));
     }
     let pid = container.pid().ok_or("container has no pid")?.as_raw();
-    Ok(Running { container, pid: Pid::from_raw(pid).ok_or("bad pid")?, stdout: out_r, stderr: err_r })
+    Ok(Running {
+        container,
+        pid: Pid::from_raw(pid).ok_or("bad pid")?,
+        stdout: out_r,
+        stderr: err_r,
+    })
 }
 
 /// Prints the start report for the daemon, then points stdout at /dev/null: the daemon may go
 /// away and must not take the monitor with it (SIGPIPE).
 fn report(r: &StartReport) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", serde_json::to_string(r).expect("report serialises"));
+    let _ = writeln!(
+        out,
+        "{}",
+        serde_json::to_string(r).expect("report serialises")
+    );
     let _ = out.flush();
     drop(out);
     if let Ok(devnull) = File::options().write(true).open("/dev/null") {
@@ -98,7 +109,10 @@ fn supervise(mut run: Running, args: &MonitorArgs) -> i32 {
         let mut fds = vec![PollFd::new(&pidfd, PollFlags::IN)];
         let streams: Vec<usize> = (0..2).filter(|i| open[*i]).collect();
         for i in &streams {
-            fds.push(PollFd::new(if *i == 0 { &run.stdout } else { &run.stderr }, PollFlags::IN));
+            fds.push(PollFd::new(
+                if *i == 0 { &run.stdout } else { &run.stderr },
+                PollFlags::IN,
+            ));
         }
         if let Err(e) = poll(&mut fds, None) {
             if e == rustix::io::Errno::INTR {
@@ -107,7 +121,12 @@ fn supervise(mut run: Running, args: &MonitorArgs) -> i32 {
             break;
         }
         let exited = !fds[0].revents().is_empty();
-        let ready: Vec<usize> = streams.iter().enumerate().filter(|(k, _)| !fds[k + 1].revents().is_empty()).map(|(_, i)| *i).collect();
+        let ready: Vec<usize> = streams
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| !fds[k + 1].revents().is_empty())
+            .map(|(_, i)| *i)
+            .collect();
         drop(fds);
         for i in ready {
             let fd = if i == 0 { &run.stdout } else { &run.stderr };
@@ -135,13 +154,21 @@ fn supervise(mut run: Running, args: &MonitorArgs) -> i32 {
     }
     let _ = log.flush_partial();
     let exit_code = match status {
-        Some(s) => s.exit_status().map(|c| c as i32).or_else(|| s.terminating_signal().map(|sig| 128 + sig as i32)).unwrap_or(255),
+        Some(s) => s
+            .exit_status()
+            .map(|c| c as i32)
+            .or_else(|| s.terminating_signal().map(|sig| 128 + sig as i32))
+            .unwrap_or(255),
         None => 255,
     };
     if let Err(e) = run.container.delete(true) {
         eprintln!("berth-monitor: delete container state: {e}");
     }
-    let record = ExitRecord { exit_code, finished_at: jiff::Timestamp::now().to_string(), oom_killed: false };
+    let record = ExitRecord {
+        exit_code,
+        finished_at: jiff::Timestamp::now().to_string(),
+        oom_killed: false,
+    };
     if let Err(e) = record.write(&args.exit_file) {
         eprintln!("berth-monitor: write exit file: {e}");
     }
@@ -159,11 +186,17 @@ fn main() -> ExitCode {
     };
     match start(&args) {
         Err(error) => {
-            report(&StartReport { pid: None, error: Some(error) });
+            report(&StartReport {
+                pid: None,
+                error: Some(error),
+            });
             ExitCode::FAILURE
         }
         Ok(run) => {
-            report(&StartReport { pid: Some(run.pid.as_raw_nonzero().get()), error: None });
+            report(&StartReport {
+                pid: Some(run.pid.as_raw_nonzero().get()),
+                error: None,
+            });
             supervise(run, &args);
             ExitCode::SUCCESS
         }

@@ -16,8 +16,9 @@ use berth_api_types::filters::Filters;
 use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary, RootFs};
 use berth_api_types::system::{Info, Version};
 use berth_api_types::ApiVersion;
+use berth_engine::containers::ContainerPaths;
 use berth_engine::images::host_arch;
-use berth_engine::{Event, EventBus, ImageService, SystemFacts};
+use berth_engine::{ContainerService, Event, EventBus, ImageService, SystemFacts};
 use berth_image::{DeleteEffect, Image, ImageStore, Reference};
 use futures_util::StreamExt;
 
@@ -25,6 +26,8 @@ use crate::config::Config;
 
 pub struct Daemon {
     images: ImageService,
+    containers: Arc<ContainerService>,
+    container_paths: ContainerPaths,
     events: Arc<EventBus>,
     facts: SystemFacts,
 }
@@ -34,7 +37,7 @@ fn api_err<E: berth_errdefs::Classify + std::fmt::Display>(e: E) -> ApiError {
 }
 
 impl Daemon {
-    pub fn open(config: &Config) -> Result<Self, String> {
+    pub async fn open(config: &Config) -> Result<Self, String> {
         let root = &config.data_root;
         let staging = root.join("tmp");
         // Leftovers of loads interrupted by a crash.
@@ -44,15 +47,32 @@ impl Daemon {
         let store =
             ImageStore::open(&root.join("image")).map_err(|e| format!("open image store: {e}"))?;
         let events = Arc::new(EventBus::new());
+        let store = Arc::new(store);
         let images = ImageService::new(
-            Arc::new(store),
+            store.clone(),
             events.clone(),
             staging,
             format!("berth-{}", env!("CARGO_PKG_VERSION")),
         );
         let facts = SystemFacts::gather(root).map_err(|e| format!("read system facts: {e}"))?;
+        let container_paths = ContainerPaths {
+            data_root: root.clone(),
+            exec_root: config.exec_root.clone(),
+        };
+        let monitor = match &config.monitor_path {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()
+                .map_err(|e| e.to_string())?
+                .with_file_name("berth-monitor"),
+        };
+        let containers =
+            ContainerService::open(container_paths.clone(), store, events.clone(), monitor)
+                .await
+                .map_err(|e| format!("open containers: {e}"))?;
         Ok(Self {
             images,
+            containers,
+            container_paths,
             events,
             facts,
         })
@@ -60,6 +80,18 @@ impl Daemon {
 
     fn store(&self) -> &ImageStore {
         self.images.store()
+    }
+
+    pub fn containers(&self) -> &Arc<ContainerService> {
+        &self.containers
+    }
+
+    pub fn container_paths(&self) -> &ContainerPaths {
+        &self.container_paths
+    }
+
+    pub fn image_service(&self) -> &ImageService {
+        &self.images
     }
 }
 
@@ -86,12 +118,13 @@ impl SystemBackend for Daemon {
                 .or_else(|_| std::env::var(k.to_lowercase()))
                 .unwrap_or_default()
         };
+        let (all, running, paused, stopped) = self.containers.counts();
         Info {
             id: self.facts.id.clone(),
-            containers: 0,
-            containers_running: 0,
-            containers_paused: 0,
-            containers_stopped: 0,
+            containers: all as i64,
+            containers_running: running as i64,
+            containers_paused: paused as i64,
+            containers_stopped: stopped as i64,
             images: self.store().count() as i64,
             driver: "overlay2".to_string(),
             driver_status: vec![[
@@ -358,10 +391,12 @@ impl ImageBackend for Daemon {
         force: bool,
         _noprune: bool,
     ) -> Result<Vec<DeleteItem>, ApiError> {
-        // No containers yet: nothing holds an image.
+        let containers = self.containers.clone();
+        let in_use =
+            Arc::new(move |id: &berth_image::Digest| containers.image_in_use(&id.to_string()));
         let effects = self
             .images
-            .delete(name, force, Arc::new(|_| false))
+            .delete(name, force, in_use)
             .await
             .map_err(api_err)?;
         Ok(effects

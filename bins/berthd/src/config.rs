@@ -31,6 +31,9 @@ pub struct Config {
     /// authentication: anyone who can reach it owns this host.
     #[arg(long)]
     pub allow_remote_api: bool,
+    /// The berth-monitor binary (default: next to berthd).
+    #[arg(long, hide = true)]
+    pub monitor_path: Option<PathBuf>,
 }
 
 /// Takes an exclusive lock on `<data-root>/berthd.lock`, held for the daemon's life.

@@ -3,6 +3,7 @@
 
 mod adapter;
 mod config;
+mod containers;
 mod fetch;
 mod listeners;
 
@@ -48,7 +49,7 @@ async fn run(config: Config) -> Result<(), String> {
             .map_err(|e| format!("write pidfile {}: {e}", p.display()))?;
     }
 
-    let backend = adapter::Daemon::open(&config)?;
+    let backend = adapter::Daemon::open(&config).await?;
     let router = berth_api_server::Router::new(
         Arc::new(backend),
         berth_api_server::ServerInfo {

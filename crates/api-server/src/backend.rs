@@ -4,6 +4,9 @@
 use std::pin::Pin;
 
 use async_trait::async_trait;
+use berth_api_types::container::{
+    ContainerInspect, ContainerSummary, CreateBody, CreateResponse, HostConfig, TopResponse,
+};
 use berth_api_types::events::EventMessage;
 use berth_api_types::filters::Filters;
 use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary};
@@ -69,7 +72,70 @@ pub trait EventsBackend: Send + Sync {
     fn subscribe_events(&self, query: &EventQuery) -> Result<EventSubscription, ApiError>;
 }
 
-/// Everything the API server uses.
-pub trait Backend: SystemBackend + ImageBackend + EventsBackend {}
+/// `GET /containers/json` parameters.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerListQuery {
+    pub all: bool,
+    pub limit: Option<usize>,
+    pub since: String,
+    pub before: String,
+    pub size: bool,
+    pub filters: Filters,
+}
 
-impl<T: SystemBackend + ImageBackend + EventsBackend> Backend for T {}
+/// `GET /containers/(id)/logs` (and attach's log replay) parameters.
+#[derive(Debug, Clone, Default)]
+pub struct LogsQuery {
+    pub stdout: bool,
+    pub stderr: bool,
+    pub follow: bool,
+    pub tail: Option<usize>,
+    pub since: Option<i64>,
+}
+
+/// One chunk of container output: stream 1 stdout, 2 stderr; `time` is RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogChunk {
+    pub stream: u8,
+    pub data: bytes::Bytes,
+    pub time: String,
+}
+
+pub struct LogStream {
+    pub tty: bool,
+    pub chunks: BoxStream<'static, LogChunk>,
+}
+
+#[async_trait]
+pub trait ContainerBackend: Send + Sync {
+    fn create_container(&self, name: &str, body: CreateBody) -> Result<CreateResponse, ApiError>;
+    async fn start_container(
+        &self,
+        name: &str,
+        host_config: Option<HostConfig>,
+    ) -> Result<(), ApiError>;
+    async fn stop_container(&self, name: &str, timeout: Option<u64>) -> Result<(), ApiError>;
+    async fn restart_container(&self, name: &str, timeout: Option<u64>) -> Result<(), ApiError>;
+    async fn kill_container(&self, name: &str, signal: &str) -> Result<(), ApiError>;
+    async fn wait_container(&self, name: &str) -> Result<i64, ApiError>;
+    async fn remove_container(
+        &self,
+        name: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), ApiError>;
+    fn rename_container(&self, name: &str, new_name: &str) -> Result<(), ApiError>;
+    async fn pause_container(&self, name: &str, pause: bool) -> Result<(), ApiError>;
+    fn list_containers(
+        &self,
+        query: &ContainerListQuery,
+    ) -> Result<Vec<ContainerSummary>, ApiError>;
+    fn inspect_container(&self, name: &str) -> Result<ContainerInspect, ApiError>;
+    async fn top_container(&self, name: &str, ps_args: &str) -> Result<TopResponse, ApiError>;
+    fn container_logs(&self, name: &str, query: &LogsQuery) -> Result<LogStream, ApiError>;
+}
+
+/// Everything the API server uses.
+pub trait Backend: SystemBackend + ImageBackend + EventsBackend + ContainerBackend {}
+
+impl<T: SystemBackend + ImageBackend + EventsBackend + ContainerBackend> Backend for T {}

@@ -88,6 +88,42 @@ pub fn events_have_filters(version: ApiVersion) -> bool {
     version >= v(18)
 }
 
+/// `GET /containers/json` entries have `Labels` from API 1.18 (1.18 doc).
+pub fn container_list_has_labels(version: ApiVersion) -> bool {
+    version >= v(18)
+}
+
+/// `GET /containers/json` entries have `ImageID` from 1.21 and `State` from 1.23 (Docker 1.9, 1.11).
+pub fn container_list_has_image_id(version: ApiVersion) -> bool {
+    version >= v(21)
+}
+
+pub fn container_list_has_state(version: ApiVersion) -> bool {
+    version >= v(23)
+}
+
+/// Container inspect: `State.Status`/`State.Dead` from API 1.21 (Docker 1.9); `Config.StopSignal`
+/// from 1.21; `Volumes`/`VolumesRW` until 1.20 (replaced by `Mounts`); `ExecDriver` until 1.24.
+pub fn inspect_state_has_status(version: ApiVersion) -> bool {
+    version >= v(21)
+}
+
+pub fn inspect_has_volumes_maps(version: ApiVersion) -> bool {
+    version < v(21)
+}
+
+/// `POST /containers/create` reads `Memory`, `MemorySwap`, `CpuShares`, `Cpuset`, `Dns` and
+/// `VolumesFrom` from the top level of the body before API 1.18 (the 1.15 doc shows them
+/// there; 1.18 shows them in `HostConfig`).
+pub fn create_has_toplevel_resources(version: ApiVersion) -> bool {
+    version < v(18)
+}
+
+/// `POST /containers/(id)/start` accepts a `HostConfig` body until API 1.24 (removed in 1.24).
+pub fn start_accepts_host_config(version: ApiVersion) -> bool {
+    version < v(24)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +144,13 @@ mod tests {
                 && info_has_host_details(v(18))
         );
         assert!(!history_has_size(v(5)) && history_has_size(v(7)) && !history_has_comment(v(18)));
+        assert!(!container_list_has_labels(v(15)) && container_list_has_labels(v(18)));
+        assert!(
+            !container_list_has_state(v(18))
+                && !inspect_state_has_status(v(18))
+                && inspect_has_volumes_maps(v(18))
+        );
+        assert!(create_has_toplevel_resources(v(15)) && !create_has_toplevel_resources(v(18)));
+        assert!(start_accepts_host_config(v(18)));
     }
 }

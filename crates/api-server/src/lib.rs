@@ -14,6 +14,7 @@ mod handlers;
 mod query;
 pub mod router;
 pub mod server;
+pub mod stdcopy;
 
 pub use backend::Backend;
 pub use error::ApiError;

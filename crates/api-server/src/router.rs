@@ -80,6 +80,37 @@ fn routes() -> Vec<Route> {
         route!(GET, "/images/{name:.*}/get", handlers::images::save_one),
         route!(POST, "/images/{name:.*}/tag", handlers::images::tag),
         route!(DELETE, "/images/{name:.*}", handlers::images::delete),
+        route!(GET, "/containers/json", handlers::containers::list),
+        route!(POST, "/containers/create", handlers::containers::create),
+        route!(GET, "/containers/{id}/json", handlers::containers::inspect),
+        route!(GET, "/containers/{id}/top", handlers::containers::top),
+        route!(GET, "/containers/{id}/logs", handlers::containers::logs),
+        route!(POST, "/containers/{id}/start", handlers::containers::start),
+        route!(POST, "/containers/{id}/stop", handlers::containers::stop),
+        route!(
+            POST,
+            "/containers/{id}/restart",
+            handlers::containers::restart
+        ),
+        route!(POST, "/containers/{id}/kill", handlers::containers::kill),
+        route!(POST, "/containers/{id}/wait", handlers::containers::wait),
+        route!(
+            POST,
+            "/containers/{id}/rename",
+            handlers::containers::rename
+        ),
+        route!(POST, "/containers/{id}/pause", handlers::containers::pause),
+        route!(
+            POST,
+            "/containers/{id}/unpause",
+            handlers::containers::unpause
+        ),
+        route!(
+            POST,
+            "/containers/{id}/attach",
+            handlers::containers::attach
+        ),
+        route!(DELETE, "/containers/{id}", handlers::containers::remove),
     ]
 }
 

@@ -238,3 +238,82 @@ pub struct TopResponse {
     pub titles: Vec<String>,
     pub processes: Vec<Vec<String>>,
 }
+
+/// Docker's human-readable duration (go-units `HumanDuration`): "Less than a second",
+/// "5 seconds", "About a minute", "3 hours", "2 weeks"…
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    let (m, h, d) = (s / 60, s / 3600, s / 86400);
+    if s < 1 {
+        "Less than a second".into()
+    } else if s == 1 {
+        "1 second".into()
+    } else if s < 60 {
+        format!("{s} seconds")
+    } else if m == 1 {
+        "About a minute".into()
+    } else if m < 60 {
+        format!("{m} minutes")
+    } else if h == 1 {
+        "About an hour".into()
+    } else if h < 48 {
+        format!("{h} hours")
+    } else if h < 24 * 7 * 2 {
+        format!("{d} days")
+    } else if h < 24 * 30 * 3 {
+        format!("{} weeks", d / 7)
+    } else if h < 24 * 365 * 2 {
+        format!("{} months", d / 30)
+    } else {
+        format!("{} years", d / 365)
+    }
+}
+
+/// The `Status` column of `docker ps`: `Up 5 seconds`, `Up 2 minutes (Paused)`,
+/// `Restarting (1) 3 seconds ago`, `Exited (3) 2 minutes ago`, `Created`.
+pub fn status_string(
+    status: &str,
+    exit_code: i64,
+    since_start: i64,
+    since_finish: Option<i64>,
+) -> String {
+    match status {
+        "running" => format!("Up {}", human_duration(since_start)),
+        "paused" => format!("Up {} (Paused)", human_duration(since_start)),
+        "restarting" => format!(
+            "Restarting ({exit_code}) {} ago",
+            human_duration(since_finish.unwrap_or(0))
+        ),
+        "exited" | "dead" => match since_finish {
+            Some(f) => format!("Exited ({exit_code}) {} ago", human_duration(f)),
+            None => String::new(),
+        },
+        "removing" => "Removal In Progress".into(),
+        _ => "Created".into(),
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn docker_status_strings() {
+        assert_eq!(status_string("running", 0, 5, None), "Up 5 seconds");
+        assert_eq!(
+            status_string("running", 0, 0, None),
+            "Up Less than a second"
+        );
+        assert_eq!(
+            status_string("paused", 0, 61, None),
+            "Up About a minute (Paused)"
+        );
+        assert_eq!(
+            status_string("exited", 3, 999, Some(150)),
+            "Exited (3) 2 minutes ago"
+        );
+        assert_eq!(status_string("created", 0, 0, None), "Created");
+        assert_eq!(human_duration(3600 * 5), "5 hours");
+        assert_eq!(human_duration(86400 * 3), "3 days");
+    }
+}

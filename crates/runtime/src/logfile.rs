@@ -103,7 +103,11 @@ impl LogWriter {
             }
             std::fs::rename(&self.path, rotated(&self.path, 1))?;
         }
-        let file = OpenOptions::new().create(true).write(true).truncate(true).open(&self.path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&self.path)?;
         self.out = BufWriter::with_capacity(64 * 1024, file);
         self.size = 0;
         Ok(())
@@ -118,7 +122,10 @@ fn rotated(path: &Path, i: u32) -> PathBuf {
 
 /// The log files of `path`, oldest first.
 pub fn log_files(path: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = (1..100).map(|i| rotated(path, i)).take_while(|p| p.exists()).collect();
+    let mut files: Vec<PathBuf> = (1..100)
+        .map(|i| rotated(path, i))
+        .take_while(|p| p.exists())
+        .collect();
     files.reverse();
     files.push(path.to_path_buf());
     files
@@ -156,11 +163,24 @@ mod tests {
         w.feed(0, b"lo\nworld").unwrap();
         w.flush_partial().unwrap();
         let e = read_all(&path).unwrap();
-        let got: Vec<(&str, &str)> = e.iter().map(|e| (e.stream.as_str(), e.log.as_str())).collect();
-        assert_eq!(got, [("stderr", "oops\n"), ("stdout", "hello\n"), ("stdout", "world")]);
+        let got: Vec<(&str, &str)> = e
+            .iter()
+            .map(|e| (e.stream.as_str(), e.log.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("stderr", "oops\n"),
+                ("stdout", "hello\n"),
+                ("stdout", "world")
+            ]
+        );
         assert!(e[0].time.ends_with('Z'));
         let raw = std::fs::read_to_string(&path).unwrap();
-        assert!(raw.starts_with(r#"{"log":"oops\n","stream":"stderr","time":""#), "{raw}");
+        assert!(
+            raw.starts_with(r#"{"log":"oops\n","stream":"stderr","time":""#),
+            "{raw}"
+        );
     }
 
     #[test]
@@ -170,7 +190,11 @@ mod tests {
         let mut w = LogWriter::open(&path, None, 1).unwrap();
         w.feed(0, &vec![b'x'; MAX_LINE * 2 + 10]).unwrap();
         w.flush_partial().unwrap();
-        let lens: Vec<usize> = read_all(&path).unwrap().iter().map(|e| e.log.len()).collect();
+        let lens: Vec<usize> = read_all(&path)
+            .unwrap()
+            .iter()
+            .map(|e| e.log.len())
+            .collect();
         assert_eq!(lens, [MAX_LINE, MAX_LINE, 10]);
     }
 
@@ -188,7 +212,13 @@ mod tests {
         let all = read_all(&path).unwrap();
         assert_eq!(all.last().unwrap().log, "line 39\n");
         assert!(all.len() < 40, "old lines were rotated away");
-        let nums: Vec<u32> = all.iter().map(|e| e.log.trim().trim_start_matches("line ").parse().unwrap()).collect();
-        assert!(nums.windows(2).all(|w| w[1] == w[0] + 1), "in order: {nums:?}");
+        let nums: Vec<u32> = all
+            .iter()
+            .map(|e| e.log.trim().trim_start_matches("line ").parse().unwrap())
+            .collect();
+        assert!(
+            nums.windows(2).all(|w| w[1] == w[0] + 1),
+            "in order: {nums:?}"
+        );
     }
 }

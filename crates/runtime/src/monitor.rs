@@ -64,12 +64,25 @@ impl MonitorArgs {
                 "--runtime-root" => out.runtime_root = value()?.into(),
                 "--log" => out.log_path = value()?.into(),
                 "--exit-file" => out.exit_file = value()?.into(),
-                "--log-max-size" => out.log_max_size = Some(value()?.parse().map_err(|e| format!("--log-max-size: {e}"))?),
-                "--log-max-files" => out.log_max_files = value()?.parse().map_err(|e| format!("--log-max-files: {e}"))?,
+                "--log-max-size" => {
+                    out.log_max_size = Some(
+                        value()?
+                            .parse()
+                            .map_err(|e| format!("--log-max-size: {e}"))?,
+                    )
+                }
+                "--log-max-files" => {
+                    out.log_max_files = value()?
+                        .parse()
+                        .map_err(|e| format!("--log-max-files: {e}"))?
+                }
                 other => return Err(format!("unknown argument {other}")),
             }
         }
-        if out.id.is_empty() || out.bundle.as_os_str().is_empty() || out.exit_file.as_os_str().is_empty() {
+        if out.id.is_empty()
+            || out.bundle.as_os_str().is_empty()
+            || out.exit_file.as_os_str().is_empty()
+        {
             return Err("--id, --bundle and --exit-file are required".into());
         }
         Ok(out)
@@ -101,7 +114,10 @@ impl ExitRecord {
 
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec(self).expect("exit record serialises"))?;
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec(self).expect("exit record serialises"),
+        )?;
         std::fs::File::open(&tmp)?.sync_all()?;
         std::fs::rename(tmp, path)
     }
@@ -131,7 +147,11 @@ mod tests {
     fn exit_record_roundtrip() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("exit.json");
-        let r = ExitRecord { exit_code: 3, finished_at: "2024-01-01T00:00:00Z".into(), oom_killed: false };
+        let r = ExitRecord {
+            exit_code: 3,
+            finished_at: "2024-01-01T00:00:00Z".into(),
+            oom_killed: false,
+        };
         r.write(&p).unwrap();
         assert_eq!(ExitRecord::read(&p), Some(r));
     }

@@ -39,7 +39,9 @@ impl OverlayDirs {
     /// The overlay mount options for `lowers` (top layer first).
     pub fn options(&self, lowers: &[PathBuf]) -> std::io::Result<String> {
         if lowers.is_empty() {
-            return Err(std::io::Error::other("an image without layers cannot be a root filesystem"));
+            return Err(std::io::Error::other(
+                "an image without layers cannot be a root filesystem",
+            ));
         }
         let lower: Vec<String> = lowers.iter().map(|l| l.display().to_string()).collect();
         let opts = format!(
@@ -50,7 +52,10 @@ impl OverlayDirs {
         );
         // The kernel reads mount options from one page.
         if opts.len() >= 4000 {
-            return Err(std::io::Error::other(format!("too many layers for one overlay mount ({} layers)", lowers.len())));
+            return Err(std::io::Error::other(format!(
+                "too many layers for one overlay mount ({} layers)",
+                lowers.len()
+            )));
         }
         Ok(opts)
     }
@@ -59,7 +64,13 @@ impl OverlayDirs {
     pub fn mount(&self, lowers: &[PathBuf]) -> std::io::Result<PathBuf> {
         let opts = CString::new(self.options(lowers)?).map_err(std::io::Error::other)?;
         let merged = self.merged();
-        mount("overlay", &merged, "overlay", MountFlags::empty(), Some(opts.as_c_str()))?;
+        mount(
+            "overlay",
+            &merged,
+            "overlay",
+            MountFlags::empty(),
+            Some(opts.as_c_str()),
+        )?;
         Ok(merged)
     }
 
@@ -86,7 +97,10 @@ impl OverlayDirs {
 pub fn is_mounted(path: &Path) -> bool {
     let target = path.display().to_string();
     std::fs::read_to_string("/proc/self/mountinfo")
-        .map(|s| s.lines().any(|l| l.split(' ').nth(4) == Some(target.as_str())))
+        .map(|s| {
+            s.lines()
+                .any(|l| l.split(' ').nth(4) == Some(target.as_str()))
+        })
         .unwrap_or(false)
 }
 
@@ -98,7 +112,10 @@ mod tests {
     fn options_list_layers_top_first() {
         let d = OverlayDirs::new("/data/overlay/c1".into());
         let o = d.options(&["/l/top".into(), "/l/base".into()]).unwrap();
-        assert_eq!(o, "lowerdir=/l/top:/l/base,upperdir=/data/overlay/c1/upper,workdir=/data/overlay/c1/work");
+        assert_eq!(
+            o,
+            "lowerdir=/l/top:/l/base,upperdir=/data/overlay/c1/upper,workdir=/data/overlay/c1/work"
+        );
         assert!(d.options(&[]).is_err());
     }
 

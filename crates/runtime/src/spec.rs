@@ -61,18 +61,24 @@ pub const MASKED_PATHS: &[&str] = &[
 ];
 
 /// Paths Docker makes read-only in containers.
-pub const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// Character devices every container may use (Docker's default device cgroup rules).
 const DEFAULT_DEVICE_RULES: &[(i64, i64)] = &[
-    (1, 3),   // null
-    (1, 5),   // zero
-    (1, 7),   // full
-    (1, 8),   // random
-    (1, 9),   // urandom
-    (5, 0),   // tty
-    (5, 1),   // console
-    (5, 2),   // ptmx
+    (1, 3),    // null
+    (1, 5),    // zero
+    (1, 7),    // full
+    (1, 8),    // random
+    (1, 9),    // urandom
+    (5, 0),    // tty
+    (5, 1),    // console
+    (5, 2),    // ptmx
     (136, -1), // pts
 ];
 
@@ -101,7 +107,11 @@ pub fn container_spec(p: &SpecParams) -> Value {
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
     ];
-    for (dest, src) in [("/etc/resolv.conf", &p.resolv_conf_path), ("/etc/hostname", &p.hostname_path), ("/etc/hosts", &p.hosts_path)] {
+    for (dest, src) in [
+        ("/etc/resolv.conf", &p.resolv_conf_path),
+        ("/etc/hostname", &p.hostname_path),
+        ("/etc/hosts", &p.hosts_path),
+    ] {
         if !src.is_empty() {
             mounts.push(bind(dest, src));
         }
@@ -153,7 +163,10 @@ mod tests {
     fn spec_parses_as_an_oci_spec() {
         let v = container_spec(&params());
         let spec: oci_spec::runtime::Spec = serde_json::from_value(v).expect("valid OCI spec");
-        assert_eq!(spec.process().as_ref().unwrap().args().as_ref().unwrap(), &["echo", "hi"]);
+        assert_eq!(
+            spec.process().as_ref().unwrap().args().as_ref().unwrap(),
+            &["echo", "hi"]
+        );
         assert_eq!(spec.hostname().as_deref(), Some("abc"));
     }
 
@@ -162,16 +175,45 @@ mod tests {
         let v = container_spec(&params());
         let caps = v["process"]["capabilities"]["bounding"].as_array().unwrap();
         assert_eq!(caps.len(), 14);
-        assert!(!caps.iter().any(|c| c == "CAP_SYS_ADMIN" || c == "CAP_SYS_MODULE" || c == "CAP_NET_ADMIN"));
-        assert!(v["linux"]["maskedPaths"].as_array().unwrap().iter().any(|p| p == "/proc/kcore"));
-        assert!(v["linux"]["readonlyPaths"].as_array().unwrap().iter().any(|p| p == "/proc/sys"));
-        let ns: Vec<&str> = v["linux"]["namespaces"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
+        assert!(!caps
+            .iter()
+            .any(|c| c == "CAP_SYS_ADMIN" || c == "CAP_SYS_MODULE" || c == "CAP_NET_ADMIN"));
+        assert!(v["linux"]["maskedPaths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "/proc/kcore"));
+        assert!(v["linux"]["readonlyPaths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "/proc/sys"));
+        let ns: Vec<&str> = v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
         assert_eq!(ns, ["pid", "ipc", "uts", "mount", "network"]);
-        let sys = v["mounts"].as_array().unwrap().iter().find(|m| m["destination"] == "/sys").unwrap();
+        let sys = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/sys")
+            .unwrap();
         assert!(sys["options"].as_array().unwrap().iter().any(|o| o == "ro"));
-        assert_eq!(v["linux"]["resources"]["devices"][0], json!({"allow": false, "access": "rwm"}));
+        assert_eq!(
+            v["linux"]["resources"]["devices"][0],
+            json!({"allow": false, "access": "rwm"})
+        );
         // Only the files that exist are bound.
-        let binds: Vec<&str> = v["mounts"].as_array().unwrap().iter().filter(|m| m["type"] == "bind").map(|m| m["destination"].as_str().unwrap()).collect();
+        let binds: Vec<&str> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["type"] == "bind")
+            .map(|m| m["destination"].as_str().unwrap())
+            .collect();
         assert_eq!(binds, ["/etc/hosts"]);
     }
 }

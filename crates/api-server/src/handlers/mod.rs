@@ -1,5 +1,6 @@
 //! Request handlers, one module per resource.
 
+pub mod containers;
 pub mod events;
 pub mod images;
 pub mod system;

@@ -58,7 +58,11 @@ mod tests {
         assert_eq!(r, "search corp\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n");
         let r = resolv_conf("nameserver 10.0.0.1\n", &[], &[]);
         assert_eq!(r, "nameserver 10.0.0.1\n");
-        let r = resolv_conf("nameserver 10.0.0.1\nsearch a\n", &["1.1.1.1".into()], &["b".into()]);
+        let r = resolv_conf(
+            "nameserver 10.0.0.1\nsearch a\n",
+            &["1.1.1.1".into()],
+            &["b".into()],
+        );
         assert_eq!(r, "search b\nnameserver 1.1.1.1\n");
     }
 

@@ -61,7 +61,10 @@ fn merge(user: &mut Config, image: &Config) {
     if user.user.is_empty() {
         user.user = image.user.clone();
     }
-    for (mine, theirs) in [(&mut user.exposed_ports, &image.exposed_ports), (&mut user.volumes, &image.volumes)] {
+    for (mine, theirs) in [
+        (&mut user.exposed_ports, &image.exposed_ports),
+        (&mut user.volumes, &image.volumes),
+    ] {
         if let Some(t) = theirs {
             let m = mine.get_or_insert_with(BTreeMap::new);
             for (k, v) in t {
@@ -88,15 +91,22 @@ fn resolve_user(rootfs: &std::path::Path, user: &str) -> Result<(u32, u32, Vec<u
     if user.is_empty() {
         return Ok((0, 0, Vec::new()));
     }
-    let (u, g) = user.split_once(':').map_or((user, None), |(u, g)| (u, Some(g)));
+    let (u, g) = user
+        .split_once(':')
+        .map_or((user, None), |(u, g)| (u, Some(g)));
     let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
     let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
-    let entry = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() >= 4 && (f[0] == u || f[2] == u));
+    let entry = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 4 && (f[0] == u || f[2] == u));
     let (uid, mut gid) = match (u.parse::<u32>(), &entry) {
         (_, Some(f)) => (f[2].parse().unwrap_or(0), f[3].parse().unwrap_or(0)),
         (Ok(n), None) => (n, 0),
         (Err(_), None) => {
-            return Err(EngineError::InvalidParameter(format!("unable to find user {u}: no matching entries in passwd file")))
+            return Err(EngineError::InvalidParameter(format!(
+                "unable to find user {u}: no matching entries in passwd file"
+            )))
         }
     };
     if let Some(g) = g {
@@ -107,7 +117,11 @@ fn resolve_user(rootfs: &std::path::Path, user: &str) -> Result<(u32, u32, Vec<u
                 .map(|l| l.split(':').collect::<Vec<_>>())
                 .find(|f| f.len() >= 3 && f[0] == g)
                 .and_then(|f| f[2].parse().ok())
-                .ok_or_else(|| EngineError::InvalidParameter(format!("unable to find group {g}: no matching entries in group file")))?,
+                .ok_or_else(|| {
+                    EngineError::InvalidParameter(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
         };
     }
     let name = entry.as_ref().map(|f| f[0]).unwrap_or("");
@@ -129,7 +143,10 @@ fn backoff(restart_count: i64) -> Duration {
 impl ContainerService {
     fn name_taken(&self, name: &str) -> Option<String> {
         let map = self.containers.read().expect("lock");
-        map.values().map(|e| e.snapshot()).find(|r| r.name == name).map(|r| r.id)
+        map.values()
+            .map(|e| e.snapshot())
+            .find(|r| r.name == name)
+            .map(|r| r.id)
     }
 
     fn conflict_name(name: &str, id: &str) -> EngineError {
@@ -141,13 +158,25 @@ impl ContainerService {
     /// `POST /containers/create`.
     pub fn create(&self, mut req: CreateRequest) -> Result<ContainerRecord, EngineError> {
         if req.config.image.is_empty() {
-            return Err(EngineError::InvalidParameter("Config.Image is required".into()));
+            return Err(EngineError::InvalidParameter(
+                "Config.Image is required".into(),
+            ));
         }
-        let image = self.images.resolve(&req.config.image).map_err(|e| match e {
-            berth_image::ImageError::NotFound(_) => EngineError::NotFound(format!("No such image: {}", req.config.image)),
-            other => other.into(),
-        })?;
-        let image_config: Config = image.config.config.as_ref().and_then(|c| serde_json::from_value(c.clone()).ok()).unwrap_or_default();
+        let image = self
+            .images
+            .resolve(&req.config.image)
+            .map_err(|e| match e {
+                berth_image::ImageError::NotFound(_) => {
+                    EngineError::NotFound(format!("No such image: {}", req.config.image))
+                }
+                other => other.into(),
+            })?;
+        let image_config: Config = image
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| serde_json::from_value(c.clone()).ok())
+            .unwrap_or_default();
         merge(&mut req.config, &image_config);
         let mut argv: Vec<String> = req.config.entrypoint.clone().unwrap_or_default();
         argv.extend(req.config.cmd.clone().unwrap_or_default());
@@ -156,12 +185,20 @@ impl ContainerService {
         }
         match req.host_config.restart_policy.name.as_str() {
             "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
-            other => return Err(EngineError::InvalidParameter(format!("invalid restart policy '{other}'"))),
+            other => {
+                return Err(EngineError::InvalidParameter(format!(
+                    "invalid restart policy '{other}'"
+                )))
+            }
         }
         if req.host_config.restart_policy.maximum_retry_count < 0 {
-            return Err(EngineError::InvalidParameter("maximum retry count cannot be negative".into()));
+            return Err(EngineError::InvalidParameter(
+                "maximum retry count cannot be negative".into(),
+            ));
         }
-        if req.host_config.restart_policy.name != "on-failure" && req.host_config.restart_policy.maximum_retry_count > 0 {
+        if req.host_config.restart_policy.name != "on-failure"
+            && req.host_config.restart_policy.maximum_retry_count > 0
+        {
             return Err(EngineError::InvalidParameter(format!(
                 "maximum retry count cannot be used with restart policy '{}'",
                 req.host_config.restart_policy.name
@@ -170,7 +207,11 @@ impl ContainerService {
         match req.host_config.log_config.kind.as_str() {
             "" => req.host_config.log_config.kind = "json-file".into(),
             "json-file" | "none" => {}
-            other => return Err(EngineError::InvalidParameter(format!("logging driver \"{other}\" is not supported"))),
+            other => {
+                return Err(EngineError::InvalidParameter(format!(
+                    "logging driver \"{other}\" is not supported"
+                )))
+            }
         }
         if req.host_config.network_mode.is_empty() {
             req.host_config.network_mode = "default".into();
@@ -221,7 +262,8 @@ impl ContainerService {
             if let Some(other) = map.values().map(|e| e.snapshot()).find(|r| r.name == name) {
                 return Err(Self::conflict_name(&name, &other.id));
             }
-            std::fs::create_dir_all(self.paths.dir(&id)).map_err(|e| EngineError::Internal(format!("create container directory: {e}")))?;
+            std::fs::create_dir_all(self.paths.dir(&id))
+                .map_err(|e| EngineError::Internal(format!("create container directory: {e}")))?;
             if let Err(e) = self.persist(&record) {
                 let _ = std::fs::remove_dir_all(self.paths.dir(&id));
                 return Err(e);
@@ -232,6 +274,23 @@ impl ContainerService {
         Ok(record)
     }
 
+    /// Replaces the host config of a container that is not running (old clients pass it to
+    /// `start`).
+    pub fn set_host_config(&self, name: &str, mut hc: HostConfig) -> Result<(), EngineError> {
+        let entry = self.entry(name)?;
+        if entry.snapshot().state.status.is_running() {
+            return Ok(());
+        }
+        if hc.log_config.kind.is_empty() {
+            hc.log_config.kind = "json-file".into();
+        }
+        if hc.network_mode.is_empty() {
+            hc.network_mode = "default".into();
+        }
+        self.update(&entry, |r| r.host_config = hc)?;
+        Ok(())
+    }
+
     /// `POST /containers/(id)/start`. Starting a running container is `NotModified`.
     pub async fn start(self: &Arc<Self>, name: &str) -> Result<(), EngineError> {
         let entry = self.entry(name)?;
@@ -239,7 +298,11 @@ impl ContainerService {
         let rec = entry.snapshot();
         match rec.state.status {
             Status::Running | Status::Restarting => return Err(EngineError::NotModified),
-            Status::Paused => return Err(EngineError::Conflict(format!("cannot start a paused container, try unpause instead"))),
+            Status::Paused => {
+                return Err(EngineError::Conflict(
+                    "cannot start a paused container, try unpause instead".into(),
+                ))
+            }
             _ => {}
         }
         self.update(&entry, |r| r.state.stopped_by_user = false)?;
@@ -273,7 +336,11 @@ impl ContainerService {
             Err(err) => {
                 let msg = err.to_string();
                 let _ = self.update(entry, |r| {
-                    r.state.status = if r.state.started_at == ZERO_TIME { Status::Created } else { Status::Exited };
+                    r.state.status = if r.state.started_at == ZERO_TIME {
+                        Status::Created
+                    } else {
+                        Status::Exited
+                    };
                     r.state.error = msg.clone();
                     r.state.exit_code = 128;
                 });
@@ -287,23 +354,50 @@ impl ContainerService {
     fn launch(&self, entry: &Entry) -> Result<(tokio::process::Child, i32), EngineError> {
         let rec = entry.snapshot();
         let id = rec.id.clone();
-        let image = self.images.get(&berth_image::Digest::parse(&rec.image_id).ok_or_else(|| EngineError::Internal("bad image id".into()))?)
+        let image = self
+            .images
+            .get(
+                &berth_image::Digest::parse(&rec.image_id)
+                    .ok_or_else(|| EngineError::Internal("bad image id".into()))?,
+            )
             .ok_or_else(|| EngineError::NotFound(format!("No such image: {}", rec.image_id)))?;
-        let lowers: Vec<_> = image.layers.iter().rev().map(|l| self.images.diff_path(&l.chain_id)).collect();
+        let lowers: Vec<_> = image
+            .layers
+            .iter()
+            .rev()
+            .map(|l| self.images.diff_path(&l.chain_id))
+            .collect();
         let overlay = OverlayDirs::new(self.paths.overlay(&id));
-        let internal = |what: &str, e: std::io::Error| EngineError::Internal(format!("{what}: {e}"));
-        overlay.create().map_err(|e| internal("create root filesystem", e))?;
-        overlay.unmount().map_err(|e| internal("unmount stale root filesystem", e))?;
-        let rootfs = overlay.mount(&lowers).map_err(|e| internal("mount root filesystem", e))?;
+        let internal =
+            |what: &str, e: std::io::Error| EngineError::Internal(format!("{what}: {e}"));
+        overlay
+            .create()
+            .map_err(|e| internal("create root filesystem", e))?;
+        overlay
+            .unmount()
+            .map_err(|e| internal("unmount stale root filesystem", e))?;
+        let rootfs = overlay
+            .mount(&lowers)
+            .map_err(|e| internal("mount root filesystem", e))?;
         let result = (|| {
             let c = &rec.config;
             let h = &rec.host_config;
-            std::fs::write(self.paths.hostname(&id), format!("{}\n", c.hostname)).map_err(|e| internal("write hostname", e))?;
+            std::fs::write(self.paths.hostname(&id), format!("{}\n", c.hostname))
+                .map_err(|e| internal("write hostname", e))?;
             let extra = h.extra_hosts.clone().unwrap_or_default();
-            std::fs::write(self.paths.hosts(&id), host_files::hosts(&c.hostname, &c.domainname, &extra)).map_err(|e| internal("write hosts", e))?;
+            std::fs::write(
+                self.paths.hosts(&id),
+                host_files::hosts(&c.hostname, &c.domainname, &extra),
+            )
+            .map_err(|e| internal("write hosts", e))?;
             let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-            let resolv = host_files::resolv_conf(&host_resolv, &h.dns.clone().unwrap_or_default(), &h.dns_search.clone().unwrap_or_default());
-            std::fs::write(self.paths.resolv_conf(&id), resolv).map_err(|e| internal("write resolv.conf", e))?;
+            let resolv = host_files::resolv_conf(
+                &host_resolv,
+                &h.dns.clone().unwrap_or_default(),
+                &h.dns_search.clone().unwrap_or_default(),
+            );
+            std::fs::write(self.paths.resolv_conf(&id), resolv)
+                .map_err(|e| internal("write resolv.conf", e))?;
             let (uid, gid, additional_gids) = resolve_user(&rootfs, &c.user)?;
             let mut env = c.env.clone().unwrap_or_default();
             if !env.iter().any(|e| env_key(e) == "PATH") {
@@ -334,17 +428,28 @@ impl ContainerService {
             });
             let bundle = self.paths.bundle(&id);
             std::fs::create_dir_all(&bundle).map_err(|e| internal("create bundle", e))?;
-            std::fs::write(bundle.join("config.json"), serde_json::to_vec(&spec).expect("spec serialises")).map_err(|e| internal("write bundle", e))?;
+            std::fs::write(
+                bundle.join("config.json"),
+                serde_json::to_vec(&spec).expect("spec serialises"),
+            )
+            .map_err(|e| internal("write bundle", e))?;
             let _ = std::fs::remove_file(self.paths.exit_file(&id));
             let log_cfg = h.log_config.config.clone().unwrap_or_default();
             let args = MonitorArgs {
                 id: id.clone(),
                 bundle,
                 runtime_root: self.paths.runtime_root(),
-                log_path: if h.log_config.kind == "none" { "/dev/null".into() } else { self.paths.log(&id) },
+                log_path: if h.log_config.kind == "none" {
+                    "/dev/null".into()
+                } else {
+                    self.paths.log(&id)
+                },
                 exit_file: self.paths.exit_file(&id),
                 log_max_size: log_cfg.get("max-size").map(|s| parse_size(s)).transpose()?,
-                log_max_files: log_cfg.get("max-file").map(|s| s.parse().unwrap_or(1)).unwrap_or(1),
+                log_max_files: log_cfg
+                    .get("max-file")
+                    .map(|s| s.parse().unwrap_or(1))
+                    .unwrap_or(1),
             };
             let monitor_log = std::fs::OpenOptions::new()
                 .create(true)
@@ -352,16 +457,33 @@ impl ContainerService {
                 .open(self.paths.monitor_log(&id))
                 .map_err(|e| internal("open monitor log", e))?;
             let mut cmd = std::process::Command::new(&self.monitor_bin);
-            cmd.args(args.to_args()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(monitor_log);
+            cmd.args(args.to_args())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(monitor_log);
             // Its own process group: signals meant for the daemon's terminal stay there.
             cmd.process_group(0);
-            let mut child = tokio::process::Command::from(cmd).spawn().map_err(|e| internal("start monitor", e))?;
-            let stdout = child.stdout.take().expect("piped").into_owned_fd().map_err(|e| internal("monitor pipe", e))?;
+            let mut child = tokio::process::Command::from(cmd)
+                .spawn()
+                .map_err(|e| internal("start monitor", e))?;
+            let stdout = child
+                .stdout
+                .take()
+                .expect("piped")
+                .into_owned_fd()
+                .map_err(|e| internal("monitor pipe", e))?;
             let mut line = String::new();
-            std::io::BufReader::new(std::fs::File::from(stdout)).read_line(&mut line).map_err(|e| internal("read monitor report", e))?;
+            std::io::BufReader::new(std::fs::File::from(stdout))
+                .read_line(&mut line)
+                .map_err(|e| internal("read monitor report", e))?;
             let report: StartReport = serde_json::from_str(line.trim()).unwrap_or(StartReport {
                 pid: None,
-                error: Some(format!("monitor gave no start report: {}", std::fs::read_to_string(self.paths.monitor_log(&id)).unwrap_or_default().trim())),
+                error: Some(format!(
+                    "monitor gave no start report: {}",
+                    std::fs::read_to_string(self.paths.monitor_log(&id))
+                        .unwrap_or_default()
+                        .trim()
+                )),
             });
             match report.pid {
                 Some(pid) => Ok((child, pid)),
@@ -375,7 +497,9 @@ impl ContainerService {
                             rec.path
                         )))
                     } else {
-                        Err(EngineError::Internal(format!("OCI runtime create failed: {msg}")))
+                        Err(EngineError::Internal(format!(
+                            "OCI runtime create failed: {msg}"
+                        )))
                     }
                 }
             }
@@ -408,7 +532,11 @@ impl ContainerService {
         let rec = match self.update(entry, |r| {
             let (code, finished, error) = match &record {
                 Some(x) => (x.exit_code, x.finished_at.clone(), String::new()),
-                None => (255, now(), "container monitor exited without recording an exit code".to_string()),
+                None => (
+                    255,
+                    now(),
+                    "container monitor exited without recording an exit code".to_string(),
+                ),
             };
             r.state.status = Status::Exited;
             r.state.pid = 0;
@@ -424,7 +552,11 @@ impl ContainerService {
                 return;
             }
         };
-        self.publish(&rec, "die", &[("exitCode", rec.state.exit_code.to_string())]);
+        self.publish(
+            &rec,
+            "die",
+            &[("exitCode", rec.state.exit_code.to_string())],
+        );
         if self.should_restart(&rec) {
             let svc = self.clone();
             let entry = entry.clone();
@@ -446,13 +578,17 @@ impl ContainerService {
     }
 
     fn should_restart(&self, rec: &ContainerRecord) -> bool {
-        if rec.state.stopped_by_user || !self.containers.read().expect("lock").contains_key(&rec.id) {
+        if rec.state.stopped_by_user || !self.containers.read().expect("lock").contains_key(&rec.id)
+        {
             return false;
         }
         let p = &rec.host_config.restart_policy;
         match p.name.as_str() {
             "always" | "unless-stopped" => true,
-            "on-failure" => rec.state.exit_code != 0 && (p.maximum_retry_count == 0 || rec.restart_count < p.maximum_retry_count),
+            "on-failure" => {
+                rec.state.exit_code != 0
+                    && (p.maximum_retry_count == 0 || rec.restart_count < p.maximum_retry_count)
+            }
             _ => false,
         }
     }
@@ -460,7 +596,9 @@ impl ContainerService {
     /// Waits until the container is no longer running (or restarting); returns its exit code.
     pub async fn wait(&self, name: &str) -> Result<i32, EngineError> {
         let entry = self.entry(name)?;
-        self.wait_entry(&entry, None).await.ok_or_else(|| EngineError::Internal("wait interrupted".into()))
+        self.wait_entry(&entry, None)
+            .await
+            .ok_or_else(|| EngineError::Internal("wait interrupted".into()))
     }
 
     async fn wait_entry(&self, entry: &Entry, timeout: Option<Duration>) -> Option<i32> {
@@ -487,7 +625,8 @@ impl ContainerService {
     }
 
     fn signal(&self, rec: &ContainerRecord, signal: i32) -> Result<(), EngineError> {
-        procs::send_signal(rec.state.pid, signal).map_err(|e| EngineError::Internal(format!("Cannot kill container {}: {e}", rec.id)))?;
+        procs::send_signal(rec.state.pid, signal)
+            .map_err(|e| EngineError::Internal(format!("Cannot kill container {}: {e}", rec.id)))?;
         self.publish(rec, "kill", &[("signal", signal.to_string())]);
         Ok(())
     }
@@ -495,10 +634,17 @@ impl ContainerService {
     /// `POST /containers/(id)/kill`.
     pub async fn kill(&self, name: &str, signal: &str) -> Result<(), EngineError> {
         let entry = self.entry(name)?;
-        let sig = if signal.is_empty() { 9 } else { procs::parse_signal(signal)? };
+        let sig = if signal.is_empty() {
+            9
+        } else {
+            procs::parse_signal(signal)?
+        };
         let rec = entry.snapshot();
         if !rec.state.status.is_running() {
-            return Err(EngineError::Conflict(format!("Container {} is not running", rec.id)));
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
         }
         if sig == 9 || sig == 15 {
             self.update(&entry, |r| r.state.stopped_by_user = true)?;
@@ -533,7 +679,13 @@ impl ContainerService {
         if rec.state.status == Status::Paused {
             let _ = procs::set_frozen(&rec.id, false);
         }
-        let stop_signal = rec.config.stop_signal.as_deref().map(procs::parse_signal).transpose()?.unwrap_or(15);
+        let stop_signal = rec
+            .config
+            .stop_signal
+            .as_deref()
+            .map(procs::parse_signal)
+            .transpose()?
+            .unwrap_or(15);
         let _ = self.signal(&rec, stop_signal);
         let grace = Duration::from_secs(timeout.unwrap_or(10));
         if self.wait_entry(entry, Some(grace)).await.is_none() {
@@ -545,7 +697,11 @@ impl ContainerService {
     }
 
     /// `POST /containers/(id)/restart?t=`.
-    pub async fn restart(self: &Arc<Self>, name: &str, timeout: Option<u64>) -> Result<(), EngineError> {
+    pub async fn restart(
+        self: &Arc<Self>,
+        name: &str,
+        timeout: Option<u64>,
+    ) -> Result<(), EngineError> {
         let entry = self.entry(name)?;
         let _op = entry.op.lock().await;
         match self.stop_locked(&entry, timeout).await {
@@ -565,13 +721,34 @@ impl ContainerService {
         let rec = entry.snapshot();
         match (rec.state.status, pause) {
             (Status::Running, true) | (Status::Paused, false) => {}
-            (Status::Paused, true) => return Err(EngineError::Conflict(format!("Container {} is already paused", rec.id))),
-            (Status::Running, false) => return Err(EngineError::Conflict(format!("Container {} is not paused", rec.id))),
-            _ => return Err(EngineError::Conflict(format!("Container {} is not running", rec.id))),
+            (Status::Paused, true) => {
+                return Err(EngineError::Conflict(format!(
+                    "Container {} is already paused",
+                    rec.id
+                )))
+            }
+            (Status::Running, false) => {
+                return Err(EngineError::Conflict(format!(
+                    "Container {} is not paused",
+                    rec.id
+                )))
+            }
+            _ => {
+                return Err(EngineError::Conflict(format!(
+                    "Container {} is not running",
+                    rec.id
+                )))
+            }
         }
         let id = rec.id.clone();
         tokio::task::spawn_blocking(move || procs::set_frozen(&id, pause)).await??;
-        let rec = self.update(&entry, |r| r.state.status = if pause { Status::Paused } else { Status::Running })?;
+        let rec = self.update(&entry, |r| {
+            r.state.status = if pause {
+                Status::Paused
+            } else {
+                Status::Running
+            }
+        })?;
         self.publish(&rec, if pause { "pause" } else { "unpause" }, &[]);
         Ok(())
     }
@@ -580,7 +757,10 @@ impl ContainerService {
     pub async fn top(&self, name: &str, ps_args: &str) -> Result<procs::TopResult, EngineError> {
         let rec = self.entry(name)?.snapshot();
         if !rec.state.status.is_running() {
-            return Err(EngineError::Conflict(format!("Container {} is not running", rec.id)));
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
         }
         let ps_args = ps_args.to_string();
         tokio::task::spawn_blocking(move || procs::top(&rec.id, &ps_args)).await?
@@ -597,7 +777,9 @@ impl ContainerService {
         let wanted = format!("/{}", new_name.trim_start_matches('/'));
         let old = entry.snapshot().name;
         if old == wanted {
-            return Err(EngineError::InvalidParameter("Renaming a container with the same name as its current name".into()));
+            return Err(EngineError::InvalidParameter(
+                "Renaming a container with the same name as its current name".into(),
+            ));
         }
         if let Some(other) = self.name_taken(&wanted) {
             return Err(Self::conflict_name(&wanted, &other));
@@ -656,9 +838,15 @@ impl ContainerService {
     pub(crate) async fn restore(self: &Arc<Self>) -> Result<(), EngineError> {
         let dir = self.paths.data_root.join("containers");
         let mut restart = Vec::new();
-        for e in std::fs::read_dir(&dir).map_err(|e| EngineError::Internal(format!("read containers: {e}")))?.flatten() {
+        for e in std::fs::read_dir(&dir)
+            .map_err(|e| EngineError::Internal(format!("read containers: {e}")))?
+            .flatten()
+        {
             let id = e.file_name().to_string_lossy().into_owned();
-            let rec: ContainerRecord = match std::fs::read(self.paths.record(&id)).ok().and_then(|d| serde_json::from_slice(&d).ok()) {
+            let rec: ContainerRecord = match std::fs::read(self.paths.record(&id))
+                .ok()
+                .and_then(|d| serde_json::from_slice(&d).ok())
+            {
                 Some(r) => r,
                 None => {
                     // A create that crashed before its record was written.
@@ -668,14 +856,21 @@ impl ContainerService {
                 }
             };
             let entry = Entry::new(rec.clone());
-            self.containers.write().expect("lock").insert(rec.id.clone(), entry.clone());
-            let was_running = rec.state.status.is_running() || rec.state.status == Status::Restarting;
+            self.containers
+                .write()
+                .expect("lock")
+                .insert(rec.id.clone(), entry.clone());
+            let was_running =
+                rec.state.status.is_running() || rec.state.status == Status::Restarting;
             if !was_running {
                 continue;
             }
-            let alive = rec.state.monitor_pid > 0 && procs::start_time(rec.state.monitor_pid) == Some(rec.state.monitor_start);
+            let alive = rec.state.monitor_pid > 0
+                && procs::start_time(rec.state.monitor_pid) == Some(rec.state.monitor_start);
             let pidfd = if alive {
-                rustix::process::Pid::from_raw(rec.state.monitor_pid).and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())
+                rustix::process::Pid::from_raw(rec.state.monitor_pid).and_then(|p| {
+                    rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+                })
             } else {
                 None
             };
@@ -687,7 +882,8 @@ impl ContainerService {
                 None => {
                     tracing::info!(container = %rec.id, "container exited while the daemon was down");
                     self.on_exit(&entry).await;
-                    if rec.host_config.restart_policy.name == "always" && !rec.state.stopped_by_user {
+                    if rec.host_config.restart_policy.name == "always" && !rec.state.stopped_by_user
+                    {
                         restart.push(entry);
                     }
                 }
@@ -713,7 +909,9 @@ fn parse_size(s: &str) -> Result<u64, EngineError> {
         Some('g') => (&t[..t.len() - 1], 1024 * 1024 * 1024),
         _ => (t.as_str(), 1),
     };
-    num.parse::<u64>().map(|n| n * mult).map_err(|_| EngineError::InvalidParameter(format!("invalid max-size: {s}")))
+    num.parse::<u64>()
+        .map(|n| n * mult)
+        .map_err(|_| EngineError::InvalidParameter(format!("invalid max-size: {s}")))
 }
 
 /// How the daemon learns that a monitor exited: its own child (reaped by tokio), or, after a
@@ -758,15 +956,25 @@ mod tests {
             labels: Some([("l".to_string(), "img".to_string())].into()),
             ..Default::default()
         };
-        let mut user = Config { env: Some(vec!["A=2".into(), "B=3".into()]), cmd: Some(vec!["echo".into()]), ..Default::default() };
+        let mut user = Config {
+            env: Some(vec!["A=2".into(), "B=3".into()]),
+            cmd: Some(vec!["echo".into()]),
+            ..Default::default()
+        };
         merge(&mut user, &image);
         assert_eq!(user.env.unwrap(), ["PATH=/x", "A=2", "B=3"]);
         assert_eq!(user.entrypoint.unwrap(), ["/init"]);
         assert_eq!(user.cmd.unwrap(), ["echo"]);
         assert_eq!(user.working_dir, "/w");
-        let mut user = Config { entrypoint: Some(vec!["/mine".into()]), ..Default::default() };
+        let mut user = Config {
+            entrypoint: Some(vec!["/mine".into()]),
+            ..Default::default()
+        };
         merge(&mut user, &image);
-        assert_eq!(user.cmd, None, "a user entrypoint drops the image's command");
+        assert_eq!(
+            user.cmd, None,
+            "a user entrypoint drops the image's command"
+        );
     }
 
     #[test]
@@ -774,12 +982,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("etc")).unwrap();
         std::fs::write(dir.path().join("etc/passwd"), "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\napp:x:1000:1000::/:/bin/sh\n").unwrap();
-        std::fs::write(dir.path().join("etc/group"), "root:x:0:\nstaff:x:50:app\napp:x:1000:\n").unwrap();
+        std::fs::write(
+            dir.path().join("etc/group"),
+            "root:x:0:\nstaff:x:50:app\napp:x:1000:\n",
+        )
+        .unwrap();
         assert_eq!(resolve_user(dir.path(), "").unwrap(), (0, 0, vec![]));
-        assert_eq!(resolve_user(dir.path(), "nobody").unwrap(), (65534, 65534, vec![]));
-        assert_eq!(resolve_user(dir.path(), "app").unwrap(), (1000, 1000, vec![50]));
+        assert_eq!(
+            resolve_user(dir.path(), "nobody").unwrap(),
+            (65534, 65534, vec![])
+        );
+        assert_eq!(
+            resolve_user(dir.path(), "app").unwrap(),
+            (1000, 1000, vec![50])
+        );
         assert_eq!(resolve_user(dir.path(), "1234").unwrap(), (1234, 0, vec![]));
-        assert_eq!(resolve_user(dir.path(), "1234:7").unwrap(), (1234, 7, vec![]));
+        assert_eq!(
+            resolve_user(dir.path(), "1234:7").unwrap(),
+            (1234, 7, vec![])
+        );
         assert_eq!(resolve_user(dir.path(), "app:staff").unwrap().1, 50);
         assert!(resolve_user(dir.path(), "ghost").is_err());
     }

@@ -40,17 +40,27 @@ fn to_line(e: LogEntry, opts: &LogOptions) -> Option<LogLine> {
             return None;
         }
     }
-    Some(LogLine { stream, data: e.log.into_bytes(), time: e.time })
+    Some(LogLine {
+        stream,
+        data: e.log.into_bytes(),
+        time: e.time,
+    })
 }
 
 impl ContainerService {
     /// Streams the log of `name`; the receiver ends when everything asked for was sent (with
     /// `follow`, when the container has stopped), or when it is dropped.
-    pub fn logs(self: &Arc<Self>, name: &str, opts: LogOptions) -> Result<(bool, tokio::sync::mpsc::Receiver<LogLine>), EngineError> {
+    pub fn logs(
+        self: &Arc<Self>,
+        name: &str,
+        opts: LogOptions,
+    ) -> Result<(bool, tokio::sync::mpsc::Receiver<LogLine>), EngineError> {
         let entry = self.entry(name)?;
         let rec = entry.snapshot();
         if rec.host_config.log_config.kind == "none" {
-            return Err(EngineError::NotImplemented("configured logging driver does not support reading".into()));
+            return Err(EngineError::NotImplemented(
+                "configured logging driver does not support reading".into(),
+            ));
         }
         let path = self.paths.log(&rec.id);
         let (tx, rx) = tokio::sync::mpsc::channel(256);
@@ -59,8 +69,17 @@ impl ContainerService {
     }
 }
 
-fn follow_log(entry: &Arc<Entry>, path: &std::path::Path, opts: &LogOptions, tx: &tokio::sync::mpsc::Sender<LogLine>) {
-    let mut lines: Vec<LogLine> = logfile::read_all(path).unwrap_or_default().into_iter().filter_map(|e| to_line(e, opts)).collect();
+fn follow_log(
+    entry: &Arc<Entry>,
+    path: &std::path::Path,
+    opts: &LogOptions,
+    tx: &tokio::sync::mpsc::Sender<LogLine>,
+) {
+    let mut lines: Vec<LogLine> = logfile::read_all(path)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|e| to_line(e, opts))
+        .collect();
     if let Some(n) = opts.tail {
         let skip = lines.len().saturating_sub(n);
         lines.drain(..skip);
@@ -73,18 +92,30 @@ fn follow_log(entry: &Arc<Entry>, path: &std::path::Path, opts: &LogOptions, tx:
     if !opts.follow {
         return;
     }
-    // Follow from the current end of the file.
-    let Ok(file) = std::fs::File::open(path) else { return };
-    let mut reader = BufReader::new(file);
-    let mut offset = reader.seek(SeekFrom::End(0)).unwrap_or(0);
+    // Follow from the current end of the file (a container never started has none yet: then
+    // everything it will write is new).
+    let mut reader: Option<BufReader<std::fs::File>> = None;
+    let mut offset = 0u64;
+    if let Ok(file) = std::fs::File::open(path) {
+        let mut r = BufReader::new(file);
+        offset = r.seek(SeekFrom::End(0)).unwrap_or(0);
+        reader = Some(r);
+    }
     let mut pending = String::new();
     let mut changes = entry.changed.subscribe();
     loop {
-        let running = entry.snapshot().state.status.is_running();
+        // A container not yet started will be: keep following until it has run and stopped.
+        let status = entry.snapshot().state.status;
+        let running = status.is_running()
+            || status == super::Status::Created
+            || status == super::Status::Restarting;
+        if reader.is_none() {
+            reader = std::fs::File::open(path).ok().map(BufReader::new);
+        }
         let mut got_any = false;
-        loop {
+        while let Some(r) = reader.as_mut() {
             let mut buf = String::new();
-            match reader.read_line(&mut buf) {
+            match r.read_line(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     offset += n as u64;
@@ -111,11 +142,12 @@ fn follow_log(entry: &Arc<Entry>, path: &std::path::Path, opts: &LogOptions, tx:
             return;
         }
         // Rotated away under us: start again from the new file.
-        if std::fs::metadata(path).map(|m| m.len() < offset).unwrap_or(false) {
-            if let Ok(f) = std::fs::File::open(path) {
-                reader = BufReader::new(f);
-                offset = 0;
-            }
+        if std::fs::metadata(path)
+            .map(|m| m.len() < offset)
+            .unwrap_or(false)
+        {
+            reader = std::fs::File::open(path).ok().map(BufReader::new);
+            offset = 0;
         }
         let _ = changes.borrow_and_update();
         std::thread::sleep(std::time::Duration::from_millis(20));

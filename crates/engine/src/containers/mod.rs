@@ -3,13 +3,13 @@
 //! its own `berth-monitor` process, so the daemon can die and come back: [`ContainerService::open`]
 //! reconnects to live monitors and records the exits it missed.
 
-pub mod names;
-pub mod record;
 mod host_files;
 mod lifecycle;
 mod logs;
+pub mod names;
 mod paths;
 mod procs;
+pub mod record;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -37,7 +37,11 @@ pub(crate) struct Entry {
 impl Entry {
     fn new(record: ContainerRecord) -> Arc<Self> {
         let (changed, _) = tokio::sync::watch::channel(0);
-        Arc::new(Entry { record: Mutex::new(record), changed, op: tokio::sync::Mutex::new(()) })
+        Arc::new(Entry {
+            record: Mutex::new(record),
+            changed,
+            op: tokio::sync::Mutex::new(()),
+        })
     }
 
     pub fn snapshot(&self) -> ContainerRecord {
@@ -56,9 +60,22 @@ pub struct ContainerService {
 impl ContainerService {
     /// Loads every container record and reconnects to the monitors still running; containers
     /// whose monitor is gone are marked exited with the code it recorded.
-    pub async fn open(paths: ContainerPaths, images: Arc<ImageStore>, events: Arc<EventBus>, monitor_bin: PathBuf) -> Result<Arc<Self>, EngineError> {
-        paths.create().map_err(|e| EngineError::Internal(format!("create container directories: {e}")))?;
-        let svc = Arc::new(ContainerService { paths, images, events, monitor_bin, containers: RwLock::new(HashMap::new()) });
+    pub async fn open(
+        paths: ContainerPaths,
+        images: Arc<ImageStore>,
+        events: Arc<EventBus>,
+        monitor_bin: PathBuf,
+    ) -> Result<Arc<Self>, EngineError> {
+        paths
+            .create()
+            .map_err(|e| EngineError::Internal(format!("create container directories: {e}")))?;
+        let svc = Arc::new(ContainerService {
+            paths,
+            images,
+            events,
+            monitor_bin,
+            containers: RwLock::new(HashMap::new()),
+        });
         svc.restore().await?;
         Ok(svc)
     }
@@ -70,7 +87,10 @@ impl ContainerService {
             return Ok(e.clone());
         }
         let wanted = format!("/{}", name.trim_start_matches('/'));
-        if let Some(e) = map.values().find(|e| e.record.lock().expect("lock").name == wanted) {
+        if let Some(e) = map
+            .values()
+            .find(|e| e.record.lock().expect("lock").name == wanted)
+        {
             return Ok(e.clone());
         }
         if !name.is_empty() && name.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -87,20 +107,35 @@ impl ContainerService {
     }
 
     pub fn list(&self) -> Vec<ContainerRecord> {
-        self.containers.read().expect("lock").values().map(|e| e.snapshot()).collect()
+        self.containers
+            .read()
+            .expect("lock")
+            .values()
+            .map(|e| e.snapshot())
+            .collect()
     }
 
     /// (all, running, paused, stopped) counts.
     pub fn counts(&self) -> (usize, usize, usize, usize) {
         let all = self.list();
-        let running = all.iter().filter(|c| c.state.status == Status::Running || c.state.status == Status::Restarting).count();
-        let paused = all.iter().filter(|c| c.state.status == Status::Paused).count();
+        let running = all
+            .iter()
+            .filter(|c| c.state.status == Status::Running || c.state.status == Status::Restarting)
+            .count();
+        let paused = all
+            .iter()
+            .filter(|c| c.state.status == Status::Paused)
+            .count();
         (all.len(), running, paused, all.len() - running - paused)
     }
 
     /// Whether any container uses the image `id` (`sha256:…`).
     pub fn image_in_use(&self, id: &str) -> bool {
-        self.containers.read().expect("lock").values().any(|e| e.record.lock().expect("lock").image_id == id)
+        self.containers
+            .read()
+            .expect("lock")
+            .values()
+            .any(|e| e.record.lock().expect("lock").image_id == id)
     }
 
     pub(crate) fn persist(&self, rec: &ContainerRecord) -> Result<(), EngineError> {
@@ -114,7 +149,11 @@ impl ContainerService {
     }
 
     /// Changes the record, persists it, and wakes whoever waits on the container.
-    pub(crate) fn update(&self, entry: &Entry, f: impl FnOnce(&mut ContainerRecord)) -> Result<ContainerRecord, EngineError> {
+    pub(crate) fn update(
+        &self,
+        entry: &Entry,
+        f: impl FnOnce(&mut ContainerRecord),
+    ) -> Result<ContainerRecord, EngineError> {
         let rec = {
             let mut r = entry.record.lock().expect("lock");
             f(&mut r);
@@ -132,6 +171,7 @@ impl ContainerService {
         for (k, v) in extra {
             attrs.insert((*k).to_string(), v.clone());
         }
-        self.events.publish(EventKind::Container, action, &rec.id, attrs);
+        self.events
+            .publish(EventKind::Container, action, &rec.id, attrs);
     }
 }

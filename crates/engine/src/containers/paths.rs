@@ -12,7 +12,12 @@ pub struct ContainerPaths {
 
 impl ContainerPaths {
     pub fn create(&self) -> std::io::Result<()> {
-        for d in [self.data_root.join("containers"), self.data_root.join("overlay"), self.exec_root.join("containers"), self.runtime_root()] {
+        for d in [
+            self.data_root.join("containers"),
+            self.data_root.join("overlay"),
+            self.exec_root.join("containers"),
+            self.runtime_root(),
+        ] {
             std::fs::create_dir_all(d)?;
         }
         Ok(())

@@ -7,27 +7,63 @@ use std::path::PathBuf;
 use crate::error::EngineError;
 
 const SIGNALS: &[(&str, i32)] = &[
-    ("HUP", 1), ("INT", 2), ("QUIT", 3), ("ILL", 4), ("TRAP", 5), ("ABRT", 6), ("BUS", 7), ("FPE", 8), ("KILL", 9),
-    ("USR1", 10), ("SEGV", 11), ("USR2", 12), ("PIPE", 13), ("ALRM", 14), ("TERM", 15), ("STKFLT", 16), ("CHLD", 17),
-    ("CONT", 18), ("STOP", 19), ("TSTP", 20), ("TTIN", 21), ("TTOU", 22), ("URG", 23), ("XCPU", 24), ("XFSZ", 25),
-    ("VTALRM", 26), ("PROF", 27), ("WINCH", 28), ("IO", 29), ("PWR", 30), ("SYS", 31),
+    ("HUP", 1),
+    ("INT", 2),
+    ("QUIT", 3),
+    ("ILL", 4),
+    ("TRAP", 5),
+    ("ABRT", 6),
+    ("BUS", 7),
+    ("FPE", 8),
+    ("KILL", 9),
+    ("USR1", 10),
+    ("SEGV", 11),
+    ("USR2", 12),
+    ("PIPE", 13),
+    ("ALRM", 14),
+    ("TERM", 15),
+    ("STKFLT", 16),
+    ("CHLD", 17),
+    ("CONT", 18),
+    ("STOP", 19),
+    ("TSTP", 20),
+    ("TTIN", 21),
+    ("TTOU", 22),
+    ("URG", 23),
+    ("XCPU", 24),
+    ("XFSZ", 25),
+    ("VTALRM", 26),
+    ("PROF", 27),
+    ("WINCH", 28),
+    ("IO", 29),
+    ("PWR", 30),
+    ("SYS", 31),
 ];
 
 /// Parses `SIGTERM`, `TERM`, `term` or `15`.
 pub fn parse_signal(s: &str) -> Result<i32, EngineError> {
     let bad = || EngineError::InvalidParameter(format!("Invalid signal: {s}"));
     if let Ok(n) = s.parse::<i32>() {
-        return if (1..=64).contains(&n) { Ok(n) } else { Err(bad()) };
+        return if (1..=64).contains(&n) {
+            Ok(n)
+        } else {
+            Err(bad())
+        };
     }
     let upper = s.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    SIGNALS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).ok_or_else(bad)
+    SIGNALS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
+        .ok_or_else(bad)
 }
 
 /// Sends `signal` to `pid`.
 pub fn send_signal(pid: i32, signal: i32) -> std::io::Result<()> {
     let pid = rustix::process::Pid::from_raw(pid).ok_or_else(|| std::io::Error::other("no pid"))?;
-    let sig = rustix::process::Signal::from_named_raw(signal).ok_or_else(|| std::io::Error::other(format!("signal {signal}")))?;
+    let sig = rustix::process::Signal::from_named_raw(signal)
+        .ok_or_else(|| std::io::Error::other(format!("signal {signal}")))?;
     rustix::process::kill_process(pid, sig).map_err(Into::into)
 }
 
@@ -46,7 +82,9 @@ pub fn container_pids(id: &str) -> Vec<i32> {
     let mut pids = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
             if let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) {
                 if cg.lines().any(|l| l.ends_with(&needle)) {
                     pids.push(pid);
@@ -67,37 +105,56 @@ pub struct TopResult {
 }
 
 pub fn top(id: &str, ps_args: &str) -> Result<TopResult, EngineError> {
-    let args: Vec<&str> = if ps_args.is_empty() { vec!["-ef"] } else { ps_args.split_whitespace().collect() };
+    let args: Vec<&str> = if ps_args.is_empty() {
+        vec!["-ef"]
+    } else {
+        ps_args.split_whitespace().collect()
+    };
     let out = std::process::Command::new("ps")
         .args(&args)
         .output()
         .map_err(|e| EngineError::Internal(format!("running ps: {e}")))?;
     if !out.status.success() {
-        return Err(EngineError::Internal(format!("ps: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        return Err(EngineError::Internal(format!(
+            "ps: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
     }
-    parse_ps(&String::from_utf8_lossy(&out.stdout), &container_pids(id).into_iter().collect())
+    parse_ps(
+        &String::from_utf8_lossy(&out.stdout),
+        &container_pids(id).into_iter().collect(),
+    )
 }
 
 /// Splits `ps` output as Docker does: titles by whitespace, each row into as many fields as
 /// titles, the last taking the rest of the line (commands have spaces).
 pub fn parse_ps(output: &str, pids: &HashSet<i32>) -> Result<TopResult, EngineError> {
     let mut lines = output.lines();
-    let titles: Vec<String> = lines.next().unwrap_or("").split_whitespace().map(str::to_string).collect();
-    let pid_col = titles
-        .iter()
-        .position(|t| t == "PID")
-        .ok_or_else(|| EngineError::InvalidParameter("Couldn't find PID field in ps output".to_string()))?;
+    let titles: Vec<String> = lines
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let pid_col = titles.iter().position(|t| t == "PID").ok_or_else(|| {
+        EngineError::InvalidParameter("Couldn't find PID field in ps output".to_string())
+    })?;
     let mut processes = Vec::new();
     for line in lines {
         let fields: Vec<&str> = line.split_whitespace().collect();
         if fields.len() < titles.len() {
             continue;
         }
-        let Ok(pid) = fields[pid_col].parse::<i32>() else { continue };
+        let Ok(pid) = fields[pid_col].parse::<i32>() else {
+            continue;
+        };
         if !pids.contains(&pid) {
             continue;
         }
-        let mut row: Vec<String> = fields[..titles.len() - 1].iter().map(|s| s.to_string()).collect();
+        let mut row: Vec<String> = fields[..titles.len() - 1]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         row.push(fields[titles.len() - 1..].join(" "));
         processes.push(row);
     }
@@ -116,14 +173,16 @@ fn freezer(id: &str) -> Option<(PathBuf, bool)> {
 }
 
 pub fn set_frozen(id: &str, frozen: bool) -> Result<(), EngineError> {
-    let (path, v2) = freezer(id).ok_or_else(|| EngineError::Internal("container has no freezer cgroup".into()))?;
+    let (path, v2) = freezer(id)
+        .ok_or_else(|| EngineError::Internal("container has no freezer cgroup".into()))?;
     let value = match (v2, frozen) {
         (true, true) => "1",
         (true, false) => "0",
         (false, true) => "FROZEN",
         (false, false) => "THAWED",
     };
-    std::fs::write(&path, value).map_err(|e| EngineError::Internal(format!("write {}: {e}", path.display())))?;
+    std::fs::write(&path, value)
+        .map_err(|e| EngineError::Internal(format!("write {}: {e}", path.display())))?;
     // v1 freezing is asynchronous: wait until the state settles.
     if !v2 {
         for _ in 0..1000 {
@@ -156,7 +215,19 @@ mod tests {
         let out = "UID PID PPID C STIME TTY TIME CMD\nroot 10 1 0 10:00 ? 00:00:00 sleep 100\nroot 11 1 0 10:00 ? 00:00:00 other thing\n";
         let r = parse_ps(out, &[10].into_iter().collect()).unwrap();
         assert_eq!(r.titles.len(), 8);
-        assert_eq!(r.processes, vec![vec!["root", "10", "1", "0", "10:00", "?", "00:00:00", "sleep 100"]]);
+        assert_eq!(
+            r.processes,
+            vec![vec![
+                "root",
+                "10",
+                "1",
+                "0",
+                "10:00",
+                "?",
+                "00:00:00",
+                "sleep 100"
+            ]]
+        );
         assert!(parse_ps("USER COMMAND\nroot x\n", &HashSet::new()).is_err());
     }
 

@@ -1,0 +1,334 @@
+//! `ContainerBackend` over the engine's container service: wire ↔ domain conversion.
+
+use async_trait::async_trait;
+use berth_api_server::backend::{
+    ContainerBackend, ContainerListQuery, LogChunk, LogStream, LogsQuery,
+};
+use berth_api_server::ApiError;
+use berth_api_types::container::{
+    status_string, ContainerConfig, ContainerInspect, ContainerState, ContainerSummary, CreateBody,
+    CreateResponse, HostConfig, TopResponse,
+};
+use berth_engine::containers::{ContainerRecord, CreateRequest, LogOptions, Status};
+use futures_util::StreamExt;
+
+use crate::adapter::Daemon;
+
+fn api_err(e: berth_engine::EngineError) -> ApiError {
+    ApiError::from_err(e)
+}
+
+/// Wire and domain types share Docker's field names; the conversion is a serde round trip.
+fn convert<A: serde::Serialize, B: serde::de::DeserializeOwned>(a: &A) -> Result<B, ApiError> {
+    serde_json::to_value(a)
+        .and_then(serde_json::from_value)
+        .map_err(|e| ApiError::bad_request(format!("invalid configuration: {e}")))
+}
+
+fn unix(t: &str) -> Option<i64> {
+    t.parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_second())
+        .filter(|s| *s > 0)
+}
+
+fn status(rec: &ContainerRecord) -> String {
+    let now = jiff::Timestamp::now().as_second();
+    let since_start = unix(&rec.state.started_at).map_or(0, |s| now - s);
+    let since_finish = unix(&rec.state.finished_at).map(|f| now - f);
+    status_string(
+        rec.state.status.as_str(),
+        rec.state.exit_code as i64,
+        since_start,
+        since_finish,
+    )
+}
+
+fn dir_size(path: &std::path::Path) -> i64 {
+    let mut total = 0;
+    if let Ok(rd) = std::fs::read_dir(path) {
+        for e in rd.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => total += dir_size(&e.path()),
+                Ok(_) => total += e.metadata().map(|m| m.len() as i64).unwrap_or(0),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+impl Daemon {
+    fn matches(&self, rec: &ContainerRecord, q: &ContainerListQuery) -> bool {
+        let f = &q.filters;
+        let labels: std::collections::HashMap<String, String> = rec
+            .config
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        f.any_matches("exited", |v| {
+            rec.state.status == Status::Exited && v.parse::<i32>().ok() == Some(rec.state.exit_code)
+        }) && f.any_matches("status", |v| v == rec.state.status.as_str())
+            && f.match_labels(&labels)
+            && f.any_matches("id", |v| rec.id.starts_with(v))
+            && f.any_matches("name", |v| {
+                rec.bare_name().contains(v.trim_start_matches('/'))
+            })
+            && f.any_matches("ancestor", |v| {
+                rec.config.image == v
+                    || self
+                        .images_resolve_id(v)
+                        .is_some_and(|id| id == rec.image_id)
+            })
+    }
+
+    fn images_resolve_id(&self, name: &str) -> Option<String> {
+        self.image_service()
+            .resolve(name)
+            .ok()
+            .map(|(i, _)| i.id.to_string())
+    }
+}
+
+#[async_trait]
+impl ContainerBackend for Daemon {
+    fn create_container(&self, name: &str, body: CreateBody) -> Result<CreateResponse, ApiError> {
+        let config = convert(&body.config)?;
+        let host_config = match &body.host_config {
+            Some(hc) => convert(hc)?,
+            None => Default::default(),
+        };
+        let rec = self
+            .containers()
+            .create(CreateRequest {
+                name: name.to_string(),
+                config,
+                host_config,
+            })
+            .map_err(api_err)?;
+        Ok(CreateResponse {
+            id: rec.id,
+            warnings: Vec::new(),
+        })
+    }
+
+    async fn start_container(
+        &self,
+        name: &str,
+        host_config: Option<HostConfig>,
+    ) -> Result<(), ApiError> {
+        if let Some(hc) = host_config {
+            self.containers()
+                .set_host_config(name, convert(&hc)?)
+                .map_err(api_err)?;
+        }
+        self.containers().start(name).await.map_err(api_err)
+    }
+
+    async fn stop_container(&self, name: &str, timeout: Option<u64>) -> Result<(), ApiError> {
+        self.containers().stop(name, timeout).await.map_err(api_err)
+    }
+
+    async fn restart_container(&self, name: &str, timeout: Option<u64>) -> Result<(), ApiError> {
+        self.containers()
+            .restart(name, timeout)
+            .await
+            .map_err(api_err)
+    }
+
+    async fn kill_container(&self, name: &str, signal: &str) -> Result<(), ApiError> {
+        self.containers().kill(name, signal).await.map_err(api_err)
+    }
+
+    async fn wait_container(&self, name: &str) -> Result<i64, ApiError> {
+        self.containers()
+            .wait(name)
+            .await
+            .map(i64::from)
+            .map_err(api_err)
+    }
+
+    async fn remove_container(
+        &self,
+        name: &str,
+        force: bool,
+        _volumes: bool,
+    ) -> Result<(), ApiError> {
+        self.containers().remove(name, force).await.map_err(api_err)
+    }
+
+    fn rename_container(&self, name: &str, new_name: &str) -> Result<(), ApiError> {
+        self.containers().rename(name, new_name).map_err(api_err)
+    }
+
+    async fn pause_container(&self, name: &str, pause: bool) -> Result<(), ApiError> {
+        self.containers().pause(name, pause).await.map_err(api_err)
+    }
+
+    fn list_containers(&self, q: &ContainerListQuery) -> Result<Vec<ContainerSummary>, ApiError> {
+        let svc = self.containers();
+        let mut all = svc.list();
+        all.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
+        let created_of = |name: &str| -> Result<String, ApiError> {
+            svc.inspect(name).map(|r| r.created).map_err(api_err)
+        };
+        let since = if q.since.is_empty() {
+            None
+        } else {
+            Some(created_of(&q.since)?)
+        };
+        let before = if q.before.is_empty() {
+            None
+        } else {
+            Some(created_of(&q.before)?)
+        };
+        let show_all = q.all
+            || q.limit.is_some()
+            || since.is_some()
+            || before.is_some()
+            || !q.filters.get("status").is_empty()
+            || !q.filters.get("exited").is_empty();
+        let mut out = Vec::new();
+        for rec in all {
+            if !show_all
+                && !(rec.state.status.is_running() || rec.state.status == Status::Restarting)
+            {
+                continue;
+            }
+            if since.as_ref().is_some_and(|s| rec.created <= *s)
+                || before.as_ref().is_some_and(|b| rec.created >= *b)
+            {
+                continue;
+            }
+            if !self.matches(&rec, q) {
+                continue;
+            }
+            let mut command = rec.path.clone();
+            for a in &rec.args {
+                command.push(' ');
+                command.push_str(a);
+            }
+            let (size_rw, size_root_fs) = if q.size {
+                let rw = dir_size(&self.container_paths().overlay(&rec.id).join("upper"));
+                let image = self
+                    .image_service()
+                    .resolve(&rec.image_id)
+                    .map(|(i, _)| i.size() as i64)
+                    .unwrap_or(0);
+                (Some(rw), Some(rw + image))
+            } else {
+                (None, None)
+            };
+            out.push(ContainerSummary {
+                id: rec.id.clone(),
+                names: vec![rec.name.clone()],
+                image: rec.config.image.clone(),
+                image_id: rec.image_id.clone(),
+                command,
+                created: unix(&rec.created).unwrap_or(0),
+                status: status(&rec),
+                state: rec.state.status.as_str().to_string(),
+                ports: Vec::new(),
+                labels: rec.config.labels.clone().unwrap_or_default(),
+                size_rw,
+                size_root_fs,
+            });
+            if q.limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn inspect_container(&self, name: &str) -> Result<ContainerInspect, ApiError> {
+        let rec = self.containers().inspect(name).map_err(api_err)?;
+        let paths = self.container_paths();
+        let s = &rec.state;
+        let config: ContainerConfig = convert(&rec.config)?;
+        let host_config: HostConfig = convert(&rec.host_config)?;
+        let existing = |p: std::path::PathBuf| {
+            if p.exists() {
+                p.display().to_string()
+            } else {
+                String::new()
+            }
+        };
+        Ok(ContainerInspect {
+            id: rec.id.clone(),
+            created: rec.created.clone(),
+            path: rec.path.clone(),
+            args: rec.args.clone(),
+            state: ContainerState {
+                status: s.status.as_str().to_string(),
+                running: s.status.is_running(),
+                paused: s.status == Status::Paused,
+                restarting: s.status == Status::Restarting,
+                oom_killed: s.oom_killed,
+                dead: s.status == Status::Dead,
+                pid: s.pid as i64,
+                exit_code: s.exit_code as i64,
+                error: s.error.clone(),
+                started_at: s.started_at.clone(),
+                finished_at: s.finished_at.clone(),
+            },
+            image: rec.image_id.clone(),
+            network_settings: serde_json::json!({
+                "Bridge": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "", "PortMapping": null, "Ports": null,
+            }),
+            resolv_conf_path: existing(paths.resolv_conf(&rec.id)),
+            hostname_path: existing(paths.hostname(&rec.id)),
+            hosts_path: existing(paths.hosts(&rec.id)),
+            log_path: if rec.host_config.log_config.kind == "none" {
+                String::new()
+            } else {
+                paths.log(&rec.id).display().to_string()
+            },
+            name: rec.name.clone(),
+            restart_count: rec.restart_count,
+            driver: "overlay2".into(),
+            exec_driver: "berth-libcontainer".into(),
+            mount_label: String::new(),
+            process_label: String::new(),
+            app_armor_profile: String::new(),
+            exec_ids: None,
+            config,
+            host_config,
+            volumes: Default::default(),
+            volumes_rw: Default::default(),
+        })
+    }
+
+    async fn top_container(&self, name: &str, ps_args: &str) -> Result<TopResponse, ApiError> {
+        let t = self
+            .containers()
+            .top(name, ps_args)
+            .await
+            .map_err(api_err)?;
+        Ok(TopResponse {
+            titles: t.titles,
+            processes: t.processes,
+        })
+    }
+
+    fn container_logs(&self, name: &str, q: &LogsQuery) -> Result<LogStream, ApiError> {
+        let opts = LogOptions {
+            stdout: q.stdout,
+            stderr: q.stderr,
+            follow: q.follow,
+            tail: q.tail,
+            since: q.since,
+            until: None,
+        };
+        let (tty, rx) = self.containers().logs(name, opts).map_err(api_err)?;
+        let chunks = tokio_stream::wrappers::ReceiverStream::new(rx)
+            .map(|l| LogChunk {
+                stream: l.stream,
+                data: l.data.into(),
+                time: l.time,
+            })
+            .boxed();
+        Ok(LogStream { tty, chunks })
+    }
+}

@@ -1,0 +1,338 @@
+//! Container endpoints.
+
+use berth_api_types::container::{CreateBody, HostConfig};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::{Frame, Incoming};
+
+use crate::backend::{ContainerListQuery, LogChunk, LogStream, LogsQuery};
+use crate::compat;
+use crate::error::ApiError;
+use crate::gates;
+use crate::router::{empty, json, read_small_body, Ctx, HandlerResult};
+use crate::stdcopy;
+
+const MAX_JSON_BODY: usize = 4 << 20;
+
+/// Parses a JSON body, naming the field at fault as Docker's 400s do.
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path.is_empty() || path == "." {
+            ApiError::bad_request(format!("invalid JSON: {inner}"))
+        } else {
+            ApiError::bad_request(format!("invalid JSON: field {path}: {inner}"))
+        }
+    })
+}
+
+fn no_content() -> HandlerResult {
+    Ok(Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .body(empty())
+        .expect("valid"))
+}
+
+pub async fn create(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+    let body = read_small_body(req, MAX_JSON_BODY).await?;
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ApiError::bad_request(
+            "Config cannot be empty in order to create a container",
+        ));
+    }
+    let mut create: CreateBody = parse_json(&body)?;
+    if gates::create_has_toplevel_resources(ctx.version) {
+        let hc = create.host_config.get_or_insert_with(HostConfig::default);
+        if hc.memory == 0 {
+            hc.memory = create.memory;
+        }
+        if hc.memory_swap == 0 {
+            hc.memory_swap = create.memory_swap;
+        }
+        if hc.cpu_shares == 0 {
+            hc.cpu_shares = create.cpu_shares;
+        }
+        if hc.cpuset_cpus.is_empty() {
+            hc.cpuset_cpus = create.cpuset.clone();
+        }
+        if hc.dns.is_none() {
+            hc.dns = create.dns.clone();
+        }
+        if hc.volumes_from.is_none() {
+            // 1.5–1.11 give a single comma-separated string; later a list.
+            hc.volumes_from = match &create.volumes_from {
+                Some(serde_json::Value::String(s)) if !s.is_empty() => {
+                    Some(s.split(',').map(str::to_string).collect())
+                }
+                Some(v @ serde_json::Value::Array(_)) => serde_json::from_value(v.clone()).ok(),
+                _ => None,
+            };
+        }
+    }
+    let created = ctx
+        .backend
+        .create_container(ctx.query.str("name"), create)?;
+    json(StatusCode::CREATED, &created)
+}
+
+pub async fn start(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+    let body = read_small_body(req, MAX_JSON_BODY).await?;
+    let host_config = if gates::start_accepts_host_config(ctx.version)
+        && !body.iter().all(|b| b.is_ascii_whitespace())
+    {
+        let v: serde_json::Value = parse_json(&body)?;
+        if v.is_null() || v.as_object().is_some_and(|o| o.is_empty()) {
+            None
+        } else {
+            Some(parse_json::<HostConfig>(&body)?)
+        }
+    } else {
+        None
+    };
+    ctx.backend
+        .start_container(ctx.param(0), host_config)
+        .await?;
+    no_content()
+}
+
+fn timeout(ctx: &Ctx) -> Result<Option<u64>, ApiError> {
+    match ctx.query.get("t").filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => t
+            .parse::<i64>()
+            .map(|n| Some(n.max(0) as u64))
+            .map_err(|_| ApiError::bad_request(format!("invalid value for t: {t}"))),
+    }
+}
+
+pub async fn stop(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let t = timeout(&ctx)?;
+    ctx.backend.stop_container(ctx.param(0), t).await?;
+    no_content()
+}
+
+pub async fn restart(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let t = timeout(&ctx)?;
+    ctx.backend.restart_container(ctx.param(0), t).await?;
+    no_content()
+}
+
+pub async fn kill(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    ctx.backend
+        .kill_container(ctx.param(0), ctx.query.str("signal"))
+        .await?;
+    no_content()
+}
+
+pub async fn wait(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let code = ctx.backend.wait_container(ctx.param(0)).await?;
+    json(StatusCode::OK, &serde_json::json!({ "StatusCode": code }))
+}
+
+pub async fn remove(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    if ctx.query.bool("link") {
+        return Err(ApiError::new(
+            berth_errdefs::ErrorKind::NotImplemented,
+            "links are not supported yet",
+        ));
+    }
+    ctx.backend
+        .remove_container(ctx.param(0), ctx.query.bool("force"), ctx.query.bool("v"))
+        .await?;
+    no_content()
+}
+
+pub async fn rename(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    ctx.backend
+        .rename_container(ctx.param(0), ctx.query.str("name"))?;
+    no_content()
+}
+
+pub async fn pause(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    ctx.backend.pause_container(ctx.param(0), true).await?;
+    no_content()
+}
+
+pub async fn unpause(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    ctx.backend.pause_container(ctx.param(0), false).await?;
+    no_content()
+}
+
+pub async fn list(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let filters = ctx.query.filters()?;
+    filters
+        .validate(&[
+            "exited", "status", "label", "id", "name", "ancestor", "before", "since",
+        ])
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    let limit = match ctx.query.get("limit").filter(|l| !l.is_empty()) {
+        None => None,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if n > 0 => Some(n as usize),
+            Ok(_) => None,
+            Err(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid value for limit: {l}"
+                )))
+            }
+        },
+    };
+    let query = ContainerListQuery {
+        all: ctx.query.bool("all"),
+        limit,
+        since: ctx.query.str("since").to_string(),
+        before: ctx.query.str("before").to_string(),
+        size: ctx.query.bool("size"),
+        filters,
+    };
+    let items = ctx.backend.list_containers(&query)?;
+    json(
+        StatusCode::OK,
+        &compat::container_list(ctx.version, items, query.size),
+    )
+}
+
+pub async fn inspect(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let c = ctx.backend.inspect_container(ctx.param(0))?;
+    json(StatusCode::OK, &compat::container_inspect(ctx.version, c))
+}
+
+pub async fn top(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let t = ctx
+        .backend
+        .top_container(ctx.param(0), ctx.query.str("ps_args"))
+        .await?;
+    json(StatusCode::OK, &t)
+}
+
+fn logs_query(ctx: &Ctx, follow: bool) -> Result<LogsQuery, ApiError> {
+    let tail = match ctx.query.get("tail") {
+        None | Some("") | Some("all") => None,
+        Some(n) => Some(
+            n.parse::<usize>()
+                .map_err(|_| ApiError::bad_request(format!("invalid value for tail: {n}")))?,
+        ),
+    };
+    Ok(LogsQuery {
+        stdout: ctx.query.bool("stdout"),
+        stderr: ctx.query.bool("stderr"),
+        follow,
+        tail,
+        since: ctx.query.timestamp("since")?,
+    })
+}
+
+/// Turns log chunks into the wire: raw for a TTY, multiplexed frames otherwise, with the
+/// entry's time in front when `timestamps` is asked.
+fn encode(tty: bool, timestamps: bool) -> impl FnMut(LogChunk) -> Bytes {
+    move |c: LogChunk| {
+        let data = if timestamps {
+            let mut d = Vec::with_capacity(c.time.len() + 1 + c.data.len());
+            d.extend_from_slice(c.time.as_bytes());
+            d.push(b' ');
+            d.extend_from_slice(&c.data);
+            Bytes::from(d)
+        } else {
+            c.data
+        };
+        if tty {
+            data
+        } else {
+            stdcopy::frame(c.stream, &data)
+        }
+    }
+}
+
+pub async fn logs(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let q = logs_query(&ctx, ctx.query.bool("follow"))?;
+    if !q.stdout && !q.stderr {
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
+    }
+    let LogStream { tty, chunks } = ctx.backend.container_logs(ctx.param(0), &q)?;
+    let mut enc = encode(tty, ctx.query.bool("timestamps"));
+    let body = StreamBody::new(chunks.map(move |c| Ok::<_, std::io::Error>(Frame::data(enc(c)))));
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")
+        .body(BodyExt::boxed_unsync(body))
+        .expect("valid"))
+}
+
+/// `POST /containers/(id)/attach`: for now the output side only (the container's stdout and
+/// stderr as they are logged, with `logs=1` replaying what came before), which is what a
+/// non-interactive `docker run` needs. With `Upgrade: tcp` the connection is hijacked
+/// (`101 UPGRADED`), as Docker does.
+pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+    let stream = ctx.query.bool("stream");
+    let logs = ctx.query.bool("logs");
+    let stdout = ctx.query.bool("stdout");
+    let stderr = ctx.query.bool("stderr");
+    // Inspect first: a missing container is a plain 404 before any upgrade.
+    ctx.backend.inspect_container(ctx.param(0))?;
+    let mut chunks: Option<LogStream> = None;
+    if (stdout || stderr) && (logs || stream) {
+        let mut q = logs_query(&ctx, stream)?;
+        q.stdout = stdout;
+        q.stderr = stderr;
+        if !logs {
+            // Only what comes from now on.
+            q.tail = Some(0);
+        }
+        chunks = Some(ctx.backend.container_logs(ctx.param(0), &q)?);
+    }
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"tcp"));
+    if upgrade {
+        let on_upgrade = hyper::upgrade::on(req);
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
+            let mut io = hyper_util::rt::TokioIo::new(upgraded);
+            if let Some(LogStream { tty, mut chunks }) = chunks {
+                let mut enc = encode(tty, false);
+                while let Some(c) = chunks.next().await {
+                    if io.write_all(&enc(c)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            let _ = io.shutdown().await;
+        });
+        let mut resp = Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .body(empty())
+            .expect("valid");
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/vnd.docker.raw-stream"),
+        );
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+        return Ok(resp);
+    }
+    let body = match chunks {
+        Some(LogStream { tty, chunks }) => {
+            let mut enc = encode(tty, false);
+            BodyExt::boxed_unsync(StreamBody::new(
+                chunks.map(move |c| Ok::<_, std::io::Error>(Frame::data(enc(c)))),
+            ))
+        }
+        None => empty(),
+    };
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")
+        .body(body)
+        .expect("valid"))
+}

@@ -1,0 +1,28 @@
+//! Docker's stream multiplexing: each chunk of output is framed with an 8-byte header
+//! `[stream, 0, 0, 0, size (u32 big-endian)]`; stream 0 is stdin, 1 stdout, 2 stderr.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Frames `data` for `stream`. Chunks over `u32::MAX` are split.
+pub fn frame(stream: u8, data: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(data.len() + 8);
+    for chunk in data.chunks(u32::MAX as usize) {
+        out.put_slice(&[stream, 0, 0, 0]);
+        out.put_u32(chunk.len() as u32);
+        out.put_slice(chunk);
+    }
+    out.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_layout() {
+        let f = frame(2, b"hello");
+        assert_eq!(&f[..8], &[2, 0, 0, 0, 0, 0, 0, 5]);
+        assert_eq!(&f[8..], b"hello");
+        assert_eq!(frame(1, b"").len(), 8);
+    }
+}
