@@ -336,11 +336,34 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// Removes every container (containers outlive the daemon by design, so a test must
+    /// remove them or they keep running).
+    pub fn remove_all_containers(&self) {
+        let Ok(r) = self.try_request("GET", "/containers/json?all=1", &[], &[]) else { return };
+        if r.status != 200 {
+            return;
+        }
+        for c in r.json().as_array().cloned().unwrap_or_default() {
+            if let Some(id) = c["Id"].as_str() {
+                let _ = self.try_request("DELETE", &format!("/containers/{id}?force=1"), &[], &[]);
+            }
+        }
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
-        if self.child.is_some() {
-            self.stop();
+        if self.child.is_none() {
+            let has_containers = std::fs::read_dir(self.data_root().join("containers")).map(|mut d| d.next().is_some()).unwrap_or(false);
+            if !has_containers || std::thread::panicking() {
+                return;
+            }
+            // Stopped or crashed by the test with containers left: bring it back to clean up.
+            self.spawn();
         }
+        self.remove_all_containers();
+        self.stop();
     }
 }
 

@@ -1,0 +1,124 @@
+//! Containers with the real docker CLI (negotiated down to API 1.18).
+
+use std::time::Duration;
+
+use berth_tests::Daemon;
+
+fn daemon() -> Daemon {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    d
+}
+
+#[test]
+fn run_rm_prints_output_and_cleans_up() {
+    let d = daemon();
+    let out = d.docker_ok(&["run", "--rm", "busybox", "echo", "hello"]);
+    assert_eq!(out, "hello\n");
+    // --rm is done by the client once the container died.
+    for _ in 0..100 {
+        if d.docker_ok(&["ps", "-aq"]).trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(d.docker_ok(&["ps", "-aq"]).trim(), "");
+}
+
+#[test]
+fn run_reports_exit_code_and_both_streams() {
+    let d = daemon();
+    let out = d.docker(&["run", "--name", "three", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+    let inspect = d.docker_ok(&["inspect", "-f", "{{.State.ExitCode}} {{.State.Running}} {{.Name}} {{.Path}} {{.Args}}", "three"]);
+    assert_eq!(inspect.trim(), "3 false /three sh [-c echo out; echo err >&2; exit 3]");
+    let status = d.docker_ok(&["ps", "-a", "--format", "{{.Status}}"]);
+    assert!(status.starts_with("Exited (3) "), "{status}");
+}
+
+#[test]
+fn detached_lifecycle_ps_logs_stop_start_restart_kill_rm() {
+    let d = daemon();
+    let id = d.docker_ok(&["run", "-d", "--name", "web", "busybox", "sh", "-c", "trap 'echo bye; exit 0' TERM; echo started; while true; do sleep 0.1; done"]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64);
+    let ps = d.docker_ok(&["ps", "--format", "{{.ID}} {{.Names}} {{.Status}}"]);
+    assert!(ps.starts_with(&format!("{} web Up ", &id[..12])), "{ps}");
+    wait_for_log(&d, "web", "started");
+    let top = d.docker_ok(&["top", "web"]);
+    assert!(top.contains("while true"), "{top}");
+    assert!(!top.contains("berthd"), "top shows only the container's processes");
+    d.docker_ok(&["stop", "web"]);
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", "web"]).trim(), "0");
+    let logs = d.docker_ok(&["logs", "web"]);
+    assert_eq!(logs, "started\nbye\n");
+    assert_eq!(d.docker_ok(&["ps", "-q"]).trim(), "");
+    d.docker_ok(&["start", "web"]);
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.State.Running}}", "web"]).trim(), "true");
+    d.docker_ok(&["restart", "-t", "1", "web"]);
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.State.Running}}", "web"]).trim(), "true");
+    d.docker_ok(&["kill", "-s", "KILL", "web"]);
+    assert_eq!(d.docker_ok(&["wait", "web"]).trim(), "137");
+    let rm = d.docker(&["rm", "web"]);
+    assert!(rm.status.success());
+    assert!(!d.docker(&["inspect", "web"]).status.success());
+}
+
+fn wait_for_log(d: &Daemon, name: &str, text: &str) {
+    for _ in 0..200 {
+        if d.docker_ok(&["logs", name]).contains(text) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("{name} never logged {text:?}");
+}
+
+#[test]
+fn logs_follow_tail_and_timestamps() {
+    let d = daemon();
+    d.docker_ok(&["run", "-d", "--name", "counter", "busybox", "sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done; sleep 1; echo last"]);
+    let followed = d.docker_ok(&["logs", "-f", "counter"]);
+    assert_eq!(followed, "line1\nline2\nline3\nline4\nline5\nlast\n");
+    assert_eq!(d.docker_ok(&["logs", "--tail", "2", "counter"]), "line5\nlast\n");
+    let ts = d.docker_ok(&["logs", "-t", "--tail", "1", "counter"]);
+    let (time, rest) = ts.split_once(' ').unwrap();
+    assert!(time.ends_with('Z') && time.starts_with("20"), "{ts}");
+    assert_eq!(rest, "last\n");
+}
+
+#[test]
+fn pause_unpause_rename_and_rm_force() {
+    let d = daemon();
+    d.docker_ok(&["run", "-d", "--name", "p1", "busybox", "sleep", "1000"]);
+    d.docker_ok(&["pause", "p1"]);
+    let status = d.docker_ok(&["ps", "--format", "{{.Status}}"]);
+    assert!(status.contains("(Paused)"), "{status}");
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.State.Paused}}", "p1"]).trim(), "true");
+    d.docker_ok(&["unpause", "p1"]);
+    d.docker_ok(&["rename", "p1", "p2"]);
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.Name}}", "p2"]).trim(), "/p2");
+    let running_rm = d.docker(&["rm", "p2"]);
+    assert!(!running_rm.status.success());
+    assert!(String::from_utf8_lossy(&running_rm.stderr).contains("You cannot remove a running container"));
+    d.docker_ok(&["rm", "-f", "p2"]);
+    assert_eq!(d.docker_ok(&["ps", "-aq"]).trim(), "");
+}
+
+#[test]
+fn restart_policy_on_failure_retries_then_stops() {
+    let d = daemon();
+    d.docker_ok(&["run", "-d", "--name", "flaky", "--restart", "on-failure:3", "busybox", "sh", "-c", "echo try; exit 1"]);
+    let mut count = String::new();
+    for _ in 0..200 {
+        count = d.docker_ok(&["inspect", "-f", "{{.RestartCount}} {{.State.Running}} {{.State.Restarting}}", "flaky"]);
+        if count.trim() == "3 false false" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(count.trim(), "3 false false");
+    assert_eq!(d.docker_ok(&["logs", "flaky"]), "try\ntry\ntry\ntry\n");
+}
