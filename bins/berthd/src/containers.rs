@@ -96,7 +96,7 @@ impl Daemon {
 impl ContainerBackend for Daemon {
     fn create_container(&self, name: &str, body: CreateBody) -> Result<CreateResponse, ApiError> {
         let config = convert(&body.config)?;
-        let host_config = match &body.host_config {
+        let host_config = match &body.extras.host_config {
             Some(hc) => convert(hc)?,
             None => Default::default(),
         };

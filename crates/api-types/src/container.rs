@@ -140,13 +140,19 @@ pub struct HostConfig {
     pub auto_remove: bool,
 }
 
-/// The body of `POST /containers/create`: the config, the host config, and the fields old
-/// API versions put at the top level (moved into `HostConfig` in 1.15–1.18).
+/// The body of `POST /containers/create`: the config, and beside it in the same JSON object
+/// ([`CreateExtras`]) the host config and the fields old API versions put at the top level.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CreateBody {
+    pub config: ContainerConfig,
+    pub extras: CreateExtras,
+}
+
+/// The parts of a create body that are not `Config` (read from the same JSON object; no
+/// `serde(flatten)`, so errors can name the field at fault).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-pub struct CreateBody {
-    #[serde(flatten)]
-    pub config: ContainerConfig,
+pub struct CreateExtras {
     pub host_config: Option<HostConfig>,
     pub memory: i64,
     pub memory_swap: i64,

@@ -515,13 +515,13 @@ impl ContainerService {
         let svc = self.clone();
         tokio::spawn(async move {
             monitor.wait().await;
-            svc.on_exit(&entry).await;
+            svc.on_exit(&entry, true).await;
         });
     }
 
     /// The container's monitor has exited: record how, clean up, tell, and restart if the
     /// policy says so.
-    async fn on_exit(self: &Arc<Self>, entry: &Arc<Entry>) {
+    async fn on_exit(self: &Arc<Self>, entry: &Arc<Entry>, apply_policy: bool) {
         let id = entry.snapshot().id;
         let record = ExitRecord::read(&self.paths.exit_file(&id));
         let overlay = OverlayDirs::new(self.paths.overlay(&id));
@@ -557,7 +557,7 @@ impl ContainerService {
             "die",
             &[("exitCode", rec.state.exit_code.to_string())],
         );
-        if self.should_restart(&rec) {
+        if apply_policy && self.should_restart(&rec) {
             let svc = self.clone();
             let entry = entry.clone();
             let delay = backoff(rec.restart_count);
@@ -865,8 +865,11 @@ impl ContainerService {
             if !was_running {
                 continue;
             }
+            // A monitor that wrote the exit file is done even if its process lingers (a zombie
+            // nobody reaped): take the exit now, so no stale state is ever served.
             let alive = rec.state.monitor_pid > 0
-                && procs::start_time(rec.state.monitor_pid) == Some(rec.state.monitor_start);
+                && procs::start_time(rec.state.monitor_pid) == Some(rec.state.monitor_start)
+                && !self.paths.exit_file(&rec.id).exists();
             let pidfd = if alive {
                 rustix::process::Pid::from_raw(rec.state.monitor_pid).and_then(|p| {
                     rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
@@ -881,9 +884,10 @@ impl ContainerService {
                 }
                 None => {
                     tracing::info!(container = %rec.id, "container exited while the daemon was down");
-                    self.on_exit(&entry).await;
-                    if rec.host_config.restart_policy.name == "always" && !rec.state.stopped_by_user
-                    {
+                    self.on_exit(&entry, false).await;
+                    // Docker brings `always` containers back at daemon start, at once.
+                    let policy = rec.host_config.restart_policy.name.as_str();
+                    if matches!(policy, "always" | "unless-stopped") && !rec.state.stopped_by_user {
                         restart.push(entry);
                     }
                 }
