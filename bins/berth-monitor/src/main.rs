@@ -103,7 +103,8 @@ fn supervise(mut run: Running, args: &MonitorArgs) -> i32 {
         let _ = fcntl_setfl(fd, OFlags::NONBLOCK);
     }
     let pidfd = pidfd_open(run.pid, PidfdFlags::empty()).expect("pidfd_open on our own child");
-    let mut buf = vec![0u8; 64 * 1024];
+    // Small: this buffer is zeroed, so every byte of it is resident in every monitor.
+    let mut buf = vec![0u8; 16 * 1024];
     let mut open = [true, true];
     loop {
         let mut fds = vec![PollFd::new(&pidfd, PollFlags::IN)];

@@ -340,7 +340,9 @@ impl Daemon {
     /// Removes every container (containers outlive the daemon by design, so a test must
     /// remove them or they keep running).
     pub fn remove_all_containers(&self) {
-        let Ok(r) = self.try_request("GET", "/containers/json?all=1", &[], &[]) else { return };
+        let Ok(r) = self.try_request("GET", "/containers/json?all=1", &[], &[]) else {
+            return;
+        };
         if r.status != 200 {
             return;
         }
@@ -355,7 +357,9 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         if self.child.is_none() {
-            let has_containers = std::fs::read_dir(self.data_root().join("containers")).map(|mut d| d.next().is_some()).unwrap_or(false);
+            let has_containers = std::fs::read_dir(self.data_root().join("containers"))
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false);
             if !has_containers || std::thread::panicking() {
                 return;
             }

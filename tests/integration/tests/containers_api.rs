@@ -13,12 +13,26 @@ fn daemon() -> Daemon {
 
 fn create(d: &Daemon, v: &str, name: &str, body: serde_json::Value) -> berth_tests::Response {
     let body = serde_json::to_vec(&body).unwrap();
-    let q = if name.is_empty() { String::new() } else { format!("?name={name}") };
-    d.request("POST", &format!("{v}/containers/create{q}"), &[("Content-Type", "application/json")], &body)
+    let q = if name.is_empty() {
+        String::new()
+    } else {
+        format!("?name={name}")
+    };
+    d.request(
+        "POST",
+        &format!("{v}/containers/create{q}"),
+        &[("Content-Type", "application/json")],
+        &body,
+    )
 }
 
 fn create_ok(d: &Daemon, name: &str, cmd: &[&str]) -> String {
-    let r = create(d, "/v1.18", name, serde_json::json!({"Image": "busybox", "Cmd": cmd}));
+    let r = create(
+        d,
+        "/v1.18",
+        name,
+        serde_json::json!({"Image": "busybox", "Cmd": cmd}),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     r.json()["Id"].as_str().unwrap().to_string()
 }
@@ -32,34 +46,90 @@ fn wait_exit(d: &Daemon, id: &str) -> i64 {
 #[test]
 fn create_errors_have_docker_codes_and_messages() {
     let d = daemon();
-    let bad_json = d.request("POST", "/v1.18/containers/create", &[("Content-Type", "application/json")], b"{\"Image\": ");
+    let bad_json = d.request(
+        "POST",
+        "/v1.18/containers/create",
+        &[("Content-Type", "application/json")],
+        b"{\"Image\": ",
+    );
     assert_eq!(bad_json.status, 400);
-    let wrong_type = create(&d, "/v1.18", "", serde_json::json!({"Image": "busybox", "HostConfig": {"Memory": "lots"}}));
+    let wrong_type = create(
+        &d,
+        "/v1.18",
+        "",
+        serde_json::json!({"Image": "busybox", "HostConfig": {"Memory": "lots"}}),
+    );
     assert_eq!(wrong_type.status, 400);
-    assert!(wrong_type.text().contains("HostConfig.Memory"), "{}", wrong_type.text());
-    let tty_type = create(&d, "/v1.18", "", serde_json::json!({"Image": "busybox", "Tty": "yes"}));
+    assert!(
+        wrong_type.text().contains("HostConfig.Memory"),
+        "{}",
+        wrong_type.text()
+    );
+    let tty_type = create(
+        &d,
+        "/v1.18",
+        "",
+        serde_json::json!({"Image": "busybox", "Tty": "yes"}),
+    );
     assert_eq!(tty_type.status, 400);
     assert!(tty_type.text().contains("Tty"), "{}", tty_type.text());
-    let missing = create(&d, "/v1.18", "", serde_json::json!({"Image": "nothere", "Cmd": ["true"]}));
+    let missing = create(
+        &d,
+        "/v1.18",
+        "",
+        serde_json::json!({"Image": "nothere", "Cmd": ["true"]}),
+    );
     assert_eq!(missing.status, 404);
     assert_eq!(missing.text(), "No such image: nothere\n");
-    let bad_name = create(&d, "/v1.18", "_bad", serde_json::json!({"Image": "busybox", "Cmd": ["true"]}));
+    let bad_name = create(
+        &d,
+        "/v1.18",
+        "_bad",
+        serde_json::json!({"Image": "busybox", "Cmd": ["true"]}),
+    );
     assert_eq!(bad_name.status, 400);
-    assert!(bad_name.text().contains("Invalid container name"), "{}", bad_name.text());
+    assert!(
+        bad_name.text().contains("Invalid container name"),
+        "{}",
+        bad_name.text()
+    );
     let no_cmd = d.import(&berth_tests::tarball(&[("f", b"1")]), "nocmd:latest");
     let _ = no_cmd;
     let r = create(&d, "/v1.18", "", serde_json::json!({"Image": "nocmd"}));
     assert_eq!(r.status, 400);
     assert_eq!(r.text(), "No command specified\n");
     let id = create_ok(&d, "taken", &["true"]);
-    let dup = create(&d, "/v1.18", "taken", serde_json::json!({"Image": "busybox", "Cmd": ["true"]}));
+    let dup = create(
+        &d,
+        "/v1.18",
+        "taken",
+        serde_json::json!({"Image": "busybox", "Cmd": ["true"]}),
+    );
     assert_eq!(dup.status, 409);
-    assert!(dup.text().contains(&format!("The container name \"/taken\" is already in use by container \"{id}\"")), "{}", dup.text());
+    assert!(
+        dup.text().contains(&format!(
+            "The container name \"/taken\" is already in use by container \"{id}\""
+        )),
+        "{}",
+        dup.text()
+    );
     // Unknown fields are ignored (today's CLI sends many).
-    let r = create(&d, "/v1.18", "", serde_json::json!({"Image": "busybox", "Cmd": ["true"], "SomethingNew": {"x": 1}, "HostConfig": {"Future": true}}));
+    let r = create(
+        &d,
+        "/v1.18",
+        "",
+        serde_json::json!({"Image": "busybox", "Cmd": ["true"], "SomethingNew": {"x": 1}, "HostConfig": {"Future": true}}),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     // Nothing half-made for the refused ones.
-    assert_eq!(d.get("/v1.18/containers/json?all=1").json().as_array().unwrap().len(), 2);
+    assert_eq!(
+        d.get("/v1.18/containers/json?all=1")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -74,16 +144,38 @@ fn state_changes_and_their_status_codes() {
     assert_eq!(d.post(&format!("/v1.18/containers/{id}/start")).status, 304);
     let r = d.delete(&format!("/v1.18/containers/{id}"));
     assert_eq!(r.status, 409);
-    assert!(r.text().starts_with("You cannot remove a running container"), "{}", r.text());
-    assert_eq!(d.post(&format!("/v1.18/containers/{id}/kill?signal=SIGUSR1")).status, 204);
-    assert_eq!(d.post(&format!("/v1.18/containers/{id}/kill?signal=NOPE")).status, 400);
+    assert!(
+        r.text()
+            .starts_with("You cannot remove a running container"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        d.post(&format!("/v1.18/containers/{id}/kill?signal=SIGUSR1"))
+            .status,
+        204
+    );
+    assert_eq!(
+        d.post(&format!("/v1.18/containers/{id}/kill?signal=NOPE"))
+            .status,
+        400
+    );
     assert_eq!(d.post(&format!("/v1.18/containers/{id}/pause")).status, 204);
     assert_eq!(d.post(&format!("/v1.18/containers/{id}/pause")).status, 409);
-    assert_eq!(d.post(&format!("/v1.18/containers/{id}/unpause")).status, 204);
-    assert_eq!(d.post(&format!("/v1.18/containers/{id}/stop?t=1")).status, 204);
+    assert_eq!(
+        d.post(&format!("/v1.18/containers/{id}/unpause")).status,
+        204
+    );
+    assert_eq!(
+        d.post(&format!("/v1.18/containers/{id}/stop?t=1")).status,
+        204
+    );
     assert_eq!(wait_exit(&d, &id), 137);
     assert_eq!(d.post("/v1.18/containers/nope/start").status, 404);
-    assert_eq!(d.post("/v1.18/containers/nope/start").text(), "No such container: nope\n");
+    assert_eq!(
+        d.post("/v1.18/containers/nope/start").text(),
+        "No such container: nope\n"
+    );
     assert_eq!(d.delete(&format!("/v1.18/containers/{id}")).status, 204);
     assert_eq!(d.get(&format!("/v1.18/containers/{id}/json")).status, 404);
 }
@@ -93,19 +185,28 @@ fn start_accepts_a_host_config_body_as_documented() {
     let d = daemon();
     let id = create_ok(&d, "hc", &["cat", "/etc/resolv.conf"]);
     let body = br#"{"Dns": ["10.1.2.3"], "DnsSearch": ["example.test"]}"#;
-    let r = d.request("POST", &format!("/v1.18/containers/{id}/start"), &[("Content-Type", "application/json")], body);
+    let r = d.request(
+        "POST",
+        &format!("/v1.18/containers/{id}/start"),
+        &[("Content-Type", "application/json")],
+        body,
+    );
     assert_eq!(r.status, 204, "{}", r.text());
     assert_eq!(wait_exit(&d, &id), 0);
     let logs = d.get(&format!("/v1.18/containers/{id}/logs?stdout=1"));
     let text = String::from_utf8_lossy(&logs.body).to_string();
-    assert!(text.contains("nameserver 10.1.2.3") && text.contains("search example.test"), "{text}");
+    assert!(
+        text.contains("nameserver 10.1.2.3") && text.contains("search example.test"),
+        "{text}"
+    );
 }
 
 #[test]
 fn list_and_inspect_shapes_per_version() {
     let d = daemon();
     let id = create_ok(&d, "shape", &["sh", "-c", "echo hi"]);
-    let body = serde_json::json!({"Image": "busybox", "Cmd": ["sleep", "100"], "Labels": {"team": "a"}});
+    let body =
+        serde_json::json!({"Image": "busybox", "Cmd": ["sleep", "100"], "Labels": {"team": "a"}});
     let r = create(&d, "/v1.18", "labelled", body);
     let labelled = r.json()["Id"].as_str().unwrap().to_string();
     d.post(&format!("/v1.18/containers/{id}/start"));
@@ -121,8 +222,15 @@ fn list_and_inspect_shapes_per_version() {
         assert_eq!(c["Names"][0], "/shape");
         assert_eq!(c["Image"], "busybox");
         assert_eq!(c["Command"], "sh -c echo hi");
-        assert!(c["Status"].as_str().unwrap().starts_with("Exited (0) "), "{c}");
-        assert_eq!(c.get("Labels").is_some(), *v == "/v1.18" || v.is_empty(), "{v}: {c}");
+        assert!(
+            c["Status"].as_str().unwrap().starts_with("Exited (0) "),
+            "{c}"
+        );
+        assert_eq!(
+            c.get("Labels").is_some(),
+            *v == "/v1.18" || v.is_empty(),
+            "{v}: {c}"
+        );
         let running = d.get(&format!("{v}/containers/json")).json();
         assert_eq!(running.as_array().unwrap().len(), 1);
         let i = d.get(&format!("{v}/containers/{id}/json")).json();
@@ -131,9 +239,15 @@ fn list_and_inspect_shapes_per_version() {
         assert_eq!(i["State"]["ExitCode"], 0);
         assert_eq!(i["State"]["Running"], false);
         assert!(i["State"]["FinishedAt"].as_str().unwrap().starts_with("20"));
-        assert!(i["State"].get("Status").is_none(), "State.Status came with API 1.21");
+        assert!(
+            i["State"].get("Status").is_none(),
+            "State.Status came with API 1.21"
+        );
         assert!(i.get("VolumesRW").is_some() && i.get("HostConfig").is_some());
-        assert_eq!(i["Config"]["Cmd"], serde_json::json!(["sh", "-c", "echo hi"]));
+        assert_eq!(
+            i["Config"]["Cmd"],
+            serde_json::json!(["sh", "-c", "echo hi"])
+        );
         assert_eq!(i["Config"]["Hostname"], &id[..12]);
         assert_eq!(i["Image"].as_str().unwrap().len(), 64);
         for key in ["HostnamePath", "HostsPath", "ResolvConfPath", "LogPath"] {
@@ -141,14 +255,34 @@ fn list_and_inspect_shapes_per_version() {
             assert!(std::path::Path::new(p).exists(), "{key} {p} does not exist");
         }
     }
-    let filter = |f: &str| d.get(&format!("/v1.18/containers/json?all=1&filters={f}")).json().as_array().unwrap().len();
+    let filter = |f: &str| {
+        d.get(&format!("/v1.18/containers/json?all=1&filters={f}"))
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+    };
     assert_eq!(filter("%7B%22exited%22%3A%5B%220%22%5D%7D"), 1);
     assert_eq!(filter("%7B%22status%22%3A%5B%22running%22%5D%7D"), 1);
     assert_eq!(filter("%7B%22label%22%3A%5B%22team%3Da%22%5D%7D"), 1);
     assert_eq!(filter("%7B%22label%22%3A%5B%22team%3Db%22%5D%7D"), 0);
-    assert_eq!(d.get("/v1.18/containers/json?limit=1").json().as_array().unwrap().len(), 1);
-    assert_eq!(d.get(&format!("/v1.18/containers/json?before={labelled}")).json()[0]["Id"], id.as_str());
-    assert_eq!(d.get(&format!("/v1.18/containers/json?since={id}")).json()[0]["Id"], labelled.as_str());
+    assert_eq!(
+        d.get("/v1.18/containers/json?limit=1")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        d.get(&format!("/v1.18/containers/json?before={labelled}"))
+            .json()[0]["Id"],
+        id.as_str()
+    );
+    assert_eq!(
+        d.get(&format!("/v1.18/containers/json?since={id}")).json()[0]["Id"],
+        labelled.as_str()
+    );
     let sized = d.get("/v1.18/containers/json?all=1&size=1").json();
     assert!(sized[0]["SizeRootFs"].as_i64().unwrap() > 1_000_000);
 }
@@ -184,16 +318,24 @@ fn top_lists_only_the_container() {
     let procs = t["Processes"].as_array().unwrap();
     assert_eq!(procs.len(), 1, "{t}");
     assert_eq!(procs[0].as_array().unwrap().last().unwrap(), "sleep 1000");
-    let aux = d.get(&format!("/v1.18/containers/{id}/top?ps_args=aux")).json();
+    let aux = d
+        .get(&format!("/v1.18/containers/{id}/top?ps_args=aux"))
+        .json();
     assert_eq!(aux["Titles"][0], "USER");
     let stopped = create_ok(&d, "idle", &["true"]);
-    assert_eq!(d.get(&format!("/v1.18/containers/{stopped}/top")).status, 409);
+    assert_eq!(
+        d.get(&format!("/v1.18/containers/{stopped}/top")).status,
+        409
+    );
 }
 
 #[test]
 fn events_for_container_transitions_in_docker_order() {
     let d = daemon();
-    let t0 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let id = create_ok(&d, "ev", &["sleep", "1000"]);
     d.post(&format!("/v1.18/containers/{id}/start"));
     d.post(&format!("/v1.18/containers/{id}/pause"));
@@ -201,11 +343,27 @@ fn events_for_container_transitions_in_docker_order() {
     d.post(&format!("/v1.18/containers/{id}/rename?name=ev2"));
     d.post(&format!("/v1.18/containers/{id}/stop?t=0"));
     d.delete(&format!("/v1.18/containers/{id}"));
-    let until = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1;
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
     let events = d.get(&format!("/v1.18/events?since={t0}&until={until}&filters=%7B%22container%22%3A%5B%22{id}%22%5D%7D")).json_lines();
-    let actions: Vec<&str> = events.iter().map(|e| e["status"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["create", "start", "pause", "unpause", "rename", "kill", "kill", "die", "stop", "destroy"], "{events:?}");
-    assert!(events.iter().all(|e| e["id"] == id.as_str() && e["from"] == "busybox" && e["Type"] == "container"));
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "create", "start", "pause", "unpause", "rename", "kill", "kill", "die", "stop",
+            "destroy"
+        ],
+        "{events:?}"
+    );
+    assert!(events
+        .iter()
+        .all(|e| e["id"] == id.as_str() && e["from"] == "busybox" && e["Type"] == "container"));
     let die = events.iter().find(|e| e["status"] == "die").unwrap();
     assert_eq!(die["Actor"]["Attributes"]["exitCode"], "137");
 }
@@ -235,13 +393,22 @@ fn attach_hijacks_with_101_and_streams_frames() {
 #[test]
 fn containers_survive_a_daemon_crash() {
     let mut d = daemon();
-    let logger = create_ok(&d, "logger", &["sh", "-c", "i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.05; done"]);
+    let logger = create_ok(
+        &d,
+        "logger",
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.05; done",
+        ],
+    );
     let short = create_ok(&d, "short", &["sh", "-c", "sleep 1; exit 7"]);
     let sleeper = create_ok(&d, "sleeper", &["sleep", "1000"]);
     for id in [&logger, &short, &sleeper] {
         assert_eq!(d.post(&format!("/v1.18/containers/{id}/start")).status, 204);
     }
-    let pid_before = d.get(&format!("/v1.18/containers/{sleeper}/json")).json()["State"]["Pid"].clone();
+    let pid_before =
+        d.get(&format!("/v1.18/containers/{sleeper}/json")).json()["State"]["Pid"].clone();
     std::thread::sleep(Duration::from_millis(300));
     d.kill();
     // While the daemon is down: `short` exits, `logger` keeps logging.
@@ -249,7 +416,10 @@ fn containers_survive_a_daemon_crash() {
     d.spawn();
     let s = d.get(&format!("/v1.18/containers/{short}/json")).json();
     assert_eq!(s["State"]["Running"], false);
-    assert_eq!(s["State"]["ExitCode"], 7, "exit code recorded while the daemon was down: {s}");
+    assert_eq!(
+        s["State"]["ExitCode"], 7,
+        "exit code recorded while the daemon was down: {s}"
+    );
     let sl = d.get(&format!("/v1.18/containers/{sleeper}/json")).json();
     assert_eq!(sl["State"]["Running"], true);
     assert_eq!(sl["State"]["Pid"], pid_before);
@@ -267,9 +437,16 @@ fn containers_survive_a_daemon_crash() {
     }
     assert!(n >= 30, "only {n} lines");
     // Stop and wait work on reconnected containers.
-    assert_eq!(d.post(&format!("/v1.18/containers/{sleeper}/stop?t=1")).status, 204);
+    assert_eq!(
+        d.post(&format!("/v1.18/containers/{sleeper}/stop?t=1"))
+            .status,
+        204
+    );
     assert_eq!(wait_exit(&d, &sleeper), 137);
-    assert_eq!(d.post(&format!("/v1.18/containers/{logger}/kill")).status, 204);
+    assert_eq!(
+        d.post(&format!("/v1.18/containers/{logger}/kill")).status,
+        204
+    );
     assert_eq!(wait_exit(&d, &logger), 137);
 }
 
@@ -277,14 +454,27 @@ fn containers_survive_a_daemon_crash() {
 fn always_containers_come_back_after_the_daemon_restarts() {
     let mut d = daemon();
     let body = serde_json::json!({"Image": "busybox", "Cmd": ["sleep", "1000"], "HostConfig": {"RestartPolicy": {"Name": "always"}}});
-    let id = create(&d, "/v1.18", "always", body).json()["Id"].as_str().unwrap().to_string();
+    let id = create(&d, "/v1.18", "always", body).json()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     d.post(&format!("/v1.18/containers/{id}/start"));
     d.kill();
     // The container dies while the daemon is down.
-    let pid = std::fs::read_to_string(d.data_root().join("containers").join(&id).join("config.v1.json")).unwrap();
+    let pid = std::fs::read_to_string(
+        d.data_root()
+            .join("containers")
+            .join(&id)
+            .join("config.v1.json"),
+    )
+    .unwrap();
     let rec: serde_json::Value = serde_json::from_str(&pid).unwrap();
     let pid = rec["state"]["pid"].as_i64().unwrap();
-    std::process::Command::new("kill").arg("-9").arg(pid.to_string()).status().unwrap();
+    std::process::Command::new("kill")
+        .arg("-9")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     d.spawn();
     let i = d.get(&format!("/v1.18/containers/{id}/json")).json();
@@ -298,7 +488,11 @@ fn a_failed_start_leaves_nothing_mounted_and_can_be_removed() {
     let id = create_ok(&d, "bad", &["/does/not/exist"]);
     let r = d.post(&format!("/v1.18/containers/{id}/start"));
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("executable file not found"), "{}", r.text());
+    assert!(
+        r.text().contains("executable file not found"),
+        "{}",
+        r.text()
+    );
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(&id), "root filesystem left mounted");
     assert_eq!(d.delete(&format!("/v1.18/containers/{id}")).status, 204);

@@ -28,12 +28,28 @@ fn run_rm_prints_output_and_cleans_up() {
 #[test]
 fn run_reports_exit_code_and_both_streams() {
     let d = daemon();
-    let out = d.docker(&["run", "--name", "three", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let out = d.docker(&[
+        "run",
+        "--name",
+        "three",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
-    let inspect = d.docker_ok(&["inspect", "-f", "{{.State.ExitCode}} {{.State.Running}} {{.Name}} {{.Path}} {{.Args}}", "three"]);
-    assert_eq!(inspect.trim(), "3 false /three sh [-c echo out; echo err >&2; exit 3]");
+    let inspect = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.State.ExitCode}} {{.State.Running}} {{.Name}} {{.Path}} {{.Args}}",
+        "three",
+    ]);
+    assert_eq!(
+        inspect.trim(),
+        "3 false /three sh [-c echo out; echo err >&2; exit 3]"
+    );
     let status = d.docker_ok(&["ps", "-a", "--format", "{{.Status}}"]);
     assert!(status.starts_with("Exited (3) "), "{status}");
 }
@@ -41,7 +57,16 @@ fn run_reports_exit_code_and_both_streams() {
 #[test]
 fn detached_lifecycle_ps_logs_stop_start_restart_kill_rm() {
     let d = daemon();
-    let id = d.docker_ok(&["run", "-d", "--name", "web", "busybox", "sh", "-c", "trap 'echo bye; exit 0' TERM; echo started; while true; do sleep 0.1; done"]);
+    let id = d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'echo bye; exit 0' TERM; echo started; while true; do sleep 0.1; done",
+    ]);
     let id = id.trim();
     assert_eq!(id.len(), 64);
     let ps = d.docker_ok(&["ps", "--format", "{{.ID}} {{.Names}} {{.Status}}"]);
@@ -49,16 +74,31 @@ fn detached_lifecycle_ps_logs_stop_start_restart_kill_rm() {
     wait_for_log(&d, "web", "started");
     let top = d.docker_ok(&["top", "web"]);
     assert!(top.contains("while true"), "{top}");
-    assert!(!top.contains("berthd"), "top shows only the container's processes");
+    assert!(
+        !top.contains("berthd"),
+        "top shows only the container's processes"
+    );
     d.docker_ok(&["stop", "web"]);
-    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", "web"]).trim(), "0");
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", "web"])
+            .trim(),
+        "0"
+    );
     let logs = d.docker_ok(&["logs", "web"]);
     assert_eq!(logs, "started\nbye\n");
     assert_eq!(d.docker_ok(&["ps", "-q"]).trim(), "");
     d.docker_ok(&["start", "web"]);
-    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.State.Running}}", "web"]).trim(), "true");
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.Running}}", "web"])
+            .trim(),
+        "true"
+    );
     d.docker_ok(&["restart", "-t", "1", "web"]);
-    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.State.Running}}", "web"]).trim(), "true");
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.Running}}", "web"])
+            .trim(),
+        "true"
+    );
     d.docker_ok(&["kill", "-s", "KILL", "web"]);
     assert_eq!(d.docker_ok(&["wait", "web"]).trim(), "137");
     let rm = d.docker(&["rm", "web"]);
@@ -79,10 +119,22 @@ fn wait_for_log(d: &Daemon, name: &str, text: &str) {
 #[test]
 fn logs_follow_tail_and_timestamps() {
     let d = daemon();
-    d.docker_ok(&["run", "-d", "--name", "counter", "busybox", "sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done; sleep 1; echo last"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "counter",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5; do echo line$i; done; sleep 1; echo last",
+    ]);
     let followed = d.docker_ok(&["logs", "-f", "counter"]);
     assert_eq!(followed, "line1\nline2\nline3\nline4\nline5\nlast\n");
-    assert_eq!(d.docker_ok(&["logs", "--tail", "2", "counter"]), "line5\nlast\n");
+    assert_eq!(
+        d.docker_ok(&["logs", "--tail", "2", "counter"]),
+        "line5\nlast\n"
+    );
     let ts = d.docker_ok(&["logs", "-t", "--tail", "1", "counter"]);
     let (time, rest) = ts.split_once(' ').unwrap();
     assert!(time.ends_with('Z') && time.starts_with("20"), "{ts}");
@@ -96,13 +148,21 @@ fn pause_unpause_rename_and_rm_force() {
     d.docker_ok(&["pause", "p1"]);
     let status = d.docker_ok(&["ps", "--format", "{{.Status}}"]);
     assert!(status.contains("(Paused)"), "{status}");
-    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.State.Paused}}", "p1"]).trim(), "true");
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.Paused}}", "p1"])
+            .trim(),
+        "true"
+    );
     d.docker_ok(&["unpause", "p1"]);
     d.docker_ok(&["rename", "p1", "p2"]);
-    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.Name}}", "p2"]).trim(), "/p2");
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.Name}}", "p2"]).trim(),
+        "/p2"
+    );
     let running_rm = d.docker(&["rm", "p2"]);
     assert!(!running_rm.status.success());
-    assert!(String::from_utf8_lossy(&running_rm.stderr).contains("You cannot remove a running container"));
+    assert!(String::from_utf8_lossy(&running_rm.stderr)
+        .contains("You cannot remove a running container"));
     d.docker_ok(&["rm", "-f", "p2"]);
     assert_eq!(d.docker_ok(&["ps", "-aq"]).trim(), "");
 }
@@ -110,10 +170,26 @@ fn pause_unpause_rename_and_rm_force() {
 #[test]
 fn restart_policy_on_failure_retries_then_stops() {
     let d = daemon();
-    d.docker_ok(&["run", "-d", "--name", "flaky", "--restart", "on-failure:3", "busybox", "sh", "-c", "echo try; exit 1"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:3",
+        "busybox",
+        "sh",
+        "-c",
+        "echo try; exit 1",
+    ]);
     let mut count = String::new();
     for _ in 0..200 {
-        count = d.docker_ok(&["inspect", "-f", "{{.RestartCount}} {{.State.Running}} {{.State.Restarting}}", "flaky"]);
+        count = d.docker_ok(&[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.Running}} {{.State.Restarting}}",
+            "flaky",
+        ]);
         if count.trim() == "3 false false" {
             break;
         }

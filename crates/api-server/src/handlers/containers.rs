@@ -44,7 +44,10 @@ pub async fn create(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
             "Config cannot be empty in order to create a container",
         ));
     }
-    let mut create = CreateBody { config: parse_json(&body)?, extras: parse_json(&body)? };
+    let mut create = CreateBody {
+        config: parse_json(&body)?,
+        extras: parse_json(&body)?,
+    };
     if gates::create_has_toplevel_resources(ctx.version) {
         let create = &mut create.extras;
         let hc = create.host_config.get_or_insert_with(HostConfig::default);

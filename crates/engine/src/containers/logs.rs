@@ -64,12 +64,14 @@ impl ContainerService {
         }
         let path = self.paths.log(&rec.id);
         let (tx, rx) = tokio::sync::mpsc::channel(256);
-        tokio::task::spawn_blocking(move || follow_log(&entry, &path, &opts, &tx));
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || follow_log(&handle, &entry, &path, &opts, &tx));
         Ok((rec.config.tty, rx))
     }
 }
 
 fn follow_log(
+    handle: &tokio::runtime::Handle,
     entry: &Arc<Entry>,
     path: &std::path::Path,
     opts: &LogOptions,
@@ -149,7 +151,10 @@ fn follow_log(
             reader = std::fs::File::open(path).ok().map(BufReader::new);
             offset = 0;
         }
-        let _ = changes.borrow_and_update();
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        // New lines are polled for; a state change (the container stopping) wakes us at once.
+        changes.borrow_and_update();
+        let _ = handle.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_millis(10), changes.changed()).await
+        });
     }
 }

@@ -1,0 +1,336 @@
+//! Container benchmarks (issue 3), against a release berthd and, with `--with-docker`, Docker
+//! Engine on a side socket in the same run. Medians; prints figures, asserts nothing.
+//!
+//! usage: bench_containers [--with-docker]   (BERTHD_BIN picks the berthd binary)
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_tests::{busybox_tar, Daemon};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// One request over a fresh connection; returns status and body.
+fn request(socket: &Path, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut s = UnixStream::connect(socket).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let status = std::str::from_utf8(&out[9..12]).unwrap().parse().unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    (status, out[split..].to_vec())
+}
+
+/// create → start → wait → remove of `busybox true`, from this one process.
+fn api_cycle(socket: &Path, runs: usize) -> f64 {
+    let body = br#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"none"}}"#;
+    median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                let (st, b) = request(socket, "POST", "/v1.18/containers/create", body);
+                assert_eq!(st, 201, "{}", String::from_utf8_lossy(&b));
+                let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+                let id = v["Id"].as_str().unwrap();
+                assert_eq!(
+                    request(
+                        socket,
+                        "POST",
+                        &format!("/v1.18/containers/{id}/start"),
+                        b""
+                    )
+                    .0,
+                    204
+                );
+                assert_eq!(
+                    request(socket, "POST", &format!("/v1.18/containers/{id}/wait"), b"").0,
+                    200
+                );
+                assert_eq!(
+                    request(socket, "DELETE", &format!("/v1.18/containers/{id}"), b"").0,
+                    204
+                );
+                ms(t.elapsed())
+            })
+            .collect(),
+    )
+}
+
+fn cli_run(host: &str, config: &Path, runs: usize) -> f64 {
+    let times = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            let st = Command::new(berth_tests::docker_cli())
+                .args(["run", "--rm", "--network", "none", "busybox", "true"])
+                .env("DOCKER_HOST", host)
+                .env("DOCKER_CONFIG", config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(st.success());
+            ms(t.elapsed())
+        })
+        .collect();
+    median(times)
+}
+
+fn list_ms(socket: &Path) -> f64 {
+    median(
+        (0..200)
+            .map(|_| {
+                let t = Instant::now();
+                assert_eq!(request(socket, "GET", "/v1.18/containers/json", b"").0, 200);
+                ms(t.elapsed())
+            })
+            .collect(),
+    )
+}
+
+fn start_sleepers(socket: &Path, n: usize) -> Vec<String> {
+    let body = br#"{"Image":"busybox","Cmd":["sleep","1000"],"HostConfig":{"NetworkMode":"none"}}"#;
+    (0..n)
+        .map(|_| {
+            let (st, b) = request(socket, "POST", "/v1.18/containers/create", body);
+            assert_eq!(st, 201);
+            let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+            let id = v["Id"].as_str().unwrap().to_string();
+            assert_eq!(
+                request(
+                    socket,
+                    "POST",
+                    &format!("/v1.18/containers/{id}/start"),
+                    b""
+                )
+                .0,
+                204
+            );
+            id
+        })
+        .collect()
+}
+
+fn remove_all(socket: &Path, ids: &[String]) {
+    for id in ids {
+        request(
+            socket,
+            "DELETE",
+            &format!("/v1.18/containers/{id}?force=1"),
+            b"",
+        );
+    }
+}
+
+/// Total (RSS, PSS) in MiB of the processes whose command name is in `names`.
+fn memory_of(names: &[&str]) -> (f64, f64, usize) {
+    let (mut rss, mut pss, mut n) = (0u64, 0u64, 0);
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let exe = cmd.split(|b| *b == 0).next().unwrap_or(&[]);
+        let base = Path::new(std::str::from_utf8(exe).unwrap_or(""))
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or("");
+        if !names.contains(&base) {
+            continue;
+        }
+        let Ok(rollup) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
+            continue;
+        };
+        for l in rollup.lines() {
+            let kb = |p: &str| {
+                l.strip_prefix(p).map(|v| {
+                    v.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap_or(0)
+                })
+            };
+            if let Some(v) = kb("Rss:") {
+                rss += v;
+            }
+            if let Some(v) = kb("Pss:") {
+                pss += v;
+            }
+        }
+        n += 1;
+    }
+    (rss as f64 / 1024.0, pss as f64 / 1024.0, n)
+}
+
+struct RefDocker {
+    dir: tempfile::TempDir,
+}
+
+impl RefDocker {
+    fn start() -> Option<RefDocker> {
+        Command::new("dockerd").arg("--version").output().ok()?;
+        let dir = tempfile::Builder::new()
+            .prefix("berth-bench-dockerd-")
+            .tempdir()
+            .unwrap();
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/tools/start-dockerd.sh");
+        let ok = Command::new("bash")
+            .arg(script)
+            .arg(dir.path())
+            .env(
+                "DOCKERD_ARGS",
+                "--bridge=none --iptables=false --ip6tables=false",
+            )
+            .output()
+            .ok()?
+            .status
+            .success();
+        ok.then_some(RefDocker { dir })
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("docker.sock")
+    }
+}
+
+impl Drop for RefDocker {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("docker.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+            for _ in 0..150 {
+                if !self.dir.path().join("docker.pid").exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+fn main() {
+    let with_docker = std::env::args().any(|a| a == "--with-docker");
+    println!(
+        "berth container benchmarks (medians; berthd = {})",
+        berth_tests::berthd_bin().display()
+    );
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let host = format!("unix://{}", d.socket.display());
+    let cfg = d.dir.path().join("docker-config");
+    api_cycle(&d.socket, 3);
+    let api = api_cycle(&d.socket, 30);
+    let cli = cli_run(&host, &cfg, 20);
+    let ids = start_sleepers(&d.socket, 50);
+    std::thread::sleep(Duration::from_secs(1));
+    let (rss, pss, procs) = memory_of(&["berthd", "berth-monitor"]);
+    let list = list_ms(&d.socket);
+    remove_all(&d.socket, &ids);
+
+    println!();
+    println!("{:<58} {:>10} {:>10}", "measure", "berth", "target");
+    println!(
+        "{:<58} {:>7.2} ms {:>7} ms",
+        "API create+start+wait+remove `busybox true`", api, 25
+    );
+    println!(
+        "{:<58} {:>7.2} ms {:>7} ms",
+        "docker run --rm busybox true (docker CLI)", cli, 60
+    );
+    println!(
+        "{:<58} {:>7.1} MB",
+        format!("50 sleeping: RSS of berthd + monitors ({procs} procs)"),
+        rss
+    );
+    println!(
+        "{:<58} {:>7.1} MB",
+        "50 sleeping: PSS of berthd + monitors", pss
+    );
+    println!(
+        "{:<58} {:>7.2} MB {:>7.1} MB",
+        "  PSS per container",
+        pss / 50.0,
+        0.5
+    );
+    println!(
+        "{:<58} {:>7.2} ms {:>7} ms",
+        "GET /containers/json with 50 running", list, 2
+    );
+
+    if with_docker {
+        let Some(r) = RefDocker::start() else {
+            println!("\nreference dockerd: not available (install Debian's docker.io)");
+            return;
+        };
+        let rsock = r.socket();
+        let rhost = format!("unix://{}", rsock.display());
+        let rcfg = r.dir.path().join("cfg");
+        let tar = std::fs::read(busybox_tar()).unwrap();
+        let (st, _) = request(
+            &rsock,
+            "POST",
+            "/v1.41/images/create?fromSrc=-&repo=busybox&tag=latest",
+            &tar,
+        );
+        assert_eq!(st, 200);
+        api_cycle(&rsock, 2);
+        let dapi = api_cycle(&rsock, 20);
+        let dcli = cli_run(&rhost, &rcfg, 20);
+        let dids = start_sleepers(&rsock, 50);
+        std::thread::sleep(Duration::from_secs(2));
+        let (drss, dpss, dprocs) = memory_of(&["dockerd", "containerd", "containerd-shim-runc-v2"]);
+        let dlist = list_ms(&rsock);
+        remove_all(&rsock, &dids);
+        println!("\nagainst Docker Engine (Debian docker.io 20.10, same machine, same run; --network none for both):");
+        println!("{:<58} {:>10} {:>10}", "", "berth", "dockerd");
+        println!(
+            "{:<58} {:>7.2} ms {:>7.2} ms  {:.1}x",
+            "API create+start+wait+remove",
+            api,
+            dapi,
+            dapi / api
+        );
+        println!(
+            "{:<58} {:>7.2} ms {:>7.2} ms  {:.1}x",
+            "docker run --rm busybox true",
+            cli,
+            dcli,
+            dcli / cli
+        );
+        println!(
+            "{:<58} {:>7.1} MB {:>7.1} MB  ({dprocs} docker procs)",
+            "50 sleeping: RSS", rss, drss
+        );
+        println!(
+            "{:<58} {:>7.1} MB {:>7.1} MB  {:.1}x",
+            "50 sleeping: PSS",
+            pss,
+            dpss,
+            dpss / pss
+        );
+        println!(
+            "{:<58} {:>7.2} ms {:>7.2} ms  {:.1}x",
+            "GET /containers/json with 50 running",
+            list,
+            dlist,
+            dlist / list
+        );
+    }
+}
