@@ -6,6 +6,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// Frames `data` for `stream`. Chunks over `u32::MAX` are split.
 pub fn frame(stream: u8, data: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(data.len() + 8);
+    if data.is_empty() {
+        out.put_slice(&[stream, 0, 0, 0, 0, 0, 0, 0]);
+    }
     for chunk in data.chunks(u32::MAX as usize) {
         out.put_slice(&[stream, 0, 0, 0]);
         out.put_u32(chunk.len() as u32);
