@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds berth, starts berthd with its defaults (data in /var/lib/berth, API on
-# unix:///run/berth.sock), and drives it with the docker CLI: import a busybox image and look
-# at it. Stops the daemon at the end. Run as root.
+# unix:///run/berth.sock), and drives it with the docker CLI: import a busybox image and run
+# containers on it. Stops the daemon at the end. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
-cargo build --release --locked -p berthd
+cargo build --release --locked -p berthd -p berth-monitor
 target/release/berthd & pid=$!
 trap 'kill $pid; wait $pid 2>/dev/null || true' EXIT
 export DOCKER_HOST=unix:///run/berth.sock
@@ -15,5 +15,10 @@ bash ../shared/tools/make-busybox-rootfs.sh "$tar" >/dev/null 2>&1 || bash "$(di
 docker version
 docker import "$tar" busybox:latest
 docker images
-docker history busybox
+docker run --rm busybox echo "hello from a container run by berth"
+docker run -d --name demo busybox sh -c 'while true; do date; sleep 1; done'
+sleep 2
+docker ps
+docker logs demo
+docker rm -f demo
 rm -f "$tar"

@@ -499,3 +499,61 @@ fn a_failed_start_leaves_nothing_mounted_and_can_be_removed() {
     assert!(!d.data_root().join("containers").join(&id).exists());
     assert!(!d.data_root().join("overlay").join(&id).exists());
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap())
+        .unwrap_or(0)
+}
+
+#[test]
+fn fast_output_never_waits_for_a_slow_log_reader() {
+    use std::io::Write;
+    let d = daemon();
+    // 20 MB in 1000-byte lines, as fast as the container can write.
+    let id = create_ok(
+        &d,
+        "loud",
+        &[
+            "sh",
+            "-c",
+            "head -c 20000000 /dev/zero | tr '\\0' a | fold -w 1000; echo; echo done",
+        ],
+    );
+    // A follower that never reads.
+    let mut stalled = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    stalled
+        .write_all(
+            format!(
+                "GET /v1.18/containers/{id}/logs?stdout=1&follow=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let before = rss_kib(d.pid());
+    let t = std::time::Instant::now();
+    assert_eq!(d.post(&format!("/v1.18/containers/{id}/start")).status, 204);
+    assert_eq!(wait_exit(&d, &id), 0);
+    let elapsed = t.elapsed();
+    let after = rss_kib(d.pid());
+    drop(stalled);
+    // All of it is in the log, in order.
+    let log = std::fs::read_to_string(
+        d.data_root()
+            .join("containers")
+            .join(&id)
+            .join(format!("{id}-json.log")),
+    )
+    .unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 20_001);
+    assert!(lines.last().unwrap().starts_with(r#"{"log":"done\n""#));
+    // The daemon did not buffer the output for the stalled reader.
+    assert!(
+        after < before + 32 * 1024,
+        "daemon RSS grew from {before} KiB to {after} KiB"
+    );
+    eprintln!("20 MB of output logged in {elapsed:?}");
+}

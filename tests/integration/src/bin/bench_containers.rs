@@ -243,6 +243,41 @@ fn main() {
     let (rss, pss, procs) = memory_of(&["berthd", "berth-monitor"]);
     let list = list_ms(&d.socket);
     remove_all(&d.socket, &ids);
+    // A container writing 100 MB to stdout as fast as it can, all of it logged.
+    let body = br#"{"Image":"busybox","Cmd":["sh","-c","head -c 100000000 /dev/zero | tr '\\0' a | fold -w 1000"],"HostConfig":{"NetworkMode":"none"}}"#;
+    let (st, b) = request(&d.socket, "POST", "/v1.18/containers/create", body);
+    assert_eq!(st, 201, "{}", String::from_utf8_lossy(&b));
+    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    let loud = v["Id"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    request(
+        &d.socket,
+        "POST",
+        &format!("/v1.18/containers/{loud}/start"),
+        b"",
+    );
+    request(
+        &d.socket,
+        "POST",
+        &format!("/v1.18/containers/{loud}/wait"),
+        b"",
+    );
+    let log_secs = t.elapsed().as_secs_f64();
+    let daemon_rss = std::fs::read_to_string(format!("/proc/{}/status", d.pid()))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("VmHWM:").map(|v| {
+                v.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+                    / 1024.0
+            })
+        })
+        .unwrap_or(0.0);
+    remove_all(&d.socket, &[loud]);
 
     println!();
     println!("{:<58} {:>10} {:>10}", "measure", "berth", "target");
@@ -272,6 +307,15 @@ fn main() {
     println!(
         "{:<58} {:>7.2} ms {:>7} ms",
         "GET /containers/json with 50 running", list, 2
+    );
+    println!(
+        "{:<58} {:>7.0} MB/s",
+        "100 MB of container output logged (json-file)",
+        100.0 / log_secs
+    );
+    println!(
+        "{:<58} {:>7.1} MB",
+        "  berthd peak RSS over the whole run", daemon_rss
     );
 
     if with_docker {
