@@ -198,3 +198,40 @@ fn restart_policy_on_failure_retries_then_stops() {
     assert_eq!(count.trim(), "3 false false");
     assert_eq!(d.docker_ok(&["logs", "flaky"]), "try\ntry\ntry\ntry\n");
 }
+
+#[test]
+fn docker_default_profile_inside_the_container() {
+    let d = daemon();
+    let script = "grep CapEff /proc/self/status; \
+                  wc -c < /proc/keys; \
+                  touch /sys/berth-test 2>/dev/null && echo sys-writable; \
+                  echo 1 > /proc/sys/vm/drop_caches 2>/dev/null && echo procsys-writable; \
+                  mount -t tmpfs none /mnt 2>/dev/null && echo mounted; \
+                  ls /proc | grep -c '^[0-9]'; \
+                  hostname; cat /etc/hostname";
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--hostname",
+        "boxy",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0], "CapEff:\t00000000a80425fb",
+        "Docker's default capability set"
+    );
+    assert_eq!(lines[1].trim(), "0", "/proc/keys is masked");
+    assert!(
+        !out.contains("sys-writable")
+            && !out.contains("procsys-writable")
+            && !out.contains("mounted"),
+        "{out}"
+    );
+    // Its own PID namespace: only the shell and its children.
+    assert!(lines[2].trim().parse::<u32>().unwrap() <= 4, "{out}");
+    assert_eq!(&lines[3..], ["boxy", "boxy"]);
+}
