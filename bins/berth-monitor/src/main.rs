@@ -157,24 +157,51 @@ fn supervise(mut run: Running, args: &MonitorArgs) -> i32 {
     let exit_code = match status {
         Some(s) => s
             .exit_status()
-            .map(|c| c as i32)
-            .or_else(|| s.terminating_signal().map(|sig| 128 + sig as i32))
+            .or_else(|| s.terminating_signal().map(|sig| 128 + sig))
             .unwrap_or(255),
         None => 255,
     };
+    // Read before the cgroup goes with the container.
+    let oom_killed = oom_killed(&args.bundle);
     if let Err(e) = run.container.delete(true) {
         eprintln!("berth-monitor: delete container state: {e}");
     }
     let record = ExitRecord {
         exit_code,
         finished_at: jiff::Timestamp::now().to_string(),
-        oom_killed: false,
+        oom_killed,
     };
     if let Err(e) = record.write(&args.exit_file) {
         eprintln!("berth-monitor: write exit file: {e}");
     }
     let _ = run.stdout.as_fd();
     exit_code
+}
+
+/// Whether the kernel's OOM killer killed a process of the container's cgroup (`oom_kill` in
+/// v2 `memory.events`, or v1 `memory.oom_control`).
+fn oom_killed(bundle: &std::path::Path) -> bool {
+    let Ok(spec) = std::fs::read(bundle.join("config.json")) else {
+        return false;
+    };
+    let Ok(spec) = serde_json::from_slice::<serde_json::Value>(&spec) else {
+        return false;
+    };
+    let Some(cgroup) = spec["linux"]["cgroupsPath"].as_str() else {
+        return false;
+    };
+    for file in [
+        format!("/sys/fs/cgroup{cgroup}/memory.events"),
+        format!("/sys/fs/cgroup/memory{cgroup}/memory.oom_control"),
+    ] {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            return text
+                .lines()
+                .filter_map(|l| l.strip_prefix("oom_kill "))
+                .any(|n| n.trim().parse::<u64>().unwrap_or(0) > 0);
+        }
+    }
+    false
 }
 
 fn main() -> ExitCode {

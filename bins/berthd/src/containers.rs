@@ -192,9 +192,8 @@ impl ContainerBackend for Daemon {
             || !q.filters.get("exited").is_empty();
         let mut out = Vec::new();
         for rec in all {
-            if !show_all
-                && !(rec.state.status.is_running() || rec.state.status == Status::Restarting)
-            {
+            let live = rec.state.status.is_running() || rec.state.status == Status::Restarting;
+            if !show_all && !live {
                 continue;
             }
             if since.as_ref().is_some_and(|s| rec.created <= *s)

@@ -6,4 +6,5 @@
 pub mod logfile;
 pub mod monitor;
 pub mod rootfs;
+pub mod security;
 pub mod spec;

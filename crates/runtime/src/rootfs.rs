@@ -76,7 +76,7 @@ impl OverlayDirs {
 
     /// Unmounts `merged` if it is mounted.
     pub fn unmount(&self) -> std::io::Result<()> {
-        match unmount(&self.merged(), UnmountFlags::DETACH) {
+        match unmount(self.merged(), UnmountFlags::DETACH) {
             Ok(()) => Ok(()),
             Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOENT) => Ok(()),
             Err(e) => Err(e.into()),
@@ -127,7 +127,7 @@ mod tests {
         std::fs::write(lower.join("from-image"), b"1").unwrap();
         let d = OverlayDirs::new(dir.path().join("c"));
         d.create().unwrap();
-        let merged = d.mount(&[lower.clone()]).unwrap();
+        let merged = d.mount(std::slice::from_ref(&lower)).unwrap();
         assert!(is_mounted(&merged));
         assert!(merged.join("from-image").exists());
         std::fs::write(merged.join("new"), b"2").unwrap();

@@ -25,6 +25,60 @@ pub struct SpecParams {
     pub resolv_conf_path: String,
     /// Cgroup path, e.g. `/berth/<id>`.
     pub cgroups_path: String,
+    /// The effective, permitted and bounding set; `None` is Docker's default set.
+    pub capabilities: Option<Vec<String>>,
+    /// All devices, no masked or read-only paths, writable `/sys`.
+    pub privileged: bool,
+    pub readonly_rootfs: bool,
+    pub no_new_privileges: bool,
+    pub resources: Resources,
+    pub rlimits: Vec<Rlimit>,
+    /// Namespaces the container does not get fresh: `("pid", None)` shares the host's,
+    /// `("pid", Some(path))` joins another's.
+    pub shared_namespaces: Vec<(String, Option<String>)>,
+    pub devices: Vec<Device>,
+    pub mounts: Vec<BindMount>,
+}
+
+/// Cgroup limits (OCI `linux.resources`); zero or empty means unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resources {
+    pub memory: i64,
+    /// Memory plus swap; -1 unlimited; 0 leaves it to the kernel.
+    pub memory_swap: i64,
+    pub cpu_shares: u64,
+    pub cpuset_cpus: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rlimit {
+    /// `RLIMIT_NOFILE` etc.
+    pub kind: String,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// A device node made in the container, with its device cgroup rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub path: String,
+    /// `c` or `b`.
+    pub kind: String,
+    pub major: i64,
+    pub minor: i64,
+    pub file_mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Cgroup permissions, e.g. `rwm`.
+    pub permissions: String,
+}
+
+/// A bind mount (volumes, `Binds`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindMount {
+    pub destination: String,
+    pub source: String,
+    pub readonly: bool,
 }
 
 /// Docker's default capability set.
@@ -88,22 +142,73 @@ fn bind(destination: &str, source: &str) -> Value {
 
 /// The container's `config.json`.
 pub fn container_spec(p: &SpecParams) -> Value {
-    let caps: Vec<&str> = DEFAULT_CAPABILITIES.to_vec();
-    let mut devices = vec![json!({"allow": false, "access": "rwm"})];
-    for (major, minor) in DEFAULT_DEVICE_RULES {
-        let mut rule = json!({"allow": true, "type": "c", "major": major, "access": "rwm"});
-        if *minor >= 0 {
-            rule["minor"] = json!(minor);
+    let caps: Vec<String> = match &p.capabilities {
+        Some(c) => c.clone(),
+        None => DEFAULT_CAPABILITIES.iter().map(|s| s.to_string()).collect(),
+    };
+    let mut devices = if p.privileged {
+        vec![json!({"allow": true, "access": "rwm"})]
+    } else {
+        let mut d = vec![json!({"allow": false, "access": "rwm"})];
+        for (major, minor) in DEFAULT_DEVICE_RULES {
+            let mut rule = json!({"allow": true, "type": "c", "major": major, "access": "rwm"});
+            if *minor >= 0 {
+                rule["minor"] = json!(minor);
+            }
+            d.push(rule);
         }
-        devices.push(rule);
+        d
+    };
+    for dev in &p.devices {
+        if !p.privileged {
+            devices.push(json!({"allow": true, "type": dev.kind, "major": dev.major, "minor": dev.minor, "access": dev.permissions}));
+        }
     }
+    let linux_devices: Vec<Value> = p
+        .devices
+        .iter()
+        .map(|d| json!({"path": d.path, "type": d.kind, "major": d.major, "minor": d.minor, "fileMode": d.file_mode, "uid": d.uid, "gid": d.gid}))
+        .collect();
+    let mut resources = json!({"devices": devices});
+    let r = &p.resources;
+    if r.memory > 0 {
+        resources["memory"] = json!({"limit": r.memory});
+        if r.memory_swap != 0 {
+            resources["memory"]["swap"] = json!(r.memory_swap);
+        }
+    }
+    if r.cpu_shares > 0 || !r.cpuset_cpus.is_empty() {
+        let mut cpu = json!({});
+        if r.cpu_shares > 0 {
+            cpu["shares"] = json!(r.cpu_shares);
+        }
+        if !r.cpuset_cpus.is_empty() {
+            cpu["cpus"] = json!(r.cpuset_cpus);
+        }
+        resources["cpu"] = cpu;
+    }
+    let mut namespaces = Vec::new();
+    for kind in ["pid", "ipc", "uts", "mount", "network"] {
+        match p.shared_namespaces.iter().find(|(k, _)| k == kind) {
+            None => namespaces.push(json!({"type": kind})),
+            Some((_, Some(path))) => namespaces.push(json!({"type": kind, "path": path})),
+            Some((_, None)) => {}
+        }
+    }
+    let rlimits: Vec<Value> = p
+        .rlimits
+        .iter()
+        .map(|l| json!({"type": l.kind, "soft": l.soft, "hard": l.hard}))
+        .collect();
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
         json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
-        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+               "options": if p.privileged { vec!["nosuid", "noexec", "nodev"] } else { vec!["nosuid", "noexec", "nodev", "ro"] }}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+               "options": [if p.privileged { "rw" } else { "ro" }, "nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
     ];
@@ -116,9 +221,24 @@ pub fn container_spec(p: &SpecParams) -> Value {
             mounts.push(bind(dest, src));
         }
     }
+    for m in &p.mounts {
+        let mut b = bind(&m.destination, &m.source);
+        if m.readonly {
+            b["options"]
+                .as_array_mut()
+                .expect("options")
+                .push(json!("ro"));
+        }
+        mounts.push(b);
+    }
+    let (masked, readonly): (&[&str], &[&str]) = if p.privileged {
+        (&[], &[])
+    } else {
+        (MASKED_PATHS, READONLY_PATHS)
+    };
     json!({
         "ociVersion": "1.0.2",
-        "root": {"path": p.rootfs, "readonly": false},
+        "root": {"path": p.rootfs, "readonly": p.readonly_rootfs},
         "hostname": p.hostname,
         "domainname": p.domainname,
         "process": {
@@ -128,16 +248,18 @@ pub fn container_spec(p: &SpecParams) -> Value {
             "env": p.env,
             "cwd": if p.cwd.is_empty() { "/" } else { p.cwd.as_str() },
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": false,
+            "noNewPrivileges": p.no_new_privileges,
             "oomScoreAdj": 0,
+            "rlimits": rlimits,
         },
         "mounts": mounts,
         "linux": {
-            "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}],
-            "maskedPaths": MASKED_PATHS,
-            "readonlyPaths": READONLY_PATHS,
+            "namespaces": namespaces,
+            "maskedPaths": masked,
+            "readonlyPaths": readonly,
             "cgroupsPath": p.cgroups_path,
-            "resources": {"devices": devices},
+            "resources": resources,
+            "devices": linux_devices,
         },
     })
 }
@@ -168,6 +290,103 @@ mod tests {
             &["echo", "hi"]
         );
         assert_eq!(spec.hostname().as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn host_config_fields_reach_the_spec() {
+        let mut p = params();
+        p.resources = Resources {
+            memory: 32 << 20,
+            memory_swap: -1,
+            cpu_shares: 512,
+            cpuset_cpus: "0".into(),
+        };
+        p.readonly_rootfs = true;
+        p.no_new_privileges = true;
+        p.rlimits = vec![Rlimit {
+            kind: "RLIMIT_NOFILE".into(),
+            soft: 100,
+            hard: 200,
+        }];
+        p.shared_namespaces = vec![
+            ("pid".into(), None),
+            ("ipc".into(), Some("/proc/7/ns/ipc".into())),
+        ];
+        p.mounts = vec![BindMount {
+            destination: "/data".into(),
+            source: "/srv".into(),
+            readonly: true,
+        }];
+        p.devices = vec![Device {
+            path: "/dev/fuse".into(),
+            kind: "c".into(),
+            major: 10,
+            minor: 229,
+            file_mode: 0o666,
+            uid: 0,
+            gid: 0,
+            permissions: "rwm".into(),
+        }];
+        let v = container_spec(&p);
+        let spec: oci_spec::runtime::Spec =
+            serde_json::from_value(v.clone()).expect("valid OCI spec");
+        assert!(spec.root().as_ref().unwrap().readonly().unwrap());
+        assert_eq!(
+            v["linux"]["resources"]["memory"],
+            json!({"limit": 33554432, "swap": -1})
+        );
+        assert_eq!(
+            v["linux"]["resources"]["cpu"],
+            json!({"shares": 512, "cpus": "0"})
+        );
+        let ns: Vec<&Value> = v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect();
+        assert!(!ns.iter().any(|n| n["type"] == "pid"));
+        assert!(ns
+            .iter()
+            .any(|n| n["type"] == "ipc" && n["path"] == "/proc/7/ns/ipc"));
+        assert_eq!(v["process"]["rlimits"][0]["hard"], 200);
+        assert_eq!(v["process"]["noNewPrivileges"], true);
+        let data = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/data")
+            .unwrap();
+        assert!(data["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == "ro"));
+        assert!(v["linux"]["resources"]["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["major"] == 10 && d["minor"] == 229));
+        assert_eq!(v["linux"]["devices"][0]["path"], "/dev/fuse");
+    }
+
+    #[test]
+    fn privileged_drops_masks_and_opens_devices() {
+        let mut p = params();
+        p.privileged = true;
+        let v = container_spec(&p);
+        assert!(v["linux"]["maskedPaths"].as_array().unwrap().is_empty());
+        assert!(v["linux"]["readonlyPaths"].as_array().unwrap().is_empty());
+        assert_eq!(
+            v["linux"]["resources"]["devices"][0],
+            json!({"allow": true, "access": "rwm"})
+        );
+        let sys = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/sys")
+            .unwrap();
+        assert!(!sys["options"].as_array().unwrap().iter().any(|o| o == "ro"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use super::host_files;
 use super::names;
 use super::procs;
 use super::record::{Config, ContainerRecord, HostConfig, State, Status, ZERO_TIME};
+use super::settings;
 use super::{ContainerService, Entry};
 use crate::error::EngineError;
 
@@ -204,6 +205,7 @@ impl ContainerService {
                 req.host_config.restart_policy.name
             )));
         }
+        settings::validate(&req.host_config)?;
         match req.host_config.log_config.kind.as_str() {
             "" => req.host_config.log_config.kind = "json-file".into(),
             "json-file" | "none" => {}
@@ -287,6 +289,7 @@ impl ContainerService {
         if hc.network_mode.is_empty() {
             hc.network_mode = "default".into();
         }
+        settings::validate(&hc)?;
         self.update(&entry, |r| r.host_config = hc)?;
         Ok(())
     }
@@ -335,15 +338,27 @@ impl ContainerService {
             }
             Err(err) => {
                 let msg = err.to_string();
-                let _ = self.update(entry, |r| {
+                // Docker's exit codes for a start that failed: 127 command not found, 126
+                // not executable, 128 otherwise; and a `die` event, which clients waiting
+                // for the container (the CLI's `--rm`) rely on.
+                let code = if msg.contains("executable file not found") {
+                    127
+                } else if msg.contains("permission denied") {
+                    126
+                } else {
+                    128
+                };
+                if let Ok(rec) = self.update(entry, |r| {
                     r.state.status = if r.state.started_at == ZERO_TIME {
                         Status::Created
                     } else {
                         Status::Exited
                     };
                     r.state.error = msg.clone();
-                    r.state.exit_code = 128;
-                });
+                    r.state.exit_code = code;
+                }) {
+                    self.publish(&rec, "die", &[("exitCode", code.to_string())]);
+                }
                 Err(err)
             }
         }
@@ -424,7 +439,16 @@ impl ContainerService {
                 hostname_path: self.paths.hostname(&id).display().to_string(),
                 hosts_path: self.paths.hosts(&id).display().to_string(),
                 resolv_conf_path: self.paths.resolv_conf(&id).display().to_string(),
-                cgroups_path: format!("/berth/{id}"),
+                cgroups_path: settings::cgroup_path(&rec),
+                capabilities: Some(settings::capabilities(h)?),
+                privileged: h.privileged,
+                readonly_rootfs: h.readonly_rootfs,
+                no_new_privileges: settings::no_new_privileges(h)?,
+                resources: settings::resources(h)?,
+                rlimits: settings::rlimits(h)?,
+                shared_namespaces: self.shared_namespaces(h)?,
+                devices: settings::devices(h)?,
+                mounts: settings::binds(h)?,
             });
             let bundle = self.paths.bundle(&id);
             std::fs::create_dir_all(&bundle).map_err(|e| internal("create bundle", e))?;
@@ -510,6 +534,40 @@ impl ContainerService {
         result
     }
 
+    /// `PidMode`, `IpcMode`, `NetworkMode`: `host` shares the host's namespace,
+    /// `container:<name>` joins a running container's.
+    fn shared_namespaces(
+        &self,
+        h: &HostConfig,
+    ) -> Result<Vec<(String, Option<String>)>, EngineError> {
+        let mut out = Vec::new();
+        for (kind, mode) in [
+            ("pid", &h.pid_mode),
+            ("ipc", &h.ipc_mode),
+            ("network", &h.network_mode),
+        ] {
+            if mode == "host" {
+                out.push((kind.to_string(), None));
+            } else if let Some(other) = mode.strip_prefix("container:") {
+                let target = self.entry(other)?.snapshot();
+                if !target.state.status.is_running() {
+                    return Err(EngineError::Conflict(format!(
+                        "cannot join the namespaces of container {other}: it is not running"
+                    )));
+                }
+                out.push((
+                    kind.to_string(),
+                    Some(format!(
+                        "/proc/{}/ns/{}",
+                        target.state.pid,
+                        if kind == "network" { "net" } else { kind }
+                    )),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     /// Watches the monitor until it exits, then records the exit.
     fn watch(self: &Arc<Self>, entry: Arc<Entry>, monitor: Monitor) {
         let svc = self.clone();
@@ -552,6 +610,9 @@ impl ContainerService {
                 return;
             }
         };
+        if rec.state.oom_killed {
+            self.publish(&rec, "oom", &[]);
+        }
         self.publish(
             &rec,
             "die",
@@ -677,7 +738,7 @@ impl ContainerService {
         }
         self.update(entry, |r| r.state.stopped_by_user = true)?;
         if rec.state.status == Status::Paused {
-            let _ = procs::set_frozen(&rec.id, false);
+            let _ = procs::set_frozen(&settings::cgroup_path(&rec), false);
         }
         let stop_signal = rec
             .config
@@ -740,8 +801,8 @@ impl ContainerService {
                 )))
             }
         }
-        let id = rec.id.clone();
-        tokio::task::spawn_blocking(move || procs::set_frozen(&id, pause)).await??;
+        let cgroup = settings::cgroup_path(&rec);
+        tokio::task::spawn_blocking(move || procs::set_frozen(&cgroup, pause)).await??;
         let rec = self.update(&entry, |r| {
             r.state.status = if pause {
                 Status::Paused
@@ -763,7 +824,8 @@ impl ContainerService {
             )));
         }
         let ps_args = ps_args.to_string();
-        tokio::task::spawn_blocking(move || procs::top(&rec.id, &ps_args)).await?
+        let cgroup = settings::cgroup_path(&rec);
+        tokio::task::spawn_blocking(move || procs::top(&cgroup, &ps_args)).await?
     }
 
     /// `POST /containers/(id)/rename?name=`.
@@ -804,7 +866,7 @@ impl ContainerService {
             }
             self.update(&entry, |r| r.state.stopped_by_user = true)?;
             if rec.state.status == Status::Paused {
-                let _ = procs::set_frozen(&rec.id, false);
+                let _ = procs::set_frozen(&settings::cgroup_path(&rec), false);
             }
             if rec.state.status.is_running() {
                 let _ = self.signal(&rec, 9);

@@ -10,6 +10,7 @@ pub mod names;
 mod paths;
 mod procs;
 pub mod record;
+mod settings;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

@@ -76,9 +76,9 @@ pub fn start_time(pid: i32) -> Option<u64> {
     rest.split(' ').nth(19)?.parse().ok()
 }
 
-/// Every process whose cgroup path names the container.
-pub fn container_pids(id: &str) -> Vec<i32> {
-    let needle = format!("/berth/{id}");
+/// Every process in the container's cgroup (`cgroup` as in the spec, e.g. `/berth/<id>`).
+pub fn container_pids(cgroup: &str) -> Vec<i32> {
+    let needle = cgroup.to_string();
     let mut pids = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
@@ -104,7 +104,7 @@ pub struct TopResult {
     pub processes: Vec<Vec<String>>,
 }
 
-pub fn top(id: &str, ps_args: &str) -> Result<TopResult, EngineError> {
+pub fn top(cgroup: &str, ps_args: &str) -> Result<TopResult, EngineError> {
     let args: Vec<&str> = if ps_args.is_empty() {
         vec!["-ef"]
     } else {
@@ -122,7 +122,7 @@ pub fn top(id: &str, ps_args: &str) -> Result<TopResult, EngineError> {
     }
     parse_ps(
         &String::from_utf8_lossy(&out.stdout),
-        &container_pids(id).into_iter().collect(),
+        &container_pids(cgroup).into_iter().collect(),
     )
 }
 
@@ -163,17 +163,17 @@ pub fn parse_ps(output: &str, pids: &HashSet<i32>) -> Result<TopResult, EngineEr
 
 /// The freezer control file of the container's cgroup (v2 `cgroup.freeze`, v1
 /// `freezer.state`).
-fn freezer(id: &str) -> Option<(PathBuf, bool)> {
-    let v2 = PathBuf::from(format!("/sys/fs/cgroup/berth/{id}/cgroup.freeze"));
+fn freezer(cgroup: &str) -> Option<(PathBuf, bool)> {
+    let v2 = PathBuf::from(format!("/sys/fs/cgroup{cgroup}/cgroup.freeze"));
     if v2.exists() {
         return Some((v2, true));
     }
-    let v1 = PathBuf::from(format!("/sys/fs/cgroup/freezer/berth/{id}/freezer.state"));
+    let v1 = PathBuf::from(format!("/sys/fs/cgroup/freezer{cgroup}/freezer.state"));
     v1.exists().then_some((v1, false))
 }
 
-pub fn set_frozen(id: &str, frozen: bool) -> Result<(), EngineError> {
-    let (path, v2) = freezer(id)
+pub fn set_frozen(cgroup: &str, frozen: bool) -> Result<(), EngineError> {
+    let (path, v2) = freezer(cgroup)
         .ok_or_else(|| EngineError::Internal("container has no freezer cgroup".into()))?;
     let value = match (v2, frozen) {
         (true, true) => "1",

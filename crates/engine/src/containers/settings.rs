@@ -1,0 +1,471 @@
+//! From `HostConfig` to what the runtime spec needs: capabilities, cgroup limits, ulimits,
+//! shared namespaces, devices and bind mounts, with Docker's validation and messages.
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+
+use berth_runtime::security;
+use berth_runtime::spec::{BindMount, Device, Resources, Rlimit};
+
+use super::record::{ContainerRecord, HostConfig};
+use crate::error::EngineError;
+
+fn invalid(msg: impl Into<String>) -> EngineError {
+    EngineError::InvalidParameter(msg.into())
+}
+
+/// The cgroup a container runs in: `/berth/<id>`, or under `CgroupParent` (a relative parent
+/// is taken from the root of the hierarchy, as Docker's cgroupfs driver does).
+pub fn cgroup_path(rec: &ContainerRecord) -> String {
+    let parent = rec.host_config.cgroup_parent.trim_matches('/');
+    if parent.is_empty() {
+        format!("/berth/{}", rec.id)
+    } else {
+        format!("/{parent}/{}", rec.id)
+    }
+}
+
+/// Validates the host config at create time (what can be checked without running).
+pub fn validate(h: &HostConfig) -> Result<(), EngineError> {
+    capabilities(h)?;
+    resources(h)?;
+    rlimits(h)?;
+    for mode in [&h.pid_mode, &h.ipc_mode] {
+        if !(mode.is_empty() || mode == "host" || mode.starts_with("container:")) {
+            return Err(invalid(format!("invalid mode: {mode}")));
+        }
+    }
+    for opt in h.security_opt.clone().unwrap_or_default() {
+        security_opt(&opt)?;
+    }
+    for b in h.binds.clone().unwrap_or_default() {
+        parse_bind(&b)?;
+    }
+    Ok(())
+}
+
+pub fn capabilities(h: &HostConfig) -> Result<Vec<String>, EngineError> {
+    security::capabilities(
+        &h.cap_add.clone().unwrap_or_default(),
+        &h.cap_drop.clone().unwrap_or_default(),
+        h.privileged,
+        security::host_bounding_set(),
+    )
+    .map_err(invalid)
+}
+
+fn online_cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn parse_cpuset(s: &str) -> Option<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+                if a > b {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.trim().parse().ok()?),
+        }
+    }
+    Some(out)
+}
+
+fn swap_accounting() -> bool {
+    Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
+        || Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+pub fn resources(h: &HostConfig) -> Result<Resources, EngineError> {
+    if h.memory != 0 && h.memory < 6 * 1024 * 1024 {
+        return Err(invalid("Minimum memory limit allowed is 6MB"));
+    }
+    if h.memory_swap > 0 && h.memory > 0 && h.memory_swap < h.memory {
+        return Err(invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ));
+    }
+    if h.memory_swap > 0 && h.memory == 0 {
+        return Err(invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        ));
+    }
+    if h.cpu_shares < 0 {
+        return Err(invalid("invalid CPU shares: negative"));
+    }
+    if !h.cpuset_cpus.is_empty() {
+        let cpus = parse_cpuset(&h.cpuset_cpus)
+            .ok_or_else(|| invalid(format!("Invalid value {} for cpuset cpus", h.cpuset_cpus)))?;
+        let online = online_cpus();
+        if cpus.iter().any(|c| *c >= online) {
+            return Err(invalid(format!(
+                "Requested CPUs are not available - requested {}, available: 0-{}",
+                h.cpuset_cpus,
+                online - 1
+            )));
+        }
+    }
+    // Docker's default: as much swap as memory (total twice the memory), when the kernel
+    // accounts swap at all.
+    let memory_swap = if !swap_accounting() || h.memory == 0 {
+        0
+    } else if h.memory_swap == 0 {
+        h.memory * 2
+    } else {
+        h.memory_swap
+    };
+    Ok(Resources {
+        memory: h.memory,
+        memory_swap,
+        cpu_shares: h.cpu_shares as u64,
+        cpuset_cpus: h.cpuset_cpus.clone(),
+    })
+}
+
+const ULIMITS: &[(&str, rustix::process::Resource)] = &[
+    ("core", rustix::process::Resource::Core),
+    ("cpu", rustix::process::Resource::Cpu),
+    ("data", rustix::process::Resource::Data),
+    ("fsize", rustix::process::Resource::Fsize),
+    ("locks", rustix::process::Resource::Locks),
+    ("memlock", rustix::process::Resource::Memlock),
+    ("msgqueue", rustix::process::Resource::Msgqueue),
+    ("nice", rustix::process::Resource::Nice),
+    ("nofile", rustix::process::Resource::Nofile),
+    ("nproc", rustix::process::Resource::Nproc),
+    ("rss", rustix::process::Resource::Rss),
+    ("rtprio", rustix::process::Resource::Rtprio),
+    ("rttime", rustix::process::Resource::Rttime),
+    ("sigpending", rustix::process::Resource::Sigpending),
+    ("stack", rustix::process::Resource::Stack),
+];
+
+/// `Ulimits`. A hard limit above the host's cannot be granted without CAP_SYS_RESOURCE: that
+/// is an error, not a silent clamp.
+pub fn rlimits(h: &HostConfig) -> Result<Vec<Rlimit>, EngineError> {
+    let Some(list) = h.ulimits.as_ref().and_then(|u| u.as_array()) else {
+        return Ok(Vec::new());
+    };
+    let can_raise = security::host_bounding_set() & (1 << 24) != 0;
+    let mut out = Vec::new();
+    for u in list {
+        if u.as_object().is_some_and(|o| o.is_empty()) {
+            continue;
+        }
+        let name = u["Name"]
+            .as_str()
+            .ok_or_else(|| invalid("invalid ulimit: Name must be a string"))?;
+        let soft = u["Soft"]
+            .as_i64()
+            .ok_or_else(|| invalid(format!("invalid ulimit {name}: Soft must be a number")))?;
+        let hard = u["Hard"]
+            .as_i64()
+            .ok_or_else(|| invalid(format!("invalid ulimit {name}: Hard must be a number")))?;
+        let (_, resource) = ULIMITS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| invalid(format!("invalid ulimit type: {name}")))?;
+        if soft > hard {
+            return Err(invalid(format!(
+                "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+            )));
+        }
+        let host = rustix::process::getrlimit(*resource);
+        if let Some(host_hard) = host.maximum {
+            if !can_raise && (hard < 0 || hard as u64 > host_hard) {
+                return Err(invalid(format!(
+                    "ulimit {name}: hard limit {hard} exceeds the host's hard limit {host_hard} (raising it needs CAP_SYS_RESOURCE, which this host does not have)"
+                )));
+            }
+        }
+        out.push(Rlimit {
+            kind: format!("RLIMIT_{}", name.to_ascii_uppercase()),
+            soft: soft as u64,
+            hard: hard as u64,
+        });
+    }
+    Ok(out)
+}
+
+/// `SecurityOpt`: returns whether it asks for no-new-privileges.
+pub fn security_opt(opt: &str) -> Result<bool, EngineError> {
+    let (k, v) = opt.split_once(['=', ':']).unwrap_or((opt, ""));
+    match k {
+        "no-new-privileges" => Ok(v.is_empty() || v == "true"),
+        "label" | "apparmor" => Ok(false),
+        "seccomp" if v == "unconfined" => Ok(false),
+        "seccomp" => Err(invalid(
+            "seccomp profiles are not supported yet (only seccomp=unconfined)",
+        )),
+        _ => Err(invalid(format!("Invalid --security-opt: {opt:?}"))),
+    }
+}
+
+pub fn no_new_privileges(h: &HostConfig) -> Result<bool, EngineError> {
+    let mut nnp = false;
+    for opt in h.security_opt.clone().unwrap_or_default() {
+        nnp |= security_opt(&opt)?;
+    }
+    Ok(nnp)
+}
+
+fn device_of(
+    host: &Path,
+    in_container: &str,
+    permissions: &str,
+) -> Result<Option<Device>, EngineError> {
+    let meta = std::fs::metadata(host).map_err(|e| {
+        invalid(format!(
+            "error gathering device information while adding custom device \"{}\": {e}",
+            host.display()
+        ))
+    })?;
+    let kind = if meta.file_type().is_char_device() {
+        "c"
+    } else if meta.file_type().is_block_device() {
+        "b"
+    } else {
+        return Ok(None);
+    };
+    let rdev = meta.rdev();
+    Ok(Some(Device {
+        path: in_container.to_string(),
+        kind: kind.to_string(),
+        major: rustix::fs::major(rdev) as i64,
+        minor: rustix::fs::minor(rdev) as i64,
+        file_mode: meta.mode() & 0o777,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        permissions: permissions.to_string(),
+    }))
+}
+
+/// `Devices`, plus every host device when privileged.
+pub fn devices(h: &HostConfig) -> Result<Vec<Device>, EngineError> {
+    let mut out = Vec::new();
+    if h.privileged {
+        let skip = [
+            "/dev/pts",
+            "/dev/shm",
+            "/dev/mqueue",
+            "/dev/console",
+            "/dev/ptmx",
+            "/dev/tty",
+        ];
+        let mut dirs = vec![std::path::PathBuf::from("/dev")];
+        while let Some(dir) = dirs.pop() {
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if skip.iter().any(|s| p == Path::new(s)) {
+                    continue;
+                }
+                let Ok(ft) = e.file_type() else { continue };
+                if ft.is_dir() && dir == Path::new("/dev") {
+                    dirs.push(p);
+                } else if ft.is_char_device() || ft.is_block_device() {
+                    if let Ok(Some(d)) = device_of(&p, &p.display().to_string(), "rwm") {
+                        out.push(d);
+                    }
+                }
+            }
+        }
+    }
+    let custom: Vec<serde_json::Value> = h
+        .devices
+        .as_ref()
+        .and_then(|d| d.as_array().cloned())
+        .unwrap_or_default();
+    for d in custom {
+        let host = d["PathOnHost"]
+            .as_str()
+            .ok_or_else(|| invalid("Devices: PathOnHost is required"))?;
+        let inside = d["PathInContainer"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(host);
+        let perms = d["CgroupPermissions"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("rwm");
+        if !perms.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
+            return Err(invalid(format!(
+                "invalid device cgroup permissions: {perms}"
+            )));
+        }
+        match device_of(Path::new(host), inside, perms)? {
+            Some(dev) => {
+                out.retain(|x| x.path != dev.path);
+                out.push(dev);
+            }
+            None => {
+                return Err(invalid(format!(
+                    "error gathering device information while adding custom device \"{host}\": not a device node"
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One `Binds` entry: `host:ctr[:ro|rw]` (a bind) or `ctr` (a volume, not handled here).
+pub fn parse_bind(spec: &str) -> Result<(Option<String>, String, bool), EngineError> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dst, mode) = match parts.as_slice() {
+        [dst] => (None, *dst, ""),
+        [src, dst] => (Some(*src), *dst, ""),
+        [src, dst, mode] => (Some(*src), *dst, *mode),
+        _ => return Err(invalid(format!("invalid volume specification: '{spec}'"))),
+    };
+    if !dst.starts_with('/') || dst == "/" {
+        return Err(invalid(format!("invalid volume specification: '{spec}': destination must be an absolute path other than /")));
+    }
+    if let Some(s) = src {
+        if !s.starts_with('/') {
+            return Err(invalid(format!("invalid volume specification: '{spec}': named volumes are not supported yet, the source must be an absolute path")));
+        }
+    }
+    let readonly = match mode {
+        "" | "rw" => false,
+        "ro" => true,
+        m if m.split(',').all(|o| matches!(o, "ro" | "rw" | "z" | "Z")) => {
+            m.split(',').any(|o| o == "ro")
+        }
+        m => return Err(invalid(format!("invalid mode: {m}"))),
+    };
+    Ok((src.map(str::to_string), dst.to_string(), readonly))
+}
+
+/// The bind mounts of `Binds` (host directories that do not exist are created, as API 1.18
+/// did).
+pub fn binds(h: &HostConfig) -> Result<Vec<BindMount>, EngineError> {
+    let mut out = Vec::new();
+    for b in h.binds.clone().unwrap_or_default() {
+        let (src, dst, readonly) = parse_bind(&b)?;
+        let Some(src) = src else { continue };
+        if !Path::new(&src).exists() {
+            std::fs::create_dir_all(&src).map_err(|e| {
+                invalid(format!(
+                    "error while creating mount source path '{src}': {e}"
+                ))
+            })?;
+        }
+        out.push(BindMount {
+            destination: dst,
+            source: src,
+            readonly,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_follow_docker_rules() {
+        let h = HostConfig {
+            memory: 1 << 20,
+            ..Default::default()
+        };
+        assert!(resources(&h)
+            .unwrap_err()
+            .to_string()
+            .contains("Minimum memory limit"));
+        let h = HostConfig {
+            memory: 64 << 20,
+            memory_swap: 32 << 20,
+            ..Default::default()
+        };
+        assert!(resources(&h).is_err());
+        let h = HostConfig {
+            cpuset_cpus: "0-99".into(),
+            ..Default::default()
+        };
+        assert!(resources(&h)
+            .unwrap_err()
+            .to_string()
+            .contains("Requested CPUs are not available"));
+        let h = HostConfig {
+            cpuset_cpus: "0".into(),
+            cpu_shares: 512,
+            memory: 32 << 20,
+            ..Default::default()
+        };
+        let r = resources(&h).unwrap();
+        assert_eq!(
+            (r.cpu_shares, r.cpuset_cpus.as_str(), r.memory),
+            (512, "0", 32 << 20)
+        );
+        assert_eq!(parse_cpuset("0,2-3"), Some(vec![0, 2, 3]));
+        assert_eq!(parse_cpuset("3-1"), None);
+    }
+
+    #[test]
+    fn ulimits_are_checked_against_the_host() {
+        let ok = HostConfig {
+            ulimits: Some(serde_json::json!([{"Name": "nofile", "Soft": 100, "Hard": 200}])),
+            ..Default::default()
+        };
+        assert_eq!(rlimits(&ok).unwrap()[0].kind, "RLIMIT_NOFILE");
+        let bad = HostConfig {
+            ulimits: Some(serde_json::json!([{"Name": "nofiles", "Soft": 1, "Hard": 2}])),
+            ..Default::default()
+        };
+        assert!(rlimits(&bad).is_err());
+        let inverted = HostConfig {
+            ulimits: Some(serde_json::json!([{"Name": "nofile", "Soft": 3, "Hard": 2}])),
+            ..Default::default()
+        };
+        assert!(rlimits(&inverted).is_err());
+        // The documented example's `[{}]` is no limit at all.
+        let empty = HostConfig {
+            ulimits: Some(serde_json::json!([{}])),
+            ..Default::default()
+        };
+        assert!(rlimits(&empty).unwrap().is_empty());
+    }
+
+    #[test]
+    fn binds_and_security_opts() {
+        assert_eq!(
+            parse_bind("/a:/b:ro").unwrap(),
+            (Some("/a".into()), "/b".into(), true)
+        );
+        assert_eq!(
+            parse_bind("/a:/b").unwrap(),
+            (Some("/a".into()), "/b".into(), false)
+        );
+        assert_eq!(parse_bind("/data").unwrap(), (None, "/data".into(), false));
+        assert!(parse_bind("rel:/b").is_err());
+        assert!(parse_bind("/a:b").is_err());
+        assert!(parse_bind("/a:/b:xx").is_err());
+        assert!(security_opt("no-new-privileges").unwrap());
+        assert!(security_opt("no-new-privileges:true").unwrap());
+        assert!(!security_opt("label:disable").unwrap());
+        assert!(!security_opt("seccomp=unconfined").unwrap());
+        assert!(security_opt("bogus").is_err());
+    }
+
+    #[test]
+    fn cgroup_parent() {
+        let mut rec: ContainerRecord = serde_json::from_value(serde_json::json!({
+            "schema": 1, "id": "abc", "name": "/x", "created": "", "image_id": "", "path": "", "args": [],
+            "config": {}, "host_config": {}, "state": {"status": "created", "pid": 0, "monitor_pid": 0, "monitor_start": 0,
+            "exit_code": 0, "error": "", "oom_killed": false, "started_at": "", "finished_at": "", "stopped_by_user": false},
+            "restart_count": 0
+        }))
+        .unwrap();
+        assert_eq!(cgroup_path(&rec), "/berth/abc");
+        rec.host_config.cgroup_parent = "mine".into();
+        assert_eq!(cgroup_path(&rec), "/mine/abc");
+        rec.host_config.cgroup_parent = "/a/b/".into();
+        assert_eq!(cgroup_path(&rec), "/a/b/abc");
+    }
+}

@@ -1,0 +1,344 @@
+//! HostConfig fields taking effect, checked from inside the container, with the docker CLI.
+
+use berth_tests::Daemon;
+
+fn daemon() -> Daemon {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    d
+}
+
+fn run(d: &Daemon, args: &[&str]) -> String {
+    let mut a = vec!["run", "--rm"];
+    a.extend_from_slice(args);
+    d.docker_ok(&a)
+}
+
+fn cgroup_v1() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists()
+}
+
+#[test]
+fn memory_limit_is_enforced_and_oom_is_reported() {
+    let d = daemon();
+    if cgroup_v1() {
+        assert_eq!(
+            run(
+                &d,
+                &[
+                    "--memory",
+                    "32m",
+                    "busybox",
+                    "cat",
+                    "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+                ]
+            )
+            .trim(),
+            "33554432"
+        );
+    } else {
+        assert_eq!(
+            run(
+                &d,
+                &[
+                    "--memory",
+                    "32m",
+                    "busybox",
+                    "cat",
+                    "/sys/fs/cgroup/memory.max"
+                ]
+            )
+            .trim(),
+            "33554432"
+        );
+    }
+    let out = d.docker(&[
+        "run",
+        "--name",
+        "hog",
+        "--memory",
+        "32m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.OOMKilled}}", "hog"])
+            .trim(),
+        "true"
+    );
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let oom = d
+        .get(&format!(
+            "/v1.18/events?since=0&until={until}&filters=%7B%22event%22%3A%5B%22oom%22%5D%7D"
+        ))
+        .json_lines();
+    assert_eq!(oom.len(), 1);
+    assert!(
+        d.docker(&["run", "--rm", "--memory", "1m", "busybox", "true"])
+            .status
+            .code()
+            != Some(0)
+    );
+}
+
+#[test]
+fn cpu_shares_and_cpuset() {
+    let d = daemon();
+    if cgroup_v1() {
+        let out = run(
+            &d,
+            &[
+                "--cpu-shares",
+                "512",
+                "--cpuset-cpus",
+                "0",
+                "busybox",
+                "cat",
+                "/sys/fs/cgroup/cpu/cpu.shares",
+                "/sys/fs/cgroup/cpuset/cpuset.cpus",
+            ],
+        );
+        assert_eq!(out, "512\n0\n");
+    }
+    let bad = d.docker(&["run", "--rm", "--cpuset-cpus", "0-99", "busybox", "true"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("Requested CPUs are not available"));
+}
+
+#[test]
+fn capabilities_add_drop_privileged() {
+    let d = daemon();
+    // Docker's default set with NET_ADMIN (bit 12) added and CHOWN (bit 0) dropped.
+    let caps = run(
+        &d,
+        &[
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-drop",
+            "CHOWN",
+            "busybox",
+            "grep",
+            "CapEff",
+            "/proc/self/status",
+        ],
+    );
+    assert_eq!(caps.trim(), "CapEff:\t00000000a80435fa");
+    let all = run(
+        &d,
+        &[
+            "--cap-add",
+            "ALL",
+            "busybox",
+            "grep",
+            "CapBnd",
+            "/proc/self/status",
+        ],
+    );
+    let host = std::fs::read_to_string("/proc/self/status").unwrap();
+    let host_bnd = host.lines().find(|l| l.starts_with("CapBnd")).unwrap();
+    assert_eq!(
+        all.trim(),
+        host_bnd,
+        "ALL means every capability the host has"
+    );
+    let priv_out = run(&d, &["--privileged", "busybox", "sh", "-c", "grep CapEff /proc/self/status; mkdir -p /tmp/m; mount -t tmpfs none /tmp/m && echo mounted"]);
+    assert!(priv_out.contains("mounted"), "{priv_out}");
+    let unprivileged = d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /tmp/m; mount -t tmpfs none /tmp/m && echo mounted",
+    ]);
+    assert!(!String::from_utf8_lossy(&unprivileged.stdout).contains("mounted"));
+    let bogus = d.docker(&["run", "--rm", "--cap-add", "NOPE", "busybox", "true"]);
+    assert!(String::from_utf8_lossy(&bogus.stderr).contains("unknown capability"));
+}
+
+#[test]
+fn read_only_root_user_and_no_new_privileges() {
+    let d = daemon();
+    let ro = d.docker(&["run", "--rm", "--read-only", "busybox", "touch", "/x"]);
+    assert!(!ro.status.success());
+    assert!(String::from_utf8_lossy(&ro.stderr).contains("Read-only file system"));
+    assert_eq!(
+        run(&d, &["--user", "nobody", "busybox", "id"]).trim(),
+        "uid=65534(nobody) gid=65534(nogroup)"
+    );
+    assert_eq!(
+        run(&d, &["--user", "1234:5", "busybox", "id", "-u"]).trim(),
+        "1234"
+    );
+    assert_eq!(
+        run(
+            &d,
+            &[
+                "--security-opt",
+                "no-new-privileges",
+                "busybox",
+                "grep",
+                "NoNewPrivs",
+                "/proc/self/status"
+            ]
+        )
+        .trim(),
+        "NoNewPrivs:\t1"
+    );
+    let bad = d.docker(&["run", "--rm", "--user", "ghost", "busybox", "true"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unable to find user ghost"));
+}
+
+#[test]
+fn ulimits_within_the_host_limit_and_a_clear_error_above() {
+    let d = daemon();
+    assert_eq!(
+        run(
+            &d,
+            &[
+                "--ulimit",
+                "nofile=100:200",
+                "busybox",
+                "sh",
+                "-c",
+                "ulimit -n; ulimit -Hn"
+            ]
+        ),
+        "100\n200\n"
+    );
+    let host_hard = rustix_like_hard_nofile();
+    let above = format!("nofile=100:{}", host_hard + 1000);
+    let out = d.docker(&["run", "--rm", "--ulimit", &above, "busybox", "true"]);
+    let caps = std::fs::read_to_string("/proc/self/status").unwrap();
+    let has_sys_resource = caps
+        .lines()
+        .find(|l| l.starts_with("CapBnd"))
+        .map(|l| u64::from_str_radix(l[7..].trim(), 16).unwrap() & (1 << 24) != 0)
+        .unwrap();
+    if !has_sys_resource {
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("exceeds the host's hard limit"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn rustix_like_hard_nofile() -> u64 {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -Hn")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(1 << 20)
+}
+
+#[test]
+fn devices_and_pid_host() {
+    let d = daemon();
+    let out = run(
+        &d,
+        &[
+            "--device",
+            "/dev/fuse",
+            "busybox",
+            "sh",
+            "-c",
+            "ls -l /dev/fuse",
+        ],
+    );
+    assert!(out.starts_with('c') && out.contains("10, 229"), "{out}");
+    let without = d.docker(&["run", "--rm", "busybox", "ls", "/dev/fuse"]);
+    assert!(!without.status.success());
+    let host_ps = run(
+        &d,
+        &[
+            "--pid",
+            "host",
+            "busybox",
+            "sh",
+            "-c",
+            "ps -o comm | grep -c '^berthd$'",
+        ],
+    );
+    assert!(
+        host_ps.trim().parse::<u32>().unwrap() >= 1,
+        "the host's processes are visible with --pid host"
+    );
+    let own = run(
+        &d,
+        &[
+            "busybox",
+            "sh",
+            "-c",
+            "ps -o comm | grep -c '^berthd$'; true",
+        ],
+    );
+    assert_eq!(own.trim(), "0");
+}
+
+#[test]
+fn pid_and_ipc_of_another_container() {
+    let d = daemon();
+    d.docker_ok(&["run", "-d", "--name", "first", "busybox", "sleep", "1000"]);
+    let out = run(
+        &d,
+        &[
+            "--pid",
+            "container:first",
+            "--ipc",
+            "container:first",
+            "busybox",
+            "sh",
+            "-c",
+            "pidof sleep | wc -w",
+        ],
+    );
+    assert_eq!(out.trim(), "1");
+}
+
+#[test]
+fn bind_mounts_read_only_and_created() {
+    let d = daemon();
+    let src = d.dir.path().join("shared");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("f"), "from host\n").unwrap();
+    let spec = format!("{}:/data:ro", src.display());
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &spec,
+        "busybox",
+        "sh",
+        "-c",
+        "cat /data/f; touch /data/g",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from host\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Read-only file system"));
+    let rw = format!("{}:/data", src.display());
+    run(
+        &d,
+        &["-v", &rw, "busybox", "sh", "-c", "echo written > /data/g"],
+    );
+    assert_eq!(std::fs::read_to_string(src.join("g")).unwrap(), "written\n");
+    let missing = d.dir.path().join("made-for-you");
+    let spec = format!("{}:/m", missing.display());
+    run(&d, &["-v", &spec, "busybox", "true"]);
+    assert!(missing.is_dir(), "API 1.18 creates a missing bind source");
+}
