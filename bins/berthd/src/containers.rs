@@ -154,9 +154,12 @@ impl ContainerBackend for Daemon {
         &self,
         name: &str,
         force: bool,
-        _volumes: bool,
+        volumes: bool,
     ) -> Result<(), ApiError> {
-        self.containers().remove(name, force).await.map_err(api_err)
+        self.containers()
+            .remove(name, force, volumes)
+            .await
+            .map_err(api_err)
     }
 
     fn rename_container(&self, name: &str, new_name: &str) -> Result<(), ApiError> {
@@ -294,8 +297,16 @@ impl ContainerBackend for Daemon {
             exec_ids: None,
             config,
             host_config,
-            volumes: Default::default(),
-            volumes_rw: Default::default(),
+            volumes: rec
+                .mounts
+                .iter()
+                .map(|m| (m.destination.clone(), m.source.clone()))
+                .collect(),
+            volumes_rw: rec
+                .mounts
+                .iter()
+                .map(|m| (m.destination.clone(), m.rw))
+                .collect(),
         })
     }
 

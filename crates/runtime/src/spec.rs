@@ -231,6 +231,14 @@ pub fn container_spec(p: &SpecParams) -> Value {
         }
         mounts.push(b);
     }
+    // Parents before children (a volume on /etc must not hide the /etc/hosts bind), as
+    // Docker sorts mounts; the kernel mounts (/proc, /dev, /sys) stay first.
+    let kernel = 7;
+    mounts[kernel..].sort_by_key(|m| {
+        m["destination"]
+            .as_str()
+            .map_or(0, |d| d.trim_end_matches('/').matches('/').count())
+    });
     let (masked, readonly): (&[&str], &[&str]) = if p.privileged {
         (&[], &[])
     } else {
@@ -425,7 +433,7 @@ mod tests {
             v["linux"]["resources"]["devices"][0],
             json!({"allow": false, "access": "rwm"})
         );
-        // Only the files that exist are bound.
+        // Only the files that exist are bound, after their parents.
         let binds: Vec<&str> = v["mounts"]
             .as_array()
             .unwrap()

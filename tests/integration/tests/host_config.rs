@@ -342,3 +342,137 @@ fn bind_mounts_read_only_and_created() {
     run(&d, &["-v", &spec, "busybox", "true"]);
     assert!(missing.is_dir(), "API 1.18 creates a missing bind source");
 }
+
+#[test]
+fn anonymous_volumes_volumes_from_and_rm_v() {
+    let d = daemon();
+    let out = d.docker_ok(&[
+        "run",
+        "--name",
+        "owner",
+        "-v",
+        "/etc",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/passwd | head -1; echo shared > /etc/note",
+    ]);
+    assert_eq!(
+        out, "root:x:0:0:root:/root:/bin/sh\n",
+        "a new volume starts with the image's content"
+    );
+    let vols = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{json .Volumes}} {{json .VolumesRW}}",
+        "owner",
+    ]);
+    let (v, rw) = vols.trim().split_once(' ').unwrap();
+    let v: serde_json::Value = serde_json::from_str(v).unwrap();
+    let source = v["/etc"].as_str().unwrap().to_string();
+    assert!(
+        source.starts_with(&d.data_root().join("volumes").display().to_string()),
+        "{source}"
+    );
+    assert_eq!(rw, r#"{"/etc":true}"#);
+    assert_eq!(
+        d.docker_ok(&[
+            "run",
+            "--rm",
+            "--volumes-from",
+            "owner",
+            "busybox",
+            "cat",
+            "/etc/note"
+        ]),
+        "shared\n"
+    );
+    let ro = d.docker(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "owner:ro",
+        "busybox",
+        "touch",
+        "/etc/x",
+    ]);
+    assert!(String::from_utf8_lossy(&ro.stderr).contains("Read-only file system"));
+    // Config.Volumes of the create body too.
+    let body = serde_json::json!({"Image": "busybox", "Cmd": ["true"], "Volumes": {"/cache": {}}});
+    let r = d.request(
+        "POST",
+        "/v1.18/containers/create?name=cfgvol",
+        &[("Content-Type", "application/json")],
+        &serde_json::to_vec(&body).unwrap(),
+    );
+    assert_eq!(r.status, 201);
+    assert!(d.get("/v1.18/containers/cfgvol/json").json()["Volumes"]["/cache"].is_string());
+    d.docker_ok(&["rm", "-v", "owner"]);
+    assert!(
+        !std::path::Path::new(&source).exists(),
+        "rm -v removes the anonymous volume"
+    );
+}
+
+#[test]
+fn symlinks_in_the_image_cannot_aim_mounts_at_the_host() {
+    let d = daemon();
+    let outside = tempfile::Builder::new()
+        .prefix("berth-outside-")
+        .tempdir()
+        .unwrap();
+    std::fs::write(outside.path().join("keep"), "original").unwrap();
+    // busybox plus `/escape -> <outside>` and `/etc/hosts -> <outside>/keep`.
+    let mut tar = std::fs::read(berth_tests::busybox_tar()).unwrap();
+    while tar.len() >= 512 && tar[tar.len() - 512..].iter().all(|b| *b == 0) {
+        tar.truncate(tar.len() - 512);
+    }
+    let o = outside.path().display().to_string();
+    tar.extend(
+        berth_tests::RawTar::new()
+            .symlink("escape", &o)
+            .symlink("etc/hosts", &format!("{o}/keep"))
+            .finish(),
+    );
+    d.import(&tar, "evil:latest");
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "/escape",
+        "evil",
+        "sh",
+        "-c",
+        "echo pwned > /escape/owned; cat /etc/hosts | head -1",
+    ]);
+    assert_eq!(out, "127.0.0.1\tlocalhost\n");
+    let bind_src = d.dir.path().join("bindsrc");
+    std::fs::create_dir(&bind_src).unwrap();
+    d.docker_ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/escape", bind_src.display()),
+        "evil",
+        "sh",
+        "-c",
+        "echo via-bind > /escape/f",
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(bind_src.join("f")).unwrap(),
+        "via-bind\n"
+    );
+    let names: Vec<_> = std::fs::read_dir(outside.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["keep"],
+        "nothing was mounted or written outside the container"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("keep")).unwrap(),
+        "original"
+    );
+}

@@ -18,6 +18,7 @@ use super::names;
 use super::procs;
 use super::record::{Config, ContainerRecord, HostConfig, State, Status, ZERO_TIME};
 use super::settings;
+use super::volumes;
 use super::{ContainerService, Entry};
 use crate::error::EngineError;
 
@@ -258,8 +259,11 @@ impl ContainerService {
             host_config: req.host_config,
             state: State::default(),
             restart_count: 0,
+            mounts: Vec::new(),
         };
-        {
+        let mut record = record;
+        record.mounts = self.plan_mounts(&record)?;
+        let inserted = (|| {
             let mut map = self.containers.write().expect("lock");
             if let Some(other) = map.values().map(|e| e.snapshot()).find(|r| r.name == name) {
                 return Err(Self::conflict_name(&name, &other.id));
@@ -271,6 +275,12 @@ impl ContainerService {
                 return Err(e);
             }
             map.insert(id.clone(), Entry::new(record.clone()));
+            Ok(())
+        })();
+        if let Err(e) = inserted {
+            // The anonymous volumes just made belong to nobody.
+            self.remove_volumes(&record);
+            return Err(e);
         }
         self.publish(&record, "create", &[]);
         Ok(record)
@@ -413,6 +423,28 @@ impl ContainerService {
             );
             std::fs::write(self.paths.resolv_conf(&id), resolv)
                 .map_err(|e| internal("write resolv.conf", e))?;
+            self.prepare_mounts(&rec, &rootfs)?;
+            // Every mount destination resolved inside the root now, so the runtime mounts on
+            // exactly that path and an image's symlinks cannot aim a mount at the host.
+            let mut mounts = Vec::new();
+            for m in &rec.mounts {
+                mounts.push(berth_runtime::spec::BindMount {
+                    destination: volumes::resolve_destination(
+                        &rootfs,
+                        &m.destination,
+                        std::path::Path::new(&m.source).is_file(),
+                    )?,
+                    source: m.source.clone(),
+                    readonly: !m.rw,
+                });
+            }
+            for f in ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"] {
+                if volumes::resolve_destination(&rootfs, f, true)? != f {
+                    return Err(EngineError::InvalidParameter(format!(
+                        "{f} in the image resolves elsewhere"
+                    )));
+                }
+            }
             let (uid, gid, additional_gids) = resolve_user(&rootfs, &c.user)?;
             let mut env = c.env.clone().unwrap_or_default();
             if !env.iter().any(|e| env_key(e) == "PATH") {
@@ -448,7 +480,7 @@ impl ContainerService {
                 rlimits: settings::rlimits(h)?,
                 shared_namespaces: self.shared_namespaces(h)?,
                 devices: settings::devices(h)?,
-                mounts: settings::binds(h)?,
+                mounts,
             });
             let bundle = self.paths.bundle(&id);
             std::fs::create_dir_all(&bundle).map_err(|e| internal("create bundle", e))?;
@@ -853,7 +885,7 @@ impl ContainerService {
 
     /// `DELETE /containers/(id)?force=`: removes a stopped container (or, with `force`, kills
     /// it first) and everything it had on disk.
-    pub async fn remove(&self, name: &str, force: bool) -> Result<(), EngineError> {
+    pub async fn remove(&self, name: &str, force: bool, volumes: bool) -> Result<(), EngineError> {
         let entry = self.entry(name)?;
         let _op = entry.op.lock().await;
         let rec = entry.snapshot();
@@ -874,6 +906,9 @@ impl ContainerService {
             }
         }
         self.containers.write().expect("lock").remove(&rec.id);
+        if volumes {
+            self.remove_volumes(&rec);
+        }
         let overlay = OverlayDirs::new(self.paths.overlay(&rec.id));
         let mut problems = Vec::new();
         if let Err(e) = overlay.remove() {

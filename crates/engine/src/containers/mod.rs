@@ -11,6 +11,7 @@ mod paths;
 mod procs;
 pub mod record;
 mod settings;
+mod volumes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ pub use logs::{LogLine, LogOptions};
 pub use paths::ContainerPaths;
 pub use procs::TopResult;
 pub use record::{Config, ContainerRecord, HostConfig, RestartPolicy, State, Status};
+pub use volumes::MountPoint;
 
 /// One container: its record (the truth, persisted on every change), a channel that ticks on
 /// every state change, and a lock that serialises operations on it.

@@ -162,6 +162,9 @@ pub struct ContainerRecord {
     pub host_config: HostConfig,
     pub state: State,
     pub restart_count: i64,
+    /// Binds and volumes, decided at create.
+    #[serde(default)]
+    pub mounts: Vec<super::volumes::MountPoint>,
 }
 
 impl ContainerRecord {

@@ -5,7 +5,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use berth_runtime::security;
-use berth_runtime::spec::{BindMount, Device, Resources, Rlimit};
+use berth_runtime::spec::{Device, Resources, Rlimit};
 
 use super::record::{ContainerRecord, HostConfig};
 use crate::error::EngineError;
@@ -339,29 +339,6 @@ pub fn parse_bind(spec: &str) -> Result<(Option<String>, String, bool), EngineEr
         m => return Err(invalid(format!("invalid mode: {m}"))),
     };
     Ok((src.map(str::to_string), dst.to_string(), readonly))
-}
-
-/// The bind mounts of `Binds` (host directories that do not exist are created, as API 1.18
-/// did).
-pub fn binds(h: &HostConfig) -> Result<Vec<BindMount>, EngineError> {
-    let mut out = Vec::new();
-    for b in h.binds.clone().unwrap_or_default() {
-        let (src, dst, readonly) = parse_bind(&b)?;
-        let Some(src) = src else { continue };
-        if !Path::new(&src).exists() {
-            std::fs::create_dir_all(&src).map_err(|e| {
-                invalid(format!(
-                    "error while creating mount source path '{src}': {e}"
-                ))
-            })?;
-        }
-        out.push(BindMount {
-            destination: dst,
-            source: src,
-            readonly,
-        });
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

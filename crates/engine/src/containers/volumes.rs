@@ -1,0 +1,402 @@
+//! Volumes: `Binds` (host paths), anonymous volumes (`Config.Volumes` and single-path
+//! `Binds`, kept under `<data-root>/volumes/<id>/_data` and filled from the image's content
+//! at that path on first start), and `VolumesFrom`.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use serde::{Deserialize, Serialize};
+
+use super::record::ContainerRecord;
+use super::settings::parse_bind;
+use super::ContainerService;
+use crate::error::EngineError;
+
+/// One mount of a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountPoint {
+    pub destination: String,
+    pub source: String,
+    pub rw: bool,
+    /// Set for an anonymous volume berth created (and removes with `rm -v`).
+    #[serde(default)]
+    pub volume: Option<String>,
+}
+
+impl ContainerService {
+    fn volumes_root(&self) -> PathBuf {
+        self.paths.data_root.join("volumes")
+    }
+
+    fn new_volume(&self) -> Result<(String, PathBuf), EngineError> {
+        let bytes: [u8; 32] = rand::random();
+        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let data = self.volumes_root().join(&id).join("_data");
+        std::fs::create_dir_all(&data)
+            .map_err(|e| EngineError::Internal(format!("create volume: {e}")))?;
+        Ok((id, data))
+    }
+
+    /// The mounts of a new container, from its `Binds`, `Config.Volumes` and `VolumesFrom`.
+    pub(crate) fn plan_mounts(
+        &self,
+        rec: &ContainerRecord,
+    ) -> Result<Vec<MountPoint>, EngineError> {
+        let mut mounts: Vec<MountPoint> = Vec::new();
+        let taken = |m: &Vec<MountPoint>, d: &str| m.iter().any(|x| x.destination == d);
+        for b in rec.host_config.binds.clone().unwrap_or_default() {
+            let (src, dst, ro) = parse_bind(&b)?;
+            if taken(&mounts, &dst) {
+                return Err(EngineError::InvalidParameter(format!(
+                    "Duplicate mount point: {dst}"
+                )));
+            }
+            match src {
+                Some(s) => mounts.push(MountPoint {
+                    destination: dst,
+                    source: s,
+                    rw: !ro,
+                    volume: None,
+                }),
+                None => {
+                    let (id, data) = self.new_volume()?;
+                    mounts.push(MountPoint {
+                        destination: dst,
+                        source: data.display().to_string(),
+                        rw: !ro,
+                        volume: Some(id),
+                    });
+                }
+            }
+        }
+        for from in rec.host_config.volumes_from.clone().unwrap_or_default() {
+            let (name, mode) = match from.rsplit_once(':') {
+                Some((n, m)) if m == "ro" || m == "rw" => (n, Some(m == "rw")),
+                _ => (from.as_str(), None),
+            };
+            let other = self.entry(name)?.snapshot();
+            for m in other.mounts {
+                if !taken(&mounts, &m.destination) {
+                    mounts.push(MountPoint {
+                        rw: mode.unwrap_or(m.rw),
+                        ..m
+                    });
+                }
+            }
+        }
+        for dst in rec.config.volumes.clone().unwrap_or_default().keys() {
+            if !dst.starts_with('/') {
+                return Err(EngineError::InvalidParameter(format!(
+                    "invalid volume path {dst}: it must be absolute"
+                )));
+            }
+            if !taken(&mounts, dst) {
+                let (id, data) = self.new_volume()?;
+                mounts.push(MountPoint {
+                    destination: dst.clone(),
+                    source: data.display().to_string(),
+                    rw: true,
+                    volume: Some(id),
+                });
+            }
+        }
+        Ok(mounts)
+    }
+
+    /// Before a start: creates missing bind sources, and fills each new anonymous volume with
+    /// what the image has at its path (resolved inside `rootfs`, never following a symlink
+    /// out of it).
+    pub(crate) fn prepare_mounts(
+        &self,
+        rec: &ContainerRecord,
+        rootfs: &Path,
+    ) -> Result<(), EngineError> {
+        for m in &rec.mounts {
+            match &m.volume {
+                None => {
+                    if !Path::new(&m.source).exists() {
+                        std::fs::create_dir_all(&m.source).map_err(|e| {
+                            EngineError::InvalidParameter(format!(
+                                "error while creating mount source path '{}': {e}",
+                                m.source
+                            ))
+                        })?;
+                    }
+                }
+                Some(id) => {
+                    let marker = self.volumes_root().join(id).join(".initialized");
+                    if marker.exists() {
+                        continue;
+                    }
+                    copy_image_content(rootfs, &m.destination, Path::new(&m.source))?;
+                    std::fs::write(&marker, b"")
+                        .map_err(|e| EngineError::Internal(format!("volume marker: {e}")))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `rm -v`: removes the container's anonymous volumes that no other container uses.
+    pub(crate) fn remove_volumes(&self, rec: &ContainerRecord) {
+        let in_use: Vec<String> = self
+            .containers
+            .read()
+            .expect("lock")
+            .values()
+            .flat_map(|e| e.snapshot().mounts.into_iter().filter_map(|m| m.volume))
+            .collect();
+        for id in rec.mounts.iter().filter_map(|m| m.volume.as_ref()) {
+            if !in_use.contains(id) {
+                let _ = std::fs::remove_dir_all(self.volumes_root().join(id));
+            }
+        }
+    }
+}
+
+/// Copies `dest` of the image (inside `rootfs`) into the empty volume `data`: ownership, modes,
+/// symlinks as symlinks. Nothing is followed out of the root.
+fn copy_image_content(rootfs: &Path, dest: &str, data: &Path) -> Result<(), EngineError> {
+    let root = rustix::fs::open(
+        rootfs,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| EngineError::Internal(format!("open root filesystem: {e}")))?;
+    let rel = dest.trim_start_matches('/');
+    let dir = match rustix::fs::openat2(
+        &root,
+        rel,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT,
+    ) {
+        Ok(fd) => fd,
+        // Nothing at that path in the image: the volume starts empty.
+        Err(_) => return Ok(()),
+    };
+    let src = PathBuf::from(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&dir)
+    ));
+    let meta =
+        std::fs::metadata(&src).map_err(|e| EngineError::Internal(format!("stat {dest}: {e}")))?;
+    let _ = std::os::unix::fs::chown(data, Some(meta.uid()), Some(meta.gid()));
+    let _ = std::fs::set_permissions(data, std::fs::Permissions::from_mode(meta.mode() & 0o7777));
+    copy_tree(&src, data).map_err(|e| {
+        EngineError::Internal(format!("copy image content into volume at {dest}: {e}"))
+    })
+}
+
+fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
+    for e in std::fs::read_dir(src)? {
+        let e = e?;
+        let from = e.path();
+        let to = dst.join(e.file_name());
+        let meta = std::fs::symlink_metadata(&from)?;
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
+        } else if ft.is_dir() {
+            std::fs::create_dir(&to)?;
+            copy_tree(&from, &to)?;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        } else if ft.is_file() {
+            std::fs::copy(&from, &to)?;
+        } else {
+            continue;
+        }
+        let _ = std::os::unix::fs::lchown(&to, Some(meta.uid()), Some(meta.gid()));
+    }
+    Ok(())
+}
+
+/// Resolves a mount destination inside `rootfs` the way the container will see it, creating
+/// what is missing, with every symlink followed *inside* the root (`openat2`
+/// `RESOLVE_IN_ROOT`; a dangling link's target is created inside the root). Returns the
+/// destination without symlinks, so the runtime mounts exactly there and a symlink in the
+/// image can never send a mount outside the container. `file` makes the last component an
+/// empty file (for `/etc/hosts` and friends) instead of a directory.
+pub(crate) fn resolve_destination(
+    rootfs: &Path,
+    dest: &str,
+    file: bool,
+) -> Result<String, EngineError> {
+    let root = rustix::fs::open(
+        rootfs,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| EngineError::Internal(format!("open root filesystem: {e}")))?;
+    let fail = |e: &dyn std::fmt::Display| {
+        EngineError::InvalidParameter(format!("invalid mount destination {dest}: {e}"))
+    };
+    let rel = dest.trim_matches('/');
+    let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+    let dir = ensure_dir(&root, parent, 0).map_err(|e| fail(&e))?;
+    let resolved_parent = std::fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&dir)
+    ))
+    .map_err(|e| fail(&e))?;
+    let inside = resolved_parent
+        .strip_prefix(rootfs)
+        .map_err(|_| fail(&"resolves outside the root"))?
+        .to_path_buf();
+    if name.is_empty() {
+        return Ok(format!("/{}", inside.display()));
+    }
+    if file {
+        // A symlink (or anything but a file) there is replaced in the container's own layer.
+        match rustix::fs::statat(&dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st)
+                if rustix::fs::FileType::from_raw_mode(st.st_mode)
+                    == rustix::fs::FileType::RegularFile => {}
+            Ok(st)
+                if rustix::fs::FileType::from_raw_mode(st.st_mode)
+                    == rustix::fs::FileType::Directory =>
+            {
+                return Err(fail(&"is a directory"));
+            }
+            Ok(_) => {
+                rustix::fs::unlinkat(&dir, name, rustix::fs::AtFlags::empty())
+                    .map_err(|e| fail(&e))?;
+                create_file(&dir, name).map_err(|e| fail(&e))?;
+            }
+            Err(_) => create_file(&dir, name).map_err(|e| fail(&e))?,
+        }
+        return Ok(format!("/{}", inside.join(name).display()));
+    }
+    let full = if parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}/{name}")
+    };
+    let d = ensure_dir(&root, &full, 0).map_err(|e| fail(&e))?;
+    let resolved = std::fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&d)
+    ))
+    .map_err(|e| fail(&e))?;
+    let inside = resolved
+        .strip_prefix(rootfs)
+        .map_err(|_| fail(&"resolves outside the root"))?;
+    Ok(format!("/{}", inside.display()))
+}
+
+fn create_file(dir: &std::os::fd::OwnedFd, name: &str) -> std::io::Result<()> {
+    rustix::fs::openat(
+        dir,
+        name,
+        OFlags::CREATE | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    )?;
+    Ok(())
+}
+
+/// Opens directory `rel` inside `root`, creating missing components; a dangling symlink's
+/// target is created inside the root.
+fn ensure_dir(
+    root: &std::os::fd::OwnedFd,
+    rel: &str,
+    depth: u32,
+) -> std::io::Result<std::os::fd::OwnedFd> {
+    if depth > 40 {
+        return Err(std::io::Error::other("too many levels of symbolic links"));
+    }
+    let path = if rel.is_empty() { "." } else { rel };
+    match rustix::fs::openat2(
+        root,
+        path,
+        OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT,
+    ) {
+        Ok(fd) => return Ok(fd),
+        Err(rustix::io::Errno::NOENT) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+    let pfd = ensure_dir(root, parent, depth + 1)?;
+    let pfd = rustix::fs::openat(
+        &pfd,
+        ".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    match rustix::fs::readlinkat(&pfd, name, Vec::new()) {
+        Ok(target) => {
+            // Dangling: create the target, resolved from the root (absolute) or the parent.
+            let t = target.to_string_lossy().into_owned();
+            let next = if t.starts_with('/') {
+                t.trim_start_matches('/').to_string()
+            } else {
+                format!("{parent}/{t}")
+            };
+            let normal: Vec<&str> = next.split('/').filter(|c| !c.is_empty() && *c != ".").fold(
+                Vec::new(),
+                |mut v, c| {
+                    if c == ".." {
+                        v.pop();
+                    } else {
+                        v.push(c);
+                    }
+                    v
+                },
+            );
+            return ensure_dir(root, &normal.join("/"), depth + 1);
+        }
+        Err(_) => match rustix::fs::mkdirat(&pfd, name, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
+        },
+    }
+    Ok(rustix::fs::openat2(
+        root,
+        path,
+        OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT,
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_resolve_inside_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("escape")).unwrap();
+        std::os::unix::fs::symlink("../../..", root.join("up")).unwrap();
+        std::os::unix::fs::symlink(outside.join("hosts"), root.join("etc/hosts")).unwrap();
+        let o = outside.display().to_string();
+        assert_eq!(resolve_destination(&root, "/escape", false).unwrap(), o);
+        assert!(root.join(o.trim_start_matches('/')).is_dir());
+        assert_eq!(
+            resolve_destination(&root, "/up/data", false).unwrap(),
+            "/data"
+        );
+        assert_eq!(
+            resolve_destination(&root, "/a/b/c", false).unwrap(),
+            "/a/b/c"
+        );
+        assert_eq!(
+            resolve_destination(&root, "/etc/hosts", true).unwrap(),
+            "/etc/hosts"
+        );
+        assert!(std::fs::symlink_metadata(root.join("etc/hosts"))
+            .unwrap()
+            .is_file());
+        assert_eq!(
+            std::fs::read_dir(&outside).unwrap().count(),
+            0,
+            "nothing made outside the root"
+        );
+    }
+}
