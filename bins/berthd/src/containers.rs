@@ -9,7 +9,11 @@ use berth_api_types::container::{
     status_string, ContainerConfig, ContainerInspect, ContainerState, ContainerSummary, CreateBody,
     CreateResponse, HostConfig, TopResponse,
 };
-use berth_engine::containers::{ContainerRecord, CreateRequest, LogOptions, Status};
+use berth_api_types::stats::{
+    BlkioEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, NetworkStats,
+    ThrottlingData,
+};
+use berth_engine::containers::{ContainerRecord, CreateRequest, LogOptions, StatsPair, Status};
 use futures_util::StreamExt;
 
 use crate::adapter::Daemon;
@@ -56,6 +60,79 @@ fn dir_size(path: &std::path::Path) -> i64 {
         }
     }
     total
+}
+
+fn cpu_stats(s: &berth_runtime::stats::Sample) -> CpuStats {
+    CpuStats {
+        cpu_usage: CpuUsage {
+            percpu_usage: s.cpu_percpu.clone(),
+            usage_in_usermode: s.cpu_user,
+            total_usage: s.cpu_total,
+            usage_in_kernelmode: s.cpu_kernel,
+        },
+        system_cpu_usage: s.system_cpu,
+        online_cpus: Some(s.online_cpus),
+        throttling_data: ThrottlingData {
+            periods: s.throttling.0,
+            throttled_periods: s.throttling.1,
+            throttled_time: s.throttling.2,
+        },
+    }
+}
+
+fn to_wire(id: &str, name: &str, p: StatsPair) -> ContainerStats {
+    let s = &p.current;
+    let net = |v: &[u64; 8]| NetworkStats {
+        rx_bytes: v[0],
+        rx_packets: v[1],
+        rx_errors: v[2],
+        rx_dropped: v[3],
+        tx_bytes: v[4],
+        tx_packets: v[5],
+        tx_errors: v[6],
+        tx_dropped: v[7],
+    };
+    let networks: std::collections::BTreeMap<String, NetworkStats> = s
+        .networks
+        .iter()
+        .map(|(k, v)| (k.clone(), net(v)))
+        .collect();
+    let blk = |v: &[(u64, u64, String, u64)]| {
+        v.iter()
+            .map(|(major, minor, op, value)| BlkioEntry {
+                major: *major,
+                minor: *minor,
+                op: op.clone(),
+                value: *value,
+            })
+            .collect()
+    };
+    ContainerStats {
+        id: id.to_string(),
+        name: name.to_string(),
+        read: p.read.clone(),
+        preread: p.preread.clone(),
+        network: networks
+            .get("eth0")
+            .cloned()
+            .or_else(|| networks.values().next().cloned())
+            .unwrap_or_default(),
+        networks,
+        memory_stats: MemoryStats {
+            stats: s.memory_stats.clone(),
+            max_usage: s.memory_max_usage,
+            usage: s.memory_usage,
+            failcnt: s.memory_failcnt,
+            limit: s.memory_limit,
+        },
+        blkio_stats: BlkioStats {
+            io_service_bytes_recursive: blk(&s.io_service_bytes),
+            io_serviced_recursive: blk(&s.io_serviced),
+        },
+        cpu_stats: cpu_stats(s),
+        precpu_stats: cpu_stats(&p.previous),
+        pids_stats: [("current".to_string(), s.pids)].into(),
+    }
 }
 
 impl Daemon {
@@ -322,6 +399,18 @@ impl ContainerBackend for Daemon {
         })
     }
 
+    fn container_stats(
+        &self,
+        name: &str,
+        stream: bool,
+    ) -> Result<futures_util::stream::BoxStream<'static, ContainerStats>, ApiError> {
+        let rec = self.containers().inspect(name).map_err(api_err)?;
+        let rx = self.containers().stats(name, stream).map_err(api_err)?;
+        Ok(tokio_stream::wrappers::ReceiverStream::new(rx)
+            .map(move |p| to_wire(&rec.id, &rec.name, p))
+            .boxed())
+    }
+
     fn container_logs(&self, name: &str, q: &LogsQuery) -> Result<LogStream, ApiError> {
         let opts = LogOptions {
             stdout: q.stdout,
@@ -330,6 +419,7 @@ impl ContainerBackend for Daemon {
             tail: q.tail,
             since: q.since,
             until: None,
+            attach: q.attach,
         };
         let (tty, rx) = self.containers().logs(name, opts).map_err(api_err)?;
         let chunks = tokio_stream::wrappers::ReceiverStream::new(rx)

@@ -10,6 +10,7 @@ use berth_api_types::container::{
 use berth_api_types::events::EventMessage;
 use berth_api_types::filters::Filters;
 use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary};
+use berth_api_types::stats::ContainerStats;
 use berth_api_types::system::{Info, Version};
 use futures_util::stream::BoxStream;
 use tokio::io::AsyncRead;
@@ -91,6 +92,8 @@ pub struct LogsQuery {
     pub follow: bool,
     pub tail: Option<usize>,
     pub since: Option<i64>,
+    /// For attach: the output is wanted whatever the log driver.
+    pub attach: bool,
 }
 
 /// One chunk of container output: stream 1 stdout, 2 stderr; `time` is RFC 3339.
@@ -133,6 +136,13 @@ pub trait ContainerBackend: Send + Sync {
     fn inspect_container(&self, name: &str) -> Result<ContainerInspect, ApiError>;
     async fn top_container(&self, name: &str, ps_args: &str) -> Result<TopResponse, ApiError>;
     fn container_logs(&self, name: &str, query: &LogsQuery) -> Result<LogStream, ApiError>;
+    /// Stats once a second until the container stops; with `stream` false, one object
+    /// (taken a second after the first sample, so CPU use can be computed).
+    fn container_stats(
+        &self,
+        name: &str,
+        stream: bool,
+    ) -> Result<BoxStream<'static, ContainerStats>, ApiError>;
 }
 
 /// Everything the API server uses.

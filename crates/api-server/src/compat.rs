@@ -420,3 +420,23 @@ mod tests {
         assert!(new[0].get("Comment").is_none());
     }
 }
+
+/// One stats object for the version. `precpu_stats`, `pids_stats`, `id` and `name` (API 1.19+)
+/// are sent at every version: docker CLI 28 computes CPU % only from `precpu_stats` and
+/// labels rows with `id`/`name`, and older clients ignore fields they do not know.
+pub fn stats(v: ApiVersion, s: berth_api_types::stats::ContainerStats) -> Value {
+    let mut all = serde_json::to_value(&s).expect("stats serialise");
+    let o = all.as_object_mut().expect("object");
+    if !gates::stats_have_precpu(v) {
+        o.remove("preread");
+        if let Some(cpu) = o.get_mut("cpu_stats").and_then(|c| c.as_object_mut()) {
+            cpu.remove("online_cpus");
+        }
+    }
+    if gates::stats_have_networks(v) {
+        o.remove("network");
+    } else {
+        o.remove("networks");
+    }
+    all
+}

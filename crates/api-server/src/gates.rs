@@ -124,6 +124,16 @@ pub fn start_accepts_host_config(version: ApiVersion) -> bool {
     version < v(24)
 }
 
+/// Stats: `precpu_stats`, `preread` and `stream=` from API 1.19; `networks` per interface
+/// (instead of one `network`) and `pids_stats` from 1.21/1.23.
+pub fn stats_have_precpu(version: ApiVersion) -> bool {
+    version >= v(19)
+}
+
+pub fn stats_have_networks(version: ApiVersion) -> bool {
+    version >= v(21)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,6 +85,7 @@ fn routes() -> Vec<Route> {
         route!(GET, "/containers/{id}/json", handlers::containers::inspect),
         route!(GET, "/containers/{id}/top", handlers::containers::top),
         route!(GET, "/containers/{id}/logs", handlers::containers::logs),
+        route!(GET, "/containers/{id}/stats", handlers::containers::stats),
         route!(POST, "/containers/{id}/start", handlers::containers::start),
         route!(POST, "/containers/{id}/stop", handlers::containers::stop),
         route!(

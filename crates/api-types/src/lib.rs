@@ -9,6 +9,7 @@ pub mod events;
 pub mod filters;
 pub mod image;
 pub mod progress;
+pub mod stats;
 pub mod system;
 pub mod version;
 

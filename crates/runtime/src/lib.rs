@@ -8,3 +8,4 @@ pub mod monitor;
 pub mod rootfs;
 pub mod security;
 pub mod spec;
+pub mod stats;

@@ -476,3 +476,142 @@ fn symlinks_in_the_image_cannot_aim_mounts_at_the_host() {
         "original"
     );
 }
+
+#[test]
+fn stats_stream_the_1_18_shape_and_end_with_the_container() {
+    use std::io::{BufRead, BufReader, Write};
+    let d = daemon();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "--memory",
+        "64m",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 3000000 ]; do i=$((i+1)); done",
+    ]);
+    let one = d.get("/v1.18/containers/busy/stats?stream=0").json();
+    for key in [
+        "read",
+        "network",
+        "memory_stats",
+        "blkio_stats",
+        "cpu_stats",
+    ] {
+        assert!(one.get(key).is_some(), "{key} missing: {one}");
+    }
+    assert_eq!(one["memory_stats"]["limit"], 64 << 20);
+    assert!(one["memory_stats"]["usage"].as_u64().unwrap() > 0);
+    assert!(one["memory_stats"]["stats"].as_object().unwrap().len() > 5);
+    assert!(
+        one["cpu_stats"]["cpu_usage"]["total_usage"]
+            .as_u64()
+            .unwrap()
+            > one["precpu_stats"]["cpu_usage"]["total_usage"]
+                .as_u64()
+                .unwrap()
+    );
+    assert!(
+        !one["cpu_stats"]["cpu_usage"]["percpu_usage"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+            || !cgroup_v1()
+    );
+    assert!(one["cpu_stats"]["system_cpu_usage"].as_u64().unwrap() > 0);
+    assert!(one["cpu_stats"]["throttling_data"]
+        .get("throttled_time")
+        .is_some());
+    // The docker CLI shows real figures.
+    let table = d.docker_ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.CPUPerc}} {{.MemUsage}}",
+        "busy",
+    ]);
+    let fields: Vec<&str> = table.split_whitespace().collect();
+    assert_eq!(fields[0], "busy");
+    let cpu: f64 = fields[1].trim_end_matches('%').parse().unwrap();
+    assert!(cpu > 10.0, "a busy loop uses CPU: {table}");
+    assert!(table.contains("/ 64MiB"), "{table}");
+    // Streaming: one object per second, and the stream ends when the container stops.
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    s.write_all(b"GET /v1.18/containers/busy/stats HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut r = BufReader::new(s);
+    let mut objects = 0;
+    let mut line = String::new();
+    while r.read_line(&mut line).unwrap() > 0 {
+        if line.starts_with('{') {
+            objects += 1;
+            if objects == 2 {
+                d.docker_ok(&["kill", "busy"]);
+            }
+        }
+        if line == "0\r\n" {
+            break;
+        }
+        line.clear();
+    }
+    assert!(objects >= 2, "{objects} objects");
+}
+
+#[test]
+fn log_drivers_json_file_rotation_none_and_unknown() {
+    let d = daemon();
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "rot",
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=2",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in $(seq 1 300); do echo line-$i; done",
+    ]);
+    let dir = d.data_root().join("containers");
+    let id = d
+        .docker_ok(&["inspect", "-f", "{{.Id}}", "rot"])
+        .trim()
+        .to_string();
+    let log = dir.join(&id).join(format!("{id}-json.log"));
+    assert!(std::fs::metadata(&log).unwrap().len() <= 2048);
+    assert!(dir.join(&id).join(format!("{id}-json.log.1")).exists());
+    assert!(
+        !dir.join(&id).join(format!("{id}-json.log.2")).exists(),
+        "max-file=2 keeps two files"
+    );
+    let logs = d.docker_ok(&["logs", "--tail", "1", "rot"]);
+    assert_eq!(logs, "line-300\n");
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "quiet",
+        "--log-driver",
+        "none",
+        "busybox",
+        "echo",
+        "hi",
+    ]);
+    let r = d.docker(&["logs", "quiet"]);
+    assert!(!r.status.success());
+    assert!(
+        String::from_utf8_lossy(&r.stderr)
+            .contains("configured logging driver does not support reading"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let bad = d.docker(&["run", "--rm", "--log-driver", "fancy", "busybox", "true"]);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("no log driver named 'fancy' is registered")
+    );
+}

@@ -227,6 +227,7 @@ fn logs_query(ctx: &Ctx, follow: bool) -> Result<LogsQuery, ApiError> {
         follow,
         tail,
         since: ctx.query.timestamp("since")?,
+        attach: false,
     })
 }
 
@@ -284,6 +285,7 @@ pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
         let mut q = logs_query(&ctx, stream)?;
         q.stdout = stdout;
         q.stderr = stderr;
+        q.attach = true;
         if !logs {
             // Only what comes from now on.
             q.tail = Some(0);
@@ -338,5 +340,26 @@ pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")
         .body(body)
+        .expect("valid"))
+}
+
+/// `GET /containers/(id)/stats`: one JSON object per second, until the container stops or
+/// the client goes away.
+pub async fn stats(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let stream = ctx
+        .query
+        .get("stream")
+        .is_none_or(|_| ctx.query.bool("stream"));
+    let samples = ctx.backend.container_stats(ctx.param(0), stream)?;
+    let v = ctx.version;
+    let body = StreamBody::new(samples.map(move |s| {
+        let mut line = serde_json::to_vec(&compat::stats(v, s)).expect("stats serialise");
+        line.push(b'\n');
+        Ok::<_, std::io::Error>(Frame::data(Bytes::from(line)))
+    }));
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(BodyExt::boxed_unsync(body))
         .expect("valid"))
 }

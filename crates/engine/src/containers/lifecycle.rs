@@ -211,9 +211,10 @@ impl ContainerService {
             "" => req.host_config.log_config.kind = "json-file".into(),
             "json-file" | "none" => {}
             other => {
+                // Docker's message for a driver it does not have.
                 return Err(EngineError::InvalidParameter(format!(
-                    "logging driver \"{other}\" is not supported"
-                )))
+                    "logger: no log driver named '{other}' is registered"
+                )));
             }
         }
         if req.host_config.network_mode.is_empty() {
@@ -495,17 +496,23 @@ impl ContainerService {
                 id: id.clone(),
                 bundle,
                 runtime_root: self.paths.runtime_root(),
-                log_path: if h.log_config.kind == "none" {
-                    "/dev/null".into()
-                } else {
-                    self.paths.log(&id)
-                },
+                // With the `none` driver the output still goes to a small log (1 MiB, not
+                // rotated into more files) because attach reads it; `logs` refuses it.
+                log_path: self.paths.log(&id),
                 exit_file: self.paths.exit_file(&id),
-                log_max_size: log_cfg.get("max-size").map(|s| parse_size(s)).transpose()?,
-                log_max_files: log_cfg
-                    .get("max-file")
-                    .map(|s| s.parse().unwrap_or(1))
-                    .unwrap_or(1),
+                log_max_size: if h.log_config.kind == "none" {
+                    Some(1 << 20)
+                } else {
+                    log_cfg.get("max-size").map(|s| parse_size(s)).transpose()?
+                },
+                log_max_files: if h.log_config.kind == "none" {
+                    1
+                } else {
+                    log_cfg
+                        .get("max-file")
+                        .map(|s| s.parse().unwrap_or(1))
+                        .unwrap_or(1)
+                },
             };
             let monitor_log = std::fs::OpenOptions::new()
                 .create(true)
@@ -1118,5 +1125,84 @@ mod tests {
         assert_eq!(parse_size("10m").unwrap(), 10 * 1024 * 1024);
         assert_eq!(parse_size("512").unwrap(), 512);
         assert!(parse_size("x").is_err());
+    }
+}
+
+/// A stats sample with the one before it (for rates) and their times.
+#[derive(Debug, Clone)]
+pub struct StatsPair {
+    pub current: berth_runtime::stats::Sample,
+    pub previous: berth_runtime::stats::Sample,
+    pub read: String,
+    pub preread: String,
+}
+
+impl ContainerService {
+    /// Samples the container's usage once a second (or once, a second after a first sample,
+    /// when not streaming) until it stops or the receiver is dropped. A container not running
+    /// gets one empty sample.
+    pub fn stats(
+        self: &Arc<Self>,
+        name: &str,
+        stream: bool,
+    ) -> Result<tokio::sync::mpsc::Receiver<StatsPair>, EngineError> {
+        let entry = self.entry(name)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        tokio::spawn(async move {
+            let fs = berth_runtime::stats::CgroupFs::default();
+            let sample =
+                |rec: &ContainerRecord| fs.sample(&settings::cgroup_path(rec), rec.state.pid);
+            let rec = entry.snapshot();
+            if !rec.state.status.is_running() {
+                let _ = tx
+                    .send(StatsPair {
+                        current: Default::default(),
+                        previous: Default::default(),
+                        read: now(),
+                        preread: ZERO_TIME.into(),
+                    })
+                    .await;
+                return;
+            }
+            let mut previous = if stream {
+                Default::default()
+            } else {
+                sample(&rec)
+            };
+            let mut preread = if stream { ZERO_TIME.to_string() } else { now() };
+            if !stream {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            loop {
+                let rec = entry.snapshot();
+                if !rec.state.status.is_running() {
+                    return;
+                }
+                let current = sample(&rec);
+                let read = now();
+                let pair = StatsPair {
+                    current: current.clone(),
+                    previous,
+                    read: read.clone(),
+                    preread,
+                };
+                if tx.send(pair).await.is_err() || !stream {
+                    return;
+                }
+                previous = current;
+                preread = read;
+                let mut changes = entry.changed.subscribe();
+                let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                    // Wake early only to notice the container stopping.
+                    while changes.changed().await.is_ok() {
+                        if !entry.snapshot().state.status.is_running() {
+                            return;
+                        }
+                    }
+                })
+                .await;
+            }
+        });
+        Ok(rx)
     }
 }

@@ -19,6 +19,8 @@ pub struct LogOptions {
     /// Only entries at or after / before these Unix nanoseconds.
     pub since: Option<i64>,
     pub until: Option<i64>,
+    /// For attach, which streams the output whatever the log driver.
+    pub attach: bool,
 }
 
 /// One log line: stream 1 is stdout, 2 stderr.
@@ -57,7 +59,7 @@ impl ContainerService {
     ) -> Result<(bool, tokio::sync::mpsc::Receiver<LogLine>), EngineError> {
         let entry = self.entry(name)?;
         let rec = entry.snapshot();
-        if rec.host_config.log_config.kind == "none" {
+        if rec.host_config.log_config.kind == "none" && !opts.attach {
             return Err(EngineError::NotImplemented(
                 "configured logging driver does not support reading".into(),
             ));

@@ -22,7 +22,7 @@ use berth_image::ImageStore;
 use crate::error::EngineError;
 use crate::events::{EventBus, EventKind};
 
-pub use lifecycle::CreateRequest;
+pub use lifecycle::{CreateRequest, StatsPair};
 pub use logs::{LogLine, LogOptions};
 pub use paths::ContainerPaths;
 pub use procs::TopResult;
