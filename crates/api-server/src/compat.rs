@@ -309,6 +309,61 @@ pub fn container_inspect(v: ApiVersion, c: berth_api_types::container::Container
     all
 }
 
+/// `GET /containers/json` entries for the version.
+pub fn container_list(
+    v: ApiVersion,
+    items: Vec<berth_api_types::container::ContainerSummary>,
+    size: bool,
+) -> Value {
+    Value::Array(
+        items
+            .into_iter()
+            .map(|c| {
+                let mut m = json!({
+                    "Id": c.id, "Names": c.names, "Image": c.image, "Command": c.command, "Created": c.created,
+                    "Status": c.status, "Ports": c.ports,
+                });
+                if gates::container_list_has_labels(v) {
+                    m["Labels"] = json!(c.labels);
+                }
+                if size {
+                    m["SizeRw"] = json!(c.size_rw.unwrap_or(0));
+                    m["SizeRootFs"] = json!(c.size_root_fs.unwrap_or(0));
+                }
+                if gates::container_list_has_image_id(v) {
+                    m["ImageID"] = json!(c.image_id);
+                }
+                if gates::container_list_has_state(v) {
+                    m["State"] = json!(c.state);
+                }
+                m
+            })
+            .collect(),
+    )
+}
+
+/// `GET /containers/(id)/json` for the version.
+pub fn container_inspect(v: ApiVersion, c: berth_api_types::container::ContainerInspect) -> Value {
+    let mut all = serde_json::to_value(&c).expect("inspect serialises");
+    if !gates::inspect_state_has_status(v) {
+        if let Some(state) = all["State"].as_object_mut() {
+            state.remove("Status");
+            state.remove("Dead");
+        }
+        if let Some(cfg) = all["Config"].as_object_mut() {
+            cfg.remove("StopSignal");
+        }
+    }
+    if !gates::inspect_has_volumes_maps(v) {
+        if let Some(o) = all.as_object_mut() {
+            o.remove("Volumes");
+            o.remove("VolumesRW");
+        }
+    }
+    all["Image"] = json!(image_id(v, &c.image));
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
