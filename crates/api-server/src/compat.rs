@@ -309,58 +309,23 @@ pub fn container_inspect(v: ApiVersion, c: berth_api_types::container::Container
     all
 }
 
-/// `GET /containers/json` entries for the version.
-pub fn container_list(
-    v: ApiVersion,
-    items: Vec<berth_api_types::container::ContainerSummary>,
-    size: bool,
-) -> Value {
-    Value::Array(
-        items
-            .into_iter()
-            .map(|c| {
-                let mut m = json!({
-                    "Id": c.id, "Names": c.names, "Image": c.image, "Command": c.command, "Created": c.created,
-                    "Status": c.status, "Ports": c.ports,
-                });
-                if gates::container_list_has_labels(v) {
-                    m["Labels"] = json!(c.labels);
-                }
-                if size {
-                    m["SizeRw"] = json!(c.size_rw.unwrap_or(0));
-                    m["SizeRootFs"] = json!(c.size_root_fs.unwrap_or(0));
-                }
-                if gates::container_list_has_image_id(v) {
-                    m["ImageID"] = json!(c.image_id);
-                }
-                if gates::container_list_has_state(v) {
-                    m["State"] = json!(c.state);
-                }
-                m
-            })
-            .collect(),
-    )
-}
-
-/// `GET /containers/(id)/json` for the version.
-pub fn container_inspect(v: ApiVersion, c: berth_api_types::container::ContainerInspect) -> Value {
-    let mut all = serde_json::to_value(&c).expect("inspect serialises");
-    if !gates::inspect_state_has_status(v) {
-        if let Some(state) = all["State"].as_object_mut() {
-            state.remove("Status");
-            state.remove("Dead");
-        }
-        if let Some(cfg) = all["Config"].as_object_mut() {
-            cfg.remove("StopSignal");
+/// One stats object for the version. `precpu_stats`, `pids_stats`, `id` and `name` (API 1.19+)
+/// are sent at every version: docker CLI 28 computes CPU % only from `precpu_stats` and
+/// labels rows with `id`/`name`, and older clients ignore fields they do not know.
+pub fn stats(v: ApiVersion, s: berth_api_types::stats::ContainerStats) -> Value {
+    let mut all = serde_json::to_value(&s).expect("stats serialise");
+    let o = all.as_object_mut().expect("object");
+    if !gates::stats_have_precpu(v) {
+        o.remove("preread");
+        if let Some(cpu) = o.get_mut("cpu_stats").and_then(|c| c.as_object_mut()) {
+            cpu.remove("online_cpus");
         }
     }
-    if !gates::inspect_has_volumes_maps(v) {
-        if let Some(o) = all.as_object_mut() {
-            o.remove("Volumes");
-            o.remove("VolumesRW");
-        }
+    if gates::stats_have_networks(v) {
+        o.remove("network");
+    } else {
+        o.remove("networks");
     }
-    all["Image"] = json!(image_id(v, &c.image));
     all
 }
 
@@ -474,24 +439,4 @@ mod tests {
         assert_eq!(new[0]["Size"], 9);
         assert!(new[0].get("Comment").is_none());
     }
-}
-
-/// One stats object for the version. `precpu_stats`, `pids_stats`, `id` and `name` (API 1.19+)
-/// are sent at every version: docker CLI 28 computes CPU % only from `precpu_stats` and
-/// labels rows with `id`/`name`, and older clients ignore fields they do not know.
-pub fn stats(v: ApiVersion, s: berth_api_types::stats::ContainerStats) -> Value {
-    let mut all = serde_json::to_value(&s).expect("stats serialise");
-    let o = all.as_object_mut().expect("object");
-    if !gates::stats_have_precpu(v) {
-        o.remove("preread");
-        if let Some(cpu) = o.get_mut("cpu_stats").and_then(|c| c.as_object_mut()) {
-            cpu.remove("online_cpus");
-        }
-    }
-    if gates::stats_have_networks(v) {
-        o.remove("network");
-    } else {
-        o.remove("networks");
-    }
-    all
 }
