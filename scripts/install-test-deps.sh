@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests and benchmarks need on a fresh Debian machine (run as root):
+# Installs what building, the tests and the benchmarks need on a fresh Debian machine (root):
+# libseccomp-dev and pkg-config to build the monitor;
 # busybox-static (the busybox image fixture), compressors (import tests), the docker CLI when
 # the machine has none (Debian's docker.io also brings the reference dockerd 20.10 that makes
 # the `docker save` fixture and that benchmarks compare against), hyperfine.
@@ -12,6 +13,9 @@ command -v zstd >/dev/null || need+=(zstd)
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v curl >/dev/null || need+=(curl)
+# Build dependency: the monitor links libseccomp (Docker's default seccomp profile).
+dpkg -s libseccomp-dev >/dev/null 2>&1 || need+=(libseccomp-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

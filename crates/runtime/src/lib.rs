@@ -6,6 +6,7 @@
 pub mod logfile;
 pub mod monitor;
 pub mod rootfs;
+pub mod seccomp;
 pub mod security;
 pub mod spec;
 pub mod stats;

@@ -38,6 +38,8 @@ pub struct SpecParams {
     pub shared_namespaces: Vec<(String, Option<String>)>,
     pub devices: Vec<Device>,
     pub mounts: Vec<BindMount>,
+    /// The seccomp profile; `None` runs unconfined (privileged, `seccomp=unconfined`).
+    pub seccomp: Option<Value>,
 }
 
 /// Cgroup limits (OCI `linux.resources`); zero or empty means unlimited.
@@ -195,6 +197,9 @@ pub fn container_spec(p: &SpecParams) -> Value {
             Some((_, None)) => {}
         }
     }
+    // `noNewPrivileges` is written only when set: libcontainer loads the seccomp filter before
+    // dropping capabilities when the field is absent, and only after (which without the
+    // flag the kernel refuses) when it is present, even as `false`.
     let rlimits: Vec<Value> = p
         .rlimits
         .iter()
@@ -244,7 +249,7 @@ pub fn container_spec(p: &SpecParams) -> Value {
     } else {
         (MASKED_PATHS, READONLY_PATHS)
     };
-    json!({
+    let mut spec = json!({
         "ociVersion": "1.0.2",
         "root": {"path": p.rootfs, "readonly": p.readonly_rootfs},
         "hostname": p.hostname,
@@ -256,7 +261,6 @@ pub fn container_spec(p: &SpecParams) -> Value {
             "env": p.env,
             "cwd": if p.cwd.is_empty() { "/" } else { p.cwd.as_str() },
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": p.no_new_privileges,
             "oomScoreAdj": 0,
             "rlimits": rlimits,
         },
@@ -268,8 +272,13 @@ pub fn container_spec(p: &SpecParams) -> Value {
             "cgroupsPath": p.cgroups_path,
             "resources": resources,
             "devices": linux_devices,
+            "seccomp": p.seccomp,
         },
-    })
+    });
+    if p.no_new_privileges {
+        spec["process"]["noNewPrivileges"] = json!(true);
+    }
+    spec
 }
 
 #[cfg(test)]

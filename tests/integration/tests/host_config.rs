@@ -615,3 +615,86 @@ fn log_drivers_json_file_rotation_none_and_unknown() {
         String::from_utf8_lossy(&bad.stderr).contains("no log driver named 'fancy' is registered")
     );
 }
+
+#[test]
+fn default_seccomp_profile_and_its_opt_outs() {
+    let d = daemon();
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "grep Seccomp: /proc/self/status; unshare -U true && echo userns",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("Seccomp:\t2"),
+        "filter mode by default: {text}"
+    );
+    assert!(
+        !text.contains("userns"),
+        "new user namespaces are refused by the default profile"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Operation not permitted"));
+    let unconfined = run(
+        &d,
+        &[
+            "--security-opt",
+            "seccomp=unconfined",
+            "busybox",
+            "sh",
+            "-c",
+            "grep Seccomp: /proc/self/status; unshare -U true && echo userns",
+        ],
+    );
+    assert_eq!(unconfined, "Seccomp:\t0\nuserns\n");
+    assert_eq!(
+        run(
+            &d,
+            &[
+                "--privileged",
+                "busybox",
+                "grep",
+                "Seccomp:",
+                "/proc/self/status"
+            ]
+        ),
+        "Seccomp:\t0\n"
+    );
+    // A capability brings back the syscalls it guards.
+    let admin = run(
+        &d,
+        &[
+            "--cap-add",
+            "SYS_ADMIN",
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m && echo mounted",
+        ],
+    );
+    assert_eq!(admin, "mounted\n");
+    let nnp = run(
+        &d,
+        &[
+            "--security-opt",
+            "no-new-privileges",
+            "busybox",
+            "grep",
+            "-E",
+            "Seccomp:|NoNewPrivs",
+            "/proc/self/status",
+        ],
+    );
+    assert_eq!(nnp, "NoNewPrivs:\t1\nSeccomp:\t2\n");
+    let bad = d.docker(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=/nonexistent.json",
+        "busybox",
+        "true",
+    ]);
+    assert!(!bad.status.success());
+}

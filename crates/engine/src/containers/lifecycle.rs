@@ -447,6 +447,7 @@ impl ContainerService {
                 }
             }
             let (uid, gid, additional_gids) = resolve_user(&rootfs, &c.user)?;
+            let capabilities = settings::capabilities(h)?;
             let mut env = c.env.clone().unwrap_or_default();
             if !env.iter().any(|e| env_key(e) == "PATH") {
                 env.insert(0, DEFAULT_PATH.to_string());
@@ -473,7 +474,8 @@ impl ContainerService {
                 hosts_path: self.paths.hosts(&id).display().to_string(),
                 resolv_conf_path: self.paths.resolv_conf(&id).display().to_string(),
                 cgroups_path: settings::cgroup_path(&rec),
-                capabilities: Some(settings::capabilities(h)?),
+                capabilities: Some(capabilities.clone()),
+                seccomp: settings::seccomp(h, &capabilities),
                 privileged: h.privileged,
                 readonly_rootfs: h.readonly_rootfs,
                 no_new_privileges: settings::no_new_privileges(h)?,

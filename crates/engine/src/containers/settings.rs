@@ -207,6 +207,20 @@ pub fn security_opt(opt: &str) -> Result<bool, EngineError> {
     }
 }
 
+/// The seccomp profile: Docker's default unless privileged or `seccomp=unconfined`.
+pub fn seccomp(h: &HostConfig, capabilities: &[String]) -> Option<serde_json::Value> {
+    let unconfined = h
+        .security_opt
+        .iter()
+        .flatten()
+        .any(|o| o == "seccomp=unconfined" || o == "seccomp:unconfined");
+    if h.privileged || unconfined {
+        None
+    } else {
+        Some(berth_runtime::seccomp::default_profile(capabilities))
+    }
+}
+
 pub fn no_new_privileges(h: &HostConfig) -> Result<bool, EngineError> {
     let mut nnp = false;
     for opt in h.security_opt.clone().unwrap_or_default() {
