@@ -5,6 +5,8 @@
 //! [`Daemon::request`] speaks raw HTTP/1.1 so tests see exact status codes, headers and
 //! bodies; [`Daemon::docker`] runs the real docker CLI against the daemon.
 
+pub mod bench;
+
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

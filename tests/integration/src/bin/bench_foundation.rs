@@ -5,43 +5,12 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use berth_tests::bench::{median, memory_of, ms, request, rss_kib, RefDocker};
 use berth_tests::{busybox_tar, tarball, Daemon};
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// One request over a fresh connection to `socket`; returns the status.
-fn request(socket: &Path, method: &str, path: &str, body: &[u8]) -> u16 {
-    let mut s = UnixStream::connect(socket).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    std::str::from_utf8(&out[9..12]).unwrap().parse().unwrap()
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap())
-        .unwrap_or(0)
-}
 
 /// The busybox tarball with one extra file, so every import is new content (no layer reuse).
 fn unique_variant(tar: &[u8], i: usize) -> Vec<u8> {
@@ -70,71 +39,13 @@ fn time_import_bodies(socket: &Path, bodies: Vec<Vec<u8>>, prefix: &str) -> f64 
                 "POST",
                 &format!("/v1.18/images/create?fromSrc=-&repo={prefix}{i}&tag=latest"),
                 tar,
-            );
+            )
+            .0;
             assert_eq!(status, 200);
             ms(t.elapsed())
         })
         .collect();
     median(times)
-}
-
-struct RefDocker {
-    dir: tempfile::TempDir,
-}
-
-impl RefDocker {
-    fn start() -> Option<RefDocker> {
-        Command::new("dockerd").arg("--version").output().ok()?;
-        let dir = tempfile::Builder::new()
-            .prefix("berth-bench-dockerd-")
-            .tempdir()
-            .unwrap();
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/tools/start-dockerd.sh");
-        let ok = Command::new("bash")
-            .arg(script)
-            .arg(dir.path())
-            .env(
-                "DOCKERD_ARGS",
-                "--bridge=none --iptables=false --ip6tables=false",
-            )
-            .output()
-            .ok()?
-            .status
-            .success();
-        ok.then_some(RefDocker { dir })
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.path().join("docker.sock")
-    }
-
-    fn rss_kib(&self) -> u64 {
-        // dockerd and the containerd it started.
-        let out = Command::new("pgrep")
-            .args(["-f", &self.dir.path().display().to_string()])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|p| p.trim().parse().ok())
-            .map(rss_kib)
-            .sum()
-    }
-}
-
-impl Drop for RefDocker {
-    fn drop(&mut self) {
-        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("docker.pid")) {
-            let _ = Command::new("kill").arg(pid.trim()).status();
-            for _ in 0..100 {
-                if !self.dir.path().join("docker.pid").exists() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
 }
 
 fn main() {
@@ -162,7 +73,8 @@ fn main() {
                 "POST",
                 &format!("/v1.18/images/create?fromSrc=-&repo=small{i}"),
                 &t
-            ),
+            )
+            .0,
             200
         );
     }
@@ -172,7 +84,7 @@ fn main() {
         (0..200)
             .map(|_| {
                 let t = Instant::now();
-                assert_eq!(request(&d.socket, "GET", "/v1.18/images/json", b""), 200);
+                assert_eq!(request(&d.socket, "GET", "/v1.18/images/json", b"").0, 200);
                 ms(t.elapsed())
             })
             .collect(),
@@ -263,7 +175,7 @@ fn main() {
                 );
                 let docker_import = time_imports(&r.socket(), &tar, 10, "bb");
                 std::thread::sleep(Duration::from_secs(2));
-                let docker_rss = r.rss_kib() as f64 / 1024.0;
+                let docker_rss = memory_of(&["dockerd", "containerd"]).0;
                 println!("\nagainst Docker Engine (Debian docker.io, same machine, same run):");
                 println!("{:<48} {:>9} {:>12}", "", "berth", "dockerd");
                 println!(

@@ -1,0 +1,133 @@
+//! Helpers shared by the benchmark drivers (`src/bin/bench_*.rs`): timing, a bare HTTP
+//! client, process memory, and a reference Docker Engine on a side socket.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// One request over a fresh connection; returns status and body.
+pub fn request(socket: &Path, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut s = UnixStream::connect(socket).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let status = std::str::from_utf8(&out[9..12]).unwrap().parse().unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    (status, out[split..].to_vec())
+}
+
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap())
+        .unwrap_or(0)
+}
+
+/// Total (RSS, PSS) in MiB of the processes whose command name is in `names`.
+pub fn memory_of(names: &[&str]) -> (f64, f64, usize) {
+    let (mut rss, mut pss, mut n) = (0u64, 0u64, 0);
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let exe = cmd.split(|b| *b == 0).next().unwrap_or(&[]);
+        let base = Path::new(std::str::from_utf8(exe).unwrap_or(""))
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or("");
+        if !names.contains(&base) {
+            continue;
+        }
+        let Ok(rollup) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
+            continue;
+        };
+        for l in rollup.lines() {
+            let kb = |p: &str| {
+                l.strip_prefix(p).map(|v| {
+                    v.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap_or(0)
+                })
+            };
+            if let Some(v) = kb("Rss:") {
+                rss += v;
+            }
+            if let Some(v) = kb("Pss:") {
+                pss += v;
+            }
+        }
+        n += 1;
+    }
+    (rss as f64 / 1024.0, pss as f64 / 1024.0, n)
+}
+
+/// Docker Engine (Debian's docker.io) started by `shared/tools/start-dockerd.sh` on a side
+/// socket, without bridge or iptables changes; stopped on drop.
+pub struct RefDocker {
+    pub dir: tempfile::TempDir,
+}
+
+impl RefDocker {
+    pub fn start() -> Option<RefDocker> {
+        Command::new("dockerd").arg("--version").output().ok()?;
+        let dir = tempfile::Builder::new()
+            .prefix("berth-bench-dockerd-")
+            .tempdir()
+            .unwrap();
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/tools/start-dockerd.sh");
+        let ok = Command::new("bash")
+            .arg(script)
+            .arg(dir.path())
+            .env(
+                "DOCKERD_ARGS",
+                "--bridge=none --iptables=false --ip6tables=false",
+            )
+            .output()
+            .ok()?
+            .status
+            .success();
+        ok.then_some(RefDocker { dir })
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("docker.sock")
+    }
+}
+
+impl Drop for RefDocker {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("docker.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+            for _ in 0..150 {
+                if !self.dir.path().join("docker.pid").exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
