@@ -204,7 +204,111 @@ fn oom_killed(bundle: &std::path::Path) -> bool {
     false
 }
 
+/// `berth-monitor exec '<ExecSpec JSON>'`: runs a process in a running container (all its
+/// namespaces and its cgroup, through libcontainer's tenant builder) with this process's
+/// stdin/stdout/stderr, which are pipes from the daemon; waits for it; writes its PID next to
+/// the exit file (`.pid`) and, when it ends, its exit code into the exit file.
+fn exec(spec_json: &str) -> ExitCode {
+    let spec: berth_runtime::monitor::ExecSpec = match serde_json::from_str(spec_json) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("berth-monitor exec: bad spec: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let dup = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned();
+    let (Ok(stdin), Ok(stdout), Ok(stderr)) = (
+        dup(std::io::stdin().as_fd()),
+        dup(std::io::stdout().as_fd()),
+        dup(std::io::stderr().as_fd()),
+    ) else {
+        return ExitCode::from(2);
+    };
+    let env: std::collections::HashMap<String, String> = spec
+        .env
+        .iter()
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect();
+    let mut builder = ContainerBuilder::new(spec.container_id.clone(), SyscallType::default());
+    builder = match builder.with_root_path(&spec.runtime_root) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("berth-monitor exec: runtime root: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut tenant = builder
+        .with_stdin(stdin)
+        .with_stdout(stdout)
+        .with_stderr(stderr)
+        .as_tenant()
+        .with_container_args(spec.args.clone())
+        .with_env(env)
+        .with_cwd(if spec.cwd.is_empty() {
+            None
+        } else {
+            Some(spec.cwd.clone())
+        })
+        .with_user(Some(spec.uid))
+        .with_group(Some(spec.gid))
+        .with_additional_gids(spec.additional_gids.clone())
+        .with_detach(true);
+    if let Some(caps) = &spec.capabilities {
+        tenant = tenant.with_capabilities(caps.clone());
+    }
+    let pid = match tenant.build() {
+        Ok(pid) => pid.as_raw(),
+        Err(e) => {
+            eprintln!("berth-monitor exec: {e}");
+            let record = ExitRecord {
+                exit_code: 126,
+                finished_at: jiff::Timestamp::now().to_string(),
+                oom_killed: false,
+            };
+            let _ = record.write(&spec.exit_file);
+            return ExitCode::from(126);
+        }
+    };
+    let _ = std::fs::write(spec.exit_file.with_extension("pid"), pid.to_string());
+    let code = match Pid::from_raw(pid).map(|p| loop {
+        match waitpid(Some(p), WaitOptions::empty()) {
+            Ok(Some((_, s))) => break Some(s),
+            Ok(None) | Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => break None,
+        }
+    }) {
+        Some(Some(s)) => s
+            .exit_status()
+            .or_else(|| s.terminating_signal().map(|sig| 128 + sig))
+            .unwrap_or(255),
+        _ => 255,
+    };
+    let record = ExitRecord {
+        exit_code: code,
+        finished_at: jiff::Timestamp::now().to_string(),
+        oom_killed: false,
+    };
+    let _ = record.write(&spec.exit_file);
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
+    let mut argv = std::env::args().skip(1);
+    if let Some(first) = std::env::args().nth(1) {
+        if first == "exec" {
+            let _ = argv.next();
+            return match argv.next() {
+                Some(spec) => exec(&spec),
+                None => {
+                    eprintln!("usage: berth-monitor exec '<spec json>'");
+                    ExitCode::from(2)
+                }
+            };
+        }
+    }
     let args = match MonitorArgs::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {

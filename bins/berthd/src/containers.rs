@@ -432,3 +432,74 @@ impl ContainerBackend for Daemon {
         Ok(LogStream { tty, chunks })
     }
 }
+
+#[async_trait]
+impl berth_api_server::backend::ExecBackend for Daemon {
+    fn exec_create(
+        &self,
+        container: &str,
+        body: berth_api_types::exec::ExecCreateBody,
+    ) -> Result<String, ApiError> {
+        if body.tty {
+            return Err(ApiError::new(
+                berth_errdefs::ErrorKind::NotImplemented,
+                "exec with a TTY is not supported yet",
+            ));
+        }
+        let cfg = berth_engine::containers::ExecConfig {
+            cmd: body.cmd.unwrap_or_default(),
+            user: body.user,
+            privileged: body.privileged,
+            env: body.env.unwrap_or_default(),
+            working_dir: body.working_dir,
+            tty: body.tty,
+            attach_stdin: body.attach_stdin,
+            attach_stdout: body.attach_stdout,
+            attach_stderr: body.attach_stderr,
+        };
+        self.containers()
+            .exec_create(container, cfg)
+            .map_err(api_err)
+    }
+
+    async fn exec_start(
+        &self,
+        id: &str,
+    ) -> Result<berth_api_server::backend::ExecStreams, ApiError> {
+        let io = self.containers().exec_start(id).await.map_err(api_err)?;
+        Ok(berth_api_server::backend::ExecStreams {
+            stdin: io
+                .stdin
+                .map(|s| Box::pin(s) as std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>),
+            stdout: Box::pin(io.stdout),
+            stderr: Box::pin(io.stderr),
+            tty: false,
+            done: Box::pin(async move {
+                let _ = io.done.await;
+            }),
+        })
+    }
+
+    fn exec_inspect(&self, id: &str) -> Result<berth_api_types::exec::ExecInspect, ApiError> {
+        let (e, c) = self.containers().exec_inspect(id).map_err(api_err)?;
+        let container = self.inspect_container(&c.id)?;
+        Ok(berth_api_types::exec::ExecInspect {
+            id: e.id.clone(),
+            running: e.running,
+            exit_code: e.exit_code.map(i64::from),
+            process_config: berth_api_types::exec::ProcessConfig {
+                privileged: e.config.privileged,
+                user: e.config.user.clone(),
+                tty: e.config.tty,
+                entrypoint: e.config.cmd.first().cloned().unwrap_or_default(),
+                arguments: e.config.cmd.iter().skip(1).cloned().collect(),
+            },
+            open_stdin: e.config.attach_stdin,
+            open_stderr: e.config.attach_stderr,
+            open_stdout: e.config.attach_stdout,
+            container,
+            container_id: c.id,
+            pid: e.pid as i64,
+        })
+    }
+}

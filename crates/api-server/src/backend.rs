@@ -8,6 +8,7 @@ use berth_api_types::container::{
     ContainerInspect, ContainerSummary, CreateBody, CreateResponse, HostConfig, TopResponse,
 };
 use berth_api_types::events::EventMessage;
+use berth_api_types::exec::{ExecCreateBody, ExecInspect};
 use berth_api_types::filters::Filters;
 use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary};
 use berth_api_types::stats::ContainerStats;
@@ -145,7 +146,31 @@ pub trait ContainerBackend: Send + Sync {
     ) -> Result<BoxStream<'static, ContainerStats>, ApiError>;
 }
 
-/// Everything the API server uses.
-pub trait Backend: SystemBackend + ImageBackend + EventsBackend + ContainerBackend {}
+/// The streams of a started exec process.
+pub struct ExecStreams {
+    pub stdin: Option<Pin<Box<dyn tokio::io::AsyncWrite + Send>>>,
+    pub stdout: ByteStream,
+    pub stderr: ByteStream,
+    pub tty: bool,
+    /// Resolves once the process's end is recorded (inspect then shows its exit code).
+    pub done: futures_util::future::BoxFuture<'static, ()>,
+}
 
-impl<T: SystemBackend + ImageBackend + EventsBackend + ContainerBackend> Backend for T {}
+#[async_trait]
+pub trait ExecBackend: Send + Sync {
+    /// Returns the exec's ID.
+    fn exec_create(&self, container: &str, body: ExecCreateBody) -> Result<String, ApiError>;
+    async fn exec_start(&self, id: &str) -> Result<ExecStreams, ApiError>;
+    fn exec_inspect(&self, id: &str) -> Result<ExecInspect, ApiError>;
+}
+
+/// Everything the API server uses.
+pub trait Backend:
+    SystemBackend + ImageBackend + EventsBackend + ContainerBackend + ExecBackend
+{
+}
+
+impl<T: SystemBackend + ImageBackend + EventsBackend + ContainerBackend + ExecBackend> Backend
+    for T
+{
+}

@@ -329,6 +329,22 @@ pub fn stats(v: ApiVersion, s: berth_api_types::stats::ContainerStats) -> Value 
     all
 }
 
+/// `GET /exec/(id)/json` for the version (the embedded container shaped as inspect is).
+pub fn exec_inspect(v: ApiVersion, e: berth_api_types::exec::ExecInspect) -> Value {
+    let container = container_inspect(v, e.container.clone());
+    let mut all = serde_json::to_value(&e).expect("exec inspect serialises");
+    all["Container"] = container;
+    if !gates::exec_inspect_has_container_id(v) {
+        let o = all.as_object_mut().expect("object");
+        o.remove("ContainerID");
+        o.remove("Pid");
+        if o.get("ExitCode").is_some_and(Value::is_null) {
+            o.insert("ExitCode".into(), json!(0));
+        }
+    }
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -134,6 +134,12 @@ pub fn stats_have_networks(version: ApiVersion) -> bool {
     version >= v(21)
 }
 
+/// Exec inspect has `ContainerID` and `Pid` from API 1.22/1.25 instead of only the embedded
+/// `Container` object (1.18 doc).
+pub fn exec_inspect_has_container_id(version: ApiVersion) -> bool {
+    version >= v(22)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

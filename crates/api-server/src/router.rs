@@ -112,6 +112,9 @@ fn routes() -> Vec<Route> {
             handlers::containers::attach
         ),
         route!(DELETE, "/containers/{id}", handlers::containers::remove),
+        route!(POST, "/containers/{id}/exec", handlers::exec::create),
+        route!(POST, "/exec/{id}/start", handlers::exec::start),
+        route!(GET, "/exec/{id}/json", handlers::exec::inspect),
     ]
 }
 

@@ -6,6 +6,7 @@
 
 pub mod container;
 pub mod events;
+pub mod exec;
 pub mod filters;
 pub mod image;
 pub mod progress;

@@ -156,3 +156,20 @@ mod tests {
         assert_eq!(ExitRecord::read(&p), Some(r));
     }
 }
+
+/// What `berth-monitor exec` runs inside a running container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecSpec {
+    /// The container (its libcontainer state is under `runtime_root`).
+    pub container_id: String,
+    pub runtime_root: PathBuf,
+    pub exit_file: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    /// Capabilities to hold; `None` keeps the container's.
+    pub capabilities: Option<Vec<String>>,
+}

@@ -22,7 +22,8 @@ use super::volumes;
 use super::{ContainerService, Entry};
 use crate::error::EngineError;
 
-const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// What `create` needs: the user's config and host config (image not yet merged) and a name.
 #[derive(Debug, Clone, Default)]
@@ -36,7 +37,7 @@ fn now() -> String {
     jiff::Timestamp::now().to_string()
 }
 
-fn env_key(kv: &str) -> &str {
+pub(crate) fn env_key(kv: &str) -> &str {
     kv.split_once('=').map_or(kv, |(k, _)| k)
 }
 
@@ -89,7 +90,10 @@ fn merge(user: &mut Config, image: &Config) {
 }
 
 /// Resolves `user` (`name`, `uid`, `uid:gid`, `name:group`) in the container's files.
-fn resolve_user(rootfs: &std::path::Path, user: &str) -> Result<(u32, u32, Vec<u32>), EngineError> {
+pub(crate) fn resolve_user(
+    rootfs: &std::path::Path,
+    user: &str,
+) -> Result<(u32, u32, Vec<u32>), EngineError> {
     if user.is_empty() {
         return Ok((0, 0, Vec::new()));
     }
@@ -915,6 +919,7 @@ impl ContainerService {
             }
         }
         self.containers.write().expect("lock").remove(&rec.id);
+        self.forget_execs(&rec.id);
         if volumes {
             self.remove_volumes(&rec);
         }

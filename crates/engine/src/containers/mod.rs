@@ -3,6 +3,7 @@
 //! its own `berth-monitor` process, so the daemon can die and come back: [`ContainerService::open`]
 //! reconnects to live monitors and records the exits it missed.
 
+mod exec;
 mod host_files;
 mod lifecycle;
 mod logs;
@@ -22,6 +23,7 @@ use berth_image::ImageStore;
 use crate::error::EngineError;
 use crate::events::{EventBus, EventKind};
 
+pub use exec::{ExecConfig, ExecIo, ExecRecord};
 pub use lifecycle::{CreateRequest, StatsPair};
 pub use logs::{LogLine, LogOptions};
 pub use paths::ContainerPaths;
@@ -58,6 +60,7 @@ pub struct ContainerService {
     pub(crate) events: Arc<EventBus>,
     pub(crate) monitor_bin: PathBuf,
     pub(crate) containers: RwLock<HashMap<String, Arc<Entry>>>,
+    pub(crate) execs: exec::Execs,
 }
 
 impl ContainerService {
@@ -78,6 +81,7 @@ impl ContainerService {
             events,
             monitor_bin,
             containers: RwLock::new(HashMap::new()),
+            execs: Default::default(),
         });
         svc.restore().await?;
         Ok(svc)

@@ -1,0 +1,149 @@
+//! Exec endpoints. Start hijacks the connection as attach does: output as multiplexed frames,
+//! the client's bytes into the process's stdin.
+
+use berth_api_types::exec::{ExecCreateBody, ExecStartBody};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::{Frame, Incoming};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::io::ReaderStream;
+
+use crate::backend::ExecStreams;
+use crate::compat;
+use crate::error::ApiError;
+use crate::router::{empty, json, read_small_body, Ctx, HandlerResult};
+use crate::stdcopy;
+
+fn parse<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(T::default());
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        ApiError::bad_request(format!("invalid JSON: field {}: {}", e.path(), e.inner()))
+    })
+}
+
+pub async fn create(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+    let body: ExecCreateBody = parse(&read_small_body(req, 1 << 20).await?)?;
+    let id = ctx.backend.exec_create(ctx.param(0), body)?;
+    json(
+        StatusCode::CREATED,
+        &serde_json::json!({ "Id": id, "Warnings": [] }),
+    )
+}
+
+pub async fn inspect(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let e = ctx.backend.exec_inspect(ctx.param(0))?;
+    json(StatusCode::OK, &compat::exec_inspect(ctx.version, e))
+}
+
+/// Both output streams, framed (or raw with a TTY), as one stream of chunks.
+type Stdin = Option<std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>>;
+
+fn output(
+    s: ExecStreams,
+) -> (
+    Stdin,
+    futures_util::stream::BoxStream<'static, Bytes>,
+    futures_util::future::BoxFuture<'static, ()>,
+) {
+    let tty = s.tty;
+    let tag = move |stream: u8| {
+        move |r: std::io::Result<Bytes>| {
+            let data = r.ok()?;
+            Some(if tty {
+                data
+            } else {
+                stdcopy::frame(stream, &data)
+            })
+        }
+    };
+    let out = ReaderStream::new(s.stdout).filter_map(move |r| std::future::ready(tag(1)(r)));
+    let err = ReaderStream::new(s.stderr).filter_map(move |r| std::future::ready(tag(2)(r)));
+    (
+        s.stdin,
+        futures_util::stream::select(out, err).boxed(),
+        s.done,
+    )
+}
+
+pub async fn start(ctx: Ctx, mut req: Request<Incoming>) -> HandlerResult {
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"tcp"));
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let start: ExecStartBody = parse(&read_small_body(req, 1 << 20).await?)?;
+    let streams = ctx.backend.exec_start(ctx.param(0)).await?;
+    let (stdin, mut chunks, done) = output(streams);
+    if start.detach {
+        tokio::spawn(async move { while chunks.next().await.is_some() {} });
+        return Ok(Response::builder()
+            .status(StatusCode::OK)
+            .body(empty())
+            .expect("valid"));
+    }
+    if upgrade {
+        tokio::spawn(async move {
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
+            let io = hyper_util::rt::TokioIo::new(upgraded);
+            let (mut rd, mut wr) = tokio::io::split(io);
+            let feed = tokio::spawn(async move {
+                let Some(mut stdin) = stdin else { return };
+                let mut buf = vec![0u8; 32 * 1024];
+                loop {
+                    match rd.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if stdin.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let _ = stdin.shutdown().await;
+            });
+            while let Some(c) = chunks.next().await {
+                if wr.write_all(&c).await.is_err() {
+                    break;
+                }
+            }
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), done).await;
+            let _ = wr.shutdown().await;
+            feed.abort();
+        });
+        let mut resp = Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .body(empty())
+            .expect("valid");
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/vnd.docker.raw-stream"),
+        );
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+        return Ok(resp);
+    }
+    drop(stdin);
+    // The body ends after the exit is recorded, so an inspect right after sees it.
+    let finish = futures_util::stream::once(async move {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), done).await;
+    })
+    .filter_map(|_| std::future::ready(None));
+    let body = StreamBody::new(
+        chunks
+            .chain(finish)
+            .map(|c| Ok::<_, std::io::Error>(Frame::data(c))),
+    );
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")
+        .body(BodyExt::boxed_unsync(body))
+        .expect("valid"))
+}
