@@ -538,7 +538,7 @@ impl ImageStore {
                     self.write_refs_locked(&st)?;
                     return Ok(effects);
                 }
-                if in_use(&id) && !force {
+                if in_use(&id) {
                     // The reference is gone, the image stays for its container (Docker
                     // keeps the image and reports only the untag).
                     self.write_refs_locked(&st)?;
@@ -561,6 +561,12 @@ impl ImageStore {
                 }
                 for r in &refs {
                     untag(&mut st, r);
+                }
+                if in_use(&id) {
+                    // Forced: the names go, the image stays while a container runs from it
+                    // (its layers are that container's root filesystem).
+                    self.write_refs_locked(&st)?;
+                    return Ok(effects);
                 }
             }
         }

@@ -339,3 +339,28 @@ fn failed_load_leaves_nothing() {
         0
     );
 }
+
+#[test]
+fn an_image_a_container_uses_is_only_untagged() {
+    let (_d, s) = store();
+    let (img, _) = s
+        .import(
+            &mut Cursor::new(tarball(&[("a", b"1")])),
+            &opts(Some("used:1")),
+        )
+        .unwrap();
+    let used = |id: &Digest| *id == img.id;
+    let err = s.delete(&img.id.hex(), false, &used).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("image is being used by a container"),
+        "{err}"
+    );
+    let e = s.delete(&img.id.hex(), true, &used).unwrap();
+    assert_eq!(e.len(), 1, "forced: untagged only, {e:?}");
+    assert!(
+        s.get(&img.id).is_some(),
+        "the image stays for its container"
+    );
+    assert!(s.diff_path(&img.layers[0].chain_id).exists());
+}
