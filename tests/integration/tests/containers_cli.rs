@@ -235,3 +235,19 @@ fn docker_default_profile_inside_the_container() {
     assert!(lines[2].trim().parse::<u32>().unwrap() <= 4, "{out}");
     assert_eq!(&lines[3..], ["boxy", "boxy"]);
 }
+
+#[test]
+fn an_image_in_use_survives_rmi() {
+    let d = daemon();
+    d.docker_ok(&["create", "--name", "user", "busybox", "echo", "still here"]);
+    let id = d.docker_ok(&["inspect", "-f", "{{.Id}}", "busybox"]);
+    let refused = d.docker(&["rmi", id.trim()]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("image is being used by a container"));
+    let forced = d.docker_ok(&["rmi", "-f", "busybox"]);
+    assert!(
+        forced.contains("Untagged: busybox:latest") && !forced.contains("Deleted"),
+        "{forced}"
+    );
+    // The container still runs from the (now untagged) image.
+    assert_eq!(d.docker_ok(&["start", "-a", "user"]), "still here\n");
+}
