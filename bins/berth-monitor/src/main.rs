@@ -11,6 +11,8 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::ExitCode;
 
+mod stdin;
+
 use berth_runtime::logfile::LogWriter;
 use berth_runtime::monitor::{ExitRecord, MonitorArgs, StartReport};
 use libcontainer::container::builder::ContainerBuilder;
@@ -25,6 +27,7 @@ struct Running {
     pid: Pid,
     stdout: OwnedFd,
     stderr: OwnedFd,
+    stdin: Option<stdin::StdinRelay>,
 }
 
 fn start(args: &MonitorArgs) -> Result<Running, String> {
@@ -33,10 +36,20 @@ fn start(args: &MonitorArgs) -> Result<Running, String> {
         .map_err(|e| format!("pipe: {e}"))?;
     let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| format!("pipe: {e}"))?;
+    let (container_stdin, relay) = match &args.stdin_socket {
+        Some(sock) => {
+            let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(|e| format!("pipe: {e}"))?;
+            let relay = stdin::StdinRelay::new(sock, w, args.stdin_once)
+                .map_err(|e| format!("stdin socket {}: {e}", sock.display()))?;
+            (r, Some(relay))
+        }
+        None => (OwnedFd::from(devnull), None),
+    };
     let mut container = ContainerBuilder::new(args.id.clone(), SyscallType::default())
         .with_root_path(&args.runtime_root)
         .map_err(|e| format!("runtime root: {e}"))?
-        .with_stdin(OwnedFd::from(devnull))
+        .with_stdin(container_stdin)
         .with_stdout(out_w)
         .with_stderr(err_w)
         .as_init(&args.bundle)
@@ -54,6 +67,7 @@ fn start(args: &MonitorArgs) -> Result<Running, String> {
         pid: Pid::from_raw(pid).ok_or("bad pid")?,
         stdout: out_r,
         stderr: err_r,
+        stdin: relay,
     })
 }
 
@@ -115,6 +129,9 @@ fn supervise(mut run: Running, args: &MonitorArgs) -> i32 {
                 PollFlags::IN,
             ));
         }
+        if let Some(relay) = &run.stdin {
+            fds.extend(relay.poll_fds());
+        }
         if let Err(e) = poll(&mut fds, None) {
             if e == rustix::io::Errno::INTR {
                 continue;
@@ -132,6 +149,9 @@ fn supervise(mut run: Running, args: &MonitorArgs) -> i32 {
         for i in ready {
             let fd = if i == 0 { &run.stdout } else { &run.stderr };
             open[i] = pump(fd, i, &mut log, &mut buf);
+        }
+        if let Some(relay) = run.stdin.as_mut() {
+            relay.step(&mut buf);
         }
         let _ = log.flush();
         if exited {

@@ -399,6 +399,18 @@ impl ContainerBackend for Daemon {
         })
     }
 
+    async fn attach_stdin(
+        &self,
+        name: &str,
+    ) -> Result<Option<std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>>, ApiError> {
+        let s = self
+            .containers()
+            .attach_stdin(name)
+            .await
+            .map_err(api_err)?;
+        Ok(s.map(|s| Box::pin(s) as std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>))
+    }
+
     fn container_stats(
         &self,
         name: &str,

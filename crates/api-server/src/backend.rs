@@ -137,6 +137,11 @@ pub trait ContainerBackend: Send + Sync {
     fn inspect_container(&self, name: &str) -> Result<ContainerInspect, ApiError>;
     async fn top_container(&self, name: &str, ps_args: &str) -> Result<TopResponse, ApiError>;
     fn container_logs(&self, name: &str, query: &LogsQuery) -> Result<LogStream, ApiError>;
+    /// A writer into the container's stdin, once it runs; `None` without `OpenStdin`.
+    async fn attach_stdin(
+        &self,
+        name: &str,
+    ) -> Result<Option<Pin<Box<dyn tokio::io::AsyncWrite + Send>>>, ApiError>;
     /// Stats once a second until the container stops; with `stream` false, one object
     /// (taken a second after the first sample, so CPU use can be computed).
     fn container_stats(

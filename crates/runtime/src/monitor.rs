@@ -20,6 +20,10 @@ pub struct MonitorArgs {
     pub exit_file: PathBuf,
     pub log_max_size: Option<u64>,
     pub log_max_files: u32,
+    /// Give the container a stdin pipe fed through this Unix socket (`OpenStdin`).
+    pub stdin_socket: Option<PathBuf>,
+    /// Close the container's stdin when the first client that wrote to it goes (`StdinOnce`).
+    pub stdin_once: bool,
 }
 
 impl MonitorArgs {
@@ -42,6 +46,13 @@ impl MonitorArgs {
             a.push("--log-max-size".into());
             a.push(m.to_string().into());
         }
+        if let Some(p) = &self.stdin_socket {
+            a.push("--stdin-socket".into());
+            a.push(p.clone().into());
+        }
+        if self.stdin_once {
+            a.push("--stdin-once".into());
+        }
         a
     }
 
@@ -54,6 +65,8 @@ impl MonitorArgs {
             exit_file: PathBuf::new(),
             log_max_size: None,
             log_max_files: 1,
+            stdin_socket: None,
+            stdin_once: false,
         };
         let mut it = args.into_iter();
         while let Some(flag) = it.next() {
@@ -71,6 +84,8 @@ impl MonitorArgs {
                             .map_err(|e| format!("--log-max-size: {e}"))?,
                     )
                 }
+                "--stdin-socket" => out.stdin_socket = Some(value()?.into()),
+                "--stdin-once" => out.stdin_once = true,
                 "--log-max-files" => {
                     out.log_max_files = value()?
                         .parse()
@@ -137,6 +152,8 @@ mod tests {
             exit_file: "/e".into(),
             log_max_size: Some(10),
             log_max_files: 3,
+            stdin_socket: Some("/s".into()),
+            stdin_once: true,
         };
         let strings = a.to_args().into_iter().map(|s| s.into_string().unwrap());
         assert_eq!(MonitorArgs::parse(strings).unwrap(), a);

@@ -251,3 +251,79 @@ fn an_image_in_use_survives_rmi() {
     // The container still runs from the (now untagged) image.
     assert_eq!(d.docker_ok(&["start", "-a", "user"]), "still here\n");
 }
+
+#[test]
+fn stdin_flows_with_run_i_and_attach() {
+    use std::io::Write;
+    let d = daemon();
+    let mut child = d
+        .docker_cmd(&["run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo end"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let data: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(data.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{data}end\n"),
+        "stdin arrives whole and in order"
+    );
+    let code = d
+        .docker_cmd(&[
+            "run",
+            "-i",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "read x; exit $x",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(b"7\n")?;
+            c.wait()
+        })
+        .unwrap();
+    assert_eq!(code.code(), Some(7));
+}
+
+#[test]
+fn attach_with_early_stdin_over_a_raw_socket() {
+    use std::io::{Read, Write};
+    let d = daemon();
+    let body = br#"{"Image":"busybox","Cmd":["sh","-c","read line; echo got:$line"],"OpenStdin":true,"StdinOnce":true,"AttachStdin":true}"#;
+    let r = d.request(
+        "POST",
+        "/v1.18/containers/create?name=early",
+        &[("Content-Type", "application/json")],
+        body,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    // The request and the stdin bytes in one write, before any answer.
+    let mut req = b"POST /v1.18/containers/early/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n".to_vec();
+    req.extend_from_slice(b"hello\n");
+    s.write_all(&req).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(d.post("/v1.18/containers/early/start").status, 204);
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let body = &out[out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+    assert_eq!(
+        &body[8..],
+        b"got:hello\n",
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+}

@@ -298,21 +298,55 @@ pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
         .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"tcp"));
     if upgrade {
         let on_upgrade = hyper::upgrade::on(req);
+        let backend = ctx.backend.clone();
+        let name = ctx.param(0).to_string();
+        let want_stdin = ctx.query.bool("stdin") && stream;
         tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
             let Ok(upgraded) = on_upgrade.await else {
                 return;
             };
-            let mut io = hyper_util::rt::TokioIo::new(upgraded);
-            if let Some(LogStream { tty, mut chunks }) = chunks {
-                let mut enc = encode(tty, false);
-                while let Some(c) = chunks.next().await {
-                    if io.write_all(&enc(c)).await.is_err() {
-                        return;
+            let (mut rd, mut wr) = tokio::io::split(hyper_util::rt::TokioIo::new(upgraded));
+            // The client's bytes go to the container's stdin (they may have been sent with the
+            // request: the upgraded connection replays what hyper had buffered).
+            let feed = tokio::spawn(async move {
+                if !want_stdin {
+                    return;
+                }
+                let Ok(Some(mut stdin)) = backend.attach_stdin(&name).await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 32 * 1024];
+                loop {
+                    match rd.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if stdin.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
                     }
                 }
+                // End of the client's stdin: the monitor closes the container's stdin when
+                // the container was made with StdinOnce.
+                let _ = stdin.shutdown().await;
+            });
+            match chunks {
+                Some(LogStream { tty, mut chunks }) => {
+                    let mut enc = encode(tty, false);
+                    while let Some(c) = chunks.next().await {
+                        if wr.write_all(&enc(c)).await.is_err() {
+                            break;
+                        }
+                    }
+                    feed.abort();
+                }
+                // Only stdin attached: the session lasts as long as the client sends.
+                None => {
+                    let _ = feed.await;
+                }
             }
-            let _ = io.shutdown().await;
+            let _ = wr.shutdown().await;
         });
         let mut resp = Response::builder()
             .status(StatusCode::SWITCHING_PROTOCOLS)

@@ -519,6 +519,8 @@ impl ContainerService {
                         .map(|s| s.parse().unwrap_or(1))
                         .unwrap_or(1)
                 },
+                stdin_socket: c.open_stdin.then(|| self.paths.stdin_socket(&id)),
+                stdin_once: c.stdin_once,
             };
             let monitor_log = std::fs::OpenOptions::new()
                 .create(true)
@@ -632,6 +634,7 @@ impl ContainerService {
             tracing::warn!(container = %id, error = %e, "unmounting root filesystem");
         }
         let _ = std::fs::remove_dir_all(self.paths.bundle(&id));
+        let _ = std::fs::remove_file(self.paths.stdin_socket(&id));
         let rec = match self.update(entry, |r| {
             let (code, finished, error) = match &record {
                 Some(x) => (x.exit_code, x.finished_at.clone(), String::new()),
@@ -1211,5 +1214,40 @@ impl ContainerService {
             }
         });
         Ok(rx)
+    }
+}
+
+impl ContainerService {
+    /// A writer into the container's stdin (through its monitor), once the container runs;
+    /// `None` when it was created without `OpenStdin`. Waits for a container not yet started.
+    pub async fn attach_stdin(
+        &self,
+        name: &str,
+    ) -> Result<Option<tokio::net::UnixStream>, EngineError> {
+        let entry = self.entry(name)?;
+        if !entry.snapshot().config.open_stdin {
+            return Ok(None);
+        }
+        let mut changes = entry.changed.subscribe();
+        loop {
+            let rec = entry.snapshot();
+            match rec.state.status {
+                Status::Running | Status::Paused => {
+                    let sock = self.paths.stdin_socket(&rec.id);
+                    return tokio::net::UnixStream::connect(&sock)
+                        .await
+                        .map(Some)
+                        .map_err(|e| {
+                            EngineError::Internal(format!("attach to stdin of {}: {e}", rec.id))
+                        });
+                }
+                Status::Created | Status::Restarting => {
+                    if changes.changed().await.is_err() {
+                        return Ok(None);
+                    }
+                }
+                _ => return Ok(None),
+            }
+        }
     }
 }

@@ -16,6 +16,7 @@ impl ContainerPaths {
             self.data_root.join("containers"),
             self.data_root.join("overlay"),
             self.exec_root.join("containers"),
+            self.exec_root.join("sock"),
             self.runtime_root(),
         ] {
             std::fs::create_dir_all(d)?;
@@ -61,6 +62,12 @@ impl ContainerPaths {
 
     pub fn bundle(&self, id: &str) -> PathBuf {
         self.exec_root.join("containers").join(id)
+    }
+
+    /// The socket the monitor feeds the container's stdin from (short: Unix socket paths are
+    /// limited to 108 bytes).
+    pub fn stdin_socket(&self, id: &str) -> PathBuf {
+        self.exec_root.join("sock").join(id)
     }
 
     pub fn runtime_root(&self) -> PathBuf {
