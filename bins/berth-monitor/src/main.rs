@@ -12,6 +12,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::process::ExitCode;
 
 mod stdin;
+mod tty;
 
 use berth_runtime::logfile::LogWriter;
 use berth_runtime::monitor::{ExitRecord, MonitorArgs, StartReport};
@@ -25,9 +26,12 @@ use rustix::process::{pidfd_open, waitpid, Pid, PidfdFlags, WaitOptions};
 struct Running {
     container: Container,
     pid: Pid,
+    /// The container's stdout, or its terminal's master side with a TTY.
     stdout: OwnedFd,
+    /// The container's stderr (without a TTY; with one, a pipe nobody writes).
     stderr: OwnedFd,
     stdin: Option<stdin::StdinRelay>,
+    resizer: Option<(tty::Resizer, OwnedFd)>,
 }
 
 fn start(args: &MonitorArgs) -> Result<Running, String> {
@@ -36,6 +40,9 @@ fn start(args: &MonitorArgs) -> Result<Running, String> {
         .map_err(|e| format!("pipe: {e}"))?;
     let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| format!("pipe: {e}"))?;
+    if args.tty {
+        return start_tty(args);
+    }
     let (container_stdin, relay) = match &args.stdin_socket {
         Some(sock) => {
             let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
@@ -68,6 +75,72 @@ fn start(args: &MonitorArgs) -> Result<Running, String> {
         stdout: out_r,
         stderr: err_r,
         stdin: relay,
+        resizer: None,
+    })
+}
+
+/// Starts the container on a pseudo-terminal: its master side is both the output and the
+/// input, and can be resized.
+fn start_tty(args: &MonitorArgs) -> Result<Running, String> {
+    // Beside the resize socket: Unix socket paths are limited to 108 bytes, too few for the
+    // bundle directory.
+    let console = args
+        .resize_socket
+        .as_ref()
+        .map(|p| p.with_extension("con"))
+        .unwrap_or_else(|| args.bundle.join("console.sock"));
+    let _ = std::fs::remove_file(&console);
+    let listener = std::os::unix::net::UnixListener::bind(&console)
+        .map_err(|e| format!("console socket: {e}"))?;
+    let mut container = ContainerBuilder::new(args.id.clone(), SyscallType::default())
+        .with_root_path(&args.runtime_root)
+        .map_err(|e| format!("runtime root: {e}"))?
+        .with_console_socket(Some(&console))
+        .as_init(&args.bundle)
+        .with_systemd(false)
+        .with_detach(true)
+        .build()
+        .map_err(|e| format!("create container: {e}"))?;
+    let received = tty::receive_master(&listener);
+    drop(listener);
+    let _ = std::fs::remove_file(&console);
+    let master = match received {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = container.delete(true);
+            return Err(format!("terminal: {e}"));
+        }
+    };
+    if let Err(e) = container.start() {
+        let _ = container.delete(true);
+        return Err(format!("start container: {e}"));
+    }
+    let pid = container.pid().ok_or("container has no pid")?.as_raw();
+    let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| format!("dup: {e}"));
+    let relay = match &args.stdin_socket {
+        Some(sock) => Some(
+            stdin::StdinRelay::new(sock, dup(&master)?, false)
+                .map_err(|e| format!("stdin socket: {e}"))?,
+        ),
+        None => None,
+    };
+    let resizer = match &args.resize_socket {
+        Some(p) => Some((
+            tty::Resizer::new(p).map_err(|e| format!("resize socket: {e}"))?,
+            dup(&master)?,
+        )),
+        None => None,
+    };
+    // Nothing writes a separate stderr with a terminal: an empty pipe stands in.
+    let (err_r, _) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| format!("pipe: {e}"))?;
+    Ok(Running {
+        container,
+        pid: Pid::from_raw(pid).ok_or("bad pid")?,
+        stdout: master,
+        stderr: err_r,
+        stdin: relay,
+        resizer,
     })
 }
 
@@ -132,6 +205,9 @@ fn supervise(mut run: Running, args: &MonitorArgs) -> i32 {
         if let Some(relay) = &run.stdin {
             fds.extend(relay.poll_fds());
         }
+        if let Some((r, _)) = &run.resizer {
+            fds.push(PollFd::new(r.listener(), PollFlags::IN));
+        }
         if let Err(e) = poll(&mut fds, None) {
             if e == rustix::io::Errno::INTR {
                 continue;
@@ -152,6 +228,9 @@ fn supervise(mut run: Running, args: &MonitorArgs) -> i32 {
         }
         if let Some(relay) = run.stdin.as_mut() {
             relay.step(&mut buf);
+        }
+        if let Some((r, master)) = &run.resizer {
+            r.step(master);
         }
         let _ = log.flush();
         if exited {

@@ -399,6 +399,13 @@ impl ContainerBackend for Daemon {
         })
     }
 
+    async fn resize_container(&self, name: &str, rows: u16, cols: u16) -> Result<(), ApiError> {
+        self.containers()
+            .resize(name, rows, cols)
+            .await
+            .map_err(api_err)
+    }
+
     async fn attach_stdin(
         &self,
         name: &str,

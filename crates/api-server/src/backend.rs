@@ -137,6 +137,7 @@ pub trait ContainerBackend: Send + Sync {
     fn inspect_container(&self, name: &str) -> Result<ContainerInspect, ApiError>;
     async fn top_container(&self, name: &str, ps_args: &str) -> Result<TopResponse, ApiError>;
     fn container_logs(&self, name: &str, query: &LogsQuery) -> Result<LogStream, ApiError>;
+    async fn resize_container(&self, name: &str, rows: u16, cols: u16) -> Result<(), ApiError>;
     /// A writer into the container's stdin, once it runs; `None` without `OpenStdin`.
     async fn attach_stdin(
         &self,

@@ -111,6 +111,11 @@ fn routes() -> Vec<Route> {
             "/containers/{id}/attach",
             handlers::containers::attach
         ),
+        route!(
+            POST,
+            "/containers/{id}/resize",
+            handlers::containers::resize
+        ),
         route!(DELETE, "/containers/{id}", handlers::containers::remove),
         route!(POST, "/containers/{id}/exec", handlers::exec::create),
         route!(POST, "/exec/{id}/start", handlers::exec::start),

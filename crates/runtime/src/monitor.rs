@@ -24,6 +24,10 @@ pub struct MonitorArgs {
     pub stdin_socket: Option<PathBuf>,
     /// Close the container's stdin when the first client that wrote to it goes (`StdinOnce`).
     pub stdin_once: bool,
+    /// Give the container a pseudo-terminal (`Tty`); resize requests (`ROWS COLS\n`) come
+    /// through the Unix socket `resize_socket`.
+    pub tty: bool,
+    pub resize_socket: Option<PathBuf>,
 }
 
 impl MonitorArgs {
@@ -53,6 +57,13 @@ impl MonitorArgs {
         if self.stdin_once {
             a.push("--stdin-once".into());
         }
+        if self.tty {
+            a.push("--tty".into());
+        }
+        if let Some(p) = &self.resize_socket {
+            a.push("--resize-socket".into());
+            a.push(p.clone().into());
+        }
         a
     }
 
@@ -67,6 +78,8 @@ impl MonitorArgs {
             log_max_files: 1,
             stdin_socket: None,
             stdin_once: false,
+            tty: false,
+            resize_socket: None,
         };
         let mut it = args.into_iter();
         while let Some(flag) = it.next() {
@@ -86,6 +99,8 @@ impl MonitorArgs {
                 }
                 "--stdin-socket" => out.stdin_socket = Some(value()?.into()),
                 "--stdin-once" => out.stdin_once = true,
+                "--tty" => out.tty = true,
+                "--resize-socket" => out.resize_socket = Some(value()?.into()),
                 "--log-max-files" => {
                     out.log_max_files = value()?
                         .parse()
@@ -154,6 +169,8 @@ mod tests {
             log_max_files: 3,
             stdin_socket: Some("/s".into()),
             stdin_once: true,
+            tty: true,
+            resize_socket: Some("/r".into()),
         };
         let strings = a.to_args().into_iter().map(|s| s.into_string().unwrap());
         assert_eq!(MonitorArgs::parse(strings).unwrap(), a);

@@ -327,3 +327,71 @@ fn attach_with_early_stdin_over_a_raw_socket() {
         String::from_utf8_lossy(&out)
     );
 }
+
+/// Runs `command` under a pseudo-terminal (util-linux `script`), typing `keys` after a pause.
+fn with_terminal(d: &Daemon, command: &str, keys: &[&str]) -> (Option<i32>, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .env("DOCKER_HOST", format!("unix://{}", d.socket.display()))
+        .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for k in keys {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let _ = stdin.write_all(k.as_bytes());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn run_it_is_interactive_on_a_resized_terminal() {
+    let d = daemon();
+    let (code, screen) = with_terminal(
+        &d,
+        "docker run -it --rm busybox sh",
+        &["echo hi-$((1+2))\r", "exit 3\r"],
+    );
+    assert_eq!(code, Some(3), "{screen}");
+    assert!(screen.contains("hi-3"), "{screen}");
+    let (code, screen) =
+        with_terminal(&d, "stty rows 33 cols 101; docker run -it --rm busybox sh -c 'tty; sleep 0.5; stty -a | head -1'", &[]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("/dev/pts/0"), "{screen}");
+    assert!(
+        screen.contains("rows 33; columns 101"),
+        "the terminal has the client's size: {screen}"
+    );
+}
+
+#[test]
+fn tty_output_is_raw_not_multiplexed() {
+    let d = daemon();
+    let body = br#"{"Image":"busybox","Cmd":["echo","raw"],"Tty":true}"#;
+    let r = d.request(
+        "POST",
+        "/v1.18/containers/create?name=tt",
+        &[("Content-Type", "application/json")],
+        body,
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(d.post("/v1.18/containers/tt/start").status, 204);
+    assert_eq!(d.post("/v1.18/containers/tt/wait").json()["StatusCode"], 0);
+    let logs = d.get("/v1.18/containers/tt/logs?stdout=1");
+    assert_eq!(logs.body, b"raw\r\n", "a terminal's output, unframed");
+    assert_eq!(
+        d.post("/v1.18/containers/tt/resize?h=10&w=20").status,
+        409,
+        "not running"
+    );
+    assert_eq!(d.post("/v1.18/containers/tt/resize?h=x&w=20").status, 400);
+}

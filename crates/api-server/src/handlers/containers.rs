@@ -397,3 +397,18 @@ pub async fn stats(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
         .body(BodyExt::boxed_unsync(body))
         .expect("valid"))
 }
+
+/// `POST /containers/(id)/resize?h=&w=`.
+pub async fn resize(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let dim = |k: &str| -> Result<u16, ApiError> {
+        ctx.query.str(k).parse::<u16>().map_err(|_| {
+            ApiError::bad_request(format!("invalid value for {k}: {:?}", ctx.query.str(k)))
+        })
+    };
+    let (h, w) = (dim("h")?, dim("w")?);
+    ctx.backend.resize_container(ctx.param(0), h, w).await?;
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .body(empty())
+        .expect("valid"))
+}

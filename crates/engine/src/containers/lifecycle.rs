@@ -473,7 +473,7 @@ impl ContainerService {
                 additional_gids,
                 hostname: c.hostname.clone(),
                 domainname: c.domainname.clone(),
-                tty: false,
+                tty: c.tty,
                 hostname_path: self.paths.hostname(&id).display().to_string(),
                 hosts_path: self.paths.hosts(&id).display().to_string(),
                 resolv_conf_path: self.paths.resolv_conf(&id).display().to_string(),
@@ -521,6 +521,8 @@ impl ContainerService {
                 },
                 stdin_socket: c.open_stdin.then(|| self.paths.stdin_socket(&id)),
                 stdin_once: c.stdin_once,
+                tty: c.tty,
+                resize_socket: c.tty.then(|| self.paths.resize_socket(&id)),
             };
             let monitor_log = std::fs::OpenOptions::new()
                 .create(true)
@@ -635,6 +637,7 @@ impl ContainerService {
         }
         let _ = std::fs::remove_dir_all(self.paths.bundle(&id));
         let _ = std::fs::remove_file(self.paths.stdin_socket(&id));
+        let _ = std::fs::remove_file(self.paths.resize_socket(&id));
         let rec = match self.update(entry, |r| {
             let (code, finished, error) = match &record {
                 Some(x) => (x.exit_code, x.finished_at.clone(), String::new()),
@@ -1249,5 +1252,34 @@ impl ContainerService {
                 _ => return Ok(None),
             }
         }
+    }
+}
+
+impl ContainerService {
+    /// `POST /containers/(id)/resize?h=&w=`: resizes the container's terminal.
+    pub async fn resize(&self, name: &str, rows: u16, cols: u16) -> Result<(), EngineError> {
+        let rec = self.entry(name)?.snapshot();
+        if !rec.state.status.is_running() {
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
+        }
+        if !rec.config.tty {
+            return Err(EngineError::Conflict(format!(
+                "Container {} does not have a terminal",
+                rec.id
+            )));
+        }
+        use tokio::io::AsyncWriteExt;
+        let mut s = tokio::net::UnixStream::connect(self.paths.resize_socket(&rec.id))
+            .await
+            .map_err(|e| {
+                EngineError::Internal(format!("Cannot resize container {}: {e}", rec.id))
+            })?;
+        s.write_all(format!("{rows} {cols}\n").as_bytes())
+            .await
+            .map_err(|e| EngineError::Internal(format!("Cannot resize container: {e}")))?;
+        Ok(())
     }
 }

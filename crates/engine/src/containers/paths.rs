@@ -70,6 +70,10 @@ impl ContainerPaths {
         self.exec_root.join("sock").join(id)
     }
 
+    pub fn resize_socket(&self, id: &str) -> PathBuf {
+        self.exec_root.join("sock").join(format!("{id}.tty"))
+    }
+
     pub fn runtime_root(&self) -> PathBuf {
         self.exec_root.join("runtime")
     }
