@@ -116,6 +116,11 @@ fn routes() -> Vec<Route> {
             "/containers/{id}/resize",
             handlers::containers::resize
         ),
+        route!(
+            GET,
+            "/containers/{id}/attach/ws",
+            handlers::containers::attach_ws
+        ),
         route!(DELETE, "/containers/{id}", handlers::containers::remove),
         route!(POST, "/containers/{id}/exec", handlers::exec::create),
         route!(POST, "/exec/{id}/start", handlers::exec::start),

@@ -557,3 +557,45 @@ fn fast_output_never_waits_for_a_slow_log_reader() {
     );
     eprintln!("20 MB of output logged in {elapsed:?}");
 }
+
+#[test]
+fn attach_over_a_real_websocket() {
+    let d = daemon();
+    let body = br#"{"Image":"busybox","Cmd":["sh","-c","read line; echo ws:$line"],"OpenStdin":true,"StdinOnce":true}"#;
+    let r = d.request(
+        "POST",
+        "/v1.18/containers/create?name=wsc",
+        &[("Content-Type", "application/json")],
+        body,
+    );
+    assert_eq!(r.status, 201);
+    let stream = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let (mut ws, resp) = tungstenite::client::client(
+        "ws://localhost/v1.18/containers/wsc/attach/ws?stream=1&stdin=1&stdout=1&stderr=1",
+        stream,
+    )
+    .expect("websocket handshake");
+    assert_eq!(resp.status(), 101);
+    assert_eq!(d.post("/v1.18/containers/wsc/start").status, 204);
+    ws.send(tungstenite::Message::text("over-websocket\n"))
+        .unwrap();
+    let mut got = Vec::new();
+    loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Binary(b)) => got.extend_from_slice(&b),
+            Ok(tungstenite::Message::Text(t)) => got.extend_from_slice(t.as_bytes()),
+            Ok(tungstenite::Message::Close(_)) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "ws:over-websocket\n",
+        "raw output, unframed"
+    );
+    // Not a websocket handshake: a plain 400.
+    assert_eq!(d.get("/v1.18/containers/wsc/attach/ws").status, 400);
+}

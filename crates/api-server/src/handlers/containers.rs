@@ -412,3 +412,105 @@ pub async fn resize(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
         .body(empty())
         .expect("valid"))
 }
+
+/// `GET /containers/(id)/attach/ws`: the same streams over an RFC 6455 websocket. Output goes
+/// out raw (no multiplexing) in binary messages; text or binary messages from the client go to
+/// the container's stdin.
+pub async fn attach_ws(ctx: Ctx, mut req: Request<Incoming>) -> HandlerResult {
+    use futures_util::SinkExt;
+    use tokio::io::AsyncWriteExt;
+    use tokio_tungstenite::tungstenite::protocol::{Message, Role};
+    let key = req
+        .headers()
+        .get("Sec-WebSocket-Key")
+        .filter(|_| {
+            req.headers()
+                .get(header::UPGRADE)
+                .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"websocket"))
+        })
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "not a websocket handshake (Upgrade: websocket and Sec-WebSocket-Key expected)",
+            )
+        })?;
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    ctx.backend.inspect_container(ctx.param(0))?;
+    let stream = ctx.query.bool("stream");
+    let (logs, stdout, stderr) = (
+        ctx.query.bool("logs"),
+        ctx.query.bool("stdout"),
+        ctx.query.bool("stderr"),
+    );
+    let mut chunks = None;
+    if (stdout || stderr) && (logs || stream) {
+        let mut q = logs_query(&ctx, stream)?;
+        q.stdout = stdout;
+        q.stderr = stderr;
+        q.attach = true;
+        if !logs {
+            q.tail = Some(0);
+        }
+        chunks = Some(ctx.backend.container_logs(ctx.param(0), &q)?);
+    }
+    let want_stdin = ctx.query.bool("stdin") && stream;
+    let backend = ctx.backend.clone();
+    let name = ctx.param(0).to_string();
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            hyper_util::rt::TokioIo::new(upgraded),
+            Role::Server,
+            None,
+        )
+        .await;
+        let (mut sink, mut incoming) = ws.split();
+        let feed = tokio::spawn(async move {
+            let stdin = if want_stdin {
+                backend.attach_stdin(&name).await.ok().flatten()
+            } else {
+                None
+            };
+            let Some(mut stdin) = stdin else {
+                // Still read (and answer pings) until the client goes.
+                while let Some(Ok(_)) = incoming.next().await {}
+                return;
+            };
+            while let Some(Ok(msg)) = incoming.next().await {
+                let data = match msg {
+                    Message::Text(t) => t.as_bytes().to_vec(),
+                    Message::Binary(b) => b.to_vec(),
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                if stdin.write_all(&data).await.is_err() {
+                    break;
+                }
+            }
+            let _ = stdin.shutdown().await;
+        });
+        if let Some(LogStream { mut chunks, .. }) = chunks {
+            while let Some(c) = chunks.next().await {
+                if sink.send(Message::Binary(c.data)).await.is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = sink.close().await;
+        feed.abort();
+    });
+    let mut resp = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .body(empty())
+        .expect("valid");
+    let h = resp.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(
+        "Sec-WebSocket-Accept",
+        HeaderValue::from_str(&accept).expect("base64 is a valid header"),
+    );
+    Ok(resp)
+}
