@@ -599,3 +599,42 @@ fn attach_over_a_real_websocket() {
     // Not a websocket handshake: a plain 400.
     assert_eq!(d.get("/v1.18/containers/wsc/attach/ws").status, 400);
 }
+
+#[test]
+fn detach_keys_leave_the_container_running() {
+    use std::io::{Read, Write};
+    let d = daemon();
+    let body = br#"{"Image":"busybox","Cmd":["cat"],"OpenStdin":true}"#;
+    let r = d.request(
+        "POST",
+        "/v1.18/containers/create?name=det",
+        &[("Content-Type", "application/json")],
+        body,
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(d.post("/v1.18/containers/det/start").status, 204);
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    s.write_all(b"POST /v1.18/containers/det/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n").unwrap();
+    s.write_all(b"before\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&out).contains("before") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early");
+        out.extend_from_slice(&buf[..n]);
+    }
+    s.write_all(b"\x10\x11after\n").unwrap();
+    s.read_to_end(&mut out).unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("before"), "{text}");
+    assert!(
+        !text.contains("after"),
+        "nothing after the detach keys reaches the container: {text}"
+    );
+    assert_eq!(
+        d.get("/v1.18/containers/det/json").json()["State"]["Running"],
+        true,
+        "detaching does not stop it"
+    );
+}

@@ -301,6 +301,8 @@ pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
         let backend = ctx.backend.clone();
         let name = ctx.param(0).to_string();
         let want_stdin = ctx.query.bool("stdin") && stream;
+        let detach_keys =
+            parse_detach_keys(ctx.query.get("detachKeys").unwrap_or("ctrl-p,ctrl-q"))?;
         tokio::spawn(async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             let Ok(upgraded) = on_upgrade.await else {
@@ -309,6 +311,7 @@ pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
             let (mut rd, mut wr) = tokio::io::split(hyper_util::rt::TokioIo::new(upgraded));
             // The client's bytes go to the container's stdin (they may have been sent with the
             // request: the upgraded connection replays what hyper had buffered).
+            let (detached_tx, mut detached) = tokio::sync::oneshot::channel::<()>();
             let feed = tokio::spawn(async move {
                 if !want_stdin {
                     return;
@@ -316,13 +319,20 @@ pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
                 let Ok(Some(mut stdin)) = backend.attach_stdin(&name).await else {
                     return;
                 };
+                let mut keys = DetachKeys::new(&detach_keys);
                 let mut buf = vec![0u8; 32 * 1024];
                 loop {
                     match rd.read(&mut buf).await {
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
-                            if stdin.write_all(&buf[..n]).await.is_err() {
+                            let (data, detach) = keys.scan(&buf[..n]);
+                            if stdin.write_all(&data).await.is_err() {
                                 break;
+                            }
+                            if detach {
+                                // The client leaves; the container and its stdin stay.
+                                let _ = detached_tx.send(());
+                                return;
                             }
                         }
                     }
@@ -334,9 +344,17 @@ pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
             match chunks {
                 Some(LogStream { tty, mut chunks }) => {
                     let mut enc = encode(tty, false);
-                    while let Some(c) = chunks.next().await {
-                        if wr.write_all(&enc(c)).await.is_err() {
-                            break;
+                    loop {
+                        tokio::select! {
+                            c = chunks.next() => match c {
+                                Some(c) => {
+                                    if wr.write_all(&enc(c)).await.is_err() {
+                                        break;
+                                    }
+                                }
+                                None => break,
+                            },
+                            _ = &mut detached => break,
                         }
                     }
                     feed.abort();
@@ -513,4 +531,86 @@ pub async fn attach_ws(ctx: Ctx, mut req: Request<Incoming>) -> HandlerResult {
         HeaderValue::from_str(&accept).expect("base64 is a valid header"),
     );
     Ok(resp)
+}
+
+/// Parses Docker's detach key list: `ctrl-p,ctrl-q`, `ctrl-a,x` (a letter or `ctrl-<letter>`,
+/// `ctrl-@`, `ctrl-[`, …).
+fn parse_detach_keys(spec: &str) -> Result<Vec<u8>, ApiError> {
+    spec.split(',')
+        .map(|k| {
+            let k = k.trim();
+            let bad = || ApiError::bad_request(format!("Invalid detach keys ({spec}) provided"));
+            match k.strip_prefix("ctrl-") {
+                Some(c) if c.len() == 1 => {
+                    let b = c.as_bytes()[0].to_ascii_uppercase();
+                    if (b'@'..=b'_').contains(&b) {
+                        Ok(b - b'@')
+                    } else {
+                        Err(bad())
+                    }
+                }
+                None if k.len() == 1 => Ok(k.as_bytes()[0]),
+                _ => Err(bad()),
+            }
+        })
+        .collect()
+}
+
+/// Watches a stdin stream for the detach sequence; bytes of a partial match are held back
+/// until the match fails.
+struct DetachKeys {
+    keys: Vec<u8>,
+    matched: usize,
+}
+
+impl DetachKeys {
+    fn new(keys: &[u8]) -> Self {
+        Self {
+            keys: keys.to_vec(),
+            matched: 0,
+        }
+    }
+
+    /// Returns the bytes to forward and whether the sequence completed.
+    fn scan(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(input.len());
+        for &b in input {
+            if !self.keys.is_empty() && b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    self.matched = 0;
+                    return (out, true);
+                }
+            } else {
+                out.extend_from_slice(&self.keys[..self.matched]);
+                self.matched = 0;
+                if !self.keys.is_empty() && b == self.keys[0] {
+                    self.matched = 1;
+                } else {
+                    out.push(b);
+                }
+            }
+        }
+        (out, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys() {
+        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").unwrap(), [0x10, 0x11]);
+        assert_eq!(parse_detach_keys("ctrl-a,x").unwrap(), [0x01, b'x']);
+        assert!(parse_detach_keys("ctrl-,").is_err());
+        let mut k = DetachKeys::new(&[0x10, 0x11]);
+        assert_eq!(k.scan(b"ab\x10"), (b"ab".to_vec(), false));
+        assert_eq!(
+            k.scan(b"c"),
+            (b"\x10c".to_vec(), false),
+            "a broken match is forwarded"
+        );
+        assert_eq!(k.scan(b"x\x10\x11rest"), (b"x".to_vec(), true));
+    }
 }
