@@ -311,7 +311,9 @@ pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
             let (mut rd, mut wr) = tokio::io::split(hyper_util::rt::TokioIo::new(upgraded));
             // The client's bytes go to the container's stdin (they may have been sent with the
             // request: the upgraded connection replays what hyper had buffered).
-            let (detached_tx, mut detached) = tokio::sync::oneshot::channel::<()>();
+            // Notify, not a oneshot: the select below polls it afresh on every round.
+            let detached = std::sync::Arc::new(tokio::sync::Notify::new());
+            let detached_tx = detached.clone();
             let feed = tokio::spawn(async move {
                 if !want_stdin {
                     return;
@@ -331,7 +333,7 @@ pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
                             }
                             if detach {
                                 // The client leaves; the container and its stdin stay.
-                                let _ = detached_tx.send(());
+                                detached_tx.notify_one();
                                 return;
                             }
                         }
@@ -354,7 +356,7 @@ pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
                                 }
                                 None => break,
                             },
-                            _ = &mut detached => break,
+                            _ = detached.notified() => break,
                         }
                     }
                     feed.abort();
