@@ -638,3 +638,58 @@ fn detach_keys_leave_the_container_running() {
         "detaching does not stop it"
     );
 }
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+#[test]
+fn a_thousand_attach_and_vanish_cycles_leak_nothing() {
+    use std::io::{Read, Write};
+    let d = daemon();
+    let body = br#"{"Image":"busybox","Cmd":["sh","-c","while true; do echo tick; sleep 0.01; done"],"OpenStdin":true}"#;
+    let r = d.request(
+        "POST",
+        "/v1.18/containers/create?name=spin",
+        &[("Content-Type", "application/json")],
+        body,
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(d.post("/v1.18/containers/spin/start").status, 204);
+    let cycle = |i: usize| {
+        let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+        s.write_all(b"POST /v1.18/containers/spin/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n").unwrap();
+        if i % 2 == 0 {
+            // Read the 101 and a little output before vanishing.
+            let mut buf = [0u8; 512];
+            let _ = s.read(&mut buf);
+        }
+        drop(s);
+    };
+    for i in 0..50 {
+        cycle(i);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (fds_before, rss_before) = (open_fds(d.pid()), rss_kib(d.pid()));
+    for i in 0..1000 {
+        cycle(i);
+    }
+    // Sessions notice their clients are gone within a follow round or two.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (fds_after, rss_after) = (open_fds(d.pid()), rss_kib(d.pid()));
+    assert!(
+        fds_after <= fds_before + 5,
+        "fds {fds_before} -> {fds_after}"
+    );
+    assert!(
+        rss_after < rss_before + 16 * 1024,
+        "RSS {rss_before} KiB -> {rss_after} KiB"
+    );
+    assert_eq!(
+        d.get("/v1.18/containers/spin/json").json()["State"]["Running"],
+        true,
+        "the container keeps running"
+    );
+}
