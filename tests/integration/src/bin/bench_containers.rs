@@ -163,6 +163,41 @@ fn main() {
         })
         .unwrap_or(0.0);
     remove_all(&d.socket, &[loud]);
+    // docker exec into a running container.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "target",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let exec = median(
+        (0..20)
+            .map(|_| {
+                let t = Instant::now();
+                d.docker_ok(&["exec", "target", "true"]);
+                ms(t.elapsed())
+            })
+            .collect(),
+    );
+    // Attach throughput: a container writing 200 MB to stdout, read through docker attach.
+    let t = Instant::now();
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 200000000 /dev/zero | tr '\\0' a | fold -w 1000",
+    ]);
+    let attach_mbs = out.stdout.len() as f64 / 1e6 / t.elapsed().as_secs_f64();
+    d.docker_ok(&["rm", "-f", "target"]);
 
     println!();
     println!("{:<58} {:>10} {:>10}", "measure", "berth", "target");
@@ -197,6 +232,14 @@ fn main() {
         "{:<58} {:>7.0} MB/s",
         "100 MB of container output logged (json-file)",
         100.0 / log_secs
+    );
+    println!(
+        "{:<58} {:>7.2} ms {:>7} ms",
+        "docker exec CID true", exec, 20
+    );
+    println!(
+        "{:<58} {:>7.0} MB/s",
+        "attach throughput (docker run, 200 MB of stdout)", attach_mbs
     );
     println!(
         "{:<58} {:>7.1} MB",
