@@ -339,10 +339,50 @@ fn exec(spec_json: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let fail = |msg: String| {
+        eprintln!("berth-monitor exec: {msg}");
+        let record = ExitRecord {
+            exit_code: 126,
+            finished_at: jiff::Timestamp::now().to_string(),
+            oom_killed: false,
+        };
+        let _ = record.write(&spec.exit_file);
+        ExitCode::from(126)
+    };
+    // With a terminal the process is described in full (libcontainer takes `terminal` only
+    // from a process file), and its stdio is the pty, relayed to ours below.
+    let mut console = None;
+    let process_file = spec.exit_file.with_extension("process.json");
+    if spec.tty {
+        let Some(sock) = spec.console_socket.clone() else {
+            return fail("tty without a console socket".into());
+        };
+        let _ = std::fs::remove_file(&sock);
+        let listener = match std::os::unix::net::UnixListener::bind(&sock) {
+            Ok(l) => l,
+            Err(e) => return fail(format!("console socket: {e}")),
+        };
+        let caps = spec.capabilities.clone().unwrap_or_default();
+        let process = serde_json::json!({
+            "terminal": true,
+            "user": {"uid": spec.uid, "gid": spec.gid, "additionalGids": spec.additional_gids},
+            "args": spec.args,
+            "env": spec.env,
+            "cwd": if spec.cwd.is_empty() { "/" } else { spec.cwd.as_str() },
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        });
+        if let Err(e) = std::fs::write(&process_file, process.to_string()) {
+            return fail(format!("process file: {e}"));
+        }
+        builder = builder.with_console_socket(Some(&sock));
+        console = Some((listener, sock));
+    } else {
+        builder = builder
+            .with_stdin(stdin)
+            .with_stdout(stdout)
+            .with_stderr(stderr);
+    }
     let mut tenant = builder
-        .with_stdin(stdin)
-        .with_stdout(stdout)
-        .with_stderr(stderr)
         .as_tenant()
         .with_container_args(spec.args.clone())
         .with_env(env)
@@ -355,22 +395,27 @@ fn exec(spec_json: &str) -> ExitCode {
         .with_group(Some(spec.gid))
         .with_additional_gids(spec.additional_gids.clone())
         .with_detach(true);
+    if spec.tty {
+        tenant = tenant.with_process(Some(&process_file));
+    }
     if let Some(caps) = &spec.capabilities {
         tenant = tenant.with_capabilities(caps.clone());
     }
-    let pid = match tenant.build() {
+    let built = tenant.build();
+    let _ = std::fs::remove_file(&process_file);
+    let pid = match built {
         Ok(pid) => pid.as_raw(),
-        Err(e) => {
-            eprintln!("berth-monitor exec: {e}");
-            let record = ExitRecord {
-                exit_code: 126,
-                finished_at: jiff::Timestamp::now().to_string(),
-                oom_killed: false,
-            };
-            let _ = record.write(&spec.exit_file);
-            return ExitCode::from(126);
-        }
+        Err(e) => return fail(format!("{e}")),
     };
+    if let Some((listener, sock)) = console {
+        let master = tty::receive_master(&listener);
+        drop(listener);
+        let _ = std::fs::remove_file(&sock);
+        match master {
+            Ok(m) => relay_tty(m, pid, spec.resize_socket.as_deref()),
+            Err(e) => eprintln!("berth-monitor exec: terminal: {e}"),
+        }
+    }
     let _ = std::fs::write(spec.exit_file.with_extension("pid"), pid.to_string());
     let code = match Pid::from_raw(pid).map(|p| loop {
         match waitpid(Some(p), WaitOptions::empty()) {
@@ -392,6 +437,67 @@ fn exec(spec_json: &str) -> ExitCode {
     };
     let _ = record.write(&spec.exit_file);
     ExitCode::SUCCESS
+}
+
+/// Copies between an exec's terminal and this process's stdin/stdout until the process ends.
+fn relay_tty(master: OwnedFd, pid: i32, resize_socket: Option<&std::path::Path>) {
+    let Some(p) = Pid::from_raw(pid) else { return };
+    let Ok(pidfd) = pidfd_open(p, PidfdFlags::empty()) else {
+        return;
+    };
+    let resizer = resize_socket.and_then(|s| tty::Resizer::new(s).ok());
+    let _ = fcntl_setfl(&master, OFlags::NONBLOCK);
+    let mut out = std::io::stdout().lock();
+    let stdin_fd = std::io::stdin().as_fd().try_clone_to_owned().ok();
+    let mut stdin_open = stdin_fd.is_some();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut term = File::from(master.try_clone().expect("dup"));
+    loop {
+        let mut fds = vec![
+            PollFd::new(&pidfd, PollFlags::IN),
+            PollFd::new(&master, PollFlags::IN),
+        ];
+        if let (true, Some(fd)) = (stdin_open, stdin_fd.as_ref()) {
+            fds.push(PollFd::new(fd, PollFlags::IN));
+        }
+        if let Some(r) = &resizer {
+            fds.push(PollFd::new(r.listener(), PollFlags::IN));
+        }
+        if poll(&mut fds, None).is_err() {
+            continue;
+        }
+        let exited = !fds[0].revents().is_empty();
+        let input = stdin_open && fds.len() > 2 && !fds[2].revents().is_empty();
+        drop(fds);
+        loop {
+            match term.read(&mut buf) {
+                Ok(n) if n > 0 => {
+                    let _ = out.write_all(&buf[..n]);
+                    let _ = out.flush();
+                }
+                _ => break,
+            }
+        }
+        if input {
+            if let Some(fd) = stdin_fd.as_ref() {
+                match rustix::io::read(fd, &mut buf) {
+                    Ok(0) | Err(_) => stdin_open = false,
+                    Ok(n) => {
+                        let _ = term.write_all(&buf[..n]);
+                    }
+                }
+            }
+        }
+        if let Some(r) = &resizer {
+            r.step(&master);
+        }
+        if exited {
+            break;
+        }
+    }
+    if let Some(s) = resize_socket {
+        let _ = std::fs::remove_file(s);
+    }
 }
 
 fn main() -> ExitCode {

@@ -459,12 +459,6 @@ impl berth_api_server::backend::ExecBackend for Daemon {
         container: &str,
         body: berth_api_types::exec::ExecCreateBody,
     ) -> Result<String, ApiError> {
-        if body.tty {
-            return Err(ApiError::new(
-                berth_errdefs::ErrorKind::NotImplemented,
-                "exec with a TTY is not supported yet",
-            ));
-        }
         let cfg = berth_engine::containers::ExecConfig {
             cmd: body.cmd.unwrap_or_default(),
             user: body.user,
@@ -492,11 +486,18 @@ impl berth_api_server::backend::ExecBackend for Daemon {
                 .map(|s| Box::pin(s) as std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>),
             stdout: Box::pin(io.stdout),
             stderr: Box::pin(io.stderr),
-            tty: false,
+            tty: io.tty,
             done: Box::pin(async move {
                 let _ = io.done.await;
             }),
         })
+    }
+
+    async fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<(), ApiError> {
+        self.containers()
+            .exec_resize(id, rows, cols)
+            .await
+            .map_err(api_err)
     }
 
     fn exec_inspect(&self, id: &str) -> Result<berth_api_types::exec::ExecInspect, ApiError> {

@@ -167,6 +167,7 @@ pub trait ExecBackend: Send + Sync {
     /// Returns the exec's ID.
     fn exec_create(&self, container: &str, body: ExecCreateBody) -> Result<String, ApiError>;
     async fn exec_start(&self, id: &str) -> Result<ExecStreams, ApiError>;
+    async fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<(), ApiError>;
     fn exec_inspect(&self, id: &str) -> Result<ExecInspect, ApiError>;
 }
 

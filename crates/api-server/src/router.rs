@@ -125,6 +125,7 @@ fn routes() -> Vec<Route> {
         route!(POST, "/containers/{id}/exec", handlers::exec::create),
         route!(POST, "/exec/{id}/start", handlers::exec::start),
         route!(GET, "/exec/{id}/json", handlers::exec::inspect),
+        route!(POST, "/exec/{id}/resize", handlers::exec::resize),
     ]
 }
 

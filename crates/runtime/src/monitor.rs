@@ -206,4 +206,12 @@ pub struct ExecSpec {
     pub additional_gids: Vec<u32>,
     /// Capabilities to hold; `None` keeps the container's.
     pub capabilities: Option<Vec<String>>,
+    /// Run on a pseudo-terminal: libcontainer sends its master to `console_socket`; resize
+    /// requests come on `resize_socket`.
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default)]
+    pub console_socket: Option<PathBuf>,
+    #[serde(default)]
+    pub resize_socket: Option<PathBuf>,
 }

@@ -661,7 +661,7 @@ fn a_thousand_attach_and_vanish_cycles_leak_nothing() {
     let cycle = |i: usize| {
         let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
         s.write_all(b"POST /v1.18/containers/spin/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n").unwrap();
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             // Read the 101 and a little output before vanishing.
             let mut buf = [0u8; 512];
             let _ = s.read(&mut buf);

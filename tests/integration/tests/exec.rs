@@ -145,3 +145,92 @@ fn exec_api_inspect_and_events() {
         ]
     );
 }
+
+/// `Tty: true` gives the process a real terminal: output comes raw (no stream headers), a
+/// resize reaches the process, and the exit code is the process's.
+#[test]
+fn exec_with_a_terminal_and_resize() {
+    use std::io::{Read, Write};
+    let d = daemon_with_container();
+    let body = br#"{"AttachStdin": true, "AttachStdout": true, "AttachStderr": true, "Tty": true, "Cmd": ["sh"]}"#;
+    let r = d.request(
+        "POST",
+        "/v1.18/containers/box/exec",
+        &[("Content-Type", "application/json")],
+        body,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["Id"].as_str().unwrap().to_string();
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let start = br#"{"Detach": false, "Tty": true}"#;
+    write!(
+        s,
+        "POST /v1.18/exec/{id}/start HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        start.len()
+    )
+    .unwrap();
+    s.write_all(start).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            s.read(&mut byte).unwrap(),
+            1,
+            "connection closed in headers"
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    // The resize waits for the terminal if the process is still being set up.
+    let resize = d.post(&format!("/v1.18/exec/{id}/resize?h=33&w=101"));
+    assert_eq!(resize.status, 201, "{}", resize.text());
+    s.write_all(b"tty; stty size; exit 5\n").unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let out = String::from_utf8_lossy(&out).to_string();
+    assert!(out.contains("/dev/pts/"), "no terminal: {out:?}");
+    assert!(out.contains("33 101"), "resize not seen: {out:?}");
+    assert!(
+        !out.as_bytes().contains(&1u8),
+        "terminal output is not multiplexed: {out:?}"
+    );
+    let mut inspect = serde_json::Value::Null;
+    for _ in 0..100 {
+        inspect = d.get(&format!("/v1.18/exec/{id}/json")).json();
+        if inspect["Running"] == false {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(inspect["ExitCode"], 5, "{inspect}");
+    assert_eq!(inspect["ProcessConfig"]["tty"], true, "{inspect}");
+    // A finished exec cannot be resized; an unknown one is a 404.
+    assert_eq!(
+        d.post(&format!("/v1.18/exec/{id}/resize?h=10&w=10")).status,
+        409
+    );
+    assert_eq!(d.post("/v1.18/exec/nope/resize?h=10&w=10").status, 404);
+}
+
+/// `docker exec -it` through the real CLI on a pseudo-terminal from `script`.
+#[test]
+fn docker_exec_it_runs_on_a_terminal() {
+    let d = daemon_with_container();
+    let docker = berth_tests::docker_cli();
+    let line = format!("{} exec -it box sh -c 'tty; exit 7'", docker.display());
+    // A stdin that stays open: `script` turns end-of-input into a byte for the terminal.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "sleep 3 | script -qec \"{line}\" /dev/null; echo rc=$?"
+        ))
+        .env("DOCKER_HOST", format!("unix://{}", d.socket.display()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/dev/pts/"), "{text}");
+    assert!(text.contains("rc=7"), "{text}");
+}

@@ -147,3 +147,18 @@ pub async fn start(ctx: Ctx, mut req: Request<Incoming>) -> HandlerResult {
         .body(BodyExt::boxed_unsync(body))
         .expect("valid"))
 }
+
+/// `POST /exec/(id)/resize?h=&w=` (201, as the 1.18 doc shows).
+pub async fn resize(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+    let dim = |k: &str| -> Result<u16, ApiError> {
+        ctx.query.str(k).parse::<u16>().map_err(|_| {
+            ApiError::bad_request(format!("invalid value for {k}: {:?}", ctx.query.str(k)))
+        })
+    };
+    let (h, w) = (dim("h")?, dim("w")?);
+    ctx.backend.exec_resize(ctx.param(0), h, w).await?;
+    Ok(Response::builder()
+        .status(StatusCode::CREATED)
+        .body(empty())
+        .expect("valid"))
+}

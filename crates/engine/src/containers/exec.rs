@@ -45,6 +45,8 @@ pub struct ExecIo {
     /// Resolves with the exit code once it is recorded (clients inspect right after the
     /// stream ends).
     pub done: tokio::sync::oneshot::Receiver<i32>,
+    /// Output is a terminal's (raw, on stdout).
+    pub tty: bool,
 }
 
 #[derive(Default)]
@@ -189,9 +191,15 @@ impl ContainerService {
                     )
                     .map_err(EngineError::InvalidParameter)?,
                 )
+            } else if cfg.tty {
+                // A terminal exec is described in full: it needs the container's set spelled out.
+                Some(super::settings::capabilities(&rec.host_config)?)
             } else {
                 None
             },
+            tty: cfg.tty,
+            console_socket: cfg.tty.then(|| self.paths.exec_socket(&exec.id, "con")),
+            resize_socket: cfg.tty.then(|| self.paths.exec_socket(&exec.id, "tty")),
         };
         let mut cmd = std::process::Command::new(&self.monitor_bin);
         cmd.arg("exec")
@@ -213,6 +221,7 @@ impl ContainerService {
             stdout: child.stdout.take().expect("piped"),
             stderr: child.stderr.take().expect("piped"),
             done,
+            tty: cfg.tty,
         };
         self.publish(
             &rec,
@@ -246,6 +255,56 @@ impl ContainerService {
             let _ = done_tx.send(code);
         });
         Ok(io)
+    }
+
+    /// `POST /exec/(id)/resize?h=&w=`.
+    pub async fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<(), EngineError> {
+        let exec = self
+            .execs
+            .map
+            .lock()
+            .expect("lock")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| EngineError::NotFound(format!("No such exec instance: {id}")))?;
+        if !exec.config.tty {
+            return Err(EngineError::Conflict(format!("exec {id} has no terminal")));
+        }
+        if !exec.running {
+            return Err(EngineError::Conflict(format!("exec {id} is not running")));
+        }
+        use tokio::io::AsyncWriteExt;
+        // Clients resize right after the start hijack, often before the monitor has made its
+        // terminal; wait briefly for the resize socket rather than fail the first resize.
+        let socket = self.paths.exec_socket(id, "tty");
+        let mut attempts = 0;
+        let mut s = loop {
+            match tokio::net::UnixStream::connect(&socket).await {
+                Ok(s) => break s,
+                Err(_) if attempts < 200 && self.exec_is_running(id) => {
+                    attempts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                Err(e) => {
+                    return Err(EngineError::Internal(format!(
+                        "Cannot resize exec {id}: {e}"
+                    )))
+                }
+            }
+        };
+        s.write_all(format!("{rows} {cols}\n").as_bytes())
+            .await
+            .map_err(|e| EngineError::Internal(format!("Cannot resize exec: {e}")))?;
+        Ok(())
+    }
+
+    fn exec_is_running(&self, id: &str) -> bool {
+        self.execs
+            .map
+            .lock()
+            .expect("lock")
+            .get(id)
+            .is_some_and(|e| e.running)
     }
 
     /// Forgets the execs of a removed container.

@@ -70,6 +70,13 @@ impl ContainerPaths {
         self.exec_root.join("sock").join(id)
     }
 
+    /// An exec's sockets (`con`sole, `tty` resize), short for the 108-byte limit.
+    pub fn exec_socket(&self, exec_id: &str, kind: &str) -> PathBuf {
+        self.exec_root
+            .join("sock")
+            .join(format!("x{}.{kind}", &exec_id[..exec_id.len().min(24)]))
+    }
+
     pub fn resize_socket(&self, id: &str) -> PathBuf {
         self.exec_root.join("sock").join(format!("{id}.tty"))
     }
