@@ -82,6 +82,7 @@ async fn run(config: Config) -> Result<(), String> {
         let _ = t.await;
     }
     listeners::cleanup(&hosts);
+    berth_engine::containers::release_default_cgroup_parent();
     if let Some(p) = &pidfile {
         let _ = std::fs::remove_file(p);
     }

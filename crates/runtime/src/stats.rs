@@ -43,6 +43,24 @@ impl Default for CgroupFs {
     }
 }
 
+impl CgroupFs {
+    /// Removes the cgroup `rel` (e.g. `/berth`) from every hierarchy where it is empty: under
+    /// the v2 root itself and under each v1 controller. A cgroup that still has children or
+    /// tasks refuses `rmdir`, so this never disturbs a running container.
+    pub fn remove_if_empty(&self, rel: &str) {
+        let rel = rel.trim_start_matches('/');
+        if rel.is_empty() {
+            return;
+        }
+        let _ = std::fs::remove_dir(self.root.join(rel));
+        if let Ok(entries) = std::fs::read_dir(&self.root) {
+            for e in entries.flatten() {
+                let _ = std::fs::remove_dir(e.path().join(rel));
+            }
+        }
+    }
+}
+
 const USER_HZ_NS: u64 = 10_000_000;
 
 fn read_u64(p: &Path) -> Option<u64> {
@@ -294,5 +312,22 @@ mod tests {
         let n = net_dev(p.to_str().unwrap());
         assert_eq!(n.len(), 1);
         assert_eq!(n["eth0"], [648, 8, 0, 1, 700, 9, 0, 2]);
+    }
+
+    #[test]
+    fn remove_if_empty_keeps_cgroups_that_have_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = CgroupFs {
+            root: dir.path().to_path_buf(),
+        };
+        std::fs::create_dir_all(dir.path().join("memory/berth")).unwrap();
+        std::fs::create_dir_all(dir.path().join("cpu/berth/running")).unwrap();
+        std::fs::create_dir_all(dir.path().join("pids")).unwrap();
+        fs.remove_if_empty("/berth");
+        assert!(!dir.path().join("memory/berth").exists());
+        assert!(dir.path().join("cpu/berth/running").exists());
+        assert!(dir.path().join("pids").exists());
+        fs.remove_if_empty("/");
+        assert!(dir.path().join("pids").exists());
     }
 }

@@ -29,6 +29,7 @@ pub use logs::{LogLine, LogOptions};
 pub use paths::ContainerPaths;
 pub use procs::TopResult;
 pub use record::{Config, ContainerRecord, HostConfig, RestartPolicy, State, Status};
+pub use settings::release_default_cgroup_parent;
 pub use volumes::MountPoint;
 
 /// One container: its record (the truth, persisted on every change), a channel that ticks on

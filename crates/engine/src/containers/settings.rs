@@ -14,12 +14,21 @@ fn invalid(msg: impl Into<String>) -> EngineError {
     EngineError::InvalidParameter(msg.into())
 }
 
+/// The parent of containers' cgroups when they name none.
+pub const DEFAULT_CGROUP_PARENT: &str = "/berth";
+
+/// Removes the default parent cgroup where no container is left in it, so a stopped daemon
+/// with no containers leaves nothing in the cgroup tree.
+pub fn release_default_cgroup_parent() {
+    berth_runtime::stats::CgroupFs::default().remove_if_empty(DEFAULT_CGROUP_PARENT);
+}
+
 /// The cgroup a container runs in: `/berth/<id>`, or under `CgroupParent` (a relative parent
 /// is taken from the root of the hierarchy, as Docker's cgroupfs driver does).
 pub fn cgroup_path(rec: &ContainerRecord) -> String {
     let parent = rec.host_config.cgroup_parent.trim_matches('/');
     if parent.is_empty() {
-        format!("/berth/{}", rec.id)
+        format!("{DEFAULT_CGROUP_PARENT}/{}", rec.id)
     } else {
         format!("/{parent}/{}", rec.id)
     }
