@@ -523,3 +523,23 @@ impl berth_api_server::backend::ExecBackend for Daemon {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The record and the wire type pass through each other by field name, so a name that
+    /// differs would silently drop the setting.
+    #[test]
+    fn records_and_wire_types_name_fields_alike() {
+        let keys = |v: serde_json::Value| -> Vec<String> {
+            v.as_object().unwrap().keys().cloned().collect()
+        };
+        let wire = serde_json::to_value(HostConfig::default()).unwrap();
+        let record = serde_json::to_value(berth_engine::containers::HostConfig::default()).unwrap();
+        assert_eq!(keys(wire), keys(record));
+        let wire = serde_json::to_value(ContainerConfig::default()).unwrap();
+        let record = serde_json::to_value(berth_engine::containers::Config::default()).unwrap();
+        assert_eq!(keys(wire), keys(record));
+    }
+}

@@ -50,6 +50,16 @@ impl Query {
             .map_err(|e| ApiError::bad_request(e.0))
     }
 
+    /// The `h` and `w` of a terminal resize, as rows and columns.
+    pub fn terminal_size(&self) -> Result<(u16, u16), ApiError> {
+        let dim = |key: &str| {
+            self.str(key).parse::<u16>().map_err(|_| {
+                ApiError::bad_request(format!("invalid value for {key}: {:?}", self.str(key)))
+            })
+        };
+        Ok((dim("h")?, dim("w")?))
+    }
+
     /// A Unix time, `SECONDS[.NANOS]`, as nanoseconds.
     pub fn timestamp(&self, key: &str) -> Result<Option<i64>, ApiError> {
         let Some(raw) = self.get(key).filter(|s| !s.is_empty()) else {
@@ -83,5 +93,15 @@ mod tests {
         assert!(!q.bool("c") && !q.bool("d") && !q.bool("e") && !q.bool("missing"));
         assert_eq!(q.timestamp("since").unwrap(), Some(12_500_000_000));
         assert!(q.timestamp("bad").is_err());
+    }
+
+    #[test]
+    fn terminal_size_is_rows_then_columns() {
+        assert_eq!(
+            Query::parse(Some("h=33&w=101")).terminal_size().unwrap(),
+            (33, 101)
+        );
+        assert!(Query::parse(Some("h=33")).terminal_size().is_err());
+        assert!(Query::parse(Some("h=-1&w=5")).terminal_size().is_err());
     }
 }

@@ -335,6 +335,36 @@ pub fn full(data: impl Into<Bytes>) -> Body {
         .boxed_unsync()
 }
 
+/// A body that sends each chunk as it comes.
+pub fn stream_body<S>(chunks: S) -> Body
+where
+    S: futures_util::Stream<Item = Bytes> + Send + 'static,
+{
+    use futures_util::StreamExt;
+    BodyExt::boxed_unsync(http_body_util::StreamBody::new(
+        chunks.map(|c| Ok::<_, std::io::Error>(hyper::body::Frame::data(c))),
+    ))
+}
+
+/// A 200 streamed as it is produced: logs, events, stats, exec output.
+pub fn streaming<S>(content_type: &'static str, chunks: S) -> HandlerResult
+where
+    S: futures_util::Stream<Item = Bytes> + Send + 'static,
+{
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(stream_body(chunks))
+        .expect("valid"))
+}
+
+/// One value of a JSON-lines stream (events, stats).
+pub fn json_line<T: serde::Serialize>(value: &T) -> Bytes {
+    let mut line = serde_json::to_vec(value).expect("wire types serialise");
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
 /// A JSON response with the given status.
 pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> HandlerResult {
     let body = serde_json::to_vec(value)

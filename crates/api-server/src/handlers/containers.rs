@@ -4,14 +4,15 @@ use berth_api_types::container::{CreateBody, HostConfig};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{header, HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Incoming;
 
 use crate::backend::{ContainerListQuery, LogChunk, LogStream, LogsQuery};
 use crate::compat;
 use crate::error::ApiError;
 use crate::gates;
-use crate::router::{empty, json, read_small_body, Ctx, HandlerResult};
+use crate::router::{
+    empty, json, json_line, read_small_body, stream_body, streaming, Ctx, HandlerResult,
+};
 use crate::stdcopy;
 
 const MAX_JSON_BODY: usize = 4 << 20;
@@ -260,13 +261,8 @@ pub async fn logs(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
         ));
     }
     let LogStream { tty, chunks } = ctx.backend.container_logs(ctx.param(0), &q)?;
-    let mut enc = encode(tty, ctx.query.bool("timestamps"));
-    let body = StreamBody::new(chunks.map(move |c| Ok::<_, std::io::Error>(Frame::data(enc(c)))));
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")
-        .body(BodyExt::boxed_unsync(body))
-        .expect("valid"))
+    let enc = encode(tty, ctx.query.bool("timestamps"));
+    streaming("application/vnd.docker.raw-stream", chunks.map(enc))
 }
 
 /// `POST /containers/(id)/attach`: for now the output side only (the container's stdout and
@@ -383,10 +379,8 @@ pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
     }
     let body = match chunks {
         Some(LogStream { tty, chunks }) => {
-            let mut enc = encode(tty, false);
-            BodyExt::boxed_unsync(StreamBody::new(
-                chunks.map(move |c| Ok::<_, std::io::Error>(Frame::data(enc(c)))),
-            ))
+            let enc = encode(tty, false);
+            stream_body(chunks.map(enc))
         }
         None => empty(),
     };
@@ -406,26 +400,15 @@ pub async fn stats(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
         .is_none_or(|_| ctx.query.bool("stream"));
     let samples = ctx.backend.container_stats(ctx.param(0), stream)?;
     let v = ctx.version;
-    let body = StreamBody::new(samples.map(move |s| {
-        let mut line = serde_json::to_vec(&compat::stats(v, s)).expect("stats serialise");
-        line.push(b'\n');
-        Ok::<_, std::io::Error>(Frame::data(Bytes::from(line)))
-    }));
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(BodyExt::boxed_unsync(body))
-        .expect("valid"))
+    streaming(
+        "application/json",
+        samples.map(move |s| json_line(&compat::stats(v, s))),
+    )
 }
 
 /// `POST /containers/(id)/resize?h=&w=`.
 pub async fn resize(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
-    let dim = |k: &str| -> Result<u16, ApiError> {
-        ctx.query.str(k).parse::<u16>().map_err(|_| {
-            ApiError::bad_request(format!("invalid value for {k}: {:?}", ctx.query.str(k)))
-        })
-    };
-    let (h, w) = (dim("h")?, dim("w")?);
+    let (h, w) = ctx.query.terminal_size()?;
     ctx.backend.resize_container(ctx.param(0), h, w).await?;
     Ok(Response::builder()
         .status(StatusCode::OK)

@@ -1,17 +1,15 @@
 //! `GET /events`: past events (with `since`), then live ones, one JSON object per line,
 //! until `until` passes or the client goes away.
 
-use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{header, Request, Response, StatusCode};
-use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Frame, Incoming};
+use http::Request;
+use hyper::body::Incoming;
 
 use crate::backend::EventQuery;
 use crate::compat;
 use crate::error::ApiError;
 use crate::gates;
-use crate::router::{Ctx, HandlerResult};
+use crate::router::{json_line, streaming, Ctx, HandlerResult};
 
 pub async fn events(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
     let since = ctx.query.timestamp("since")?;
@@ -30,11 +28,7 @@ pub async fn events(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
         filters,
     })?;
     let version = ctx.version;
-    let line = move |e| {
-        let mut bytes = serde_json::to_vec(&compat::event(version, e)).expect("event serialises");
-        bytes.push(b'\n');
-        Ok::<_, std::io::Error>(Frame::data(Bytes::from(bytes)))
-    };
+    let line = move |e| json_line(&compat::event(version, e));
     let past = futures_util::stream::iter(
         sub.past
             .into_iter()
@@ -56,10 +50,5 @@ pub async fn events(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
         }
         None => sub.live,
     };
-    let body = StreamBody::new(past.chain(live).map(line));
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(BodyExt::boxed_unsync(body))
-        .expect("valid"))
+    streaming("application/json", past.chain(live).map(line))
 }

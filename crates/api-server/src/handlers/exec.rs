@@ -5,15 +5,14 @@ use berth_api_types::exec::{ExecCreateBody, ExecStartBody};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{header, HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Incoming;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
 use crate::backend::ExecStreams;
 use crate::compat;
 use crate::error::ApiError;
-use crate::router::{empty, json, read_small_body, Ctx, HandlerResult};
+use crate::router::{empty, json, read_small_body, streaming, Ctx, HandlerResult};
 use crate::stdcopy;
 
 fn parse<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
@@ -136,26 +135,12 @@ pub async fn start(ctx: Ctx, mut req: Request<Incoming>) -> HandlerResult {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), done).await;
     })
     .filter_map(|_| std::future::ready(None));
-    let body = StreamBody::new(
-        chunks
-            .chain(finish)
-            .map(|c| Ok::<_, std::io::Error>(Frame::data(c))),
-    );
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")
-        .body(BodyExt::boxed_unsync(body))
-        .expect("valid"))
+    streaming("application/vnd.docker.raw-stream", chunks.chain(finish))
 }
 
 /// `POST /exec/(id)/resize?h=&w=` (201, as the 1.18 doc shows).
 pub async fn resize(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
-    let dim = |k: &str| -> Result<u16, ApiError> {
-        ctx.query.str(k).parse::<u16>().map_err(|_| {
-            ApiError::bad_request(format!("invalid value for {k}: {:?}", ctx.query.str(k)))
-        })
-    };
-    let (h, w) = (dim("h")?, dim("w")?);
+    let (h, w) = ctx.query.terminal_size()?;
     ctx.backend.exec_resize(ctx.param(0), h, w).await?;
     Ok(Response::builder()
         .status(StatusCode::CREATED)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use berth_runtime::monitor::{ExecSpec, ExitRecord};
 
-use super::lifecycle::{env_key, resolve_user, DEFAULT_PATH};
+use super::lifecycle::{env_key, resolve_user, send_resize, DEFAULT_PATH};
 use super::record::{ContainerRecord, Status};
 use super::ContainerService;
 use crate::error::EngineError;
@@ -104,15 +104,18 @@ impl ContainerService {
         Ok(id)
     }
 
-    pub fn exec_inspect(&self, id: &str) -> Result<(ExecRecord, ContainerRecord), EngineError> {
-        let exec = self
-            .execs
+    fn exec_record(&self, id: &str) -> Result<ExecRecord, EngineError> {
+        self.execs
             .map
             .lock()
             .expect("lock")
             .get(id)
             .cloned()
-            .ok_or_else(|| EngineError::NotFound(format!("No such exec instance: {id}")))?;
+            .ok_or_else(|| EngineError::NotFound(format!("No such exec instance: {id}")))
+    }
+
+    pub fn exec_inspect(&self, id: &str) -> Result<(ExecRecord, ContainerRecord), EngineError> {
+        let exec = self.exec_record(id)?;
         let container = self.entry(&exec.container_id)?.snapshot();
         Ok((exec, container))
     }
@@ -259,29 +262,30 @@ impl ContainerService {
 
     /// `POST /exec/(id)/resize?h=&w=`.
     pub async fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<(), EngineError> {
-        let exec = self
-            .execs
-            .map
-            .lock()
-            .expect("lock")
-            .get(id)
-            .cloned()
-            .ok_or_else(|| EngineError::NotFound(format!("No such exec instance: {id}")))?;
+        let exec = self.exec_record(id)?;
         if !exec.config.tty {
             return Err(EngineError::Conflict(format!("exec {id} has no terminal")));
         }
         if !exec.running {
             return Err(EngineError::Conflict(format!("exec {id} is not running")));
         }
-        use tokio::io::AsyncWriteExt;
         // Clients resize right after the start hijack, often before the monitor has made its
         // terminal; wait briefly for the resize socket rather than fail the first resize.
         let socket = self.paths.exec_socket(id, "tty");
         let mut attempts = 0;
-        let mut s = loop {
-            match tokio::net::UnixStream::connect(&socket).await {
-                Ok(s) => break s,
-                Err(_) if attempts < 200 && self.exec_is_running(id) => {
+        loop {
+            match send_resize(&socket, rows, cols).await {
+                Ok(()) => return Ok(()),
+                // Not there yet, or bound but not yet listening.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                    ) && attempts < 200 =>
+                {
+                    if !self.exec_record(id).is_ok_and(|e| e.running) {
+                        return Err(EngineError::Conflict(format!("exec {id} is not running")));
+                    }
                     attempts += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
@@ -291,20 +295,7 @@ impl ContainerService {
                     )))
                 }
             }
-        };
-        s.write_all(format!("{rows} {cols}\n").as_bytes())
-            .await
-            .map_err(|e| EngineError::Internal(format!("Cannot resize exec: {e}")))?;
-        Ok(())
-    }
-
-    fn exec_is_running(&self, id: &str) -> bool {
-        self.execs
-            .map
-            .lock()
-            .expect("lock")
-            .get(id)
-            .is_some_and(|e| e.running)
+        }
     }
 
     /// Forgets the execs of a removed container.

@@ -1271,15 +1271,19 @@ impl ContainerService {
                 rec.id
             )));
         }
-        use tokio::io::AsyncWriteExt;
-        let mut s = tokio::net::UnixStream::connect(self.paths.resize_socket(&rec.id))
+        send_resize(&self.paths.resize_socket(&rec.id), rows, cols)
             .await
-            .map_err(|e| {
-                EngineError::Internal(format!("Cannot resize container {}: {e}", rec.id))
-            })?;
-        s.write_all(format!("{rows} {cols}\n").as_bytes())
-            .await
-            .map_err(|e| EngineError::Internal(format!("Cannot resize container: {e}")))?;
-        Ok(())
+            .map_err(|e| EngineError::Internal(format!("Cannot resize container {}: {e}", rec.id)))
     }
+}
+
+/// Asks a monitor to resize its terminal: one `ROWS COLS` line on its resize socket.
+pub(super) async fn send_resize(
+    socket: &std::path::Path,
+    rows: u16,
+    cols: u16,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::UnixStream::connect(socket).await?;
+    s.write_all(format!("{rows} {cols}\n").as_bytes()).await
 }

@@ -53,6 +53,7 @@ pub struct LogConfig {
 #[serde(rename_all = "PascalCase", default)]
 pub struct HostConfig {
     pub binds: Option<Vec<String>>,
+    #[serde(rename = "ContainerIDFile")]
     pub container_id_file: String,
     pub lxc_conf: Option<serde_json::Value>,
     pub memory: i64,
