@@ -11,6 +11,7 @@ pub mod compat;
 pub mod error;
 pub mod gates;
 mod handlers;
+pub mod hijack;
 mod query;
 pub mod router;
 pub mod server;

@@ -1,5 +1,5 @@
-//! Accept loops: each connection is served by hyper's HTTP/1 connection (with upgrades, for
-//! the hijacked streams later issues add).
+//! Accept loops: each connection is served by hyper's HTTP/1 connection, and handed to a
+//! hijacking handler's session when one took it over.
 
 use std::future::Future;
 
@@ -8,20 +8,44 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 
+use crate::hijack::{HijackSlot, Hijacked};
 use crate::router::Router;
 
-async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(router: Router, stream: S) {
-    let service = service_fn(move |req| {
+async fn serve_conn<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(router: Router, stream: S) {
+    let slot = HijackSlot::default();
+    let req_slot = slot.clone();
+    let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         let router = router.clone();
+        req.extensions_mut().insert(req_slot.clone());
         async move { Ok::<_, std::convert::Infallible>(router.handle(req).await) }
     });
+    // `without_shutdown` (not `with_upgrades`): a hijacking handler may answer a plain 200,
+    // which hyper's upgrades do not cover; see `hijack`.
     let conn = hyper::server::conn::http1::Builder::new()
         .half_close(true)
         .max_buf_size(1 << 20)
         .serve_connection(TokioIo::new(stream), service)
-        .with_upgrades();
-    if let Err(e) = conn.await {
-        tracing::debug!(error = %e, "connection ended with an error");
+        .without_shutdown();
+    let parts = match conn.await {
+        Ok(parts) => parts,
+        Err(e) => {
+            tracing::debug!(error = %e, "connection ended with an error");
+            return;
+        }
+    };
+    match slot.take() {
+        Some(session) => {
+            session(Hijacked::new(
+                parts.read_buf,
+                Box::new(parts.io.into_inner()),
+            ))
+            .await
+        }
+        None => {
+            // hyper leaves the socket open with `without_shutdown`: close it as it would have.
+            let mut io = parts.io.into_inner();
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut io).await;
+        }
     }
 }
 

@@ -639,6 +639,70 @@ fn detach_keys_leave_the_container_running() {
     );
 }
 
+/// Reads from `s` until `out` holds `want`.
+fn read_until(s: &mut std::os::unix::net::UnixStream, out: &mut Vec<u8>, want: &str) {
+    use std::io::Read;
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(out).contains(want) {
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed before {want:?}: {:?}",
+            String::from_utf8_lossy(out)
+        );
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[test]
+fn plain_200_attach_is_two_way_and_survives_a_half_close() {
+    use std::io::{Read, Write};
+    let d = daemon();
+    let body = br#"{"Image":"busybox","Cmd":["sh","-c","cat; echo stdin-closed"],"OpenStdin":true,"StdinOnce":true}"#;
+    let r = d.request(
+        "POST",
+        "/v1.18/containers/create?name=plain",
+        &[("Content-Type", "application/json")],
+        body,
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(d.post("/v1.18/containers/plain/start").status, 204);
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // No Upgrade header: what clients before the 101 handshake sent.
+    s.write_all(b"POST /v1.7/containers/plain/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let mut out = Vec::new();
+    read_until(&mut s, &mut out, "\r\n\r\n");
+    let head = String::from_utf8_lossy(&out).to_string();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    // Each line goes in after the answer to the previous one came out: both directions
+    // stay open on the same connection.
+    for line in ["one", "two", "three"] {
+        s.write_all(format!("{line}\n").as_bytes()).unwrap();
+        read_until(&mut s, &mut out, &format!("{line}\n"));
+    }
+    // Closing our side of stdin ends the container's stdin (StdinOnce), and its last
+    // output still arrives before the stream closes.
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    s.read_to_end(&mut out).unwrap();
+    let body = &out[out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+    let mut frames = Vec::new();
+    let mut rest = body;
+    while rest.len() >= 8 {
+        let len = u32::from_be_bytes(rest[4..8].try_into().unwrap()) as usize;
+        assert_eq!(rest[0], 1, "stdout frames");
+        assert_eq!(&rest[1..4], &[0, 0, 0]);
+        frames.extend_from_slice(&rest[8..8 + len]);
+        rest = &rest[8 + len..];
+    }
+    assert!(rest.is_empty(), "whole frames only");
+    assert_eq!(
+        String::from_utf8_lossy(&frames),
+        "one\ntwo\nthree\nstdin-closed\n"
+    );
+    assert_eq!(wait_exit(&d, "plain"), 0);
+}
+
 fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
@@ -660,9 +724,15 @@ fn a_thousand_attach_and_vanish_cycles_leak_nothing() {
     assert_eq!(d.post("/v1.18/containers/spin/start").status, 204);
     let cycle = |i: usize| {
         let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-        s.write_all(b"POST /v1.18/containers/spin/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n").unwrap();
+        // Both hijacks: 101 with an Upgrade header, plain 200 without.
+        let upgrade = if i % 4 < 2 {
+            "Upgrade: tcp\r\nConnection: Upgrade\r\n"
+        } else {
+            ""
+        };
+        s.write_all(format!("POST /v1.18/containers/spin/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\n{upgrade}Content-Length: 0\r\n\r\n").as_bytes()).unwrap();
         if i.is_multiple_of(2) {
-            // Read the 101 and a little output before vanishing.
+            // Read the answer and a little output before vanishing.
             let mut buf = [0u8; 512];
             let _ = s.read(&mut buf);
         }

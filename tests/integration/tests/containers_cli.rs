@@ -300,32 +300,48 @@ fn stdin_flows_with_run_i_and_attach() {
 fn attach_with_early_stdin_over_a_raw_socket() {
     use std::io::{Read, Write};
     let d = daemon();
-    let body = br#"{"Image":"busybox","Cmd":["sh","-c","read line; echo got:$line"],"OpenStdin":true,"StdinOnce":true,"AttachStdin":true}"#;
-    let r = d.request(
-        "POST",
-        "/v1.18/containers/create?name=early",
-        &[("Content-Type", "application/json")],
-        body,
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-    // The request and the stdin bytes in one write, before any answer.
-    let mut req = b"POST /v1.18/containers/early/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n".to_vec();
-    req.extend_from_slice(b"hello\n");
-    s.write_all(&req).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    assert_eq!(d.post("/v1.18/containers/early/start").status, 204);
-    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let body = &out[out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
-    assert_eq!(
-        &body[8..],
-        b"got:hello\n",
-        "{:?}",
-        String::from_utf8_lossy(&out)
-    );
+    // Docker hijacks with `101 UPGRADED` when asked to, and with a plain 200 for old clients
+    // that send no Upgrade header; neither may lose stdin sent with the request.
+    for (name, upgrade, status_line) in [
+        (
+            "early101",
+            "Upgrade: tcp\r\nConnection: Upgrade\r\n",
+            "HTTP/1.1 101",
+        ),
+        ("early200", "", "HTTP/1.1 200"),
+    ] {
+        let body = br#"{"Image":"busybox","Cmd":["sh","-c","read line; echo got:$line"],"OpenStdin":true,"StdinOnce":true,"AttachStdin":true}"#;
+        let r = d.request(
+            "POST",
+            &format!("/v1.18/containers/create?name={name}"),
+            &[("Content-Type", "application/json")],
+            body,
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+        // The request and the stdin bytes in one write, before any answer.
+        let mut req = format!("POST /v1.18/containers/{name}/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\n{upgrade}Content-Length: 0\r\n\r\n").into_bytes();
+        req.extend_from_slice(b"hello\n");
+        s.write_all(&req).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert_eq!(
+            d.post(&format!("/v1.18/containers/{name}/start")).status,
+            204
+        );
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with(status_line), "{text}");
+        assert!(
+            text.to_ascii_lowercase()
+                .contains("content-type: application/vnd.docker.raw-stream"),
+            "{text}"
+        );
+        let body = &out[out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+        assert_eq!(&body[8..], b"got:hello\n", "{text}");
+    }
 }
 
 /// Runs `command` under a pseudo-terminal (util-linux `script`), typing `keys` after a pause.

@@ -234,3 +234,56 @@ fn docker_exec_it_runs_on_a_terminal() {
     assert!(text.contains("/dev/pts/"), "{text}");
     assert!(text.contains("rc=7"), "{text}");
 }
+
+/// Without an Upgrade header, exec start still hijacks (a plain 200, as Docker answers old
+/// clients), and stdin sent right behind the request body is not lost.
+#[test]
+fn exec_start_without_upgrade_hijacks_with_200() {
+    use std::io::{Read, Write};
+    let d = daemon_with_container();
+    let body = br#"{"AttachStdin": true, "AttachStdout": true, "AttachStderr": true, "Cmd": ["sh", "-c", "cat; echo err >&2"]}"#;
+    let r = d.request(
+        "POST",
+        "/v1.18/containers/box/exec",
+        &[("Content-Type", "application/json")],
+        body,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["Id"].as_str().unwrap().to_string();
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let start = br#"{"Detach": false, "Tty": false}"#;
+    let mut req = format!(
+        "POST /v1.15/exec/{id}/start HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        start.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(start);
+    req.extend_from_slice(b"early\n");
+    s.write_all(&req).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&out[..split]).to_string();
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    let mut body = &out[split..];
+    let mut streams = (Vec::new(), Vec::new());
+    while body.len() >= 8 {
+        let len = u32::from_be_bytes(body[4..8].try_into().unwrap()) as usize;
+        match body[0] {
+            1 => streams.0.extend_from_slice(&body[8..8 + len]),
+            2 => streams.1.extend_from_slice(&body[8..8 + len]),
+            other => panic!("stream type {other}"),
+        }
+        body = &body[8 + len..];
+    }
+    assert!(body.is_empty(), "whole frames only");
+    assert_eq!(streams.0, b"early\n");
+    assert_eq!(streams.1, b"err\n");
+    assert_eq!(
+        d.get(&format!("/v1.18/exec/{id}/json")).json()["ExitCode"],
+        0
+    );
+}

@@ -1,18 +1,19 @@
 //! Container endpoints.
 
+use std::sync::Arc;
+
 use berth_api_types::container::{CreateBody, HostConfig};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{header, HeaderValue, Request, Response, StatusCode};
+use http::{header, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::backend::{ContainerListQuery, LogChunk, LogStream, LogsQuery};
+use crate::backend::{Backend, ContainerListQuery, LogChunk, LogStream, LogsQuery};
 use crate::compat;
 use crate::error::ApiError;
 use crate::gates;
-use crate::router::{
-    empty, json, json_line, read_small_body, stream_body, streaming, Ctx, HandlerResult,
-};
+use crate::hijack::{Hijack, Hijacked};
+use crate::router::{empty, json, json_line, read_small_body, streaming, Ctx, HandlerResult};
 use crate::stdcopy;
 
 const MAX_JSON_BODY: usize = 4 << 20;
@@ -288,107 +289,95 @@ pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
         }
         chunks = Some(ctx.backend.container_logs(ctx.param(0), &q)?);
     }
-    let upgrade = req
-        .headers()
-        .get(header::UPGRADE)
-        .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"tcp"));
-    if upgrade {
-        let on_upgrade = hyper::upgrade::on(req);
-        let backend = ctx.backend.clone();
-        let name = ctx.param(0).to_string();
-        let want_stdin = ctx.query.bool("stdin") && stream;
-        let detach_keys =
-            parse_detach_keys(ctx.query.get("detachKeys").unwrap_or("ctrl-p,ctrl-q"))?;
-        tokio::spawn(async move {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let Ok(upgraded) = on_upgrade.await else {
+    let session = AttachSession {
+        backend: ctx.backend.clone(),
+        name: ctx.param(0).to_string(),
+        want_stdin: ctx.query.bool("stdin") && stream,
+        detach_keys: parse_detach_keys(ctx.query.get("detachKeys").unwrap_or("ctrl-p,ctrl-q"))?,
+        chunks,
+    };
+    Hijack::of(&req).raw_stream(move |io| session.run(io))
+}
+
+/// One client attached over a hijacked connection.
+struct AttachSession {
+    backend: Arc<dyn Backend>,
+    name: String,
+    want_stdin: bool,
+    detach_keys: Vec<u8>,
+    chunks: Option<LogStream>,
+}
+
+impl AttachSession {
+    async fn run(self, io: Hijacked) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Self {
+            backend,
+            name,
+            want_stdin,
+            detach_keys,
+            chunks,
+        } = self;
+        let (mut rd, mut wr) = tokio::io::split(io);
+        // The client's bytes go to the container's stdin (including any it sent with the
+        // request: the hijacked connection replays what hyper had buffered).
+        // Notify, not a oneshot: the select below polls it afresh on every round.
+        let detached = Arc::new(tokio::sync::Notify::new());
+        let detached_tx = detached.clone();
+        let feed = tokio::spawn(async move {
+            if !want_stdin {
+                return;
+            }
+            let Ok(Some(mut stdin)) = backend.attach_stdin(&name).await else {
                 return;
             };
-            let (mut rd, mut wr) = tokio::io::split(hyper_util::rt::TokioIo::new(upgraded));
-            // The client's bytes go to the container's stdin (they may have been sent with the
-            // request: the upgraded connection replays what hyper had buffered).
-            // Notify, not a oneshot: the select below polls it afresh on every round.
-            let detached = std::sync::Arc::new(tokio::sync::Notify::new());
-            let detached_tx = detached.clone();
-            let feed = tokio::spawn(async move {
-                if !want_stdin {
-                    return;
-                }
-                let Ok(Some(mut stdin)) = backend.attach_stdin(&name).await else {
-                    return;
-                };
-                let mut keys = DetachKeys::new(&detach_keys);
-                let mut buf = vec![0u8; 32 * 1024];
-                loop {
-                    match rd.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            let (data, detach) = keys.scan(&buf[..n]);
-                            if stdin.write_all(&data).await.is_err() {
-                                break;
-                            }
-                            if detach {
-                                // The client leaves; the container and its stdin stay.
-                                detached_tx.notify_one();
-                                return;
-                            }
+            let mut keys = DetachKeys::new(&detach_keys);
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                match rd.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let (data, detach) = keys.scan(&buf[..n]);
+                        if stdin.write_all(&data).await.is_err() {
+                            break;
+                        }
+                        if detach {
+                            // The client leaves; the container and its stdin stay.
+                            detached_tx.notify_one();
+                            return;
                         }
                     }
-                }
-                // End of the client's stdin: the monitor closes the container's stdin when
-                // the container was made with StdinOnce.
-                let _ = stdin.shutdown().await;
-            });
-            match chunks {
-                Some(LogStream { tty, mut chunks }) => {
-                    let mut enc = encode(tty, false);
-                    loop {
-                        tokio::select! {
-                            c = chunks.next() => match c {
-                                Some(c) => {
-                                    if wr.write_all(&enc(c)).await.is_err() {
-                                        break;
-                                    }
-                                }
-                                None => break,
-                            },
-                            _ = detached.notified() => break,
-                        }
-                    }
-                    feed.abort();
-                }
-                // Only stdin attached: the session lasts as long as the client sends.
-                None => {
-                    let _ = feed.await;
                 }
             }
-            let _ = wr.shutdown().await;
+            // End of the client's stdin: the monitor closes the container's stdin when the
+            // container was made with StdinOnce.
+            let _ = stdin.shutdown().await;
         });
-        let mut resp = Response::builder()
-            .status(StatusCode::SWITCHING_PROTOCOLS)
-            .body(empty())
-            .expect("valid");
-        let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/vnd.docker.raw-stream"),
-        );
-        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-        return Ok(resp);
-    }
-    let body = match chunks {
-        Some(LogStream { tty, chunks }) => {
-            let enc = encode(tty, false);
-            stream_body(chunks.map(enc))
+        match chunks {
+            Some(LogStream { tty, mut chunks }) => {
+                let mut enc = encode(tty, false);
+                loop {
+                    tokio::select! {
+                        c = chunks.next() => match c {
+                            Some(c) => {
+                                if wr.write_all(&enc(c)).await.is_err() {
+                                    break;
+                                }
+                            }
+                            None => break,
+                        },
+                        _ = detached.notified() => break,
+                    }
+                }
+                feed.abort();
+            }
+            // Only stdin attached: the session lasts as long as the client sends.
+            None => {
+                let _ = feed.await;
+            }
         }
-        None => empty(),
-    };
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")
-        .body(body)
-        .expect("valid"))
+        let _ = wr.shutdown().await;
+    }
 }
 
 /// `GET /containers/(id)/stats`: one JSON object per second, until the container stops or
@@ -419,7 +408,7 @@ pub async fn resize(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
 /// `GET /containers/(id)/attach/ws`: the same streams over an RFC 6455 websocket. Output goes
 /// out raw (no multiplexing) in binary messages; text or binary messages from the client go to
 /// the container's stdin.
-pub async fn attach_ws(ctx: Ctx, mut req: Request<Incoming>) -> HandlerResult {
+pub async fn attach_ws(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
     use futures_util::SinkExt;
     use tokio::io::AsyncWriteExt;
     use tokio_tungstenite::tungstenite::protocol::{Message, Role};
@@ -458,17 +447,8 @@ pub async fn attach_ws(ctx: Ctx, mut req: Request<Incoming>) -> HandlerResult {
     let want_stdin = ctx.query.bool("stdin") && stream;
     let backend = ctx.backend.clone();
     let name = ctx.param(0).to_string();
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
-            hyper_util::rt::TokioIo::new(upgraded),
-            Role::Server,
-            None,
-        )
-        .await;
+    Hijack::of(&req).websocket(&accept, move |io| async move {
+        let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(io, Role::Server, None).await;
         let (mut sink, mut incoming) = ws.split();
         let feed = tokio::spawn(async move {
             let stdin = if want_stdin {
@@ -503,19 +483,7 @@ pub async fn attach_ws(ctx: Ctx, mut req: Request<Incoming>) -> HandlerResult {
         }
         let _ = sink.close().await;
         feed.abort();
-    });
-    let mut resp = Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .body(empty())
-        .expect("valid");
-    let h = resp.headers_mut();
-    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(
-        "Sec-WebSocket-Accept",
-        HeaderValue::from_str(&accept).expect("base64 is a valid header"),
-    );
-    Ok(resp)
+    })
 }
 
 /// Parses Docker's detach key list: `ctrl-p,ctrl-q`, `ctrl-a,x` (a letter or `ctrl-<letter>`,

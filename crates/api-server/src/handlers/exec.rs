@@ -4,7 +4,7 @@
 use berth_api_types::exec::{ExecCreateBody, ExecStartBody};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{header, HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
@@ -12,7 +12,8 @@ use tokio_util::io::ReaderStream;
 use crate::backend::ExecStreams;
 use crate::compat;
 use crate::error::ApiError;
-use crate::router::{empty, json, read_small_body, streaming, Ctx, HandlerResult};
+use crate::hijack::Hijack;
+use crate::router::{empty, json, read_small_body, Ctx, HandlerResult};
 use crate::stdcopy;
 
 fn parse<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
@@ -69,12 +70,8 @@ fn output(
     )
 }
 
-pub async fn start(ctx: Ctx, mut req: Request<Incoming>) -> HandlerResult {
-    let upgrade = req
-        .headers()
-        .get(header::UPGRADE)
-        .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"tcp"));
-    let on_upgrade = hyper::upgrade::on(&mut req);
+pub async fn start(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+    let hijack = Hijack::of(&req);
     let start: ExecStartBody = parse(&read_small_body(req, 1 << 20).await?)?;
     let streams = ctx.backend.exec_start(ctx.param(0)).await?;
     let (stdin, mut chunks, done) = output(streams);
@@ -85,57 +82,33 @@ pub async fn start(ctx: Ctx, mut req: Request<Incoming>) -> HandlerResult {
             .body(empty())
             .expect("valid"));
     }
-    if upgrade {
-        tokio::spawn(async move {
-            let Ok(upgraded) = on_upgrade.await else {
-                return;
-            };
-            let io = hyper_util::rt::TokioIo::new(upgraded);
-            let (mut rd, mut wr) = tokio::io::split(io);
-            let feed = tokio::spawn(async move {
-                let Some(mut stdin) = stdin else { return };
-                let mut buf = vec![0u8; 32 * 1024];
-                loop {
-                    match rd.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if stdin.write_all(&buf[..n]).await.is_err() {
-                                break;
-                            }
+    hijack.raw_stream(move |io| async move {
+        let (mut rd, mut wr) = tokio::io::split(io);
+        let feed = tokio::spawn(async move {
+            let Some(mut stdin) = stdin else { return };
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                match rd.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if stdin.write_all(&buf[..n]).await.is_err() {
+                            break;
                         }
                     }
                 }
-                let _ = stdin.shutdown().await;
-            });
-            while let Some(c) = chunks.next().await {
-                if wr.write_all(&c).await.is_err() {
-                    break;
-                }
             }
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), done).await;
-            let _ = wr.shutdown().await;
-            feed.abort();
+            let _ = stdin.shutdown().await;
         });
-        let mut resp = Response::builder()
-            .status(StatusCode::SWITCHING_PROTOCOLS)
-            .body(empty())
-            .expect("valid");
-        let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/vnd.docker.raw-stream"),
-        );
-        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-        return Ok(resp);
-    }
-    drop(stdin);
-    // The body ends after the exit is recorded, so an inspect right after sees it.
-    let finish = futures_util::stream::once(async move {
+        while let Some(c) = chunks.next().await {
+            if wr.write_all(&c).await.is_err() {
+                break;
+            }
+        }
+        // The stream ends after the exit is recorded, so an inspect right after sees it.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), done).await;
+        let _ = wr.shutdown().await;
+        feed.abort();
     })
-    .filter_map(|_| std::future::ready(None));
-    streaming("application/vnd.docker.raw-stream", chunks.chain(finish))
 }
 
 /// `POST /exec/(id)/resize?h=&w=` (201, as the 1.18 doc shows).

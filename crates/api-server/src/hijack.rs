@@ -1,0 +1,170 @@
+//! Hijacked connections: after the response head, the HTTP connection becomes a raw byte
+//! stream both ways (attach, exec start, the attach websocket).
+//!
+//! Docker hijacks with or without an `Upgrade` header: `101 UPGRADED` when the client asked
+//! for `Upgrade: tcp`, a plain `200` otherwise (old clients write stdin right after their
+//! request). hyper's upgrade mechanism only covers the first, so every connection is served
+//! with `without_shutdown` and a [`HijackSlot`] in each request's extensions: a handler that
+//! hijacks leaves its session there and answers with a closing response; once hyper has
+//! written that response, the server takes the connection back, with the bytes hyper had
+//! already read past the request, and runs the session on it.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes};
+use futures_util::future::BoxFuture;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::error::ApiError;
+use crate::router::{empty, HandlerResult};
+
+/// What the server's connections are: a Unix or TCP stream.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+type Session = Box<dyn FnOnce(Hijacked) -> BoxFuture<'static, ()> + Send>;
+
+/// One per connection: where a handler leaves the session to run on the hijacked stream.
+#[derive(Clone, Default)]
+pub(crate) struct HijackSlot(Arc<Mutex<Option<Session>>>);
+
+impl HijackSlot {
+    pub(crate) fn take(&self) -> Option<Session> {
+        self.0.lock().expect("hijack slot").take()
+    }
+}
+
+/// The connection after the response head: first the bytes hyper had buffered past the
+/// request (stdin sent early), then the socket.
+pub struct Hijacked {
+    early: Bytes,
+    io: Box<dyn Io>,
+}
+
+impl Hijacked {
+    pub(crate) fn new(early: Bytes, io: Box<dyn Io>) -> Self {
+        Self { early, io }
+    }
+}
+
+impl AsyncRead for Hijacked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.early.is_empty() {
+            let n = self.early.len().min(buf.remaining());
+            buf.put_slice(&self.early[..n]);
+            self.early.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Hijacked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// A request that may take its connection over. Made before the handler consumes the
+/// request (exec start reads its body first).
+pub struct Hijack {
+    slot: Option<HijackSlot>,
+    upgrade_tcp: bool,
+}
+
+impl Hijack {
+    pub fn of<B>(req: &Request<B>) -> Self {
+        Self {
+            slot: req.extensions().get::<HijackSlot>().cloned(),
+            upgrade_tcp: req
+                .headers()
+                .get(header::UPGRADE)
+                .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"tcp")),
+        }
+    }
+
+    fn install<F, Fut>(self, session: F) -> Result<(), ApiError>
+    where
+        F: FnOnce(Hijacked) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let slot = self
+            .slot
+            .ok_or_else(|| ApiError::internal("this connection cannot be hijacked"))?;
+        *slot.0.lock().expect("hijack slot") = Some(Box::new(move |io| Box::pin(session(io))));
+        Ok(())
+    }
+
+    /// Docker's raw stream: `101 UPGRADED` when the client asked for `Upgrade: tcp`, else
+    /// `200 OK`; either way `session` then owns the connection.
+    pub fn raw_stream<F, Fut>(self, session: F) -> HandlerResult
+    where
+        F: FnOnce(Hijacked) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let upgrade = self.upgrade_tcp;
+        self.install(session)?;
+        let mut resp = Response::builder()
+            .status(if upgrade {
+                StatusCode::SWITCHING_PROTOCOLS
+            } else {
+                StatusCode::OK
+            })
+            .body(empty())
+            .expect("valid");
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/vnd.docker.raw-stream"),
+        );
+        if upgrade {
+            h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+            h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+        } else {
+            // Makes hyper end its side of HTTP after this response and hand the socket back.
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Ok(resp)
+    }
+
+    /// The websocket handshake answer (`accept` derived from the client's key); `session`
+    /// then speaks RFC 6455 on the connection.
+    pub fn websocket<F, Fut>(self, accept: &str, session: F) -> HandlerResult
+    where
+        F: FnOnce(Hijacked) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let accept = HeaderValue::from_str(accept)
+            .map_err(|_| ApiError::bad_request("invalid Sec-WebSocket-Key"))?;
+        self.install(session)?;
+        let mut resp = Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .body(empty())
+            .expect("valid");
+        let h = resp.headers_mut();
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert("Sec-WebSocket-Accept", accept);
+        Ok(resp)
+    }
+}
