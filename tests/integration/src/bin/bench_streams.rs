@@ -1,0 +1,214 @@
+//! Stream benchmarks (issue 5): `docker exec CID true` latency and attach throughput of a
+//! container writing 1 GB to stdout, against a release berthd and, with `--with-docker`,
+//! Docker Engine on a side socket in the same run. Medians; prints figures, asserts nothing.
+//!
+//! usage: bench_streams [--with-docker] [--megabytes N]   (BERTHD_BIN picks the berthd binary)
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use berth_tests::bench::{median, ms, request, RefDocker};
+use berth_tests::{busybox_tar, Daemon};
+
+/// The producer: 1 MB of 999-column lines, copied by `cat` in 10 MB pieces until `mb` MB
+/// are out (busybox's `yes` or `tr` alone would be slower than the engines being measured).
+fn producer(mb: usize) -> String {
+    format!(
+        "head -c 1000000 /dev/zero | tr '\\0' a | fold -w 999 > /tmp/1m; \
+         for i in 1 2 3 4 5 6 7 8 9 10; do cat /tmp/1m; done > /tmp/10m; \
+         i=0; while [ $i -lt {} ]; do cat /tmp/10m; i=$((i+1)); done",
+        mb / 10
+    )
+}
+
+/// Creates a producer container, attaches to it over a raw hijacked connection, starts it
+/// and reads the multiplexed stream to its end. Returns (payload MB, MB/s).
+fn attach_throughput(socket: &Path, version: &str, mb: usize) -> (f64, f64) {
+    let body = serde_json::json!({
+        "Image": "busybox",
+        "Cmd": ["sh", "-c", producer(mb)],
+        "HostConfig": {"NetworkMode": "none"},
+    });
+    let (st, b) = request(
+        socket,
+        "POST",
+        &format!("/{version}/containers/create"),
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(st, 201, "{}", String::from_utf8_lossy(&b));
+    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    let id = v["Id"].as_str().unwrap().to_string();
+    let mut s = UnixStream::connect(socket).unwrap();
+    write!(s, "POST /{version}/containers/{id}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: bench\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).unwrap(), 1, "closed in the headers");
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    let t = Instant::now();
+    assert_eq!(
+        request(
+            socket,
+            "POST",
+            &format!("/{version}/containers/{id}/start"),
+            b""
+        )
+        .0,
+        204
+    );
+    // Walk the frames as a client must, counting payload bytes.
+    let mut buf = vec![0u8; 256 * 1024];
+    let (mut payload, mut need_header, mut left_in_frame) = (0usize, [0u8; 8], 0usize);
+    let mut header_fill = 0usize;
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        let mut chunk = &buf[..n];
+        while !chunk.is_empty() {
+            if left_in_frame == 0 {
+                let take = (8 - header_fill).min(chunk.len());
+                need_header[header_fill..header_fill + take].copy_from_slice(&chunk[..take]);
+                header_fill += take;
+                chunk = &chunk[take..];
+                if header_fill == 8 {
+                    left_in_frame =
+                        u32::from_be_bytes(need_header[4..8].try_into().unwrap()) as usize;
+                    header_fill = 0;
+                }
+            } else {
+                let take = left_in_frame.min(chunk.len());
+                payload += take;
+                left_in_frame -= take;
+                chunk = &chunk[take..];
+            }
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    request(
+        socket,
+        "DELETE",
+        &format!("/{version}/containers/{id}?force=1"),
+        b"",
+    );
+    let mb = payload as f64 / 1e6;
+    (mb, mb / secs)
+}
+
+fn docker_exec_ms(host: &str, config: &Path, container: &str, runs: usize) -> f64 {
+    median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                let st = Command::new(berth_tests::docker_cli())
+                    .args(["exec", container, "true"])
+                    .env("DOCKER_HOST", host)
+                    .env("DOCKER_CONFIG", config)
+                    .stdout(Stdio::null())
+                    .status()
+                    .unwrap();
+                assert!(st.success());
+                ms(t.elapsed())
+            })
+            .collect(),
+    )
+}
+
+fn start_target(host: &str, config: &Path) {
+    let st = Command::new(berth_tests::docker_cli())
+        .args([
+            "run", "-d", "--name", "target", "--network", "none", "busybox", "sleep", "1000",
+        ])
+        .env("DOCKER_HOST", host)
+        .env("DOCKER_CONFIG", config)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let with_docker = args.iter().any(|a| a == "--with-docker");
+    let mb: usize = args
+        .iter()
+        .position(|a| a == "--megabytes")
+        .map(|i| args[i + 1].parse().expect("--megabytes N"))
+        .unwrap_or(1000);
+    println!(
+        "berth stream benchmarks (medians; berthd = {})",
+        berth_tests::berthd_bin().display()
+    );
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let host = format!("unix://{}", d.socket.display());
+    let cfg = d.dir.path().join("docker-config");
+    start_target(&host, &cfg);
+    docker_exec_ms(&host, &cfg, "target", 3);
+    let exec = docker_exec_ms(&host, &cfg, "target", 30);
+    let (got, attach) = attach_throughput(&d.socket, "v1.18", mb);
+    let peak_rss = std::fs::read_to_string(format!("/proc/{}/status", d.pid()))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().to_string()))
+        .unwrap_or_default();
+    d.remove_all_containers();
+
+    println!();
+    println!("{:<52} {:>12} {:>10}", "measure", "berth", "target");
+    println!(
+        "{:<52} {:>9.2} ms {:>7} ms",
+        "docker exec CID true", exec, 20
+    );
+    println!(
+        "{:<52} {:>7.0} MB/s",
+        format!("attach throughput, {got:.0} MB of stdout"),
+        attach
+    );
+    println!("{:<52} {:>12}", "  berthd peak RSS", peak_rss);
+
+    if with_docker {
+        let Some(r) = RefDocker::start() else {
+            println!("\nreference dockerd: not available (install Debian's docker.io)");
+            return;
+        };
+        let rsock = r.socket();
+        let rhost = format!("unix://{}", rsock.display());
+        let rcfg = r.dir.path().join("cfg");
+        let tar = std::fs::read(busybox_tar()).unwrap();
+        let (st, _) = request(
+            &rsock,
+            "POST",
+            "/v1.41/images/create?fromSrc=-&repo=busybox&tag=latest",
+            &tar,
+        );
+        assert_eq!(st, 200);
+        start_target(&rhost, &rcfg);
+        docker_exec_ms(&rhost, &rcfg, "target", 3);
+        let dexec = docker_exec_ms(&rhost, &rcfg, "target", 30);
+        let (dgot, dattach) = attach_throughput(&rsock, "v1.41", mb);
+        request(&rsock, "DELETE", "/v1.41/containers/target?force=1", b"");
+        println!("\nagainst Docker Engine (Debian docker.io 20.10, same machine, same run; --network none for both):");
+        println!("{:<52} {:>12} {:>12}", "", "berth", "dockerd");
+        println!(
+            "{:<52} {:>9.2} ms {:>9.2} ms  {:.1}x",
+            "docker exec CID true",
+            exec,
+            dexec,
+            dexec / exec
+        );
+        println!(
+            "{:<52} {:>7.0} MB/s {:>7.0} MB/s  {:.2}x  ({dgot:.0} MB at dockerd)",
+            format!("attach throughput, {got:.0} MB of stdout"),
+            attach,
+            dattach,
+            attach / dattach
+        );
+    }
+}
