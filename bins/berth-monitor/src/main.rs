@@ -305,8 +305,8 @@ fn oom_killed(bundle: &std::path::Path) -> bool {
 
 /// `berth-monitor exec '<ExecSpec JSON>'`: runs a process in a running container (all its
 /// namespaces and its cgroup, through libcontainer's tenant builder) with this process's
-/// stdin/stdout/stderr, which are pipes from the daemon; waits for it; writes its PID next to
-/// the exit file (`.pid`) and, when it ends, its exit code into the exit file.
+/// stdin/stdout/stderr, which are pipes from the daemon; writes its PID to the pid file, waits
+/// for it and exits with its exit code.
 fn exec(spec_json: &str) -> ExitCode {
     let spec: berth_runtime::monitor::ExecSpec = match serde_json::from_str(spec_json) {
         Ok(s) => s,
@@ -341,18 +341,12 @@ fn exec(spec_json: &str) -> ExitCode {
     };
     let fail = |msg: String| {
         eprintln!("berth-monitor exec: {msg}");
-        let record = ExitRecord {
-            exit_code: 126,
-            finished_at: jiff::Timestamp::now().to_string(),
-            oom_killed: false,
-        };
-        let _ = record.write(&spec.exit_file);
         ExitCode::from(126)
     };
     // With a terminal the process is described in full (libcontainer takes `terminal` only
     // from a process file), and its stdio is the pty, relayed to ours below.
     let mut console = None;
-    let process_file = spec.exit_file.with_extension("process.json");
+    let process_file = spec.pid_file.with_extension("process.json");
     if spec.tty {
         let Some(sock) = spec.console_socket.clone() else {
             return fail("tty without a console socket".into());
@@ -401,7 +395,20 @@ fn exec(spec_json: &str) -> ExitCode {
     if let Some(caps) = &spec.capabilities {
         tenant = tenant.with_capabilities(caps.clone());
     }
+    // libcontainer's tenant builder leaves a notify socket (and, with a terminal, a console
+    // link) in the container's state directory on every exec. Builds into one container are
+    // serialised by a lock on that directory, so once ours is done, any such file is stale.
+    let state_dir = spec.runtime_root.join(&spec.container_id);
+    let lock = File::open(&state_dir).and_then(|d| {
+        rustix::fs::flock(&d, rustix::fs::FlockOperation::LockExclusive)
+            .map(|()| d)
+            .map_err(Into::into)
+    });
     let built = tenant.build();
+    if lock.is_ok() {
+        remove_tenant_leftovers(&state_dir);
+    }
+    drop(lock);
     let _ = std::fs::remove_file(&process_file);
     let pid = match built {
         Ok(pid) => pid.as_raw(),
@@ -416,7 +423,7 @@ fn exec(spec_json: &str) -> ExitCode {
             Err(e) => eprintln!("berth-monitor exec: terminal: {e}"),
         }
     }
-    let _ = std::fs::write(spec.exit_file.with_extension("pid"), pid.to_string());
+    let _ = std::fs::write(&spec.pid_file, pid.to_string());
     let code = match Pid::from_raw(pid).map(|p| loop {
         match waitpid(Some(p), WaitOptions::empty()) {
             Ok(Some((_, s))) => break Some(s),
@@ -430,13 +437,22 @@ fn exec(spec_json: &str) -> ExitCode {
             .unwrap_or(255),
         _ => 255,
     };
-    let record = ExitRecord {
-        exit_code: code,
-        finished_at: jiff::Timestamp::now().to_string(),
-        oom_killed: false,
+    // Exit codes are 0–255 and signals end as 128 + signal, so the value fits.
+    ExitCode::from(u8::try_from(code).unwrap_or(255))
+}
+
+/// Removes the per-exec files libcontainer's tenant builder leaves behind.
+fn remove_tenant_leftovers(state_dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(state_dir) else {
+        return;
     };
-    let _ = record.write(&spec.exit_file);
-    ExitCode::SUCCESS
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("tenant-notify-") || name.starts_with("tenant-tty-") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Copies between an exec's terminal and this process's stdin/stdout until the process ends.

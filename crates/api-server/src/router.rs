@@ -278,6 +278,7 @@ impl Router {
             query: Query::parse(req.uri().query()),
             info: self.info.clone(),
         };
+        let started = std::time::Instant::now();
         let response = match handler(ctx, req).await {
             Ok(r) => r,
             Err(e) => {
@@ -289,6 +290,7 @@ impl Router {
                 e.into_response(version)
             }
         };
+        tracing::trace!(%method, %path, status = response.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "answered");
         self.finish(response, &method)
     }
 

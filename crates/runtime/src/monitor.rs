@@ -197,7 +197,10 @@ pub struct ExecSpec {
     /// The container (its libcontainer state is under `runtime_root`).
     pub container_id: String,
     pub runtime_root: PathBuf,
-    pub exit_file: PathBuf,
+    /// Where the monitor writes the process's PID once it runs; the process's exit code is
+    /// the monitor's own exit status (an exec is not kept across daemon restarts, so it
+    /// needs no durable record).
+    pub pid_file: PathBuf,
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: String,

@@ -59,6 +59,18 @@ fn docker_exec_output_exit_codes_stdin_and_user() {
         "CapEff:\t00000000a80425fb",
         "privileged exec holds more capabilities"
     );
+    // Execs leave nothing behind in the runtime's state (libcontainer's tenant builder makes
+    // a notify socket per exec; berth removes it).
+    let mut leftovers = Vec::new();
+    for dir in std::fs::read_dir(d.dir.path().join("exec/runtime")).unwrap() {
+        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            let name = f.unwrap().file_name().to_string_lossy().to_string();
+            if name.starts_with("tenant-") {
+                leftovers.push(name);
+            }
+        }
+    }
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::sync::Arc;
 
-use berth_runtime::monitor::{ExecSpec, ExitRecord};
+use berth_runtime::monitor::ExecSpec;
 
 use super::lifecycle::{env_key, resolve_user, send_resize, DEFAULT_PATH};
 use super::record::{ContainerRecord, Status};
@@ -166,14 +166,14 @@ impl ContainerService {
             env.insert(0, DEFAULT_PATH.to_string());
         }
         env.push(format!("HOSTNAME={}", rec.config.hostname));
-        let exit_file = self
+        let pid_file = self
             .paths
             .dir(&rec.id)
-            .join(format!("exec-{}.json", exec.id));
+            .join(format!("exec-{}.pid", exec.id));
         let spec = ExecSpec {
             container_id: rec.id.clone(),
             runtime_root: self.paths.runtime_root(),
-            exit_file: exit_file.clone(),
+            pid_file: pid_file.clone(),
             args: cfg.cmd.clone(),
             env,
             cwd: if cfg.working_dir.is_empty() {
@@ -233,15 +233,23 @@ impl ContainerService {
         );
         let svc = self.clone();
         let id = exec.id.clone();
-        let pid_file = exit_file.with_extension("pid");
+        tracing::trace!(exec = %exec.id, "exec monitor started");
         tokio::spawn(async move {
-            let _ = child.wait().await;
-            let code = ExitRecord::read(&exit_file).map_or(126, |r| r.exit_code);
+            // The monitor exits with the process's code (126 when it could not start it).
+            let code = match child.wait().await {
+                Ok(status) => status
+                    .code()
+                    .or_else(|| {
+                        std::os::unix::process::ExitStatusExt::signal(&status).map(|s| 128 + s)
+                    })
+                    .unwrap_or(126),
+                Err(_) => 126,
+            };
+            tracing::trace!(exec = %id, code, "exec monitor exited");
             let pid = std::fs::read_to_string(&pid_file)
                 .ok()
                 .and_then(|p| p.trim().parse().ok())
                 .unwrap_or(0);
-            let _ = std::fs::remove_file(&exit_file);
             let _ = std::fs::remove_file(&pid_file);
             if let Some(e) = svc.execs.map.lock().expect("lock").get_mut(&id) {
                 e.running = false;

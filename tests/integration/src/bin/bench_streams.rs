@@ -101,13 +101,15 @@ fn attach_throughput(socket: &Path, version: &str, mb: usize) -> (f64, f64) {
     (mb, mb / secs)
 }
 
-fn docker_exec_ms(host: &str, config: &Path, container: &str, runs: usize) -> f64 {
+/// Median time of `docker <args…>`; `docker inspect CID` is the CLI's own floor for a command
+/// that makes two requests (`docker exec` makes five).
+fn docker_ms(host: &str, config: &Path, args: &[&str], runs: usize) -> f64 {
     median(
         (0..runs)
             .map(|_| {
                 let t = Instant::now();
                 let st = Command::new(berth_tests::docker_cli())
-                    .args(["exec", container, "true"])
+                    .args(args)
                     .env("DOCKER_HOST", host)
                     .env("DOCKER_CONFIG", config)
                     .stdout(Stdio::null())
@@ -123,7 +125,15 @@ fn docker_exec_ms(host: &str, config: &Path, container: &str, runs: usize) -> f6
 fn start_target(host: &str, config: &Path) {
     let st = Command::new(berth_tests::docker_cli())
         .args([
-            "run", "-d", "--name", "target", "--network", "none", "busybox", "sleep", "1000",
+            "run",
+            "-d",
+            "--name",
+            "target",
+            "--network",
+            "none",
+            "busybox",
+            "sleep",
+            "1000",
         ])
         .env("DOCKER_HOST", host)
         .env("DOCKER_CONFIG", config)
@@ -150,8 +160,9 @@ fn main() {
     let host = format!("unix://{}", d.socket.display());
     let cfg = d.dir.path().join("docker-config");
     start_target(&host, &cfg);
-    docker_exec_ms(&host, &cfg, "target", 3);
-    let exec = docker_exec_ms(&host, &cfg, "target", 30);
+    docker_ms(&host, &cfg, &["exec", "target", "true"], 3);
+    let exec = docker_ms(&host, &cfg, &["exec", "target", "true"], 30);
+    let floor = docker_ms(&host, &cfg, &["inspect", "target"], 30);
     let (got, attach) = attach_throughput(&d.socket, "v1.18", mb);
     let peak_rss = std::fs::read_to_string(format!("/proc/{}/status", d.pid()))
         .unwrap_or_default()
@@ -165,6 +176,10 @@ fn main() {
     println!(
         "{:<52} {:>9.2} ms {:>7} ms",
         "docker exec CID true", exec, 20
+    );
+    println!(
+        "{:<52} {:>9.2} ms",
+        "  docker inspect CID (the CLI's own floor)", floor
     );
     println!(
         "{:<52} {:>7.0} MB/s",
@@ -190,8 +205,9 @@ fn main() {
         );
         assert_eq!(st, 200);
         start_target(&rhost, &rcfg);
-        docker_exec_ms(&rhost, &rcfg, "target", 3);
-        let dexec = docker_exec_ms(&rhost, &rcfg, "target", 30);
+        docker_ms(&rhost, &rcfg, &["exec", "target", "true"], 3);
+        let dexec = docker_ms(&rhost, &rcfg, &["exec", "target", "true"], 30);
+        let dfloor = docker_ms(&rhost, &rcfg, &["inspect", "target"], 30);
         let (dgot, dattach) = attach_throughput(&rsock, "v1.41", mb);
         request(&rsock, "DELETE", "/v1.41/containers/target?force=1", b"");
         println!("\nagainst Docker Engine (Debian docker.io 20.10, same machine, same run; --network none for both):");
@@ -202,6 +218,10 @@ fn main() {
             exec,
             dexec,
             dexec / exec
+        );
+        println!(
+            "{:<52} {:>9.2} ms {:>9.2} ms",
+            "  docker inspect CID (the CLI's own floor)", floor, dfloor
         );
         println!(
             "{:<52} {:>7.0} MB/s {:>7.0} MB/s  {:.2}x  ({dgot:.0} MB at dockerd)",
