@@ -3,7 +3,8 @@
 # libseccomp-dev and pkg-config to build the monitor;
 # busybox-static (the busybox image fixture), compressors (import tests), the docker CLI when
 # the machine has none (Debian's docker.io also brings the reference dockerd 20.10 that makes
-# the `docker save` fixture and that benchmarks compare against), hyperfine.
+# the `docker save` fixture and that benchmarks compare against), hyperfine; iptables,
+# iproute2 and apache2-utils (ab) for networking.
 set -euo pipefail
 need=()
 command -v busybox >/dev/null && busybox --list-full >/dev/null 2>&1 || need+=(busybox-static)
@@ -13,6 +14,10 @@ command -v zstd >/dev/null || need+=(zstd)
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v curl >/dev/null || need+=(curl)
+# Networking: berthd programs NAT rules with iptables-restore; tests use ip, nc and ab.
+command -v iptables-restore >/dev/null || need+=(iptables)
+command -v ip >/dev/null || need+=(iproute2)
+command -v ab >/dev/null || need+=(apache2-utils)
 # Build dependency: the monitor links libseccomp (Docker's default seccomp profile).
 dpkg -s libseccomp-dev >/dev/null 2>&1 || need+=(libseccomp-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)

@@ -65,10 +65,23 @@ impl Daemon {
                 .map_err(|e| e.to_string())?
                 .with_file_name("berth-monitor"),
         };
-        let containers =
-            ContainerService::open(container_paths.clone(), store, events.clone(), monitor)
-                .await
-                .map_err(|e| format!("open containers: {e}"))?;
+        let network = match config.network()? {
+            Some(cfg) => Some(Arc::new(
+                berth_network::Network::start(cfg, container_paths.bridge_netns_dir())
+                    .await
+                    .map_err(|e| format!("set up the bridge: {e}"))?,
+            )),
+            None => None,
+        };
+        let containers = ContainerService::open(
+            container_paths.clone(),
+            store,
+            events.clone(),
+            monitor,
+            network,
+        )
+        .await
+        .map_err(|e| format!("open containers: {e}"))?;
         Ok(Self {
             images,
             containers,

@@ -31,6 +31,32 @@ pub struct Config {
     /// authentication: anyone who can reach it owns this host.
     #[arg(long)]
     pub allow_remote_api: bool,
+    /// The default bridge's name; `none` runs without one (containers get only a loopback
+    /// unless they use the host's or another container's network).
+    #[arg(short = 'b', long, default_value = "berth0")]
+    pub bridge: String,
+    /// The bridge's address and subnet.
+    #[arg(long, default_value = "172.18.0.1/16")]
+    pub bip: String,
+    /// Give containers addresses only from this part of the bridge's subnet.
+    #[arg(long)]
+    pub fixed_cidr: Option<String>,
+    /// MTU of the bridge and the containers' interfaces.
+    #[arg(long, default_value_t = 1500)]
+    pub mtu: u32,
+    /// Turn on IPv4 forwarding in the kernel.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub ip_forward: bool,
+    /// Masquerade containers' traffic leaving the bridge.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub ip_masq: bool,
+    /// Let containers on the bridge reach each other (off: only linked containers, on
+    /// their exposed ports).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub icc: bool,
+    /// Manage packet rules (published ports, masquerading, icc).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub iptables: bool,
     /// The berth-monitor binary (default: next to berthd).
     #[arg(long, hide = true)]
     pub monitor_path: Option<PathBuf>,
@@ -54,5 +80,31 @@ pub fn lock_data_root(root: &Path) -> Result<OwnedFd, String> {
             path.display()
         )),
         Err(e) => Err(format!("lock {}: {e}", path.display())),
+    }
+}
+
+impl Config {
+    /// The bridge settings, or `None` with `--bridge none`.
+    pub fn network(&self) -> Result<Option<berth_network::Config>, String> {
+        if self.bridge == "none" {
+            return Ok(None);
+        }
+        if self.bridge.is_empty() || self.bridge.len() > 15 {
+            return Err(format!("invalid bridge name: {:?}", self.bridge));
+        }
+        Ok(Some(berth_network::Config {
+            bridge: self.bridge.clone(),
+            bip: berth_network::Cidr::parse(&self.bip)?,
+            fixed_cidr: self
+                .fixed_cidr
+                .as_deref()
+                .map(berth_network::Cidr::parse)
+                .transpose()?,
+            mtu: self.mtu,
+            ip_forward: self.ip_forward,
+            ip_masq: self.ip_masq,
+            icc: self.icc,
+            iptables: self.iptables,
+        }))
     }
 }

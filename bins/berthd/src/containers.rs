@@ -309,7 +309,7 @@ impl ContainerBackend for Daemon {
                 created: unix(&rec.created).unwrap_or(0),
                 status: status(&rec),
                 state: rec.state.status.as_str().to_string(),
-                ports: Vec::new(),
+                ports: berth_engine::containers::net::ports_list(&rec),
                 labels: rec.config.labels.clone().unwrap_or_default(),
                 size_rw,
                 size_root_fs,
@@ -353,9 +353,7 @@ impl ContainerBackend for Daemon {
                 finished_at: s.finished_at.clone(),
             },
             image: rec.image_id.clone(),
-            network_settings: serde_json::json!({
-                "Bridge": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "", "PortMapping": null, "Ports": null,
-            }),
+            network_settings: network_settings(&rec),
             resolv_conf_path: existing(paths.resolv_conf(&rec.id)),
             hostname_path: existing(paths.hostname(&rec.id)),
             hosts_path: existing(paths.hosts(&rec.id)),
@@ -521,6 +519,21 @@ impl berth_api_server::backend::ExecBackend for Daemon {
             container_id: c.id,
             pid: e.pid as i64,
         })
+    }
+}
+
+/// `NetworkSettings` as Docker 1.6 shows it: the bridge endpoint's facts while the container
+/// runs on the bridge, empty otherwise.
+fn network_settings(rec: &ContainerRecord) -> serde_json::Value {
+    use berth_engine::containers::net;
+    match net::endpoint(rec) {
+        Some(ep) => serde_json::json!({
+            "Bridge": ep.bridge, "Gateway": ep.gateway.to_string(), "IPAddress": ep.ip.to_string(),
+            "IPPrefixLen": ep.prefix, "MacAddress": ep.mac, "PortMapping": null, "Ports": net::ports_map(rec),
+        }),
+        None => serde_json::json!({
+            "Bridge": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "", "PortMapping": null, "Ports": null,
+        }),
     }
 }
 

@@ -37,3 +37,12 @@ impl From<tokio::task::JoinError> for EngineError {
         EngineError::Internal(format!("task failed: {e}"))
     }
 }
+
+impl From<berth_network::NetError> for EngineError {
+    fn from(e: berth_network::NetError) -> Self {
+        match e {
+            berth_network::NetError::InvalidParameter(m) => EngineError::InvalidParameter(m),
+            berth_network::NetError::Internal(m) => EngineError::Internal(m),
+        }
+    }
+}

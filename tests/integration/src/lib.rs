@@ -119,6 +119,55 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub socket: PathBuf,
     pub extra_args: Vec<String>,
+    bridge: String,
+}
+
+/// A bridge name and address no other daemon of this machine's test runs uses at the same
+/// time: from this process's ID and a counter.
+fn test_bridge() -> (String, String) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    let pid = std::process::id();
+    (
+        format!("bt{}x{}", pid % 100_000, n),
+        format!("10.{}.{}.1/24", 200 + pid % 50, n % 256),
+    )
+}
+
+/// Removes a test daemon's bridge and the packet rules berthd made for it.
+pub fn remove_bridge(bridge: &str) {
+    if bridge == "none" {
+        return;
+    }
+    let ipt = |args: &str| {
+        let _ = Command::new("iptables")
+            .arg("-w")
+            .args(args.split_whitespace())
+            .stderr(std::process::Stdio::null())
+            .status();
+    };
+    let (dnat, post, fwd) = (
+        format!("BERTH-{bridge}"),
+        format!("BERTH-{bridge}-POST"),
+        format!("BERTH-{bridge}-FWD"),
+    );
+    ipt(&format!(
+        "-t nat -D PREROUTING -m addrtype --dst-type LOCAL -j {dnat}"
+    ));
+    ipt(&format!(
+        "-t nat -D OUTPUT -m addrtype --dst-type LOCAL -j {dnat}"
+    ));
+    ipt(&format!("-t nat -D POSTROUTING -j {post}"));
+    ipt(&format!("-D FORWARD -j {fwd}"));
+    for (table, chain) in [("nat", &dnat), ("nat", &post), ("filter", &fwd)] {
+        ipt(&format!("-t {table} -F {chain}"));
+        ipt(&format!("-t {table} -X {chain}"));
+    }
+    let _ = Command::new("ip")
+        .args(["link", "del", bridge])
+        .stderr(std::process::Stdio::null())
+        .status();
 }
 
 impl Daemon {
@@ -126,20 +175,60 @@ impl Daemon {
         Self::start_with(&[])
     }
 
+    /// Starts berthd with `args`. Unless they name a bridge, the daemon gets a bridge and a
+    /// /24 of its own (so tests running side by side never share addresses or rules); the
+    /// bridge and its rules are removed when the daemon is dropped.
     pub fn start_with(args: &[&str]) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("berth-test-")
             .tempdir()
             .unwrap();
         let socket = dir.path().join("berthd.sock");
+        let mut extra_args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let named = args
+            .iter()
+            .position(|a| *a == "--bridge" || *a == "-b")
+            .map(|i| args[i + 1].to_string())
+            .or_else(|| {
+                args.iter()
+                    .find_map(|a| a.strip_prefix("--bridge=").map(str::to_string))
+            });
+        let bridge = match named {
+            Some(b) => b,
+            None => {
+                let (bridge, bip) = test_bridge();
+                extra_args.extend(["--bridge".into(), bridge.clone(), "--bip".into(), bip]);
+                bridge
+            }
+        };
         let mut d = Daemon {
             child: None,
             dir,
             socket,
-            extra_args: args.iter().map(|s| s.to_string()).collect(),
+            extra_args,
+            bridge,
         };
         d.spawn();
         d
+    }
+
+    /// The daemon's bridge (`none` when it runs without one).
+    pub fn bridge(&self) -> &str {
+        &self.bridge
+    }
+
+    /// The bridge's subnet prefix, e.g. `10.201.3.` (addresses are prefix + host number).
+    pub fn subnet_prefix(&self) -> String {
+        let bip = self
+            .extra_args
+            .iter()
+            .position(|a| a == "--bip")
+            .map(|i| self.extra_args[i + 1].clone())
+            .unwrap_or_default();
+        let ip = bip.split('/').next().unwrap_or("");
+        ip.rsplit_once('.')
+            .map(|(p, _)| format!("{p}."))
+            .unwrap_or_default()
     }
 
     pub fn data_root(&self) -> PathBuf {
@@ -358,18 +447,23 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        if self.child.is_none() {
+        let mut running = self.child.is_some();
+        if !running {
             let has_containers = std::fs::read_dir(self.data_root().join("containers"))
                 .map(|mut d| d.next().is_some())
                 .unwrap_or(false);
-            if !has_containers || std::thread::panicking() {
-                return;
+            if has_containers && !std::thread::panicking() {
+                // Stopped or crashed by the test with containers left: bring it back to
+                // clean up.
+                self.spawn();
+                running = true;
             }
-            // Stopped or crashed by the test with containers left: bring it back to clean up.
-            self.spawn();
         }
-        self.remove_all_containers();
-        self.stop();
+        if running {
+            self.remove_all_containers();
+            self.stop();
+        }
+        remove_bridge(&self.bridge);
     }
 }
 

@@ -64,6 +64,7 @@ fn dependencies_point_toward_the_core() {
                 "berth-engine",
                 "berth-image",
                 "berth-archive",
+                "berth-network",
                 "rustix",
                 "nix",
                 "libcontainer",
@@ -100,6 +101,20 @@ fn dependencies_point_toward_the_core() {
                 "berth-image",
                 "hyper",
                 "tokio",
+            ],
+        ),
+        // Networking is a subsystem the engine uses: no HTTP, no engine, no runtime.
+        (
+            "berth-network",
+            &[
+                "berth-api-types",
+                "berth-api-server",
+                "berth-engine",
+                "berth-runtime",
+                "berth-image",
+                "hyper",
+                "http",
+                "libcontainer",
             ],
         ),
         (

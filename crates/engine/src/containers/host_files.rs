@@ -1,18 +1,37 @@
 //! The per-container `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf`, bind-mounted into
 //! the container as Docker does.
 
-/// `/etc/hosts` for a container without a network address yet.
-pub fn hosts(hostname: &str, domainname: &str, extra: &[String]) -> String {
+/// `/etc/hosts`: Docker's standard lines, the container's own address and name when it has
+/// one, then `extra` lines (links and `ExtraHosts`, as `(address, names)`).
+pub fn hosts(
+    hostname: &str,
+    domainname: &str,
+    own_ip: Option<std::net::Ipv4Addr>,
+    extra: &[(String, String)],
+) -> String {
     let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
-    for e in extra {
-        if let Some((host, ip)) = e.split_once(':') {
-            s.push_str(&format!("{ip}\t{host}\n"));
+    if let Some(ip) = own_ip {
+        if domainname.is_empty() {
+            s.push_str(&format!("{ip}\t{hostname}\n"));
+        } else {
+            s.push_str(&format!("{ip}\t{hostname}.{domainname} {hostname}\n"));
         }
     }
-    let _ = (hostname, domainname);
+    for (ip, names) in extra {
+        s.push_str(&format!("{ip}\t{names}\n"));
+    }
     s
+}
+
+/// `ExtraHosts` entries (`host:IP`) as hosts lines.
+pub fn extra_hosts(entries: &[String]) -> Vec<(String, String)> {
+    entries
+        .iter()
+        .filter_map(|e| e.split_once(':'))
+        .map(|(host, ip)| (ip.to_string(), host.to_string()))
+        .collect()
 }
 
 /// The host's resolv.conf with loopback nameservers removed (they mean nothing inside the
@@ -68,8 +87,15 @@ mod tests {
 
     #[test]
     fn hosts_has_localhost_and_extra() {
-        let h = hosts("box", "", &["db:10.0.0.5".into()]);
+        let h = hosts(
+            "box",
+            "",
+            Some("10.1.0.2".parse().unwrap()),
+            &extra_hosts(&["db:10.0.0.5".into()]),
+        );
         assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
-        assert!(h.ends_with("10.0.0.5\tdb\n"));
+        assert!(h.ends_with("10.1.0.2\tbox\n10.0.0.5\tdb\n"), "{h}");
+        let h = hosts("box", "corp", Some("10.1.0.2".parse().unwrap()), &[]);
+        assert!(h.ends_with("10.1.0.2\tbox.corp box\n"));
     }
 }

@@ -19,7 +19,7 @@ use super::procs;
 use super::record::{Config, ContainerRecord, HostConfig, State, Status, ZERO_TIME};
 use super::settings;
 use super::volumes;
-use super::{ContainerService, Entry};
+use super::{net, ContainerService, Entry};
 use crate::error::EngineError;
 
 pub(crate) const DEFAULT_PATH: &str =
@@ -265,8 +265,10 @@ impl ContainerService {
             state: State::default(),
             restart_count: 0,
             mounts: Vec::new(),
+            network: None,
         };
         let mut record = record;
+        net::validate(&record)?;
         record.mounts = self.plan_mounts(&record)?;
         let inserted = (|| {
             let mut map = self.containers.write().expect("lock");
@@ -409,15 +411,47 @@ impl ContainerService {
         let rootfs = overlay
             .mount(&lowers)
             .map_err(|e| internal("mount root filesystem", e))?;
+        let mut endpoint = None;
         let result = (|| {
             let c = &rec.config;
             let h = &rec.host_config;
+            let mode = net::mode(&rec, self.network.is_some())?;
+            let netns = match (&mode, &self.network) {
+                (net::Mode::Bridge, Some(network)) => {
+                    let req = berth_network::ConnectRequest {
+                        id: id.clone(),
+                        name: rec.bare_name().to_string(),
+                        mac: (!c.mac_address.is_empty())
+                            .then(|| berth_network::parse_mac(&c.mac_address))
+                            .transpose()
+                            .map_err(EngineError::InvalidParameter)?,
+                        ports: net::port_requests(&rec)?,
+                    };
+                    let ep = tokio::runtime::Handle::current().block_on(network.connect(req))?;
+                    endpoint = Some(ep.clone());
+                    // Recorded before the process exists: a daemon that crashes from here on
+                    // still knows what to take back or clean up.
+                    self.update(entry, |r| r.network = Some(ep.clone()))?;
+                    Some(ep.netns)
+                }
+                (net::Mode::None, _) => {
+                    let path = self.paths.netns(&id);
+                    berth_network::isolated_netns(&path)?;
+                    Some(path)
+                }
+                _ => None,
+            };
             std::fs::write(self.paths.hostname(&id), format!("{}\n", c.hostname))
                 .map_err(|e| internal("write hostname", e))?;
-            let extra = h.extra_hosts.clone().unwrap_or_default();
+            let extra = host_files::extra_hosts(&h.extra_hosts.clone().unwrap_or_default());
             std::fs::write(
                 self.paths.hosts(&id),
-                host_files::hosts(&c.hostname, &c.domainname, &extra),
+                host_files::hosts(
+                    &c.hostname,
+                    &c.domainname,
+                    endpoint.as_ref().map(|e: &berth_network::Endpoint| e.ip),
+                    &extra,
+                ),
             )
             .map_err(|e| internal("write hosts", e))?;
             let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -485,7 +519,7 @@ impl ContainerService {
                 no_new_privileges: settings::no_new_privileges(h)?,
                 resources: settings::resources(h)?,
                 rlimits: settings::rlimits(h)?,
-                shared_namespaces: self.shared_namespaces(h)?,
+                shared_namespaces: self.shared_namespaces(h, netns.as_deref())?,
                 devices: settings::devices(h)?,
                 mounts,
             });
@@ -579,8 +613,20 @@ impl ContainerService {
         })();
         if result.is_err() {
             let _ = overlay.unmount();
+            self.release_network(entry, &id, endpoint);
         }
         result
+    }
+
+    /// Undoes a start's network when the start fails (on the start's blocking thread).
+    fn release_network(&self, entry: &Entry, id: &str, endpoint: Option<berth_network::Endpoint>) {
+        if let (Some(ep), Some(network)) = (endpoint, &self.network) {
+            tokio::runtime::Handle::current().block_on(network.disconnect(id, &ep));
+        }
+        berth_network::netns::remove(&self.paths.netns(id));
+        if entry.snapshot().network.is_some() {
+            let _ = self.update(entry, |r| r.network = None);
+        }
     }
 
     /// `PidMode`, `IpcMode`, `NetworkMode`: `host` shares the host's namespace,
@@ -588,8 +634,12 @@ impl ContainerService {
     fn shared_namespaces(
         &self,
         h: &HostConfig,
+        netns: Option<&std::path::Path>,
     ) -> Result<Vec<(String, Option<String>)>, EngineError> {
         let mut out = Vec::new();
+        if let Some(path) = netns {
+            out.push(("network".to_string(), Some(path.display().to_string())));
+        }
         for (kind, mode) in [
             ("pid", &h.pid_mode),
             ("ipc", &h.ipc_mode),
@@ -638,7 +688,12 @@ impl ContainerService {
         let _ = std::fs::remove_dir_all(self.paths.bundle(&id));
         let _ = std::fs::remove_file(self.paths.stdin_socket(&id));
         let _ = std::fs::remove_file(self.paths.resize_socket(&id));
+        if let (Some(ep), Some(network)) = (entry.snapshot().network, &self.network) {
+            network.disconnect(&id, &ep).await;
+        }
+        berth_network::netns::remove(&self.paths.netns(&id));
         let rec = match self.update(entry, |r| {
+            r.network = None;
             let (code, finished, error) = match &record {
                 Some(x) => (x.exit_code, x.finished_at.clone(), String::new()),
                 None => (
@@ -1009,6 +1064,18 @@ impl ContainerService {
                     }
                 }
             }
+        }
+        if let Some(network) = &self.network {
+            let live: Vec<_> = self
+                .containers
+                .read()
+                .expect("lock")
+                .values()
+                .map(|e| e.snapshot())
+                .filter(|r| r.state.status.is_running())
+                .filter_map(|r| r.network.map(|ep| (r.id, ep)))
+                .collect();
+            network.adopt(&live).await;
         }
         for entry in restart {
             let _op = entry.op.lock().await;

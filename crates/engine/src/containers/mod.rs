@@ -8,6 +8,7 @@ mod host_files;
 mod lifecycle;
 mod logs;
 pub mod names;
+pub mod net;
 mod paths;
 mod procs;
 pub mod record;
@@ -62,6 +63,8 @@ pub struct ContainerService {
     pub(crate) monitor_bin: PathBuf,
     pub(crate) containers: RwLock<HashMap<String, Arc<Entry>>>,
     pub(crate) execs: exec::Execs,
+    /// The default bridge; `None` when the daemon runs with `--bridge none`.
+    pub(crate) network: Option<Arc<berth_network::Network>>,
 }
 
 impl ContainerService {
@@ -72,6 +75,7 @@ impl ContainerService {
         images: Arc<ImageStore>,
         events: Arc<EventBus>,
         monitor_bin: PathBuf,
+        network: Option<Arc<berth_network::Network>>,
     ) -> Result<Arc<Self>, EngineError> {
         paths
             .create()
@@ -83,6 +87,7 @@ impl ContainerService {
             monitor_bin,
             containers: RwLock::new(HashMap::new()),
             execs: Default::default(),
+            network,
         });
         svc.restore().await?;
         Ok(svc)

@@ -81,6 +81,16 @@ impl ContainerPaths {
         self.exec_root.join("sock").join(format!("{id}.tty"))
     }
 
+    /// The pinned loopback-only network namespace of a `none` container.
+    pub fn netns(&self, id: &str) -> PathBuf {
+        self.exec_root.join("netns-none").join(id)
+    }
+
+    /// Where the bridge pins its containers' network namespaces.
+    pub fn bridge_netns_dir(&self) -> PathBuf {
+        self.exec_root.join("netns")
+    }
+
     pub fn runtime_root(&self) -> PathBuf {
         self.exec_root.join("runtime")
     }

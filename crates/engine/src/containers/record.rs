@@ -166,6 +166,10 @@ pub struct ContainerRecord {
     /// Binds and volumes, decided at create.
     #[serde(default)]
     pub mounts: Vec<super::volumes::MountPoint>,
+    /// Its place on the bridge while it runs (kept so a restarted daemon can take it back
+    /// or clean it up).
+    #[serde(default)]
+    pub network: Option<berth_network::Endpoint>,
 }
 
 impl ContainerRecord {

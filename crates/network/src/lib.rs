@@ -1,0 +1,497 @@
+//! Container networking: the default bridge and its address pool, one veth pair per bridged
+//! container into a network namespace made for it, and published ports as kernel NAT rules
+//! (so forwarding goes on while berthd is down or restarting).
+//!
+//! Links, addresses and routes go through netlink (`rtnetlink`); packet rules through
+//! `iptables-restore`. Knows containers only by ID and name, and nothing of HTTP.
+
+mod ipam;
+mod nat;
+pub mod netns;
+mod ports;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use futures_util::TryStreamExt;
+use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use serde::{Deserialize, Serialize};
+
+pub use ipam::{format_mac, mac_for, parse_mac, Cidr};
+pub use ports::{parse_port_key, PortMapping, PortRequest, Proto};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The daemon's bridge flags, as Docker has them.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bridge: String,
+    /// The bridge's own address and the subnet.
+    pub bip: Cidr,
+    pub fixed_cidr: Option<Cidr>,
+    pub mtu: u32,
+    pub ip_forward: bool,
+    pub ip_masq: bool,
+    pub icc: bool,
+    pub iptables: bool,
+}
+
+/// A bridged container's side of the network, kept in its record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub netns: PathBuf,
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+    pub mac: String,
+    pub bridge: String,
+    pub host_veth: String,
+    pub ports: Vec<PortMapping>,
+}
+
+pub struct ConnectRequest {
+    pub id: String,
+    pub name: String,
+    pub mac: Option<[u8; 6]>,
+    pub ports: Vec<PortRequest>,
+}
+
+struct Pools {
+    ipam: ipam::Ipam,
+    ports: ports::PortTable,
+}
+
+pub struct Network {
+    cfg: Config,
+    chains: nat::Chains,
+    handle: Handle,
+    bridge_index: u32,
+    netns_dir: PathBuf,
+    pools: Mutex<Pools>,
+}
+
+fn internal(what: &str) -> impl Fn(rtnetlink::Error) -> NetError + '_ {
+    move |e| NetError::Internal(format!("{what}: {e}"))
+}
+
+async fn link_index(h: &Handle, name: &str) -> Result<Option<u32>, NetError> {
+    let mut links = h.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(Some(l)) => Ok(Some(l.header.index)),
+        Ok(None) => Ok(None),
+        Err(e) if e.to_string().contains("No such device") => Ok(None),
+        Err(e) => Err(NetError::Internal(format!("look up link {name}: {e}"))),
+    }
+}
+
+async fn set_up(h: &Handle, index: u32) -> Result<(), NetError> {
+    h.link()
+        .set(LinkUnspec::new_with_index(index).up().build())
+        .execute()
+        .await
+        .map_err(internal("set link up"))
+}
+
+fn write_sysctl(path: &str, value: &str) -> Result<(), NetError> {
+    std::fs::write(path, value).map_err(|e| NetError::Internal(format!("{path}: {e}")))
+}
+
+/// A namespace with only a loopback, up (`NetworkMode: none`).
+pub fn isolated_netns(path: &Path) -> Result<(), NetError> {
+    netns::create(path).map_err(NetError::Internal)?;
+    let up = netns::run_in(path, || async {
+        let (conn, h, _) = rtnetlink::new_connection().map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let lo = link_index(&h, "lo")
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no loopback")?;
+        set_up(&h, lo).await.map_err(|e| e.to_string())
+    });
+    if let Err(e) = up {
+        netns::remove(path);
+        return Err(NetError::Internal(e));
+    }
+    Ok(())
+}
+
+impl Network {
+    /// Creates (or adopts) the bridge with its address, turns on forwarding and installs the
+    /// standing packet rules in freshly emptied chains. Live containers are taken back with
+    /// [`Network::adopt`].
+    pub async fn start(cfg: Config, netns_dir: PathBuf) -> Result<Network, NetError> {
+        let pool = ipam::Ipam::new(cfg.bip, cfg.fixed_cidr).map_err(NetError::InvalidParameter)?;
+        let (conn, handle, _) =
+            rtnetlink::new_connection().map_err(|e| NetError::Internal(format!("netlink: {e}")))?;
+        tokio::spawn(conn);
+        let bridge_index = match link_index(&handle, &cfg.bridge).await? {
+            Some(i) => i,
+            None => {
+                handle
+                    .link()
+                    .add(LinkBridge::new(&cfg.bridge).mtu(cfg.mtu).build())
+                    .execute()
+                    .await
+                    .map_err(internal("create bridge"))?;
+                link_index(&handle, &cfg.bridge)
+                    .await?
+                    .ok_or_else(|| NetError::Internal("bridge vanished".into()))?
+            }
+        };
+        let mut has_addr = false;
+        let mut addrs = handle
+            .address()
+            .get()
+            .set_link_index_filter(bridge_index)
+            .execute();
+        while let Some(a) = addrs.try_next().await.map_err(internal("list addresses"))? {
+            use rtnetlink::packet_route::address::AddressAttribute;
+            has_addr |= a.header.prefix_len == cfg.bip.prefix
+                && a.attributes.iter().any(|at| {
+                    matches!(at, AddressAttribute::Address(IpAddr::V4(ip)) if *ip == cfg.bip.addr)
+                });
+        }
+        if !has_addr {
+            handle
+                .address()
+                .add(bridge_index, IpAddr::V4(cfg.bip.addr), cfg.bip.prefix)
+                .execute()
+                .await
+                .map_err(internal("set bridge address"))?;
+        }
+        set_up(&handle, bridge_index).await?;
+        if cfg.ip_forward {
+            write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
+        }
+        let chains = nat::Chains::for_bridge(&cfg.bridge);
+        if cfg.iptables {
+            // Ports published on 127.0.0.1 are DNATed to the bridge: the kernel must route
+            // loopback-sourced packets there.
+            write_sysctl(
+                &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", cfg.bridge),
+                "1",
+            )?;
+            let standing =
+                nat::bridge_rules(&chains, &cfg.bridge, pool.subnet(), cfg.ip_masq, cfg.icc);
+            nat::install(&chains, &standing).map_err(NetError::Internal)?;
+        }
+        std::fs::create_dir_all(&netns_dir)
+            .map_err(|e| NetError::Internal(format!("{}: {e}", netns_dir.display())))?;
+        Ok(Network {
+            cfg,
+            chains,
+            handle,
+            bridge_index,
+            netns_dir,
+            pools: Mutex::new(Pools {
+                ipam: pool,
+                ports: ports::PortTable::new(),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn netns_path(&self, id: &str) -> PathBuf {
+        netns::path_in(&self.netns_dir, id)
+    }
+
+    fn veth_names(id: &str) -> (String, String) {
+        let short = &id[..id.len().min(11)];
+        (format!("veth{short}"), format!("vp{short}"))
+    }
+
+    /// Gives a container an address, a namespace with `eth0` on the bridge, and its
+    /// published ports. Undoes everything when a step fails.
+    pub async fn connect(&self, req: ConnectRequest) -> Result<Endpoint, NetError> {
+        let ip = {
+            let mut p = self.pools.lock().expect("pools");
+            p.ipam.allocate().map_err(NetError::Internal)?
+        };
+        let (host_veth, peer) = Self::veth_names(&req.id);
+        let mut ep = Endpoint {
+            netns: self.netns_path(&req.id),
+            ip,
+            prefix: self.cfg.bip.prefix,
+            gateway: self.cfg.bip.addr,
+            mac: format_mac(req.mac.unwrap_or_else(|| mac_for(ip))),
+            bridge: self.cfg.bridge.clone(),
+            host_veth,
+            ports: Vec::new(),
+        };
+        let result = self.connect_steps(&req, &mut ep, &peer).await;
+        if let Err(e) = result {
+            self.disconnect(&req.id, &ep).await;
+            return Err(e);
+        }
+        Ok(ep)
+    }
+
+    async fn connect_steps(
+        &self,
+        req: &ConnectRequest,
+        ep: &mut Endpoint,
+        peer: &str,
+    ) -> Result<(), NetError> {
+        {
+            let mut p = self.pools.lock().expect("pools");
+            for r in &req.ports {
+                let m = p.ports.reserve(&req.id, r).map_err(|e| {
+                    let what = format!(
+                        "driver failed programming external connectivity on endpoint {} ({})",
+                        req.name, req.id
+                    );
+                    NetError::Internal(match e {
+                        ports::PortError::Allocated => format!(
+                            "{what}: Bind for {}:{} failed: port is already allocated",
+                            r.host_ip, r.host_port
+                        ),
+                        ports::PortError::InUse(err) => format!(
+                            "{what}: failed to bind host port for {}:{}:{}:{}/{}: {}",
+                            r.host_ip,
+                            r.host_port,
+                            ep.ip,
+                            r.container_port,
+                            r.proto.as_str(),
+                            std::io::Error::from(err.kind()).to_string().to_lowercase()
+                        ),
+                        ports::PortError::Exhausted => format!("{what}: no free host port"),
+                    })
+                })?;
+                ep.ports.push(m);
+            }
+        }
+        let h = &self.handle;
+        // A veth left by a crash under the same name would make the add fail.
+        if let Some(stale) = link_index(h, &ep.host_veth).await? {
+            let _ = h.link().del(stale).execute().await;
+        }
+        h.link()
+            .add(
+                LinkVeth::new(&ep.host_veth, peer)
+                    .mtu(self.cfg.mtu)
+                    .controller(self.bridge_index)
+                    .up()
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(internal("create veth pair"))?;
+        netns::create(&ep.netns).map_err(NetError::Internal)?;
+        let peer_index = link_index(h, peer)
+            .await?
+            .ok_or_else(|| NetError::Internal("veth peer vanished".into()))?;
+        let ns = std::fs::File::open(&ep.netns)
+            .map_err(|e| NetError::Internal(format!("open network namespace: {e}")))?;
+        {
+            use std::os::fd::AsRawFd;
+            h.link()
+                .set(
+                    LinkUnspec::new_with_index(peer_index)
+                        .setns_by_fd(ns.as_raw_fd())
+                        .build(),
+                )
+                .execute()
+                .await
+                .map_err(internal("move veth into the container's namespace"))?;
+        }
+        let (peer, ip, prefix, gateway, mtu) =
+            (peer.to_string(), ep.ip, ep.prefix, ep.gateway, self.cfg.mtu);
+        let mac = parse_mac(&ep.mac).map_err(NetError::InvalidParameter)?;
+        netns::run_in(&ep.netns, move || async move {
+            let (conn, h, _) = rtnetlink::new_connection().map_err(|e| e.to_string())?;
+            tokio::spawn(conn);
+            let e = |e: NetError| e.to_string();
+            let lo = link_index(&h, "lo")
+                .await
+                .map_err(e)?
+                .ok_or("no loopback")?;
+            set_up(&h, lo).await.map_err(e)?;
+            let idx = link_index(&h, &peer)
+                .await
+                .map_err(e)?
+                .ok_or("veth peer missing")?;
+            h.link()
+                .set(
+                    LinkUnspec::new_with_index(idx)
+                        .name("eth0")
+                        .address(mac.to_vec())
+                        .mtu(mtu)
+                        .build(),
+                )
+                .execute()
+                .await
+                .map_err(|e| format!("configure eth0: {e}"))?;
+            set_up(&h, idx).await.map_err(e)?;
+            h.address()
+                .add(idx, IpAddr::V4(ip), prefix)
+                .execute()
+                .await
+                .map_err(|e| format!("set address: {e}"))?;
+            h.route()
+                .add(
+                    RouteMessageBuilder::<Ipv4Addr>::new()
+                        .gateway(gateway)
+                        .build(),
+                )
+                .execute()
+                .await
+                .map_err(|e| format!("set default route: {e}"))
+        })
+        .map_err(NetError::Internal)?;
+        if self.cfg.iptables && !ep.ports.is_empty() {
+            nat::apply(&[], nat::Op::Insert, &self.port_rules(ep)).map_err(NetError::Internal)?;
+        }
+        Ok(())
+    }
+
+    fn port_rules(&self, ep: &Endpoint) -> Vec<nat::Rule> {
+        ep.ports
+            .iter()
+            .flat_map(|m| nat::port_rules(&self.chains, &self.cfg.bridge, ep.ip, m))
+            .collect()
+    }
+
+    /// Takes a container off the network: its rules, veth, namespace, address and ports.
+    /// Best effort: what is already gone is skipped.
+    pub async fn disconnect(&self, id: &str, ep: &Endpoint) {
+        if self.cfg.iptables && !ep.ports.is_empty() {
+            if let Err(e) = nat::apply(&[], nat::Op::Delete, &self.port_rules(ep)) {
+                tracing::debug!(error = %e, "removing port rules");
+            }
+        }
+        if let Ok(Some(i)) = link_index(&self.handle, &ep.host_veth).await {
+            let _ = self.handle.link().del(i).execute().await;
+        }
+        netns::remove(&ep.netns);
+        let mut p = self.pools.lock().expect("pools");
+        p.ipam.release(ep.ip);
+        p.ports.release_owner(id);
+    }
+
+    /// After a restart: takes back the live containers' addresses and ports, puts their
+    /// port rules back (the chains were emptied at start), and removes what dead ones left:
+    /// veths on the bridge and pinned namespaces no live container owns.
+    pub async fn adopt(&self, live: &[(String, Endpoint)]) {
+        let mut rules = Vec::new();
+        {
+            let mut p = self.pools.lock().expect("pools");
+            for (id, ep) in live {
+                if let Err(e) = p.ipam.reserve(ep.ip) {
+                    tracing::warn!(container = %id, error = %e, "cannot take back address");
+                }
+                for m in &ep.ports {
+                    let req = PortRequest {
+                        proto: m.proto,
+                        container_port: m.container_port,
+                        host_ip: m.host_ip,
+                        host_port: m.host_port,
+                    };
+                    if p.ports.reserve(id, &req).is_err() {
+                        tracing::warn!(container = %id, port = m.host_port, "published port is held by someone else now");
+                    }
+                }
+                rules.extend(self.port_rules(ep));
+            }
+        }
+        if self.cfg.iptables && !rules.is_empty() {
+            if let Err(e) = nat::apply(&[], nat::Op::Insert, &rules) {
+                tracing::warn!(error = %e, "restoring port rules");
+            }
+        }
+        let keep_veths: std::collections::HashSet<_> =
+            live.iter().map(|(_, ep)| ep.host_veth.clone()).collect();
+        let mut links = self.handle.link().get().execute();
+        let mut stale = Vec::new();
+        while let Ok(Some(l)) = links.try_next().await {
+            use rtnetlink::packet_route::link::LinkAttribute;
+            let on_bridge = l
+                .attributes
+                .iter()
+                .any(|a| matches!(a, LinkAttribute::Controller(c) if *c == self.bridge_index));
+            let name = l.attributes.iter().find_map(|a| match a {
+                LinkAttribute::IfName(n) => Some(n.clone()),
+                _ => None,
+            });
+            if let (true, Some(name)) = (on_bridge, name) {
+                if name.starts_with("veth") && !keep_veths.contains(&name) {
+                    stale.push((l.header.index, name));
+                }
+            }
+        }
+        for (index, name) in stale {
+            tracing::info!(veth = %name, "removing a veth no live container owns");
+            let _ = self.handle.link().del(index).execute().await;
+        }
+        let keep_ns: std::collections::HashSet<_> =
+            live.iter().map(|(_, ep)| ep.netns.clone()).collect();
+        if let Ok(entries) = std::fs::read_dir(&self.netns_dir) {
+            for e in entries.flatten() {
+                if !keep_ns.contains(&e.path()) {
+                    netns::remove(&e.path());
+                }
+            }
+        }
+    }
+
+    /// With inter-container traffic off, lets `from` reach `to` on its exposed ports.
+    pub fn allow_link(
+        &self,
+        from: Ipv4Addr,
+        to: Ipv4Addr,
+        ports: &[(Proto, u16)],
+        allow: bool,
+    ) -> Result<(), NetError> {
+        if self.cfg.icc || !self.cfg.iptables || ports.is_empty() {
+            return Ok(());
+        }
+        let rules: Vec<_> = ports
+            .iter()
+            .flat_map(|(proto, port)| {
+                nat::link_rules(
+                    &self.chains,
+                    &self.cfg.bridge,
+                    from,
+                    to,
+                    proto.as_str(),
+                    *port,
+                )
+            })
+            .collect();
+        nat::apply(
+            &[],
+            if allow {
+                nat::Op::Insert
+            } else {
+                nat::Op::Delete
+            },
+            &rules,
+        )
+        .map_err(NetError::Internal)
+    }
+}
+
+/// Removes a bridge and its packet rules (tests tear their own bridges down with this).
+pub async fn remove_bridge(bridge: &str) -> Result<(), NetError> {
+    nat::uninstall(&nat::Chains::for_bridge(bridge));
+    let (conn, h, _) =
+        rtnetlink::new_connection().map_err(|e| NetError::Internal(e.to_string()))?;
+    tokio::spawn(conn);
+    if let Some(i) = link_index(&h, bridge).await? {
+        h.link()
+            .del(i)
+            .execute()
+            .await
+            .map_err(internal("delete bridge"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,334 @@
+//! The kernel's packet rules for the bridge, through `iptables-restore` (one process per
+//! change, all rules of the change at once). Every rule lives in chains named after the
+//! bridge, reached by one jump from each built-in chain, so a daemon can flush and rebuild
+//! its own rules without touching anyone else's (another daemon on another bridge, or the
+//! host's). Published ports are DNAT rules: forwarding is the kernel's and keeps working
+//! while berthd is down.
+
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+
+use crate::ipam::Cidr;
+use crate::ports::PortMapping;
+
+/// One rule: table, chain and the match/target arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub table: &'static str,
+    pub chain: String,
+    pub spec: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Chains {
+    /// nat: DNAT of published ports.
+    pub dnat: String,
+    /// nat: masquerading after routing.
+    pub post: String,
+    /// filter: what may be forwarded to and from the bridge.
+    pub forward: String,
+}
+
+impl Chains {
+    pub fn for_bridge(bridge: &str) -> Chains {
+        Chains {
+            dnat: format!("BERTH-{bridge}"),
+            post: format!("BERTH-{bridge}-POST"),
+            forward: format!("BERTH-{bridge}-FWD"),
+        }
+    }
+
+    fn all(&self) -> [(&'static str, &str); 3] {
+        [
+            ("nat", &self.dnat),
+            ("nat", &self.post),
+            ("filter", &self.forward),
+        ]
+    }
+}
+
+/// The jumps from the built-in chains into ours.
+pub fn jumps(c: &Chains) -> Vec<Rule> {
+    vec![
+        Rule {
+            table: "nat",
+            chain: "PREROUTING".into(),
+            spec: format!("-m addrtype --dst-type LOCAL -j {}", c.dnat),
+        },
+        // Local processes too, 127.0.0.1 included: there is no userland proxy.
+        Rule {
+            table: "nat",
+            chain: "OUTPUT".into(),
+            spec: format!("-m addrtype --dst-type LOCAL -j {}", c.dnat),
+        },
+        Rule {
+            table: "nat",
+            chain: "POSTROUTING".into(),
+            spec: format!("-j {}", c.post),
+        },
+        Rule {
+            table: "filter",
+            chain: "FORWARD".into(),
+            spec: format!("-j {}", c.forward),
+        },
+    ]
+}
+
+/// The bridge's standing rules, appended to freshly flushed chains.
+pub fn bridge_rules(c: &Chains, bridge: &str, subnet: Cidr, ip_masq: bool, icc: bool) -> Vec<Rule> {
+    let mut out = Vec::new();
+    let post = |spec: String| Rule {
+        table: "nat",
+        chain: c.post.clone(),
+        spec,
+    };
+    let fwd = |spec: String| Rule {
+        table: "filter",
+        chain: c.forward.clone(),
+        spec,
+    };
+    if ip_masq {
+        out.push(post(format!(
+            "-s {}/{} ! -o {bridge} -j MASQUERADE",
+            subnet.network(),
+            subnet.prefix
+        )));
+    }
+    // Host → container through a port published on 127.0.0.1: the source is a loopback
+    // address the container could not answer; it sees the bridge's address instead.
+    out.push(post(format!(
+        "-o {bridge} -m addrtype --src-type LOCAL -j MASQUERADE"
+    )));
+    out.push(fwd(format!(
+        "-o {bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+    )));
+    out.push(fwd(format!("-i {bridge} ! -o {bridge} -j ACCEPT")));
+    out.push(fwd(format!(
+        "-i {bridge} -o {bridge} -j {}",
+        if icc { "ACCEPT" } else { "DROP" }
+    )));
+    // New connections from outside reach a container only through a published port.
+    out.push(fwd(format!("-o {bridge} -j DROP")));
+    out
+}
+
+/// The rules of one published port (inserted before the standing ones).
+pub fn port_rules(c: &Chains, bridge: &str, container: Ipv4Addr, m: &PortMapping) -> Vec<Rule> {
+    let proto = m.proto.as_str();
+    let dst = if m.host_ip.is_unspecified() {
+        String::new()
+    } else {
+        format!("-d {}/32 ", m.host_ip)
+    };
+    vec![
+        Rule {
+            table: "nat",
+            chain: c.dnat.clone(),
+            spec: format!(
+                "{dst}-p {proto} -m {proto} --dport {} -j DNAT --to-destination {container}:{}",
+                m.host_port, m.container_port
+            ),
+        },
+        // A container reaching its own published port (hairpin).
+        Rule {
+            table: "nat",
+            chain: c.post.clone(),
+            spec: format!(
+                "-s {container}/32 -d {container}/32 -p {proto} -m {proto} --dport {} -j MASQUERADE",
+                m.container_port
+            ),
+        },
+        Rule {
+            table: "filter",
+            chain: c.forward.clone(),
+            spec: format!(
+                "-d {container}/32 ! -i {bridge} -o {bridge} -p {proto} -m {proto} --dport {} -j ACCEPT",
+                m.container_port
+            ),
+        },
+    ]
+}
+
+/// Lets two linked containers talk on a port when inter-container traffic is off.
+pub fn link_rules(
+    c: &Chains,
+    bridge: &str,
+    from: Ipv4Addr,
+    to: Ipv4Addr,
+    proto: &str,
+    port: u16,
+) -> Vec<Rule> {
+    vec![
+        Rule {
+            table: "filter",
+            chain: c.forward.clone(),
+            spec: format!(
+                "-i {bridge} -o {bridge} -s {from}/32 -d {to}/32 -p {proto} -m {proto} --dport {port} -j ACCEPT"
+            ),
+        },
+        Rule {
+            table: "filter",
+            chain: c.forward.clone(),
+            spec: format!(
+                "-i {bridge} -o {bridge} -s {to}/32 -d {from}/32 -p {proto} -m {proto} --sport {port} -j ACCEPT"
+            ),
+        },
+    ]
+}
+
+/// What to do with a list of rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Append,
+    Insert,
+    Delete,
+}
+
+/// The `iptables-restore --noflush` input that applies `rules`; `flush` lists chains to
+/// declare (create, or empty when they exist) first.
+pub fn restore_input(flush: &[(&'static str, &str)], op: Op, rules: &[Rule]) -> String {
+    let flag = match op {
+        Op::Append => "-A",
+        Op::Insert => "-I",
+        Op::Delete => "-D",
+    };
+    let mut out = String::new();
+    for table in ["nat", "filter"] {
+        let declared: Vec<_> = flush.iter().filter(|(t, _)| *t == table).collect();
+        let rs: Vec<_> = rules.iter().filter(|r| r.table == table).collect();
+        if declared.is_empty() && rs.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("*{table}\n"));
+        for (_, chain) in declared {
+            out.push_str(&format!(":{chain} - [0:0]\n"));
+        }
+        for r in rs {
+            out.push_str(&format!("{flag} {} {}\n", r.chain, r.spec));
+        }
+        out.push_str("COMMIT\n");
+    }
+    out
+}
+
+fn run(mut cmd: Command, input: Option<&str>) -> Result<(), String> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{:?}: {e}", cmd.get_program()))?;
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin
+            .write_all(input.as_bytes())
+            .map_err(|e| format!("iptables-restore: {e}"))?;
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// Applies rules in one `iptables-restore` run.
+pub fn apply(flush: &[(&'static str, &str)], op: Op, rules: &[Rule]) -> Result<(), String> {
+    if flush.is_empty() && rules.is_empty() {
+        return Ok(());
+    }
+    let input = restore_input(flush, op, rules);
+    tracing::debug!(%input, "iptables-restore");
+    let mut cmd = Command::new("iptables-restore");
+    cmd.args(["-w", "--noflush"]);
+    run(cmd, Some(&input)).map_err(|e| format!("iptables-restore: {e}"))
+}
+
+/// Whether a rule is present (`iptables -C`).
+fn present(r: &Rule) -> bool {
+    let mut cmd = Command::new("iptables");
+    cmd.args(["-w", "-t", r.table, "-C", &r.chain]);
+    cmd.args(r.spec.split_whitespace());
+    run(cmd, None).is_ok()
+}
+
+/// Sets up the chains: declared (emptied) and filled with the standing rules, then the
+/// jumps added where they are missing.
+pub fn install(c: &Chains, standing: &[Rule]) -> Result<(), String> {
+    apply(&c.all(), Op::Append, standing)?;
+    let missing: Vec<Rule> = jumps(c).into_iter().filter(|j| !present(j)).collect();
+    apply(&[], Op::Insert, &missing)
+}
+
+/// Removes the jumps and the chains (used when tests tear a bridge down).
+pub fn uninstall(c: &Chains) {
+    for j in jumps(c) {
+        while present(&j) {
+            if apply(&[], Op::Delete, std::slice::from_ref(&j)).is_err() {
+                break;
+            }
+        }
+    }
+    for (table, chain) in c.all() {
+        let mut cmd = Command::new("iptables");
+        cmd.args(["-w", "-t", table, "-F", chain]);
+        let _ = run(cmd, None);
+        let mut cmd = Command::new("iptables");
+        cmd.args(["-w", "-t", table, "-X", chain]);
+        let _ = run(cmd, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::Proto;
+
+    #[test]
+    fn restore_input_groups_by_table() {
+        let c = Chains::for_bridge("bt0");
+        let m = PortMapping {
+            proto: Proto::Tcp,
+            container_port: 80,
+            host_ip: Ipv4Addr::LOCALHOST,
+            host_port: 8080,
+        };
+        let rules = port_rules(&c, "bt0", Ipv4Addr::new(10, 1, 0, 2), &m);
+        let text = restore_input(&[], Op::Insert, &rules);
+        assert_eq!(
+            text,
+            "*nat\n\
+             -I BERTH-bt0 -d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.1.0.2:80\n\
+             -I BERTH-bt0-POST -s 10.1.0.2/32 -d 10.1.0.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE\n\
+             COMMIT\n\
+             *filter\n\
+             -I BERTH-bt0-FWD -d 10.1.0.2/32 ! -i bt0 -o bt0 -p tcp -m tcp --dport 80 -j ACCEPT\n\
+             COMMIT\n"
+        );
+        let wild = PortMapping {
+            host_ip: Ipv4Addr::UNSPECIFIED,
+            proto: Proto::Udp,
+            ..m
+        };
+        assert!(port_rules(&c, "bt0", Ipv4Addr::new(10, 1, 0, 2), &wild)[0]
+            .spec
+            .starts_with("-p udp -m udp --dport 8080"));
+    }
+
+    #[test]
+    fn standing_rules_follow_the_flags() {
+        let c = Chains::for_bridge("bt0");
+        let subnet = Cidr::parse("10.1.0.1/24").unwrap();
+        let on = bridge_rules(&c, "bt0", subnet, true, true);
+        assert!(on[0]
+            .spec
+            .starts_with("-s 10.1.0.0/24 ! -o bt0 -j MASQUERADE"));
+        assert!(on.iter().any(|r| r.spec == "-i bt0 -o bt0 -j ACCEPT"));
+        let off = bridge_rules(&c, "bt0", subnet, false, false);
+        assert!(!off.iter().any(|r| r.spec.contains("-s 10.1.0.0/24")));
+        assert!(off.iter().any(|r| r.spec == "-i bt0 -o bt0 -j DROP"));
+        let declared = restore_input(&c.all(), Op::Append, &[]);
+        assert!(declared.contains(":BERTH-bt0 - [0:0]\n:BERTH-bt0-POST - [0:0]\n"));
+        assert!(declared.contains("*filter\n:BERTH-bt0-FWD - [0:0]\nCOMMIT\n"));
+    }
+}
