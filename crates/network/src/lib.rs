@@ -262,7 +262,12 @@ impl Network {
                             ep.ip,
                             r.container_port,
                             r.proto.as_str(),
-                            std::io::Error::from(err.kind()).to_string().to_lowercase()
+                            // Go's wording, which Docker's message carries.
+                            if err.kind() == std::io::ErrorKind::AddrInUse {
+                                "address already in use".to_string()
+                            } else {
+                                err.to_string()
+                            }
                         ),
                         ports::PortError::Exhausted => format!("{what}: no free host port"),
                     })

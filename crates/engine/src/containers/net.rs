@@ -38,7 +38,11 @@ pub(crate) fn mode(rec: &ContainerRecord, have_bridge: bool) -> Result<Mode, Eng
         "host" => Mode::Host,
         _ => match m.strip_prefix("container:") {
             Some(other) if !other.is_empty() => Mode::Container(other.to_string()),
-            _ => return Err(EngineError::NotFound(format!("network {m} not found"))),
+            _ => {
+                return Err(EngineError::InvalidParameter(format!(
+                    "network {m} not found"
+                )))
+            }
         },
     })
 }
