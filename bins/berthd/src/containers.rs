@@ -239,6 +239,10 @@ impl ContainerBackend for Daemon {
             .map_err(api_err)
     }
 
+    fn remove_link(&self, link_name: &str) -> Result<(), ApiError> {
+        self.containers().remove_link(link_name).map_err(api_err)
+    }
+
     fn rename_container(&self, name: &str, new_name: &str) -> Result<(), ApiError> {
         self.containers().rename(name, new_name).map_err(api_err)
     }
@@ -270,6 +274,20 @@ impl ContainerBackend for Daemon {
             || before.is_some()
             || !q.filters.get("status").is_empty()
             || !q.filters.get("exited").is_empty();
+        // A linked container is also listed under its link names, `/<parent>/<alias>`.
+        let mut link_names: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for parent in &all {
+            for spec in parent.host_config.links.iter().flatten() {
+                let (child, alias) = spec.split_once(':').unwrap_or((spec, spec));
+                if let Ok(child) = self.containers().inspect(child.trim_start_matches('/')) {
+                    link_names.entry(child.id).or_default().push(format!(
+                        "{}/{}",
+                        parent.name,
+                        alias.trim_start_matches('/')
+                    ));
+                }
+            }
+        }
         let mut out = Vec::new();
         for rec in all {
             let live = rec.state.status.is_running() || rec.state.status == Status::Restarting;
@@ -302,7 +320,9 @@ impl ContainerBackend for Daemon {
             };
             out.push(ContainerSummary {
                 id: rec.id.clone(),
-                names: vec![rec.name.clone()],
+                names: std::iter::once(rec.name.clone())
+                    .chain(link_names.get(&rec.id).into_iter().flatten().cloned())
+                    .collect(),
                 image: rec.config.image.clone(),
                 image_id: rec.image_id.clone(),
                 command,

@@ -129,6 +129,8 @@ pub trait ContainerBackend: Send + Sync {
         volumes: bool,
     ) -> Result<(), ApiError>;
     fn rename_container(&self, name: &str, new_name: &str) -> Result<(), ApiError>;
+    /// Removes a legacy link, named `<parent>/<alias>`.
+    fn remove_link(&self, link_name: &str) -> Result<(), ApiError>;
     async fn pause_container(&self, name: &str, pause: bool) -> Result<(), ApiError>;
     fn list_containers(
         &self,

@@ -121,7 +121,8 @@ fn routes() -> Vec<Route> {
             "/containers/{id}/attach/ws",
             handlers::containers::attach_ws
         ),
-        route!(DELETE, "/containers/{id}", handlers::containers::remove),
+        // Greedy: a link is removed by its name, `/containers/<parent>/<alias>?link=1`.
+        route!(DELETE, "/containers/{id:.*}", handlers::containers::remove),
         route!(POST, "/containers/{id}/exec", handlers::exec::create),
         route!(POST, "/exec/{id}/start", handlers::exec::start),
         route!(GET, "/exec/{id}/json", handlers::exec::inspect),

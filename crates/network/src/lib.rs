@@ -54,6 +54,15 @@ pub struct Endpoint {
     pub bridge: String,
     pub host_veth: String,
     pub ports: Vec<PortMapping>,
+    /// With `--icc=false`: the linked containers this one may reach, and on which ports.
+    #[serde(default)]
+    pub links: Vec<LinkGrant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkGrant {
+    pub to: Ipv4Addr,
+    pub ports: Vec<(Proto, u16)>,
 }
 
 pub struct ConnectRequest {
@@ -227,6 +236,7 @@ impl Network {
             bridge: self.cfg.bridge.clone(),
             host_veth,
             ports: Vec::new(),
+            links: Vec::new(),
         };
         let result = self.connect_steps(&req, &mut ep, &peer).await;
         if let Err(e) = result {
@@ -366,9 +376,49 @@ impl Network {
             .collect()
     }
 
+    /// Lets the container of `ep` reach a linked one on its exposed ports (only needed,
+    /// and only done, when inter-container traffic is off); recorded in `ep`.
+    pub fn grant(
+        &self,
+        ep: &mut Endpoint,
+        to: Ipv4Addr,
+        ports: Vec<(Proto, u16)>,
+    ) -> Result<(), NetError> {
+        self.allow_link(ep.ip, to, &ports, true)?;
+        ep.links.push(LinkGrant { to, ports });
+        Ok(())
+    }
+
+    fn link_rules(&self, ep: &Endpoint) -> Vec<nat::Rule> {
+        if self.cfg.icc {
+            return Vec::new();
+        }
+        ep.links
+            .iter()
+            .flat_map(|g| {
+                g.ports.iter().flat_map(move |(proto, port)| {
+                    nat::link_rules(
+                        &self.chains,
+                        &self.cfg.bridge,
+                        ep.ip,
+                        g.to,
+                        proto.as_str(),
+                        *port,
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// Takes a container off the network: its rules, veth, namespace, address and ports.
     /// Best effort: what is already gone is skipped.
     pub async fn disconnect(&self, id: &str, ep: &Endpoint) {
+        let links = self.link_rules(ep);
+        if self.cfg.iptables && !links.is_empty() {
+            if let Err(e) = nat::apply(&[], nat::Op::Delete, &links) {
+                tracing::debug!(error = %e, "removing link rules");
+            }
+        }
         if self.cfg.iptables && !ep.ports.is_empty() {
             if let Err(e) = nat::apply(&[], nat::Op::Delete, &self.port_rules(ep)) {
                 tracing::debug!(error = %e, "removing port rules");
@@ -406,6 +456,7 @@ impl Network {
                     }
                 }
                 rules.extend(self.port_rules(ep));
+                rules.extend(self.link_rules(ep));
             }
         }
         if self.cfg.iptables && !rules.is_empty() {

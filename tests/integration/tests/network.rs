@@ -419,3 +419,110 @@ fn stop_and_crash_leave_no_links_rules_or_leases() {
         .unwrap_or(0);
     assert_eq!(pinned, 0, "no pinned namespace left");
 }
+
+#[test]
+fn links_set_env_and_hosts_and_can_be_removed() {
+    let d = daemon();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "-e",
+        "SECRET=s3",
+        "--expose",
+        "5432",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let db = inspect(&d, "db");
+    let ip = db["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id12 = &db["Id"].as_str().unwrap()[..12];
+    d.docker_ok(&[
+        "run", "-d", "--name", "web", "--link", "db:data", "busybox", "sleep", "1000",
+    ]);
+    let env = d.docker_ok(&["exec", "web", "env"]);
+    for want in [
+        "DATA_NAME=/web/data".to_string(),
+        format!("DATA_PORT=tcp://{ip}:5432"),
+        format!("DATA_PORT_5432_TCP=tcp://{ip}:5432"),
+        format!("DATA_PORT_5432_TCP_ADDR={ip}"),
+        "DATA_PORT_5432_TCP_PORT=5432".to_string(),
+        "DATA_PORT_5432_TCP_PROTO=tcp".to_string(),
+        "DATA_ENV_SECRET=s3".to_string(),
+    ] {
+        assert!(
+            env.lines().any(|l| l == want),
+            "{want} missing from:\n{env}"
+        );
+    }
+    assert!(!env.contains("DATA_ENV_PATH"), "{env}");
+    let hosts = d.docker_ok(&["exec", "web", "cat", "/etc/hosts"]);
+    assert!(
+        hosts.contains(&format!("{ip}\tdata {id12} db\n")),
+        "{hosts}"
+    );
+    // The alias resolves inside the container.
+    let ping = d.docker_ok(&["exec", "web", "ping", "-c", "1", "-W", "2", "data"]);
+    assert!(ping.contains("1 packets received"), "{ping}");
+    // The linked container is also listed under its link name.
+    let list = d.get("/v1.18/containers/json").json();
+    let names: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["Id"] == db["Id"])
+        .unwrap()["Names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["/db", "/web/data"]);
+    // Links to missing or stopped containers, as Docker refuses them.
+    let missing = d.docker(&["create", "--link", "nope:x", "busybox", "true"]);
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("Could not get container for nope"),
+        "{missing:?}"
+    );
+    d.docker_ok(&["create", "--name", "idle", "busybox", "true"]);
+    let stopped = d.docker(&["run", "--link", "idle:i", "busybox", "true"]);
+    assert!(
+        String::from_utf8_lossy(&stopped.stderr).contains("Cannot link to a non running container"),
+        "{stopped:?}"
+    );
+    // DELETE ?link=1 removes the link.
+    assert_eq!(d.delete("/v1.18/containers/web/data?link=1").status, 204);
+    assert_eq!(
+        inspect(&d, "web")["HostConfig"]["Links"],
+        serde_json::json!([])
+    );
+    assert_eq!(d.delete("/v1.18/containers/web/data?link=1").status, 404);
+    assert_eq!(d.delete("/v1.18/containers/web?link=1").status, 409);
+}
+
+#[test]
+fn with_icc_off_only_linked_containers_reach_exposed_ports() {
+    let d = Daemon::start_with(&["--icc=false"]);
+    d.import_busybox("busybox:latest");
+    run_httpd(&d, "srv", &["--expose", "80"], "linked-only");
+    let ip = inspect(&d, "srv")["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fetch = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {ip} 80; true");
+    let linked = d.docker_ok(&[
+        "run", "--rm", "--link", "srv:srv", "busybox", "sh", "-c", &fetch,
+    ]);
+    assert!(linked.contains("linked-only"), "{linked}");
+    let stranger = d.docker_ok(&["run", "--rm", "busybox", "sh", "-c", &fetch]);
+    assert!(!stranger.contains("linked-only"), "{stranger}");
+    // The host still reaches it through a published port.
+    run_httpd(&d, "pub", &["-p", "127.0.0.1::80"], "published");
+    let port = host_port(&d, "pub", "80/tcp");
+    assert!(http_get(Ipv4Addr::LOCALHOST, port).contains("published"));
+}

@@ -141,10 +141,8 @@ pub async fn wait(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
 
 pub async fn remove(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
     if ctx.query.bool("link") {
-        return Err(ApiError::new(
-            berth_errdefs::ErrorKind::NotImplemented,
-            "links are not supported yet",
-        ));
+        ctx.backend.remove_link(ctx.param(0))?;
+        return no_content();
     }
     ctx.backend
         .remove_container(ctx.param(0), ctx.query.bool("force"), ctx.query.bool("v"))

@@ -269,6 +269,22 @@ impl ContainerService {
         };
         let mut record = record;
         net::validate(&record)?;
+        for spec in record.host_config.links.iter().flatten() {
+            let (name, _) = net::parse_link(spec)?;
+            // Invalid parameter, not "not found": a 404 would make the client try to pull
+            // the image (Docker answers this way for the same reason).
+            let child = self
+                .entry(&name)
+                .map_err(|_| {
+                    EngineError::InvalidParameter(format!("Could not get container for {name}"))
+                })?
+                .snapshot();
+            if child.host_config.network_mode == "host" {
+                return Err(EngineError::InvalidParameter(
+                    "Conflicting options: host type networking can't be used with links. This would result in undefined behavior".into(),
+                ));
+            }
+        }
         record.mounts = self.plan_mounts(&record)?;
         let inserted = (|| {
             let mut map = self.containers.write().expect("lock");
@@ -428,11 +444,9 @@ impl ContainerService {
                         ports: net::port_requests(&rec)?,
                     };
                     let ep = tokio::runtime::Handle::current().block_on(network.connect(req))?;
-                    endpoint = Some(ep.clone());
-                    // Recorded before the process exists: a daemon that crashes from here on
-                    // still knows what to take back or clean up.
-                    self.update(entry, |r| r.network = Some(ep.clone()))?;
-                    Some(ep.netns)
+                    let path = ep.netns.clone();
+                    endpoint = Some(ep);
+                    Some(path)
                 }
                 (net::Mode::None, _) => {
                     let path = self.paths.netns(&id);
@@ -441,9 +455,18 @@ impl ContainerService {
                 }
                 _ => None,
             };
+            let (link_env, link_hosts) = self.links_for(&rec, endpoint.as_mut())?;
+            if let Some(ep) = &endpoint {
+                // Recorded before the process exists: a daemon that crashes from here on
+                // still knows what to take back or clean up.
+                self.update(entry, |r| r.network = Some(ep.clone()))?;
+            }
             std::fs::write(self.paths.hostname(&id), format!("{}\n", c.hostname))
                 .map_err(|e| internal("write hostname", e))?;
-            let extra = host_files::extra_hosts(&h.extra_hosts.clone().unwrap_or_default());
+            let mut extra = link_hosts;
+            extra.extend(host_files::extra_hosts(
+                &h.extra_hosts.clone().unwrap_or_default(),
+            ));
             std::fs::write(
                 self.paths.hosts(&id),
                 host_files::hosts(
@@ -487,6 +510,13 @@ impl ContainerService {
             let (uid, gid, additional_gids) = resolve_user(&rootfs, &c.user)?;
             let capabilities = settings::capabilities(h)?;
             let mut env = c.env.clone().unwrap_or_default();
+            // Link variables first; the container's own win over them.
+            let mut linked: Vec<String> = link_env
+                .into_iter()
+                .filter(|l| !env.iter().any(|e| env_key(e) == env_key(l)))
+                .collect();
+            linked.append(&mut env);
+            env = linked;
             if !env.iter().any(|e| env_key(e) == "PATH") {
                 env.insert(0, DEFAULT_PATH.to_string());
             }
@@ -616,6 +646,71 @@ impl ContainerService {
             self.release_network(entry, &id, endpoint);
         }
         result
+    }
+
+    /// The environment and hosts lines of a container's links; with `--icc=false`, opens
+    /// each linked container's exposed ports to it.
+    fn links_for(
+        &self,
+        rec: &ContainerRecord,
+        mut endpoint: Option<&mut berth_network::Endpoint>,
+    ) -> Result<(Vec<String>, Vec<(String, String)>), EngineError> {
+        let (mut env, mut hosts) = (Vec::new(), Vec::new());
+        for spec in rec.host_config.links.iter().flatten() {
+            let (name, alias) = net::parse_link(spec)?;
+            let child = self
+                .entry(&name)
+                .map_err(|_| EngineError::NotFound(format!("Could not get container for {name}")))?
+                .snapshot();
+            if !child.state.status.is_running() {
+                return Err(EngineError::Internal(format!(
+                    "Cannot link to a non running container: {} AS {}/{alias}",
+                    child.name, rec.name
+                )));
+            }
+            env.extend(net::link_env(&rec.name, &alias, &child));
+            if let Some(child_ep) = &child.network {
+                hosts.push((
+                    child_ep.ip.to_string(),
+                    format!("{alias} {} {}", child.short_id(), child.bare_name()),
+                ));
+                if let (Some(ep), Some(network)) = (endpoint.as_deref_mut(), &self.network) {
+                    network.grant(ep, child_ep.ip, net::exposed_ports(&child))?;
+                }
+            }
+        }
+        Ok((env, hosts))
+    }
+
+    /// `DELETE /containers/<parent>/<alias>?link=1`: forgets that link (the running parent
+    /// keeps what it was started with, as in Docker).
+    pub fn remove_link(&self, link_name: &str) -> Result<(), EngineError> {
+        let trimmed = link_name.trim_start_matches('/');
+        let Some((parent, alias)) = trimmed.rsplit_once('/') else {
+            return Err(EngineError::Conflict(
+                "Conflict, cannot remove the default name of the container".into(),
+            ));
+        };
+        let entry = self.entry(parent)?;
+        let rec = entry.snapshot();
+        let mut found = false;
+        let kept: Vec<String> = rec
+            .host_config
+            .links
+            .iter()
+            .flatten()
+            .filter(|spec| {
+                let matches = net::parse_link(spec).is_ok_and(|(_, a)| a == alias);
+                found |= matches;
+                !matches
+            })
+            .cloned()
+            .collect();
+        if !found {
+            return Err(EngineError::NotFound(format!("No such link: /{trimmed}")));
+        }
+        self.update(&entry, |r| r.host_config.links = Some(kept))?;
+        Ok(())
     }
 
     /// Undoes a start's network when the start fails (on the start's blocking thread).

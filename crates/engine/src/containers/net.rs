@@ -206,3 +206,78 @@ pub fn ports_list(rec: &ContainerRecord) -> Vec<serde_json::Value> {
 pub fn endpoint(rec: &ContainerRecord) -> Option<&Endpoint> {
     rec.network.as_ref()
 }
+
+/// A link spec, `name:alias` or `name`, as (container name, alias).
+pub(crate) fn parse_link(spec: &str) -> Result<(String, String), EngineError> {
+    let (name, alias) = match spec.split_once(':') {
+        Some((n, a)) => (n, a),
+        None => (spec, spec),
+    };
+    let (name, alias) = (name.trim_start_matches('/'), alias.trim_start_matches('/'));
+    if name.is_empty() || alias.is_empty() || alias.contains('/') {
+        return Err(EngineError::InvalidParameter(format!(
+            "invalid link: {spec}"
+        )));
+    }
+    Ok((name.to_string(), alias.to_string()))
+}
+
+/// The environment Docker gives a container for each link: `ALIAS_NAME`, `ALIAS_PORT`, one
+/// `ALIAS_PORT_<port>_<PROTO>` group per exposed port, and the linked container's own
+/// environment as `ALIAS_ENV_*`.
+pub(crate) fn link_env(parent_name: &str, alias: &str, child: &ContainerRecord) -> Vec<String> {
+    let prefix = alias.to_ascii_uppercase().replace('-', "_");
+    let ip = child
+        .network
+        .as_ref()
+        .map(|e| e.ip.to_string())
+        .unwrap_or_default();
+    let mut env = vec![format!(
+        "{prefix}_NAME={}/{alias}",
+        parent_name.trim_end_matches('/')
+    )];
+    let ports = exposed(child).unwrap_or_default();
+    if let Some((port, proto)) = ports.first() {
+        env.push(format!("{prefix}_PORT={}://{ip}:{port}", proto.as_str()));
+    }
+    for (port, proto) in &ports {
+        let p = proto.as_str();
+        let key = format!("{prefix}_PORT_{port}_{}", p.to_ascii_uppercase());
+        env.push(format!("{key}={p}://{ip}:{port}"));
+        env.push(format!("{key}_ADDR={ip}"));
+        env.push(format!("{key}_PORT={port}"));
+        env.push(format!("{key}_PROTO={p}"));
+    }
+    for kv in child.config.env.iter().flatten() {
+        let Some((k, v)) = kv.split_once('=') else {
+            continue;
+        };
+        // As Docker: what image builds add is not the linked container's own.
+        if k == "HOME" || k == "PATH" {
+            continue;
+        }
+        env.push(format!("{prefix}_ENV_{k}={v}"));
+    }
+    env
+}
+
+/// The linked container's exposed ports (what `--icc=false` opens to the linking one).
+pub(crate) fn exposed_ports(child: &ContainerRecord) -> Vec<(Proto, u16)> {
+    exposed(child)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(port, proto)| (proto, port))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_specs() {
+        assert_eq!(parse_link("db:data").unwrap(), ("db".into(), "data".into()));
+        assert_eq!(parse_link("/db").unwrap(), ("db".into(), "db".into()));
+        assert!(parse_link("db:").is_err());
+    }
+}
