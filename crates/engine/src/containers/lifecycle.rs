@@ -142,6 +142,9 @@ pub(crate) fn resolve_user(
 }
 
 /// How long to wait before the next restart: 100 ms doubling (Docker's back-off).
+/// `/etc/hosts` lines as (address, names).
+type HostsLines = Vec<(String, String)>;
+
 fn backoff(restart_count: i64) -> Duration {
     Duration::from_millis(100u64.saturating_mul(1u64 << restart_count.clamp(0, 10)))
 }
@@ -654,7 +657,7 @@ impl ContainerService {
         &self,
         rec: &ContainerRecord,
         mut endpoint: Option<&mut berth_network::Endpoint>,
-    ) -> Result<(Vec<String>, Vec<(String, String)>), EngineError> {
+    ) -> Result<(Vec<String>, HostsLines), EngineError> {
         let (mut env, mut hosts) = (Vec::new(), Vec::new());
         for spec in rec.host_config.links.iter().flatten() {
             let (name, alias) = net::parse_link(spec)?;
