@@ -83,7 +83,7 @@ pub struct Network {
     handle: Handle,
     bridge_index: u32,
     netns_dir: PathBuf,
-    pools: Mutex<Pools>,
+    pools: std::sync::Arc<Mutex<Pools>>,
 }
 
 fn internal(what: &str) -> impl Fn(rtnetlink::Error) -> NetError + '_ {
@@ -199,10 +199,10 @@ impl Network {
             handle,
             bridge_index,
             netns_dir,
-            pools: Mutex::new(Pools {
+            pools: std::sync::Arc::new(Mutex::new(Pools {
                 ipam: pool,
                 ports: ports::PortTable::new(),
-            }),
+            })),
         })
     }
 
@@ -214,9 +214,10 @@ impl Network {
         netns::path_in(&self.netns_dir, id)
     }
 
-    fn veth_names(id: &str) -> (String, String) {
-        let short = &id[..id.len().min(11)];
-        (format!("veth{short}"), format!("vp{short}"))
+    /// The host end's name: from the container ID, so a restarted daemon can tell whose
+    /// a veth is.
+    fn veth_name(id: &str) -> String {
+        format!("veth{}", &id[..id.len().min(11)])
     }
 
     /// Gives a container an address, a namespace with `eth0` on the bridge, and its
@@ -226,7 +227,7 @@ impl Network {
             let mut p = self.pools.lock().expect("pools");
             p.ipam.allocate().map_err(NetError::Internal)?
         };
-        let (host_veth, peer) = Self::veth_names(&req.id);
+        let host_veth = Self::veth_name(&req.id);
         let mut ep = Endpoint {
             netns: self.netns_path(&req.id),
             ip,
@@ -238,7 +239,7 @@ impl Network {
             ports: Vec::new(),
             links: Vec::new(),
         };
-        let result = self.connect_steps(&req, &mut ep, &peer).await;
+        let result = self.connect_steps(&req, &mut ep).await;
         if let Err(e) = result {
             self.disconnect(&req.id, &ep).await;
             return Err(e);
@@ -250,7 +251,6 @@ impl Network {
         &self,
         req: &ConnectRequest,
         ep: &mut Endpoint,
-        peer: &str,
     ) -> Result<(), NetError> {
         {
             let mut p = self.pools.lock().expect("pools");
@@ -285,67 +285,53 @@ impl Network {
                 ep.ports.push(m);
             }
         }
+        let t = std::time::Instant::now();
+        let mark = |what: &str| tracing::trace!(step = what, us = t.elapsed().as_micros() as u64, "connect");
         let h = &self.handle;
         // A veth left by a crash under the same name would make the add fail.
         if let Some(stale) = link_index(h, &ep.host_veth).await? {
             let _ = h.link().del(stale).execute().await;
         }
-        h.link()
-            .add(
-                LinkVeth::new(&ep.host_veth, peer)
-                    .mtu(self.cfg.mtu)
-                    .controller(self.bridge_index)
-                    .up()
-                    .build(),
-            )
-            .execute()
-            .await
-            .map_err(internal("create veth pair"))?;
+        // The container's end is made inside its namespace, already named eth0 with its MAC:
+        // moving an interface between namespaces waits for RCU grace periods (measured here:
+        // 30–40 ms), making it there does not.
         netns::create(&ep.netns).map_err(NetError::Internal)?;
-        let peer_index = link_index(h, peer)
-            .await?
-            .ok_or_else(|| NetError::Internal("veth peer vanished".into()))?;
+        mark("netns");
         let ns = std::fs::File::open(&ep.netns)
             .map_err(|e| NetError::Internal(format!("open network namespace: {e}")))?;
+        let mac = parse_mac(&ep.mac).map_err(NetError::InvalidParameter)?;
         {
+            use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
+            use rtnetlink::LinkMessageBuilder;
             use std::os::fd::AsRawFd;
+            let container_end = LinkMessageBuilder::<LinkUnspec>::new()
+                .name("eth0")
+                .address(mac.to_vec())
+                .mtu(self.cfg.mtu)
+                .setns_by_fd(ns.as_raw_fd())
+                .build();
+            let pair = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+                .name(ep.host_veth.clone())
+                .mtu(self.cfg.mtu)
+                .controller(self.bridge_index)
+                .up()
+                .set_info_data(InfoData::Veth(InfoVeth::Peer(container_end)))
+                .build();
             h.link()
-                .set(
-                    LinkUnspec::new_with_index(peer_index)
-                        .setns_by_fd(ns.as_raw_fd())
-                        .build(),
-                )
+                .add(pair)
                 .execute()
                 .await
-                .map_err(internal("move veth into the container's namespace"))?;
+                .map_err(internal("create veth pair"))?;
         }
-        let (peer, ip, prefix, gateway, mtu) =
-            (peer.to_string(), ep.ip, ep.prefix, ep.gateway, self.cfg.mtu);
-        let mac = parse_mac(&ep.mac).map_err(NetError::InvalidParameter)?;
+        mark("veth pair");
+        let (ip, prefix, gateway) = (ep.ip, ep.prefix, ep.gateway);
         netns::run_in(&ep.netns, move || async move {
             let (conn, h, _) = rtnetlink::new_connection().map_err(|e| e.to_string())?;
             tokio::spawn(conn);
             let e = |e: NetError| e.to_string();
-            let lo = link_index(&h, "lo")
-                .await
-                .map_err(e)?
-                .ok_or("no loopback")?;
+            let lo = link_index(&h, "lo").await.map_err(e)?.ok_or("no loopback")?;
             set_up(&h, lo).await.map_err(e)?;
-            let idx = link_index(&h, &peer)
-                .await
-                .map_err(e)?
-                .ok_or("veth peer missing")?;
-            h.link()
-                .set(
-                    LinkUnspec::new_with_index(idx)
-                        .name("eth0")
-                        .address(mac.to_vec())
-                        .mtu(mtu)
-                        .build(),
-                )
-                .execute()
-                .await
-                .map_err(|e| format!("configure eth0: {e}"))?;
+            let idx = link_index(&h, "eth0").await.map_err(e)?.ok_or("eth0 missing")?;
             set_up(&h, idx).await.map_err(e)?;
             h.address()
                 .add(idx, IpAddr::V4(ip), prefix)
@@ -353,19 +339,17 @@ impl Network {
                 .await
                 .map_err(|e| format!("set address: {e}"))?;
             h.route()
-                .add(
-                    RouteMessageBuilder::<Ipv4Addr>::new()
-                        .gateway(gateway)
-                        .build(),
-                )
+                .add(RouteMessageBuilder::<Ipv4Addr>::new().gateway(gateway).build())
                 .execute()
                 .await
                 .map_err(|e| format!("set default route: {e}"))
         })
         .map_err(NetError::Internal)?;
+        mark("configured");
         if self.cfg.iptables && !ep.ports.is_empty() {
             nat::apply(&[], nat::Op::Insert, &self.port_rules(ep)).map_err(NetError::Internal)?;
         }
+        mark("rules");
         Ok(())
     }
 
@@ -424,13 +408,19 @@ impl Network {
                 tracing::debug!(error = %e, "removing port rules");
             }
         }
-        if let Ok(Some(i)) = link_index(&self.handle, &ep.host_veth).await {
-            let _ = self.handle.link().del(i).execute().await;
-        }
         netns::remove(&ep.netns);
-        let mut p = self.pools.lock().expect("pools");
-        p.ipam.release(ep.ip);
-        p.ports.release_owner(id);
+        self.pools.lock().expect("pools").ports.release_owner(id);
+        // Deleting an interface waits for RCU grace periods (tens of ms here): done in the
+        // background, by index (a new veth of the same name may appear meanwhile), and the
+        // address goes back to the pool only once its interface is gone.
+        let index = link_index(&self.handle, &ep.host_veth).await.ok().flatten();
+        let (handle, pools, ip) = (self.handle.clone(), self.pools.clone(), ep.ip);
+        tokio::spawn(async move {
+            if let Some(i) = index {
+                let _ = handle.link().del(i).execute().await;
+            }
+            pools.lock().expect("pools").ipam.release(ip);
+        });
     }
 
     /// After a restart: takes back the live containers' addresses and ports, puts their

@@ -29,7 +29,30 @@ pub fn request(socket: &Path, method: &str, path: &str, body: &[u8]) -> (u16, Ve
     s.read_to_end(&mut out).unwrap();
     let status = std::str::from_utf8(&out[9..12]).unwrap().parse().unwrap();
     let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    (status, out[split..].to_vec())
+    let head = String::from_utf8_lossy(&out[..split]).to_ascii_lowercase();
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunk(&out[split..])
+    } else {
+        out[split..].to_vec()
+    };
+    (status, body)
+}
+
+/// Decodes a chunked HTTP body (Docker Engine answers some requests that way).
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&raw[..eol])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or("").trim(), 16).ok())
+            .unwrap_or(0);
+        if size == 0 || raw.len() < eol + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&raw[eol + 2..eol + 2 + size]);
+        raw = &raw[(eol + 4 + size).min(raw.len())..];
+    }
+    out
 }
 
 pub fn rss_kib(pid: u32) -> u64 {
@@ -92,6 +115,11 @@ pub struct RefDocker {
 
 impl RefDocker {
     pub fn start() -> Option<RefDocker> {
+        Self::start_with("--bridge=none --iptables=false --ip6tables=false")
+    }
+
+    /// With other daemon flags (`DOCKERD_ARGS` of `start-dockerd.sh`).
+    pub fn start_with(dockerd_args: &str) -> Option<RefDocker> {
         Command::new("dockerd").arg("--version").output().ok()?;
         let dir = tempfile::Builder::new()
             .prefix("berth-bench-dockerd-")
@@ -102,10 +130,7 @@ impl RefDocker {
         let ok = Command::new("bash")
             .arg(script)
             .arg(dir.path())
-            .env(
-                "DOCKERD_ARGS",
-                "--bridge=none --iptables=false --ip6tables=false",
-            )
+            .env("DOCKERD_ARGS", dockerd_args)
             .output()
             .ok()?
             .status

@@ -460,9 +460,9 @@ impl ContainerService {
             };
             let (link_env, link_hosts) = self.links_for(&rec, endpoint.as_mut())?;
             if let Some(ep) = &endpoint {
-                // Recorded before the process exists: a daemon that crashes from here on
-                // still knows what to take back or clean up.
-                self.update(entry, |r| r.network = Some(ep.clone()))?;
+                // Persisted with the running state once the process runs; a daemon that
+                // crashes before then finds the veth and namespace by name at restart.
+                entry.record.lock().expect("lock").network = Some(ep.clone());
             }
             std::fs::write(self.paths.hostname(&id), format!("{}\n", c.hostname))
                 .map_err(|e| internal("write hostname", e))?;
