@@ -305,6 +305,18 @@ pub fn container_inspect(v: ApiVersion, c: berth_api_types::container::Container
             o.remove("VolumesRW");
         }
     }
+    if gates::legacy_network_settings(v) {
+        if let Some(ns) = all["NetworkSettings"].as_object_mut() {
+            let take = |ns: &mut serde_json::Map<String, Value>, k: &str| {
+                ns.remove(k).unwrap_or(Value::Null)
+            };
+            let ip = take(ns, "IPAddress");
+            let prefix = take(ns, "IPPrefixLen");
+            ns.remove("MacAddress");
+            ns.insert("IpAddress".into(), ip);
+            ns.insert("IpPrefixLen".into(), prefix);
+        }
+    }
     all["Image"] = json!(image_id(v, &c.image));
     all
 }

@@ -112,6 +112,13 @@ pub fn inspect_has_volumes_maps(version: ApiVersion) -> bool {
     version < v(21)
 }
 
+/// Container inspect: `NetworkSettings` spells `IpAddress`/`IpPrefixLen` and has no
+/// `MacAddress` below API 1.18 (the 1.7, 1.11 and 1.15 docs; the 1.18 doc shows `IPAddress`,
+/// `IPPrefixLen`, `MacAddress` and `Ports`).
+pub fn legacy_network_settings(version: ApiVersion) -> bool {
+    version < v(18)
+}
+
 /// `POST /containers/create` reads `Memory`, `MemorySwap`, `CpuShares`, `Cpuset`, `Dns` and
 /// `VolumesFrom` from the top level of the body before API 1.18 (the 1.15 doc shows them
 /// there; 1.18 shows them in `HostConfig`).
@@ -168,5 +175,6 @@ mod tests {
         );
         assert!(create_has_toplevel_resources(v(15)) && !create_has_toplevel_resources(v(18)));
         assert!(start_accepts_host_config(v(18)));
+        assert!(legacy_network_settings(v(15)) && !legacy_network_settings(v(18)));
     }
 }

@@ -247,11 +247,7 @@ impl Network {
         Ok(ep)
     }
 
-    async fn connect_steps(
-        &self,
-        req: &ConnectRequest,
-        ep: &mut Endpoint,
-    ) -> Result<(), NetError> {
+    async fn connect_steps(&self, req: &ConnectRequest, ep: &mut Endpoint) -> Result<(), NetError> {
         {
             let mut p = self.pools.lock().expect("pools");
             for r in &req.ports {
@@ -286,7 +282,9 @@ impl Network {
             }
         }
         let t = std::time::Instant::now();
-        let mark = |what: &str| tracing::trace!(step = what, us = t.elapsed().as_micros() as u64, "connect");
+        let mark = |what: &str| {
+            tracing::trace!(step = what, us = t.elapsed().as_micros() as u64, "connect")
+        };
         let h = &self.handle;
         // A veth left by a crash under the same name would make the add fail.
         if let Some(stale) = link_index(h, &ep.host_veth).await? {
@@ -329,9 +327,15 @@ impl Network {
             let (conn, h, _) = rtnetlink::new_connection().map_err(|e| e.to_string())?;
             tokio::spawn(conn);
             let e = |e: NetError| e.to_string();
-            let lo = link_index(&h, "lo").await.map_err(e)?.ok_or("no loopback")?;
+            let lo = link_index(&h, "lo")
+                .await
+                .map_err(e)?
+                .ok_or("no loopback")?;
             set_up(&h, lo).await.map_err(e)?;
-            let idx = link_index(&h, "eth0").await.map_err(e)?.ok_or("eth0 missing")?;
+            let idx = link_index(&h, "eth0")
+                .await
+                .map_err(e)?
+                .ok_or("eth0 missing")?;
             set_up(&h, idx).await.map_err(e)?;
             h.address()
                 .add(idx, IpAddr::V4(ip), prefix)
@@ -339,7 +343,11 @@ impl Network {
                 .await
                 .map_err(|e| format!("set address: {e}"))?;
             h.route()
-                .add(RouteMessageBuilder::<Ipv4Addr>::new().gateway(gateway).build())
+                .add(
+                    RouteMessageBuilder::<Ipv4Addr>::new()
+                        .gateway(gateway)
+                        .build(),
+                )
                 .execute()
                 .await
                 .map_err(|e| format!("set default route: {e}"))

@@ -67,6 +67,17 @@ fn bridge_ports(d: &Daemon) -> Vec<String> {
         .collect()
 }
 
+/// Veths are deleted in the background (the kernel takes tens of ms): wait for `cond`.
+fn eventually(what: &str, cond: impl Fn() -> bool) {
+    for _ in 0..100 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{what}");
+}
+
 fn nat_rules(d: &Daemon) -> Vec<String> {
     let out = Command::new("iptables")
         .args(["-w", "-t", "nat", "-S", &format!("BERTH-{}", d.bridge())])
@@ -106,6 +117,12 @@ fn bridged_containers_reach_each_other_and_publish_ports() {
         format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
     );
     assert_eq!(ns["Ports"]["80/tcp"][0]["HostIp"], "127.0.0.1");
+    // Older versions: the documented spelling of the 1.7–1.15 docs.
+    let old = d.get("/v1.15/containers/web/json").json()["NetworkSettings"].clone();
+    assert_eq!(old["IpAddress"], ns["IPAddress"], "{old}");
+    assert_eq!(old["IpPrefixLen"], 24);
+    assert!(old.get("IPAddress").is_none() && old.get("MacAddress").is_none());
+    assert_eq!(old["Gateway"], ns["Gateway"]);
     // From the host, through the kernel's NAT on 127.0.0.1.
     let port = host_port(&d, "web", "80/tcp");
     assert!(http_get(Ipv4Addr::LOCALHOST, port).contains("hello-web"));
@@ -347,7 +364,9 @@ fn a_taken_port_gives_dockers_error_and_leaves_nothing_half_connected() {
     ]);
     let err = String::from_utf8_lossy(&third.stderr);
     assert!(err.contains("address already in use"), "{err}");
-    assert_eq!(bridge_ports(&d), ports_before);
+    eventually("no veth left by the failed start", || {
+        bridge_ports(&d) == ports_before
+    });
     assert_eq!(
         nat_rules(&d).len(),
         1,
@@ -369,7 +388,9 @@ fn stop_and_crash_leave_no_links_rules_or_leases() {
     assert_eq!(bridge_ports(&d).len(), 1);
     assert_eq!(nat_rules(&d).len(), 1);
     d.docker_ok(&["stop", "-t", "0", "svc"]);
-    assert!(bridge_ports(&d).is_empty(), "{:?}", bridge_ports(&d));
+    eventually("the stopped container's veth goes", || {
+        bridge_ports(&d).is_empty()
+    });
     assert!(nat_rules(&d).is_empty(), "{:?}", nat_rules(&d));
     assert_eq!(inspect(&d, "svc")["NetworkSettings"]["IPAddress"], "");
     // Addresses go round: the next container does not get the one just released.
@@ -388,12 +409,9 @@ fn stop_and_crash_leave_no_links_rules_or_leases() {
     std::thread::sleep(Duration::from_secs(3));
     d.spawn();
     assert!(http_get(Ipv4Addr::LOCALHOST, port).contains("svc"));
-    assert_eq!(
-        bridge_ports(&d).len(),
-        1,
-        "the dead container's veth is gone: {:?}",
-        bridge_ports(&d)
-    );
+    eventually("the dead container's veth goes", || {
+        bridge_ports(&d).len() == 1
+    });
     assert_eq!(nat_rules(&d).len(), 1, "{:?}", nat_rules(&d));
     // The live container's address and port stay taken after the restart.
     let taken = d.docker(&[
@@ -412,7 +430,7 @@ fn stop_and_crash_leave_no_links_rules_or_leases() {
         .to_string();
     assert_ne!(other_ip, ip2);
     d.remove_all_containers();
-    assert!(bridge_ports(&d).is_empty());
+    eventually("every veth goes", || bridge_ports(&d).is_empty());
     assert!(nat_rules(&d).is_empty());
     let pinned = std::fs::read_dir(d.dir.path().join("exec/netns"))
         .map(|r| r.count())
