@@ -22,4 +22,9 @@ sleep 2
 docker ps
 docker logs demo
 docker rm -f demo
+# Networking: a web server on the default bridge, published on an ephemeral 127.0.0.1 port.
+docker run -d --name web -p 127.0.0.1::80 busybox \
+  sh -c 'mkdir -p /www && echo "hello over the bridge" > /www/index.html && exec httpd -f -p 80 -h /www'
+curl -s --retry 10 --retry-connrefused --retry-delay 0 "http://$(docker port web 80/tcp)/"
+docker rm -f web
 rm -f "$tar"
