@@ -12,46 +12,57 @@ use std::time::Instant;
 use berth_tests::bench::{median, ms, request, RefDocker};
 use berth_tests::{busybox_tar, Daemon};
 
-/// (start, whole create→start→wait→remove) medians in ms for `busybox true` in `mode`.
-fn start_latency(socket: &Path, version: &str, mode: &str, runs: usize) -> (f64, f64) {
+/// One `busybox true` in `mode`: (start, whole create→start→wait→remove) in ms.
+fn start_once(socket: &Path, version: &str, mode: &str) -> (f64, f64) {
     let body =
         format!(r#"{{"Image":"busybox","Cmd":["true"],"HostConfig":{{"NetworkMode":"{mode}"}}}}"#);
-    let (mut starts, mut cycles) = (Vec::new(), Vec::new());
+    let t = Instant::now();
+    let (st, b) = request(
+        socket,
+        "POST",
+        &format!("/{version}/containers/create"),
+        body.as_bytes(),
+    );
+    assert_eq!(st, 201, "{}", String::from_utf8_lossy(&b));
+    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    let id = v["Id"].as_str().unwrap().to_string();
+    let s = Instant::now();
+    let (st, b) = request(
+        socket,
+        "POST",
+        &format!("/{version}/containers/{id}/start"),
+        b"",
+    );
+    assert_eq!(st, 204, "{}", String::from_utf8_lossy(&b));
+    let start = ms(s.elapsed());
+    request(
+        socket,
+        "POST",
+        &format!("/{version}/containers/{id}/wait"),
+        b"",
+    );
+    request(
+        socket,
+        "DELETE",
+        &format!("/{version}/containers/{id}"),
+        b"",
+    );
+    (start, ms(t.elapsed()))
+}
+
+/// Medians for `none` and `bridge`, runs interleaved so machine drift hits both alike:
+/// [none start, bridge start, none cycle, bridge cycle].
+fn start_latency(socket: &Path, version: &str, runs: usize) -> [f64; 4] {
+    let mut m: [Vec<f64>; 4] = Default::default();
     for _ in 0..runs {
-        let t = Instant::now();
-        let (st, b) = request(
-            socket,
-            "POST",
-            &format!("/{version}/containers/create"),
-            body.as_bytes(),
-        );
-        assert_eq!(st, 201, "{}", String::from_utf8_lossy(&b));
-        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
-        let id = v["Id"].as_str().unwrap().to_string();
-        let s = Instant::now();
-        let (st, b) = request(
-            socket,
-            "POST",
-            &format!("/{version}/containers/{id}/start"),
-            b"",
-        );
-        assert_eq!(st, 204, "{}", String::from_utf8_lossy(&b));
-        starts.push(ms(s.elapsed()));
-        request(
-            socket,
-            "POST",
-            &format!("/{version}/containers/{id}/wait"),
-            b"",
-        );
-        request(
-            socket,
-            "DELETE",
-            &format!("/{version}/containers/{id}"),
-            b"",
-        );
-        cycles.push(ms(t.elapsed()));
+        let (s, c) = start_once(socket, version, "none");
+        m[0].push(s);
+        m[2].push(c);
+        let (s, c) = start_once(socket, version, "bridge");
+        m[1].push(s);
+        m[3].push(c);
     }
-    (median(starts), median(cycles))
+    m.map(median)
 }
 
 /// Starts `busybox httpd` publishing port 80 on 127.0.0.1; returns (id, host port).
@@ -118,10 +129,8 @@ fn ab(port: u16, concurrency: usize) -> f64 {
 }
 
 fn measure(socket: &Path, version: &str) -> [f64; 6] {
-    start_latency(socket, version, "none", 3);
-    let (none_start, none_cycle) = start_latency(socket, version, "none", 30);
-    start_latency(socket, version, "bridge", 3);
-    let (br_start, br_cycle) = start_latency(socket, version, "bridge", 30);
+    start_latency(socket, version, 3);
+    let [none_start, br_start, none_cycle, br_cycle] = start_latency(socket, version, 30);
     let (id, port) = httpd(socket, version);
     ab(port, 1);
     let (c1, c10) = (ab(port, 1), ab(port, 10));
