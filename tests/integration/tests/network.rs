@@ -544,3 +544,61 @@ fn with_icc_off_only_linked_containers_reach_exposed_ports() {
     let port = host_port(&d, "pub", "80/tcp");
     assert!(http_get(Ipv4Addr::LOCALHOST, port).contains("published"));
 }
+
+#[test]
+fn fixed_cidr_and_mtu_shape_the_bridge() {
+    // A bridge of this test's own, named so the harness removes it afterwards.
+    let n = std::process::id() % 100_000;
+    let bridge = format!("btf{n}");
+    let third = 100 + std::process::id() % 100;
+    let bip = format!("10.199.{third}.1/24");
+    let fixed = format!("10.199.{third}.128/25");
+    let d = Daemon::start_with(&[
+        "--bridge",
+        &bridge,
+        "--bip",
+        &bip,
+        "--fixed-cidr",
+        &fixed,
+        "--mtu",
+        "1400",
+    ]);
+    d.import_busybox("busybox:latest");
+    d.docker_ok(&["run", "-d", "--name", "mtu", "busybox", "sleep", "100"]);
+    let ip: Ipv4Addr = inspect(&d, "mtu")["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(ip.octets()[..3], [10, 199, third as u8]);
+    assert!(ip.octets()[3] >= 128, "{ip} comes from the fixed CIDR");
+    let mtu = d.docker_ok(&["exec", "mtu", "cat", "/sys/class/net/eth0/mtu"]);
+    assert_eq!(mtu.trim(), "1400");
+    // A fixed CIDR outside the bridge's subnet stops the daemon before it makes anything.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(berth_tests::berthd_bin())
+        .args([
+            "--bridge",
+            "btbad",
+            "--bip",
+            "10.198.0.1/24",
+            "--fixed-cidr",
+            "10.197.0.0/24",
+        ])
+        .arg("--data-root")
+        .arg(tmp.path().join("data"))
+        .arg("--exec-root")
+        .arg(tmp.path().join("exec"))
+        .arg("-H")
+        .arg(format!("unix://{}", tmp.path().join("sock").display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fixed-cidr"), "{err}");
+    let links = Command::new("ip")
+        .args(["link", "show", "btbad"])
+        .output()
+        .unwrap();
+    assert!(!links.status.success(), "no bridge was made");
+}
