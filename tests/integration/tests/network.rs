@@ -228,6 +228,22 @@ fn network_modes_dns_hosts_and_mac() {
     let none = d.docker_ok(&["run", "--rm", "--net=none", "busybox", "ip", "-o", "link"]);
     assert_eq!(none.lines().count(), 1, "{none}");
     assert!(none.contains("lo:") && none.contains("UP"), "{none}");
+    // NetworkDisabled (the API's field): the same as none.
+    let r = d.request(
+        "POST",
+        "/v1.18/containers/create?name=nonet",
+        &[("Content-Type", "application/json")],
+        br#"{"Image":"busybox","Cmd":["ip","-o","link"],"NetworkDisabled":true}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(d.post("/v1.18/containers/nonet/start").status, 204);
+    assert_eq!(
+        d.post("/v1.18/containers/nonet/wait").json()["StatusCode"],
+        0
+    );
+    let logs = d.docker_ok(&["logs", "nonet"]);
+    assert_eq!(logs.lines().count(), 1, "{logs}");
+    assert_eq!(inspect(&d, "nonet")["NetworkSettings"]["IPAddress"], "");
     // host: the host's interfaces.
     let names = |text: &str| -> Vec<String> {
         let mut v: Vec<String> = text
