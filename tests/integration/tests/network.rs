@@ -618,3 +618,44 @@ fn fixed_cidr_and_mtu_shape_the_bridge() {
         .unwrap();
     assert!(!links.status.success(), "no bridge was made");
 }
+
+#[test]
+fn bad_network_settings_are_refused_at_create() {
+    let d = daemon();
+    for (body, want) in [
+        (
+            r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"abc"}]}}}"#,
+            "invalid hostPort: abc",
+        ),
+        (
+            r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"PortBindings":{"http/tcp":[{"HostPort":"80"}]}}}"#,
+            "invalid containerPort: http",
+        ),
+        (
+            r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"PortBindings":{"80/tcp":[{"HostIp":"1.2.3","HostPort":"80"}]}}}"#,
+            "invalid IP address: 1.2.3",
+        ),
+        (
+            r#"{"Image":"busybox","Cmd":["true"],"MacAddress":"02:42:zz:00:00:01"}"#,
+            "invalid MAC address",
+        ),
+        (
+            r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"container:"}}"#,
+            "not found",
+        ),
+    ] {
+        let r = d.request(
+            "POST",
+            "/v1.18/containers/create",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 400, "{body}: {}", r.text());
+        assert!(r.text().contains(want), "{body}: {}", r.text());
+    }
+    assert_eq!(
+        d.get("/v1.18/containers/json?all=1").json(),
+        serde_json::json!([]),
+        "nothing half-made"
+    );
+}
