@@ -11,13 +11,14 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 use futures_util::future::BoxFuture;
 use http::{header, HeaderValue, Request, Response, StatusCode};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::error::ApiError;
 use crate::router::{empty, HandlerResult};
@@ -28,13 +29,62 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
 type Session = Box<dyn FnOnce(Hijacked) -> BoxFuture<'static, ()> + Send>;
 
-/// One per connection: where a handler leaves the session to run on the hijacked stream.
+/// One per connection: where a handler leaves the session to run on the hijacked stream,
+/// and the switch that mutes hyper's own response head for a plain-200 hijack.
 #[derive(Clone, Default)]
-pub(crate) struct HijackSlot(Arc<Mutex<Option<Session>>>);
+pub(crate) struct HijackSlot {
+    session: Arc<Mutex<Option<Session>>>,
+    pub(crate) mute: Arc<AtomicBool>,
+}
 
 impl HijackSlot {
     pub(crate) fn take(&self) -> Option<Session> {
-        self.0.lock().expect("hijack slot").take()
+        self.session.lock().expect("hijack slot").take()
+    }
+}
+
+/// Docker's head for a hijack without an Upgrade header: no length, no `Connection`, so
+/// an HTTP client reads the stream until the connection closes. hyper would always add
+/// `content-length: 0` (an empty body to such a client), so its head is muted and this one
+/// written instead.
+const RAW_200_HEAD: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n";
+
+/// The connection as hyper sees it: writes are dropped once the slot mutes it (only
+/// hyper's head for a plain-200 hijack is ever written then).
+pub(crate) struct ConnIo<S> {
+    pub(crate) inner: S,
+    pub(crate) mute: Arc<AtomicBool>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for ConnIo<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for ConnIo<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.mute.load(Ordering::Acquire) {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -103,7 +153,7 @@ impl Hijack {
         }
     }
 
-    fn install<F, Fut>(self, session: F) -> Result<(), ApiError>
+    fn install<F, Fut>(self, raw_200: bool, session: F) -> Result<(), ApiError>
     where
         F: FnOnce(Hijacked) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -111,7 +161,19 @@ impl Hijack {
         let slot = self
             .slot
             .ok_or_else(|| ApiError::internal("this connection cannot be hijacked"))?;
-        *slot.0.lock().expect("hijack slot") = Some(Box::new(move |io| Box::pin(session(io))));
+        let run: Session = if raw_200 {
+            slot.mute.store(true, Ordering::Release);
+            Box::new(move |mut io: Hijacked| {
+                Box::pin(async move {
+                    if io.write_all(RAW_200_HEAD).await.is_ok() {
+                        session(io).await;
+                    }
+                })
+            })
+        } else {
+            Box::new(move |io| Box::pin(session(io)))
+        };
+        *slot.session.lock().expect("hijack slot") = Some(run);
         Ok(())
     }
 
@@ -123,7 +185,7 @@ impl Hijack {
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         let upgrade = self.upgrade_tcp;
-        self.install(session)?;
+        self.install(!upgrade, session)?;
         let mut resp = Response::builder()
             .status(if upgrade {
                 StatusCode::SWITCHING_PROTOCOLS
@@ -141,7 +203,8 @@ impl Hijack {
             h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
             h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
         } else {
-            // Makes hyper end its side of HTTP after this response and hand the socket back.
+            // Makes hyper end its side of HTTP after this response and hand the socket back
+            // (the head itself is muted and replaced by Docker's).
             h.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         Ok(resp)
@@ -156,7 +219,7 @@ impl Hijack {
     {
         let accept = HeaderValue::from_str(accept)
             .map_err(|_| ApiError::bad_request("invalid Sec-WebSocket-Key"))?;
-        self.install(session)?;
+        self.install(false, session)?;
         let mut resp = Response::builder()
             .status(StatusCode::SWITCHING_PROTOCOLS)
             .body(empty())

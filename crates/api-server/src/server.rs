@@ -8,7 +8,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 
-use crate::hijack::{HijackSlot, Hijacked};
+use crate::hijack::{ConnIo, HijackSlot, Hijacked};
 use crate::router::Router;
 
 async fn serve_conn<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(router: Router, stream: S) {
@@ -21,10 +21,14 @@ async fn serve_conn<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(router: 
     });
     // `without_shutdown` (not `with_upgrades`): a hijacking handler may answer a plain 200,
     // which hyper's upgrades do not cover; see `hijack`.
+    let io = ConnIo {
+        inner: stream,
+        mute: slot.mute.clone(),
+    };
     let conn = hyper::server::conn::http1::Builder::new()
         .half_close(true)
         .max_buf_size(1 << 20)
-        .serve_connection(TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(io), service)
         .without_shutdown();
     let parts = match conn.await {
         Ok(parts) => parts,
@@ -37,7 +41,7 @@ async fn serve_conn<S: AsyncRead + AsyncWrite + Send + Unpin + 'static>(router: 
         Some(session) => {
             session(Hijacked::new(
                 parts.read_buf,
-                Box::new(parts.io.into_inner()),
+                Box::new(parts.io.into_inner().inner),
             ))
             .await
         }

@@ -3,7 +3,7 @@
 //! address to two holders at once. Allocation moves round-robin through the pool, as
 //! Docker's does, so a released address is not reused at once.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 /// An IPv4 CIDR: an address and a prefix length.
@@ -65,7 +65,8 @@ pub struct Ipam {
     gateway: Ipv4Addr,
     first: u32,
     last: u32,
-    used: BTreeSet<u32>,
+    /// Address → holder (a container ID).
+    used: BTreeMap<u32, String>,
     next: u32,
 }
 
@@ -94,7 +95,7 @@ impl Ipam {
             gateway: bip.addr,
             first,
             last,
-            used: BTreeSet::new(),
+            used: BTreeMap::new(),
             next: first,
         })
     }
@@ -107,16 +108,16 @@ impl Ipam {
         ip >= self.first
             && ip <= self.last
             && ip != u32::from(self.gateway)
-            && !self.used.contains(&ip)
+            && !self.used.contains_key(&ip)
     }
 
-    /// The next free address after the last one handed out, wrapping around.
-    pub fn allocate(&mut self) -> Result<Ipv4Addr, String> {
+    /// The next free address after the last one handed out, wrapping around, for `owner`.
+    pub fn allocate(&mut self, owner: &str) -> Result<Ipv4Addr, String> {
         let span = self.last - self.first + 1;
         for i in 0..span {
             let ip = self.first + (self.next - self.first + i) % span;
             if self.free(ip) {
-                self.used.insert(ip);
+                self.used.insert(ip, owner.to_string());
                 self.next = if ip == self.last { self.first } else { ip + 1 };
                 return Ok(Ipv4Addr::from(ip));
             }
@@ -127,20 +128,26 @@ impl Ipam {
         ))
     }
 
-    /// Takes a given address (a live container's, after a daemon restart).
-    pub fn reserve(&mut self, ip: Ipv4Addr) -> Result<(), String> {
+    /// Takes a given address for `owner` (a live container's, after a daemon restart).
+    pub fn reserve(&mut self, ip: Ipv4Addr, owner: &str) -> Result<(), String> {
         let n = u32::from(ip);
         if !self.subnet.contains(ip) || n == u32::from(self.gateway) {
             return Err(format!("address {ip} is not usable in {}", self.subnet));
         }
-        if !self.used.insert(n) {
+        if self.used.contains_key(&n) {
             return Err(format!("Address already in use: {ip}"));
         }
+        self.used.insert(n, owner.to_string());
         Ok(())
     }
 
-    pub fn release(&mut self, ip: Ipv4Addr) {
-        self.used.remove(&u32::from(ip));
+    /// Gives an address back, only if `owner` holds it: a late release for a container
+    /// that died while the daemon was down must not free an address handed out since.
+    pub fn release(&mut self, ip: Ipv4Addr, owner: &str) {
+        let n = u32::from(ip);
+        if self.used.get(&n).is_some_and(|o| o == owner) {
+            self.used.remove(&n);
+        }
     }
 }
 
@@ -192,16 +199,26 @@ mod tests {
     fn allocation_skips_gateway_and_edges_and_goes_round() {
         let mut ipam = Ipam::new(Cidr::parse("10.9.0.1/29").unwrap(), None).unwrap();
         // .0 network, .1 gateway, .7 broadcast: .2 to .6 remain.
-        let got: Vec<_> = (0..5).map(|_| ipam.allocate().unwrap()).collect();
+        let got: Vec<_> = (0..5)
+            .map(|i| ipam.allocate(&format!("c{i}")).unwrap())
+            .collect();
         assert_eq!(got[0], Ipv4Addr::new(10, 9, 0, 2));
         assert_eq!(got[4], Ipv4Addr::new(10, 9, 0, 6));
-        assert!(ipam.allocate().is_err(), "pool exhausted");
-        ipam.release(Ipv4Addr::new(10, 9, 0, 3));
-        assert_eq!(ipam.allocate().unwrap(), Ipv4Addr::new(10, 9, 0, 3));
-        ipam.release(Ipv4Addr::new(10, 9, 0, 2));
-        ipam.release(Ipv4Addr::new(10, 9, 0, 5));
+        assert!(ipam.allocate("x").is_err(), "pool exhausted");
+        ipam.release(Ipv4Addr::new(10, 9, 0, 3), "c1");
+        assert_eq!(ipam.allocate("d").unwrap(), Ipv4Addr::new(10, 9, 0, 3));
+        ipam.release(Ipv4Addr::new(10, 9, 0, 2), "c0");
+        ipam.release(Ipv4Addr::new(10, 9, 0, 5), "c3");
         // Round-robin: after .3 comes .5, not the lower .2.
-        assert_eq!(ipam.allocate().unwrap(), Ipv4Addr::new(10, 9, 0, 5));
+        assert_eq!(ipam.allocate("e").unwrap(), Ipv4Addr::new(10, 9, 0, 5));
+        // A release by someone who no longer holds it changes nothing.
+        ipam.release(Ipv4Addr::new(10, 9, 0, 5), "c3");
+        ipam.release(Ipv4Addr::new(10, 9, 0, 3), "c1");
+        assert_eq!(ipam.allocate("f").unwrap(), Ipv4Addr::new(10, 9, 0, 2));
+        assert!(
+            ipam.allocate("g").is_err(),
+            "the late releases freed nothing"
+        );
     }
 
     #[test]
@@ -211,10 +228,13 @@ mod tests {
             Some(Cidr::parse("10.9.5.0/24").unwrap()),
         )
         .unwrap();
-        assert_eq!(ipam.allocate().unwrap(), Ipv4Addr::new(10, 9, 5, 0));
-        ipam.reserve(Ipv4Addr::new(10, 9, 0, 9)).unwrap();
-        assert!(ipam.reserve(Ipv4Addr::new(10, 9, 0, 9)).is_err());
-        assert!(ipam.reserve(Ipv4Addr::new(10, 9, 0, 1)).is_err(), "gateway");
+        assert_eq!(ipam.allocate("a").unwrap(), Ipv4Addr::new(10, 9, 5, 0));
+        ipam.reserve(Ipv4Addr::new(10, 9, 0, 9), "b").unwrap();
+        assert!(ipam.reserve(Ipv4Addr::new(10, 9, 0, 9), "c").is_err());
+        assert!(
+            ipam.reserve(Ipv4Addr::new(10, 9, 0, 1), "c").is_err(),
+            "gateway"
+        );
         assert!(Ipam::new(
             Cidr::parse("10.9.0.1/16").unwrap(),
             Some(Cidr::parse("10.10.0.0/24").unwrap())

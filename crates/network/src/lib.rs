@@ -181,6 +181,26 @@ impl Network {
         }
         let chains = nat::Chains::for_bridge(&cfg.bridge);
         if cfg.iptables {
+            // Traffic between two containers on the bridge is bridged, not routed: it meets
+            // the packet rules (the icc DROP, link grants, un-NATing a reply through a
+            // published port) only through br_netfilter, which Docker loads too.
+            let nf = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+            if !Path::new(nf).exists() {
+                let _ = std::process::Command::new("modprobe")
+                    .arg("br_netfilter")
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
+            if Path::new(nf).exists() {
+                write_sysctl(nf, "1")?;
+            } else if !cfg.icc {
+                return Err(NetError::InvalidParameter(
+                    "--icc=false needs the br_netfilter kernel module, which is not available"
+                        .into(),
+                ));
+            } else {
+                tracing::warn!("br_netfilter is not available: containers reaching each other through a published port may fail");
+            }
             // Ports published on 127.0.0.1 are DNATed to the bridge: the kernel must route
             // loopback-sourced packets there.
             write_sysctl(
@@ -225,7 +245,7 @@ impl Network {
     pub async fn connect(&self, req: ConnectRequest) -> Result<Endpoint, NetError> {
         let ip = {
             let mut p = self.pools.lock().expect("pools");
-            p.ipam.allocate().map_err(NetError::Internal)?
+            p.ipam.allocate(&req.id).map_err(NetError::Internal)?
         };
         let host_veth = Self::veth_name(&req.id);
         let mut ep = Endpoint {
@@ -405,15 +425,15 @@ impl Network {
     /// Takes a container off the network: its rules, veth, namespace, address and ports.
     /// Best effort: what is already gone is skipped.
     pub async fn disconnect(&self, id: &str, ep: &Endpoint) {
-        let links = self.link_rules(ep);
-        if self.cfg.iptables && !links.is_empty() {
-            if let Err(e) = nat::apply(&[], nat::Op::Delete, &links) {
-                tracing::debug!(error = %e, "removing link rules");
-            }
-        }
-        if self.cfg.iptables && !ep.ports.is_empty() {
-            if let Err(e) = nat::apply(&[], nat::Op::Delete, &self.port_rules(ep)) {
-                tracing::debug!(error = %e, "removing port rules");
+        let mut rules = self.link_rules(ep);
+        rules.extend(self.port_rules(ep));
+        if self.cfg.iptables && !rules.is_empty() {
+            // `iptables-restore -w` may wait for another program's lock: not on a runtime
+            // thread.
+            let done =
+                tokio::task::spawn_blocking(move || nat::apply(&[], nat::Op::Delete, &rules)).await;
+            if let Ok(Err(e)) = done {
+                tracing::debug!(error = %e, "removing rules");
             }
         }
         netns::remove(&ep.netns);
@@ -426,7 +446,12 @@ impl Network {
         // index (a new veth of the same name may exist by then). The address goes back to
         // the pool once its interface is gone.
         let index = link_index(&self.handle, &ep.host_veth).await.ok().flatten();
-        let (handle, pools, ip) = (self.handle.clone(), self.pools.clone(), ep.ip);
+        let (handle, pools, ip, owner) = (
+            self.handle.clone(),
+            self.pools.clone(),
+            ep.ip,
+            id.to_string(),
+        );
         tokio::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             if let Some(i) = index {
@@ -435,7 +460,7 @@ impl Network {
                     let _ = handle.link().del(i).execute().await;
                 }
             }
-            pools.lock().expect("pools").ipam.release(ip);
+            pools.lock().expect("pools").ipam.release(ip, &owner);
         });
     }
 
@@ -447,7 +472,7 @@ impl Network {
         {
             let mut p = self.pools.lock().expect("pools");
             for (id, ep) in live {
-                if let Err(e) = p.ipam.reserve(ep.ip) {
+                if let Err(e) = p.ipam.reserve(ep.ip, id) {
                     tracing::warn!(container = %id, error = %e, "cannot take back address");
                 }
                 for m in &ep.ports {
@@ -466,7 +491,9 @@ impl Network {
             }
         }
         if self.cfg.iptables && !rules.is_empty() {
-            if let Err(e) = nat::apply(&[], nat::Op::Insert, &rules) {
+            let done =
+                tokio::task::spawn_blocking(move || nat::apply(&[], nat::Op::Insert, &rules)).await;
+            if let Ok(Err(e)) = done {
                 tracing::warn!(error = %e, "restoring port rules");
             }
         }

@@ -18,6 +18,8 @@ pub fn create(path: &Path) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(thread_error)?;
     }
+    // A pin left by a crash would get a second mount stacked on it: clear it first.
+    remove(path);
     std::fs::File::create(path).map_err(thread_error)?;
     let target = path.to_path_buf();
     let made = std::thread::spawn(move || -> Result<(), String> {

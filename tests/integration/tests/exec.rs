@@ -280,6 +280,11 @@ fn exec_start_without_upgrade_hijacks_with_200() {
     let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     let head = String::from_utf8_lossy(&out[..split]).to_string();
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    // As Docker's: no length, so an HTTP client reads the stream to the end.
+    assert!(
+        !head.to_ascii_lowercase().contains("content-length"),
+        "{head}"
+    );
     let mut body = &out[split..];
     let mut streams = (Vec::new(), Vec::new());
     while body.len() >= 8 {

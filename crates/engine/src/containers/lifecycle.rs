@@ -673,10 +673,13 @@ impl ContainerService {
             }
             env.extend(net::link_env(&rec.name, &alias, &child));
             if let Some(child_ep) = &child.network {
-                hosts.push((
-                    child_ep.ip.to_string(),
-                    format!("{alias} {} {}", child.short_id(), child.bare_name()),
-                ));
+                // As Docker: the alias, the container's hostname, and its name unless that
+                // is the alias.
+                let mut names = format!("{alias} {}", child.config.hostname);
+                if alias != child.bare_name() {
+                    names = format!("{names} {}", child.bare_name());
+                }
+                hosts.push((child_ep.ip.to_string(), names));
                 if let (Some(ep), Some(network)) = (endpoint.as_deref_mut(), &self.network) {
                     network.grant(ep, child_ep.ip, net::exposed_ports(&child))?;
                 }
@@ -786,8 +789,13 @@ impl ContainerService {
         let _ = std::fs::remove_dir_all(self.paths.bundle(&id));
         let _ = std::fs::remove_file(self.paths.stdin_socket(&id));
         let _ = std::fs::remove_file(self.paths.resize_socket(&id));
-        if let (Some(ep), Some(network)) = (entry.snapshot().network, &self.network) {
-            network.disconnect(&id, &ep).await;
+        if let Some(ep) = entry.snapshot().network {
+            match &self.network {
+                Some(network) => network.disconnect(&id, &ep).await,
+                // Started on a bridge the daemon no longer runs with: unpinning the
+                // namespace lets the kernel take the veth pair with it.
+                None => berth_network::netns::remove(&ep.netns),
+            }
         }
         berth_network::netns::remove(&self.paths.netns(&id));
         let rec = match self.update(entry, |r| {
@@ -1108,6 +1116,7 @@ impl ContainerService {
     pub(crate) async fn restore(self: &Arc<Self>) -> Result<(), EngineError> {
         let dir = self.paths.data_root.join("containers");
         let mut restart = Vec::new();
+        let mut watch = Vec::new();
         for e in std::fs::read_dir(&dir)
             .map_err(|e| EngineError::Internal(format!("read containers: {e}")))?
             .flatten()
@@ -1150,7 +1159,9 @@ impl ContainerService {
             match pidfd {
                 Some(fd) => {
                     tracing::info!(container = %rec.id, pid = rec.state.pid, "reconnected to running container");
-                    self.watch(entry, Monitor::Pidfd(fd));
+                    // Watched once the network has taken it back (below): an exit seen
+                    // before that would release what adopting then takes again.
+                    watch.push((entry, fd));
                 }
                 None => {
                     tracing::info!(container = %rec.id, "container exited while the daemon was down");
@@ -1174,6 +1185,9 @@ impl ContainerService {
                 .filter_map(|r| r.network.map(|ep| (r.id, ep)))
                 .collect();
             network.adopt(&live).await;
+        }
+        for (entry, fd) in watch {
+            self.watch(entry, Monitor::Pidfd(fd));
         }
         for entry in restart {
             let _op = entry.op.lock().await;
