@@ -182,6 +182,15 @@ fn main() {
         measure(&d.socket, "v1.18")
     };
     print("berth (kernel NAT, no userland proxy)", &berth);
+    let (h1, h10) = host_httpd_ceiling();
+    println!(
+        "{:<52} {:>9.0} req/s",
+        "  the same httpd on the host, no container, ab -c 1", h1
+    );
+    println!(
+        "{:<52} {:>9.0} req/s",
+        "  the same httpd on the host, no container, ab -c 10", h10
+    );
     if !with_docker {
         return;
     }
@@ -216,6 +225,34 @@ fn main() {
         berth[1] - berth[0],
         docker[1] - docker[0]
     );
+}
+
+/// The ceiling for the published-port figures: the same busybox httpd serving the same
+/// file straight on the host (no container, no NAT), under the same `ab`.
+fn host_httpd_ceiling() -> (f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "hello\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut httpd = Command::new("busybox")
+        .args(["httpd", "-f", "-p", &format!("127.0.0.1:{port}"), "-h"])
+        .arg(dir.path())
+        .spawn()
+        .expect("busybox httpd");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    ab(port, 1);
+    let got = (ab(port, 1), ab(port, 10));
+    let _ = httpd.kill();
+    let _ = httpd.wait();
+    got
 }
 
 /// The host's packet rules as they were, restored on drop, and Docker's bridge removed.
