@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use futures_util::TryStreamExt;
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 pub use ipam::{format_mac, mac_for, parse_mac, Cidr};
 pub use ports::{parse_port_key, PortMapping, PortRequest, Proto};
@@ -84,6 +85,8 @@ pub struct Network {
     bridge_index: u32,
     netns_dir: PathBuf,
     pools: std::sync::Arc<Mutex<Pools>>,
+    /// Set once the standing rules are installed (or failed to be).
+    rules: watch::Receiver<Option<Result<(), String>>>,
 }
 
 fn internal(what: &str) -> impl Fn(rtnetlink::Error) -> NetError + '_ {
@@ -207,9 +210,24 @@ impl Network {
                 &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", cfg.bridge),
                 "1",
             )?;
+        }
+        // Installing the rules runs iptables-restore, 30–50 ms here when the chains already
+        // exist: off the start-up path, so the API answers at once. Everything that touches
+        // rules waits for it (`rules_ready`).
+        let (rules_done, rules) = watch::channel(None);
+        if cfg.iptables {
             let standing =
                 nat::bridge_rules(&chains, &cfg.bridge, pool.subnet(), cfg.ip_masq, cfg.icc);
-            nat::install(&chains, &standing).map_err(NetError::Internal)?;
+            let chains = chains.clone();
+            tokio::task::spawn_blocking(move || {
+                let result = nat::install(&chains, &standing);
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "installing the bridge's packet rules");
+                }
+                let _ = rules_done.send(Some(result));
+            });
+        } else {
+            let _ = rules_done.send(Some(Ok(())));
         }
         std::fs::create_dir_all(&netns_dir)
             .map_err(|e| NetError::Internal(format!("{}: {e}", netns_dir.display())))?;
@@ -219,6 +237,7 @@ impl Network {
             handle,
             bridge_index,
             netns_dir,
+            rules,
             pools: std::sync::Arc::new(Mutex::new(Pools {
                 ipam: pool,
                 ports: ports::PortTable::new(),
@@ -228,6 +247,20 @@ impl Network {
 
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// Waits until the standing rules are in place: a rule added before would be flushed
+    /// with the chains.
+    async fn rules_ready(&self) -> Result<(), NetError> {
+        let mut rx = self.rules.clone();
+        let state = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| NetError::Internal("packet rules were never installed".into()))?;
+        match state.as_ref() {
+            Some(Err(e)) => Err(NetError::Internal(format!("packet rules: {e}"))),
+            _ => Ok(()),
+        }
     }
 
     pub fn netns_path(&self, id: &str) -> PathBuf {
@@ -243,6 +276,8 @@ impl Network {
     /// Gives a container an address, a namespace with `eth0` on the bridge, and its
     /// published ports. Undoes everything when a step fails.
     pub async fn connect(&self, req: ConnectRequest) -> Result<Endpoint, NetError> {
+        // Also covers the link grants made right after (`grant`).
+        self.rules_ready().await?;
         let ip = {
             let mut p = self.pools.lock().expect("pools");
             p.ipam.allocate(&req.id).map_err(NetError::Internal)?
@@ -427,7 +462,7 @@ impl Network {
     pub async fn disconnect(&self, id: &str, ep: &Endpoint) {
         let mut rules = self.link_rules(ep);
         rules.extend(self.port_rules(ep));
-        if self.cfg.iptables && !rules.is_empty() {
+        if self.cfg.iptables && !rules.is_empty() && self.rules_ready().await.is_ok() {
             // `iptables-restore -w` may wait for another program's lock: not on a runtime
             // thread.
             let done =
@@ -467,7 +502,7 @@ impl Network {
     /// After a restart: takes back the live containers' addresses and ports, puts their
     /// port rules back (the chains were emptied at start), and removes what dead ones left:
     /// veths on the bridge and pinned namespaces no live container owns.
-    pub async fn adopt(&self, live: &[(String, Endpoint)]) {
+    pub async fn adopt(self: &std::sync::Arc<Self>, live: &[(String, Endpoint)]) {
         let mut rules = Vec::new();
         {
             let mut p = self.pools.lock().expect("pools");
@@ -491,11 +526,19 @@ impl Network {
             }
         }
         if self.cfg.iptables && !rules.is_empty() {
-            let done =
-                tokio::task::spawn_blocking(move || nat::apply(&[], nat::Op::Insert, &rules)).await;
-            if let Ok(Err(e)) = done {
-                tracing::warn!(error = %e, "restoring port rules");
-            }
+            // After the chains are emptied and refilled, without holding up start-up.
+            let net = self.clone();
+            tokio::spawn(async move {
+                if net.rules_ready().await.is_err() {
+                    return;
+                }
+                let done =
+                    tokio::task::spawn_blocking(move || nat::apply(&[], nat::Op::Insert, &rules))
+                        .await;
+                if let Ok(Err(e)) = done {
+                    tracing::warn!(error = %e, "restoring port rules");
+                }
+            });
         }
         let keep_veths: std::collections::HashSet<_> =
             live.iter().map(|(_, ep)| ep.host_veth.clone()).collect();
@@ -533,7 +576,7 @@ impl Network {
     }
 
     /// With inter-container traffic off, lets `from` reach `to` on its exposed ports.
-    pub fn allow_link(
+    fn allow_link(
         &self,
         from: Ipv4Addr,
         to: Ipv4Addr,
@@ -569,18 +612,8 @@ impl Network {
     }
 }
 
-/// Removes a bridge and its packet rules (tests tear their own bridges down with this).
-pub async fn remove_bridge(bridge: &str) -> Result<(), NetError> {
+/// Removes the packet rules berthd made for `bridge` (the test harness tears its bridges
+/// down with this; a daemon leaves them, as Docker leaves docker0's).
+pub fn remove_rules(bridge: &str) {
     nat::uninstall(&nat::Chains::for_bridge(bridge));
-    let (conn, h, _) =
-        rtnetlink::new_connection().map_err(|e| NetError::Internal(e.to_string()))?;
-    tokio::spawn(conn);
-    if let Some(i) = link_index(&h, bridge).await? {
-        h.link()
-            .del(i)
-            .execute()
-            .await
-            .map_err(internal("delete bridge"))?;
-    }
-    Ok(())
 }

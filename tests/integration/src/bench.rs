@@ -141,6 +141,18 @@ impl RefDocker {
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("docker.sock")
     }
+
+    /// Imports the busybox fixture as `busybox:latest`, as the benchmarks run it.
+    pub fn import_busybox(&self) {
+        let tar = std::fs::read(crate::busybox_tar()).unwrap();
+        let (st, b) = request(
+            &self.socket(),
+            "POST",
+            "/v1.41/images/create?fromSrc=-&repo=busybox&tag=latest",
+            &tar,
+        );
+        assert_eq!(st, 200, "{}", String::from_utf8_lossy(&b));
+    }
 }
 
 impl Drop for RefDocker {

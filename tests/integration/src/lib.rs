@@ -140,30 +140,7 @@ pub fn remove_bridge(bridge: &str) {
     if bridge == "none" {
         return;
     }
-    let ipt = |args: &str| {
-        let _ = Command::new("iptables")
-            .arg("-w")
-            .args(args.split_whitespace())
-            .stderr(std::process::Stdio::null())
-            .status();
-    };
-    let (dnat, post, fwd) = (
-        format!("BERTH-{bridge}"),
-        format!("BERTH-{bridge}-POST"),
-        format!("BERTH-{bridge}-FWD"),
-    );
-    ipt(&format!(
-        "-t nat -D PREROUTING -m addrtype --dst-type LOCAL -j {dnat}"
-    ));
-    ipt(&format!(
-        "-t nat -D OUTPUT -m addrtype --dst-type LOCAL -j {dnat}"
-    ));
-    ipt(&format!("-t nat -D POSTROUTING -j {post}"));
-    ipt(&format!("-D FORWARD -j {fwd}"));
-    for (table, chain) in [("nat", &dnat), ("nat", &post), ("filter", &fwd)] {
-        ipt(&format!("-t {table} -F {chain}"));
-        ipt(&format!("-t {table} -X {chain}"));
-    }
+    berth_network::remove_rules(bridge);
     let _ = Command::new("ip")
         .args(["link", "del", bridge])
         .stderr(std::process::Stdio::null())

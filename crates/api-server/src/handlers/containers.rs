@@ -270,23 +270,9 @@ pub async fn logs(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
 /// (`101 UPGRADED`), as Docker does.
 pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
     let stream = ctx.query.bool("stream");
-    let logs = ctx.query.bool("logs");
-    let stdout = ctx.query.bool("stdout");
-    let stderr = ctx.query.bool("stderr");
     // Inspect first: a missing container is a plain 404 before any upgrade.
     ctx.backend.inspect_container(ctx.param(0))?;
-    let mut chunks: Option<LogStream> = None;
-    if (stdout || stderr) && (logs || stream) {
-        let mut q = logs_query(&ctx, stream)?;
-        q.stdout = stdout;
-        q.stderr = stderr;
-        q.attach = true;
-        if !logs {
-            // Only what comes from now on.
-            q.tail = Some(0);
-        }
-        chunks = Some(ctx.backend.container_logs(ctx.param(0), &q)?);
-    }
+    let chunks = attach_output(&ctx)?;
     let session = AttachSession {
         backend: ctx.backend.clone(),
         name: ctx.param(0).to_string(),
@@ -295,6 +281,25 @@ pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
         chunks,
     };
     Hijack::of(&req).raw_stream(move |io| session.run(io))
+}
+
+/// The output an attach asks for (`stdout`, `stderr`; `logs` replays what came before,
+/// `stream` follows): `None` when it asks for none.
+fn attach_output(ctx: &Ctx) -> Result<Option<LogStream>, ApiError> {
+    let (stream, logs) = (ctx.query.bool("stream"), ctx.query.bool("logs"));
+    let (stdout, stderr) = (ctx.query.bool("stdout"), ctx.query.bool("stderr"));
+    if !(stdout || stderr) || !(logs || stream) {
+        return Ok(None);
+    }
+    let mut q = logs_query(ctx, stream)?;
+    q.stdout = stdout;
+    q.stderr = stderr;
+    q.attach = true;
+    if !logs {
+        // Only what comes from now on.
+        q.tail = Some(0);
+    }
+    Ok(Some(ctx.backend.container_logs(ctx.param(0), &q)?))
 }
 
 /// One client attached over a hijacked connection.
@@ -426,22 +431,7 @@ pub async fn attach_ws(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     ctx.backend.inspect_container(ctx.param(0))?;
     let stream = ctx.query.bool("stream");
-    let (logs, stdout, stderr) = (
-        ctx.query.bool("logs"),
-        ctx.query.bool("stdout"),
-        ctx.query.bool("stderr"),
-    );
-    let mut chunks = None;
-    if (stdout || stderr) && (logs || stream) {
-        let mut q = logs_query(&ctx, stream)?;
-        q.stdout = stdout;
-        q.stderr = stderr;
-        q.attach = true;
-        if !logs {
-            q.tail = Some(0);
-        }
-        chunks = Some(ctx.backend.container_logs(ctx.param(0), &q)?);
-    }
+    let chunks = attach_output(&ctx)?;
     let want_stdin = ctx.query.bool("stdin") && stream;
     let backend = ctx.backend.clone();
     let name = ctx.param(0).to_string();

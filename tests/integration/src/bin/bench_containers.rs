@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_tests::bench::{median, memory_of, ms, request, RefDocker};
-use berth_tests::{busybox_tar, Daemon};
+use berth_tests::Daemon;
 
 /// create → start → wait → remove of `busybox true`, from this one process.
 fn api_cycle(socket: &Path, runs: usize) -> f64 {
@@ -254,14 +254,7 @@ fn main() {
         let rsock = r.socket();
         let rhost = format!("unix://{}", rsock.display());
         let rcfg = r.dir.path().join("cfg");
-        let tar = std::fs::read(busybox_tar()).unwrap();
-        let (st, _) = request(
-            &rsock,
-            "POST",
-            "/v1.41/images/create?fromSrc=-&repo=busybox&tag=latest",
-            &tar,
-        );
-        assert_eq!(st, 200);
+        r.import_busybox();
         api_cycle(&rsock, 2);
         let dapi = api_cycle(&rsock, 20);
         let dcli = cli_run(&rhost, &rcfg, 20);

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use berth_tests::bench::{median, ms, request, RefDocker};
-use berth_tests::{busybox_tar, Daemon};
+use berth_tests::Daemon;
 
 /// One `busybox true` in `mode`: (start, whole create→start→wait→remove) in ms.
 fn start_once(socket: &Path, version: &str, mode: &str) -> (f64, f64) {
@@ -204,14 +204,7 @@ fn main() {
         return;
     };
     let sock = r.socket();
-    let tar = std::fs::read(busybox_tar()).unwrap();
-    let (st, _) = request(
-        &sock,
-        "POST",
-        "/v1.41/images/create?fromSrc=-&repo=busybox&tag=latest",
-        &tar,
-    );
-    assert_eq!(st, 200);
+    r.import_busybox();
     let docker = measure(&sock, "v1.41");
     drop(r);
     print(

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use berth_tests::bench::{median, ms, request, RefDocker};
-use berth_tests::{busybox_tar, Daemon};
+use berth_tests::Daemon;
 
 /// The producer: 1 MB of 999-column lines, copied by `cat` in 10 MB pieces until `mb` MB
 /// are out (busybox's `yes` or `tr` alone would be slower than the engines being measured).
@@ -196,14 +196,7 @@ fn main() {
         let rsock = r.socket();
         let rhost = format!("unix://{}", rsock.display());
         let rcfg = r.dir.path().join("cfg");
-        let tar = std::fs::read(busybox_tar()).unwrap();
-        let (st, _) = request(
-            &rsock,
-            "POST",
-            "/v1.41/images/create?fromSrc=-&repo=busybox&tag=latest",
-            &tar,
-        );
-        assert_eq!(st, 200);
+        r.import_busybox();
         start_target(&rhost, &rcfg);
         docker_ms(&rhost, &rcfg, &["exec", "target", "true"], 3);
         let dexec = docker_ms(&rhost, &rcfg, &["exec", "target", "true"], 30);
