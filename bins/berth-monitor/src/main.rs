@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::ExitCode;
 
+mod exec_helper;
 mod stdin;
 mod tty;
 
@@ -178,7 +179,7 @@ fn pump(fd: &OwnedFd, stream: usize, log: &mut LogWriter, buf: &mut [u8]) -> boo
     }
 }
 
-fn supervise(mut run: Running, args: &MonitorArgs) -> i32 {
+fn supervise(mut run: Running, args: &MonitorArgs, mut helper: Option<exec_helper::Helper>) -> i32 {
     let mut log = match LogWriter::open(&args.log_path, args.log_max_size, args.log_max_files) {
         Ok(l) => l,
         Err(e) => {
@@ -208,6 +209,9 @@ fn supervise(mut run: Running, args: &MonitorArgs) -> i32 {
         if let Some((r, _)) = &run.resizer {
             fds.push(PollFd::new(r.listener(), PollFlags::IN));
         }
+        if let Some(h) = &helper {
+            fds.push(h.poll_fd());
+        }
         if let Err(e) = poll(&mut fds, None) {
             if e == rustix::io::Errno::INTR {
                 continue;
@@ -221,7 +225,15 @@ fn supervise(mut run: Running, args: &MonitorArgs) -> i32 {
             .filter(|(k, _)| !fds[k + 1].revents().is_empty())
             .map(|(_, i)| *i)
             .collect();
+        let helper_ready = helper.is_some() && !fds.last().expect("polled").revents().is_empty();
         drop(fds);
+        if let (Some(h), true) = (helper.as_mut(), helper_ready && !exited) {
+            h.step(&exec_helper::Target {
+                init: run.pid,
+                init_pidfd: &pidfd,
+                bundle: &args.bundle,
+            });
+        }
         for i in ready {
             let fd = if i == 0 { &run.stdout } else { &run.stderr };
             open[i] = pump(fd, i, &mut log, &mut buf);
@@ -260,6 +272,9 @@ fn supervise(mut run: Running, args: &MonitorArgs) -> i32 {
             .unwrap_or(255),
         None => 255,
     };
+    if let Some(h) = helper.as_mut() {
+        h.stop();
+    }
     // Read before the cgroup goes with the container.
     let oom_killed = oom_killed(&args.bundle);
     if let Err(e) = run.container.delete(true) {
@@ -303,239 +318,22 @@ fn oom_killed(bundle: &std::path::Path) -> bool {
     false
 }
 
-/// `berth-monitor exec '<ExecSpec JSON>'`: runs a process in a running container (all its
-/// namespaces and its cgroup, through libcontainer's tenant builder) with this process's
-/// stdin/stdout/stderr, which are pipes from the daemon; writes its PID to the pid file, waits
-/// for it and exits with its exit code.
-fn exec(spec_json: &str) -> ExitCode {
-    let spec: berth_runtime::monitor::ExecSpec = match serde_json::from_str(spec_json) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("berth-monitor exec: bad spec: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let dup = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned();
-    let (Ok(stdin), Ok(stdout), Ok(stderr)) = (
-        dup(std::io::stdin().as_fd()),
-        dup(std::io::stdout().as_fd()),
-        dup(std::io::stderr().as_fd()),
-    ) else {
-        return ExitCode::from(2);
-    };
-    let env: std::collections::HashMap<String, String> = spec
-        .env
-        .iter()
-        .filter_map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect();
-    let mut builder = ContainerBuilder::new(spec.container_id.clone(), SyscallType::default());
-    builder = match builder.with_root_path(&spec.runtime_root) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("berth-monitor exec: runtime root: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let fail = |msg: String| {
-        eprintln!("berth-monitor exec: {msg}");
-        ExitCode::from(126)
-    };
-    // With a terminal the process is described in full (libcontainer takes `terminal` only
-    // from a process file), and its stdio is the pty, relayed to ours below.
-    let mut console = None;
-    let process_file = spec.pid_file.with_extension("process.json");
-    if spec.tty {
-        let Some(sock) = spec.console_socket.clone() else {
-            return fail("tty without a console socket".into());
-        };
-        let _ = std::fs::remove_file(&sock);
-        let listener = match std::os::unix::net::UnixListener::bind(&sock) {
-            Ok(l) => l,
-            Err(e) => return fail(format!("console socket: {e}")),
-        };
-        let caps = spec.capabilities.clone().unwrap_or_default();
-        let process = serde_json::json!({
-            "terminal": true,
-            "user": {"uid": spec.uid, "gid": spec.gid, "additionalGids": spec.additional_gids},
-            "args": spec.args,
-            "env": spec.env,
-            "cwd": if spec.cwd.is_empty() { "/" } else { spec.cwd.as_str() },
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-        });
-        if let Err(e) = std::fs::write(&process_file, process.to_string()) {
-            return fail(format!("process file: {e}"));
-        }
-        builder = builder.with_console_socket(Some(&sock));
-        console = Some((listener, sock));
-    } else {
-        builder = builder
-            .with_stdin(stdin)
-            .with_stdout(stdout)
-            .with_stderr(stderr);
-    }
-    let mut tenant = builder
-        .as_tenant()
-        .with_container_args(spec.args.clone())
-        .with_env(env)
-        .with_cwd(if spec.cwd.is_empty() {
-            None
-        } else {
-            Some(spec.cwd.clone())
-        })
-        .with_user(Some(spec.uid))
-        .with_group(Some(spec.gid))
-        .with_additional_gids(spec.additional_gids.clone())
-        .with_detach(true);
-    if spec.tty {
-        tenant = tenant.with_process(Some(&process_file));
-    }
-    if let Some(caps) = &spec.capabilities {
-        tenant = tenant.with_capabilities(caps.clone());
-    }
-    // libcontainer's tenant builder leaves a notify socket (and, with a terminal, a console
-    // link) in the container's state directory on every exec. Builds into one container are
-    // serialised by a lock on that directory, so once ours is done, any such file is stale.
-    let state_dir = spec.runtime_root.join(&spec.container_id);
-    let lock = File::open(&state_dir).and_then(|d| {
-        rustix::fs::flock(&d, rustix::fs::FlockOperation::LockExclusive)
-            .map(|()| d)
-            .map_err(Into::into)
-    });
-    let built = tenant.build();
-    if lock.is_ok() {
-        remove_tenant_leftovers(&state_dir);
-    }
-    drop(lock);
-    let _ = std::fs::remove_file(&process_file);
-    let pid = match built {
-        Ok(pid) => pid.as_raw(),
-        Err(e) => return fail(format!("{e}")),
-    };
-    if let Some((listener, sock)) = console {
-        let master = tty::receive_master(&listener);
-        drop(listener);
-        let _ = std::fs::remove_file(&sock);
-        match master {
-            Ok(m) => relay_tty(m, pid, spec.resize_socket.as_deref()),
-            Err(e) => eprintln!("berth-monitor exec: terminal: {e}"),
-        }
-    }
-    let _ = std::fs::write(&spec.pid_file, pid.to_string());
-    let code = match Pid::from_raw(pid).map(|p| loop {
-        match waitpid(Some(p), WaitOptions::empty()) {
-            Ok(Some((_, s))) => break Some(s),
-            Ok(None) | Err(rustix::io::Errno::INTR) => continue,
-            Err(_) => break None,
-        }
-    }) {
-        Some(Some(s)) => s
-            .exit_status()
-            .or_else(|| s.terminating_signal().map(|sig| 128 + sig))
-            .unwrap_or(255),
-        _ => 255,
-    };
-    // Exit codes are 0–255 and signals end as 128 + signal, so the value fits.
-    ExitCode::from(u8::try_from(code).unwrap_or(255))
-}
-
-/// Removes the per-exec files libcontainer's tenant builder leaves behind.
-fn remove_tenant_leftovers(state_dir: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(state_dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with("tenant-notify-") || name.starts_with("tenant-tty-") {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-}
-
-/// Copies between an exec's terminal and this process's stdin/stdout until the process ends.
-fn relay_tty(master: OwnedFd, pid: i32, resize_socket: Option<&std::path::Path>) {
-    let Some(p) = Pid::from_raw(pid) else { return };
-    let Ok(pidfd) = pidfd_open(p, PidfdFlags::empty()) else {
-        return;
-    };
-    let resizer = resize_socket.and_then(|s| tty::Resizer::new(s).ok());
-    let _ = fcntl_setfl(&master, OFlags::NONBLOCK);
-    let mut out = std::io::stdout().lock();
-    let stdin_fd = std::io::stdin().as_fd().try_clone_to_owned().ok();
-    let mut stdin_open = stdin_fd.is_some();
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut term = File::from(master.try_clone().expect("dup"));
-    loop {
-        let mut fds = vec![
-            PollFd::new(&pidfd, PollFlags::IN),
-            PollFd::new(&master, PollFlags::IN),
-        ];
-        if let (true, Some(fd)) = (stdin_open, stdin_fd.as_ref()) {
-            fds.push(PollFd::new(fd, PollFlags::IN));
-        }
-        if let Some(r) = &resizer {
-            fds.push(PollFd::new(r.listener(), PollFlags::IN));
-        }
-        if poll(&mut fds, None).is_err() {
-            continue;
-        }
-        let exited = !fds[0].revents().is_empty();
-        let input = stdin_open && fds.len() > 2 && !fds[2].revents().is_empty();
-        drop(fds);
-        loop {
-            match term.read(&mut buf) {
-                Ok(n) if n > 0 => {
-                    let _ = out.write_all(&buf[..n]);
-                    let _ = out.flush();
-                }
-                _ => break,
-            }
-        }
-        if input {
-            if let Some(fd) = stdin_fd.as_ref() {
-                match rustix::io::read(fd, &mut buf) {
-                    Ok(0) | Err(_) => stdin_open = false,
-                    Ok(n) => {
-                        let _ = term.write_all(&buf[..n]);
-                    }
-                }
-            }
-        }
-        if let Some(r) = &resizer {
-            r.step(&master);
-        }
-        if exited {
-            break;
-        }
-    }
-    if let Some(s) = resize_socket {
-        let _ = std::fs::remove_file(s);
-    }
-}
-
 fn main() -> ExitCode {
-    let mut argv = std::env::args().skip(1);
-    if let Some(first) = std::env::args().nth(1) {
-        if first == "exec" {
-            let _ = argv.next();
-            return match argv.next() {
-                Some(spec) => exec(&spec),
-                None => {
-                    eprintln!("usage: berth-monitor exec '<spec json>'");
-                    ExitCode::from(2)
-                }
-            };
-        }
-    }
     let args = match MonitorArgs::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("berth-monitor: {e}");
             return ExitCode::from(2);
         }
+    };
+    // Bound before the start is reported: an exec may follow at once.
+    let helper = match args.exec_socket.as_deref().map(exec_helper::Helper::bind) {
+        Some(Ok(h)) => Some(h),
+        Some(Err(e)) => {
+            eprintln!("berth-monitor: exec socket: {e}");
+            None
+        }
+        None => None,
     };
     match start(&args) {
         Err(error) => {
@@ -550,7 +348,7 @@ fn main() -> ExitCode {
                 pid: Some(run.pid.as_raw_nonzero().get()),
                 error: None,
             });
-            supervise(run, &args);
+            supervise(run, &args, helper);
             ExitCode::SUCCESS
         }
     }

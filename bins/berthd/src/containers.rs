@@ -499,11 +499,9 @@ impl berth_api_server::backend::ExecBackend for Daemon {
     ) -> Result<berth_api_server::backend::ExecStreams, ApiError> {
         let io = self.containers().exec_start(id).await.map_err(api_err)?;
         Ok(berth_api_server::backend::ExecStreams {
-            stdin: io
-                .stdin
-                .map(|s| Box::pin(s) as std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>),
-            stdout: Box::pin(io.stdout),
-            stderr: Box::pin(io.stderr),
+            stdin: io.stdin,
+            stdout: io.stdout,
+            stderr: io.stderr,
             tty: io.tty,
             done: Box::pin(async move {
                 let _ = io.done.await;

@@ -28,6 +28,10 @@ pub struct MonitorArgs {
     /// through the Unix socket `resize_socket`.
     pub tty: bool,
     pub resize_socket: Option<PathBuf>,
+    /// Where the daemon asks for execs ([`ExecRequest`]). The monitor listens from the start
+    /// and, at the first request, forks the container's exec helper, which joins the
+    /// container's namespaces and cgroups once and forks every exec from there.
+    pub exec_socket: Option<PathBuf>,
 }
 
 impl MonitorArgs {
@@ -64,6 +68,10 @@ impl MonitorArgs {
             a.push("--resize-socket".into());
             a.push(p.clone().into());
         }
+        if let Some(p) = &self.exec_socket {
+            a.push("--exec-socket".into());
+            a.push(p.clone().into());
+        }
         a
     }
 
@@ -80,6 +88,7 @@ impl MonitorArgs {
             stdin_once: false,
             tty: false,
             resize_socket: None,
+            exec_socket: None,
         };
         let mut it = args.into_iter();
         while let Some(flag) = it.next() {
@@ -101,6 +110,7 @@ impl MonitorArgs {
                 "--stdin-once" => out.stdin_once = true,
                 "--tty" => out.tty = true,
                 "--resize-socket" => out.resize_socket = Some(value()?.into()),
+                "--exec-socket" => out.exec_socket = Some(value()?.into()),
                 "--log-max-files" => {
                     out.log_max_files = value()?
                         .parse()
@@ -171,6 +181,7 @@ mod tests {
             stdin_once: true,
             tty: true,
             resize_socket: Some("/r".into()),
+            exec_socket: Some("/x".into()),
         };
         let strings = a.to_args().into_iter().map(|s| s.into_string().unwrap());
         assert_eq!(MonitorArgs::parse(strings).unwrap(), a);
@@ -191,16 +202,11 @@ mod tests {
     }
 }
 
-/// What `berth-monitor exec` runs inside a running container.
+/// One process to run in a running container, as the daemon asks the container's exec helper
+/// for it: one JSON line on the helper's socket ([`MonitorArgs::exec_socket`]), sent with the
+/// process's stdin, stdout and stderr unless it runs on a terminal, which the helper makes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExecSpec {
-    /// The container (its libcontainer state is under `runtime_root`).
-    pub container_id: String,
-    pub runtime_root: PathBuf,
-    /// Where the monitor writes the process's PID once it runs; the process's exit code is
-    /// the monitor's own exit status (an exec is not kept across daemon restarts, so it
-    /// needs no durable record).
-    pub pid_file: PathBuf,
+pub struct ExecRequest {
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: String,
@@ -209,12 +215,63 @@ pub struct ExecSpec {
     pub additional_gids: Vec<u32>,
     /// Capabilities to hold; `None` keeps the container's.
     pub capabilities: Option<Vec<String>>,
-    /// Run on a pseudo-terminal: libcontainer sends its master to `console_socket`; resize
-    /// requests come on `resize_socket`.
     #[serde(default)]
     pub tty: bool,
-    #[serde(default)]
-    pub console_socket: Option<PathBuf>,
-    #[serde(default)]
-    pub resize_socket: Option<PathBuf>,
+}
+
+/// The helper's answers, one line each: `started` (with a terminal, its master side comes
+/// with this line) or `failed`, then `exited` once the process has ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecReply {
+    Started { pid: i32 },
+    Failed(String),
+    Exited { code: i32 },
+}
+
+impl ExecReply {
+    pub fn to_line(&self) -> String {
+        match self {
+            ExecReply::Started { pid } => format!("started {pid}\n"),
+            // One line: a message cannot carry its own line break.
+            ExecReply::Failed(msg) => format!("failed {}\n", msg.replace('\n', " ")),
+            ExecReply::Exited { code } => format!("exited {code}\n"),
+        }
+    }
+
+    pub fn parse(line: &str) -> Option<ExecReply> {
+        let (word, rest) = line.trim_end_matches('\n').split_once(' ')?;
+        match word {
+            "started" => rest.parse().ok().map(|pid| ExecReply::Started { pid }),
+            "failed" => Some(ExecReply::Failed(rest.to_string())),
+            "exited" => rest.parse().ok().map(|code| ExecReply::Exited { code }),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod exec_tests {
+    use super::*;
+
+    #[test]
+    fn exec_replies_roundtrip_as_lines() {
+        for r in [
+            ExecReply::Started { pid: 42 },
+            ExecReply::Failed("no such file\nor directory".into()),
+            ExecReply::Exited { code: 137 },
+        ] {
+            let line = r.to_line();
+            assert_eq!(line.matches('\n').count(), 1, "{line:?}");
+            let back = ExecReply::parse(&line).unwrap();
+            match (&r, &back) {
+                (ExecReply::Failed(_), ExecReply::Failed(m)) => {
+                    assert_eq!(m, "no such file or directory")
+                }
+                _ => assert_eq!(back, r),
+            }
+        }
+        assert_eq!(ExecReply::parse("exited x\n"), None);
+        assert_eq!(ExecReply::parse("bogus 1\n"), None);
+        assert_eq!(ExecReply::parse(""), None);
+    }
 }

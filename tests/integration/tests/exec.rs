@@ -59,18 +59,112 @@ fn docker_exec_output_exit_codes_stdin_and_user() {
         "CapEff:\t00000000a80425fb",
         "privileged exec holds more capabilities"
     );
-    // Execs leave nothing behind in the runtime's state (libcontainer's tenant builder makes
-    // a notify socket per exec; berth removes it).
-    let mut leftovers = Vec::new();
-    for dir in std::fs::read_dir(d.dir.path().join("exec/runtime")).unwrap() {
-        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
-            let name = f.unwrap().file_name().to_string_lossy().to_string();
-            if name.starts_with("tenant-") {
-                leftovers.push(name);
-            }
-        }
+    // Docker's environment for an exec: HOME from the user's passwd entry, TERM only with a
+    // terminal.
+    assert_eq!(
+        d.docker_ok(&[
+            "exec",
+            "-u",
+            "nobody",
+            "box",
+            "sh",
+            "-c",
+            "echo $HOME:$TERM"
+        ])
+        .trim(),
+        "/home:"
+    );
+    // A command that is not there: Docker's message on the stream and exit code 126.
+    let missing = d.docker(&["exec", "box", "no-such-command"]);
+    assert_eq!(missing.status.code(), Some(126));
+    assert!(
+        String::from_utf8_lossy(&missing.stdout)
+            .contains("exec: \"no-such-command\": executable file not found in $PATH"),
+        "{missing:?}"
+    );
+}
+
+/// The PID the container's exec helper wrote, if one runs.
+fn exec_helper_pid(d: &Daemon, id: &str) -> Option<i32> {
+    let file = d.dir.path().join("exec/sock").join(format!("{id}.pid"));
+    std::fs::read_to_string(file).ok()?.trim().parse().ok()
+}
+
+fn alive(pid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+/// Execs fork from a helper inside the container's cgroups: it is nowhere in the container's
+/// own view or in `top`, it survives a daemon restart, and it goes with the container,
+/// taking a running exec with it (137), so the container's cgroups can be removed.
+#[test]
+fn exec_helper_is_unseen_survives_restarts_and_goes_with_the_container() {
+    let mut d = daemon_with_container();
+    let id = d
+        .docker_ok(&["inspect", "-f", "{{.Id}}", "box"])
+        .trim()
+        .to_string();
+    assert_eq!(
+        exec_helper_pid(&d, &id),
+        None,
+        "started only at the first exec"
+    );
+    d.docker_ok(&["exec", "box", "true"]);
+    let helper = exec_helper_pid(&d, &id).expect("the first exec started the helper");
+    assert!(alive(helper));
+    let cgroup = std::fs::read_to_string(format!("/proc/{helper}/cgroup")).unwrap();
+    assert!(cgroup.contains(&id), "in the container's cgroups: {cgroup}");
+    // Not among the container's processes, seen from inside or through top.
+    let ps = d.docker_ok(&["exec", "box", "ps", "-o", "pid,comm"]);
+    assert_eq!(ps.lines().count(), 3, "header, sleep and ps only: {ps}");
+    let top = d.get(&format!("/containers/{id}/top")).json();
+    let pids: Vec<String> = top["Processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row[1].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(pids.len(), 1, "{top}");
+    assert!(!pids.contains(&helper.to_string()));
+    // The same helper serves the daemon after a crash and restart.
+    d.kill();
+    d.spawn();
+    assert_eq!(
+        d.docker_ok(&["exec", "box", "echo", "again"]).trim(),
+        "again"
+    );
+    assert_eq!(exec_helper_pid(&d, &id), Some(helper));
+    // An exec still running when the container stops ends with it.
+    let mut long = d
+        .docker_cmd(&["exec", "box", "sleep", "1000"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    d.docker_ok(&["stop", "-t", "1", "box"]);
+    let status = long.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(137),
+        "the exec was killed with the container"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while alive(helper) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(!alive(helper), "the helper went with the container");
+    assert_eq!(exec_helper_pid(&d, &id), None);
+    assert!(!d.dir.path().join(format!("exec/sock/{id}.exec")).exists());
+    let leftover = std::fs::read_dir("/sys/fs/cgroup/memory/berth")
+        .map(|dir| dir.flatten().any(|e| e.file_name().to_string_lossy() == id))
+        .unwrap_or(false);
+    assert!(!leftover, "the container's cgroup is gone");
+    // And a new one comes at the next start.
+    d.docker_ok(&["start", "box"]);
+    assert_eq!(d.docker_ok(&["exec", "box", "echo", "back"]).trim(), "back");
+    assert_ne!(exec_helper_pid(&d, &id), Some(helper));
 }
 
 #[test]

@@ -1,14 +1,18 @@
-//! Exec: processes started in a running container, each through `berth-monitor exec`, which
-//! joins the container's namespaces and cgroup. The process's stdio are pipes from the daemon.
+//! Exec: processes started in a running container by the container's exec helper (see
+//! `berth-monitor`), which forks them inside the container's namespaces and cgroups. The
+//! process's stdio are pipes from the daemon, or a terminal whose master side the helper
+//! sends back.
 
 use std::collections::HashMap;
-use std::os::unix::process::CommandExt;
-use std::process::Stdio;
+use std::os::fd::{AsFd, OwnedFd};
+use std::pin::Pin;
 use std::sync::Arc;
 
-use berth_runtime::monitor::ExecSpec;
+use berth_runtime::fdpass;
+use berth_runtime::monitor::{ExecReply, ExecRequest};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite};
 
-use super::lifecycle::{env_key, resolve_user, send_resize, DEFAULT_PATH};
+use super::lifecycle::{env_key, home_dir, resolve_user, DEFAULT_PATH};
 use super::record::{ContainerRecord, Status};
 use super::ContainerService;
 use crate::error::EngineError;
@@ -39,9 +43,10 @@ pub struct ExecRecord {
 
 /// The streams of a started exec.
 pub struct ExecIo {
-    pub stdin: Option<tokio::process::ChildStdin>,
-    pub stdout: tokio::process::ChildStdout,
-    pub stderr: tokio::process::ChildStderr,
+    pub stdin: Option<Pin<Box<dyn AsyncWrite + Send>>>,
+    pub stdout: Pin<Box<dyn AsyncRead + Send>>,
+    /// Empty with a terminal: everything comes on its one output.
+    pub stderr: Pin<Box<dyn AsyncRead + Send>>,
     /// Resolves with the exit code once it is recorded (clients inspect right after the
     /// stream ends).
     pub done: tokio::sync::oneshot::Receiver<i32>,
@@ -52,6 +57,8 @@ pub struct ExecIo {
 #[derive(Default)]
 pub(crate) struct Execs {
     map: std::sync::Mutex<HashMap<String, ExecRecord>>,
+    /// The master side of each running exec's terminal, for resizes.
+    terminals: std::sync::Mutex<HashMap<String, Arc<OwnedFd>>>,
 }
 
 fn describe(cfg: &ExecConfig) -> String {
@@ -166,14 +173,14 @@ impl ContainerService {
             env.insert(0, DEFAULT_PATH.to_string());
         }
         env.push(format!("HOSTNAME={}", rec.config.hostname));
-        let pid_file = self
-            .paths
-            .dir(&rec.id)
-            .join(format!("exec-{}.pid", exec.id));
-        let spec = ExecSpec {
-            container_id: rec.id.clone(),
-            runtime_root: self.paths.runtime_root(),
-            pid_file: pid_file.clone(),
+        // Docker gives a terminal exec TERM=xterm unless the container sets TERM.
+        if cfg.tty && !env.iter().any(|e| env_key(e) == "TERM") {
+            env.push("TERM=xterm".to_string());
+        }
+        if !env.iter().any(|e| env_key(e) == "HOME") {
+            env.push(format!("HOME={}", home_dir(&rootfs, uid)));
+        }
+        let request = ExecRequest {
             args: cfg.cmd.clone(),
             env,
             cwd: if cfg.working_dir.is_empty() {
@@ -194,35 +201,75 @@ impl ContainerService {
                     )
                     .map_err(EngineError::InvalidParameter)?,
                 )
-            } else if cfg.tty {
-                // A terminal exec is described in full: it needs the container's set spelled out.
-                Some(super::settings::capabilities(&rec.host_config)?)
             } else {
                 None
             },
             tty: cfg.tty,
-            console_socket: cfg.tty.then(|| self.paths.exec_socket(&exec.id, "con")),
-            resize_socket: cfg.tty.then(|| self.paths.exec_socket(&exec.id, "tty")),
         };
-        let mut cmd = std::process::Command::new(&self.monitor_bin);
-        cmd.arg("exec")
-            .arg(serde_json::to_string(&spec).expect("exec spec serialises"))
-            .stdin(if cfg.attach_stdin {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd.process_group(0);
-        let mut child = tokio::process::Command::from(cmd)
-            .spawn()
-            .map_err(|e| EngineError::Internal(format!("start exec: {e}")))?;
+        let socket = self.paths.exec_helper_socket(&rec.id);
+        let line = format!(
+            "{}\n",
+            serde_json::to_string(&request).expect("exec request serialises")
+        );
+        type Reader = Pin<Box<dyn AsyncRead + Send>>;
+        type Writer = Pin<Box<dyn AsyncWrite + Send>>;
+        type Started = Pin<
+            Box<
+                dyn std::future::Future<
+                        Output = Result<(std::os::unix::net::UnixStream, i32), EngineError>,
+                    > + Send,
+            >,
+        >;
+        // Without a terminal the streams are our pipes, ready before the process is: the
+        // client gets its answer while the helper starts the process, and a failure to start
+        // it reaches the client on the stream, as with Docker. A terminal comes from the
+        // helper, so that exec waits for it.
+        let (stdin, stdout, stderr, started): (Option<Writer>, Reader, Reader, Started) = if cfg.tty
+        {
+            let (conn, pid, master) =
+                tokio::task::spawn_blocking(move || ask_helper(&socket, &line, None))
+                    .await
+                    .map_err(|e| EngineError::Internal(format!("exec: {e}")))??;
+            let master = master
+                .ok_or_else(|| EngineError::Internal("exec helper sent no terminal".into()))?;
+            let dup = || master.try_clone().map_err(|e| internal_io("terminal", e));
+            let input = tokio::net::unix::pipe::Sender::from_owned_fd_unchecked(dup()?)
+                .map_err(|e| internal_io("terminal", e))?;
+            let output = tokio::net::unix::pipe::Receiver::from_owned_fd_unchecked(dup()?)
+                .map_err(|e| internal_io("terminal", e))?;
+            self.execs
+                .terminals
+                .lock()
+                .expect("lock")
+                .insert(exec.id.clone(), Arc::new(master));
+            (
+                cfg.attach_stdin.then(|| Box::pin(input) as Writer),
+                Box::pin(TerminalOutput(output)),
+                Box::pin(tokio::io::empty()),
+                Box::pin(std::future::ready(Ok((conn, pid)))) as Started,
+            )
+        } else {
+            let pipes = ExecPipes::new(cfg.attach_stdin)?;
+            let theirs = pipes.theirs;
+            let handshake = tokio::task::spawn_blocking(move || {
+                ask_helper(&socket, &line, Some(theirs)).map(|(conn, pid, _)| (conn, pid))
+            });
+            (
+                pipes.ours.stdin.map(|w| Box::pin(w) as Writer),
+                Box::pin(pipes.ours.stdout),
+                Box::pin(pipes.ours.stderr),
+                Box::pin(async move {
+                    handshake
+                        .await
+                        .map_err(|e| EngineError::Internal(format!("exec: {e}")))?
+                }),
+            )
+        };
         let (done_tx, done) = tokio::sync::oneshot::channel();
         let io = ExecIo {
-            stdin: child.stdin.take(),
-            stdout: child.stdout.take().expect("piped"),
-            stderr: child.stderr.take().expect("piped"),
+            stdin,
+            stdout,
+            stderr,
             done,
             tty: cfg.tty,
         };
@@ -233,28 +280,24 @@ impl ContainerService {
         );
         let svc = self.clone();
         let id = exec.id.clone();
-        tracing::trace!(exec = %exec.id, "exec monitor started");
         tokio::spawn(async move {
-            // The monitor exits with the process's code (126 when it could not start it).
-            let code = match child.wait().await {
-                Ok(status) => status
-                    .code()
-                    .or_else(|| {
-                        std::os::unix::process::ExitStatusExt::signal(&status).map(|s| 128 + s)
-                    })
-                    .unwrap_or(126),
-                Err(_) => 126,
+            let code = match started.await {
+                Ok((conn, pid)) => {
+                    if let Some(e) = svc.execs.map.lock().expect("lock").get_mut(&id) {
+                        e.pid = pid;
+                    }
+                    exit_code(conn).await
+                }
+                Err(e) => {
+                    tracing::warn!(exec = %id, error = %e, "exec did not start");
+                    126
+                }
             };
-            tracing::trace!(exec = %id, code, "exec monitor exited");
-            let pid = std::fs::read_to_string(&pid_file)
-                .ok()
-                .and_then(|p| p.trim().parse().ok())
-                .unwrap_or(0);
-            let _ = std::fs::remove_file(&pid_file);
+            tracing::trace!(exec = %id, code, "exec exited");
+            svc.execs.terminals.lock().expect("lock").remove(&id);
             if let Some(e) = svc.execs.map.lock().expect("lock").get_mut(&id) {
                 e.running = false;
                 e.exit_code = Some(code);
-                e.pid = pid;
             }
             if let Ok(entry) = svc.entry(&rec.id) {
                 svc.publish(
@@ -277,33 +320,18 @@ impl ContainerService {
         if !exec.running {
             return Err(EngineError::Conflict(format!("exec {id} is not running")));
         }
-        // Clients resize right after the start hijack, often before the monitor has made its
-        // terminal; wait briefly for the resize socket rather than fail the first resize.
-        let socket = self.paths.exec_socket(id, "tty");
-        let mut attempts = 0;
-        loop {
-            match send_resize(&socket, rows, cols).await {
-                Ok(()) => return Ok(()),
-                // Not there yet, or bound but not yet listening.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-                    ) && attempts < 200 =>
-                {
-                    if !self.exec_record(id).is_ok_and(|e| e.running) {
-                        return Err(EngineError::Conflict(format!("exec {id} is not running")));
-                    }
-                    attempts += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                }
-                Err(e) => {
-                    return Err(EngineError::Internal(format!(
-                        "Cannot resize exec {id}: {e}"
-                    )))
-                }
-            }
-        }
+        let master = self.execs.terminals.lock().expect("lock").get(id).cloned();
+        let Some(master) = master else {
+            return Err(EngineError::Conflict(format!("exec {id} is not running")));
+        };
+        let size = rustix::termios::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        rustix::termios::tcsetwinsize(master.as_fd(), size)
+            .map_err(|e| EngineError::Internal(format!("Cannot resize exec {id}: {e}")))
     }
 
     /// Forgets the execs of a removed container.
@@ -313,5 +341,128 @@ impl ContainerService {
             .lock()
             .expect("lock")
             .retain(|_, e| e.container_id != container_id);
+    }
+}
+
+fn internal_io(what: &str, e: std::io::Error) -> EngineError {
+    EngineError::Internal(format!("exec: {what}: {e}"))
+}
+
+/// The pipes of an exec without a terminal: the ends the process gets, and the daemon's.
+struct ExecPipes {
+    /// stdin (or /dev/null), stdout, stderr, for the helper to hand to the process.
+    theirs: [OwnedFd; 3],
+    ours: OurEnds,
+}
+
+struct OurEnds {
+    stdin: Option<tokio::net::unix::pipe::Sender>,
+    stdout: tokio::net::unix::pipe::Receiver,
+    stderr: tokio::net::unix::pipe::Receiver,
+}
+
+impl ExecPipes {
+    fn new(attach_stdin: bool) -> Result<ExecPipes, EngineError> {
+        let pipe = || {
+            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(|e| internal_io("pipe", e.into()))
+        };
+        let (stdin_theirs, stdin) = if attach_stdin {
+            let (r, w) = pipe()?;
+            let w = tokio::net::unix::pipe::Sender::from_owned_fd(w)
+                .map_err(|e| internal_io("pipe", e))?;
+            (r, Some(w))
+        } else {
+            let null = std::fs::File::open("/dev/null").map_err(|e| internal_io("/dev/null", e))?;
+            (OwnedFd::from(null), None)
+        };
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let receiver = |fd| {
+            tokio::net::unix::pipe::Receiver::from_owned_fd(fd).map_err(|e| internal_io("pipe", e))
+        };
+        Ok(ExecPipes {
+            theirs: [stdin_theirs, out_w, err_w],
+            ours: OurEnds {
+                stdin,
+                stdout: receiver(out_r)?,
+                stderr: receiver(err_r)?,
+            },
+        })
+    }
+}
+
+/// Sends the request to the container's exec helper and waits for the process to start:
+/// the connection (its exit comes on it), its PID, and its terminal if it has one. The first
+/// exec into a container starts the helper, which takes a cgroup migration: allow for it.
+fn ask_helper(
+    socket: &std::path::Path,
+    line: &str,
+    stdio: Option<[OwnedFd; 3]>,
+) -> Result<(std::os::unix::net::UnixStream, i32, Option<OwnedFd>), EngineError> {
+    let result = (|| {
+        let unavailable = |e: std::io::Error| format!("container's exec helper: {e}");
+        let conn = std::os::unix::net::UnixStream::connect(socket).map_err(unavailable)?;
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .map_err(unavailable)?;
+        let fds: Vec<_> = stdio.iter().flatten().map(|f| f.as_fd()).collect();
+        fdpass::send_line(&conn, line, &fds).map_err(unavailable)?;
+        let (reply, mut received) = fdpass::recv_line(&conn, 64 * 1024).map_err(unavailable)?;
+        match ExecReply::parse(&reply) {
+            Some(ExecReply::Started { pid }) => Ok((conn, pid, received.pop())),
+            Some(ExecReply::Failed(msg)) => Err(msg),
+            _ => Err(format!("unexpected answer from the exec helper: {reply:?}")),
+        }
+    })();
+    // On failure the client hears it on the stream, as Docker writes it there.
+    if let (Err(msg), Some([_, stdout, _])) = (&result, &stdio) {
+        let text = format!("OCI runtime exec failed: {msg}: unknown\r\n");
+        let _ = rustix::io::write(stdout, text.as_bytes());
+    }
+    // The process holds its ends now; ours would keep its output open.
+    drop(stdio);
+    result.map_err(|msg| EngineError::Internal(format!("exec: {msg}")))
+}
+
+/// Waits for the helper's `exited` line. A helper that goes without one went with the
+/// container, whose end killed the process: 137, as Docker reports it.
+async fn exit_code(conn: std::os::unix::net::UnixStream) -> i32 {
+    const KILLED: i32 = 128 + 9;
+    let _ = conn.set_read_timeout(None);
+    if conn.set_nonblocking(true).is_err() {
+        return KILLED;
+    }
+    let Ok(conn) = tokio::net::UnixStream::from_std(conn) else {
+        return KILLED;
+    };
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(conn);
+    match reader.read_line(&mut line).await {
+        Ok(n) if n > 0 => match ExecReply::parse(&line) {
+            Some(ExecReply::Exited { code }) => code,
+            _ => KILLED,
+        },
+        _ => KILLED,
+    }
+}
+
+/// A terminal's output: once the process and everything holding the terminal are gone,
+/// reading the master side fails with EIO, which is its end of file.
+struct TerminalOutput(tokio::net::unix::pipe::Receiver);
+
+impl AsyncRead for TerminalOutput {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match Pin::new(&mut self.0).poll_read(cx, buf) {
+            std::task::Poll::Ready(Err(e))
+                if e.raw_os_error() == Some(rustix::io::Errno::IO.raw_os_error()) =>
+            {
+                std::task::Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
     }
 }

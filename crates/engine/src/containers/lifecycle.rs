@@ -89,6 +89,19 @@ fn merge(user: &mut Config, image: &Config) {
     }
 }
 
+/// The home directory of `uid` in the container's `/etc/passwd`, `/` when it has none: the
+/// `HOME` a process gets when its environment does not set one, as runc gives it.
+pub(crate) fn home_dir(rootfs: &std::path::Path, uid: u32) -> String {
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse() == Ok(uid))
+        .map(|f| f[5].to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".to_string())
+}
+
 /// Resolves `user` (`name`, `uid`, `uid:gid`, `name:group`) in the container's files.
 pub(crate) fn resolve_user(
     rootfs: &std::path::Path,
@@ -590,6 +603,7 @@ impl ContainerService {
                 stdin_once: c.stdin_once,
                 tty: c.tty,
                 resize_socket: c.tty.then(|| self.paths.resize_socket(&id)),
+                exec_socket: Some(self.paths.exec_helper_socket(&id)),
             };
             let monitor_log = std::fs::OpenOptions::new()
                 .create(true)
@@ -789,6 +803,8 @@ impl ContainerService {
         let _ = std::fs::remove_dir_all(self.paths.bundle(&id));
         let _ = std::fs::remove_file(self.paths.stdin_socket(&id));
         let _ = std::fs::remove_file(self.paths.resize_socket(&id));
+        let _ = std::fs::remove_file(self.paths.exec_helper_socket(&id));
+        let _ = std::fs::remove_file(self.paths.exec_helper_pid(&id));
         if let Some(ep) = entry.snapshot().network {
             match &self.network {
                 Some(network) => network.disconnect(&id, &ep).await,
@@ -1037,7 +1053,10 @@ impl ContainerService {
         }
         let ps_args = ps_args.to_string();
         let cgroup = settings::cgroup_path(&rec);
-        tokio::task::spawn_blocking(move || procs::top(&cgroup, &ps_args)).await?
+        let helper = std::fs::read_to_string(self.paths.exec_helper_pid(&rec.id))
+            .ok()
+            .and_then(|p| p.trim().parse().ok());
+        tokio::task::spawn_blocking(move || procs::top(&cgroup, &ps_args, helper)).await?
     }
 
     /// `POST /containers/(id)/rename?name=`.
@@ -1287,6 +1306,9 @@ mod tests {
             "root:x:0:\nstaff:x:50:app\napp:x:1000:\n",
         )
         .unwrap();
+        assert_eq!(home_dir(dir.path(), 0), "/root");
+        assert_eq!(home_dir(dir.path(), 1000), "/");
+        assert_eq!(home_dir(dir.path(), 4242), "/");
         assert_eq!(resolve_user(dir.path(), "").unwrap(), (0, 0, vec![]));
         assert_eq!(
             resolve_user(dir.path(), "nobody").unwrap(),

@@ -70,11 +70,15 @@ impl ContainerPaths {
         self.exec_root.join("sock").join(id)
     }
 
-    /// An exec's sockets (`con`sole, `tty` resize), short for the 108-byte limit.
-    pub fn exec_socket(&self, exec_id: &str, kind: &str) -> PathBuf {
-        self.exec_root
-            .join("sock")
-            .join(format!("x{}.{kind}", &exec_id[..exec_id.len().min(24)]))
+    /// Where the container's monitor takes exec requests.
+    pub fn exec_helper_socket(&self, id: &str) -> PathBuf {
+        self.exec_root.join("sock").join(format!("{id}.exec"))
+    }
+
+    /// The PID of the container's exec helper while one runs (the monitor writes it): a
+    /// process in the container's cgroups that is not one of its processes.
+    pub fn exec_helper_pid(&self, id: &str) -> PathBuf {
+        self.exec_helper_socket(id).with_extension("pid")
     }
 
     pub fn resize_socket(&self, id: &str) -> PathBuf {

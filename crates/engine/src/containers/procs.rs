@@ -104,7 +104,8 @@ pub struct TopResult {
     pub processes: Vec<Vec<String>>,
 }
 
-pub fn top(cgroup: &str, ps_args: &str) -> Result<TopResult, EngineError> {
+/// `helper` is the container's exec helper, in its cgroups but not one of its processes.
+pub fn top(cgroup: &str, ps_args: &str, helper: Option<i32>) -> Result<TopResult, EngineError> {
     let args: Vec<&str> = if ps_args.is_empty() {
         vec!["-ef"]
     } else {
@@ -122,7 +123,10 @@ pub fn top(cgroup: &str, ps_args: &str) -> Result<TopResult, EngineError> {
     }
     parse_ps(
         &String::from_utf8_lossy(&out.stdout),
-        &container_pids(cgroup).into_iter().collect(),
+        &container_pids(cgroup)
+            .into_iter()
+            .filter(|p| Some(*p) != helper)
+            .collect(),
     )
 }
 

@@ -122,6 +122,47 @@ fn docker_ms(host: &str, config: &Path, args: &[&str], runs: usize) -> f64 {
     )
 }
 
+/// Median of the first `docker exec` into each of `n` new containers: berth starts the
+/// container's exec helper then, which joins its cgroups once.
+fn first_exec_ms(host: &str, config: &Path, n: usize) -> f64 {
+    let docker = |args: &[&str]| {
+        let st = Command::new(berth_tests::docker_cli())
+            .args(args)
+            .env("DOCKER_HOST", host)
+            .env("DOCKER_CONFIG", config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "docker {args:?}");
+    };
+    median(
+        (0..n)
+            .map(|i| {
+                let name = format!("first{i}");
+                docker(&[
+                    "run",
+                    "-d",
+                    "--name",
+                    &name,
+                    "--network",
+                    "none",
+                    "busybox",
+                    "sleep",
+                    "1000",
+                ]);
+                // As a user would: not straight after the start.
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                let t = Instant::now();
+                docker(&["exec", &name, "true"]);
+                let took = ms(t.elapsed());
+                docker(&["rm", "-f", &name]);
+                took
+            })
+            .collect(),
+    )
+}
+
 fn start_target(host: &str, config: &Path) {
     let st = Command::new(berth_tests::docker_cli())
         .args([
@@ -163,6 +204,8 @@ fn main() {
     docker_ms(&host, &cfg, &["exec", "target", "true"], 3);
     let exec = docker_ms(&host, &cfg, &["exec", "target", "true"], 30);
     let floor = docker_ms(&host, &cfg, &["inspect", "target"], 30);
+    let detached = docker_ms(&host, &cfg, &["exec", "-d", "target", "true"], 30);
+    let first = first_exec_ms(&host, &cfg, 10);
     let (got, attach) = attach_throughput(&d.socket, "v1.18", mb);
     let peak_rss = std::fs::read_to_string(format!("/proc/{}/status", d.pid()))
         .unwrap_or_default()
@@ -180,6 +223,11 @@ fn main() {
     println!(
         "{:<52} {:>9.2} ms",
         "  docker inspect CID (the CLI's own floor)", floor
+    );
+    println!("{:<52} {:>9.2} ms", "  docker exec -d CID true", detached);
+    println!(
+        "{:<52} {:>9.2} ms",
+        "  first exec into a new container", first
     );
     println!(
         "{:<52} {:>7.0} MB/s",
@@ -201,6 +249,8 @@ fn main() {
         docker_ms(&rhost, &rcfg, &["exec", "target", "true"], 3);
         let dexec = docker_ms(&rhost, &rcfg, &["exec", "target", "true"], 30);
         let dfloor = docker_ms(&rhost, &rcfg, &["inspect", "target"], 30);
+        let ddetached = docker_ms(&rhost, &rcfg, &["exec", "-d", "target", "true"], 30);
+        let dfirst = first_exec_ms(&rhost, &rcfg, 10);
         let (dgot, dattach) = attach_throughput(&rsock, "v1.41", mb);
         request(&rsock, "DELETE", "/v1.41/containers/target?force=1", b"");
         println!("\nagainst Docker Engine (Debian docker.io 20.10, same machine, same run; --network none for both):");
@@ -215,6 +265,14 @@ fn main() {
         println!(
             "{:<52} {:>9.2} ms {:>9.2} ms",
             "  docker inspect CID (the CLI's own floor)", floor, dfloor
+        );
+        println!(
+            "{:<52} {:>9.2} ms {:>9.2} ms",
+            "  docker exec -d CID true", detached, ddetached
+        );
+        println!(
+            "{:<52} {:>9.2} ms {:>9.2} ms",
+            "  first exec into a new container", first, dfirst
         );
         println!(
             "{:<52} {:>7.0} MB/s {:>7.0} MB/s  {:.2}x  ({dgot:.0} MB at dockerd)",
