@@ -125,10 +125,18 @@ fn spawn(listener: &UnixListener, target: &Target<'_>) -> std::io::Result<Pid> {
             Ok(Pid::from_raw(child.as_raw()).expect("fork returns a positive pid"))
         }
         nix::unistd::ForkResult::Child => {
-            let code = match serve(listener, init_pidfd, target.init, target.bundle) {
+            let code = match serve(&listener, init_pidfd, target.init, target.bundle) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("berth-monitor exec helper: {e}");
+                    // Answer the request that asked for this helper: left waiting, it would
+                    // have the monitor start another helper at once, and fail again.
+                    if listener.set_nonblocking(true).is_ok() {
+                        if let Ok((conn, _)) = listener.accept() {
+                            let reply = ExecReply::Failed(format!("exec helper: {e}"));
+                            let _ = fdpass::send_line(&conn, &reply.to_line(), &[]);
+                        }
+                    }
                     1
                 }
             };
@@ -138,7 +146,7 @@ fn spawn(listener: &UnixListener, target: &Target<'_>) -> std::io::Result<Pid> {
 }
 
 fn serve(
-    listener: UnixListener,
+    listener: &UnixListener,
     init_pidfd: OwnedFd,
     init: Pid,
     bundle: &Path,
@@ -160,7 +168,7 @@ fn serve(
     loop {
         let mut fds = vec![PollFd::new(&init_pidfd, PollFlags::IN)];
         if accepting {
-            fds.push(PollFd::new(&listener, PollFlags::IN));
+            fds.push(PollFd::new(listener, PollFlags::IN));
         }
         fds.extend(
             children

@@ -162,7 +162,10 @@ impl ContainerService {
             cfg.user.clone()
         };
         let (uid, gid, additional_gids) = resolve_user(&rootfs, &user)?;
-        let mut env: Vec<String> = rec.config.env.clone().unwrap_or_default();
+        // The container's processes' environment as it started (with its link variables,
+        // PATH and HOSTNAME), then the exec's own, as Docker builds it.
+        let mut env: Vec<String> = started_env(&self.paths.bundle(&rec.id))
+            .unwrap_or_else(|| rec.config.env.clone().unwrap_or_default());
         for kv in &cfg.env {
             match env.iter_mut().find(|e| env_key(e) == env_key(kv)) {
                 Some(slot) => *slot = kv.clone(),
@@ -172,7 +175,9 @@ impl ContainerService {
         if !env.iter().any(|e| env_key(e) == "PATH") {
             env.insert(0, DEFAULT_PATH.to_string());
         }
-        env.push(format!("HOSTNAME={}", rec.config.hostname));
+        if !env.iter().any(|e| env_key(e) == "HOSTNAME") {
+            env.push(format!("HOSTNAME={}", rec.config.hostname));
+        }
         // Docker gives a terminal exec TERM=xterm unless the container sets TERM.
         if cfg.tty && !env.iter().any(|e| env_key(e) == "TERM") {
             env.push("TERM=xterm".to_string());
@@ -342,6 +347,13 @@ impl ContainerService {
             .expect("lock")
             .retain(|_, e| e.container_id != container_id);
     }
+}
+
+/// `process.env` of the container's OCI spec in its bundle.
+fn started_env(bundle: &std::path::Path) -> Option<Vec<String>> {
+    let spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("config.json")).ok()?).ok()?;
+    serde_json::from_value(spec["process"]["env"].clone()).ok()
 }
 
 fn internal_io(what: &str, e: std::io::Error) -> EngineError {
