@@ -190,9 +190,14 @@ fn serve(
         for i in ended.into_iter().rev() {
             children.remove(i).finish();
         }
-        if init_gone {
-            // The container is over; its remaining processes die with its PID namespace.
+        if init_gone && accepting {
+            // The container is over. Its processes die with its PID namespace; when it shares
+            // the host's, the execs would live on, so they go as Docker's `delete --force`
+            // would take them.
             accepting = false;
+            for c in &children {
+                let _ = rustix::process::kill_process(c.pid, rustix::process::Signal::KILL);
+            }
         } else if request {
             if let Ok((conn, _)) = listener.accept() {
                 if let Some(c) = start(conn, &spec) {
@@ -299,6 +304,7 @@ fn join_namespaces(init: Pid) -> Result<(), String> {
 
 /// One exec'd process the helper waits for.
 struct Running {
+    pid: Pid,
     pidfd: OwnedFd,
     conn: UnixStream,
 }
@@ -368,7 +374,7 @@ fn start(conn: UnixStream, spec: &Spec) -> Option<Running> {
     .to_line();
     let passed: Vec<_> = master.iter().map(|m| m.as_fd()).collect();
     let _ = fdpass::send_line(&conn, &started, &passed);
-    Some(Running { pidfd, conn })
+    Some(Running { pid, pidfd, conn })
 }
 
 /// A new terminal in the container's own devpts (this process is in its mount namespace).
