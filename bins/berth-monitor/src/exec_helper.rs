@@ -46,7 +46,11 @@ impl Helper {
     /// Listens on `path` (daemon only). Requests wait in the backlog until the monitor polls.
     pub fn bind(path: &Path) -> std::io::Result<Helper> {
         let _ = std::fs::remove_file(path);
-        let listener = UnixListener::bind(path)?;
+        // Root's only from the moment it exists: whoever connects gets a process run as root.
+        let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
+        let bound = UnixListener::bind(path);
+        rustix::process::umask(old);
+        let listener = bound?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         Ok(Helper {
             listener,
@@ -78,12 +82,23 @@ impl Helper {
                         let _ = std::fs::write(&self.pid_file, pid.as_raw_nonzero().to_string());
                         self.running = Some((pid, fd));
                     }
-                    Err(e) => eprintln!("berth-monitor: exec helper pidfd: {e}"),
+                    Err(e) => {
+                        // Untracked, it could not be stopped before the cgroups go.
+                        eprintln!("berth-monitor: exec helper pidfd: {e}");
+                        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                        let _ = rustix::process::waitpid(
+                            Some(pid),
+                            rustix::process::WaitOptions::empty(),
+                        );
+                    }
                 },
                 Err(e) => {
                     eprintln!("berth-monitor: starting the exec helper: {e}");
                     // Answer the waiting request rather than leave it hanging.
-                    if let Ok((conn, _)) = self.listener.accept() {
+                    let _ = self.listener.set_nonblocking(true);
+                    let pending = self.listener.accept();
+                    let _ = self.listener.set_nonblocking(false);
+                    if let Ok((conn, _)) = pending {
                         let _ = fdpass::send_line(
                             &conn,
                             &ExecReply::Failed(format!("exec helper: {e}")).to_line(),
@@ -100,15 +115,23 @@ impl Helper {
     /// be gone before the cgroups are removed.
     pub fn stop(&mut self) {
         if let Some((pid, pidfd)) = self.running.take() {
-            let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
-            let timeout = rustix::time::Timespec {
-                tv_sec: 1,
-                tv_nsec: 0,
+            let ended = || {
+                let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+                let timeout = rustix::time::Timespec {
+                    tv_sec: 1,
+                    tv_nsec: 0,
+                };
+                matches!(poll(&mut fds, Some(&timeout)), Ok(n) if n > 0)
             };
-            if !matches!(poll(&mut fds, Some(&timeout)), Ok(n) if n > 0) {
+            if !ended() {
                 let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             }
-            let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+            // Never hang the monitor: a frozen helper does not die until thawed.
+            if ended() {
+                let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+            } else {
+                eprintln!("berth-monitor: exec helper {pid:?} does not end; leaving it");
+            }
         }
         let _ = std::fs::remove_file(&self.pid_file);
     }
@@ -152,7 +175,22 @@ fn serve(
     bundle: &Path,
 ) -> Result<(), String> {
     let _ = rustix::thread::set_name(c"berth-exec");
+    // Not dumpable, so nothing in the container can ptrace the helper or the exec'd processes
+    // before their execve (which resets it), and reach the helper's descriptors or its host
+    // binary through /proc, as runc's nsexec does.
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(|e| format!("not dumpable: {e}"))?;
     close_inherited(&[listener.as_raw_fd(), init_pidfd.as_raw_fd()]);
+    // Each running exec holds two descriptors here; the exec'd processes get the original
+    // limit back.
+    let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: nofile.maximum,
+            maximum: nofile.maximum,
+        },
+    );
     let spec = Spec::load(bundle.join("config.json")).map_err(|e| format!("spec: {e}"))?;
     join_cgroups(init)?;
     join_namespaces(init)?;
@@ -199,9 +237,18 @@ fn serve(
                 let _ = rustix::process::kill_process(c.pid, rustix::process::Signal::KILL);
             }
         } else if request {
-            if let Ok((conn, _)) = listener.accept() {
-                if let Some(c) = start(conn, &spec) {
-                    children.push(c);
+            match listener.accept() {
+                Ok((conn, _)) => {
+                    if let Some(c) = start(conn, &spec, &nofile) {
+                        children.push(c);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    // Out of descriptors, say: the request stays queued and the listener
+                    // readable, so pause rather than spin.
+                    eprintln!("berth-monitor exec helper: accept: {e}");
+                    std::thread::sleep(Duration::from_millis(50));
                 }
             }
         }
@@ -323,12 +370,17 @@ impl Running {
 }
 
 /// Reads a request and forks its process; answers `failed` when it cannot.
-fn start(conn: UnixStream, spec: &Spec) -> Option<Running> {
+fn start(conn: UnixStream, spec: &Spec, nofile: &rustix::process::Rlimit) -> Option<Running> {
     let fail = |conn: &UnixStream, msg: String| {
         let _ = fdpass::send_line(conn, &ExecReply::Failed(msg).to_line(), &[]);
         None
     };
-    // Only the daemon can connect (the socket is root's, 0600); still, never hang on it.
+    // Only the daemon may ask (the socket is root's, 0600, in a root-only directory).
+    match rustix::net::sockopt::socket_peercred(&conn) {
+        Ok(cred) if cred.uid.is_root() || cred.uid == rustix::process::geteuid() => {}
+        _ => return fail(&conn, "permission denied".into()),
+    }
+    // Never hang on it.
     let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
     let (line, fds) = match fdpass::recv_line(&conn, 1 << 20) {
         Ok(r) => r,
@@ -355,7 +407,7 @@ fn start(conn: UnixStream, spec: &Spec) -> Option<Running> {
             Err(_) => return fail(&conn, "expected stdin, stdout and stderr".into()),
         }
     };
-    let pid = match fork_exec(&req, spec, stdio) {
+    let pid = match fork_exec(&req, spec, stdio, nofile) {
         Ok(pid) => pid,
         Err(e) => return fail(&conn, format!("fork: {e}")),
     };
@@ -384,11 +436,10 @@ fn open_terminal() -> std::io::Result<(OwnedFd, OwnedFd)> {
         rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
     rustix::pty::grantpt(&master)?;
     rustix::pty::unlockpt(&master)?;
-    let name = rustix::pty::ptsname(&master, Vec::new())?;
-    let slave = rustix::fs::open(
-        name.as_c_str(),
-        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
+    // From the master itself rather than by path: no name lookup to race.
+    let slave = rustix::pty::ioctl_tiocgptpeer(
+        &master,
+        OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC,
     )?;
     Ok((master, slave))
 }
@@ -396,7 +447,12 @@ fn open_terminal() -> std::io::Result<(OwnedFd, OwnedFd)> {
 /// Forks the exec'd process. It never returns here: it execs or exits 126 after writing
 /// Docker's message to its stdout, where the client sees it.
 #[allow(unsafe_code)]
-fn fork_exec(req: &ExecRequest, spec: &Spec, stdio: [OwnedFd; 3]) -> std::io::Result<Pid> {
+fn fork_exec(
+    req: &ExecRequest,
+    spec: &Spec,
+    stdio: [OwnedFd; 3],
+    nofile: &rustix::process::Rlimit,
+) -> std::io::Result<Pid> {
     // SAFETY: the helper has one thread.
     match unsafe { nix::unistd::fork() }.map_err(std::io::Error::from)? {
         nix::unistd::ForkResult::Parent { child } => {
@@ -404,7 +460,7 @@ fn fork_exec(req: &ExecRequest, spec: &Spec, stdio: [OwnedFd; 3]) -> std::io::Re
             Ok(Pid::from_raw(child.as_raw()).expect("fork returns a positive pid"))
         }
         nix::unistd::ForkResult::Child => {
-            let err = match become_process(req, spec, stdio) {
+            let err = match become_process(req, spec, stdio, nofile) {
                 Err(e) => e,
                 Ok(never) => match never {},
             };
@@ -431,6 +487,7 @@ fn become_process(
     req: &ExecRequest,
     spec: &Spec,
     stdio: [OwnedFd; 3],
+    nofile: &rustix::process::Rlimit,
 ) -> Result<std::convert::Infallible, String> {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     for (target, fd) in stdio.iter().enumerate() {
@@ -453,9 +510,14 @@ fn become_process(
         let stdin = rustix::stdio::stdin();
         rustix::process::ioctl_tiocsctty(stdin)
             .map_err(|e| format!("controlling terminal: {e}"))?;
-        let _ = rustix::fs::fchown(stdin, Some(rustix::fs::Uid::from_raw(req.uid)), None);
     }
+    give_stdio_to(req.uid);
+    let _ = rustix::process::setrlimit(rustix::process::Resource::Nofile, nofile.clone());
     let process = spec.process().as_ref().ok_or("the spec has no process")?;
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| format!("oom_score_adj: {e}"))?;
+    }
     let syscall = libcontainer::syscall::syscall::create_syscall();
     for rlimit in process.rlimits().iter().flatten() {
         syscall
@@ -497,10 +559,19 @@ fn become_process(
         .map_err(|e| format!("close_range: {e}"))?;
     libcontainer::capabilities::reset_effective(syscall.as_ref())
         .map_err(|e| format!("capabilities: {e}"))?;
-    let caps = match &req.capabilities {
+    let mut caps = match &req.capabilities {
         Some(names) => Some(capability_set(names)?),
         None => process.capabilities().clone(),
     };
+    // Sets the spec leaves out are empty, not whatever the daemon was started with.
+    if let Some(c) = caps.as_mut() {
+        if c.inheritable().is_none() {
+            c.set_inheritable(Some(Default::default()));
+        }
+        if c.ambient().is_none() {
+            c.set_ambient(Some(Default::default()));
+        }
+    }
     if let Some(caps) = &caps {
         libcontainer::capabilities::drop_privileges(caps, syscall.as_ref())
             .map_err(|e| format!("capabilities: {e}"))?;
@@ -524,6 +595,28 @@ fn become_process(
         .collect::<Result<Vec<_>, _>>()?;
     let e = nix::unistd::execve(&cstr(&path)?, &argv, &envp).unwrap_err();
     Err(format!("exec {path}: {}", e.desc().to_lowercase()))
+}
+
+/// The process's stdio become its user's, as runc's fixStdioPermissions does: pipes and
+/// terminals are root's 0600 otherwise, and `/dev/stderr` could not be opened by another user.
+/// `/dev/null` stays as it is.
+fn give_stdio_to(uid: u32) {
+    for fd in [
+        rustix::stdio::stdin(),
+        rustix::stdio::stdout(),
+        rustix::stdio::stderr(),
+    ] {
+        let Ok(st) = rustix::fs::fstat(fd) else {
+            continue;
+        };
+        let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+        let null = kind == rustix::fs::FileType::CharacterDevice
+            && rustix::fs::major(st.st_rdev) == 1
+            && rustix::fs::minor(st.st_rdev) == 3;
+        if !null && st.st_uid != uid {
+            let _ = rustix::fs::fchown(fd, Some(rustix::fs::Uid::from_raw(uid)), None);
+        }
+    }
 }
 
 fn capability_set(names: &[String]) -> Result<LinuxCapabilities, String> {

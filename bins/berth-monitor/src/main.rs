@@ -275,6 +275,7 @@ fn supervise(mut run: Running, args: &MonitorArgs, mut helper: Option<exec_helpe
     if let Some(h) = helper.as_mut() {
         h.stop();
     }
+    kill_leftovers(&args.bundle);
     // Read before the cgroup goes with the container.
     let oom_killed = oom_killed(&args.bundle);
     if let Err(e) = run.container.delete(true) {
@@ -292,16 +293,49 @@ fn supervise(mut run: Running, args: &MonitorArgs, mut helper: Option<exec_helpe
     exit_code
 }
 
+/// `linux.cgroupsPath` of the container's spec.
+fn cgroups_path(bundle: &std::path::Path) -> Option<String> {
+    let spec = std::fs::read(bundle.join("config.json")).ok()?;
+    let spec = serde_json::from_slice::<serde_json::Value>(&spec).ok()?;
+    spec["linux"]["cgroupsPath"].as_str().map(str::to_string)
+}
+
+/// Kills what is left in the container's cgroup once its init has exited, and waits (up to a
+/// second) for it to go, so the cgroup can be removed. Only a container sharing a PID
+/// namespace leaves anything: a container's own namespace dies with its init.
+fn kill_leftovers(bundle: &std::path::Path) {
+    let Some(cgroup) = cgroups_path(bundle) else {
+        return;
+    };
+    let procs = ["", "/pids", "/memory", "/freezer"]
+        .iter()
+        .map(|h| format!("/sys/fs/cgroup{h}{cgroup}/cgroup.procs"))
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(procs) = procs else { return };
+    let pids = || -> Vec<Pid> {
+        std::fs::read_to_string(&procs)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok().and_then(Pid::from_raw))
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let left = pids();
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            return;
+        }
+        for pid in left {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// Whether the kernel's OOM killer killed a process of the container's cgroup (`oom_kill` in
 /// v2 `memory.events`, or v1 `memory.oom_control`).
 fn oom_killed(bundle: &std::path::Path) -> bool {
-    let Ok(spec) = std::fs::read(bundle.join("config.json")) else {
-        return false;
-    };
-    let Ok(spec) = serde_json::from_slice::<serde_json::Value>(&spec) else {
-        return false;
-    };
-    let Some(cgroup) = spec["linux"]["cgroupsPath"].as_str() else {
+    let Some(cgroup) = cgroups_path(bundle) else {
         return false;
     };
     for file in [

@@ -74,6 +74,43 @@ fn docker_exec_output_exit_codes_stdin_and_user() {
         .trim(),
         "/home:"
     );
+    // Another user: no capabilities, and its stdio is its own (runc chowns it), so it can
+    // reopen it.
+    assert_eq!(
+        d.docker_ok(&[
+            "exec",
+            "-u",
+            "nobody",
+            "box",
+            "grep",
+            "CapEff",
+            "/proc/self/status"
+        ])
+        .trim(),
+        "CapEff:\t0000000000000000"
+    );
+    let reopened = d.docker(&[
+        "exec",
+        "-u",
+        "nobody",
+        "box",
+        "sh",
+        "-c",
+        "echo x >/dev/stderr",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&reopened.stderr),
+        "x\n",
+        "{reopened:?}"
+    );
+    // Nothing of the daemon's or the helper's reaches the process: only its stdio (and the
+    // directory ls itself opens).
+    let fds = d.docker_ok(&["exec", "box", "ls", "/proc/self/fd"]);
+    assert_eq!(
+        fds.split_whitespace().collect::<Vec<_>>(),
+        ["0", "1", "2", "3"],
+        "{fds}"
+    );
     // A command that is not there: Docker's message on the stream and exit code 126.
     let missing = d.docker(&["exec", "box", "no-such-command"]);
     assert_eq!(missing.status.code(), Some(126));
@@ -157,14 +194,90 @@ fn exec_helper_is_unseen_survives_restarts_and_goes_with_the_container() {
     assert!(!alive(helper), "the helper went with the container");
     assert_eq!(exec_helper_pid(&d, &id), None);
     assert!(!d.dir.path().join(format!("exec/sock/{id}.exec")).exists());
-    let leftover = std::fs::read_dir("/sys/fs/cgroup/memory/berth")
-        .map(|dir| dir.flatten().any(|e| e.file_name().to_string_lossy() == id))
-        .unwrap_or(false);
-    assert!(!leftover, "the container's cgroup is gone");
+    assert!(!cgroup_left(&id), "the container's cgroup is gone");
     // And a new one comes at the next start.
     d.docker_ok(&["start", "box"]);
     assert_eq!(d.docker_ok(&["exec", "box", "echo", "back"]).trim(), "back");
-    assert_ne!(exec_helper_pid(&d, &id), Some(helper));
+    let next = exec_helper_pid(&d, &id).expect("a helper for the new start");
+    assert_ne!(next, helper);
+}
+
+/// Whether a cgroup directory named `id` is left in any hierarchy (v1 or v2).
+fn cgroup_left(id: &str) -> bool {
+    let mut dirs = vec![std::path::PathBuf::from("/sys/fs/cgroup")];
+    let mut depth = 0;
+    while depth < 4 && !dirs.is_empty() {
+        let mut next = Vec::new();
+        for dir in dirs {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    if e.file_name().to_string_lossy() == id {
+                        return true;
+                    }
+                    next.push(e.path());
+                }
+            }
+        }
+        dirs = next;
+        depth += 1;
+    }
+    false
+}
+
+/// A container sharing the host's PID namespace: its end takes the execs and their children
+/// with it (no namespace dies with the init to do it), and its cgroup goes. And a container
+/// with a terminal: its TERM is not an exec's without one.
+#[test]
+fn execs_end_with_a_container_that_shares_the_host_pid_namespace() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let id = d
+        .docker_ok(&[
+            "run", "-d", "--pid", "host", "--name", "hp", "busybox", "sleep", "1000",
+        ])
+        .trim()
+        .to_string();
+    d.docker_ok(&[
+        "exec",
+        "-d",
+        "hp",
+        "sh",
+        "-c",
+        "sleep 4243 & sleep 4244; wait",
+    ]);
+    let running = |pattern: &str| {
+        std::process::Command::new("pgrep")
+            .args(["-f", pattern])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !(running("^sleep 4243") && running("^sleep 4244")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the exec's processes did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    d.docker_ok(&["stop", "-t", "1", "hp"]);
+    assert!(
+        !running("^sleep 4243"),
+        "the exec's child outlived the container"
+    );
+    assert!(!running("^sleep 4244"), "the exec outlived the container");
+    assert!(!cgroup_left(&id), "the container's cgroup is gone");
+    d.docker_ok(&["rm", "hp"]);
+
+    d.docker_ok(&[
+        "run", "-d", "-t", "--name", "term", "busybox", "sleep", "1000",
+    ]);
+    assert_eq!(
+        d.docker_ok(&["exec", "term", "sh", "-c", "echo TERM=$TERM"])
+            .trim(),
+        "TERM="
+    );
 }
 
 #[test]

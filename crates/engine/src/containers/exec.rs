@@ -166,6 +166,16 @@ impl ContainerService {
         // PATH and HOSTNAME), then the exec's own, as Docker builds it.
         let mut env: Vec<String> = started_env(&self.paths.bundle(&rec.id))
             .unwrap_or_else(|| rec.config.env.clone().unwrap_or_default());
+        // TERM=xterm was the container's terminal's; an exec gets its own below.
+        let own_term = rec
+            .config
+            .env
+            .iter()
+            .flatten()
+            .any(|e| env_key(e) == "TERM");
+        if rec.config.tty && !own_term {
+            env.retain(|e| env_key(e) != "TERM");
+        }
         for kv in &cfg.env {
             match env.iter_mut().find(|e| env_key(e) == env_key(kv)) {
                 Some(slot) => *slot = kv.clone(),
@@ -218,59 +228,92 @@ impl ContainerService {
         );
         type Reader = Pin<Box<dyn AsyncRead + Send>>;
         type Writer = Pin<Box<dyn AsyncWrite + Send>>;
-        type Started = Pin<
-            Box<
-                dyn std::future::Future<
-                        Output = Result<(std::os::unix::net::UnixStream, i32), EngineError>,
-                    > + Send,
-            >,
-        >;
         // Without a terminal the streams are our pipes, ready before the process is: the
         // client gets its answer while the helper starts the process, and a failure to start
         // it reaches the client on the stream, as with Docker. A terminal comes from the
-        // helper, so that exec waits for it.
-        let (stdin, stdout, stderr, started): (Option<Writer>, Reader, Reader, Started) = if cfg.tty
-        {
-            let (conn, pid, master) =
-                tokio::task::spawn_blocking(move || ask_helper(&socket, &line, None))
-                    .await
-                    .map_err(|e| EngineError::Internal(format!("exec: {e}")))??;
-            let master = master
-                .ok_or_else(|| EngineError::Internal("exec helper sent no terminal".into()))?;
-            let dup = || master.try_clone().map_err(|e| internal_io("terminal", e));
-            let input = tokio::net::unix::pipe::Sender::from_owned_fd_unchecked(dup()?)
-                .map_err(|e| internal_io("terminal", e))?;
-            let output = tokio::net::unix::pipe::Receiver::from_owned_fd_unchecked(dup()?)
-                .map_err(|e| internal_io("terminal", e))?;
-            self.execs
-                .terminals
-                .lock()
-                .expect("lock")
-                .insert(exec.id.clone(), Arc::new(master));
-            (
-                cfg.attach_stdin.then(|| Box::pin(input) as Writer),
-                Box::pin(TerminalOutput(output)),
-                Box::pin(tokio::io::empty()),
-                Box::pin(std::future::ready(Ok((conn, pid)))) as Started,
-            )
+        // helper, so that exec waits for it. Either way the helper is asked, and the exit
+        // awaited, by a task of its own: a client that goes away meanwhile leaves no exec
+        // marked running forever.
+        let pipes = if cfg.tty {
+            None
         } else {
-            let pipes = ExecPipes::new(cfg.attach_stdin)?;
-            let theirs = pipes.theirs;
-            let handshake = tokio::task::spawn_blocking(move || {
-                ask_helper(&socket, &line, Some(theirs)).map(|(conn, pid, _)| (conn, pid))
-            });
-            (
-                pipes.ours.stdin.map(|w| Box::pin(w) as Writer),
-                Box::pin(pipes.ours.stdout),
-                Box::pin(pipes.ours.stderr),
-                Box::pin(async move {
-                    handshake
-                        .await
-                        .map_err(|e| EngineError::Internal(format!("exec: {e}")))?
-                }),
-            )
+            Some(ExecPipes::new(cfg.attach_stdin)?)
         };
+        let (theirs, ours) = match pipes {
+            Some(p) => (Some(p.theirs), Some(p.ours)),
+            None => (None, None),
+        };
+        let (terminal_tx, terminal_rx) =
+            tokio::sync::oneshot::channel::<Result<Option<Arc<OwnedFd>>, EngineError>>();
         let (done_tx, done) = tokio::sync::oneshot::channel();
+        let svc = self.clone();
+        let id = exec.id.clone();
+        let container_id = rec.id.clone();
+        tokio::spawn(async move {
+            let handshake = tokio::task::spawn_blocking(move || ask_helper(&socket, &line, theirs))
+                .await
+                .map_err(|e| EngineError::Internal(format!("exec: {e}")))
+                .and_then(|r| r);
+            let code = match handshake {
+                Ok((conn, pid, master)) => {
+                    let master = master.map(Arc::new);
+                    if let Some(m) = &master {
+                        svc.execs
+                            .terminals
+                            .lock()
+                            .expect("lock")
+                            .insert(id.clone(), m.clone());
+                    }
+                    if let Some(e) = svc.execs.map.lock().expect("lock").get_mut(&id) {
+                        e.pid = pid;
+                    }
+                    let _ = terminal_tx.send(Ok(master));
+                    exit_code(conn).await
+                }
+                Err(e) => {
+                    tracing::warn!(exec = %id, error = %e, "exec did not start");
+                    let _ = terminal_tx.send(Err(e));
+                    126
+                }
+            };
+            tracing::trace!(exec = %id, code, "exec exited");
+            svc.execs.terminals.lock().expect("lock").remove(&id);
+            if let Some(e) = svc.execs.map.lock().expect("lock").get_mut(&id) {
+                e.running = false;
+                e.exit_code = Some(code);
+            }
+            if let Ok(entry) = svc.entry(&container_id) {
+                svc.publish(
+                    &entry.snapshot(),
+                    "exec_die",
+                    &[("execID", id.clone()), ("exitCode", code.to_string())],
+                );
+            }
+            let _ = done_tx.send(code);
+        });
+        let (stdin, stdout, stderr): (Option<Writer>, Reader, Reader) = match ours {
+            Some(o) => (
+                o.stdin.map(|w| Box::pin(w) as Writer),
+                Box::pin(o.stdout),
+                Box::pin(o.stderr),
+            ),
+            None => {
+                let master = terminal_rx
+                    .await
+                    .map_err(|_| EngineError::Internal("exec: helper task ended".into()))??
+                    .ok_or_else(|| EngineError::Internal("exec helper sent no terminal".into()))?;
+                let dup = || master.try_clone().map_err(|e| internal_io("terminal", e));
+                let input = tokio::net::unix::pipe::Sender::from_owned_fd_unchecked(dup()?)
+                    .map_err(|e| internal_io("terminal", e))?;
+                let output = tokio::net::unix::pipe::Receiver::from_owned_fd_unchecked(dup()?)
+                    .map_err(|e| internal_io("terminal", e))?;
+                (
+                    cfg.attach_stdin.then(|| Box::pin(input) as Writer),
+                    Box::pin(TerminalOutput(output)),
+                    Box::pin(tokio::io::empty()),
+                )
+            }
+        };
         let io = ExecIo {
             stdin,
             stdout,
@@ -283,36 +326,6 @@ impl ContainerService {
             &format!("exec_start: {}", describe(cfg)),
             &[("execID", exec.id.clone())],
         );
-        let svc = self.clone();
-        let id = exec.id.clone();
-        tokio::spawn(async move {
-            let code = match started.await {
-                Ok((conn, pid)) => {
-                    if let Some(e) = svc.execs.map.lock().expect("lock").get_mut(&id) {
-                        e.pid = pid;
-                    }
-                    exit_code(conn).await
-                }
-                Err(e) => {
-                    tracing::warn!(exec = %id, error = %e, "exec did not start");
-                    126
-                }
-            };
-            tracing::trace!(exec = %id, code, "exec exited");
-            svc.execs.terminals.lock().expect("lock").remove(&id);
-            if let Some(e) = svc.execs.map.lock().expect("lock").get_mut(&id) {
-                e.running = false;
-                e.exit_code = Some(code);
-            }
-            if let Ok(entry) = svc.entry(&rec.id) {
-                svc.publish(
-                    &entry.snapshot(),
-                    "exec_die",
-                    &[("execID", id.clone()), ("exitCode", code.to_string())],
-                );
-            }
-            let _ = done_tx.send(code);
-        });
         Ok(io)
     }
 

@@ -21,6 +21,12 @@ impl ContainerPaths {
         ] {
             std::fs::create_dir_all(d)?;
         }
+        // The monitors' sockets: an exec socket runs commands as root in a container.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            self.exec_root.join("sock"),
+            std::fs::Permissions::from_mode(0o700),
+        )?;
         Ok(())
     }
 
