@@ -512,7 +512,7 @@ fn become_process(
             .map_err(|e| format!("controlling terminal: {e}"))?;
     }
     give_stdio_to(req.uid);
-    let _ = rustix::process::setrlimit(rustix::process::Resource::Nofile, nofile.clone());
+    let _ = rustix::process::setrlimit(rustix::process::Resource::Nofile, *nofile);
     let process = spec.process().as_ref().ok_or("the spec has no process")?;
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
