@@ -133,6 +133,14 @@ pub fn log_files(path: &Path) -> Vec<PathBuf> {
 
 /// Reads every entry of the log (all rotated files, oldest first). Torn last lines are skipped.
 pub fn read_all(path: &Path) -> io::Result<Vec<LogEntry>> {
+    read_until(path, None)
+}
+
+/// As [`read_all`], reading only the first `current_len` bytes of the current file (`path`
+/// itself), when given: what was there at some earlier moment, for a reader that follows the
+/// rest from that offset.
+pub fn read_until(path: &Path, current_len: Option<u64>) -> io::Result<Vec<LogEntry>> {
+    use std::io::Read;
     let mut out = Vec::new();
     for f in log_files(path) {
         let file = match File::open(&f) {
@@ -140,7 +148,12 @@ pub fn read_all(path: &Path) -> io::Result<Vec<LogEntry>> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        for line in BufReader::new(file).lines() {
+        let limit = if f == path {
+            current_len.unwrap_or(u64::MAX)
+        } else {
+            u64::MAX
+        };
+        for line in BufReader::new(file.take(limit)).lines() {
             if let Ok(entry) = serde_json::from_str::<LogEntry>(&line?) {
                 out.push(entry);
             }
@@ -152,6 +165,27 @@ pub fn read_all(path: &Path) -> io::Result<Vec<LogEntry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_until_stops_at_the_given_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c-json.log");
+        let mut w = LogWriter::open(&path, None, 1).unwrap();
+        w.feed(0, b"one\n").unwrap();
+        w.flush().unwrap();
+        let len = std::fs::metadata(&path).unwrap().len();
+        w.feed(0, b"two\n").unwrap();
+        w.flush().unwrap();
+        let logs = |n| {
+            read_until(&path, n)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.log)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(logs(Some(len)), ["one\n"]);
+        assert_eq!(logs(None), ["one\n", "two\n"]);
+    }
 
     #[test]
     fn lines_partials_and_streams() {

@@ -65,9 +65,15 @@ impl ContainerService {
             ));
         }
         let path = self.paths.log(&rec.id);
+        // "Now" is this call, not whenever the reading task gets to run: an attach that
+        // writes stdin right after asking must see the output it causes.
+        let now = std::fs::File::open(&path).ok().and_then(|f| {
+            let len = f.metadata().ok()?.len();
+            Some((f, len))
+        });
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         let handle = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || follow_log(&handle, &entry, &path, &opts, &tx));
+        tokio::task::spawn_blocking(move || follow_log(&handle, &entry, &path, now, &opts, &tx));
         Ok((rec.config.tty, rx))
     }
 }
@@ -76,10 +82,11 @@ fn follow_log(
     handle: &tokio::runtime::Handle,
     entry: &Arc<Entry>,
     path: &std::path::Path,
+    now: Option<(std::fs::File, u64)>,
     opts: &LogOptions,
     tx: &tokio::sync::mpsc::Sender<LogLine>,
 ) {
-    let mut lines: Vec<LogLine> = logfile::read_all(path)
+    let mut lines: Vec<LogLine> = logfile::read_until(path, now.as_ref().map(|(_, len)| *len))
         .unwrap_or_default()
         .into_iter()
         .filter_map(|e| to_line(e, opts))
@@ -96,13 +103,13 @@ fn follow_log(
     if !opts.follow {
         return;
     }
-    // Follow from the current end of the file (a container never started has none yet: then
-    // everything it will write is new).
+    // Follow from where the file ended when asked (a container never started has none yet:
+    // then everything it will write is new).
     let mut reader: Option<BufReader<std::fs::File>> = None;
     let mut offset = 0u64;
-    if let Ok(file) = std::fs::File::open(path) {
+    if let Some((file, len)) = now {
         let mut r = BufReader::new(file);
-        offset = r.seek(SeekFrom::End(0)).unwrap_or(0);
+        offset = r.seek(SeekFrom::Start(len)).unwrap_or(0);
         reader = Some(r);
     }
     let mut pending = String::new();
