@@ -511,3 +511,64 @@ fn exec_start_without_upgrade_hijacks_with_200() {
         0
     );
 }
+
+/// A client that vanishes as soon as its exec has started, with and without a terminal: the
+/// process still runs to its end, which is recorded (no exec left "running" for ever).
+#[test]
+fn an_exec_whose_client_vanishes_is_still_recorded_when_it_ends() {
+    use std::io::Write;
+    let d = daemon_with_container();
+    for tty in [true, false] {
+        let body = format!(
+            r#"{{"Tty": {tty}, "AttachStdout": true, "AttachStderr": true, "Cmd": ["sh", "-c", "sleep 0.3; exit 3"]}}"#
+        );
+        let r = d.request(
+            "POST",
+            "/v1.18/containers/box/exec",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let id = r.json()["Id"].as_str().unwrap().to_string();
+        let start = format!(r#"{{"Detach": false, "Tty": {tty}}}"#);
+        let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+        write!(
+            s,
+            "POST /v1.18/exec/{id}/start HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{start}",
+            start.len()
+        )
+        .unwrap();
+        // Gone once the exec has started (its answer is the sign), before reading any output.
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(std::io::Read::read(&mut s, &mut byte).unwrap(), 1);
+            head.push(byte[0]);
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        drop(s);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let e = d.get(&format!("/v1.18/exec/{id}/json")).json();
+            if e["Running"] == false && !e["ExitCode"].is_null() {
+                // The terminal's hangup may end it first (SIGHUP); without one it runs out.
+                let code = e["ExitCode"].as_i64().unwrap();
+                if tty {
+                    assert!(code == 3 || code == 129, "tty exec ended with {code}");
+                } else {
+                    assert_eq!(code, 3);
+                }
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tty={tty}: exec still marked running: {e}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
