@@ -114,6 +114,7 @@ fn follow_log(
     }
     let mut pending = String::new();
     let mut changes = entry.changed.subscribe();
+    let writes = LogWrites::watch(handle, path);
     loop {
         // A container not yet started will be: keep following until it has run and stopped.
         let status = entry.snapshot().state.status;
@@ -160,10 +161,67 @@ fn follow_log(
             reader = std::fs::File::open(path).ok().map(BufReader::new);
             offset = 0;
         }
-        // New lines are polled for; a state change (the container stopping) wakes us at once.
+        // A write to the log or a state change (the container stopping) wakes us at once.
+        // Without a watch (inotify instances are limited), new lines are polled for.
         changes.borrow_and_update();
-        let _ = handle.block_on(async {
-            tokio::time::timeout(std::time::Duration::from_millis(10), changes.changed()).await
-        });
+        match &writes {
+            Some(w) => handle.block_on(async {
+                tokio::select! {
+                    _ = changes.changed() => {}
+                    _ = w.written() => {}
+                    // A safety net only: every write is an event.
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
+            }),
+            None => {
+                let _ = handle.block_on(async {
+                    tokio::time::timeout(std::time::Duration::from_millis(10), changes.changed())
+                        .await
+                });
+            }
+        }
+    }
+}
+
+/// Writes to a container's log, as inotify events on its directory (the file itself is
+/// replaced when it rotates).
+struct LogWrites {
+    fd: tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
+}
+
+/// Registers the inotify descriptor with the runtime.
+#[allow(unsafe_code)]
+fn register(fd: std::os::fd::OwnedFd) -> Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>> {
+    // SAFETY: an OwnedFd is open until dropped and always names the same descriptor; the
+    // AsyncFd owns it, so it outlives the registration.
+    unsafe { tokio::io::unix::AsyncFd::register(fd) }.ok()
+}
+
+impl LogWrites {
+    fn watch(handle: &tokio::runtime::Handle, log: &std::path::Path) -> Option<LogWrites> {
+        use rustix::fs::inotify;
+        let dir = log.parent()?;
+        let fd =
+            inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK).ok()?;
+        inotify::add_watch(
+            &fd,
+            dir,
+            inotify::WatchFlags::MODIFY
+                | inotify::WatchFlags::CREATE
+                | inotify::WatchFlags::MOVED_TO,
+        )
+        .ok()?;
+        let _runtime = handle.enter();
+        register(fd).map(|fd| LogWrites { fd })
+    }
+
+    /// Resolves once something was written since the last call (events are drained).
+    async fn written(&self) {
+        let Ok(mut ready) = self.fd.readable().await else {
+            return std::future::pending().await;
+        };
+        let mut buf = [0u8; 4096];
+        while rustix::io::read(self.fd.get_ref(), &mut buf).is_ok_and(|n| n > 0) {}
+        ready.clear_ready();
     }
 }
