@@ -137,35 +137,40 @@ impl Helper {
     }
 }
 
-/// Forks the helper. The monitor is single-threaded, so the child may do anything.
+/// Forks a child that runs `child` and exits with the code it returns. Only for
+/// single-threaded processes (the monitor, the helper), where the child may run anything.
 #[allow(unsafe_code)]
-fn spawn(listener: &UnixListener, target: &Target<'_>) -> std::io::Result<Pid> {
-    let listener = listener.try_clone()?;
-    let init_pidfd = target.init_pidfd.try_clone()?;
-    // SAFETY: the monitor has one thread; the child only runs this crate's code.
+fn fork_child(child: impl FnOnce() -> i32) -> std::io::Result<Pid> {
+    // SAFETY: the caller has one thread, so no lock or allocator state is left half-held.
     match unsafe { nix::unistd::fork() }.map_err(std::io::Error::from)? {
         nix::unistd::ForkResult::Parent { child } => {
             Ok(Pid::from_raw(child.as_raw()).expect("fork returns a positive pid"))
         }
-        nix::unistd::ForkResult::Child => {
-            let code = match serve(&listener, init_pidfd, target.init, target.bundle) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("berth-monitor exec helper: {e}");
-                    // Answer the request that asked for this helper: left waiting, it would
-                    // have the monitor start another helper at once, and fail again.
-                    if listener.set_nonblocking(true).is_ok() {
-                        if let Ok((conn, _)) = listener.accept() {
-                            let reply = ExecReply::Failed(format!("exec helper: {e}"));
-                            let _ = fdpass::send_line(&conn, &reply.to_line(), &[]);
-                        }
-                    }
-                    1
-                }
-            };
-            exit_now(code)
-        }
+        nix::unistd::ForkResult::Child => exit_now(child()),
     }
+}
+
+/// Forks the helper.
+fn spawn(listener: &UnixListener, target: &Target<'_>) -> std::io::Result<Pid> {
+    let listener = listener.try_clone()?;
+    let init_pidfd = target.init_pidfd.try_clone()?;
+    fork_child(
+        || match serve(&listener, init_pidfd, target.init, target.bundle) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("berth-monitor exec helper: {e}");
+                // Answer the request that asked for this helper: left waiting, it would have the
+                // monitor start another helper at once, and fail again.
+                if listener.set_nonblocking(true).is_ok() {
+                    if let Ok((conn, _)) = listener.accept() {
+                        let reply = ExecReply::Failed(format!("exec helper: {e}"));
+                        let _ = fdpass::send_line(&conn, &reply.to_line(), &[]);
+                    }
+                }
+                1
+            }
+        },
+    )
 }
 
 fn serve(
@@ -282,6 +287,7 @@ fn join_cgroups(init: Pid) -> Result<(), String> {
         .map_err(|e| format!("init's cgroups: {e}"))?;
     let ours = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     let me = std::process::id().to_string();
+    let cgroups = berth_runtime::stats::CgroupFs::default();
     for line in theirs.lines() {
         if ours.lines().any(|l| l == line) {
             continue;
@@ -291,7 +297,7 @@ fn join_cgroups(init: Pid) -> Result<(), String> {
         else {
             continue;
         };
-        let Some(mount) = hierarchy_mount(controllers) else {
+        let Some(mount) = cgroups.hierarchy(controllers) else {
             continue;
         };
         let procs = mount
@@ -300,22 +306,6 @@ fn join_cgroups(init: Pid) -> Result<(), String> {
         std::fs::write(&procs, &me).map_err(|e| format!("join {}: {e}", procs.display()))?;
     }
     Ok(())
-}
-
-/// Where a hierarchy of `/proc/PID/cgroup` is mounted: v1 controllers under their names, the
-/// unified hierarchy at the root (v2) or at `unified` (hybrid).
-fn hierarchy_mount(controllers: &str) -> Option<PathBuf> {
-    let root = Path::new("/sys/fs/cgroup");
-    let dir = if controllers.is_empty() {
-        if root.join("cgroup.controllers").exists() {
-            root.to_path_buf()
-        } else {
-            root.join("unified")
-        }
-    } else {
-        root.join(controllers.trim_start_matches("name="))
-    };
-    dir.is_dir().then_some(dir)
 }
 
 /// Enters the init process's namespaces that differ from ours; the PID namespace applies to
@@ -447,31 +437,24 @@ fn open_terminal() -> std::io::Result<(OwnedFd, OwnedFd)> {
 
 /// Forks the exec'd process. It never returns here: it execs or exits 126 after writing
 /// Docker's message to its stdout, where the client sees it.
-#[allow(unsafe_code)]
 fn fork_exec(
     req: &ExecRequest,
     spec: &Spec,
     stdio: [OwnedFd; 3],
     nofile: &rustix::process::Rlimit,
 ) -> std::io::Result<Pid> {
-    // SAFETY: the helper has one thread.
-    match unsafe { nix::unistd::fork() }.map_err(std::io::Error::from)? {
-        nix::unistd::ForkResult::Parent { child } => {
-            drop(stdio);
-            Ok(Pid::from_raw(child.as_raw()).expect("fork returns a positive pid"))
-        }
-        nix::unistd::ForkResult::Child => {
-            let err = match become_process(req, spec, stdio, nofile) {
-                Err(e) => e,
-                Ok(never) => match never {},
-            };
-            let msg = format!(
-                "OCI runtime exec failed: exec failed: unable to start container process: {err}: unknown\r\n"
-            );
-            let _ = rustix::io::write(rustix::stdio::stdout(), msg.as_bytes());
-            exit_now(126)
-        }
-    }
+    // The parent's copies close when `stdio` goes, once the child has its own.
+    fork_child(move || {
+        let err = match become_process(req, spec, stdio, nofile) {
+            Err(e) => e,
+            Ok(never) => match never {},
+        };
+        let msg = format!(
+            "OCI runtime exec failed: exec failed: unable to start container process: {err}: unknown\r\n"
+        );
+        let _ = rustix::io::write(rustix::stdio::stdout(), msg.as_bytes());
+        126
+    })
 }
 
 /// Compiling the filter and parsing the spec left freed heap pages resident: return them, as
@@ -696,16 +679,5 @@ mod tests {
         let c = capability_set(&["CAP_CHOWN".into(), "CAP_KILL".into()]).unwrap();
         assert_eq!(c.bounding().as_ref().unwrap().len(), 2);
         assert!(capability_set(&["CAP_BOGUS".into()]).is_err());
-    }
-
-    #[test]
-    fn hierarchies_map_to_their_mounts() {
-        assert_eq!(hierarchy_mount("no-such-controller"), None);
-        if Path::new("/sys/fs/cgroup/memory").is_dir() {
-            assert_eq!(
-                hierarchy_mount("memory"),
-                Some(PathBuf::from("/sys/fs/cgroup/memory"))
-            );
-        }
     }
 }

@@ -275,9 +275,12 @@ fn supervise(mut run: Running, args: &MonitorArgs, mut helper: Option<exec_helpe
     if let Some(h) = helper.as_mut() {
         h.stop();
     }
-    kill_leftovers(&args.bundle);
+    let cgroup = cgroups_path(&args.bundle);
+    if let Some(cgroup) = &cgroup {
+        kill_leftovers(cgroup);
+    }
     // Read before the cgroup goes with the container.
-    let oom_killed = oom_killed(&args.bundle);
+    let oom_killed = cgroup.as_deref().is_some_and(oom_killed);
     if let Err(e) = run.container.delete(true) {
         eprintln!("berth-monitor: delete container state: {e}");
     }
@@ -303,29 +306,15 @@ fn cgroups_path(bundle: &std::path::Path) -> Option<String> {
 /// Kills what is left in the container's cgroup once its init has exited, and waits (up to a
 /// second) for it to go, so the cgroup can be removed. Only a container sharing a PID
 /// namespace leaves anything: a container's own namespace dies with its init.
-fn kill_leftovers(bundle: &std::path::Path) {
-    let Some(cgroup) = cgroups_path(bundle) else {
-        return;
-    };
-    let procs = ["", "/pids", "/memory", "/freezer"]
-        .iter()
-        .map(|h| format!("/sys/fs/cgroup{h}{cgroup}/cgroup.procs"))
-        .find(|p| std::path::Path::new(p).exists());
-    let Some(procs) = procs else { return };
-    let pids = || -> Vec<Pid> {
-        std::fs::read_to_string(&procs)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok().and_then(Pid::from_raw))
-            .collect()
-    };
+fn kill_leftovers(cgroup: &str) {
+    let cgroups = berth_runtime::stats::CgroupFs::default();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
     loop {
-        let left = pids();
+        let left = cgroups.processes(cgroup);
         if left.is_empty() || std::time::Instant::now() > deadline {
             return;
         }
-        for pid in left {
+        for pid in left.into_iter().filter_map(Pid::from_raw) {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
@@ -334,10 +323,7 @@ fn kill_leftovers(bundle: &std::path::Path) {
 
 /// Whether the kernel's OOM killer killed a process of the container's cgroup (`oom_kill` in
 /// v2 `memory.events`, or v1 `memory.oom_control`).
-fn oom_killed(bundle: &std::path::Path) -> bool {
-    let Some(cgroup) = cgroups_path(bundle) else {
-        return false;
-    };
+fn oom_killed(cgroup: &str) -> bool {
     for file in [
         format!("/sys/fs/cgroup{cgroup}/memory.events"),
         format!("/sys/fs/cgroup/memory{cgroup}/memory.oom_control"),

@@ -108,6 +108,35 @@ impl CgroupFs {
         self.root.join("cgroup.controllers").exists()
     }
 
+    /// Where a hierarchy of `/proc/PID/cgroup` (its controllers field) is mounted: v1
+    /// controllers under their names, the unified hierarchy at the root (v2) or at `unified`
+    /// (hybrid).
+    pub fn hierarchy(&self, controllers: &str) -> Option<PathBuf> {
+        let dir = if !controllers.is_empty() {
+            self.root.join(controllers.trim_start_matches("name="))
+        } else if self.v2() {
+            self.root.clone()
+        } else {
+            self.root.join("unified")
+        };
+        dir.is_dir().then_some(dir)
+    }
+
+    /// The processes in the cgroup `cgroup` (e.g. `/berth/<id>`): its v2 `cgroup.procs`, or
+    /// that of a v1 hierarchy every container joins.
+    pub fn processes(&self, cgroup: &str) -> Vec<i32> {
+        let rel = cgroup.trim_start_matches('/');
+        let file = ["", "pids", "memory", "freezer"]
+            .iter()
+            .map(|h| self.root.join(h).join(rel).join("cgroup.procs"))
+            .find(|p| p.exists());
+        file.and_then(|f| std::fs::read_to_string(f).ok())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
     /// Reads the sample of the cgroup `cgroup` (e.g. `/berth/<id>`) and of process `pid`'s
     /// network namespace.
     pub fn sample(&self, cgroup: &str, pid: i32) -> Sample {
@@ -312,6 +341,32 @@ mod tests {
         let n = net_dev(p.to_str().unwrap());
         assert_eq!(n.len(), 1);
         assert_eq!(n["eth0"], [648, 8, 0, 1, 700, 9, 0, 2]);
+    }
+
+    #[test]
+    fn hierarchies_and_processes_of_v1_and_v2() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = CgroupFs {
+            root: dir.path().to_path_buf(),
+        };
+        std::fs::create_dir_all(dir.path().join("memory/berth/c1")).unwrap();
+        std::fs::create_dir_all(dir.path().join("systemd")).unwrap();
+        std::fs::write(dir.path().join("memory/berth/c1/cgroup.procs"), "12\n34\n").unwrap();
+        assert_eq!(fs.hierarchy("memory"), Some(dir.path().join("memory")));
+        assert_eq!(
+            fs.hierarchy("name=systemd"),
+            Some(dir.path().join("systemd"))
+        );
+        assert_eq!(fs.hierarchy("cpu,cpuacct"), None);
+        assert_eq!(fs.hierarchy(""), None, "hybrid without a unified mount");
+        assert_eq!(fs.processes("/berth/c1"), [12, 34]);
+        assert!(fs.processes("/berth/gone").is_empty());
+        // v2: the unified hierarchy is the root.
+        std::fs::write(dir.path().join("cgroup.controllers"), "").unwrap();
+        std::fs::create_dir_all(dir.path().join("berth/c1")).unwrap();
+        std::fs::write(dir.path().join("berth/c1/cgroup.procs"), "56\n").unwrap();
+        assert_eq!(fs.hierarchy(""), Some(dir.path().to_path_buf()));
+        assert_eq!(fs.processes("/berth/c1"), [56]);
     }
 
     #[test]

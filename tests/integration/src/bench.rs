@@ -16,6 +16,42 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// `POST /containers/create` under `/{version}`; returns the new container's ID.
+pub fn create_container(socket: &Path, version: &str, body: &[u8]) -> String {
+    let (st, b) = request(
+        socket,
+        "POST",
+        &format!("/{version}/containers/create"),
+        body,
+    );
+    assert_eq!(st, 201, "{}", String::from_utf8_lossy(&b));
+    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    v["Id"].as_str().unwrap().to_string()
+}
+
+/// `POST /containers/{id}/start` under `/{version}`.
+pub fn start_container(socket: &Path, version: &str, id: &str) {
+    let (st, b) = request(
+        socket,
+        "POST",
+        &format!("/{version}/containers/{id}/start"),
+        b"",
+    );
+    assert_eq!(st, 204, "{}", String::from_utf8_lossy(&b));
+}
+
+/// Runs `docker <args…>` against `host` with its own config directory, output discarded.
+pub fn docker(host: &str, config: &Path, args: &[&str]) -> std::process::ExitStatus {
+    Command::new(crate::docker_cli())
+        .args(args)
+        .env("DOCKER_HOST", host)
+        .env("DOCKER_CONFIG", config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+}
+
 /// One request over a fresh connection; returns status and body.
 pub fn request(socket: &Path, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
     let mut s = UnixStream::connect(socket).unwrap();

@@ -351,6 +351,11 @@ impl Daemon {
         self.request("POST", path, &[], &[])
     }
 
+    /// `POST` with a JSON body.
+    pub fn post_json(&self, path: &str, body: &[u8]) -> Response {
+        self.request("POST", path, &[("Content-Type", "application/json")], body)
+    }
+
     pub fn delete(&self, path: &str) -> Response {
         self.request("DELETE", path, &[], &[])
     }

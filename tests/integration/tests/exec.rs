@@ -297,21 +297,14 @@ fn exec_into_stopped_or_paused_containers_is_refused() {
 fn exec_api_inspect_and_events() {
     let d = daemon_with_container();
     let body = br#"{"AttachStdout": true, "AttachStderr": true, "Cmd": ["sh", "-c", "exit 2"]}"#;
-    let r = d.request(
-        "POST",
-        "/v1.18/containers/box/exec",
-        &[("Content-Type", "application/json")],
-        body,
-    );
+    let r = d.post_json("/v1.18/containers/box/exec", body);
     assert_eq!(r.status, 201, "{}", r.text());
     let id = r.json()["Id"].as_str().unwrap().to_string();
     let before = d.get(&format!("/v1.18/exec/{id}/json")).json();
     assert_eq!(before["Running"], false);
     assert_eq!(before["ProcessConfig"]["entrypoint"], "sh");
-    let start = d.request(
-        "POST",
+    let start = d.post_json(
         &format!("/v1.18/exec/{id}/start"),
-        &[("Content-Type", "application/json")],
         br#"{"Detach": false, "Tty": false}"#,
     );
     assert_eq!(start.status, 200);
@@ -335,12 +328,7 @@ fn exec_api_inspect_and_events() {
     );
     assert_eq!(d.post(&format!("/v1.18/exec/{id}/start")).status, 409);
     assert_eq!(d.get("/v1.18/exec/nope/json").status, 404);
-    let empty = d.request(
-        "POST",
-        "/v1.18/containers/box/exec",
-        &[("Content-Type", "application/json")],
-        br#"{"Cmd": []}"#,
-    );
+    let empty = d.post_json("/v1.18/containers/box/exec", br#"{"Cmd": []}"#);
     assert_eq!(empty.status, 400);
     let until = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -372,12 +360,7 @@ fn exec_with_a_terminal_and_resize() {
     use std::io::{Read, Write};
     let d = daemon_with_container();
     let body = br#"{"AttachStdin": true, "AttachStdout": true, "AttachStderr": true, "Tty": true, "Cmd": ["sh"]}"#;
-    let r = d.request(
-        "POST",
-        "/v1.18/containers/box/exec",
-        &[("Content-Type", "application/json")],
-        body,
-    );
+    let r = d.post_json("/v1.18/containers/box/exec", body);
     assert_eq!(r.status, 201, "{}", r.text());
     let id = r.json()["Id"].as_str().unwrap().to_string();
     let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
@@ -461,12 +444,7 @@ fn exec_start_without_upgrade_hijacks_with_200() {
     use std::io::{Read, Write};
     let d = daemon_with_container();
     let body = br#"{"AttachStdin": true, "AttachStdout": true, "AttachStderr": true, "Cmd": ["sh", "-c", "cat; echo err >&2"]}"#;
-    let r = d.request(
-        "POST",
-        "/v1.18/containers/box/exec",
-        &[("Content-Type", "application/json")],
-        body,
-    );
+    let r = d.post_json("/v1.18/containers/box/exec", body);
     assert_eq!(r.status, 201, "{}", r.text());
     let id = r.json()["Id"].as_str().unwrap().to_string();
     let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
@@ -522,12 +500,7 @@ fn an_exec_whose_client_vanishes_is_still_recorded_when_it_ends() {
         let body = format!(
             r#"{{"Tty": {tty}, "AttachStdout": true, "AttachStderr": true, "Cmd": ["sh", "-c", "sleep 0.3; exit 3"]}}"#
         );
-        let r = d.request(
-            "POST",
-            "/v1.18/containers/box/exec",
-            &[("Content-Type", "application/json")],
-            body.as_bytes(),
-        );
+        let r = d.post_json("/v1.18/containers/box/exec", body.as_bytes());
         assert_eq!(r.status, 201, "{}", r.text());
         let id = r.json()["Id"].as_str().unwrap().to_string();
         let start = format!(r#"{{"Detach": false, "Tty": {tty}}}"#);

@@ -229,10 +229,8 @@ fn network_modes_dns_hosts_and_mac() {
     assert_eq!(none.lines().count(), 1, "{none}");
     assert!(none.contains("lo:") && none.contains("UP"), "{none}");
     // NetworkDisabled (the API's field): the same as none.
-    let r = d.request(
-        "POST",
+    let r = d.post_json(
         "/v1.18/containers/create?name=nonet",
-        &[("Content-Type", "application/json")],
         br#"{"Image":"busybox","Cmd":["ip","-o","link"],"NetworkDisabled":true}"#,
     );
     assert_eq!(r.status, 201, "{}", r.text());
@@ -276,10 +274,8 @@ fn network_modes_dns_hosts_and_mac() {
     assert!(seen.iter().any(|n| n == d.bridge()), "{seen:?}");
     // container:<name>: the same stack as that container.
     // (The docker CLI sends --mac-address only from API 1.44; 1.18 has it in Config.)
-    let r = d.request(
-        "POST",
+    let r = d.post_json(
         "/v1.18/containers/create?name=base",
-        &[("Content-Type", "application/json")],
         br#"{"Image":"busybox","Cmd":["sleep","1000"],"MacAddress":"02:42:ac:11:22:33"}"#,
     );
     assert_eq!(r.status, 201, "{}", r.text());
@@ -644,12 +640,7 @@ fn bad_network_settings_are_refused_at_create() {
             "not found",
         ),
     ] {
-        let r = d.request(
-            "POST",
-            "/v1.18/containers/create",
-            &[("Content-Type", "application/json")],
-            body.as_bytes(),
-        );
+        let r = d.post_json("/v1.18/containers/create", body.as_bytes());
         assert_eq!(r.status, 400, "{body}: {}", r.text());
         assert!(r.text().contains(want), "{body}: {}", r.text());
     }

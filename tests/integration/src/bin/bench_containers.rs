@@ -4,10 +4,9 @@
 //! usage: bench_containers [--with-docker]   (BERTHD_BIN picks the berthd binary)
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_tests::bench::{median, memory_of, ms, request, RefDocker};
+use berth_tests::bench::{docker, median, memory_of, ms, request, RefDocker};
 use berth_tests::Daemon;
 
 /// create → start → wait → remove of `busybox true`, from this one process.
@@ -49,14 +48,11 @@ fn cli_run(host: &str, config: &Path, runs: usize) -> f64 {
     let times = (0..runs)
         .map(|_| {
             let t = Instant::now();
-            let st = Command::new(berth_tests::docker_cli())
-                .args(["run", "--rm", "--network", "none", "busybox", "true"])
-                .env("DOCKER_HOST", host)
-                .env("DOCKER_CONFIG", config)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .unwrap();
+            let st = docker(
+                host,
+                config,
+                &["run", "--rm", "--network", "none", "busybox", "true"],
+            );
             assert!(st.success());
             ms(t.elapsed())
         })

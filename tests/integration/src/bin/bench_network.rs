@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use berth_tests::bench::{median, ms, request, RefDocker};
+use berth_tests::bench::{create_container, median, ms, request, start_container, RefDocker};
 use berth_tests::Daemon;
 
 /// One `busybox true` in `mode`: (start, whole create→start→wait→remove) in ms.
@@ -17,23 +17,9 @@ fn start_once(socket: &Path, version: &str, mode: &str) -> (f64, f64) {
     let body =
         format!(r#"{{"Image":"busybox","Cmd":["true"],"HostConfig":{{"NetworkMode":"{mode}"}}}}"#);
     let t = Instant::now();
-    let (st, b) = request(
-        socket,
-        "POST",
-        &format!("/{version}/containers/create"),
-        body.as_bytes(),
-    );
-    assert_eq!(st, 201, "{}", String::from_utf8_lossy(&b));
-    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
-    let id = v["Id"].as_str().unwrap().to_string();
+    let id = create_container(socket, version, body.as_bytes());
     let s = Instant::now();
-    let (st, b) = request(
-        socket,
-        "POST",
-        &format!("/{version}/containers/{id}/start"),
-        b"",
-    );
-    assert_eq!(st, 204, "{}", String::from_utf8_lossy(&b));
+    start_container(socket, version, &id);
     let start = ms(s.elapsed());
     request(
         socket,
@@ -73,24 +59,8 @@ fn httpd(socket: &Path, version: &str) -> (String, u16) {
         "ExposedPorts": {"80/tcp": {}},
         "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}},
     });
-    let (st, b) = request(
-        socket,
-        "POST",
-        &format!("/{version}/containers/create"),
-        body.to_string().as_bytes(),
-    );
-    assert_eq!(st, 201, "{}", String::from_utf8_lossy(&b));
-    let id = serde_json::from_slice::<serde_json::Value>(&b).unwrap()["Id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (st, b) = request(
-        socket,
-        "POST",
-        &format!("/{version}/containers/{id}/start"),
-        b"",
-    );
-    assert_eq!(st, 204, "{}", String::from_utf8_lossy(&b));
+    let id = create_container(socket, version, body.to_string().as_bytes());
+    start_container(socket, version, &id);
     let (_, b) = request(
         socket,
         "GET",

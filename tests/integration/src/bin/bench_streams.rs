@@ -7,10 +7,11 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use berth_tests::bench::{median, ms, request, RefDocker};
+use berth_tests::bench::{
+    create_container, docker, median, ms, request, start_container, RefDocker,
+};
 use berth_tests::Daemon;
 
 /// The producer: 1 MB of 999-column lines, copied by `cat` in 10 MB pieces until `mb` MB
@@ -32,15 +33,7 @@ fn attach_throughput(socket: &Path, version: &str, mb: usize) -> (f64, f64) {
         "Cmd": ["sh", "-c", producer(mb)],
         "HostConfig": {"NetworkMode": "none"},
     });
-    let (st, b) = request(
-        socket,
-        "POST",
-        &format!("/{version}/containers/create"),
-        body.to_string().as_bytes(),
-    );
-    assert_eq!(st, 201, "{}", String::from_utf8_lossy(&b));
-    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
-    let id = v["Id"].as_str().unwrap().to_string();
+    let id = create_container(socket, version, body.to_string().as_bytes());
     let mut s = UnixStream::connect(socket).unwrap();
     write!(s, "POST /{version}/containers/{id}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: bench\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n").unwrap();
     let mut head = Vec::new();
@@ -51,16 +44,7 @@ fn attach_throughput(socket: &Path, version: &str, mb: usize) -> (f64, f64) {
     }
     assert!(head.starts_with(b"HTTP/1.1 101"));
     let t = Instant::now();
-    assert_eq!(
-        request(
-            socket,
-            "POST",
-            &format!("/{version}/containers/{id}/start"),
-            b""
-        )
-        .0,
-        204
-    );
+    start_container(socket, version, &id);
     // Walk the frames as a client must, counting payload bytes.
     let mut buf = vec![0u8; 256 * 1024];
     let (mut payload, mut need_header, mut left_in_frame) = (0usize, [0u8; 8], 0usize);
@@ -101,6 +85,11 @@ fn attach_throughput(socket: &Path, version: &str, mb: usize) -> (f64, f64) {
     (mb, mb / secs)
 }
 
+/// `docker <args…>`, which must succeed.
+fn docker_ok(host: &str, config: &Path, args: &[&str]) {
+    assert!(docker(host, config, args).success(), "docker {args:?}");
+}
+
 /// Median time of `docker <args…>`; `docker inspect CID` is the CLI's own floor for a command
 /// that makes two requests (`docker exec` makes five).
 fn docker_ms(host: &str, config: &Path, args: &[&str], runs: usize) -> f64 {
@@ -108,14 +97,7 @@ fn docker_ms(host: &str, config: &Path, args: &[&str], runs: usize) -> f64 {
         (0..runs)
             .map(|_| {
                 let t = Instant::now();
-                let st = Command::new(berth_tests::docker_cli())
-                    .args(args)
-                    .env("DOCKER_HOST", host)
-                    .env("DOCKER_CONFIG", config)
-                    .stdout(Stdio::null())
-                    .status()
-                    .unwrap();
-                assert!(st.success());
+                docker_ok(host, config, args);
                 ms(t.elapsed())
             })
             .collect(),
@@ -125,63 +107,40 @@ fn docker_ms(host: &str, config: &Path, args: &[&str], runs: usize) -> f64 {
 /// Median of the first `docker exec` into each of `n` new containers: berth starts the
 /// container's exec helper then, which joins its cgroups once.
 fn first_exec_ms(host: &str, config: &Path, n: usize) -> f64 {
-    let docker = |args: &[&str]| {
-        let st = Command::new(berth_tests::docker_cli())
-            .args(args)
-            .env("DOCKER_HOST", host)
-            .env("DOCKER_CONFIG", config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(st.success(), "docker {args:?}");
-    };
     median(
         (0..n)
             .map(|i| {
                 let name = format!("first{i}");
-                docker(&[
-                    "run",
-                    "-d",
-                    "--name",
-                    &name,
-                    "--network",
-                    "none",
-                    "busybox",
-                    "sleep",
-                    "1000",
-                ]);
+                start_sleeper(host, config, &name);
                 // As a user would: not straight after the start.
                 std::thread::sleep(std::time::Duration::from_millis(100));
                 let t = Instant::now();
-                docker(&["exec", &name, "true"]);
+                docker_ok(host, config, &["exec", &name, "true"]);
                 let took = ms(t.elapsed());
-                docker(&["rm", "-f", &name]);
+                docker_ok(host, config, &["rm", "-f", &name]);
                 took
             })
             .collect(),
     )
 }
 
-fn start_target(host: &str, config: &Path) {
-    let st = Command::new(berth_tests::docker_cli())
-        .args([
+/// `busybox sleep 1000` named `name`, without a network.
+fn start_sleeper(host: &str, config: &Path, name: &str) {
+    docker_ok(
+        host,
+        config,
+        &[
             "run",
             "-d",
             "--name",
-            "target",
+            name,
             "--network",
             "none",
             "busybox",
             "sleep",
             "1000",
-        ])
-        .env("DOCKER_HOST", host)
-        .env("DOCKER_CONFIG", config)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
+        ],
+    );
 }
 
 fn main() {
@@ -200,7 +159,7 @@ fn main() {
     d.import_busybox("busybox:latest");
     let host = format!("unix://{}", d.socket.display());
     let cfg = d.dir.path().join("docker-config");
-    start_target(&host, &cfg);
+    start_sleeper(&host, &cfg, "target");
     docker_ms(&host, &cfg, &["exec", "target", "true"], 3);
     let exec = docker_ms(&host, &cfg, &["exec", "target", "true"], 30);
     let floor = docker_ms(&host, &cfg, &["inspect", "target"], 30);
@@ -245,7 +204,7 @@ fn main() {
         let rhost = format!("unix://{}", rsock.display());
         let rcfg = r.dir.path().join("cfg");
         r.import_busybox();
-        start_target(&rhost, &rcfg);
+        start_sleeper(&rhost, &rcfg, "target");
         docker_ms(&rhost, &rcfg, &["exec", "target", "true"], 3);
         let dexec = docker_ms(&rhost, &rcfg, &["exec", "target", "true"], 30);
         let dfloor = docker_ms(&rhost, &rcfg, &["inspect", "target"], 30);
