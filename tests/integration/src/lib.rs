@@ -512,6 +512,26 @@ fn dechunk(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
     }
 }
 
+/// The stdout and stderr carried by a multiplexed stream (the 1.18 doc's 8-byte frames:
+/// stream type, three zero bytes, big-endian length). Panics on anything else, partial frames
+/// included.
+pub fn demux(mut body: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    while !body.is_empty() {
+        assert!(body.len() >= 8, "a partial frame header: {body:?}");
+        assert_eq!(&body[1..4], &[0, 0, 0], "frame header {:?}", &body[..8]);
+        let len = u32::from_be_bytes(body[4..8].try_into().unwrap()) as usize;
+        assert!(body.len() >= 8 + len, "a partial frame");
+        match body[0] {
+            1 => stdout.extend_from_slice(&body[8..8 + len]),
+            2 => stderr.extend_from_slice(&body[8..8 + len]),
+            other => panic!("stream type {other}"),
+        }
+        body = &body[8 + len..];
+    }
+    (stdout, stderr)
+}
+
 /// A tarball from `(path, contents)` pairs.
 pub fn tarball(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());

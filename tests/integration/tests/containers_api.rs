@@ -686,16 +686,8 @@ fn plain_200_attach_is_two_way_and_survives_a_half_close() {
     s.shutdown(std::net::Shutdown::Write).unwrap();
     s.read_to_end(&mut out).unwrap();
     let body = &out[out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
-    let mut frames = Vec::new();
-    let mut rest = body;
-    while rest.len() >= 8 {
-        let len = u32::from_be_bytes(rest[4..8].try_into().unwrap()) as usize;
-        assert_eq!(rest[0], 1, "stdout frames");
-        assert_eq!(&rest[1..4], &[0, 0, 0]);
-        frames.extend_from_slice(&rest[8..8 + len]);
-        rest = &rest[8 + len..];
-    }
-    assert!(rest.is_empty(), "whole frames only");
+    let (frames, stderr) = berth_tests::demux(body);
+    assert!(stderr.is_empty());
     assert_eq!(
         String::from_utf8_lossy(&frames),
         "one\ntwo\nthree\nstdin-closed\n"

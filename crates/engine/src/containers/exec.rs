@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use berth_runtime::fdpass;
 use berth_runtime::monitor::{ExecReply, ExecRequest};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::lifecycle::{env_key, home_dir, resolve_user, DEFAULT_PATH};
 use super::record::{ContainerRecord, Status};
@@ -59,6 +59,15 @@ pub(crate) struct Execs {
     map: std::sync::Mutex<HashMap<String, ExecRecord>>,
     /// The master side of each running exec's terminal, for resizes.
     terminals: std::sync::Mutex<HashMap<String, Arc<OwnedFd>>>,
+    /// Each exec'd container's environment as its processes started with it, by container
+    /// ID: read from the bundle once per start, not per exec.
+    started_env: std::sync::Mutex<HashMap<String, StartedEnv>>,
+}
+
+/// A container's started environment and the start (`StartedAt`) it belongs to.
+struct StartedEnv {
+    started_at: String,
+    env: Arc<Vec<String>>,
 }
 
 fn describe(cfg: &ExecConfig) -> String {
@@ -164,8 +173,10 @@ impl ContainerService {
         let (uid, gid, additional_gids) = resolve_user(&rootfs, &user)?;
         // The container's processes' environment as it started (with its link variables,
         // PATH and HOSTNAME), then the exec's own, as Docker builds it.
-        let mut env: Vec<String> = started_env(&self.paths.bundle(&rec.id))
-            .unwrap_or_else(|| rec.config.env.clone().unwrap_or_default());
+        let mut env: Vec<String> = match self.started_env(&rec) {
+            Some(env) => env.as_ref().clone(),
+            None => rec.config.env.clone().unwrap_or_default(),
+        };
         // TERM=xterm was the container's terminal's; an exec gets its own below.
         let own_term = rec
             .config
@@ -231,9 +242,9 @@ impl ContainerService {
         // Without a terminal the streams are our pipes, ready before the process is: the
         // client gets its answer while the helper starts the process, and a failure to start
         // it reaches the client on the stream, as with Docker. A terminal comes from the
-        // helper, so that exec waits for it. Either way the helper is asked, and the exit
-        // awaited, by a task of its own: a client that goes away meanwhile leaves no exec
-        // marked running forever.
+        // helper, so that exec waits for it. Either way the helper's answers are awaited by a
+        // task of its own: a client that goes away meanwhile leaves no exec marked running
+        // forever.
         let pipes = if cfg.tty {
             None
         } else {
@@ -243,6 +254,9 @@ impl ContainerService {
             Some(p) => (Some(p.theirs), Some(p.ours)),
             None => (None, None),
         };
+        // The request leaves now, before the client's answer is written, so the helper forks
+        // while the answer travels; the task only finishes a request too big for one send.
+        let call = HelperCall::send(&socket, line, theirs.as_ref());
         let (terminal_tx, terminal_rx) =
             tokio::sync::oneshot::channel::<Result<Option<Arc<OwnedFd>>, EngineError>>();
         let (done_tx, done) = tokio::sync::oneshot::channel();
@@ -250,10 +264,13 @@ impl ContainerService {
         let id = exec.id.clone();
         let container_id = rec.id.clone();
         tokio::spawn(async move {
-            let handshake = tokio::task::spawn_blocking(move || ask_helper(&socket, &line, theirs))
-                .await
-                .map_err(|e| EngineError::Internal(format!("exec: {e}")))
-                .and_then(|r| r);
+            let handshake = match call {
+                Ok(call) => call.started(theirs).await,
+                Err(e) => Err(helper_failed(
+                    format!("container's exec helper: {e}"),
+                    theirs,
+                )),
+            };
             let code = match handshake {
                 Ok((conn, pid, master)) => {
                     let master = master.map(Arc::new);
@@ -359,14 +376,40 @@ impl ContainerService {
             .lock()
             .expect("lock")
             .retain(|_, e| e.container_id != container_id);
+        self.execs
+            .started_env
+            .lock()
+            .expect("lock")
+            .remove(container_id);
     }
-}
 
-/// `process.env` of the container's OCI spec in its bundle.
-fn started_env(bundle: &std::path::Path) -> Option<Vec<String>> {
-    let spec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(bundle.join("config.json")).ok()?).ok()?;
-    serde_json::from_value(spec["process"]["env"].clone()).ok()
+    /// `process.env` of the running container's OCI spec in its bundle.
+    fn started_env(&self, rec: &ContainerRecord) -> Option<Arc<Vec<String>>> {
+        let start = &rec.state.started_at;
+        if let Some(known) = self.execs.started_env.lock().expect("lock").get(&rec.id) {
+            if known.started_at == *start {
+                return Some(known.env.clone());
+            }
+        }
+        #[derive(serde::Deserialize)]
+        struct Spec {
+            process: Option<Process>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Process {
+            env: Option<Vec<String>>,
+        }
+        let bundle = std::fs::read(self.paths.bundle(&rec.id).join("config.json")).ok()?;
+        let env = Arc::new(serde_json::from_slice::<Spec>(&bundle).ok()?.process?.env?);
+        self.execs.started_env.lock().expect("lock").insert(
+            rec.id.clone(),
+            StartedEnv {
+                started_at: start.clone(),
+                env: env.clone(),
+            },
+        );
+        Some(env)
+    }
 }
 
 fn internal_io(what: &str, e: std::io::Error) -> EngineError {
@@ -417,57 +460,130 @@ impl ExecPipes {
     }
 }
 
-/// Sends the request to the container's exec helper and waits for the process to start:
-/// the connection (its exit comes on it), its PID, and its terminal if it has one. The first
-/// exec into a container starts the helper, which takes a cgroup migration: allow for it.
-fn ask_helper(
-    socket: &std::path::Path,
-    line: &str,
-    stdio: Option<[OwnedFd; 3]>,
-) -> Result<(std::os::unix::net::UnixStream, i32, Option<OwnedFd>), EngineError> {
-    let result = (|| {
-        let unavailable = |e: std::io::Error| format!("container's exec helper: {e}");
-        let conn = std::os::unix::net::UnixStream::connect(socket).map_err(unavailable)?;
-        conn.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+/// A request to a container's exec helper: the connection its answers come on.
+struct HelperCall {
+    conn: tokio::net::UnixStream,
+    line: String,
+    sent: usize,
+}
+
+impl HelperCall {
+    /// Connects and sends what the socket takes at once, which is all of it but for a huge
+    /// environment. Never waits: a helper that does not accept (its backlog full) is an error.
+    fn send(
+        socket: &std::path::Path,
+        line: String,
+        stdio: Option<&[OwnedFd; 3]>,
+    ) -> std::io::Result<HelperCall> {
+        use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+        let fd = rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )?;
+        rustix::net::connect(&fd, &SocketAddrUnix::new(socket)?)?;
+        let sent = match fdpass::send_part(&fd, line.as_bytes(), &borrowed(stdio)) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        };
+        let conn = tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))?;
+        Ok(HelperCall { conn, line, sent })
+    }
+
+    /// Finishes the request and waits for the process to start: the connection (its exit
+    /// comes on it), its PID, and its terminal if it has one. The first exec into a container
+    /// starts the helper, which takes a cgroup migration: allow for it. A failure is written
+    /// on the process's stdout (`stdio`), where the client reads it.
+    async fn started(
+        mut self,
+        stdio: Option<[OwnedFd; 3]>,
+    ) -> Result<(tokio::net::UnixStream, i32, Option<OwnedFd>), EngineError> {
+        let result = async {
+            let unavailable = |e: std::io::Error| format!("container's exec helper: {e}");
+            while self.sent < self.line.len() {
+                let fds = if self.sent == 0 {
+                    borrowed(stdio.as_ref())
+                } else {
+                    Vec::new()
+                };
+                let rest = &self.line.as_bytes()[self.sent..];
+                self.conn.writable().await.map_err(unavailable)?;
+                match self.conn.try_io(tokio::io::Interest::WRITABLE, || {
+                    fdpass::send_part(&self.conn, rest, &fds)
+                }) {
+                    Ok(n) => self.sent += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(unavailable(e)),
+                }
+            }
+            let (reply, mut received) = tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                read_line(&self.conn, 64 * 1024),
+            )
+            .await
+            .map_err(|_| "container's exec helper: no answer in 30 s".to_string())?
             .map_err(unavailable)?;
-        let fds: Vec<_> = stdio.iter().flatten().map(|f| f.as_fd()).collect();
-        fdpass::send_line(&conn, line, &fds).map_err(unavailable)?;
-        let (reply, mut received) = fdpass::recv_line(&conn, 64 * 1024).map_err(unavailable)?;
-        match ExecReply::parse(&reply) {
-            Some(ExecReply::Started { pid }) => Ok((conn, pid, received.pop())),
-            Some(ExecReply::Failed(msg)) => Err(msg),
-            _ => Err(format!("unexpected answer from the exec helper: {reply:?}")),
+            match ExecReply::parse(&reply) {
+                Some(ExecReply::Started { pid }) => Ok((pid, received.pop())),
+                Some(ExecReply::Failed(msg)) => Err(msg),
+                _ => Err(format!("unexpected answer from the exec helper: {reply:?}")),
+            }
         }
-    })();
-    // On failure the client hears it on the stream, as Docker writes it there.
-    if let (Err(msg), Some([_, stdout, _])) = (&result, &stdio) {
+        .await;
+        match result {
+            Ok((pid, master)) => Ok((self.conn, pid, master)),
+            Err(msg) => Err(helper_failed(msg, stdio)),
+        }
+        // The process holds its ends of `stdio` now; ours would keep its output open.
+    }
+}
+
+fn borrowed(stdio: Option<&[OwnedFd; 3]>) -> Vec<std::os::fd::BorrowedFd<'_>> {
+    stdio
+        .iter()
+        .flat_map(|s| s.iter())
+        .map(|f| f.as_fd())
+        .collect()
+}
+
+/// An exec that did not start: the client hears why on the stream, as Docker writes it there.
+fn helper_failed(msg: String, stdio: Option<[OwnedFd; 3]>) -> EngineError {
+    if let Some([_, stdout, _]) = &stdio {
         let text = format!("OCI runtime exec failed: {msg}: unknown\r\n");
         let _ = rustix::io::write(stdout, text.as_bytes());
     }
-    // The process holds its ends now; ours would keep its output open.
-    drop(stdio);
-    result.map_err(|msg| EngineError::Internal(format!("exec: {msg}")))
+    EngineError::Internal(format!("exec: {msg}"))
+}
+
+/// One line from the helper, waiting for it without a thread.
+async fn read_line(
+    conn: &tokio::net::UnixStream,
+    limit: usize,
+) -> std::io::Result<(String, Vec<OwnedFd>)> {
+    let mut reader = fdpass::LineReader::new(limit);
+    loop {
+        conn.readable().await?;
+        match conn.try_io(tokio::io::Interest::READABLE, || reader.read_some(conn)) {
+            Ok(Some(line)) => return Ok(line),
+            Ok(None) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Waits for the helper's `exited` line. A helper that goes without one went with the
 /// container, whose end killed the process: 137, as Docker reports it.
-async fn exit_code(conn: std::os::unix::net::UnixStream) -> i32 {
+async fn exit_code(conn: tokio::net::UnixStream) -> i32 {
     const KILLED: i32 = 128 + 9;
-    let _ = conn.set_read_timeout(None);
-    if conn.set_nonblocking(true).is_err() {
-        return KILLED;
-    }
-    let Ok(conn) = tokio::net::UnixStream::from_std(conn) else {
-        return KILLED;
-    };
-    let mut line = String::new();
-    let mut reader = tokio::io::BufReader::new(conn);
-    match reader.read_line(&mut line).await {
-        Ok(n) if n > 0 => match ExecReply::parse(&line) {
+    match read_line(&conn, 4096).await {
+        Ok((line, _)) => match ExecReply::parse(&line) {
             Some(ExecReply::Exited { code }) => code,
             _ => KILLED,
         },
-        _ => KILLED,
+        Err(_) => KILLED,
     }
 }
 

@@ -1,6 +1,8 @@
 //! Stream benchmarks (issue 5): `docker exec CID true` latency and attach throughput of a
 //! container writing 1 GB to stdout, against a release berthd and, with `--with-docker`,
-//! Docker Engine on a side socket in the same run. Medians; prints figures, asserts nothing.
+//! Docker Engine on a side socket in the same run. `docker exec` is also timed against a
+//! stand-in daemon that answers from memory (`scripts/cli-floor-stub.py`), in alternation
+//! with berth: the CLI's own floor. Medians; prints figures, asserts nothing.
 //!
 //! usage: bench_streams [--with-docker] [--megabytes N]   (BERTHD_BIN picks the berthd binary)
 
@@ -90,8 +92,7 @@ fn docker_ok(host: &str, config: &Path, args: &[&str]) {
     assert!(docker(host, config, args).success(), "docker {args:?}");
 }
 
-/// Median time of `docker <args…>`; `docker inspect CID` is the CLI's own floor for a command
-/// that makes two requests (`docker exec` makes five).
+/// Median time of `docker <args…>`.
 fn docker_ms(host: &str, config: &Path, args: &[&str], runs: usize) -> f64 {
     median(
         (0..runs)
@@ -102,6 +103,54 @@ fn docker_ms(host: &str, config: &Path, args: &[&str], runs: usize) -> f64 {
             })
             .collect(),
     )
+}
+
+/// Medians of several docker commands, run in turn (one of each per round), so that a slow
+/// spell of this shared machine weighs on all of them alike.
+fn docker_ms_interleaved(config: &Path, commands: &[(&str, &[&str])], runs: usize) -> Vec<f64> {
+    let mut times = vec![Vec::new(); commands.len()];
+    for _ in 0..runs {
+        for (i, (host, args)) in commands.iter().enumerate() {
+            let t = Instant::now();
+            docker_ok(host, config, args);
+            times[i].push(ms(t.elapsed()));
+        }
+    }
+    times.into_iter().map(median).collect()
+}
+
+/// `scripts/cli-floor-stub.py`: a stand-in daemon on `stub` answering `docker exec`'s and
+/// `docker inspect`'s requests from memory, with bytes recorded from berthd, running nothing.
+/// Timing the CLI against it gives the CLI's own floor. Killed on drop.
+struct Standin(std::process::Child);
+
+impl Standin {
+    fn start(berth: &Path, container: &str, stub: &Path) -> Standin {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/cli-floor-stub.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(berth)
+            .arg(container)
+            .arg(stub)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut ready = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut ready,
+        )
+        .unwrap();
+        assert_eq!(ready.trim(), "ready", "the stand-in did not start");
+        Standin(child)
+    }
+}
+
+impl Drop for Standin {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Median of the first `docker exec` into each of `n` new containers: berth starts the
@@ -161,8 +210,24 @@ fn main() {
     let cfg = d.dir.path().join("docker-config");
     start_sleeper(&host, &cfg, "target");
     docker_ms(&host, &cfg, &["exec", "target", "true"], 3);
-    let exec = docker_ms(&host, &cfg, &["exec", "target", "true"], 30);
-    let floor = docker_ms(&host, &cfg, &["inspect", "target"], 30);
+    let stub_socket = d.dir.path().join("standin.sock");
+    let standin = Standin::start(&d.socket, "target", &stub_socket);
+    let stub = format!("unix://{}", stub_socket.display());
+    let exec_args: &[&str] = &["exec", "target", "true"];
+    let inspect_args: &[&str] = &["inspect", "target"];
+    let [exec, stub_exec, floor, stub_floor] = docker_ms_interleaved(
+        &cfg,
+        &[
+            (&host, exec_args),
+            (&stub, exec_args),
+            (&host, inspect_args),
+            (&stub, inspect_args),
+        ],
+        60,
+    )[..] else {
+        unreachable!()
+    };
+    drop(standin);
     let detached = docker_ms(&host, &cfg, &["exec", "-d", "target", "true"], 30);
     let first = first_exec_ms(&host, &cfg, 10);
     let (got, attach) = attach_throughput(&d.socket, "v1.18", mb);
@@ -181,7 +246,16 @@ fn main() {
     );
     println!(
         "{:<52} {:>9.2} ms",
-        "  docker inspect CID (the CLI's own floor)", floor
+        "  the same CLI against a stand-in that runs nothing", stub_exec
+    );
+    println!(
+        "{:<52} {:>9.2} ms",
+        "  berth's own share (the difference)",
+        exec - stub_exec
+    );
+    println!(
+        "{:<52} {:>9.2} ms {:>9.2} ms (stand-in)",
+        "  docker inspect CID", floor, stub_floor
     );
     println!("{:<52} {:>9.2} ms", "  docker exec -d CID true", detached);
     println!(
@@ -207,7 +281,7 @@ fn main() {
         start_sleeper(&rhost, &rcfg, "target");
         docker_ms(&rhost, &rcfg, &["exec", "target", "true"], 3);
         let dexec = docker_ms(&rhost, &rcfg, &["exec", "target", "true"], 30);
-        let dfloor = docker_ms(&rhost, &rcfg, &["inspect", "target"], 30);
+        let dfloor = docker_ms(&rhost, &rcfg, inspect_args, 30);
         let ddetached = docker_ms(&rhost, &rcfg, &["exec", "-d", "target", "true"], 30);
         let dfirst = first_exec_ms(&rhost, &rcfg, 10);
         let (dgot, dattach) = attach_throughput(&rsock, "v1.41", mb);
@@ -223,7 +297,7 @@ fn main() {
         );
         println!(
             "{:<52} {:>9.2} ms {:>9.2} ms",
-            "  docker inspect CID (the CLI's own floor)", floor, dfloor
+            "  docker inspect CID", floor, dfloor
         );
         println!(
             "{:<52} {:>9.2} ms {:>9.2} ms",
