@@ -89,10 +89,42 @@ fn merge(user: &mut Config, image: &Config) {
     }
 }
 
+/// A small file of the container's (`etc/passwd`), resolved as the container sees it: its
+/// symlinks stay inside its root, as Docker resolves them in scope. Empty when it is missing
+/// or not a regular file (a FIFO there must not hang the daemon).
+fn read_in_root(rootfs: &std::path::Path, path: &str) -> String {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    use std::io::Read;
+    const LIMIT: u64 = 16 << 20;
+    let Ok(root) = rustix::fs::open(
+        rootfs,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return String::new();
+    };
+    let Ok(fd) = rustix::fs::openat2(
+        &root,
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    ) else {
+        return String::new();
+    };
+    let file = std::fs::File::from(fd);
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return String::new();
+    }
+    let mut text = String::new();
+    let _ = file.take(LIMIT).read_to_string(&mut text);
+    text
+}
+
 /// The home directory of `uid` in the container's `/etc/passwd`, `/` when it has none: the
 /// `HOME` a process gets when its environment does not set one, as runc gives it.
 pub(crate) fn home_dir(rootfs: &std::path::Path, uid: u32) -> String {
-    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
+    let passwd = read_in_root(rootfs, "etc/passwd");
     passwd
         .lines()
         .map(|l| l.split(':').collect::<Vec<_>>())
@@ -113,8 +145,8 @@ pub(crate) fn resolve_user(
     let (u, g) = user
         .split_once(':')
         .map_or((user, None), |(u, g)| (u, Some(g)));
-    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
-    let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+    let passwd = read_in_root(rootfs, "etc/passwd");
+    let group = read_in_root(rootfs, "etc/group");
     let entry = passwd
         .lines()
         .map(|l| l.split(':').collect::<Vec<_>>())
@@ -1325,6 +1357,43 @@ mod tests {
         );
         assert_eq!(resolve_user(dir.path(), "app:staff").unwrap().1, 50);
         assert!(resolve_user(dir.path(), "ghost").is_err());
+    }
+
+    #[test]
+    fn user_files_are_read_as_the_container_sees_them() {
+        let outside = tempfile::tempdir().unwrap();
+        let host_passwd = outside.path().join("passwd");
+        std::fs::write(&host_passwd, "evil:x:0:0::/evil:/bin/sh\n").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("etc")).unwrap();
+        // An absolute link, and a relative one climbing out: both stay in the root.
+        std::os::unix::fs::symlink(&host_passwd, root.path().join("etc/passwd")).unwrap();
+        let climb = format!("../../../../../../..{}", host_passwd.display());
+        std::os::unix::fs::symlink(climb, root.path().join("etc/group")).unwrap();
+        assert!(resolve_user(root.path(), "evil").is_err());
+        assert_eq!(home_dir(root.path(), 0), "/");
+        assert!(resolve_user(root.path(), "0:evil").is_err());
+        // A link that stays inside is followed.
+        std::fs::write(
+            root.path().join("etc/real"),
+            "app:x:7:8::/home/app:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::remove_file(root.path().join("etc/passwd")).unwrap();
+        std::os::unix::fs::symlink("/etc/real", root.path().join("etc/passwd")).unwrap();
+        assert_eq!(resolve_user(root.path(), "app").unwrap(), (7, 8, vec![]));
+        assert_eq!(home_dir(root.path(), 7), "/home/app");
+        // A FIFO there does not hang.
+        std::fs::remove_file(root.path().join("etc/passwd")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.path().join("etc/passwd"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        assert_eq!(home_dir(root.path(), 0), "/");
     }
 
     #[test]

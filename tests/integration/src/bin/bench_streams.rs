@@ -1,7 +1,7 @@
 //! Stream benchmarks (issue 5): `docker exec CID true` latency and attach throughput of a
 //! container writing 1 GB to stdout, against a release berthd and, with `--with-docker`,
 //! Docker Engine on a side socket in the same run. `docker exec` is also timed against a
-//! stand-in daemon that answers from memory (`scripts/cli-floor-stub.py`), in alternation
+//! stand-in daemon that answers from memory and runs nothing ([`Standin`]), in alternation
 //! with berth: the CLI's own floor. Medians; prints figures, asserts nothing.
 //!
 //! usage: bench_streams [--with-docker] [--megabytes N]   (BERTHD_BIN picks the berthd binary)
@@ -119,38 +119,188 @@ fn docker_ms_interleaved(config: &Path, commands: &[(&str, &[&str])], runs: usiz
     times.into_iter().map(median).collect()
 }
 
-/// `scripts/cli-floor-stub.py`: a stand-in daemon on `stub` answering `docker exec`'s and
-/// `docker inspect`'s requests from memory, with bytes recorded from berthd, running nothing.
-/// Timing the CLI against it gives the CLI's own floor. Killed on drop.
-struct Standin(std::process::Child);
+/// A stand-in daemon for the CLI's own floor: it answers the requests of `docker exec CID
+/// true` and `docker inspect CID` (ping, container inspect, exec create, exec start, exec
+/// inspect) at once from memory, with the bytes berthd sent for them once, and runs nothing.
+/// It serves on its own threads for the rest of the process.
+struct Standin;
 
 impl Standin {
-    fn start(berth: &Path, container: &str, stub: &Path) -> Standin {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/cli-floor-stub.py");
-        let mut child = std::process::Command::new("python3")
-            .arg(script)
-            .arg(berth)
-            .arg(container)
-            .arg(stub)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut ready = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-            &mut ready,
-        )
-        .unwrap();
-        assert_eq!(ready.trim(), "ready", "the stand-in did not start");
-        Standin(child)
+    fn start(berth: &Path, container: &str, at: &Path) -> Standin {
+        let exec_body = br#"{"AttachStdout": true, "AttachStderr": true, "Cmd": ["true"]}"#;
+        let created = raw_exchange(
+            berth,
+            "POST",
+            &format!("/v1.18/containers/{container}/exec"),
+            exec_body,
+            false,
+        );
+        let split = head_end(&created);
+        let exec_id = serde_json::from_slice::<serde_json::Value>(&created[split..]).unwrap()["Id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let started = raw_exchange(
+            berth,
+            "POST",
+            &format!("/v1.18/exec/{exec_id}/start"),
+            br#"{"Detach": false}"#,
+            true,
+        );
+        let answers = std::sync::Arc::new(vec![
+            (
+                Route::Ping,
+                kept_open(&raw_exchange(berth, "GET", "/_ping", b"", false)),
+            ),
+            (
+                Route::Container,
+                kept_open(&raw_exchange(
+                    berth,
+                    "GET",
+                    &format!("/v1.18/containers/{container}/json"),
+                    b"",
+                    false,
+                )),
+            ),
+            (Route::ExecCreate, kept_open(&created)),
+            (Route::ExecStart, started[..head_end(&started)].to_vec()),
+            (
+                Route::ExecInspect,
+                kept_open(&raw_exchange(
+                    berth,
+                    "GET",
+                    &format!("/v1.18/exec/{exec_id}/json"),
+                    b"",
+                    false,
+                )),
+            ),
+        ]);
+        let listener = std::os::unix::net::UnixListener::bind(at).unwrap();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let answers = answers.clone();
+                std::thread::spawn(move || serve_recorded(conn, &answers));
+            }
+        });
+        Standin
     }
 }
 
-impl Drop for Standin {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+#[derive(PartialEq, Clone, Copy)]
+enum Route {
+    Ping,
+    PingHead,
+    Container,
+    ExecCreate,
+    ExecStart,
+    ExecInspect,
+}
+
+fn route(method: &str, path: &str) -> Option<Route> {
+    let path = path.split('?').next().unwrap_or("");
+    // Without the version prefix.
+    let path = match path.strip_prefix("/v") {
+        Some(rest) => &rest[rest.find('/')?..],
+        None => path,
+    };
+    let parts: Vec<&str> = path.split('/').skip(1).collect();
+    match parts[..] {
+        ["_ping"] if method == "HEAD" => Some(Route::PingHead),
+        ["_ping"] => Some(Route::Ping),
+        ["containers", _, "json"] => Some(Route::Container),
+        ["containers", _, "exec"] => Some(Route::ExecCreate),
+        ["exec", _, "start"] => Some(Route::ExecStart),
+        ["exec", _, "json"] => Some(Route::ExecInspect),
+        _ => None,
     }
+}
+
+/// Answers each request on `conn` with its recorded response; the exec start's hijack ends
+/// at once, as an exec of `true` does.
+fn serve_recorded(mut conn: UnixStream, answers: &[(Route, Vec<u8>)]) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let (head_len, method, path, body_len) = loop {
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut req = httparse::Request::new(&mut headers);
+            match req.parse(&buf) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let length = req
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                        .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())
+                        .unwrap_or(0usize);
+                    let method = req.method.unwrap_or("").to_string();
+                    break (n, method, req.path.unwrap_or("").to_string(), length);
+                }
+                Ok(httparse::Status::Partial) => match conn.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                },
+                Err(_) => return,
+            }
+        };
+        while buf.len() < head_len + body_len {
+            match conn.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buf.drain(..head_len + body_len);
+        let which = route(&method, &path);
+        let Some((_, answer)) = answers.iter().find(|(r, _)| Some(*r) == which) else {
+            let _ = conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            continue;
+        };
+        if conn.write_all(answer).is_err() {
+            return;
+        }
+        if which == Some(Route::ExecStart) {
+            let _ = conn.shutdown(std::net::Shutdown::Write);
+            return;
+        }
+    }
+}
+
+/// One request on its own connection, and every byte of the answer (to the end of the
+/// stream for a hijack).
+fn raw_exchange(socket: &Path, method: &str, path: &str, body: &[u8], hijack: bool) -> Vec<u8> {
+    let mut s = UnixStream::connect(socket).unwrap();
+    let connection = if hijack {
+        "Connection: Upgrade\r\nUpgrade: tcp"
+    } else {
+        "Connection: close"
+    };
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: bench\r\n{connection}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    out
+}
+
+fn head_end(response: &[u8]) -> usize {
+    response.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4
+}
+
+/// A recorded response without its `Connection: close`, for a connection that stays open.
+fn kept_open(response: &[u8]) -> Vec<u8> {
+    let split = head_end(response);
+    let head = String::from_utf8_lossy(&response[..split]);
+    let mut out: Vec<u8> = head
+        .split("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        .into_bytes();
+    out.extend_from_slice(&response[split..]);
+    out
 }
 
 /// Median of the first `docker exec` into each of `n` new containers: berth starts the
@@ -211,7 +361,7 @@ fn main() {
     start_sleeper(&host, &cfg, "target");
     docker_ms(&host, &cfg, &["exec", "target", "true"], 3);
     let stub_socket = d.dir.path().join("standin.sock");
-    let standin = Standin::start(&d.socket, "target", &stub_socket);
+    Standin::start(&d.socket, "target", &stub_socket);
     let stub = format!("unix://{}", stub_socket.display());
     let exec_args: &[&str] = &["exec", "target", "true"];
     let inspect_args: &[&str] = &["inspect", "target"];
@@ -227,7 +377,6 @@ fn main() {
     )[..] else {
         unreachable!()
     };
-    drop(standin);
     let detached = docker_ms(&host, &cfg, &["exec", "-d", "target", "true"], 30);
     let first = first_exec_ms(&host, &cfg, 10);
     let (got, attach) = attach_throughput(&d.socket, "v1.18", mb);
