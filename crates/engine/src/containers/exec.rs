@@ -462,34 +462,41 @@ impl ExecPipes {
 
 /// A request to a container's exec helper: the connection its answers come on.
 struct HelperCall {
-    conn: tokio::net::UnixStream,
+    socket: std::path::PathBuf,
+    /// `None` while the helper's backlog is full.
+    conn: Option<tokio::net::UnixStream>,
     line: String,
     sent: usize,
 }
 
 impl HelperCall {
     /// Connects and sends what the socket takes at once, which is all of it but for a huge
-    /// environment. Never waits: a helper that does not accept (its backlog full) is an error.
+    /// environment. Never waits: with the helper's backlog full, `started` connects later.
     fn send(
         socket: &std::path::Path,
         line: String,
         stdio: Option<&[OwnedFd; 3]>,
     ) -> std::io::Result<HelperCall> {
-        use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
-        let fd = rustix::net::socket_with(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-            None,
-        )?;
-        rustix::net::connect(&fd, &SocketAddrUnix::new(socket)?)?;
-        let sent = match fdpass::send_part(&fd, line.as_bytes(), &borrowed(stdio)) {
+        let mut call = HelperCall {
+            socket: socket.to_path_buf(),
+            conn: None,
+            line,
+            sent: 0,
+        };
+        let fd = match connect_now(socket) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(call),
+            Err(e) => return Err(e),
+        };
+        call.sent = match fdpass::send_part(&fd, call.line.as_bytes(), &borrowed(stdio)) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
             Err(e) => return Err(e),
         };
-        let conn = tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))?;
-        Ok(HelperCall { conn, line, sent })
+        call.conn = Some(tokio::net::UnixStream::from_std(
+            std::os::unix::net::UnixStream::from(fd),
+        )?);
+        Ok(call)
     }
 
     /// Finishes the request and waits for the process to start: the connection (its exit
@@ -502,6 +509,10 @@ impl HelperCall {
     ) -> Result<(tokio::net::UnixStream, i32, Option<OwnedFd>), EngineError> {
         let result = async {
             let unavailable = |e: std::io::Error| format!("container's exec helper: {e}");
+            let conn = match self.conn.take() {
+                Some(conn) => conn,
+                None => connect_patiently(&self.socket).await.map_err(unavailable)?,
+            };
             while self.sent < self.line.len() {
                 let fds = if self.sent == 0 {
                     borrowed(stdio.as_ref())
@@ -509,9 +520,9 @@ impl HelperCall {
                     Vec::new()
                 };
                 let rest = &self.line.as_bytes()[self.sent..];
-                self.conn.writable().await.map_err(unavailable)?;
-                match self.conn.try_io(tokio::io::Interest::WRITABLE, || {
-                    fdpass::send_part(&self.conn, rest, &fds)
+                conn.writable().await.map_err(unavailable)?;
+                match conn.try_io(tokio::io::Interest::WRITABLE, || {
+                    fdpass::send_part(&conn, rest, &fds)
                 }) {
                     Ok(n) => self.sent += n,
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -520,23 +531,54 @@ impl HelperCall {
             }
             let (reply, mut received) = tokio::time::timeout(
                 std::time::Duration::from_secs(30),
-                read_line(&self.conn, 64 * 1024),
+                read_line(&conn, 64 * 1024),
             )
             .await
             .map_err(|_| "container's exec helper: no answer in 30 s".to_string())?
             .map_err(unavailable)?;
             match ExecReply::parse(&reply) {
-                Some(ExecReply::Started { pid }) => Ok((pid, received.pop())),
+                Some(ExecReply::Started { pid }) => Ok((conn, pid, received.pop())),
                 Some(ExecReply::Failed(msg)) => Err(msg),
                 _ => Err(format!("unexpected answer from the exec helper: {reply:?}")),
             }
         }
         .await;
-        match result {
-            Ok((pid, master)) => Ok((self.conn, pid, master)),
-            Err(msg) => Err(helper_failed(msg, stdio)),
-        }
         // The process holds its ends of `stdio` now; ours would keep its output open.
+        result.map_err(|msg| helper_failed(msg, stdio))
+    }
+}
+
+/// A non-blocking connection to the helper's socket, made at once or not at all
+/// (`WouldBlock` while its backlog is full).
+fn connect_now(socket: &std::path::Path) -> std::io::Result<OwnedFd> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?;
+    rustix::net::connect(&fd, &SocketAddrUnix::new(socket)?)?;
+    Ok(fd)
+}
+
+/// Connects once the helper's backlog has room (a burst of thousands of execs), for as long
+/// as an answer is waited for.
+async fn connect_patiently(socket: &std::path::Path) -> std::io::Result<tokio::net::UnixStream> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match connect_now(socket) {
+            Ok(fd) => {
+                return tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -605,5 +647,57 @@ impl AsyncRead for TerminalOutput {
             }
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listener whose backlog takes one connection (`listen(0)`), as a busy helper's
+    /// full backlog behaves.
+    fn tiny_listener(path: &std::path::Path) -> OwnedFd {
+        use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
+        let fd = rustix::net::socket(AddressFamily::UNIX, SocketType::STREAM, None).unwrap();
+        rustix::net::bind(&fd, &SocketAddrUnix::new(path).unwrap()).unwrap();
+        rustix::net::listen(&fd, 0).unwrap();
+        fd
+    }
+
+    #[tokio::test]
+    async fn a_full_backlog_is_waited_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("helper.sock");
+        let listener = tiny_listener(&path);
+        // Fill the backlog until a connection is refused for now.
+        let mut pending = Vec::new();
+        loop {
+            match connect_now(&path) {
+                Ok(fd) => pending.push(fd),
+                Err(e) => {
+                    assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}");
+                    break;
+                }
+            }
+            assert!(pending.len() < 16, "the backlog never filled");
+        }
+        let call = HelperCall::send(&path, "{}\n".into(), None).unwrap();
+        assert!(call.conn.is_none(), "not connected while the backlog is full");
+        let accepting = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let mut accepted = Vec::new();
+            for _ in 0..=pending.len() {
+                accepted.push(rustix::net::accept(&listener).unwrap());
+            }
+            // The late call's request arrives whole; answer it.
+            let last = accepted.pop().unwrap();
+            let (line, _) = fdpass::recv_line(&last, 100).unwrap();
+            assert_eq!(line, "{}");
+            fdpass::send_line(&last, "started 42\n", &[]).unwrap();
+            last
+        });
+        let (_, pid, master) = call.started(None).await.unwrap();
+        assert_eq!((pid, master.is_none()), (42, true));
+        drop(accepting.join().unwrap());
     }
 }
