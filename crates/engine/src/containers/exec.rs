@@ -682,7 +682,10 @@ mod tests {
             assert!(pending.len() < 16, "the backlog never filled");
         }
         let call = HelperCall::send(&path, "{}\n".into(), None).unwrap();
-        assert!(call.conn.is_none(), "not connected while the backlog is full");
+        assert!(
+            call.conn.is_none(),
+            "not connected while the backlog is full"
+        );
         let accepting = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(50));
             let mut accepted = Vec::new();
