@@ -38,6 +38,14 @@ fn main() -> std::process::ExitCode {
 
 async fn run(config: Config) -> Result<(), String> {
     let hosts = listeners::parse_hosts(&config)?;
+    let exec_root_len = config.exec_root.as_os_str().len();
+    if exec_root_len > berth_engine::containers::MAX_EXEC_ROOT_LEN {
+        return Err(format!(
+            "exec root {} is {exec_root_len} bytes long: the containers' sockets under it would not fit in a Unix socket address; use one of at most {} bytes",
+            config.exec_root.display(),
+            berth_engine::containers::MAX_EXEC_ROOT_LEN
+        ));
+    }
     std::fs::create_dir_all(&config.data_root)
         .map_err(|e| format!("create data root {}: {e}", config.data_root.display()))?;
     std::fs::create_dir_all(&config.exec_root)

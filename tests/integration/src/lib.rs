@@ -120,6 +120,8 @@ pub struct Daemon {
     pub socket: PathBuf,
     pub extra_args: Vec<String>,
     bridge: String,
+    /// The exec root's name in `dir`.
+    exec_root: String,
 }
 
 /// A bridge name and address no other daemon of this machine's test runs uses at the same
@@ -156,6 +158,12 @@ impl Daemon {
     /// /24 of its own (so tests running side by side never share addresses or rules); the
     /// bridge and its rules are removed when the daemon is dropped.
     pub fn start_with(args: &[&str]) -> Daemon {
+        Self::start_with_exec_root("exec", args)
+    }
+
+    /// As [`Daemon::start_with`], with the exec root named `exec_root` in the daemon's
+    /// directory (`/tmp/berth-test-XXXXXX/`, [`Daemon::dir_len`] bytes).
+    pub fn start_with_exec_root(exec_root: &str, args: &[&str]) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("berth-test-")
             .tempdir()
@@ -184,9 +192,18 @@ impl Daemon {
             socket,
             extra_args,
             bridge,
+            exec_root: exec_root.to_string(),
         };
         d.spawn();
         d
+    }
+
+    /// The length of a daemon's directory path with its final slash.
+    pub fn dir_len() -> usize {
+        std::env::temp_dir()
+            .join("berth-test-XXXXXX/")
+            .as_os_str()
+            .len()
     }
 
     /// The daemon's bridge (`none` when it runs without one).
@@ -222,7 +239,7 @@ impl Daemon {
         cmd.arg("--data-root")
             .arg(self.data_root())
             .arg("--exec-root")
-            .arg(self.dir.path().join("exec"))
+            .arg(self.dir.path().join(&self.exec_root))
             .arg("--pidfile")
             .arg(self.dir.path().join("berthd.pid"))
             .arg("-H")

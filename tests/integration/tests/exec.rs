@@ -123,7 +123,11 @@ fn docker_exec_output_exit_codes_stdin_and_user() {
 
 /// The PID the container's exec helper wrote, if one runs.
 fn exec_helper_pid(d: &Daemon, id: &str) -> Option<i32> {
-    let file = d.dir.path().join("exec/sock").join(format!("{id}.pid"));
+    let file = d
+        .dir
+        .path()
+        .join("exec/sock")
+        .join(format!("{}.pid", &id[..32]));
     std::fs::read_to_string(file).ok()?.trim().parse().ok()
 }
 
@@ -193,7 +197,11 @@ fn exec_helper_is_unseen_survives_restarts_and_goes_with_the_container() {
     }
     assert!(!alive(helper), "the helper went with the container");
     assert_eq!(exec_helper_pid(&d, &id), None);
-    assert!(!d.dir.path().join(format!("exec/sock/{id}.exec")).exists());
+    assert!(!d
+        .dir
+        .path()
+        .join(format!("exec/sock/{}.exec", &id[..32]))
+        .exists());
     assert!(!cgroup_left(&id), "the container's cgroup is gone");
     // And a new one comes at the next start.
     d.docker_ok(&["start", "box"]);
@@ -591,4 +599,48 @@ fn execs_leave_nothing_behind_in_the_helper() {
         anon_after <= anon_before + 256,
         "helper grew from {anon_before} kB to {anon_after} kB"
     );
+}
+
+/// The monitors' sockets are named with half the container's ID, so an exec root of up to 64
+/// bytes leaves room for them (Unix socket addresses hold 107): attach stdin, terminal resize
+/// and exec all work under one that long. A longer one is refused at start, with the reason.
+#[test]
+fn a_long_exec_root_fits_the_sockets_and_a_longer_one_is_refused() {
+    let name = "e".repeat(64 - berth_tests::Daemon::dir_len());
+    let d = berth_tests::Daemon::start_with_exec_root(&name, &[]);
+    assert_eq!(d.dir.path().join(&name).as_os_str().len(), 64);
+    d.import_busybox("busybox:latest");
+    let mut cat = d
+        .docker_cmd(&["run", "-i", "--rm", "busybox", "cat"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(cat.stdin.as_mut().unwrap(), b"through stdin\n").unwrap();
+    drop(cat.stdin.take());
+    let out = cat.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "through stdin\n");
+    d.docker_ok(&[
+        "run", "-d", "-t", "--name", "box", "busybox", "sleep", "1000",
+    ]);
+    let resize = d.post("/v1.18/containers/box/resize?h=20&w=77");
+    assert_eq!(resize.status, 200, "{}", resize.text());
+    assert_eq!(d.docker_ok(&["exec", "box", "echo", "in"]).trim(), "in");
+    drop(d);
+
+    let dir = tempfile::tempdir().unwrap();
+    let too_long = dir.path().join("x".repeat(70));
+    let out = std::process::Command::new(berth_tests::berthd_bin())
+        .arg("--data-root")
+        .arg(dir.path().join("data"))
+        .arg("--exec-root")
+        .arg(&too_long)
+        .arg("-H")
+        .arg(format!("unix://{}", dir.path().join("s.sock").display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Unix socket address"), "{err}");
+    assert!(!too_long.exists(), "nothing made");
 }

@@ -27,7 +27,7 @@ use crate::events::{EventBus, EventKind};
 pub use exec::{ExecConfig, ExecIo, ExecRecord};
 pub use lifecycle::{CreateRequest, StatsPair};
 pub use logs::{LogLine, LogOptions};
-pub use paths::ContainerPaths;
+pub use paths::{ContainerPaths, MAX_EXEC_ROOT_LEN};
 pub use procs::TopResult;
 pub use record::{Config, ContainerRecord, HostConfig, RestartPolicy, State, Status};
 pub use settings::release_default_cgroup_parent;

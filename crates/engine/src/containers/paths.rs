@@ -2,6 +2,13 @@
 
 use std::path::PathBuf;
 
+/// How much of a container's ID names its sockets.
+const SOCKET_ID_LEN: usize = 32;
+
+/// The longest exec root (in bytes) whose sockets fit in a Unix socket address (107 bytes
+/// and a NUL): `<exec-root>/sock/<32 hex>.exec`.
+pub const MAX_EXEC_ROOT_LEN: usize = 107 - "/sock/".len() - SOCKET_ID_LEN - ".exec".len();
+
 #[derive(Debug, Clone)]
 pub struct ContainerPaths {
     /// `<data-root>`: records, logs, host files, overlays.
@@ -70,15 +77,21 @@ impl ContainerPaths {
         self.exec_root.join("containers").join(id)
     }
 
-    /// The socket the monitor feeds the container's stdin from (short: Unix socket paths are
-    /// limited to 108 bytes).
+    /// A socket of the container's monitor. Unix socket paths are limited to 108 bytes, so
+    /// the name takes the first half of the ID (128 random bits, unique in practice).
+    fn socket(&self, id: &str, suffix: &str) -> PathBuf {
+        let short = &id[..id.len().min(SOCKET_ID_LEN)];
+        self.exec_root.join("sock").join(format!("{short}{suffix}"))
+    }
+
+    /// The socket the monitor feeds the container's stdin from.
     pub fn stdin_socket(&self, id: &str) -> PathBuf {
-        self.exec_root.join("sock").join(id)
+        self.socket(id, ".in")
     }
 
     /// Where the container's monitor takes exec requests.
     pub fn exec_helper_socket(&self, id: &str) -> PathBuf {
-        self.exec_root.join("sock").join(format!("{id}.exec"))
+        self.socket(id, ".exec")
     }
 
     /// The PID of the container's exec helper while one runs (the monitor writes it): a
@@ -88,7 +101,7 @@ impl ContainerPaths {
     }
 
     pub fn resize_socket(&self, id: &str) -> PathBuf {
-        self.exec_root.join("sock").join(format!("{id}.tty"))
+        self.socket(id, ".tty")
     }
 
     /// The pinned loopback-only network namespace of a `none` container.
