@@ -619,10 +619,10 @@ fn clone_vfork(launch: &Launch<'_>, stack: &mut ChildStack) -> std::io::Result<P
     };
     let error = std::io::Error::last_os_error();
     let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&previous), None);
-    match Pid::from_raw(pid) {
-        Some(pid) if pid.as_raw_nonzero().get() > 0 => Ok(pid),
-        _ => Err(error),
+    if pid <= 0 {
+        return Err(error);
     }
+    Pid::from_raw(pid).ok_or(error)
 }
 
 /// In the child: the steps of an OCI tenant's start, in runc's order, then exec. Returns only
@@ -696,8 +696,9 @@ fn set_up(launch: &Launch<'_>) -> Result<(), String> {
     let cwd = launch.cwd.as_c_str();
     let chdir_failed = |e: rustix::io::Errno| {
         format!(
-            "chdir to cwd ({:?}) set in config.json failed: {e}",
-            cwd.to_string_lossy()
+            "chdir to cwd ({:?}) set in config.json failed: {}",
+            cwd.to_string_lossy(),
+            describe(e)
         )
     };
     // As another user the directory may be out of reach until the user is set.
@@ -734,15 +735,17 @@ fn exec_program(launch: &Launch<'_>) -> Result<std::convert::Infallible, String>
     // SAFETY: the path and both arrays are NUL-terminated C strings and NULL-terminated
     // arrays of them, owned by `launch` (see `Launch::new`).
     unsafe { libc::execve(path.as_ptr(), launch.argv.as_ptr(), launch.envp.as_ptr()) };
-    let e = std::io::Error::last_os_error();
-    let desc = rustix::io::Errno::from_io_error(&e)
-        .map(|e| {
-            nix::errno::Errno::from_raw(e.raw_os_error())
-                .desc()
-                .to_lowercase()
-        })
-        .unwrap_or_else(|| e.to_string());
-    Err(format!("exec {}: {desc}", path.to_string_lossy()))
+    let e = rustix::io::Errno::from_raw_os_error(
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+    );
+    Err(format!("exec {}: {}", path.to_string_lossy(), describe(e)))
+}
+
+/// An error as runc words it: `no such file or directory`.
+fn describe(e: rustix::io::Errno) -> String {
+    nix::errno::Errno::from_raw(e.raw_os_error())
+        .desc()
+        .to_lowercase()
 }
 
 /// A regular file this process may execute.

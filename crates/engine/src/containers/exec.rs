@@ -507,7 +507,9 @@ impl HelperCall {
         mut self,
         stdio: Option<[OwnedFd; 3]>,
     ) -> Result<(tokio::net::UnixStream, i32, Option<OwnedFd>), EngineError> {
-        let result = async {
+        // The whole exchange is bounded: a helper that stops reading a long request, or never
+        // answers, must not hold the client's stream open.
+        let exchange = async {
             let unavailable = |e: std::io::Error| format!("container's exec helper: {e}");
             let conn = match self.conn.take() {
                 Some(conn) => conn,
@@ -529,20 +531,16 @@ impl HelperCall {
                     Err(e) => return Err(unavailable(e)),
                 }
             }
-            let (reply, mut received) = tokio::time::timeout(
-                std::time::Duration::from_secs(30),
-                read_line(&conn, 64 * 1024),
-            )
-            .await
-            .map_err(|_| "container's exec helper: no answer in 30 s".to_string())?
-            .map_err(unavailable)?;
+            let (reply, mut received) = read_line(&conn, 64 * 1024).await.map_err(unavailable)?;
             match ExecReply::parse(&reply) {
                 Some(ExecReply::Started { pid }) => Ok((conn, pid, received.pop())),
                 Some(ExecReply::Failed(msg)) => Err(msg),
                 _ => Err(format!("unexpected answer from the exec helper: {reply:?}")),
             }
-        }
-        .await;
+        };
+        let result = tokio::time::timeout(std::time::Duration::from_secs(30), exchange)
+            .await
+            .unwrap_or_else(|_| Err("container's exec helper: no answer in 30 s".into()));
         // The process holds its ends of `stdio` now; ours would keep its output open.
         result.map_err(|msg| helper_failed(msg, stdio))
     }

@@ -91,7 +91,8 @@ fn merge(user: &mut Config, image: &Config) {
 
 /// A small file of the container's (`etc/passwd`), resolved as the container sees it: its
 /// symlinks stay inside its root, as Docker resolves them in scope. Empty when it is missing
-/// or not a regular file (a FIFO there must not hang the daemon).
+/// or not a regular file: it is looked at (`O_PATH`) before it is opened, so a device node
+/// or FIFO planted there is never opened by the daemon.
 fn read_in_root(rootfs: &std::path::Path, path: &str) -> String {
     use rustix::fs::{Mode, OFlags, ResolveFlags};
     use std::io::Read;
@@ -103,19 +104,34 @@ fn read_in_root(rootfs: &std::path::Path, path: &str) -> String {
     ) else {
         return String::new();
     };
-    let Ok(fd) = rustix::fs::openat2(
-        &root,
-        path,
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-    ) else {
+    let located = (0..3)
+        .map(|_| {
+            rustix::fs::openat2(
+                &root,
+                path,
+                OFlags::PATH | OFlags::CLOEXEC,
+                Mode::empty(),
+                ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+            )
+        })
+        // EAGAIN: a rename somewhere in the container raced the lookup.
+        .find(|r| !matches!(r, Err(rustix::io::Errno::AGAIN)));
+    let Some(Ok(located)) = located else {
         return String::new();
     };
-    let file = std::fs::File::from(fd);
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
+    let regular = rustix::fs::fstat(&located).is_ok_and(|st| {
+        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile
+    });
+    if !regular {
         return String::new();
     }
+    let reopened = format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&located)
+    );
+    let Ok(file) = std::fs::File::open(reopened) else {
+        return String::new();
+    };
     let mut text = String::new();
     let _ = file.take(LIMIT).read_to_string(&mut text);
     text
@@ -1383,7 +1399,7 @@ mod tests {
         std::os::unix::fs::symlink("/etc/real", root.path().join("etc/passwd")).unwrap();
         assert_eq!(resolve_user(root.path(), "app").unwrap(), (7, 8, vec![]));
         assert_eq!(home_dir(root.path(), 7), "/home/app");
-        // A FIFO there does not hang.
+        // A FIFO there does not hang, nor is a device opened.
         std::fs::remove_file(root.path().join("etc/passwd")).unwrap();
         rustix::fs::mknodat(
             rustix::fs::CWD,

@@ -79,19 +79,28 @@ impl ContainerPaths {
 
     /// A socket of the container's monitor. Unix socket paths are limited to 108 bytes, so
     /// the name takes the first half of the ID (128 random bits, unique in practice).
-    fn socket(&self, id: &str, suffix: &str) -> PathBuf {
+    /// A monitor started by an earlier berthd (still running across the upgrade) listens on
+    /// the whole ID's name, `legacy`, which is used while it exists.
+    fn socket(&self, id: &str, suffix: &str, legacy: &str) -> PathBuf {
+        let dir = self.exec_root.join("sock");
+        if id.len() > SOCKET_ID_LEN {
+            let old = dir.join(format!("{id}{legacy}"));
+            if old.exists() {
+                return old;
+            }
+        }
         let short = &id[..id.len().min(SOCKET_ID_LEN)];
-        self.exec_root.join("sock").join(format!("{short}{suffix}"))
+        dir.join(format!("{short}{suffix}"))
     }
 
     /// The socket the monitor feeds the container's stdin from.
     pub fn stdin_socket(&self, id: &str) -> PathBuf {
-        self.socket(id, ".in")
+        self.socket(id, ".in", "")
     }
 
     /// Where the container's monitor takes exec requests.
     pub fn exec_helper_socket(&self, id: &str) -> PathBuf {
-        self.socket(id, ".exec")
+        self.socket(id, ".exec", ".exec")
     }
 
     /// The PID of the container's exec helper while one runs (the monitor writes it): a
@@ -101,7 +110,7 @@ impl ContainerPaths {
     }
 
     pub fn resize_socket(&self, id: &str) -> PathBuf {
-        self.socket(id, ".tty")
+        self.socket(id, ".tty", ".tty")
     }
 
     /// The pinned loopback-only network namespace of a `none` container.
@@ -116,5 +125,61 @@ impl ContainerPaths {
 
     pub fn runtime_root(&self) -> PathBuf {
         self.exec_root.join("runtime")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockets_use_half_the_id_unless_an_older_monitor_listens_on_the_whole_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = ContainerPaths {
+            data_root: dir.path().join("data"),
+            exec_root: dir.path().join("exec"),
+        };
+        paths.create().unwrap();
+        let id = "ab".repeat(32);
+        let sock = dir.path().join("exec/sock");
+        assert_eq!(
+            paths.exec_helper_socket(&id),
+            sock.join(format!("{}.exec", &id[..32]))
+        );
+        assert_eq!(
+            paths.stdin_socket(&id),
+            sock.join(format!("{}.in", &id[..32]))
+        );
+        assert_eq!(
+            paths.resize_socket(&id),
+            sock.join(format!("{}.tty", &id[..32]))
+        );
+        assert_eq!(
+            paths.exec_helper_pid(&id),
+            sock.join(format!("{}.pid", &id[..32]))
+        );
+        for legacy in [id.clone(), format!("{id}.exec"), format!("{id}.tty")] {
+            std::fs::write(sock.join(legacy), b"").unwrap();
+        }
+        assert_eq!(paths.stdin_socket(&id), sock.join(&id));
+        assert_eq!(
+            paths.exec_helper_socket(&id),
+            sock.join(format!("{id}.exec"))
+        );
+        assert_eq!(paths.exec_helper_pid(&id), sock.join(format!("{id}.pid")));
+        assert_eq!(paths.resize_socket(&id), sock.join(format!("{id}.tty")));
+        // Every name fits a socket address at the longest exec root allowed.
+        let longest = "/".to_string() + &"r".repeat(MAX_EXEC_ROOT_LEN - 1);
+        let at_limit = ContainerPaths {
+            data_root: dir.path().into(),
+            exec_root: longest.into(),
+        };
+        for p in [
+            at_limit.exec_helper_socket(&id),
+            at_limit.stdin_socket(&id),
+            at_limit.resize_socket(&id),
+        ] {
+            assert!(p.as_os_str().len() <= 107, "{}", p.display());
+        }
     }
 }
