@@ -39,6 +39,8 @@ pub struct ExecRecord {
     /// Set once it has run.
     pub exit_code: Option<i32>,
     pub pid: i32,
+    /// Seen finished by a sweep ([`Execs::sweep`]): the next one forgets it.
+    pub(crate) removable: bool,
 }
 
 /// The streams of a started exec.
@@ -62,6 +64,26 @@ pub(crate) struct Execs {
     /// Each exec'd container's environment as its processes started with it, by container
     /// ID: read from the bundle once per start, not per exec.
     started_env: std::sync::Mutex<HashMap<String, StartedEnv>>,
+}
+
+/// How often finished execs are swept, as Docker's `execCommandGC` does: a finished exec can
+/// still be inspected for one to two periods, then it is forgotten.
+pub(crate) const EXEC_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl Execs {
+    /// Forgets the execs an earlier sweep found finished and marks those finished since. Execs
+    /// created but not started, or running, stay. Returns how many went.
+    pub(crate) fn sweep(&self) -> usize {
+        let mut map = self.map.lock().expect("lock");
+        let before = map.len();
+        map.retain(|_, e| !e.removable);
+        for e in map.values_mut() {
+            if !e.running && e.exit_code.is_some() {
+                e.removable = true;
+            }
+        }
+        before - map.len()
+    }
 }
 
 /// A container's started environment and the start (`StartedAt`) it belongs to.
@@ -110,6 +132,7 @@ impl ContainerService {
                 running: false,
                 exit_code: None,
                 pid: 0,
+                removable: false,
             },
         );
         self.publish(
@@ -700,5 +723,41 @@ mod tests {
         let (_, pid, master) = call.started(None).await.unwrap();
         assert_eq!((pid, master.is_none()), (42, true));
         drop(accepting.join().unwrap());
+    }
+
+    #[test]
+    fn finished_execs_are_forgotten_on_the_second_sweep() {
+        let execs = Execs::default();
+        let record = |id: &str, running: bool, exit_code: Option<i32>| ExecRecord {
+            id: id.into(),
+            container_id: "c".into(),
+            config: ExecConfig::default(),
+            running,
+            exit_code,
+            pid: 0,
+            removable: false,
+        };
+        {
+            let mut map = execs.map.lock().unwrap();
+            map.insert("created".into(), record("created", false, None));
+            map.insert("running".into(), record("running", true, None));
+            map.insert("done".into(), record("done", false, Some(0)));
+        }
+        // The first sweep only marks: a finished exec can still be inspected.
+        assert_eq!(execs.sweep(), 0);
+        assert_eq!(execs.map.lock().unwrap().len(), 3);
+        // The running one ends between sweeps: it gets its full period too.
+        {
+            let mut map = execs.map.lock().unwrap();
+            let r = map.get_mut("running").unwrap();
+            r.running = false;
+            r.exit_code = Some(3);
+        }
+        assert_eq!(execs.sweep(), 1);
+        let left: std::collections::BTreeSet<String> =
+            execs.map.lock().unwrap().keys().cloned().collect();
+        assert_eq!(left, ["created", "running"].map(String::from).into());
+        assert_eq!(execs.sweep(), 1);
+        assert_eq!(execs.map.lock().unwrap().len(), 1, "never started: kept");
     }
 }

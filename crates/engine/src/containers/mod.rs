@@ -90,6 +90,21 @@ impl ContainerService {
             network,
         });
         svc.restore().await?;
+        // Finished execs are forgotten after a while, as Docker forgets them; the sweeper
+        // holds the service weakly and ends with it.
+        let weak = Arc::downgrade(&svc);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(exec::EXEC_SWEEP_PERIOD);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(svc) = weak.upgrade() else { return };
+                let gone = svc.execs.sweep();
+                if gone > 0 {
+                    tracing::debug!(gone, "forgot finished execs");
+                }
+            }
+        });
         Ok(svc)
     }
 
