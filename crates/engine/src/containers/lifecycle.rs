@@ -202,12 +202,29 @@ pub(crate) fn resolve_user(
     Ok((uid, gid, extra))
 }
 
-/// How long to wait before the next restart: 100 ms doubling (Docker's back-off).
 /// `/etc/hosts` lines as (address, names).
 type HostsLines = Vec<(String, String)>;
 
-fn backoff(restart_count: i64) -> Duration {
-    Duration::from_millis(100u64.saturating_mul(1u64 << restart_count.clamp(0, 10)))
+/// How long to wait before the next restart, as Docker's restart manager decides it: 100 ms,
+/// doubling at each restart up to a minute; a run of 10 s or more starts it over.
+fn next_restart_delay(previous: Option<Duration>, ran_for: Duration) -> Duration {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MOST: Duration = Duration::from_secs(60);
+    match previous {
+        Some(p) if ran_for < Duration::from_secs(10) => (p * 2).min(MOST),
+        _ => FIRST,
+    }
+}
+
+/// How long a run lasted, from the record's `StartedAt` and `FinishedAt`.
+fn run_length(started_at: &str, finished_at: &str) -> Duration {
+    match (
+        started_at.parse::<jiff::Timestamp>(),
+        finished_at.parse::<jiff::Timestamp>(),
+    ) {
+        (Ok(a), Ok(b)) => Duration::try_from(b.duration_since(a)).unwrap_or_default(),
+        _ => Duration::ZERO,
+    }
 }
 
 impl ContainerService {
@@ -406,6 +423,8 @@ impl ContainerService {
             _ => {}
         }
         self.update(&entry, |r| r.state.stopped_by_user = false)?;
+        // A start by hand begins the restart back-off anew, as Docker's does.
+        *entry.restart_delay.lock().expect("lock") = None;
         self.start_locked(&entry).await
     }
 
@@ -897,7 +916,13 @@ impl ContainerService {
         if apply_policy && self.should_restart(&rec) {
             let svc = self.clone();
             let entry = entry.clone();
-            let delay = backoff(rec.restart_count);
+            let delay = {
+                let mut last = entry.restart_delay.lock().expect("lock");
+                let ran_for = run_length(&rec.state.started_at, &rec.state.finished_at);
+                let delay = next_restart_delay(*last, ran_for);
+                *last = Some(delay);
+                delay
+            };
             let _ = self.update(&entry, |r| r.state.status = Status::Restarting);
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
@@ -1046,6 +1071,7 @@ impl ContainerService {
             Err(e) => return Err(e),
         }
         self.update(&entry, |r| r.state.stopped_by_user = false)?;
+        *entry.restart_delay.lock().expect("lock") = None;
         self.start_locked(&entry).await?;
         self.publish(&entry.snapshot(), "restart", &[]);
         Ok(())
@@ -1413,10 +1439,30 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_from_100ms() {
-        assert_eq!(backoff(0), Duration::from_millis(100));
-        assert_eq!(backoff(1), Duration::from_millis(200));
-        assert_eq!(backoff(3), Duration::from_millis(800));
+    fn restart_delay_doubles_to_a_minute_and_starts_over_after_a_long_run() {
+        let short = Duration::from_secs(1);
+        let mut delay = next_restart_delay(None, short);
+        assert_eq!(delay, Duration::from_millis(100));
+        let mut seen = vec![delay];
+        for _ in 0..12 {
+            delay = next_restart_delay(Some(delay), short);
+            seen.push(delay);
+        }
+        assert_eq!(seen[1..4], [200, 400, 800].map(Duration::from_millis));
+        assert_eq!(*seen.last().unwrap(), Duration::from_secs(60), "capped");
+        assert_eq!(
+            next_restart_delay(Some(delay), Duration::from_secs(10)),
+            Duration::from_millis(100),
+            "a run of 10 s starts over"
+        );
+        assert_eq!(
+            run_length("2026-01-01T00:00:00.5Z", "2026-01-01T00:00:12Z"),
+            Duration::from_millis(11_500)
+        );
+        assert_eq!(
+            run_length("0001-01-01T00:00:00Z", "nonsense"),
+            Duration::ZERO
+        );
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub(crate) struct Entry {
     pub record: Mutex<ContainerRecord>,
     pub changed: tokio::sync::watch::Sender<u64>,
     pub op: tokio::sync::Mutex<()>,
+    /// The restart policy's last back-off (kept in memory, as Docker's restart manager does).
+    pub restart_delay: Mutex<Option<std::time::Duration>>,
 }
 
 impl Entry {
@@ -48,6 +50,7 @@ impl Entry {
             record: Mutex::new(record),
             changed,
             op: tokio::sync::Mutex::new(()),
+            restart_delay: Mutex::new(None),
         })
     }
 
