@@ -644,3 +644,52 @@ fn a_long_exec_root_fits_the_sockets_and_a_longer_one_is_refused() {
     assert!(err.contains("Unix socket address"), "{err}");
     assert!(!too_long.exists(), "nothing made");
 }
+
+/// A process the helper cannot start (here an argument with a NUL byte) is answered as
+/// Docker answers it, with or without a terminal: the stream opens, says `OCI runtime exec
+/// failed`, and the exec's exit code is 126.
+#[test]
+fn an_exec_that_cannot_start_says_why_on_its_stream() {
+    use std::io::{Read, Write};
+    let d = daemon_with_container();
+    for tty in [false, true] {
+        let body = serde_json::json!({
+            "Tty": tty, "AttachStdout": true, "AttachStderr": true, "Cmd": ["echo", "a\u{0}b"],
+        });
+        let r = d.post_json("/v1.18/containers/box/exec", body.to_string().as_bytes());
+        assert_eq!(r.status, 201, "{}", r.text());
+        let id = r.json()["Id"].as_str().unwrap().to_string();
+        let start = format!(r#"{{"Detach": false, "Tty": {tty}}}"#);
+        let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+        write!(
+            s,
+            "POST /v1.18/exec/{id}/start HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{start}",
+            start.len()
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert!(
+            out.starts_with(b"HTTP/1.1 101"),
+            "tty {tty}: {}",
+            String::from_utf8_lossy(&out)
+        );
+        let text = if tty {
+            out[split..].to_vec()
+        } else {
+            berth_tests::demux(&out[split..]).0
+        };
+        let text = String::from_utf8_lossy(&text);
+        assert!(
+            text.starts_with("OCI runtime exec failed: ") && text.contains("NUL byte"),
+            "tty {tty}: {text}"
+        );
+        let e = d.get(&format!("/v1.18/exec/{id}/json")).json();
+        assert_eq!(
+            (e["Running"].clone(), e["ExitCode"].clone()),
+            (false.into(), 126.into()),
+            "tty {tty}"
+        );
+    }
+}

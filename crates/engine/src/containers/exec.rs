@@ -280,8 +280,9 @@ impl ContainerService {
         // The request leaves now, before the client's answer is written, so the helper forks
         // while the answer travels; the task only finishes a request too big for one send.
         let call = HelperCall::send(&socket, line, theirs.as_ref());
+        // The terminal, or why the process did not start.
         let (terminal_tx, terminal_rx) =
-            tokio::sync::oneshot::channel::<Result<Option<Arc<OwnedFd>>, EngineError>>();
+            tokio::sync::oneshot::channel::<Result<Option<Arc<OwnedFd>>, String>>();
         let (done_tx, done) = tokio::sync::oneshot::channel();
         let svc = self.clone();
         let id = exec.id.clone();
@@ -289,10 +290,7 @@ impl ContainerService {
         tokio::spawn(async move {
             let handshake = match call {
                 Ok(call) => call.started(theirs).await,
-                Err(e) => Err(helper_failed(
-                    format!("container's exec helper: {e}"),
-                    theirs,
-                )),
+                Err(e) => Err(not_started(format!("container's exec helper: {e}"), theirs)),
             };
             let code = match handshake {
                 Ok((conn, pid, master)) => {
@@ -310,9 +308,9 @@ impl ContainerService {
                     let _ = terminal_tx.send(Ok(master));
                     exit_code(conn).await
                 }
-                Err(e) => {
-                    tracing::warn!(exec = %id, error = %e, "exec did not start");
-                    let _ = terminal_tx.send(Err(e));
+                Err(msg) => {
+                    tracing::warn!(exec = %id, error = %msg, "exec did not start");
+                    let _ = terminal_tx.send(Err(msg));
                     126
                 }
             };
@@ -338,10 +336,25 @@ impl ContainerService {
                 Box::pin(o.stderr),
             ),
             None => {
-                let master = terminal_rx
-                    .await
-                    .map_err(|_| EngineError::Internal("exec: helper task ended".into()))??
-                    .ok_or_else(|| EngineError::Internal("exec helper sent no terminal".into()))?;
+                let master = match terminal_rx.await {
+                    Ok(Ok(Some(master))) => master,
+                    Ok(Ok(None)) => {
+                        return Err(EngineError::Internal("exec helper sent no terminal".into()))
+                    }
+                    // As without a terminal: the client is answered and reads why on the
+                    // stream, and the exit code is 126.
+                    Ok(Err(msg)) => {
+                        let text = runtime_failure(&msg).into_bytes();
+                        return Ok(ExecIo {
+                            stdin: None,
+                            stdout: Box::pin(std::io::Cursor::new(text)),
+                            stderr: Box::pin(tokio::io::empty()),
+                            done,
+                            tty: true,
+                        });
+                    }
+                    Err(_) => return Err(EngineError::Internal("exec: helper task ended".into())),
+                };
                 let dup = || master.try_clone().map_err(|e| internal_io("terminal", e));
                 let input = tokio::net::unix::pipe::Sender::from_owned_fd_unchecked(dup()?)
                     .map_err(|e| internal_io("terminal", e))?;
@@ -529,7 +542,7 @@ impl HelperCall {
     async fn started(
         mut self,
         stdio: Option<[OwnedFd; 3]>,
-    ) -> Result<(tokio::net::UnixStream, i32, Option<OwnedFd>), EngineError> {
+    ) -> Result<(tokio::net::UnixStream, i32, Option<OwnedFd>), String> {
         // The whole exchange is bounded: a helper that stops reading a long request, or never
         // answers, must not hold the client's stream open.
         let exchange = async {
@@ -565,7 +578,7 @@ impl HelperCall {
             .await
             .unwrap_or_else(|_| Err("container's exec helper: no answer in 30 s".into()));
         // The process holds its ends of `stdio` now; ours would keep its output open.
-        result.map_err(|msg| helper_failed(msg, stdio))
+        result.map_err(|msg| not_started(msg, stdio))
     }
 }
 
@@ -607,13 +620,18 @@ fn borrowed(stdio: Option<&[OwnedFd; 3]>) -> Vec<std::os::fd::BorrowedFd<'_>> {
         .collect()
 }
 
-/// An exec that did not start: the client hears why on the stream, as Docker writes it there.
-fn helper_failed(msg: String, stdio: Option<[OwnedFd; 3]>) -> EngineError {
+/// An exec that did not start: the client hears why on the stream, as Docker writes it there
+/// (on the process's stdout, `stdio`, when it has pipes). Returns the reason.
+fn not_started(msg: String, stdio: Option<[OwnedFd; 3]>) -> String {
     if let Some([_, stdout, _]) = &stdio {
-        let text = format!("OCI runtime exec failed: {msg}: unknown\r\n");
-        let _ = rustix::io::write(stdout, text.as_bytes());
+        let _ = rustix::io::write(stdout, runtime_failure(&msg).as_bytes());
     }
-    EngineError::Internal(format!("exec: {msg}"))
+    msg
+}
+
+/// Docker's words for a process the runtime could not start.
+fn runtime_failure(msg: &str) -> String {
+    format!("OCI runtime exec failed: {msg}: unknown\r\n")
 }
 
 /// One line from the helper, waiting for it without a thread.
