@@ -214,7 +214,9 @@ fn serve(
     if let Some(filter) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         libcontainer::seccomp::initialize_seccomp(filter).map_err(|e| format!("seccomp: {e}"))?;
     }
-    give_back_freed_memory();
+    // Compiling the filter and parsing the spec left freed heap pages resident, and the helper
+    // lives as long as its container.
+    crate::memory::give_back_freed_heap();
     let mut children: Vec<Running> = Vec::new();
     let mut accepting = true;
     loop {
@@ -637,16 +639,6 @@ fn become_process(launch: &Launch<'_>) -> i32 {
     );
     let _ = rustix::io::write(rustix::stdio::stdout(), msg.as_bytes());
     126
-}
-
-/// Compiling the filter and parsing the spec left freed heap pages resident: return them, as
-/// the helper lives as long as its container.
-#[allow(unsafe_code)]
-fn give_back_freed_memory() {
-    // SAFETY: glibc's malloc_trim only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Ends a forked process without running the parent's exit handlers or flushing its buffers.

@@ -12,6 +12,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::process::ExitCode;
 
 mod exec_helper;
+mod memory;
 mod stdin;
 mod tty;
 
@@ -368,6 +369,10 @@ fn main() -> ExitCode {
                 pid: Some(run.pid.as_raw_nonzero().get()),
                 error: None,
             });
+            // The start's deep calls and freed allocations would stay resident for the
+            // container's life, in every container's monitor.
+            memory::give_back_freed_heap();
+            memory::give_back_unused_stack();
             supervise(run, &args, helper);
             ExitCode::SUCCESS
         }
