@@ -54,15 +54,7 @@ pub fn docker(host: &str, config: &Path, args: &[&str]) -> std::process::ExitSta
 
 /// One request over a fresh connection; returns status and body.
 pub fn request(socket: &Path, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
-    let mut s = UnixStream::connect(socket).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
+    let out = raw_request(socket, method, path, body);
     let status = std::str::from_utf8(&out[9..12]).unwrap().parse().unwrap();
     let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     let head = String::from_utf8_lossy(&out[..split]).to_ascii_lowercase();
@@ -72,6 +64,20 @@ pub fn request(socket: &Path, method: &str, path: &str, body: &[u8]) -> (u16, Ve
         out[split..].to_vec()
     };
     (status, body)
+}
+
+/// One request over a fresh connection (`Connection: close`); every byte of the answer.
+pub fn raw_request(socket: &Path, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    let mut s = UnixStream::connect(socket).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    out
 }
 
 /// Decodes a chunked HTTP body (Docker Engine answers some requests that way).

@@ -529,6 +529,31 @@ fn dechunk(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
     }
 }
 
+/// `POST path` with `body` on a new connection to `socket`, asking for the hijack
+/// (`Upgrade: tcp`); returns the connection, with a 20 s read timeout, to read the answer from.
+pub fn hijack(socket: &Path, path: &str, body: &[u8]) -> UnixStream {
+    let mut s = UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    s
+}
+
+/// A response head, read byte by byte so that nothing of the stream behind it is taken.
+pub fn read_head(s: &mut impl Read) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).unwrap(), 1, "closed in the headers");
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
 /// The stdout and stderr carried by a multiplexed stream (the 1.18 doc's 8-byte frames:
 /// stream type, three zero bytes, big-endian length). Panics on anything else, partial frames
 /// included.

@@ -370,15 +370,14 @@ fn events_for_container_transitions_in_docker_order() {
 
 #[test]
 fn attach_hijacks_with_101_and_streams_frames() {
-    use std::io::{Read, Write};
+    use std::io::Read;
     let d = daemon();
     let id = create_ok(&d, "att", &["sh", "-c", "sleep 0.3; echo attached"]);
-    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-    let req = format!(
-        "POST /v1.18/containers/{id}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n"
+    let mut s = berth_tests::hijack(
+        &d.socket,
+        &format!("/v1.18/containers/{id}/attach?stream=1&stdout=1&stderr=1"),
+        b"",
     );
-    s.write_all(req.as_bytes()).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     assert_eq!(d.post(&format!("/v1.18/containers/{id}/start")).status, 204);
     let mut out = Vec::new();
     s.read_to_end(&mut out).unwrap();
@@ -613,10 +612,12 @@ fn detach_keys_leave_the_container_running() {
     );
     assert_eq!(r.status, 201);
     assert_eq!(d.post("/v1.18/containers/det/start").status, 204);
-    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-    s.write_all(b"POST /v1.18/containers/det/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let mut s = berth_tests::hijack(
+        &d.socket,
+        "/v1.18/containers/det/attach?stream=1&stdin=1&stdout=1",
+        b"",
+    );
     s.write_all(b"before\n").unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     while !String::from_utf8_lossy(&out).contains("before") {

@@ -9,6 +9,23 @@ fn daemon_with_container() -> Daemon {
     d
 }
 
+/// `POST /containers/box/exec` with `body`; the new exec's ID.
+fn create_exec(d: &Daemon, body: &[u8]) -> String {
+    let r = d.post_json("/v1.18/containers/box/exec", body);
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["Id"].as_str().unwrap().to_string()
+}
+
+/// Starts exec `id` attached, over a raw connection asking for the 101 hijack.
+fn start_hijacked(d: &Daemon, id: &str, tty: bool) -> std::os::unix::net::UnixStream {
+    let start = format!(r#"{{"Detach": false, "Tty": {tty}}}"#);
+    berth_tests::hijack(
+        &d.socket,
+        &format!("/v1.18/exec/{id}/start"),
+        start.as_bytes(),
+    )
+}
+
 #[test]
 fn docker_exec_output_exit_codes_stdin_and_user() {
     let d = daemon_with_container();
@@ -305,9 +322,7 @@ fn exec_into_stopped_or_paused_containers_is_refused() {
 fn exec_api_inspect_and_events() {
     let d = daemon_with_container();
     let body = br#"{"AttachStdout": true, "AttachStderr": true, "Cmd": ["sh", "-c", "exit 2"]}"#;
-    let r = d.post_json("/v1.18/containers/box/exec", body);
-    assert_eq!(r.status, 201, "{}", r.text());
-    let id = r.json()["Id"].as_str().unwrap().to_string();
+    let id = create_exec(&d, body);
     let before = d.get(&format!("/v1.18/exec/{id}/json")).json();
     assert_eq!(before["Running"], false);
     assert_eq!(before["ProcessConfig"]["entrypoint"], "sh");
@@ -368,31 +383,9 @@ fn exec_with_a_terminal_and_resize() {
     use std::io::{Read, Write};
     let d = daemon_with_container();
     let body = br#"{"AttachStdin": true, "AttachStdout": true, "AttachStderr": true, "Tty": true, "Cmd": ["sh"]}"#;
-    let r = d.post_json("/v1.18/containers/box/exec", body);
-    assert_eq!(r.status, 201, "{}", r.text());
-    let id = r.json()["Id"].as_str().unwrap().to_string();
-    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    let start = br#"{"Detach": false, "Tty": true}"#;
-    write!(
-        s,
-        "POST /v1.18/exec/{id}/start HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        start.len()
-    )
-    .unwrap();
-    s.write_all(start).unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(
-            s.read(&mut byte).unwrap(),
-            1,
-            "connection closed in headers"
-        );
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_string();
+    let id = create_exec(&d, body);
+    let mut s = start_hijacked(&d, &id, true);
+    let head = berth_tests::read_head(&mut s);
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     // The resize waits for the terminal if the process is still being set up.
     let resize = d.post(&format!("/v1.18/exec/{id}/resize?h=33&w=101"));
@@ -452,9 +445,7 @@ fn exec_start_without_upgrade_hijacks_with_200() {
     use std::io::{Read, Write};
     let d = daemon_with_container();
     let body = br#"{"AttachStdin": true, "AttachStdout": true, "AttachStderr": true, "Cmd": ["sh", "-c", "cat; echo err >&2"]}"#;
-    let r = d.post_json("/v1.18/containers/box/exec", body);
-    assert_eq!(r.status, 201, "{}", r.text());
-    let id = r.json()["Id"].as_str().unwrap().to_string();
+    let id = create_exec(&d, body);
     let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
         .unwrap();
@@ -491,35 +482,16 @@ fn exec_start_without_upgrade_hijacks_with_200() {
 /// process still runs to its end, which is recorded (no exec left "running" for ever).
 #[test]
 fn an_exec_whose_client_vanishes_is_still_recorded_when_it_ends() {
-    use std::io::Write;
     let d = daemon_with_container();
     for tty in [true, false] {
         let body = format!(
             r#"{{"Tty": {tty}, "AttachStdout": true, "AttachStderr": true, "Cmd": ["sh", "-c", "sleep 0.3; exit 3"]}}"#
         );
-        let r = d.post_json("/v1.18/containers/box/exec", body.as_bytes());
-        assert_eq!(r.status, 201, "{}", r.text());
-        let id = r.json()["Id"].as_str().unwrap().to_string();
-        let start = format!(r#"{{"Detach": false, "Tty": {tty}}}"#);
-        let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-        write!(
-            s,
-            "POST /v1.18/exec/{id}/start HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{start}",
-            start.len()
-        )
-        .unwrap();
+        let id = create_exec(&d, body.as_bytes());
+        let mut s = start_hijacked(&d, &id, tty);
         // Gone once the exec has started (its answer is the sign), before reading any output.
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            assert_eq!(std::io::Read::read(&mut s, &mut byte).unwrap(), 1);
-            head.push(byte[0]);
-        }
-        assert!(
-            head.starts_with(b"HTTP/1.1 101"),
-            "{}",
-            String::from_utf8_lossy(&head)
-        );
+        let head = berth_tests::read_head(&mut s);
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
         drop(s);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
@@ -576,9 +548,7 @@ fn execs_leave_nothing_behind_in_the_helper() {
             "Env": [format!("BIG={big}")],
             "Cmd": ["sh", "-c", "echo ${#BIG} $0", arg],
         });
-        let r = d.post_json("/v1.18/containers/box/exec", body.to_string().as_bytes());
-        assert_eq!(r.status, 201, "{}", r.text());
-        let id = r.json()["Id"].as_str().unwrap().to_string();
+        let id = create_exec(&d, body.to_string().as_bytes());
         let out = d.post_json(&format!("/v1.18/exec/{id}/start"), br#"{"Detach": false}"#);
         let (stdout, _) = berth_tests::demux(&out.body);
         let expected = format!("{} {arg}\n", big.len());
@@ -650,23 +620,14 @@ fn a_long_exec_root_fits_the_sockets_and_a_longer_one_is_refused() {
 /// failed`, and the exec's exit code is 126.
 #[test]
 fn an_exec_that_cannot_start_says_why_on_its_stream() {
-    use std::io::{Read, Write};
+    use std::io::Read;
     let d = daemon_with_container();
     for tty in [false, true] {
         let body = serde_json::json!({
             "Tty": tty, "AttachStdout": true, "AttachStderr": true, "Cmd": ["echo", "a\u{0}b"],
         });
-        let r = d.post_json("/v1.18/containers/box/exec", body.to_string().as_bytes());
-        assert_eq!(r.status, 201, "{}", r.text());
-        let id = r.json()["Id"].as_str().unwrap().to_string();
-        let start = format!(r#"{{"Detach": false, "Tty": {tty}}}"#);
-        let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-        write!(
-            s,
-            "POST /v1.18/exec/{id}/start HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{start}",
-            start.len()
-        )
-        .unwrap();
+        let id = create_exec(&d, body.to_string().as_bytes());
+        let mut s = start_hijacked(&d, &id, tty);
         let mut out = Vec::new();
         s.read_to_end(&mut out).unwrap();
         let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;

@@ -137,69 +137,94 @@ fn read_in_root(rootfs: &std::path::Path, path: &str) -> String {
     text
 }
 
-/// The home directory of `uid` in the container's `/etc/passwd`, `/` when it has none: the
-/// `HOME` a process gets when its environment does not set one, as runc gives it.
-pub(crate) fn home_dir(rootfs: &std::path::Path, uid: u32) -> String {
-    let passwd = read_in_root(rootfs, "etc/passwd");
-    passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.len() >= 6 && f[2].parse() == Ok(uid))
-        .map(|f| f[5].to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "/".to_string())
+/// A container's `/etc/passwd` and `/etc/group`, each read at most once, when first needed.
+pub(crate) struct UserFiles<'a> {
+    rootfs: &'a std::path::Path,
+    passwd: std::cell::OnceCell<String>,
+    group: std::cell::OnceCell<String>,
 }
 
-/// Resolves `user` (`name`, `uid`, `uid:gid`, `name:group`) in the container's files.
-pub(crate) fn resolve_user(
-    rootfs: &std::path::Path,
-    user: &str,
-) -> Result<(u32, u32, Vec<u32>), EngineError> {
-    if user.is_empty() {
-        return Ok((0, 0, Vec::new()));
-    }
-    let (u, g) = user
-        .split_once(':')
-        .map_or((user, None), |(u, g)| (u, Some(g)));
-    let passwd = read_in_root(rootfs, "etc/passwd");
-    let group = read_in_root(rootfs, "etc/group");
-    let entry = passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.len() >= 4 && (f[0] == u || f[2] == u));
-    let (uid, mut gid) = match (u.parse::<u32>(), &entry) {
-        (_, Some(f)) => (f[2].parse().unwrap_or(0), f[3].parse().unwrap_or(0)),
-        (Ok(n), None) => (n, 0),
-        (Err(_), None) => {
-            return Err(EngineError::InvalidParameter(format!(
-                "unable to find user {u}: no matching entries in passwd file"
-            )))
+impl<'a> UserFiles<'a> {
+    pub(crate) fn new(rootfs: &'a std::path::Path) -> UserFiles<'a> {
+        UserFiles {
+            rootfs,
+            passwd: Default::default(),
+            group: Default::default(),
         }
-    };
-    if let Some(g) = g {
-        gid = match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => group
-                .lines()
-                .map(|l| l.split(':').collect::<Vec<_>>())
-                .find(|f| f.len() >= 3 && f[0] == g)
-                .and_then(|f| f[2].parse().ok())
-                .ok_or_else(|| {
-                    EngineError::InvalidParameter(format!(
-                        "unable to find group {g}: no matching entries in group file"
-                    ))
-                })?,
-        };
     }
-    let name = entry.as_ref().map(|f| f[0]).unwrap_or("");
-    let extra: Vec<u32> = group
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .filter(|f| f.len() >= 4 && !name.is_empty() && f[3].split(',').any(|m| m == name))
-        .filter_map(|f| f[2].parse().ok())
-        .filter(|g| *g != gid)
-        .collect();
-    Ok((uid, gid, extra))
+
+    fn passwd(&self) -> &str {
+        self.passwd
+            .get_or_init(|| read_in_root(self.rootfs, "etc/passwd"))
+    }
+
+    fn group(&self) -> &str {
+        self.group
+            .get_or_init(|| read_in_root(self.rootfs, "etc/group"))
+    }
+
+    /// The home directory of `uid`, `/` when it has none: the `HOME` a process gets when its
+    /// environment does not set one, as runc gives it.
+    pub(crate) fn home_dir(&self, uid: u32) -> String {
+        self.passwd()
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() >= 6 && f[2].parse() == Ok(uid))
+            .map(|f| f[5].to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "/".to_string())
+    }
+
+    /// Resolves `user` (`name`, `uid`, `uid:gid`, `name:group`): uid, gid and supplementary
+    /// groups.
+    pub(crate) fn resolve(&self, user: &str) -> Result<(u32, u32, Vec<u32>), EngineError> {
+        if user.is_empty() {
+            return Ok((0, 0, Vec::new()));
+        }
+        let (u, g) = user
+            .split_once(':')
+            .map_or((user, None), |(u, g)| (u, Some(g)));
+        let entry = self
+            .passwd()
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() >= 4 && (f[0] == u || f[2] == u));
+        let (uid, mut gid) = match (u.parse::<u32>(), &entry) {
+            (_, Some(f)) => (f[2].parse().unwrap_or(0), f[3].parse().unwrap_or(0)),
+            (Ok(n), None) => (n, 0),
+            (Err(_), None) => {
+                return Err(EngineError::InvalidParameter(format!(
+                    "unable to find user {u}: no matching entries in passwd file"
+                )))
+            }
+        };
+        if let Some(g) = g {
+            gid = match g.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => self
+                    .group()
+                    .lines()
+                    .map(|l| l.split(':').collect::<Vec<_>>())
+                    .find(|f| f.len() >= 3 && f[0] == g)
+                    .and_then(|f| f[2].parse().ok())
+                    .ok_or_else(|| {
+                        EngineError::InvalidParameter(format!(
+                            "unable to find group {g}: no matching entries in group file"
+                        ))
+                    })?,
+            };
+        }
+        let name = entry.as_ref().map(|f| f[0]).unwrap_or("");
+        let extra: Vec<u32> = self
+            .group()
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .filter(|f| f.len() >= 4 && !name.is_empty() && f[3].split(',').any(|m| m == name))
+            .filter_map(|f| f[2].parse().ok())
+            .filter(|g| *g != gid)
+            .collect();
+        Ok((uid, gid, extra))
+    }
 }
 
 /// `/etc/hosts` lines as (address, names).
@@ -590,7 +615,7 @@ impl ContainerService {
                     )));
                 }
             }
-            let (uid, gid, additional_gids) = resolve_user(&rootfs, &c.user)?;
+            let (uid, gid, additional_gids) = UserFiles::new(&rootfs).resolve(&c.user)?;
             let capabilities = settings::capabilities(h)?;
             let mut env = c.env.clone().unwrap_or_default();
             // Link variables first; the container's own win over them.
@@ -1380,25 +1405,41 @@ mod tests {
             "root:x:0:\nstaff:x:50:app\napp:x:1000:\n",
         )
         .unwrap();
-        assert_eq!(home_dir(dir.path(), 0), "/root");
-        assert_eq!(home_dir(dir.path(), 1000), "/");
-        assert_eq!(home_dir(dir.path(), 4242), "/");
-        assert_eq!(resolve_user(dir.path(), "").unwrap(), (0, 0, vec![]));
+        assert_eq!(UserFiles::new(dir.path()).home_dir(0), "/root");
+        assert_eq!(UserFiles::new(dir.path()).home_dir(1000), "/");
+        assert_eq!(UserFiles::new(dir.path()).home_dir(4242), "/");
         assert_eq!(
-            resolve_user(dir.path(), "nobody").unwrap(),
+            UserFiles::new(dir.path()).resolve("").unwrap(),
+            (0, 0, vec![])
+        );
+        assert_eq!(
+            UserFiles::new(dir.path()).resolve("nobody").unwrap(),
             (65534, 65534, vec![])
         );
         assert_eq!(
-            resolve_user(dir.path(), "app").unwrap(),
+            UserFiles::new(dir.path()).resolve("app").unwrap(),
             (1000, 1000, vec![50])
         );
-        assert_eq!(resolve_user(dir.path(), "1234").unwrap(), (1234, 0, vec![]));
         assert_eq!(
-            resolve_user(dir.path(), "1234:7").unwrap(),
+            UserFiles::new(dir.path()).resolve("1234").unwrap(),
+            (1234, 0, vec![])
+        );
+        assert_eq!(
+            UserFiles::new(dir.path()).resolve("1234:7").unwrap(),
             (1234, 7, vec![])
         );
-        assert_eq!(resolve_user(dir.path(), "app:staff").unwrap().1, 50);
-        assert!(resolve_user(dir.path(), "ghost").is_err());
+        assert_eq!(
+            UserFiles::new(dir.path()).resolve("app:staff").unwrap().1,
+            50
+        );
+        assert!(UserFiles::new(dir.path()).resolve("ghost").is_err());
+        // One exec's user and HOME come from a single read of each file.
+        let users = UserFiles::new(dir.path());
+        assert_eq!(users.resolve("app").unwrap(), (1000, 1000, vec![50]));
+        std::fs::remove_file(dir.path().join("etc/passwd")).unwrap();
+        std::fs::remove_file(dir.path().join("etc/group")).unwrap();
+        assert_eq!(users.home_dir(0), "/root");
+        assert_eq!(users.resolve("app:staff").unwrap().1, 50);
     }
 
     #[test]
@@ -1412,9 +1453,9 @@ mod tests {
         std::os::unix::fs::symlink(&host_passwd, root.path().join("etc/passwd")).unwrap();
         let climb = format!("../../../../../../..{}", host_passwd.display());
         std::os::unix::fs::symlink(climb, root.path().join("etc/group")).unwrap();
-        assert!(resolve_user(root.path(), "evil").is_err());
-        assert_eq!(home_dir(root.path(), 0), "/");
-        assert!(resolve_user(root.path(), "0:evil").is_err());
+        assert!(UserFiles::new(root.path()).resolve("evil").is_err());
+        assert_eq!(UserFiles::new(root.path()).home_dir(0), "/");
+        assert!(UserFiles::new(root.path()).resolve("0:evil").is_err());
         // A link that stays inside is followed.
         std::fs::write(
             root.path().join("etc/real"),
@@ -1423,8 +1464,11 @@ mod tests {
         .unwrap();
         std::fs::remove_file(root.path().join("etc/passwd")).unwrap();
         std::os::unix::fs::symlink("/etc/real", root.path().join("etc/passwd")).unwrap();
-        assert_eq!(resolve_user(root.path(), "app").unwrap(), (7, 8, vec![]));
-        assert_eq!(home_dir(root.path(), 7), "/home/app");
+        assert_eq!(
+            UserFiles::new(root.path()).resolve("app").unwrap(),
+            (7, 8, vec![])
+        );
+        assert_eq!(UserFiles::new(root.path()).home_dir(7), "/home/app");
         // A FIFO there does not hang, nor is a device opened.
         std::fs::remove_file(root.path().join("etc/passwd")).unwrap();
         rustix::fs::mknodat(
@@ -1435,7 +1479,7 @@ mod tests {
             0,
         )
         .unwrap();
-        assert_eq!(home_dir(root.path(), 0), "/");
+        assert_eq!(UserFiles::new(root.path()).home_dir(0), "/");
     }
 
     #[test]

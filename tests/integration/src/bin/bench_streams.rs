@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use berth_tests::bench::{
-    create_container, docker, median, ms, request, start_container, RefDocker,
+    create_container, docker, median, ms, raw_request, request, start_container, RefDocker,
 };
 use berth_tests::Daemon;
 
@@ -36,15 +36,13 @@ fn attach_throughput(socket: &Path, version: &str, mb: usize) -> (f64, f64) {
         "HostConfig": {"NetworkMode": "none"},
     });
     let id = create_container(socket, version, body.to_string().as_bytes());
-    let mut s = UnixStream::connect(socket).unwrap();
-    write!(s, "POST /{version}/containers/{id}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: bench\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n").unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut byte).unwrap(), 1, "closed in the headers");
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"));
+    let mut s = berth_tests::hijack(
+        socket,
+        &format!("/{version}/containers/{id}/attach?stream=1&stdout=1&stderr=1"),
+        b"",
+    );
+    let head = berth_tests::read_head(&mut s);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     let t = Instant::now();
     start_container(socket, version, &id);
     // Walk the frames as a client must, counting payload bytes.
@@ -128,51 +126,38 @@ struct Standin;
 impl Standin {
     fn start(berth: &Path, container: &str, at: &Path) -> Standin {
         let exec_body = br#"{"AttachStdout": true, "AttachStderr": true, "Cmd": ["true"]}"#;
-        let created = raw_exchange(
-            berth,
+        let recorded = |method: &str, path: &str, body: &[u8]| {
+            kept_open(&raw_request(berth, method, path, body))
+        };
+        let created = recorded(
             "POST",
             &format!("/v1.18/containers/{container}/exec"),
             exec_body,
-            false,
         );
-        let split = head_end(&created);
-        let exec_id = serde_json::from_slice::<serde_json::Value>(&created[split..]).unwrap()["Id"]
+        let exec_id = serde_json::from_slice::<serde_json::Value>(&created[head_end(&created)..])
+            .unwrap()["Id"]
             .as_str()
             .unwrap()
             .to_string();
-        let started = raw_exchange(
+        let mut hijacked = berth_tests::hijack(
             berth,
-            "POST",
             &format!("/v1.18/exec/{exec_id}/start"),
             br#"{"Detach": false}"#,
-            true,
         );
+        let started = berth_tests::read_head(&mut hijacked).into_bytes();
+        std::io::copy(&mut hijacked, &mut std::io::sink()).unwrap();
         let answers = std::sync::Arc::new(vec![
-            (
-                Route::Ping,
-                kept_open(&raw_exchange(berth, "GET", "/_ping", b"", false)),
-            ),
+            (Route::Ping, recorded("GET", "/_ping", b"")),
+            (Route::PingHead, recorded("HEAD", "/_ping", b"")),
             (
                 Route::Container,
-                kept_open(&raw_exchange(
-                    berth,
-                    "GET",
-                    &format!("/v1.18/containers/{container}/json"),
-                    b"",
-                    false,
-                )),
+                recorded("GET", &format!("/v1.18/containers/{container}/json"), b""),
             ),
-            (Route::ExecCreate, kept_open(&created)),
-            (Route::ExecStart, started[..head_end(&started)].to_vec()),
+            (Route::ExecCreate, created),
+            (Route::ExecStart, started),
             (
                 Route::ExecInspect,
-                kept_open(&raw_exchange(
-                    berth,
-                    "GET",
-                    &format!("/v1.18/exec/{exec_id}/json"),
-                    b"",
-                    false,
-                )),
+                recorded("GET", &format!("/v1.18/exec/{exec_id}/json"), b""),
             ),
         ]);
         let listener = std::os::unix::net::UnixListener::bind(at).unwrap();
@@ -262,27 +247,6 @@ fn serve_recorded(mut conn: UnixStream, answers: &[(Route, Vec<u8>)]) {
             return;
         }
     }
-}
-
-/// One request on its own connection, and every byte of the answer (to the end of the
-/// stream for a hijack).
-fn raw_exchange(socket: &Path, method: &str, path: &str, body: &[u8], hijack: bool) -> Vec<u8> {
-    let mut s = UnixStream::connect(socket).unwrap();
-    let connection = if hijack {
-        "Connection: Upgrade\r\nUpgrade: tcp"
-    } else {
-        "Connection: close"
-    };
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: bench\r\n{connection}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    out
 }
 
 fn head_end(response: &[u8]) -> usize {
