@@ -136,27 +136,30 @@ pub fn read_all(path: &Path) -> io::Result<Vec<LogEntry>> {
     read_until(path, None)
 }
 
-/// As [`read_all`], reading only the first `current_len` bytes of the current file (`path`
-/// itself), when given: what was there at some earlier moment, for a reader that follows the
-/// rest from that offset.
-pub fn read_until(path: &Path, current_len: Option<u64>) -> io::Result<Vec<LogEntry>> {
-    use std::io::Read;
+/// As [`read_all`], with the current file (`path` itself) as `current` gives it, when given:
+/// an open handle and how many of its bytes to read, what was there at some earlier moment,
+/// for a reader that follows the rest from that offset on the same handle.
+pub fn read_until(path: &Path, current: Option<(&File, u64)>) -> io::Result<Vec<LogEntry>> {
+    use std::io::{Read, Seek};
     let mut out = Vec::new();
-    for f in log_files(path) {
-        let file = match File::open(&f) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        let limit = if f == path {
-            current_len.unwrap_or(u64::MAX)
-        } else {
-            u64::MAX
-        };
-        for line in BufReader::new(file.take(limit)).lines() {
+    let mut collect = |r: &mut dyn Read| -> io::Result<()> {
+        for line in BufReader::new(r).lines() {
             if let Ok(entry) = serde_json::from_str::<LogEntry>(&line?) {
                 out.push(entry);
             }
+        }
+        Ok(())
+    };
+    for f in log_files(path) {
+        if let (true, Some((mut file, len))) = (f == path, current) {
+            file.rewind()?;
+            collect(&mut file.take(len))?;
+            continue;
+        }
+        match File::open(&f) {
+            Ok(file) => collect(&mut &file)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
         }
     }
     Ok(out)
@@ -176,8 +179,9 @@ mod tests {
         let len = std::fs::metadata(&path).unwrap().len();
         w.feed(0, b"two\n").unwrap();
         w.flush().unwrap();
-        let logs = |n| {
-            read_until(&path, n)
+        let logs = |n: Option<u64>| {
+            let file = File::open(&path).unwrap();
+            read_until(&path, n.map(|len| (&file, len)))
                 .unwrap()
                 .into_iter()
                 .map(|e| e.log)

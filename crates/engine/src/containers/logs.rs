@@ -86,7 +86,7 @@ fn follow_log(
     opts: &LogOptions,
     tx: &tokio::sync::mpsc::Sender<LogLine>,
 ) {
-    let mut lines: Vec<LogLine> = logfile::read_until(path, now.as_ref().map(|(_, len)| *len))
+    let mut lines: Vec<LogLine> = logfile::read_until(path, now.as_ref().map(|(f, len)| (f, *len)))
         .unwrap_or_default()
         .into_iter()
         .filter_map(|e| to_line(e, opts))
