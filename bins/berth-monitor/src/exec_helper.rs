@@ -141,7 +141,7 @@ impl Helper {
 /// Forks a child that runs `child` and exits with the code it returns. Only for
 /// single-threaded processes (the monitor, the helper), where the child may run anything.
 #[allow(unsafe_code)]
-fn fork_child(child: impl FnOnce() -> i32) -> std::io::Result<Pid> {
+pub(crate) fn fork_child(child: impl FnOnce() -> i32) -> std::io::Result<Pid> {
     // SAFETY: the caller has one thread, so no lock or allocator state is left half-held.
     match unsafe { nix::unistd::fork() }.map_err(std::io::Error::from)? {
         nix::unistd::ForkResult::Parent { child } => {

@@ -11,13 +11,14 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::ExitCode;
 
+mod cgroupfs;
 mod exec_helper;
 mod memory;
 mod stdin;
 mod tty;
 
 use berth_runtime::logfile::LogWriter;
-use berth_runtime::monitor::{ExitRecord, MonitorArgs, StartReport};
+use berth_runtime::monitor::{ExitRecord, MonitorArgs, MonitorState, StartReport};
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::Container;
 use libcontainer::syscall::syscall::SyscallType;
@@ -66,9 +67,9 @@ fn start(args: &MonitorArgs) -> Result<Running, String> {
         .with_detach(true)
         .build()
         .map_err(|e| format!("create container: {e}"))?;
-    if let Err(e) = container.start() {
+    if let Err(e) = seal_and_start(&mut container, args) {
         let _ = container.delete(true);
-        return Err(format!("start container: {e}"));
+        return Err(e);
     }
     let pid = container.pid().ok_or("container has no pid")?.as_raw();
     Ok(Running {
@@ -79,6 +80,22 @@ fn start(args: &MonitorArgs) -> Result<Running, String> {
         stdin: relay,
         resizer: None,
     })
+}
+
+/// Makes the container's cgroup filesystem read-only when its spec asks (libcontainer
+/// leaves cgroup v1 writable), then lets its process run.
+fn seal_and_start(container: &mut Container, args: &MonitorArgs) -> Result<(), String> {
+    let spec = read_spec(&args.bundle).ok_or("read the container's spec")?;
+    if cgroupfs::wants_readonly(&spec) {
+        let pid = container
+            .pid()
+            .and_then(|p| Pid::from_raw(p.as_raw()))
+            .ok_or("container has no pid")?;
+        cgroupfs::seal(pid)?;
+    }
+    container
+        .start()
+        .map_err(|e| format!("start container: {e}"))
 }
 
 /// Starts the container on a pseudo-terminal: its master side is both the output and the
@@ -113,9 +130,9 @@ fn start_tty(args: &MonitorArgs) -> Result<Running, String> {
             return Err(format!("terminal: {e}"));
         }
     };
-    if let Err(e) = container.start() {
+    if let Err(e) = seal_and_start(&mut container, args) {
         let _ = container.delete(true);
-        return Err(format!("start container: {e}"));
+        return Err(e);
     }
     let pid = container.pid().ok_or("container has no pid")?.as_raw();
     let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| format!("dup: {e}"));
@@ -282,6 +299,16 @@ fn supervise(mut run: Running, args: &MonitorArgs, mut helper: Option<exec_helpe
     }
     // Read before the cgroup goes with the container.
     let oom_killed = cgroup.as_deref().is_some_and(oom_killed);
+    // Child cgroups (made by a privileged container, or anyone) would keep the container's
+    // own from being removed: remove the whole tree, deepest first.
+    if let Some(cgroup) = &cgroup {
+        for d in berth_runtime::stats::CgroupFs::default().remove_tree(cgroup) {
+            eprintln!(
+                "berth-monitor: cgroup {} still holds processes",
+                d.display()
+            );
+        }
+    }
     if let Err(e) = run.container.delete(true) {
         eprintln!("berth-monitor: delete container state: {e}");
     }
@@ -297,11 +324,16 @@ fn supervise(mut run: Running, args: &MonitorArgs, mut helper: Option<exec_helpe
     exit_code
 }
 
+/// The container's spec (`config.json` in its bundle).
+fn read_spec(bundle: &std::path::Path) -> Option<serde_json::Value> {
+    serde_json::from_slice(&std::fs::read(bundle.join("config.json")).ok()?).ok()
+}
+
 /// `linux.cgroupsPath` of the container's spec.
 fn cgroups_path(bundle: &std::path::Path) -> Option<String> {
-    let spec = std::fs::read(bundle.join("config.json")).ok()?;
-    let spec = serde_json::from_slice::<serde_json::Value>(&spec).ok()?;
-    spec["linux"]["cgroupsPath"].as_str().map(str::to_string)
+    read_spec(bundle)?["linux"]["cgroupsPath"]
+        .as_str()
+        .map(str::to_string)
 }
 
 /// Kills what is left in the container's cgroup once its init has exited, and waits (up to a
@@ -311,7 +343,7 @@ fn kill_leftovers(cgroup: &str) {
     let cgroups = berth_runtime::stats::CgroupFs::default();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
     loop {
-        let left = cgroups.processes(cgroup);
+        let left = cgroups.processes_below(cgroup);
         if left.is_empty() || std::time::Instant::now() > deadline {
             return;
         }
@@ -356,8 +388,26 @@ fn main() -> ExitCode {
         }
         None => None,
     };
+    // Before anything is started: a daemon that dies from here on finds this monitor.
+    let mut state = MonitorState {
+        pid: std::process::id() as i32,
+        start_time: berth_runtime::monitor::process_start_time(std::process::id() as i32)
+            .unwrap_or(0),
+        container_pid: None,
+    };
+    let write_state = |state: &MonitorState| {
+        if let Some(path) = &args.state_file {
+            if let Err(e) = state.write(path) {
+                eprintln!("berth-monitor: write state file: {e}");
+            }
+        }
+    };
+    write_state(&state);
     match start(&args) {
         Err(error) => {
+            if let Some(sock) = &args.exec_socket {
+                let _ = std::fs::remove_file(sock);
+            }
             report(&StartReport {
                 pid: None,
                 error: Some(error),
@@ -365,6 +415,8 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         Ok(run) => {
+            state.container_pid = Some(run.pid.as_raw_nonzero().get());
+            write_state(&state);
             report(&StartReport {
                 pid: Some(run.pid.as_raw_nonzero().get()),
                 error: None,

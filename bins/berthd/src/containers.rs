@@ -233,10 +233,9 @@ impl ContainerBackend for Daemon {
         force: bool,
         volumes: bool,
     ) -> Result<(), ApiError> {
-        self.containers()
-            .remove(name, force, volumes)
-            .await
-            .map_err(api_err)
+        let removed = self.containers().remove(name, force, volumes).await;
+        crate::memory::give_back_freed_heap();
+        removed.map_err(api_err)
     }
 
     fn remove_link(&self, link_name: &str) -> Result<(), ApiError> {

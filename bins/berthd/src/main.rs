@@ -6,6 +6,7 @@ mod config;
 mod containers;
 mod fetch;
 mod listeners;
+mod memory;
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use clap::Parser;
 use crate::config::Config;
 
 fn main() -> std::process::ExitCode {
+    memory::configure_allocator();
     let config = Config::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -21,6 +23,7 @@ fn main() -> std::process::ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    raise_open_files_limit();
     // Two worker threads are plenty for an API daemon; heavy work goes to the blocking pool.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -32,6 +35,22 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             eprintln!("berthd: {e}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Takes the hard limit on open files as the soft one: every client connection is a
+/// descriptor, and a daemon started with systemd's default soft limit (1024) would refuse
+/// clients past a thousand. Containers inherit it, as they inherit dockerd's.
+fn raise_open_files_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let before = limit.current;
+        limit.current = limit.maximum;
+        match setrlimit(Resource::Nofile, limit) {
+            Ok(()) => tracing::debug!(?before, now = ?limit.current, "raised the open files limit"),
+            Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
         }
     }
 }

@@ -25,6 +25,12 @@ impl ApiError {
         Self::new(ErrorKind::InvalidParameter, message)
     }
 
+    /// The answer to a client that left before it: nobody reads it, and it is no failure of
+    /// the server's.
+    pub fn client_gone() -> Self {
+        Self::bad_request("the client went away")
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::NotFound, message)
     }

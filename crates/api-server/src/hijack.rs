@@ -21,6 +21,7 @@ use http::{header, HeaderValue, Request, Response, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::error::ApiError;
+use crate::peer::Peer;
 use crate::router::{empty, HandlerResult};
 
 /// What the server's connections are: a Unix or TCP stream.
@@ -93,11 +94,18 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ConnIo<S> {
 pub struct Hijacked {
     early: Bytes,
     io: Box<dyn Io>,
+    peer: Peer,
 }
 
 impl Hijacked {
-    pub(crate) fn new(early: Bytes, io: Box<dyn Io>) -> Self {
-        Self { early, io }
+    pub(crate) fn new(early: Bytes, io: Box<dyn Io>, peer: Peer) -> Self {
+        Self { early, io, peer }
+    }
+
+    /// The client at the other end: a session ends when it hangs up, even while nothing is
+    /// written to it.
+    pub fn peer(&self) -> Peer {
+        self.peer.clone()
     }
 }
 

@@ -12,6 +12,7 @@ pub mod error;
 pub mod gates;
 mod handlers;
 pub mod hijack;
+pub mod peer;
 mod query;
 pub mod router;
 pub mod server;

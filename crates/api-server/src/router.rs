@@ -16,6 +16,7 @@ use hyper::body::Incoming;
 use crate::backend::Backend;
 use crate::error::ApiError;
 use crate::handlers;
+use crate::peer::Peer;
 use crate::query::Query;
 use crate::Body;
 
@@ -36,6 +37,8 @@ pub struct Ctx {
     pub params: Vec<String>,
     pub query: Query,
     pub info: Arc<ServerInfo>,
+    /// The client: a handler that waits (`wait`) stops waiting when it has gone.
+    pub peer: Peer,
 }
 
 impl Ctx {
@@ -215,7 +218,11 @@ impl Router {
 
     /// Answers one request.
     pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
-        let path = req.uri().path().to_string();
+        // Matched decoded, as Go's router matches `URL.Path`: `/containers/my%2Dapp/json`
+        // names `my-app`.
+        let path = percent_encoding::percent_decode_str(req.uri().path())
+            .decode_utf8_lossy()
+            .into_owned();
         let method = req.method().clone();
         let (requested, rest) = match split_version(&path) {
             Ok(v) => v,
@@ -272,12 +279,18 @@ impl Router {
                 &method,
             );
         };
+        let peer = req
+            .extensions()
+            .get::<Peer>()
+            .cloned()
+            .unwrap_or_else(Peer::detached);
         let ctx = Ctx {
             backend: self.backend.clone(),
             version,
             params,
             query: Query::parse(req.uri().query()),
             info: self.info.clone(),
+            peer: peer.clone(),
         };
         let started = std::time::Instant::now();
         let response = match handler(ctx, req).await {
@@ -292,7 +305,7 @@ impl Router {
             }
         };
         tracing::trace!(%method, %path, status = response.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "answered");
-        self.finish(response, &method)
+        self.finish(until_gone(response, peer), &method)
     }
 
     /// Adds the headers Docker Engine puts on every response.
@@ -323,6 +336,59 @@ impl Router {
             );
         }
         resp
+    }
+}
+
+/// A streamed answer (events, logs, stats, progress) ends when its client goes, even while
+/// it has nothing to send: what it streams from is released at once.
+fn until_gone(resp: Response<Body>, peer: Peer) -> Response<Body> {
+    use http_body::Body as _;
+    let body = resp.body();
+    if body.is_end_stream() || body.size_hint().exact().is_some() {
+        return resp;
+    }
+    resp.map(|body| {
+        let gone = async move { peer.closed().await };
+        BodyExt::boxed_unsync(UntilGone {
+            body,
+            gone: Box::pin(gone),
+        })
+    })
+}
+
+/// A body that fails (so hyper drops the connection) once its client has gone.
+struct UntilGone {
+    body: Body,
+    gone: futures_util::future::BoxFuture<'static, ()>,
+}
+
+impl http_body::Body for UntilGone {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        use std::task::Poll;
+        if let Poll::Ready(frame) = std::pin::Pin::new(&mut self.body).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        match std::future::Future::poll(self.gone.as_mut(), cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "the client went away",
+            )))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -389,6 +455,36 @@ pub async fn read_small_body(req: Request<Incoming>, limit: usize) -> Result<Byt
         .map_err(|e| ApiError::bad_request(format!("reading request body: {e}")))
 }
 
+/// Reads a JSON request body, refusing another content type as Docker does (a request with
+/// neither a body nor a `Content-Type` is fine: an empty body).
+pub async fn read_json_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
+    check_json_content_type(req.headers())?;
+    read_small_body(req, limit).await
+}
+
+/// Docker's `CheckForJSON`.
+fn check_json_content_type(headers: &http::HeaderMap) -> Result<(), ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let no_body = !headers.contains_key(header::TRANSFER_ENCODING)
+        && headers
+            .get(header::CONTENT_LENGTH)
+            .is_none_or(|l| l.as_bytes() == b"0");
+    if ct.is_empty() && no_body {
+        return Ok(());
+    }
+    let media_type = ct.split(';').next().unwrap_or("").trim();
+    if media_type.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "Content-Type specified ({ct}) must be 'application/json'"
+        )))
+    }
+}
+
 /// The request body as an async byte stream (import, load).
 pub fn body_stream(req: Request<Incoming>) -> crate::backend::ByteStream {
     use futures_util::TryStreamExt;
@@ -430,6 +526,38 @@ mod tests {
             match_pattern("/containers/{id}/json", "/containers//json"),
             None
         );
+    }
+
+    #[test]
+    fn json_bodies_need_a_json_content_type() {
+        let check = |pairs: &[(&str, &str)]| {
+            let mut h = http::HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(
+                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            check_json_content_type(&h).map_err(|e| e.message)
+        };
+        assert!(check(&[]).is_ok());
+        assert!(check(&[("content-length", "0")]).is_ok());
+        assert!(check(&[
+            ("content-type", "application/json"),
+            ("content-length", "2")
+        ])
+        .is_ok());
+        assert!(check(&[("content-type", "application/json; charset=utf-8")]).is_ok());
+        assert!(check(&[("content-type", "Application/JSON")]).is_ok());
+        assert_eq!(
+            check(&[("content-type", "text/plain"), ("content-length", "2")]),
+            Err("Content-Type specified (text/plain) must be 'application/json'".into())
+        );
+        assert_eq!(
+            check(&[("content-length", "2")]),
+            Err("Content-Type specified () must be 'application/json'".into())
+        );
+        assert!(check(&[("transfer-encoding", "chunked")]).is_err());
     }
 
     #[test]

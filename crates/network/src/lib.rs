@@ -87,6 +87,8 @@ pub struct Network {
     pools: std::sync::Arc<Mutex<Pools>>,
     /// Set once the standing rules are installed (or failed to be).
     rules: watch::Receiver<Option<Result<(), String>>>,
+    /// Taken by [`Network::adopt`], which installs the rules.
+    rules_done: Mutex<Option<watch::Sender<Option<Result<(), String>>>>>,
 }
 
 fn internal(what: &str) -> impl Fn(rtnetlink::Error) -> NetError + '_ {
@@ -214,19 +216,9 @@ impl Network {
         // Installing the rules runs iptables-restore, 30–50 ms here when the chains already
         // exist: off the start-up path, so the API answers at once. Everything that touches
         // rules waits for it (`rules_ready`).
+        // The live containers' rules go in with the standing ones, in `adopt`.
         let (rules_done, rules) = watch::channel(None);
-        if cfg.iptables {
-            let standing =
-                nat::bridge_rules(&chains, &cfg.bridge, pool.subnet(), cfg.ip_masq, cfg.icc);
-            let chains = chains.clone();
-            tokio::task::spawn_blocking(move || {
-                let result = nat::install(&chains, &standing);
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, "installing the bridge's packet rules");
-                }
-                let _ = rules_done.send(Some(result));
-            });
-        } else {
+        if !cfg.iptables {
             let _ = rules_done.send(Some(Ok(())));
         }
         std::fs::create_dir_all(&netns_dir)
@@ -238,6 +230,7 @@ impl Network {
             bridge_index,
             netns_dir,
             rules,
+            rules_done: Mutex::new(Some(rules_done)),
             pools: std::sync::Arc::new(Mutex::new(Pools {
                 ipam: pool,
                 ports: ports::PortTable::new(),
@@ -499,9 +492,11 @@ impl Network {
         });
     }
 
-    /// After a restart: takes back the live containers' addresses and ports, puts their
-    /// port rules back (the chains were emptied at start), and removes what dead ones left:
-    /// veths on the bridge and pinned namespaces no live container owns.
+    /// At daemon start, before any container connects: takes back the live containers'
+    /// addresses and ports, installs the packet rules (the standing ones and the live
+    /// containers' together, replacing the chains' old content in one transaction per table,
+    /// so a published port never stops forwarding across a restart), and removes what dead
+    /// containers left: veths on the bridge and pinned namespaces no live container owns.
     pub async fn adopt(self: &std::sync::Arc<Self>, live: &[(String, Endpoint)]) {
         let mut rules = Vec::new();
         {
@@ -525,19 +520,26 @@ impl Network {
                 rules.extend(self.link_rules(ep));
             }
         }
-        if self.cfg.iptables && !rules.is_empty() {
-            // After the chains are emptied and refilled, without holding up start-up.
-            let net = self.clone();
-            tokio::spawn(async move {
-                if net.rules_ready().await.is_err() {
-                    return;
+        let rules_done = self.rules_done.lock().expect("rules").take();
+        if let (true, Some(rules_done)) = (self.cfg.iptables, rules_done) {
+            // iptables-restore takes 30-50 ms: off the start-up path, so the API answers at
+            // once; everything that touches rules waits for it (`rules_ready`). The live
+            // containers' rules come first, as they were inserted before the standing ones.
+            let subnet = self.pools.lock().expect("pools").ipam.subnet();
+            rules.extend(nat::bridge_rules(
+                &self.chains,
+                &self.cfg.bridge,
+                subnet,
+                self.cfg.ip_masq,
+                self.cfg.icc,
+            ));
+            let chains = self.chains.clone();
+            tokio::task::spawn_blocking(move || {
+                let result = nat::install(&chains, &rules);
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "installing the bridge's packet rules");
                 }
-                let done =
-                    tokio::task::spawn_blocking(move || nat::apply(&[], nat::Op::Insert, &rules))
-                        .await;
-                if let Ok(Err(e)) = done {
-                    tracing::warn!(error = %e, "restoring port rules");
-                }
+                let _ = rules_done.send(Some(result));
             });
         }
         let keep_veths: std::collections::HashSet<_> =

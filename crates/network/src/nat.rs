@@ -252,10 +252,11 @@ fn present(r: &Rule) -> bool {
     run(cmd, None).is_ok()
 }
 
-/// Sets up the chains: declared (emptied) and filled with the standing rules, then the
+/// Sets up the chains: declared (emptied) and filled with `rules` in one transaction per
+/// table (what the chains held is replaced at once, so no packet meets them empty), then the
 /// jumps added where they are missing.
-pub fn install(c: &Chains, standing: &[Rule]) -> Result<(), String> {
-    apply(&c.all(), Op::Append, standing)?;
+pub fn install(c: &Chains, rules: &[Rule]) -> Result<(), String> {
+    apply(&c.all(), Op::Append, rules)?;
     let missing: Vec<Rule> = jumps(c).into_iter().filter(|j| !present(j)).collect();
     apply(&[], Op::Insert, &missing)
 }

@@ -32,6 +32,9 @@ pub struct MonitorArgs {
     /// and, at the first request, forks the container's exec helper, which joins the
     /// container's namespaces and cgroups once and forks every exec from there.
     pub exec_socket: Option<PathBuf>,
+    /// Where the monitor keeps its [`MonitorState`], so a daemon that died while it started
+    /// the container still finds it.
+    pub state_file: Option<PathBuf>,
 }
 
 impl MonitorArgs {
@@ -72,6 +75,10 @@ impl MonitorArgs {
             a.push("--exec-socket".into());
             a.push(p.clone().into());
         }
+        if let Some(p) = &self.state_file {
+            a.push("--state-file".into());
+            a.push(p.clone().into());
+        }
         a
     }
 
@@ -89,6 +96,7 @@ impl MonitorArgs {
             tty: false,
             resize_socket: None,
             exec_socket: None,
+            state_file: None,
         };
         let mut it = args.into_iter();
         while let Some(flag) = it.next() {
@@ -111,6 +119,7 @@ impl MonitorArgs {
                 "--tty" => out.tty = true,
                 "--resize-socket" => out.resize_socket = Some(value()?.into()),
                 "--exec-socket" => out.exec_socket = Some(value()?.into()),
+                "--state-file" => out.state_file = Some(value()?.into()),
                 "--log-max-files" => {
                     out.log_max_files = value()?
                         .parse()
@@ -136,6 +145,47 @@ pub struct StartReport {
     pub pid: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// What a monitor says of itself while it lives, written (atomically) when it starts and
+/// again once its container runs: the daemon's record of a start can lag behind (a daemon
+/// killed between the two knows nothing of the container), this file cannot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonitorState {
+    pub pid: i32,
+    /// The monitor's start time ([`process_start_time`]): with the PID, names it for good.
+    pub start_time: u64,
+    /// The container's init, once it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_pid: Option<i32>,
+}
+
+impl MonitorState {
+    pub fn read(path: &Path) -> Option<MonitorState> {
+        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    }
+
+    /// Atomic against a crash of either process (not a power loss, after which nothing the
+    /// file speaks of is running anyway).
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec(self).expect("state serialises"))?;
+        std::fs::rename(tmp, path)
+    }
+
+    /// Whether the monitor this file speaks of is still running.
+    pub fn alive(&self) -> bool {
+        process_start_time(self.pid) == Some(self.start_time)
+    }
+}
+
+/// A process's start time in clock ticks since boot (field 22 of `/proc/PID/stat`); with the
+/// PID it names one process for good.
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command may contain spaces and parentheses: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
 }
 
 /// How a container ended, written atomically by its monitor.
@@ -182,6 +232,7 @@ mod tests {
             tty: true,
             resize_socket: Some("/r".into()),
             exec_socket: Some("/x".into()),
+            state_file: Some("/m".into()),
         };
         let strings = a.to_args().into_iter().map(|s| s.into_string().unwrap());
         assert_eq!(MonitorArgs::parse(strings).unwrap(), a);

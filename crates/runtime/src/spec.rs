@@ -223,7 +223,16 @@ pub fn container_spec(p: &SpecParams) -> Value {
         ("/etc/hosts", &p.hosts_path),
     ] {
         if !src.is_empty() {
-            mounts.push(bind(dest, src));
+            let mut b = bind(dest, src);
+            // They live in the data root: a read-only container must not fill the host's
+            // disk through them (Docker mounts them read-only then too).
+            if p.readonly_rootfs {
+                b["options"]
+                    .as_array_mut()
+                    .expect("options")
+                    .push(json!("ro"));
+            }
+            mounts.push(b);
         }
     }
     for m in &p.mounts {
@@ -384,6 +393,27 @@ mod tests {
             .iter()
             .any(|d| d["major"] == 10 && d["minor"] == 229));
         assert_eq!(v["linux"]["devices"][0]["path"], "/dev/fuse");
+    }
+
+    #[test]
+    fn host_files_are_read_only_in_a_read_only_container() {
+        let options = |readonly: bool| {
+            let mut p = params();
+            p.readonly_rootfs = readonly;
+            p.resolv_conf_path = "/c/resolv.conf".into();
+            p.hostname_path = "/c/hostname".into();
+            let v = container_spec(&p);
+            let mounts = v["mounts"].as_array().unwrap().clone();
+            ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"].map(|d| {
+                mounts.iter().find(|m| m["destination"] == d).unwrap()["options"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|o| o == "ro")
+            })
+        };
+        assert_eq!(options(true), [true; 3]);
+        assert_eq!(options(false), [false; 3]);
     }
 
     #[test]

@@ -61,6 +61,76 @@ impl CgroupFs {
     }
 }
 
+impl CgroupFs {
+    /// The directories of cgroup `rel` in every hierarchy: the v2 root (or hybrid `unified`)
+    /// and each v1 controller, once each (comounted controllers' symlinks are skipped).
+    fn everywhere(&self, rel: &str) -> Vec<PathBuf> {
+        let rel = rel.trim_start_matches('/');
+        let mut dirs = vec![self.root.join(rel)];
+        if let Ok(entries) = std::fs::read_dir(&self.root) {
+            for e in entries.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push(e.path().join(rel));
+                }
+            }
+        }
+        dirs.retain(|d| d.is_dir());
+        dirs
+    }
+
+    /// The processes in cgroup `rel` and every cgroup below it, in any hierarchy: a child
+    /// cgroup made inside the container (privileged) or by anyone else holds processes too.
+    pub fn processes_below(&self, rel: &str) -> Vec<i32> {
+        let mut pids = Vec::new();
+        for dir in self.everywhere(rel) {
+            walk_dirs(&dir, &mut |d| {
+                let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+                pids.extend(procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+            });
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    /// Removes cgroup `rel` and every cgroup below it, deepest first, in every hierarchy;
+    /// returns the directories that refused (they still hold processes).
+    pub fn remove_tree(&self, rel: &str) -> Vec<PathBuf> {
+        let rel_trimmed = rel.trim_start_matches('/');
+        if rel_trimmed.is_empty() {
+            return Vec::new();
+        }
+        let mut left = Vec::new();
+        for dir in self.everywhere(rel_trimmed) {
+            let mut all = Vec::new();
+            walk_dirs(&dir, &mut |d| all.push(d.to_path_buf()));
+            // Deepest first: a parent is only removable once its children are gone.
+            all.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+            for d in all {
+                if let Err(e) = std::fs::remove_dir(&d) {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        left.push(d);
+                    }
+                }
+            }
+        }
+        left
+    }
+}
+
+/// Calls `f` on `dir` and every directory below it (cgroup directories hold no symlinks
+/// that lead elsewhere; symlinks are not followed).
+fn walk_dirs(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    f(dir);
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk_dirs(&e.path(), f);
+            }
+        }
+    }
+}
+
 const USER_HZ_NS: u64 = 10_000_000;
 
 fn read_u64(p: &Path) -> Option<u64> {
@@ -278,6 +348,44 @@ pub fn net_dev(path: &str) -> BTreeMap<String, [u64; 8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cgroup_tree_is_found_and_removed_in_every_hierarchy() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for d in [
+            "memory/berth/c/made-inside/deeper",
+            "pids/berth/c/other",
+            "cpu,cpuacct/berth/c",
+            "memory/berth/keep",
+        ] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::os::unix::fs::symlink("cpu,cpuacct", root.join("cpu")).unwrap();
+        std::fs::write(root.join("memory/berth/c/made-inside/cgroup.procs"), "41\n").unwrap();
+        std::fs::write(root.join("pids/berth/c/cgroup.procs"), "40\n41\n").unwrap();
+        let fs = CgroupFs {
+            root: root.to_path_buf(),
+        };
+        assert_eq!(fs.processes_below("/berth/c"), vec![40, 41]);
+        // A directory holding a file stands for a cgroup that still has processes.
+        let left = fs.remove_tree("/berth/c");
+        assert_eq!(
+            left.iter()
+                .map(|p| p.strip_prefix(root).unwrap().to_path_buf())
+                .collect::<Vec<_>>(),
+            vec![
+                PathBuf::from("memory/berth/c/made-inside"),
+                PathBuf::from("memory/berth/c"),
+                PathBuf::from("pids/berth/c"),
+            ]
+        );
+        assert!(!root.join("memory/berth/c/made-inside/deeper").exists());
+        assert!(!root.join("pids/berth/c/other").exists());
+        assert!(!root.join("cpu,cpuacct/berth/c").exists());
+        assert!(root.join("memory/berth/keep").exists());
+        assert!(fs.remove_tree("/").is_empty());
+    }
 
     #[test]
     fn reads_a_v1_fixture() {

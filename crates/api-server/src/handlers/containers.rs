@@ -13,7 +13,7 @@ use crate::compat;
 use crate::error::ApiError;
 use crate::gates;
 use crate::hijack::{Hijack, Hijacked};
-use crate::router::{empty, json, json_line, read_small_body, streaming, Ctx, HandlerResult};
+use crate::router::{empty, json, json_line, read_json_body, streaming, Ctx, HandlerResult};
 use crate::stdcopy;
 
 const MAX_JSON_BODY: usize = 4 << 20;
@@ -40,7 +40,7 @@ fn no_content() -> HandlerResult {
 }
 
 pub async fn create(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
-    let body = read_small_body(req, MAX_JSON_BODY).await?;
+    let body = read_json_body(req, MAX_JSON_BODY).await?;
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ApiError::bad_request(
             "Config cannot be empty in order to create a container",
@@ -86,7 +86,7 @@ pub async fn create(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
 }
 
 pub async fn start(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
-    let body = read_small_body(req, MAX_JSON_BODY).await?;
+    let body = read_json_body(req, MAX_JSON_BODY).await?;
     let host_config = if gates::start_accepts_host_config(ctx.version)
         && !body.iter().all(|b| b.is_ascii_whitespace())
     {
@@ -135,7 +135,11 @@ pub async fn kill(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
 }
 
 pub async fn wait(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
-    let code = ctx.backend.wait_container(ctx.param(0)).await?;
+    let code = tokio::select! {
+        code = ctx.backend.wait_container(ctx.param(0)) => code?,
+        // Nobody to tell: stop waiting (and holding the container's change channel).
+        _ = ctx.peer.closed() => return Err(ApiError::client_gone()),
+    };
     json(StatusCode::OK, &serde_json::json!({ "StatusCode": code }))
 }
 
@@ -166,6 +170,17 @@ pub async fn unpause(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
     no_content()
 }
 
+/// The states a `status` filter may name (Docker's).
+const CONTAINER_STATES: &[&str] = &[
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
+];
+
 pub async fn list(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
     let filters = ctx.query.filters()?;
     filters
@@ -173,6 +188,20 @@ pub async fn list(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
             "exited", "status", "label", "id", "name", "ancestor", "before", "since",
         ])
         .map_err(|e| ApiError::bad_request(e.0))?;
+    for status in filters.get("status") {
+        if !CONTAINER_STATES.contains(&status.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "Invalid filter 'status={status}'"
+            )));
+        }
+    }
+    for code in filters.get("exited") {
+        if code.parse::<i32>().is_err() {
+            return Err(ApiError::bad_request(format!(
+                "strconv.Atoi: parsing {code:?}: invalid syntax"
+            )));
+        }
+    }
     let limit = match ctx.query.get("limit").filter(|l| !l.is_empty()) {
         None => None,
         Some(l) => match l.parse::<i64>() {
@@ -214,13 +243,8 @@ pub async fn top(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
 }
 
 fn logs_query(ctx: &Ctx, follow: bool) -> Result<LogsQuery, ApiError> {
-    let tail = match ctx.query.get("tail") {
-        None | Some("") | Some("all") => None,
-        Some(n) => Some(
-            n.parse::<usize>()
-                .map_err(|_| ApiError::bad_request(format!("invalid value for tail: {n}")))?,
-        ),
-    };
+    // Anything but a count (`all`, `-1`, a word) means every line, as Docker reads it.
+    let tail = ctx.query.get("tail").and_then(|n| n.parse::<usize>().ok());
     Ok(LogsQuery {
         stdout: ctx.query.bool("stdout"),
         stderr: ctx.query.bool("stderr"),
@@ -321,6 +345,7 @@ impl AttachSession {
             detach_keys,
             chunks,
         } = self;
+        let peer = io.peer();
         let (mut rd, mut wr) = tokio::io::split(io);
         // The client's bytes go to the container's stdin (including any it sent with the
         // request: the hijacked connection replays what hyper had buffered).
@@ -370,6 +395,8 @@ impl AttachSession {
                             None => break,
                         },
                         _ = detached.notified() => break,
+                        // Gone while the container is quiet: release the session now.
+                        _ = peer.hung_up() => break,
                     }
                 }
                 feed.abort();
@@ -436,6 +463,7 @@ pub async fn attach_ws(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
     let backend = ctx.backend.clone();
     let name = ctx.param(0).to_string();
     Hijack::of(&req).websocket(&accept, move |io| async move {
+        let peer = io.peer();
         let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(io, Role::Server, None).await;
         let (mut sink, mut incoming) = ws.split();
         let feed = tokio::spawn(async move {
@@ -463,7 +491,12 @@ pub async fn attach_ws(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
             let _ = stdin.shutdown().await;
         });
         if let Some(LogStream { mut chunks, .. }) = chunks {
-            while let Some(c) = chunks.next().await {
+            loop {
+                let c = tokio::select! {
+                    c = chunks.next() => c,
+                    _ = peer.hung_up() => None,
+                };
+                let Some(c) = c else { break };
                 if sink.send(Message::Binary(c.data)).await.is_err() {
                     break;
                 }

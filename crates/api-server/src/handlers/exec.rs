@@ -13,7 +13,7 @@ use crate::backend::ExecStreams;
 use crate::compat;
 use crate::error::ApiError;
 use crate::hijack::Hijack;
-use crate::router::{empty, json, read_small_body, Ctx, HandlerResult};
+use crate::router::{empty, json, read_json_body, Ctx, HandlerResult};
 use crate::stdcopy;
 
 fn parse<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
@@ -27,7 +27,7 @@ fn parse<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, Api
 }
 
 pub async fn create(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
-    let body: ExecCreateBody = parse(&read_small_body(req, 1 << 20).await?)?;
+    let body: ExecCreateBody = parse(&read_json_body(req, 1 << 20).await?)?;
     let id = ctx.backend.exec_create(ctx.param(0), body)?;
     json(
         StatusCode::CREATED,
@@ -72,7 +72,7 @@ fn output(
 
 pub async fn start(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
     let hijack = Hijack::of(&req);
-    let start: ExecStartBody = parse(&read_small_body(req, 1 << 20).await?)?;
+    let start: ExecStartBody = parse(&read_json_body(req, 1 << 20).await?)?;
     let streams = ctx.backend.exec_start(ctx.param(0)).await?;
     let (stdin, mut chunks, done) = output(streams);
     if start.detach {
@@ -83,6 +83,7 @@ pub async fn start(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
             .expect("valid"));
     }
     hijack.raw_stream(move |io| async move {
+        let peer = io.peer();
         let (mut rd, mut wr) = tokio::io::split(io);
         let feed = tokio::spawn(async move {
             let Some(mut stdin) = stdin else { return };
@@ -99,13 +100,25 @@ pub async fn start(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
             }
             let _ = stdin.shutdown().await;
         });
-        while let Some(c) = chunks.next().await {
+        let mut gone = false;
+        loop {
+            let c = tokio::select! {
+                c = chunks.next() => c,
+                // The process runs on, as Docker's does; the session is released.
+                _ = peer.hung_up() => {
+                    gone = true;
+                    None
+                }
+            };
+            let Some(c) = c else { break };
             if wr.write_all(&c).await.is_err() {
                 break;
             }
         }
         // The stream ends after the exit is recorded, so an inspect right after sees it.
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), done).await;
+        if !gone {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), done).await;
+        }
         let _ = wr.shutdown().await;
         feed.abort();
     })

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_runtime::monitor::{ExitRecord, MonitorArgs, StartReport};
+use berth_runtime::monitor::{ExitRecord, MonitorArgs, MonitorState, StartReport};
 use berth_runtime::rootfs::OverlayDirs;
 use berth_runtime::spec::{container_spec, SpecParams};
 
@@ -565,9 +565,15 @@ impl ContainerService {
             };
             let (link_env, link_hosts) = self.links_for(&rec, endpoint.as_mut())?;
             if let Some(ep) = &endpoint {
-                // Persisted with the running state once the process runs; a daemon that
-                // crashes before then finds the veth and namespace by name at restart.
-                entry.record.lock().expect("lock").network = Some(ep.clone());
+                // Written before the monitor starts (without a sync: it matters only while
+                // processes run), so a daemon killed during the start adopts the endpoint
+                // with the container instead of sweeping it away as stale.
+                let rec = {
+                    let mut r = entry.record.lock().expect("lock");
+                    r.network = Some(ep.clone());
+                    r.clone()
+                };
+                self.write_record(&rec, false)?;
             }
             std::fs::write(self.paths.hostname(&id), format!("{}\n", c.hostname))
                 .map_err(|e| internal("write hostname", e))?;
@@ -616,6 +622,7 @@ impl ContainerService {
                 }
             }
             let (uid, gid, additional_gids) = UserFiles::new(&rootfs).resolve(&c.user)?;
+            volumes::create_working_dir(&rootfs, &c.working_dir, uid, gid)?;
             let capabilities = settings::capabilities(h)?;
             let mut env = c.env.clone().unwrap_or_default();
             // Link variables first; the container's own win over them.
@@ -669,6 +676,7 @@ impl ContainerService {
             )
             .map_err(|e| internal("write bundle", e))?;
             let _ = std::fs::remove_file(self.paths.exit_file(&id));
+            let _ = std::fs::remove_file(self.paths.monitor_state(&id));
             let log_cfg = h.log_config.config.clone().unwrap_or_default();
             let args = MonitorArgs {
                 id: id.clone(),
@@ -696,6 +704,7 @@ impl ContainerService {
                 tty: c.tty,
                 resize_socket: c.tty.then(|| self.paths.resize_socket(&id)),
                 exec_socket: Some(self.paths.exec_helper_socket(&id)),
+                state_file: Some(self.paths.monitor_state(&id)),
             };
             let monitor_log = std::fs::OpenOptions::new()
                 .create(true)
@@ -753,8 +762,20 @@ impl ContainerService {
         if result.is_err() {
             let _ = overlay.unmount();
             self.release_network(entry, &id, endpoint);
+            self.remove_run_files(&id);
         }
         result
+    }
+
+    /// Removes what a start leaves under the exec root and beside the record for the
+    /// container's run: its bundle, its monitor's sockets and state.
+    fn remove_run_files(&self, id: &str) {
+        let _ = std::fs::remove_dir_all(self.paths.bundle(id));
+        let _ = std::fs::remove_file(self.paths.stdin_socket(id));
+        let _ = std::fs::remove_file(self.paths.resize_socket(id));
+        let _ = std::fs::remove_file(self.paths.exec_helper_socket(id));
+        let _ = std::fs::remove_file(self.paths.exec_helper_pid(id));
+        let _ = std::fs::remove_file(self.paths.monitor_state(id));
     }
 
     /// The environment and hosts lines of a container's links; with `--icc=false`, opens
@@ -892,11 +913,7 @@ impl ContainerService {
         if let Err(e) = overlay.unmount() {
             tracing::warn!(container = %id, error = %e, "unmounting root filesystem");
         }
-        let _ = std::fs::remove_dir_all(self.paths.bundle(&id));
-        let _ = std::fs::remove_file(self.paths.stdin_socket(&id));
-        let _ = std::fs::remove_file(self.paths.resize_socket(&id));
-        let _ = std::fs::remove_file(self.paths.exec_helper_socket(&id));
-        let _ = std::fs::remove_file(self.paths.exec_helper_pid(&id));
+        self.remove_run_files(&id);
         if let Some(ep) = entry.snapshot().network {
             match &self.network {
                 Some(network) => network.disconnect(&id, &ep).await,
@@ -990,7 +1007,8 @@ impl ContainerService {
 
     async fn wait_entry(&self, entry: &Entry, timeout: Option<Duration>) -> Option<i32> {
         let mut rx = entry.changed.subscribe();
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        // A timeout too long to reach (`stop?t=` near i64::MAX) is no deadline at all.
+        let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
         loop {
             let rec = entry.snapshot();
             if !rec.state.status.is_running() && rec.state.status != Status::Restarting {
@@ -1185,6 +1203,11 @@ impl ContainerService {
     /// it first) and everything it had on disk.
     pub async fn remove(&self, name: &str, force: bool, volumes: bool) -> Result<(), EngineError> {
         let entry = self.entry(name)?;
+        if force {
+            // At once, as Docker's `rm -f` does, even while another operation (a long stop)
+            // holds the container: the kill ends that operation too.
+            self.kill_for_removal(&entry)?;
+        }
         let _op = entry.op.lock().await;
         let rec = entry.snapshot();
         if rec.state.status.is_running() || rec.state.status == Status::Restarting {
@@ -1194,15 +1217,39 @@ impl ContainerService {
                     rec.id
                 )));
             }
-            self.update(&entry, |r| r.state.stopped_by_user = true)?;
-            if rec.state.status == Status::Paused {
-                let _ = procs::set_frozen(&settings::cgroup_path(&rec), false);
-            }
-            if rec.state.status.is_running() {
-                let _ = self.signal(&rec, 9);
-                self.wait_entry(&entry, Some(Duration::from_secs(30))).await;
+            self.kill_for_removal(&entry)?;
+            if rec.state.status.is_running()
+                && self
+                    .wait_entry(&entry, Some(Duration::from_secs(30)))
+                    .await
+                    .is_none()
+            {
+                return Err(EngineError::Internal(format!(
+                    "Could not kill running container {}, cannot remove - the container did not exit",
+                    rec.id
+                )));
             }
         }
+        // Whatever the record says, nothing of the container may outlive its removal: not a
+        // monitor the daemon lost track of, not a process left in its cgroups.
+        if let Some(state) = MonitorState::read(&self.paths.monitor_state(&rec.id)) {
+            if state.alive() {
+                let _ = procs::send_signal(state.pid, 9);
+            }
+        }
+        let cgroup = settings::cgroup_path(&rec);
+        let left = tokio::task::spawn_blocking(move || procs::kill_cgroup(&cgroup)).await?;
+        if !left.is_empty() {
+            return Err(EngineError::Internal(format!(
+                "Could not kill running container {}, cannot remove - processes {left:?} did not exit",
+                rec.id
+            )));
+        }
+        if rec.network.is_some() || self.paths.bundle(&rec.id).exists() {
+            // A start cut short by a crash left these.
+            self.reap_interrupted_start(&entry).await;
+        }
+        berth_network::netns::remove(&self.paths.netns(&rec.id));
         self.containers.write().expect("lock").remove(&rec.id);
         self.forget_execs(&rec.id);
         if volumes {
@@ -1227,6 +1274,25 @@ impl ContainerService {
         } else {
             Err(EngineError::Internal(problems.join("; ")))
         }
+    }
+
+    /// The first step of `rm -f`: marks the container stopped by the user (so no restart
+    /// policy brings it back) and kills it if it runs.
+    fn kill_for_removal(&self, entry: &Entry) -> Result<(), EngineError> {
+        let rec = entry.snapshot();
+        if !(rec.state.status.is_running() || rec.state.status == Status::Restarting) {
+            return Ok(());
+        }
+        if !rec.state.stopped_by_user {
+            self.update(entry, |r| r.state.stopped_by_user = true)?;
+        }
+        if rec.state.status == Status::Paused {
+            let _ = procs::set_frozen(&settings::cgroup_path(&rec), false);
+        }
+        if rec.state.status.is_running() {
+            let _ = self.signal(&rec, 9);
+        }
+        Ok(())
     }
 
     /// At daemon start: loads every record, reconnects to live monitors, records the exits
@@ -1259,37 +1325,40 @@ impl ContainerService {
                 .insert(rec.id.clone(), entry.clone());
             let was_running =
                 rec.state.status.is_running() || rec.state.status == Status::Restarting;
-            if !was_running {
-                continue;
-            }
-            // A monitor that wrote the exit file is done even if its process lingers (a zombie
-            // nobody reaped): take the exit now, so no stale state is ever served.
-            let alive = rec.state.monitor_pid > 0
-                && procs::start_time(rec.state.monitor_pid) == Some(rec.state.monitor_start)
-                && !self.paths.exit_file(&rec.id).exists();
-            let pidfd = if alive {
-                rustix::process::Pid::from_raw(rec.state.monitor_pid).and_then(|p| {
-                    rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
-                })
-            } else {
-                None
-            };
-            match pidfd {
-                Some(fd) => {
-                    tracing::info!(container = %rec.id, pid = rec.state.pid, "reconnected to running container");
+            // The monitor's own file is the truth: a daemon killed during a start never
+            // recorded the container as running, though it runs.
+            let adopted = match self.find_live_monitor(&rec).await {
+                Some((state, pidfd)) => {
+                    if !was_running || rec.state.pid != state.container_pid.unwrap_or(0) {
+                        tracing::info!(container = %rec.id, pid = ?state.container_pid, "adopting a container whose start the daemon did not see end");
+                        self.adopt_running(&entry, &state)?;
+                    } else {
+                        tracing::info!(container = %rec.id, pid = rec.state.pid, "reconnected to running container");
+                    }
                     // Watched once the network has taken it back (below): an exit seen
                     // before that would release what adopting then takes again.
-                    watch.push((entry, fd));
+                    watch.push((entry.clone(), pidfd));
+                    true
                 }
-                None => {
-                    tracing::info!(container = %rec.id, "container exited while the daemon was down");
-                    self.on_exit(&entry, false).await;
-                    // Docker brings `always` containers back at daemon start, at once.
-                    let policy = rec.host_config.restart_policy.name.as_str();
-                    if matches!(policy, "always" | "unless-stopped") && !rec.state.stopped_by_user {
-                        restart.push(entry);
-                    }
+                None => false,
+            };
+            if adopted {
+                continue;
+            }
+            if was_running {
+                tracing::info!(container = %rec.id, "container exited while the daemon was down");
+                self.on_exit(&entry, false).await;
+                // Docker brings `always` containers back at daemon start, at once.
+                let policy = rec.host_config.restart_policy.name.as_str();
+                if matches!(policy, "always" | "unless-stopped") && !rec.state.stopped_by_user {
+                    restart.push(entry);
                 }
+            } else if self.paths.bundle(&rec.id).exists()
+                || self.paths.monitor_state(&rec.id).exists()
+            {
+                // A start that was cut short, with no monitor left: undo what it made.
+                tracing::info!(container = %rec.id, "cleaning up after an interrupted start");
+                self.reap_interrupted_start(&entry).await;
             }
         }
         if let Some(network) = &self.network {
@@ -1316,6 +1385,96 @@ impl ContainerService {
             }
         }
         Ok(())
+    }
+}
+
+impl ContainerService {
+    /// The container's monitor if it still runs (found by its state file, or for a monitor
+    /// of an earlier berthd by the record), once it has finished starting the container:
+    /// its state and a pidfd to watch it by. A monitor still starting is waited for (a few
+    /// seconds at most); one that never finishes is killed with what it started.
+    async fn find_live_monitor(
+        &self,
+        rec: &ContainerRecord,
+    ) -> Option<(MonitorState, std::os::fd::OwnedFd)> {
+        let exited = || self.paths.exit_file(&rec.id).exists();
+        let from_record = || {
+            (rec.state.monitor_pid > 0 && rec.state.status.is_running()).then(|| MonitorState {
+                pid: rec.state.monitor_pid,
+                start_time: rec.state.monitor_start,
+                container_pid: Some(rec.state.pid),
+            })
+        };
+        let state_path = self.paths.monitor_state(&rec.id);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            // A monitor that wrote the exit file is done even if its process lingers (a
+            // zombie nobody reaped): take the exit now, so no stale state is ever served.
+            let state = MonitorState::read(&state_path).or_else(from_record)?;
+            if exited() || !state.alive() {
+                return None;
+            }
+            if state.container_pid.is_some() {
+                let pidfd = rustix::process::Pid::from_raw(state.pid).and_then(|p| {
+                    rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+                })?;
+                // Checked again with the pidfd held: the PID cannot be reused from here on.
+                return state.alive().then_some((state, pidfd));
+            }
+            if tokio::time::Instant::now() > deadline {
+                tracing::warn!(container = %rec.id, monitor = state.pid, "monitor never finished starting its container: killing it");
+                if let Some(pid) = rustix::process::Pid::from_raw(state.pid) {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                }
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Records as running a container whose monitor outlived the daemon that started it.
+    fn adopt_running(&self, entry: &Entry, state: &MonitorState) -> Result<(), EngineError> {
+        self.update(entry, |r| {
+            let started_at = if r.state.status.is_running() {
+                r.state.started_at.clone()
+            } else {
+                now()
+            };
+            r.state = State {
+                status: Status::Running,
+                pid: state.container_pid.unwrap_or(0),
+                monitor_pid: state.pid,
+                monitor_start: state.start_time,
+                started_at,
+                finished_at: r.state.finished_at.clone(),
+                exit_code: 0,
+                stopped_by_user: r.state.stopped_by_user,
+                ..State::default()
+            };
+        })?;
+        Ok(())
+    }
+
+    /// Undoes a start that a crash cut short and whose monitor is gone: whatever process it
+    /// left in the container's cgroups, the root filesystem, the network, the run files.
+    async fn reap_interrupted_start(&self, entry: &Arc<Entry>) {
+        let rec = entry.snapshot();
+        let cgroup = settings::cgroup_path(&rec);
+        tokio::task::spawn_blocking(move || procs::kill_cgroup(&cgroup))
+            .await
+            .ok();
+        if let Err(e) = OverlayDirs::new(self.paths.overlay(&rec.id)).unmount() {
+            tracing::warn!(container = %rec.id, error = %e, "unmounting root filesystem");
+        }
+        self.remove_run_files(&rec.id);
+        if let Some(ep) = &rec.network {
+            match &self.network {
+                Some(network) => network.disconnect(&rec.id, ep).await,
+                None => berth_network::netns::remove(&ep.netns),
+            }
+            let _ = self.update(entry, |r| r.network = None);
+        }
+        berth_network::netns::remove(&self.paths.netns(&rec.id));
     }
 }
 

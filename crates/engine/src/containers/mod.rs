@@ -170,11 +170,26 @@ impl ContainerService {
     }
 
     pub(crate) fn persist(&self, rec: &ContainerRecord) -> Result<(), EngineError> {
+        self.write_record(rec, true)
+    }
+
+    /// Writes the record atomically; `sync` also makes it survive a power loss (a state that
+    /// only matters while processes run, such as a start in progress, need not).
+    pub(crate) fn write_record(
+        &self,
+        rec: &ContainerRecord,
+        sync: bool,
+    ) -> Result<(), EngineError> {
         let data = serde_json::to_vec_pretty(rec).expect("record serialises");
         let path = self.paths.record(&rec.id);
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, &data)
-            .and_then(|_| std::fs::File::open(&tmp)?.sync_all())
+            .and_then(|_| {
+                if sync {
+                    std::fs::File::open(&tmp)?.sync_all()?;
+                }
+                Ok(())
+            })
             .and_then(|_| std::fs::rename(&tmp, &path))
             .map_err(|e| EngineError::Internal(format!("write container record: {e}")))
     }

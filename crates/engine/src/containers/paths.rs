@@ -65,6 +65,11 @@ impl ContainerPaths {
         self.dir(id).join("exit.json")
     }
 
+    /// The monitor's own account of itself (`berth_runtime::monitor::MonitorState`).
+    pub fn monitor_state(&self, id: &str) -> PathBuf {
+        self.dir(id).join("monitor.json")
+    }
+
     pub fn monitor_log(&self, id: &str) -> PathBuf {
         self.dir(id).join("monitor.log")
     }

@@ -59,6 +59,32 @@ pub fn parse_signal(s: &str) -> Result<i32, EngineError> {
         .ok_or_else(bad)
 }
 
+/// Kills every process in the container's cgroup `cgroup` and below, in every hierarchy,
+/// waits (two seconds at most) for them to go, and removes the cgroups; returns the
+/// processes still there (none unless one is stuck in the kernel).
+pub fn kill_cgroup(cgroup: &str) -> Vec<i32> {
+    let fs = berth_runtime::stats::CgroupFs::default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    if !fs.processes_below(cgroup).is_empty() {
+        // A frozen cgroup's processes cannot die: thaw it first.
+        let _ = set_frozen(cgroup, false);
+    }
+    loop {
+        let left = fs.processes_below(cgroup);
+        if left.is_empty() {
+            fs.remove_tree(cgroup);
+            return left;
+        }
+        if std::time::Instant::now() > deadline {
+            return left;
+        }
+        for pid in &left {
+            let _ = send_signal(*pid, 9);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Sends `signal` to `pid`.
 pub fn send_signal(pid: i32, signal: i32) -> std::io::Result<()> {
     let pid = rustix::process::Pid::from_raw(pid).ok_or_else(|| std::io::Error::other("no pid"))?;
@@ -67,14 +93,7 @@ pub fn send_signal(pid: i32, signal: i32) -> std::io::Result<()> {
     rustix::process::kill_process(pid, sig).map_err(Into::into)
 }
 
-/// A process's start time in clock ticks since boot (field 22 of `/proc/PID/stat`); with the
-/// PID it names one process for good.
-pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command may contain spaces and parentheses: fields start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(19)?.parse().ok()
-}
+pub use berth_runtime::monitor::process_start_time as start_time;
 
 /// Every process in the container's cgroup (`cgroup` as in the spec, e.g. `/berth/<id>`).
 pub fn container_pids(cgroup: &str) -> Vec<i32> {

@@ -234,7 +234,7 @@ pub(crate) fn resolve_destination(
     };
     let rel = dest.trim_matches('/');
     let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel));
-    let dir = ensure_dir(&root, parent, 0).map_err(|e| fail(&e))?;
+    let dir = ensure_dir(&root, parent, 0, None).map_err(|e| fail(&e))?;
     let resolved_parent = std::fs::read_link(format!(
         "/proc/self/fd/{}",
         std::os::fd::AsRawFd::as_raw_fd(&dir)
@@ -273,7 +273,7 @@ pub(crate) fn resolve_destination(
     } else {
         format!("{parent}/{name}")
     };
-    let d = ensure_dir(&root, &full, 0).map_err(|e| fail(&e))?;
+    let d = ensure_dir(&root, &full, 0, None).map_err(|e| fail(&e))?;
     let resolved = std::fs::read_link(format!(
         "/proc/self/fd/{}",
         std::os::fd::AsRawFd::as_raw_fd(&d)
@@ -295,12 +295,37 @@ fn create_file(dir: &std::os::fd::OwnedFd, name: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Opens directory `rel` inside `root`, creating missing components; a dangling symlink's
-/// target is created inside the root.
+/// The container's working directory, made inside its root when the image lacks it (as
+/// Docker does), owned by the container's user; symlinks resolve inside the root.
+pub(crate) fn create_working_dir(
+    rootfs: &Path,
+    cwd: &str,
+    uid: u32,
+    gid: u32,
+) -> Result<(), EngineError> {
+    let rel = cwd.trim_matches('/');
+    if rel.is_empty() {
+        return Ok(());
+    }
+    let root = rustix::fs::open(
+        rootfs,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| EngineError::Internal(format!("open root filesystem: {e}")))?;
+    ensure_dir(&root, rel, 0, Some((uid, gid))).map_err(|e| {
+        EngineError::InvalidParameter(format!("cannot create working directory {cwd}: {e}"))
+    })?;
+    Ok(())
+}
+
+/// Opens directory `rel` inside `root`, creating missing components (owned by `owner` when
+/// given); a dangling symlink's target is created inside the root.
 fn ensure_dir(
     root: &std::os::fd::OwnedFd,
     rel: &str,
     depth: u32,
+    owner: Option<(u32, u32)>,
 ) -> std::io::Result<std::os::fd::OwnedFd> {
     if depth > 40 {
         return Err(std::io::Error::other("too many levels of symbolic links"));
@@ -318,7 +343,7 @@ fn ensure_dir(
         Err(e) => return Err(e.into()),
     }
     let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel));
-    let pfd = ensure_dir(root, parent, depth + 1)?;
+    let pfd = ensure_dir(root, parent, depth + 1, owner)?;
     let pfd = rustix::fs::openat(
         &pfd,
         ".",
@@ -345,10 +370,21 @@ fn ensure_dir(
                     v
                 },
             );
-            return ensure_dir(root, &normal.join("/"), depth + 1);
+            return ensure_dir(root, &normal.join("/"), depth + 1, owner);
         }
         Err(_) => match rustix::fs::mkdirat(&pfd, name, Mode::from_raw_mode(0o755)) {
-            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Ok(()) => {
+                if let Some((uid, gid)) = owner {
+                    rustix::fs::chownat(
+                        &pfd,
+                        name,
+                        Some(rustix::fs::Uid::from_raw(uid)),
+                        Some(rustix::fs::Gid::from_raw(gid)),
+                        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+                    )?;
+                }
+            }
+            Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(e.into()),
         },
     }
@@ -364,6 +400,31 @@ fn ensure_dir(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_working_dir_is_made_inside_the_root_for_the_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(root.join("srv")).unwrap();
+        std::fs::create_dir(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("escape")).unwrap();
+        create_working_dir(&root, "/srv/app/data", 1000, 1001).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        for (p, uid) in [("srv", 0), ("srv/app", 1000), ("srv/app/data", 1000)] {
+            let m = std::fs::metadata(root.join(p)).unwrap();
+            assert!(m.is_dir());
+            assert_eq!(m.uid(), uid, "{p}");
+        }
+        assert_eq!(std::fs::metadata(root.join("srv/app")).unwrap().gid(), 1001);
+        // Through a symlink that points out of the root: made inside it.
+        create_working_dir(&root, "/escape/work", 0, 0).unwrap();
+        assert!(!outside.join("work").exists());
+        assert!(root
+            .join(outside.strip_prefix("/").unwrap())
+            .join("work")
+            .is_dir());
+    }
 
     #[test]
     fn destinations_resolve_inside_the_root() {
