@@ -369,14 +369,17 @@ mod tests {
         };
         assert_eq!(fs.processes_below("/berth/c"), vec![40, 41]);
         // A directory holding a file stands for a cgroup that still has processes.
-        let left = fs.remove_tree("/berth/c");
+        let mut left: Vec<PathBuf> = fs
+            .remove_tree("/berth/c")
+            .iter()
+            .map(|p| p.strip_prefix(root).unwrap().to_path_buf())
+            .collect();
+        left.sort();
         assert_eq!(
-            left.iter()
-                .map(|p| p.strip_prefix(root).unwrap().to_path_buf())
-                .collect::<Vec<_>>(),
+            left,
             vec![
-                PathBuf::from("memory/berth/c/made-inside"),
                 PathBuf::from("memory/berth/c"),
+                PathBuf::from("memory/berth/c/made-inside"),
                 PathBuf::from("pids/berth/c"),
             ]
         );
