@@ -13,7 +13,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes};
 use futures_util::future::BoxFuture;
@@ -21,6 +21,7 @@ use http::{header, HeaderValue, Request, Response, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::error::ApiError;
+use crate::long_target::HeadFramer;
 use crate::peer::Peer;
 use crate::router::{empty, HandlerResult};
 
@@ -51,20 +52,72 @@ impl HijackSlot {
 const RAW_200_HEAD: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n";
 
-/// The connection as hyper sees it: writes are dropped once the slot mutes it (only
-/// hyper's head for a plain-200 hijack is ever written then).
+/// The connection as hyper sees it: reads come through the [`HeadFramer`] (request targets
+/// longer than hyper takes); writes are dropped once the slot mutes it (only hyper's head
+/// for a plain-200 hijack is ever written then).
 pub(crate) struct ConnIo<S> {
-    pub(crate) inner: S,
-    pub(crate) mute: Arc<AtomicBool>,
+    inner: S,
+    mute: Arc<AtomicBool>,
+    framer: HeadFramer,
+}
+
+impl<S> ConnIo<S> {
+    pub(crate) fn new(inner: S, mute: Arc<AtomicBool>) -> Self {
+        Self {
+            inner,
+            mute,
+            framer: HeadFramer::default(),
+        }
+    }
+
+    /// The socket, and what was read from it that hyper has not seen.
+    pub(crate) fn into_parts(self) -> (S, Bytes) {
+        (self.inner, self.framer.into_leftover())
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for ConnIo<S> {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let this = self.get_mut();
+        loop {
+            let ready = this.framer.ready();
+            if !ready.is_empty() {
+                let n = ready.len().min(buf.remaining());
+                buf.put_slice(&ready.split_to(n));
+                return Poll::Ready(Ok(()));
+            }
+            if this.framer.wants_input() {
+                let mut chunk = [0u8; 16 * 1024];
+                let mut rb = ReadBuf::new(&mut chunk);
+                ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
+                let eof = rb.filled().is_empty();
+                this.framer.feed(rb.filled());
+                if eof && this.framer.ready().is_empty() {
+                    return Poll::Ready(Ok(()));
+                }
+                continue;
+            }
+            // A body, or everything after a takeover: straight into hyper's buffer.
+            let before = buf.filled().len();
+            ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            let got = buf.filled().len() - before;
+            let past_body = this.framer.passed(got);
+            if past_body > 0 {
+                // The next request began in the same read: it is framed first.
+                let start = before + got - past_body;
+                let next = buf.filled()[start..].to_vec();
+                buf.set_filled(start);
+                this.framer.feed(&next);
+                if start == before {
+                    continue;
+                }
+            }
+            return Poll::Ready(Ok(()));
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod error;
 pub mod gates;
 mod handlers;
 pub mod hijack;
+mod long_target;
 pub mod peer;
 mod query;
 pub mod router;

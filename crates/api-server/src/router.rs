@@ -220,7 +220,8 @@ impl Router {
     pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
         // Matched decoded, as Go's router matches `URL.Path`: `/containers/my%2Dapp/json`
         // names `my-app`.
-        let path = percent_encoding::percent_decode_str(req.uri().path())
+        let (raw_path, raw_query) = crate::long_target::original_target(&req);
+        let path = percent_encoding::percent_decode_str(&raw_path)
             .decode_utf8_lossy()
             .into_owned();
         let method = req.method().clone();
@@ -288,7 +289,7 @@ impl Router {
             backend: self.backend.clone(),
             version,
             params,
-            query: Query::parse(req.uri().query()),
+            query: Query::parse(raw_query.as_deref()),
             info: self.info.clone(),
             peer: peer.clone(),
         };

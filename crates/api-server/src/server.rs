@@ -28,10 +28,7 @@ where
     });
     // `without_shutdown` (not `with_upgrades`): a hijacking handler may answer a plain 200,
     // which hyper's upgrades do not cover; see `hijack`.
-    let io = ConnIo {
-        inner: stream,
-        mute: slot.mute.clone(),
-    };
+    let io = ConnIo::new(stream, slot.mute.clone());
     let conn = hyper::server::conn::http1::Builder::new()
         .half_close(true)
         .max_buf_size(MAX_HEAD)
@@ -50,24 +47,22 @@ where
     };
     match slot.take() {
         Some(session) => {
-            session(Hijacked::new(
-                parts.read_buf,
-                Box::new(parts.io.into_inner().inner),
-                peer,
-            ))
-            .await
+            let (stream, unframed) = parts.io.into_inner().into_parts();
+            let mut early = bytes::BytesMut::from(&parts.read_buf[..]);
+            early.extend_from_slice(&unframed);
+            session(Hijacked::new(early.freeze(), Box::new(stream), peer)).await
         }
         None => {
             // hyper leaves the socket open with `without_shutdown`: close it as it would have.
-            let mut io = parts.io.into_inner();
+            let (mut io, _) = parts.io.into_inner().into_parts();
             let _ = tokio::io::AsyncWriteExt::shutdown(&mut io).await;
         }
     }
 }
 
-/// The longest request head (request line and headers): Go's server, and so Docker's,
-/// takes 1 MiB.
-const MAX_HEAD: usize = 1 << 20;
+/// hyper's read buffer: a whole request head (see `long_target`), with room for the
+/// header a long target moves into.
+const MAX_HEAD: usize = crate::long_target::MAX_HEAD + 1024;
 
 /// How long a client may take to send a request head, or leave a kept-alive connection idle.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);

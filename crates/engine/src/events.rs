@@ -36,8 +36,30 @@ pub struct Event {
 /// How many past events `since` can replay (Docker keeps 256 since 1.10).
 const HISTORY: usize = 256;
 
+/// How many bytes of attributes the history keeps at most. Events carry their container's
+/// labels, which a client may make a megabyte each: 256 of those would pin 256 MB for good.
+/// Ordinary events weigh a few hundred bytes, so this bound is never met by them.
+const HISTORY_BYTES: usize = 4 << 20;
+
+impl Event {
+    fn weight(&self) -> usize {
+        self.attributes
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
+            + self.action.len()
+            + self.actor_id.len()
+    }
+}
+
+#[derive(Default)]
+struct History {
+    events: VecDeque<Event>,
+    bytes: usize,
+}
+
 pub struct EventBus {
-    inner: Mutex<VecDeque<Event>>,
+    inner: Mutex<History>,
     live: broadcast::Sender<Event>,
 }
 
@@ -51,7 +73,10 @@ impl EventBus {
     pub fn new() -> Self {
         let (live, _) = broadcast::channel(1024);
         Self {
-            inner: Mutex::new(VecDeque::with_capacity(HISTORY)),
+            inner: Mutex::new(History {
+                events: VecDeque::with_capacity(HISTORY),
+                bytes: 0,
+            }),
             live,
         }
     }
@@ -66,7 +91,10 @@ impl EventBus {
         let now = jiff::Timestamp::now().as_nanosecond() as i64;
         let mut history = self.inner.lock().expect("lock");
         // Keep times strictly ordered even if the clock steps back.
-        let time_nano = history.back().map_or(now, |last| now.max(last.time_nano));
+        let time_nano = history
+            .events
+            .back()
+            .map_or(now, |last| now.max(last.time_nano));
         let event = Event {
             kind,
             action: action.to_string(),
@@ -74,10 +102,16 @@ impl EventBus {
             attributes,
             time_nano,
         };
-        if history.len() == HISTORY {
-            history.pop_front();
+        history.bytes += event.weight();
+        history.events.push_back(event.clone());
+        while history.events.len() > HISTORY
+            || (history.bytes > HISTORY_BYTES && history.events.len() > 1)
+        {
+            let Some(old) = history.events.pop_front() else {
+                break;
+            };
+            history.bytes -= old.weight();
         }
-        history.push_back(event.clone());
         let _ = self.live.send(event);
     }
 
@@ -87,6 +121,7 @@ impl EventBus {
         let history = self.inner.lock().expect("lock");
         let past = match since_nano {
             Some(since) => history
+                .events
                 .iter()
                 .filter(|e| e.time_nano >= since)
                 .cloned()
@@ -116,5 +151,28 @@ mod tests {
         bus.publish(EventKind::Image, "delete", "sha256:a", BTreeMap::new());
         assert_eq!(rx.try_recv().unwrap().action, "delete");
         assert_eq!(bus.subscribe(None).0.len(), 0);
+    }
+
+    #[test]
+    fn history_is_bounded_in_count_and_bytes() {
+        let bus = EventBus::new();
+        for _ in 0..300 {
+            bus.publish(EventKind::Image, "tag", "sha256:a", BTreeMap::new());
+        }
+        assert_eq!(bus.subscribe(Some(0)).0.len(), HISTORY);
+        let big: BTreeMap<String, String> = [("big".to_string(), "x".repeat(1 << 20))].into();
+        for _ in 0..10 {
+            bus.publish(EventKind::Container, "create", "c", big.clone());
+        }
+        let past = bus.subscribe(Some(0)).0;
+        let bytes: usize = past.iter().map(Event::weight).sum();
+        assert!(bytes <= HISTORY_BYTES, "{bytes}");
+        assert_eq!(past.last().unwrap().action, "create");
+        // The newest event stays, however large.
+        let huge: BTreeMap<String, String> = [("big".to_string(), "x".repeat(5 << 20))].into();
+        bus.publish(EventKind::Container, "destroy", "c", huge);
+        let past = bus.subscribe(Some(0)).0;
+        assert_eq!(past.len(), 1);
+        assert_eq!(past[0].action, "destroy");
     }
 }

@@ -455,7 +455,11 @@ impl Network {
     pub async fn disconnect(&self, id: &str, ep: &Endpoint) {
         let mut rules = self.link_rules(ep);
         rules.extend(self.port_rules(ep));
-        if self.cfg.iptables && !rules.is_empty() && self.rules_ready().await.is_ok() {
+        // Before `adopt` installs the rules (a container found dead at daemon start), its old
+        // rules go when the chains' content is replaced: nothing to delete, nor to wait for.
+        let installing = self.rules_done.lock().expect("rules").is_some();
+        if self.cfg.iptables && !rules.is_empty() && !installing && self.rules_ready().await.is_ok()
+        {
             // `iptables-restore -w` may wait for another program's lock: not on a runtime
             // thread.
             let done =
@@ -472,7 +476,8 @@ impl Network {
         // container's start 25 ms slower). A namespace another container still uses
         // (`container:` mode) would keep the pair: it is deleted after a grace time, by
         // index (a new veth of the same name may exist by then). The address goes back to
-        // the pool once its interface is gone.
+        // the pool as soon as its interface is gone (no sooner: two interfaces would answer
+        // for it), so a small pool under churn is not held up for the whole grace time.
         let index = link_index(&self.handle, &ep.host_veth).await.ok().flatten();
         let (handle, pools, ip, owner) = (
             self.handle.clone(),
@@ -481,11 +486,18 @@ impl Network {
             id.to_string(),
         );
         tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             if let Some(i) = index {
-                let mut still = handle.link().get().match_index(i).execute();
-                if let Ok(Some(_)) = still.try_next().await {
-                    let _ = handle.link().del(i).execute().await;
+                let exists = |h: Handle| async move {
+                    let mut still = h.link().get().match_index(i).execute();
+                    matches!(still.try_next().await, Ok(Some(_)))
+                };
+                let grace = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+                while exists(handle.clone()).await {
+                    if tokio::time::Instant::now() >= grace {
+                        let _ = handle.link().del(i).execute().await;
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
             }
             pools.lock().expect("pools").ipam.release(ip, &owner);

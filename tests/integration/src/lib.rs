@@ -5,6 +5,7 @@
 //! [`Daemon::request`] speaks raw HTTP/1.1 so tests see exact status codes, headers and
 //! bodies; [`Daemon::docker`] runs the real docker CLI against the daemon.
 
+pub mod audit;
 pub mod bench;
 
 use std::io::{Read, Write};
@@ -122,6 +123,8 @@ pub struct Daemon {
     bridge: String,
     /// The exec root's name in `dir`.
     exec_root: String,
+    /// Open-files limits (soft, hard) to start berthd with, as a service manager might.
+    pub nofile: Option<(u64, u64)>,
 }
 
 /// A bridge name and address no other daemon of this machine's test runs uses at the same
@@ -193,6 +196,7 @@ impl Daemon {
             extra_args,
             bridge,
             exec_root: exec_root.to_string(),
+            nofile: None,
         };
         d.spawn();
         d
@@ -229,13 +233,26 @@ impl Daemon {
         self.dir.path().join("data")
     }
 
+    pub fn exec_root(&self) -> PathBuf {
+        self.dir.path().join(&self.exec_root)
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("berthd.log")).unwrap_or_default()
     }
 
     /// The command line this daemon runs with.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(berthd_bin());
+        let mut cmd = match self.nofile {
+            Some((soft, hard)) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={soft}:{hard}"))
+                    .arg("--")
+                    .arg(berthd_bin());
+                c
+            }
+            None => Command::new(berthd_bin()),
+        };
         cmd.arg("--data-root")
             .arg(self.data_root())
             .arg("--exec-root")
@@ -302,6 +319,13 @@ impl Daemon {
                 return child.wait().unwrap();
             }
             std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for a daemon killed from outside and forgets its process.
+    pub fn reap(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
         }
     }
 
