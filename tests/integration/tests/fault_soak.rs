@@ -401,8 +401,14 @@ fn kill_9_at_random_moments_loses_no_container_and_leaves_nothing() {
             "round {round}"
         );
     }
+    let log = d.log();
     println!(
-        "crash loop: {kills} kills of berthd during {total_ops} operations, {adopted} running containers found again after the restarts, 0 leftovers"
+        "crash loop: {kills} kills of berthd during {total_ops} operations; after the restarts \
+         {adopted} running containers found again ({} whose start the record had not seen), \
+         {} interrupted starts undone; 0 leftovers",
+        log.matches("adopting a container").count(),
+        log.matches("cleaning up after an interrupted start")
+            .count(),
     );
     whole_pool_is_free(&d, &parent);
     remove_cgroup(&parent);

@@ -1345,7 +1345,11 @@ impl ContainerService {
             if adopted {
                 continue;
             }
-            if was_running {
+            // A start the record never saw whose container has run and exited since: its
+            // monitor's files tell.
+            let ran_unrecorded = self.paths.monitor_state(&rec.id).exists()
+                && self.paths.exit_file(&rec.id).exists();
+            if was_running || ran_unrecorded {
                 tracing::info!(container = %rec.id, "container exited while the daemon was down");
                 self.on_exit(&entry, false).await;
                 // Docker brings `always` containers back at daemon start, at once.
@@ -1414,7 +1418,16 @@ impl ContainerService {
             if exited() || !state.alive() {
                 return None;
             }
-            if state.container_pid.is_some() {
+            if let Some(container_pid) = state.container_pid {
+                if !procs::runs(container_pid) {
+                    // The container has ended and its monitor is recording it (the daemon
+                    // died during a stop or kill): let it finish, and take the exit.
+                    if tokio::time::Instant::now() > deadline {
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
                 let pidfd = rustix::process::Pid::from_raw(state.pid).and_then(|p| {
                     rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
                 })?;

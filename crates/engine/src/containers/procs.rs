@@ -95,6 +95,17 @@ pub fn send_signal(pid: i32, signal: i32) -> std::io::Result<()> {
 
 pub use berth_runtime::monitor::process_start_time as start_time;
 
+/// Whether process `pid` runs (exists and is not a zombie waiting to be reaped).
+pub fn runs(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command, which may hold spaces and parentheses.
+    stat.rfind(')')
+        .and_then(|i| stat.get(i + 2..i + 3))
+        .is_some_and(|state| state != "Z" && state != "X")
+}
+
 /// Every process in the container's cgroup (`cgroup` as in the spec, e.g. `/berth/<id>`).
 pub fn container_pids(cgroup: &str) -> Vec<i32> {
     let needle = cgroup.to_string();
@@ -252,6 +263,21 @@ mod tests {
             ]]
         );
         assert!(parse_ps("USER COMMAND\nroot x\n", &HashSet::new()).is_err());
+    }
+
+    #[test]
+    fn a_running_process_runs_and_a_reaped_one_does_not() {
+        assert!(runs(std::process::id() as i32));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        // Exited, not reaped: a zombie.
+        while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z"))
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert!(!runs(pid));
+        child.wait().unwrap();
+        assert!(!runs(pid));
     }
 
     #[test]
