@@ -91,8 +91,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for ConnIo<S> {
                 return Poll::Ready(Ok(()));
             }
             if this.framer.wants_input() {
-                let mut chunk = [0u8; 16 * 1024];
-                let mut rb = ReadBuf::new(&mut chunk);
+                let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); 16 * 1024];
+                let mut rb = ReadBuf::uninit(&mut chunk);
                 ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
                 let eof = rb.filled().is_empty();
                 this.framer.feed(rb.filled());

@@ -86,10 +86,13 @@ pub struct Network {
     netns_dir: PathBuf,
     pools: std::sync::Arc<Mutex<Pools>>,
     /// Set once the standing rules are installed (or failed to be).
-    rules: watch::Receiver<Option<Result<(), String>>>,
+    rules: watch::Receiver<RulesState>,
     /// Taken by [`Network::adopt`], which installs the rules.
-    rules_done: Mutex<Option<watch::Sender<Option<Result<(), String>>>>>,
+    rules_done: Mutex<Option<watch::Sender<RulesState>>>,
 }
+
+/// `None` until the rules are installed, then how that went.
+type RulesState = Option<Result<(), String>>;
 
 fn internal(what: &str) -> impl Fn(rtnetlink::Error) -> NetError + '_ {
     move |e| NetError::Internal(format!("{what}: {e}"))

@@ -97,14 +97,7 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     out
 }
 
-pub fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap())
-        .unwrap_or(0)
-}
+pub use crate::audit::rss_kib;
 
 /// Total (RSS, PSS) in MiB of the processes whose command name is in `names`.
 pub fn memory_of(names: &[&str]) -> (f64, f64, usize) {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use berth_tests::audit::{open_fds, rss_kib};
 use berth_tests::{Daemon, VERSIONS};
 
 fn daemon() -> Daemon {
@@ -499,14 +500,6 @@ fn a_failed_start_leaves_nothing_mounted_and_can_be_removed() {
     assert!(!d.data_root().join("overlay").join(&id).exists());
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap())
-        .unwrap_or(0)
-}
-
 #[test]
 fn fast_output_never_waits_for_a_slow_log_reader() {
     use std::io::Write;
@@ -694,12 +687,6 @@ fn plain_200_attach_is_two_way_and_survives_a_half_close() {
         "one\ntwo\nthree\nstdin-closed\n"
     );
     assert_eq!(wait_exit(&d, "plain"), 0);
-}
-
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
 }
 
 #[test]

@@ -127,37 +127,25 @@ fn lifecycle(d: &Daemon, rng: &mut Rng, parent: &str, tally: &Tally) -> bool {
     ) {
         return false;
     }
-    match rng.below(4) {
-        0 => {
-            if !ok(
-                "stop",
-                d.try_request(
-                    "POST",
-                    &format!("/v1.18/containers/{id}/stop?t=0"),
-                    &[],
-                    &[],
-                ),
-                &[204],
-            ) {
-                return false;
-            }
-        }
-        1 => {
-            if !ok(
-                "kill",
-                d.try_request("POST", &format!("/v1.18/containers/{id}/kill"), &[], &[]),
-                &[204],
-            ) {
-                return false;
-            }
-        }
-        2 => {
-            let top = d.try_request("GET", &format!("/v1.18/containers/{id}/top"), &[], &[]);
-            if !ok("top", top, &[200]) {
-                return false;
-            }
-        }
-        _ => {}
+    // Then a stop, a kill, a look at its processes, or straight to the forced removal.
+    let (what, method, path, want) = match rng.below(4) {
+        0 => (
+            "stop",
+            "POST",
+            format!("/v1.18/containers/{id}/stop?t=0"),
+            204,
+        ),
+        1 => ("kill", "POST", format!("/v1.18/containers/{id}/kill"), 204),
+        2 => ("top", "GET", format!("/v1.18/containers/{id}/top"), 200),
+        _ => (
+            "inspect",
+            "GET",
+            format!("/v1.18/containers/{id}/json"),
+            200,
+        ),
+    };
+    if !ok(what, d.try_request(method, &path, &[], &[]), &[want]) {
+        return false;
     }
     ok(
         "rm -f",

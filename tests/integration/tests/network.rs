@@ -68,14 +68,9 @@ fn bridge_ports(d: &Daemon) -> Vec<String> {
 }
 
 /// Veths are deleted in the background (the kernel takes tens of ms): wait for `cond`.
+/// Polls `cond` for up to two seconds.
 fn eventually(what: &str, cond: impl Fn() -> bool) {
-    for _ in 0..100 {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("{what}");
+    berth_tests::audit::eventually(what, Duration::from_secs(2), cond)
 }
 
 fn nat_rules(d: &Daemon) -> Vec<String> {

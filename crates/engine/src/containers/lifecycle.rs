@@ -1403,7 +1403,7 @@ impl ContainerService {
     ) -> Option<(MonitorState, std::os::fd::OwnedFd)> {
         let exited = || self.paths.exit_file(&rec.id).exists();
         let from_record = || {
-            (rec.state.monitor_pid > 0 && rec.state.status.is_running()).then(|| MonitorState {
+            (rec.state.monitor_pid > 0 && rec.state.status.is_running()).then_some(MonitorState {
                 pid: rec.state.monitor_pid,
                 start_time: rec.state.monitor_start,
                 container_pid: Some(rec.state.pid),
