@@ -267,33 +267,43 @@ impl Daemon {
 
     /// Starts berthd and waits until it answers `/_ping`.
     pub fn spawn(&mut self) {
+        if let Err(e) = self.try_spawn() {
+            panic!("{e}");
+        }
+    }
+
+    /// As [`Daemon::spawn`], with an error instead of a panic.
+    pub fn try_spawn(&mut self) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join("berthd.log"))
-            .unwrap();
+            .map_err(|e| e.to_string())?;
         let child = self
             .command()
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("spawn berthd");
+            .map_err(|e| format!("spawn berthd: {e}"))?;
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(r) = self.try_request("GET", "/_ping", &[], &[]) {
                 if r.status == 200 {
-                    return;
+                    return Ok(());
                 }
             }
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("berthd exited ({status}) during start:\n{}", self.log());
+            let child = self.child.as_mut().expect("spawned");
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Err(format!(
+                    "berthd exited ({status}) during start:\n{}",
+                    self.log()
+                ));
             }
-            assert!(
-                Instant::now() < deadline,
-                "berthd did not answer /_ping:\n{}",
-                self.log()
-            );
+            if Instant::now() > deadline {
+                return Err(format!("berthd did not answer /_ping:\n{}", self.log()));
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -475,11 +485,10 @@ impl Drop for Daemon {
             let has_containers = std::fs::read_dir(self.data_root().join("containers"))
                 .map(|mut d| d.next().is_some())
                 .unwrap_or(false);
-            if has_containers && !std::thread::panicking() {
-                // Stopped or crashed by the test with containers left: bring it back to
-                // clean up.
-                self.spawn();
-                running = true;
+            // Stopped or crashed by the test (or a failing one) with containers left: bring
+            // it back to clean up.
+            if has_containers {
+                running = self.try_spawn().is_ok();
             }
         }
         if running {

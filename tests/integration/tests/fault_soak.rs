@@ -51,14 +51,26 @@ impl Rng {
     }
 }
 
-/// A cgroup parent of the test's own, so its audit sees only its containers.
-fn cgroup_parent(what: &str) -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "/berth-{what}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
+/// A cgroup parent of the test's own, so its audit sees only its containers; removed when
+/// dropped (declared before the daemon, it is dropped after the daemon removed its
+/// containers, whether the test passed or not).
+struct CgroupParent(String);
+
+impl CgroupParent {
+    fn new(what: &str) -> CgroupParent {
+        static N: AtomicU64 = AtomicU64::new(0);
+        CgroupParent(format!(
+            "/berth-{what}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ))
+    }
+}
+
+impl Drop for CgroupParent {
+    fn drop(&mut self) {
+        remove_cgroup(&self.0);
+    }
 }
 
 /// Counts of what the workers did, and the first failures.
@@ -244,8 +256,9 @@ fn whole_pool_is_free(d: &Daemon, parent: &str) {
 
 #[test]
 fn lifecycle_soak_at_32_way_concurrency_leaks_nothing() {
+    let parent_guard = CgroupParent::new("soak");
+    let parent = parent_guard.0.clone();
     let d = Arc::new(daemon_with_small_pool());
-    let parent = cgroup_parent("soak");
     let mut rng = Rng::seeded();
     // Warm up: what the daemon opens or allocates once is no leak.
     let warm = Tally::default();
@@ -312,13 +325,13 @@ fn lifecycle_soak_at_32_way_concurrency_leaks_nothing() {
         Audit::of(&d).veths == before.veths
     });
     assert!(Audit::of(&d).leaks_since(&before).is_empty());
-    remove_cgroup(&parent);
 }
 
 #[test]
 fn kill_9_at_random_moments_loses_no_container_and_leaves_nothing() {
+    let parent_guard = CgroupParent::new("crash");
+    let parent = parent_guard.0.clone();
     let mut d = daemon_with_small_pool();
-    let parent = cgroup_parent("crash");
     let mut rng = Rng::seeded();
     let before = Audit::of(&d);
     let kills = 6 * scale();
@@ -399,5 +412,4 @@ fn kill_9_at_random_moments_loses_no_container_and_leaves_nothing() {
             .count(),
     );
     whole_pool_is_free(&d, &parent);
-    remove_cgroup(&parent);
 }
