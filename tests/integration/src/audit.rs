@@ -118,8 +118,9 @@ pub struct Audit {
     pub pinned_netns: Vec<String>,
     /// Monitor sockets and pid files.
     pub sockets: Vec<String>,
-    /// OCI bundles.
+    /// OCI bundles, and the runtime's state directories.
     pub bundles: Vec<String>,
+    pub runtime_states: Vec<String>,
     /// Container records and root filesystems.
     pub records: Vec<String>,
     pub overlays: Vec<String>,
@@ -156,6 +157,7 @@ impl Audit {
             pinned_netns: pinned,
             sockets: entries(&exec.join("sock")),
             bundles: entries(&exec.join("containers")),
+            runtime_states: entries(&exec.join("runtime")),
             records: entries(&data.join("containers")),
             overlays: entries(&data.join("overlay")),
             monitors,
@@ -181,6 +183,7 @@ impl Audit {
         );
         diff("sockets", &before.sockets, &self.sockets);
         diff("bundles", &before.bundles, &self.bundles);
+        diff("runtime states", &before.runtime_states, &self.runtime_states);
         diff("records", &before.records, &self.records);
         diff("overlays", &before.overlays, &self.overlays);
         diff("rules", &before.rules, &self.rules);

@@ -146,7 +146,7 @@ fn a_container_whose_start_the_daemon_never_recorded_is_adopted() {
     assert_eq!(state["Pid"], pid);
     // It is the daemon's again: stop stops it, with its exit recorded.
     d.docker_ok(&["stop", "-t", "1", &id]);
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    assert!(!alive(pid));
     d.docker_ok(&["rm", &id]);
     assert_eq!(cgroup_dirs(&format!("/berth/{id}")).len(), 0);
 }
@@ -180,21 +180,28 @@ fn rm_force_never_reports_success_while_a_process_of_the_container_lives() {
     eventually("the monitor is gone", Duration::from_secs(5), || {
         !std::path::Path::new(&format!("/proc/{monitor_pid}")).exists()
     });
-    assert!(
-        std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "orphaned process lives"
-    );
+    assert!(alive(pid), "the orphaned process lives");
     d.spawn();
     let r = d.delete(&format!("/containers/{id}?force=1"));
     assert_eq!(r.status, 204, "{}", r.text());
     assert!(
-        !std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists()
-            || std::fs::read(format!("/proc/{pid}/cmdline"))
-                .unwrap()
-                .is_empty(),
+        !alive(pid),
         "rm -f said yes while the container's process lives"
     );
     assert_eq!(cgroup_dirs(&format!("/berth/{id}")).len(), 0);
+    // The killed monitor could not delete the runtime's state or unmount the root: the
+    // removal did.
+    let audit = Audit::of(&d);
+    assert!(audit.runtime_states.is_empty(), "{:?}", audit.runtime_states);
+    assert!(audit.mounts.is_empty(), "{:?}", audit.mounts);
+}
+
+/// Whether process `pid` runs (exists and is no zombie).
+fn alive(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').map(|i| s[i + 2..i + 3].to_string()))
+        .is_some_and(|state| state != "Z")
 }
 
 // 3. Streams the client abandoned are released at once, while nothing is written to them.

@@ -768,9 +768,11 @@ impl ContainerService {
     }
 
     /// Removes what a start leaves under the exec root and beside the record for the
-    /// container's run: its bundle, its monitor's sockets and state.
+    /// container's run: its bundle, the runtime's state (its monitor deletes it, unless it was
+    /// killed), its monitor's sockets and state.
     fn remove_run_files(&self, id: &str) {
         let _ = std::fs::remove_dir_all(self.paths.bundle(id));
+        let _ = std::fs::remove_dir_all(self.paths.runtime_root().join(id));
         let _ = std::fs::remove_file(self.paths.stdin_socket(id));
         let _ = std::fs::remove_file(self.paths.resize_socket(id));
         let _ = std::fs::remove_file(self.paths.exec_helper_socket(id));
