@@ -183,7 +183,11 @@ impl Audit {
         );
         diff("sockets", &before.sockets, &self.sockets);
         diff("bundles", &before.bundles, &self.bundles);
-        diff("runtime states", &before.runtime_states, &self.runtime_states);
+        diff(
+            "runtime states",
+            &before.runtime_states,
+            &self.runtime_states,
+        );
         diff("records", &before.records, &self.records);
         diff("overlays", &before.overlays, &self.overlays);
         diff("rules", &before.rules, &self.rules);
