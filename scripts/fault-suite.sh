@@ -11,4 +11,4 @@ if [ "${1:-}" = "--long" ]; then scale=12; fi
 scripts/install-test-deps.sh
 cargo build --workspace --bins --locked
 BERTH_FAULT_SCALE=$scale cargo test --locked -p berth-tests --test faults --test fault_soak -- --nocapture --test-threads 2 2>&1 \
-  | grep -E '^(seed|soak|crash loop|test |test result)|panicked|assert'
+  | grep -E '^(seed|soak|crash loop|memory|restarts|test |test result)|panicked|assert'
