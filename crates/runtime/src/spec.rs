@@ -138,8 +138,12 @@ const DEFAULT_DEVICE_RULES: &[(i64, i64)] = &[
     (136, -1), // pts
 ];
 
-fn bind(destination: &str, source: &str) -> Value {
-    json!({"destination": destination, "type": "bind", "source": source, "options": ["rbind", "rprivate"]})
+fn bind(destination: &str, source: &str, readonly: bool) -> Value {
+    let mut options = vec!["rbind", "rprivate"];
+    if readonly {
+        options.push("ro");
+    }
+    json!({"destination": destination, "type": "bind", "source": source, "options": options})
 }
 
 /// The container's `config.json`.
@@ -222,28 +226,14 @@ pub fn container_spec(p: &SpecParams) -> Value {
         ("/etc/hostname", &p.hostname_path),
         ("/etc/hosts", &p.hosts_path),
     ] {
+        // They live in the data root: a read-only container must not fill the host's disk
+        // through them (Docker mounts them read-only then too).
         if !src.is_empty() {
-            let mut b = bind(dest, src);
-            // They live in the data root: a read-only container must not fill the host's
-            // disk through them (Docker mounts them read-only then too).
-            if p.readonly_rootfs {
-                b["options"]
-                    .as_array_mut()
-                    .expect("options")
-                    .push(json!("ro"));
-            }
-            mounts.push(b);
+            mounts.push(bind(dest, src, p.readonly_rootfs));
         }
     }
     for m in &p.mounts {
-        let mut b = bind(&m.destination, &m.source);
-        if m.readonly {
-            b["options"]
-                .as_array_mut()
-                .expect("options")
-                .push(json!("ro"));
-        }
-        mounts.push(b);
+        mounts.push(bind(&m.destination, &m.source, m.readonly));
     }
     // Parents before children (a volume on /etc must not hide the /etc/hosts bind), as
     // Docker sorts mounts; the kernel mounts (/proc, /dev, /sys) stay first.

@@ -20,6 +20,21 @@ fn run(d: &Daemon, args: &[&str]) -> std::process::Output {
     d.docker(&a)
 }
 
+/// `docker run -d ARGS`: the container's ID.
+fn detached(d: &Daemon, args: &[&str]) -> String {
+    let mut a = vec!["run", "-d"];
+    a.extend_from_slice(args);
+    d.docker_ok(&a).trim().to_string()
+}
+
+/// A container that ignores SIGTERM.
+const IGNORES_TERM: &[&str] = &[
+    "busybox",
+    "sh",
+    "-c",
+    "trap '' TERM; while true; do sleep 1; done",
+];
+
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -91,10 +106,9 @@ fn a_privileged_container_may_write_its_cgroups_and_its_children_go_with_it() {
     let d = daemon();
     // Privileged keeps write access, as in Docker; the child cgroups it makes in every
     // hierarchy are removed with the container.
-    let id = d
-        .docker_ok(&[
-            "run",
-            "-d",
+    let id = detached(
+        &d,
+        &[
             "--privileged",
             "busybox",
             "sh",
@@ -102,9 +116,8 @@ fn a_privileged_container_may_write_its_cgroups_and_its_children_go_with_it() {
             "for h in /sys/fs/cgroup/*/; do mkdir -p $h/made-inside/deeper; done; \
              echo $$ > /sys/fs/cgroup/pids/made-inside/cgroup.procs 2>/dev/null; \
              touch /tmp/ready; sleep 1000",
-        ])
-        .trim()
-        .to_string();
+        ],
+    );
     let cgroup = format!("/berth/{id}");
     eventually(
         "the container made its child cgroups",
@@ -120,10 +133,7 @@ fn a_privileged_container_may_write_its_cgroups_and_its_children_go_with_it() {
 #[test]
 fn a_container_whose_start_the_daemon_never_recorded_is_adopted() {
     let mut d = daemon();
-    let id = d
-        .docker_ok(&["run", "-d", "busybox", "sleep", "1000"])
-        .trim()
-        .to_string();
+    let id = detached(&d, &["busybox", "sleep", "1000"]);
     let pid = d.get(&format!("/containers/{id}/json")).json()["State"]["Pid"]
         .as_i64()
         .unwrap();
@@ -154,10 +164,7 @@ fn a_container_whose_start_the_daemon_never_recorded_is_adopted() {
 #[test]
 fn rm_force_never_reports_success_while_a_process_of_the_container_lives() {
     let mut d = daemon();
-    let id = d
-        .docker_ok(&["run", "-d", "busybox", "sleep", "1000"])
-        .trim()
-        .to_string();
+    let id = detached(&d, &["busybox", "sleep", "1000"]);
     let pid = d.get(&format!("/containers/{id}/json")).json()["State"]["Pid"]
         .as_i64()
         .unwrap();
@@ -212,10 +219,7 @@ fn alive(pid: i64) -> bool {
 #[test]
 fn abandoned_streams_of_every_kind_are_released() {
     let d = daemon();
-    let quiet = d
-        .docker_ok(&["run", "-d", "-i", "busybox", "sleep", "1000"])
-        .trim()
-        .to_string();
+    let quiet = detached(&d, &["-i", "busybox", "sleep", "1000"]);
     let gone = d
         .docker_ok(&["create", "busybox", "true"])
         .trim()
@@ -374,18 +378,7 @@ fn running_out_of_descriptors_backs_off_and_recovers() {
 #[test]
 fn rm_force_acts_at_once_during_a_long_stop() {
     let d = daemon();
-    // A container that ignores SIGTERM.
-    let id = d
-        .docker_ok(&[
-            "run",
-            "-d",
-            "busybox",
-            "sh",
-            "-c",
-            "trap '' TERM; while true; do sleep 1; done",
-        ])
-        .trim()
-        .to_string();
+    let id = detached(&d, IGNORES_TERM);
     let mut stop = UnixStream::connect(&d.socket).unwrap();
     stop.write_all(
         format!("POST /containers/{id}/stop?t=99999999999 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
@@ -398,17 +391,15 @@ fn rm_force_acts_at_once_during_a_long_stop() {
     assert_eq!(r.status, 204, "{}", r.text());
     assert_eq!(d.get(&format!("/containers/{id}/json")).status, 404);
     // `t` near i64::MAX: an answer, and a daemon that still serves.
-    let id = d
-        .docker_ok(&[
-            "run",
-            "-d",
+    let id = detached(
+        &d,
+        &[
             "busybox",
             "sh",
             "-c",
             "trap 'exit 0' TERM; while true; do sleep 0.1; done",
-        ])
-        .trim()
-        .to_string();
+        ],
+    );
     let r = d.post(&format!("/containers/{id}/stop?t=9223372036854775807"));
     assert_eq!(r.status, 204, "{}", r.text());
     assert_eq!(d.get("/_ping").status, 200);
@@ -418,17 +409,7 @@ fn rm_force_acts_at_once_during_a_long_stop() {
 #[test]
 fn kill_acts_at_once_during_a_long_stop() {
     let d = daemon();
-    let id = d
-        .docker_ok(&[
-            "run",
-            "-d",
-            "busybox",
-            "sh",
-            "-c",
-            "trap '' TERM; while true; do sleep 1; done",
-        ])
-        .trim()
-        .to_string();
+    let id = detached(&d, IGNORES_TERM);
     let stop_path = format!("/containers/{id}/stop?t=600");
     let socket = d.socket.clone();
     let stopper = std::thread::spawn(move || {
@@ -547,19 +528,17 @@ fn a_failed_start_leaves_no_socket_and_an_interrupted_one_no_namespace() {
 #[test]
 fn a_restart_drops_no_connection_to_a_published_port() {
     let mut d = daemon();
-    let id = d
-        .docker_ok(&[
-            "run",
-            "-d",
+    let id = detached(
+        &d,
+        &[
             "-p",
             "127.0.0.1::80",
             "busybox",
             "sh",
             "-c",
             "mkdir -p /www && echo up > /www/index.html && exec httpd -f -p 80 -h /www",
-        ])
-        .trim()
-        .to_string();
+        ],
+    );
     let port: u16 = d
         .docker_ok(&["port", &id, "80/tcp"])
         .lines()
@@ -656,10 +635,7 @@ fn memory_returns_after_large_containers_are_removed() {
 #[test]
 fn odd_input_gets_dockers_answers() {
     let d = daemon();
-    let id = d
-        .docker_ok(&["run", "-d", "busybox", "sh", "-c", "echo one; echo two"])
-        .trim()
-        .to_string();
+    let id = detached(&d, &["busybox", "sh", "-c", "echo one; echo two"]);
     d.docker_ok(&["wait", &id]);
     for tail in ["-1", "abc", "all"] {
         let r = d.get(&format!("/containers/{id}/logs?stdout=1&tail={tail}"));
