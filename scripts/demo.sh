@@ -11,8 +11,8 @@ trap 'kill $pid; wait $pid 2>/dev/null || true' EXIT
 export DOCKER_HOST=unix:///run/berth.sock
 until docker version >/dev/null 2>&1; do sleep 0.1; done
 tar=$(mktemp --suffix=.tar)
-# A busybox root filesystem from Debian's busybox-static (the team's shared tool).
-bash ../shared/tools/make-busybox-rootfs.sh "$tar" >/dev/null
+# A busybox root filesystem from Debian's busybox-static.
+scripts/make-busybox-rootfs.sh "$tar" >/dev/null
 docker version
 docker import "$tar" busybox:latest
 docker images

@@ -142,7 +142,7 @@ pub fn memory_of(names: &[&str]) -> (f64, f64, usize) {
     (rss as f64 / 1024.0, pss as f64 / 1024.0, n)
 }
 
-/// Docker Engine (Debian's docker.io) started by `shared/tools/start-dockerd.sh` on a side
+/// Docker Engine (Debian's docker.io) started by `scripts/start-dockerd.sh` on a side
 /// socket, without bridge or iptables changes; stopped on drop.
 pub struct RefDocker {
     pub dir: tempfile::TempDir,
@@ -161,7 +161,7 @@ impl RefDocker {
             .tempdir()
             .unwrap();
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/tools/start-dockerd.sh");
+            .join("../../scripts/start-dockerd.sh");
         let ok = Command::new("bash")
             .arg(script)
             .arg(dir.path())

@@ -42,8 +42,8 @@ pub fn berthd_bin() -> PathBuf {
     bin
 }
 
-/// A busybox root filesystem tarball made by `shared/tools/make-busybox-rootfs.sh`, built
-/// once per test run.
+/// A busybox root filesystem tarball made by `scripts/make-busybox-rootfs.sh`, built once
+/// per test run.
 pub fn busybox_tar() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
@@ -52,7 +52,7 @@ pub fn busybox_tar() -> PathBuf {
         let out = dir.join("busybox.tar");
         if !out.exists() {
             let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/tools/make-busybox-rootfs.sh");
+                .join("../../scripts/make-busybox-rootfs.sh");
             let tmp = dir.join(format!("busybox.tar.{}", std::process::id()));
             let rootfs = tempfile::tempdir().unwrap();
             let status = Command::new("bash")

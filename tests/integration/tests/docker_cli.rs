@@ -119,7 +119,7 @@ fn docker_2010_save() -> PathBuf {
         .tempdir()
         .unwrap();
     let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/start-dockerd.sh");
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/start-dockerd.sh");
     let started = Command::new("bash")
         .arg(&script)
         .arg(refdir.path())
