@@ -160,8 +160,8 @@ impl RefDocker {
             .prefix("berth-bench-dockerd-")
             .tempdir()
             .unwrap();
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../scripts/start-dockerd.sh");
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/start-dockerd.sh");
         let ok = Command::new("bash")
             .arg(script)
             .arg(dir.path())

@@ -51,8 +51,8 @@ pub fn busybox_tar() -> PathBuf {
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("busybox.tar");
         if !out.exists() {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../scripts/make-busybox-rootfs.sh");
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-busybox-rootfs.sh");
             let tmp = dir.join(format!("busybox.tar.{}", std::process::id()));
             let rootfs = tempfile::tempdir().unwrap();
             let status = Command::new("bash")

@@ -118,8 +118,7 @@ fn docker_2010_save() -> PathBuf {
         .prefix("berth-ref-dockerd-")
         .tempdir()
         .unwrap();
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/start-dockerd.sh");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/start-dockerd.sh");
     let started = Command::new("bash")
         .arg(&script)
         .arg(refdir.path())
