@@ -3,16 +3,27 @@
 //! its own `berth-monitor` process, so the daemon can die and come back: [`ContainerService::open`]
 //! reconnects to live monitors and records the exits it missed.
 
+mod attach;
+mod create;
 mod exec;
+mod exit;
 mod host_files;
-mod lifecycle;
 mod logs;
 pub mod names;
 pub mod net;
 mod paths;
+mod pause;
 mod procs;
 pub mod record;
+mod remove;
+mod rename;
+mod restore;
 mod settings;
+mod start;
+mod stats;
+mod stop;
+mod top;
+mod users;
 mod volumes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,13 +35,14 @@ use berth_image::ImageStore;
 use crate::error::EngineError;
 use crate::events::{EventBus, EventKind};
 
+pub use create::CreateRequest;
 pub use exec::{ExecConfig, ExecIo, ExecRecord};
-pub use lifecycle::{CreateRequest, StatsPair};
 pub use logs::{LogLine, LogOptions};
 pub use paths::{ContainerPaths, MAX_EXEC_ROOT_LEN};
 pub use procs::TopResult;
 pub use record::{Config, ContainerRecord, HostConfig, RestartPolicy, State, Status};
 pub use settings::release_default_cgroup_parent;
+pub use stats::StatsPair;
 pub use volumes::MountPoint;
 
 /// One container: its record (the truth, persisted on every change), a channel that ticks on

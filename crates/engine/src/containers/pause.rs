@@ -1,0 +1,48 @@
+//! Pausing and unpausing through the cgroup freezer.
+
+use super::procs;
+use super::record::Status;
+use super::settings;
+use super::ContainerService;
+use crate::error::EngineError;
+
+impl ContainerService {
+    /// `POST /containers/(id)/pause` and `unpause`.
+    pub async fn pause(&self, name: &str, pause: bool) -> Result<(), EngineError> {
+        let entry = self.entry(name)?;
+        let _op = entry.op.lock().await;
+        let rec = entry.snapshot();
+        match (rec.state.status, pause) {
+            (Status::Running, true) | (Status::Paused, false) => {}
+            (Status::Paused, true) => {
+                return Err(EngineError::Conflict(format!(
+                    "Container {} is already paused",
+                    rec.id
+                )))
+            }
+            (Status::Running, false) => {
+                return Err(EngineError::Conflict(format!(
+                    "Container {} is not paused",
+                    rec.id
+                )))
+            }
+            _ => {
+                return Err(EngineError::Conflict(format!(
+                    "Container {} is not running",
+                    rec.id
+                )))
+            }
+        }
+        let cgroup = settings::cgroup_path(&rec);
+        tokio::task::spawn_blocking(move || procs::set_frozen(&cgroup, pause)).await??;
+        let rec = self.update(&entry, |r| {
+            r.state.status = if pause {
+                Status::Paused
+            } else {
+                Status::Running
+            }
+        })?;
+        self.publish(&rec, if pause { "pause" } else { "unpause" }, &[]);
+        Ok(())
+    }
+}

@@ -1,0 +1,110 @@
+//! Removing a container and everything it had, whatever its record says.
+
+use std::time::Duration;
+
+use berth_runtime::monitor::MonitorState;
+use berth_runtime::rootfs::OverlayDirs;
+
+use super::procs;
+use super::record::Status;
+use super::settings;
+use super::{ContainerService, Entry};
+use crate::error::EngineError;
+
+impl ContainerService {
+    /// `DELETE /containers/(id)?force=`: removes a stopped container (or, with `force`, kills
+    /// it first) and everything it had on disk.
+    pub async fn remove(&self, name: &str, force: bool, volumes: bool) -> Result<(), EngineError> {
+        let entry = self.entry(name)?;
+        if force {
+            // At once, as Docker's `rm -f` does, even while another operation (a long stop)
+            // holds the container: the kill ends that operation too.
+            self.kill_for_removal(&entry)?;
+        }
+        let _op = entry.op.lock().await;
+        let rec = entry.snapshot();
+        if rec.state.status.is_running() || rec.state.status == Status::Restarting {
+            if !force {
+                return Err(EngineError::Conflict(format!(
+                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                    rec.id
+                )));
+            }
+            self.kill_for_removal(&entry)?;
+            if rec.state.status.is_running()
+                && self
+                    .wait_entry(&entry, Some(Duration::from_secs(30)))
+                    .await
+                    .is_none()
+            {
+                return Err(EngineError::Internal(format!(
+                    "Could not kill running container {}, cannot remove - the container did not exit",
+                    rec.id
+                )));
+            }
+        }
+        // Whatever the record says, nothing of the container may outlive its removal: not a
+        // monitor the daemon lost track of, not a process left in its cgroups.
+        if let Some(state) = MonitorState::read(&self.paths.monitor_state(&rec.id)) {
+            if state.alive() {
+                let _ = procs::send_signal(state.pid, 9);
+            }
+        }
+        let cgroup = settings::cgroup_path(&rec);
+        let left = tokio::task::spawn_blocking(move || procs::kill_cgroup(&cgroup)).await?;
+        if !left.is_empty() {
+            return Err(EngineError::Internal(format!(
+                "Could not kill running container {}, cannot remove - processes {left:?} did not exit",
+                rec.id
+            )));
+        }
+        if rec.network.is_some() || self.paths.bundle(&rec.id).exists() {
+            // A start cut short by a crash left these.
+            self.reap_interrupted_start(&entry).await;
+        }
+        berth_network::netns::remove(&self.paths.netns(&rec.id));
+        self.containers.write().expect("lock").remove(&rec.id);
+        self.forget_execs(&rec.id);
+        if volumes {
+            self.remove_volumes(&rec);
+        }
+        let overlay = OverlayDirs::new(self.paths.overlay(&rec.id));
+        let mut problems = Vec::new();
+        if let Err(e) = overlay.remove() {
+            problems.push(format!("remove root filesystem: {e}"));
+        }
+        for dir in [self.paths.bundle(&rec.id), self.paths.dir(&rec.id)] {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    problems.push(format!("remove {}: {e}", dir.display()));
+                }
+            }
+        }
+        entry.changed.send_modify(|n| *n += 1);
+        self.publish(&rec, "destroy", &[]);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Internal(problems.join("; ")))
+        }
+    }
+
+    /// The first step of `rm -f`: marks the container stopped by the user (so no restart
+    /// policy brings it back) and kills it if it runs.
+    pub(super) fn kill_for_removal(&self, entry: &Entry) -> Result<(), EngineError> {
+        let rec = entry.snapshot();
+        if !(rec.state.status.is_running() || rec.state.status == Status::Restarting) {
+            return Ok(());
+        }
+        if !rec.state.stopped_by_user {
+            self.update(entry, |r| r.state.stopped_by_user = true)?;
+        }
+        if rec.state.status == Status::Paused {
+            let _ = procs::set_frozen(&settings::cgroup_path(&rec), false);
+        }
+        if rec.state.status.is_running() {
+            let _ = self.signal(&rec, 9);
+        }
+        Ok(())
+    }
+}
