@@ -8,6 +8,7 @@ mod create;
 mod exec;
 mod exit;
 mod host_files;
+mod launch;
 mod logs;
 pub mod names;
 pub mod net;

@@ -1,0 +1,418 @@
+//! The steps of a container's start, in order: mount the root filesystem, connect the
+//! network, write the host files, resolve the mounts, build the spec, write the bundle, spawn
+//! the monitor. [`ContainerService::launch`] runs them and undoes the whole start when one
+//! fails.
+
+use std::io::BufRead;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use berth_runtime::monitor::{MonitorArgs, StartReport};
+use berth_runtime::rootfs::OverlayDirs;
+use berth_runtime::spec::{container_spec, BindMount, SpecParams};
+
+use super::create::{env_key, DEFAULT_PATH};
+use super::host_files;
+use super::record::{Config, ContainerRecord};
+use super::settings;
+use super::start::HostsLines;
+use super::users::UserFiles;
+use super::volumes;
+use super::{net, ContainerService, Entry};
+use crate::error::EngineError;
+
+fn internal(what: &str, e: std::io::Error) -> EngineError {
+    EngineError::Internal(format!("{what}: {e}"))
+}
+
+fn parse_size(s: &str) -> Result<u64, EngineError> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1024),
+        Some('m') => (&t[..t.len() - 1], 1024 * 1024),
+        Some('g') => (&t[..t.len() - 1], 1024 * 1024 * 1024),
+        _ => (t.as_str(), 1),
+    };
+    num.parse::<u64>()
+        .map(|n| n * mult)
+        .map_err(|_| EngineError::InvalidParameter(format!("invalid max-size: {s}")))
+}
+
+/// The container's environment: its link variables first (its own win over them), a default
+/// `PATH`, `HOSTNAME`, and `TERM` on a terminal, as Docker composes it.
+fn compose_env(c: &Config, link_env: Vec<String>) -> Vec<String> {
+    let own = c.env.clone().unwrap_or_default();
+    let mut env: Vec<String> = link_env
+        .into_iter()
+        .filter(|l| !own.iter().any(|e| env_key(e) == env_key(l)))
+        .collect();
+    env.extend(own);
+    if !env.iter().any(|e| env_key(e) == "PATH") {
+        env.insert(0, DEFAULT_PATH.to_string());
+    }
+    env.insert(1.min(env.len()), format!("HOSTNAME={}", c.hostname));
+    if c.tty && !env.iter().any(|e| env_key(e) == "TERM") {
+        env.push("TERM=xterm".into());
+    }
+    env
+}
+
+impl ContainerService {
+    /// Starts the container's monitor with everything it needs in place; returns it and the
+    /// container's PID. Undoes what it did when a step fails.
+    pub(super) fn launch(
+        &self,
+        entry: &Entry,
+    ) -> Result<(tokio::process::Child, i32), EngineError> {
+        let rec = entry.snapshot();
+        let overlay = OverlayDirs::new(self.paths.overlay(&rec.id));
+        let rootfs = self.mount_root(&rec, &overlay)?;
+        let mut endpoint = None;
+        let result = (|| {
+            let netns = self.connect_network(&rec, &mut endpoint)?;
+            let (link_env, link_hosts) = self.links_for(&rec, endpoint.as_mut())?;
+            if let Some(ep) = &endpoint {
+                self.record_endpoint(entry, ep)?;
+            }
+            self.write_host_files(&rec, endpoint.as_ref(), link_hosts)?;
+            let mounts = self.resolve_mounts(&rec, &rootfs)?;
+            let spec = self.build_spec(&rec, &rootfs, link_env, mounts, netns.as_deref())?;
+            self.write_bundle(&rec.id, &spec)?;
+            self.spawn_monitor(&rec)
+        })();
+        if result.is_err() {
+            let _ = overlay.unmount();
+            self.release_network(entry, &rec.id, endpoint);
+            self.remove_run_files(&rec.id);
+        }
+        result
+    }
+
+    /// The image's layers under a fresh upper directory, mounted (a stale mount of an
+    /// earlier run is undone first).
+    fn mount_root(
+        &self,
+        rec: &ContainerRecord,
+        overlay: &OverlayDirs,
+    ) -> Result<PathBuf, EngineError> {
+        let image = self
+            .images
+            .get(
+                &berth_image::Digest::parse(&rec.image_id)
+                    .ok_or_else(|| EngineError::Internal("bad image id".into()))?,
+            )
+            .ok_or_else(|| EngineError::NotFound(format!("No such image: {}", rec.image_id)))?;
+        let lowers: Vec<_> = image
+            .layers
+            .iter()
+            .rev()
+            .map(|l| self.images.diff_path(&l.chain_id))
+            .collect();
+        overlay
+            .create()
+            .map_err(|e| internal("create root filesystem", e))?;
+        overlay
+            .unmount()
+            .map_err(|e| internal("unmount stale root filesystem", e))?;
+        overlay
+            .mount(&lowers)
+            .map_err(|e| internal("mount root filesystem", e))
+    }
+
+    /// The network namespace the container joins: its endpoint's on the bridge (left in
+    /// `endpoint`, for the caller to undo), a loopback-only one for `none`, or none of its
+    /// own (`host`, `container:`).
+    fn connect_network(
+        &self,
+        rec: &ContainerRecord,
+        endpoint: &mut Option<berth_network::Endpoint>,
+    ) -> Result<Option<PathBuf>, EngineError> {
+        let c = &rec.config;
+        match (net::mode(rec, self.network.is_some())?, &self.network) {
+            (net::Mode::Bridge, Some(network)) => {
+                let req = berth_network::ConnectRequest {
+                    id: rec.id.clone(),
+                    name: rec.bare_name().to_string(),
+                    mac: (!c.mac_address.is_empty())
+                        .then(|| berth_network::parse_mac(&c.mac_address))
+                        .transpose()
+                        .map_err(EngineError::InvalidParameter)?,
+                    ports: net::port_requests(rec)?,
+                };
+                let ep = tokio::runtime::Handle::current().block_on(network.connect(req))?;
+                let path = ep.netns.clone();
+                *endpoint = Some(ep);
+                Ok(Some(path))
+            }
+            (net::Mode::None, _) => {
+                let path = self.paths.netns(&rec.id);
+                berth_network::isolated_netns(&path)?;
+                Ok(Some(path))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Writes the endpoint into the record before the monitor starts (without a sync: it
+    /// matters only while processes run), so a daemon killed during the start adopts the
+    /// endpoint with the container instead of sweeping it away as stale.
+    fn record_endpoint(
+        &self,
+        entry: &Entry,
+        ep: &berth_network::Endpoint,
+    ) -> Result<(), EngineError> {
+        let rec = {
+            let mut r = entry.record.lock().expect("lock");
+            r.network = Some(ep.clone());
+            r.clone()
+        };
+        self.write_record(&rec, false)
+    }
+
+    /// `/etc/hostname`, `/etc/hosts` (with the links' and `--add-host` lines) and
+    /// `/etc/resolv.conf` (the host's, with `--dns` and `--dns-search`).
+    fn write_host_files(
+        &self,
+        rec: &ContainerRecord,
+        endpoint: Option<&berth_network::Endpoint>,
+        link_hosts: HostsLines,
+    ) -> Result<(), EngineError> {
+        let (c, h, id) = (&rec.config, &rec.host_config, &rec.id);
+        std::fs::write(self.paths.hostname(id), format!("{}\n", c.hostname))
+            .map_err(|e| internal("write hostname", e))?;
+        let mut extra = link_hosts;
+        extra.extend(host_files::extra_hosts(
+            &h.extra_hosts.clone().unwrap_or_default(),
+        ));
+        std::fs::write(
+            self.paths.hosts(id),
+            host_files::hosts(&c.hostname, &c.domainname, endpoint.map(|e| e.ip), &extra),
+        )
+        .map_err(|e| internal("write hosts", e))?;
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let resolv = host_files::resolv_conf(
+            &host_resolv,
+            &h.dns.clone().unwrap_or_default(),
+            &h.dns_search.clone().unwrap_or_default(),
+        );
+        std::fs::write(self.paths.resolv_conf(id), resolv)
+            .map_err(|e| internal("write resolv.conf", e))
+    }
+
+    /// The bind mounts, with every destination resolved inside the root, so the runtime
+    /// mounts on exactly that path and an image's symlinks cannot aim a mount at the host.
+    fn resolve_mounts(
+        &self,
+        rec: &ContainerRecord,
+        rootfs: &Path,
+    ) -> Result<Vec<BindMount>, EngineError> {
+        self.prepare_mounts(rec, rootfs)?;
+        let mut mounts = Vec::new();
+        for m in &rec.mounts {
+            mounts.push(BindMount {
+                destination: volumes::resolve_destination(
+                    rootfs,
+                    &m.destination,
+                    Path::new(&m.source).is_file(),
+                )?,
+                source: m.source.clone(),
+                readonly: !m.rw,
+            });
+        }
+        for f in ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"] {
+            if volumes::resolve_destination(rootfs, f, true)? != f {
+                return Err(EngineError::InvalidParameter(format!(
+                    "{f} in the image resolves elsewhere"
+                )));
+            }
+        }
+        Ok(mounts)
+    }
+
+    /// The OCI spec: the user as the container's own files name it, its working directory
+    /// (made when missing), its environment, and every HostConfig setting.
+    fn build_spec(
+        &self,
+        rec: &ContainerRecord,
+        rootfs: &Path,
+        link_env: Vec<String>,
+        mounts: Vec<BindMount>,
+        netns: Option<&Path>,
+    ) -> Result<serde_json::Value, EngineError> {
+        let (c, h, id) = (&rec.config, &rec.host_config, &rec.id);
+        let (uid, gid, additional_gids) = UserFiles::new(rootfs).resolve(&c.user)?;
+        volumes::create_working_dir(rootfs, &c.working_dir, uid, gid)?;
+        let capabilities = settings::capabilities(h)?;
+        let mut args = vec![rec.path.clone()];
+        args.extend(rec.args.iter().cloned());
+        Ok(container_spec(&SpecParams {
+            id: id.clone(),
+            rootfs: rootfs.display().to_string(),
+            args,
+            env: compose_env(c, link_env),
+            cwd: c.working_dir.clone(),
+            uid,
+            gid,
+            additional_gids,
+            hostname: c.hostname.clone(),
+            domainname: c.domainname.clone(),
+            tty: c.tty,
+            hostname_path: self.paths.hostname(id).display().to_string(),
+            hosts_path: self.paths.hosts(id).display().to_string(),
+            resolv_conf_path: self.paths.resolv_conf(id).display().to_string(),
+            cgroups_path: settings::cgroup_path(rec),
+            capabilities: Some(capabilities.clone()),
+            seccomp: settings::seccomp(h, &capabilities),
+            privileged: h.privileged,
+            readonly_rootfs: h.readonly_rootfs,
+            no_new_privileges: settings::no_new_privileges(h)?,
+            resources: settings::resources(h)?,
+            rlimits: settings::rlimits(h)?,
+            shared_namespaces: self.shared_namespaces(h, netns)?,
+            devices: settings::devices(h)?,
+            mounts,
+        }))
+    }
+
+    /// The bundle directory with its `config.json`.
+    fn write_bundle(&self, id: &str, spec: &serde_json::Value) -> Result<(), EngineError> {
+        let bundle = self.paths.bundle(id);
+        std::fs::create_dir_all(&bundle).map_err(|e| internal("create bundle", e))?;
+        std::fs::write(
+            bundle.join("config.json"),
+            serde_json::to_vec(spec).expect("spec serialises"),
+        )
+        .map_err(|e| internal("write bundle", e))
+    }
+
+    /// Starts the monitor and reads its start report: the container's PID, or why it did
+    /// not start (in Docker's words for a command that cannot be run).
+    fn spawn_monitor(
+        &self,
+        rec: &ContainerRecord,
+    ) -> Result<(tokio::process::Child, i32), EngineError> {
+        let (c, h, id) = (&rec.config, &rec.host_config, &rec.id);
+        let _ = std::fs::remove_file(self.paths.exit_file(id));
+        let _ = std::fs::remove_file(self.paths.monitor_state(id));
+        let log_cfg = h.log_config.config.clone().unwrap_or_default();
+        let args = MonitorArgs {
+            id: id.clone(),
+            bundle: self.paths.bundle(id),
+            runtime_root: self.paths.runtime_root(),
+            // With the `none` driver the output still goes to a small log (1 MiB, not
+            // rotated into more files) because attach reads it; `logs` refuses it.
+            log_path: self.paths.log(id),
+            exit_file: self.paths.exit_file(id),
+            log_max_size: if h.log_config.kind == "none" {
+                Some(1 << 20)
+            } else {
+                log_cfg.get("max-size").map(|s| parse_size(s)).transpose()?
+            },
+            log_max_files: if h.log_config.kind == "none" {
+                1
+            } else {
+                log_cfg
+                    .get("max-file")
+                    .map(|s| s.parse().unwrap_or(1))
+                    .unwrap_or(1)
+            },
+            stdin_socket: c.open_stdin.then(|| self.paths.stdin_socket(id)),
+            stdin_once: c.stdin_once,
+            tty: c.tty,
+            resize_socket: c.tty.then(|| self.paths.resize_socket(id)),
+            exec_socket: Some(self.paths.exec_helper_socket(id)),
+            state_file: Some(self.paths.monitor_state(id)),
+        };
+        let monitor_log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.paths.monitor_log(id))
+            .map_err(|e| internal("open monitor log", e))?;
+        let mut cmd = std::process::Command::new(&self.monitor_bin);
+        cmd.args(args.to_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(monitor_log);
+        // Its own process group: signals meant for the daemon's terminal stay there.
+        cmd.process_group(0);
+        let mut child = tokio::process::Command::from(cmd)
+            .spawn()
+            .map_err(|e| internal("start monitor", e))?;
+        let stdout = child
+            .stdout
+            .take()
+            .expect("piped")
+            .into_owned_fd()
+            .map_err(|e| internal("monitor pipe", e))?;
+        let mut line = String::new();
+        std::io::BufReader::new(std::fs::File::from(stdout))
+            .read_line(&mut line)
+            .map_err(|e| internal("read monitor report", e))?;
+        let report: StartReport = serde_json::from_str(line.trim()).unwrap_or(StartReport {
+            pid: None,
+            error: Some(format!(
+                "monitor gave no start report: {}",
+                std::fs::read_to_string(self.paths.monitor_log(id))
+                    .unwrap_or_default()
+                    .trim()
+            )),
+        });
+        match report.pid {
+            Some(pid) => Ok((child, pid)),
+            None => {
+                let _ = child.start_kill();
+                let msg = report.error.unwrap_or_default();
+                // Docker's wording for a command that cannot be run.
+                if msg.contains("No such file") || msg.contains("not found") {
+                    Err(EngineError::InvalidParameter(format!(
+                        "OCI runtime create failed: {msg}: exec: \"{}\": executable file not found in $PATH",
+                        rec.path
+                    )))
+                } else {
+                    Err(EngineError::Internal(format!(
+                        "OCI runtime create failed: {msg}"
+                    )))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10m").unwrap(), 10 * 1024 * 1024);
+        assert_eq!(parse_size("512").unwrap(), 512);
+        assert!(parse_size("x").is_err());
+    }
+
+    #[test]
+    fn environment_as_docker_composes_it() {
+        let c = Config {
+            env: Some(vec!["A=own".into(), "TERM=dumb".into()]),
+            hostname: "box".into(),
+            tty: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            compose_env(&c, vec!["A=link".into(), "DB_PORT=tcp://x".into()]),
+            [
+                DEFAULT_PATH,
+                "HOSTNAME=box",
+                "DB_PORT=tcp://x",
+                "A=own",
+                "TERM=dumb"
+            ]
+        );
+        let plain = Config {
+            env: Some(vec!["PATH=/x".into()]),
+            hostname: "h".into(),
+            ..Default::default()
+        };
+        assert_eq!(compose_env(&plain, vec![]), ["PATH=/x", "HOSTNAME=h"]);
+    }
+}
