@@ -178,7 +178,7 @@ impl ContainerService {
         let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
         loop {
             let rec = entry.snapshot();
-            if !rec.state.status.is_running() && rec.state.status != Status::Restarting {
+            if !rec.state.status.is_active() {
                 return Some(rec.state.exit_code);
             }
             match deadline {

@@ -12,27 +12,7 @@ impl ContainerService {
         let entry = self.entry(name)?;
         let _op = entry.op.lock().await;
         let rec = entry.snapshot();
-        match (rec.state.status, pause) {
-            (Status::Running, true) | (Status::Paused, false) => {}
-            (Status::Paused, true) => {
-                return Err(EngineError::Conflict(format!(
-                    "Container {} is already paused",
-                    rec.id
-                )))
-            }
-            (Status::Running, false) => {
-                return Err(EngineError::Conflict(format!(
-                    "Container {} is not paused",
-                    rec.id
-                )))
-            }
-            _ => {
-                return Err(EngineError::Conflict(format!(
-                    "Container {} is not running",
-                    rec.id
-                )))
-            }
-        }
+        rec.state.status.check_pause(pause, &rec.id)?;
         let cgroup = settings::cgroup_path(&rec);
         tokio::task::spawn_blocking(move || procs::set_frozen(&cgroup, pause)).await??;
         let rec = self.update(&entry, |r| {

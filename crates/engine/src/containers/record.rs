@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::EngineError;
+
 /// The portable configuration (Docker's `Config`), after merging with the image's.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -111,6 +113,55 @@ impl Status {
     pub fn is_running(self) -> bool {
         matches!(self, Status::Running | Status::Paused)
     }
+
+    /// Running, paused, or about to run again under its restart policy: not at rest.
+    pub fn is_active(self) -> bool {
+        self.is_running() || self == Status::Restarting
+    }
+
+    /// Whether a start may go ahead: a running (or restarting) container is not modified, a
+    /// paused one is a conflict.
+    pub(crate) fn check_start(self) -> Result<(), EngineError> {
+        match self {
+            Status::Running | Status::Restarting => Err(EngineError::NotModified),
+            Status::Paused => Err(EngineError::Conflict(
+                "cannot start a paused container, try unpause instead".into(),
+            )),
+            Status::Created | Status::Exited | Status::Dead => Ok(()),
+        }
+    }
+
+    /// Whether a pause (`pause`) or an unpause (`!pause`) of container `id` may go ahead.
+    pub(crate) fn check_pause(self, pause: bool, id: &str) -> Result<(), EngineError> {
+        let conflict = |what: &str| Err(EngineError::Conflict(format!("Container {id} {what}")));
+        match (self, pause) {
+            (Status::Running, true) | (Status::Paused, false) => Ok(()),
+            (Status::Paused, true) => conflict("is already paused"),
+            (Status::Running, false) => conflict("is not paused"),
+            _ => conflict("is not running"),
+        }
+    }
+
+    /// For what needs the container's processes (kill, top): a conflict when it has none.
+    pub(crate) fn check_running(self, id: &str) -> Result<(), EngineError> {
+        if self.is_running() {
+            Ok(())
+        } else {
+            Err(EngineError::Conflict(format!(
+                "Container {id} is not running"
+            )))
+        }
+    }
+
+    /// Whether container `id` may be removed: an active one only with `force`.
+    pub(crate) fn check_remove(self, force: bool, id: &str) -> Result<(), EngineError> {
+        if self.is_active() && !force {
+            return Err(EngineError::Conflict(format!(
+                "You cannot remove a running container {id}. Stop the container before attempting removal or force remove"
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,5 +231,48 @@ impl ContainerRecord {
     /// The name without the leading slash.
     pub fn bare_name(&self) -> &str {
         self.name.trim_start_matches('/')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What each guard answers in each state: `ok`, `304` (not modified) or `409` (conflict).
+    #[test]
+    fn status_guards_as_docker_answers() {
+        fn code(r: Result<(), EngineError>) -> &'static str {
+            match r {
+                Ok(()) => "ok",
+                Err(EngineError::NotModified) => "304",
+                Err(EngineError::Conflict(_)) => "409",
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        use Status::*;
+        // state: start, pause, unpause, kill/top, rm, rm -f
+        let table = [
+            (Created, ["ok", "409", "409", "409", "ok", "ok"]),
+            (Running, ["304", "ok", "409", "ok", "409", "ok"]),
+            (Paused, ["409", "409", "ok", "ok", "409", "ok"]),
+            (Restarting, ["304", "409", "409", "409", "409", "ok"]),
+            (Exited, ["ok", "409", "409", "409", "ok", "ok"]),
+            (Dead, ["ok", "409", "409", "409", "ok", "ok"]),
+        ];
+        for (status, want) in table {
+            let got = [
+                code(status.check_start()),
+                code(status.check_pause(true, "c")),
+                code(status.check_pause(false, "c")),
+                code(status.check_running("c")),
+                code(status.check_remove(false, "c")),
+                code(status.check_remove(true, "c")),
+            ];
+            assert_eq!(got, want, "{status:?}");
+        }
+        assert!(matches!(
+            Paused.check_pause(true, "c"),
+            Err(EngineError::Conflict(m)) if m == "Container c is already paused"
+        ));
     }
 }

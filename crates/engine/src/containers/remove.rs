@@ -23,13 +23,8 @@ impl ContainerService {
         }
         let _op = entry.op.lock().await;
         let rec = entry.snapshot();
-        if rec.state.status.is_running() || rec.state.status == Status::Restarting {
-            if !force {
-                return Err(EngineError::Conflict(format!(
-                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
-                    rec.id
-                )));
-            }
+        rec.state.status.check_remove(force, &rec.id)?;
+        if rec.state.status.is_active() {
             self.kill_for_removal(&entry)?;
             if rec.state.status.is_running()
                 && self
@@ -93,7 +88,7 @@ impl ContainerService {
     /// policy brings it back) and kills it if it runs.
     pub(super) fn kill_for_removal(&self, entry: &Entry) -> Result<(), EngineError> {
         let rec = entry.snapshot();
-        if !(rec.state.status.is_running() || rec.state.status == Status::Restarting) {
+        if !rec.state.status.is_active() {
             return Ok(());
         }
         if !rec.state.stopped_by_user {

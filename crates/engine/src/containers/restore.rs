@@ -43,8 +43,7 @@ impl ContainerService {
                 .write()
                 .expect("lock")
                 .insert(rec.id.clone(), entry.clone());
-            let was_running =
-                rec.state.status.is_running() || rec.state.status == Status::Restarting;
+            let was_running = rec.state.status.is_active();
             // The monitor's own file is the truth: a daemon killed during a start never
             // recorded the container as running, though it runs.
             let adopted = match self.find_live_monitor(&rec).await {

@@ -17,16 +17,7 @@ impl ContainerService {
     pub async fn start(self: &Arc<Self>, name: &str) -> Result<(), EngineError> {
         let entry = self.entry(name)?;
         let _op = entry.op.lock().await;
-        let rec = entry.snapshot();
-        match rec.state.status {
-            Status::Running | Status::Restarting => return Err(EngineError::NotModified),
-            Status::Paused => {
-                return Err(EngineError::Conflict(
-                    "cannot start a paused container, try unpause instead".into(),
-                ))
-            }
-            _ => {}
-        }
+        entry.snapshot().state.status.check_start()?;
         self.update(&entry, |r| r.state.stopped_by_user = false)?;
         // A start by hand begins the restart back-off anew, as Docker's does.
         *entry.restart_delay.lock().expect("lock") = None;

@@ -26,12 +26,7 @@ impl ContainerService {
             procs::parse_signal(signal)?
         };
         let rec = entry.snapshot();
-        if !rec.state.status.is_running() {
-            return Err(EngineError::Conflict(format!(
-                "Container {} is not running",
-                rec.id
-            )));
-        }
+        rec.state.status.check_running(&rec.id)?;
         if sig == 9 || sig == 15 {
             self.update(&entry, |r| r.state.stopped_by_user = true)?;
         }

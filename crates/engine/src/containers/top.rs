@@ -9,12 +9,7 @@ impl ContainerService {
     /// `GET /containers/(id)/top?ps_args=`.
     pub async fn top(&self, name: &str, ps_args: &str) -> Result<procs::TopResult, EngineError> {
         let rec = self.entry(name)?.snapshot();
-        if !rec.state.status.is_running() {
-            return Err(EngineError::Conflict(format!(
-                "Container {} is not running",
-                rec.id
-            )));
-        }
+        rec.state.status.check_running(&rec.id)?;
         let ps_args = ps_args.to_string();
         let cgroup = settings::cgroup_path(&rec);
         let helper = std::fs::read_to_string(self.paths.exec_helper_pid(&rec.id))
