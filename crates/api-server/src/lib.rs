@@ -26,3 +26,7 @@ pub use server::{serve_tcp, serve_unix};
 
 /// The response body type of every handler.
 pub type Body = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, std::io::Error>;
+
+/// The request body every handler takes: a connection's (the server boxes hyper's, its
+/// errors as I/O errors) or, in tests that drive the router in-process, any other.
+pub type RequestBody = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, std::io::Error>;

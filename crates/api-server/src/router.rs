@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
+use crate::RequestBody;
 use berth_api_types::ApiVersion;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::Incoming;
 
 use crate::backend::Backend;
 use crate::error::ApiError;
@@ -48,7 +48,7 @@ impl Ctx {
 }
 
 pub type HandlerResult = Result<Response<Body>, ApiError>;
-type Handler = fn(Ctx, Request<Incoming>) -> BoxFuture<'static, HandlerResult>;
+type Handler = fn(Ctx, Request<RequestBody>) -> BoxFuture<'static, HandlerResult>;
 
 struct Route {
     method: Method,
@@ -217,7 +217,7 @@ impl Router {
     }
 
     /// Answers one request.
-    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+    pub async fn handle(&self, req: Request<RequestBody>) -> Response<Body> {
         // Matched decoded, as Go's router matches `URL.Path`: `/containers/my%2Dapp/json`
         // names `my-app`.
         let (raw_path, raw_query) = crate::long_target::original_target(&req);
@@ -447,7 +447,7 @@ pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> HandlerResult
 }
 
 /// Reads a request body that must be small (JSON), refusing more than `limit` bytes.
-pub async fn read_small_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
+pub async fn read_small_body(req: Request<RequestBody>, limit: usize) -> Result<Bytes, ApiError> {
     let limited = http_body_util::Limited::new(req.into_body(), limit);
     limited
         .collect()
@@ -458,7 +458,7 @@ pub async fn read_small_body(req: Request<Incoming>, limit: usize) -> Result<Byt
 
 /// Reads a JSON request body, refusing another content type as Docker does (a request with
 /// neither a body nor a `Content-Type` is fine: an empty body).
-pub async fn read_json_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
+pub async fn read_json_body(req: Request<RequestBody>, limit: usize) -> Result<Bytes, ApiError> {
     check_json_content_type(req.headers())?;
     read_small_body(req, limit).await
 }
@@ -487,13 +487,10 @@ fn check_json_content_type(headers: &http::HeaderMap) -> Result<(), ApiError> {
 }
 
 /// The request body as an async byte stream (import, load).
-pub fn body_stream(req: Request<Incoming>) -> crate::backend::ByteStream {
-    use futures_util::TryStreamExt;
-    let stream = req
-        .into_body()
-        .into_data_stream()
-        .map_err(std::io::Error::other);
-    Box::pin(tokio_util::io::StreamReader::new(stream))
+pub fn body_stream(req: Request<RequestBody>) -> crate::backend::ByteStream {
+    Box::pin(tokio_util::io::StreamReader::new(
+        req.into_body().into_data_stream(),
+    ))
 }
 
 #[cfg(test)]

@@ -24,6 +24,12 @@ where
         let router = router.clone();
         req.extensions_mut().insert(req_slot.clone());
         req.extensions_mut().insert(req_peer.clone());
+        let req = req.map(|body| {
+            http_body_util::BodyExt::boxed_unsync(http_body_util::BodyExt::map_err(
+                body,
+                std::io::Error::other,
+            ))
+        });
         async move { Ok::<_, std::convert::Infallible>(router.handle(req).await) }
     });
     // `without_shutdown` (not `with_upgrades`): a hijacking handler may answer a plain 200,

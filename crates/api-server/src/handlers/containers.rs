@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
+use crate::RequestBody;
 use berth_api_types::container::{CreateBody, HostConfig};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{header, Request, Response, StatusCode};
-use hyper::body::Incoming;
 
 use crate::backend::{Backend, ContainerListQuery, LogChunk, LogStream, LogsQuery};
 use crate::compat;
@@ -39,7 +39,7 @@ fn no_content() -> HandlerResult {
         .expect("valid"))
 }
 
-pub async fn create(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let body = read_json_body(req, MAX_JSON_BODY).await?;
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ApiError::bad_request(
@@ -85,7 +85,7 @@ pub async fn create(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
     json(StatusCode::CREATED, &created)
 }
 
-pub async fn start(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+pub async fn start(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let body = read_json_body(req, MAX_JSON_BODY).await?;
     let host_config = if gates::start_accepts_host_config(ctx.version)
         && !body.iter().all(|b| b.is_ascii_whitespace())
@@ -115,26 +115,26 @@ fn timeout(ctx: &Ctx) -> Result<Option<u64>, ApiError> {
     }
 }
 
-pub async fn stop(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn stop(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let t = timeout(&ctx)?;
     ctx.backend.stop_container(ctx.param(0), t).await?;
     no_content()
 }
 
-pub async fn restart(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn restart(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let t = timeout(&ctx)?;
     ctx.backend.restart_container(ctx.param(0), t).await?;
     no_content()
 }
 
-pub async fn kill(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn kill(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     ctx.backend
         .kill_container(ctx.param(0), ctx.query.str("signal"))
         .await?;
     no_content()
 }
 
-pub async fn wait(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn wait(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let code = tokio::select! {
         code = ctx.backend.wait_container(ctx.param(0)) => code?,
         // Nobody to tell: stop waiting (and holding the container's change channel).
@@ -143,7 +143,7 @@ pub async fn wait(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
     json(StatusCode::OK, &serde_json::json!({ "StatusCode": code }))
 }
 
-pub async fn remove(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn remove(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     if ctx.query.bool("link") {
         ctx.backend.remove_link(ctx.param(0))?;
         return no_content();
@@ -154,18 +154,18 @@ pub async fn remove(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
     no_content()
 }
 
-pub async fn rename(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn rename(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     ctx.backend
         .rename_container(ctx.param(0), ctx.query.str("name"))?;
     no_content()
 }
 
-pub async fn pause(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn pause(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     ctx.backend.pause_container(ctx.param(0), true).await?;
     no_content()
 }
 
-pub async fn unpause(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn unpause(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     ctx.backend.pause_container(ctx.param(0), false).await?;
     no_content()
 }
@@ -181,7 +181,7 @@ const CONTAINER_STATES: &[&str] = &[
     "dead",
 ];
 
-pub async fn list(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let filters = ctx.query.filters()?;
     filters
         .validate(&[
@@ -229,12 +229,12 @@ pub async fn list(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
     )
 }
 
-pub async fn inspect(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn inspect(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let c = ctx.backend.inspect_container(ctx.param(0))?;
     json(StatusCode::OK, &compat::container_inspect(ctx.version, c))
 }
 
-pub async fn top(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn top(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let t = ctx
         .backend
         .top_container(ctx.param(0), ctx.query.str("ps_args"))
@@ -276,7 +276,7 @@ fn encode(tty: bool, timestamps: bool) -> impl FnMut(LogChunk) -> Bytes {
     }
 }
 
-pub async fn logs(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn logs(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let q = logs_query(&ctx, ctx.query.bool("follow"))?;
     if !q.stdout && !q.stderr {
         return Err(ApiError::bad_request(
@@ -292,7 +292,7 @@ pub async fn logs(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
 /// stderr as they are logged, with `logs=1` replaying what came before), which is what a
 /// non-interactive `docker run` needs. With `Upgrade: tcp` the connection is hijacked
 /// (`101 UPGRADED`), as Docker does.
-pub async fn attach(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+pub async fn attach(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let stream = ctx.query.bool("stream");
     // Inspect first: a missing container is a plain 404 before any upgrade.
     ctx.backend.inspect_container(ctx.param(0))?;
@@ -412,7 +412,7 @@ impl AttachSession {
 
 /// `GET /containers/(id)/stats`: one JSON object per second, until the container stops or
 /// the client goes away.
-pub async fn stats(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn stats(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let stream = ctx
         .query
         .get("stream")
@@ -426,7 +426,7 @@ pub async fn stats(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
 }
 
 /// `POST /containers/(id)/resize?h=&w=`.
-pub async fn resize(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn resize(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let (h, w) = ctx.query.terminal_size()?;
     ctx.backend.resize_container(ctx.param(0), h, w).await?;
     Ok(Response::builder()
@@ -438,7 +438,7 @@ pub async fn resize(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
 /// `GET /containers/(id)/attach/ws`: the same streams over an RFC 6455 websocket. Output goes
 /// out raw (no multiplexing) in binary messages; text or binary messages from the client go to
 /// the container's stdin.
-pub async fn attach_ws(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+pub async fn attach_ws(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     use futures_util::SinkExt;
     use tokio::io::AsyncWriteExt;
     use tokio_tungstenite::tungstenite::protocol::{Message, Role};

@@ -1,9 +1,9 @@
 //! `GET /events`: past events (with `since`), then live ones, one JSON object per line,
 //! until `until` passes or the client goes away.
 
+use crate::RequestBody;
 use futures_util::StreamExt;
 use http::Request;
-use hyper::body::Incoming;
 
 use crate::backend::EventQuery;
 use crate::compat;
@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::gates;
 use crate::router::{json_line, streaming, Ctx, HandlerResult};
 
-pub async fn events(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn events(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let since = ctx.query.timestamp("since")?;
     let until = ctx.query.timestamp("until")?;
     let filters = if gates::events_have_filters(ctx.version) {

@@ -1,11 +1,11 @@
 //! Exec endpoints. Start hijacks the connection as attach does: output as multiplexed frames,
 //! the client's bytes into the process's stdin.
 
+use crate::RequestBody;
 use berth_api_types::exec::{ExecCreateBody, ExecStartBody};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
@@ -26,7 +26,7 @@ fn parse<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, Api
     })
 }
 
-pub async fn create(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let body: ExecCreateBody = parse(&read_json_body(req, 1 << 20).await?)?;
     let id = ctx.backend.exec_create(ctx.param(0), body)?;
     json(
@@ -35,7 +35,7 @@ pub async fn create(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
     )
 }
 
-pub async fn inspect(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn inspect(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let e = ctx.backend.exec_inspect(ctx.param(0))?;
     json(StatusCode::OK, &compat::exec_inspect(ctx.version, e))
 }
@@ -70,7 +70,7 @@ fn output(
     )
 }
 
-pub async fn start(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+pub async fn start(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let hijack = Hijack::of(&req);
     let start: ExecStartBody = parse(&read_json_body(req, 1 << 20).await?)?;
     let streams = ctx.backend.exec_start(ctx.param(0)).await?;
@@ -125,7 +125,7 @@ pub async fn start(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
 }
 
 /// `POST /exec/(id)/resize?h=&w=` (201, as the 1.18 doc shows).
-pub async fn resize(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn resize(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let (h, w) = ctx.query.terminal_size()?;
     ctx.backend.exec_resize(ctx.param(0), h, w).await?;
     Ok(Response::builder()

@@ -5,7 +5,9 @@ use berth_errdefs::ErrorKind;
 use bytes::Bytes;
 use http::{header, Request, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Frame;
+
+use crate::RequestBody;
 use tokio_util::io::ReaderStream;
 
 use crate::backend::{ByteStream, ImportRequest, ImportSource};
@@ -15,7 +17,7 @@ use crate::gates;
 use crate::router::{body_stream, empty, full, json, Ctx, HandlerResult};
 use crate::Body;
 
-pub async fn list(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let mut filters = ctx.query.filters()?;
     filters
         .validate(&["dangling", "label", "reference", "before", "since"])
@@ -35,7 +37,7 @@ fn progress_line(v: &ProgressMessage) -> Bytes {
 }
 
 /// `POST /images/create`: import (`fromSrc`). Pulling (`fromImage`) is not supported yet.
-pub async fn create(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let from_src = ctx.query.str("fromSrc").to_string();
     if from_src.is_empty() {
         let image = ctx.query.str("fromImage");
@@ -68,17 +70,17 @@ pub async fn create(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
         .expect("valid"))
 }
 
-pub async fn inspect(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn inspect(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let img = ctx.backend.inspect_image(ctx.param(0))?;
     json(StatusCode::OK, &compat::image_inspect(ctx.version, img))
 }
 
-pub async fn history(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn history(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let items = ctx.backend.image_history(ctx.param(0))?;
     json(StatusCode::OK, &compat::history(ctx.version, items))
 }
 
-pub async fn tag(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn tag(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let force = ctx.query.bool("force") || !gates::tag_needs_force(ctx.version);
     ctx.backend.tag_image(
         ctx.param(0),
@@ -92,7 +94,7 @@ pub async fn tag(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
         .expect("valid"))
 }
 
-pub async fn delete(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn delete(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let items = ctx
         .backend
         .delete_image(
@@ -114,12 +116,12 @@ fn tar_response(stream: ByteStream) -> Response<Body> {
         .expect("valid")
 }
 
-pub async fn save_one(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn save_one(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let stream = ctx.backend.save_images(&[ctx.param(0).to_string()])?;
     Ok(tar_response(stream))
 }
 
-pub async fn save_many(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn save_many(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let names = ctx.query.all("names");
     if names.is_empty() {
         return Err(ApiError::bad_request("no image names given (names=...)"));
@@ -128,7 +130,7 @@ pub async fn save_many(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
     Ok(tar_response(stream))
 }
 
-pub async fn load(ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+pub async fn load(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let lines = ctx.backend.load_images(body_stream(req)).await?;
     if !gates::load_reports_progress(ctx.version) {
         return Ok(Response::builder()

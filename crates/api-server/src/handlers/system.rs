@@ -1,12 +1,12 @@
 //! `/_ping`, `/version`, `/info`.
 
+use crate::RequestBody;
 use http::{header, Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
 
 use crate::compat;
 use crate::router::{empty, full, json, Ctx, HandlerResult};
 
-pub async fn ping(_ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
+pub async fn ping(_ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let builder = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
@@ -20,14 +20,14 @@ pub async fn ping(_ctx: Ctx, req: Request<Incoming>) -> HandlerResult {
     Ok(builder.body(body).expect("valid"))
 }
 
-pub async fn version(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn version(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     json(
         StatusCode::OK,
         &compat::version(ctx.version, ctx.backend.version()),
     )
 }
 
-pub async fn info(ctx: Ctx, _req: Request<Incoming>) -> HandlerResult {
+pub async fn info(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     json(
         StatusCode::OK,
         &compat::info(ctx.version, ctx.backend.info()),
