@@ -1,0 +1,256 @@
+//! Exec: processes started in a running container by the container's exec helper (see
+//! `berth-monitor`), which forks them inside the container's namespaces and cgroups. The
+//! process's stdio are pipes from the daemon, or a terminal whose master side the helper
+//! sends back.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use berth_runtime::fdpass;
+use berth_runtime::monitor::{ExecReply, ExecRequest};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::create::{env_key, DEFAULT_PATH};
+use super::record::{ContainerRecord, Status};
+use super::users::UserFiles;
+use super::ContainerService;
+use crate::error::EngineError;
+
+mod helper_call;
+mod start;
+
+use helper_call::*;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecConfig {
+    pub cmd: Vec<String>,
+    pub user: String,
+    pub privileged: bool,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    pub tty: bool,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecRecord {
+    pub id: String,
+    pub container_id: String,
+    pub config: ExecConfig,
+    pub running: bool,
+    /// Set once it has run.
+    pub exit_code: Option<i32>,
+    pub pid: i32,
+    /// Seen finished by a sweep ([`Execs::sweep`]): the next one forgets it.
+    pub(crate) removable: bool,
+}
+
+/// The streams of a started exec.
+pub struct ExecIo {
+    pub stdin: Option<Pin<Box<dyn AsyncWrite + Send>>>,
+    pub stdout: Pin<Box<dyn AsyncRead + Send>>,
+    /// Empty with a terminal: everything comes on its one output.
+    pub stderr: Pin<Box<dyn AsyncRead + Send>>,
+    /// Resolves with the exit code once it is recorded (clients inspect right after the
+    /// stream ends).
+    pub done: tokio::sync::oneshot::Receiver<i32>,
+    /// Output is a terminal's (raw, on stdout).
+    pub tty: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct Execs {
+    map: std::sync::Mutex<HashMap<String, ExecRecord>>,
+    /// The master side of each running exec's terminal, for resizes.
+    terminals: std::sync::Mutex<HashMap<String, Arc<OwnedFd>>>,
+}
+
+/// How often finished execs are swept, as Docker's `execCommandGC` does: a finished exec can
+/// still be inspected for one to two periods, then it is forgotten.
+pub(crate) const EXEC_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl Execs {
+    /// Forgets the execs an earlier sweep found finished and marks those finished since. Execs
+    /// created but not started, or running, stay. Returns how many went.
+    pub(crate) fn sweep(&self) -> usize {
+        let mut map = self.map.lock().expect("lock");
+        let before = map.len();
+        map.retain(|_, e| !e.removable);
+        for e in map.values_mut() {
+            if !e.running && e.exit_code.is_some() {
+                e.removable = true;
+            }
+        }
+        before - map.len()
+    }
+}
+
+fn describe(cfg: &ExecConfig) -> String {
+    cfg.cmd.join(" ")
+}
+
+impl ContainerService {
+    fn running_container(&self, name: &str) -> Result<ContainerRecord, EngineError> {
+        let rec = self.entry(name)?.snapshot();
+        match rec.state.status {
+            Status::Running => Ok(rec),
+            Status::Paused => Err(EngineError::Conflict(format!(
+                "Container {} is paused, unpause the container before exec",
+                rec.id
+            ))),
+            _ => Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                rec.id
+            ))),
+        }
+    }
+
+    /// `POST /containers/(id)/exec`.
+    pub fn exec_create(&self, container: &str, cfg: ExecConfig) -> Result<String, EngineError> {
+        let rec = self.running_container(container)?;
+        if cfg.cmd.is_empty() {
+            return Err(EngineError::InvalidParameter(
+                "No exec command specified".into(),
+            ));
+        }
+        let bytes: [u8; 32] = rand::random();
+        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let what = describe(&cfg);
+        self.execs.map.lock().expect("lock").insert(
+            id.clone(),
+            ExecRecord {
+                id: id.clone(),
+                container_id: rec.id.clone(),
+                config: cfg,
+                running: false,
+                exit_code: None,
+                pid: 0,
+                removable: false,
+            },
+        );
+        self.publish(
+            &rec,
+            &format!("exec_create: {what}"),
+            &[("execID", id.clone())],
+        );
+        Ok(id)
+    }
+
+    fn exec_record(&self, id: &str) -> Result<ExecRecord, EngineError> {
+        self.execs
+            .map
+            .lock()
+            .expect("lock")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| EngineError::NotFound(format!("No such exec instance: {id}")))
+    }
+
+    pub fn exec_inspect(&self, id: &str) -> Result<(ExecRecord, ContainerRecord), EngineError> {
+        let exec = self.exec_record(id)?;
+        let container = self.entry(&exec.container_id)?.snapshot();
+        Ok((exec, container))
+    }
+
+    /// `POST /exec/(id)/start`: runs it and hands back its streams.
+    pub async fn exec_start(self: &Arc<Self>, id: &str) -> Result<ExecIo, EngineError> {
+        let exec = {
+            let mut map = self.execs.map.lock().expect("lock");
+            let e = map
+                .get_mut(id)
+                .ok_or_else(|| EngineError::NotFound(format!("No such exec instance: {id}")))?;
+            if e.running || e.exit_code.is_some() {
+                return Err(EngineError::Conflict(format!(
+                    "Error: Exec command {id} has already run"
+                )));
+            }
+            e.running = true;
+            e.clone()
+        };
+        let result = self.spawn_exec(&exec).await;
+        if result.is_err() {
+            if let Some(e) = self.execs.map.lock().expect("lock").get_mut(id) {
+                e.running = false;
+                e.exit_code = Some(126);
+            }
+        }
+        result
+    }
+
+    /// `POST /exec/(id)/resize?h=&w=`.
+    pub async fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<(), EngineError> {
+        let exec = self.exec_record(id)?;
+        if !exec.config.tty {
+            return Err(EngineError::Conflict(format!("exec {id} has no terminal")));
+        }
+        if !exec.running {
+            return Err(EngineError::Conflict(format!("exec {id} is not running")));
+        }
+        let master = self.execs.terminals.lock().expect("lock").get(id).cloned();
+        let Some(master) = master else {
+            return Err(EngineError::Conflict(format!("exec {id} is not running")));
+        };
+        let size = rustix::termios::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        rustix::termios::tcsetwinsize(master.as_fd(), size)
+            .map_err(|e| EngineError::Internal(format!("Cannot resize exec {id}: {e}")))
+    }
+
+    /// Forgets the execs of a removed container.
+    pub(crate) fn forget_execs(&self, container_id: &str) {
+        self.execs
+            .map
+            .lock()
+            .expect("lock")
+            .retain(|_, e| e.container_id != container_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_execs_are_forgotten_on_the_second_sweep() {
+        let execs = Execs::default();
+        let record = |id: &str, running: bool, exit_code: Option<i32>| ExecRecord {
+            id: id.into(),
+            container_id: "c".into(),
+            config: ExecConfig::default(),
+            running,
+            exit_code,
+            pid: 0,
+            removable: false,
+        };
+        {
+            let mut map = execs.map.lock().unwrap();
+            map.insert("created".into(), record("created", false, None));
+            map.insert("running".into(), record("running", true, None));
+            map.insert("done".into(), record("done", false, Some(0)));
+        }
+        // The first sweep only marks: a finished exec can still be inspected.
+        assert_eq!(execs.sweep(), 0);
+        assert_eq!(execs.map.lock().unwrap().len(), 3);
+        // The running one ends between sweeps: it gets its full period too.
+        {
+            let mut map = execs.map.lock().unwrap();
+            let r = map.get_mut("running").unwrap();
+            r.running = false;
+            r.exit_code = Some(3);
+        }
+        assert_eq!(execs.sweep(), 1);
+        let left: std::collections::BTreeSet<String> =
+            execs.map.lock().unwrap().keys().cloned().collect();
+        assert_eq!(left, ["created", "running"].map(String::from).into());
+        assert_eq!(execs.sweep(), 1);
+        assert_eq!(execs.map.lock().unwrap().len(), 1, "never started: kept");
+    }
+}
