@@ -1,0 +1,246 @@
+//! The fake backend and the request helper the in-process API tests share. Each test binary
+//! uses a part of it.
+#![allow(dead_code)]
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use berth_api_server::backend::{
+    ByteStream, ContainerBackend, ContainerListQuery, EventQuery, EventSubscription, EventsBackend,
+    ExecBackend, ExecStreams, ImageBackend, ImportRequest, LogStream, LogsQuery, SystemBackend,
+};
+use berth_api_server::{ApiError, RequestBody, Router, ServerInfo};
+use berth_api_types::container::{
+    ContainerInspect, ContainerSummary, CreateBody, CreateResponse, HostConfig, TopResponse,
+};
+use berth_api_types::exec::{ExecCreateBody, ExecInspect};
+use berth_api_types::filters::Filters;
+use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary};
+use berth_api_types::stats::ContainerStats;
+use berth_api_types::system::{Info, Version};
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use http_body_util::{BodyExt, Full};
+
+/// A backend with the images it is given and no containers or execs: every other lookup
+/// misses, as on a daemon that only has those images.
+#[derive(Default)]
+pub struct Fake {
+    pub images: Vec<FakeImage>,
+}
+
+/// An image as the fake backend answers for it.
+pub struct FakeImage {
+    pub summary: ImageSummary,
+    pub inspect: ImageInspect,
+    pub history: Vec<HistoryItem>,
+}
+
+impl Fake {
+    fn image(&self, name: &str) -> Result<&FakeImage, ApiError> {
+        self.images
+            .iter()
+            .find(|i| {
+                i.summary.id == name
+                    || i.summary
+                        .repo_tags
+                        .iter()
+                        .any(|t| t == name || t.strip_suffix(":latest") == Some(name))
+            })
+            .ok_or_else(|| no_image(name))
+    }
+}
+
+fn no_container(name: &str) -> ApiError {
+    ApiError::not_found(format!("No such container: {name}"))
+}
+
+fn no_image(name: &str) -> ApiError {
+    ApiError::not_found(format!("No such image: {name}"))
+}
+
+impl SystemBackend for Fake {
+    fn version(&self) -> Version {
+        Version {
+            version: "0.0.0-test".into(),
+            os: "linux".into(),
+            arch: "amd64".into(),
+            ..Default::default()
+        }
+    }
+
+    fn info(&self) -> Info {
+        Info::default()
+    }
+}
+
+#[async_trait]
+impl ImageBackend for Fake {
+    async fn import_image(&self, _req: ImportRequest) -> Result<String, ApiError> {
+        Err(ApiError::bad_request("no import here"))
+    }
+    fn list_images(&self, _all: bool, _f: &Filters) -> Result<Vec<ImageSummary>, ApiError> {
+        Ok(self.images.iter().map(|i| i.summary.clone()).collect())
+    }
+    fn inspect_image(&self, name: &str) -> Result<ImageInspect, ApiError> {
+        Ok(self.image(name)?.inspect.clone())
+    }
+    fn image_history(&self, name: &str) -> Result<Vec<HistoryItem>, ApiError> {
+        Ok(self.image(name)?.history.clone())
+    }
+    fn tag_image(&self, name: &str, _r: &str, _t: &str, _f: bool) -> Result<(), ApiError> {
+        Err(no_image(name))
+    }
+    async fn delete_image(
+        &self,
+        name: &str,
+        _force: bool,
+        _noprune: bool,
+    ) -> Result<Vec<DeleteItem>, ApiError> {
+        Err(no_image(name))
+    }
+    fn save_images(&self, names: &[String]) -> Result<ByteStream, ApiError> {
+        Err(no_image(names.first().map_or("", String::as_str)))
+    }
+    async fn load_images(&self, _body: ByteStream) -> Result<Vec<String>, ApiError> {
+        Ok(Vec::new())
+    }
+}
+
+impl EventsBackend for Fake {
+    fn subscribe_events(&self, _q: &EventQuery) -> Result<EventSubscription, ApiError> {
+        Ok(EventSubscription {
+            past: Vec::new(),
+            live: Box::pin(futures_util::stream::empty()),
+        })
+    }
+}
+
+#[async_trait]
+impl ContainerBackend for Fake {
+    fn create_container(&self, _n: &str, body: CreateBody) -> Result<CreateResponse, ApiError> {
+        Err(no_image(&body.config.image))
+    }
+    async fn start_container(&self, n: &str, _h: Option<HostConfig>) -> Result<(), ApiError> {
+        Err(no_container(n))
+    }
+    async fn stop_container(&self, n: &str, _t: Option<u64>) -> Result<(), ApiError> {
+        Err(no_container(n))
+    }
+    async fn restart_container(&self, n: &str, _t: Option<u64>) -> Result<(), ApiError> {
+        Err(no_container(n))
+    }
+    async fn kill_container(&self, n: &str, _s: &str) -> Result<(), ApiError> {
+        Err(no_container(n))
+    }
+    async fn wait_container(&self, n: &str) -> Result<i64, ApiError> {
+        Err(no_container(n))
+    }
+    async fn remove_container(&self, n: &str, _f: bool, _v: bool) -> Result<(), ApiError> {
+        Err(no_container(n))
+    }
+    fn rename_container(&self, n: &str, _new: &str) -> Result<(), ApiError> {
+        Err(no_container(n))
+    }
+    fn remove_link(&self, n: &str) -> Result<(), ApiError> {
+        Err(no_container(n))
+    }
+    async fn pause_container(&self, n: &str, _p: bool) -> Result<(), ApiError> {
+        Err(no_container(n))
+    }
+    fn list_containers(&self, _q: &ContainerListQuery) -> Result<Vec<ContainerSummary>, ApiError> {
+        Ok(Vec::new())
+    }
+    fn inspect_container(&self, n: &str) -> Result<ContainerInspect, ApiError> {
+        Err(no_container(n))
+    }
+    async fn top_container(&self, n: &str, _a: &str) -> Result<TopResponse, ApiError> {
+        Err(no_container(n))
+    }
+    fn container_logs(&self, n: &str, _q: &LogsQuery) -> Result<LogStream, ApiError> {
+        Err(no_container(n))
+    }
+    async fn resize_container(&self, n: &str, _r: u16, _c: u16) -> Result<(), ApiError> {
+        Err(no_container(n))
+    }
+    async fn attach_stdin(
+        &self,
+        n: &str,
+    ) -> Result<Option<Pin<Box<dyn tokio::io::AsyncWrite + Send>>>, ApiError> {
+        Err(no_container(n))
+    }
+    fn container_stats(
+        &self,
+        n: &str,
+        _stream: bool,
+    ) -> Result<BoxStream<'static, ContainerStats>, ApiError> {
+        Err(no_container(n))
+    }
+}
+
+#[async_trait]
+impl ExecBackend for Fake {
+    fn exec_create(&self, container: &str, _b: ExecCreateBody) -> Result<String, ApiError> {
+        Err(no_container(container))
+    }
+    async fn exec_start(&self, id: &str) -> Result<ExecStreams, ApiError> {
+        Err(ApiError::not_found(format!("No such exec instance: {id}")))
+    }
+    async fn exec_resize(&self, id: &str, _r: u16, _c: u16) -> Result<(), ApiError> {
+        Err(ApiError::not_found(format!("No such exec instance: {id}")))
+    }
+    fn exec_inspect(&self, id: &str) -> Result<ExecInspect, ApiError> {
+        Err(ApiError::not_found(format!("No such exec instance: {id}")))
+    }
+}
+
+fn router(backend: Fake) -> Router {
+    Router::new(
+        Arc::new(backend),
+        ServerInfo {
+            version: "0.0.0-test".into(),
+            cors_origin: None,
+        },
+    )
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+/// One request to a router over an empty daemon.
+pub async fn call(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    call_with(Fake::default(), method, path, headers, body).await
+}
+
+/// One request to a router over `backend`.
+pub async fn call_with(
+    backend: Fake,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
+    let mut req = http::Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if !body.is_empty() {
+        req = req.header("content-length", body.len());
+    }
+    let body: RequestBody = Full::new(Bytes::from(body.to_string()))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let resp = router(backend).handle(req.body(body).unwrap()).await;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}

@@ -1,0 +1,234 @@
+//! Per-version answer shapes, in-process (`gates.rs` names each difference): one table per
+//! resource, each row a version and what its answer must and must not hold.
+
+mod common;
+
+use berth_api_types::container::ContainerConfig;
+use berth_api_types::image::{HistoryItem, ImageInspect, ImageSummary, RootFs};
+use common::{call, call_with, Fake, FakeImage};
+
+const HEX: &str = "ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01";
+
+fn one_image() -> Fake {
+    let id = format!("sha256:{HEX}");
+    let tags = vec!["busybox:latest".to_string(), "bb:1".to_string()];
+    Fake {
+        images: vec![FakeImage {
+            summary: ImageSummary {
+                id: id.clone(),
+                parent_id: String::new(),
+                repo_tags: tags.clone(),
+                repo_digests: Vec::new(),
+                created: 1_700_000_000,
+                size: 2_000_000,
+                virtual_size: 2_000_000,
+                labels: None,
+            },
+            inspect: ImageInspect {
+                id: id.clone(),
+                repo_tags: tags.clone(),
+                repo_digests: Vec::new(),
+                parent: String::new(),
+                comment: "Imported from -".into(),
+                created: "2023-11-14T22:13:20Z".into(),
+                container: String::new(),
+                container_config: ContainerConfig::default(),
+                docker_version: String::new(),
+                author: String::new(),
+                config: ContainerConfig::default(),
+                architecture: "amd64".into(),
+                os: "linux".into(),
+                size: 2_000_000,
+                virtual_size: 2_000_000,
+                root_fs: RootFs {
+                    kind: "layers".into(),
+                    layers: vec![id.clone()],
+                },
+            },
+            history: vec![HistoryItem {
+                id,
+                created: 1_700_000_000,
+                created_by: String::new(),
+                tags: Some(vec!["busybox:latest".into()]),
+                size: 2_000_000,
+                comment: "Imported from -".into(),
+            }],
+        }],
+    }
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// The keys of a JSON object, sorted.
+fn keys(v: &serde_json::Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+    k.sort();
+    k
+}
+
+#[tokio::test]
+async fn version_and_info_per_version() {
+    // version: below 1.11 only the build; from 1.11 the platform too.
+    let table: &[(&str, &[&str])] = &[
+        ("1.5", &["GitCommit", "GoVersion", "Version"]),
+        ("1.7", &["GitCommit", "GoVersion", "Version"]),
+        (
+            "1.11",
+            &[
+                "ApiVersion",
+                "Arch",
+                "GitCommit",
+                "GoVersion",
+                "KernelVersion",
+                "Os",
+                "Version",
+            ],
+        ),
+        (
+            "1.18",
+            &[
+                "ApiVersion",
+                "Arch",
+                "GitCommit",
+                "GoVersion",
+                "KernelVersion",
+                "Os",
+                "Version",
+            ],
+        ),
+    ];
+    for (v, want) in table {
+        let a = call("GET", &format!("/v{v}/version"), &[], "").await;
+        assert_eq!(a.status, 200);
+        assert_eq!(keys(&json(&a.body)), *want, "/v{v}/version");
+    }
+    // info: (version, keys it must have, keys it must not have)
+    let table: &[(&str, &[&str], &[&str])] = &[
+        (
+            "1.5",
+            &["Containers", "Images", "Driver", "KernelVersion"],
+            &["ExecutionDriver", "OperatingSystem", "ID", "NCPU"],
+        ),
+        (
+            "1.11",
+            &["ExecutionDriver", "InitPath"],
+            &["OperatingSystem", "ID"],
+        ),
+        (
+            "1.15",
+            &["ExecutionDriver", "OperatingSystem"],
+            &["ID", "NCPU"],
+        ),
+        (
+            "1.18",
+            &[
+                "OperatingSystem",
+                "ID",
+                "Name",
+                "NCPU",
+                "MemTotal",
+                "DockerRootDir",
+            ],
+            &["ContainersRunning", "ServerVersion"],
+        ),
+    ];
+    for (v, has, lacks) in table {
+        let a = call("GET", &format!("/v{v}/info"), &[], "").await;
+        let got = keys(&json(&a.body));
+        for k in *has {
+            assert!(
+                got.contains(&k.to_string()),
+                "/v{v}/info lacks {k}: {got:?}"
+            );
+        }
+        for k in *lacks {
+            assert!(!got.contains(&k.to_string()), "/v{v}/info has {k}: {got:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn images_per_version() {
+    // The list: one row per tag with Repository/Tag below 1.7, RepoTags from 1.7; bare IDs
+    // throughout the documented range.
+    let a = call_with(one_image(), "GET", "/v1.5/images/json", &[], "").await;
+    let rows = json(&a.body);
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
+    assert_eq!(rows[0]["Repository"], "busybox");
+    assert_eq!(rows[0]["Tag"], "latest");
+    assert_eq!(rows[1]["Repository"], "bb");
+    assert_eq!(rows[0]["Id"], HEX);
+    assert!(rows[0].get("RepoTags").is_none());
+    for v in ["1.7", "1.11", "1.18"] {
+        let a = call_with(one_image(), "GET", &format!("/v{v}/images/json"), &[], "").await;
+        let rows = json(&a.body);
+        assert_eq!(rows.as_array().unwrap().len(), 1, "{v}: {rows}");
+        assert_eq!(
+            rows[0]["RepoTags"],
+            serde_json::json!(["busybox:latest", "bb:1"])
+        );
+        assert_eq!(rows[0]["Id"], HEX, "{v}");
+        assert!(rows[0].get("Repository").is_none(), "{v}");
+    }
+    // Inspect: the raw lower-case image JSON below 1.12, Docker 1.6's object from 1.12.
+    for v in ["1.5", "1.11"] {
+        let a = call_with(
+            one_image(),
+            "GET",
+            &format!("/v{v}/images/busybox/json"),
+            &[],
+            "",
+        )
+        .await;
+        let img = json(&a.body);
+        assert_eq!(img["id"], HEX, "{v}: {img}");
+        assert_eq!(img["comment"], "Imported from -");
+        assert!(
+            img.get("Id").is_none() && img.get("RepoTags").is_none(),
+            "{v}"
+        );
+    }
+    for v in ["1.12", "1.15", "1.18"] {
+        let a = call_with(
+            one_image(),
+            "GET",
+            &format!("/v{v}/images/busybox/json"),
+            &[],
+            "",
+        )
+        .await;
+        let img = json(&a.body);
+        assert_eq!(img["Id"], HEX, "{v}: {img}");
+        assert!(img.get("id").is_none(), "{v}");
+    }
+    // History: before 1.7 the entry's Id is its tag and it has no Size.
+    let a = call_with(one_image(), "GET", "/v1.5/images/busybox/history", &[], "").await;
+    let h = json(&a.body);
+    assert_eq!(h[0]["Id"], "busybox:latest", "{h}");
+    assert!(h[0].get("Size").is_none());
+    for v in ["1.7", "1.18"] {
+        let a = call_with(
+            one_image(),
+            "GET",
+            &format!("/v{v}/images/busybox/history"),
+            &[],
+            "",
+        )
+        .await;
+        let h = json(&a.body);
+        assert_eq!(h[0]["Id"], HEX, "{v}: {h}");
+        assert_eq!(h[0]["Size"], 2_000_000);
+        // Comment arrives with 1.19, past the documented range.
+        assert!(h[0].get("Comment").is_none(), "{v}");
+    }
+    // Errors are text in the whole documented range (JSON from 1.24).
+    let a = call_with(one_image(), "GET", "/v1.18/images/nope/json", &[], "").await;
+    assert_eq!(a.status, 404);
+    assert_eq!(a.body.trim(), "No such image: nope");
+    assert!(a.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+}
