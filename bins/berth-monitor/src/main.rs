@@ -340,18 +340,7 @@ fn cgroups_path(bundle: &std::path::Path) -> Option<String> {
 /// second) for it to go, so the cgroup can be removed. Only a container sharing a PID
 /// namespace leaves anything: a container's own namespace dies with its init.
 fn kill_leftovers(cgroup: &str) {
-    let cgroups = berth_runtime::stats::CgroupFs::default();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
-    loop {
-        let left = cgroups.processes_below(cgroup);
-        if left.is_empty() || std::time::Instant::now() > deadline {
-            return;
-        }
-        for pid in left.into_iter().filter_map(Pid::from_raw) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    berth_runtime::stats::CgroupFs::default().kill_all(cgroup, std::time::Duration::from_secs(1));
 }
 
 /// Whether the kernel's OOM killer killed a process of the container's cgroup (`oom_kill` in

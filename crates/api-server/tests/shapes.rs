@@ -57,6 +57,11 @@ fn one_image() -> Fake {
     }
 }
 
+/// `GET path` on a daemon holding the one image: the answer's JSON.
+async fn get_image_json(path: &str) -> serde_json::Value {
+    json(&call_with(one_image(), "GET", path, &[], "").await.body)
+}
+
 fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
@@ -153,8 +158,7 @@ async fn version_and_info_per_version() {
 async fn images_per_version() {
     // The list: one row per tag with Repository/Tag below 1.7, RepoTags from 1.7; bare IDs
     // throughout the documented range.
-    let a = call_with(one_image(), "GET", "/v1.5/images/json", &[], "").await;
-    let rows = json(&a.body);
+    let rows = get_image_json("/v1.5/images/json").await;
     assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
     assert_eq!(rows[0]["Repository"], "busybox");
     assert_eq!(rows[0]["Tag"], "latest");
@@ -162,8 +166,7 @@ async fn images_per_version() {
     assert_eq!(rows[0]["Id"], HEX);
     assert!(rows[0].get("RepoTags").is_none());
     for v in ["1.7", "1.11", "1.18"] {
-        let a = call_with(one_image(), "GET", &format!("/v{v}/images/json"), &[], "").await;
-        let rows = json(&a.body);
+        let rows = get_image_json(&format!("/v{v}/images/json")).await;
         assert_eq!(rows.as_array().unwrap().len(), 1, "{v}: {rows}");
         assert_eq!(
             rows[0]["RepoTags"],
@@ -174,15 +177,7 @@ async fn images_per_version() {
     }
     // Inspect: the raw lower-case image JSON below 1.12, Docker 1.6's object from 1.12.
     for v in ["1.5", "1.11"] {
-        let a = call_with(
-            one_image(),
-            "GET",
-            &format!("/v{v}/images/busybox/json"),
-            &[],
-            "",
-        )
-        .await;
-        let img = json(&a.body);
+        let img = get_image_json(&format!("/v{v}/images/busybox/json")).await;
         assert_eq!(img["id"], HEX, "{v}: {img}");
         assert_eq!(img["comment"], "Imported from -");
         assert!(
@@ -191,33 +186,16 @@ async fn images_per_version() {
         );
     }
     for v in ["1.12", "1.15", "1.18"] {
-        let a = call_with(
-            one_image(),
-            "GET",
-            &format!("/v{v}/images/busybox/json"),
-            &[],
-            "",
-        )
-        .await;
-        let img = json(&a.body);
+        let img = get_image_json(&format!("/v{v}/images/busybox/json")).await;
         assert_eq!(img["Id"], HEX, "{v}: {img}");
         assert!(img.get("id").is_none(), "{v}");
     }
     // History: before 1.7 the entry's Id is its tag and it has no Size.
-    let a = call_with(one_image(), "GET", "/v1.5/images/busybox/history", &[], "").await;
-    let h = json(&a.body);
+    let h = get_image_json("/v1.5/images/busybox/history").await;
     assert_eq!(h[0]["Id"], "busybox:latest", "{h}");
     assert!(h[0].get("Size").is_none());
     for v in ["1.7", "1.18"] {
-        let a = call_with(
-            one_image(),
-            "GET",
-            &format!("/v{v}/images/busybox/history"),
-            &[],
-            "",
-        )
-        .await;
-        let h = json(&a.body);
+        let h = get_image_json(&format!("/v{v}/images/busybox/history")).await;
         assert_eq!(h[0]["Id"], HEX, "{v}: {h}");
         assert_eq!(h[0]["Size"], 2_000_000);
         // Comment arrives with 1.19, past the documented range.

@@ -93,6 +93,25 @@ impl CgroupFs {
         pids
     }
 
+    /// Kills every process in cgroup `rel` and below, again until none is left or `within`
+    /// has passed (a fork can race a kill); returns the processes still there.
+    pub fn kill_all(&self, rel: &str, within: std::time::Duration) -> Vec<i32> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = self.processes_below(rel);
+            if left.is_empty() || std::time::Instant::now() > deadline {
+                return left;
+            }
+            for pid in left
+                .iter()
+                .filter_map(|p| rustix::process::Pid::from_raw(*p))
+            {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     /// Removes cgroup `rel` and every cgroup below it, deepest first, in every hierarchy;
     /// returns the directories that refused (they still hold processes).
     pub fn remove_tree(&self, rel: &str) -> Vec<PathBuf> {

@@ -64,25 +64,15 @@ pub fn parse_signal(s: &str) -> Result<i32, EngineError> {
 /// processes still there (none unless one is stuck in the kernel).
 pub fn kill_cgroup(cgroup: &str) -> Vec<i32> {
     let fs = berth_runtime::stats::CgroupFs::default();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     if !fs.processes_below(cgroup).is_empty() {
         // A frozen cgroup's processes cannot die: thaw it first.
         let _ = set_frozen(cgroup, false);
     }
-    loop {
-        let left = fs.processes_below(cgroup);
-        if left.is_empty() {
-            fs.remove_tree(cgroup);
-            return left;
-        }
-        if std::time::Instant::now() > deadline {
-            return left;
-        }
-        for pid in &left {
-            let _ = send_signal(*pid, 9);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+    let left = fs.kill_all(cgroup, std::time::Duration::from_secs(2));
+    if left.is_empty() {
+        fs.remove_tree(cgroup);
     }
+    left
 }
 
 /// Sends `signal` to `pid`.
