@@ -102,10 +102,6 @@ impl Daemon {
     pub fn container_paths(&self) -> &ContainerPaths {
         &self.container_paths
     }
-
-    pub fn image_service(&self) -> &ImageService {
-        &self.images
-    }
 }
 
 impl SystemBackend for Daemon {

@@ -6,27 +6,24 @@ use berth_api_server::backend::{
 };
 use berth_api_server::ApiError;
 use berth_api_types::container::{
-    status_string, ContainerConfig, ContainerInspect, ContainerState, ContainerSummary, CreateBody,
-    CreateResponse, HostConfig, TopResponse,
+    status_string, ContainerInspect, ContainerState, ContainerSummary, CreateBody, CreateResponse,
+    HostConfig, NetworkSettings, PortBinding, PortSummary, TopResponse,
 };
 use berth_api_types::stats::{
     BlkioEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, NetworkStats,
     ThrottlingData,
 };
-use berth_engine::containers::{ContainerRecord, CreateRequest, LogOptions, StatsPair, Status};
+use berth_engine::containers::{
+    net, ContainerRecord, CreateRequest, ListOptions, LogDriver, LogOptions, Port, StatsPair,
+    Status,
+};
 use futures_util::StreamExt;
 
 use crate::adapter::Daemon;
+use crate::spec;
 
 fn api_err(e: berth_engine::EngineError) -> ApiError {
     ApiError::from_err(e)
-}
-
-/// Wire and domain types share Docker's field names; the conversion is a serde round trip.
-fn convert<A: serde::Serialize, B: serde::de::DeserializeOwned>(a: &A) -> Result<B, ApiError> {
-    serde_json::to_value(a)
-        .and_then(serde_json::from_value)
-        .map_err(|e| ApiError::bad_request(format!("invalid configuration: {e}")))
 }
 
 fn unix(t: &str) -> Option<i64> {
@@ -46,20 +43,6 @@ fn status(rec: &ContainerRecord) -> String {
         since_start,
         since_finish,
     )
-}
-
-fn dir_size(path: &std::path::Path) -> i64 {
-    let mut total = 0;
-    if let Ok(rd) = std::fs::read_dir(path) {
-        for e in rd.flatten() {
-            match e.file_type() {
-                Ok(t) if t.is_dir() => total += dir_size(&e.path()),
-                Ok(_) => total += e.metadata().map(|m| m.len() as i64).unwrap_or(0),
-                Err(_) => {}
-            }
-        }
-    }
-    total
 }
 
 fn cpu_stats(s: &berth_runtime::stats::Sample) -> CpuStats {
@@ -135,54 +118,92 @@ fn to_wire(id: &str, name: &str, p: StatsPair) -> ContainerStats {
     }
 }
 
-impl Daemon {
-    fn matches(&self, rec: &ContainerRecord, q: &ContainerListQuery) -> bool {
-        let f = &q.filters;
-        let labels: std::collections::HashMap<String, String> = rec
-            .config
-            .labels
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        f.any_matches("exited", |v| {
-            rec.state.status == Status::Exited && v.parse::<i32>().ok() == Some(rec.state.exit_code)
-        }) && f.any_matches("status", |v| v == rec.state.status.as_str())
-            && f.match_labels(&labels)
-            && f.any_matches("id", |v| rec.id.starts_with(v))
-            && f.any_matches("name", |v| {
-                rec.bare_name().contains(v.trim_start_matches('/'))
+/// The list query in the engine's terms (the API layer has checked the filters' values).
+fn list_options(q: &ContainerListQuery) -> ListOptions {
+    let f = &q.filters;
+    let given = |key: &str| (!f.get(key).is_empty()).then(|| f.get(key).to_vec());
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    ListOptions {
+        all: q.all,
+        limit: q.limit,
+        since: nonempty(&q.since),
+        before: nonempty(&q.before),
+        size: q.size,
+        exited: given("exited").map(|v| v.iter().filter_map(|c| c.parse().ok()).collect()),
+        status: given("status").map(|v| v.iter().filter_map(|s| Status::from_name(s)).collect()),
+        labels: f
+            .get("label")
+            .iter()
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (l.clone(), None),
             })
-            && f.any_matches("ancestor", |v| {
-                rec.config.image == v
-                    || self
-                        .images_resolve_id(v)
-                        .is_some_and(|id| id == rec.image_id)
-            })
+            .collect(),
+        ids: given("id"),
+        names: given("name"),
+        ancestors: given("ancestor"),
     }
+}
 
-    fn images_resolve_id(&self, name: &str) -> Option<String> {
-        self.image_service()
-            .resolve(name)
-            .ok()
-            .map(|(i, _)| i.id.to_string())
+type PublishedPorts = [(Port, Vec<(std::net::Ipv4Addr, u16)>)];
+
+/// A listed container's `Ports`: one entry per host binding, or the bare port.
+fn port_summaries(ports: &PublishedPorts) -> Vec<PortSummary> {
+    let mut out = Vec::new();
+    for (port, bound) in ports {
+        let entry = |host: Option<&(std::net::Ipv4Addr, u16)>| PortSummary {
+            ip: host.map(|(ip, _)| ip.to_string()),
+            private_port: port.number,
+            public_port: host.map(|(_, p)| *p),
+            kind: port.proto.as_str().to_string(),
+        };
+        if bound.is_empty() {
+            out.push(entry(None));
+        }
+        out.extend(bound.iter().map(|b| entry(Some(b))));
+    }
+    out
+}
+
+/// `NetworkSettings` from the engine's one account of it.
+fn network_settings(settings: Option<net::NetworkSettings>) -> NetworkSettings {
+    let Some(s) = settings else {
+        return NetworkSettings::default();
+    };
+    NetworkSettings {
+        bridge: s.bridge,
+        gateway: s.gateway.to_string(),
+        ip_address: s.ip.to_string(),
+        ip_prefix_len: s.prefix,
+        mac_address: s.mac,
+        port_mapping: None,
+        ports: Some(
+            s.ports
+                .iter()
+                .map(|(port, bound)| {
+                    let bindings: Vec<_> = bound
+                        .iter()
+                        .map(|(ip, p)| PortBinding {
+                            host_ip: ip.to_string(),
+                            host_port: p.to_string(),
+                        })
+                        .collect();
+                    (port.to_string(), (!bindings.is_empty()).then_some(bindings))
+                })
+                .collect(),
+        ),
     }
 }
 
 #[async_trait]
 impl ContainerBackend for Daemon {
     fn create_container(&self, name: &str, body: CreateBody) -> Result<CreateResponse, ApiError> {
-        let config = convert(&body.config)?;
-        let host_config = match &body.extras.host_config {
-            Some(hc) => convert(hc)?,
-            None => Default::default(),
-        };
+        let spec = spec::from_wire(body.config, body.extras.host_config).map_err(api_err)?;
         let rec = self
             .containers()
             .create(CreateRequest {
                 name: name.to_string(),
-                config,
-                host_config,
+                spec,
             })
             .map_err(api_err)?;
         Ok(CreateResponse {
@@ -198,7 +219,7 @@ impl ContainerBackend for Daemon {
     ) -> Result<(), ApiError> {
         if let Some(hc) = host_config {
             self.containers()
-                .set_host_config(name, convert(&hc)?)
+                .set_host_config(name, spec::host_from_wire(hc).map_err(api_err)?)
                 .map_err(api_err)?;
         }
         self.containers().start(name).await.map_err(api_err)
@@ -251,101 +272,43 @@ impl ContainerBackend for Daemon {
     }
 
     fn list_containers(&self, q: &ContainerListQuery) -> Result<Vec<ContainerSummary>, ApiError> {
-        let svc = self.containers();
-        let mut all = svc.list();
-        all.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
-        let created_of = |name: &str| -> Result<String, ApiError> {
-            svc.inspect(name).map(|r| r.created).map_err(api_err)
-        };
-        let since = if q.since.is_empty() {
-            None
-        } else {
-            Some(created_of(&q.since)?)
-        };
-        let before = if q.before.is_empty() {
-            None
-        } else {
-            Some(created_of(&q.before)?)
-        };
-        let show_all = q.all
-            || q.limit.is_some()
-            || since.is_some()
-            || before.is_some()
-            || !q.filters.get("status").is_empty()
-            || !q.filters.get("exited").is_empty();
-        // A linked container is also listed under its link names, `/<parent>/<alias>`.
-        let mut link_names: std::collections::HashMap<String, Vec<String>> = Default::default();
-        for parent in &all {
-            for spec in parent.host_config.links.iter().flatten() {
-                let (child, alias) = spec.split_once(':').unwrap_or((spec, spec));
-                if let Ok(child) = self.containers().inspect(child.trim_start_matches('/')) {
-                    link_names.entry(child.id).or_default().push(format!(
-                        "{}/{}",
-                        parent.name,
-                        alias.trim_start_matches('/')
-                    ));
+        let listed = self
+            .containers()
+            .list_filtered(&list_options(q))
+            .map_err(api_err)?;
+        Ok(listed
+            .into_iter()
+            .map(|l| {
+                let rec = &l.record;
+                let mut command = rec.path.clone();
+                for a in &rec.args {
+                    command.push(' ');
+                    command.push_str(a);
                 }
-            }
-        }
-        let mut out = Vec::new();
-        for rec in all {
-            let live = rec.state.status.is_running() || rec.state.status == Status::Restarting;
-            if !show_all && !live {
-                continue;
-            }
-            if since.as_ref().is_some_and(|s| rec.created <= *s)
-                || before.as_ref().is_some_and(|b| rec.created >= *b)
-            {
-                continue;
-            }
-            if !self.matches(&rec, q) {
-                continue;
-            }
-            let mut command = rec.path.clone();
-            for a in &rec.args {
-                command.push(' ');
-                command.push_str(a);
-            }
-            let (size_rw, size_root_fs) = if q.size {
-                let rw = dir_size(&self.container_paths().overlay(&rec.id).join("upper"));
-                let image = self
-                    .image_service()
-                    .resolve(&rec.image_id)
-                    .map(|(i, _)| i.size() as i64)
-                    .unwrap_or(0);
-                (Some(rw), Some(rw + image))
-            } else {
-                (None, None)
-            };
-            out.push(ContainerSummary {
-                id: rec.id.clone(),
-                names: std::iter::once(rec.name.clone())
-                    .chain(link_names.get(&rec.id).into_iter().flatten().cloned())
-                    .collect(),
-                image: rec.config.image.clone(),
-                image_id: rec.image_id.clone(),
-                command,
-                created: unix(&rec.created).unwrap_or(0),
-                status: status(&rec),
-                state: rec.state.status.as_str().to_string(),
-                ports: berth_engine::containers::net::ports_list(&rec),
-                labels: rec.config.labels.clone().unwrap_or_default(),
-                size_rw,
-                size_root_fs,
-            });
-            if q.limit.is_some_and(|l| out.len() >= l) {
-                break;
-            }
-        }
-        Ok(out)
+                ContainerSummary {
+                    id: rec.id.clone(),
+                    names: l.names.clone(),
+                    image: rec.spec.config.image.clone(),
+                    image_id: rec.image_id.clone(),
+                    command,
+                    created: unix(&rec.created).unwrap_or(0),
+                    status: status(rec),
+                    state: rec.state.status.as_str().to_string(),
+                    ports: port_summaries(&l.ports),
+                    labels: rec.spec.config.labels.clone().unwrap_or_default(),
+                    size_rw: l.size_rw,
+                    size_root_fs: l.size_root_fs,
+                }
+            })
+            .collect())
     }
 
     fn inspect_container(&self, name: &str) -> Result<ContainerInspect, ApiError> {
         let rec = self.containers().inspect(name).map_err(api_err)?;
         let paths = self.container_paths();
         let s = &rec.state;
-        let config: ContainerConfig = convert(&rec.config)?;
-        let host_config: HostConfig = convert(&rec.host_config)?;
+        let config = spec::config_to_wire(&rec.spec.config);
+        let host_config = spec::host_to_wire(&rec.spec.host);
         let existing = |p: std::path::PathBuf| {
             if p.exists() {
                 p.display().to_string()
@@ -372,11 +335,11 @@ impl ContainerBackend for Daemon {
                 finished_at: s.finished_at.clone(),
             },
             image: rec.image_id.clone(),
-            network_settings: network_settings(&rec),
+            network_settings: network_settings(net::network_settings(&rec)),
             resolv_conf_path: existing(paths.resolv_conf(&rec.id)),
             hostname_path: existing(paths.hostname(&rec.id)),
             hosts_path: existing(paths.hosts(&rec.id)),
-            log_path: if rec.host_config.log_config.kind == "none" {
+            log_path: if rec.spec.host.log_config.driver == LogDriver::None {
                 String::new()
             } else {
                 paths.log(&rec.id).display().to_string()
@@ -536,40 +499,5 @@ impl berth_api_server::backend::ExecBackend for Daemon {
             container_id: c.id,
             pid: e.pid as i64,
         })
-    }
-}
-
-/// `NetworkSettings` as Docker 1.6 shows it: the bridge endpoint's facts while the container
-/// runs on the bridge, empty otherwise.
-fn network_settings(rec: &ContainerRecord) -> serde_json::Value {
-    use berth_engine::containers::net;
-    match net::endpoint(rec) {
-        Some(ep) => serde_json::json!({
-            "Bridge": ep.bridge, "Gateway": ep.gateway.to_string(), "IPAddress": ep.ip.to_string(),
-            "IPPrefixLen": ep.prefix, "MacAddress": ep.mac, "PortMapping": null, "Ports": net::ports_map(rec),
-        }),
-        None => serde_json::json!({
-            "Bridge": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "", "PortMapping": null, "Ports": null,
-        }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The record and the wire type pass through each other by field name, so a name that
-    /// differs would silently drop the setting.
-    #[test]
-    fn records_and_wire_types_name_fields_alike() {
-        let keys = |v: serde_json::Value| -> Vec<String> {
-            v.as_object().unwrap().keys().cloned().collect()
-        };
-        let wire = serde_json::to_value(HostConfig::default()).unwrap();
-        let record = serde_json::to_value(berth_engine::containers::HostConfig::default()).unwrap();
-        assert_eq!(keys(wire), keys(record));
-        let wire = serde_json::to_value(ContainerConfig::default()).unwrap();
-        let record = serde_json::to_value(berth_engine::containers::Config::default()).unwrap();
-        assert_eq!(keys(wire), keys(record));
     }
 }

@@ -112,20 +112,21 @@ pub struct HostConfig {
     pub binds: Option<Vec<String>>,
     #[serde(rename = "ContainerIDFile")]
     pub container_id_file: String,
-    pub lxc_conf: Option<serde_json::Value>,
+    #[serde(deserialize_with = "lxc_conf")]
+    pub lxc_conf: Option<Vec<KeyValue>>,
     pub memory: i64,
     pub memory_swap: i64,
     pub cpu_shares: i64,
     pub cpuset_cpus: String,
     pub privileged: bool,
-    pub port_bindings: Option<serde_json::Value>,
+    pub port_bindings: Option<BTreeMap<String, Option<Vec<PortBinding>>>>,
     pub links: Option<Vec<String>>,
     pub publish_all_ports: bool,
     pub dns: Option<Vec<String>>,
     pub dns_search: Option<Vec<String>>,
     pub extra_hosts: Option<Vec<String>>,
     pub volumes_from: Option<Vec<String>>,
-    pub devices: Option<serde_json::Value>,
+    pub devices: Option<Vec<DeviceMapping>>,
     pub network_mode: String,
     pub ipc_mode: String,
     pub pid_mode: String,
@@ -134,10 +135,62 @@ pub struct HostConfig {
     pub restart_policy: RestartPolicy,
     pub security_opt: Option<Vec<String>>,
     pub readonly_rootfs: bool,
-    pub ulimits: Option<serde_json::Value>,
+    pub ulimits: Option<Vec<Ulimit>>,
     pub log_config: LogConfig,
     pub cgroup_parent: String,
     pub auto_remove: bool,
+}
+
+/// One host address of a published port (`""` for any address, or an ephemeral port).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PortBinding {
+    pub host_ip: String,
+    pub host_port: String,
+}
+
+/// A host device given to the container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    pub cgroup_permissions: String,
+}
+
+/// A resource limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// One `LxcConf` setting.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: String,
+}
+
+/// `LxcConf` as a list of `{"Key","Value"}` or, as old clients send it, a map; shown back as
+/// the list (Docker 1.x's `LxcConfig` reads both the same way).
+fn lxc_conf<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<KeyValue>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrMap {
+        List(Vec<KeyValue>),
+        Map(BTreeMap<String, String>),
+    }
+    Ok(Option::<ListOrMap>::deserialize(d)?.map(|l| match l {
+        ListOrMap::List(l) => l,
+        ListOrMap::Map(m) => m
+            .into_iter()
+            .map(|(key, value)| KeyValue { key, value })
+            .collect(),
+    }))
 }
 
 /// The body of `POST /containers/create`: the config, and beside it in the same JSON object
@@ -182,10 +235,42 @@ pub struct ContainerSummary {
     pub created: i64,
     pub status: String,
     pub state: String,
-    pub ports: Vec<serde_json::Value>,
+    pub ports: Vec<PortSummary>,
     pub labels: BTreeMap<String, String>,
     pub size_rw: Option<i64>,
     pub size_root_fs: Option<i64>,
+}
+
+/// One entry of a listed container's `Ports`: a port, and where it is published if it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PortSummary {
+    #[serde(rename = "IP", default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    pub private_port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_port: Option<u16>,
+    #[serde(rename = "Type")]
+    pub kind: String,
+}
+
+/// `NetworkSettings` in container inspect, as Docker 1.6 shows it: the bridge endpoint's
+/// facts while the container runs on the bridge, empty values otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkSettings {
+    pub bridge: String,
+    pub gateway: String,
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    #[serde(rename = "IPPrefixLen")]
+    pub ip_prefix_len: u8,
+    pub mac_address: String,
+    /// Always null (Docker 1.x kept it for old clients).
+    pub port_mapping: Option<BTreeMap<String, String>>,
+    /// Each exposed port with its host bindings, `null` where it has none; `null` as a
+    /// whole off the bridge.
+    pub ports: Option<BTreeMap<String, Option<Vec<PortBinding>>>>,
 }
 
 /// `State` in container inspect.
@@ -216,7 +301,7 @@ pub struct ContainerInspect {
     pub args: Vec<String>,
     pub state: ContainerState,
     pub image: String,
-    pub network_settings: serde_json::Value,
+    pub network_settings: NetworkSettings,
     pub resolv_conf_path: String,
     pub hostname_path: String,
     pub hosts_path: String,

@@ -465,7 +465,7 @@ fn always_containers_come_back_after_the_daemon_restarts() {
         d.data_root()
             .join("containers")
             .join(&id)
-            .join("config.v1.json"),
+            .join("record.json"),
     )
     .unwrap();
     let rec: serde_json::Value = serde_json::from_str(&pid).unwrap();

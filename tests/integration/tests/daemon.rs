@@ -166,3 +166,52 @@ fn stale_socket_file_is_replaced() {
     assert_eq!(d.get("/_ping").status, 200);
     let _ = Stdio::null();
 }
+
+/// A container recorded by the berthd before the typed spec (schema 1, `config.v1.json`) is
+/// read by today's, shown in inspect as it was then, and its record rewritten in the current
+/// schema.
+#[test]
+fn records_of_an_older_berthd_are_migrated() {
+    let mut d = Daemon::start();
+    let image = d.import_busybox("busybox:latest");
+    d.stop();
+    let mut rec: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../crates/engine/testdata/record-v1.json"
+    ))
+    .unwrap();
+    let mut want: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../crates/engine/testdata/record-v1.inspect.json"
+    ))
+    .unwrap();
+    // Made again on this data root: stopped, no bind mounts of the machine it came from.
+    let id = "5eed".repeat(16);
+    rec["id"] = id.clone().into();
+    rec["image_id"] = image.clone().into();
+    rec["state"] = serde_json::json!({"status": "exited", "pid": 0, "monitor_pid": 0,
+        "monitor_start": 0, "exit_code": 3, "error": "", "oom_killed": false,
+        "started_at": "2026-12-06T21:48:41Z", "finished_at": "2026-12-06T21:49:41Z",
+        "stopped_by_user": false});
+    rec["mounts"] = serde_json::json!([]);
+    rec["network"] = serde_json::Value::Null;
+    rec["host_config"]["Binds"] = serde_json::Value::Null;
+    want["HostConfig"]["Binds"] = serde_json::Value::Null;
+    let dir = d.data_root().join("containers").join(&id);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.v1.json"), rec.to_string()).unwrap();
+    d.spawn();
+    let i = d.get(&format!("/v1.18/containers/{id}/json")).json();
+    assert_eq!(i["Name"], "/rich", "{i}");
+    assert_eq!(i["State"]["ExitCode"], 3, "{i}");
+    assert_eq!(i["Config"], want["Config"]);
+    assert_eq!(i["HostConfig"], want["HostConfig"]);
+    let now: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("record.json")).unwrap()).unwrap();
+    assert_eq!(now["schema"], 2);
+    assert!(
+        !dir.join("config.v1.json").exists(),
+        "the old record is replaced"
+    );
+    // And it lives on as any container does.
+    assert_eq!(d.delete(&format!("/containers/{id}")).status, 204);
+    assert!(!dir.exists());
+}

@@ -142,7 +142,7 @@ fn a_container_whose_start_the_daemon_never_recorded_is_adopted() {
         .data_root()
         .join("containers")
         .join(&id)
-        .join("config.v1.json");
+        .join("record.json");
     let mut rec: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
     rec["state"]["status"] = "created".into();

@@ -153,3 +153,115 @@ fn dependencies_point_toward_the_core() {
         violations.join("\n")
     );
 }
+
+/// The engine's public API speaks its own types: loose JSON (`serde_json::Value`) appears in
+/// no public signature, field or alias of the engine crate (wire shapes belong to berthd and
+/// the API crates; the engine's callers should not have to guess what a value holds).
+#[test]
+fn the_engine_api_has_no_loose_json() {
+    use syn::visit::Visit;
+
+    struct PublicTypes<'a> {
+        file: &'a str,
+        loose_value: bool,
+        found: Vec<String>,
+    }
+    impl PublicTypes<'_> {
+        fn check(&mut self, what: &str, tokens: String) {
+            let t = tokens.replace(' ', "");
+            if t.contains("serde_json::Value")
+                || t.contains("serde_json::Map")
+                || (self.loose_value
+                    && t.split(|c: char| !c.is_alphanumeric() && c != '_')
+                        .any(|w| w == "Value"))
+            {
+                self.found.push(format!("{}: {what}: {t}", self.file));
+            }
+        }
+    }
+    fn public(v: &syn::Visibility) -> bool {
+        matches!(v, syn::Visibility::Public(_))
+    }
+    impl<'ast> Visit<'ast> for PublicTypes<'_> {
+        fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+            if public(&f.vis) {
+                self.check(&f.sig.ident.to_string(), quote_sig(&f.sig));
+            }
+        }
+        fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+            if public(&f.vis) {
+                self.check(&f.sig.ident.to_string(), quote_sig(&f.sig));
+            }
+        }
+        fn visit_item_struct(&mut self, s: &'ast syn::ItemStruct) {
+            if public(&s.vis) {
+                for f in &s.fields {
+                    if public(&f.vis) {
+                        let ty = &f.ty;
+                        self.check(&s.ident.to_string(), quote::quote!(#ty).to_string());
+                    }
+                }
+            }
+        }
+        fn visit_item_enum(&mut self, e: &'ast syn::ItemEnum) {
+            if public(&e.vis) {
+                for v in &e.variants {
+                    let fields = &v.fields;
+                    self.check(&e.ident.to_string(), quote::quote!(#fields).to_string());
+                }
+            }
+        }
+        fn visit_item_type(&mut self, t: &'ast syn::ItemType) {
+            if public(&t.vis) {
+                let ty = &t.ty;
+                self.check(&t.ident.to_string(), quote::quote!(#ty).to_string());
+            }
+        }
+        fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
+            // Tests are not API.
+            if !m
+                .attrs
+                .iter()
+                .any(|a| quote::quote!(#a).to_string().contains("test"))
+            {
+                syn::visit::visit_item_mod(self, m);
+            }
+        }
+    }
+    fn quote_sig(sig: &syn::Signature) -> String {
+        quote::quote!(#sig).to_string()
+    }
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                rust_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/engine/src");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    assert!(files.len() > 20, "the engine's sources are where they were");
+    let mut found = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let file = syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let name = path.strip_prefix(&root).unwrap().display().to_string();
+        let mut v = PublicTypes {
+            file: &name,
+            loose_value: text.contains("use serde_json::Value")
+                || text.contains("use serde_json::{"),
+            found: Vec::new(),
+        };
+        v.visit_file(&file);
+        found.extend(v.found);
+    }
+    assert!(
+        found.is_empty(),
+        "loose JSON in the engine's public API:\n{}",
+        found.join("\n")
+    );
+}

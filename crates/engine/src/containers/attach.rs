@@ -23,7 +23,7 @@ impl ContainerService {
         name: &str,
     ) -> Result<Option<tokio::net::UnixStream>, EngineError> {
         let entry = self.entry(name)?;
-        if !entry.snapshot().config.open_stdin {
+        if !entry.snapshot().spec.config.open_stdin {
             return Ok(None);
         }
         let mut changes = entry.changed.subscribe();
@@ -58,7 +58,7 @@ impl ContainerService {
                 rec.id
             )));
         }
-        if !rec.config.tty {
+        if !rec.spec.config.tty {
             return Err(EngineError::Conflict(format!(
                 "Container {} does not have a terminal",
                 rec.id

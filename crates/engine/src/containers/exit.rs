@@ -153,15 +153,11 @@ impl ContainerService {
         {
             return false;
         }
-        let p = &rec.host_config.restart_policy;
-        match p.name.as_str() {
-            "always" | "unless-stopped" => true,
-            "on-failure" => {
-                rec.state.exit_code != 0
-                    && (p.maximum_retry_count == 0 || rec.restart_count < p.maximum_retry_count)
-            }
-            _ => false,
-        }
+        rec.spec
+            .host
+            .restart_policy
+            .unwrap_or_default()
+            .restarts_after(rec.state.exit_code, rec.restart_count)
     }
 
     /// Waits until the container is no longer running (or restarting); returns its exit code.

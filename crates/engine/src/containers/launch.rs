@@ -14,8 +14,9 @@ use berth_runtime::spec::{container_spec, BindMount, SpecParams};
 
 use super::create::{env_key, DEFAULT_PATH};
 use super::host_files;
-use super::record::{Config, ContainerRecord};
+use super::record::ContainerRecord;
 use super::settings;
+use super::spec::{Config, LogDriver};
 use super::start::HostsLines;
 use super::users::UserFiles;
 use super::volumes;
@@ -128,7 +129,7 @@ impl ContainerService {
         rec: &ContainerRecord,
         endpoint: &mut Option<berth_network::Endpoint>,
     ) -> Result<Option<PathBuf>, EngineError> {
-        let c = &rec.config;
+        let c = &rec.spec.config;
         match (net::mode(rec, self.network.is_some())?, &self.network) {
             (net::Mode::Bridge, Some(network)) => {
                 let req = berth_network::ConnectRequest {
@@ -138,7 +139,7 @@ impl ContainerService {
                         .then(|| berth_network::parse_mac(&c.mac_address))
                         .transpose()
                         .map_err(EngineError::InvalidParameter)?,
-                    ports: net::port_requests(rec)?,
+                    ports: net::port_requests(rec),
                 };
                 let ep = tokio::runtime::Handle::current().block_on(network.connect(req))?;
                 let path = ep.netns.clone();
@@ -178,7 +179,7 @@ impl ContainerService {
         endpoint: Option<&berth_network::Endpoint>,
         link_hosts: HostsLines,
     ) -> Result<(), EngineError> {
-        let (c, h, id) = (&rec.config, &rec.host_config, &rec.id);
+        let (c, h, id) = (&rec.spec.config, &rec.spec.host, &rec.id);
         std::fs::write(self.paths.hostname(id), format!("{}\n", c.hostname))
             .map_err(|e| internal("write hostname", e))?;
         let mut extra = link_hosts;
@@ -240,7 +241,7 @@ impl ContainerService {
         mounts: Vec<BindMount>,
         netns: Option<&Path>,
     ) -> Result<serde_json::Value, EngineError> {
-        let (c, h, id) = (&rec.config, &rec.host_config, &rec.id);
+        let (c, h, id) = (&rec.spec.config, &rec.spec.host, &rec.id);
         let (uid, gid, additional_gids) = UserFiles::new(rootfs).resolve(&c.user)?;
         volumes::create_working_dir(rootfs, &c.working_dir, uid, gid)?;
         let capabilities = settings::capabilities(h)?;
@@ -292,10 +293,11 @@ impl ContainerService {
         &self,
         rec: &ContainerRecord,
     ) -> Result<(tokio::process::Child, i32), EngineError> {
-        let (c, h, id) = (&rec.config, &rec.host_config, &rec.id);
+        let (c, h, id) = (&rec.spec.config, &rec.spec.host, &rec.id);
         let _ = std::fs::remove_file(self.paths.exit_file(id));
         let _ = std::fs::remove_file(self.paths.monitor_state(id));
-        let log_cfg = h.log_config.config.clone().unwrap_or_default();
+        let log_cfg = h.log_config.options.clone().unwrap_or_default();
+        let no_log = h.log_config.driver == LogDriver::None;
         let args = MonitorArgs {
             id: id.clone(),
             bundle: self.paths.bundle(id),
@@ -304,12 +306,12 @@ impl ContainerService {
             // rotated into more files) because attach reads it; `logs` refuses it.
             log_path: self.paths.log(id),
             exit_file: self.paths.exit_file(id),
-            log_max_size: if h.log_config.kind == "none" {
+            log_max_size: if no_log {
                 Some(1 << 20)
             } else {
                 log_cfg.get("max-size").map(|s| parse_size(s)).transpose()?
             },
-            log_max_files: if h.log_config.kind == "none" {
+            log_max_files: if no_log {
                 1
             } else {
                 log_cfg

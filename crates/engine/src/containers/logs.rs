@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use berth_runtime::logfile::{self, LogEntry};
 
+use super::spec::LogDriver;
 use super::{ContainerService, Entry};
 use crate::error::EngineError;
 
@@ -59,7 +60,7 @@ impl ContainerService {
     ) -> Result<(bool, tokio::sync::mpsc::Receiver<LogLine>), EngineError> {
         let entry = self.entry(name)?;
         let rec = entry.snapshot();
-        if rec.host_config.log_config.kind == "none" && !opts.attach {
+        if rec.spec.host.log_config.driver == LogDriver::None && !opts.attach {
             return Err(EngineError::NotImplemented(
                 "configured logging driver does not support reading".into(),
             ));
@@ -74,7 +75,7 @@ impl ContainerService {
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         let handle = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || follow_log(&handle, &entry, &path, now, &opts, &tx));
-        Ok((rec.config.tty, rx))
+        Ok((rec.spec.config.tty, rx))
     }
 }
 

@@ -9,6 +9,7 @@ mod exec;
 mod exit;
 mod host_files;
 mod launch;
+mod list;
 mod logs;
 pub mod names;
 pub mod net;
@@ -16,10 +17,12 @@ mod paths;
 mod pause;
 mod procs;
 pub mod record;
+mod record_v1;
 mod remove;
 mod rename;
 mod restore;
 mod settings;
+mod spec;
 mod start;
 mod stats;
 mod stop;
@@ -38,11 +41,16 @@ use crate::events::{EventBus, EventKind};
 
 pub use create::CreateRequest;
 pub use exec::{ExecConfig, ExecIo, ExecRecord};
+pub use list::{ListOptions, Listed};
 pub use logs::{LogLine, LogOptions};
 pub use paths::{ContainerPaths, MAX_EXEC_ROOT_LEN};
 pub use procs::TopResult;
-pub use record::{Config, ContainerRecord, HostConfig, RestartPolicy, State, Status};
+pub use record::{ContainerRecord, State, Status, RECORD_SCHEMA};
 pub use settings::release_default_cgroup_parent;
+pub use spec::{
+    Config, ContainerSpec, Device, HostConfig, LogConfig, LogDriver, NamespaceMode, NetworkMode,
+    Port, PortBinding, RestartPolicy, Streams, Ulimit,
+};
 pub use stats::StatsPair;
 pub use volumes::MountPoint;
 
@@ -224,8 +232,9 @@ impl ContainerService {
     }
 
     pub(crate) fn publish(&self, rec: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
-        let mut attrs: BTreeMap<String, String> = rec.config.labels.clone().unwrap_or_default();
-        attrs.insert("image".into(), rec.config.image.clone());
+        let mut attrs: BTreeMap<String, String> =
+            rec.spec.config.labels.clone().unwrap_or_default();
+        attrs.insert("image".into(), rec.spec.config.image.clone());
         attrs.insert("name".into(), rec.bare_name().to_string());
         for (k, v) in extra {
             attrs.insert((*k).to_string(), v.clone());

@@ -3,9 +3,10 @@
 
 use std::net::Ipv4Addr;
 
-use berth_network::{parse_port_key, Endpoint, PortRequest, Proto};
+use berth_network::{PortRequest, Proto};
 
 use super::record::ContainerRecord;
+use super::spec::{NetworkMode, Port, PortBinding};
 use crate::error::EngineError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,189 +23,103 @@ pub(crate) enum Mode {
 /// The mode a container runs in; the default bridge counts as `none` when the daemon runs
 /// without one (`--bridge none`).
 pub(crate) fn mode(rec: &ContainerRecord, have_bridge: bool) -> Result<Mode, EngineError> {
-    if rec.config.network_disabled {
+    if rec.spec.config.network_disabled {
         return Ok(Mode::None);
     }
-    let m = rec.host_config.network_mode.as_str();
-    Ok(match m {
-        "" | "default" | "bridge" => {
-            if have_bridge {
-                Mode::Bridge
-            } else {
-                Mode::None
-            }
+    Ok(match &rec.spec.host.network_mode {
+        NetworkMode::Default | NetworkMode::Bridge if have_bridge => Mode::Bridge,
+        NetworkMode::Default | NetworkMode::Bridge | NetworkMode::None => Mode::None,
+        NetworkMode::Host => Mode::Host,
+        NetworkMode::Container(other) => Mode::Container(other.clone()),
+        // Until user-defined networks exist, no name names one.
+        named @ NetworkMode::Named(_) => {
+            return Err(EngineError::InvalidParameter(format!(
+                "network {named} not found"
+            )))
         }
-        "none" => Mode::None,
-        "host" => Mode::Host,
-        _ => match m.strip_prefix("container:") {
-            Some(other) if !other.is_empty() => Mode::Container(other.to_string()),
-            _ => {
-                return Err(EngineError::InvalidParameter(format!(
-                    "network {m} not found"
-                )))
-            }
-        },
     })
 }
 
 /// Checks a create's network settings the way Docker does before anything runs.
 pub(crate) fn validate(rec: &ContainerRecord) -> Result<(), EngineError> {
     mode(rec, true)?;
-    if !rec.config.mac_address.is_empty() {
-        berth_network::parse_mac(&rec.config.mac_address).map_err(EngineError::InvalidParameter)?;
+    if !rec.spec.config.mac_address.is_empty() {
+        berth_network::parse_mac(&rec.spec.config.mac_address)
+            .map_err(EngineError::InvalidParameter)?;
     }
-    port_requests(rec)?;
     Ok(())
-}
-
-/// The exposed ports: the config's, and every port that has bindings.
-fn exposed(rec: &ContainerRecord) -> Result<Vec<(u16, Proto)>, EngineError> {
-    let mut out = Vec::new();
-    let keys = rec
-        .config
-        .exposed_ports
-        .iter()
-        .flat_map(|m| m.keys().cloned())
-        .chain(bindings(rec).into_iter().map(|(k, _)| k));
-    for k in keys {
-        let p = parse_port_key(&k).map_err(EngineError::InvalidParameter)?;
-        if !out.contains(&p) {
-            out.push(p);
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// `PortBindings` as (port key, [(HostIp, HostPort)]).
-fn bindings(rec: &ContainerRecord) -> Vec<(String, Vec<(String, String)>)> {
-    let Some(serde_json::Value::Object(map)) = &rec.host_config.port_bindings else {
-        return Vec::new();
-    };
-    map.iter()
-        .map(|(k, v)| {
-            let list = v
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|b| {
-                            let s = |f: &str| {
-                                b.get(f).and_then(|x| x.as_str()).unwrap_or("").to_string()
-                            };
-                            (s("HostIp"), s("HostPort"))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            (k.clone(), list)
-        })
-        .collect()
 }
 
 /// The ports to publish: `PortBindings`, and with `PublishAllPorts` every other exposed port
 /// on an ephemeral host port.
-pub(crate) fn port_requests(rec: &ContainerRecord) -> Result<Vec<PortRequest>, EngineError> {
-    let mut out = Vec::new();
-    let mut bound = Vec::new();
-    for (key, list) in bindings(rec) {
-        let (port, proto) = parse_port_key(&key).map_err(EngineError::InvalidParameter)?;
-        bound.push((port, proto));
-        let list = if list.is_empty() {
-            vec![(String::new(), String::new())]
-        } else {
-            list
-        };
-        for (ip, host_port) in list {
-            let host_ip: Ipv4Addr = if ip.is_empty() {
-                Ipv4Addr::UNSPECIFIED
-            } else {
-                ip.parse().map_err(|_| {
-                    EngineError::InvalidParameter(format!("invalid IP address: {ip}"))
-                })?
-            };
-            let host_port: u16 = if host_port.is_empty() {
-                0
-            } else {
-                host_port.parse().map_err(|_| {
-                    EngineError::InvalidParameter(format!("invalid hostPort: {host_port}"))
-                })?
-            };
-            out.push(PortRequest {
-                proto,
-                container_port: port,
-                host_ip,
-                host_port,
-            });
-        }
-    }
-    if rec.host_config.publish_all_ports {
-        for (port, proto) in exposed(rec)? {
-            if !bound.contains(&(port, proto)) {
-                out.push(PortRequest {
-                    proto,
-                    container_port: port,
-                    host_ip: Ipv4Addr::UNSPECIFIED,
-                    host_port: 0,
-                });
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// `NetworkSettings.Ports`: every exposed port, with its host bindings or null.
-pub fn ports_map(rec: &ContainerRecord) -> serde_json::Value {
-    let Some(ep) = &rec.network else {
-        return serde_json::Value::Null;
+pub(crate) fn port_requests(rec: &ContainerRecord) -> Vec<PortRequest> {
+    let h = &rec.spec.host;
+    let request = |port: Port, b: PortBinding| PortRequest {
+        proto: port.proto,
+        container_port: port.number,
+        host_ip: b.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
+        host_port: b.host_port.unwrap_or(0),
     };
-    let mut map = serde_json::Map::new();
-    for (port, proto) in exposed(rec).unwrap_or_default() {
-        let bound: Vec<_> = ep
-            .ports
-            .iter()
-            .filter(|m| m.container_port == port && m.proto == proto)
-            .map(|m| serde_json::json!({"HostIp": m.host_ip.to_string(), "HostPort": m.host_port.to_string()}))
-            .collect();
-        map.insert(
-            format!("{port}/{}", proto.as_str()),
-            if bound.is_empty() {
-                serde_json::Value::Null
-            } else {
-                serde_json::Value::Array(bound)
-            },
-        );
-    }
-    serde_json::Value::Object(map)
-}
-
-/// The `Ports` list of `/containers/json`.
-pub fn ports_list(rec: &ContainerRecord) -> Vec<serde_json::Value> {
+    let bindings = h.port_bindings.clone().unwrap_or_default();
     let mut out = Vec::new();
-    for (port, proto) in exposed(rec).unwrap_or_default() {
-        let mapped: Vec<_> = rec
-            .network
-            .iter()
-            .flat_map(|ep| ep.ports.iter())
-            .filter(|m| m.container_port == port && m.proto == proto)
-            .collect();
-        if mapped.is_empty() {
-            out.push(serde_json::json!({"PrivatePort": port, "Type": proto.as_str()}));
+    for (port, list) in &bindings {
+        if list.is_empty() {
+            out.push(request(*port, PortBinding::default()));
         }
-        for m in mapped {
-            out.push(serde_json::json!({
-                "IP": m.host_ip.to_string(),
-                "PrivatePort": port,
-                "PublicPort": m.host_port,
-                "Type": proto.as_str(),
-            }));
+        out.extend(list.iter().map(|b| request(*port, *b)));
+    }
+    if h.publish_all_ports {
+        for port in rec.spec.exposed_ports() {
+            if !bindings.contains_key(&port) {
+                out.push(request(port, PortBinding::default()));
+            }
         }
     }
     out
 }
 
-/// The endpoint's address facts for `inspect` (empty when not on the bridge).
-pub fn endpoint(rec: &ContainerRecord) -> Option<&Endpoint> {
-    rec.network.as_ref()
+/// Where a container's network stands while it runs on a bridge: its address facts and each
+/// exposed port with the host addresses it is published on (empty when it is not). `inspect`'s
+/// `NetworkSettings` and the list's `Ports` are both drawn from this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSettings {
+    pub bridge: String,
+    pub gateway: Ipv4Addr,
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub mac: String,
+    pub ports: Vec<(Port, Vec<(Ipv4Addr, u16)>)>,
+}
+
+/// The container's exposed ports with their host bindings, in port order.
+pub fn published_ports(rec: &ContainerRecord) -> Vec<(Port, Vec<(Ipv4Addr, u16)>)> {
+    rec.spec
+        .exposed_ports()
+        .into_iter()
+        .map(|port| {
+            let bound = rec
+                .network
+                .iter()
+                .flat_map(|ep| ep.ports.iter())
+                .filter(|m| m.container_port == port.number && m.proto == port.proto)
+                .map(|m| (m.host_ip, m.host_port))
+                .collect();
+            (port, bound)
+        })
+        .collect()
+}
+
+/// `None` when the container is not on a bridge.
+pub fn network_settings(rec: &ContainerRecord) -> Option<NetworkSettings> {
+    let ep = rec.network.as_ref()?;
+    Some(NetworkSettings {
+        bridge: ep.bridge.clone(),
+        gateway: ep.gateway,
+        ip: ep.ip,
+        prefix: ep.prefix,
+        mac: ep.mac.clone(),
+        ports: published_ports(rec),
+    })
 }
 
 /// A link spec, `name:alias` or `name`, as (container name, alias).
@@ -236,11 +151,15 @@ pub(crate) fn link_env(parent_name: &str, alias: &str, child: &ContainerRecord) 
         "{prefix}_NAME={}/{alias}",
         parent_name.trim_end_matches('/')
     )];
-    let ports = exposed(child).unwrap_or_default();
-    if let Some((port, proto)) = ports.first() {
-        env.push(format!("{prefix}_PORT={}://{ip}:{port}", proto.as_str()));
+    let ports = child.spec.exposed_ports();
+    if let Some(Port { number, proto }) = ports.first() {
+        env.push(format!("{prefix}_PORT={}://{ip}:{number}", proto.as_str()));
     }
-    for (port, proto) in &ports {
+    for Port {
+        number: port,
+        proto,
+    } in &ports
+    {
         let p = proto.as_str();
         let key = format!("{prefix}_PORT_{port}_{}", p.to_ascii_uppercase());
         env.push(format!("{key}={p}://{ip}:{port}"));
@@ -248,7 +167,7 @@ pub(crate) fn link_env(parent_name: &str, alias: &str, child: &ContainerRecord) 
         env.push(format!("{key}_PORT={port}"));
         env.push(format!("{key}_PROTO={p}"));
     }
-    for kv in child.config.env.iter().flatten() {
+    for kv in child.spec.config.env.iter().flatten() {
         let Some((k, v)) = kv.split_once('=') else {
             continue;
         };
@@ -263,10 +182,11 @@ pub(crate) fn link_env(parent_name: &str, alias: &str, child: &ContainerRecord) 
 
 /// The linked container's exposed ports (what `--icc=false` opens to the linking one).
 pub(crate) fn exposed_ports(child: &ContainerRecord) -> Vec<(Proto, u16)> {
-    exposed(child)
-        .unwrap_or_default()
+    child
+        .spec
+        .exposed_ports()
         .into_iter()
-        .map(|(port, proto)| (proto, port))
+        .map(|p| (p.proto, p.number))
         .collect()
 }
 

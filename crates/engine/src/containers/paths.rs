@@ -42,6 +42,11 @@ impl ContainerPaths {
     }
 
     pub fn record(&self, id: &str) -> PathBuf {
+        self.dir(id).join("record.json")
+    }
+
+    /// Where records of schema 1 were kept (read once, then replaced by [`Self::record`]).
+    pub fn record_v1(&self, id: &str) -> PathBuf {
         self.dir(id).join("config.v1.json")
     }
 

@@ -1,89 +1,14 @@
-//! A container as the engine keeps it: its configuration and its state, persisted per
-//! container as `config.v1.json` (berth's own schema, not the wire format).
-
-use std::collections::BTreeMap;
+//! A container as the engine keeps it: its spec and its state, persisted per container as
+//! `record.json` in berth's own schema (not the wire format). [`RECORD_SCHEMA`] numbers the
+//! schema; older records are read by `record_v1` and rewritten in this one.
 
 use serde::{Deserialize, Serialize};
 
+use super::spec::ContainerSpec;
 use crate::error::EngineError;
 
-/// The portable configuration (Docker's `Config`), after merging with the image's.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct Config {
-    pub hostname: String,
-    pub domainname: String,
-    pub user: String,
-    pub attach_stdin: bool,
-    pub attach_stdout: bool,
-    pub attach_stderr: bool,
-    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
-    pub tty: bool,
-    pub open_stdin: bool,
-    pub stdin_once: bool,
-    pub env: Option<Vec<String>>,
-    pub cmd: Option<Vec<String>>,
-    pub image: String,
-    pub volumes: Option<BTreeMap<String, serde_json::Value>>,
-    pub working_dir: String,
-    pub entrypoint: Option<Vec<String>>,
-    pub network_disabled: bool,
-    pub mac_address: String,
-    pub on_build: Option<Vec<String>>,
-    pub labels: Option<BTreeMap<String, String>>,
-    pub stop_signal: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct RestartPolicy {
-    pub name: String,
-    pub maximum_retry_count: i64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct LogConfig {
-    #[serde(rename = "Type")]
-    pub kind: String,
-    pub config: Option<BTreeMap<String, String>>,
-}
-
-/// Host-specific settings (Docker's `HostConfig`). Fields later work gives effect to are kept
-/// as given, so inspect shows them back.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct HostConfig {
-    pub binds: Option<Vec<String>>,
-    #[serde(rename = "ContainerIDFile")]
-    pub container_id_file: String,
-    pub lxc_conf: Option<serde_json::Value>,
-    pub memory: i64,
-    pub memory_swap: i64,
-    pub cpu_shares: i64,
-    pub cpuset_cpus: String,
-    pub privileged: bool,
-    pub port_bindings: Option<serde_json::Value>,
-    pub links: Option<Vec<String>>,
-    pub publish_all_ports: bool,
-    pub dns: Option<Vec<String>>,
-    pub dns_search: Option<Vec<String>>,
-    pub extra_hosts: Option<Vec<String>>,
-    pub volumes_from: Option<Vec<String>>,
-    pub devices: Option<serde_json::Value>,
-    pub network_mode: String,
-    pub ipc_mode: String,
-    pub pid_mode: String,
-    pub cap_add: Option<Vec<String>>,
-    pub cap_drop: Option<Vec<String>>,
-    pub restart_policy: RestartPolicy,
-    pub security_opt: Option<Vec<String>>,
-    pub readonly_rootfs: bool,
-    pub ulimits: Option<serde_json::Value>,
-    pub log_config: LogConfig,
-    pub cgroup_parent: String,
-    pub auto_remove: bool,
-}
+/// The schema [`ContainerRecord`] is written in.
+pub const RECORD_SCHEMA: u32 = 2;
 
 /// Where a container is in its life. One value, not a set of booleans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +32,20 @@ impl Status {
             Status::Exited => "exited",
             Status::Dead => "dead",
         }
+    }
+
+    /// The status a name names (`running`, `exited`, …).
+    pub fn from_name(name: &str) -> Option<Status> {
+        [
+            Status::Created,
+            Status::Running,
+            Status::Paused,
+            Status::Restarting,
+            Status::Exited,
+            Status::Dead,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
     }
 
     /// Running in Docker's sense: the process exists (also while paused).
@@ -200,7 +139,7 @@ impl Default for State {
 /// Docker's zero time.
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ContainerRecord {
     pub schema: u32,
     pub id: String,
@@ -210,8 +149,7 @@ pub struct ContainerRecord {
     pub image_id: String,
     pub path: String,
     pub args: Vec<String>,
-    pub config: Config,
-    pub host_config: HostConfig,
+    pub spec: ContainerSpec,
     pub state: State,
     pub restart_count: i64,
     /// Binds and volumes, decided at create.
@@ -224,6 +162,28 @@ pub struct ContainerRecord {
 }
 
 impl ContainerRecord {
+    /// Reads a record in this schema or an older one.
+    pub fn from_json(data: &[u8]) -> Result<Self, EngineError> {
+        #[derive(Deserialize)]
+        struct Versioned {
+            schema: u32,
+        }
+        let bad =
+            |e: serde_json::Error| EngineError::Internal(format!("read container record: {e}"));
+        match serde_json::from_slice::<Versioned>(data)
+            .map_err(bad)?
+            .schema
+        {
+            1 => Ok(serde_json::from_slice::<super::record_v1::RecordV1>(data)
+                .map_err(bad)?
+                .migrate()),
+            RECORD_SCHEMA => serde_json::from_slice(data).map_err(bad),
+            other => Err(EngineError::Internal(format!(
+                "container record schema {other} is newer than this berthd knows ({RECORD_SCHEMA})"
+            ))),
+        }
+    }
+
     pub fn short_id(&self) -> &str {
         &self.id[..12]
     }

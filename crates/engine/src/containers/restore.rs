@@ -15,6 +15,30 @@ use super::{ContainerService, Entry};
 use crate::error::EngineError;
 
 impl ContainerService {
+    /// A container's record, from `record.json` or, written by an older berthd,
+    /// `config.v1.json` (then rewritten in the current schema and the old file removed).
+    /// `None` when it has neither.
+    fn load_record(&self, id: &str) -> Result<Option<ContainerRecord>, EngineError> {
+        match std::fs::read(self.paths.record(id)) {
+            Ok(data) => return ContainerRecord::from_json(&data).map(Some),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(EngineError::Internal(format!("read container record: {e}")))
+            }
+            Err(_) => {}
+        }
+        let legacy = self.paths.record_v1(id);
+        let data = match std::fs::read(&legacy) {
+            Ok(data) => data,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(EngineError::Internal(format!("read container record: {e}"))),
+        };
+        let rec = ContainerRecord::from_json(&data)?;
+        self.persist(&rec)?;
+        let _ = std::fs::remove_file(&legacy);
+        tracing::info!(container = %id, "container record migrated to schema {}", rec.schema);
+        Ok(Some(rec))
+    }
+
     /// At daemon start: loads every record, reconnects to live monitors, records the exits
     /// that happened while the daemon was away, and brings back `always` containers.
     pub(crate) async fn restore(self: &Arc<Self>) -> Result<(), EngineError> {
@@ -26,15 +50,18 @@ impl ContainerService {
             .flatten()
         {
             let id = e.file_name().to_string_lossy().into_owned();
-            let rec: ContainerRecord = match std::fs::read(self.paths.record(&id))
-                .ok()
-                .and_then(|d| serde_json::from_slice(&d).ok())
-            {
-                Some(r) => r,
-                None => {
+            let rec = match self.load_record(&id) {
+                Ok(Some(r)) => r,
+                Ok(None) => {
                     // A create that crashed before its record was written.
                     tracing::warn!(container = %id, "removing container directory without a record");
                     let _ = std::fs::remove_dir_all(e.path());
+                    continue;
+                }
+                Err(err) => {
+                    // Kept as it is: a record this berthd cannot read is not proof the
+                    // container is gone.
+                    tracing::error!(container = %id, error = %err, "skipping a container whose record does not read");
                     continue;
                 }
             };
@@ -72,8 +99,13 @@ impl ContainerService {
                 tracing::info!(container = %rec.id, "container exited while the daemon was down");
                 self.on_exit(&entry, false).await;
                 // Docker brings `always` containers back at daemon start, at once.
-                let policy = rec.host_config.restart_policy.name.as_str();
-                if matches!(policy, "always" | "unless-stopped") && !rec.state.stopped_by_user {
+                if rec
+                    .spec
+                    .host
+                    .restart_policy
+                    .is_some_and(|p| p.restarts_with_daemon())
+                    && !rec.state.stopped_by_user
+                {
                     restart.push(entry);
                 }
             } else if self.paths.bundle(&rec.id).exists()

@@ -7,7 +7,8 @@ use std::path::Path;
 use berth_runtime::security;
 use berth_runtime::spec::{Device, Resources, Rlimit};
 
-use super::record::{ContainerRecord, HostConfig};
+use super::record::ContainerRecord;
+use super::spec::HostConfig;
 use crate::error::EngineError;
 
 fn invalid(msg: impl Into<String>) -> EngineError {
@@ -26,7 +27,7 @@ pub fn release_default_cgroup_parent() {
 /// The cgroup a container runs in: `/berth/<id>`, or under `CgroupParent` (a relative parent
 /// is taken from the root of the hierarchy, as Docker's cgroupfs driver does).
 pub fn cgroup_path(rec: &ContainerRecord) -> String {
-    let parent = rec.host_config.cgroup_parent.trim_matches('/');
+    let parent = rec.spec.host.cgroup_parent.trim_matches('/');
     if parent.is_empty() {
         format!("{DEFAULT_CGROUP_PARENT}/{}", rec.id)
     } else {
@@ -39,11 +40,6 @@ pub fn validate(h: &HostConfig) -> Result<(), EngineError> {
     capabilities(h)?;
     resources(h)?;
     rlimits(h)?;
-    for mode in [&h.pid_mode, &h.ipc_mode] {
-        if !(mode.is_empty() || mode == "host" || mode.starts_with("container:")) {
-            return Err(invalid(format!("invalid mode: {mode}")));
-        }
-    }
     for opt in h.security_opt.clone().unwrap_or_default() {
         security_opt(&opt)?;
     }
@@ -158,24 +154,14 @@ const ULIMITS: &[(&str, rustix::process::Resource)] = &[
 /// `Ulimits`. A hard limit above the host's cannot be granted without CAP_SYS_RESOURCE: that
 /// is an error, not a silent clamp.
 pub fn rlimits(h: &HostConfig) -> Result<Vec<Rlimit>, EngineError> {
-    let Some(list) = h.ulimits.as_ref().and_then(|u| u.as_array()) else {
-        return Ok(Vec::new());
-    };
     let can_raise = security::host_bounding_set() & (1 << 24) != 0;
     let mut out = Vec::new();
-    for u in list {
-        if u.as_object().is_some_and(|o| o.is_empty()) {
+    for u in h.ulimits.iter().flatten() {
+        // The documented example's `[{}]` is no limit at all.
+        if *u == Default::default() {
             continue;
         }
-        let name = u["Name"]
-            .as_str()
-            .ok_or_else(|| invalid("invalid ulimit: Name must be a string"))?;
-        let soft = u["Soft"]
-            .as_i64()
-            .ok_or_else(|| invalid(format!("invalid ulimit {name}: Soft must be a number")))?;
-        let hard = u["Hard"]
-            .as_i64()
-            .ok_or_else(|| invalid(format!("invalid ulimit {name}: Hard must be a number")))?;
+        let (name, soft, hard) = (u.name.as_str(), u.soft, u.hard);
         let (_, resource) = ULIMITS
             .iter()
             .find(|(n, _)| *n == name)
@@ -217,7 +203,7 @@ pub fn security_opt(opt: &str) -> Result<bool, EngineError> {
 }
 
 /// The seccomp profile: Docker's default unless privileged or `seccomp=unconfined`.
-pub fn seccomp(h: &HostConfig, capabilities: &[String]) -> Option<serde_json::Value> {
+pub(crate) fn seccomp(h: &HostConfig, capabilities: &[String]) -> Option<serde_json::Value> {
     let unconfined = h
         .security_opt
         .iter()
@@ -299,21 +285,15 @@ pub fn devices(h: &HostConfig) -> Result<Vec<Device>, EngineError> {
             }
         }
     }
-    let custom: Vec<serde_json::Value> = h
-        .devices
-        .as_ref()
-        .and_then(|d| d.as_array().cloned())
-        .unwrap_or_default();
-    for d in custom {
-        let host = d["PathOnHost"]
-            .as_str()
-            .ok_or_else(|| invalid("Devices: PathOnHost is required"))?;
-        let inside = d["PathInContainer"]
-            .as_str()
+    for d in h.devices.iter().flatten() {
+        let host = d.path_on_host.as_str();
+        if host.is_empty() {
+            return Err(invalid("Devices: PathOnHost is required"));
+        }
+        let inside = Some(d.path_in_container.as_str())
             .filter(|s| !s.is_empty())
             .unwrap_or(host);
-        let perms = d["CgroupPermissions"]
-            .as_str()
+        let perms = Some(d.cgroup_permissions.as_str())
             .filter(|s| !s.is_empty())
             .unwrap_or("rwm");
         if !perms.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
@@ -407,26 +387,34 @@ mod tests {
         assert_eq!(parse_cpuset("3-1"), None);
     }
 
+    fn ulimit(name: &str, soft: i64, hard: i64) -> super::super::spec::Ulimit {
+        super::super::spec::Ulimit {
+            name: name.into(),
+            soft,
+            hard,
+        }
+    }
+
     #[test]
     fn ulimits_are_checked_against_the_host() {
         let ok = HostConfig {
-            ulimits: Some(serde_json::json!([{"Name": "nofile", "Soft": 100, "Hard": 200}])),
+            ulimits: Some(vec![ulimit("nofile", 100, 200)]),
             ..Default::default()
         };
         assert_eq!(rlimits(&ok).unwrap()[0].kind, "RLIMIT_NOFILE");
         let bad = HostConfig {
-            ulimits: Some(serde_json::json!([{"Name": "nofiles", "Soft": 1, "Hard": 2}])),
+            ulimits: Some(vec![ulimit("nofiles", 1, 2)]),
             ..Default::default()
         };
         assert!(rlimits(&bad).is_err());
         let inverted = HostConfig {
-            ulimits: Some(serde_json::json!([{"Name": "nofile", "Soft": 3, "Hard": 2}])),
+            ulimits: Some(vec![ulimit("nofile", 3, 2)]),
             ..Default::default()
         };
         assert!(rlimits(&inverted).is_err());
         // The documented example's `[{}]` is no limit at all.
         let empty = HostConfig {
-            ulimits: Some(serde_json::json!([{}])),
+            ulimits: Some(vec![Default::default()]),
             ..Default::default()
         };
         assert!(rlimits(&empty).unwrap().is_empty());
@@ -455,17 +443,14 @@ mod tests {
 
     #[test]
     fn cgroup_parent() {
-        let mut rec: ContainerRecord = serde_json::from_value(serde_json::json!({
-            "schema": 1, "id": "abc", "name": "/x", "created": "", "image_id": "", "path": "", "args": [],
-            "config": {}, "host_config": {}, "state": {"status": "created", "pid": 0, "monitor_pid": 0, "monitor_start": 0,
-            "exit_code": 0, "error": "", "oom_killed": false, "started_at": "", "finished_at": "", "stopped_by_user": false},
-            "restart_count": 0
-        }))
-        .unwrap();
+        let mut rec = ContainerRecord {
+            id: "abc".into(),
+            ..ContainerRecord::default()
+        };
         assert_eq!(cgroup_path(&rec), "/berth/abc");
-        rec.host_config.cgroup_parent = "mine".into();
+        rec.spec.host.cgroup_parent = "mine".into();
         assert_eq!(cgroup_path(&rec), "/mine/abc");
-        rec.host_config.cgroup_parent = "/a/b/".into();
+        rec.spec.host.cgroup_parent = "/a/b/".into();
         assert_eq!(cgroup_path(&rec), "/a/b/abc");
     }
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use super::create::now;
 use super::exit::Monitor;
 use super::procs;
-use super::record::{ContainerRecord, HostConfig, State, Status, ZERO_TIME};
+use super::record::{ContainerRecord, State, Status, ZERO_TIME};
+use super::spec::{HostConfig, NamespaceMode, NetworkMode};
 use super::{net, ContainerService, Entry};
 use crate::error::EngineError;
 
@@ -100,8 +101,8 @@ impl ContainerService {
         mut endpoint: Option<&mut berth_network::Endpoint>,
     ) -> Result<(Vec<String>, HostsLines), EngineError> {
         let (mut env, mut hosts) = (Vec::new(), Vec::new());
-        for spec in rec.host_config.links.iter().flatten() {
-            let (name, alias) = net::parse_link(spec)?;
+        for link in rec.spec.host.links.iter().flatten() {
+            let (name, alias) = net::parse_link(link)?;
             let child = self
                 .entry(&name)
                 .map_err(|_| EngineError::NotFound(format!("Could not get container for {name}")))?
@@ -116,7 +117,7 @@ impl ContainerService {
             if let Some(child_ep) = &child.network {
                 // As Docker: the alias, the container's hostname, and its name unless that
                 // is the alias.
-                let mut names = format!("{alias} {}", child.config.hostname);
+                let mut names = format!("{alias} {}", child.spec.config.hostname);
                 if alias != child.bare_name() {
                     names = format!("{names} {}", child.bare_name());
                 }
@@ -142,7 +143,8 @@ impl ContainerService {
         let rec = entry.snapshot();
         let mut found = false;
         let kept: Vec<String> = rec
-            .host_config
+            .spec
+            .host
             .links
             .iter()
             .flatten()
@@ -156,7 +158,7 @@ impl ContainerService {
         if !found {
             return Err(EngineError::NotFound(format!("No such link: /{trimmed}")));
         }
-        self.update(&entry, |r| r.host_config.links = Some(kept))?;
+        self.update(&entry, |r| r.spec.host.links = Some(kept))?;
         Ok(())
     }
 
@@ -187,14 +189,19 @@ impl ContainerService {
         if let Some(path) = netns {
             out.push(("network".to_string(), Some(path.display().to_string())));
         }
+        let network = match &h.network_mode {
+            NetworkMode::Host => NamespaceMode::Host,
+            NetworkMode::Container(other) => NamespaceMode::Container(other.clone()),
+            _ => NamespaceMode::Private,
+        };
         for (kind, mode) in [
             ("pid", &h.pid_mode),
             ("ipc", &h.ipc_mode),
-            ("network", &h.network_mode),
+            ("network", &network),
         ] {
-            if mode == "host" {
+            if *mode == NamespaceMode::Host {
                 out.push((kind.to_string(), None));
-            } else if let Some(other) = mode.strip_prefix("container:") {
+            } else if let NamespaceMode::Container(other) = mode {
                 let target = self.entry(other)?.snapshot();
                 if !target.state.status.is_running() {
                     return Err(EngineError::Conflict(format!(

@@ -65,6 +65,7 @@ impl ContainerService {
             let _ = procs::set_frozen(&settings::cgroup_path(&rec), false);
         }
         let stop_signal = rec
+            .spec
             .config
             .stop_signal
             .as_deref()

@@ -45,7 +45,7 @@ impl ContainerService {
     ) -> Result<Vec<MountPoint>, EngineError> {
         let mut mounts: Vec<MountPoint> = Vec::new();
         let taken = |m: &Vec<MountPoint>, d: &str| m.iter().any(|x| x.destination == d);
-        for b in rec.host_config.binds.clone().unwrap_or_default() {
+        for b in rec.spec.host.binds.clone().unwrap_or_default() {
             let (src, dst, ro) = parse_bind(&b)?;
             if taken(&mounts, &dst) {
                 return Err(EngineError::InvalidParameter(format!(
@@ -70,7 +70,7 @@ impl ContainerService {
                 }
             }
         }
-        for from in rec.host_config.volumes_from.clone().unwrap_or_default() {
+        for from in rec.spec.host.volumes_from.clone().unwrap_or_default() {
             let (name, mode) = match from.rsplit_once(':') {
                 Some((n, m)) if m == "ro" || m == "rw" => (n, Some(m == "rw")),
                 _ => (from.as_str(), None),
@@ -85,7 +85,7 @@ impl ContainerService {
                 }
             }
         }
-        for dst in rec.config.volumes.clone().unwrap_or_default().keys() {
+        for dst in rec.spec.config.volumes.iter().flatten() {
             if !dst.starts_with('/') {
                 return Err(EngineError::InvalidParameter(format!(
                     "invalid volume path {dst}: it must be absolute"

@@ -95,7 +95,7 @@ impl ContainerService {
         let cfg = &exec.config;
         let rootfs = self.paths.overlay(&rec.id).join("merged");
         let user = if cfg.user.is_empty() {
-            rec.config.user.clone()
+            rec.spec.config.user.clone()
         } else {
             cfg.user.clone()
         };
@@ -105,15 +105,16 @@ impl ContainerService {
         // The container's processes' environment as it started (with its link variables,
         // PATH and HOSTNAME), then the exec's own, as Docker builds it.
         let mut env: Vec<String> = started_env(&self.paths.bundle(&rec.id))
-            .unwrap_or_else(|| rec.config.env.clone().unwrap_or_default());
+            .unwrap_or_else(|| rec.spec.config.env.clone().unwrap_or_default());
         // TERM=xterm was the container's terminal's; an exec gets its own below.
         let own_term = rec
+            .spec
             .config
             .env
             .iter()
             .flatten()
             .any(|e| env_key(e) == "TERM");
-        if rec.config.tty && !own_term {
+        if rec.spec.config.tty && !own_term {
             env.retain(|e| env_key(e) != "TERM");
         }
         for kv in &cfg.env {
@@ -126,7 +127,7 @@ impl ContainerService {
             env.insert(0, DEFAULT_PATH.to_string());
         }
         if !env.iter().any(|e| env_key(e) == "HOSTNAME") {
-            env.push(format!("HOSTNAME={}", rec.config.hostname));
+            env.push(format!("HOSTNAME={}", rec.spec.config.hostname));
         }
         // Docker gives a terminal exec TERM=xterm unless the container sets TERM.
         if cfg.tty && !env.iter().any(|e| env_key(e) == "TERM") {
@@ -139,7 +140,7 @@ impl ContainerService {
             args: cfg.cmd.clone(),
             env,
             cwd: if cfg.working_dir.is_empty() {
-                rec.config.working_dir.clone()
+                rec.spec.config.working_dir.clone()
             } else {
                 cfg.working_dir.clone()
             },

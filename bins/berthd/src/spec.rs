@@ -1,0 +1,351 @@
+//! Wire ↔ engine for a container's configuration: Docker's `Config`/`HostConfig` as the
+//! engine's typed [`ContainerSpec`], both ways, in this one place. Reading checks each value
+//! (the engine's types say how, with Docker's messages); writing shows back what was given.
+
+use berth_api_types::container::{
+    ContainerConfig, DeviceMapping, Empty, HostConfig as WireHost, KeyValue, LogConfig as WireLog,
+    PortBinding as WireBinding, RestartPolicy as WireRestart, Ulimit as WireUlimit,
+};
+use berth_engine::containers::{
+    Config, ContainerSpec, Device, HostConfig, LogConfig, Port, PortBinding, RestartPolicy,
+    Streams, Ulimit,
+};
+use berth_engine::EngineError;
+
+/// A create's configuration (`HostConfig` absent: every default).
+pub fn from_wire(c: ContainerConfig, h: Option<WireHost>) -> Result<ContainerSpec, EngineError> {
+    let ports = |m: Option<std::collections::BTreeMap<String, Empty>>| {
+        m.map(|m| m.keys().map(|k| k.parse::<Port>()).collect())
+            .transpose()
+    };
+    let config = Config {
+        image: c.image,
+        hostname: c.hostname,
+        domainname: c.domainname,
+        user: c.user,
+        attach: Streams {
+            stdin: c.attach_stdin,
+            stdout: c.attach_stdout,
+            stderr: c.attach_stderr,
+        },
+        tty: c.tty,
+        open_stdin: c.open_stdin,
+        stdin_once: c.stdin_once,
+        env: c.env,
+        cmd: c.cmd,
+        entrypoint: c.entrypoint,
+        working_dir: c.working_dir,
+        exposed_ports: ports(c.exposed_ports)?,
+        volumes: c.volumes.map(|v| v.into_keys().collect()),
+        network_disabled: c.network_disabled,
+        mac_address: c.mac_address,
+        on_build: c.on_build,
+        labels: c.labels,
+        stop_signal: c.stop_signal,
+    };
+    Ok(ContainerSpec {
+        config,
+        host: host_from_wire(h.unwrap_or_default())?,
+    })
+}
+
+pub fn host_from_wire(h: WireHost) -> Result<HostConfig, EngineError> {
+    let port_bindings = h
+        .port_bindings
+        .map(|m| {
+            m.into_iter()
+                .map(|(key, list)| {
+                    let bindings = list
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|b| PortBinding::new(&b.host_ip, &b.host_port))
+                        .collect::<Result<_, _>>()?;
+                    Ok((key.parse::<Port>()?, bindings))
+                })
+                .collect::<Result<_, EngineError>>()
+        })
+        .transpose()?;
+    Ok(HostConfig {
+        binds: h.binds,
+        container_id_file: h.container_id_file,
+        lxc_conf: h
+            .lxc_conf
+            .map(|l| l.into_iter().map(|kv| (kv.key, kv.value)).collect()),
+        memory: h.memory,
+        memory_swap: h.memory_swap,
+        cpu_shares: h.cpu_shares,
+        cpuset_cpus: h.cpuset_cpus,
+        privileged: h.privileged,
+        port_bindings,
+        links: h.links,
+        publish_all_ports: h.publish_all_ports,
+        dns: h.dns,
+        dns_search: h.dns_search,
+        extra_hosts: h.extra_hosts,
+        volumes_from: h.volumes_from,
+        devices: h.devices.map(|d| {
+            d.into_iter()
+                .map(|d| Device {
+                    path_on_host: d.path_on_host,
+                    path_in_container: d.path_in_container,
+                    cgroup_permissions: d.cgroup_permissions,
+                })
+                .collect()
+        }),
+        network_mode: h.network_mode.parse()?,
+        ipc_mode: h.ipc_mode.parse()?,
+        pid_mode: h.pid_mode.parse()?,
+        cap_add: h.cap_add,
+        cap_drop: h.cap_drop,
+        restart_policy: RestartPolicy::new(
+            &h.restart_policy.name,
+            h.restart_policy.maximum_retry_count,
+        )?,
+        security_opt: h.security_opt,
+        readonly_rootfs: h.readonly_rootfs,
+        ulimits: h.ulimits.map(|u| {
+            u.into_iter()
+                .map(|u| Ulimit {
+                    name: u.name,
+                    soft: u.soft,
+                    hard: u.hard,
+                })
+                .collect()
+        }),
+        log_config: LogConfig {
+            driver: h.log_config.kind.parse()?,
+            options: h.log_config.config,
+        },
+        cgroup_parent: h.cgroup_parent,
+        auto_remove: h.auto_remove,
+    })
+}
+
+pub fn config_to_wire(c: &Config) -> ContainerConfig {
+    let ports = c
+        .exposed_ports
+        .as_ref()
+        .map(|p| p.iter().map(|p| (p.to_string(), Empty {})).collect());
+    ContainerConfig {
+        hostname: c.hostname.clone(),
+        domainname: c.domainname.clone(),
+        user: c.user.clone(),
+        attach_stdin: c.attach.stdin,
+        attach_stdout: c.attach.stdout,
+        attach_stderr: c.attach.stderr,
+        exposed_ports: ports,
+        tty: c.tty,
+        open_stdin: c.open_stdin,
+        stdin_once: c.stdin_once,
+        env: c.env.clone(),
+        cmd: c.cmd.clone(),
+        image: c.image.clone(),
+        volumes: c
+            .volumes
+            .as_ref()
+            .map(|v| v.iter().map(|p| (p.clone(), Empty {})).collect()),
+        working_dir: c.working_dir.clone(),
+        entrypoint: c.entrypoint.clone(),
+        network_disabled: c.network_disabled,
+        mac_address: c.mac_address.clone(),
+        on_build: c.on_build.clone(),
+        labels: c.labels.clone(),
+        stop_signal: c.stop_signal.clone(),
+    }
+}
+
+/// A host binding as the wire shows it (`""` for unset).
+pub fn binding_to_wire(b: &PortBinding) -> WireBinding {
+    WireBinding {
+        host_ip: b.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        host_port: b.host_port.map(|p| p.to_string()).unwrap_or_default(),
+    }
+}
+
+pub fn host_to_wire(h: &HostConfig) -> WireHost {
+    WireHost {
+        binds: h.binds.clone(),
+        container_id_file: h.container_id_file.clone(),
+        lxc_conf: h.lxc_conf.as_ref().map(|l| {
+            l.iter()
+                .map(|(key, value)| KeyValue {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect()
+        }),
+        memory: h.memory,
+        memory_swap: h.memory_swap,
+        cpu_shares: h.cpu_shares,
+        cpuset_cpus: h.cpuset_cpus.clone(),
+        privileged: h.privileged,
+        port_bindings: h.port_bindings.as_ref().map(|m| {
+            m.iter()
+                .map(|(port, list)| {
+                    (
+                        port.to_string(),
+                        Some(list.iter().map(binding_to_wire).collect()),
+                    )
+                })
+                .collect()
+        }),
+        links: h.links.clone(),
+        publish_all_ports: h.publish_all_ports,
+        dns: h.dns.clone(),
+        dns_search: h.dns_search.clone(),
+        extra_hosts: h.extra_hosts.clone(),
+        volumes_from: h.volumes_from.clone(),
+        devices: h.devices.as_ref().map(|d| {
+            d.iter()
+                .map(|d| DeviceMapping {
+                    path_on_host: d.path_on_host.clone(),
+                    path_in_container: d.path_in_container.clone(),
+                    cgroup_permissions: d.cgroup_permissions.clone(),
+                })
+                .collect()
+        }),
+        network_mode: h.network_mode.to_string(),
+        ipc_mode: h.ipc_mode.to_string(),
+        pid_mode: h.pid_mode.to_string(),
+        cap_add: h.cap_add.clone(),
+        cap_drop: h.cap_drop.clone(),
+        restart_policy: h
+            .restart_policy
+            .map(|p| WireRestart {
+                name: p.name().to_string(),
+                maximum_retry_count: p.maximum_retry_count(),
+            })
+            .unwrap_or_default(),
+        security_opt: h.security_opt.clone(),
+        readonly_rootfs: h.readonly_rootfs,
+        ulimits: h.ulimits.as_ref().map(|u| {
+            u.iter()
+                .map(|u| WireUlimit {
+                    name: u.name.clone(),
+                    soft: u.soft,
+                    hard: u.hard,
+                })
+                .collect()
+        }),
+        log_config: WireLog {
+            kind: h.log_config.driver.name().to_string(),
+            config: h.log_config.options.clone(),
+        },
+        cgroup_parent: h.cgroup_parent.clone(),
+        auto_remove: h.auto_remove,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What inspect showed of a container before the typed spec, and the record berthd wrote
+    /// for it then (both captured from that build).
+    const INSPECT: &str = include_str!("../../../crates/engine/testdata/record-v1.inspect.json");
+    const RECORD: &[u8] = include_bytes!("../../../crates/engine/testdata/record-v1.json");
+
+    /// Field by field, so a failure names the field.
+    fn assert_same(got: &serde_json::Value, want: &serde_json::Value) {
+        for part in ["Config", "HostConfig"] {
+            let (g, w) = (
+                got[part].as_object().unwrap(),
+                want[part].as_object().unwrap(),
+            );
+            for (k, v) in w {
+                assert_eq!(g.get(k), Some(v), "{part}.{k}");
+            }
+            // The capture is of API 1.18, which does not show `StopSignal`.
+            let extra: Vec<_> = g.keys().filter(|k| !w.contains_key(*k)).collect();
+            assert!(
+                extra.iter().all(|k| *k == "StopSignal"),
+                "{part} has more: {extra:?}"
+            );
+        }
+    }
+
+    fn shown(spec: &ContainerSpec) -> serde_json::Value {
+        serde_json::json!({
+            "Config": config_to_wire(&spec.config),
+            "HostConfig": host_to_wire(&spec.host),
+        })
+    }
+
+    /// Every field a client sets comes back in inspect as it gave it.
+    #[test]
+    fn a_configuration_reads_and_shows_back_unchanged() {
+        let given: serde_json::Value = serde_json::from_str(INSPECT).unwrap();
+        let spec = from_wire(
+            serde_json::from_value(given["Config"].clone()).unwrap(),
+            Some(serde_json::from_value(given["HostConfig"].clone()).unwrap()),
+        )
+        .unwrap();
+        assert_same(&shown(&spec), &given);
+    }
+
+    /// A container made by the berthd before the typed spec shows in inspect exactly as it
+    /// did then, once its record is migrated.
+    #[test]
+    fn a_migrated_record_shows_as_it_did() {
+        let rec = berth_engine::containers::ContainerRecord::from_json(RECORD).unwrap();
+        let before: serde_json::Value = serde_json::from_str(INSPECT).unwrap();
+        assert_same(&shown(&rec.spec), &before);
+    }
+
+    #[test]
+    fn bad_values_get_docker_messages() {
+        let host = |json: serde_json::Value| -> String {
+            host_from_wire(serde_json::from_value(json).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        for (json, want) in [
+            (
+                serde_json::json!({"PortBindings": {"80/tcp": [{"HostPort": "abc"}]}}),
+                "invalid hostPort: abc",
+            ),
+            (
+                serde_json::json!({"PortBindings": {"http/tcp": [{"HostPort": "80"}]}}),
+                "invalid containerPort: http",
+            ),
+            (
+                serde_json::json!({"NetworkMode": "container:"}),
+                "network container: not found",
+            ),
+            (
+                serde_json::json!({"PidMode": "shared"}),
+                "invalid mode: shared",
+            ),
+            (
+                serde_json::json!({"RestartPolicy": {"Name": "sometimes"}}),
+                "invalid restart policy 'sometimes'",
+            ),
+            (
+                serde_json::json!({"LogConfig": {"Type": "syslog"}}),
+                "no log driver named 'syslog'",
+            ),
+        ] {
+            let got = host(json.clone());
+            assert!(got.contains(want), "{json}: {got}");
+        }
+        // `LxcConf` as a map reads as the list it shows back.
+        let h: WireHost =
+            serde_json::from_value(serde_json::json!({"LxcConf": {"lxc.utsname": "docker"}}))
+                .unwrap();
+        let shown = host_to_wire(&host_from_wire(h).unwrap());
+        assert_eq!(
+            serde_json::to_value(shown.lxc_conf).unwrap(),
+            serde_json::json!([{"Key": "lxc.utsname", "Value": "docker"}])
+        );
+        // An unset host config is every default, shown as Docker fills it.
+        let shown = host_to_wire(&host_from_wire(WireHost::default()).unwrap());
+        assert_eq!(
+            (
+                shown.network_mode.as_str(),
+                shown.log_config.kind.as_str(),
+                shown.restart_policy.name.as_str()
+            ),
+            ("default", "json-file", "")
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! Listing containers (`docker ps`): which ones, newest first, under which names (a linked
+//! container is also listed as `/<parent>/<alias>`), and with their sizes when asked.
+
+use std::collections::HashMap;
+
+use super::record::{ContainerRecord, Status};
+use super::{net, ContainerService};
+use crate::error::EngineError;
+
+/// What to list. Each filter is `None` for "any"; `Some(values)` keeps a container that
+/// matches one of the values (so `Some(vec![])` keeps none).
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    /// Stopped containers too (implied by every option but `size` and the label, id, name
+    /// and ancestor filters, as in Docker).
+    pub all: bool,
+    pub limit: Option<usize>,
+    /// Only containers created after / before this one (a name or ID).
+    pub since: Option<String>,
+    pub before: Option<String>,
+    pub size: bool,
+    pub exited: Option<Vec<i32>>,
+    pub status: Option<Vec<Status>>,
+    /// Every one must match: a label that is present (`None`) or has this value.
+    pub labels: Vec<(String, Option<String>)>,
+    /// ID prefixes.
+    pub ids: Option<Vec<String>>,
+    /// Substrings of the name.
+    pub names: Option<Vec<String>>,
+    /// Image references or IDs the container was made from.
+    pub ancestors: Option<Vec<String>>,
+}
+
+/// One listed container.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub record: ContainerRecord,
+    /// Its name, then its link names.
+    pub names: Vec<String>,
+    /// What its writable layer holds and that plus its image, in bytes (with `size`).
+    pub size_rw: Option<i64>,
+    pub size_root_fs: Option<i64>,
+    /// Exposed ports and where they are published.
+    pub ports: Vec<(super::spec::Port, Vec<(std::net::Ipv4Addr, u16)>)>,
+}
+
+fn any<T>(filter: &Option<Vec<T>>, pred: impl FnMut(&T) -> bool) -> bool {
+    filter.as_ref().is_none_or(|values| values.iter().any(pred))
+}
+
+fn dir_size(path: &std::path::Path) -> i64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(path).into_iter().flatten().flatten() {
+        match e.file_type() {
+            Ok(t) if t.is_dir() => total += dir_size(&e.path()),
+            Ok(_) => total += e.metadata().map(|m| m.len() as i64).unwrap_or(0),
+            Err(_) => {}
+        }
+    }
+    total
+}
+
+impl ContainerService {
+    fn matches(&self, rec: &ContainerRecord, o: &ListOptions) -> bool {
+        let labels = rec.spec.config.labels.clone().unwrap_or_default();
+        any(&o.exited, |code| {
+            rec.state.status == Status::Exited && rec.state.exit_code == *code
+        }) && any(&o.status, |s| *s == rec.state.status)
+            && o.labels.iter().all(|(k, v)| match v {
+                Some(v) => labels.get(k) == Some(v),
+                None => labels.contains_key(k),
+            })
+            && any(&o.ids, |p| rec.id.starts_with(p.as_str()))
+            && any(&o.names, |n| {
+                rec.bare_name().contains(n.trim_start_matches('/'))
+            })
+            && any(&o.ancestors, |a| {
+                rec.spec.config.image == *a
+                    || self
+                        .images
+                        .resolve(a)
+                        .is_ok_and(|image| image.id.to_string() == rec.image_id)
+            })
+    }
+
+    /// `/<parent>/<alias>` for each link, by the linked container's ID.
+    fn link_names(&self, all: &[ContainerRecord]) -> HashMap<String, Vec<String>> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for parent in all {
+            for link in parent.spec.host.links.iter().flatten() {
+                let Ok((child, alias)) = net::parse_link(link) else {
+                    continue;
+                };
+                if let Ok(child) = self.entry(&child) {
+                    out.entry(child.snapshot().id)
+                        .or_default()
+                        .push(format!("{}/{alias}", parent.name));
+                }
+            }
+        }
+        out
+    }
+
+    /// The containers `o` asks for, newest first.
+    pub fn list_filtered(&self, o: &ListOptions) -> Result<Vec<Listed>, EngineError> {
+        let mut all = self.list();
+        all.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
+        let created_of = |name: &Option<String>| -> Result<Option<String>, EngineError> {
+            name.as_deref()
+                .map(|n| self.inspect(n).map(|r| r.created))
+                .transpose()
+        };
+        let (since, before) = (created_of(&o.since)?, created_of(&o.before)?);
+        let show_all = o.all
+            || o.limit.is_some()
+            || since.is_some()
+            || before.is_some()
+            || o.status.is_some()
+            || o.exited.is_some();
+        let link_names = self.link_names(&all);
+        let mut out = Vec::new();
+        for rec in all {
+            if !show_all && !rec.state.status.is_active() {
+                continue;
+            }
+            if since.as_ref().is_some_and(|s| rec.created <= *s)
+                || before.as_ref().is_some_and(|b| rec.created >= *b)
+                || !self.matches(&rec, o)
+            {
+                continue;
+            }
+            let (size_rw, size_root_fs) = if o.size {
+                let rw = dir_size(&self.paths.overlay(&rec.id).join("upper"));
+                let image = self
+                    .images
+                    .resolve(&rec.image_id)
+                    .map(|i| i.size() as i64)
+                    .unwrap_or(0);
+                (Some(rw), Some(rw + image))
+            } else {
+                (None, None)
+            };
+            out.push(Listed {
+                names: std::iter::once(rec.name.clone())
+                    .chain(link_names.get(&rec.id).into_iter().flatten().cloned())
+                    .collect(),
+                size_rw,
+                size_root_fs,
+                ports: net::published_ports(&rec),
+                record: rec,
+            });
+            if o.limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
