@@ -125,6 +125,8 @@ pub struct Daemon {
     exec_root: String,
     /// Open-files limits (soft, hard) to start berthd with, as a service manager might.
     pub nofile: Option<(u64, u64)>,
+    /// The berthd binary this daemon runs ([`berthd_bin`] unless a benchmark picks another).
+    pub bin: PathBuf,
 }
 
 /// A bridge name and address no other daemon of this machine's test runs uses at the same
@@ -167,6 +169,12 @@ impl Daemon {
     /// As [`Daemon::start_with`], with the exec root named `exec_root` in the daemon's
     /// directory (`/tmp/berth-test-XXXXXX/`, [`Daemon::dir_len`] bytes).
     pub fn start_with_exec_root(exec_root: &str, args: &[&str]) -> Daemon {
+        Self::start_binary(None, exec_root, args)
+    }
+
+    /// As [`Daemon::start_with_exec_root`], running `bin` instead of [`berthd_bin`] (to
+    /// compare two builds in one run).
+    pub fn start_binary(bin: Option<&Path>, exec_root: &str, args: &[&str]) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("berth-test-")
             .tempdir()
@@ -197,6 +205,7 @@ impl Daemon {
             bridge,
             exec_root: exec_root.to_string(),
             nofile: None,
+            bin: bin.map_or_else(berthd_bin, Path::to_path_buf),
         };
         d.spawn();
         d
@@ -248,10 +257,10 @@ impl Daemon {
                 let mut c = Command::new("prlimit");
                 c.arg(format!("--nofile={soft}:{hard}"))
                     .arg("--")
-                    .arg(berthd_bin());
+                    .arg(&self.bin);
                 c
             }
-            None => Command::new(berthd_bin()),
+            None => Command::new(&self.bin),
         };
         cmd.arg("--data-root")
             .arg(self.data_root())
