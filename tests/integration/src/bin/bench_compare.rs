@@ -27,8 +27,8 @@ struct Figures {
 fn api_cycle(socket: &Path) -> f64 {
     let body = br#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"none"}}"#;
     let t = Instant::now();
-    let id = create_container(socket, "/v1.18", body);
-    start_container(socket, "/v1.18", &id);
+    let id = create_container(socket, "v1.18", body);
+    start_container(socket, "v1.18", &id);
     assert_eq!(
         request(socket, "POST", &format!("/v1.18/containers/{id}/wait"), b"").0,
         200
@@ -93,8 +93,8 @@ fn round(bin: &Path, tar: &[u8], f: &mut Figures) {
     let body = br#"{"Image":"busybox","Cmd":["sleep","1000"],"HostConfig":{"NetworkMode":"none"}}"#;
     let ids: Vec<String> = (0..SLEEPERS)
         .map(|_| {
-            let id = create_container(&d.socket, "/v1.18", body);
-            start_container(&d.socket, "/v1.18", &id);
+            let id = create_container(&d.socket, "v1.18", body);
+            start_container(&d.socket, "v1.18", &id);
             id
         })
         .collect();
