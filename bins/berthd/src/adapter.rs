@@ -32,7 +32,9 @@ pub struct Daemon {
     facts: SystemFacts,
 }
 
-fn api_err<E: berth_errdefs::Classify + std::fmt::Display>(e: E) -> ApiError {
+fn api_err<E: berth_errdefs::Classify + std::error::Error + Send + Sync + 'static>(
+    e: E,
+) -> ApiError {
     ApiError::from_err(e)
 }
 

@@ -1,16 +1,20 @@
 //! API errors: one mapping from error kind to status, and Docker's body format per version.
 
+use std::sync::Arc;
+
 use berth_api_types::ApiVersion;
 use berth_errdefs::{Classify, ErrorKind};
 use http::{header, Response, StatusCode};
 
 use crate::{gates, Body};
 
-/// An error answered to the client.
+/// An error answered to the client: its kind (the status), the message the client reads,
+/// and the backend's error it came from, kept for the log.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub kind: ErrorKind,
     pub message: String,
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl ApiError {
@@ -18,6 +22,7 @@ impl ApiError {
         Self {
             kind,
             message: message.into(),
+            source: None,
         }
     }
 
@@ -39,9 +44,28 @@ impl ApiError {
         Self::new(ErrorKind::Internal, message)
     }
 
-    /// Classifies any berth error.
-    pub fn from_err<E: Classify + std::fmt::Display>(e: E) -> Self {
-        Self::new(e.kind(), e.to_string())
+    /// Classifies any berth error, keeping it as the source.
+    pub fn from_err<E: Classify + std::error::Error + Send + Sync + 'static>(e: E) -> Self {
+        Self {
+            kind: e.kind(),
+            message: e.to_string(),
+            source: Some(Arc::new(e)),
+        }
+    }
+
+    /// The message and every cause below it, for the log: `a: b: c`, each said once.
+    pub fn chain(&self) -> String {
+        let mut out = self.message.clone();
+        let mut next = self.source.as_deref().and_then(|s| s.source());
+        while let Some(e) = next {
+            let text = e.to_string();
+            if !out.contains(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            next = e.source();
+        }
+        out
     }
 
     /// The single mapping from error kind to HTTP status.
@@ -96,6 +120,14 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +139,33 @@ mod tests {
         assert_eq!(status_of(ErrorKind::Conflict), 409);
         assert_eq!(status_of(ErrorKind::NotModified), 304);
         assert_eq!(status_of(ErrorKind::Internal), 500);
+    }
+
+    #[test]
+    fn the_source_is_kept_for_the_log() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("write record")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        impl Classify for Outer {
+            fn kind(&self) -> ErrorKind {
+                ErrorKind::Internal
+            }
+        }
+        let e = ApiError::from_err(Outer(std::io::Error::other("disk full")));
+        assert_eq!(
+            (e.status(), e.message.as_str()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "write record")
+        );
+        assert_eq!(e.chain(), "write record: disk full");
+        assert!(std::error::Error::source(&e).is_some());
     }
 }

@@ -298,7 +298,7 @@ impl Router {
             Ok(r) => r,
             Err(e) => {
                 if e.status().is_server_error() {
-                    tracing::warn!(%method, %path, error = %e.message, "request failed");
+                    tracing::warn!(%method, %path, error = %e.chain(), "request failed");
                 } else {
                     tracing::debug!(%method, %path, error = %e.message, "request refused");
                 }

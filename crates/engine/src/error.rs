@@ -14,8 +14,30 @@ pub enum EngineError {
     NotModified,
     #[error("{0}")]
     NotImplemented(String),
+    /// A failure with no error beneath it (an invariant, a child's report).
     #[error("{0}")]
     Internal(String),
+    /// Something the engine called failed; `context` says what it was doing.
+    #[error("{context}: {source}")]
+    Failed {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(transparent)]
+    Network(berth_network::NetError),
+}
+
+impl EngineError {
+    pub fn failed(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        EngineError::Failed {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
 }
 
 impl Classify for EngineError {
@@ -27,22 +49,27 @@ impl Classify for EngineError {
             EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::NotModified => ErrorKind::NotModified,
             EngineError::NotImplemented(_) => ErrorKind::NotImplemented,
-            EngineError::Internal(_) => ErrorKind::Internal,
+            EngineError::Internal(_) | EngineError::Failed { .. } => ErrorKind::Internal,
+            EngineError::Network(berth_network::NetError::InvalidParameter(_)) => {
+                ErrorKind::InvalidParameter
+            }
+            EngineError::Network(_) => ErrorKind::Internal,
         }
     }
 }
 
 impl From<tokio::task::JoinError> for EngineError {
     fn from(e: tokio::task::JoinError) -> Self {
-        EngineError::Internal(format!("task failed: {e}"))
+        EngineError::failed("task failed", e)
     }
 }
 
 impl From<berth_network::NetError> for EngineError {
     fn from(e: berth_network::NetError) -> Self {
         match e {
+            // Callers match on it as their own (a bad port, a bad address).
             berth_network::NetError::InvalidParameter(m) => EngineError::InvalidParameter(m),
-            berth_network::NetError::Internal(m) => EngineError::Internal(m),
+            other => EngineError::Network(other),
         }
     }
 }

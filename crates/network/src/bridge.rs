@@ -20,7 +20,7 @@ impl Network {
     pub async fn start(cfg: Config, netns_dir: PathBuf) -> Result<Network, NetError> {
         let pool = ipam::Ipam::new(cfg.bip, cfg.fixed_cidr).map_err(NetError::InvalidParameter)?;
         let (conn, handle, _) =
-            rtnetlink::new_connection().map_err(|e| NetError::Internal(format!("netlink: {e}")))?;
+            rtnetlink::new_connection().map_err(|e| NetError::failed("netlink", e))?;
         tokio::spawn(conn);
         let bridge_index = match link_index(&handle, &cfg.bridge).await? {
             Some(i) => i,
@@ -99,7 +99,7 @@ impl Network {
             let _ = rules_done.send(Some(Ok(())));
         }
         std::fs::create_dir_all(&netns_dir)
-            .map_err(|e| NetError::Internal(format!("{}: {e}", netns_dir.display())))?;
+            .map_err(|e| NetError::failed(netns_dir.display().to_string(), e))?;
         Ok(Network {
             cfg,
             chains,

@@ -99,7 +99,7 @@ impl Network {
         netns::create(&ep.netns).map_err(NetError::Internal)?;
         mark("netns");
         let ns = std::fs::File::open(&ep.netns)
-            .map_err(|e| NetError::Internal(format!("open network namespace: {e}")))?;
+            .map_err(|e| NetError::failed("open network namespace", e))?;
         let mac = parse_mac(&ep.mac).map_err(NetError::InvalidParameter)?;
         {
             use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};

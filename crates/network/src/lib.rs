@@ -31,6 +31,25 @@ pub enum NetError {
     InvalidParameter(String),
     #[error("{0}")]
     Internal(String),
+    /// Something the network called failed; `context` says what it was doing.
+    #[error("{context}: {source}")]
+    Failed {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl NetError {
+    pub fn failed(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        NetError::Failed {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
 }
 
 /// The daemon's bridge flags, as Docker has them.
@@ -98,7 +117,7 @@ pub struct Network {
 type RulesState = Option<Result<(), String>>;
 
 fn internal(what: &str) -> impl Fn(rtnetlink::Error) -> NetError + '_ {
-    move |e| NetError::Internal(format!("{what}: {e}"))
+    move |e| NetError::failed(what, e)
 }
 
 async fn link_index(h: &Handle, name: &str) -> Result<Option<u32>, NetError> {
@@ -107,7 +126,7 @@ async fn link_index(h: &Handle, name: &str) -> Result<Option<u32>, NetError> {
         Ok(Some(l)) => Ok(Some(l.header.index)),
         Ok(None) => Ok(None),
         Err(e) if e.to_string().contains("No such device") => Ok(None),
-        Err(e) => Err(NetError::Internal(format!("look up link {name}: {e}"))),
+        Err(e) => Err(NetError::failed(format!("look up link {name}"), e)),
     }
 }
 
@@ -120,7 +139,7 @@ async fn set_up(h: &Handle, index: u32) -> Result<(), NetError> {
 }
 
 fn write_sysctl(path: &str, value: &str) -> Result<(), NetError> {
-    std::fs::write(path, value).map_err(|e| NetError::Internal(format!("{path}: {e}")))
+    std::fs::write(path, value).map_err(|e| NetError::failed(path, e))
 }
 
 /// A namespace with only a loopback, up (`NetworkMode: none`).

@@ -36,7 +36,7 @@ impl ContainerService {
                         .await
                         .map(Some)
                         .map_err(|e| {
-                            EngineError::Internal(format!("attach to stdin of {}: {e}", rec.id))
+                            EngineError::failed(format!("attach to stdin of {}", rec.id), e)
                         });
                 }
                 Status::Created | Status::Restarting => {
@@ -66,6 +66,6 @@ impl ContainerService {
         }
         send_resize(&self.paths.resize_socket(&rec.id), rows, cols)
             .await
-            .map_err(|e| EngineError::Internal(format!("Cannot resize container {}: {e}", rec.id)))
+            .map_err(|e| EngineError::failed(format!("Cannot resize container {}", rec.id), e))
     }
 }

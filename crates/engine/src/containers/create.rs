@@ -129,7 +129,7 @@ impl ContainerService {
                 return Err(Self::conflict_name(&name, &other.id));
             }
             std::fs::create_dir_all(self.paths.dir(&id))
-                .map_err(|e| EngineError::Internal(format!("create container directory: {e}")))?;
+                .map_err(|e| EngineError::failed("create container directory", e))?;
             if let Err(e) = self.persist(&record) {
                 let _ = std::fs::remove_dir_all(self.paths.dir(&id));
                 return Err(e);

@@ -24,7 +24,7 @@ use super::{net, ContainerService, Entry};
 use crate::error::EngineError;
 
 fn internal(what: &str, e: std::io::Error) -> EngineError {
-    EngineError::Internal(format!("{what}: {e}"))
+    EngineError::failed(what, e)
 }
 
 fn parse_size(s: &str) -> Result<u64, EngineError> {

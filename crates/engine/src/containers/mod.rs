@@ -103,7 +103,7 @@ impl ContainerService {
     ) -> Result<Arc<Self>, EngineError> {
         paths
             .create()
-            .map_err(|e| EngineError::Internal(format!("create container directories: {e}")))?;
+            .map_err(|e| EngineError::failed("create container directories", e))?;
         let svc = Arc::new(ContainerService {
             paths,
             images,
@@ -212,7 +212,7 @@ impl ContainerService {
                 Ok(())
             })
             .and_then(|_| std::fs::rename(&tmp, &path))
-            .map_err(|e| EngineError::Internal(format!("write container record: {e}")))
+            .map_err(|e| EngineError::failed("write container record", e))
     }
 
     /// Changes the record, persists it, and wakes whoever waits on the container.

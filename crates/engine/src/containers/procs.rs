@@ -134,7 +134,7 @@ pub fn top(cgroup: &str, ps_args: &str, helper: Option<i32>) -> Result<TopResult
     let out = std::process::Command::new("ps")
         .args(&args)
         .output()
-        .map_err(|e| EngineError::Internal(format!("running ps: {e}")))?;
+        .map_err(|e| EngineError::failed("running ps", e))?;
     if !out.status.success() {
         return Err(EngineError::Internal(format!(
             "ps: {}",
@@ -206,7 +206,7 @@ pub fn set_frozen(cgroup: &str, frozen: bool) -> Result<(), EngineError> {
         (false, false) => "THAWED",
     };
     std::fs::write(&path, value)
-        .map_err(|e| EngineError::Internal(format!("write {}: {e}", path.display())))?;
+        .map_err(|e| EngineError::failed(format!("write {}", path.display()), e))?;
     // v1 freezing is asynchronous: wait until the state settles.
     if !v2 {
         for _ in 0..1000 {

@@ -168,8 +168,7 @@ impl ContainerRecord {
         struct Versioned {
             schema: u32,
         }
-        let bad =
-            |e: serde_json::Error| EngineError::Internal(format!("read container record: {e}"));
+        let bad = |e: serde_json::Error| EngineError::failed("read container record", e);
         match serde_json::from_slice::<Versioned>(data)
             .map_err(bad)?
             .schema

@@ -22,7 +22,7 @@ impl ContainerService {
         match std::fs::read(self.paths.record(id)) {
             Ok(data) => return ContainerRecord::from_json(&data).map(Some),
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(EngineError::Internal(format!("read container record: {e}")))
+                return Err(EngineError::failed("read container record", e))
             }
             Err(_) => {}
         }
@@ -30,7 +30,7 @@ impl ContainerService {
         let data = match std::fs::read(&legacy) {
             Ok(data) => data,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(EngineError::Internal(format!("read container record: {e}"))),
+            Err(e) => return Err(EngineError::failed("read container record", e)),
         };
         let rec = ContainerRecord::from_json(&data)?;
         self.persist(&rec)?;
@@ -46,7 +46,7 @@ impl ContainerService {
         let mut restart = Vec::new();
         let mut watch = Vec::new();
         for e in std::fs::read_dir(&dir)
-            .map_err(|e| EngineError::Internal(format!("read containers: {e}")))?
+            .map_err(|e| EngineError::failed("read containers", e))?
             .flatten()
         {
             let id = e.file_name().to_string_lossy().into_owned();

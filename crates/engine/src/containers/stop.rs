@@ -12,7 +12,7 @@ use crate::error::EngineError;
 impl ContainerService {
     pub(super) fn signal(&self, rec: &ContainerRecord, signal: i32) -> Result<(), EngineError> {
         procs::send_signal(rec.state.pid, signal)
-            .map_err(|e| EngineError::Internal(format!("Cannot kill container {}: {e}", rec.id)))?;
+            .map_err(|e| EngineError::failed(format!("Cannot kill container {}", rec.id), e))?;
         self.publish(rec, "kill", &[("signal", signal.to_string())]);
         Ok(())
     }

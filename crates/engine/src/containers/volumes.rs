@@ -33,8 +33,7 @@ impl ContainerService {
         let bytes: [u8; 32] = rand::random();
         let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let data = self.volumes_root().join(&id).join("_data");
-        std::fs::create_dir_all(&data)
-            .map_err(|e| EngineError::Internal(format!("create volume: {e}")))?;
+        std::fs::create_dir_all(&data).map_err(|e| EngineError::failed("create volume", e))?;
         Ok((id, data))
     }
 
@@ -131,7 +130,7 @@ impl ContainerService {
                     }
                     copy_image_content(rootfs, &m.destination, Path::new(&m.source))?;
                     std::fs::write(&marker, b"")
-                        .map_err(|e| EngineError::Internal(format!("volume marker: {e}")))?;
+                        .map_err(|e| EngineError::failed("volume marker", e))?;
                 }
             }
         }
@@ -163,7 +162,7 @@ fn copy_image_content(rootfs: &Path, dest: &str, data: &Path) -> Result<(), Engi
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| EngineError::Internal(format!("open root filesystem: {e}")))?;
+    .map_err(|e| EngineError::failed("open root filesystem", e))?;
     let rel = dest.trim_start_matches('/');
     let dir = match rustix::fs::openat2(
         &root,
@@ -181,12 +180,11 @@ fn copy_image_content(rootfs: &Path, dest: &str, data: &Path) -> Result<(), Engi
         std::os::fd::AsRawFd::as_raw_fd(&dir)
     ));
     let meta =
-        std::fs::metadata(&src).map_err(|e| EngineError::Internal(format!("stat {dest}: {e}")))?;
+        std::fs::metadata(&src).map_err(|e| EngineError::failed(format!("stat {dest}"), e))?;
     let _ = std::os::unix::fs::chown(data, Some(meta.uid()), Some(meta.gid()));
     let _ = std::fs::set_permissions(data, std::fs::Permissions::from_mode(meta.mode() & 0o7777));
-    copy_tree(&src, data).map_err(|e| {
-        EngineError::Internal(format!("copy image content into volume at {dest}: {e}"))
-    })
+    copy_tree(&src, data)
+        .map_err(|e| EngineError::failed(format!("copy image content into volume at {dest}"), e))
 }
 
 fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
@@ -228,7 +226,7 @@ pub(crate) fn resolve_destination(
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| EngineError::Internal(format!("open root filesystem: {e}")))?;
+    .map_err(|e| EngineError::failed("open root filesystem", e))?;
     let fail = |e: &dyn std::fmt::Display| {
         EngineError::InvalidParameter(format!("invalid mount destination {dest}: {e}"))
     };
@@ -312,7 +310,7 @@ pub(crate) fn create_working_dir(
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| EngineError::Internal(format!("open root filesystem: {e}")))?;
+    .map_err(|e| EngineError::failed("open root filesystem", e))?;
     ensure_dir(&root, rel, 0, Some((uid, gid))).map_err(|e| {
         EngineError::InvalidParameter(format!("cannot create working directory {cwd}: {e}"))
     })?;

@@ -201,7 +201,7 @@ impl ContainerService {
             ws_ypixel: 0,
         };
         rustix::termios::tcsetwinsize(master.as_fd(), size)
-            .map_err(|e| EngineError::Internal(format!("Cannot resize exec {id}: {e}")))
+            .map_err(|e| EngineError::failed(format!("Cannot resize exec {id}"), e))
     }
 
     /// Forgets the execs of a removed container.

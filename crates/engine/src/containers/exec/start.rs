@@ -18,7 +18,7 @@ pub(super) fn started_env(bundle: &std::path::Path) -> Option<Vec<String>> {
 }
 
 pub(super) fn internal_io(what: &str, e: std::io::Error) -> EngineError {
-    EngineError::Internal(format!("exec: {what}: {e}"))
+    EngineError::failed(format!("exec: {what}"), e)
 }
 
 /// The pipes of an exec without a terminal: the ends the process gets, and the daemon's.
