@@ -78,9 +78,7 @@ impl ApiError {
         let status = self.status();
         let builder = Response::builder().status(status);
         if status == StatusCode::NOT_MODIFIED {
-            return builder
-                .body(crate::router::empty())
-                .expect("valid response");
+            return builder.body(crate::body::empty()).expect("valid response");
         }
         if gates::json_errors(version) {
             let body =
@@ -89,13 +87,13 @@ impl ApiError {
             body.push(b'\n');
             builder
                 .header(header::CONTENT_TYPE, "application/json")
-                .body(crate::router::full(body))
+                .body(crate::body::full(body))
                 .expect("valid response")
         } else {
             builder
                 .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
                 .header("X-Content-Type-Options", "nosniff")
-                .body(crate::router::full(format!("{}\n", self.message)))
+                .body(crate::body::full(format!("{}\n", self.message)))
                 .expect("valid response")
         }
     }

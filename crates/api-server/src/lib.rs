@@ -6,18 +6,29 @@
 //! pure functions of [`compat`]; every version difference is a named gate in [`gates`].
 //! Errors map from [`berth_errdefs::ErrorKind`] to a status in one place ([`error`]).
 
+/// One line of a resource's route table: `route!(GET, "/containers/{id}/json", inspect)`.
+macro_rules! route {
+    ($method:ident, $pattern:literal, $handler:path) => {
+        $crate::router::Route {
+            method: http::Method::$method,
+            pattern: $pattern,
+            handler: |c, r| Box::pin($handler(c, r)),
+        }
+    };
+}
+
 pub mod backend;
+pub mod body;
 pub mod compat;
 pub mod error;
 pub mod gates;
 mod handlers;
-pub mod hijack;
 mod long_target;
 pub mod peer;
 mod query;
 pub mod router;
 pub mod server;
-pub mod stdcopy;
+pub mod stream;
 
 pub use backend::Backend;
 pub use error::ApiError;

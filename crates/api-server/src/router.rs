@@ -11,9 +11,10 @@ use berth_api_types::ApiVersion;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::BodyExt;
 
 use crate::backend::Backend;
+use crate::body::empty;
 use crate::error::ApiError;
 use crate::handlers;
 use crate::peer::Peer;
@@ -47,90 +48,29 @@ impl Ctx {
     }
 }
 
-pub type HandlerResult = Result<Response<Body>, ApiError>;
-type Handler = fn(Ctx, Request<RequestBody>) -> BoxFuture<'static, HandlerResult>;
+pub use crate::body::HandlerResult;
 
-struct Route {
-    method: Method,
-    pattern: &'static str,
-    handler: Handler,
+pub(crate) type Handler = fn(Ctx, Request<RequestBody>) -> BoxFuture<'static, HandlerResult>;
+
+/// A method and path pattern, and the handler that answers them (see `route!`).
+pub(crate) struct Route {
+    pub method: Method,
+    pub pattern: &'static str,
+    pub handler: Handler,
 }
 
-macro_rules! route {
-    ($method:ident, $pattern:literal, $handler:path) => {
-        Route {
-            method: Method::$method,
-            pattern: $pattern,
-            handler: |c, r| Box::pin($handler(c, r)),
-        }
-    };
-}
-
-/// The whole API, one line per route.
+/// The whole API: each resource's routes, from its handlers' module.
 fn routes() -> Vec<Route> {
-    vec![
-        route!(GET, "/_ping", handlers::system::ping),
-        route!(HEAD, "/_ping", handlers::system::ping),
-        route!(GET, "/version", handlers::system::version),
-        route!(GET, "/info", handlers::system::info),
-        route!(GET, "/events", handlers::events::events),
-        route!(GET, "/images/json", handlers::images::list),
-        route!(GET, "/images/get", handlers::images::save_many),
-        route!(POST, "/images/create", handlers::images::create),
-        route!(POST, "/images/load", handlers::images::load),
-        route!(GET, "/images/{name:.*}/json", handlers::images::inspect),
-        route!(GET, "/images/{name:.*}/history", handlers::images::history),
-        route!(GET, "/images/{name:.*}/get", handlers::images::save_one),
-        route!(POST, "/images/{name:.*}/tag", handlers::images::tag),
-        route!(DELETE, "/images/{name:.*}", handlers::images::delete),
-        route!(GET, "/containers/json", handlers::containers::list),
-        route!(POST, "/containers/create", handlers::containers::create),
-        route!(GET, "/containers/{id}/json", handlers::containers::inspect),
-        route!(GET, "/containers/{id}/top", handlers::containers::top),
-        route!(GET, "/containers/{id}/logs", handlers::containers::logs),
-        route!(GET, "/containers/{id}/stats", handlers::containers::stats),
-        route!(POST, "/containers/{id}/start", handlers::containers::start),
-        route!(POST, "/containers/{id}/stop", handlers::containers::stop),
-        route!(
-            POST,
-            "/containers/{id}/restart",
-            handlers::containers::restart
-        ),
-        route!(POST, "/containers/{id}/kill", handlers::containers::kill),
-        route!(POST, "/containers/{id}/wait", handlers::containers::wait),
-        route!(
-            POST,
-            "/containers/{id}/rename",
-            handlers::containers::rename
-        ),
-        route!(POST, "/containers/{id}/pause", handlers::containers::pause),
-        route!(
-            POST,
-            "/containers/{id}/unpause",
-            handlers::containers::unpause
-        ),
-        route!(
-            POST,
-            "/containers/{id}/attach",
-            handlers::containers::attach
-        ),
-        route!(
-            POST,
-            "/containers/{id}/resize",
-            handlers::containers::resize
-        ),
-        route!(
-            GET,
-            "/containers/{id}/attach/ws",
-            handlers::containers::attach_ws
-        ),
-        // Greedy: a link is removed by its name, `/containers/<parent>/<alias>?link=1`.
-        route!(DELETE, "/containers/{id:.*}", handlers::containers::remove),
-        route!(POST, "/containers/{id}/exec", handlers::exec::create),
-        route!(POST, "/exec/{id}/start", handlers::exec::start),
-        route!(GET, "/exec/{id}/json", handlers::exec::inspect),
-        route!(POST, "/exec/{id}/resize", handlers::exec::resize),
+    [
+        handlers::system::routes(),
+        handlers::events::routes(),
+        handlers::images::routes(),
+        handlers::containers::routes(),
+        handlers::exec::routes(),
     ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Matches `path` against `pattern`; `{x}` takes one segment, `{x:.*}` one or more.
@@ -393,106 +333,6 @@ impl http_body::Body for UntilGone {
     }
 }
 
-pub fn empty() -> Body {
-    Empty::<Bytes>::new()
-        .map_err(|never| match never {})
-        .boxed_unsync()
-}
-
-pub fn full(data: impl Into<Bytes>) -> Body {
-    Full::new(data.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
-}
-
-/// A body that sends each chunk as it comes.
-pub fn stream_body<S>(chunks: S) -> Body
-where
-    S: futures_util::Stream<Item = Bytes> + Send + 'static,
-{
-    use futures_util::StreamExt;
-    BodyExt::boxed_unsync(http_body_util::StreamBody::new(
-        chunks.map(|c| Ok::<_, std::io::Error>(hyper::body::Frame::data(c))),
-    ))
-}
-
-/// A 200 streamed as it is produced: logs, events, stats, exec output.
-pub fn streaming<S>(content_type: &'static str, chunks: S) -> HandlerResult
-where
-    S: futures_util::Stream<Item = Bytes> + Send + 'static,
-{
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, content_type)
-        .body(stream_body(chunks))
-        .expect("valid"))
-}
-
-/// One value of a JSON-lines stream (events, stats).
-pub fn json_line<T: serde::Serialize>(value: &T) -> Bytes {
-    let mut line = serde_json::to_vec(value).expect("wire types serialise");
-    line.push(b'\n');
-    Bytes::from(line)
-}
-
-/// A JSON response with the given status.
-pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> HandlerResult {
-    let body = serde_json::to_vec(value)
-        .map_err(|e| ApiError::internal(format!("encode response: {e}")))?;
-    Ok(Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(full(body))
-        .expect("valid"))
-}
-
-/// Reads a request body that must be small (JSON), refusing more than `limit` bytes.
-pub async fn read_small_body(req: Request<RequestBody>, limit: usize) -> Result<Bytes, ApiError> {
-    let limited = http_body_util::Limited::new(req.into_body(), limit);
-    limited
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .map_err(|e| ApiError::bad_request(format!("reading request body: {e}")))
-}
-
-/// Reads a JSON request body, refusing another content type as Docker does (a request with
-/// neither a body nor a `Content-Type` is fine: an empty body).
-pub async fn read_json_body(req: Request<RequestBody>, limit: usize) -> Result<Bytes, ApiError> {
-    check_json_content_type(req.headers())?;
-    read_small_body(req, limit).await
-}
-
-/// Docker's `CheckForJSON`.
-fn check_json_content_type(headers: &http::HeaderMap) -> Result<(), ApiError> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default();
-    let no_body = !headers.contains_key(header::TRANSFER_ENCODING)
-        && headers
-            .get(header::CONTENT_LENGTH)
-            .is_none_or(|l| l.as_bytes() == b"0");
-    if ct.is_empty() && no_body {
-        return Ok(());
-    }
-    let media_type = ct.split(';').next().unwrap_or("").trim();
-    if media_type.eq_ignore_ascii_case("application/json") {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(format!(
-            "Content-Type specified ({ct}) must be 'application/json'"
-        )))
-    }
-}
-
-/// The request body as an async byte stream (import, load).
-pub fn body_stream(req: Request<RequestBody>) -> crate::backend::ByteStream {
-    Box::pin(tokio_util::io::StreamReader::new(
-        req.into_body().into_data_stream(),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,38 +364,6 @@ mod tests {
             match_pattern("/containers/{id}/json", "/containers//json"),
             None
         );
-    }
-
-    #[test]
-    fn json_bodies_need_a_json_content_type() {
-        let check = |pairs: &[(&str, &str)]| {
-            let mut h = http::HeaderMap::new();
-            for (k, v) in pairs {
-                h.insert(
-                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                    HeaderValue::from_str(v).unwrap(),
-                );
-            }
-            check_json_content_type(&h).map_err(|e| e.message)
-        };
-        assert!(check(&[]).is_ok());
-        assert!(check(&[("content-length", "0")]).is_ok());
-        assert!(check(&[
-            ("content-type", "application/json"),
-            ("content-length", "2")
-        ])
-        .is_ok());
-        assert!(check(&[("content-type", "application/json; charset=utf-8")]).is_ok());
-        assert!(check(&[("content-type", "Application/JSON")]).is_ok());
-        assert_eq!(
-            check(&[("content-type", "text/plain"), ("content-length", "2")]),
-            Err("Content-Type specified (text/plain) must be 'application/json'".into())
-        );
-        assert_eq!(
-            check(&[("content-length", "2")]),
-            Err("Content-Type specified () must be 'application/json'".into())
-        );
-        assert!(check(&[("transfer-encoding", "chunked")]).is_err());
     }
 
     #[test]

@@ -9,9 +9,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 
-use crate::hijack::{ConnIo, HijackSlot, Hijacked};
 use crate::peer::Peer;
 use crate::router::Router;
+use crate::stream::hijack::{ConnIo, HijackSlot, Hijacked};
 
 async fn serve_conn<S>(router: Router, stream: S, peer: Peer)
 where

@@ -9,35 +9,42 @@ use futures_util::StreamExt;
 use http::{header, Request, Response, StatusCode};
 
 use crate::backend::{Backend, ContainerListQuery, LogChunk, LogStream, LogsQuery};
+use crate::body::{
+    empty, json, json_line, no_content, parse_json, read_json_body, streaming, HandlerResult,
+};
 use crate::compat;
 use crate::error::ApiError;
 use crate::gates;
-use crate::hijack::{Hijack, Hijacked};
-use crate::router::{empty, json, json_line, read_json_body, streaming, Ctx, HandlerResult};
-use crate::stdcopy;
+use crate::router::{Ctx, Route};
+use crate::stream::hijack::{Hijack, Hijacked};
+use crate::stream::stdcopy;
+
+/// This resource's routes.
+pub(crate) fn routes() -> Vec<Route> {
+    vec![
+        route!(GET, "/containers/json", list),
+        route!(POST, "/containers/create", create),
+        route!(GET, "/containers/{id}/json", inspect),
+        route!(GET, "/containers/{id}/top", top),
+        route!(GET, "/containers/{id}/logs", logs),
+        route!(GET, "/containers/{id}/stats", stats),
+        route!(POST, "/containers/{id}/start", start),
+        route!(POST, "/containers/{id}/stop", stop),
+        route!(POST, "/containers/{id}/restart", restart),
+        route!(POST, "/containers/{id}/kill", kill),
+        route!(POST, "/containers/{id}/wait", wait),
+        route!(POST, "/containers/{id}/rename", rename),
+        route!(POST, "/containers/{id}/pause", pause),
+        route!(POST, "/containers/{id}/unpause", unpause),
+        route!(POST, "/containers/{id}/attach", attach),
+        route!(POST, "/containers/{id}/resize", resize),
+        route!(GET, "/containers/{id}/attach/ws", attach_ws),
+        // Greedy: a link is removed by its name, `/containers/<parent>/<alias>?link=1`.
+        route!(DELETE, "/containers/{id:.*}", remove),
+    ]
+}
 
 const MAX_JSON_BODY: usize = 4 << 20;
-
-/// Parses a JSON body, naming the field at fault as Docker's 400s do.
-fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path.is_empty() || path == "." {
-            ApiError::bad_request(format!("invalid JSON: {inner}"))
-        } else {
-            ApiError::bad_request(format!("invalid JSON: field {path}: {inner}"))
-        }
-    })
-}
-
-fn no_content() -> HandlerResult {
-    Ok(Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .body(empty())
-        .expect("valid"))
-}
 
 pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let body = read_json_body(req, MAX_JSON_BODY).await?;

@@ -6,10 +6,16 @@ use futures_util::StreamExt;
 use http::Request;
 
 use crate::backend::EventQuery;
+use crate::body::{json_line, streaming, HandlerResult};
 use crate::compat;
 use crate::error::ApiError;
 use crate::gates;
-use crate::router::{json_line, streaming, Ctx, HandlerResult};
+use crate::router::{Ctx, Route};
+
+/// This resource's routes.
+pub(crate) fn routes() -> Vec<Route> {
+    vec![route!(GET, "/events", events)]
+}
 
 pub async fn events(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let since = ctx.query.timestamp("since")?;

@@ -10,24 +10,24 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
 use crate::backend::ExecStreams;
+use crate::body::{empty, json, parse_json_or_default, read_json_body, HandlerResult};
 use crate::compat;
-use crate::error::ApiError;
-use crate::hijack::Hijack;
-use crate::router::{empty, json, read_json_body, Ctx, HandlerResult};
-use crate::stdcopy;
+use crate::router::{Ctx, Route};
+use crate::stream::hijack::Hijack;
+use crate::stream::stdcopy;
 
-fn parse<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(|b| b.is_ascii_whitespace()) {
-        return Ok(T::default());
-    }
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        ApiError::bad_request(format!("invalid JSON: field {}: {}", e.path(), e.inner()))
-    })
+/// This resource's routes.
+pub(crate) fn routes() -> Vec<Route> {
+    vec![
+        route!(POST, "/containers/{id}/exec", create),
+        route!(POST, "/exec/{id}/start", start),
+        route!(GET, "/exec/{id}/json", inspect),
+        route!(POST, "/exec/{id}/resize", resize),
+    ]
 }
 
 pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
-    let body: ExecCreateBody = parse(&read_json_body(req, 1 << 20).await?)?;
+    let body: ExecCreateBody = parse_json_or_default(&read_json_body(req, 1 << 20).await?)?;
     let id = ctx.backend.exec_create(ctx.param(0), body)?;
     json(
         StatusCode::CREATED,
@@ -72,7 +72,7 @@ fn output(
 
 pub async fn start(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let hijack = Hijack::of(&req);
-    let start: ExecStartBody = parse(&read_json_body(req, 1 << 20).await?)?;
+    let start: ExecStartBody = parse_json_or_default(&read_json_body(req, 1 << 20).await?)?;
     let streams = ctx.backend.exec_start(ctx.param(0)).await?;
     let (stdin, mut chunks, done) = output(streams);
     if start.detach {

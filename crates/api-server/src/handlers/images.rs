@@ -11,11 +11,27 @@ use crate::RequestBody;
 use tokio_util::io::ReaderStream;
 
 use crate::backend::{ByteStream, ImportRequest, ImportSource};
+use crate::body::{body_stream, empty, full, json, HandlerResult};
 use crate::compat;
 use crate::error::ApiError;
 use crate::gates;
-use crate::router::{body_stream, empty, full, json, Ctx, HandlerResult};
+use crate::router::{Ctx, Route};
 use crate::Body;
+
+/// This resource's routes.
+pub(crate) fn routes() -> Vec<Route> {
+    vec![
+        route!(GET, "/images/json", list),
+        route!(GET, "/images/get", save_many),
+        route!(POST, "/images/create", create),
+        route!(POST, "/images/load", load),
+        route!(GET, "/images/{name:.*}/json", inspect),
+        route!(GET, "/images/{name:.*}/history", history),
+        route!(GET, "/images/{name:.*}/get", save_one),
+        route!(POST, "/images/{name:.*}/tag", tag),
+        route!(DELETE, "/images/{name:.*}", delete),
+    ]
+}
 
 pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let mut filters = ctx.query.filters()?;

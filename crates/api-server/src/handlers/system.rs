@@ -3,8 +3,19 @@
 use crate::RequestBody;
 use http::{header, Method, Request, Response, StatusCode};
 
+use crate::body::{empty, full, json, HandlerResult};
 use crate::compat;
-use crate::router::{empty, full, json, Ctx, HandlerResult};
+use crate::router::{Ctx, Route};
+
+/// This resource's routes.
+pub(crate) fn routes() -> Vec<Route> {
+    vec![
+        route!(GET, "/_ping", ping),
+        route!(HEAD, "/_ping", ping),
+        route!(GET, "/version", version),
+        route!(GET, "/info", info),
+    ]
+}
 
 pub async fn ping(_ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let builder = Response::builder()

@@ -20,10 +20,10 @@ use futures_util::future::BoxFuture;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use crate::body::{empty, HandlerResult};
 use crate::error::ApiError;
 use crate::long_target::HeadFramer;
 use crate::peer::Peer;
-use crate::router::{empty, HandlerResult};
 
 /// What the server's connections are: a Unix or TCP stream.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}

@@ -1,0 +1,4 @@
+//! Streams that outlive a request: a hijacked connection and the framing of output on it.
+
+pub mod hijack;
+pub mod stdcopy;
