@@ -13,19 +13,7 @@ impl Query {
         )
     }
 
-    /// The last value given for `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn str(&self, key: &str) -> &str {
-        self.get(key).unwrap_or("")
-    }
-
+    /// Every value given for `key` (a parameter that may repeat, as `names` of a save).
     pub fn all(&self, key: &str) -> Vec<String> {
         self.0
             .iter()
@@ -34,51 +22,90 @@ impl Query {
             .collect()
     }
 
-    /// Docker's boolean: false for absent, "", "0", "no", "false", "none"; true otherwise.
-    pub fn bool(&self, key: &str) -> bool {
-        match self.get(key) {
-            None => false,
-            Some(v) => !matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "" | "0" | "no" | "false" | "none"
-            ),
+    /// The query as an endpoint's typed parameters (a struct deriving `Deserialize`,
+    /// `#[serde(default)]`), decoded by `serde_urlencoded`. A key given more than once
+    /// counts with its last value.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let mut last: Vec<(&str, &str)> = Vec::new();
+        for (k, v) in &self.0 {
+            match last.iter_mut().find(|(lk, _)| lk == k) {
+                Some(slot) => slot.1 = v,
+                None => last.push((k, v)),
+            }
         }
+        let encoded = serde_urlencoded::to_string(&last)
+            .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
+        serde_urlencoded::from_str(&encoded)
+            .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))
     }
+}
 
-    pub fn filters(&self) -> Result<berth_api_types::filters::Filters, ApiError> {
-        berth_api_types::filters::Filters::parse(self.str("filters"))
-            .map_err(|e| ApiError::bad_request(e.0))
+/// Docker's boolean: false for "", "0", "no", "false", "none" (any case, spaces ignored);
+/// true otherwise. Absent is false (`#[serde(default)]`).
+pub fn docker_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let v = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+    Ok(truthy(&v))
+}
+
+/// As [`docker_bool`], with absent kept apart (`None`) for parameters whose default is true.
+pub fn docker_bool_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    docker_bool(d).map(Some)
+}
+
+fn truthy(v: &str) -> bool {
+    !matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "" | "0" | "no" | "false" | "none"
+    )
+}
+
+/// Filters from the `filters` parameter.
+pub fn filters(raw: &str) -> Result<berth_api_types::filters::Filters, ApiError> {
+    berth_api_types::filters::Filters::parse(raw).map_err(|e| ApiError::bad_request(e.0))
+}
+
+/// The `h` and `w` of a terminal resize, as rows and columns.
+pub fn terminal_size(h: &str, w: &str) -> Result<(u16, u16), ApiError> {
+    let dim = |key: &str, v: &str| {
+        v.parse::<u16>()
+            .map_err(|_| ApiError::bad_request(format!("invalid value for {key}: {v:?}")))
+    };
+    Ok((dim("h", h)?, dim("w", w)?))
+}
+
+/// A Unix time, `SECONDS[.NANOS]`, as nanoseconds; `None` when empty. `key` names the
+/// parameter in the error.
+pub fn timestamp(key: &str, raw: &str) -> Result<Option<i64>, ApiError> {
+    if raw.is_empty() {
+        return Ok(None);
     }
-
-    /// The `h` and `w` of a terminal resize, as rows and columns.
-    pub fn terminal_size(&self) -> Result<(u16, u16), ApiError> {
-        let dim = |key: &str| {
-            self.str(key).parse::<u16>().map_err(|_| {
-                ApiError::bad_request(format!("invalid value for {key}: {:?}", self.str(key)))
-            })
-        };
-        Ok((dim("h")?, dim("w")?))
+    let bad = || ApiError::bad_request(format!("invalid value for {key}: {raw:?}"));
+    let (secs, frac) = raw.split_once('.').unwrap_or((raw, ""));
+    let secs: i64 = secs.parse().map_err(|_| bad())?;
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
     }
+    let nanos: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().map_err(|_| bad())?
+    };
+    Ok(Some(
+        secs.saturating_mul(1_000_000_000).saturating_add(nanos),
+    ))
+}
 
-    /// A Unix time, `SECONDS[.NANOS]`, as nanoseconds.
-    pub fn timestamp(&self, key: &str) -> Result<Option<i64>, ApiError> {
-        let Some(raw) = self.get(key).filter(|s| !s.is_empty()) else {
-            return Ok(None);
-        };
-        let bad = || ApiError::bad_request(format!("invalid value for {key}: {raw:?}"));
-        let (secs, frac) = raw.split_once('.').unwrap_or((raw, ""));
-        let secs: i64 = secs.parse().map_err(|_| bad())?;
-        if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        let nanos: i64 = if frac.is_empty() {
-            0
-        } else {
-            format!("{frac:0<9}").parse().map_err(|_| bad())?
-        };
-        Ok(Some(
-            secs.saturating_mul(1_000_000_000).saturating_add(nanos),
-        ))
+/// `h` and `w`, the parameters of both resize endpoints.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ResizeParams {
+    pub h: String,
+    pub w: String,
+}
+
+impl ResizeParams {
+    pub fn rows_cols(&self) -> Result<(u16, u16), ApiError> {
+        terminal_size(&self.h, &self.w)
     }
 }
 
@@ -86,22 +113,52 @@ impl Query {
 mod tests {
     use super::*;
 
-    #[test]
-    fn docker_booleans_and_times() {
-        let q = Query::parse(Some("a=1&b=True&c=0&d=false&e=&f=yes&since=12.5&bad=x"));
-        assert!(q.bool("a") && q.bool("b") && q.bool("f"));
-        assert!(!q.bool("c") && !q.bool("d") && !q.bool("e") && !q.bool("missing"));
-        assert_eq!(q.timestamp("since").unwrap(), Some(12_500_000_000));
-        assert!(q.timestamp("bad").is_err());
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default)]
+    struct Params {
+        #[serde(deserialize_with = "docker_bool")]
+        a: bool,
+        #[serde(deserialize_with = "docker_bool")]
+        b: bool,
+        #[serde(deserialize_with = "docker_bool")]
+        c: bool,
+        #[serde(deserialize_with = "docker_bool")]
+        missing: bool,
+        #[serde(deserialize_with = "docker_bool_opt")]
+        stream: Option<bool>,
+        name: String,
     }
 
     #[test]
-    fn terminal_size_is_rows_then_columns() {
-        assert_eq!(
-            Query::parse(Some("h=33&w=101")).terminal_size().unwrap(),
-            (33, 101)
-        );
-        assert!(Query::parse(Some("h=33")).terminal_size().is_err());
-        assert!(Query::parse(Some("h=-1&w=5")).terminal_size().is_err());
+    fn typed_parameters_with_docker_booleans() {
+        let q: Params = Query::parse(Some("a=1&b=True&c=0&name=x&name=last&other=ignored"))
+            .decode()
+            .unwrap();
+        assert!(q.a && q.b && !q.c && !q.missing);
+        assert_eq!((q.stream, q.name.as_str()), (None, "last"));
+        for (v, want) in [
+            ("yes", true),
+            ("", false),
+            ("no", false),
+            ("none", false),
+            ("FALSE", false),
+            (" 0 ", false),
+            ("2", true),
+        ] {
+            let q: Params = Query::parse(Some(&format!("a={v}&stream={v}")))
+                .decode()
+                .unwrap();
+            assert_eq!((q.a, q.stream), (want, Some(want)), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn times_and_terminal_sizes() {
+        assert_eq!(timestamp("since", "12.5").unwrap(), Some(12_500_000_000));
+        assert_eq!(timestamp("since", "").unwrap(), None);
+        assert!(timestamp("since", "x").is_err());
+        assert_eq!(terminal_size("33", "101").unwrap(), (33, 101));
+        assert!(terminal_size("33", "").is_err());
+        assert!(terminal_size("-1", "5").is_err());
     }
 }

@@ -15,6 +15,7 @@ use crate::body::{
 use crate::compat;
 use crate::error::ApiError;
 use crate::gates;
+use crate::query::{self, docker_bool, docker_bool_opt, ResizeParams};
 use crate::router::{Ctx, Route};
 use crate::stream::hijack::{Hijack, Hijacked};
 use crate::stream::stdcopy;
@@ -46,7 +47,15 @@ pub(crate) fn routes() -> Vec<Route> {
 
 const MAX_JSON_BODY: usize = 4 << 20;
 
+/// `name`: of a new container (create) or the new name (rename).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct NameParams {
+    name: String,
+}
+
 pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
+    let NameParams { name } = ctx.query.decode()?;
     let body = read_json_body(req, MAX_JSON_BODY).await?;
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ApiError::bad_request(
@@ -86,9 +95,7 @@ pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
             };
         }
     }
-    let created = ctx
-        .backend
-        .create_container(ctx.query.str("name"), create)?;
+    let created = ctx.backend.create_container(&name, create)?;
     json(StatusCode::CREATED, &created)
 }
 
@@ -112,14 +119,21 @@ pub async fn start(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     no_content()
 }
 
+/// `t`: seconds to wait before killing (stop, restart).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct StopParams {
+    t: String,
+}
+
 fn timeout(ctx: &Ctx) -> Result<Option<u64>, ApiError> {
-    match ctx.query.get("t").filter(|t| !t.is_empty()) {
-        None => Ok(None),
-        Some(t) => t
-            .parse::<i64>()
-            .map(|n| Some(n.max(0) as u64))
-            .map_err(|_| ApiError::bad_request(format!("invalid value for t: {t}"))),
+    let StopParams { t } = ctx.query.decode()?;
+    if t.is_empty() {
+        return Ok(None);
     }
+    t.parse::<i64>()
+        .map(|n| Some(n.max(0) as u64))
+        .map_err(|_| ApiError::bad_request(format!("invalid value for t: {t}")))
 }
 
 pub async fn stop(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
@@ -134,10 +148,15 @@ pub async fn restart(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     no_content()
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct KillParams {
+    signal: String,
+}
+
 pub async fn kill(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    ctx.backend
-        .kill_container(ctx.param(0), ctx.query.str("signal"))
-        .await?;
+    let KillParams { signal } = ctx.query.decode()?;
+    ctx.backend.kill_container(ctx.param(0), &signal).await?;
     no_content()
 }
 
@@ -150,20 +169,34 @@ pub async fn wait(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     json(StatusCode::OK, &serde_json::json!({ "StatusCode": code }))
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct RemoveParams {
+    /// Remove the link by this name, not a container.
+    #[serde(deserialize_with = "docker_bool")]
+    link: bool,
+    #[serde(deserialize_with = "docker_bool")]
+    force: bool,
+    /// Remove the container's anonymous volumes too.
+    #[serde(deserialize_with = "docker_bool")]
+    v: bool,
+}
+
 pub async fn remove(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    if ctx.query.bool("link") {
+    let p: RemoveParams = ctx.query.decode()?;
+    if p.link {
         ctx.backend.remove_link(ctx.param(0))?;
         return no_content();
     }
     ctx.backend
-        .remove_container(ctx.param(0), ctx.query.bool("force"), ctx.query.bool("v"))
+        .remove_container(ctx.param(0), p.force, p.v)
         .await?;
     no_content()
 }
 
 pub async fn rename(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    ctx.backend
-        .rename_container(ctx.param(0), ctx.query.str("name"))?;
+    let NameParams { name } = ctx.query.decode()?;
+    ctx.backend.rename_container(ctx.param(0), &name)?;
     no_content()
 }
 
@@ -188,8 +221,22 @@ const CONTAINER_STATES: &[&str] = &[
     "dead",
 ];
 
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct ListParams {
+    #[serde(deserialize_with = "docker_bool")]
+    all: bool,
+    limit: String,
+    since: String,
+    before: String,
+    #[serde(deserialize_with = "docker_bool")]
+    size: bool,
+    filters: String,
+}
+
 pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    let filters = ctx.query.filters()?;
+    let p: ListParams = ctx.query.decode()?;
+    let filters = query::filters(&p.filters)?;
     filters
         .validate(&[
             "exited", "status", "label", "id", "name", "ancestor", "before", "since",
@@ -209,7 +256,7 @@ pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
             )));
         }
     }
-    let limit = match ctx.query.get("limit").filter(|l| !l.is_empty()) {
+    let limit = match Some(p.limit.as_str()).filter(|l| !l.is_empty()) {
         None => None,
         Some(l) => match l.parse::<i64>() {
             Ok(n) if n > 0 => Some(n as usize),
@@ -222,11 +269,11 @@ pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
         },
     };
     let query = ContainerListQuery {
-        all: ctx.query.bool("all"),
+        all: p.all,
         limit,
-        since: ctx.query.str("since").to_string(),
-        before: ctx.query.str("before").to_string(),
-        size: ctx.query.bool("size"),
+        since: p.since,
+        before: p.before,
+        size: p.size,
         filters,
     };
     let items = ctx.backend.list_containers(&query)?;
@@ -242,22 +289,50 @@ pub async fn inspect(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
 }
 
 pub async fn top(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    let t = ctx
-        .backend
-        .top_container(ctx.param(0), ctx.query.str("ps_args"))
-        .await?;
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default)]
+    struct TopParams {
+        ps_args: String,
+    }
+    let TopParams { ps_args } = ctx.query.decode()?;
+    let t = ctx.backend.top_container(ctx.param(0), &ps_args).await?;
     json(StatusCode::OK, &t)
 }
 
-fn logs_query(ctx: &Ctx, follow: bool) -> Result<LogsQuery, ApiError> {
+/// The parameters of `logs`, and of `attach` (which replays the log with `logs`).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct StreamParams {
+    #[serde(deserialize_with = "docker_bool")]
+    stdout: bool,
+    #[serde(deserialize_with = "docker_bool")]
+    stderr: bool,
+    #[serde(deserialize_with = "docker_bool")]
+    follow: bool,
+    #[serde(deserialize_with = "docker_bool")]
+    timestamps: bool,
+    tail: String,
+    since: String,
+    // attach
+    #[serde(deserialize_with = "docker_bool")]
+    stream: bool,
+    #[serde(deserialize_with = "docker_bool")]
+    logs: bool,
+    #[serde(deserialize_with = "docker_bool")]
+    stdin: bool,
+    #[serde(rename = "detachKeys")]
+    detach_keys: Option<String>,
+}
+
+fn logs_query(p: &StreamParams, follow: bool) -> Result<LogsQuery, ApiError> {
     // Anything but a count (`all`, `-1`, a word) means every line, as Docker reads it.
-    let tail = ctx.query.get("tail").and_then(|n| n.parse::<usize>().ok());
+    let tail = p.tail.parse::<usize>().ok();
     Ok(LogsQuery {
-        stdout: ctx.query.bool("stdout"),
-        stderr: ctx.query.bool("stderr"),
+        stdout: p.stdout,
+        stderr: p.stderr,
         follow,
         tail,
-        since: ctx.query.timestamp("since")?,
+        since: query::timestamp("since", &p.since)?,
         attach: false,
     })
 }
@@ -284,14 +359,15 @@ fn encode(tty: bool, timestamps: bool) -> impl FnMut(LogChunk) -> Bytes {
 }
 
 pub async fn logs(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    let q = logs_query(&ctx, ctx.query.bool("follow"))?;
+    let p: StreamParams = ctx.query.decode()?;
+    let q = logs_query(&p, p.follow)?;
     if !q.stdout && !q.stderr {
         return Err(ApiError::bad_request(
             "Bad parameters: you must choose at least one stream",
         ));
     }
     let LogStream { tty, chunks } = ctx.backend.container_logs(ctx.param(0), &q)?;
-    let enc = encode(tty, ctx.query.bool("timestamps"));
+    let enc = encode(tty, p.timestamps);
     streaming("application/vnd.docker.raw-stream", chunks.map(enc))
 }
 
@@ -300,15 +376,15 @@ pub async fn logs(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
 /// non-interactive `docker run` needs. With `Upgrade: tcp` the connection is hijacked
 /// (`101 UPGRADED`), as Docker does.
 pub async fn attach(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
-    let stream = ctx.query.bool("stream");
+    let p: StreamParams = ctx.query.decode()?;
     // Inspect first: a missing container is a plain 404 before any upgrade.
     ctx.backend.inspect_container(ctx.param(0))?;
-    let chunks = attach_output(&ctx)?;
+    let chunks = attach_output(&ctx, &p)?;
     let session = AttachSession {
         backend: ctx.backend.clone(),
         name: ctx.param(0).to_string(),
-        want_stdin: ctx.query.bool("stdin") && stream,
-        detach_keys: parse_detach_keys(ctx.query.get("detachKeys").unwrap_or("ctrl-p,ctrl-q"))?,
+        want_stdin: p.stdin && p.stream,
+        detach_keys: parse_detach_keys(p.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))?,
         chunks,
     };
     Hijack::of(&req).raw_stream(move |io| session.run(io))
@@ -316,17 +392,13 @@ pub async fn attach(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
 
 /// The output an attach asks for (`stdout`, `stderr`; `logs` replays what came before,
 /// `stream` follows): `None` when it asks for none.
-fn attach_output(ctx: &Ctx) -> Result<Option<LogStream>, ApiError> {
-    let (stream, logs) = (ctx.query.bool("stream"), ctx.query.bool("logs"));
-    let (stdout, stderr) = (ctx.query.bool("stdout"), ctx.query.bool("stderr"));
-    if !(stdout || stderr) || !(logs || stream) {
+fn attach_output(ctx: &Ctx, p: &StreamParams) -> Result<Option<LogStream>, ApiError> {
+    if !(p.stdout || p.stderr) || !(p.logs || p.stream) {
         return Ok(None);
     }
-    let mut q = logs_query(ctx, stream)?;
-    q.stdout = stdout;
-    q.stderr = stderr;
+    let mut q = logs_query(p, p.stream)?;
     q.attach = true;
-    if !logs {
+    if !p.logs {
         // Only what comes from now on.
         q.tail = Some(0);
     }
@@ -420,10 +492,14 @@ impl AttachSession {
 /// `GET /containers/(id)/stats`: one JSON object per second, until the container stops or
 /// the client goes away.
 pub async fn stats(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    let stream = ctx
-        .query
-        .get("stream")
-        .is_none_or(|_| ctx.query.bool("stream"));
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default)]
+    struct StatsParams {
+        #[serde(deserialize_with = "docker_bool_opt")]
+        stream: Option<bool>,
+    }
+    // Streams unless told not to.
+    let stream = ctx.query.decode::<StatsParams>()?.stream.unwrap_or(true);
     let samples = ctx.backend.container_stats(ctx.param(0), stream)?;
     let v = ctx.version;
     streaming(
@@ -434,7 +510,7 @@ pub async fn stats(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
 
 /// `POST /containers/(id)/resize?h=&w=`.
 pub async fn resize(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    let (h, w) = ctx.query.terminal_size()?;
+    let (h, w) = ctx.query.decode::<ResizeParams>()?.rows_cols()?;
     ctx.backend.resize_container(ctx.param(0), h, w).await?;
     Ok(Response::builder()
         .status(StatusCode::OK)
@@ -464,9 +540,9 @@ pub async fn attach_ws(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         })?;
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     ctx.backend.inspect_container(ctx.param(0))?;
-    let stream = ctx.query.bool("stream");
-    let chunks = attach_output(&ctx)?;
-    let want_stdin = ctx.query.bool("stdin") && stream;
+    let p: StreamParams = ctx.query.decode()?;
+    let chunks = attach_output(&ctx, &p)?;
+    let want_stdin = p.stdin && p.stream;
     let backend = ctx.backend.clone();
     let name = ctx.param(0).to_string();
     Hijack::of(&req).websocket(&accept, move |io| async move {

@@ -10,6 +10,7 @@ use crate::body::{json_line, streaming, HandlerResult};
 use crate::compat;
 use crate::error::ApiError;
 use crate::gates;
+use crate::query;
 use crate::router::{Ctx, Route};
 
 /// This resource's routes.
@@ -17,11 +18,20 @@ pub(crate) fn routes() -> Vec<Route> {
     vec![route!(GET, "/events", events)]
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct EventsParams {
+    since: String,
+    until: String,
+    filters: String,
+}
+
 pub async fn events(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    let since = ctx.query.timestamp("since")?;
-    let until = ctx.query.timestamp("until")?;
+    let p: EventsParams = ctx.query.decode()?;
+    let since = query::timestamp("since", &p.since)?;
+    let until = query::timestamp("until", &p.until)?;
     let filters = if gates::events_have_filters(ctx.version) {
-        ctx.query.filters()?
+        query::filters(&p.filters)?
     } else {
         Default::default()
     };

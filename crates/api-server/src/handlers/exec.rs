@@ -12,6 +12,7 @@ use tokio_util::io::ReaderStream;
 use crate::backend::ExecStreams;
 use crate::body::{empty, json, parse_json_or_default, read_json_body, HandlerResult};
 use crate::compat;
+use crate::query::ResizeParams;
 use crate::router::{Ctx, Route};
 use crate::stream::hijack::Hijack;
 use crate::stream::stdcopy;
@@ -126,7 +127,7 @@ pub async fn start(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
 
 /// `POST /exec/(id)/resize?h=&w=` (201, as the 1.18 doc shows).
 pub async fn resize(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    let (h, w) = ctx.query.terminal_size()?;
+    let (h, w) = ctx.query.decode::<ResizeParams>()?.rows_cols()?;
     ctx.backend.exec_resize(ctx.param(0), h, w).await?;
     Ok(Response::builder()
         .status(StatusCode::CREATED)

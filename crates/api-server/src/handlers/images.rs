@@ -15,6 +15,7 @@ use crate::body::{body_stream, empty, full, json, HandlerResult};
 use crate::compat;
 use crate::error::ApiError;
 use crate::gates;
+use crate::query::{self, docker_bool};
 use crate::router::{Ctx, Route};
 use crate::Body;
 
@@ -33,16 +34,27 @@ pub(crate) fn routes() -> Vec<Route> {
     ]
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct ListParams {
+    #[serde(deserialize_with = "docker_bool")]
+    all: bool,
+    filters: String,
+    /// The legacy single repository name.
+    filter: String,
+}
+
 pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    let mut filters = ctx.query.filters()?;
+    let p: ListParams = ctx.query.decode()?;
+    let mut filters = query::filters(&p.filters)?;
     filters
         .validate(&["dangling", "label", "reference", "before", "since"])
         .map_err(|e| ApiError::bad_request(e.0))?;
     // The legacy `filter=` parameter names a repository.
-    if let Some(name) = ctx.query.get("filter").filter(|f| !f.is_empty()) {
-        filters.add("reference", name);
+    if !p.filter.is_empty() {
+        filters.add("reference", &p.filter);
     }
-    let images = ctx.backend.list_images(ctx.query.bool("all"), &filters)?;
+    let images = ctx.backend.list_images(p.all, &filters)?;
     json(StatusCode::OK, &compat::image_list(ctx.version, images))
 }
 
@@ -53,10 +65,21 @@ fn progress_line(v: &ProgressMessage) -> Bytes {
 }
 
 /// `POST /images/create`: import (`fromSrc`). Pulling (`fromImage`) is not supported yet.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct CreateParams {
+    from_src: String,
+    from_image: String,
+    repo: String,
+    tag: String,
+    message: String,
+}
+
 pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
-    let from_src = ctx.query.str("fromSrc").to_string();
+    let p: CreateParams = ctx.query.decode()?;
+    let from_src = p.from_src;
     if from_src.is_empty() {
-        let image = ctx.query.str("fromImage");
+        let image = p.from_image;
         return Err(ApiError::new(
             ErrorKind::NotImplemented,
             if image.is_empty() {
@@ -73,9 +96,9 @@ pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     };
     let request = ImportRequest {
         source,
-        repo: ctx.query.str("repo").to_string(),
-        tag: ctx.query.str("tag").to_string(),
-        message: ctx.query.str("message").to_string(),
+        repo: p.repo,
+        tag: p.tag,
+        message: p.message,
     };
     let id = ctx.backend.import_image(request).await?;
     let line = progress_line(&ProgressMessage::status(compat::image_id(ctx.version, &id)));
@@ -96,28 +119,40 @@ pub async fn history(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     json(StatusCode::OK, &compat::history(ctx.version, items))
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct TagParams {
+    repo: String,
+    tag: String,
+    #[serde(deserialize_with = "docker_bool")]
+    force: bool,
+}
+
 pub async fn tag(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    let force = ctx.query.bool("force") || !gates::tag_needs_force(ctx.version);
-    ctx.backend.tag_image(
-        ctx.param(0),
-        ctx.query.str("repo"),
-        ctx.query.str("tag"),
-        force,
-    )?;
+    let p: TagParams = ctx.query.decode()?;
+    let force = p.force || !gates::tag_needs_force(ctx.version);
+    ctx.backend
+        .tag_image(ctx.param(0), &p.repo, &p.tag, force)?;
     Ok(Response::builder()
         .status(StatusCode::CREATED)
         .body(empty())
         .expect("valid"))
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct DeleteParams {
+    #[serde(deserialize_with = "docker_bool")]
+    force: bool,
+    #[serde(deserialize_with = "docker_bool")]
+    noprune: bool,
+}
+
 pub async fn delete(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
+    let p: DeleteParams = ctx.query.decode()?;
     let items = ctx
         .backend
-        .delete_image(
-            ctx.param(0),
-            ctx.query.bool("force"),
-            ctx.query.bool("noprune"),
-        )
+        .delete_image(ctx.param(0), p.force, p.noprune)
         .await?;
     json(StatusCode::OK, &compat::delete_items(ctx.version, items))
 }
