@@ -13,6 +13,9 @@ fn one_image() -> Fake {
     let id = format!("sha256:{HEX}");
     let tags = vec!["busybox:latest".to_string(), "bb:1".to_string()];
     Fake {
+        containers: Vec::new(),
+        execs: Vec::new(),
+        events: Vec::new(),
         images: vec![FakeImage {
             summary: ImageSummary {
                 id: id.clone(),

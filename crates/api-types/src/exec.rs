@@ -28,7 +28,7 @@ pub struct ExecStartBody {
 }
 
 /// `ProcessConfig` of exec inspect (lower-case keys, as the 1.18 doc shows).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessConfig {
     pub privileged: bool,
     pub user: String,

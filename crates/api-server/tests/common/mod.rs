@@ -14,6 +14,7 @@ use berth_api_server::{ApiError, RequestBody, Router, ServerInfo};
 use berth_api_types::container::{
     ContainerInspect, ContainerSummary, CreateBody, CreateResponse, HostConfig, TopResponse,
 };
+use berth_api_types::events::EventMessage;
 use berth_api_types::exec::{ExecCreateBody, ExecInspect};
 use berth_api_types::filters::Filters;
 use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary};
@@ -23,11 +24,22 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use http_body_util::{BodyExt, Full};
 
-/// A backend with the images it is given and no containers or execs: every other lookup
-/// misses, as on a daemon that only has those images.
+/// A backend with the images, containers, execs and past events it is given: every other
+/// lookup misses, as on a daemon that only has those.
 #[derive(Default)]
 pub struct Fake {
     pub images: Vec<FakeImage>,
+    pub containers: Vec<FakeContainer>,
+    pub execs: Vec<ExecInspect>,
+    pub events: Vec<EventMessage>,
+}
+
+/// A container as the fake backend answers for it: in the list, in inspect, and one stats
+/// sample.
+pub struct FakeContainer {
+    pub summary: ContainerSummary,
+    pub inspect: ContainerInspect,
+    pub stats: ContainerStats,
 }
 
 /// An image as the fake backend answers for it.
@@ -38,6 +50,13 @@ pub struct FakeImage {
 }
 
 impl Fake {
+    fn container(&self, name: &str) -> Result<&FakeContainer, ApiError> {
+        self.containers
+            .iter()
+            .find(|c| c.inspect.id.starts_with(name) || c.inspect.name == format!("/{name}"))
+            .ok_or_else(|| no_container(name))
+    }
+
     fn image(&self, name: &str) -> Result<&FakeImage, ApiError> {
         self.images
             .iter()
@@ -111,7 +130,7 @@ impl ImageBackend for Fake {
 impl EventsBackend for Fake {
     fn subscribe_events(&self, _q: &EventQuery) -> Result<EventSubscription, ApiError> {
         Ok(EventSubscription {
-            past: Vec::new(),
+            past: self.events.clone(),
             live: Box::pin(futures_util::stream::empty()),
         })
     }
@@ -150,10 +169,10 @@ impl ContainerBackend for Fake {
         Err(no_container(n))
     }
     fn list_containers(&self, _q: &ContainerListQuery) -> Result<Vec<ContainerSummary>, ApiError> {
-        Ok(Vec::new())
+        Ok(self.containers.iter().map(|c| c.summary.clone()).collect())
     }
     fn inspect_container(&self, n: &str) -> Result<ContainerInspect, ApiError> {
-        Err(no_container(n))
+        self.container(n).map(|c| c.inspect.clone())
     }
     async fn top_container(&self, n: &str, _a: &str) -> Result<TopResponse, ApiError> {
         Err(no_container(n))
@@ -175,7 +194,8 @@ impl ContainerBackend for Fake {
         n: &str,
         _stream: bool,
     ) -> Result<BoxStream<'static, ContainerStats>, ApiError> {
-        Err(no_container(n))
+        let sample = self.container(n)?.stats.clone();
+        Ok(Box::pin(futures_util::stream::iter([sample])))
     }
 }
 
@@ -191,7 +211,11 @@ impl ExecBackend for Fake {
         Err(ApiError::not_found(format!("No such exec instance: {id}")))
     }
     fn exec_inspect(&self, id: &str) -> Result<ExecInspect, ApiError> {
-        Err(ApiError::not_found(format!("No such exec instance: {id}")))
+        self.execs
+            .iter()
+            .find(|e| e.id == id)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))
     }
 }
 
