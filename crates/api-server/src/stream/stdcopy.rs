@@ -3,6 +3,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::backend::LogChunk;
+
 /// Frames `data` for `stream`. Chunks over `u32::MAX` are split.
 pub fn frame(stream: u8, data: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(data.len() + 8);
@@ -15,6 +17,27 @@ pub fn frame(stream: u8, data: &[u8]) -> Bytes {
         out.put_slice(chunk);
     }
     out.freeze()
+}
+
+/// Turns log chunks into the wire: raw for a TTY, multiplexed frames otherwise, with the
+/// entry's time in front when `timestamps` is asked.
+pub fn encode(tty: bool, timestamps: bool) -> impl FnMut(LogChunk) -> Bytes {
+    move |c: LogChunk| {
+        let data = if timestamps {
+            let mut d = Vec::with_capacity(c.time.len() + 1 + c.data.len());
+            d.extend_from_slice(c.time.as_bytes());
+            d.push(b' ');
+            d.extend_from_slice(&c.data);
+            Bytes::from(d)
+        } else {
+            c.data
+        };
+        if tty {
+            data
+        } else {
+            frame(c.stream, &data)
+        }
+    }
 }
 
 #[cfg(test)]
