@@ -1,4 +1,8 @@
 //! The image store: images, their layers and the references that name them.
+//!
+//! One file on purpose (about 600 lines): every operation here changes the images, layers
+//! and references under the same lock and persists them together, and keeping them side by
+//! side keeps that invariant visible.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
