@@ -17,7 +17,7 @@ use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary
 use berth_api_types::system::{Info, Version};
 use berth_api_types::ApiVersion;
 use berth_engine::containers::ContainerPaths;
-use berth_engine::images::host_arch;
+use berth_engine::images::{host_arch, ImageListOptions};
 use berth_engine::{ContainerService, Event, EventBus, ImageService, SystemFacts};
 use berth_image::{DeleteEffect, Image, ImageStore, Reference};
 use futures_util::StreamExt;
@@ -194,28 +194,6 @@ fn backing_fs(root: &std::path::Path) -> String {
     .to_string()
 }
 
-/// `*` globbing, as Docker's `reference` filter.
-fn glob(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((head, rest)) => {
-            let Some(mut t) = text.strip_prefix(head) else {
-                return false;
-            };
-            loop {
-                if glob(rest, t) {
-                    return true;
-                }
-                let mut chars = t.chars();
-                if chars.next().is_none() {
-                    return false;
-                }
-                t = chars.as_str();
-            }
-        }
-    }
-}
-
 fn container_config(v: Option<&serde_json::Value>) -> ContainerConfig {
     v.and_then(|c| serde_json::from_value(c.clone()).ok())
         .unwrap_or_default()
@@ -273,43 +251,28 @@ impl ImageBackend for Daemon {
 
     fn list_images(&self, all: bool, filters: &Filters) -> Result<Vec<ImageSummary>, ApiError> {
         let _ = all; // every stored image is a top-level image: there are no intermediate layers to hide
-        let dangling = filters
-            .bool_value("dangling")
-            .map_err(|e| ApiError::bad_request(e.0))?;
-        let bound = |key: &str| -> Result<Option<i64>, ApiError> {
-            match filters.get(key).first() {
-                None => Ok(None),
-                Some(name) => Ok(Some(
-                    self.images
-                        .resolve(name)
-                        .map_err(api_err)?
-                        .0
-                        .config
-                        .created_unix(),
-                )),
-            }
+        let given = |key: &str| (!filters.get(key).is_empty()).then(|| filters.get(key).to_vec());
+        let options = ImageListOptions {
+            dangling: filters
+                .bool_value("dangling")
+                .map_err(|e| ApiError::bad_request(e.0))?,
+            labels: filters
+                .get("label")
+                .iter()
+                .map(|l| match l.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                    None => (l.clone(), None),
+                })
+                .collect(),
+            references: given("reference"),
+            before: filters.get("before").first().cloned(),
+            since: filters.get("since").first().cloned(),
         };
-        let (before, since) = (bound("before")?, bound("since")?);
-        let mut rows: Vec<(i64, ImageSummary)> = self
-            .images
-            .list()
-            .into_iter()
-            .filter(|(img, refs)| {
-                let tagged = refs.iter().any(|r| r.tag().is_some());
-                let created = img.config.created_unix();
-                dangling.is_none_or(|d| d != tagged)
-                    && filters.match_labels(&img.config.labels())
-                    && filters.any_matches("reference", |pat| {
-                        refs.iter()
-                            .any(|r| glob(pat, r.familiar_repo()) || glob(pat, &r.to_string()))
-                    })
-                    && before.is_none_or(|b| created < b)
-                    && since.is_none_or(|s| created > s)
-            })
-            .map(|(img, refs)| (img.config.created_unix(), summary(&img, &refs)))
-            .collect();
-        rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
-        Ok(rows.into_iter().map(|(_, s)| s).collect())
+        let images = self.images.list_filtered(&options).map_err(api_err)?;
+        Ok(images
+            .iter()
+            .map(|(img, refs)| summary(img, refs))
+            .collect())
     }
 
     fn inspect_image(&self, name: &str) -> Result<ImageInspect, ApiError> {
@@ -522,19 +485,5 @@ impl EventsBackend for Daemon {
             })
             .boxed();
         Ok(EventSubscription { past, live })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn globbing() {
-        assert!(glob("busy*", "busybox"));
-        assert!(glob("*box", "busybox"));
-        assert!(glob("b*s*x", "busybox"));
-        assert!(!glob("busy", "busybox"));
-        assert!(glob("*", ""));
     }
 }

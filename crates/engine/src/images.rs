@@ -18,6 +18,42 @@ pub type ByteStream = Box<dyn AsyncRead + Send + Unpin>;
 /// An image with the references that name it.
 pub type NamedImage = (Arc<Image>, Vec<Reference>);
 
+/// What an image list asks for; `None` (or empty) for "any".
+#[derive(Debug, Clone, Default)]
+pub struct ImageListOptions {
+    /// Only untagged (`true`) or only tagged (`false`) images.
+    pub dangling: Option<bool>,
+    /// Every one must match: a label that is present (`None`) or has this value.
+    pub labels: Vec<(String, Option<String>)>,
+    /// Repository patterns (`*` globbing) one of the image's references matches.
+    pub references: Option<Vec<String>>,
+    /// Only images created before / after this one.
+    pub before: Option<String>,
+    pub since: Option<String>,
+}
+
+/// `*` globbing, as Docker's `reference` filter.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(mut t) = text.strip_prefix(head) else {
+                return false;
+            };
+            loop {
+                if glob(rest, t) {
+                    return true;
+                }
+                let mut chars = t.chars();
+                if chars.next().is_none() {
+                    return false;
+                }
+                t = chars.as_str();
+            }
+        }
+    }
+}
+
 pub struct ImageService {
     store: Arc<ImageStore>,
     events: Arc<EventBus>,
@@ -101,6 +137,45 @@ impl ImageService {
 
     pub fn list(&self) -> Vec<NamedImage> {
         self.store.list()
+    }
+
+    /// The images `o` asks for, newest first.
+    pub fn list_filtered(&self, o: &ImageListOptions) -> Result<Vec<NamedImage>, EngineError> {
+        let created_of = |name: &Option<String>| -> Result<Option<i64>, EngineError> {
+            name.as_deref()
+                .map(|n| self.resolve(n).map(|(img, _)| img.config.created_unix()))
+                .transpose()
+        };
+        let (before, since) = (created_of(&o.before)?, created_of(&o.since)?);
+        let mut rows: Vec<NamedImage> = self
+            .list()
+            .into_iter()
+            .filter(|(img, refs)| {
+                let tagged = refs.iter().any(|r| r.tag().is_some());
+                let created = img.config.created_unix();
+                let labels = img.config.labels();
+                o.dangling.is_none_or(|d| d != tagged)
+                    && o.labels.iter().all(|(k, v)| match v {
+                        Some(v) => labels.get(k) == Some(v),
+                        None => labels.contains_key(k),
+                    })
+                    && o.references.as_ref().is_none_or(|pats| {
+                        pats.iter().any(|pat| {
+                            refs.iter()
+                                .any(|r| glob(pat, r.familiar_repo()) || glob(pat, &r.to_string()))
+                        })
+                    })
+                    && before.is_none_or(|b| created < b)
+                    && since.is_none_or(|s| created > s)
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            b.0.config
+                .created_unix()
+                .cmp(&a.0.config.created_unix())
+                .then_with(|| a.0.id.to_string().cmp(&b.0.id.to_string()))
+        });
+        Ok(rows)
     }
 
     pub fn resolve(&self, name: &str) -> Result<NamedImage, EngineError> {
@@ -242,5 +317,19 @@ pub fn host_arch() -> &'static str {
         "aarch64" => "arm64",
         "arm" => "arm",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globbing() {
+        assert!(glob("busy*", "busybox"));
+        assert!(glob("*box", "busybox"));
+        assert!(glob("b*s*x", "busybox"));
+        assert!(!glob("busy", "busybox"));
+        assert!(glob("*", ""));
     }
 }
