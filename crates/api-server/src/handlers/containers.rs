@@ -17,6 +17,7 @@ use crate::router::{Ctx, Route};
 use crate::stream::attach::{parse_detach_keys, AttachSession};
 use crate::stream::hijack::Hijack;
 use crate::stream::stdcopy;
+use crate::stream::websocket::WebSocketSession;
 
 /// This resource's routes.
 pub(crate) fn routes() -> Vec<Route> {
@@ -415,9 +416,6 @@ pub async fn resize(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
 /// out raw (no multiplexing) in binary messages; text or binary messages from the client go to
 /// the container's stdin.
 pub async fn attach_ws(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
-    use futures_util::SinkExt;
-    use tokio::io::AsyncWriteExt;
-    use tokio_tungstenite::tungstenite::protocol::{Message, Role};
     let key = req
         .headers()
         .get("Sec-WebSocket-Key")
@@ -436,49 +434,11 @@ pub async fn attach_ws(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let p: StreamParams = ctx.query.decode()?;
     let chunks = attach_output(&ctx, &p)?;
     let want_stdin = p.stdin && p.stream;
-    let backend = ctx.backend.clone();
-    let name = ctx.param(0).to_string();
-    Hijack::of(&req).websocket(&accept, move |io| async move {
-        let peer = io.peer();
-        let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(io, Role::Server, None).await;
-        let (mut sink, mut incoming) = ws.split();
-        let feed = tokio::spawn(async move {
-            let stdin = if want_stdin {
-                backend.attach_stdin(&name).await.ok().flatten()
-            } else {
-                None
-            };
-            let Some(mut stdin) = stdin else {
-                // Still read (and answer pings) until the client goes.
-                while let Some(Ok(_)) = incoming.next().await {}
-                return;
-            };
-            while let Some(Ok(msg)) = incoming.next().await {
-                let data = match msg {
-                    Message::Text(t) => t.as_bytes().to_vec(),
-                    Message::Binary(b) => b.to_vec(),
-                    Message::Close(_) => break,
-                    _ => continue,
-                };
-                if stdin.write_all(&data).await.is_err() {
-                    break;
-                }
-            }
-            let _ = stdin.shutdown().await;
-        });
-        if let Some(LogStream { mut chunks, .. }) = chunks {
-            loop {
-                let c = tokio::select! {
-                    c = chunks.next() => c,
-                    _ = peer.hung_up() => None,
-                };
-                let Some(c) = c else { break };
-                if sink.send(Message::Binary(c.data)).await.is_err() {
-                    break;
-                }
-            }
-        }
-        let _ = sink.close().await;
-        feed.abort();
-    })
+    let session = WebSocketSession {
+        backend: ctx.backend.clone(),
+        name: ctx.param(0).to_string(),
+        want_stdin,
+        chunks,
+    };
+    Hijack::of(&req).websocket(&accept, move |io| session.run(io))
 }

@@ -2,7 +2,6 @@
 
 use berth_api_types::progress::ProgressMessage;
 use berth_errdefs::ErrorKind;
-use bytes::Bytes;
 use http::{header, Request, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
@@ -17,6 +16,7 @@ use crate::error::ApiError;
 use crate::gates;
 use crate::query::{self, docker_bool};
 use crate::router::{Ctx, Route};
+use crate::stream::progress;
 use crate::Body;
 
 /// This resource's routes.
@@ -58,12 +58,6 @@ pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     json(StatusCode::OK, &compat::image_list(ctx.version, images))
 }
 
-fn progress_line(v: &ProgressMessage) -> Bytes {
-    let mut b = serde_json::to_vec(v).expect("json");
-    b.extend_from_slice(b"\r\n");
-    Bytes::from(b)
-}
-
 /// `POST /images/create`: import (`fromSrc`). Pulling (`fromImage`) is not supported yet.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -101,7 +95,7 @@ pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         message: p.message,
     };
     let id = ctx.backend.import_image(request).await?;
-    let line = progress_line(&ProgressMessage::status(compat::image_id(ctx.version, &id)));
+    let line = progress::line(&ProgressMessage::status(compat::image_id(ctx.version, &id)));
     Ok(Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
@@ -191,7 +185,7 @@ pub async fn load(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     }
     let mut body = Vec::new();
     for l in lines {
-        body.extend_from_slice(&progress_line(&ProgressMessage::stream(format!("{l}\n"))));
+        body.extend_from_slice(&progress::line(&ProgressMessage::stream(format!("{l}\n"))));
     }
     Ok(Response::builder()
         .status(StatusCode::OK)

@@ -2,4 +2,6 @@
 
 pub mod attach;
 pub mod hijack;
+pub mod progress;
 pub mod stdcopy;
+pub mod websocket;
