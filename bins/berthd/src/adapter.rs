@@ -251,20 +251,12 @@ impl ImageBackend for Daemon {
 
     fn list_images(&self, all: bool, filters: &Filters) -> Result<Vec<ImageSummary>, ApiError> {
         let _ = all; // every stored image is a top-level image: there are no intermediate layers to hide
-        let given = |key: &str| (!filters.get(key).is_empty()).then(|| filters.get(key).to_vec());
         let options = ImageListOptions {
             dangling: filters
                 .bool_value("dangling")
                 .map_err(|e| ApiError::bad_request(e.0))?,
-            labels: filters
-                .get("label")
-                .iter()
-                .map(|l| match l.split_once('=') {
-                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                    None => (l.clone(), None),
-                })
-                .collect(),
-            references: given("reference"),
+            labels: filters.labels(),
+            references: filters.given("reference"),
             before: filters.get("before").first().cloned(),
             since: filters.get("since").first().cloned(),
         };

@@ -121,7 +121,6 @@ fn to_wire(id: &str, name: &str, p: StatsPair) -> ContainerStats {
 /// The list query in the engine's terms (the API layer has checked the filters' values).
 fn list_options(q: &ContainerListQuery) -> ListOptions {
     let f = &q.filters;
-    let given = |key: &str| (!f.get(key).is_empty()).then(|| f.get(key).to_vec());
     let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
     ListOptions {
         all: q.all,
@@ -129,19 +128,16 @@ fn list_options(q: &ContainerListQuery) -> ListOptions {
         since: nonempty(&q.since),
         before: nonempty(&q.before),
         size: q.size,
-        exited: given("exited").map(|v| v.iter().filter_map(|c| c.parse().ok()).collect()),
-        status: given("status").map(|v| v.iter().filter_map(|s| Status::from_name(s)).collect()),
-        labels: f
-            .get("label")
-            .iter()
-            .map(|l| match l.split_once('=') {
-                Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                None => (l.clone(), None),
-            })
-            .collect(),
-        ids: given("id"),
-        names: given("name"),
-        ancestors: given("ancestor"),
+        exited: f
+            .given("exited")
+            .map(|v| v.iter().filter_map(|c| c.parse().ok()).collect()),
+        status: f
+            .given("status")
+            .map(|v| v.iter().filter_map(|s| Status::from_name(s)).collect()),
+        labels: f.labels(),
+        ids: f.given("id"),
+        names: f.given("name"),
+        ancestors: f.given("ancestor"),
     }
 }
 

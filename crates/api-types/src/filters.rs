@@ -77,6 +77,22 @@ impl Filters {
         self.0.get(key).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// The values given for `key`, `None` when it is absent (a filter to apply or not).
+    pub fn given(&self, key: &str) -> Option<Vec<String>> {
+        self.0.get(key).filter(|v| !v.is_empty()).cloned()
+    }
+
+    /// The `label` values as (key, value): `key` asks for the label's presence.
+    pub fn labels(&self) -> Vec<(String, Option<String>)> {
+        self.get("label")
+            .iter()
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (l.clone(), None),
+            })
+            .collect()
+    }
+
     pub fn contains(&self, key: &str) -> bool {
         self.0.contains_key(key)
     }
@@ -160,5 +176,14 @@ mod tests {
         assert!(f.match_labels(&labels));
         labels.insert("a".to_string(), "x".to_string());
         assert!(!f.match_labels(&labels));
+        assert_eq!(
+            f.labels(),
+            [
+                ("a".to_string(), Some("b".to_string())),
+                ("c".to_string(), None)
+            ]
+        );
+        assert_eq!(f.given("label").map(|v| v.len()), Some(2));
+        assert_eq!(f.given("id"), None);
     }
 }
