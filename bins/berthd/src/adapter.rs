@@ -18,6 +18,7 @@ use berth_api_types::system::{Info, Version};
 use berth_api_types::ApiVersion;
 use berth_engine::containers::ContainerPaths;
 use berth_engine::images::{host_arch, ImageListOptions};
+use berth_engine::labels::LabelFilter;
 use berth_engine::{ContainerService, Event, EventBus, ImageService, SystemFacts};
 use berth_image::{DeleteEffect, Image, ImageStore, Reference};
 use futures_util::StreamExt;
@@ -255,7 +256,7 @@ impl ImageBackend for Daemon {
             dangling: filters
                 .bool_value("dangling")
                 .map_err(|e| ApiError::bad_request(e.0))?,
-            labels: filters.labels(),
+            labels: LabelFilter(filters.labels()),
             references: filters.given("reference"),
             before: filters.get("before").first().cloned(),
             since: filters.get("since").first().cloned(),
@@ -451,10 +452,7 @@ fn event_matches(f: &Filters, e: &EventMessage) -> bool {
                 .is_some_and(|i| i == v || i.split(':').next() == Some(v)),
         })
         && f.any_matches("container", |v| e.kind == "container" && named(v))
-        && f.get("label").iter().all(|l| match l.split_once('=') {
-            Some((k, v)) => attrs.get(k).is_some_and(|x| x == v),
-            None => attrs.contains_key(l.as_str()),
-        })
+        && f.match_labels(|k| attrs.get(k).map(String::as_str))
 }
 
 impl EventsBackend for Daemon {

@@ -19,6 +19,8 @@ use berth_engine::containers::{
 };
 use futures_util::StreamExt;
 
+use berth_engine::labels::LabelFilter;
+
 use crate::adapter::Daemon;
 use crate::spec;
 
@@ -134,7 +136,7 @@ fn list_options(q: &ContainerListQuery) -> ListOptions {
         status: f
             .given("status")
             .map(|v| v.iter().filter_map(|s| Status::from_name(s)).collect()),
-        labels: f.labels(),
+        labels: LabelFilter(f.labels()),
         ids: f.given("id"),
         names: f.given("name"),
         ancestors: f.given("ancestor"),

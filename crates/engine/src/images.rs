@@ -11,6 +11,7 @@ use tokio_util::io::SyncIoBridge;
 
 use crate::error::EngineError;
 use crate::events::{EventBus, EventKind};
+use crate::labels::LabelFilter;
 
 /// A byte stream handed to the engine (a request body, in practice).
 pub type ByteStream = Box<dyn AsyncRead + Send + Unpin>;
@@ -23,8 +24,7 @@ pub type NamedImage = (Arc<Image>, Vec<Reference>);
 pub struct ImageListOptions {
     /// Only untagged (`true`) or only tagged (`false`) images.
     pub dangling: Option<bool>,
-    /// Every one must match: a label that is present (`None`) or has this value.
-    pub labels: Vec<(String, Option<String>)>,
+    pub labels: LabelFilter,
     /// Repository patterns (`*` globbing) one of the image's references matches.
     pub references: Option<Vec<String>>,
     /// Only images created before / after this one.
@@ -155,10 +155,7 @@ impl ImageService {
                 let created = img.config.created_unix();
                 let labels = img.config.labels();
                 o.dangling.is_none_or(|d| d != tagged)
-                    && o.labels.iter().all(|(k, v)| match v {
-                        Some(v) => labels.get(k) == Some(v),
-                        None => labels.contains_key(k),
-                    })
+                    && o.labels.matches(|k| labels.get(k).map(String::as_str))
                     && o.references.as_ref().is_none_or(|pats| {
                         pats.iter().any(|pat| {
                             refs.iter()

@@ -5,6 +5,7 @@ pub mod containers;
 pub mod error;
 pub mod events;
 pub mod images;
+pub mod labels;
 pub mod system;
 
 pub use containers::ContainerService;

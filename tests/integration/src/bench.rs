@@ -16,6 +16,19 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// The median time of `runs` calls of `f`, in milliseconds.
+pub fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
+    median(
+        (0..runs)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                f();
+                ms(t.elapsed())
+            })
+            .collect(),
+    )
+}
+
 /// `POST /containers/create` under `/{version}`; returns the new container's ID.
 pub fn create_container(socket: &Path, version: &str, body: &[u8]) -> String {
     let (st, b) = request(

@@ -7,8 +7,6 @@ use super::spec::{ContainerSpec, HostConfig, ImageDefaults, NetworkMode};
 use super::{net, ContainerService, Entry};
 use crate::error::EngineError;
 
-pub(crate) use super::spec::env_key;
-
 pub(crate) const DEFAULT_PATH: &str =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

@@ -12,20 +12,17 @@ use berth_runtime::monitor::{MonitorArgs, StartReport};
 use berth_runtime::rootfs::OverlayDirs;
 use berth_runtime::spec::{container_spec, BindMount, SpecParams};
 
-use super::create::{env_key, DEFAULT_PATH};
+use super::create::DEFAULT_PATH;
 use super::host_files;
 use super::record::ContainerRecord;
 use super::settings;
+use super::spec::env_key;
 use super::spec::{Config, LogDriver};
 use super::start::HostsLines;
 use super::users::UserFiles;
 use super::volumes;
 use super::{net, ContainerService, Entry};
 use crate::error::EngineError;
-
-fn internal(what: &str, e: std::io::Error) -> EngineError {
-    EngineError::failed(what, e)
-}
 
 fn parse_size(s: &str) -> Result<u64, EngineError> {
     let t = s.trim().to_ascii_lowercase();
@@ -112,13 +109,13 @@ impl ContainerService {
             .collect();
         overlay
             .create()
-            .map_err(|e| internal("create root filesystem", e))?;
+            .map_err(|e| EngineError::failed("create root filesystem", e))?;
         overlay
             .unmount()
-            .map_err(|e| internal("unmount stale root filesystem", e))?;
+            .map_err(|e| EngineError::failed("unmount stale root filesystem", e))?;
         overlay
             .mount(&lowers)
-            .map_err(|e| internal("mount root filesystem", e))
+            .map_err(|e| EngineError::failed("mount root filesystem", e))
     }
 
     /// The network namespace the container joins: its endpoint's on the bridge (left in
@@ -181,7 +178,7 @@ impl ContainerService {
     ) -> Result<(), EngineError> {
         let (c, h, id) = (&rec.spec.config, &rec.spec.host, &rec.id);
         std::fs::write(self.paths.hostname(id), format!("{}\n", c.hostname))
-            .map_err(|e| internal("write hostname", e))?;
+            .map_err(|e| EngineError::failed("write hostname", e))?;
         let mut extra = link_hosts;
         extra.extend(host_files::extra_hosts(
             &h.extra_hosts.clone().unwrap_or_default(),
@@ -190,7 +187,7 @@ impl ContainerService {
             self.paths.hosts(id),
             host_files::hosts(&c.hostname, &c.domainname, endpoint.map(|e| e.ip), &extra),
         )
-        .map_err(|e| internal("write hosts", e))?;
+        .map_err(|e| EngineError::failed("write hosts", e))?;
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let resolv = host_files::resolv_conf(
             &host_resolv,
@@ -198,7 +195,7 @@ impl ContainerService {
             &h.dns_search.clone().unwrap_or_default(),
         );
         std::fs::write(self.paths.resolv_conf(id), resolv)
-            .map_err(|e| internal("write resolv.conf", e))
+            .map_err(|e| EngineError::failed("write resolv.conf", e))
     }
 
     /// The bind mounts, with every destination resolved inside the root, so the runtime
@@ -279,12 +276,12 @@ impl ContainerService {
     /// The bundle directory with its `config.json`.
     fn write_bundle(&self, id: &str, spec: &serde_json::Value) -> Result<(), EngineError> {
         let bundle = self.paths.bundle(id);
-        std::fs::create_dir_all(&bundle).map_err(|e| internal("create bundle", e))?;
+        std::fs::create_dir_all(&bundle).map_err(|e| EngineError::failed("create bundle", e))?;
         std::fs::write(
             bundle.join("config.json"),
             serde_json::to_vec(spec).expect("spec serialises"),
         )
-        .map_err(|e| internal("write bundle", e))
+        .map_err(|e| EngineError::failed("write bundle", e))
     }
 
     /// Starts the monitor and reads its start report: the container's PID, or why it did
@@ -330,7 +327,7 @@ impl ContainerService {
             .create(true)
             .append(true)
             .open(self.paths.monitor_log(id))
-            .map_err(|e| internal("open monitor log", e))?;
+            .map_err(|e| EngineError::failed("open monitor log", e))?;
         let mut cmd = std::process::Command::new(&self.monitor_bin);
         cmd.args(args.to_args())
             .stdin(Stdio::null())
@@ -340,17 +337,17 @@ impl ContainerService {
         cmd.process_group(0);
         let mut child = tokio::process::Command::from(cmd)
             .spawn()
-            .map_err(|e| internal("start monitor", e))?;
+            .map_err(|e| EngineError::failed("start monitor", e))?;
         let stdout = child
             .stdout
             .take()
             .expect("piped")
             .into_owned_fd()
-            .map_err(|e| internal("monitor pipe", e))?;
+            .map_err(|e| EngineError::failed("monitor pipe", e))?;
         let mut line = String::new();
         std::io::BufReader::new(std::fs::File::from(stdout))
             .read_line(&mut line)
-            .map_err(|e| internal("read monitor report", e))?;
+            .map_err(|e| EngineError::failed("read monitor report", e))?;
         let report: StartReport = serde_json::from_str(line.trim()).unwrap_or(StartReport {
             pid: None,
             error: Some(format!(

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::record::{ContainerRecord, Status};
 use super::{net, ContainerService};
 use crate::error::EngineError;
+use crate::labels::LabelFilter;
 
 /// What to list. Each filter is `None` for "any"; `Some(values)` keeps a container that
 /// matches one of the values (so `Some(vec![])` keeps none).
@@ -21,8 +22,7 @@ pub struct ListOptions {
     pub size: bool,
     pub exited: Option<Vec<i32>>,
     pub status: Option<Vec<Status>>,
-    /// Every one must match: a label that is present (`None`) or has this value.
-    pub labels: Vec<(String, Option<String>)>,
+    pub labels: LabelFilter,
     /// ID prefixes.
     pub ids: Option<Vec<String>>,
     /// Substrings of the name.
@@ -61,25 +61,24 @@ fn dir_size(path: &std::path::Path) -> i64 {
 }
 
 impl ContainerService {
-    fn matches(&self, rec: &ContainerRecord, o: &ListOptions) -> bool {
-        let labels = rec.spec.config.labels.clone().unwrap_or_default();
+    /// `ancestors`: each ancestor filter with the ID of the image it names, if any.
+    fn matches(
+        rec: &ContainerRecord,
+        o: &ListOptions,
+        ancestors: &Option<Vec<(String, Option<String>)>>,
+    ) -> bool {
+        let labels = rec.spec.config.labels.as_ref();
         any(&o.exited, |code| {
             rec.state.status == Status::Exited && rec.state.exit_code == *code
         }) && any(&o.status, |s| *s == rec.state.status)
-            && o.labels.iter().all(|(k, v)| match v {
-                Some(v) => labels.get(k) == Some(v),
-                None => labels.contains_key(k),
-            })
+            && o.labels
+                .matches(|k| labels.and_then(|l| l.get(k)).map(String::as_str))
             && any(&o.ids, |p| rec.id.starts_with(p.as_str()))
             && any(&o.names, |n| {
                 rec.bare_name().contains(n.trim_start_matches('/'))
             })
-            && any(&o.ancestors, |a| {
-                rec.spec.config.image == *a
-                    || self
-                        .images
-                        .resolve(a)
-                        .is_ok_and(|image| image.id.to_string() == rec.image_id)
+            && any(ancestors, |(name, id)| {
+                rec.spec.config.image == *name || id.as_deref() == Some(rec.image_id.as_str())
             })
     }
 
@@ -118,6 +117,16 @@ impl ContainerService {
             || o.status.is_some()
             || o.exited.is_some();
         let link_names = self.link_names(&all);
+        // Each named image is looked up once, not once per container.
+        let ancestors = o.ancestors.as_ref().map(|names| {
+            names
+                .iter()
+                .map(|n| {
+                    let id = self.images.resolve(n).ok().map(|i| i.id.to_string());
+                    (n.clone(), id)
+                })
+                .collect()
+        });
         let mut out = Vec::new();
         for rec in all {
             if !show_all && !rec.state.status.is_active() {
@@ -125,7 +134,7 @@ impl ContainerService {
             }
             if since.as_ref().is_some_and(|s| rec.created <= *s)
                 || before.as_ref().is_some_and(|b| rec.created >= *b)
-                || !self.matches(&rec, o)
+                || !Self::matches(&rec, o, &ancestors)
             {
                 continue;
             }

@@ -9,7 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use berth_tests::bench::{create_container, median, memory_of, ms, request, start_container};
+use berth_tests::bench::{
+    create_container, median, median_ms, memory_of, ms, request, start_container,
+};
 use berth_tests::Daemon;
 
 const SLEEPERS: usize = 20;
@@ -57,15 +59,9 @@ fn round(bin: &Path, tar: &[u8], f: &mut Figures) {
     }
     f.api_cycle
         .push(median((0..15).map(|_| api_cycle(&d.socket)).collect()));
-    f.cli_run.push(median(
-        (0..8)
-            .map(|_| {
-                let t = Instant::now();
-                d.docker_ok(&["run", "--rm", "--network", "none", "busybox", "true"]);
-                ms(t.elapsed())
-            })
-            .collect(),
-    ));
+    f.cli_run.push(median_ms(8, || {
+        d.docker_ok(&["run", "--rm", "--network", "none", "busybox", "true"]);
+    }));
     d.docker_ok(&[
         "run",
         "-d",
@@ -77,15 +73,9 @@ fn round(bin: &Path, tar: &[u8], f: &mut Figures) {
         "sleep",
         "1000",
     ]);
-    f.cli_exec.push(median(
-        (0..8)
-            .map(|_| {
-                let t = Instant::now();
-                d.docker_ok(&["exec", "target", "true"]);
-                ms(t.elapsed())
-            })
-            .collect(),
-    ));
+    f.cli_exec.push(median_ms(8, || {
+        d.docker_ok(&["exec", "target", "true"]);
+    }));
     d.docker_ok(&["rm", "-f", "target"]);
     // PSS of the monitors (and the container processes they hold) per sleeping container:
     // the difference between SLEEPERS and none, so the daemon's own share cancels out.

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use berth_tests::bench::{docker, median, memory_of, ms, request, RefDocker};
+use berth_tests::bench::{docker, median, median_ms, memory_of, ms, request, RefDocker};
 use berth_tests::Daemon;
 
 /// create → start → wait → remove of `busybox true`, from this one process.
@@ -171,15 +171,9 @@ fn main() {
         "sleep",
         "1000",
     ]);
-    let exec = median(
-        (0..20)
-            .map(|_| {
-                let t = Instant::now();
-                d.docker_ok(&["exec", "target", "true"]);
-                ms(t.elapsed())
-            })
-            .collect(),
-    );
+    let exec = median_ms(20, || {
+        d.docker_ok(&["exec", "target", "true"]);
+    });
     // Attach throughput: a container writing 200 MB to stdout, read through docker attach.
     let t = Instant::now();
     let out = d.docker(&[

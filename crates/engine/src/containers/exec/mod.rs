@@ -12,8 +12,9 @@ use berth_runtime::fdpass;
 use berth_runtime::monitor::{ExecReply, ExecRequest};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::create::{env_key, DEFAULT_PATH};
+use super::create::DEFAULT_PATH;
 use super::record::{ContainerRecord, Status};
+use super::spec::env_key;
 use super::users::UserFiles;
 use super::ContainerService;
 use crate::error::EngineError;
