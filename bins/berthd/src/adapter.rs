@@ -14,7 +14,7 @@ use berth_api_types::container::ContainerConfig;
 use berth_api_types::events::{Actor, EventMessage};
 use berth_api_types::filters::Filters;
 use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary, RootFs};
-use berth_api_types::system::{Info, Version};
+use berth_api_types::system::{Component, Info, Platform, Version};
 use berth_api_types::ApiVersion;
 use berth_engine::containers::ContainerPaths;
 use berth_engine::images::{host_arch, ImageListOptions};
@@ -109,7 +109,11 @@ impl Daemon {
 
 impl SystemBackend for Daemon {
     fn version(&self) -> Version {
-        Version {
+        let mut v = Version {
+            platform: Platform {
+                name: "berth".to_string(),
+            },
+            components: Vec::new(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             api_version: ApiVersion::MAX.to_string(),
             min_api_version: ApiVersion::MIN.to_string(),
@@ -121,7 +125,29 @@ impl SystemBackend for Daemon {
             arch: host_arch().to_string(),
             kernel_version: self.facts.kernel_version.clone(),
             build_time: String::new(),
-        }
+            experimental: false,
+        };
+        // The engine's component repeats the daemon's details, as Docker's does.
+        let details = [
+            ("ApiVersion", v.api_version.clone()),
+            ("Arch", v.arch.clone()),
+            ("BuildTime", v.build_time.clone()),
+            ("Experimental", v.experimental.to_string()),
+            ("GitCommit", v.git_commit.clone()),
+            ("GoVersion", v.go_version.clone()),
+            ("KernelVersion", v.kernel_version.clone()),
+            ("MinAPIVersion", v.min_api_version.clone()),
+            ("Os", v.os.clone()),
+        ];
+        v.components.push(Component {
+            name: "Engine".to_string(),
+            version: v.version.clone(),
+            details: details
+                .into_iter()
+                .map(|(k, d)| (k.to_string(), d))
+                .collect(),
+        });
+        v
     }
 
     fn info(&self) -> Info {
@@ -230,6 +256,8 @@ fn summary(img: &Image, refs: &[Reference]) -> ImageSummary {
         } else {
             Some(labels.into_iter().collect())
         },
+        containers: -1,
+        shared_size: -1,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use berth_api_server::backend::{
-    ContainerBackend, ContainerListQuery, LogChunk, LogStream, LogsQuery,
+    ContainerBackend, ContainerListQuery, LogChunk, LogStream, LogsQuery, Waiting,
 };
 use berth_api_server::ApiError;
 use berth_api_types::container::{
@@ -15,7 +15,7 @@ use berth_api_types::stats::{
 };
 use berth_engine::containers::{
     net, ContainerRecord, CreateRequest, ListOptions, LogDriver, LogOptions, Port, StatsPair,
-    Status,
+    Status, WaitCondition,
 };
 use futures_util::StreamExt;
 
@@ -238,12 +238,15 @@ impl ContainerBackend for Daemon {
         self.containers().kill(name, signal).await.map_err(api_err)
     }
 
-    async fn wait_container(&self, name: &str) -> Result<i64, ApiError> {
-        self.containers()
-            .wait(name)
-            .await
-            .map(i64::from)
-            .map_err(api_err)
+    fn wait_container(&self, name: &str, condition: &str) -> Result<Waiting, ApiError> {
+        let condition: WaitCondition = condition.parse().map_err(api_err)?;
+        let waiting = self
+            .containers()
+            .wait_for(name, condition)
+            .map_err(api_err)?;
+        Ok(Box::pin(async move {
+            waiting.await.map(i64::from).map_err(api_err)
+        }))
     }
 
     async fn remove_container(

@@ -18,6 +18,9 @@ use tokio::io::AsyncRead;
 
 use crate::error::ApiError;
 
+/// A wait for a container under way: it ends with the exit code.
+pub type Waiting = futures_util::future::BoxFuture<'static, Result<i64, ApiError>>;
+
 /// A byte stream in or out (request body, tarball).
 pub type ByteStream = Pin<Box<dyn AsyncRead + Send>>;
 
@@ -121,7 +124,10 @@ pub trait ContainerBackend: Send + Sync {
     async fn stop_container(&self, name: &str, timeout: Option<u64>) -> Result<(), ApiError>;
     async fn restart_container(&self, name: &str, timeout: Option<u64>) -> Result<(), ApiError>;
     async fn kill_container(&self, name: &str, signal: &str) -> Result<(), ApiError>;
-    async fn wait_container(&self, name: &str) -> Result<i64, ApiError>;
+    /// Resolves the container and the `condition` (`not-running`, `next-exit`, `removed`;
+    /// empty for the first) at once, so that a bad one fails before anything is answered;
+    /// the returned wait ends with the exit code.
+    fn wait_container(&self, name: &str, condition: &str) -> Result<Waiting, ApiError>;
     async fn remove_container(
         &self,
         name: &str,

@@ -1,5 +1,7 @@
 //! Shaping the latest wire types down to what each API version sends. Pure functions of
-//! (version, value); the gates they use are in [`crate::gates`].
+//! (version, value): which fields a version has is the field table's ([`crate::fields`]);
+//! what is left here is structure (renamed, regrouped or re-encoded values), decided by
+//! the gates in [`crate::gates`].
 
 use berth_api_types::events::EventMessage;
 use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary};
@@ -7,6 +9,7 @@ use berth_api_types::system::{Info, Version};
 use berth_api_types::ApiVersion;
 use serde_json::{json, Map, Value};
 
+use crate::fields::{self, Answer};
 use crate::gates;
 
 /// An image ID as the version shows it: `sha256:<hex>` from 1.22, bare hex before.
@@ -18,83 +21,19 @@ pub fn image_id(v: ApiVersion, id: &str) -> String {
     }
 }
 
-fn pick(value: Value, keys: &[&str]) -> Value {
-    let mut src = match value {
-        Value::Object(m) => m,
-        other => return other,
-    };
-    let mut out = Map::new();
-    for k in keys {
-        if let Some(v) = src.remove(*k) {
-            out.insert((*k).to_string(), v);
-        }
-    }
-    Value::Object(out)
+/// The latest shape of `value`, cut to the fields `answer` has at `v`.
+fn shaped<T: serde::Serialize>(answer: Answer, v: ApiVersion, value: T) -> Value {
+    let mut all = serde_json::to_value(value).expect("wire types serialise");
+    fields::shape(answer, v, &mut all);
+    all
 }
 
 pub fn version(v: ApiVersion, ver: Version) -> Value {
-    let all = serde_json::to_value(ver).expect("version serialises");
-    if !gates::version_has_platform(v) {
-        pick(all, &["Version", "GitCommit", "GoVersion"])
-    } else if !gates::version_has_min_api(v) {
-        pick(
-            all,
-            &[
-                "Version",
-                "ApiVersion",
-                "GitCommit",
-                "GoVersion",
-                "Os",
-                "Arch",
-                "KernelVersion",
-            ],
-        )
-    } else {
-        all
-    }
+    shaped(Answer::Version, v, ver)
 }
 
 pub fn info(v: ApiVersion, info: Info) -> Value {
-    let all = serde_json::to_value(info).expect("info serialises");
-    let mut keys = vec![
-        "Containers",
-        "Images",
-        "Driver",
-        "DriverStatus",
-        "MemoryLimit",
-        "SwapLimit",
-        "IPv4Forwarding",
-        "Debug",
-        "NFd",
-        "NGoroutines",
-        "NEventsListener",
-        "KernelVersion",
-        "IndexServerAddress",
-    ];
-    if gates::info_has_exec_driver(v) {
-        keys.extend(["ExecutionDriver", "InitPath", "InitSha1"]);
-    }
-    if gates::info_has_operating_system(v) {
-        keys.push("OperatingSystem");
-    }
-    if gates::info_has_host_details(v) {
-        keys.extend([
-            "ID",
-            "Name",
-            "NCPU",
-            "MemTotal",
-            "DockerRootDir",
-            "Labels",
-            "SystemTime",
-            "HttpProxy",
-            "HttpsProxy",
-            "NoProxy",
-        ]);
-    }
-    if gates::info_has_modern_fields(v) {
-        return all;
-    }
-    pick(all, &keys)
+    shaped(Answer::Info, v, info)
 }
 
 /// `GET /images/json`: per-tag rows before 1.7, one object per image after.
@@ -118,23 +57,22 @@ pub fn image_list(v: ApiVersion, images: Vec<ImageSummary>) -> Value {
         }
         return Value::Array(rows);
     }
-    Value::Array(
-        images
-            .into_iter()
-            .map(|img| {
-                json!({
-                    "Id": image_id(v, &img.id),
-                    "ParentId": image_id(v, &img.parent_id),
-                    "RepoTags": if img.repo_tags.is_empty() { vec!["<none>:<none>".to_string()] } else { img.repo_tags },
-                    "RepoDigests": if img.repo_digests.is_empty() { vec!["<none>@<none>".to_string()] } else { img.repo_digests },
-                    "Created": img.created,
-                    "Size": img.size,
-                    "VirtualSize": img.virtual_size,
-                    "Labels": img.labels,
-                })
-            })
-            .collect(),
-    )
+    let placeholders = gates::image_list_placeholder_tags(v);
+    let rows: Vec<ImageSummary> = images
+        .into_iter()
+        .map(|mut img| {
+            img.id = image_id(v, &img.id);
+            img.parent_id = image_id(v, &img.parent_id);
+            if placeholders && img.repo_tags.is_empty() {
+                img.repo_tags = vec!["<none>:<none>".to_string()];
+            }
+            if placeholders && img.repo_digests.is_empty() {
+                img.repo_digests = vec!["<none>@<none>".to_string()];
+            }
+            img
+        })
+        .collect();
+    shaped(Answer::ImageList, v, rows)
 }
 
 /// `GET /images/(name)/json`: the raw lower-case image JSON before 1.12, Docker 1.6's
@@ -177,53 +115,37 @@ pub fn image_inspect(v: ApiVersion, img: ImageInspect) -> Value {
     let mut all = serde_json::to_value(&img).expect("inspect serialises");
     all["Id"] = id.into();
     all["Parent"] = parent.into();
-    if v <= ApiVersion::new(1, 18) {
-        return pick(
-            all,
-            &[
-                "Architecture",
-                "Author",
-                "Comment",
-                "Config",
-                "Container",
-                "ContainerConfig",
-                "Created",
-                "DockerVersion",
-                "Id",
-                "Os",
-                "Parent",
-                "Size",
-                "VirtualSize",
-            ],
-        );
-    }
+    fields::shape(Answer::ImageInspect, v, &mut all);
     all
 }
 
 pub fn history(v: ApiVersion, items: Vec<HistoryItem>) -> Value {
-    Value::Array(
-        items
-            .into_iter()
-            .map(|h| {
-                if !gates::history_has_size(v) {
-                    // Before 1.7 the Id is the image's name (first tag) or its short ID.
-                    let id = h.tags.as_ref().and_then(|t| t.first().cloned()).unwrap_or_else(|| short(&h.id));
-                    let mut m = json!({"Id": id, "Created": h.created, "CreatedBy": h.created_by});
-                    if let Some(tags) = h.tags {
-                        m["Tags"] = tags.into();
-                    }
-                    return m;
-                }
-                let mut m = json!({
-                    "Id": image_id(v, &h.id), "Created": h.created, "CreatedBy": h.created_by, "Tags": h.tags, "Size": h.size,
-                });
-                if gates::history_has_comment(v) {
-                    m["Comment"] = h.comment.into();
-                }
-                m
-            })
-            .collect(),
-    )
+    let names = gates::history_names_images(v);
+    let items: Vec<HistoryItem> = items
+        .into_iter()
+        .map(|mut h| {
+            h.id = if names {
+                // Before 1.7 the Id is the image's name (first tag) or its short ID.
+                h.tags
+                    .as_ref()
+                    .and_then(|t| t.first().cloned())
+                    .unwrap_or_else(|| short(&h.id))
+            } else {
+                image_id(v, &h.id)
+            };
+            h
+        })
+        .collect();
+    let mut all = shaped(Answer::ImageHistory, v, items);
+    if names {
+        // Untagged layers had no `Tags` at all.
+        for item in all.as_array_mut().into_iter().flatten() {
+            if item.get("Tags").is_some_and(Value::is_null) {
+                item.as_object_mut().expect("object").remove("Tags");
+            }
+        }
+    }
+    all
 }
 
 fn short(id: &str) -> String {
@@ -254,70 +176,42 @@ pub fn event(v: ApiVersion, mut e: EventMessage) -> Value {
     serde_json::to_value(e).expect("event serialises")
 }
 
-/// `GET /containers/json` entries for the version.
+/// `GET /containers/json` entries for the version; sizes only when asked for.
 pub fn container_list(
     v: ApiVersion,
     items: Vec<berth_api_types::container::ContainerSummary>,
     size: bool,
 ) -> Value {
-    Value::Array(
-        items
-            .into_iter()
-            .map(|c| {
-                let mut m = json!({
-                    "Id": c.id, "Names": c.names, "Image": c.image, "Command": c.command, "Created": c.created,
-                    "Status": c.status, "Ports": c.ports,
-                });
-                if gates::container_list_has_labels(v) {
-                    m["Labels"] = json!(c.labels);
-                }
-                if size {
-                    m["SizeRw"] = json!(c.size_rw.unwrap_or(0));
-                    m["SizeRootFs"] = json!(c.size_root_fs.unwrap_or(0));
-                }
-                if gates::container_list_has_image_id(v) {
-                    m["ImageID"] = json!(c.image_id);
-                }
-                if gates::container_list_has_state(v) {
-                    m["State"] = json!(c.state);
-                }
-                m
-            })
-            .collect(),
-    )
+    let rows: Vec<_> = items
+        .into_iter()
+        .map(|mut c| {
+            if size {
+                c.size_rw.get_or_insert(0);
+                c.size_root_fs.get_or_insert(0);
+            } else {
+                c.size_rw = None;
+                c.size_root_fs = None;
+            }
+            c
+        })
+        .collect();
+    shaped(Answer::ContainerList, v, rows)
 }
 
 /// `GET /containers/(id)/json` for the version.
 pub fn container_inspect(v: ApiVersion, c: berth_api_types::container::ContainerInspect) -> Value {
+    let image = image_id(v, &c.image);
     let mut all = serde_json::to_value(&c).expect("inspect serialises");
-    if !gates::inspect_state_has_status(v) {
-        if let Some(state) = all["State"].as_object_mut() {
-            state.remove("Status");
-            state.remove("Dead");
-        }
-        if let Some(cfg) = all["Config"].as_object_mut() {
-            cfg.remove("StopSignal");
-        }
-    }
-    if !gates::inspect_has_volumes_maps(v) {
-        if let Some(o) = all.as_object_mut() {
-            o.remove("Volumes");
-            o.remove("VolumesRW");
-        }
-    }
     if gates::legacy_network_settings(v) {
         if let Some(ns) = all["NetworkSettings"].as_object_mut() {
-            let take = |ns: &mut serde_json::Map<String, Value>, k: &str| {
-                ns.remove(k).unwrap_or(Value::Null)
-            };
-            let ip = take(ns, "IPAddress");
-            let prefix = take(ns, "IPPrefixLen");
-            ns.remove("MacAddress");
-            ns.insert("IpAddress".into(), ip);
-            ns.insert("IpPrefixLen".into(), prefix);
+            for (new, old) in [("IPAddress", "IpAddress"), ("IPPrefixLen", "IpPrefixLen")] {
+                let value = ns.remove(new).unwrap_or(Value::Null);
+                ns.insert(old.into(), value);
+            }
         }
     }
-    all["Image"] = json!(image_id(v, &c.image));
+    all["Image"] = json!(image);
+    fields::shape(Answer::ContainerInspect, v, &mut all);
     all
 }
 
@@ -341,19 +235,16 @@ pub fn stats(v: ApiVersion, s: berth_api_types::stats::ContainerStats) -> Value 
     all
 }
 
-/// `GET /exec/(id)/json` for the version (the embedded container shaped as inspect is).
+/// `GET /exec/(id)/json` for the version (the embedded container, sent before 1.22, shaped
+/// as inspect is).
 pub fn exec_inspect(v: ApiVersion, e: berth_api_types::exec::ExecInspect) -> Value {
     let container = container_inspect(v, e.container.clone());
     let mut all = serde_json::to_value(&e).expect("exec inspect serialises");
     all["Container"] = container;
-    if !gates::exec_inspect_has_container_id(v) {
-        let o = all.as_object_mut().expect("object");
-        o.remove("ContainerID");
-        o.remove("Pid");
-        if o.get("ExitCode").is_some_and(Value::is_null) {
-            o.insert("ExitCode".into(), json!(0));
-        }
+    if all.get("ExitCode").is_some_and(Value::is_null) && !gates::exec_inspect_has_container_id(v) {
+        all["ExitCode"] = json!(0);
     }
+    fields::shape(Answer::ExecInspect, v, &mut all);
     all
 }
 
@@ -371,6 +262,8 @@ mod tests {
             size: 2,
             virtual_size: 2,
             labels: None,
+            containers: -1,
+            shared_size: -1,
         }
     }
 
@@ -442,6 +335,7 @@ mod tests {
             arch: "amd64".into(),
             kernel_version: "6".into(),
             build_time: String::new(),
+            ..Default::default()
         };
         let v7 = version(ApiVersion::new(1, 7), ver.clone());
         assert!(v7.get("ApiVersion").is_none() && v7.get("Version").is_some());

@@ -40,14 +40,16 @@ pub fn version_has_min_api(version: ApiVersion) -> bool {
     version >= v(25)
 }
 
-/// History entries: full IDs and `Size` from API 1.7; before, `Id` is the tag or short ID.
-pub fn history_has_size(version: ApiVersion) -> bool {
-    version >= v(7)
+/// History entries name the image (its first tag, or short ID) in `Id` below API 1.7; full
+/// IDs after.
+pub fn history_names_images(version: ApiVersion) -> bool {
+    version < v(7)
 }
 
-/// History entries have `Comment` from API 1.19 (Docker 1.7).
-pub fn history_has_comment(version: ApiVersion) -> bool {
-    version >= v(19)
+/// Untagged images are listed with `<none>:<none>` and `<none>@<none>` placeholders below
+/// API 1.43 (Docker 24 lists empty `RepoTags`/`RepoDigests`).
+pub fn image_list_placeholder_tags(version: ApiVersion) -> bool {
+    version < v(43)
 }
 
 /// `POST /images/(name)/tag` refuses to move an existing tag without `force` before API 1.22
@@ -126,6 +128,11 @@ pub fn create_has_toplevel_resources(version: ApiVersion) -> bool {
     version < v(18)
 }
 
+/// `POST /containers/(id)/wait` takes `condition` and sends its headers at once from API 1.30.
+pub fn wait_has_condition(version: ApiVersion) -> bool {
+    version >= v(30)
+}
+
 /// `POST /containers/(id)/start` accepts a `HostConfig` body until API 1.24 (removed in 1.24).
 pub fn start_accepts_host_config(version: ApiVersion) -> bool {
     version < v(24)
@@ -166,7 +173,8 @@ mod tests {
                 && !info_has_host_details(v(15))
                 && info_has_host_details(v(18))
         );
-        assert!(!history_has_size(v(5)) && history_has_size(v(7)) && !history_has_comment(v(18)));
+        assert!(history_names_images(v(5)) && !history_names_images(v(7)));
+        assert!(image_list_placeholder_tags(v(42)) && !image_list_placeholder_tags(v(43)));
         assert!(!container_list_has_labels(v(15)) && container_list_has_labels(v(18)));
         assert!(
             !container_list_has_state(v(18))

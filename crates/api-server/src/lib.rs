@@ -21,6 +21,7 @@ pub mod backend;
 pub mod body;
 pub mod compat;
 pub mod error;
+pub mod fields;
 pub mod gates;
 mod handlers;
 mod long_target;

@@ -261,6 +261,7 @@ impl Router {
             HeaderValue::from_str(&format!("berth/{} (linux)", self.info.version)).expect("ascii"),
         );
         h.insert("OSType", HeaderValue::from_static("linux"));
+        h.insert("Docker-Experimental", HeaderValue::from_static("false"));
         if let Some(origin) = &self.info.cors_origin {
             if let Ok(v) = HeaderValue::from_str(origin) {
                 h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);

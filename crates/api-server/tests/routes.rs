@@ -161,17 +161,21 @@ async fn every_route_resolves_under_every_prefix() {
             "No such exec instance: e",
         ),
     ];
-    for prefix in ["", "/v1.5", "/v1.7", "/v1.11", "/v1.15", "/v1.18"] {
+    for prefix in [
+        "", "/v1.5", "/v1.7", "/v1.11", "/v1.15", "/v1.18", "/v1.23", "/v1.24", "/v1.25", "/v1.41",
+        "/v1.44",
+    ] {
         for (method, path, body, status, starts) in routes {
             let headers = if body.is_empty() { &[][..] } else { JSON };
             let a = call(method, &format!("{prefix}{path}"), headers, body).await;
             assert_eq!(a.status, *status, "{method} {prefix}{path}: {}", a.body);
+            let message = error_message(&a);
             assert!(
-                a.body.starts_with(starts),
+                message.starts_with(starts),
                 "{method} {prefix}{path}: {:?}",
                 a.body
             );
-            for h in ["api-version", "server", "ostype"] {
+            for h in ["api-version", "server", "ostype", "docker-experimental"] {
                 assert!(a.headers.contains_key(h), "{method} {prefix}{path}: no {h}");
             }
         }
@@ -179,6 +183,14 @@ async fn every_route_resolves_under_every_prefix() {
     // The attach websocket needs its handshake headers before anything else.
     let a = call("GET", "/containers/c/attach/ws", &[], "").await;
     assert_eq!(a.status, 400, "{}", a.body);
+}
+
+/// An error's message: the body below 1.24, its `message` from 1.24.
+fn error_message(a: &common::Answer) -> String {
+    match serde_json::from_str::<serde_json::Value>(&a.body) {
+        Ok(v) if v.get("message").is_some() => v["message"].as_str().unwrap().to_string(),
+        _ => a.body.trim().to_string(),
+    }
 }
 
 /// method, path, headers, body → status, whole body.
@@ -195,10 +207,39 @@ type Case = (
 #[tokio::test]
 async fn the_router_answers_as_docker_does() {
     let table: &[Case] = &[
-        ("GET", "/nope", &[], "", 404, "page not found"),
-        ("GET", "/v1.19/_ping", &[], "", 400, "client version 1.19 is too new. Maximum supported API version is 1.18"),
-        ("GET", "/v1.4/_ping", &[], "", 400, "client version 1.4 is too old. Minimum supported API version is 1.5, please upgrade your client to a newer version"),
-        ("GET", "/v1.x/_ping", &[], "", 400, "invalid API version in path: 1.x"),
+        ("GET", "/v1.18/nope", &[], "", 404, "page not found"),
+        (
+            "GET",
+            "/nope",
+            &[],
+            "",
+            404,
+            r#"{"message":"page not found"}"#,
+        ),
+        (
+            "GET",
+            "/v1.45/_ping",
+            &[],
+            "",
+            400,
+            r#"{"message":"client version 1.45 is too new. Maximum supported API version is 1.44"}"#,
+        ),
+        (
+            "GET",
+            "/v1.4/_ping",
+            &[],
+            "",
+            400,
+            r#"{"message":"client version 1.4 is too old. Minimum supported API version is 1.5, please upgrade your client to a newer version"}"#,
+        ),
+        (
+            "GET",
+            "/v1.x/_ping",
+            &[],
+            "",
+            400,
+            r#"{"message":"invalid API version in path: 1.x"}"#,
+        ),
         ("HEAD", "/_ping", &[], "", 200, ""),
         (
             "POST",
@@ -208,20 +249,87 @@ async fn the_router_answers_as_docker_does() {
             400,
             "Content-Type specified (text/plain) must be 'application/json'",
         ),
-        ("POST", "/containers/create", &[], r#"{"Image":"x"}"#, 400, "Content-Type specified () must be 'application/json'"),
-        ("GET", "/containers/json?filters=%7B%22status%22%3A%5B%22bogus%22%5D%7D", &[], "", 400, "Invalid filter 'status=bogus'"),
-        ("GET", "/containers/json?filters=%7B%22exited%22%3A%5B%22x%22%5D%7D", &[], "", 400, "strconv.Atoi: parsing \"x\": invalid syntax"),
-        ("GET", "/containers/json?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D", &[], "", 400, "Invalid filter 'bogus'"),
+        (
+            "POST",
+            "/containers/create",
+            &[],
+            r#"{"Image":"x"}"#,
+            400,
+            "Content-Type specified () must be 'application/json'",
+        ),
+        (
+            "GET",
+            "/containers/json?filters=%7B%22status%22%3A%5B%22bogus%22%5D%7D",
+            &[],
+            "",
+            400,
+            "Invalid filter 'status=bogus'",
+        ),
+        (
+            "GET",
+            "/containers/json?filters=%7B%22exited%22%3A%5B%22x%22%5D%7D",
+            &[],
+            "",
+            400,
+            "strconv.Atoi: parsing \"x\": invalid syntax",
+        ),
+        (
+            "GET",
+            "/containers/json?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D",
+            &[],
+            "",
+            400,
+            "Invalid filter 'bogus'",
+        ),
         // Path parameters are matched percent-decoded.
-        ("GET", "/containers/my%2Dname/json", &[], "", 404, "No such container: my-name"),
+        (
+            "GET",
+            "/containers/my%2Dname/json",
+            &[],
+            "",
+            404,
+            "No such container: my-name",
+        ),
     ];
     for (method, path, headers, body, status, text) in table {
         let a = call(method, path, headers, body).await;
         assert_eq!(a.status, *status, "{method} {path}: {}", a.body);
-        assert_eq!(a.body.trim(), *text, "{method} {path}");
+        if text.starts_with('{') || !a.body.starts_with('{') {
+            assert_eq!(a.body.trim(), *text, "{method} {path}");
+        } else {
+            assert_eq!(error_message(&a), *text, "{method} {path}");
+        }
+    }
+    // Errors are text below 1.24 and JSON from 1.24, whatever the route.
+    for (prefix, json) in [("/v1.23", false), ("/v1.24", true), ("", true)] {
+        let a = call("GET", &format!("{prefix}/containers/x/json"), &[], "").await;
+        assert_eq!(a.body.starts_with('{'), json, "{prefix}: {}", a.body);
+        assert_eq!(
+            a.headers["content-type"],
+            if json {
+                "application/json"
+            } else {
+                "text/plain; charset=utf-8"
+            }
+        );
+        assert_eq!(error_message(&a), "No such container: x");
+    }
+    let ping = call("GET", "/_ping", &[], "").await;
+    assert_eq!(ping.body, "OK");
+    for (h, want) in [
+        ("api-version", "1.44"),
+        ("builder-version", "1"),
+        ("swarm", "inactive"),
+        ("docker-experimental", "false"),
+        ("cache-control", "no-cache, no-store, must-revalidate"),
+        ("pragma", "no-cache"),
+        ("ostype", "linux"),
+    ] {
+        assert_eq!(ping.headers[h], want, "{h}");
     }
     let v = call("GET", "/v1.18/version", &[], "").await;
     let json: serde_json::Value = serde_json::from_str(&v.body).unwrap();
     assert_eq!(json["Version"], "0.0.0-test");
-    assert_eq!(v.headers["api-version"], "1.18");
+    // `Api-Version` is the server's newest, whatever the request's.
+    assert_eq!(v.headers["api-version"], "1.44");
 }

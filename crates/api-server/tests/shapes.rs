@@ -26,6 +26,8 @@ fn one_image() -> Fake {
                 size: 2_000_000,
                 virtual_size: 2_000_000,
                 labels: None,
+                containers: -1,
+                shared_size: -1,
             },
             inspect: ImageInspect {
                 id: id.clone(),

@@ -237,7 +237,10 @@ pub struct ContainerSummary {
     pub state: String,
     pub ports: Vec<PortSummary>,
     pub labels: BTreeMap<String, String>,
+    /// Only with `size=true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_rw: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_root_fs: Option<i64>,
 }
 
@@ -406,5 +409,37 @@ mod status_tests {
         assert_eq!(status_string("created", 0, 0, None), "Created");
         assert_eq!(human_duration(3600 * 5), "5 hours");
         assert_eq!(human_duration(86400 * 3), "3 days");
+    }
+}
+
+/// `POST /containers/(id)/wait`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WaitResponse {
+    pub status_code: i64,
+    /// Why the wait failed (API 1.34), sent only then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<WaitError>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WaitError {
+    pub message: String,
+}
+
+impl WaitResponse {
+    pub fn exited(status_code: i64) -> Self {
+        Self {
+            status_code,
+            error: None,
+        }
+    }
+
+    pub fn failed(message: String) -> Self {
+        Self {
+            status_code: -1,
+            error: Some(WaitError { message }),
+        }
     }
 }

@@ -18,6 +18,10 @@ pub struct ImageSummary {
     pub size: i64,
     pub virtual_size: i64,
     pub labels: Option<BTreeMap<String, String>>,
+    /// Containers using the image; -1 unless counted (`GET /system/df`), as Docker sends it.
+    pub containers: i64,
+    /// Bytes shared with other images; -1 unless counted, as Docker sends it.
+    pub shared_size: i64,
 }
 
 /// `GET /images/(name)/json`.

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Version {
+    pub platform: Platform,
+    /// The engine and what it runs on, each with its version (API 1.35).
+    pub components: Vec<Component>,
     pub version: String,
     pub api_version: String,
     #[serde(rename = "MinAPIVersion")]
@@ -15,6 +18,25 @@ pub struct Version {
     pub arch: String,
     pub kernel_version: String,
     pub build_time: String,
+    /// Sent only when true, as Docker sends it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub experimental: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Platform {
+    pub name: String,
+}
+
+/// One part of the engine in `GET /version`: `Engine` carries the daemon's own details.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Component {
+    pub name: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub details: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

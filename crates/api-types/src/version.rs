@@ -18,7 +18,7 @@ impl ApiVersion {
     /// The oldest version berth serves (the first documented one).
     pub const MIN: ApiVersion = ApiVersion::new(1, 5);
     /// The newest version berth serves; unprefixed requests are served at this version.
-    pub const MAX: ApiVersion = ApiVersion::new(1, 18);
+    pub const MAX: ApiVersion = ApiVersion::new(1, 44);
 }
 
 impl fmt::Display for ApiVersion {

@@ -1,7 +1,7 @@
 //! Container endpoints.
 
 use crate::RequestBody;
-use berth_api_types::container::{CreateBody, HostConfig};
+use berth_api_types::container::{CreateBody, HostConfig, WaitResponse};
 use futures_util::StreamExt;
 use http::{header, Request, Response, StatusCode};
 
@@ -159,13 +159,37 @@ pub async fn kill(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     no_content()
 }
 
+/// `POST /containers/(id)/wait`. From API 1.30 it takes a `condition` and answers its
+/// headers at once (`docker run` waits before it starts the container); before, it answers
+/// only once the container stopped.
 pub async fn wait(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default)]
+    struct WaitParams {
+        condition: String,
+    }
+    let early = gates::wait_has_condition(ctx.version);
+    let condition = if early {
+        ctx.query.decode::<WaitParams>()?.condition
+    } else {
+        String::new()
+    };
+    let waiting = ctx.backend.wait_container(ctx.param(0), &condition)?;
+    if early {
+        let answer = async move {
+            match waiting.await {
+                Ok(code) => json_line(&WaitResponse::exited(code)),
+                Err(e) => json_line(&WaitResponse::failed(e.message)),
+            }
+        };
+        return streaming("application/json", futures_util::stream::once(answer));
+    }
     let code = tokio::select! {
-        code = ctx.backend.wait_container(ctx.param(0)) => code?,
+        code = waiting => code?,
         // Nobody to tell: stop waiting (and holding the container's change channel).
         _ = ctx.peer.closed() => return Err(ApiError::client_gone()),
     };
-    json(StatusCode::OK, &serde_json::json!({ "StatusCode": code }))
+    json(StatusCode::OK, &WaitResponse::exited(code))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

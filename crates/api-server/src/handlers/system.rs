@@ -22,7 +22,10 @@ pub async fn ping(_ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
         .header(header::CACHE_CONTROL, "no-cache, no-store, must-revalidate")
-        .header(header::PRAGMA, "no-cache");
+        .header(header::PRAGMA, "no-cache")
+        // The legacy builder (`POST /build`); BuildKit's session protocol is not served.
+        .header("Builder-Version", "1")
+        .header("Swarm", "inactive");
     let body = if req.method() == Method::HEAD {
         empty()
     } else {

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use berth_api_server::backend::{
     ByteStream, ContainerBackend, ContainerListQuery, EventQuery, EventSubscription, EventsBackend,
     ExecBackend, ExecStreams, ImageBackend, ImportRequest, LogStream, LogsQuery, SystemBackend,
+    Waiting,
 };
 use berth_api_server::{ApiError, RequestBody, Router, ServerInfo};
 use berth_api_types::container::{
@@ -153,8 +154,18 @@ impl ContainerBackend for Fake {
     async fn kill_container(&self, n: &str, _s: &str) -> Result<(), ApiError> {
         Err(no_container(n))
     }
-    async fn wait_container(&self, n: &str) -> Result<i64, ApiError> {
-        Err(no_container(n))
+    fn wait_container(&self, n: &str, condition: &str) -> Result<Waiting, ApiError> {
+        let found = self.containers.iter().find(|c| c.summary.id == n);
+        let Some(c) = found else {
+            return Err(no_container(n));
+        };
+        if !["", "not-running", "next-exit", "removed"].contains(&condition) {
+            return Err(ApiError::bad_request(format!(
+                "invalid condition: {condition:?}"
+            )));
+        }
+        let code = c.inspect.state.exit_code;
+        Ok(Box::pin(async move { Ok(code) }))
     }
     async fn remove_container(&self, n: &str, _f: bool, _v: bool) -> Result<(), ApiError> {
         Err(no_container(n))

@@ -1,5 +1,6 @@
 //! A container's end: watching its monitor, recording the exit, restart policies, and waiting for it.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +10,6 @@ use berth_runtime::rootfs::OverlayDirs;
 use super::create::now;
 use super::record::{ContainerRecord, Status};
 use super::{ContainerService, Entry};
-use crate::error::EngineError;
 
 /// How long to wait before the next restart, as Docker's restart manager decides it: 100 ms,
 /// doubling at each restart up to a minute; a run of 10 s or more starts it over.
@@ -122,6 +122,17 @@ impl ContainerService {
             "die",
             &[("exitCode", rec.state.exit_code.to_string())],
         );
+        if rec.spec.host.auto_remove && !entry.restarting.load(Ordering::SeqCst) {
+            // `--rm` on the daemon's side (API 1.25): the container and its anonymous volumes
+            // go as soon as it exits; waits on `removed` end with the removal.
+            let svc = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = svc.remove(&rec.id, true, true).await {
+                    tracing::warn!(container = %rec.id, error = %e, "auto-removing container");
+                }
+            });
+            return;
+        }
         if apply_policy && self.should_restart(&rec) {
             let svc = self.clone();
             let entry = entry.clone();
@@ -158,14 +169,6 @@ impl ContainerService {
             .restart_policy
             .unwrap_or_default()
             .restarts_after(rec.state.exit_code, rec.restart_count)
-    }
-
-    /// Waits until the container is no longer running (or restarting); returns its exit code.
-    pub async fn wait(&self, name: &str) -> Result<i32, EngineError> {
-        let entry = self.entry(name)?;
-        self.wait_entry(&entry, None)
-            .await
-            .ok_or_else(|| EngineError::Internal("wait interrupted".into()))
     }
 
     pub(super) async fn wait_entry(&self, entry: &Entry, timeout: Option<Duration>) -> Option<i32> {

@@ -29,6 +29,7 @@ mod stop;
 mod top;
 mod users;
 mod volumes;
+mod wait;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -53,6 +54,7 @@ pub use spec::{
 };
 pub use stats::StatsPair;
 pub use volumes::MountPoint;
+pub use wait::{WaitCondition, Waiting};
 
 /// One container: its record (the truth, persisted on every change), a channel that ticks on
 /// every state change, and a lock that serialises operations on it.
@@ -62,6 +64,9 @@ pub(crate) struct Entry {
     pub op: tokio::sync::Mutex<()>,
     /// The restart policy's last back-off (kept in memory, as Docker's restart manager does).
     pub restart_delay: Mutex<Option<std::time::Duration>>,
+    /// A restart asked for by a user is under way: the exit it causes does not remove an
+    /// `AutoRemove` container (as Docker keeps it through `docker restart`).
+    pub restarting: std::sync::atomic::AtomicBool,
 }
 
 impl Entry {
@@ -72,6 +77,7 @@ impl Entry {
             changed,
             op: tokio::sync::Mutex::new(()),
             restart_delay: Mutex::new(None),
+            restarting: Default::default(),
         })
     }
 

@@ -8,7 +8,7 @@ use berth_runtime::security;
 use berth_runtime::spec::{Device, Resources, Rlimit};
 
 use super::record::ContainerRecord;
-use super::spec::HostConfig;
+use super::spec::{HostConfig, RestartPolicy};
 use crate::error::EngineError;
 
 fn invalid(msg: impl Into<String>) -> EngineError {
@@ -37,6 +37,11 @@ pub fn cgroup_path(rec: &ContainerRecord) -> String {
 
 /// Validates the host config at create time (what can be checked without running).
 pub fn validate(h: &HostConfig) -> Result<(), EngineError> {
+    if h.auto_remove && h.restart_policy.is_some_and(|p| p != RestartPolicy::No) {
+        return Err(invalid(
+            "can't create 'AutoRemove' container with restart policy",
+        ));
+    }
     capabilities(h)?;
     resources(h)?;
     rlimits(h)?;

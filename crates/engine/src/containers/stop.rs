@@ -1,5 +1,6 @@
 //! Signals, stop, kill and restart.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -90,14 +91,25 @@ impl ContainerService {
     ) -> Result<(), EngineError> {
         let entry = self.entry(name)?;
         let _op = entry.op.lock().await;
-        match self.stop_locked(&entry, timeout).await {
+        entry.restarting.store(true, Ordering::SeqCst);
+        let restarted = self.restart_locked(&entry, timeout).await;
+        entry.restarting.store(false, Ordering::SeqCst);
+        restarted?;
+        self.publish(&entry.snapshot(), "restart", &[]);
+        Ok(())
+    }
+
+    async fn restart_locked(
+        self: &Arc<Self>,
+        entry: &Arc<Entry>,
+        timeout: Option<u64>,
+    ) -> Result<(), EngineError> {
+        match self.stop_locked(entry, timeout).await {
             Ok(()) | Err(EngineError::NotModified) => {}
             Err(e) => return Err(e),
         }
-        self.update(&entry, |r| r.state.stopped_by_user = false)?;
+        self.update(entry, |r| r.state.stopped_by_user = false)?;
         *entry.restart_delay.lock().expect("lock") = None;
-        self.start_locked(&entry).await?;
-        self.publish(&entry.snapshot(), "restart", &[]);
-        Ok(())
+        self.start_locked(entry).await
     }
 }
