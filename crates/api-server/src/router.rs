@@ -191,10 +191,8 @@ impl Router {
                     "client version {v} is too old. Minimum supported API version is {}, please upgrade your client to a newer version",
                     ApiVersion::MIN
                 );
-                return self.finish(
-                    ApiError::bad_request(msg).into_response(ApiVersion::MAX),
-                    &method,
-                );
+                // In the asked version's error format (text), as dockerd answers it.
+                return self.finish(ApiError::bad_request(msg).into_response(v), &method);
             }
         }
         if method == Method::OPTIONS && self.info.cors_origin.is_some() {

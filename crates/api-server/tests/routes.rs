@@ -230,7 +230,7 @@ async fn the_router_answers_as_docker_does() {
             &[],
             "",
             400,
-            r#"{"message":"client version 1.4 is too old. Minimum supported API version is 1.5, please upgrade your client to a newer version"}"#,
+            "client version 1.4 is too old. Minimum supported API version is 1.5, please upgrade your client to a newer version",
         ),
         (
             "GET",

@@ -3,64 +3,8 @@
 
 mod common;
 
-use berth_api_types::container::ContainerConfig;
-use berth_api_types::image::{HistoryItem, ImageInspect, ImageSummary, RootFs};
-use common::{call, call_with, Fake, FakeImage};
-
-const HEX: &str = "ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01";
-
-fn one_image() -> Fake {
-    let id = format!("sha256:{HEX}");
-    let tags = vec!["busybox:latest".to_string(), "bb:1".to_string()];
-    Fake {
-        containers: Vec::new(),
-        execs: Vec::new(),
-        events: Vec::new(),
-        images: vec![FakeImage {
-            summary: ImageSummary {
-                id: id.clone(),
-                parent_id: String::new(),
-                repo_tags: tags.clone(),
-                repo_digests: Vec::new(),
-                created: 1_700_000_000,
-                size: 2_000_000,
-                virtual_size: 2_000_000,
-                labels: None,
-                containers: -1,
-                shared_size: -1,
-            },
-            inspect: ImageInspect {
-                id: id.clone(),
-                repo_tags: tags.clone(),
-                repo_digests: Vec::new(),
-                parent: String::new(),
-                comment: "Imported from -".into(),
-                created: "2023-11-14T22:13:20Z".into(),
-                container: String::new(),
-                container_config: ContainerConfig::default(),
-                docker_version: String::new(),
-                author: String::new(),
-                config: ContainerConfig::default(),
-                architecture: "amd64".into(),
-                os: "linux".into(),
-                size: 2_000_000,
-                virtual_size: 2_000_000,
-                root_fs: RootFs {
-                    kind: "layers".into(),
-                    layers: vec![id.clone()],
-                },
-            },
-            history: vec![HistoryItem {
-                id,
-                created: 1_700_000_000,
-                created_by: String::new(),
-                tags: Some(vec!["busybox:latest".into()]),
-                size: 2_000_000,
-                comment: "Imported from -".into(),
-            }],
-        }],
-    }
-}
+use common::fixtures::{one_image, HEX};
+use common::{call, call_with};
 
 /// `GET path` on a daemon holding the one image: the answer's JSON.
 async fn get_image_json(path: &str) -> serde_json::Value {

@@ -70,6 +70,21 @@ pub fn busybox_tar() -> PathBuf {
     .clone()
 }
 
+/// An image ID (bare hex) as the API version of `prefix` (`/v1.18`, or `""` for the newest)
+/// shows it: bare below 1.22, `sha256:`-prefixed from 1.22.
+pub fn image_id_at(prefix: &str, hex: &str) -> String {
+    let old = prefix
+        .strip_prefix("/v")
+        .and_then(|v| v.strip_prefix("1."))
+        .and_then(|m| m.parse::<u16>().ok())
+        .is_some_and(|minor| minor < 22);
+    if old {
+        hex.to_string()
+    } else {
+        format!("sha256:{hex}")
+    }
+}
+
 /// The docker CLI: `/usr/local/bin/docker` when present, else `docker` from PATH.
 pub fn docker_cli() -> PathBuf {
     let local = Path::new("/usr/local/bin/docker");
@@ -94,6 +109,15 @@ impl Response {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// An error's message: the text below API 1.24, the JSON `message` from 1.24.
+    pub fn message(&self) -> String {
+        let text = self.text();
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) if v["message"].is_string() => v["message"].as_str().unwrap().to_string(),
+            _ => text.trim_end_matches('\n').to_string(),
+        }
     }
 
     pub fn text(&self) -> String {
@@ -421,6 +445,7 @@ impl Daemon {
     }
 
     /// Imports a tarball as `repo:tag` and returns the image ID from the stream.
+    /// Imports `tarball` as `reference`; returns the image's ID as bare hex (see [`image_id_at`]).
     pub fn import(&self, tarball: &[u8], reference: &str) -> String {
         let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
         let r = self.request(
@@ -431,10 +456,8 @@ impl Daemon {
         );
         assert_eq!(r.status, 200, "import failed: {}", r.text());
         let lines = r.json_lines();
-        lines.last().unwrap()["status"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        let id = lines.last().unwrap()["status"].as_str().unwrap();
+        id.strip_prefix("sha256:").unwrap_or(id).to_string()
     }
 
     pub fn import_busybox(&self, reference: &str) -> String {

@@ -9,26 +9,33 @@ fn ping_answers_under_every_version_with_docker_headers() {
         let r = d.get(&format!("{v}/_ping"));
         assert_eq!(r.status, 200, "{v}");
         assert_eq!(r.text(), "OK");
-        assert_eq!(r.header("Api-Version"), Some("1.18"), "{v}");
+        assert_eq!(r.header("Api-Version"), Some("1.44"), "{v}");
+        assert_eq!(r.header("Builder-Version"), Some("1"), "{v}");
+        assert_eq!(r.header("Swarm"), Some("inactive"), "{v}");
+        assert_eq!(r.header("Docker-Experimental"), Some("false"), "{v}");
+        assert_eq!(r.header("Pragma"), Some("no-cache"), "{v}");
         assert!(r.header("Server").unwrap().starts_with("berth/"), "{v}");
         assert!(r.header("Server").unwrap().ends_with(" (linux)"));
         assert_eq!(r.header("OSType"), Some("linux"));
         let h = d.request("HEAD", &format!("{v}/_ping"), &[], &[]);
         assert_eq!(h.status, 200);
-        assert_eq!(h.header("Api-Version"), Some("1.18"));
+        assert_eq!(h.header("Api-Version"), Some("1.44"));
+        assert!(h.body.is_empty());
     }
 }
 
 #[test]
 fn versions_out_of_range_get_docker_messages() {
     let d = Daemon::start();
-    let r = d.get("/v1.99/version");
-    assert_eq!(r.status, 400);
-    assert_eq!(
-        r.text(),
-        "client version 1.99 is too new. Maximum supported API version is 1.18\n"
-    );
-    assert!(r.header("Content-Type").unwrap().starts_with("text/plain"));
+    for too_new in ["1.45", "1.99"] {
+        let r = d.get(&format!("/v{too_new}/version"));
+        assert_eq!(r.status, 400);
+        assert_eq!(
+            r.text(),
+            format!("{{\"message\":\"client version {too_new} is too new. Maximum supported API version is 1.44\"}}\n")
+        );
+        assert!(r.header("Content-Type").unwrap().starts_with("application/json"));
+    }
     let r = d.get("/v1.4/version");
     assert_eq!(r.status, 400);
     assert!(
@@ -40,7 +47,7 @@ fn versions_out_of_range_get_docker_messages() {
     let r = d.get("/v1.x/version");
     assert_eq!(r.status, 400);
     // Every version in range is accepted, not only the documented ones.
-    for minor in 5..=18 {
+    for minor in 5..=44 {
         assert_eq!(
             d.get(&format!("/v1.{minor}/version")).status,
             200,
@@ -52,14 +59,28 @@ fn versions_out_of_range_get_docker_messages() {
 #[test]
 fn unknown_routes_and_errors_are_plain_text_below_1_24() {
     let d = Daemon::start();
-    for v in VERSIONS {
+    for v in VERSIONS.iter().chain(&["/v1.23", "/v1.24", "/v1.44"]) {
+        let json = v.is_empty() || *v >= "/v1.24" && v.len() == 6;
+        let (page, image, kind) = if json {
+            (
+                "{\"message\":\"page not found\"}\n",
+                "{\"message\":\"No such image: nosuchimage\"}\n",
+                "application/json",
+            )
+        } else {
+            (
+                "page not found\n",
+                "No such image: nosuchimage\n",
+                "text/plain",
+            )
+        };
         let r = d.get(&format!("{v}/nope"));
         assert_eq!(r.status, 404, "{v}");
-        assert_eq!(r.text(), "page not found\n");
+        assert_eq!(r.text(), page, "{v}");
         let r = d.get(&format!("{v}/images/nosuchimage/json"));
         assert_eq!(r.status, 404);
-        assert_eq!(r.text(), "No such image: nosuchimage\n", "{v}");
-        assert!(r.header("Content-Type").unwrap().starts_with("text/plain"));
+        assert_eq!(r.text(), image, "{v}");
+        assert!(r.header("Content-Type").unwrap().starts_with(kind), "{v}");
         // Wrong method on a known path.
         assert_eq!(
             d.request("PUT", &format!("{v}/images/json"), &[], &[])
@@ -85,11 +106,20 @@ fn version_fields_follow_the_api_version() {
     }
     for v in ["/v1.11", "/v1.15", "/v1.18", ""] {
         let j = d.get(&format!("{v}/version")).json();
-        assert_eq!(j["ApiVersion"], "1.18", "{v}");
+        assert_eq!(j["ApiVersion"], "1.44", "{v}");
         assert_eq!(j["Os"], "linux");
         assert_eq!(j["KernelVersion"], kernel.as_str());
         assert!(j["Arch"].as_str().unwrap().len() > 1);
+        assert_eq!(j.get("MinAPIVersion").is_some(), v.is_empty(), "{v}");
     }
+    // 1.35 added the components; the engine's repeats the daemon's details.
+    let j = d.get("/version").json();
+    assert_eq!(j["MinAPIVersion"], "1.5");
+    assert_eq!(j["Components"][0]["Name"], "Engine");
+    assert_eq!(j["Components"][0]["Details"]["ApiVersion"], "1.44");
+    assert_eq!(j["Components"][0]["Details"]["KernelVersion"], kernel.as_str());
+    assert!(j["Platform"]["Name"].is_string());
+    assert!(d.get("/v1.34/version").json().get("Components").is_none());
 }
 
 fn meminfo_total() -> i64 {

@@ -251,8 +251,9 @@ pub(crate) fn join(prefix: &str, name: &str) -> String {
     }
 }
 
-/// Every field path of a JSON value as the table names them (map keys as `*`); fields the
-/// table does not know are named but not walked into.
+/// Every field path of a JSON value as the table names them (map keys as `*`), with `a[]` and
+/// `a.*` for collections that have an element; fields the table does not know are named but
+/// not walked into.
 pub fn paths_of(answer: Answer, value: &Value) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     collect(table().fields(answer), "", value, &mut out);
@@ -264,12 +265,14 @@ fn collect(fields: &Fields, prefix: &str, value: &Value, out: &mut BTreeSet<Stri
         Value::Array(items) => {
             let path = join(prefix, "[]");
             for item in items {
+                out.insert(path.clone());
                 collect(fields, &path, item, out);
             }
         }
         Value::Object(map) if fields.maps.contains(prefix) => {
             let path = join(prefix, "*");
             for item in map.values() {
+                out.insert(path.clone());
                 collect(fields, &path, item, out);
             }
         }

@@ -2,6 +2,8 @@
 //! uses a part of it.
 #![allow(dead_code)]
 
+pub mod fixtures;
+
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -186,7 +188,11 @@ impl ContainerBackend for Fake {
         self.container(n).map(|c| c.inspect.clone())
     }
     async fn top_container(&self, n: &str, _a: &str) -> Result<TopResponse, ApiError> {
-        Err(no_container(n))
+        self.container(n)?;
+        Ok(TopResponse {
+            titles: vec!["PID".into(), "CMD".into()],
+            processes: vec![vec!["1".into(), "sleep 1000".into()]],
+        })
     }
     fn container_logs(&self, n: &str, _q: &LogsQuery) -> Result<LogStream, ApiError> {
         Err(no_container(n))

@@ -17,12 +17,23 @@ impl ContainerService {
     /// `POST /containers/(id)/start`. Starting a running container is `NotModified`.
     pub async fn start(self: &Arc<Self>, name: &str) -> Result<(), EngineError> {
         let entry = self.entry(name)?;
-        let _op = entry.op.lock().await;
-        entry.snapshot().state.status.check_start()?;
-        self.update(&entry, |r| r.state.stopped_by_user = false)?;
-        // A start by hand begins the restart back-off anew, as Docker's does.
-        *entry.restart_delay.lock().expect("lock") = None;
-        self.start_locked(&entry).await
+        let started = {
+            let _op = entry.op.lock().await;
+            entry.snapshot().state.status.check_start()?;
+            self.update(&entry, |r| r.state.stopped_by_user = false)?;
+            // A start by hand begins the restart back-off anew, as Docker's does.
+            *entry.restart_delay.lock().expect("lock") = None;
+            self.start_locked(&entry).await
+        };
+        let rec = entry.snapshot();
+        if started.is_err() && rec.spec.host.auto_remove {
+            // An `AutoRemove` container that cannot start goes at once, as Docker's does:
+            // `docker run --rm` waits for its removal before it reports the error.
+            if let Err(e) = self.remove(&rec.id, true, true).await {
+                tracing::warn!(container = %rec.id, error = %e, "auto-removing container");
+            }
+        }
+        started
     }
 
     /// Starts the container; the caller holds its operation lock.

@@ -1,0 +1,212 @@
+//! What the in-process tests' fake daemons hold.
+
+use std::collections::BTreeMap;
+
+use berth_api_types::container::{
+    ContainerConfig, ContainerInspect, ContainerState, ContainerSummary, HostConfig,
+    NetworkSettings, PortBinding, PortSummary,
+};
+use berth_api_types::events::{Actor, EventMessage};
+use berth_api_types::exec::{ExecInspect, ProcessConfig};
+use berth_api_types::image::{HistoryItem, ImageInspect, ImageSummary, RootFs};
+use berth_api_types::stats::{ContainerStats, NetworkStats};
+
+use super::{Fake, FakeContainer, FakeImage};
+
+pub const ID: &str = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
+pub const IMAGE: &str = "sha256:ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01";
+
+pub fn inspect() -> ContainerInspect {
+    ContainerInspect {
+        id: ID.into(),
+        created: "2026-12-06T21:48:40Z".into(),
+        path: "sleep".into(),
+        args: vec!["1000".into()],
+        state: ContainerState {
+            status: "running".into(),
+            running: true,
+            paused: false,
+            restarting: false,
+            oom_killed: false,
+            dead: false,
+            pid: 4242,
+            exit_code: 0,
+            error: String::new(),
+            started_at: "2026-12-06T21:48:41Z".into(),
+            finished_at: "0001-01-01T00:00:00Z".into(),
+        },
+        image: IMAGE.into(),
+        network_settings: NetworkSettings {
+            bridge: "berth0".into(),
+            gateway: "172.18.0.1".into(),
+            ip_address: "172.18.0.2".into(),
+            ip_prefix_len: 16,
+            mac_address: "02:42:ac:12:00:02".into(),
+            port_mapping: None,
+            ports: Some(BTreeMap::from([(
+                "80/tcp".to_string(),
+                Some(vec![PortBinding {
+                    host_ip: "127.0.0.1".into(),
+                    host_port: "8080".into(),
+                }]),
+            )])),
+        },
+        resolv_conf_path: String::new(),
+        hostname_path: String::new(),
+        hosts_path: String::new(),
+        log_path: String::new(),
+        name: "/web".into(),
+        restart_count: 0,
+        driver: "overlay2".into(),
+        exec_driver: "berth-libcontainer".into(),
+        mount_label: String::new(),
+        process_label: String::new(),
+        app_armor_profile: String::new(),
+        exec_ids: None,
+        config: ContainerConfig {
+            image: "busybox".into(),
+            labels: Some(BTreeMap::from([("tier".to_string(), "web".to_string())])),
+            ..Default::default()
+        },
+        host_config: HostConfig::default(),
+        volumes: BTreeMap::from([("/data".to_string(), "/srv/data".to_string())]),
+        volumes_rw: BTreeMap::from([("/data".to_string(), true)]),
+    }
+}
+
+/// A daemon holding one running container on the bridge with a published port, one exec
+/// and one event.
+pub fn one_container() -> Fake {
+    let eth0 = NetworkStats {
+        rx_bytes: 10,
+        ..Default::default()
+    };
+    Fake {
+        containers: vec![FakeContainer {
+            summary: ContainerSummary {
+                id: ID.into(),
+                names: vec!["/web".into()],
+                image: "busybox".into(),
+                image_id: IMAGE.into(),
+                command: "sleep 1000".into(),
+                created: 1_765_057_720,
+                status: "Up 5 seconds".into(),
+                state: "running".into(),
+                ports: vec![
+                    PortSummary {
+                        ip: Some("127.0.0.1".into()),
+                        private_port: 80,
+                        public_port: Some(8080),
+                        kind: "tcp".into(),
+                    },
+                    PortSummary {
+                        ip: None,
+                        private_port: 53,
+                        public_port: None,
+                        kind: "udp".into(),
+                    },
+                ],
+                labels: BTreeMap::from([("tier".to_string(), "web".to_string())]),
+                size_rw: None,
+                size_root_fs: None,
+            },
+            inspect: inspect(),
+            stats: ContainerStats {
+                id: ID.into(),
+                name: "/web".into(),
+                read: "2026-12-06T21:49:00Z".into(),
+                preread: "2026-12-06T21:48:59Z".into(),
+                network: eth0.clone(),
+                networks: BTreeMap::from([("eth0".to_string(), eth0)]),
+                ..Default::default()
+            },
+        }],
+        execs: vec![ExecInspect {
+            id: "e1".into(),
+            running: false,
+            exit_code: None,
+            process_config: ProcessConfig {
+                entrypoint: "true".into(),
+                ..Default::default()
+            },
+            open_stdin: false,
+            open_stderr: true,
+            open_stdout: true,
+            container: inspect(),
+            container_id: ID.into(),
+            pid: 0,
+        }],
+        events: vec![EventMessage {
+            status: Some("start".into()),
+            id: Some(ID.into()),
+            from: Some("busybox".into()),
+            kind: "container".into(),
+            action: "start".into(),
+            actor: Actor {
+                id: ID.into(),
+                attributes: BTreeMap::from([("name".to_string(), "web".to_string())]),
+            },
+            scope: "local".into(),
+            time: 1_765_057_721,
+            time_nano: 1_765_057_721_000_000_000,
+        }],
+        ..Default::default()
+    }
+}
+
+pub const HEX: &str = "ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01ab01";
+
+/// A daemon holding one image with two tags.
+pub fn one_image() -> Fake {
+    let id = format!("sha256:{HEX}");
+    let tags = vec!["busybox:latest".to_string(), "bb:1".to_string()];
+    Fake {
+        containers: Vec::new(),
+        execs: Vec::new(),
+        events: Vec::new(),
+        images: vec![FakeImage {
+            summary: ImageSummary {
+                id: id.clone(),
+                parent_id: String::new(),
+                repo_tags: tags.clone(),
+                repo_digests: Vec::new(),
+                created: 1_700_000_000,
+                size: 2_000_000,
+                virtual_size: 2_000_000,
+                labels: None,
+                containers: -1,
+                shared_size: -1,
+            },
+            inspect: ImageInspect {
+                id: id.clone(),
+                repo_tags: tags.clone(),
+                repo_digests: Vec::new(),
+                parent: String::new(),
+                comment: "Imported from -".into(),
+                created: "2023-11-14T22:13:20Z".into(),
+                container: String::new(),
+                container_config: ContainerConfig::default(),
+                docker_version: String::new(),
+                author: String::new(),
+                config: ContainerConfig::default(),
+                architecture: "amd64".into(),
+                os: "linux".into(),
+                size: 2_000_000,
+                virtual_size: 2_000_000,
+                root_fs: RootFs {
+                    kind: "layers".into(),
+                    layers: vec![id.clone()],
+                },
+            },
+            history: vec![HistoryItem {
+                id,
+                created: 1_700_000_000,
+                created_by: String::new(),
+                tags: Some(vec!["busybox:latest".into()]),
+                size: 2_000_000,
+                comment: "Imported from -".into(),
+            }],
+        }],
+    }
+}
+
