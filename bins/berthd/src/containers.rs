@@ -7,7 +7,7 @@ use berth_api_server::backend::{
 use berth_api_server::ApiError;
 use berth_api_types::container::{
     status_string, ContainerInspect, ContainerState, ContainerSummary, CreateBody, CreateResponse,
-    HostConfig, NetworkSettings, PortBinding, PortSummary, TopResponse,
+    HostConfig, MountPoint, NetworkSettings, PortBinding, PortSummary, TopResponse,
 };
 use berth_api_types::stats::{
     BlkioEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, NetworkStats,
@@ -164,6 +164,39 @@ fn port_summaries(ports: &PublishedPorts) -> Vec<PortSummary> {
 }
 
 /// `NetworkSettings` from the engine's one account of it.
+/// The container's mounts as Docker shows them: anonymous volumes of the `local` driver,
+/// and binds (private propagation, as Docker's default).
+fn mount_points(rec: &ContainerRecord) -> Vec<MountPoint> {
+    rec.mounts
+        .iter()
+        .map(|m| {
+            let mode = if m.rw { "" } else { "ro" }.to_string();
+            match &m.volume {
+                Some(name) => MountPoint {
+                    kind: "volume".into(),
+                    name: name.clone(),
+                    source: m.source.clone(),
+                    destination: m.destination.clone(),
+                    driver: "local".into(),
+                    mode,
+                    rw: m.rw,
+                    propagation: String::new(),
+                },
+                None => MountPoint {
+                    kind: "bind".into(),
+                    name: String::new(),
+                    source: m.source.clone(),
+                    destination: m.destination.clone(),
+                    driver: String::new(),
+                    mode,
+                    rw: m.rw,
+                    propagation: "rprivate".into(),
+                },
+            }
+        })
+        .collect()
+}
+
 fn network_settings(settings: Option<net::NetworkSettings>) -> NetworkSettings {
     let Some(s) = settings else {
         return NetworkSettings::default();
@@ -297,6 +330,7 @@ impl ContainerBackend for Daemon {
                     state: rec.state.status.as_str().to_string(),
                     ports: port_summaries(&l.ports),
                     labels: rec.spec.config.labels.clone().unwrap_or_default(),
+                    mounts: mount_points(rec),
                     size_rw: l.size_rw,
                     size_root_fs: l.size_root_fs,
                 }
@@ -365,6 +399,7 @@ impl ContainerBackend for Daemon {
                 .iter()
                 .map(|m| (m.destination.clone(), m.rw))
                 .collect(),
+            mounts: mount_points(&rec),
         })
     }
 

@@ -133,6 +133,12 @@ pub fn wait_has_condition(version: ApiVersion) -> bool {
     version >= v(30)
 }
 
+/// Multiplexed output (attach, exec, logs without a terminal) is sent as
+/// `application/vnd.docker.multiplexed-stream` from API 1.42; `raw-stream` before.
+pub fn multiplexed_stream_type(version: ApiVersion) -> bool {
+    version >= v(42)
+}
+
 /// `POST /containers/(id)/start` accepts a `HostConfig` body until API 1.24 (removed in 1.24).
 pub fn start_accepts_host_config(version: ApiVersion) -> bool {
     version < v(24)

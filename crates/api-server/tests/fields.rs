@@ -20,7 +20,11 @@ const OMITTED: &[(Answer, &str, &str)] = &[
     (Answer::ContainerInspect, "Node", "only for swarm classic"),
     (Answer::ContainerInspect, "SizeRw", "only with ?size=1"),
     (Answer::ContainerInspect, "SizeRootFs", "only with ?size=1"),
-    (Answer::ContainerInspect, "State.Health", "only with a healthcheck"),
+    (
+        Answer::ContainerInspect,
+        "State.Health",
+        "only with a healthcheck",
+    ),
     (Answer::ContainerList, "[].SizeRw", "only with ?size=1"),
     (Answer::ContainerList, "[].SizeRootFs", "only with ?size=1"),
     (Answer::ContainerWait, "Error", "only when the wait failed"),
@@ -78,22 +82,38 @@ const NOT_YET: &[(Answer, &str)] = &[
     (Answer::ContainerInspect, "HostConfig.UTSMode"),
     (Answer::ContainerInspect, "HostConfig.UsernsMode"),
     (Answer::ContainerInspect, "HostConfig.VolumeDriver"),
-    (Answer::ContainerInspect, "Mounts"),
     (Answer::ContainerInspect, "NetworkSettings.EndpointID"),
-    (Answer::ContainerInspect, "NetworkSettings.GlobalIPv6Address"),
-    (Answer::ContainerInspect, "NetworkSettings.GlobalIPv6PrefixLen"),
+    (
+        Answer::ContainerInspect,
+        "NetworkSettings.GlobalIPv6Address",
+    ),
+    (
+        Answer::ContainerInspect,
+        "NetworkSettings.GlobalIPv6PrefixLen",
+    ),
     (Answer::ContainerInspect, "NetworkSettings.HairpinMode"),
     (Answer::ContainerInspect, "NetworkSettings.IPv6Gateway"),
-    (Answer::ContainerInspect, "NetworkSettings.LinkLocalIPv6Address"),
-    (Answer::ContainerInspect, "NetworkSettings.LinkLocalIPv6PrefixLen"),
+    (
+        Answer::ContainerInspect,
+        "NetworkSettings.LinkLocalIPv6Address",
+    ),
+    (
+        Answer::ContainerInspect,
+        "NetworkSettings.LinkLocalIPv6PrefixLen",
+    ),
     (Answer::ContainerInspect, "NetworkSettings.Networks"),
     (Answer::ContainerInspect, "NetworkSettings.SandboxID"),
     (Answer::ContainerInspect, "NetworkSettings.SandboxKey"),
-    (Answer::ContainerInspect, "NetworkSettings.SecondaryIPAddresses"),
-    (Answer::ContainerInspect, "NetworkSettings.SecondaryIPv6Addresses"),
+    (
+        Answer::ContainerInspect,
+        "NetworkSettings.SecondaryIPAddresses",
+    ),
+    (
+        Answer::ContainerInspect,
+        "NetworkSettings.SecondaryIPv6Addresses",
+    ),
     (Answer::ContainerInspect, "Platform"),
     (Answer::ContainerList, "[].HostConfig"),
-    (Answer::ContainerList, "[].Mounts"),
     (Answer::ContainerList, "[].NetworkSettings"),
     (Answer::ExecInspect, "CanRemove"),
     (Answer::ExecInspect, "DetachKeys"),
@@ -179,6 +199,11 @@ async fn every_answer_has_exactly_its_versions_fields() {
         for v in VERSIONS {
             let version: ApiVersion = v.parse().unwrap();
             let sent = paths_of(which, &answer(which, v).await);
+            for (a, f) in NOT_YET {
+                if *a == which && sent.contains(*f) {
+                    problems.push(format!("{which:?} at {v} sends {f}: take it off NOT_YET"));
+                }
+            }
             let want = table().fields_at(which, version);
             let extra: BTreeSet<_> = sent
                 .iter()
@@ -207,9 +232,15 @@ async fn every_answer_has_exactly_its_versions_fields() {
 #[test]
 fn not_yet_and_omitted_name_fields_of_the_table() {
     for (which, field, _) in OMITTED {
-        assert!(table().fields(*which).by_path.contains_key(*field), "{which:?} {field}");
+        assert!(
+            table().fields(*which).by_path.contains_key(*field),
+            "{which:?} {field}"
+        );
     }
     for (which, field) in NOT_YET {
-        assert!(table().fields(*which).by_path.contains_key(*field), "{which:?} {field}");
+        assert!(
+            table().fields(*which).by_path.contains_key(*field),
+            "{which:?} {field}"
+        );
     }
 }

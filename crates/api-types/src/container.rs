@@ -237,6 +237,7 @@ pub struct ContainerSummary {
     pub state: String,
     pub ports: Vec<PortSummary>,
     pub labels: BTreeMap<String, String>,
+    pub mounts: Vec<MountPoint>,
     /// Only with `size=true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_rw: Option<i64>,
@@ -323,6 +324,7 @@ pub struct ContainerInspect {
     pub volumes: BTreeMap<String, String>,
     #[serde(rename = "VolumesRW")]
     pub volumes_rw: BTreeMap<String, bool>,
+    pub mounts: Vec<MountPoint>,
 }
 
 /// `GET /containers/(id)/top`.
@@ -410,6 +412,28 @@ mod status_tests {
         assert_eq!(human_duration(3600 * 5), "5 hours");
         assert_eq!(human_duration(86400 * 3), "3 days");
     }
+}
+
+/// A mount of a container, in inspect (API 1.20) and the container list (1.23).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MountPoint {
+    /// `bind`, `volume` or `tmpfs`.
+    #[serde(rename = "Type")]
+    pub kind: String,
+    /// The volume's name; empty for other kinds.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    pub source: String,
+    pub destination: String,
+    /// The volume's driver; empty for other kinds.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub driver: String,
+    /// The options as given (`ro`, `z`, …).
+    pub mode: String,
+    #[serde(rename = "RW")]
+    pub rw: bool,
+    pub propagation: String,
 }
 
 /// `POST /containers/(id)/wait`.

@@ -383,7 +383,9 @@ fn save_get_and_load_roundtrip_under_every_version() {
             // From API 1.23, a progress stream names what was loaded.
             let lines = r.json_lines();
             assert!(
-                lines.iter().any(|l| l["stream"] == "Loaded image: busybox:latest\n"),
+                lines
+                    .iter()
+                    .any(|l| l["stream"] == "Loaded image: busybox:latest\n"),
                 "{lines:?}"
             );
         } else {

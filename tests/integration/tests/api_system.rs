@@ -34,7 +34,10 @@ fn versions_out_of_range_get_docker_messages() {
             r.text(),
             format!("{{\"message\":\"client version {too_new} is too new. Maximum supported API version is 1.44\"}}\n")
         );
-        assert!(r.header("Content-Type").unwrap().starts_with("application/json"));
+        assert!(r
+            .header("Content-Type")
+            .unwrap()
+            .starts_with("application/json"));
     }
     let r = d.get("/v1.4/version");
     assert_eq!(r.status, 400);
@@ -117,7 +120,10 @@ fn version_fields_follow_the_api_version() {
     assert_eq!(j["MinAPIVersion"], "1.5");
     assert_eq!(j["Components"][0]["Name"], "Engine");
     assert_eq!(j["Components"][0]["Details"]["ApiVersion"], "1.44");
-    assert_eq!(j["Components"][0]["Details"]["KernelVersion"], kernel.as_str());
+    assert_eq!(
+        j["Components"][0]["Details"]["KernelVersion"],
+        kernel.as_str()
+    );
     assert!(j["Platform"]["Name"].is_string());
     assert!(d.get("/v1.34/version").json().get("Components").is_none());
 }

@@ -301,14 +301,27 @@ fn attach_with_early_stdin_over_a_raw_socket() {
     use std::io::{Read, Write};
     let d = daemon();
     // Docker hijacks with `101 UPGRADED` when asked to, and with a plain 200 for old clients
-    // that send no Upgrade header; neither may lose stdin sent with the request.
-    for (name, upgrade, status_line) in [
+    // that send no Upgrade header; neither may lose stdin sent with the request. From API
+    // 1.42 output without a terminal is named a multiplexed stream.
+    let upgrade_tcp = "Upgrade: tcp\r\nConnection: Upgrade\r\n";
+    for (name, upgrade, status_line, v, media) in [
         (
             "early101",
-            "Upgrade: tcp\r\nConnection: Upgrade\r\n",
+            upgrade_tcp,
             "HTTP/1.1 101",
+            "1.18",
+            "raw-stream",
         ),
-        ("early200", "", "HTTP/1.1 200"),
+        ("early200", "", "HTTP/1.1 200", "1.18", "raw-stream"),
+        (
+            "late101",
+            upgrade_tcp,
+            "HTTP/1.1 101",
+            "1.44",
+            "multiplexed-stream",
+        ),
+        ("late200", "", "HTTP/1.1 200", "1.42", "multiplexed-stream"),
+        ("before42", "", "HTTP/1.1 200", "1.41", "raw-stream"),
     ] {
         let body = br#"{"Image":"busybox","Cmd":["sh","-c","read line; echo got:$line"],"OpenStdin":true,"StdinOnce":true,"AttachStdin":true}"#;
         let r = d.request(
@@ -320,7 +333,7 @@ fn attach_with_early_stdin_over_a_raw_socket() {
         assert_eq!(r.status, 201, "{}", r.text());
         let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
         // The request and the stdin bytes in one write, before any answer.
-        let mut req = format!("POST /v1.18/containers/{name}/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\n{upgrade}Content-Length: 0\r\n\r\n").into_bytes();
+        let mut req = format!("POST /v{v}/containers/{name}/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\n{upgrade}Content-Length: 0\r\n\r\n").into_bytes();
         req.extend_from_slice(b"hello\n");
         s.write_all(&req).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -336,8 +349,8 @@ fn attach_with_early_stdin_over_a_raw_socket() {
         assert!(text.starts_with(status_line), "{text}");
         assert!(
             text.to_ascii_lowercase()
-                .contains("content-type: application/vnd.docker.raw-stream"),
-            "{text}"
+                .contains(&format!("content-type: application/vnd.docker.{media}\r\n")),
+            "{v}: {text}"
         );
         let body = &out[out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
         assert_eq!(&body[8..], b"got:hello\n", "{text}");

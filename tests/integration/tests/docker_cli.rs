@@ -45,7 +45,10 @@ fn import_images_inspect_history_tag_rmi() {
         "{{.Id}} {{.Os}} {{.Architecture}}",
         "busybox",
     ]);
-    assert!(inspected.starts_with(&format!("sha256:{id}")), "{inspected}");
+    assert!(
+        inspected.starts_with(&format!("sha256:{id}")),
+        "{inspected}"
+    );
     assert!(inspected.contains(" linux "));
     let history = d.docker_ok(&[
         "history",
@@ -67,7 +70,7 @@ fn import_images_inspect_history_tag_rmi() {
     assert_eq!(out.trim(), "Untagged: mine/busybox:v1");
     let out = d.docker_ok(&["rmi", "busybox"]);
     assert!(
-        out.contains("Untagged: busybox:latest") && out.contains(&format!("Deleted: {id}")),
+        out.contains("Untagged: busybox:latest") && out.contains(&format!("Deleted: sha256:{id}")),
         "{out}"
     );
     assert_eq!(d.docker_ok(&["images", "-q"]).trim(), "");
@@ -94,7 +97,7 @@ fn save_and_load() {
         "--format",
         "{{.Repository}}:{{.Tag}} {{.ID}}",
     ]);
-    assert_eq!(images.trim(), format!("busybox:latest {id}"));
+    assert_eq!(images.trim(), format!("busybox:latest sha256:{id}"));
     // Piped through stdin as well.
     d.docker_ok(&["rmi", "busybox"]);
     let status = d

@@ -648,7 +648,7 @@ fn odd_input_gets_dockers_answers() {
     assert_eq!(berth_tests::demux(&r.body).0, b"two\n");
     let r = d.get("/containers/json?filters=%7B%22status%22%3A%5B%22bogus%22%5D%7D");
     assert_eq!(r.status, 400);
-    assert_eq!(r.text().trim(), "Invalid filter 'status=bogus'");
+    assert_eq!(r.message(), "Invalid filter 'status=bogus'");
     let r = d.get("/containers/json?all=1&filters=%7B%22status%22%3A%5B%22exited%22%5D%7D");
     assert_eq!(r.status, 200);
     assert_eq!(r.json().as_array().unwrap().len(), 1);

@@ -361,14 +361,17 @@ fn anonymous_volumes_volumes_from_and_rm_v() {
         out, "root:x:0:0:root:/root:/bin/sh\n",
         "a new volume starts with the image's content"
     );
-    let vols = d.docker_ok(&[
-        "inspect",
-        "-f",
-        "{{json .Volumes}} {{json .VolumesRW}}",
-        "owner",
-    ]);
-    let (v, rw) = vols.trim().split_once(' ').unwrap();
-    let v: serde_json::Value = serde_json::from_str(v).unwrap();
+    // API 1.44 shows Mounts; the Volumes and VolumesRW maps of 1.20 and before hold the same.
+    let mounts = d.docker_ok(&["inspect", "-f", "{{json .Mounts}}", "owner"]);
+    let mounts: serde_json::Value = serde_json::from_str(mounts.trim()).unwrap();
+    assert_eq!(mounts[0]["Type"], "volume", "{mounts}");
+    assert_eq!(mounts[0]["Destination"], "/etc");
+    assert_eq!(mounts[0]["Driver"], "local");
+    assert_eq!(mounts[0]["RW"], true);
+    let old = d.get("/v1.18/containers/owner/json").json();
+    let (v, rw) = (old["Volumes"].to_string(), old["VolumesRW"].to_string());
+    assert_eq!(mounts[0]["Source"], old["Volumes"]["/etc"]);
+    let v: serde_json::Value = serde_json::from_str(&v).unwrap();
     let source = v["/etc"].as_str().unwrap().to_string();
     assert!(
         source.starts_with(&d.data_root().join("volumes").display().to_string()),

@@ -50,6 +50,12 @@ const AFTER_1_18: &str = "after the v1.18 document; the CHANGELOG gives no versi
 /// 1.32's describe what it sent all along (moby PR 33130).
 const NETWORK_SETTINGS_FIXED: &str = "v1.32 definitions correct v1.25–v1.31's NetworkSettings";
 
+/// The 1.25–1.34 definitions give each port of a `PortMap` one binding; the daemon always
+/// sent a list (fixed in the 1.35 definitions).
+const PORT_MAP_FIXED: &str = "v1.35 definitions correct PortMap to a list of bindings";
+/// LXC options went with the LXC driver in Docker 1.10 (API 1.22).
+const LXC_GONE: &str = "CHANGELOG v1.22: the LXC execution driver is removed";
+
 const fn row(
     route: &'static str,
     field: &'static str,
@@ -95,6 +101,16 @@ pub(super) const NOT_FIELDS: &[NotField] = &[
         route: INSPECT,
         field: "NetworkSettings.Address",
         cite: NETWORK_SETTINGS_FIXED,
+    },
+    NotField {
+        route: INSPECT,
+        field: "HostConfig.PortBindings.*.HostIp",
+        cite: PORT_MAP_FIXED,
+    },
+    NotField {
+        route: INSPECT,
+        field: "HostConfig.PortBindings.*.HostPort",
+        cite: PORT_MAP_FIXED,
     },
     NotField {
         route: INSPECT,
@@ -181,6 +197,29 @@ pub(super) const ROWS: &[Row] = &[
     ),
     gone(INSPECT, "ExecDriver", "string", "1.5", "1.25", LOG_1_25),
     row(INSPECT, "Mounts", "1.20", None, LOG_1_20),
+    row(
+        INSPECT,
+        "HostConfig.PortBindings.*[].HostIp",
+        "1.5",
+        None,
+        PORT_MAP_FIXED,
+    ),
+    row(
+        INSPECT,
+        "HostConfig.PortBindings.*[].HostPort",
+        "1.5",
+        None,
+        PORT_MAP_FIXED,
+    ),
+    gone(
+        INSPECT,
+        "HostConfig.LxcConf",
+        "[]object",
+        "1.5",
+        "1.22",
+        LXC_GONE,
+    ),
+    row(INSPECT, "HostConfig.AutoRemove", "1.25", None, LOG_1_25),
     row(INSPECT, "State.Status", "1.21", None, LOG_1_21),
     row(INSPECT, "State.Dead", "1.21", None, LOG_1_21),
     row(INSPECT, "Config.StopSignal", "1.21", None, LOG_1_21),

@@ -15,7 +15,7 @@ use crate::gates;
 use crate::query::{self, docker_bool, docker_bool_opt, ResizeParams};
 use crate::router::{Ctx, Route};
 use crate::stream::attach::{parse_detach_keys, AttachSession};
-use crate::stream::hijack::Hijack;
+use crate::stream::hijack::{Hijack, MediaType};
 use crate::stream::stdcopy;
 use crate::stream::websocket::WebSocketSession;
 
@@ -370,7 +370,7 @@ pub async fn logs(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     }
     let LogStream { tty, chunks } = ctx.backend.container_logs(ctx.param(0), &q)?;
     let enc = stdcopy::encode(tty, p.timestamps);
-    streaming("application/vnd.docker.raw-stream", chunks.map(enc))
+    streaming(MediaType::of(ctx.version, tty).as_str(), chunks.map(enc))
 }
 
 /// `POST /containers/(id)/attach`: for now the output side only (the container's stdout and
@@ -380,7 +380,7 @@ pub async fn logs(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
 pub async fn attach(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let p: StreamParams = ctx.query.decode()?;
     // Inspect first: a missing container is a plain 404 before any upgrade.
-    ctx.backend.inspect_container(ctx.param(0))?;
+    let tty = ctx.backend.inspect_container(ctx.param(0))?.config.tty;
     let chunks = attach_output(&ctx, &p)?;
     let session = AttachSession {
         backend: ctx.backend.clone(),
@@ -389,7 +389,7 @@ pub async fn attach(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         detach_keys: parse_detach_keys(p.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))?,
         chunks,
     };
-    Hijack::of(&req).raw_stream(move |io| session.run(io))
+    Hijack::of(&req).raw_stream(MediaType::of(ctx.version, tty), move |io| session.run(io))
 }
 
 /// The output an attach asks for (`stdout`, `stderr`; `logs` replays what came before,

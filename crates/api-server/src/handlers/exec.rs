@@ -14,7 +14,7 @@ use crate::body::{empty, json, parse_json_or_default, read_json_body, HandlerRes
 use crate::compat;
 use crate::query::ResizeParams;
 use crate::router::{Ctx, Route};
-use crate::stream::hijack::Hijack;
+use crate::stream::hijack::{Hijack, MediaType};
 use crate::stream::stdcopy;
 
 /// This resource's routes.
@@ -75,6 +75,7 @@ pub async fn start(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let hijack = Hijack::of(&req);
     let start: ExecStartBody = parse_json_or_default(&read_json_body(req, 1 << 20).await?)?;
     let streams = ctx.backend.exec_start(ctx.param(0)).await?;
+    let media = MediaType::of(ctx.version, streams.tty);
     let (stdin, mut chunks, done) = output(streams);
     if start.detach {
         tokio::spawn(async move { while chunks.next().await.is_some() {} });
@@ -83,7 +84,7 @@ pub async fn start(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
             .body(empty())
             .expect("valid"));
     }
-    hijack.raw_stream(move |io| async move {
+    hijack.raw_stream(media, move |io| async move {
         let peer = io.peer();
         let (mut rd, mut wr) = tokio::io::split(io);
         let feed = tokio::spawn(async move {

@@ -49,8 +49,38 @@ impl HijackSlot {
 /// an HTTP client reads the stream until the connection closes. hyper would always add
 /// `content-length: 0` (an empty body to such a client), so its head is muted and this one
 /// written instead.
-const RAW_200_HEAD: &[u8] =
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n";
+fn raw_200_head(media: MediaType) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {}\r\n\r\n",
+        media.as_str()
+    )
+}
+
+/// What a container's streams are sent as: raw (a terminal's one stream), or multiplexed
+/// with stdcopy frames, which Docker names as such from API 1.42 (raw-stream before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    RawStream,
+    MultiplexedStream,
+}
+
+impl MediaType {
+    /// The type for a stream at `version`: multiplexed output is named so from API 1.42.
+    pub fn of(version: berth_api_types::ApiVersion, tty: bool) -> Self {
+        if !tty && crate::gates::multiplexed_stream_type(version) {
+            MediaType::MultiplexedStream
+        } else {
+            MediaType::RawStream
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaType::RawStream => "application/vnd.docker.raw-stream",
+            MediaType::MultiplexedStream => "application/vnd.docker.multiplexed-stream",
+        }
+    }
+}
 
 /// The connection as hyper sees it: reads come through the [`HeadFramer`] (request targets
 /// longer than hyper takes); writes are dropped once the slot mutes it (only hyper's head
@@ -214,7 +244,7 @@ impl Hijack {
         }
     }
 
-    fn install<F, Fut>(self, raw_200: bool, session: F) -> Result<(), ApiError>
+    fn install<F, Fut>(self, raw_200: Option<MediaType>, session: F) -> Result<(), ApiError>
     where
         F: FnOnce(Hijacked) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -222,11 +252,11 @@ impl Hijack {
         let slot = self
             .slot
             .ok_or_else(|| ApiError::internal("this connection cannot be hijacked"))?;
-        let run: Session = if raw_200 {
+        let run: Session = if let Some(media) = raw_200 {
             slot.mute.store(true, Ordering::Release);
             Box::new(move |mut io: Hijacked| {
                 Box::pin(async move {
-                    if io.write_all(RAW_200_HEAD).await.is_ok() {
+                    if io.write_all(raw_200_head(media).as_bytes()).await.is_ok() {
                         session(io).await;
                     }
                 })
@@ -240,13 +270,13 @@ impl Hijack {
 
     /// Docker's raw stream: `101 UPGRADED` when the client asked for `Upgrade: tcp`, else
     /// `200 OK`; either way `session` then owns the connection.
-    pub fn raw_stream<F, Fut>(self, session: F) -> HandlerResult
+    pub fn raw_stream<F, Fut>(self, media: MediaType, session: F) -> HandlerResult
     where
         F: FnOnce(Hijacked) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         let upgrade = self.upgrade_tcp;
-        self.install(!upgrade, session)?;
+        self.install((!upgrade).then_some(media), session)?;
         let mut resp = Response::builder()
             .status(if upgrade {
                 StatusCode::SWITCHING_PROTOCOLS
@@ -258,7 +288,7 @@ impl Hijack {
         let h = resp.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("application/vnd.docker.raw-stream"),
+            HeaderValue::from_static(media.as_str()),
         );
         if upgrade {
             h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
@@ -280,7 +310,7 @@ impl Hijack {
     {
         let accept = HeaderValue::from_str(accept)
             .map_err(|_| ApiError::bad_request("invalid Sec-WebSocket-Key"))?;
-        self.install(false, session)?;
+        self.install(None, session)?;
         let mut resp = Response::builder()
             .status(StatusCode::SWITCHING_PROTOCOLS)
             .body(empty())

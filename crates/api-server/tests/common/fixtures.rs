@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use berth_api_types::container::{
-    ContainerConfig, ContainerInspect, ContainerState, ContainerSummary, HostConfig,
+    ContainerConfig, ContainerInspect, ContainerState, ContainerSummary, HostConfig, MountPoint,
     NetworkSettings, PortBinding, PortSummary,
 };
 use berth_api_types::events::{Actor, EventMessage};
@@ -71,6 +71,21 @@ pub fn inspect() -> ContainerInspect {
         host_config: HostConfig::default(),
         volumes: BTreeMap::from([("/data".to_string(), "/srv/data".to_string())]),
         volumes_rw: BTreeMap::from([("/data".to_string(), true)]),
+        mounts: vec![data_volume()],
+    }
+}
+
+/// An anonymous volume on `/data`.
+pub fn data_volume() -> MountPoint {
+    MountPoint {
+        kind: "volume".into(),
+        name: "5ca1ab1e".into(),
+        source: "/srv/data".into(),
+        destination: "/data".into(),
+        driver: "local".into(),
+        mode: String::new(),
+        rw: true,
+        propagation: String::new(),
     }
 }
 
@@ -107,6 +122,7 @@ pub fn one_container() -> Fake {
                     },
                 ],
                 labels: BTreeMap::from([("tier".to_string(), "web".to_string())]),
+                mounts: vec![data_volume()],
                 size_rw: None,
                 size_root_fs: None,
             },
@@ -209,4 +225,3 @@ pub fn one_image() -> Fake {
         }],
     }
 }
-
