@@ -14,7 +14,10 @@ use berth_api_types::container::ContainerConfig;
 use berth_api_types::events::{Actor, EventMessage};
 use berth_api_types::filters::Filters;
 use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary, RootFs};
-use berth_api_types::system::{Component, Info, Platform, Version};
+use berth_api_types::system::{
+    Commit, Component, IndexInfo, Info, Platform, PluginsInfo, RegistryConfig, Runtime, SwarmInfo,
+    Version,
+};
 use berth_api_types::ApiVersion;
 use berth_engine::containers::ContainerPaths;
 use berth_engine::images::{host_arch, ImageListOptions};
@@ -203,7 +206,77 @@ impl SystemBackend for Daemon {
             name: self.facts.name.clone(),
             labels: Vec::new(),
             server_version: env!("CARGO_PKG_VERSION").to_string(),
+            plugins: PluginsInfo {
+                volume: vec!["local".into()],
+                network: vec!["bridge".into(), "host".into(), "none".into()],
+                authorization: None,
+                log: vec!["json-file".into(), "none".into()],
+            },
+            registry_config: RegistryConfig {
+                insecure_registry_cidrs: vec!["127.0.0.0/8".into()],
+                index_configs: [(
+                    "docker.io".to_string(),
+                    IndexInfo {
+                        name: "docker.io".into(),
+                        mirrors: Vec::new(),
+                        secure: true,
+                        official: true,
+                    },
+                )]
+                .into(),
+                ..Default::default()
+            },
+            // Containers run under berth's monitor with youki's libcontainer.
+            runtimes: [(
+                "berth".to_string(),
+                Runtime {
+                    path: self.containers.monitor_bin().display().to_string(),
+                    runtime_args: Vec::new(),
+                },
+            )]
+            .into(),
+            default_runtime: "berth".into(),
+            swarm: SwarmInfo::inactive(),
+            // Containers outlive the daemon: what Docker calls live restore is berth's only mode.
+            live_restore_enabled: true,
+            isolation: String::new(),
+            init_binary: String::new(),
+            containerd_commit: Commit::default(),
+            runc_commit: Commit::default(),
+            init_commit: Commit::default(),
+            security_options: vec!["name=seccomp,profile=builtin".into()],
+            os_version: self.facts.os_version.clone(),
+            pids_limit: self.facts.pids_limit,
+            kernel_memory: self.facts.kernel_memory,
+            oom_kill_disable: self.facts.oom_kill_disable,
+            oom_score_adj: SystemFacts::oom_score_adj(),
+            kernel_memory_tcp: self.facts.kernel_memory_tcp,
+            experimental_build: false,
+            bridge_nf_iptables: SystemFacts::bridge_nf(false),
+            bridge_nf_ip6tables: SystemFacts::bridge_nf(true),
+            default_address_pools: Vec::new(),
+            generic_resources: None,
+            product_license: String::new(),
+            cdi_spec_dirs: Vec::new(),
+            warnings: self.warnings(),
         }
+    }
+}
+
+impl Daemon {
+    /// What `docker info` warns of, as Docker words it.
+    fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.facts.swap_limit {
+            out.push("WARNING: No swap limit support".to_string());
+        }
+        if !SystemFacts::bridge_nf(false) {
+            out.push("WARNING: bridge-nf-call-iptables is disabled".to_string());
+        }
+        if !SystemFacts::bridge_nf(true) {
+            out.push("WARNING: bridge-nf-call-ip6tables is disabled".to_string());
+        }
+        out
     }
 }
 

@@ -1,5 +1,7 @@
 //! `GET /version` and `GET /info`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -90,4 +92,112 @@ pub struct Info {
     pub name: String,
     pub labels: Vec<String>,
     pub server_version: String,
+    pub plugins: PluginsInfo,
+    pub registry_config: RegistryConfig,
+    pub runtimes: BTreeMap<String, Runtime>,
+    pub default_runtime: String,
+    pub swarm: SwarmInfo,
+    pub live_restore_enabled: bool,
+    pub isolation: String,
+    pub init_binary: String,
+    pub containerd_commit: Commit,
+    pub runc_commit: Commit,
+    pub init_commit: Commit,
+    pub security_options: Vec<String>,
+    #[serde(rename = "OSVersion")]
+    pub os_version: String,
+    pub pids_limit: bool,
+    /// Kernel memory limits (cgroup v1; the field went in API 1.42).
+    pub kernel_memory: bool,
+    pub oom_kill_disable: bool,
+    /// The daemon's own OOM score adjustment (the field went in API 1.32).
+    pub oom_score_adj: i64,
+    #[serde(rename = "KernelMemoryTCP")]
+    pub kernel_memory_tcp: bool,
+    pub experimental_build: bool,
+    pub bridge_nf_iptables: bool,
+    pub bridge_nf_ip6tables: bool,
+    pub default_address_pools: Vec<AddressPool>,
+    pub generic_resources: Option<Vec<serde_json::Value>>,
+    pub product_license: String,
+    #[serde(rename = "CDISpecDirs")]
+    pub cdi_spec_dirs: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// The plugins of each kind the engine has built in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PluginsInfo {
+    pub volume: Vec<String>,
+    pub network: Vec<String>,
+    pub authorization: Option<Vec<String>>,
+    pub log: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RegistryConfig {
+    #[serde(rename = "AllowNondistributableArtifactsCIDRs")]
+    pub allow_nondistributable_artifacts_cidrs: Option<Vec<String>>,
+    pub allow_nondistributable_artifacts_hostnames: Option<Vec<String>>,
+    #[serde(rename = "InsecureRegistryCIDRs")]
+    pub insecure_registry_cidrs: Vec<String>,
+    pub index_configs: BTreeMap<String, IndexInfo>,
+    pub mirrors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IndexInfo {
+    pub name: String,
+    pub mirrors: Vec<String>,
+    pub secure: bool,
+    pub official: bool,
+}
+
+/// An OCI runtime the engine can run containers with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Runtime {
+    pub path: String,
+    #[serde(rename = "runtimeArgs", default, skip_serializing_if = "Vec::is_empty")]
+    pub runtime_args: Vec<String>,
+}
+
+/// Swarm mode, which berth does not run: always `inactive`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SwarmInfo {
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    pub node_addr: String,
+    pub local_node_state: String,
+    pub control_available: bool,
+    pub error: String,
+    pub remote_managers: Option<Vec<serde_json::Value>>,
+}
+
+impl SwarmInfo {
+    pub fn inactive() -> Self {
+        SwarmInfo {
+            local_node_state: "inactive".into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// The commit of a component the engine runs (`Expected` repeats `ID` below API 1.49).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Commit {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub expected: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AddressPool {
+    pub base: String,
+    pub size: i64,
 }

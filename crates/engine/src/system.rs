@@ -15,6 +15,16 @@ pub struct SystemFacts {
     pub cgroup_version: String,
     pub memory_limit: bool,
     pub swap_limit: bool,
+    /// The pids controller, for `PidsLimit`.
+    pub pids_limit: bool,
+    /// `memory.oom_control` (cgroup v1), for `OomKillDisable`.
+    pub oom_kill_disable: bool,
+    /// `memory.kmem.limit_in_bytes` (cgroup v1).
+    pub kernel_memory: bool,
+    /// `memory.kmem.tcp.limit_in_bytes` (cgroup v1).
+    pub kernel_memory_tcp: bool,
+    /// `VERSION_ID` of os-release.
+    pub os_version: String,
 }
 
 impl SystemFacts {
@@ -22,15 +32,17 @@ impl SystemFacts {
     pub fn gather(root_dir: &Path) -> std::io::Result<Self> {
         let uname = rustix::system::uname();
         let cgroup2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
-        let (memory_limit, swap_limit) = if cgroup2 {
+        let v1 = |file: &str| Path::new("/sys/fs/cgroup").join(file).exists();
+        let (memory_limit, swap_limit, pids_limit) = if cgroup2 {
             let controllers =
                 std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").unwrap_or_default();
-            let mem = controllers.split_whitespace().any(|c| c == "memory");
-            (mem, mem)
+            let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
+            (has("memory"), has("memory"), has("pids"))
         } else {
             (
-                Path::new("/sys/fs/cgroup/memory").exists(),
-                Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists(),
+                v1("memory"),
+                v1("memory/memory.memsw.limit_in_bytes"),
+                v1("pids"),
             )
         };
         Ok(Self {
@@ -46,7 +58,21 @@ impl SystemFacts {
             cgroup_version: if cgroup2 { "2" } else { "1" }.to_string(),
             memory_limit,
             swap_limit,
+            pids_limit,
+            oom_kill_disable: !cgroup2 && v1("memory/memory.oom_control"),
+            kernel_memory: !cgroup2 && v1("memory/memory.kmem.limit_in_bytes"),
+            kernel_memory_tcp: !cgroup2 && v1("memory/memory.kmem.tcp.limit_in_bytes"),
+            os_version: os_release_field("VERSION_ID").unwrap_or_default(),
         })
+    }
+
+    /// Whether bridged traffic passes through iptables (`br_netfilter`): `net.bridge.
+    /// bridge-nf-call-iptables` (or `ip6tables`) is 1.
+    pub fn bridge_nf(ip6: bool) -> bool {
+        let name = if ip6 { "ip6tables" } else { "iptables" };
+        std::fs::read_to_string(format!("/proc/sys/net/bridge/bridge-nf-call-{name}"))
+            .map(|s| s.trim() == "1")
+            .unwrap_or(false)
     }
 
     /// Open file descriptors of the daemon.
@@ -69,6 +95,14 @@ impl SystemFacts {
             .unwrap_or(0)
     }
 
+    /// The daemon's own `oom_score_adj`.
+    pub fn oom_score_adj() -> i64 {
+        std::fs::read_to_string("/proc/self/oom_score_adj")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     pub fn ipv4_forwarding() -> bool {
         std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
             .map(|s| s.trim() == "1")
@@ -77,13 +111,16 @@ impl SystemFacts {
 }
 
 fn os_release() -> String {
+    os_release_field("PRETTY_NAME").unwrap_or_else(|| "<unknown>".to_string())
+}
+
+fn os_release_field(key: &str) -> Option<String> {
     let text = std::fs::read_to_string("/etc/os-release")
         .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
         .unwrap_or_default();
     text.lines()
-        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
         .map(|v| v.trim_matches('"').to_string())
-        .unwrap_or_else(|| "<unknown>".to_string())
 }
 
 fn mem_total() -> i64 {

@@ -27,6 +27,17 @@ fn version_and_info() {
         info.trim(),
         format!("0 {ncpu} overlay2 {}", d.data_root().display())
     );
+    // The 1.44 shape: swarm inactive, live restore (containers outlive berthd), the
+    // built-in seccomp profile, the runtime berth starts containers with.
+    let modern = d.docker_ok(&[
+        "info",
+        "--format",
+        "{{.Swarm.LocalNodeState}} {{.LiveRestoreEnabled}} {{.SecurityOptions}} {{.DefaultRuntime}} {{index .Plugins.Volume 0}}",
+    ]);
+    assert_eq!(
+        modern.trim(),
+        "inactive true [name=seccomp,profile=builtin] berth local"
+    );
 }
 
 #[test]
@@ -110,7 +121,10 @@ fn save_and_load() {
         "{}",
         String::from_utf8_lossy(&status.stderr)
     );
-    assert_eq!(d.docker_ok(&["images", "-q", "--no-trunc"]).trim(), id);
+    assert_eq!(
+        d.docker_ok(&["images", "-q", "--no-trunc"]).trim(),
+        format!("sha256:{id}")
+    );
 }
 
 /// A tarball written by Docker Engine 20.10's `docker save` (Debian's docker.io), made once

@@ -98,6 +98,11 @@ pub struct ContainerService {
 }
 
 impl ContainerService {
+    /// The program each container runs under (its monitor, which starts it with libcontainer).
+    pub fn monitor_bin(&self) -> &std::path::Path {
+        &self.monitor_bin
+    }
+
     /// Loads every container record and reconnects to the monitors still running; containers
     /// whose monitor is gone are marked exited with the code it recorded.
     pub async fn open(
