@@ -1,5 +1,7 @@
-//! Every difference between API versions, as a named predicate. Each cites the version that
-//! introduced the change; handlers and `compat` call these, never compare versions inline.
+//! Every behaviour and structure difference between API versions, as a named predicate. Each
+//! cites the version that introduced the change; handlers and `compat` call these, never
+//! compare versions inline. Which fields an answer has at a version is data, in
+//! [`crate::fields`].
 
 use berth_api_types::ApiVersion;
 
@@ -29,17 +31,6 @@ pub fn raw_image_inspect(version: ApiVersion) -> bool {
     version < v(12)
 }
 
-/// `/version` has `ApiVersion`, `Os`, `Arch`, `KernelVersion` from API 1.11 (Docker 0.11).
-pub fn version_has_platform(version: ApiVersion) -> bool {
-    version >= v(11)
-}
-
-/// `/version` has `MinAPIVersion` and `BuildTime` from API 1.19/1.25 (Docker 1.7+); shown
-/// to clients above the documented range.
-pub fn version_has_min_api(version: ApiVersion) -> bool {
-    version >= v(25)
-}
-
 /// History entries name the image (its first tag, or short ID) in `Id` below API 1.7; full
 /// IDs after.
 pub fn history_names_images(version: ApiVersion) -> bool {
@@ -64,54 +55,9 @@ pub fn load_reports_progress(version: ApiVersion) -> bool {
     version >= v(23)
 }
 
-/// `/info` has `OperatingSystem` from API 1.15 (doc), `ID`, `Name`, `NCPU`, `MemTotal`,
-/// `DockerRootDir`, `Labels`, proxies and `SystemTime` from API 1.18 (doc).
-pub fn info_has_host_details(version: ApiVersion) -> bool {
-    version >= v(18)
-}
-
-pub fn info_has_operating_system(version: ApiVersion) -> bool {
-    version >= v(15)
-}
-
-/// `/info` has the `ExecutionDriver`, `InitPath`, `InitSha1` fields from API 1.11 to 1.24.
-pub fn info_has_exec_driver(version: ApiVersion) -> bool {
-    version >= v(11) && version < v(25)
-}
-
-/// `/info` container state counts and the modern fields (`ContainersRunning`, `OSType`,
-/// `Architecture`, `ServerVersion`, `CgroupDriver`…) arrive after the documented range.
-pub fn info_has_modern_fields(version: ApiVersion) -> bool {
-    version >= v(19)
-}
-
 /// `GET /events` accepts `filters` from API 1.18 (1.18 doc; absent from 1.15).
 pub fn events_have_filters(version: ApiVersion) -> bool {
     version >= v(18)
-}
-
-/// `GET /containers/json` entries have `Labels` from API 1.18 (1.18 doc).
-pub fn container_list_has_labels(version: ApiVersion) -> bool {
-    version >= v(18)
-}
-
-/// `GET /containers/json` entries have `ImageID` from 1.21 and `State` from 1.23 (Docker 1.9, 1.11).
-pub fn container_list_has_image_id(version: ApiVersion) -> bool {
-    version >= v(21)
-}
-
-pub fn container_list_has_state(version: ApiVersion) -> bool {
-    version >= v(23)
-}
-
-/// Container inspect: `State.Status`/`State.Dead` from API 1.21 (Docker 1.9); `Config.StopSignal`
-/// from 1.21; `Volumes`/`VolumesRW` until 1.20 (replaced by `Mounts`); `ExecDriver` until 1.24.
-pub fn inspect_state_has_status(version: ApiVersion) -> bool {
-    version >= v(21)
-}
-
-pub fn inspect_has_volumes_maps(version: ApiVersion) -> bool {
-    version < v(21)
 }
 
 /// Container inspect: `NetworkSettings` spells `IpAddress`/`IpPrefixLen` and has no
@@ -169,24 +115,14 @@ mod tests {
         assert!(!json_errors(v(18)) && !json_errors(v(23)) && json_errors(v(24)));
         assert!(legacy_image_rows(v(5)) && !legacy_image_rows(v(7)));
         assert!(raw_image_inspect(v(11)) && !raw_image_inspect(v(15)));
-        assert!(!version_has_platform(v(7)) && version_has_platform(v(11)));
         assert!(tag_needs_force(v(18)));
         assert!(!load_reports_progress(v(18)));
         assert!(!prefixed_image_ids(v(18)) && prefixed_image_ids(v(22)));
         assert!(!events_have_filters(v(15)) && events_have_filters(v(18)));
-        assert!(
-            info_has_operating_system(v(15))
-                && !info_has_host_details(v(15))
-                && info_has_host_details(v(18))
-        );
         assert!(history_names_images(v(5)) && !history_names_images(v(7)));
         assert!(image_list_placeholder_tags(v(42)) && !image_list_placeholder_tags(v(43)));
-        assert!(!container_list_has_labels(v(15)) && container_list_has_labels(v(18)));
-        assert!(
-            !container_list_has_state(v(18))
-                && !inspect_state_has_status(v(18))
-                && inspect_has_volumes_maps(v(18))
-        );
+        assert!(!wait_has_condition(v(29)) && wait_has_condition(v(30)));
+        assert!(!multiplexed_stream_type(v(41)) && multiplexed_stream_type(v(42)));
         assert!(create_has_toplevel_resources(v(15)) && !create_has_toplevel_resources(v(18)));
         assert!(start_accepts_host_config(v(18)));
         assert!(legacy_network_settings(v(15)) && !legacy_network_settings(v(18)));
