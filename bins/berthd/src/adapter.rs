@@ -160,6 +160,7 @@ impl SystemBackend for Daemon {
                 .unwrap_or_default()
         };
         let (all, running, paused, stopped) = self.containers.counts();
+        let bridge_nf = [SystemFacts::bridge_nf(false), SystemFacts::bridge_nf(true)];
         Info {
             id: self.facts.id.clone(),
             containers: all as i64,
@@ -252,29 +253,28 @@ impl SystemBackend for Daemon {
             oom_score_adj: SystemFacts::oom_score_adj(),
             kernel_memory_tcp: self.facts.kernel_memory_tcp,
             experimental_build: false,
-            bridge_nf_iptables: SystemFacts::bridge_nf(false),
-            bridge_nf_ip6tables: SystemFacts::bridge_nf(true),
+            bridge_nf_iptables: bridge_nf[0],
+            bridge_nf_ip6tables: bridge_nf[1],
             default_address_pools: Vec::new(),
             generic_resources: None,
             product_license: String::new(),
             cdi_spec_dirs: Vec::new(),
-            warnings: self.warnings(),
+            warnings: self.warnings(bridge_nf),
         }
     }
 }
 
 impl Daemon {
-    /// What `docker info` warns of, as Docker words it.
-    fn warnings(&self) -> Vec<String> {
+    /// What `docker info` warns of, as Docker words it (`bridge_nf`: iptables, ip6tables).
+    fn warnings(&self, bridge_nf: [bool; 2]) -> Vec<String> {
         let mut out = Vec::new();
         if !self.facts.swap_limit {
             out.push("WARNING: No swap limit support".to_string());
         }
-        if !SystemFacts::bridge_nf(false) {
-            out.push("WARNING: bridge-nf-call-iptables is disabled".to_string());
-        }
-        if !SystemFacts::bridge_nf(true) {
-            out.push("WARNING: bridge-nf-call-ip6tables is disabled".to_string());
+        for (on, name) in bridge_nf.into_iter().zip(["iptables", "ip6tables"]) {
+            if !on {
+                out.push(format!("WARNING: bridge-nf-call-{name} is disabled"));
+            }
         }
         out
     }

@@ -170,28 +170,19 @@ fn mount_points(rec: &ContainerRecord) -> Vec<MountPoint> {
     rec.mounts
         .iter()
         .map(|m| {
-            let mode = if m.rw { "" } else { "ro" }.to_string();
-            match &m.volume {
-                Some(name) => MountPoint {
-                    kind: "volume".into(),
-                    name: name.clone(),
-                    source: m.source.clone(),
-                    destination: m.destination.clone(),
-                    driver: "local".into(),
-                    mode,
-                    rw: m.rw,
-                    propagation: String::new(),
-                },
-                None => MountPoint {
-                    kind: "bind".into(),
-                    name: String::new(),
-                    source: m.source.clone(),
-                    destination: m.destination.clone(),
-                    driver: String::new(),
-                    mode,
-                    rw: m.rw,
-                    propagation: "rprivate".into(),
-                },
+            let (kind, name, driver, propagation) = match &m.volume {
+                Some(name) => ("volume", name.clone(), "local", ""),
+                None => ("bind", String::new(), "", "rprivate"),
+            };
+            MountPoint {
+                kind: kind.into(),
+                name,
+                source: m.source.clone(),
+                destination: m.destination.clone(),
+                driver: driver.into(),
+                mode: if m.rw { "" } else { "ro" }.into(),
+                rw: m.rw,
+                propagation: propagation.into(),
             }
         })
         .collect()

@@ -126,11 +126,7 @@ impl ContainerService {
             // `--rm` on the daemon's side (API 1.25): the container and its anonymous volumes
             // go as soon as it exits; waits on `removed` end with the removal.
             let svc = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = svc.remove(&rec.id, true, true).await {
-                    tracing::warn!(container = %rec.id, error = %e, "auto-removing container");
-                }
-            });
+            tokio::spawn(async move { svc.auto_remove(&rec.id).await });
             return;
         }
         if apply_policy && self.should_restart(&rec) {

@@ -84,6 +84,14 @@ impl ContainerService {
         }
     }
 
+    /// Removes an `AutoRemove` container (with its anonymous volumes) that exited or could
+    /// not start; nobody waits for an answer, so a failure is logged.
+    pub(super) async fn auto_remove(&self, id: &str) {
+        if let Err(e) = self.remove(id, true, true).await {
+            tracing::warn!(container = %id, error = %e, "auto-removing container");
+        }
+    }
+
     /// The first step of `rm -f`: marks the container stopped by the user (so no restart
     /// policy brings it back) and kills it if it runs.
     pub(super) fn kill_for_removal(&self, entry: &Entry) -> Result<(), EngineError> {

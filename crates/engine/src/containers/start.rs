@@ -29,9 +29,7 @@ impl ContainerService {
         if started.is_err() && rec.spec.host.auto_remove {
             // An `AutoRemove` container that cannot start goes at once, as Docker's does:
             // `docker run --rm` waits for its removal before it reports the error.
-            if let Err(e) = self.remove(&rec.id, true, true).await {
-                tracing::warn!(container = %rec.id, error = %e, "auto-removing container");
-            }
+            self.auto_remove(&rec.id).await;
         }
         started
     }
