@@ -6,22 +6,26 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_api_server::backend::{
-    ByteStream, EventQuery, EventSubscription, EventsBackend, ImageBackend, ImportRequest,
-    ImportSource, SystemBackend,
+    ByteStream, ContainerBackend, ContainerListQuery, EventQuery, EventSubscription, EventsBackend,
+    ImageBackend, ImportRequest, ImportSource, PruneQuery, SystemBackend,
 };
 use berth_api_server::ApiError;
 use berth_api_types::container::ContainerConfig;
 use berth_api_types::events::{Actor, EventMessage};
 use berth_api_types::filters::Filters;
-use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary, RootFs};
-use berth_api_types::system::{
-    Commit, Component, IndexInfo, Info, Platform, PluginsInfo, RegistryConfig, Runtime, SwarmInfo,
-    Version,
+use berth_api_types::image::{
+    DeleteItem, HistoryItem, ImageInspect, ImagePruneReport, ImageSummary, RootFs,
 };
+use berth_api_types::system::{
+    Commit, Component, DiskUsage, IndexInfo, Info, Platform, PluginsInfo, RegistryConfig, Runtime,
+    SwarmInfo, Version,
+};
+use berth_api_types::volume::{UsageData, Volume};
 use berth_api_types::ApiVersion;
 use berth_engine::containers::ContainerPaths;
 use berth_engine::images::{host_arch, ImageListOptions};
 use berth_engine::labels::LabelFilter;
+use berth_engine::prune::PruneFilters;
 use berth_engine::{ContainerService, Event, EventBus, ImageService, SystemFacts};
 use berth_image::{DeleteEffect, Image, ImageStore, Reference};
 use futures_util::StreamExt;
@@ -110,7 +114,88 @@ impl Daemon {
     }
 }
 
+/// The engine's prune filters from the API's.
+pub(crate) fn prune_filters(q: &PruneQuery) -> PruneFilters {
+    PruneFilters {
+        until: q.until,
+        labels: LabelFilter(q.labels.clone()),
+        labels_not: q.labels_not.clone(),
+    }
+}
+
+fn delete_items(effects: Vec<DeleteEffect>) -> Vec<DeleteItem> {
+    effects
+        .into_iter()
+        .map(|e| match e {
+            DeleteEffect::Untagged { reference, .. } => DeleteItem::Untagged(reference.to_string()),
+            DeleteEffect::DeletedImage(id) | DeleteEffect::DeletedLayer(id) => {
+                DeleteItem::Deleted(id.to_string())
+            }
+        })
+        .collect()
+}
+
+#[async_trait]
 impl SystemBackend for Daemon {
+    async fn disk_usage(&self) -> Result<DiskUsage, ApiError> {
+        let images = self.images.list();
+        let containers = self.containers.list();
+        // How many images hold each layer: a layer held by two is shared by both.
+        let mut holders: std::collections::HashMap<&berth_image::Digest, (u64, i64)> =
+            Default::default();
+        for (img, _) in &images {
+            for l in &img.layers {
+                holders.entry(&l.chain_id).or_insert((l.size, 0)).1 += 1;
+            }
+        }
+        let layers_size = holders.values().map(|(size, _)| *size as i64).sum();
+        let image_rows = images
+            .iter()
+            .map(|(img, refs)| {
+                let mut row = summary(img, refs);
+                row.containers = containers.iter().filter(|c| c.image_id == row.id).count() as i64;
+                row.shared_size = img
+                    .layers
+                    .iter()
+                    .filter(|l| holders.get(&l.chain_id).is_some_and(|(_, n)| *n > 1))
+                    .map(|l| l.size as i64)
+                    .sum();
+                row
+            })
+            .collect();
+        let container_rows = self.list_containers(&ContainerListQuery {
+            all: true,
+            size: true,
+            ..Default::default()
+        })?;
+        let service = self.containers.clone();
+        let volumes = tokio::task::spawn_blocking(move || service.volume_usage())
+            .await
+            .map_err(|e| ApiError::internal(format!("measure volumes: {e}")))?
+            .into_iter()
+            .map(|v| Volume {
+                name: v.name,
+                driver: "local".to_string(),
+                mountpoint: v.mountpoint.display().to_string(),
+                created_at: v.created,
+                labels: BTreeMap::new(),
+                scope: "local".to_string(),
+                options: BTreeMap::new(),
+                usage_data: Some(UsageData {
+                    size: v.size,
+                    ref_count: v.ref_count,
+                }),
+            })
+            .collect();
+        Ok(DiskUsage {
+            layers_size,
+            images: image_rows,
+            containers: container_rows,
+            volumes,
+            build_cache: Vec::new(),
+        })
+    }
+
     fn version(&self) -> Version {
         let mut v = Version {
             platform: Platform {
@@ -467,17 +552,23 @@ impl ImageBackend for Daemon {
             .delete(name, force, in_use)
             .await
             .map_err(api_err)?;
-        Ok(effects
-            .into_iter()
-            .map(|e| match e {
-                DeleteEffect::Untagged { reference, .. } => {
-                    DeleteItem::Untagged(reference.to_string())
-                }
-                DeleteEffect::DeletedImage(id) | DeleteEffect::DeletedLayer(id) => {
-                    DeleteItem::Deleted(id.to_string())
-                }
-            })
-            .collect())
+        Ok(delete_items(effects))
+    }
+
+    async fn prune_images(&self, q: &PruneQuery) -> Result<ImagePruneReport, ApiError> {
+        let containers = self.containers.clone();
+        let in_use =
+            Arc::new(move |id: &berth_image::Digest| containers.image_in_use(&id.to_string()));
+        let (effects, reclaimed) = self
+            .images
+            .prune(q.dangling_only, &prune_filters(q), in_use)
+            .await
+            .map_err(api_err)?;
+        crate::memory::give_back_freed_heap();
+        Ok(ImagePruneReport {
+            images_deleted: (!effects.is_empty()).then(|| delete_items(effects)),
+            space_reclaimed: reclaimed,
+        })
     }
 
     fn save_images(&self, names: &[String]) -> Result<ByteStream, ApiError> {

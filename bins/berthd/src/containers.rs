@@ -2,20 +2,21 @@
 
 use async_trait::async_trait;
 use berth_api_server::backend::{
-    ContainerBackend, ContainerListQuery, LogChunk, LogStream, LogsQuery, Waiting,
+    ContainerBackend, ContainerListQuery, LogChunk, LogStream, LogsQuery, PruneQuery, Waiting,
 };
 use berth_api_server::ApiError;
 use berth_api_types::container::{
-    status_string, ContainerInspect, ContainerState, ContainerSummary, CreateBody, CreateResponse,
-    HostConfig, MountPoint, NetworkSettings, PortBinding, PortSummary, TopResponse,
+    status_string, ContainerInspect, ContainerPruneReport, ContainerState, ContainerSummary,
+    CreateBody, CreateResponse, HostConfig, MountPoint, NetworkSettings, PortBinding, PortSummary,
+    TopResponse, UpdateBody, UpdateResponse,
 };
 use berth_api_types::stats::{
     BlkioEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, NetworkStats,
     ThrottlingData,
 };
 use berth_engine::containers::{
-    net, ContainerRecord, CreateRequest, ListOptions, LogDriver, LogOptions, Port, StatsPair,
-    Status, WaitCondition,
+    net, ContainerRecord, CreateRequest, ListOptions, LogDriver, LogOptions, Port, ResourceUpdate,
+    RestartPolicy, StatsPair, Status, WaitCondition,
 };
 use futures_util::StreamExt;
 
@@ -282,6 +283,58 @@ impl ContainerBackend for Daemon {
         let removed = self.containers().remove(name, force, volumes).await;
         crate::memory::give_back_freed_heap();
         removed.map_err(api_err)
+    }
+
+    async fn prune_containers(&self, q: &PruneQuery) -> Result<ContainerPruneReport, ApiError> {
+        let report = self
+            .containers()
+            .prune(&crate::adapter::prune_filters(q))
+            .await;
+        crate::memory::give_back_freed_heap();
+        Ok(ContainerPruneReport {
+            containers_deleted: (!report.deleted.is_empty()).then_some(report.deleted),
+            space_reclaimed: report.reclaimed,
+        })
+    }
+
+    async fn update_container(
+        &self,
+        name: &str,
+        body: UpdateBody,
+    ) -> Result<UpdateResponse, ApiError> {
+        // Limits the container spec does not hold yet are refused rather than dropped.
+        let unsupported = [
+            ("MemoryReservation", body.memory_reservation != 0),
+            ("CpusetMems", !body.cpuset_mems.is_empty()),
+            ("CpuPeriod", body.cpu_period != 0),
+            ("CpuQuota", body.cpu_quota != 0),
+            ("NanoCpus", body.nano_cpus != 0),
+            ("BlkioWeight", body.blkio_weight != 0),
+            ("PidsLimit", body.pids_limit.is_some_and(|p| p != 0)),
+            ("KernelMemory", body.kernel_memory != 0),
+        ];
+        if let Some((field, _)) = unsupported.iter().find(|(_, set)| *set) {
+            return Err(ApiError::new(
+                berth_errdefs::ErrorKind::NotImplemented,
+                format!("berth cannot update {field} yet"),
+            ));
+        }
+        let restart_policy = match body.restart_policy {
+            Some(p) => RestartPolicy::new(&p.name, p.maximum_retry_count).map_err(api_err)?,
+            None => None,
+        };
+        let update = ResourceUpdate {
+            memory: body.memory,
+            memory_swap: body.memory_swap,
+            cpu_shares: body.cpu_shares,
+            cpuset_cpus: body.cpuset_cpus,
+            restart_policy,
+        };
+        self.containers()
+            .update_resources(name, &update)
+            .await
+            .map_err(api_err)?;
+        Ok(UpdateResponse::default())
     }
 
     fn remove_link(&self, link_name: &str) -> Result<(), ApiError> {

@@ -18,8 +18,11 @@ use crate::config::Config;
 fn main() -> std::process::ExitCode {
     memory::configure_allocator();
     let config = Config::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // libcgroups warns about every controller the host lacks each time `docker update` runs;
+    // those are facts of the host, not problems.
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(format!("{},libcgroups=error", config.log_level))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libcgroups=error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -5,14 +5,17 @@ use std::pin::Pin;
 
 use async_trait::async_trait;
 use berth_api_types::container::{
-    ContainerInspect, ContainerSummary, CreateBody, CreateResponse, HostConfig, TopResponse,
+    ContainerInspect, ContainerPruneReport, ContainerSummary, CreateBody, CreateResponse,
+    HostConfig, TopResponse, UpdateBody, UpdateResponse,
 };
 use berth_api_types::events::EventMessage;
 use berth_api_types::exec::{ExecCreateBody, ExecInspect};
 use berth_api_types::filters::Filters;
-use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary};
+use berth_api_types::image::{
+    DeleteItem, HistoryItem, ImageInspect, ImagePruneReport, ImageSummary,
+};
 use berth_api_types::stats::ContainerStats;
-use berth_api_types::system::{Info, Version};
+use berth_api_types::system::{DiskUsage, Info, Version};
 use futures_util::stream::BoxStream;
 use tokio::io::AsyncRead;
 
@@ -24,9 +27,25 @@ pub type Waiting = futures_util::future::BoxFuture<'static, Result<i64, ApiError
 /// A byte stream in or out (request body, tarball).
 pub type ByteStream = Pin<Box<dyn AsyncRead + Send>>;
 
+#[async_trait]
 pub trait SystemBackend: Send + Sync {
     fn version(&self) -> Version;
     fn info(&self) -> Info;
+    /// `GET /system/df`: every image, container and volume with what it takes on disk.
+    async fn disk_usage(&self) -> Result<DiskUsage, ApiError>;
+}
+
+/// The filters the prune endpoints share, read and checked by the handler.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PruneQuery {
+    /// Only objects created before this time (Unix nanoseconds).
+    pub until: Option<i64>,
+    /// `label=key` / `label=key=value`: every entry must hold.
+    pub labels: Vec<(String, Option<String>)>,
+    /// `label!=…`: no entry may hold.
+    pub labels_not: Vec<(String, Option<String>)>,
+    /// Images only: untagged ones alone (the default) or every unused one.
+    pub dangling_only: bool,
 }
 
 pub enum ImportSource {
@@ -59,6 +78,8 @@ pub trait ImageBackend: Send + Sync {
     fn save_images(&self, names: &[String]) -> Result<ByteStream, ApiError>;
     /// Returns one line per image loaded (`Loaded image: busybox:latest`).
     async fn load_images(&self, body: ByteStream) -> Result<Vec<String>, ApiError>;
+    /// Removes the images `query` selects that no container uses.
+    async fn prune_images(&self, query: &PruneQuery) -> Result<ImagePruneReport, ApiError>;
 }
 
 /// `GET /events` parameters, times in Unix nanoseconds.
@@ -135,6 +156,14 @@ pub trait ContainerBackend: Send + Sync {
         volumes: bool,
     ) -> Result<(), ApiError>;
     fn rename_container(&self, name: &str, new_name: &str) -> Result<(), ApiError>;
+    /// Removes the containers `query` selects that are not running.
+    async fn prune_containers(&self, query: &PruneQuery) -> Result<ContainerPruneReport, ApiError>;
+    /// Changes resources and the restart policy, live when the container runs.
+    async fn update_container(
+        &self,
+        name: &str,
+        body: UpdateBody,
+    ) -> Result<UpdateResponse, ApiError>;
     /// Removes a legacy link, named `<parent>/<alias>`.
     fn remove_link(&self, link_name: &str) -> Result<(), ApiError>;
     async fn pause_container(&self, name: &str, pause: bool) -> Result<(), ApiError>;

@@ -22,7 +22,7 @@ pub fn image_id(v: ApiVersion, id: &str) -> String {
 }
 
 /// The latest shape of `value`, cut to the fields `answer` has at `v`.
-fn shaped<T: serde::Serialize>(answer: Answer, v: ApiVersion, value: T) -> Value {
+pub fn shaped<T: serde::Serialize>(answer: Answer, v: ApiVersion, value: T) -> Value {
     let mut all = serde_json::to_value(value).expect("wire types serialise");
     fields::shape(answer, v, &mut all);
     all

@@ -106,6 +106,27 @@ pub fn exec_inspect_has_container_id(version: ApiVersion) -> bool {
     version >= v(22)
 }
 
+/// The prune endpoints and `GET /system/df` exist from API 1.25 (Docker 1.13), as do the
+/// plugin endpoints.
+pub fn prune_and_disk_usage(version: ApiVersion) -> bool {
+    version >= v(25)
+}
+
+/// `POST /containers/(id)/update` exists from API 1.22 (Docker 1.10).
+pub fn container_update(version: ApiVersion) -> bool {
+    version >= v(22)
+}
+
+/// Swarm mode's endpoints exist from API 1.24 (Docker 1.12).
+pub fn swarm_endpoints(version: ApiVersion) -> bool {
+    version >= v(24)
+}
+
+/// `POST /build/prune` exists from API 1.31 (Docker 17.07).
+pub fn build_prune(version: ApiVersion) -> bool {
+    version >= v(31)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +147,9 @@ mod tests {
         assert!(create_has_toplevel_resources(v(15)) && !create_has_toplevel_resources(v(18)));
         assert!(start_accepts_host_config(v(18)));
         assert!(legacy_network_settings(v(15)) && !legacy_network_settings(v(18)));
+        assert!(!prune_and_disk_usage(v(24)) && prune_and_disk_usage(v(25)));
+        assert!(!container_update(v(21)) && container_update(v(22)));
+        assert!(!swarm_endpoints(v(23)) && swarm_endpoints(v(24)));
+        assert!(!build_prune(v(30)) && build_prune(v(31)));
     }
 }

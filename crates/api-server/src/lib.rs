@@ -9,10 +9,15 @@
 /// One line of a resource's route table: `route!(GET, "/containers/{id}/json", inspect)`.
 macro_rules! route {
     ($method:ident, $pattern:literal, $handler:path) => {
+        route!($method, $pattern, $handler, |_| true)
+    };
+    // A route that exists from some version on: `available` is a `gates` predicate.
+    ($method:ident, $pattern:literal, $handler:path, $available:expr) => {
         $crate::router::Route {
             method: http::Method::$method,
             pattern: $pattern,
             handler: |c, r| Box::pin($handler(c, r)),
+            available: $available,
         }
     };
 }

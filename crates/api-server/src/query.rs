@@ -95,6 +95,86 @@ pub fn timestamp(key: &str, raw: &str) -> Result<Option<i64>, ApiError> {
     ))
 }
 
+/// A point in time as Docker's `until` filters take it (`GetTimestamp`): a Go duration back
+/// from `now` (`24h`, `1h30m`), an RFC 3339 time or date (without a zone: the host's), or Unix
+/// seconds. Nanoseconds since the epoch.
+pub fn point_in_time(key: &str, raw: &str, now_nano: i64) -> Result<i64, ApiError> {
+    let bad = || {
+        ApiError::bad_request(format!(
+            "failed to parse value as time or duration: {raw:?} (in {key})"
+        ))
+    };
+    if raw != "0"
+        && raw
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_digit() || b == b'-')
+    {
+        if let Ok(d) = raw.parse::<jiff::SignedDuration>() {
+            let back = i64::try_from(d.as_nanos()).map_err(|_| bad())?;
+            return Ok(now_nano.saturating_sub(back));
+        }
+    }
+    if let Ok(t) = raw.parse::<jiff::Timestamp>() {
+        return Ok(t.as_nanosecond() as i64);
+    }
+    let local = raw.parse::<jiff::civil::DateTime>().or_else(|_| {
+        raw.parse::<jiff::civil::Date>()
+            .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+    });
+    if let Ok(dt) = local {
+        let zoned = dt
+            .to_zoned(jiff::tz::TimeZone::system())
+            .map_err(|_| bad())?;
+        return Ok(zoned.timestamp().as_nanosecond() as i64);
+    }
+    timestamp(key, raw).map_err(|_| bad())?.ok_or_else(bad)
+}
+
+/// The `filters` of a prune endpoint: `until`, `label`, `label!`, and for images `dangling`
+/// (true unless given as false, as `docker image prune` without `-a` sends it).
+pub fn prune_query(raw: &str, images: bool) -> Result<crate::backend::PruneQuery, ApiError> {
+    let f = filters(raw)?;
+    let allowed: &[&str] = if images {
+        &["until", "label", "label!", "dangling"]
+    } else {
+        &["until", "label", "label!"]
+    };
+    f.validate(allowed)
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    let until = match f.get("until") {
+        [] => None,
+        [one] => Some(point_in_time(
+            "until",
+            one,
+            jiff::Timestamp::now().as_nanosecond() as i64,
+        )?),
+        _ => {
+            return Err(ApiError::bad_request(
+                "more than one until filter specified",
+            ))
+        }
+    };
+    let pairs = |key: &str| {
+        f.get(key)
+            .iter()
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (l.clone(), None),
+            })
+            .collect()
+    };
+    Ok(crate::backend::PruneQuery {
+        until,
+        labels: pairs("label"),
+        labels_not: pairs("label!"),
+        dangling_only: f
+            .bool_value("dangling")
+            .map_err(|e| ApiError::bad_request(e.0))?
+            .unwrap_or(true),
+    })
+}
+
 /// `h` and `w`, the parameters of both resize endpoints.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
@@ -127,6 +207,23 @@ mod tests {
         #[serde(deserialize_with = "docker_bool_opt")]
         stream: Option<bool>,
         name: String,
+    }
+
+    #[test]
+    fn points_in_time_as_docker_reads_them() {
+        let now = 1_000_000 * 1_000_000_000;
+        let at = |raw| point_in_time("until", raw, now).unwrap();
+        assert_eq!(at("24h"), now - 86_400 * 1_000_000_000);
+        assert_eq!(at("1h30m"), now - 5_400 * 1_000_000_000);
+        assert_eq!(
+            at("10"),
+            10 * 1_000_000_000,
+            "a bare number is Unix seconds"
+        );
+        assert_eq!(at("10.5"), 10_500_000_000);
+        assert_eq!(at("2020-01-02T03:04:05Z"), 1_577_934_245 * 1_000_000_000);
+        assert!(point_in_time("until", "soon", now).is_err());
+        assert!(point_in_time("until", "", now).is_err());
     }
 
     #[test]

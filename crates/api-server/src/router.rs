@@ -57,6 +57,8 @@ pub(crate) struct Route {
     pub method: Method,
     pub pattern: &'static str,
     pub handler: Handler,
+    /// Whether the route exists at a version (a `gates` predicate).
+    pub available: fn(ApiVersion) -> bool,
 }
 
 /// The whole API: each resource's routes, from its handlers' module.
@@ -67,6 +69,9 @@ fn routes() -> Vec<Route> {
         handlers::images::routes(),
         handlers::containers::routes(),
         handlers::exec::routes(),
+        handlers::networks::routes(),
+        handlers::plugins::routes(),
+        handlers::swarm::routes(),
     ]
     .into_iter()
     .flatten()
@@ -206,7 +211,7 @@ impl Router {
         }
         let rest = if rest.is_empty() { "/" } else { rest };
         let found = self.routes.iter().find_map(|r| {
-            if r.method != method {
+            if r.method != method || !(r.available)(version) {
                 return None;
             }
             match_pattern(r.pattern, rest).map(|params| (r.handler, params))

@@ -467,3 +467,39 @@ impl WaitResponse {
         }
     }
 }
+
+/// `POST /containers/prune` (API 1.25).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerPruneReport {
+    /// `null` when nothing was removed, as Docker sends it.
+    pub containers_deleted: Option<Vec<String>>,
+    pub space_reclaimed: u64,
+}
+
+/// The body of `POST /containers/(id)/update`: the resources of a `HostConfig` and its
+/// restart policy, each `None` or zero when left as it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UpdateBody {
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub memory_reservation: i64,
+    pub cpu_shares: i64,
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    pub nano_cpus: i64,
+    pub blkio_weight: u16,
+    pub pids_limit: Option<i64>,
+    pub kernel_memory: i64,
+    pub restart_policy: Option<RestartPolicy>,
+}
+
+/// The answer of `POST /containers/(id)/update`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateResponse {
+    pub warnings: Vec<String>,
+}

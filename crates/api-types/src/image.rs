@@ -73,3 +73,12 @@ pub enum DeleteItem {
     Untagged(String),
     Deleted(String),
 }
+
+/// `POST /images/prune` (API 1.25).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImagePruneReport {
+    /// `null` when nothing was removed, as Docker sends it.
+    pub images_deleted: Option<Vec<DeleteItem>>,
+    pub space_reclaimed: u64,
+}

@@ -13,5 +13,6 @@ pub mod progress;
 pub mod stats;
 pub mod system;
 pub mod version;
+pub mod volume;
 
 pub use version::ApiVersion;

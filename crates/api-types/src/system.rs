@@ -201,3 +201,31 @@ pub struct AddressPool {
     pub base: String,
     pub size: i64,
 }
+
+/// `GET /system/df` (API 1.25).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DiskUsage {
+    /// The bytes all image layers take, each layer counted once.
+    pub layers_size: i64,
+    pub images: Vec<crate::image::ImageSummary>,
+    pub containers: Vec<crate::container::ContainerSummary>,
+    pub volumes: Vec<crate::volume::Volume>,
+    /// Always empty until berth has a builder with a cache (API 1.39).
+    pub build_cache: Vec<serde_json::Value>,
+}
+
+/// `POST /build/prune` (API 1.31).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BuildCachePruneReport {
+    pub caches_deleted: Option<Vec<String>>,
+    pub space_reclaimed: u64,
+}
+
+/// `POST /networks/prune` (API 1.25).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkPruneReport {
+    pub networks_deleted: Option<Vec<String>>,
+}

@@ -12,6 +12,7 @@ use tokio_util::io::SyncIoBridge;
 use crate::error::EngineError;
 use crate::events::{EventBus, EventKind};
 use crate::labels::LabelFilter;
+use crate::prune::PruneFilters;
 
 /// A byte stream handed to the engine (a request body, in practice).
 pub type ByteStream = Box<dyn AsyncRead + Send + Unpin>;
@@ -211,6 +212,61 @@ impl ImageService {
             }
         }
         Ok(effects)
+    }
+
+    /// `docker image prune`: untagged images (`dangling_only`) or every image no container
+    /// uses, among those `filters` keep. Returns what was untagged and deleted, and the bytes
+    /// of the layers that went with them.
+    pub async fn prune(
+        &self,
+        dangling_only: bool,
+        filters: &PruneFilters,
+        in_use: Arc<dyn Fn(&Digest) -> bool + Send + Sync>,
+    ) -> Result<(Vec<DeleteEffect>, u64), EngineError> {
+        let images = self.list();
+        let layer_sizes: std::collections::HashMap<Digest, u64> = images
+            .iter()
+            .flat_map(|(img, _)| img.layers.iter().map(|l| (l.chain_id, l.size)))
+            .collect();
+        let mut effects = Vec::new();
+        for (img, refs) in images {
+            let tagged = refs.iter().any(|r| r.tag().is_some());
+            let labels = img.config.labels();
+            let created = img.config.created_unix().saturating_mul(1_000_000_000);
+            if (dangling_only && tagged)
+                || in_use(&img.id)
+                || !filters.matches(created, |k| labels.get(k).map(String::as_str))
+            {
+                continue;
+            }
+            // Each name goes on its own, and the image with its last name, as Docker prunes.
+            let names: Vec<String> = if dangling_only || refs.is_empty() {
+                vec![img.id.to_string()]
+            } else {
+                refs.iter().map(ToString::to_string).collect()
+            };
+            for name in names {
+                match self.delete(&name, false, in_use.clone()).await {
+                    Ok(done) => effects.extend(done),
+                    // Tagged meanwhile, or in use by a container created meanwhile.
+                    Err(e) => tracing::debug!(image = %name, error = %e, "prune skipped"),
+                }
+            }
+        }
+        let reclaimed: u64 = effects
+            .iter()
+            .filter_map(|e| match e {
+                DeleteEffect::DeletedLayer(chain) => layer_sizes.get(chain).copied(),
+                _ => None,
+            })
+            .sum();
+        self.events.publish(
+            EventKind::Image,
+            "prune",
+            "",
+            BTreeMap::from([("reclaimed".to_string(), reclaimed.to_string())]),
+        );
+        Ok((effects, reclaimed))
     }
 
     /// Resolves the names of a save request, as Docker does: `repo` means all its tags,

@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod images;
 pub mod labels;
+pub mod prune;
 pub mod system;
 
 pub use containers::ContainerService;

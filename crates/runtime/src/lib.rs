@@ -3,6 +3,7 @@
 //! monitor that writes it and the daemon that reads it ([`logfile`]), and the interface of the
 //! per-container monitor process ([`monitor`]).
 
+pub mod cgroups;
 pub mod fdpass;
 pub mod logfile;
 pub mod monitor;

@@ -60,6 +60,29 @@ pub struct Rlimit {
     pub hard: u64,
 }
 
+/// The limits of `linux.resources` (without devices): what a container starts with and what
+/// `docker update` applies to its cgroups.
+pub(crate) fn resources_json(r: &Resources) -> Value {
+    let mut resources = json!({});
+    if r.memory > 0 {
+        resources["memory"] = json!({"limit": r.memory});
+        if r.memory_swap != 0 {
+            resources["memory"]["swap"] = json!(r.memory_swap);
+        }
+    }
+    if r.cpu_shares > 0 || !r.cpuset_cpus.is_empty() {
+        let mut cpu = json!({});
+        if r.cpu_shares > 0 {
+            cpu["shares"] = json!(r.cpu_shares);
+        }
+        if !r.cpuset_cpus.is_empty() {
+            cpu["cpus"] = json!(r.cpuset_cpus);
+        }
+        resources["cpu"] = cpu;
+    }
+    resources
+}
+
 /// A device node made in the container, with its device cgroup rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
@@ -175,24 +198,8 @@ pub fn container_spec(p: &SpecParams) -> Value {
         .iter()
         .map(|d| json!({"path": d.path, "type": d.kind, "major": d.major, "minor": d.minor, "fileMode": d.file_mode, "uid": d.uid, "gid": d.gid}))
         .collect();
-    let mut resources = json!({"devices": devices});
-    let r = &p.resources;
-    if r.memory > 0 {
-        resources["memory"] = json!({"limit": r.memory});
-        if r.memory_swap != 0 {
-            resources["memory"]["swap"] = json!(r.memory_swap);
-        }
-    }
-    if r.cpu_shares > 0 || !r.cpuset_cpus.is_empty() {
-        let mut cpu = json!({});
-        if r.cpu_shares > 0 {
-            cpu["shares"] = json!(r.cpu_shares);
-        }
-        if !r.cpuset_cpus.is_empty() {
-            cpu["cpus"] = json!(r.cpuset_cpus);
-        }
-        resources["cpu"] = cpu;
-    }
+    let mut resources = resources_json(&p.resources);
+    resources["devices"] = json!(devices);
     let mut namespaces = Vec::new();
     for kind in ["pid", "ipc", "uts", "mount", "network"] {
         match p.shared_namespaces.iter().find(|(k, _)| k == kind) {

@@ -24,6 +24,24 @@ pub(super) struct NotField {
     pub cite: &'static str,
 }
 
+/// Paths the definitions of some versions spell wrongly: rows under `from` are rows under
+/// `to`, merged with the rows the later definitions give there.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Moved {
+    pub route: &'static str,
+    pub from: &'static str,
+    pub to: &'static str,
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub cite: &'static str,
+}
+
+pub(super) const MOVED: &[Moved] = &[Moved {
+    route: "GET /system/df",
+    from: "Containers[][]",
+    to: "Containers[]",
+    cite: "v1.40 definitions correct `Containers` of v1.25–v1.39 from a list of lists to a list of containers; the daemon always sent a list of containers",
+}];
+
 const VERSION: &str = "GET /version";
 const INFO: &str = "GET /info";
 const CONTAINERS: &str = "GET /containers/json";
@@ -91,7 +109,16 @@ const fn gone(
     }
 }
 
+/// The 1.25 definitions give the network prune report the volume report's field.
+const NETWORK_PRUNE_FIXED: &str =
+    "v1.26 definitions correct v1.25's network prune report (NetworksDeleted, not VolumesDeleted); Docker 1.13 sent NetworksDeleted";
+
 pub(super) const NOT_FIELDS: &[NotField] = &[
+    NotField {
+        route: "POST /networks/prune",
+        field: "VolumesDeleted",
+        cite: NETWORK_PRUNE_FIXED,
+    },
     NotField {
         route: INSPECT,
         field: "NetworkSettings.Ports[]",
@@ -133,6 +160,13 @@ pub(super) const NOT_FIELDS: &[NotField] = &[
 ];
 
 pub(super) const ROWS: &[Row] = &[
+    row(
+        "POST /networks/prune",
+        "NetworksDeleted",
+        "1.25",
+        None,
+        NETWORK_PRUNE_FIXED,
+    ),
     // GET /version
     row(VERSION, "ApiVersion", "1.11", None, DOC_1_11),
     row(VERSION, "Os", "1.11", None, DOC_1_11),

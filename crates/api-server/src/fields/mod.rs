@@ -32,10 +32,16 @@ pub enum Answer {
     ImageInspect,
     ImageHistory,
     ExecInspect,
+    SystemDf,
+    ContainerPrune,
+    ContainerUpdate,
+    ImagePrune,
+    NetworkPrune,
+    BuildPrune,
 }
 
 impl Answer {
-    pub const ALL: [Answer; 10] = [
+    pub const ALL: [Answer; 16] = [
         Answer::Version,
         Answer::Info,
         Answer::ContainerList,
@@ -46,6 +52,12 @@ impl Answer {
         Answer::ImageInspect,
         Answer::ImageHistory,
         Answer::ExecInspect,
+        Answer::SystemDf,
+        Answer::ContainerPrune,
+        Answer::ContainerUpdate,
+        Answer::ImagePrune,
+        Answer::NetworkPrune,
+        Answer::BuildPrune,
     ];
 
     pub fn route(self) -> &'static str {
@@ -60,6 +72,12 @@ impl Answer {
             Answer::ImageInspect => "GET /images/{name}/json",
             Answer::ImageHistory => "GET /images/{name}/history",
             Answer::ExecInspect => "GET /exec/{id}/json",
+            Answer::SystemDf => "GET /system/df",
+            Answer::ContainerPrune => "POST /containers/prune",
+            Answer::ContainerUpdate => "POST /containers/{id}/update",
+            Answer::ImagePrune => "POST /images/prune",
+            Answer::NetworkPrune => "POST /networks/prune",
+            Answer::BuildPrune => "POST /build/prune",
         }
     }
 }
@@ -148,15 +166,31 @@ impl Table {
                 v => v,
             };
             let removed = (!removed.is_empty()).then(|| version(removed));
-            routes.entry(route.to_string()).or_default().insert(
-                path.to_string(),
-                Field {
-                    ty: ty.to_string(),
-                    source: "moby api/docs definitions",
-                    added,
-                    removed,
-                },
-            );
+            let path = history::MOVED
+                .iter()
+                .find(|m| m.route == route && path.starts_with(m.from))
+                .map_or_else(
+                    || path.to_string(),
+                    |m| format!("{}{}", m.to, &path[m.from.len()..]),
+                );
+            let field = Field {
+                ty: ty.to_string(),
+                source: "moby api/docs definitions",
+                added,
+                removed,
+            };
+            let fields = routes.entry(route.to_string()).or_default();
+            match fields.get_mut(&path) {
+                // A moved row meets the row of the versions that spell it right: one field
+                // from the earlier's start to the later's end.
+                Some(seen) => {
+                    seen.added = seen.added.min(field.added);
+                    seen.removed = seen.removed.zip(field.removed).map(|(a, b)| a.max(b));
+                }
+                None => {
+                    fields.insert(path, field);
+                }
+            }
         }
         for nf in not_fields {
             if let Some(fields) = routes.get_mut(nf.route) {
@@ -353,6 +387,15 @@ mod tests {
     }
 
     #[test]
+    fn moved_rows_merge_into_one_field() {
+        let df = table().fields(Answer::SystemDf);
+        let id = &df.by_path["Containers[].Id"];
+        assert_eq!((id.added, id.removed), (ApiVersion::MIN, None));
+        let v25 = table().fields_at(Answer::SystemDf, ApiVersion::new(1, 25));
+        assert!(v25.contains("Containers[].Id") && !v25.iter().any(|p| p.contains("[][]")));
+    }
+
+    #[test]
     fn hand_rows_name_fields_and_versions_that_read() {
         for row in history::ROWS {
             let added = version(row.added);
@@ -364,6 +407,12 @@ mod tests {
         }
         for nf in history::NOT_FIELDS {
             assert!(!nf.cite.is_empty(), "{nf:?} cites nothing");
+        }
+        for m in history::MOVED {
+            assert!(!m.cite.is_empty(), "{m:?} cites nothing");
+            // Every field the later definitions give lies under `to` from the route's start.
+            let fields = &table().routes[m.route];
+            assert!(fields.by_path.keys().all(|p| !p.starts_with(m.from)), "{m:?}");
         }
         for answer in Answer::ALL {
             assert!(

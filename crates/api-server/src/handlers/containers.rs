@@ -1,7 +1,7 @@
 //! Container endpoints.
 
 use crate::RequestBody;
-use berth_api_types::container::{CreateBody, HostConfig, WaitResponse};
+use berth_api_types::container::{CreateBody, HostConfig, UpdateBody, WaitResponse};
 use futures_util::StreamExt;
 use http::{header, Request, Response, StatusCode};
 
@@ -11,6 +11,7 @@ use crate::body::{
 };
 use crate::compat;
 use crate::error::ApiError;
+use crate::fields::Answer;
 use crate::gates;
 use crate::query::{self, docker_bool, docker_bool_opt, ResizeParams};
 use crate::router::{Ctx, Route};
@@ -23,6 +24,18 @@ use crate::stream::websocket::WebSocketSession;
 pub(crate) fn routes() -> Vec<Route> {
     vec![
         route!(GET, "/containers/json", list),
+        route!(
+            POST,
+            "/containers/prune",
+            prune,
+            gates::prune_and_disk_usage
+        ),
+        route!(
+            POST,
+            "/containers/{id}/update",
+            update,
+            gates::container_update
+        ),
         route!(POST, "/containers/create", create),
         route!(GET, "/containers/{id}/json", inspect),
         route!(GET, "/containers/{id}/top", top),
@@ -465,4 +478,30 @@ pub async fn attach_ws(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         chunks,
     };
     Hijack::of(&req).websocket(&accept, move |io| session.run(io))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct PruneParams {
+    filters: String,
+}
+
+pub async fn prune(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
+    let p: PruneParams = ctx.query.decode()?;
+    let query = query::prune_query(&p.filters, false)?;
+    let report = ctx.backend.prune_containers(&query).await?;
+    json(
+        StatusCode::OK,
+        &compat::shaped(Answer::ContainerPrune, ctx.version, report),
+    )
+}
+
+pub async fn update(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
+    let body = read_json_body(req, MAX_JSON_BODY).await?;
+    let update: UpdateBody = parse_json(&body)?;
+    let answer = ctx.backend.update_container(ctx.param(0), update).await?;
+    json(
+        StatusCode::OK,
+        &compat::shaped(Answer::ContainerUpdate, ctx.version, answer),
+    )
 }

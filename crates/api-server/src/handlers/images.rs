@@ -13,6 +13,7 @@ use crate::backend::{ByteStream, ImportRequest, ImportSource};
 use crate::body::{body_stream, empty, full, json, HandlerResult};
 use crate::compat;
 use crate::error::ApiError;
+use crate::fields::Answer;
 use crate::gates;
 use crate::query::{self, docker_bool};
 use crate::router::{Ctx, Route};
@@ -23,6 +24,7 @@ use crate::Body;
 pub(crate) fn routes() -> Vec<Route> {
     vec![
         route!(GET, "/images/json", list),
+        route!(POST, "/images/prune", prune, gates::prune_and_disk_usage),
         route!(GET, "/images/get", save_many),
         route!(POST, "/images/create", create),
         route!(POST, "/images/load", load),
@@ -192,4 +194,20 @@ pub async fn load(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         .header(header::CONTENT_TYPE, "application/json")
         .body(full(body))
         .expect("valid"))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct PruneParams {
+    filters: String,
+}
+
+pub async fn prune(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
+    let p: PruneParams = ctx.query.decode()?;
+    let query = query::prune_query(&p.filters, true)?;
+    let report = ctx.backend.prune_images(&query).await?;
+    json(
+        StatusCode::OK,
+        &compat::shaped(Answer::ImagePrune, ctx.version, report),
+    )
 }

@@ -4,4 +4,7 @@ pub mod containers;
 pub mod events;
 pub mod exec;
 pub mod images;
+pub mod networks;
+pub mod plugins;
+pub mod swarm;
 pub mod system;

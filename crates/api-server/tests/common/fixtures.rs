@@ -10,6 +10,7 @@ use berth_api_types::events::{Actor, EventMessage};
 use berth_api_types::exec::{ExecInspect, ProcessConfig};
 use berth_api_types::image::{HistoryItem, ImageInspect, ImageSummary, RootFs};
 use berth_api_types::stats::{ContainerStats, NetworkStats};
+use berth_api_types::volume::{UsageData, Volume};
 
 use super::{Fake, FakeContainer, FakeImage};
 
@@ -177,9 +178,6 @@ pub fn one_image() -> Fake {
     let id = format!("sha256:{HEX}");
     let tags = vec!["busybox:latest".to_string(), "bb:1".to_string()];
     Fake {
-        containers: Vec::new(),
-        execs: Vec::new(),
-        events: Vec::new(),
         images: vec![FakeImage {
             summary: ImageSummary {
                 id: id.clone(),
@@ -223,5 +221,28 @@ pub fn one_image() -> Fake {
                 comment: "Imported from -".into(),
             }],
         }],
+        ..Default::default()
     }
+}
+
+/// One image, one running container made from it, and the volume it mounts: what
+/// `GET /system/df` counts.
+pub fn whole_host() -> Fake {
+    let mut host = one_container();
+    host.images = one_image().images;
+    host.containers[0].summary.image_id = host.images[0].summary.id.clone();
+    host.volumes = vec![Volume {
+        name: "data".into(),
+        driver: "local".into(),
+        mountpoint: "/var/lib/berth/volumes/data/_data".into(),
+        created_at: "2026-12-06T21:48:00Z".into(),
+        labels: BTreeMap::new(),
+        scope: "local".into(),
+        options: BTreeMap::new(),
+        usage_data: Some(UsageData {
+            size: 4096,
+            ref_count: 1,
+        }),
+    }];
+    host
 }

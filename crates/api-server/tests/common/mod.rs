@@ -10,19 +10,23 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use berth_api_server::backend::{
     ByteStream, ContainerBackend, ContainerListQuery, EventQuery, EventSubscription, EventsBackend,
-    ExecBackend, ExecStreams, ImageBackend, ImportRequest, LogStream, LogsQuery, SystemBackend,
-    Waiting,
+    ExecBackend, ExecStreams, ImageBackend, ImportRequest, LogStream, LogsQuery, PruneQuery,
+    SystemBackend, Waiting,
 };
 use berth_api_server::{ApiError, RequestBody, Router, ServerInfo};
 use berth_api_types::container::{
-    ContainerInspect, ContainerSummary, CreateBody, CreateResponse, HostConfig, TopResponse,
+    ContainerInspect, ContainerPruneReport, ContainerSummary, CreateBody, CreateResponse,
+    HostConfig, TopResponse, UpdateBody, UpdateResponse,
 };
 use berth_api_types::events::EventMessage;
 use berth_api_types::exec::{ExecCreateBody, ExecInspect};
 use berth_api_types::filters::Filters;
-use berth_api_types::image::{DeleteItem, HistoryItem, ImageInspect, ImageSummary};
+use berth_api_types::image::{
+    DeleteItem, HistoryItem, ImageInspect, ImagePruneReport, ImageSummary,
+};
 use berth_api_types::stats::ContainerStats;
-use berth_api_types::system::{Info, Version};
+use berth_api_types::system::{DiskUsage, Info, Version};
+use berth_api_types::volume::Volume;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use http_body_util::{BodyExt, Full};
@@ -35,6 +39,9 @@ pub struct Fake {
     pub containers: Vec<FakeContainer>,
     pub execs: Vec<ExecInspect>,
     pub events: Vec<EventMessage>,
+    pub volumes: Vec<Volume>,
+    /// The last prune query a prune endpoint passed on.
+    pub pruned_with: std::sync::Mutex<Option<PruneQuery>>,
 }
 
 /// A container as the fake backend answers for it: in the list, in inspect, and one stats
@@ -82,7 +89,39 @@ fn no_image(name: &str) -> ApiError {
     ApiError::not_found(format!("No such image: {name}"))
 }
 
+#[async_trait]
 impl SystemBackend for Fake {
+    /// What the fake holds, each container counted against its image.
+    async fn disk_usage(&self) -> Result<DiskUsage, ApiError> {
+        Ok(DiskUsage {
+            layers_size: self.images.iter().map(|i| i.summary.size).sum(),
+            images: self
+                .images
+                .iter()
+                .map(|i| ImageSummary {
+                    containers: self
+                        .containers
+                        .iter()
+                        .filter(|c| c.summary.image_id == i.summary.id)
+                        .count() as i64,
+                    shared_size: 0,
+                    ..i.summary.clone()
+                })
+                .collect(),
+            containers: self
+                .containers
+                .iter()
+                .map(|c| ContainerSummary {
+                    size_rw: Some(0),
+                    size_root_fs: Some(0),
+                    ..c.summary.clone()
+                })
+                .collect(),
+            volumes: self.volumes.clone(),
+            build_cache: Vec::new(),
+        })
+    }
+
     fn version(&self) -> Version {
         Version {
             version: "0.0.0-test".into(),
@@ -128,6 +167,28 @@ impl ImageBackend for Fake {
     async fn load_images(&self, _body: ByteStream) -> Result<Vec<String>, ApiError> {
         Ok(Vec::new())
     }
+    /// Untagged images go; with `dangling_only` false, tagged ones lose their tags too.
+    async fn prune_images(&self, q: &PruneQuery) -> Result<ImagePruneReport, ApiError> {
+        *self.pruned_with.lock().unwrap() = Some(q.clone());
+        let mut items = Vec::new();
+        for i in &self.images {
+            if !i.summary.repo_tags.is_empty() && q.dangling_only {
+                continue;
+            }
+            items.extend(
+                i.summary
+                    .repo_tags
+                    .iter()
+                    .cloned()
+                    .map(DeleteItem::Untagged),
+            );
+            items.push(DeleteItem::Deleted(i.summary.id.clone()));
+        }
+        Ok(ImagePruneReport {
+            space_reclaimed: if items.is_empty() { 0 } else { 1 },
+            images_deleted: (!items.is_empty()).then_some(items),
+        })
+    }
 }
 
 impl EventsBackend for Fake {
@@ -141,6 +202,24 @@ impl EventsBackend for Fake {
 
 #[async_trait]
 impl ContainerBackend for Fake {
+    /// Every container that does not run goes.
+    async fn prune_containers(&self, q: &PruneQuery) -> Result<ContainerPruneReport, ApiError> {
+        *self.pruned_with.lock().unwrap() = Some(q.clone());
+        let gone: Vec<String> = self
+            .containers
+            .iter()
+            .filter(|c| !c.inspect.state.running)
+            .map(|c| c.inspect.id.clone())
+            .collect();
+        Ok(ContainerPruneReport {
+            containers_deleted: (!gone.is_empty()).then_some(gone),
+            space_reclaimed: 0,
+        })
+    }
+    async fn update_container(&self, n: &str, _b: UpdateBody) -> Result<UpdateResponse, ApiError> {
+        self.container(n)?;
+        Ok(UpdateResponse::default())
+    }
     fn create_container(&self, _n: &str, body: CreateBody) -> Result<CreateResponse, ApiError> {
         Err(no_image(&body.config.image))
     }
@@ -236,9 +315,9 @@ impl ExecBackend for Fake {
     }
 }
 
-fn router(backend: Fake) -> Router {
+fn router(backend: Arc<Fake>) -> Router {
     Router::new(
-        Arc::new(backend),
+        backend,
         ServerInfo {
             version: "0.0.0-test".into(),
             cors_origin: None,
@@ -257,9 +336,9 @@ pub async fn call(method: &str, path: &str, headers: &[(&str, &str)], body: &str
     call_with(Fake::default(), method, path, headers, body).await
 }
 
-/// One request to a router over `backend`.
+/// One request to a router over `backend` (share it as an `Arc` to look at it after).
 pub async fn call_with(
-    backend: Fake,
+    backend: impl Into<Arc<Fake>>,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
@@ -275,7 +354,7 @@ pub async fn call_with(
     let body: RequestBody = Full::new(Bytes::from(body.to_string()))
         .map_err(|never| match never {})
         .boxed_unsync();
-    let resp = router(backend).handle(req.body(body).unwrap()).await;
+    let resp = router(backend.into()).handle(req.body(body).unwrap()).await;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = resp.into_body().collect().await.unwrap().to_bytes();

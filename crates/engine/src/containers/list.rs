@@ -48,7 +48,7 @@ fn any<T>(filter: &Option<Vec<T>>, pred: impl FnMut(&T) -> bool) -> bool {
     filter.as_ref().is_none_or(|values| values.iter().any(pred))
 }
 
-fn dir_size(path: &std::path::Path) -> i64 {
+pub(crate) fn dir_size(path: &std::path::Path) -> i64 {
     let mut total = 0;
     for e in std::fs::read_dir(path).into_iter().flatten().flatten() {
         match e.file_type() {

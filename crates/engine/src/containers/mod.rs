@@ -16,6 +16,7 @@ pub mod net;
 mod paths;
 mod pause;
 mod procs;
+mod prune;
 pub mod record;
 mod record_v1;
 mod remove;
@@ -27,6 +28,7 @@ mod start;
 mod stats;
 mod stop;
 mod top;
+mod update;
 mod users;
 mod volumes;
 mod wait;
@@ -46,6 +48,7 @@ pub use list::{ListOptions, Listed};
 pub use logs::{LogLine, LogOptions};
 pub use paths::{ContainerPaths, MAX_EXEC_ROOT_LEN};
 pub use procs::TopResult;
+pub use prune::PruneReport;
 pub use record::{ContainerRecord, State, Status, RECORD_SCHEMA};
 pub use settings::release_default_cgroup_parent;
 pub use spec::{
@@ -53,7 +56,8 @@ pub use spec::{
     Port, PortBinding, RestartPolicy, Streams, Ulimit,
 };
 pub use stats::StatsPair;
-pub use volumes::MountPoint;
+pub use update::ResourceUpdate;
+pub use volumes::{MountPoint, VolumeUsage};
 pub use wait::{WaitCondition, Waiting};
 
 /// One container: its record (the truth, persisted on every change), a channel that ticks on

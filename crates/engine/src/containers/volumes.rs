@@ -13,6 +13,18 @@ use super::settings::parse_bind;
 use super::ContainerService;
 use crate::error::EngineError;
 
+/// A volume on disk, with what it holds and how many containers mount it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeUsage {
+    pub name: String,
+    /// Its `_data` directory, what containers mount.
+    pub mountpoint: PathBuf,
+    /// RFC 3339.
+    pub created: String,
+    pub size: i64,
+    pub ref_count: i64,
+}
+
 /// One mount of a container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountPoint {
@@ -138,6 +150,43 @@ impl ContainerService {
     }
 
     /// `rm -v`: removes the container's anonymous volumes that no other container uses.
+    /// Every volume, measured (`docker system df`). Walks each volume's files: run it off
+    /// the async threads.
+    pub fn volume_usage(&self) -> Vec<VolumeUsage> {
+        let mut refs: std::collections::HashMap<String, i64> = Default::default();
+        for rec in self.list() {
+            for id in rec.mounts.into_iter().filter_map(|m| m.volume) {
+                *refs.entry(id).or_default() += 1;
+            }
+        }
+        let mut out: Vec<VolumeUsage> = std::fs::read_dir(self.volumes_root())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let data = e.path().join("_data");
+                let created = e
+                    .metadata()
+                    .ok()?
+                    .modified()
+                    .ok()
+                    .and_then(|t| jiff::Timestamp::try_from(t).ok())
+                    .map(|t| t.to_string())
+                    .unwrap_or_default();
+                Some(VolumeUsage {
+                    size: super::list::dir_size(&data),
+                    ref_count: refs.get(&name).copied().unwrap_or(0),
+                    mountpoint: data,
+                    created,
+                    name,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
     pub(crate) fn remove_volumes(&self, rec: &ContainerRecord) {
         let in_use: Vec<String> = self
             .containers

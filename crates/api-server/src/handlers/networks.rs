@@ -1,0 +1,35 @@
+//! Network endpoints. Only the predefined networks exist until user-defined networks do, and
+//! those are never pruned: pruning removes nothing (as `docker system prune` expects to call
+//! it).
+
+use berth_api_types::system::NetworkPruneReport;
+use http::{Request, StatusCode};
+
+use crate::body::{json, HandlerResult};
+use crate::gates;
+use crate::query;
+use crate::router::{Ctx, Route};
+use crate::RequestBody;
+
+/// This resource's routes.
+pub(crate) fn routes() -> Vec<Route> {
+    vec![route!(
+        POST,
+        "/networks/prune",
+        prune,
+        gates::prune_and_disk_usage
+    )]
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct PruneParams {
+    filters: String,
+}
+
+pub async fn prune(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
+    let p: PruneParams = ctx.query.decode()?;
+    // Bad filters are still refused, as dockerd refuses them.
+    query::prune_query(&p.filters, false)?;
+    json(StatusCode::OK, &NetworkPruneReport::default())
+}

@@ -1,0 +1,31 @@
+//! Volume wire types.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A volume, as `GET /volumes` and `GET /system/df` show it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Volume {
+    pub name: String,
+    pub driver: String,
+    pub mountpoint: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub created_at: String,
+    pub labels: BTreeMap<String, String>,
+    pub scope: String,
+    pub options: BTreeMap<String, String>,
+    /// Only where usage was measured (`GET /system/df`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_data: Option<UsageData>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UsageData {
+    /// Bytes the volume holds; -1 when unknown.
+    pub size: i64,
+    /// Containers that mount it; -1 when unknown.
+    pub ref_count: i64,
+}

@@ -1,0 +1,211 @@
+//! The modern API's housekeeping with the docker CLI at 1.44: `update`, `system df`, the
+//! prune commands, and what berth answers for swarm and plugins.
+
+use berth_tests::{tarball, Daemon};
+
+fn daemon() -> Daemon {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    d
+}
+
+/// The events so far with `action`.
+fn past_events(d: &Daemon, action: &str) -> Vec<serde_json::Value> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    d.get(&format!(
+        "/events?since=0&until={}&filters=%7B%22event%22%3A%5B%22{action}%22%5D%7D",
+        now + 1
+    ))
+    .json_lines()
+}
+
+fn cgroup_v1() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists()
+}
+
+/// An untagged image of its own (`docker image prune` removes it).
+fn import_dangling(d: &Daemon, content: &[u8]) -> String {
+    let r = d.request(
+        "POST",
+        "/images/create?fromSrc=-",
+        &[("Content-Type", "application/x-tar")],
+        &tarball(&[("file", content)]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json_lines().last().unwrap()["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn update_changes_limits_of_a_running_container() {
+    let d = daemon();
+    d.docker_ok(&[
+        "run", "-d", "--name", "upd", "--memory", "32m", "busybox", "sleep", "1000",
+    ]);
+    // Docker's rule: above the swap limit in force (twice the memory) the swap must move too.
+    let out = d.docker(&["update", "--memory", "100m", "upd"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("Memory limit should be smaller than already set memoryswap limit"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    d.docker_ok(&[
+        "update",
+        "--memory",
+        "64m",
+        "--memory-swap",
+        "128m",
+        "--cpu-shares",
+        "512",
+        "--restart",
+        "on-failure:3",
+        "upd",
+    ]);
+    let hc = d.docker_ok(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.CpuShares}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}",
+        "upd",
+    ]);
+    assert_eq!(hc.trim(), "67108864 134217728 512 on-failure:3");
+    if cgroup_v1() {
+        // Live, seen from inside: the cgroup now has the new limits.
+        let inside = d.docker_ok(&[
+            "exec",
+            "upd",
+            "cat",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/cpu/cpu.shares",
+        ]);
+        assert_eq!(inside, "67108864\n512\n");
+    }
+    // A stopped container keeps the new limits for its next start.
+    d.docker_ok(&["stop", "-t", "0", "upd"]);
+    d.docker_ok(&["update", "--memory", "48m", "upd"]);
+    d.docker_ok(&["start", "upd"]);
+    if cgroup_v1() {
+        let inside = d.docker_ok(&[
+            "exec",
+            "upd",
+            "cat",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        ]);
+        assert_eq!(inside.trim(), (48 << 20).to_string());
+    }
+    assert_eq!(past_events(&d, "update").len(), 2);
+    let missing = d.docker(&["update", "--memory", "64m", "nope"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("No such container: nope"));
+    d.remove_all_containers();
+}
+
+#[test]
+fn system_df_and_prune() {
+    let d = daemon();
+    let dangling = import_dangling(&d, b"one");
+    d.docker_ok(&[
+        "run", "-d", "--name", "up", "--label", "keep=yes", "busybox", "sleep", "1000",
+    ]);
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "done",
+        "busybox",
+        "sh",
+        "-c",
+        "echo data > /file",
+    ]);
+    d.docker_ok(&[
+        "create", "--name", "kept", "--label", "keep=yes", "-v", "/data", "busybox", "true",
+    ]);
+
+    let df = d.docker_ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}}={{.TotalCount}}/{{.Active}}",
+    ]);
+    assert_eq!(
+        df.lines().collect::<Vec<_>>(),
+        [
+            "Images=2/1",
+            "Containers=3/1",
+            "Local Volumes=1/1",
+            "Build Cache=0/0"
+        ],
+        "{df}"
+    );
+    let v = d.get("/system/df").json();
+    let done = v["Containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["Names"][0] == "/done")
+        .unwrap_or_else(|| panic!("{v}"))
+        .clone();
+    assert!(
+        done["SizeRw"].as_i64().unwrap() > 0,
+        "the written file counts: {done}"
+    );
+    assert_eq!(v["Volumes"][0]["UsageData"]["RefCount"], 1, "{v}");
+
+    // Only stopped containers without the label go.
+    let out = d.docker_ok(&["container", "prune", "-f", "--filter", "label!=keep"]);
+    assert!(out.starts_with("Deleted Containers:\n"), "{out}");
+    let names = d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort();
+    assert_eq!(names, ["kept", "up"]);
+    // `until` in the future takes every stopped one.
+    d.docker_ok(&["container", "prune", "-f", "--filter", "until=-1h"]);
+    assert_eq!(
+        d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]).trim(),
+        "up"
+    );
+
+    // Dangling images go; images in use never do.
+    let out = d.docker_ok(&["image", "prune", "-f"]);
+    assert!(out.contains(&format!("deleted: {dangling}")), "{out}");
+    let other = d.import(&tarball(&[("other", b"two")]), "other:1");
+    let out = d.docker_ok(&["image", "prune", "-a", "-f"]);
+    assert!(out.contains("untagged: other:1"), "{out}");
+    assert!(out.contains(&format!("deleted: sha256:{other}")), "{out}");
+    let images = d.docker_ok(&["images", "--format", "{{.Repository}}"]);
+    assert_eq!(images.trim(), "busybox");
+
+    // `system prune` also prunes networks and the build cache: both answer.
+    let out = d.docker_ok(&["system", "prune", "-f"]);
+    assert!(out.contains("Total reclaimed space"), "{out}");
+    let prunes = past_events(&d, "prune");
+    assert!(prunes.len() >= 4, "{prunes:?}");
+    assert!(prunes
+        .iter()
+        .all(|e| e["Actor"]["Attributes"]["reclaimed"].is_string()));
+    d.remove_all_containers();
+}
+
+#[test]
+fn swarm_and_plugins_answer_as_docker_outside_a_swarm() {
+    let d = Daemon::start();
+    let out = d.docker(&["node", "ls"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("This node is not a swarm manager"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        d.docker_ok(&["plugin", "ls", "--format", "{{.Name}}"])
+            .trim(),
+        ""
+    );
+    // `docker inspect` tries every object type, and needs each to miss with a 404.
+    let out = d.docker(&["inspect", "nothing"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such object: nothing"));
+}
