@@ -118,6 +118,7 @@ pub fn host_from_wire(h: WireHost) -> Result<HostConfig, EngineError> {
         },
         cgroup_parent: h.cgroup_parent,
         auto_remove: h.auto_remove,
+        init: h.init,
     })
 }
 
@@ -233,6 +234,7 @@ pub fn host_to_wire(h: &HostConfig) -> WireHost {
         },
         cgroup_parent: h.cgroup_parent.clone(),
         auto_remove: h.auto_remove,
+        init: h.init,
     }
 }
 

@@ -104,7 +104,6 @@ const NOT_YET: &[(Answer, &str)] = &[
     (Answer::ContainerInspect, "HostConfig.GroupAdd"),
     (Answer::ContainerInspect, "HostConfig.IOMaximumBandwidth"),
     (Answer::ContainerInspect, "HostConfig.IOMaximumIOps"),
-    (Answer::ContainerInspect, "HostConfig.Init"),
     (Answer::ContainerInspect, "HostConfig.Isolation"),
     (Answer::ContainerInspect, "HostConfig.KernelMemory"),
     (Answer::ContainerInspect, "HostConfig.KernelMemoryTCP"),

@@ -139,6 +139,8 @@ pub struct HostConfig {
     pub log_config: LogConfig,
     pub cgroup_parent: String,
     pub auto_remove: bool,
+    /// Run an init as PID 1 (`null`: the daemon's default, no init).
+    pub init: Option<bool>,
 }
 
 /// One host address of a published port (`""` for any address, or an ephemeral port).

@@ -5,6 +5,7 @@
 
 pub mod cgroups;
 pub mod fdpass;
+pub mod init;
 pub mod logfile;
 pub mod monitor;
 pub mod rootfs;

@@ -209,3 +209,45 @@ fn swarm_and_plugins_answer_as_docker_outside_a_swarm() {
     let out = d.docker(&["inspect", "nothing"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("No such object: nothing"));
 }
+
+#[test]
+fn run_init_reaps_and_forwards_signals() {
+    let d = daemon();
+    // berth's init is PID 1 and the command its child.
+    let ps = d.docker_ok(&["run", "--rm", "--init", "busybox", "ps", "-o", "pid,args"]);
+    let first = ps.lines().nth(1).unwrap_or_default();
+    assert!(
+        first.trim_start().starts_with("1 /sbin/docker-init -- ps"),
+        "{ps}"
+    );
+    // Orphans are reaped: no zombie is left once they end.
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "sh -c 'sleep 0.2 &' ; sleep 1; ps -o stat | grep -c '^Z' || true",
+    ]);
+    assert_eq!(out.trim(), "0", "zombies left: {out}");
+    // `docker stop` reaches the command through the init: it ends on SIGTERM (143) instead
+    // of being killed after the timeout (137) as a PID 1 without handlers is.
+    d.docker_ok(&[
+        "run", "-d", "--name", "initd", "--init", "busybox", "sleep", "1000",
+    ]);
+    d.docker_ok(&["stop", "-t", "30", "initd"]);
+    let code = d.docker_ok(&[
+        "inspect",
+        "--format",
+        "{{.State.ExitCode}} {{.HostConfig.Init}}",
+        "initd",
+    ]);
+    assert_eq!(code.trim(), "143 true");
+    // The command's own exit code comes through, and a missing command is 127.
+    let out = d.docker(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 7"]);
+    assert_eq!(out.status.code(), Some(7));
+    let out = d.docker(&["run", "--rm", "--init", "busybox", "no-such-command"]);
+    assert_eq!(out.status.code(), Some(127));
+    d.remove_all_containers();
+}

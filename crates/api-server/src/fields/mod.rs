@@ -412,7 +412,10 @@ mod tests {
             assert!(!m.cite.is_empty(), "{m:?} cites nothing");
             // Every field the later definitions give lies under `to` from the route's start.
             let fields = &table().routes[m.route];
-            assert!(fields.by_path.keys().all(|p| !p.starts_with(m.from)), "{m:?}");
+            assert!(
+                fields.by_path.keys().all(|p| !p.starts_with(m.from)),
+                "{m:?}"
+            );
         }
         for answer in Answer::ALL {
             assert!(

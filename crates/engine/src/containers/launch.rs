@@ -218,6 +218,17 @@ impl ContainerService {
                 readonly: !m.rw,
             });
         }
+        if rec.spec.host.init == Some(true) {
+            mounts.push(BindMount {
+                destination: volumes::resolve_destination(
+                    rootfs,
+                    berth_runtime::init::PATH_IN_CONTAINER,
+                    true,
+                )?,
+                source: self.paths.init_binary().display().to_string(),
+                readonly: true,
+            });
+        }
         for f in ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"] {
             if volumes::resolve_destination(rootfs, f, true)? != f {
                 return Err(EngineError::InvalidParameter(format!(
@@ -242,7 +253,16 @@ impl ContainerService {
         let (uid, gid, additional_gids) = UserFiles::new(rootfs).resolve(&c.user)?;
         volumes::create_working_dir(rootfs, &c.working_dir, uid, gid)?;
         let capabilities = settings::capabilities(h)?;
-        let mut args = vec![rec.path.clone()];
+        // With `--init`, berth's init is PID 1 and starts the command (as Docker's does).
+        let mut args = if h.init == Some(true) {
+            vec![
+                berth_runtime::init::PATH_IN_CONTAINER.to_string(),
+                "--".to_string(),
+            ]
+        } else {
+            Vec::new()
+        };
+        args.push(rec.path.clone());
         args.extend(rec.args.iter().cloned());
         Ok(container_spec(&SpecParams {
             id: id.clone(),

@@ -18,8 +18,11 @@ pub struct ContainerPaths {
 }
 
 impl ContainerPaths {
+    /// Creates the directories and writes out the container init (a new file each time it
+    /// changes, so containers running the old one keep it).
     pub fn create(&self) -> std::io::Result<()> {
         for d in [
+            self.data_root.join("init"),
             self.data_root.join("containers"),
             self.data_root.join("overlay"),
             self.exec_root.join("containers"),
@@ -34,7 +37,19 @@ impl ContainerPaths {
             self.exec_root.join("sock"),
             std::fs::Permissions::from_mode(0o700),
         )?;
+        let init = self.init_binary();
+        if std::fs::read(&init).ok().as_deref() != Some(berth_runtime::init::BINARY) {
+            let staged = init.with_extension("new");
+            std::fs::write(&staged, berth_runtime::init::BINARY)?;
+            std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755))?;
+            std::fs::rename(&staged, &init)?;
+        }
         Ok(())
+    }
+
+    /// The init `--init` containers run as PID 1.
+    pub fn init_binary(&self) -> PathBuf {
+        self.data_root.join("init").join("berth-init")
     }
 
     pub fn dir(&self, id: &str) -> PathBuf {

@@ -250,6 +250,7 @@ impl RecordV1 {
             },
             cgroup_parent: h.cgroup_parent,
             auto_remove: h.auto_remove,
+            init: None,
         };
         ContainerRecord {
             schema: RECORD_SCHEMA,

@@ -45,6 +45,8 @@ pub struct HostConfig {
     pub log_config: LogConfig,
     pub cgroup_parent: String,
     pub auto_remove: bool,
+    /// berth's init runs as PID 1 and starts the command (`None`: not asked, no init).
+    pub init: Option<bool>,
 }
 
 /// When a container is started again after it exits.
