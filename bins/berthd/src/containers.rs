@@ -2,7 +2,8 @@
 
 use async_trait::async_trait;
 use berth_api_server::backend::{
-    ContainerBackend, ContainerListQuery, LogChunk, LogStream, LogsQuery, PruneQuery, Waiting,
+    ContainerBackend, ContainerListQuery, LogChunk, LogStream, LogsQuery, PruneQuery, StopQuery,
+    Waiting,
 };
 use berth_api_server::ApiError;
 use berth_api_types::container::{
@@ -16,7 +17,7 @@ use berth_api_types::stats::{
 };
 use berth_engine::containers::{
     net, ContainerRecord, CreateRequest, ListOptions, LogDriver, LogOptions, Port, ResourceUpdate,
-    RestartPolicy, StatsPair, Status, WaitCondition,
+    RestartPolicy, StatsPair, Status, StopOptions, WaitCondition,
 };
 use futures_util::StreamExt;
 
@@ -24,6 +25,13 @@ use berth_engine::labels::LabelFilter;
 
 use crate::adapter::Daemon;
 use crate::spec;
+
+fn stop_options(how: &StopQuery) -> StopOptions {
+    StopOptions {
+        timeout: how.timeout,
+        signal: how.signal.clone(),
+    }
+}
 
 fn api_err(e: berth_engine::EngineError) -> ApiError {
     ApiError::from_err(e)
@@ -248,13 +256,16 @@ impl ContainerBackend for Daemon {
         self.containers().start(name).await.map_err(api_err)
     }
 
-    async fn stop_container(&self, name: &str, timeout: Option<u64>) -> Result<(), ApiError> {
-        self.containers().stop(name, timeout).await.map_err(api_err)
+    async fn stop_container(&self, name: &str, how: &StopQuery) -> Result<(), ApiError> {
+        self.containers()
+            .stop(name, &stop_options(how))
+            .await
+            .map_err(api_err)
     }
 
-    async fn restart_container(&self, name: &str, timeout: Option<u64>) -> Result<(), ApiError> {
+    async fn restart_container(&self, name: &str, how: &StopQuery) -> Result<(), ApiError> {
         self.containers()
-            .restart(name, timeout)
+            .restart(name, &stop_options(how))
             .await
             .map_err(api_err)
     }

@@ -42,6 +42,7 @@ pub fn from_wire(c: ContainerConfig, h: Option<WireHost>) -> Result<ContainerSpe
         on_build: c.on_build,
         labels: c.labels,
         stop_signal: c.stop_signal,
+        stop_timeout: c.stop_timeout,
     };
     Ok(ContainerSpec {
         config,
@@ -152,6 +153,7 @@ pub fn config_to_wire(c: &Config) -> ContainerConfig {
         on_build: c.on_build.clone(),
         labels: c.labels.clone(),
         stop_signal: c.stop_signal.clone(),
+        stop_timeout: c.stop_timeout,
     }
 }
 

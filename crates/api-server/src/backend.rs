@@ -98,6 +98,16 @@ pub trait EventsBackend: Send + Sync {
     fn subscribe_events(&self, query: &EventQuery) -> Result<EventSubscription, ApiError>;
 }
 
+/// How `stop` and `restart` stop: `t` and, from API 1.42, `signal`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StopQuery {
+    /// Seconds before the kill; negative waits as long as it takes; `None`: the container's
+    /// `StopTimeout`, or 10.
+    pub timeout: Option<i64>,
+    /// Instead of the container's `StopSignal`.
+    pub signal: Option<String>,
+}
+
 /// `GET /containers/json` parameters.
 #[derive(Debug, Clone, Default)]
 pub struct ContainerListQuery {
@@ -142,8 +152,8 @@ pub trait ContainerBackend: Send + Sync {
         name: &str,
         host_config: Option<HostConfig>,
     ) -> Result<(), ApiError>;
-    async fn stop_container(&self, name: &str, timeout: Option<u64>) -> Result<(), ApiError>;
-    async fn restart_container(&self, name: &str, timeout: Option<u64>) -> Result<(), ApiError>;
+    async fn stop_container(&self, name: &str, how: &StopQuery) -> Result<(), ApiError>;
+    async fn restart_container(&self, name: &str, how: &StopQuery) -> Result<(), ApiError>;
     async fn kill_container(&self, name: &str, signal: &str) -> Result<(), ApiError>;
     /// Resolves the container and the `condition` (`not-running`, `next-exit`, `removed`;
     /// empty for the first) at once, so that a bad one fails before anything is answered;

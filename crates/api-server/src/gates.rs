@@ -117,6 +117,11 @@ pub fn container_update(version: ApiVersion) -> bool {
     version >= v(22)
 }
 
+/// `stop` and `restart` take a `signal` from API 1.42 (Docker 22.06).
+pub fn stop_takes_signal(version: ApiVersion) -> bool {
+    version >= v(42)
+}
+
 /// Swarm mode's endpoints exist from API 1.24 (Docker 1.12).
 pub fn swarm_endpoints(version: ApiVersion) -> bool {
     version >= v(24)
@@ -151,5 +156,6 @@ mod tests {
         assert!(!container_update(v(21)) && container_update(v(22)));
         assert!(!swarm_endpoints(v(23)) && swarm_endpoints(v(24)));
         assert!(!build_prune(v(30)) && build_prune(v(31)));
+        assert!(!stop_takes_signal(v(41)) && stop_takes_signal(v(42)));
     }
 }

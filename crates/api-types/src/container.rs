@@ -39,6 +39,9 @@ pub struct ContainerConfig {
     pub on_build: Option<Vec<String>>,
     pub labels: Option<BTreeMap<String, String>>,
     pub stop_signal: Option<String>,
+    /// Seconds `docker stop` waits before it kills (API 1.25); sent only when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
 }
 
 /// Docker's `strslice`: `"echo hi"` (a single element, as the old API allows) or

@@ -251,3 +251,57 @@ fn run_init_reaps_and_forwards_signals() {
     assert_eq!(out.status.code(), Some(127));
     d.remove_all_containers();
 }
+
+#[test]
+fn stop_timeout_and_signal() {
+    let d = daemon();
+    // `--stop-timeout` is the container's own grace; `stop --signal` (API 1.42) overrides its
+    // stop signal. `sleep` as PID 1 ignores SIGTERM, so only the kill ends it: 137.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "grace",
+        "--stop-timeout",
+        "1",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(
+        d.docker_ok(&["inspect", "--format", "{{.Config.StopTimeout}}", "grace"])
+            .trim(),
+        "1"
+    );
+    d.docker_ok(&["stop", "grace"]);
+    assert_eq!(
+        d.docker_ok(&["inspect", "--format", "{{.State.ExitCode}}", "grace"])
+            .trim(),
+        "137"
+    );
+    // A shell that traps SIGUSR1 exits with its own code when asked with that signal.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "usr1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 42' USR1; while true; do sleep 0.1; done",
+    ]);
+    d.docker_ok(&["stop", "--signal", "USR1", "-t", "30", "usr1"]);
+    assert_eq!(
+        d.docker_ok(&["inspect", "--format", "{{.State.ExitCode}}", "usr1"])
+            .trim(),
+        "42"
+    );
+    let kills = past_events(&d, "kill");
+    assert!(
+        kills
+            .iter()
+            .any(|e| e["Actor"]["Attributes"]["signal"] == "10"),
+        "{kills:?}"
+    );
+    d.remove_all_containers();
+}

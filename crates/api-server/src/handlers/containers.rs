@@ -5,7 +5,7 @@ use berth_api_types::container::{CreateBody, HostConfig, UpdateBody, WaitRespons
 use futures_util::StreamExt;
 use http::{header, Request, Response, StatusCode};
 
-use crate::backend::{ContainerListQuery, LogStream, LogsQuery};
+use crate::backend::{ContainerListQuery, LogStream, LogsQuery, StopQuery};
 use crate::body::{
     empty, json, json_line, no_content, parse_json, read_json_body, streaming, HandlerResult,
 };
@@ -136,27 +136,32 @@ pub async fn start(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
 #[serde(default)]
 struct StopParams {
     t: String,
+    signal: String,
 }
 
-fn timeout(ctx: &Ctx) -> Result<Option<u64>, ApiError> {
-    let StopParams { t } = ctx.query.decode()?;
-    if t.is_empty() {
-        return Ok(None);
-    }
-    t.parse::<i64>()
-        .map(|n| Some(n.max(0) as u64))
-        .map_err(|_| ApiError::bad_request(format!("invalid value for t: {t}")))
+fn stop_query(ctx: &Ctx) -> Result<StopQuery, ApiError> {
+    let StopParams { t, signal } = ctx.query.decode()?;
+    let timeout = if t.is_empty() {
+        None
+    } else {
+        Some(
+            t.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid value for t: {t}")))?,
+        )
+    };
+    let signal = (gates::stop_takes_signal(ctx.version) && !signal.is_empty()).then_some(signal);
+    Ok(StopQuery { timeout, signal })
 }
 
 pub async fn stop(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    let t = timeout(&ctx)?;
-    ctx.backend.stop_container(ctx.param(0), t).await?;
+    let how = stop_query(&ctx)?;
+    ctx.backend.stop_container(ctx.param(0), &how).await?;
     no_content()
 }
 
 pub async fn restart(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    let t = timeout(&ctx)?;
-    ctx.backend.restart_container(ctx.param(0), t).await?;
+    let how = stop_query(&ctx)?;
+    ctx.backend.restart_container(ctx.param(0), &how).await?;
     no_content()
 }
 

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use berth_api_server::backend::{
     ByteStream, ContainerBackend, ContainerListQuery, EventQuery, EventSubscription, EventsBackend,
     ExecBackend, ExecStreams, ImageBackend, ImportRequest, LogStream, LogsQuery, PruneQuery,
-    SystemBackend, Waiting,
+    StopQuery, SystemBackend, Waiting,
 };
 use berth_api_server::{ApiError, RequestBody, Router, ServerInfo};
 use berth_api_types::container::{
@@ -226,10 +226,10 @@ impl ContainerBackend for Fake {
     async fn start_container(&self, n: &str, _h: Option<HostConfig>) -> Result<(), ApiError> {
         Err(no_container(n))
     }
-    async fn stop_container(&self, n: &str, _t: Option<u64>) -> Result<(), ApiError> {
+    async fn stop_container(&self, n: &str, _h: &StopQuery) -> Result<(), ApiError> {
         Err(no_container(n))
     }
-    async fn restart_container(&self, n: &str, _t: Option<u64>) -> Result<(), ApiError> {
+    async fn restart_container(&self, n: &str, _h: &StopQuery) -> Result<(), ApiError> {
         Err(no_container(n))
     }
     async fn kill_container(&self, n: &str, _s: &str) -> Result<(), ApiError> {

@@ -56,6 +56,7 @@ pub use spec::{
     Port, PortBinding, RestartPolicy, Streams, Ulimit,
 };
 pub use stats::StatsPair;
+pub use stop::StopOptions;
 pub use update::ResourceUpdate;
 pub use volumes::{MountPoint, VolumeUsage};
 pub use wait::{WaitCondition, Waiting};

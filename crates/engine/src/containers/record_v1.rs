@@ -153,6 +153,7 @@ impl RecordV1 {
             on_build: c.on_build,
             labels: c.labels,
             stop_signal: c.stop_signal,
+            stop_timeout: None,
         };
         let port_bindings = match h.port_bindings {
             Some(serde_json::Value::Object(map)) => Some(

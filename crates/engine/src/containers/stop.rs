@@ -10,6 +10,16 @@ use super::settings;
 use super::{ContainerService, Entry};
 use crate::error::EngineError;
 
+/// How a stop goes: which signal first, and how long before the kill.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StopOptions {
+    /// Seconds; negative waits as long as it takes; `None`: the container's `StopTimeout`,
+    /// or Docker's 10.
+    pub timeout: Option<i64>,
+    /// Instead of the container's `StopSignal` (or SIGTERM).
+    pub signal: Option<String>,
+}
+
 impl ContainerService {
     pub(super) fn signal(&self, rec: &ContainerRecord, signal: i32) -> Result<(), EngineError> {
         procs::send_signal(rec.state.pid, signal)
@@ -38,17 +48,18 @@ impl ContainerService {
         Ok(())
     }
 
-    /// `POST /containers/(id)/stop?t=`: the stop signal, then SIGKILL after `timeout`.
-    pub async fn stop(&self, name: &str, timeout: Option<u64>) -> Result<(), EngineError> {
+    /// `POST /containers/(id)/stop?t=&signal=`: the stop signal, then SIGKILL after the
+    /// timeout.
+    pub async fn stop(&self, name: &str, how: &StopOptions) -> Result<(), EngineError> {
         let entry = self.entry(name)?;
         let _op = entry.op.lock().await;
-        self.stop_locked(&entry, timeout).await
+        self.stop_locked(&entry, how).await
     }
 
     pub(super) async fn stop_locked(
         &self,
         entry: &Entry,
-        timeout: Option<u64>,
+        how: &StopOptions,
     ) -> Result<(), EngineError> {
         let rec = entry.snapshot();
         if rec.state.status == Status::Restarting {
@@ -65,17 +76,17 @@ impl ContainerService {
         if rec.state.status == Status::Paused {
             let _ = procs::set_frozen(&settings::cgroup_path(&rec), false);
         }
-        let stop_signal = rec
-            .spec
-            .config
-            .stop_signal
+        let stop_signal = how
+            .signal
             .as_deref()
+            .or(rec.spec.config.stop_signal.as_deref())
             .map(procs::parse_signal)
             .transpose()?
             .unwrap_or(15);
         let _ = self.signal(&rec, stop_signal);
-        let grace = Duration::from_secs(timeout.unwrap_or(10));
-        if self.wait_entry(entry, Some(grace)).await.is_none() {
+        let timeout = how.timeout.or(rec.spec.config.stop_timeout).unwrap_or(10);
+        let grace = u64::try_from(timeout).ok().map(Duration::from_secs);
+        if self.wait_entry(entry, grace).await.is_none() {
             let _ = self.signal(&rec, 9);
             self.wait_entry(entry, Some(Duration::from_secs(30))).await;
         }
@@ -87,12 +98,12 @@ impl ContainerService {
     pub async fn restart(
         self: &Arc<Self>,
         name: &str,
-        timeout: Option<u64>,
+        how: &StopOptions,
     ) -> Result<(), EngineError> {
         let entry = self.entry(name)?;
         let _op = entry.op.lock().await;
         entry.restarting.store(true, Ordering::SeqCst);
-        let restarted = self.restart_locked(&entry, timeout).await;
+        let restarted = self.restart_locked(&entry, how).await;
         entry.restarting.store(false, Ordering::SeqCst);
         restarted?;
         self.publish(&entry.snapshot(), "restart", &[]);
@@ -102,9 +113,9 @@ impl ContainerService {
     async fn restart_locked(
         self: &Arc<Self>,
         entry: &Arc<Entry>,
-        timeout: Option<u64>,
+        how: &StopOptions,
     ) -> Result<(), EngineError> {
-        match self.stop_locked(entry, timeout).await {
+        match self.stop_locked(entry, how).await {
             Ok(()) | Err(EngineError::NotModified) => {}
             Err(e) => return Err(e),
         }

@@ -66,6 +66,8 @@ pub struct Config {
     pub on_build: Option<Vec<String>>,
     pub labels: Option<BTreeMap<String, String>>,
     pub stop_signal: Option<String>,
+    /// Seconds a stop waits before it kills, when the stop does not say.
+    pub stop_timeout: Option<i64>,
 }
 
 /// A container port: `80/tcp`, `53/udp` (a bare number is TCP).
