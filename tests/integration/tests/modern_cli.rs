@@ -305,3 +305,42 @@ fn stop_timeout_and_signal() {
     );
     d.remove_all_containers();
 }
+
+#[test]
+fn everyday_cli_at_1_44() {
+    let d = daemon();
+    d.docker_ok(&["run", "-d", "--name", "web", "--label", "tier=web", "busybox", "sh", "-c", "echo early; sleep 2; echo late; sleep 1000"]);
+    let gone = d.docker(&["run", "--name", "gone", "busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(gone.status.code(), Some(3));
+    // ps --filter, as scripts use it.
+    let names = |filter: &str| d.docker_ok(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"]);
+    assert_eq!(names("status=exited").trim(), "gone");
+    assert_eq!(names("exited=3").trim(), "gone");
+    assert_eq!(names("label=tier=web").trim(), "web");
+    assert_eq!(names("name=we").trim(), "web");
+    assert_eq!(names("ancestor=busybox").lines().count(), 2);
+    assert_eq!(d.docker_ok(&["ps", "--format", "{{.Names}} {{.State}}"]).trim(), "web running");
+    // exec -w and -e.
+    let out = d.docker_ok(&["exec", "-w", "/tmp", "-e", "X=1", "web", "sh", "-c", "pwd; echo $X"]);
+    assert_eq!(out, "/tmp\n1\n");
+    // logs --since leaves out what came before.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let all = d.docker_ok(&["logs", "web"]);
+    assert_eq!(all, "early\nlate\n");
+    let recent = d.docker_ok(&["logs", "--since", "2s", "web"]);
+    assert!(!recent.contains("early"), "{recent}");
+    let out = d.docker_ok(&["logs", "--tail", "1", "web"]);
+    assert_eq!(out, "late\n");
+    // stats --no-stream: one sample with a memory figure.
+    let stats = d.docker_ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "web"]);
+    assert!(stats.starts_with("web "), "{stats}");
+    assert!(!stats.contains("0B / 0B"), "{stats}");
+    // inspect of each object type, and of a missing name.
+    let ids = d.docker_ok(&["inspect", "--format", "{{.Id}}", "web", "busybox"]);
+    let ids: Vec<&str> = ids.lines().collect();
+    assert!(ids.len() == 2 && ids[0].len() == 64 && ids[1].starts_with("sha256:"), "{ids:?}");
+    let missing = d.docker(&["inspect", "nothing-here"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("No such object: nothing-here"));
+    d.remove_all_containers();
+}
