@@ -4,7 +4,7 @@
 # busybox-static (the busybox image fixture), compressors (import tests), the docker CLI when
 # the machine has none (Debian's docker.io also brings the reference dockerd 20.10 that makes
 # the `docker save` fixture and that benchmarks compare against), hyperfine; iptables,
-# iproute2 and apache2-utils (ab) for networking.
+# iproute2 and apache2-utils (ab) for networking; docker-py 7 from PyPI.
 set -euo pipefail
 need=()
 command -v busybox >/dev/null && busybox --list-full >/dev/null 2>&1 || need+=(busybox-static)
@@ -25,6 +25,11 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; }
+fi
+# docker-py 7 (the Docker SDK for Python), which the client tests drive berthd with.
+if ! python3 -c 'import docker, sys; sys.exit(int(docker.__version__.split(".")[0]) < 7)' 2>/dev/null; then
+  command -v pip3 >/dev/null || python3 -m pip --version >/dev/null 2>&1 || apt-get install -y -qq python3-pip >/dev/null
+  python3 -m pip install -q 'docker>=7,<8' 2>/dev/null || python3 -m pip install -q --break-system-packages 'docker>=7,<8'
 fi
 # docker.io's package starts a system dockerd; the tests never use it, and it must not hold
 # iptables or bridges on the test machine.

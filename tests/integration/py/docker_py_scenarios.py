@@ -1,0 +1,112 @@
+"""docker-py 7 (the Docker SDK for Python) against berthd, as its users drive it.
+
+Run by tests/integration/tests/docker_py.rs with DOCKER_HOST pointing at a test daemon that
+has `busybox:latest`. Every check raises on a difference; the last line printed is "ok".
+"""
+
+import threading
+import time
+
+import docker
+
+
+def main():
+    client = docker.from_env()
+    # docker-py negotiates nothing: it talks 1.44 (7.1's default) and must be served that.
+    version = client.version()
+    assert version["ApiVersion"] == "1.44", version
+    assert client.ping() is True
+
+    # run without detach: the output, once the container ended (daemon-side auto-removal).
+    out = client.containers.run("busybox", ["sh", "-c", "echo out; echo err >&2"], remove=True)
+    assert out == b"out\n", out
+    out = client.containers.run("busybox", ["sh", "-c", "echo err >&2"], stdout=False, stderr=True, remove=True)
+    assert out == b"err\n", out
+    try:
+        client.containers.run("busybox", ["sh", "-c", "exit 3"], remove=True)
+        raise AssertionError("a failing command must raise ContainerError")
+    except docker.errors.ContainerError as e:
+        assert e.exit_status == 3, e
+
+    # run detached, stream its logs while it writes.
+    c = client.containers.run(
+        "busybox", ["sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.2; done; sleep 1000"],
+        detach=True, name="py-web", labels={"app": "py"},
+    )
+    lines = []
+    for chunk in c.logs(stream=True, follow=True):
+        lines.append(chunk)
+        if b"line3" in b"".join(lines):
+            break
+    assert b"".join(lines) == b"line1\nline2\nline3\n", lines
+    c.reload()
+    assert c.status == "running", c.status
+    assert c.labels == {"app": "py"}, c.labels
+    assert [x.name for x in client.containers.list(filters={"label": "app=py"})] == ["py-web"]
+
+    # exec_run, plain and demultiplexed.
+    res = c.exec_run(["sh", "-c", "echo to-out; echo to-err >&2; exit 5"], demux=True)
+    assert res.exit_code == 5, res
+    assert res.output == (b"to-out\n", b"to-err\n"), res.output
+    res = c.exec_run("pwd", workdir="/tmp", environment={"X": "1"})
+    assert (res.exit_code, res.output) == (0, b"/tmp\n"), res
+
+    # stats once: a sample with CPU and memory figures.
+    stats = c.stats(stream=False)
+    assert stats["memory_stats"].get("usage", 0) > 0, stats["memory_stats"]
+    assert "cpu_usage" in stats["cpu_stats"], stats["cpu_stats"]
+
+    # events, decoded, while the container is stopped and waited for.
+    seen = []
+
+    def listen():
+        for event in client.events(decode=True, filters={"container": c.id}):
+            seen.append(event)
+            if event.get("Action") == "die":
+                return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    time.sleep(0.3)
+    c.kill(signal="SIGTERM")  # sleep as PID 1 ignores it
+    c.stop(timeout=1)
+    result = c.wait()
+    assert result["StatusCode"] == 137, result
+    listener.join(10)
+    actions = [e["Action"] for e in seen]
+    assert "kill" in actions and "die" in actions, actions
+    die = [e for e in seen if e["Action"] == "die"][0]
+    assert die["Type"] == "container" and die["Actor"]["Attributes"]["exitCode"] == "137", die
+    c.remove()
+
+    # images.
+    images = client.images.list()
+    assert any("busybox:latest" in i.tags for i in images), images
+    img = client.images.get("busybox")
+    assert img.id.startswith("sha256:") and img.attrs["Os"] == "linux", img.attrs
+    try:
+        client.images.get("no-such-image")
+        raise AssertionError("a missing image must raise ImageNotFound")
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        client.containers.get("no-such-container")
+        raise AssertionError("a missing container must raise NotFound")
+    except docker.errors.NotFound:
+        pass
+
+    # df.
+    df = client.df()
+    assert df["Images"][0]["Containers"] >= 0 and df["LayersSize"] > 0, df
+    assert df["BuildCache"] == [], df
+
+    # prune.
+    client.containers.run("busybox", "true", name="py-done")
+    pruned = client.containers.prune()
+    assert len(pruned["ContainersDeleted"]) == 1, pruned
+
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()

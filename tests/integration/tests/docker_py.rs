@@ -1,0 +1,27 @@
+//! docker-py 7 (the Docker SDK for Python) against berthd at its own API version (1.44):
+//! `py/docker_py_scenarios.py` drives it as its users do and checks every answer.
+
+use std::path::Path;
+use std::process::Command;
+
+use berth_tests::Daemon;
+
+#[test]
+fn docker_py_scenarios() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("py/docker_py_scenarios.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .env("DOCKER_HOST", format!("unix://{}", d.socket.display()))
+        .output()
+        .expect("run python3 (scripts/install-test-deps.sh installs docker-py)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("ok"),
+        "docker-py scenarios failed:\n{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        d.log()
+    );
+    d.remove_all_containers();
+}
