@@ -635,8 +635,13 @@ fn event_matches(f: &Filters, e: &EventMessage) -> bool {
                     .is_ok_and(|n| n == r || (n.repo() == r.repo() && !want.contains(':')))
             })
     };
-    f.any_matches("event", |v| v == e.action)
-        && f.any_matches("type", |v| v == e.kind)
+    // `exec_start: sh`, `health_status: healthy` also match by the part before the colon.
+    f.any_matches("event", |v| {
+        v == e.action
+            || e.action
+                .split_once(':')
+                .is_some_and(|(head, _)| head.trim() == v)
+    }) && f.any_matches("type", |v| v == e.kind)
         && f.any_matches("image", |v| match e.kind.as_str() {
             "image" => named(v),
             _ => attrs

@@ -11,10 +11,12 @@ use berth_api_types::container::{
     CreateBody, CreateResponse, HostConfig, MountPoint, NetworkSettings, PortBinding, PortSummary,
     TopResponse, UpdateBody, UpdateResponse,
 };
+use berth_api_types::container::{Health as WireHealth, HealthcheckResult};
 use berth_api_types::stats::{
     BlkioEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, NetworkStats,
     ThrottlingData,
 };
+use berth_engine::containers::health::{Health, HealthStatus};
 use berth_engine::containers::{
     net, ContainerRecord, CreateRequest, ListOptions, LogDriver, LogOptions, Port, ResourceUpdate,
     RestartPolicy, StatsPair, Status, StopOptions, WaitCondition,
@@ -48,12 +50,37 @@ fn status(rec: &ContainerRecord) -> String {
     let now = jiff::Timestamp::now().as_second();
     let since_start = unix(&rec.state.started_at).map_or(0, |s| now - s);
     let since_finish = unix(&rec.state.finished_at).map(|f| now - f);
-    status_string(
+    let status = status_string(
         rec.state.status.as_str(),
         rec.state.exit_code as i64,
         since_start,
         since_finish,
-    )
+    );
+    // Docker's `Up 5 minutes (healthy)`, `(health: starting)`, `(unhealthy)`.
+    match (&rec.state.health, rec.state.status) {
+        (Some(h), Status::Running) => match h.status {
+            HealthStatus::Starting => format!("{status} (health: starting)"),
+            other => format!("{status} ({})", other.as_str()),
+        },
+        _ => status,
+    }
+}
+
+fn health_to_wire(h: &Health) -> WireHealth {
+    WireHealth {
+        status: h.status.as_str().to_string(),
+        failing_streak: i64::from(h.failing_streak),
+        log: h
+            .log
+            .iter()
+            .map(|r| HealthcheckResult {
+                start: r.start.clone(),
+                end: r.end.clone(),
+                exit_code: i64::from(r.exit_code),
+                output: r.output.clone(),
+            })
+            .collect(),
+    }
 }
 
 fn cpu_stats(s: &berth_runtime::stats::Sample) -> CpuStats {
@@ -149,6 +176,7 @@ fn list_options(q: &ContainerListQuery) -> ListOptions {
         ids: f.given("id"),
         names: f.given("name"),
         ancestors: f.given("ancestor"),
+        health: f.given("health"),
     }
 }
 
@@ -423,6 +451,7 @@ impl ContainerBackend for Daemon {
                 error: s.error.clone(),
                 started_at: s.started_at.clone(),
                 finished_at: s.finished_at.clone(),
+                health: s.health.as_ref().map(health_to_wire),
             },
             image: rec.image_id.clone(),
             network_settings: network_settings(net::network_settings(&rec)),

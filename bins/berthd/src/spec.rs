@@ -3,12 +3,13 @@
 //! (the engine's types say how, with Docker's messages); writing shows back what was given.
 
 use berth_api_types::container::{
-    ContainerConfig, DeviceMapping, Empty, HostConfig as WireHost, KeyValue, LogConfig as WireLog,
-    PortBinding as WireBinding, RestartPolicy as WireRestart, Ulimit as WireUlimit,
+    ContainerConfig, DeviceMapping, Empty, HealthConfig, HostConfig as WireHost, KeyValue,
+    LogConfig as WireLog, PortBinding as WireBinding, RestartPolicy as WireRestart,
+    Ulimit as WireUlimit,
 };
 use berth_engine::containers::{
-    Config, ContainerSpec, Device, HostConfig, LogConfig, Port, PortBinding, RestartPolicy,
-    Streams, Ulimit,
+    Config, ContainerSpec, Device, Healthcheck, HostConfig, LogConfig, Port, PortBinding,
+    RestartPolicy, Streams, Ulimit,
 };
 use berth_engine::EngineError;
 
@@ -43,6 +44,14 @@ pub fn from_wire(c: ContainerConfig, h: Option<WireHost>) -> Result<ContainerSpe
         labels: c.labels,
         stop_signal: c.stop_signal,
         stop_timeout: c.stop_timeout,
+        healthcheck: c.healthcheck.map(|h| Healthcheck {
+            test: h.test.unwrap_or_default(),
+            interval: h.interval,
+            timeout: h.timeout,
+            start_period: h.start_period,
+            start_interval: h.start_interval,
+            retries: h.retries,
+        }),
     };
     Ok(ContainerSpec {
         config,
@@ -154,6 +163,14 @@ pub fn config_to_wire(c: &Config) -> ContainerConfig {
         labels: c.labels.clone(),
         stop_signal: c.stop_signal.clone(),
         stop_timeout: c.stop_timeout,
+        healthcheck: c.healthcheck.as_ref().map(|h| HealthConfig {
+            test: Some(h.test.clone()),
+            interval: h.interval,
+            timeout: h.timeout,
+            start_period: h.start_period,
+            start_interval: h.start_interval,
+            retries: h.retries,
+        }),
     }
 }
 

@@ -309,19 +309,45 @@ fn stop_timeout_and_signal() {
 #[test]
 fn everyday_cli_at_1_44() {
     let d = daemon();
-    d.docker_ok(&["run", "-d", "--name", "web", "--label", "tier=web", "busybox", "sh", "-c", "echo early; sleep 2; echo late; sleep 1000"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--label",
+        "tier=web",
+        "busybox",
+        "sh",
+        "-c",
+        "echo early; sleep 2; echo late; sleep 1000",
+    ]);
     let gone = d.docker(&["run", "--name", "gone", "busybox", "sh", "-c", "exit 3"]);
     assert_eq!(gone.status.code(), Some(3));
     // ps --filter, as scripts use it.
-    let names = |filter: &str| d.docker_ok(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"]);
+    let names =
+        |filter: &str| d.docker_ok(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"]);
     assert_eq!(names("status=exited").trim(), "gone");
     assert_eq!(names("exited=3").trim(), "gone");
     assert_eq!(names("label=tier=web").trim(), "web");
     assert_eq!(names("name=we").trim(), "web");
     assert_eq!(names("ancestor=busybox").lines().count(), 2);
-    assert_eq!(d.docker_ok(&["ps", "--format", "{{.Names}} {{.State}}"]).trim(), "web running");
+    assert_eq!(
+        d.docker_ok(&["ps", "--format", "{{.Names}} {{.State}}"])
+            .trim(),
+        "web running"
+    );
     // exec -w and -e.
-    let out = d.docker_ok(&["exec", "-w", "/tmp", "-e", "X=1", "web", "sh", "-c", "pwd; echo $X"]);
+    let out = d.docker_ok(&[
+        "exec",
+        "-w",
+        "/tmp",
+        "-e",
+        "X=1",
+        "web",
+        "sh",
+        "-c",
+        "pwd; echo $X",
+    ]);
     assert_eq!(out, "/tmp\n1\n");
     // logs --since leaves out what came before.
     std::thread::sleep(std::time::Duration::from_secs(3));
@@ -332,15 +358,155 @@ fn everyday_cli_at_1_44() {
     let out = d.docker_ok(&["logs", "--tail", "1", "web"]);
     assert_eq!(out, "late\n");
     // stats --no-stream: one sample with a memory figure.
-    let stats = d.docker_ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "web"]);
+    let stats = d.docker_ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.MemUsage}}",
+        "web",
+    ]);
     assert!(stats.starts_with("web "), "{stats}");
     assert!(!stats.contains("0B / 0B"), "{stats}");
     // inspect of each object type, and of a missing name.
     let ids = d.docker_ok(&["inspect", "--format", "{{.Id}}", "web", "busybox"]);
     let ids: Vec<&str> = ids.lines().collect();
-    assert!(ids.len() == 2 && ids[0].len() == 64 && ids[1].starts_with("sha256:"), "{ids:?}");
+    assert!(
+        ids.len() == 2 && ids[0].len() == 64 && ids[1].starts_with("sha256:"),
+        "{ids:?}"
+    );
     let missing = d.docker(&["inspect", "nothing-here"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("No such object: nothing-here"));
+    d.remove_all_containers();
+}
+
+#[test]
+fn healthchecks_with_the_cli() {
+    use berth_tests::audit::eventually;
+    use std::time::Duration;
+    let d = daemon();
+    let health = |name: &str| {
+        d.docker_ok(&["inspect", "--format", "{{.State.Health.Status}}", name])
+            .trim()
+            .to_string()
+    };
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hc",
+        "--health-cmd",
+        "test -f /tmp/ok",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(health("hc"), "starting");
+    let filtered = |state: &str| {
+        d.docker_ok(&[
+            "ps",
+            "--filter",
+            &format!("health={state}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .trim()
+        .to_string()
+    };
+    assert_eq!(filtered("starting"), "hc");
+    assert_eq!(filtered("none"), "");
+    eventually(
+        "unhealthy after two failed probes",
+        Duration::from_secs(20),
+        || health("hc") == "unhealthy",
+    );
+    let status = d.docker_ok(&["ps", "--format", "{{.Status}}"]);
+    assert!(status.trim().ends_with("(unhealthy)"), "{status}");
+    assert_eq!(filtered("unhealthy"), "hc");
+    d.docker_ok(&["exec", "hc", "touch", "/tmp/ok"]);
+    eventually(
+        "healthy once the probe passes",
+        Duration::from_secs(20),
+        || health("hc") == "healthy",
+    );
+    let state = d.get("/containers/hc/json").json()["State"]["Health"].clone();
+    let log = state["Log"].as_array().unwrap();
+    assert!(log.len() >= 3 && log.len() <= 5, "{state}");
+    assert_eq!(log.last().unwrap()["ExitCode"], 0, "{state}");
+    assert_eq!(log[0]["ExitCode"], 1, "{state}");
+    assert_eq!(state["FailingStreak"], 0);
+    // Each change of status is an event, and probes run through the exec path.
+    let actions: Vec<String> = past_events(&d, "health_status")
+        .into_iter()
+        .map(|e| e["Action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        actions,
+        ["health_status: unhealthy", "health_status: healthy"]
+    );
+    let probes = past_events(&d, "exec_start");
+    assert!(
+        probes
+            .iter()
+            .any(|e| e["Action"] == "exec_start: /bin/sh -c test -f /tmp/ok"),
+        "{probes:?}"
+    );
+    // Probes are not left behind as execs.
+    let execs = d.get("/containers/hc/json").json()["ExecIDs"].clone();
+    assert!(
+        execs.is_null() || execs.as_array().unwrap().len() <= 1,
+        "{execs}"
+    );
+
+    // A probe that outlives its timeout is killed and counts as a failure.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--health-cmd",
+        "sleep 5",
+        "--health-interval",
+        "1s",
+        "--health-timeout",
+        "500ms",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    eventually(
+        "unhealthy after a probe timed out",
+        Duration::from_secs(20),
+        || health("slow") == "unhealthy",
+    );
+    let log = d.get("/containers/slow/json").json()["State"]["Health"]["Log"][0].clone();
+    assert_eq!(log["ExitCode"], -1, "{log}");
+    assert_eq!(
+        log["Output"], "Health check exceeded timeout (500ms)",
+        "{log}"
+    );
+
+    // No healthcheck: no Health at all.
+    d.docker_ok(&["run", "-d", "--name", "plain", "busybox", "sleep", "1000"]);
+    let state = d.get("/containers/plain/json").json()["State"].clone();
+    assert!(state.get("Health").is_none(), "{state}");
+    let bad = d.docker(&[
+        "run",
+        "--rm",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "1us",
+        "busybox",
+        "true",
+    ]);
+    assert!(String::from_utf8_lossy(&bad.stderr)
+        .contains("Interval in Healthcheck cannot be less than 1ms"));
     d.remove_all_containers();
 }

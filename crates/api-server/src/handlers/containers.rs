@@ -280,9 +280,16 @@ pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let filters = query::filters(&p.filters)?;
     filters
         .validate(&[
-            "exited", "status", "label", "id", "name", "ancestor", "before", "since",
+            "exited", "status", "label", "id", "name", "ancestor", "before", "since", "health",
         ])
         .map_err(|e| ApiError::bad_request(e.0))?;
+    for health in filters.get("health") {
+        if !["starting", "healthy", "unhealthy", "none"].contains(&health.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "Unrecognised filter value for health: {health}"
+            )));
+        }
+    }
     for status in filters.get("status") {
         if !CONTAINER_STATES.contains(&status.as_str()) {
             return Err(ApiError::bad_request(format!(

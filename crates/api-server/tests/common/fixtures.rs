@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use berth_api_types::container::{
-    ContainerConfig, ContainerInspect, ContainerState, ContainerSummary, HostConfig, MountPoint,
-    NetworkSettings, PortBinding, PortSummary,
+    ContainerConfig, ContainerInspect, ContainerState, ContainerSummary, Health, HealthConfig,
+    HealthcheckResult, HostConfig, MountPoint, NetworkSettings, PortBinding, PortSummary,
 };
 use berth_api_types::events::{Actor, EventMessage};
 use berth_api_types::exec::{ExecInspect, ProcessConfig};
@@ -35,6 +35,16 @@ pub fn inspect() -> ContainerInspect {
             error: String::new(),
             started_at: "2026-12-06T21:48:41Z".into(),
             finished_at: "0001-01-01T00:00:00Z".into(),
+            health: Some(Health {
+                status: "healthy".into(),
+                failing_streak: 0,
+                log: vec![HealthcheckResult {
+                    start: "2026-12-06T21:48:51Z".into(),
+                    end: "2026-12-06T21:48:51Z".into(),
+                    exit_code: 0,
+                    output: "ok\n".into(),
+                }],
+            }),
         },
         image: IMAGE.into(),
         network_settings: NetworkSettings {
@@ -67,6 +77,15 @@ pub fn inspect() -> ContainerInspect {
         config: ContainerConfig {
             image: "busybox".into(),
             labels: Some(BTreeMap::from([("tier".to_string(), "web".to_string())])),
+            stop_timeout: Some(5),
+            healthcheck: Some(HealthConfig {
+                test: Some(vec!["CMD-SHELL".into(), "test -f /ok".into()]),
+                interval: 1_000_000_000,
+                timeout: 1_000_000_000,
+                start_period: 1_000_000_000,
+                start_interval: 1_000_000_000,
+                retries: 2,
+            }),
             ..Default::default()
         },
         host_config: HostConfig::default(),

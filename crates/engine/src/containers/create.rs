@@ -61,6 +61,9 @@ impl ContainerService {
             return Err(EngineError::InvalidParameter("No command specified".into()));
         }
         settings::validate(&spec.host)?;
+        if let Some(check) = &spec.config.healthcheck {
+            check.validate()?;
+        }
         let id = loop {
             let bytes: [u8; 32] = rand::random();
             let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();

@@ -64,6 +64,7 @@ impl Monitor {
 impl ContainerService {
     /// Watches the monitor until it exits, then records the exit.
     pub(super) fn watch(self: &Arc<Self>, entry: Arc<Entry>, monitor: Monitor) {
+        self.watch_health(entry.clone());
         let svc = self.clone();
         tokio::spawn(async move {
             monitor.wait().await;

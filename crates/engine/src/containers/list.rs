@@ -29,6 +29,8 @@ pub struct ListOptions {
     pub names: Option<Vec<String>>,
     /// Image references or IDs the container was made from.
     pub ancestors: Option<Vec<String>>,
+    /// Healthcheck states: `starting`, `healthy`, `unhealthy`, or `none` (no healthcheck).
+    pub health: Option<Vec<String>>,
 }
 
 /// One listed container.
@@ -74,6 +76,13 @@ impl ContainerService {
             && o.labels
                 .matches(|k| labels.and_then(|l| l.get(k)).map(String::as_str))
             && any(&o.ids, |p| rec.id.starts_with(p.as_str()))
+            && any(&o.health, |want| {
+                rec.state
+                    .health
+                    .as_ref()
+                    .map_or("none", |h| h.status.as_str())
+                    == want
+            })
             && any(&o.names, |n| {
                 rec.bare_name().contains(n.trim_start_matches('/'))
             })

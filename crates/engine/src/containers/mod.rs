@@ -7,6 +7,7 @@ mod attach;
 mod create;
 mod exec;
 mod exit;
+pub mod health;
 mod host_files;
 mod launch;
 mod list;
@@ -52,8 +53,8 @@ pub use prune::PruneReport;
 pub use record::{ContainerRecord, State, Status, RECORD_SCHEMA};
 pub use settings::release_default_cgroup_parent;
 pub use spec::{
-    Config, ContainerSpec, Device, HostConfig, LogConfig, LogDriver, NamespaceMode, NetworkMode,
-    Port, PortBinding, RestartPolicy, Streams, Ulimit,
+    Config, ContainerSpec, Device, Healthcheck, HostConfig, LogConfig, LogDriver, NamespaceMode,
+    NetworkMode, Port, PortBinding, RestartPolicy, Streams, Ulimit,
 };
 pub use stats::StatsPair;
 pub use stop::StopOptions;

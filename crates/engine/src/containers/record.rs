@@ -117,6 +117,9 @@ pub struct State {
     pub finished_at: String,
     /// Stopped by the user: restart policies leave it alone.
     pub stopped_by_user: bool,
+    /// The healthcheck's findings, for a container that has one and has run.
+    #[serde(default)]
+    pub health: Option<super::health::Health>,
 }
 
 impl Default for State {
@@ -132,6 +135,7 @@ impl Default for State {
             started_at: ZERO_TIME.to_string(),
             finished_at: ZERO_TIME.to_string(),
             stopped_by_user: false,
+            health: None,
         }
     }
 }

@@ -154,6 +154,7 @@ impl RecordV1 {
             labels: c.labels,
             stop_signal: c.stop_signal,
             stop_timeout: None,
+            healthcheck: None,
         };
         let port_bindings = match h.port_bindings {
             Some(serde_json::Value::Object(map)) => Some(

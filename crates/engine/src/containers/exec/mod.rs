@@ -206,6 +206,11 @@ impl ContainerService {
     }
 
     /// Forgets the execs of a removed container.
+    /// Forgets one exec (a healthcheck's probe, once it has run).
+    pub(crate) fn forget_exec(&self, id: &str) {
+        self.execs.map.lock().expect("lock").remove(id);
+    }
+
     pub(crate) fn forget_execs(&self, container_id: &str) {
         self.execs
             .map

@@ -68,6 +68,79 @@ pub struct Config {
     pub stop_signal: Option<String>,
     /// Seconds a stop waits before it kills, when the stop does not say.
     pub stop_timeout: Option<i64>,
+    pub healthcheck: Option<Healthcheck>,
+}
+
+/// How to tell whether the container works (Docker's `HealthConfig`, and the same JSON as an
+/// image's config holds it). Durations in nanoseconds; zero takes the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Healthcheck {
+    /// `[]` inherit, `["NONE"]` off, `["CMD", args…]`, `["CMD-SHELL", command]`.
+    pub test: Vec<String>,
+    pub interval: i64,
+    pub timeout: i64,
+    pub start_period: i64,
+    pub start_interval: i64,
+    pub retries: i64,
+}
+
+impl Healthcheck {
+    /// Docker's checks of a healthcheck given at create.
+    pub fn validate(&self) -> Result<(), EngineError> {
+        const MIN: i64 = 1_000_000;
+        for (name, v) in [
+            ("Interval", self.interval),
+            ("Timeout", self.timeout),
+            ("StartPeriod", self.start_period),
+            ("StartInterval", self.start_interval),
+        ] {
+            if v != 0 && v < MIN {
+                return Err(invalid(format!(
+                    "{name} in Healthcheck cannot be less than 1ms"
+                )));
+            }
+        }
+        if self.retries < 0 {
+            return Err(invalid("Retries in Healthcheck cannot be negative"));
+        }
+        match self.test.first().map(String::as_str) {
+            None | Some("NONE" | "CMD" | "CMD-SHELL") => Ok(()),
+            Some(other) => Err(invalid(format!(
+                "unknown healthcheck type '{other}' (expected 'CMD' or 'CMD-SHELL')"
+            ))),
+        }
+    }
+
+    /// The command a probe runs; `None` when the check is off.
+    pub fn probe_command(&self) -> Option<Vec<String>> {
+        match self.test.split_first() {
+            Some((kind, rest)) if kind == "CMD" && !rest.is_empty() => Some(rest.to_vec()),
+            Some((kind, rest)) if kind == "CMD-SHELL" && !rest.is_empty() => {
+                Some(vec!["/bin/sh".into(), "-c".into(), rest.join(" ")])
+            }
+            _ => None,
+        }
+    }
+
+    /// This check with the image's under it, field by field, as Docker merges them.
+    fn over(mut self, image: &Healthcheck) -> Healthcheck {
+        if self.test.is_empty() {
+            self.test = image.test.clone();
+        }
+        for (mine, theirs) in [
+            (&mut self.interval, image.interval),
+            (&mut self.timeout, image.timeout),
+            (&mut self.start_period, image.start_period),
+            (&mut self.start_interval, image.start_interval),
+            (&mut self.retries, image.retries),
+        ] {
+            if *mine == 0 {
+                *mine = theirs;
+            }
+        }
+        self
+    }
 }
 
 /// A container port: `80/tcp`, `53/udp` (a bare number is TCP).
@@ -136,6 +209,7 @@ pub(crate) struct ImageDefaults {
     labels: Option<BTreeMap<String, String>>,
     on_build: Option<Vec<String>>,
     stop_signal: Option<String>,
+    healthcheck: Option<Healthcheck>,
 }
 
 impl ImageDefaults {
@@ -223,6 +297,10 @@ impl Config {
         if self.stop_signal.is_none() {
             self.stop_signal = image.stop_signal;
         }
+        self.healthcheck = match (self.healthcheck.take(), image.healthcheck) {
+            (Some(mine), Some(theirs)) => Some(mine.over(&theirs)),
+            (mine, theirs) => mine.or(theirs),
+        };
     }
 
     /// The process to run: entrypoint then command.
