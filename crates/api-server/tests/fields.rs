@@ -60,6 +60,11 @@ const OMITTED: &[(Answer, &str, &str)] = &[
     (Answer::ContainerList, "[].SizeRootFs", "only with ?size=1"),
     (Answer::ContainerWait, "Error", "only when the wait failed"),
     (
+        Answer::ContainerInspect,
+        "HostConfig.Init",
+        "omitempty: only when set",
+    ),
+    (
         Answer::ImageInspect,
         "Config.Healthcheck",
         "omitempty: only when set",

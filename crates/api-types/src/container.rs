@@ -190,7 +190,8 @@ pub struct HostConfig {
     pub log_config: LogConfig,
     pub cgroup_parent: String,
     pub auto_remove: bool,
-    /// Run an init as PID 1 (`null`: the daemon's default, no init).
+    /// Run an init as PID 1 (unset: the daemon's default, no init); sent only when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
 }
 
