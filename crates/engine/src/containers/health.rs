@@ -181,21 +181,23 @@ impl ContainerService {
                 }
                 let result = svc.probe(&current.id, &command, timing.timeout).await;
                 let in_start_period = started.elapsed() < timing.start_period;
-                let mut before = None;
-                let updated = svc.update(&entry, |r| {
+                let mut outcome = None;
+                // Kept in memory; written out (without a sync) when the status changes. The
+                // results of a probe a second are not worth a disk write each.
+                let rec = svc.update_in_memory(&entry, |r| {
                     if r.state.started_at != run {
                         return;
                     }
                     let health = r.state.health.get_or_insert_with(Health::starting);
-                    before = Some(health.status);
+                    let before = health.status;
                     health.record(result, in_start_period, timing.retries);
+                    outcome = Some((before, health.status));
                 });
-                let Ok(rec) = updated else { return };
-                let after = rec.state.health.as_ref().map(|h| h.status);
-                if before.is_some() && before != after {
-                    if let Some(status) = after {
-                        svc.publish(&rec, &format!("health_status: {}", status.as_str()), &[]);
+                if let Some((_, after)) = outcome.filter(|(before, after)| before != after) {
+                    if svc.write_record(&rec, false).is_err() {
+                        return;
                     }
+                    svc.publish(&rec, &format!("health_status: {}", after.as_str()), &[]);
                 }
             }
         });

@@ -243,9 +243,26 @@ impl ContainerService {
             f(&mut r);
             r.clone()
         };
+        // On disk before anyone waiting hears of it.
         self.persist(&rec)?;
         entry.changed.send_modify(|n| *n += 1);
         Ok(rec)
+    }
+
+    /// [`Self::update`] without the disk: the next update writes the change. For what a
+    /// crash may lose (a healthcheck's latest result, every probe).
+    pub(crate) fn update_in_memory(
+        &self,
+        entry: &Entry,
+        f: impl FnOnce(&mut ContainerRecord),
+    ) -> ContainerRecord {
+        let rec = {
+            let mut r = entry.record.lock().expect("lock");
+            f(&mut r);
+            r.clone()
+        };
+        entry.changed.send_modify(|n| *n += 1);
+        rec
     }
 
     pub(crate) fn publish(&self, rec: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
