@@ -186,7 +186,7 @@ fn main() {
         &host,
         &cfg,
         (&d.socket, "v1.44"),
-        &["berthd", "berth-monitor"],
+        &["berthd", "berth-monitor", "berth-exec"],
     );
     println!(
         "berth: api {:.2} ms, run {:.2} ms, version {:.2} ms, ps {:.2} ms, healthchecks {:.2} % ({:.2} % with children)",
