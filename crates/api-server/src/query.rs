@@ -131,10 +131,16 @@ pub fn point_in_time(key: &str, raw: &str, now_nano: i64) -> Result<i64, ApiErro
     timestamp(key, raw).map_err(|_| bad())?.ok_or_else(bad)
 }
 
-/// The `filters` of a prune endpoint: `until`, `label`, `label!`, and for images `dangling`
-/// (true unless given as false, as `docker image prune` without `-a` sends it).
-pub fn prune_query(raw: &str, images: bool) -> Result<crate::backend::PruneQuery, ApiError> {
-    let f = filters(raw)?;
+/// The `filters` parameter of a prune endpoint: `until`, `label`, `label!`, and for images
+/// `dangling` (true unless given as false, as `docker image prune` without `-a` sends it).
+pub fn prune_query(query: &Query, images: bool) -> Result<crate::backend::PruneQuery, ApiError> {
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default)]
+    struct PruneParams {
+        filters: String,
+    }
+    let PruneParams { filters: raw } = query.decode()?;
+    let f = filters(&raw)?;
     let allowed: &[&str] = if images {
         &["until", "label", "label!", "dangling"]
     } else {

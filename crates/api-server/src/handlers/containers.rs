@@ -492,15 +492,8 @@ pub async fn attach_ws(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     Hijack::of(&req).websocket(&accept, move |io| session.run(io))
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
-struct PruneParams {
-    filters: String,
-}
-
 pub async fn prune(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    let p: PruneParams = ctx.query.decode()?;
-    let query = query::prune_query(&p.filters, false)?;
+    let query = query::prune_query(&ctx.query, false)?;
     let report = ctx.backend.prune_containers(&query).await?;
     json(
         StatusCode::OK,

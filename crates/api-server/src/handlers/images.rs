@@ -196,15 +196,8 @@ pub async fn load(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         .expect("valid"))
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
-struct PruneParams {
-    filters: String,
-}
-
 pub async fn prune(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    let p: PruneParams = ctx.query.decode()?;
-    let query = query::prune_query(&p.filters, true)?;
+    let query = query::prune_query(&ctx.query, true)?;
     let report = ctx.backend.prune_images(&query).await?;
     json(
         StatusCode::OK,

@@ -21,15 +21,8 @@ pub(crate) fn routes() -> Vec<Route> {
     )]
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
-struct PruneParams {
-    filters: String,
-}
-
 pub async fn prune(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    let p: PruneParams = ctx.query.decode()?;
     // Bad filters are still refused, as dockerd refuses them.
-    query::prune_query(&p.filters, false)?;
+    query::prune_query(&ctx.query, false)?;
     json(StatusCode::OK, &NetworkPruneReport::default())
 }
