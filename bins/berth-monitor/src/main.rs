@@ -86,6 +86,12 @@ fn start(args: &MonitorArgs) -> Result<Running, String> {
 /// leaves cgroup v1 writable), then lets its process run.
 fn seal_and_start(container: &mut Container, args: &MonitorArgs) -> Result<(), String> {
     let spec = read_spec(&args.bundle).ok_or("read the container's spec")?;
+    if spec["linux"]["resources"]["memory"]["disableOOMKiller"] == true {
+        let cgroup = spec["linux"]["cgroupsPath"]
+            .as_str()
+            .ok_or("no cgroups path")?;
+        berth_runtime::cgroups::disable_oom_killer(cgroup)?;
+    }
     if cgroupfs::wants_readonly(&spec) {
         let pid = container
             .pid()

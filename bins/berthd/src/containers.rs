@@ -343,13 +343,7 @@ impl ContainerBackend for Daemon {
     ) -> Result<UpdateResponse, ApiError> {
         // Limits the container spec does not hold yet are refused rather than dropped.
         let unsupported = [
-            ("MemoryReservation", body.memory_reservation != 0),
-            ("CpusetMems", !body.cpuset_mems.is_empty()),
-            ("CpuPeriod", body.cpu_period != 0),
-            ("CpuQuota", body.cpu_quota != 0),
-            ("NanoCpus", body.nano_cpus != 0),
             ("BlkioWeight", body.blkio_weight != 0),
-            ("PidsLimit", body.pids_limit.is_some_and(|p| p != 0)),
             ("KernelMemory", body.kernel_memory != 0),
         ];
         if let Some((field, _)) = unsupported.iter().find(|(_, set)| *set) {
@@ -365,8 +359,14 @@ impl ContainerBackend for Daemon {
         let update = ResourceUpdate {
             memory: body.memory,
             memory_swap: body.memory_swap,
+            memory_reservation: body.memory_reservation,
             cpu_shares: body.cpu_shares,
             cpuset_cpus: body.cpuset_cpus,
+            cpuset_mems: body.cpuset_mems,
+            nano_cpus: body.nano_cpus,
+            cpu_period: body.cpu_period,
+            cpu_quota: body.cpu_quota,
+            pids_limit: body.pids_limit,
             restart_policy,
         };
         self.containers()

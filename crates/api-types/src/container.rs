@@ -193,6 +193,18 @@ pub struct HostConfig {
     /// Run an init as PID 1 (unset: the daemon's default, no init); sent only when set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
+    /// CPU quota in units of 10⁻⁹ CPUs (API 1.25).
+    pub nano_cpus: i64,
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    pub cpuset_mems: String,
+    /// `null` or 0: unlimited; -1 unlimited.
+    pub pids_limit: Option<i64>,
+    pub memory_reservation: i64,
+    pub oom_kill_disable: Option<bool>,
+    pub oom_score_adj: i64,
+    /// Bytes of `/dev/shm`; 0 takes Docker's 64 MiB.
+    pub shm_size: i64,
 }
 
 /// One host address of a published port (`""` for any address, or an ephemeral port).

@@ -12,6 +12,19 @@ use crate::spec::{resources_json, Resources};
 pub fn update(cgroup: &str, r: &Resources) -> Result<(), String> {
     let resources: LinuxResources =
         serde_json::from_value(resources_json(r)).map_err(|e| e.to_string())?;
+    apply(cgroup, &resources, r.disable_oom_killer.unwrap_or(false))
+}
+
+/// Turns the OOM killer off for the cgroup, as `OomKillDisable` asks: libcontainer does not
+/// apply the spec's `disableOOMKiller`, so the monitor calls this before the container's
+/// process runs.
+pub fn disable_oom_killer(cgroup: &str) -> Result<(), String> {
+    let resources: LinuxResources =
+        serde_json::from_value(serde_json::json!({"memory": {}})).map_err(|e| e.to_string())?;
+    apply(cgroup, &resources, true)
+}
+
+fn apply(cgroup: &str, resources: &LinuxResources, disable_oom_killer: bool) -> Result<(), String> {
     let manager = libcgroups::common::create_cgroup_manager(CgroupConfig {
         cgroup_path: cgroup.into(),
         systemd_cgroup: false,
@@ -20,8 +33,8 @@ pub fn update(cgroup: &str, r: &Resources) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     manager
         .apply(&ControllerOpt {
-            resources: &resources,
-            disable_oom_killer: false,
+            resources,
+            disable_oom_killer,
             oom_score_adj: None,
             freezer_state: None,
         })

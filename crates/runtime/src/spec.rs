@@ -32,6 +32,10 @@ pub struct SpecParams {
     pub readonly_rootfs: bool,
     pub no_new_privileges: bool,
     pub resources: Resources,
+    /// The container's `oom_score_adj`.
+    pub oom_score_adj: i64,
+    /// Bytes of `/dev/shm`; 0 takes Docker's 64 MiB.
+    pub shm_size: i64,
     pub rlimits: Vec<Rlimit>,
     /// Namespaces the container does not get fresh: `("pid", None)` shares the host's,
     /// `("pid", Some(path))` joins another's.
@@ -42,14 +46,24 @@ pub struct SpecParams {
     pub seccomp: Option<Value>,
 }
 
-/// Cgroup limits (OCI `linux.resources`); zero or empty means unlimited.
+/// Cgroup limits (OCI `linux.resources`); zero, empty or `None` means unlimited (or, for an
+/// update, unchanged).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resources {
     pub memory: i64,
     /// Memory plus swap; -1 unlimited; 0 leaves it to the kernel.
     pub memory_swap: i64,
+    /// The soft limit.
+    pub memory_reservation: i64,
+    pub disable_oom_killer: Option<bool>,
     pub cpu_shares: u64,
     pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    /// CFS period (µs) and quota (µs per period; -1 unlimited).
+    pub cpu_period: u64,
+    pub cpu_quota: i64,
+    /// At most this many tasks; -1 unlimited.
+    pub pids_limit: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,22 +77,44 @@ pub struct Rlimit {
 /// The limits of `linux.resources` (without devices): what a container starts with and what
 /// `docker update` applies to its cgroups.
 pub(crate) fn resources_json(r: &Resources) -> Value {
-    let mut resources = json!({});
+    let mut memory = serde_json::Map::new();
     if r.memory > 0 {
-        resources["memory"] = json!({"limit": r.memory});
+        memory.insert("limit".into(), json!(r.memory));
         if r.memory_swap != 0 {
-            resources["memory"]["swap"] = json!(r.memory_swap);
+            memory.insert("swap".into(), json!(r.memory_swap));
         }
     }
-    if r.cpu_shares > 0 || !r.cpuset_cpus.is_empty() {
-        let mut cpu = json!({});
-        if r.cpu_shares > 0 {
-            cpu["shares"] = json!(r.cpu_shares);
-        }
-        if !r.cpuset_cpus.is_empty() {
-            cpu["cpus"] = json!(r.cpuset_cpus);
-        }
-        resources["cpu"] = cpu;
+    if r.memory_reservation > 0 {
+        memory.insert("reservation".into(), json!(r.memory_reservation));
+    }
+    if let Some(disable) = r.disable_oom_killer {
+        memory.insert("disableOOMKiller".into(), json!(disable));
+    }
+    let mut cpu = serde_json::Map::new();
+    if r.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(r.cpu_shares));
+    }
+    if !r.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), json!(r.cpuset_cpus));
+    }
+    if !r.cpuset_mems.is_empty() {
+        cpu.insert("mems".into(), json!(r.cpuset_mems));
+    }
+    if r.cpu_period > 0 {
+        cpu.insert("period".into(), json!(r.cpu_period));
+    }
+    if r.cpu_quota != 0 {
+        cpu.insert("quota".into(), json!(r.cpu_quota));
+    }
+    let mut resources = json!({});
+    if !memory.is_empty() {
+        resources["memory"] = memory.into();
+    }
+    if !cpu.is_empty() {
+        resources["cpu"] = cpu.into();
+    }
+    if let Some(limit) = r.pids_limit {
+        resources["pids"] = json!({"limit": limit});
     }
     resources
 }
@@ -216,6 +252,11 @@ pub fn container_spec(p: &SpecParams) -> Value {
         .iter()
         .map(|l| json!({"type": l.kind, "soft": l.soft, "hard": l.hard}))
         .collect();
+    let shm_size = if p.shm_size > 0 {
+        format!("size={}", p.shm_size)
+    } else {
+        "size=65536k".to_string()
+    };
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
@@ -226,7 +267,7 @@ pub fn container_spec(p: &SpecParams) -> Value {
         json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
                "options": [if p.privileged { "rw" } else { "ro" }, "nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", shm_size]}),
     ];
     for (dest, src) in [
         ("/etc/resolv.conf", &p.resolv_conf_path),
@@ -267,7 +308,7 @@ pub fn container_spec(p: &SpecParams) -> Value {
             "env": p.env,
             "cwd": if p.cwd.is_empty() { "/" } else { p.cwd.as_str() },
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "oomScoreAdj": 0,
+            "oomScoreAdj": p.oom_score_adj,
             "rlimits": rlimits,
         },
         "mounts": mounts,
@@ -321,9 +362,17 @@ mod tests {
         p.resources = Resources {
             memory: 32 << 20,
             memory_swap: -1,
+            memory_reservation: 16 << 20,
+            disable_oom_killer: Some(true),
             cpu_shares: 512,
             cpuset_cpus: "0".into(),
+            cpuset_mems: "0".into(),
+            cpu_period: 100_000,
+            cpu_quota: 50_000,
+            pids_limit: Some(-1),
         };
+        p.oom_score_adj = 500;
+        p.shm_size = 8 << 20;
         p.readonly_rootfs = true;
         p.no_new_privileges = true;
         p.rlimits = vec![Rlimit {
@@ -356,12 +405,25 @@ mod tests {
         assert!(spec.root().as_ref().unwrap().readonly().unwrap());
         assert_eq!(
             v["linux"]["resources"]["memory"],
-            json!({"limit": 33554432, "swap": -1})
+            json!({"limit": 33554432, "swap": -1, "reservation": 16777216, "disableOOMKiller": true})
         );
         assert_eq!(
             v["linux"]["resources"]["cpu"],
-            json!({"shares": 512, "cpus": "0"})
+            json!({"shares": 512, "cpus": "0", "mems": "0", "period": 100000, "quota": 50000})
         );
+        assert_eq!(v["linux"]["resources"]["pids"], json!({"limit": -1}));
+        assert_eq!(v["process"]["oomScoreAdj"], 500);
+        let shm = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/dev/shm")
+            .unwrap();
+        assert!(shm["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == "size=8388608"));
         let ns: Vec<&Value> = v["linux"]["namespaces"]
             .as_array()
             .unwrap()

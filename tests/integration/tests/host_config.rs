@@ -701,3 +701,123 @@ fn default_seccomp_profile_and_its_opt_outs() {
     ]);
     assert!(!bad.status.success());
 }
+
+/// The resource fields of the modern API (1.19–1.25), read back from the container's cgroups,
+/// at create and through `docker update`.
+#[test]
+fn cpu_quota_pids_reservation_oom_and_shm() {
+    let d = daemon();
+    if cgroup_v1() {
+        let cat = |opts: &[&str], files: &[&str]| {
+            let mut args: Vec<&str> = opts.to_vec();
+            args.extend(["busybox", "cat"]);
+            args.extend(files);
+            run(&d, &args)
+        };
+        let cfs = [
+            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+            "/sys/fs/cgroup/cpu/cpu.cfs_period_us",
+        ];
+        assert_eq!(cat(&["--cpus", "0.5"], &cfs), "50000\n100000\n");
+        assert_eq!(
+            cat(&["--cpu-period", "50000", "--cpu-quota", "25000"], &cfs),
+            "25000\n50000\n"
+        );
+        assert_eq!(
+            cat(
+                &["--cpuset-mems", "0"],
+                &["/sys/fs/cgroup/cpuset/cpuset.mems"]
+            ),
+            "0\n"
+        );
+        assert_eq!(
+            cat(&["--pids-limit", "10"], &["/sys/fs/cgroup/pids/pids.max"]),
+            "10\n"
+        );
+        assert_eq!(
+            cat(
+                &["--memory", "64m", "--memory-reservation", "32m"],
+                &["/sys/fs/cgroup/memory/memory.soft_limit_in_bytes"]
+            ),
+            "33554432\n"
+        );
+        let oom = cat(
+            &["--memory", "64m", "--oom-kill-disable"],
+            &["/sys/fs/cgroup/memory/memory.oom_control"],
+        );
+        assert!(oom.contains("oom_kill_disable 1"), "{oom}");
+        // Live, through `docker update`.
+        d.docker_ok(&["run", "-d", "--name", "res", "busybox", "sleep", "1000"]);
+        d.docker_ok(&["update", "--cpus", "1", "--pids-limit", "20", "res"]);
+        let inside = d.docker_ok(&["exec", "res", "cat", cfs[0], "/sys/fs/cgroup/pids/pids.max"]);
+        assert_eq!(inside, "100000\n20\n");
+        let out = d.docker(&["update", "--cpu-quota", "50000", "res"]);
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("CPU Quota cannot be updated as NanoCPUs has already been set"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        d.docker_ok(&["rm", "-f", "res"]);
+    }
+    assert_eq!(
+        run(
+            &d,
+            &[
+                "--oom-score-adj",
+                "500",
+                "busybox",
+                "cat",
+                "/proc/self/oom_score_adj"
+            ]
+        ),
+        "500\n"
+    );
+    let shm = run(&d, &["--shm-size", "8m", "busybox", "df", "-k", "/dev/shm"]);
+    assert!(
+        shm.lines()
+            .nth(1)
+            .is_some_and(|l| l.split_whitespace().nth(1) == Some("8192")),
+        "{shm}"
+    );
+    let shm = run(&d, &["busybox", "df", "-k", "/dev/shm"]);
+    assert!(
+        shm.lines()
+            .nth(1)
+            .is_some_and(|l| l.split_whitespace().nth(1) == Some("65536")),
+        "{shm}"
+    );
+    for (args, message) in [
+        (
+            &["--cpus", "0.5", "--cpu-period", "50000"][..],
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ),
+        (
+            &["--cpu-quota", "10"][..],
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)",
+        ),
+        (
+            &["--memory", "32m", "--memory-reservation", "64m"][..],
+            "Minimum memory limit can not be less than memory reservation limit",
+        ),
+        (
+            &["--cpuset-mems", "7"][..],
+            "Requested memory nodes are not available",
+        ),
+    ] {
+        let mut a = vec!["create"];
+        a.extend_from_slice(args);
+        a.extend(["busybox", "true"]);
+        let out = d.docker(&a);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(message),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        d.docker_ok(&["ps", "-aq"]).trim(),
+        "",
+        "a refused create leaves nothing"
+    );
+}

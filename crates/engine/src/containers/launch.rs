@@ -286,6 +286,8 @@ impl ContainerService {
             readonly_rootfs: h.readonly_rootfs,
             no_new_privileges: settings::no_new_privileges(h)?,
             resources: settings::resources(h)?,
+            oom_score_adj: h.oom_score_adj,
+            shm_size: h.shm_size,
             rlimits: settings::rlimits(h)?,
             shared_namespaces: self.shared_namespaces(h, netns)?,
             devices: settings::devices(h)?,

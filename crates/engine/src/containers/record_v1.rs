@@ -252,7 +252,7 @@ impl RecordV1 {
             },
             cgroup_parent: h.cgroup_parent,
             auto_remove: h.auto_remove,
-            init: None,
+            ..Default::default()
         };
         ContainerRecord {
             schema: RECORD_SCHEMA,

@@ -44,6 +44,15 @@ pub fn validate(h: &HostConfig) -> Result<(), EngineError> {
     }
     capabilities(h)?;
     resources(h)?;
+    if !(-1000..=1000).contains(&h.oom_score_adj) {
+        return Err(invalid(format!(
+            "Invalid value {}, range for oom score adj is [-1000, 1000]",
+            h.oom_score_adj
+        )));
+    }
+    if h.shm_size < 0 {
+        return Err(invalid("SHM size can not be less than 0"));
+    }
     rlimits(h)?;
     for opt in h.security_opt.clone().unwrap_or_default() {
         security_opt(&opt)?;
@@ -121,6 +130,63 @@ pub fn resources(h: &HostConfig) -> Result<Resources, EngineError> {
             )));
         }
     }
+    if h.memory_reservation > 0 && h.memory_reservation < 6 * 1024 * 1024 {
+        return Err(invalid("Minimum memory reservation allowed is 6MB"));
+    }
+    if h.memory > 0 && h.memory_reservation > 0 && h.memory < h.memory_reservation {
+        return Err(invalid(
+            "Minimum memory limit can not be less than memory reservation limit, see usage",
+        ));
+    }
+    if h.nano_cpus > 0 && h.cpu_period > 0 {
+        return Err(invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ));
+    }
+    if h.nano_cpus > 0 && h.cpu_quota > 0 {
+        return Err(invalid(
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
+        ));
+    }
+    let online = online_cpus();
+    if h.nano_cpus < 0 || h.nano_cpus > online as i64 * 1_000_000_000 {
+        return Err(invalid(format!(
+            "range of CPUs is from 0.01 to {online}.00, as there are only {online} CPUs available"
+        )));
+    }
+    if h.cpu_period != 0 && !(1000..=1_000_000).contains(&h.cpu_period) {
+        return Err(invalid(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
+        ));
+    }
+    if h.cpu_quota > 0 && h.cpu_quota < 1000 {
+        return Err(invalid(
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)",
+        ));
+    }
+    if !h.cpuset_mems.is_empty() {
+        let mems = parse_cpuset(&h.cpuset_mems)
+            .ok_or_else(|| invalid(format!("Invalid value {} for cpuset mems", h.cpuset_mems)))?;
+        let available = std::fs::read_to_string("/sys/devices/system/node/online")
+            .ok()
+            .and_then(|s| parse_cpuset(s.trim()))
+            .unwrap_or_else(|| vec![0]);
+        if mems.iter().any(|m| !available.contains(m)) {
+            return Err(invalid(format!(
+                "Requested memory nodes are not available - requested {}, available: {}",
+                h.cpuset_mems,
+                std::fs::read_to_string("/sys/devices/system/node/online")
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_else(|_| "0".into())
+            )));
+        }
+    }
+    // Docker's CFS quota for `--cpus`: over a 100 ms period.
+    let (cpu_period, cpu_quota) = if h.nano_cpus > 0 {
+        (100_000, h.nano_cpus * 100_000 / 1_000_000_000)
+    } else {
+        (h.cpu_period.max(0) as u64, h.cpu_quota)
+    };
     // Docker's default: as much swap as memory (total twice the memory), when the kernel
     // accounts swap at all.
     let memory_swap = if !swap_accounting() || h.memory == 0 {
@@ -133,8 +199,15 @@ pub fn resources(h: &HostConfig) -> Result<Resources, EngineError> {
     Ok(Resources {
         memory: h.memory,
         memory_swap,
+        memory_reservation: h.memory_reservation,
+        disable_oom_killer: h.oom_kill_disable,
         cpu_shares: h.cpu_shares as u64,
         cpuset_cpus: h.cpuset_cpus.clone(),
+        cpuset_mems: h.cpuset_mems.clone(),
+        cpu_period,
+        cpu_quota,
+        // Zero or less is unlimited, as Docker reads it.
+        pids_limit: h.pids_limit.map(|l| if l <= 0 { -1 } else { l }),
     })
 }
 

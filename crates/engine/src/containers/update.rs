@@ -12,20 +12,61 @@ use crate::error::EngineError;
 pub struct ResourceUpdate {
     pub memory: i64,
     pub memory_swap: i64,
+    pub memory_reservation: i64,
     pub cpu_shares: i64,
     pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    pub nano_cpus: i64,
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    pub pids_limit: Option<i64>,
     pub restart_policy: Option<RestartPolicy>,
 }
 
 /// `hc` with `u` applied, refused where Docker refuses the combination.
 fn merged(hc: &HostConfig, u: &ResourceUpdate) -> Result<HostConfig, EngineError> {
     let conflict = |m: &str| Err(EngineError::Conflict(m.to_string()));
+    // `--cpus` sets period and quota: once one way is used, the other cannot be updated.
+    if u.nano_cpus > 0 && hc.cpu_period > 0 {
+        return conflict(
+            "Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set",
+        );
+    }
+    if u.nano_cpus > 0 && hc.cpu_quota > 0 {
+        return conflict(
+            "Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set",
+        );
+    }
+    if u.cpu_period > 0 && hc.nano_cpus > 0 {
+        return conflict(
+            "Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set",
+        );
+    }
+    if u.cpu_quota > 0 && hc.nano_cpus > 0 {
+        return conflict(
+            "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set",
+        );
+    }
     let mut new = hc.clone();
-    if u.cpu_shares != 0 {
-        new.cpu_shares = u.cpu_shares;
+    for (mine, theirs) in [
+        (&mut new.cpu_shares, u.cpu_shares),
+        (&mut new.nano_cpus, u.nano_cpus),
+        (&mut new.cpu_period, u.cpu_period),
+        (&mut new.cpu_quota, u.cpu_quota),
+        (&mut new.memory_reservation, u.memory_reservation),
+    ] {
+        if theirs != 0 {
+            *mine = theirs;
+        }
     }
     if !u.cpuset_cpus.is_empty() {
         new.cpuset_cpus = u.cpuset_cpus.clone();
+    }
+    if !u.cpuset_mems.is_empty() {
+        new.cpuset_mems = u.cpuset_mems.clone();
+    }
+    if u.pids_limit.is_some() {
+        new.pids_limit = u.pids_limit;
     }
     if u.memory != 0 {
         // The swap limit in force: Docker records twice the memory when none was given.

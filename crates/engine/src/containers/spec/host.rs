@@ -47,6 +47,16 @@ pub struct HostConfig {
     pub auto_remove: bool,
     /// berth's init runs as PID 1 and starts the command (`None`: not asked, no init).
     pub init: Option<bool>,
+    /// CPU quota in units of 10⁻⁹ CPUs (a quota over Docker's 100 ms period).
+    pub nano_cpus: i64,
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    pub cpuset_mems: String,
+    pub pids_limit: Option<i64>,
+    pub memory_reservation: i64,
+    pub oom_kill_disable: Option<bool>,
+    pub oom_score_adj: i64,
+    pub shm_size: i64,
 }
 
 /// When a container is started again after it exits.
