@@ -29,4 +29,13 @@ fn main() {
         .status()
         .expect("run rustc for the container init");
     assert!(status.success(), "building the container init failed");
+    // A name for this build of it, so the daemon knows at start whether the copy on disk is
+    // this one without reading it.
+    let bytes = std::fs::read(&out).expect("read the built init");
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&bytes, &mut hasher);
+    println!(
+        "cargo:rustc-env=BERTH_INIT_ID={:016x}",
+        std::hash::Hasher::finish(&hasher)
+    );
 }

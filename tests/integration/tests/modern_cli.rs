@@ -22,6 +22,13 @@ fn past_events(d: &Daemon, action: &str) -> Vec<serde_json::Value> {
     .json_lines()
 }
 
+/// `docker inspect --format FORMAT NAME`, trimmed.
+fn inspect(d: &Daemon, format: &str, name: &str) -> String {
+    d.docker_ok(&["inspect", "--format", format, name])
+        .trim()
+        .to_string()
+}
+
 fn cgroup_v1() -> bool {
     std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists()
 }
@@ -68,13 +75,8 @@ fn update_changes_limits_of_a_running_container() {
         "on-failure:3",
         "upd",
     ]);
-    let hc = d.docker_ok(&[
-        "inspect",
-        "--format",
-        "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.CpuShares}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}",
-        "upd",
-    ]);
-    assert_eq!(hc.trim(), "67108864 134217728 512 on-failure:3");
+    let hc = inspect(&d, "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.CpuShares}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}", "upd");
+    assert_eq!(hc, "67108864 134217728 512 on-failure:3");
     if cgroup_v1() {
         // Live, seen from inside: the cgroup now has the new limits.
         let inside = d.docker_ok(&[
@@ -237,13 +239,8 @@ fn run_init_reaps_and_forwards_signals() {
         "run", "-d", "--name", "initd", "--init", "busybox", "sleep", "1000",
     ]);
     d.docker_ok(&["stop", "-t", "30", "initd"]);
-    let code = d.docker_ok(&[
-        "inspect",
-        "--format",
-        "{{.State.ExitCode}} {{.HostConfig.Init}}",
-        "initd",
-    ]);
-    assert_eq!(code.trim(), "143 true");
+    let code = inspect(&d, "{{.State.ExitCode}} {{.HostConfig.Init}}", "initd");
+    assert_eq!(code, "143 true");
     // The command's own exit code comes through, and a missing command is 127.
     let out = d.docker(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 7"]);
     assert_eq!(out.status.code(), Some(7));
@@ -268,17 +265,9 @@ fn stop_timeout_and_signal() {
         "sleep",
         "1000",
     ]);
-    assert_eq!(
-        d.docker_ok(&["inspect", "--format", "{{.Config.StopTimeout}}", "grace"])
-            .trim(),
-        "1"
-    );
+    assert_eq!(inspect(&d, "{{.Config.StopTimeout}}", "grace"), "1");
     d.docker_ok(&["stop", "grace"]);
-    assert_eq!(
-        d.docker_ok(&["inspect", "--format", "{{.State.ExitCode}}", "grace"])
-            .trim(),
-        "137"
-    );
+    assert_eq!(inspect(&d, "{{.State.ExitCode}}", "grace"), "137");
     // A shell that traps SIGUSR1 exits with its own code when asked with that signal.
     d.docker_ok(&[
         "run",
@@ -291,11 +280,7 @@ fn stop_timeout_and_signal() {
         "trap 'exit 42' USR1; while true; do sleep 0.1; done",
     ]);
     d.docker_ok(&["stop", "--signal", "USR1", "-t", "30", "usr1"]);
-    assert_eq!(
-        d.docker_ok(&["inspect", "--format", "{{.State.ExitCode}}", "usr1"])
-            .trim(),
-        "42"
-    );
+    assert_eq!(inspect(&d, "{{.State.ExitCode}}", "usr1"), "42");
     let kills = past_events(&d, "kill");
     assert!(
         kills
@@ -385,11 +370,7 @@ fn healthchecks_with_the_cli() {
     use berth_tests::audit::eventually;
     use std::time::Duration;
     let d = daemon();
-    let health = |name: &str| {
-        d.docker_ok(&["inspect", "--format", "{{.State.Health.Status}}", name])
-            .trim()
-            .to_string()
-    };
+    let health = |name: &str| inspect(&d, "{{.State.Health.Status}}", name);
     d.docker_ok(&[
         "run",
         "-d",

@@ -18,8 +18,9 @@ pub struct ContainerPaths {
 }
 
 impl ContainerPaths {
-    /// Creates the directories and writes out the container init (a new file each time it
-    /// changes, so containers running the old one keep it).
+    /// Creates the directories and writes out the container init, named by its build, unless
+    /// it is there already: containers running an older one keep theirs (bind-mounted), and
+    /// the daemon's start reads nothing to know.
     pub fn create(&self) -> std::io::Result<()> {
         for d in [
             self.data_root.join("init"),
@@ -38,18 +39,26 @@ impl ContainerPaths {
             std::fs::Permissions::from_mode(0o700),
         )?;
         let init = self.init_binary();
-        if std::fs::read(&init).ok().as_deref() != Some(berth_runtime::init::BINARY) {
+        if !init.exists() {
             let staged = init.with_extension("new");
             std::fs::write(&staged, berth_runtime::init::BINARY)?;
             std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755))?;
             std::fs::rename(&staged, &init)?;
+            // Earlier builds' copies: a running container holds its own through its mount.
+            for old in std::fs::read_dir(self.data_root.join("init"))?.flatten() {
+                if old.path() != init {
+                    let _ = std::fs::remove_file(old.path());
+                }
+            }
         }
         Ok(())
     }
 
     /// The init `--init` containers run as PID 1.
     pub fn init_binary(&self) -> PathBuf {
-        self.data_root.join("init").join("berth-init")
+        self.data_root
+            .join("init")
+            .join(format!("berth-init-{}", berth_runtime::init::ID))
     }
 
     pub fn dir(&self, id: &str) -> PathBuf {

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use berth_tests::bench::{docker, median, ms, request, RefDocker};
+use berth_tests::bench::{docker, median, median_ms, ms, request, RefDocker};
 use berth_tests::Daemon;
 
 /// create → start → `wait?condition=next-exit` → remove of `busybox true` at `version` (the
@@ -51,15 +51,9 @@ fn api_cycle(socket: &Path, version: &str, runs: usize) -> f64 {
 }
 
 fn cli_ms(host: &str, config: &Path, runs: usize, args: &[&str]) -> f64 {
-    median(
-        (0..runs)
-            .map(|_| {
-                let t = Instant::now();
-                assert!(docker(host, config, args).success(), "docker {args:?}");
-                ms(t.elapsed())
-            })
-            .collect(),
-    )
+    median_ms(runs, || {
+        assert!(docker(host, config, args).success(), "docker {args:?}");
+    })
 }
 
 /// Starts `n` sleeping containers through the CLI with `extra` options.
