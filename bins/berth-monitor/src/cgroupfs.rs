@@ -1,4 +1,5 @@
-//! The container's view of the cgroup filesystem, made read-only before its process runs.
+//! What libcontainer 0.7 leaves undone in a container's mounts, done before its process
+//! runs: the cgroup filesystem made read-only, and the propagation of binds.
 //!
 //! The spec asks for `/sys/fs/cgroup` read-only (writable only when privileged, as Docker
 //! has it), but libcontainer 0.7 mounts cgroup v1 hierarchies read-write whatever the spec
@@ -9,9 +10,43 @@
 
 use std::os::fd::AsFd;
 
+use rustix::mount::MountPropagationFlags;
 use rustix::process::Pid;
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// The propagation each bind of the spec asks for (`rprivate`, `rslave`, …): libcontainer
+/// clones binds with `open_tree` and drops these options, so every bind would stay the slave
+/// its root makes it.
+pub fn bind_propagation(spec: &serde_json::Value) -> Vec<(String, MountPropagationFlags)> {
+    let mut out = Vec::new();
+    for m in spec["mounts"].as_array().into_iter().flatten() {
+        if m["type"] != "bind" {
+            continue;
+        }
+        let Some(dest) = m["destination"].as_str() else {
+            continue;
+        };
+        // The host files Docker binds gain nothing from it.
+        if matches!(dest, "/etc/hosts" | "/etc/hostname" | "/etc/resolv.conf") {
+            continue;
+        }
+        for o in m["options"].as_array().into_iter().flatten() {
+            let rec = MountPropagationFlags::REC;
+            let flags = match o.as_str().unwrap_or_default() {
+                "private" => MountPropagationFlags::PRIVATE,
+                "rprivate" => MountPropagationFlags::PRIVATE | rec,
+                "shared" => MountPropagationFlags::SHARED,
+                "rshared" => MountPropagationFlags::SHARED | rec,
+                "slave" => MountPropagationFlags::DOWNSTREAM,
+                "rslave" => MountPropagationFlags::DOWNSTREAM | rec,
+                _ => continue,
+            };
+            out.push((dest.to_string(), flags));
+        }
+    }
+    out
+}
 
 /// Whether the spec's `/sys/fs/cgroup` mount asks to be read-only.
 pub fn wants_readonly(spec: &serde_json::Value) -> bool {
@@ -58,14 +93,23 @@ fn unescape(field: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Remounts every cgroup mount of the container whose init is `init` read-only (keeping
-/// nosuid, nodev and noexec). The container has not started: its init waits for the start.
-pub fn seal(init: Pid) -> Result<(), String> {
+/// In the mount namespace of the container whose init is `init`: remounts every cgroup
+/// mount read-only when `readonly` (keeping nosuid, nodev and noexec), and sets each bind's
+/// propagation. The container has not started: its init waits for the start.
+pub fn seal(
+    init: Pid,
+    readonly: bool,
+    propagation: &[(String, MountPropagationFlags)],
+) -> Result<(), String> {
     let raw = init.as_raw_nonzero().get();
-    let mountinfo = std::fs::read_to_string(format!("/proc/{raw}/mountinfo"))
-        .map_err(|e| format!("read the container's mounts: {e}"))?;
-    let points = cgroup_mount_points(&mountinfo);
-    if points.is_empty() {
+    let points = if readonly {
+        let mountinfo = std::fs::read_to_string(format!("/proc/{raw}/mountinfo"))
+            .map_err(|e| format!("read the container's mounts: {e}"))?;
+        cgroup_mount_points(&mountinfo)
+    } else {
+        Vec::new()
+    };
+    if points.is_empty() && propagation.is_empty() {
         return Ok(());
     }
     let mnt_ns = std::fs::File::open(format!("/proc/{raw}/ns/mnt"))
@@ -86,6 +130,11 @@ pub fn seal(init: Pid) -> Result<(), String> {
                 return 2;
             }
         }
+        for (dest, flags) in propagation {
+            if rustix::mount::mount_change(dest.as_str(), *flags).is_err() {
+                return 3;
+            }
+        }
         0
     })
     .map_err(|e| format!("fork: {e}"))?;
@@ -95,6 +144,7 @@ pub fn seal(init: Pid) -> Result<(), String> {
                 return match status.exit_status() {
                     Some(0) => Ok(()),
                     Some(1) => Err("join the container's mount namespace".into()),
+                    Some(3) => Err("set the propagation of the container's binds".into()),
                     _ => Err("remount the container's cgroup filesystem read-only".into()),
                 }
             }

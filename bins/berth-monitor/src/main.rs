@@ -92,12 +92,14 @@ fn seal_and_start(container: &mut Container, args: &MonitorArgs) -> Result<(), S
             .ok_or("no cgroups path")?;
         berth_runtime::cgroups::disable_oom_killer(cgroup)?;
     }
-    if cgroupfs::wants_readonly(&spec) {
+    let readonly = cgroupfs::wants_readonly(&spec);
+    let propagation = cgroupfs::bind_propagation(&spec);
+    if readonly || !propagation.is_empty() {
         let pid = container
             .pid()
             .and_then(|p| Pid::from_raw(p.as_raw()))
             .ok_or("container has no pid")?;
-        cgroupfs::seal(pid)?;
+        cgroupfs::seal(pid, readonly, &propagation)?;
     }
     container
         .start()
@@ -136,6 +138,13 @@ fn start_tty(args: &MonitorArgs) -> Result<Running, String> {
             return Err(format!("terminal: {e}"));
         }
     };
+    // The size asked for at create (`ConsoleSize`), before the process runs: libcontainer
+    // leaves the spec's `consoleSize` to the caller.
+    if let Some(size) = read_spec(&args.bundle).map(|s| s["process"]["consoleSize"].clone()) {
+        if let (Some(rows), Some(cols)) = (size["height"].as_u64(), size["width"].as_u64()) {
+            tty::set_size(&master, rows as u16, cols as u16);
+        }
+    }
     if let Err(e) = seal_and_start(&mut container, args) {
         let _ = container.delete(true);
         return Err(e);

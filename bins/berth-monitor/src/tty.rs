@@ -66,14 +66,19 @@ impl Resizer {
                 .split_whitespace()
                 .filter_map(|v| v.parse::<u16>().ok());
             if let (Some(rows), Some(cols)) = (it.next(), it.next()) {
-                let ws = rustix::termios::Winsize {
-                    ws_row: rows,
-                    ws_col: cols,
-                    ws_xpixel: 0,
-                    ws_ypixel: 0,
-                };
-                let _ = rustix::termios::tcsetwinsize(master, ws);
+                set_size(master, rows, cols);
             }
         }
     }
+}
+
+/// Sets the terminal's size.
+pub fn set_size(master: &OwnedFd, rows: u16, cols: u16) {
+    let ws = rustix::termios::Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let _ = rustix::termios::tcsetwinsize(master, ws);
 }

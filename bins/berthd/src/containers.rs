@@ -202,14 +202,18 @@ fn port_summaries(ports: &PublishedPorts) -> Vec<PortSummary> {
 
 /// `NetworkSettings` from the engine's one account of it.
 /// The container's mounts as Docker shows them: anonymous volumes of the `local` driver,
-/// and binds (private propagation, as Docker's default).
+/// binds (private propagation unless given), tmpfs mounts of `Mounts`.
 fn mount_points(rec: &ContainerRecord) -> Vec<MountPoint> {
     rec.mounts
         .iter()
         .map(|m| {
-            let (kind, name, driver, propagation) = match &m.volume {
-                Some(name) => ("volume", name.clone(), "local", ""),
-                None => ("bind", String::new(), "", "rprivate"),
+            let propagation = m
+                .propagation
+                .map_or_else(|| "rprivate".to_string(), |p| p.to_string());
+            let (kind, name, driver, propagation) = match (&m.volume, &m.tmpfs) {
+                (Some(name), _) => ("volume", name.clone(), "local", String::new()),
+                (None, Some(_)) => ("tmpfs", String::new(), "", String::new()),
+                (None, None) => ("bind", String::new(), "", propagation),
             };
             MountPoint {
                 kind: kind.into(),
@@ -219,7 +223,7 @@ fn mount_points(rec: &ContainerRecord) -> Vec<MountPoint> {
                 driver: driver.into(),
                 mode: if m.rw { "" } else { "ro" }.into(),
                 rw: m.rw,
-                propagation: propagation.into(),
+                propagation,
             }
         })
         .collect()
@@ -258,7 +262,7 @@ fn network_settings(settings: Option<net::NetworkSettings>) -> NetworkSettings {
 impl ContainerBackend for Daemon {
     fn create_container(&self, name: &str, body: CreateBody) -> Result<CreateResponse, ApiError> {
         let spec = spec::from_wire(body.config, body.extras.host_config).map_err(api_err)?;
-        let rec = self
+        let created = self
             .containers()
             .create(CreateRequest {
                 name: name.to_string(),
@@ -266,8 +270,8 @@ impl ContainerBackend for Daemon {
             })
             .map_err(api_err)?;
         Ok(CreateResponse {
-            id: rec.id,
-            warnings: Vec::new(),
+            id: created.record.id,
+            warnings: created.warnings,
         })
     }
 

@@ -3,13 +3,15 @@
 //! (the engine's types say how, with Docker's messages); writing shows back what was given.
 
 use berth_api_types::container::{
-    ContainerConfig, DeviceMapping, Empty, HealthConfig, HostConfig as WireHost, KeyValue,
-    LogConfig as WireLog, PortBinding as WireBinding, RestartPolicy as WireRestart,
-    Ulimit as WireUlimit,
+    BindOptions, ContainerConfig, DeviceMapping, Empty, HealthConfig, HostConfig as WireHost,
+    KeyValue, LogConfig as WireLog, Mount as WireMount, PortBinding as WireBinding,
+    RestartPolicy as WireRestart, TmpfsOptions, Ulimit as WireUlimit,
+    VolumeDriver as WireVolumeDriver, VolumeOptions,
 };
 use berth_engine::containers::{
-    Config, ContainerSpec, Device, Healthcheck, HostConfig, LogConfig, Port, PortBinding,
-    RestartPolicy, Streams, Ulimit,
+    BindFlags, Config, ContainerSpec, Device, Healthcheck, HostConfig, LogConfig, MountKind,
+    MountSpec, Port, PortBinding, RawMount, RestartPolicy, Streams, TmpfsFlags, Ulimit,
+    VolumeDriver, VolumeFlags,
 };
 use berth_engine::EngineError;
 
@@ -138,7 +140,112 @@ pub fn host_from_wire(h: WireHost) -> Result<HostConfig, EngineError> {
         oom_kill_disable: h.oom_kill_disable,
         oom_score_adj: h.oom_score_adj,
         shm_size: h.shm_size,
+        blkio_weight: h.blkio_weight,
+        mounts: h
+            .mounts
+            .map(|m| m.into_iter().map(mount_from_wire).collect())
+            .transpose()?,
+        tmpfs: h.tmpfs,
+        sysctls: h.sysctls,
+        group_add: h.group_add,
+        dns_options: h.dns_options,
+        uts_mode: h.uts_mode.parse()?,
+        cgroupns_mode: h.cgroupns_mode.parse()?,
+        masked_paths: h.masked_paths,
+        readonly_paths: h.readonly_paths,
+        annotations: h.annotations,
+        console_size: match h.console_size {
+            [0, 0] => None,
+            [height, width] => Some((
+                u16::try_from(height).unwrap_or(u16::MAX),
+                u16::try_from(width).unwrap_or(u16::MAX),
+            )),
+        },
     })
+}
+
+fn mount_from_wire(m: WireMount) -> Result<MountSpec, EngineError> {
+    MountSpec::new(RawMount {
+        kind: m.kind,
+        source: m.source,
+        target: m.target,
+        read_only: m.read_only,
+        consistency: m.consistency,
+        bind: m.bind_options.map(|b| BindFlags {
+            propagation: b.propagation,
+            non_recursive: b.non_recursive,
+            create_mountpoint: b.create_mountpoint,
+            read_only_non_recursive: b.read_only_non_recursive,
+            read_only_force_recursive: b.read_only_force_recursive,
+        }),
+        volume: m.volume_options.map(|v| VolumeFlags {
+            no_copy: v.no_copy,
+            labels: v.labels,
+            driver: v.driver_config.map(|d| VolumeDriver {
+                name: d.name,
+                options: d.options,
+            }),
+        }),
+        tmpfs: m.tmpfs_options.map(|t| TmpfsFlags {
+            size_bytes: t.size_bytes,
+            mode: t.mode,
+        }),
+    })
+}
+
+fn mount_to_wire(m: &MountSpec) -> WireMount {
+    let mut w = WireMount {
+        kind: m.kind_name().to_string(),
+        target: m.target.clone(),
+        read_only: m.read_only,
+        consistency: m.consistency.clone(),
+        ..Default::default()
+    };
+    match &m.kind {
+        MountKind::Bind {
+            source,
+            propagation,
+            non_recursive,
+            create_mountpoint,
+            read_only_non_recursive,
+            read_only_force_recursive,
+        } => {
+            w.source = source.clone();
+            let options = BindOptions {
+                propagation: propagation.map(|p| p.to_string()).unwrap_or_default(),
+                non_recursive: *non_recursive,
+                create_mountpoint: *create_mountpoint,
+                read_only_non_recursive: *read_only_non_recursive,
+                read_only_force_recursive: *read_only_force_recursive,
+            };
+            w.bind_options = (options != BindOptions::default()).then_some(options);
+        }
+        MountKind::Volume {
+            name,
+            no_copy,
+            labels,
+            driver,
+        } => {
+            w.source = name.clone();
+            let options = VolumeOptions {
+                no_copy: *no_copy,
+                labels: labels.clone(),
+                driver_config: driver.as_ref().map(|d| WireVolumeDriver {
+                    name: d.name.clone(),
+                    options: d.options.clone(),
+                }),
+            };
+            w.volume_options = (options != VolumeOptions::default()).then_some(options);
+        }
+        MountKind::Tmpfs { size_bytes, mode } => {
+            let options = TmpfsOptions {
+                size_bytes: *size_bytes,
+                mode: *mode,
+            };
+            w.tmpfs_options = (options != TmpfsOptions::default()).then_some(options);
+        }
+    }
+    w
 }
 
 pub fn config_to_wire(c: &Config) -> ContainerConfig {
@@ -272,6 +379,23 @@ pub fn host_to_wire(h: &HostConfig) -> WireHost {
         oom_kill_disable: h.oom_kill_disable,
         oom_score_adj: h.oom_score_adj,
         shm_size: h.shm_size,
+        blkio_weight: h.blkio_weight,
+        mounts: h
+            .mounts
+            .as_ref()
+            .map(|m| m.iter().map(mount_to_wire).collect()),
+        tmpfs: h.tmpfs.clone(),
+        sysctls: h.sysctls.clone(),
+        group_add: h.group_add.clone(),
+        dns_options: h.dns_options.clone(),
+        uts_mode: h.uts_mode.to_string(),
+        cgroupns_mode: h.cgroupns_mode.to_string(),
+        masked_paths: h.masked_paths.clone(),
+        readonly_paths: h.readonly_paths.clone(),
+        annotations: h.annotations.clone(),
+        console_size: h
+            .console_size
+            .map_or([0, 0], |(height, width)| [height.into(), width.into()]),
     }
 }
 

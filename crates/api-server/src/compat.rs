@@ -28,6 +28,82 @@ pub fn shaped<T: serde::Serialize>(answer: Answer, v: ApiVersion, value: T) -> V
     all
 }
 
+/// What Docker changes in a create request by the version the client speaks (moby's
+/// `postContainersCreate`): defaults older clients expect, fields their version did not
+/// have, and combinations a newer version refuses.
+pub fn create_request(
+    v: ApiVersion,
+    body: &mut berth_api_types::container::CreateBody,
+) -> Result<(), crate::error::ApiError> {
+    if !gates::start_interval_and_recursive_read_only(v) {
+        if let Some(h) = body.config.healthcheck.as_mut() {
+            h.start_interval = 0;
+        }
+    }
+    host_config_request(
+        v,
+        body.extras.host_config.get_or_insert_with(Default::default),
+    )
+}
+
+/// The host config's part of [`create_request`] (also what old clients pass to `start`).
+pub fn host_config_request(
+    v: ApiVersion,
+    hc: &mut berth_api_types::container::HostConfig,
+) -> Result<(), crate::error::ApiError> {
+    use crate::error::ApiError;
+    if gates::default_ipc_shareable(v) && hc.ipc_mode.is_empty() {
+        hc.ipc_mode = "shareable".into();
+    }
+    if !gates::annotations(v) {
+        hc.annotations = None;
+    }
+    if !gates::console_size_and_mount_checks(v) {
+        hc.console_size = [0, 0];
+    }
+    // Zero or less is no limit: Docker keeps no value at all then.
+    if hc.pids_limit.is_some_and(|l| l <= 0) {
+        hc.pids_limit = None;
+    }
+    for m in hc.mounts.iter_mut().flatten() {
+        let checked = gates::console_size_and_mount_checks(v);
+        for (given, kind, field) in [
+            (m.volume_options.is_some(), "volume", "VolumeOptions"),
+            (m.bind_options.is_some(), "bind", "BindOptions"),
+            (m.tmpfs_options.is_some(), "tmpfs", "TmpfsOptions"),
+        ] {
+            if given && m.kind != kind && checked {
+                return Err(ApiError::bad_request(format!(
+                    "{field} must not be specified on mount type {:?}",
+                    m.kind
+                )));
+            }
+        }
+        if !checked {
+            if m.kind != "volume" {
+                m.volume_options = None;
+            }
+            if m.kind != "tmpfs" {
+                m.tmpfs_options = None;
+            }
+        }
+        if let Some(b) = m.bind_options.as_mut() {
+            if !gates::bind_non_recursive(v) {
+                b.non_recursive = false;
+            }
+            if !checked {
+                b.create_mountpoint = false;
+            }
+            if !gates::start_interval_and_recursive_read_only(v) && b.read_only_force_recursive {
+                return Err(ApiError::bad_request(
+                    "BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn version(v: ApiVersion, ver: Version) -> Value {
     shaped(Answer::Version, v, ver)
 }

@@ -132,6 +132,34 @@ pub fn build_prune(version: ApiVersion) -> bool {
     version >= v(31)
 }
 
+/// A create without `IpcMode` gets `shareable` below API 1.40, the daemon's `private`
+/// from it (moby `postContainersCreate`, v1.40 changelog).
+pub fn default_ipc_shareable(version: ApiVersion) -> bool {
+    version < v(40)
+}
+
+/// `BindOptions.NonRecursive` is read from API 1.40.
+pub fn bind_non_recursive(version: ApiVersion) -> bool {
+    version >= v(40)
+}
+
+/// From API 1.42 (Docker 23.0): `ConsoleSize` at create is honoured,
+/// `BindOptions.CreateMountpoint` is read, and options of another mount type are refused
+/// (before they were dropped).
+pub fn console_size_and_mount_checks(version: ApiVersion) -> bool {
+    version >= v(42)
+}
+
+/// `HostConfig.Annotations` is read from API 1.43.
+pub fn annotations(version: ApiVersion) -> bool {
+    version >= v(43)
+}
+
+/// `Healthcheck.StartInterval` and `BindOptions.ReadOnlyForceRecursive` from API 1.44.
+pub fn start_interval_and_recursive_read_only(version: ApiVersion) -> bool {
+    version >= v(44)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +185,13 @@ mod tests {
         assert!(!swarm_endpoints(v(23)) && swarm_endpoints(v(24)));
         assert!(!build_prune(v(30)) && build_prune(v(31)));
         assert!(!stop_takes_signal(v(41)) && stop_takes_signal(v(42)));
+        assert!(default_ipc_shareable(v(39)) && !default_ipc_shareable(v(40)));
+        assert!(!bind_non_recursive(v(39)) && bind_non_recursive(v(40)));
+        assert!(!console_size_and_mount_checks(v(41)) && console_size_and_mount_checks(v(42)));
+        assert!(!annotations(v(42)) && annotations(v(43)));
+        assert!(
+            !start_interval_and_recursive_read_only(v(43))
+                && start_interval_and_recursive_read_only(v(44))
+        );
     }
 }

@@ -205,6 +205,115 @@ pub struct HostConfig {
     pub oom_score_adj: i64,
     /// Bytes of `/dev/shm`; 0 takes Docker's 64 MiB.
     pub shm_size: i64,
+    /// Relative block I/O weight, 10–1000 (0: the kernel's default).
+    pub blkio_weight: u16,
+    /// Mounts described one by one (API 1.25), beside `Binds`, `Volumes` and `Tmpfs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mounts: Option<Vec<Mount>>,
+    /// Path → tmpfs options (`size=64m,mode=1777`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs: Option<BTreeMap<String, String>>,
+    /// Namespaced kernel parameters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sysctls: Option<BTreeMap<String, String>>,
+    /// Groups (names or numbers) the process joins besides its user's.
+    pub group_add: Option<Vec<String>>,
+    /// `options` lines of the container's `resolv.conf`.
+    pub dns_options: Option<Vec<String>>,
+    /// `host` shares the host's UTS namespace; `""` a private one.
+    #[serde(rename = "UTSMode")]
+    pub uts_mode: String,
+    /// `private` or `host` cgroup namespace.
+    pub cgroupns_mode: String,
+    /// Paths masked in the container; `null` takes the default list.
+    pub masked_paths: Option<Vec<String>>,
+    /// Paths made read-only in the container; `null` takes the default list.
+    pub readonly_paths: Option<Vec<String>>,
+    /// Metadata passed to the runtime (API 1.43).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// The terminal's initial size, `[height, width]` (API 1.42; zero: unset).
+    pub console_size: [u64; 2],
+}
+
+/// One entry of `HostConfig.Mounts`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Mount {
+    /// `bind`, `volume` or `tmpfs` (`npipe` and `cluster` are not Linux's).
+    #[serde(rename = "Type", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub target: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub read_only: bool,
+    /// Accepted and ignored on Linux, as Docker does.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub consistency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind_options: Option<BindOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_options: Option<VolumeOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs_options: Option<TmpfsOptions>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct BindOptions {
+    /// `private`, `rprivate` (the default), `shared`, `rshared`, `slave`, `rslave`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub propagation: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub non_recursive: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub create_mountpoint: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub read_only_non_recursive: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub read_only_force_recursive: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VolumeOptions {
+    /// Do not fill a new volume with what the image has at the target.
+    #[serde(skip_serializing_if = "is_false")]
+    pub no_copy: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver_config: Option<VolumeDriver>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VolumeDriver {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TmpfsOptions {
+    /// Bytes; 0 is the kernel's default (half the memory).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub size_bytes: i64,
+    /// Permission bits of the mount's root (Go's `os.FileMode`).
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub mode: u32,
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One host address of a published port (`""` for any address, or an ephemeral port).

@@ -93,6 +93,70 @@ impl OverlayDirs {
     }
 }
 
+/// Mounts a tmpfs of `size` bytes (0: Docker's 64 MiB) at `dir` for a container's
+/// `/dev/shm` that other containers may join (`IpcMode: shareable`).
+pub fn mount_shm(dir: &Path, size: i64) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let size = if size > 0 { size } else { 64 << 20 };
+    let opts = CString::new(format!("mode=1777,size={size}")).map_err(std::io::Error::other)?;
+    if is_mounted(dir) {
+        unmount_dir(dir)?;
+        std::fs::create_dir_all(dir)?;
+    }
+    mount(
+        "shm",
+        dir,
+        "tmpfs",
+        MountFlags::NOEXEC | MountFlags::NOSUID | MountFlags::NODEV,
+        Some(opts.as_c_str()),
+    )?;
+    Ok(())
+}
+
+/// Unmounts what is mounted at `dir`, if anything, and removes the directory.
+pub fn unmount_dir(dir: &Path) -> std::io::Result<()> {
+    match unmount(dir, UnmountFlags::DETACH) {
+        Ok(()) | Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOENT) => {}
+        Err(e) => return Err(e.into()),
+    }
+    match std::fs::remove_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The mount point holding `path` and whether that mount is shared and whether it is a
+/// slave (by `/proc/self/mountinfo`), to check a bind's propagation before it is asked for.
+pub fn propagation_of(path: &Path) -> Option<(String, bool, bool)> {
+    let path = std::fs::canonicalize(path).ok()?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mut best: Option<(String, bool, bool)> = None;
+    for line in info.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(mount_point) = fields.get(4) else {
+            continue;
+        };
+        if !path.starts_with(mount_point) {
+            continue;
+        }
+        // Optional fields run from the seventh to the `-` separator.
+        let optional = fields.iter().skip(6).take_while(|f| **f != "-");
+        let (mut shared, mut slave) = (false, false);
+        for f in optional {
+            shared |= f.starts_with("shared:");
+            slave |= f.starts_with("master:");
+        }
+        // Later lines are mounted over earlier ones at the same point.
+        if best
+            .as_ref()
+            .is_none_or(|(b, _, _)| mount_point.len() >= b.len())
+        {
+            best = Some((mount_point.to_string(), shared, slave));
+        }
+    }
+    best
+}
+
 /// Whether `path` is a mount point (by `/proc/self/mountinfo`).
 pub fn is_mounted(path: &Path) -> bool {
     let target = path.display().to_string();

@@ -42,8 +42,42 @@ pub struct SpecParams {
     pub shared_namespaces: Vec<(String, Option<String>)>,
     pub devices: Vec<Device>,
     pub mounts: Vec<BindMount>,
+    pub tmpfs_mounts: Vec<TmpfsMount>,
+    /// What `/dev/shm` is.
+    pub shm: Shm,
+    /// A cgroup namespace of its own.
+    pub cgroup_namespace: bool,
+    /// Namespaced kernel parameters.
+    pub sysctls: std::collections::BTreeMap<String, String>,
+    pub annotations: std::collections::BTreeMap<String, String>,
+    /// Paths hidden and made read-only; `None` takes Docker's defaults. Privileged
+    /// containers get neither.
+    pub masked_paths: Option<Vec<String>>,
+    pub readonly_paths: Option<Vec<String>>,
+    /// The terminal's first size, `(height, width)`.
+    pub console_size: Option<(u16, u16)>,
     /// The seccomp profile; `None` runs unconfined (privileged, `seccomp=unconfined`).
     pub seccomp: Option<Value>,
+}
+
+/// The container's `/dev/shm`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Shm {
+    /// A tmpfs of its own of this many bytes (0: Docker's 64 MiB).
+    #[default]
+    Private,
+    /// Bound from a directory on the host (a shareable container's, one it joins, the
+    /// host's).
+    Bind(String),
+    /// None at all (`IpcMode: none`).
+    None,
+}
+
+/// A tmpfs mounted in the container (`Tmpfs`, `Mounts` of type tmpfs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TmpfsMount {
+    pub destination: String,
+    pub options: Vec<String>,
 }
 
 /// Cgroup limits (OCI `linux.resources`); zero, empty or `None` means unlimited (or, for an
@@ -64,6 +98,8 @@ pub struct Resources {
     pub cpu_quota: i64,
     /// At most this many tasks; -1 unlimited.
     pub pids_limit: Option<i64>,
+    /// Relative block I/O weight; 0 leaves the kernel's.
+    pub blkio_weight: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +152,9 @@ pub(crate) fn resources_json(r: &Resources) -> Value {
     if let Some(limit) = r.pids_limit {
         resources["pids"] = json!({"limit": limit});
     }
+    if r.blkio_weight > 0 {
+        resources["blockIO"] = json!({"weight": r.blkio_weight});
+    }
     resources
 }
 
@@ -134,12 +173,16 @@ pub struct Device {
     pub permissions: String,
 }
 
-/// A bind mount (volumes, `Binds`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A bind mount (volumes, `Binds`, `Mounts`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BindMount {
     pub destination: String,
     pub source: String,
     pub readonly: bool,
+    /// `rprivate` unless given (`rshared`, `rslave`, …).
+    pub propagation: Option<String>,
+    /// `bind` instead of `rbind`: the mounts below the source stay behind.
+    pub non_recursive: bool,
 }
 
 /// Docker's default capability set.
@@ -164,6 +207,7 @@ pub const DEFAULT_CAPABILITIES: &[&str] = &[
 pub const MASKED_PATHS: &[&str] = &[
     "/proc/asound",
     "/proc/acpi",
+    "/proc/interrupts",
     "/proc/kcore",
     "/proc/keys",
     "/proc/latency_stats",
@@ -197,12 +241,47 @@ const DEFAULT_DEVICE_RULES: &[(i64, i64)] = &[
     (136, -1), // pts
 ];
 
-fn bind(destination: &str, source: &str, readonly: bool) -> Value {
-    let mut options = vec!["rbind", "rprivate"];
-    if readonly {
+fn bind(m: &BindMount) -> Value {
+    let mut options = vec![
+        if m.non_recursive { "bind" } else { "rbind" },
+        m.propagation.as_deref().unwrap_or("rprivate"),
+    ];
+    if m.readonly {
         options.push("ro");
     }
-    json!({"destination": destination, "type": "bind", "source": source, "options": options})
+    json!({"destination": m.destination, "type": "bind", "source": m.source, "options": options})
+}
+
+fn host_bind(destination: &str, source: &str, readonly: bool) -> Value {
+    bind(&BindMount {
+        destination: destination.into(),
+        source: source.into(),
+        readonly,
+        ..Default::default()
+    })
+}
+
+/// Docker's masked paths, with each CPU's `thermal_throttle` directory that exists (moby
+/// GHSA-6fw5-f8r9-fgfm).
+pub fn default_masked_paths() -> Vec<String> {
+    let mut out: Vec<String> = MASKED_PATHS.iter().map(|s| s.to_string()).collect();
+    for e in std::fs::read_dir("/sys/devices/system/cpu")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name
+            .strip_prefix("cpu")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            let p = e.path().join("thermal_throttle");
+            if p.exists() {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
 }
 
 /// The container's `config.json`.
@@ -237,7 +316,11 @@ pub fn container_spec(p: &SpecParams) -> Value {
     let mut resources = resources_json(&p.resources);
     resources["devices"] = json!(devices);
     let mut namespaces = Vec::new();
-    for kind in ["pid", "ipc", "uts", "mount", "network"] {
+    let mut kinds = vec!["pid", "ipc", "uts", "mount", "network"];
+    if p.cgroup_namespace {
+        kinds.push("cgroup");
+    }
+    for kind in kinds {
         match p.shared_namespaces.iter().find(|(k, _)| k == kind) {
             None => namespaces.push(json!({"type": kind})),
             Some((_, Some(path))) => namespaces.push(json!({"type": kind, "path": path})),
@@ -257,6 +340,13 @@ pub fn container_spec(p: &SpecParams) -> Value {
     } else {
         "size=65536k".to_string()
     };
+    let shm = match &p.shm {
+        Shm::Private => Some(
+            json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", shm_size]}),
+        ),
+        Shm::Bind(source) => Some(host_bind("/dev/shm", source, false)),
+        Shm::None => None,
+    };
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
@@ -267,8 +357,9 @@ pub fn container_spec(p: &SpecParams) -> Value {
         json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
                "options": [if p.privileged { "rw" } else { "ro" }, "nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", shm_size]}),
     ];
+    mounts.extend(shm);
+    let mut user = Vec::new();
     for (dest, src) in [
         ("/etc/resolv.conf", &p.resolv_conf_path),
         ("/etc/hostname", &p.hostname_path),
@@ -277,25 +368,48 @@ pub fn container_spec(p: &SpecParams) -> Value {
         // They live in the data root: a read-only container must not fill the host's disk
         // through them (Docker mounts them read-only then too).
         if !src.is_empty() {
-            mounts.push(bind(dest, src, p.readonly_rootfs));
+            user.push(host_bind(dest, src, p.readonly_rootfs));
         }
     }
-    for m in &p.mounts {
-        mounts.push(bind(&m.destination, &m.source, m.readonly));
+    user.extend(p.mounts.iter().map(bind));
+    for t in &p.tmpfs_mounts {
+        user.push(json!({"destination": t.destination, "type": "tmpfs", "source": "tmpfs", "options": t.options}));
     }
     // Parents before children (a volume on /etc must not hide the /etc/hosts bind), as
-    // Docker sorts mounts; the kernel mounts (/proc, /dev, /sys) stay first.
-    let kernel = 7;
-    mounts[kernel..].sort_by_key(|m| {
+    // Docker sorts mounts; the kernel's mounts (/proc, /dev, /sys) stay first, except where
+    // a mount of the user's takes their place (and everything under /dev with /dev itself).
+    user.sort_by_key(|m| {
         m["destination"]
             .as_str()
             .map_or(0, |d| d.trim_end_matches('/').matches('/').count())
     });
-    let (masked, readonly): (&[&str], &[&str]) = if p.privileged {
-        (&[], &[])
+    let taken = |d: &str| user.iter().any(|m| m["destination"] == d);
+    let own_dev = taken("/dev");
+    mounts.retain(|m| {
+        let d = m["destination"].as_str().unwrap_or_default();
+        let under_own_dev = own_dev && d.starts_with("/dev/");
+        !(taken(d) || under_own_dev)
+    });
+    mounts.extend(user);
+    let (masked, readonly): (Vec<String>, Vec<String>) = if p.privileged {
+        (Vec::new(), Vec::new())
     } else {
-        (MASKED_PATHS, READONLY_PATHS)
+        (
+            p.masked_paths.clone().unwrap_or_else(default_masked_paths),
+            p.readonly_paths
+                .clone()
+                .unwrap_or_else(|| READONLY_PATHS.iter().map(|s| s.to_string()).collect()),
+        )
     };
+    // A bind that shares mounts back with the host needs the root to be shared (Docker's
+    // `rshared`; libcontainer always applies it recursively and spells it `shared`). Slave
+    // binds need nothing: libcontainer's root is a recursive slave by default.
+    let rootfs_propagation = p
+        .mounts
+        .iter()
+        .filter_map(|m| m.propagation.as_deref())
+        .any(|prop| prop == "shared" || prop == "rshared")
+        .then_some("shared");
     let mut spec = json!({
         "ociVersion": "1.0.2",
         "root": {"path": p.rootfs, "readonly": p.readonly_rootfs},
@@ -324,6 +438,24 @@ pub fn container_spec(p: &SpecParams) -> Value {
     });
     if p.no_new_privileges {
         spec["process"]["noNewPrivileges"] = json!(true);
+    }
+    // Without a UTS namespace of its own the container cannot set a host name.
+    if p.shared_namespaces.iter().any(|(k, _)| k == "uts") {
+        let obj = spec.as_object_mut().expect("an object");
+        obj.remove("hostname");
+        obj.remove("domainname");
+    }
+    if let Some(prop) = rootfs_propagation {
+        spec["linux"]["rootfsPropagation"] = json!(prop);
+    }
+    if !p.sysctls.is_empty() {
+        spec["linux"]["sysctl"] = json!(p.sysctls);
+    }
+    if !p.annotations.is_empty() {
+        spec["annotations"] = json!(p.annotations);
+    }
+    if let (true, Some((height, width))) = (p.tty, p.console_size) {
+        spec["process"]["consoleSize"] = json!({"height": height, "width": width});
     }
     spec
 }
@@ -370,6 +502,7 @@ mod tests {
             cpu_period: 100_000,
             cpu_quota: 50_000,
             pids_limit: Some(-1),
+            blkio_weight: 0,
         };
         p.oom_score_adj = 500;
         p.shm_size = 8 << 20;
@@ -388,6 +521,7 @@ mod tests {
             destination: "/data".into(),
             source: "/srv".into(),
             readonly: true,
+            ..Default::default()
         }];
         p.devices = vec![Device {
             path: "/dev/fuse".into(),

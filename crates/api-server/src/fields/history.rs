@@ -55,6 +55,9 @@ const DOC_1_7: &str = "v1.7 document";
 const DOC_1_11: &str = "v1.11 document";
 const DOC_1_15: &str = "v1.15 document";
 const DOC_1_18: &str = "v1.18 document";
+/// moby's `api/docs/v1.N.md`, the request examples of versions past the seeds.
+const MOBY_DOC_1_19: &str = "moby api/docs/v1.19.md create example";
+const MOBY_DOC_1_22: &str = "moby api/docs/v1.22.md create example";
 const LOG_1_19: &str = "CHANGELOG v1.19";
 const LOG_1_20: &str = "CHANGELOG v1.20";
 const LOG_1_21: &str = "CHANGELOG v1.21";
@@ -281,6 +284,20 @@ pub(super) const ROWS: &[Row] = &[
     row(INSPECT, "HostConfig.ShmSize", "1.22", None, AFTER_1_18),
     row(INSPECT, "HostConfig.PidsLimit", "1.23", None, LOG_1_23),
     row(INSPECT, "HostConfig.NanoCpus", "1.25", None, LOG_1_25),
+    row(
+        INSPECT,
+        "HostConfig.BlkioWeight",
+        "1.19",
+        None,
+        MOBY_DOC_1_19,
+    ),
+    row(INSPECT, "HostConfig.UTSMode", "1.19", None, AFTER_1_18),
+    row(INSPECT, "HostConfig.GroupAdd", "1.20", None, LOG_1_20),
+    row(INSPECT, "HostConfig.DnsOptions", "1.21", None, LOG_1_21),
+    row(INSPECT, "HostConfig.Tmpfs", "1.22", None, MOBY_DOC_1_22),
+    row(INSPECT, "HostConfig.ConsoleSize", "1.22", None, AFTER_1_18),
+    row(INSPECT, "HostConfig.Sysctls", "1.24", None, LOG_1_24),
+    row(INSPECT, "HostConfig.Mounts", "1.25", None, LOG_1_25),
     row(INSPECT, "Config.Healthcheck", "1.24", None, LOG_1_24),
     row(INSPECT, "Config.Healthcheck.Test", "1.24", None, LOG_1_24),
     row(

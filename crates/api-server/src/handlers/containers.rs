@@ -107,6 +107,7 @@ pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
             };
         }
     }
+    compat::create_request(ctx.version, &mut create)?;
     let created = ctx.backend.create_container(&name, create)?;
     json(StatusCode::CREATED, &created)
 }
@@ -120,7 +121,9 @@ pub async fn start(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         if v.is_null() || v.as_object().is_some_and(|o| o.is_empty()) {
             None
         } else {
-            Some(parse_json::<HostConfig>(&body)?)
+            let mut hc = parse_json::<HostConfig>(&body)?;
+            compat::host_config_request(ctx.version, &mut hc)?;
+            Some(hc)
         }
     } else {
         None

@@ -3,7 +3,7 @@
 use super::names;
 use super::record::{ContainerRecord, State, RECORD_SCHEMA};
 use super::settings;
-use super::spec::{ContainerSpec, HostConfig, ImageDefaults, NetworkMode};
+use super::spec::{ContainerSpec, HostConfig, ImageDefaults, NetworkMode, UtsMode};
 use super::{net, ContainerService, Entry};
 use crate::error::EngineError;
 
@@ -15,6 +15,14 @@ pub(crate) const DEFAULT_PATH: &str =
 pub struct CreateRequest {
     pub name: String,
     pub spec: ContainerSpec,
+}
+
+/// A container just made, and what the daemon changed of what was asked (Docker's
+/// `Warnings`).
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub record: ContainerRecord,
+    pub warnings: Vec<String>,
 }
 
 /// The time now, as records write it (RFC 3339).
@@ -38,7 +46,7 @@ impl ContainerService {
     }
 
     /// `POST /containers/create`.
-    pub fn create(&self, req: CreateRequest) -> Result<ContainerRecord, EngineError> {
+    pub fn create(&self, req: CreateRequest) -> Result<Created, EngineError> {
         let CreateRequest { name, mut spec } = req;
         if spec.config.image.is_empty() {
             return Err(EngineError::InvalidParameter(
@@ -64,6 +72,19 @@ impl ContainerService {
         if let Some(check) = &spec.config.healthcheck {
             check.validate()?;
         }
+        if spec.host.uts_mode == UtsMode::Host {
+            if !spec.config.hostname.is_empty() {
+                return Err(EngineError::InvalidParameter(
+                    "Conflicting options: hostname and the UTS mode".into(),
+                ));
+            }
+            // The host's name is the container's, as the host's namespace says.
+            spec.config.hostname = rustix::system::uname()
+                .nodename()
+                .to_string_lossy()
+                .into_owned();
+        }
+        let warnings = settings::fill_defaults(&mut spec.host);
         let id = loop {
             let bytes: [u8; 32] = rand::random();
             let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -144,7 +165,7 @@ impl ContainerService {
             return Err(e);
         }
         self.publish(&record, "create", &[]);
-        Ok(record)
+        Ok(Created { record, warnings })
     }
 
     /// Replaces the host config of a container that is not running (old clients pass it to
@@ -155,6 +176,8 @@ impl ContainerService {
             return Ok(());
         }
         settings::validate(&hc)?;
+        let mut hc = hc;
+        settings::fill_defaults(&mut hc);
         self.update(&entry, |r| r.spec.host = hc)?;
         Ok(())
     }

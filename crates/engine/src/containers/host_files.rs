@@ -36,7 +36,7 @@ pub fn extra_hosts(entries: &[String]) -> Vec<(String, String)> {
 
 /// The host's resolv.conf with loopback nameservers removed (they mean nothing inside the
 /// container's network namespace); Docker's public defaults when none remain.
-pub fn resolv_conf(host: &str, dns: &[String], search: &[String]) -> String {
+pub fn resolv_conf(host: &str, dns: &[String], search: &[String], options: &[String]) -> String {
     let mut out = String::new();
     let mut nameservers = 0;
     for line in host.lines() {
@@ -49,6 +49,9 @@ pub fn resolv_conf(host: &str, dns: &[String], search: &[String]) -> String {
             nameservers += 1;
         }
         if !search.is_empty() && (t.starts_with("search") || t.starts_with("domain")) {
+            continue;
+        }
+        if !options.is_empty() && t.starts_with("options") {
             continue;
         }
         out.push_str(line);
@@ -64,6 +67,10 @@ pub fn resolv_conf(host: &str, dns: &[String], search: &[String]) -> String {
     if nameservers == 0 {
         out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
     }
+    // `DnsOptions` replace the host's options.
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
     out
 }
 
@@ -73,14 +80,22 @@ mod tests {
 
     #[test]
     fn loopback_nameservers_are_dropped() {
-        let r = resolv_conf("nameserver 127.0.0.53\nsearch corp\n", &[], &[]);
+        let r = resolv_conf(
+            "nameserver 10.0.0.1\noptions ndots:2\n",
+            &[],
+            &[],
+            &["ndots:5".into(), "timeout:1".into()],
+        );
+        assert_eq!(r, "nameserver 10.0.0.1\noptions ndots:5 timeout:1\n");
+        let r = resolv_conf("nameserver 127.0.0.53\nsearch corp\n", &[], &[], &[]);
         assert_eq!(r, "search corp\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n");
-        let r = resolv_conf("nameserver 10.0.0.1\n", &[], &[]);
+        let r = resolv_conf("nameserver 10.0.0.1\n", &[], &[], &[]);
         assert_eq!(r, "nameserver 10.0.0.1\n");
         let r = resolv_conf(
             "nameserver 10.0.0.1\nsearch a\n",
             &["1.1.1.1".into()],
             &["b".into()],
+            &[],
         );
         assert_eq!(r, "search b\nnameserver 1.1.1.1\n");
     }

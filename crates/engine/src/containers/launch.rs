@@ -10,14 +10,14 @@ use std::process::Stdio;
 
 use berth_runtime::monitor::{MonitorArgs, StartReport};
 use berth_runtime::rootfs::OverlayDirs;
-use berth_runtime::spec::{container_spec, BindMount, SpecParams};
+use berth_runtime::spec::{container_spec, BindMount, Shm, SpecParams, TmpfsMount};
 
 use super::create::DEFAULT_PATH;
 use super::host_files;
 use super::record::ContainerRecord;
 use super::settings;
 use super::spec::env_key;
-use super::spec::{Config, LogDriver};
+use super::spec::{tmpfs_options, CgroupnsMode, Config, IpcMode, LogDriver};
 use super::start::HostsLines;
 use super::users::UserFiles;
 use super::volumes;
@@ -35,6 +35,29 @@ fn parse_size(s: &str) -> Result<u64, EngineError> {
     num.parse::<u64>()
         .map(|n| n * mult)
         .map_err(|_| EngineError::InvalidParameter(format!("invalid max-size: {s}")))
+}
+
+/// Docker's check before a bind that propagates mounts: the mount holding its source must be
+/// shared (`shared`, `rshared`) or at least a slave (`slave`, `rslave`).
+fn check_source_propagation(source: &str, need_shared: bool) -> Result<(), EngineError> {
+    let Some((mount_point, shared, slave)) =
+        berth_runtime::rootfs::propagation_of(Path::new(source))
+    else {
+        return Err(EngineError::InvalidParameter(format!(
+            "cannot find the mount of {source}"
+        )));
+    };
+    if need_shared && !shared {
+        return Err(EngineError::InvalidParameter(format!(
+            "path {source} is mounted on {mount_point} but it is not a shared mount"
+        )));
+    }
+    if !need_shared && !shared && !slave {
+        return Err(EngineError::InvalidParameter(format!(
+            "path {source} is mounted on {mount_point} but it is not a shared or slave mount"
+        )));
+    }
+    Ok(())
 }
 
 /// The container's environment: its link variables first (its own win over them), a default
@@ -193,21 +216,33 @@ impl ContainerService {
             &host_resolv,
             &h.dns.clone().unwrap_or_default(),
             &h.dns_search.clone().unwrap_or_default(),
+            &h.dns_options.clone().unwrap_or_default(),
         );
         std::fs::write(self.paths.resolv_conf(id), resolv)
             .map_err(|e| EngineError::failed("write resolv.conf", e))
     }
 
-    /// The bind mounts, with every destination resolved inside the root, so the runtime
-    /// mounts on exactly that path and an image's symlinks cannot aim a mount at the host.
+    /// The bind and tmpfs mounts, with every destination resolved inside the root, so the
+    /// runtime mounts on exactly that path and an image's symlinks cannot aim a mount at the
+    /// host. A bind that propagates mounts needs its source's mount to propagate too.
     fn resolve_mounts(
         &self,
         rec: &ContainerRecord,
         rootfs: &Path,
-    ) -> Result<Vec<BindMount>, EngineError> {
+    ) -> Result<(Vec<BindMount>, Vec<TmpfsMount>), EngineError> {
         self.prepare_mounts(rec, rootfs)?;
-        let mut mounts = Vec::new();
+        let (mut mounts, mut tmpfs) = (Vec::new(), Vec::new());
         for m in &rec.mounts {
+            if let Some(data) = &m.tmpfs {
+                tmpfs.push(TmpfsMount {
+                    destination: volumes::resolve_destination(rootfs, &m.destination, false)?,
+                    options: tmpfs_options(data)?,
+                });
+                continue;
+            }
+            if let Some(shared) = m.propagation.and_then(|p| p.needs_shared_source()) {
+                check_source_propagation(&m.source, shared)?;
+            }
             mounts.push(BindMount {
                 destination: volumes::resolve_destination(
                     rootfs,
@@ -216,6 +251,14 @@ impl ContainerService {
                 )?,
                 source: m.source.clone(),
                 readonly: !m.rw,
+                propagation: m.propagation.map(|p| p.to_string()),
+                non_recursive: m.non_recursive,
+            });
+        }
+        for (path, options) in rec.spec.host.tmpfs.iter().flatten() {
+            tmpfs.push(TmpfsMount {
+                destination: volumes::resolve_destination(rootfs, path, false)?,
+                options: tmpfs_options(options)?,
             });
         }
         if rec.spec.host.init == Some(true) {
@@ -227,6 +270,7 @@ impl ContainerService {
                 )?,
                 source: self.paths.init_binary().display().to_string(),
                 readonly: true,
+                ..Default::default()
             });
         }
         for f in ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"] {
@@ -236,7 +280,35 @@ impl ContainerService {
                 )));
             }
         }
-        Ok(mounts)
+        Ok((mounts, tmpfs))
+    }
+
+    /// `/dev/shm` by `IpcMode`: a tmpfs of its own (private), one on the host that others may
+    /// join (shareable, mounted here), the host's, another container's, or none.
+    fn shm_for(&self, rec: &ContainerRecord) -> Result<Shm, EngineError> {
+        let h = &rec.spec.host;
+        Ok(match &h.ipc_mode {
+            IpcMode::Unset | IpcMode::Private => Shm::Private,
+            IpcMode::None => Shm::None,
+            IpcMode::Host => Shm::Bind("/dev/shm".into()),
+            IpcMode::Shareable => {
+                let dir = self.paths.shm(&rec.id);
+                berth_runtime::rootfs::mount_shm(&dir, h.shm_size)
+                    .map_err(|e| EngineError::failed("mount shm", e))?;
+                Shm::Bind(dir.display().to_string())
+            }
+            IpcMode::Container(other) => {
+                let donor = self.entry(other)?.snapshot();
+                let dir = self.paths.shm(&donor.id);
+                if !berth_runtime::rootfs::is_mounted(&dir) {
+                    return Err(EngineError::InvalidParameter(format!(
+                        "container {}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)",
+                        donor.id
+                    )));
+                }
+                Shm::Bind(dir.display().to_string())
+            }
+        })
     }
 
     /// The OCI spec: the user as the container's own files name it, its working directory
@@ -246,11 +318,17 @@ impl ContainerService {
         rec: &ContainerRecord,
         rootfs: &Path,
         link_env: Vec<String>,
-        mounts: Vec<BindMount>,
+        (mounts, tmpfs_mounts): (Vec<BindMount>, Vec<TmpfsMount>),
         netns: Option<&Path>,
     ) -> Result<serde_json::Value, EngineError> {
         let (c, h, id) = (&rec.spec.config, &rec.spec.host, &rec.id);
-        let (uid, gid, additional_gids) = UserFiles::new(rootfs).resolve(&c.user)?;
+        let users = UserFiles::new(rootfs);
+        let (uid, gid, mut additional_gids) = users.resolve(&c.user)?;
+        for g in users.group_ids(&h.group_add.clone().unwrap_or_default())? {
+            if g != gid && !additional_gids.contains(&g) {
+                additional_gids.push(g);
+            }
+        }
         volumes::create_working_dir(rootfs, &c.working_dir, uid, gid)?;
         let capabilities = settings::capabilities(h)?;
         // With `--init`, berth's init is PID 1 and starts the command (as Docker's does).
@@ -292,6 +370,14 @@ impl ContainerService {
             shared_namespaces: self.shared_namespaces(h, netns)?,
             devices: settings::devices(h)?,
             mounts,
+            tmpfs_mounts,
+            shm: self.shm_for(rec)?,
+            cgroup_namespace: h.cgroupns_mode == CgroupnsMode::Private,
+            sysctls: h.sysctls.clone().unwrap_or_default(),
+            annotations: h.annotations.clone().unwrap_or_default(),
+            masked_paths: h.masked_paths.clone(),
+            readonly_paths: h.readonly_paths.clone(),
+            console_size: h.console_size,
         }))
     }
 

@@ -43,7 +43,7 @@ use berth_image::ImageStore;
 use crate::error::EngineError;
 use crate::events::{EventBus, EventKind};
 
-pub use create::CreateRequest;
+pub use create::{CreateRequest, Created};
 pub use exec::{ExecConfig, ExecIo, ExecRecord};
 pub use list::{ListOptions, Listed};
 pub use logs::{LogLine, LogOptions};
@@ -53,8 +53,10 @@ pub use prune::PruneReport;
 pub use record::{ContainerRecord, State, Status, RECORD_SCHEMA};
 pub use settings::release_default_cgroup_parent;
 pub use spec::{
-    Config, ContainerSpec, Device, Healthcheck, HostConfig, LogConfig, LogDriver, NamespaceMode,
-    NetworkMode, Port, PortBinding, RestartPolicy, Streams, Ulimit,
+    tmpfs_data, BindFlags, CgroupnsMode, Config, ContainerSpec, Device, Healthcheck, HostConfig,
+    IpcMode, LogConfig, LogDriver, MountKind, MountSpec, NamespaceMode, NetworkMode, Port,
+    PortBinding, Propagation, RawMount, RestartPolicy, Streams, TmpfsFlags, Ulimit, UtsMode,
+    VolumeDriver, VolumeFlags,
 };
 pub use stats::StatsPair;
 pub use stop::StopOptions;

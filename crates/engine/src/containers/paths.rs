@@ -107,6 +107,11 @@ impl ContainerPaths {
         self.data_root.join("overlay").join(id)
     }
 
+    /// A shareable container's `/dev/shm`, a tmpfs others bind (`IpcMode: shareable`).
+    pub fn shm(&self, id: &str) -> PathBuf {
+        self.exec_root.join("shm").join(id)
+    }
+
     pub fn bundle(&self, id: &str) -> PathBuf {
         self.exec_root.join("containers").join(id)
     }

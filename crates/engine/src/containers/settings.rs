@@ -8,7 +8,10 @@ use berth_runtime::security;
 use berth_runtime::spec::{Device, Resources, Rlimit};
 
 use super::record::ContainerRecord;
-use super::spec::{HostConfig, RestartPolicy};
+use super::spec::{
+    tmpfs_options, CgroupnsMode, HostConfig, IpcMode, NetworkMode, Propagation, RestartPolicy,
+    UtsMode,
+};
 use crate::error::EngineError;
 
 fn invalid(msg: impl Into<String>) -> EngineError {
@@ -59,6 +62,122 @@ pub fn validate(h: &HostConfig) -> Result<(), EngineError> {
     }
     for b in h.binds.clone().unwrap_or_default() {
         parse_bind(&b)?;
+    }
+    if h.blkio_weight != 0 && !(10..=1000).contains(&h.blkio_weight) {
+        return Err(invalid("Range of blkio weight is from 10 to 1000"));
+    }
+    for (path, options) in h.tmpfs.iter().flatten() {
+        if !path.starts_with('/') {
+            return Err(invalid(format!(
+                "invalid mount path: '{path}' mount path must be absolute"
+            )));
+        }
+        tmpfs_options(options)?;
+    }
+    sysctls(h)?;
+    if let IpcMode::Container(_) = h.ipc_mode {
+        if h.shm_size > 0 {
+            return Err(invalid(
+                "Conflicting options: ShmSize is not allowed with a shared IPC namespace",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The daemon's defaults, filled in at create as Docker fills them (inspect shows them):
+/// the IPC and cgroup namespace modes, the masked and read-only paths. A block I/O weight
+/// the kernel cannot apply is dropped with Docker's warning.
+pub fn fill_defaults(h: &mut HostConfig) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if h.ipc_mode == IpcMode::Unset {
+        h.ipc_mode = IpcMode::Private;
+    }
+    if h.cgroupns_mode == CgroupnsMode::Unset {
+        // Docker's default: the host's on cgroup v1 (and hybrid) hosts, private on v2.
+        h.cgroupns_mode = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            CgroupnsMode::Private
+        } else {
+            CgroupnsMode::Host
+        };
+    }
+    if !h.privileged {
+        if h.masked_paths.is_none() {
+            h.masked_paths = Some(berth_runtime::spec::default_masked_paths());
+        }
+        if h.readonly_paths.is_none() {
+            h.readonly_paths = Some(
+                berth_runtime::spec::READONLY_PATHS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            );
+        }
+    }
+    if h.blkio_weight > 0 && !blkio_weight_supported() {
+        h.blkio_weight = 0;
+        warnings.push(
+            "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."
+                .to_string(),
+        );
+    }
+    warnings
+}
+
+fn blkio_weight_supported() -> bool {
+    ["blkio.weight", "blkio.bfq.weight"]
+        .iter()
+        .any(|f| Path::new("/sys/fs/cgroup/blkio").join(f).exists())
+        || std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|c| c == "io"))
+}
+
+/// IPC kernel parameters, namespaced by the IPC namespace.
+const IPC_SYSCTLS: &[&str] = &[
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// `Sysctls`: only parameters of a namespace the container has of its own, with the
+/// runtime's messages (Docker passes them to runc, which refuses the others).
+fn sysctls(h: &HostConfig) -> Result<(), EngineError> {
+    for key in h.sysctls.iter().flatten().map(|(k, _)| k.replace('/', ".")) {
+        if IPC_SYSCTLS.contains(&key.as_str()) || key.starts_with("fs.mqueue.") {
+            if !h.ipc_mode.is_private() {
+                return Err(invalid(format!(
+                    "sysctl {key:?} is not allowed in the hosts ipc namespace"
+                )));
+            }
+        } else if key.starts_with("net.") {
+            if matches!(
+                h.network_mode,
+                NetworkMode::Host | NetworkMode::Container(_)
+            ) {
+                return Err(invalid(format!(
+                    "sysctl {key:?} not allowed in host network namespace"
+                )));
+            }
+        } else if key == "kernel.hostname" || key == "kernel.domainname" {
+            if h.uts_mode == UtsMode::Host {
+                return Err(invalid(format!(
+                    "sysctl {key:?} is not allowed in the hosts uts namespace"
+                )));
+            }
+            return Err(invalid(format!(
+                "sysctl {key:?} is not allowed as it conflicts with the OCI \"{}\" field",
+                key.trim_start_matches("kernel.")
+            )));
+        } else {
+            return Err(invalid(format!(
+                "sysctl {key:?} is not in a separate kernel namespace"
+            )));
+        }
     }
     Ok(())
 }
@@ -208,6 +327,7 @@ pub fn resources(h: &HostConfig) -> Result<Resources, EngineError> {
         cpu_quota,
         // Zero or less is unlimited, as Docker reads it.
         pids_limit: h.pids_limit.map(|l| if l <= 0 { -1 } else { l }),
+        blkio_weight: h.blkio_weight,
     })
 }
 
@@ -394,8 +514,21 @@ pub fn devices(h: &HostConfig) -> Result<Vec<Device>, EngineError> {
     Ok(out)
 }
 
-/// One `Binds` entry: `host:ctr[:ro|rw]` (a bind) or `ctr` (a volume, not handled here).
-pub fn parse_bind(spec: &str) -> Result<(Option<String>, String, bool), EngineError> {
+/// One `Binds` entry, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    /// `None`: an anonymous volume at `destination`.
+    pub source: Option<String>,
+    pub destination: String,
+    pub readonly: bool,
+    pub propagation: Option<Propagation>,
+    /// `nocopy`: a new volume is not filled from the image.
+    pub no_copy: bool,
+}
+
+/// One `Binds` entry: `host:ctr[:options]` (a bind) or `ctr` (an anonymous volume); the
+/// options are `ro`/`rw`, a propagation mode, `nocopy`, and the SELinux `z`/`Z`.
+pub fn parse_bind(spec: &str) -> Result<Bind, EngineError> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (src, dst, mode) = match parts.as_slice() {
         [dst] => (None, *dst, ""),
@@ -411,15 +544,25 @@ pub fn parse_bind(spec: &str) -> Result<(Option<String>, String, bool), EngineEr
             return Err(invalid(format!("invalid volume specification: '{spec}': named volumes are not supported yet, the source must be an absolute path")));
         }
     }
-    let readonly = match mode {
-        "" | "rw" => false,
-        "ro" => true,
-        m if m.split(',').all(|o| matches!(o, "ro" | "rw" | "z" | "Z")) => {
-            m.split(',').any(|o| o == "ro")
-        }
-        m => return Err(invalid(format!("invalid mode: {m}"))),
+    let mut bind = Bind {
+        source: src.map(str::to_string),
+        destination: dst.to_string(),
+        readonly: false,
+        propagation: None,
+        no_copy: false,
     };
-    Ok((src.map(str::to_string), dst.to_string(), readonly))
+    for o in mode.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => bind.readonly = true,
+            "rw" | "z" | "Z" => {}
+            "nocopy" => bind.no_copy = true,
+            p => match p.parse::<Propagation>() {
+                Ok(p) if bind.propagation.is_none() => bind.propagation = Some(p),
+                _ => return Err(invalid(format!("invalid mode: {mode}"))),
+            },
+        }
+    }
+    Ok(bind)
 }
 
 #[cfg(test)]
@@ -500,15 +643,26 @@ mod tests {
 
     #[test]
     fn binds_and_security_opts() {
+        let read = |s: &str| {
+            let b = parse_bind(s).unwrap();
+            (b.source, b.destination, b.readonly, b.propagation)
+        };
         assert_eq!(
-            parse_bind("/a:/b:ro").unwrap(),
-            (Some("/a".into()), "/b".into(), true)
+            read("/a:/b:ro"),
+            (Some("/a".into()), "/b".into(), true, None)
         );
+        assert_eq!(read("/a:/b"), (Some("/a".into()), "/b".into(), false, None));
+        assert_eq!(read("/data"), (None, "/data".into(), false, None));
         assert_eq!(
-            parse_bind("/a:/b").unwrap(),
-            (Some("/a".into()), "/b".into(), false)
+            read("/a:/b:ro,rslave"),
+            (
+                Some("/a".into()),
+                "/b".into(),
+                true,
+                Some(Propagation::Rslave)
+            )
         );
-        assert_eq!(parse_bind("/data").unwrap(), (None, "/data".into(), false));
+        assert!(parse_bind("/a:/b:rshared,rslave").is_err());
         assert!(parse_bind("rel:/b").is_err());
         assert!(parse_bind("/a:b").is_err());
         assert!(parse_bind("/a:/b:xx").is_err());

@@ -6,7 +6,7 @@ use super::create::now;
 use super::exit::Monitor;
 use super::procs;
 use super::record::{ContainerRecord, State, Status, ZERO_TIME};
-use super::spec::{HostConfig, NamespaceMode, NetworkMode};
+use super::spec::{HostConfig, IpcMode, NamespaceMode, NetworkMode, UtsMode};
 use super::{net, ContainerService, Entry};
 use crate::error::EngineError;
 
@@ -100,6 +100,9 @@ impl ContainerService {
         let _ = std::fs::remove_file(self.paths.exec_helper_socket(id));
         let _ = std::fs::remove_file(self.paths.exec_helper_pid(id));
         let _ = std::fs::remove_file(self.paths.monitor_state(id));
+        if let Err(e) = berth_runtime::rootfs::unmount_dir(&self.paths.shm(id)) {
+            tracing::warn!(container = %id, error = %e, "unmounting shm");
+        }
     }
 
     /// The environment and hosts lines of a container's links; with `--icc=false`, opens
@@ -187,7 +190,7 @@ impl ContainerService {
         }
     }
 
-    /// `PidMode`, `IpcMode`, `NetworkMode`: `host` shares the host's namespace,
+    /// `PidMode`, `IpcMode`, `NetworkMode`, `UTSMode`: `host` shares the host's namespace,
     /// `container:<name>` joins a running container's.
     pub(super) fn shared_namespaces(
         &self,
@@ -203,10 +206,20 @@ impl ContainerService {
             NetworkMode::Container(other) => NamespaceMode::Container(other.clone()),
             _ => NamespaceMode::Private,
         };
+        let ipc = match &h.ipc_mode {
+            IpcMode::Host => NamespaceMode::Host,
+            IpcMode::Container(other) => NamespaceMode::Container(other.clone()),
+            _ => NamespaceMode::Private,
+        };
+        let uts = match h.uts_mode {
+            UtsMode::Host => NamespaceMode::Host,
+            UtsMode::Private => NamespaceMode::Private,
+        };
         for (kind, mode) in [
             ("pid", &h.pid_mode),
-            ("ipc", &h.ipc_mode),
+            ("ipc", &ipc),
             ("network", &network),
+            ("uts", &uts),
         ] {
             if *mode == NamespaceMode::Host {
                 out.push((kind.to_string(), None));

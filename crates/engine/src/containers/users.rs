@@ -112,20 +112,7 @@ impl<'a> UserFiles<'a> {
             }
         };
         if let Some(g) = g {
-            gid = match g.parse::<u32>() {
-                Ok(n) => n,
-                Err(_) => self
-                    .group()
-                    .lines()
-                    .map(|l| l.split(':').collect::<Vec<_>>())
-                    .find(|f| f.len() >= 3 && f[0] == g)
-                    .and_then(|f| f[2].parse().ok())
-                    .ok_or_else(|| {
-                        EngineError::InvalidParameter(format!(
-                            "unable to find group {g}: no matching entries in group file"
-                        ))
-                    })?,
-            };
+            gid = self.gid_of(g)?;
         }
         let name = entry.as_ref().map(|f| f[0]).unwrap_or("");
         let extra: Vec<u32> = self
@@ -137,6 +124,28 @@ impl<'a> UserFiles<'a> {
             .filter(|g| *g != gid)
             .collect();
         Ok((uid, gid, extra))
+    }
+
+    /// A group by number or by its name in the container's `/etc/group`.
+    fn gid_of(&self, g: &str) -> Result<u32, EngineError> {
+        if let Ok(n) = g.parse::<u32>() {
+            return Ok(n);
+        }
+        self.group()
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() >= 3 && f[0] == g)
+            .and_then(|f| f[2].parse().ok())
+            .ok_or_else(|| {
+                EngineError::InvalidParameter(format!(
+                    "unable to find group {g}: no matching entries in group file"
+                ))
+            })
+    }
+
+    /// `GroupAdd`: each group's ID.
+    pub(crate) fn group_ids(&self, groups: &[String]) -> Result<Vec<u32>, EngineError> {
+        groups.iter().map(|g| self.gid_of(g)).collect()
     }
 }
 
@@ -155,6 +164,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(UserFiles::new(dir.path()).home_dir(0), "/root");
+        assert_eq!(
+            UserFiles::new(dir.path())
+                .group_ids(&["staff".into(), "4242".into()])
+                .unwrap(),
+            [50, 4242]
+        );
+        assert!(UserFiles::new(dir.path())
+            .group_ids(&["wheel".into()])
+            .unwrap_err()
+            .to_string()
+            .contains("unable to find group wheel"));
         assert_eq!(UserFiles::new(dir.path()).home_dir(1000), "/");
         assert_eq!(UserFiles::new(dir.path()).home_dir(4242), "/");
         assert_eq!(

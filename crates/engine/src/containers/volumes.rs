@@ -9,7 +9,8 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 use serde::{Deserialize, Serialize};
 
 use super::record::ContainerRecord;
-use super::settings::parse_bind;
+use super::settings::{parse_bind, Bind};
+use super::spec::{tmpfs_data, MountKind, Propagation};
 use super::ContainerService;
 use crate::error::EngineError;
 
@@ -34,6 +35,33 @@ pub struct MountPoint {
     /// Set for an anonymous volume berth created (and removes with `rm -v`).
     #[serde(default)]
     pub volume: Option<String>,
+    /// A bind's propagation when given (`rprivate` otherwise).
+    #[serde(default)]
+    pub propagation: Option<Propagation>,
+    /// A bind without the mounts below its source.
+    #[serde(default)]
+    pub non_recursive: bool,
+    /// A tmpfs (`Mounts` of type tmpfs), with its options; `source` is empty.
+    #[serde(default)]
+    pub tmpfs: Option<String>,
+    /// A new volume is not filled from the image.
+    #[serde(default)]
+    pub no_copy: bool,
+}
+
+impl MountPoint {
+    fn bind(destination: String, source: String, rw: bool) -> Self {
+        MountPoint {
+            destination,
+            source,
+            rw,
+            volume: None,
+            propagation: None,
+            non_recursive: false,
+            tmpfs: None,
+            no_copy: false,
+        }
+    }
 }
 
 impl ContainerService {
@@ -56,30 +84,67 @@ impl ContainerService {
     ) -> Result<Vec<MountPoint>, EngineError> {
         let mut mounts: Vec<MountPoint> = Vec::new();
         let taken = |m: &Vec<MountPoint>, d: &str| m.iter().any(|x| x.destination == d);
+        let duplicate =
+            |dst: &str| EngineError::InvalidParameter(format!("Duplicate mount point: {dst}"));
         for b in rec.spec.host.binds.clone().unwrap_or_default() {
-            let (src, dst, ro) = parse_bind(&b)?;
-            if taken(&mounts, &dst) {
-                return Err(EngineError::InvalidParameter(format!(
-                    "Duplicate mount point: {dst}"
-                )));
+            let Bind {
+                source,
+                destination,
+                readonly,
+                propagation,
+                no_copy,
+            } = parse_bind(&b)?;
+            if taken(&mounts, &destination) {
+                return Err(duplicate(&destination));
             }
-            match src {
-                Some(s) => mounts.push(MountPoint {
-                    destination: dst,
-                    source: s,
-                    rw: !ro,
-                    volume: None,
-                }),
+            let mut m = match source {
+                Some(s) => MountPoint::bind(destination, s, !readonly),
                 None => {
                     let (id, data) = self.new_volume()?;
-                    mounts.push(MountPoint {
-                        destination: dst,
-                        source: data.display().to_string(),
-                        rw: !ro,
+                    MountPoint {
                         volume: Some(id),
-                    });
+                        ..MountPoint::bind(destination, data.display().to_string(), !readonly)
+                    }
                 }
+            };
+            m.propagation = propagation;
+            m.no_copy = no_copy;
+            mounts.push(m);
+        }
+        for spec in rec.spec.host.mounts.clone().unwrap_or_default() {
+            if taken(&mounts, &spec.target) {
+                return Err(duplicate(&spec.target));
             }
+            let rw = !spec.read_only;
+            mounts.push(match spec.kind {
+                MountKind::Bind {
+                    source,
+                    propagation,
+                    non_recursive,
+                    ..
+                } => MountPoint {
+                    propagation,
+                    non_recursive,
+                    ..MountPoint::bind(spec.target, source, rw)
+                },
+                MountKind::Volume { name, no_copy, .. } => {
+                    if !name.is_empty() {
+                        return Err(EngineError::InvalidParameter(format!(
+                            "named volumes are not supported yet: {name} (anonymous volumes are: leave Source empty)"
+                        )));
+                    }
+                    let (id, data) = self.new_volume()?;
+                    MountPoint {
+                        volume: Some(id),
+                        no_copy,
+                        ..MountPoint::bind(spec.target, data.display().to_string(), rw)
+                    }
+                }
+                MountKind::Tmpfs { size_bytes, mode } => MountPoint {
+                    tmpfs: Some(tmpfs_data(size_bytes, mode, spec.read_only)),
+                    ..MountPoint::bind(spec.target, String::new(), rw)
+                },
+            });
         }
         for from in rec.spec.host.volumes_from.clone().unwrap_or_default() {
             let (name, mode) = match from.rsplit_once(':') {
@@ -105,10 +170,8 @@ impl ContainerService {
             if !taken(&mounts, dst) {
                 let (id, data) = self.new_volume()?;
                 mounts.push(MountPoint {
-                    destination: dst.clone(),
-                    source: data.display().to_string(),
-                    rw: true,
                     volume: Some(id),
+                    ..MountPoint::bind(dst.clone(), data.display().to_string(), true)
                 });
             }
         }
@@ -124,6 +187,9 @@ impl ContainerService {
         rootfs: &Path,
     ) -> Result<(), EngineError> {
         for m in &rec.mounts {
+            if m.tmpfs.is_some() {
+                continue;
+            }
             match &m.volume {
                 None => {
                     if !Path::new(&m.source).exists() {
@@ -140,7 +206,9 @@ impl ContainerService {
                     if marker.exists() {
                         continue;
                     }
-                    copy_image_content(rootfs, &m.destination, Path::new(&m.source))?;
+                    if !m.no_copy {
+                        copy_image_content(rootfs, &m.destination, Path::new(&m.source))?;
+                    }
                     std::fs::write(&marker, b"")
                         .map_err(|e| EngineError::failed("volume marker", e))?;
                 }

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::mounts::MountSpec;
 use super::{invalid, Port};
 use crate::error::EngineError;
 
@@ -33,7 +34,7 @@ pub struct HostConfig {
     pub volumes_from: Option<Vec<String>>,
     pub devices: Option<Vec<Device>>,
     pub network_mode: NetworkMode,
-    pub ipc_mode: NamespaceMode,
+    pub ipc_mode: IpcMode,
     pub pid_mode: NamespaceMode,
     pub cap_add: Option<Vec<String>>,
     pub cap_drop: Option<Vec<String>>,
@@ -57,6 +58,145 @@ pub struct HostConfig {
     pub oom_kill_disable: Option<bool>,
     pub oom_score_adj: i64,
     pub shm_size: i64,
+    /// Relative block I/O weight (10–1000; 0: the kernel's default).
+    pub blkio_weight: u16,
+    pub mounts: Option<Vec<MountSpec>>,
+    /// Path → tmpfs options.
+    pub tmpfs: Option<BTreeMap<String, String>>,
+    /// Namespaced kernel parameters, checked against the container's namespaces at create.
+    pub sysctls: Option<BTreeMap<String, String>>,
+    /// Groups (names in the container's `/etc/group`, or numbers) the process also joins.
+    pub group_add: Option<Vec<String>>,
+    pub dns_options: Option<Vec<String>>,
+    pub uts_mode: UtsMode,
+    pub cgroupns_mode: CgroupnsMode,
+    /// `None`: Docker's defaults (filled in at create, shown in inspect).
+    pub masked_paths: Option<Vec<String>>,
+    pub readonly_paths: Option<Vec<String>>,
+    /// Passed to the runtime as the spec's annotations.
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// The terminal's first size, `(height, width)`.
+    pub console_size: Option<(u16, u16)>,
+}
+
+/// `IpcMode`: whose IPC namespace the container has, and whether its `/dev/shm` can be
+/// joined.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IpcMode {
+    /// Not given: the daemon's default (`private`) applies; containers migrated from
+    /// records that predate the modes show `""`, as they did.
+    #[default]
+    Unset,
+    Private,
+    /// Its own namespace and a `/dev/shm` other containers may join.
+    Shareable,
+    /// Its own namespace and no `/dev/shm` at all.
+    None,
+    Host,
+    Container(String),
+}
+
+impl FromStr for IpcMode {
+    type Err = EngineError;
+
+    fn from_str(s: &str) -> Result<Self, EngineError> {
+        Ok(match s {
+            "" => IpcMode::Unset,
+            "private" => IpcMode::Private,
+            "shareable" => IpcMode::Shareable,
+            "none" => IpcMode::None,
+            "host" => IpcMode::Host,
+            _ => match s.strip_prefix("container:") {
+                Some(other) if !other.is_empty() => IpcMode::Container(other.to_string()),
+                _ => return Err(invalid(format!("invalid IPC mode: {s}"))),
+            },
+        })
+    }
+}
+
+impl fmt::Display for IpcMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IpcMode::Unset => Ok(()),
+            IpcMode::Private => f.write_str("private"),
+            IpcMode::Shareable => f.write_str("shareable"),
+            IpcMode::None => f.write_str("none"),
+            IpcMode::Host => f.write_str("host"),
+            IpcMode::Container(c) => write!(f, "container:{c}"),
+        }
+    }
+}
+
+impl IpcMode {
+    /// Whether the container has an IPC namespace of its own.
+    pub fn is_private(&self) -> bool {
+        !matches!(self, IpcMode::Host | IpcMode::Container(_))
+    }
+}
+
+/// `UTSMode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UtsMode {
+    #[default]
+    Private,
+    Host,
+}
+
+impl FromStr for UtsMode {
+    type Err = EngineError;
+
+    fn from_str(s: &str) -> Result<Self, EngineError> {
+        match s {
+            "" => Ok(UtsMode::Private),
+            "host" => Ok(UtsMode::Host),
+            _ => Err(invalid(format!("invalid UTS mode: {s}"))),
+        }
+    }
+}
+
+impl fmt::Display for UtsMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UtsMode::Private => "",
+            UtsMode::Host => "host",
+        })
+    }
+}
+
+/// `CgroupnsMode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CgroupnsMode {
+    /// Not given: the daemon's default for the host's cgroup layout applies at create.
+    #[default]
+    Unset,
+    Private,
+    Host,
+}
+
+impl FromStr for CgroupnsMode {
+    type Err = EngineError;
+
+    fn from_str(s: &str) -> Result<Self, EngineError> {
+        match s {
+            "" => Ok(CgroupnsMode::Unset),
+            "private" => Ok(CgroupnsMode::Private),
+            "host" => Ok(CgroupnsMode::Host),
+            _ => Err(invalid(format!("invalid cgroup namespace mode: {s}"))),
+        }
+    }
+}
+
+impl fmt::Display for CgroupnsMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CgroupnsMode::Unset => "",
+            CgroupnsMode::Private => "private",
+            CgroupnsMode::Host => "host",
+        })
+    }
 }
 
 /// When a container is started again after it exits.
@@ -348,6 +488,14 @@ mod tests {
         for s in ["", "host", "container:db"] {
             assert_eq!(s.parse::<NamespaceMode>().unwrap().to_string(), s);
         }
+        for s in ["", "private", "shareable", "none", "host", "container:db"] {
+            assert_eq!(s.parse::<IpcMode>().unwrap().to_string(), s);
+        }
+        assert!("container:".parse::<IpcMode>().is_err());
+        for s in ["", "private", "host"] {
+            assert_eq!(s.parse::<CgroupnsMode>().unwrap().to_string(), s);
+        }
+        assert!("sideways".parse::<UtsMode>().is_err());
         assert!("private"
             .parse::<NamespaceMode>()
             .unwrap_err()

@@ -5,6 +5,7 @@
 //! store them in berth's own schema (see `record`).
 
 mod host;
+mod mounts;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -16,8 +17,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::EngineError;
 
 pub use host::{
-    Device, HostConfig, LogConfig, LogDriver, NamespaceMode, NetworkMode, PortBinding,
-    RestartPolicy, Ulimit,
+    CgroupnsMode, Device, HostConfig, IpcMode, LogConfig, LogDriver, NamespaceMode, NetworkMode,
+    PortBinding, RestartPolicy, Ulimit, UtsMode,
+};
+pub use mounts::{
+    tmpfs_data, tmpfs_options, BindFlags, MountKind, MountSpec, Propagation, RawMount, TmpfsFlags,
+    VolumeDriver, VolumeFlags,
 };
 
 fn invalid(msg: impl Into<String>) -> EngineError {
