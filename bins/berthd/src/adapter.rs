@@ -11,10 +11,11 @@ use berth_api_server::backend::{
 };
 use berth_api_server::ApiError;
 use berth_api_types::container::ContainerConfig;
+use berth_api_types::container::GraphDriver;
 use berth_api_types::events::{Actor, EventMessage};
 use berth_api_types::filters::Filters;
 use berth_api_types::image::{
-    DeleteItem, HistoryItem, ImageInspect, ImagePruneReport, ImageSummary, RootFs,
+    DeleteItem, HistoryItem, ImageInspect, ImageMetadata, ImagePruneReport, ImageSummary, RootFs,
 };
 use berth_api_types::system::{
     Commit, Component, DiskUsage, IndexInfo, Info, Platform, PluginsInfo, RegistryConfig, Runtime,
@@ -350,6 +351,36 @@ impl SystemBackend for Daemon {
 }
 
 impl Daemon {
+    /// An image's layers as Docker's `overlay2` names them: the top layer's directory as
+    /// `UpperDir`, the ones below as `LowerDir` (absent for a single layer).
+    fn image_graph_driver(&self, img: &berth_image::Image) -> GraphDriver {
+        let mut dirs: Vec<String> = img
+            .layers
+            .iter()
+            .rev()
+            .map(|l| {
+                self.images
+                    .store()
+                    .diff_path(&l.chain_id)
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        let mut data = std::collections::BTreeMap::new();
+        if !dirs.is_empty() {
+            data.insert("UpperDir".to_string(), dirs.remove(0));
+        }
+        if !dirs.is_empty() {
+            data.insert("LowerDir".to_string(), dirs.join(":"));
+        }
+        GraphDriver {
+            name: "overlay2".into(),
+            data,
+        }
+    }
+}
+
+impl Daemon {
     /// What `docker info` warns of, as Docker words it (`bridge_nf`: iptables, ip6tables).
     fn warnings(&self, bridge_nf: [bool; 2]) -> Vec<String> {
         let mut out = Vec::new();
@@ -480,6 +511,15 @@ impl ImageBackend for Daemon {
             root_fs: RootFs {
                 kind: "layers".to_string(),
                 layers: c.rootfs.diff_ids.iter().map(|d| d.to_string()).collect(),
+            },
+            graph_driver: self.image_graph_driver(&img),
+            metadata: ImageMetadata {
+                // Go's zero time for an image never named here, as Docker shows it.
+                last_tag_time: self
+                    .images
+                    .store()
+                    .last_tag_time(&img.id)
+                    .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string()),
             },
         })
     }

@@ -8,8 +8,8 @@ use berth_api_server::backend::{
 use berth_api_server::ApiError;
 use berth_api_types::container::{
     status_string, ContainerInspect, ContainerPruneReport, ContainerState, ContainerSummary,
-    CreateBody, CreateResponse, HostConfig, MountPoint, NetworkSettings, PortBinding, PortSummary,
-    TopResponse, UpdateBody, UpdateResponse,
+    CreateBody, CreateResponse, GraphDriver, HostConfig, MountPoint, NetworkSettings, PortBinding,
+    PortSummary, TopResponse, UpdateBody, UpdateResponse,
 };
 use berth_api_types::container::{Health as WireHealth, HealthcheckResult};
 use berth_api_types::stats::{
@@ -19,7 +19,7 @@ use berth_api_types::stats::{
 use berth_engine::containers::health::{Health, HealthStatus};
 use berth_engine::containers::{
     net, ContainerRecord, CreateRequest, ListOptions, LogDriver, LogOptions, Port, ResourceUpdate,
-    RestartPolicy, StatsPair, Status, StopOptions, WaitCondition,
+    RestartPolicy, StatsMode, StatsPair, Status, StopOptions, WaitCondition,
 };
 use futures_util::StreamExt;
 
@@ -425,6 +425,15 @@ impl ContainerBackend for Daemon {
             .collect())
     }
 
+    async fn container_sizes(&self, name: &str) -> Result<(i64, i64), ApiError> {
+        let svc = self.containers().clone();
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || svc.sizes(&name))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(api_err)
+    }
+
     fn inspect_container(&self, name: &str) -> Result<ContainerInspect, ApiError> {
         let rec = self.containers().inspect(name).map_err(api_err)?;
         let paths = self.container_paths();
@@ -488,6 +497,13 @@ impl ContainerBackend for Daemon {
                 .map(|m| (m.destination.clone(), m.rw))
                 .collect(),
             mounts: mount_points(&rec),
+            platform: "linux".into(),
+            graph_driver: GraphDriver {
+                name: "overlay2".into(),
+                data: self.containers().graph_driver_data(&rec),
+            },
+            size_rw: None,
+            size_root_fs: None,
         })
     }
 
@@ -526,9 +542,15 @@ impl ContainerBackend for Daemon {
         &self,
         name: &str,
         stream: bool,
+        one_shot: bool,
     ) -> Result<futures_util::stream::BoxStream<'static, ContainerStats>, ApiError> {
         let rec = self.containers().inspect(name).map_err(api_err)?;
-        let rx = self.containers().stats(name, stream).map_err(api_err)?;
+        let mode = match (stream, one_shot) {
+            (true, _) => StatsMode::Stream,
+            (false, false) => StatsMode::Once,
+            (false, true) => StatsMode::OneShot,
+        };
+        let rx = self.containers().stats(name, mode).map_err(api_err)?;
         Ok(tokio_stream::wrappers::ReceiverStream::new(rx)
             .map(move |p| to_wire(&rec.id, &rec.name, p))
             .boxed())
@@ -541,8 +563,9 @@ impl ContainerBackend for Daemon {
             follow: q.follow,
             tail: q.tail,
             since: q.since,
-            until: None,
+            until: q.until,
             attach: q.attach,
+            details: q.details,
         };
         let (tty, rx) = self.containers().logs(name, opts).map_err(api_err)?;
         let chunks = tokio_stream::wrappers::ReceiverStream::new(rx)

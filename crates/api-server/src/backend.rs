@@ -127,6 +127,10 @@ pub struct LogsQuery {
     pub follow: bool,
     pub tail: Option<usize>,
     pub since: Option<i64>,
+    /// Only lines before this (Unix nanoseconds); following stops there (API 1.35).
+    pub until: Option<i64>,
+    /// Each line prefixed with its log attributes.
+    pub details: bool,
     /// For attach: the output is wanted whatever the log driver.
     pub attach: bool,
 }
@@ -182,6 +186,8 @@ pub trait ContainerBackend: Send + Sync {
         query: &ContainerListQuery,
     ) -> Result<Vec<ContainerSummary>, ApiError>;
     fn inspect_container(&self, name: &str) -> Result<ContainerInspect, ApiError>;
+    /// `SizeRw` and `SizeRootFs` (inspect with `?size=1`): walks the writable layer.
+    async fn container_sizes(&self, name: &str) -> Result<(i64, i64), ApiError>;
     async fn top_container(&self, name: &str, ps_args: &str) -> Result<TopResponse, ApiError>;
     fn container_logs(&self, name: &str, query: &LogsQuery) -> Result<LogStream, ApiError>;
     async fn resize_container(&self, name: &str, rows: u16, cols: u16) -> Result<(), ApiError>;
@@ -191,11 +197,13 @@ pub trait ContainerBackend: Send + Sync {
         name: &str,
     ) -> Result<Option<Pin<Box<dyn tokio::io::AsyncWrite + Send>>>, ApiError>;
     /// Stats once a second until the container stops; with `stream` false, one object
-    /// (taken a second after the first sample, so CPU use can be computed).
+    /// (taken a second after the first sample, so CPU use can be computed, unless
+    /// `one_shot`).
     fn container_stats(
         &self,
         name: &str,
         stream: bool,
+        one_shot: bool,
     ) -> Result<BoxStream<'static, ContainerStats>, ApiError>;
 }
 

@@ -382,6 +382,8 @@ mod tests {
                 kind: "layers".into(),
                 layers: vec![],
             },
+            graph_driver: Default::default(),
+            metadata: Default::default(),
         };
         let old = image_inspect(ApiVersion::new(1, 11), img.clone());
         assert_eq!(old["id"], "b".repeat(64));

@@ -160,6 +160,21 @@ pub fn start_interval_and_recursive_read_only(version: ApiVersion) -> bool {
     version >= v(44)
 }
 
+/// `attach/ws` sends output in binary frames from API 1.28 (moby 28176); text frames before.
+pub fn websocket_binary_frames(version: ApiVersion) -> bool {
+    version >= v(28)
+}
+
+/// `attach/ws` reads `stdin`, `stdout` and `stderr` from API 1.42; before, all three are on.
+pub fn websocket_stream_choice(version: ApiVersion) -> bool {
+    version >= v(42)
+}
+
+/// `stats?one-shot=true` answers at once, without a previous sample, from API 1.41.
+pub fn stats_one_shot(version: ApiVersion) -> bool {
+    version >= v(41)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +204,9 @@ mod tests {
         assert!(!bind_non_recursive(v(39)) && bind_non_recursive(v(40)));
         assert!(!console_size_and_mount_checks(v(41)) && console_size_and_mount_checks(v(42)));
         assert!(!annotations(v(42)) && annotations(v(43)));
+        assert!(!stats_one_shot(v(40)) && stats_one_shot(v(41)));
+        assert!(!websocket_binary_frames(v(27)) && websocket_binary_frames(v(28)));
+        assert!(!websocket_stream_choice(v(41)) && websocket_stream_choice(v(42)));
         assert!(
             !start_interval_and_recursive_read_only(v(43))
                 && start_interval_and_recursive_read_only(v(44))

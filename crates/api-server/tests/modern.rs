@@ -250,3 +250,112 @@ async fn update_reads_its_body() {
     assert_eq!(a.status, 400, "{}", a.body);
     assert!(message(&a.body).contains("Memory"), "{}", a.body);
 }
+
+/// What dockerd changes in a create request by the client's version, as the backend gets it.
+#[tokio::test]
+async fn create_requests_are_adapted_to_the_client_version() {
+    let body = r#"{"Image":"busybox","Healthcheck":{"Test":["CMD","true"],"StartInterval":1000000},
+        "HostConfig":{"ConsoleSize":[30,100],"Annotations":{"a":"b"},"PidsLimit":-1,
+        "Mounts":[{"Type":"bind","Source":"/","Target":"/x","BindOptions":{"NonRecursive":true,"CreateMountpoint":true}}]}}"#;
+    let created = |version: &'static str| async move {
+        let fake = Arc::new(Fake::default());
+        let a = call_with(
+            fake.clone(),
+            "POST",
+            &format!("/v{version}/containers/create"),
+            JSON,
+            body,
+        )
+        .await;
+        assert_eq!(a.status, 404, "{}", a.body);
+        let got = fake.created_with.lock().unwrap().take().unwrap();
+        serde_json::to_value(got.extras.host_config.unwrap())
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .clone()
+            .into_iter()
+            .chain([(
+                "StartInterval".to_string(),
+                serde_json::json!(got.config.healthcheck.unwrap().start_interval),
+            )])
+            .collect::<serde_json::Map<_, _>>()
+    };
+    // (version, IpcMode, ConsoleSize, Annotations, StartInterval, NonRecursive, CreateMountpoint)
+    for (v, ipc, console, annotated, interval, non_rec, create) in [
+        ("1.39", "shareable", [0, 0], false, 0, false, false),
+        ("1.41", "", [0, 0], false, 0, true, false),
+        ("1.42", "", [30, 100], false, 0, true, true),
+        ("1.43", "", [30, 100], true, 0, true, true),
+        ("1.44", "", [30, 100], true, 1000000, true, true),
+    ] {
+        let h = created(v).await;
+        assert_eq!(h["IpcMode"], ipc, "{v}");
+        assert_eq!(h["ConsoleSize"], serde_json::json!(console), "{v}");
+        assert_eq!(h.contains_key("Annotations"), annotated, "{v}");
+        assert_eq!(h["StartInterval"], interval, "{v}");
+        let bind = &h["Mounts"][0]["BindOptions"];
+        assert_eq!(
+            bind["NonRecursive"].as_bool().unwrap_or(false),
+            non_rec,
+            "{v}"
+        );
+        assert_eq!(
+            bind["CreateMountpoint"].as_bool().unwrap_or(false),
+            create,
+            "{v}"
+        );
+        assert_eq!(
+            h["PidsLimit"],
+            serde_json::Value::Null,
+            "zero or less is no limit"
+        );
+    }
+    // Options of another mount type: refused from 1.42, dropped before.
+    let wrong = r#"{"Image":"busybox","HostConfig":{"Mounts":[{"Type":"bind","Source":"/","Target":"/x","VolumeOptions":{"NoCopy":true}}]}}"#;
+    let a = call("POST", "/v1.44/containers/create", JSON, wrong).await;
+    assert_eq!(
+        (a.status, message(&a.body).as_str()),
+        (
+            400,
+            "VolumeOptions must not be specified on mount type \"bind\""
+        )
+    );
+    let a = call("POST", "/v1.41/containers/create", JSON, wrong).await;
+    assert_eq!(a.status, 404, "dropped, so the create goes on: {}", a.body);
+    let forced = r#"{"Image":"busybox","HostConfig":{"Mounts":[{"Type":"bind","Source":"/","Target":"/x","ReadOnly":true,"BindOptions":{"ReadOnlyForceRecursive":true}}]}}"#;
+    let a = call("POST", "/v1.43/containers/create", JSON, forced).await;
+    assert_eq!(
+        (a.status, message(&a.body).as_str()),
+        (
+            400,
+            "BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer"
+        )
+    );
+}
+
+/// Inspect measures the container with `?size=1` only; stats refuse a one-shot stream.
+#[tokio::test]
+async fn inspect_size_and_stats_one_shot() {
+    let path = format!("/containers/{ID}/json");
+    let a = call_with(one_container(), "GET", &path, &[], "").await;
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert!(v.get("SizeRw").is_none() && v.get("SizeRootFs").is_none());
+    assert_eq!(v["Platform"], "linux");
+    assert_eq!(v["GraphDriver"]["Name"], "overlay2");
+    let a = call_with(one_container(), "GET", &format!("{path}?size=1"), &[], "").await;
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert!(v["SizeRw"].is_i64() && v["SizeRootFs"].is_i64(), "{v}");
+    let a = call_with(
+        one_container(),
+        "GET",
+        &format!("/containers/{ID}/stats?stream=1&one-shot=1"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(
+        (a.status, message(&a.body).as_str()),
+        (400, "cannot have stream=true and one-shot=true")
+    );
+}

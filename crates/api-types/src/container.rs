@@ -503,6 +503,23 @@ pub struct ContainerInspect {
     #[serde(rename = "VolumesRW")]
     pub volumes_rw: BTreeMap<String, bool>,
     pub mounts: Vec<MountPoint>,
+    /// `linux` (API 1.40).
+    pub platform: String,
+    pub graph_driver: GraphDriver,
+    /// Bytes of the writable layer and of everything, with `?size=1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_rw: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_root_fs: Option<i64>,
+}
+
+/// The storage driver and its directories (`overlay2`: `LowerDir`, `UpperDir`, `WorkDir`,
+/// `MergedDir`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GraphDriver {
+    pub name: String,
+    pub data: BTreeMap<String, String>,
 }
 
 /// `GET /containers/(id)/top`.

@@ -45,6 +45,15 @@ pub struct ImageInspect {
     pub virtual_size: i64,
     #[serde(rename = "RootFS")]
     pub root_fs: RootFs,
+    pub graph_driver: crate::container::GraphDriver,
+    pub metadata: ImageMetadata,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageMetadata {
+    /// When a name was last given to the image here; Go's zero time when never.
+    pub last_tag_time: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

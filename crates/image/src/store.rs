@@ -55,12 +55,16 @@ struct ImageRecord {
 struct RefsFile {
     /// Canonical reference → image ID.
     refs: BTreeMap<String, Digest>,
+    /// Image ID → when a name was last given to it (RFC 3339; inspect's `LastTagTime`).
+    #[serde(default)]
+    tagged: BTreeMap<Digest, String>,
 }
 
 #[derive(Default)]
 struct State {
     images: HashMap<Digest, Arc<Image>>,
     refs: BTreeMap<String, (Reference, Digest)>,
+    tagged: BTreeMap<Digest, String>,
     /// Layers created by operations still running, not yet owned by an image.
     pending_layers: HashMap<Digest, usize>,
 }
@@ -202,6 +206,11 @@ impl ImageStore {
         let refs_path = self.root.join("repositories.json");
         if let Ok(data) = fs::read(&refs_path) {
             let file: RefsFile = serde_json::from_slice(&data).unwrap_or_default();
+            st.tagged = file
+                .tagged
+                .into_iter()
+                .filter(|(id, _)| st.images.contains_key(id))
+                .collect();
             for (canonical, id) in file.refs {
                 if !st.images.contains_key(&id) {
                     continue;
@@ -301,6 +310,11 @@ impl ImageStore {
         self.state.read().expect("lock").images.len()
     }
 
+    /// When a name was last given to `id` (RFC 3339), if one ever was here.
+    pub fn last_tag_time(&self, id: &Digest) -> Option<String> {
+        self.state.read().expect("lock").tagged.get(id).cloned()
+    }
+
     /// References that point at `id`.
     pub fn references(&self, id: &Digest) -> Vec<Reference> {
         let st = self.state.read().expect("lock");
@@ -366,6 +380,12 @@ impl ImageStore {
                 .refs
                 .iter()
                 .map(|(k, (_, id))| (k.clone(), *id))
+                .collect(),
+            tagged: st
+                .tagged
+                .iter()
+                .filter(|(id, _)| st.images.contains_key(id))
+                .map(|(id, t)| (*id, t.clone()))
                 .collect(),
         };
         let data = serde_json::to_vec_pretty(&file).expect("refs serialise");
@@ -452,10 +472,15 @@ impl ImageStore {
             )));
         }
         let before = st.refs.insert(key.clone(), (reference.clone(), *id));
+        let tagged_before = st.tagged.insert(*id, jiff::Timestamp::now().to_string());
         if let Err(e) = self.write_refs_locked(&st) {
             match before {
                 Some(b) => st.refs.insert(key, b),
                 None => st.refs.remove(&key),
+            };
+            match tagged_before {
+                Some(t) => st.tagged.insert(*id, t),
+                None => st.tagged.remove(id),
             };
             return Err(e);
         }

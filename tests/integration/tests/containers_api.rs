@@ -555,13 +555,13 @@ fn fast_output_never_waits_for_a_slow_log_reader() {
     eprintln!("20 MB of output logged in {elapsed:?}");
 }
 
-#[test]
-fn attach_over_a_real_websocket() {
-    let d = daemon();
+/// Attaches to a new container over a websocket at API `version`, writes a line to its stdin
+/// and reads everything it prints: the output, and whether it came in binary frames.
+fn websocket_round_trip(d: &Daemon, version: &str, name: &str) -> (String, bool) {
     let body = br#"{"Image":"busybox","Cmd":["sh","-c","read line; echo ws:$line"],"OpenStdin":true,"StdinOnce":true}"#;
     let r = d.request(
         "POST",
-        "/v1.18/containers/create?name=wsc",
+        &format!("/v{version}/containers/create?name={name}"),
         &[("Content-Type", "application/json")],
         body,
     );
@@ -571,27 +571,49 @@ fn attach_over_a_real_websocket() {
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     let (mut ws, resp) = tungstenite::client::client(
-        "ws://localhost/v1.18/containers/wsc/attach/ws?stream=1&stdin=1&stdout=1&stderr=1",
+        format!(
+            "ws://localhost/v{version}/containers/{name}/attach/ws?stream=1&stdin=1&stdout=1&stderr=1"
+        ),
         stream,
     )
     .expect("websocket handshake");
     assert_eq!(resp.status(), 101);
-    assert_eq!(d.post("/v1.18/containers/wsc/start").status, 204);
+    assert_eq!(
+        d.post(&format!("/v{version}/containers/{name}/start"))
+            .status,
+        204
+    );
     ws.send(tungstenite::Message::text("over-websocket\n"))
         .unwrap();
-    let mut got = Vec::new();
+    let (mut got, mut binary) = (Vec::new(), None);
     loop {
         match ws.read() {
-            Ok(tungstenite::Message::Binary(b)) => got.extend_from_slice(&b),
-            Ok(tungstenite::Message::Text(t)) => got.extend_from_slice(t.as_bytes()),
+            Ok(tungstenite::Message::Binary(b)) => {
+                got.extend_from_slice(&b);
+                assert_ne!(binary.replace(true), Some(false), "mixed frames");
+            }
+            Ok(tungstenite::Message::Text(t)) => {
+                got.extend_from_slice(t.as_bytes());
+                assert_ne!(binary.replace(false), Some(true), "mixed frames");
+            }
             Ok(tungstenite::Message::Close(_)) | Err(_) => break,
             Ok(_) => {}
         }
     }
+    (String::from_utf8_lossy(&got).into_owned(), binary.unwrap())
+}
+
+#[test]
+fn attach_over_a_real_websocket() {
+    let d = daemon();
+    // Raw output, unframed: in text frames before 1.28, binary frames after (as Docker).
     assert_eq!(
-        String::from_utf8_lossy(&got),
-        "ws:over-websocket\n",
-        "raw output, unframed"
+        websocket_round_trip(&d, "1.18", "wsc"),
+        ("ws:over-websocket\n".to_string(), false)
+    );
+    assert_eq!(
+        websocket_round_trip(&d, "1.44", "wsd"),
+        ("ws:over-websocket\n".to_string(), true)
     );
     // Not a websocket handshake: a plain 400.
     assert_eq!(d.get("/v1.18/containers/wsc/attach/ws").status, 400);

@@ -295,7 +295,18 @@ fn devices_and_pid_host() {
 #[test]
 fn pid_and_ipc_of_another_container() {
     let d = daemon();
-    d.docker_ok(&["run", "-d", "--name", "first", "busybox", "sleep", "1000"]);
+    // Its IPC namespace is another's to join only when it says so, as with Docker.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "first",
+        "--ipc",
+        "shareable",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
     let out = run(
         &d,
         &[

@@ -491,3 +491,75 @@ fn healthchecks_with_the_cli() {
         .contains("Interval in Healthcheck cannot be less than 1ms"));
     d.remove_all_containers();
 }
+
+/// `logs --until` and `--details`, `stats` one-shot, and inspect's sizes, on a real daemon.
+#[test]
+fn logs_until_and_details_stats_one_shot_and_inspect_size() {
+    let d = daemon();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "--label",
+        "team=core",
+        "--log-opt",
+        "labels=team",
+        "busybox",
+        "sh",
+        "-c",
+        "echo early; sleep 2; echo late; sleep 1000",
+    ]);
+    // Wait for the late line, then ask for what came before it.
+    let logs = || d.docker_ok(&["logs", "-t", "talker"]);
+    while !logs().contains("late") {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let stamped = logs();
+    let late_at = stamped
+        .lines()
+        .find(|l| l.ends_with(" late"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let late: jiff::Timestamp = late_at.parse().unwrap();
+    let before_late = (late - jiff::SignedDuration::from_millis(500)).to_string();
+    assert_eq!(
+        d.docker_ok(&["logs", "--until", &before_late, "talker"]),
+        "early\n"
+    );
+    // With `--details`, each line carries the attributes its log options name.
+    assert_eq!(
+        d.docker_ok(&["logs", "--details", "talker"]),
+        "team=core early\nteam=core late\n"
+    );
+    // One sample at once, without a previous one; the plain one-off waits for its pair.
+    let one_shot = d.get("/containers/talker/stats?stream=0&one-shot=1").json();
+    assert_eq!(one_shot["preread"], "0001-01-01T00:00:00Z");
+    assert!(
+        one_shot["memory_stats"]["usage"].as_u64().unwrap_or(0) > 0,
+        "{one_shot}"
+    );
+    let paired = d.get("/containers/talker/stats?stream=0").json();
+    assert_ne!(paired["preread"], "0001-01-01T00:00:00Z");
+    // Sizes only when asked.
+    d.docker_ok(&[
+        "exec",
+        "talker",
+        "dd",
+        "if=/dev/zero",
+        "of=/blob",
+        "bs=1024",
+        "count=64",
+    ]);
+    let plain = d.get("/containers/talker/json").json();
+    assert!(plain.get("SizeRw").is_none());
+    let sized = d.get("/containers/talker/json?size=1").json();
+    let rw = sized["SizeRw"].as_i64().unwrap();
+    assert!(rw >= 64 * 1024, "{rw}");
+    assert!(sized["SizeRootFs"].as_i64().unwrap() > rw);
+    assert_eq!(sized["GraphDriver"]["Name"], "overlay2");
+    let upper = sized["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap();
+    assert!(std::path::Path::new(upper).join("blob").exists());
+    d.docker_ok(&["rm", "-f", "talker"]);
+}

@@ -335,7 +335,17 @@ pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
 }
 
 pub async fn inspect(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    let c = ctx.backend.inspect_container(ctx.param(0))?;
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default)]
+    struct InspectParams {
+        #[serde(deserialize_with = "docker_bool")]
+        size: bool,
+    }
+    let mut c = ctx.backend.inspect_container(ctx.param(0))?;
+    if ctx.query.decode::<InspectParams>()?.size {
+        let (rw, root) = ctx.backend.container_sizes(ctx.param(0)).await?;
+        (c.size_rw, c.size_root_fs) = (Some(rw), Some(root));
+    }
     json(StatusCode::OK, &compat::container_inspect(ctx.version, c))
 }
 
@@ -364,6 +374,9 @@ struct StreamParams {
     timestamps: bool,
     tail: String,
     since: String,
+    until: String,
+    #[serde(deserialize_with = "docker_bool")]
+    details: bool,
     // attach
     #[serde(deserialize_with = "docker_bool")]
     stream: bool,
@@ -384,6 +397,8 @@ fn logs_query(p: &StreamParams, follow: bool) -> Result<LogsQuery, ApiError> {
         follow,
         tail,
         since: query::timestamp("since", &p.since)?,
+        until: query::timestamp("until", &p.until)?,
+        details: p.details,
         attach: false,
     })
 }
@@ -443,10 +458,21 @@ pub async fn stats(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     struct StatsParams {
         #[serde(deserialize_with = "docker_bool_opt")]
         stream: Option<bool>,
+        #[serde(rename = "one-shot", deserialize_with = "docker_bool")]
+        one_shot: bool,
     }
     // Streams unless told not to.
-    let stream = ctx.query.decode::<StatsParams>()?.stream.unwrap_or(true);
-    let samples = ctx.backend.container_stats(ctx.param(0), stream)?;
+    let params = ctx.query.decode::<StatsParams>()?;
+    let stream = params.stream.unwrap_or(true);
+    if stream && params.one_shot {
+        return Err(ApiError::bad_request(
+            "cannot have stream=true and one-shot=true",
+        ));
+    }
+    let one_shot = params.one_shot && gates::stats_one_shot(ctx.version);
+    let samples = ctx
+        .backend
+        .container_stats(ctx.param(0), stream, one_shot)?;
     let v = ctx.version;
     streaming(
         "application/json",
@@ -483,7 +509,10 @@ pub async fn attach_ws(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         })?;
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     ctx.backend.inspect_container(ctx.param(0))?;
-    let p: StreamParams = ctx.query.decode()?;
+    let mut p: StreamParams = ctx.query.decode()?;
+    if !gates::websocket_stream_choice(ctx.version) {
+        (p.stdin, p.stdout, p.stderr) = (true, true, true);
+    }
     let chunks = attach_output(&ctx, &p)?;
     let want_stdin = p.stdin && p.stream;
     let session = WebSocketSession {
@@ -491,6 +520,7 @@ pub async fn attach_ws(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         name: ctx.param(0).to_string(),
         want_stdin,
         chunks,
+        binary: gates::websocket_binary_frames(ctx.version),
     };
     Hijack::of(&req).websocket(&accept, move |io| session.run(io))
 }

@@ -1,11 +1,14 @@
 //! An attach over a websocket (`/containers/(id)/attach/ws`, RFC 6455): the container's
-//! output raw (not multiplexed) in binary messages; text or binary messages from the client
-//! into its stdin.
+//! output raw (not multiplexed) in binary messages (text frames below API 1.28, as Docker's
+//! then; their payload is the output's bytes whatever they are); text or binary messages
+//! from the client into its stdin.
 
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::{Message, Role};
 
 use crate::backend::{Backend, LogStream};
@@ -17,6 +20,8 @@ pub(crate) struct WebSocketSession {
     pub name: String,
     pub want_stdin: bool,
     pub chunks: Option<LogStream>,
+    /// Output in binary frames (API 1.28) rather than text frames.
+    pub binary: bool,
 }
 
 impl WebSocketSession {
@@ -26,6 +31,7 @@ impl WebSocketSession {
             name,
             want_stdin,
             chunks,
+            binary,
         } = self;
         let peer = io.peer();
         let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(io, Role::Server, None).await;
@@ -61,7 +67,12 @@ impl WebSocketSession {
                     _ = peer.hung_up() => None,
                 };
                 let Some(c) = c else { break };
-                if sink.send(Message::Binary(c.data)).await.is_err() {
+                let msg = if binary {
+                    Message::Binary(c.data)
+                } else {
+                    Message::Frame(Frame::message(c.data, OpCode::Data(Data::Text), true))
+                };
+                if sink.send(msg).await.is_err() {
                     break;
                 }
             }

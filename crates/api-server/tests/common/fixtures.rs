@@ -92,6 +92,13 @@ pub fn inspect() -> ContainerInspect {
         volumes: BTreeMap::from([("/data".to_string(), "/srv/data".to_string())]),
         volumes_rw: BTreeMap::from([("/data".to_string(), true)]),
         mounts: vec![data_volume()],
+        platform: "linux".into(),
+        graph_driver: berth_api_types::container::GraphDriver {
+            name: "overlay2".into(),
+            data: [("UpperDir".to_string(), "/data/overlay/x/upper".to_string())].into(),
+        },
+        size_rw: None,
+        size_root_fs: None,
     }
 }
 
@@ -229,6 +236,13 @@ pub fn one_image() -> Fake {
                 root_fs: RootFs {
                     kind: "layers".into(),
                     layers: vec![id.clone()],
+                },
+                graph_driver: berth_api_types::container::GraphDriver {
+                    name: "overlay2".into(),
+                    data: [("UpperDir".to_string(), "/data/layers/x/diff".to_string())].into(),
+                },
+                metadata: berth_api_types::image::ImageMetadata {
+                    last_tag_time: "2026-12-06T21:48:40Z".into(),
                 },
             },
             history: vec![HistoryItem {

@@ -42,6 +42,8 @@ pub struct Fake {
     pub volumes: Vec<Volume>,
     /// The last prune query a prune endpoint passed on.
     pub pruned_with: std::sync::Mutex<Option<PruneQuery>>,
+    /// The last create request, as the API layer passed it on.
+    pub created_with: std::sync::Mutex<Option<CreateBody>>,
 }
 
 /// A container as the fake backend answers for it: in the list, in inspect, and one stats
@@ -221,7 +223,9 @@ impl ContainerBackend for Fake {
         Ok(UpdateResponse::default())
     }
     fn create_container(&self, _n: &str, body: CreateBody) -> Result<CreateResponse, ApiError> {
-        Err(no_image(&body.config.image))
+        let image = body.config.image.clone();
+        *self.created_with.lock().unwrap() = Some(body);
+        Err(no_image(&image))
     }
     async fn start_container(&self, n: &str, _h: Option<HostConfig>) -> Result<(), ApiError> {
         Err(no_container(n))
@@ -266,6 +270,13 @@ impl ContainerBackend for Fake {
     fn inspect_container(&self, n: &str) -> Result<ContainerInspect, ApiError> {
         self.container(n).map(|c| c.inspect.clone())
     }
+    async fn container_sizes(&self, n: &str) -> Result<(i64, i64), ApiError> {
+        let c = self.container(n)?;
+        Ok((
+            c.summary.size_rw.unwrap_or(1),
+            c.summary.size_root_fs.unwrap_or(2),
+        ))
+    }
     async fn top_container(&self, n: &str, _a: &str) -> Result<TopResponse, ApiError> {
         self.container(n)?;
         Ok(TopResponse {
@@ -289,6 +300,7 @@ impl ContainerBackend for Fake {
         &self,
         n: &str,
         _stream: bool,
+        _one_shot: bool,
     ) -> Result<BoxStream<'static, ContainerStats>, ApiError> {
         let sample = self.container(n)?.stats.clone();
         Ok(Box::pin(futures_util::stream::iter([sample])))

@@ -63,6 +63,52 @@ pub(crate) fn dir_size(path: &std::path::Path) -> i64 {
 }
 
 impl ContainerService {
+    /// Bytes of a container's writable layer, and of it with its image's. Walks the layer:
+    /// run it off the async threads.
+    fn sizes_of(&self, rec: &ContainerRecord) -> (i64, i64) {
+        let rw = dir_size(&self.paths.overlay(&rec.id).join("upper"));
+        let image = self
+            .images
+            .resolve(&rec.image_id)
+            .map(|i| i.size() as i64)
+            .unwrap_or(0);
+        (rw, rw + image)
+    }
+
+    /// `SizeRw` and `SizeRootFs` of `name` (inspect with `?size=1`).
+    pub fn sizes(&self, name: &str) -> Result<(i64, i64), EngineError> {
+        let rec = self.entry(name)?.snapshot();
+        Ok(self.sizes_of(&rec))
+    }
+
+    /// The overlay's directories as Docker's `overlay2` driver names them in inspect's
+    /// `GraphDriver.Data`.
+    pub fn graph_driver_data(
+        &self,
+        rec: &ContainerRecord,
+    ) -> std::collections::BTreeMap<String, String> {
+        let dirs = berth_runtime::rootfs::OverlayDirs::new(self.paths.overlay(&rec.id));
+        let lower: Vec<String> = berth_image::Digest::parse(&rec.image_id)
+            .and_then(|id| self.images.get(&id))
+            .map(|img| {
+                img.layers
+                    .iter()
+                    .rev()
+                    .map(|l| self.images.diff_path(&l.chain_id).display().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        [
+            ("LowerDir", lower.join(":")),
+            ("MergedDir", dirs.merged().display().to_string()),
+            ("UpperDir", dirs.upper().display().to_string()),
+            ("WorkDir", dirs.work().display().to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
     /// `ancestors`: each ancestor filter with the ID of the image it names, if any.
     fn matches(
         rec: &ContainerRecord,
@@ -148,13 +194,8 @@ impl ContainerService {
                 continue;
             }
             let (size_rw, size_root_fs) = if o.size {
-                let rw = dir_size(&self.paths.overlay(&rec.id).join("upper"));
-                let image = self
-                    .images
-                    .resolve(&rec.image_id)
-                    .map(|i| i.size() as i64)
-                    .unwrap_or(0);
-                (Some(rw), Some(rw + image))
+                let (rw, root) = self.sizes_of(&rec);
+                (Some(rw), Some(root))
             } else {
                 (None, None)
             };

@@ -22,6 +22,9 @@ pub struct LogOptions {
     pub until: Option<i64>,
     /// For attach, which streams the output whatever the log driver.
     pub attach: bool,
+    /// Each line prefixed with the attributes the log options ask for (`labels`, `env`), as
+    /// `k=v,k2=v2 ` (a lone space when there are none).
+    pub details: bool,
 }
 
 /// One log line: stream 1 is stdout, 2 stderr.
@@ -32,7 +35,48 @@ pub struct LogLine {
     pub time: String,
 }
 
-fn to_line(e: LogEntry, opts: &LogOptions) -> Option<LogLine> {
+/// The attributes of a container's log lines: the labels and environment variables its log
+/// options name (`labels=a,b`, `env=X,Y`), sorted, values query-escaped, as Docker writes
+/// them with `details`.
+fn details_prefix(rec: &super::ContainerRecord) -> Vec<u8> {
+    let opts = rec.spec.host.log_config.options.clone().unwrap_or_default();
+    let wanted = |key: &str| -> Vec<String> {
+        opts.get(key)
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut attrs: Vec<(String, String)> = Vec::new();
+    let labels = rec.spec.config.labels.clone().unwrap_or_default();
+    for k in wanted("labels") {
+        if let Some(v) = labels.get(&k) {
+            attrs.push((k, v.clone()));
+        }
+    }
+    let env = rec.spec.config.env.clone().unwrap_or_default();
+    for k in wanted("env") {
+        if let Some(v) = env.iter().find_map(|e| e.strip_prefix(&format!("{k}="))) {
+            attrs.push((k, v.to_string()));
+        }
+    }
+    attrs.sort();
+    let joined: Vec<String> = attrs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+            )
+        })
+        .collect();
+    format!("{} ", joined.join(",")).into_bytes()
+}
+
+fn to_line(e: LogEntry, opts: &LogOptions, prefix: &[u8]) -> Option<LogLine> {
     let stream = if e.stream == "stderr" { 2 } else { 1 };
     if (stream == 1 && !opts.stdout) || (stream == 2 && !opts.stderr) {
         return None;
@@ -43,9 +87,16 @@ fn to_line(e: LogEntry, opts: &LogOptions) -> Option<LogLine> {
             return None;
         }
     }
+    let data = if opts.details {
+        let mut d = prefix.to_vec();
+        d.extend_from_slice(e.log.as_bytes());
+        d
+    } else {
+        e.log.into_bytes()
+    };
     Some(LogLine {
         stream,
-        data: e.log.into_bytes(),
+        data,
         time: e.time,
     })
 }
@@ -74,7 +125,10 @@ impl ContainerService {
         });
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         let handle = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || follow_log(&handle, &entry, &path, now, &opts, &tx));
+        let prefix = details_prefix(&rec);
+        tokio::task::spawn_blocking(move || {
+            follow_log(&handle, &entry, &path, now, &opts, &prefix, &tx)
+        });
         Ok((rec.spec.config.tty, rx))
     }
 }
@@ -85,12 +139,13 @@ fn follow_log(
     path: &std::path::Path,
     now: Option<(std::fs::File, u64)>,
     opts: &LogOptions,
+    prefix: &[u8],
     tx: &tokio::sync::mpsc::Sender<LogLine>,
 ) {
     let mut lines: Vec<LogLine> = logfile::read_until(path, now.as_ref().map(|(f, len)| (f, *len)))
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|e| to_line(e, opts))
+        .filter_map(|e| to_line(e, opts, prefix))
         .collect();
     if let Some(n) = opts.tail {
         let skip = lines.len().saturating_sub(n);
@@ -117,6 +172,13 @@ fn follow_log(
     let mut changes = entry.changed.subscribe();
     let writes = LogWrites::watch(handle, path);
     loop {
+        // Following ends at `until`, as Docker's does.
+        if opts
+            .until
+            .is_some_and(|u| jiff::Timestamp::now().as_nanosecond() as i64 > u)
+        {
+            return;
+        }
         // A container not yet started will be: keep following until it has run and stopped.
         let status = entry.snapshot().state.status;
         let running = status.is_running()
@@ -138,7 +200,7 @@ fn follow_log(
                     }
                     got_any = true;
                     if let Ok(e) = serde_json::from_str::<LogEntry>(pending.trim_end()) {
-                        if let Some(l) = to_line(e, opts) {
+                        if let Some(l) = to_line(e, opts, prefix) {
                             if tx.blocking_send(l).is_err() {
                                 return;
                             }

@@ -58,7 +58,7 @@ pub use spec::{
     PortBinding, Propagation, RawMount, RestartPolicy, Streams, TmpfsFlags, Ulimit, UtsMode,
     VolumeDriver, VolumeFlags,
 };
-pub use stats::StatsPair;
+pub use stats::{StatsMode, StatsPair};
 pub use stop::StopOptions;
 pub use update::ResourceUpdate;
 pub use volumes::{MountPoint, VolumeUsage};

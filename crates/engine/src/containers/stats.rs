@@ -18,6 +18,17 @@ pub struct StatsPair {
     pub preread: String,
 }
 
+/// How many samples a stats call answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsMode {
+    /// One a second until the container stops (the first without a previous sample).
+    Stream,
+    /// One, with a previous sample taken a second before, so CPU use can be computed.
+    Once,
+    /// One at once, without a previous sample (`one-shot`, API 1.41).
+    OneShot,
+}
+
 impl ContainerService {
     /// Samples the container's usage once a second (or once, a second after a first sample,
     /// when not streaming) until it stops or the receiver is dropped. A container not running
@@ -25,8 +36,9 @@ impl ContainerService {
     pub fn stats(
         self: &Arc<Self>,
         name: &str,
-        stream: bool,
+        mode: StatsMode,
     ) -> Result<tokio::sync::mpsc::Receiver<StatsPair>, EngineError> {
+        let stream = mode == StatsMode::Stream;
         let entry = self.entry(name)?;
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         tokio::spawn(async move {
@@ -45,13 +57,14 @@ impl ContainerService {
                     .await;
                 return;
             }
-            let mut previous = if stream {
-                Default::default()
-            } else {
+            let waits = mode == StatsMode::Once;
+            let mut previous = if waits {
                 sample(&rec)
+            } else {
+                Default::default()
             };
-            let mut preread = if stream { ZERO_TIME.to_string() } else { now() };
-            if !stream {
+            let mut preread = if waits { now() } else { ZERO_TIME.to_string() };
+            if waits {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             loop {
