@@ -136,31 +136,49 @@ fn delete_items(effects: Vec<DeleteEffect>) -> Vec<DeleteItem> {
         .collect()
 }
 
+/// How many images hold each layer: a layer held by two is shared by both.
+struct LayerHolders(std::collections::HashMap<berth_image::Digest, (u64, i64)>);
+
+impl LayerHolders {
+    fn of<'a>(images: impl Iterator<Item = &'a berth_image::Image>) -> Self {
+        let mut holders: std::collections::HashMap<berth_image::Digest, (u64, i64)> =
+            Default::default();
+        for img in images {
+            for l in &img.layers {
+                holders.entry(l.chain_id).or_insert((l.size, 0)).1 += 1;
+            }
+        }
+        LayerHolders(holders)
+    }
+
+    /// Bytes of every layer, each counted once.
+    fn total(&self) -> i64 {
+        self.0.values().map(|(size, _)| *size as i64).sum()
+    }
+
+    /// Bytes of `img`'s layers that another image holds too.
+    fn shared_size(&self, img: &berth_image::Image) -> i64 {
+        img.layers
+            .iter()
+            .filter(|l| self.0.get(&l.chain_id).is_some_and(|(_, n)| *n > 1))
+            .map(|l| l.size as i64)
+            .sum()
+    }
+}
+
 #[async_trait]
 impl SystemBackend for Daemon {
     async fn disk_usage(&self) -> Result<DiskUsage, ApiError> {
         let images = self.images.list();
         let containers = self.containers.list();
-        // How many images hold each layer: a layer held by two is shared by both.
-        let mut holders: std::collections::HashMap<&berth_image::Digest, (u64, i64)> =
-            Default::default();
-        for (img, _) in &images {
-            for l in &img.layers {
-                holders.entry(&l.chain_id).or_insert((l.size, 0)).1 += 1;
-            }
-        }
-        let layers_size = holders.values().map(|(size, _)| *size as i64).sum();
+        let holders = LayerHolders::of(images.iter().map(|(img, _)| img.as_ref()));
+        let layers_size = holders.total();
         let image_rows = images
             .iter()
             .map(|(img, refs)| {
                 let mut row = summary(img, refs);
                 row.containers = containers.iter().filter(|c| c.image_id == row.id).count() as i64;
-                row.shared_size = img
-                    .layers
-                    .iter()
-                    .filter(|l| holders.get(&l.chain_id).is_some_and(|(_, n)| *n > 1))
-                    .map(|l| l.size as i64)
-                    .sum();
+                row.shared_size = holders.shared_size(img);
                 row
             })
             .collect();
@@ -467,7 +485,12 @@ impl ImageBackend for Daemon {
         Ok(image.id.to_string())
     }
 
-    fn list_images(&self, all: bool, filters: &Filters) -> Result<Vec<ImageSummary>, ApiError> {
+    fn list_images(
+        &self,
+        all: bool,
+        filters: &Filters,
+        shared_size: bool,
+    ) -> Result<Vec<ImageSummary>, ApiError> {
         let _ = all; // every stored image is a top-level image: there are no intermediate layers to hide
         let options = ImageListOptions {
             dangling: filters
@@ -479,9 +502,24 @@ impl ImageBackend for Daemon {
             since: filters.get("since").first().cloned(),
         };
         let images = self.images.list_filtered(&options).map_err(api_err)?;
+        // Shared with any image, not only the listed ones, as Docker counts it.
+        let holders = shared_size.then(|| {
+            let every = self.images.list();
+            let holders = LayerHolders::of(every.iter().map(|(img, _)| img.as_ref()));
+            images
+                .iter()
+                .map(|(img, _)| (img.id, holders.shared_size(img)))
+                .collect::<std::collections::HashMap<_, _>>()
+        });
         Ok(images
             .iter()
-            .map(|(img, refs)| summary(img, refs))
+            .map(|(img, refs)| {
+                let mut row = summary(img, refs);
+                if let Some(sizes) = &holders {
+                    row.shared_size = sizes[&img.id];
+                }
+                row
+            })
             .collect())
     }
 
@@ -690,6 +728,15 @@ fn event_matches(f: &Filters, e: &EventMessage) -> bool {
         })
         && f.any_matches("container", |v| e.kind == "container" && named(v))
         && f.match_labels(|k| attrs.get(k).map(String::as_str))
+        && f.any_matches("scope", |v| v == e.scope)
+        // The other object types match their own events, by ID or name.
+        && ["daemon", "network", "volume", "plugin", "node", "service", "secret", "config"]
+            .iter()
+            .all(|kind| {
+                f.any_matches(kind, |v| {
+                    e.kind == *kind && (e.actor.id == v || id_matches(v, &e.actor.id) || name == v)
+                })
+            })
 }
 
 impl EventsBackend for Daemon {

@@ -157,14 +157,59 @@ fn to_wire(id: &str, name: &str, p: StatsPair) -> ContainerStats {
 }
 
 /// The list query in the engine's terms (the API layer has checked the filters' values).
-fn list_options(q: &ContainerListQuery) -> ListOptions {
+/// A `publish` or `expose` filter: `80`, `80/udp`, `8000-8080/tcp`, read as Docker's
+/// `portOp` reads them.
+fn port_filter(
+    f: &berth_api_types::filters::Filters,
+    key: &str,
+) -> Result<Option<Vec<Port>>, ApiError> {
+    let Some(values) = f.given(key) else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for value in values {
+        if value.contains(':') {
+            return Err(ApiError::bad_request(format!(
+                "filter for '{key}' should not contain ':': {value}"
+            )));
+        }
+        let (range, proto) = value.split_once('/').unwrap_or((&value, "tcp"));
+        let bad = || {
+            ApiError::bad_request(format!(
+                "error while looking up for {key} {value}: invalid port range"
+            ))
+        };
+        let (start, end) = match range.split_once('-') {
+            Some((a, b)) => (
+                a.parse::<u16>().map_err(|_| bad())?,
+                b.parse::<u16>().map_err(|_| bad())?,
+            ),
+            None => {
+                let n = range.parse::<u16>().map_err(|_| bad())?;
+                (n, n)
+            }
+        };
+        if start > end {
+            return Err(bad());
+        }
+        for n in start..=end {
+            out.push(format!("{n}/{proto}").parse::<Port>().map_err(api_err)?);
+        }
+    }
+    Ok(Some(out))
+}
+
+fn list_options(q: &ContainerListQuery) -> Result<ListOptions, ApiError> {
     let f = &q.filters;
     let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
-    ListOptions {
+    // `since` and `before` come as parameters (old clients) or filters.
+    let or_filter =
+        |param: &str, key: &str| nonempty(param).or_else(|| f.get(key).first().cloned());
+    Ok(ListOptions {
         all: q.all,
         limit: q.limit,
-        since: nonempty(&q.since),
-        before: nonempty(&q.before),
+        since: or_filter(&q.since, "since"),
+        before: or_filter(&q.before, "before"),
         size: q.size,
         exited: f
             .given("exited")
@@ -177,7 +222,14 @@ fn list_options(q: &ContainerListQuery) -> ListOptions {
         names: f.given("name"),
         ancestors: f.given("ancestor"),
         health: f.given("health"),
-    }
+        networks: f.given("network"),
+        publish: port_filter(f, "publish")?,
+        expose: port_filter(f, "expose")?,
+        volumes: f.given("volume"),
+        is_task: f
+            .bool_value("is-task")
+            .map_err(|e| ApiError::bad_request(e.0))?,
+    })
 }
 
 type PublishedPorts = [(Port, Vec<(std::net::Ipv4Addr, u16)>)];
@@ -395,7 +447,7 @@ impl ContainerBackend for Daemon {
     fn list_containers(&self, q: &ContainerListQuery) -> Result<Vec<ContainerSummary>, ApiError> {
         let listed = self
             .containers()
-            .list_filtered(&list_options(q))
+            .list_filtered(&list_options(q)?)
             .map_err(api_err)?;
         Ok(listed
             .into_iter()
@@ -596,6 +648,8 @@ impl berth_api_server::backend::ExecBackend for Daemon {
             attach_stdin: body.attach_stdin,
             attach_stdout: body.attach_stdout,
             attach_stderr: body.attach_stderr,
+            console_size: berth_api_types::exec::console_size(body.console_size),
+            detach_keys: body.detach_keys,
         };
         self.containers()
             .exec_create(container, cfg)
@@ -605,8 +659,13 @@ impl berth_api_server::backend::ExecBackend for Daemon {
     async fn exec_start(
         &self,
         id: &str,
+        console_size: Option<(u16, u16)>,
     ) -> Result<berth_api_server::backend::ExecStreams, ApiError> {
-        let io = self.containers().exec_start(id).await.map_err(api_err)?;
+        let io = self
+            .containers()
+            .exec_start(id, console_size)
+            .await
+            .map_err(api_err)?;
         Ok(berth_api_server::backend::ExecStreams {
             stdin: io.stdin,
             stdout: io.stdout,
@@ -645,6 +704,8 @@ impl berth_api_server::backend::ExecBackend for Daemon {
             container,
             container_id: c.id,
             pid: e.pid as i64,
+            can_remove: e.removable,
+            detach_keys: e.config.detach_keys.clone(),
         })
     }
 }

@@ -64,7 +64,13 @@ pub struct ImportRequest {
 pub trait ImageBackend: Send + Sync {
     /// Returns the new image's ID (`sha256:…`).
     async fn import_image(&self, req: ImportRequest) -> Result<String, ApiError>;
-    fn list_images(&self, all: bool, filters: &Filters) -> Result<Vec<ImageSummary>, ApiError>;
+    /// With `shared_size`, each row's `SharedSize` is measured (else -1, as Docker sends it).
+    fn list_images(
+        &self,
+        all: bool,
+        filters: &Filters,
+        shared_size: bool,
+    ) -> Result<Vec<ImageSummary>, ApiError>;
     fn inspect_image(&self, name: &str) -> Result<ImageInspect, ApiError>;
     fn image_history(&self, name: &str) -> Result<Vec<HistoryItem>, ApiError>;
     fn tag_image(&self, name: &str, repo: &str, tag: &str, force: bool) -> Result<(), ApiError>;
@@ -221,7 +227,12 @@ pub struct ExecStreams {
 pub trait ExecBackend: Send + Sync {
     /// Returns the exec's ID.
     fn exec_create(&self, container: &str, body: ExecCreateBody) -> Result<String, ApiError>;
-    async fn exec_start(&self, id: &str) -> Result<ExecStreams, ApiError>;
+    /// `console_size`: the terminal's first size, `(height, width)`.
+    async fn exec_start(
+        &self,
+        id: &str,
+        console_size: Option<(u16, u16)>,
+    ) -> Result<ExecStreams, ApiError>;
     async fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<(), ApiError>;
     fn exec_inspect(&self, id: &str) -> Result<ExecInspect, ApiError>;
 }

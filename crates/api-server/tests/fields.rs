@@ -182,8 +182,6 @@ const NOT_YET: &[(Answer, &str)] = &[
     ),
     (Answer::ContainerList, "[].HostConfig"),
     (Answer::ContainerList, "[].NetworkSettings"),
-    (Answer::ExecInspect, "CanRemove"),
-    (Answer::ExecInspect, "DetachKeys"),
     (Answer::ImageInspect, "Config.ArgsEscaped"),
     (Answer::ImageInspect, "Config.Shell"),
     (Answer::ImageInspect, "ContainerConfig.ArgsEscaped"),

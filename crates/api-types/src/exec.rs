@@ -18,6 +18,10 @@ pub struct ExecCreateBody {
     pub env: Option<Vec<String>>,
     pub working_dir: String,
     pub detach: bool,
+    /// The terminal's first size, `[height, width]` (API 1.42).
+    pub console_size: Option<[u64; 2]>,
+    /// Keys that detach from the exec (`ctrl-p,ctrl-q` unless given).
+    pub detach_keys: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +29,19 @@ pub struct ExecCreateBody {
 pub struct ExecStartBody {
     pub detach: bool,
     pub tty: bool,
+    /// The terminal's first size, over the one given at create (API 1.42).
+    pub console_size: Option<[u64; 2]>,
+}
+
+/// A `[height, width]` size as the terminal takes it; `None` for zero or no size.
+pub fn console_size(size: Option<[u64; 2]>) -> Option<(u16, u16)> {
+    match size? {
+        [0, 0] => None,
+        [h, w] => Some((
+            u16::try_from(h).unwrap_or(u16::MAX),
+            u16::try_from(w).unwrap_or(u16::MAX),
+        )),
+    }
 }
 
 /// `ProcessConfig` of exec inspect (lower-case keys, as the 1.18 doc shows).
@@ -52,4 +69,7 @@ pub struct ExecInspect {
     #[serde(rename = "ContainerID")]
     pub container_id: String,
     pub pid: i64,
+    /// It has ended and is no longer part of its container: the next sweep forgets it.
+    pub can_remove: bool,
+    pub detach_keys: String,
 }

@@ -268,6 +268,9 @@ pub struct ExecRequest {
     pub capabilities: Option<Vec<String>>,
     #[serde(default)]
     pub tty: bool,
+    /// The terminal's first size, `(height, width)`.
+    #[serde(default)]
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// The helper's answers, one line each: `started` (with a terminal, its master side comes

@@ -563,3 +563,133 @@ fn logs_until_and_details_stats_one_shot_and_inspect_size() {
     assert!(std::path::Path::new(upper).join("blob").exists());
     d.docker_ok(&["rm", "-f", "talker"]);
 }
+
+/// `docker ps --filter` of the modern API: network, publish, expose, volume, is-task, and
+/// since/before given as filters.
+#[test]
+fn ps_filters_of_the_modern_api() {
+    let d = daemon();
+    let host = tempfile::tempdir().unwrap();
+    let bind = format!("{}:/srv", host.path().display());
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "127.0.0.1::80",
+        "--expose",
+        "443",
+        "-v",
+        &bind,
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "solo",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let ps = |filter: &str| {
+        let out = d.docker_ok(&["ps", "-a", "--format", "{{.Names}}", "--filter", filter]);
+        let mut names: Vec<String> = out.lines().map(str::to_string).collect();
+        names.sort();
+        names.join(",")
+    };
+    let published = inspect(
+        &d,
+        "{{(index (index .NetworkSettings.Ports \"80/tcp\") 0).HostPort}}",
+        "web",
+    );
+    assert_eq!(ps(&format!("publish={published}")), "web");
+    assert_eq!(ps(&format!("publish={published}/udp")), "");
+    assert_eq!(ps("expose=443"), "web");
+    assert_eq!(ps("expose=440-450/tcp"), "web");
+    assert_eq!(ps("expose=80"), "web");
+    assert_eq!(ps("network=none"), "solo");
+    assert_eq!(ps("network=bridge"), "web");
+    assert_eq!(ps("volume=/srv"), "web");
+    assert_eq!(ps(&format!("volume={}", host.path().display())), "web");
+    assert_eq!(ps("is-task=true"), "");
+    assert_eq!(ps("is-task=false"), "solo,web");
+    assert_eq!(ps("since=web"), "solo");
+    assert_eq!(ps("before=solo"), "web");
+    let bad = d.docker(&["ps", "--filter", "publish=1:2"]);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("filter for 'publish' should not contain ':'"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    d.docker_ok(&["rm", "-f", "web", "solo"]);
+}
+
+/// Events of 1.44 filtered by scope and type; an exec with a terminal of the size asked for,
+/// and its inspect.
+#[test]
+fn event_scope_filter_and_exec_console_size() {
+    let d = daemon();
+    d.docker_ok(&["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let events = |filters: &str| {
+        d.get(&format!(
+            "/events?since=0&until={now}&filters={}",
+            form(filters)
+        ))
+        .json_lines()
+    };
+    let local = events(r#"{"scope":["local"],"type":["container"]}"#);
+    assert!(local.iter().any(|e| e["Action"] == "start"), "{local:?}");
+    assert!(local
+        .iter()
+        .all(|e| e["scope"] == "local" && e["Type"] == "container"));
+    assert!(events(r#"{"scope":["swarm"]}"#).is_empty());
+    assert!(events(r#"{"daemon":["other"]}"#).is_empty());
+    let r = d.get(&format!(
+        "/events?until={now}&filters={}",
+        form(r#"{"colour":["red"]}"#)
+    ));
+    assert_eq!(r.status, 400);
+    // ConsoleSize at exec create, then over it at start.
+    let r = d.post_json(
+        "/v1.44/containers/box/exec",
+        br#"{"Cmd":["stty","size"],"Tty":true,"AttachStdout":true,"ConsoleSize":[20,70],"DetachKeys":"ctrl-x"}"#,
+    );
+    let id = r.json()["Id"].as_str().unwrap().to_string();
+    let out = d.post_json(&format!("/v1.44/exec/{id}/start"), br#"{"Tty":true}"#);
+    assert_eq!(out.text().trim(), "20 70");
+    let shown = d.get(&format!("/exec/{id}/json")).json();
+    assert_eq!(shown["DetachKeys"], "ctrl-x");
+    assert_eq!(shown["CanRemove"], false);
+    let r = d.post_json(
+        "/v1.44/containers/box/exec",
+        br#"{"Cmd":["stty","size"],"Tty":true,"AttachStdout":true,"ConsoleSize":[20,70]}"#,
+    );
+    let id = r.json()["Id"].as_str().unwrap().to_string();
+    let out = d.post_json(
+        &format!("/v1.44/exec/{id}/start"),
+        br#"{"Tty":true,"ConsoleSize":[33,99]}"#,
+    );
+    assert_eq!(out.text().trim(), "33 99");
+    d.docker_ok(&["rm", "-f", "box"]);
+}
+
+fn form(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

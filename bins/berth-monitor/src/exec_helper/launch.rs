@@ -61,6 +61,10 @@ pub(super) fn start(
     let (stdio, master) = if req.tty {
         match open_terminal() {
             Ok((master, slave)) => {
+                // The size asked for, before the process runs.
+                if let Some((rows, cols)) = req.console_size {
+                    crate::tty::set_size(&master, rows, cols);
+                }
                 let dup = || slave.try_clone();
                 match (dup(), dup()) {
                     (Ok(a), Ok(b)) => ([slave, a, b], Some(master)),

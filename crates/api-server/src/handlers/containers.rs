@@ -284,6 +284,7 @@ pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     filters
         .validate(&[
             "exited", "status", "label", "id", "name", "ancestor", "before", "since", "health",
+            "network", "publish", "expose", "volume", "is-task",
         ])
         .map_err(|e| ApiError::bad_request(e.0))?;
     for health in filters.get("health") {

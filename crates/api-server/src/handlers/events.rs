@@ -36,7 +36,22 @@ pub async fn events(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
         Default::default()
     };
     filters
-        .validate(&["event", "image", "container", "type", "label"])
+        .validate(&[
+            "event",
+            "image",
+            "container",
+            "type",
+            "label",
+            "scope",
+            "daemon",
+            "network",
+            "volume",
+            "plugin",
+            "node",
+            "service",
+            "secret",
+            "config",
+        ])
         .map_err(|e| ApiError::bad_request(e.0))?;
     let sub = ctx.backend.subscribe_events(&EventQuery {
         since,

@@ -12,6 +12,7 @@ use tokio_util::io::ReaderStream;
 use crate::backend::ExecStreams;
 use crate::body::{empty, json, parse_json_or_default, read_json_body, HandlerResult};
 use crate::compat;
+use crate::gates;
 use crate::query::ResizeParams;
 use crate::router::{Ctx, Route};
 use crate::stream::hijack::{Hijack, MediaType};
@@ -28,7 +29,10 @@ pub(crate) fn routes() -> Vec<Route> {
 }
 
 pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
-    let body: ExecCreateBody = parse_json_or_default(&read_json_body(req, 1 << 20).await?)?;
+    let mut body: ExecCreateBody = parse_json_or_default(&read_json_body(req, 1 << 20).await?)?;
+    if !gates::console_size_and_mount_checks(ctx.version) {
+        body.console_size = None;
+    }
     let id = ctx.backend.exec_create(ctx.param(0), body)?;
     json(
         StatusCode::CREATED,
@@ -74,7 +78,11 @@ fn output(
 pub async fn start(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let hijack = Hijack::of(&req);
     let start: ExecStartBody = parse_json_or_default(&read_json_body(req, 1 << 20).await?)?;
-    let streams = ctx.backend.exec_start(ctx.param(0)).await?;
+    // A size only for a terminal, and only from 1.42, as dockerd reads it.
+    let size = Some(start.console_size)
+        .filter(|_| start.tty && gates::console_size_and_mount_checks(ctx.version))
+        .and_then(berth_api_types::exec::console_size);
+    let streams = ctx.backend.exec_start(ctx.param(0), size).await?;
     let media = MediaType::of(ctx.version, streams.tty);
     let (stdin, mut chunks, done) = output(streams);
     if start.detach {

@@ -44,6 +44,9 @@ struct ListParams {
     filters: String,
     /// The legacy single repository name.
     filter: String,
+    /// Measure each image's `SharedSize` (API 1.42).
+    #[serde(rename = "shared-size", deserialize_with = "docker_bool")]
+    shared_size: bool,
 }
 
 pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
@@ -56,7 +59,7 @@ pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     if !p.filter.is_empty() {
         filters.add("reference", &p.filter);
     }
-    let images = ctx.backend.list_images(p.all, &filters)?;
+    let images = ctx.backend.list_images(p.all, &filters, p.shared_size)?;
     json(StatusCode::OK, &compat::image_list(ctx.version, images))
 }
 

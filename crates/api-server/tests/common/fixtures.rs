@@ -178,6 +178,8 @@ pub fn one_container() -> Fake {
             container: inspect(),
             container_id: ID.into(),
             pid: 0,
+            can_remove: false,
+            detach_keys: String::new(),
         }],
         events: vec![EventMessage {
             status: Some("start".into()),

@@ -143,8 +143,23 @@ impl ImageBackend for Fake {
     async fn import_image(&self, _req: ImportRequest) -> Result<String, ApiError> {
         Err(ApiError::bad_request("no import here"))
     }
-    fn list_images(&self, _all: bool, _f: &Filters) -> Result<Vec<ImageSummary>, ApiError> {
-        Ok(self.images.iter().map(|i| i.summary.clone()).collect())
+    fn list_images(
+        &self,
+        _all: bool,
+        _f: &Filters,
+        shared_size: bool,
+    ) -> Result<Vec<ImageSummary>, ApiError> {
+        Ok(self
+            .images
+            .iter()
+            .map(|i| {
+                let mut s = i.summary.clone();
+                if shared_size {
+                    s.shared_size = 0;
+                }
+                s
+            })
+            .collect())
     }
     fn inspect_image(&self, name: &str) -> Result<ImageInspect, ApiError> {
         Ok(self.image(name)?.inspect.clone())
@@ -312,7 +327,11 @@ impl ExecBackend for Fake {
     fn exec_create(&self, container: &str, _b: ExecCreateBody) -> Result<String, ApiError> {
         Err(no_container(container))
     }
-    async fn exec_start(&self, id: &str) -> Result<ExecStreams, ApiError> {
+    async fn exec_start(
+        &self,
+        id: &str,
+        _size: Option<(u16, u16)>,
+    ) -> Result<ExecStreams, ApiError> {
         Err(ApiError::not_found(format!("No such exec instance: {id}")))
     }
     async fn exec_resize(&self, id: &str, _r: u16, _c: u16) -> Result<(), ApiError> {

@@ -228,7 +228,7 @@ impl ContainerService {
             Ok(id) => id,
             Err(e) => return failed(e.to_string()),
         };
-        let io = match self.exec_start(&id).await {
+        let io = match self.exec_start(&id, None).await {
             Ok(io) => io,
             Err(e) => {
                 self.forget_exec(&id);

@@ -31,6 +31,15 @@ pub struct ListOptions {
     pub ancestors: Option<Vec<String>>,
     /// Healthcheck states: `starting`, `healthy`, `unhealthy`, or `none` (no healthcheck).
     pub health: Option<Vec<String>>,
+    /// Networks (by name) the container is on.
+    pub networks: Option<Vec<String>>,
+    /// Host ports the container publishes, and container ports it exposes (published or not).
+    pub publish: Option<Vec<super::spec::Port>>,
+    pub expose: Option<Vec<super::spec::Port>>,
+    /// A volume's name, a bind's source, or a mount's destination.
+    pub volumes: Option<Vec<String>>,
+    /// Only swarm tasks (`true`: none here) or only containers that are not (`false`).
+    pub is_task: Option<bool>,
 }
 
 /// One listed container.
@@ -135,6 +144,36 @@ impl ContainerService {
             && any(ancestors, |(name, id)| {
                 rec.spec.config.image == *name || id.as_deref() == Some(rec.image_id.as_str())
             })
+            && any(&o.networks, |n| {
+                net::network_name(rec).as_deref() == Some(n.as_str())
+            })
+            && Self::port_matches(rec, o)
+            && any(&o.volumes, |v| {
+                rec.mounts.iter().any(|m| {
+                    m.destination == *v
+                        || m.volume.as_deref() == Some(v.as_str())
+                        || (m.volume.is_none() && m.source == *v)
+                })
+            })
+            && o.is_task != Some(true)
+    }
+
+    /// `publish` and `expose`: one of the container's ports is published on a host port, or
+    /// exposed, as one of those asked for (either kind of filter matching is enough).
+    fn port_matches(rec: &ContainerRecord, o: &ListOptions) -> bool {
+        if o.publish.is_none() && o.expose.is_none() {
+            return true;
+        }
+        let ports = net::published_ports(rec);
+        ports.iter().any(|(port, bound)| {
+            o.expose.iter().flatten().any(|e| e == port)
+                || bound.iter().any(|(_, host_port)| {
+                    o.publish
+                        .iter()
+                        .flatten()
+                        .any(|p| p.number == *host_port && p.proto == port.proto)
+                })
+        })
     }
 
     /// `/<parent>/<alias>` for each link, by the linked container's ID.

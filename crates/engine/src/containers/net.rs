@@ -40,6 +40,20 @@ pub(crate) fn mode(rec: &ContainerRecord, have_bridge: bool) -> Result<Mode, Eng
     })
 }
 
+/// The name of the network a container is on, as `NetworkSettings.Networks` keys it.
+pub(crate) fn network_name(rec: &ContainerRecord) -> Option<String> {
+    if rec.spec.config.network_disabled {
+        return Some("none".into());
+    }
+    match &rec.spec.host.network_mode {
+        NetworkMode::Default | NetworkMode::Bridge => Some("bridge".into()),
+        NetworkMode::None => Some("none".into()),
+        NetworkMode::Host => Some("host".into()),
+        NetworkMode::Named(n) => Some(n.clone()),
+        NetworkMode::Container(_) => None,
+    }
+}
+
 /// Checks a create's network settings the way Docker does before anything runs.
 pub(crate) fn validate(rec: &ContainerRecord) -> Result<(), EngineError> {
     mode(rec, true)?;

@@ -35,6 +35,9 @@ pub struct ExecConfig {
     pub attach_stdin: bool,
     pub attach_stdout: bool,
     pub attach_stderr: bool,
+    /// The terminal's first size, `(height, width)`.
+    pub console_size: Option<(u16, u16)>,
+    pub detach_keys: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +50,7 @@ pub struct ExecRecord {
     pub exit_code: Option<i32>,
     pub pid: i32,
     /// Seen finished by a sweep ([`Execs::sweep`]): the next one forgets it.
-    pub(crate) removable: bool,
+    pub removable: bool,
 }
 
 /// The streams of a started exec.
@@ -157,8 +160,13 @@ impl ContainerService {
         Ok((exec, container))
     }
 
-    /// `POST /exec/(id)/start`: runs it and hands back its streams.
-    pub async fn exec_start(self: &Arc<Self>, id: &str) -> Result<ExecIo, EngineError> {
+    /// `POST /exec/(id)/start`: runs it and hands back its streams; `console_size` (a
+    /// terminal's) replaces the one given at create.
+    pub async fn exec_start(
+        self: &Arc<Self>,
+        id: &str,
+        console_size: Option<(u16, u16)>,
+    ) -> Result<ExecIo, EngineError> {
         let exec = {
             let mut map = self.execs.map.lock().expect("lock");
             let e = map
@@ -170,6 +178,9 @@ impl ContainerService {
                 )));
             }
             e.running = true;
+            if console_size.is_some() {
+                e.config.console_size = console_size;
+            }
             e.clone()
         };
         let result = self.spawn_exec(&exec).await;

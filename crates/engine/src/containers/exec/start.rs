@@ -161,6 +161,7 @@ impl ContainerService {
                 None
             },
             tty: cfg.tty,
+            console_size: cfg.console_size.filter(|_| cfg.tty),
         };
         let socket = self.paths.exec_helper_socket(&rec.id);
         let line = format!(
