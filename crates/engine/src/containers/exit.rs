@@ -76,12 +76,22 @@ impl ContainerService {
     /// policy says so.
     pub(super) async fn on_exit(self: &Arc<Self>, entry: &Arc<Entry>, apply_policy: bool) {
         let id = entry.snapshot().id;
-        let record = ExitRecord::read(&self.paths.exit_file(&id));
-        let overlay = OverlayDirs::new(self.paths.overlay(&id));
-        if let Err(e) = overlay.unmount() {
-            tracing::warn!(container = %id, error = %e, "unmounting root filesystem");
-        }
-        self.remove_run_files(&id);
+        // Unmounts and file removals off the async threads, where they would hold up the
+        // streams of other clients.
+        let svc = self.clone();
+        let cid = id.clone();
+        let record = tokio::task::spawn_blocking(move || {
+            let record = ExitRecord::read(&svc.paths.exit_file(&cid));
+            let overlay = OverlayDirs::new(svc.paths.overlay(&cid));
+            if let Err(e) = overlay.unmount() {
+                tracing::warn!(container = %cid, error = %e, "unmounting root filesystem");
+            }
+            svc.remove_run_files(&cid);
+            berth_network::netns::remove(&svc.paths.netns(&cid));
+            record
+        })
+        .await
+        .unwrap_or(None);
         if let Some(ep) = entry.snapshot().network {
             match &self.network {
                 Some(network) => network.disconnect(&id, &ep).await,
@@ -90,7 +100,6 @@ impl ContainerService {
                 None => berth_network::netns::remove(&ep.netns),
             }
         }
-        berth_network::netns::remove(&self.paths.netns(&id));
         let rec = match self.update(entry, |r| {
             r.network = None;
             let (code, finished, error) = match &record {

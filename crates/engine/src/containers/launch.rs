@@ -37,6 +37,37 @@ fn parse_size(s: &str) -> Result<u64, EngineError> {
         .map_err(|_| EngineError::InvalidParameter(format!("invalid max-size: {s}")))
 }
 
+/// Durations of the steps of a launch, for the debug log.
+struct Steps {
+    last: std::time::Instant,
+    done: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Steps {
+    fn new() -> Self {
+        Steps {
+            last: std::time::Instant::now(),
+            done: Vec::new(),
+        }
+    }
+
+    fn done(&mut self, step: &'static str) {
+        let now = std::time::Instant::now();
+        self.done.push((step, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Steps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (step, d)) in self.done.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{step} {:.1} ms", d.as_secs_f64() * 1000.0)?;
+        }
+        Ok(())
+    }
+}
+
 /// Docker's check before a bind that propagates mounts: the mount holding its source must be
 /// shared (`shared`, `rshared`) or at least a slave (`slave`, `rslave`).
 fn check_source_propagation(source: &str, need_shared: bool) -> Result<(), EngineError> {
@@ -87,21 +118,30 @@ impl ContainerService {
         entry: &Entry,
     ) -> Result<(tokio::process::Child, i32), EngineError> {
         let rec = entry.snapshot();
+        // How long each step takes, at debug level: start latency is a figure we keep.
+        let mut steps = Steps::new();
         let overlay = OverlayDirs::new(self.paths.overlay(&rec.id));
         let rootfs = self.mount_root(&rec, &overlay)?;
+        steps.done("mount root");
         let mut endpoint = None;
         let result = (|| {
             let netns = self.connect_network(&rec, &mut endpoint)?;
+            steps.done("network");
             let (link_env, link_hosts) = self.links_for(&rec, endpoint.as_mut())?;
             if let Some(ep) = &endpoint {
                 self.record_endpoint(entry, ep)?;
             }
             self.write_host_files(&rec, endpoint.as_ref(), link_hosts)?;
+            steps.done("host files");
             let mounts = self.resolve_mounts(&rec, &rootfs)?;
             let spec = self.build_spec(&rec, &rootfs, link_env, mounts, netns.as_deref())?;
             self.write_bundle(&rec.id, &spec)?;
-            self.spawn_monitor(&rec)
+            steps.done("spec");
+            let spawned = self.spawn_monitor(&rec);
+            steps.done("monitor");
+            spawned
         })();
+        tracing::debug!(container = %rec.id, steps = %steps, "launch");
         if result.is_err() {
             let _ = overlay.unmount();
             self.release_network(entry, &rec.id, endpoint);

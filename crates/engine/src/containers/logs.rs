@@ -76,6 +76,19 @@ fn details_prefix(rec: &super::ContainerRecord) -> Vec<u8> {
     format!("{} ", joined.join(",")).into_bytes()
 }
 
+/// What a reader wants of the log, and how its lines are told.
+struct Wanted {
+    opts: LogOptions,
+    /// Put before each line with `details`.
+    prefix: Vec<u8>,
+}
+
+impl Wanted {
+    fn line(&self, e: LogEntry) -> Option<LogLine> {
+        to_line(e, &self.opts, &self.prefix)
+    }
+}
+
 fn to_line(e: LogEntry, opts: &LogOptions, prefix: &[u8]) -> Option<LogLine> {
     let stream = if e.stream == "stderr" { 2 } else { 1 };
     if (stream == 1 && !opts.stdout) || (stream == 2 && !opts.stderr) {
@@ -125,9 +138,17 @@ impl ContainerService {
         });
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         let handle = tokio::runtime::Handle::current();
-        let prefix = details_prefix(&rec);
+        let wanted = Wanted {
+            prefix: details_prefix(&rec),
+            opts,
+        };
         tokio::task::spawn_blocking(move || {
-            follow_log(&handle, &entry, &path, now, &opts, &prefix, &tx)
+            let mut watch = None;
+            follow_log(&handle, &entry, &path, now, &wanted, &tx, &mut watch);
+            // The stream ends before the watch goes: closing an inotify descriptor waits for
+            // an RCU grace period, milliseconds that would hold up the client's end of stream.
+            drop(tx);
+            drop(watch);
         });
         Ok((rec.spec.config.tty, rx))
     }
@@ -138,14 +159,15 @@ fn follow_log(
     entry: &Arc<Entry>,
     path: &std::path::Path,
     now: Option<(std::fs::File, u64)>,
-    opts: &LogOptions,
-    prefix: &[u8],
+    wanted: &Wanted,
     tx: &tokio::sync::mpsc::Sender<LogLine>,
+    watch: &mut Option<LogWrites>,
 ) {
+    let opts = &wanted.opts;
     let mut lines: Vec<LogLine> = logfile::read_until(path, now.as_ref().map(|(f, len)| (f, *len)))
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|e| to_line(e, opts, prefix))
+        .filter_map(|e| wanted.line(e))
         .collect();
     if let Some(n) = opts.tail {
         let skip = lines.len().saturating_sub(n);
@@ -170,7 +192,8 @@ fn follow_log(
     }
     let mut pending = String::new();
     let mut changes = entry.changed.subscribe();
-    let writes = LogWrites::watch(handle, path);
+    *watch = LogWrites::watch(handle, path);
+    let writes = watch.as_ref();
     loop {
         // Following ends at `until`, as Docker's does.
         if opts
@@ -179,6 +202,9 @@ fn follow_log(
         {
             return;
         }
+        // Marked seen before the state is read: a change after this read wakes the wait
+        // below (marking it after the read could swallow the exit and stall the stream).
+        changes.borrow_and_update();
         // A container not yet started will be: keep following until it has run and stopped.
         let status = entry.snapshot().state.status;
         let running = status.is_running()
@@ -200,7 +226,7 @@ fn follow_log(
                     }
                     got_any = true;
                     if let Ok(e) = serde_json::from_str::<LogEntry>(pending.trim_end()) {
-                        if let Some(l) = to_line(e, opts, prefix) {
+                        if let Some(l) = wanted.line(e) {
                             if tx.blocking_send(l).is_err() {
                                 return;
                             }
@@ -226,8 +252,7 @@ fn follow_log(
         }
         // A write to the log or a state change (the container stopping) wakes us at once.
         // Without a watch (inotify instances are limited), new lines are polled for.
-        changes.borrow_and_update();
-        match &writes {
+        match writes {
             Some(w) => handle.block_on(async {
                 tokio::select! {
                     _ = changes.changed() => {}

@@ -64,17 +64,25 @@ impl ContainerService {
             self.remove_volumes(&rec);
         }
         let overlay = OverlayDirs::new(self.paths.overlay(&rec.id));
-        let mut problems = Vec::new();
-        if let Err(e) = overlay.remove() {
-            problems.push(format!("remove root filesystem: {e}"));
-        }
-        for dir in [self.paths.bundle(&rec.id), self.paths.dir(&rec.id)] {
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    problems.push(format!("remove {}: {e}", dir.display()));
+        let dirs = [self.paths.bundle(&rec.id), self.paths.dir(&rec.id)];
+        // Off the async threads: unmounting and deleting a root filesystem takes a while,
+        // and the streams of other clients (an attach ending with this container) wait on
+        // those threads meanwhile.
+        let problems = tokio::task::spawn_blocking(move || {
+            let mut problems = Vec::new();
+            if let Err(e) = overlay.remove() {
+                problems.push(format!("remove root filesystem: {e}"));
+            }
+            for dir in dirs {
+                if let Err(e) = std::fs::remove_dir_all(&dir) {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        problems.push(format!("remove {}: {e}", dir.display()));
+                    }
                 }
             }
-        }
+            problems
+        })
+        .await?;
         entry.changed.send_modify(|n| *n += 1);
         self.publish(&rec, "destroy", &[]);
         if problems.is_empty() {
