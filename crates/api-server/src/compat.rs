@@ -249,7 +249,7 @@ pub fn event(v: ApiVersion, mut e: EventMessage) -> Value {
             e.id = Some(image_id(v, &id));
         }
     }
-    serde_json::to_value(e).expect("event serialises")
+    shaped(Answer::Events, v, e)
 }
 
 /// `GET /containers/json` entries for the version; sizes only when asked for.

@@ -239,11 +239,19 @@ async fn answer(answer: Answer, v: &str) -> serde_json::Value {
         ),
         Answer::NetworkPrune => (one_container(), "POST", "/networks/prune".to_string()),
         Answer::BuildPrune => (one_container(), "POST", "/build/prune".to_string()),
+        Answer::ContainerCreate => (whole_host(), "POST", "/containers/create".to_string()),
+        Answer::ExecCreate => (one_container(), "POST", format!("/containers/{ID}/exec")),
+        Answer::Events => (
+            one_container(),
+            "GET",
+            "/events?until=1765057800".to_string(),
+        ),
     };
-    let body = if answer == Answer::ContainerUpdate {
-        r#"{"CpuShares":512}"#
-    } else {
-        ""
+    let body = match answer {
+        Answer::ContainerUpdate => r#"{"CpuShares":512}"#,
+        Answer::ContainerCreate => r#"{"Image":"busybox:latest","Cmd":["true"]}"#,
+        Answer::ExecCreate => r#"{"Cmd":["true"]}"#,
+        _ => "",
     };
     let headers: &[(&str, &str)] = if body.is_empty() {
         &[]
@@ -260,7 +268,14 @@ async fn answer(answer: Answer, v: &str) -> serde_json::Value {
         return serde_json::Value::Null;
     }
     assert!(a.status < 300, "{answer:?} at {v}: {} {}", a.status, a.body);
-    serde_json::from_str(&a.body).unwrap_or_else(|e| panic!("{answer:?} at {v}: {e}: {}", a.body))
+    // A stream's first object stands for every one.
+    let first = a.body.lines().next().unwrap_or_default();
+    let body = if answer == Answer::Events {
+        first
+    } else {
+        a.body.as_str()
+    };
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{answer:?} at {v}: {e}: {}", a.body))
 }
 
 #[tokio::test]

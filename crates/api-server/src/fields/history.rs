@@ -50,7 +50,9 @@ const IMAGES: &str = "GET /images/json";
 const IMAGE: &str = "GET /images/{name}/json";
 const HISTORY: &str = "GET /images/{name}/history";
 const EXEC: &str = "GET /exec/{id}/json";
+const EVENTS: &str = "GET /events";
 
+const DOC_1_5: &str = "v1.5 document";
 const DOC_1_7: &str = "v1.7 document";
 const DOC_1_11: &str = "v1.11 document";
 const DOC_1_15: &str = "v1.15 document";
@@ -112,6 +114,30 @@ const fn gone(
     }
 }
 
+/// A field the definitions leave out that the daemon sends all the same.
+const fn kept(
+    route: &'static str,
+    field: &'static str,
+    ty: &'static str,
+    added: &'static str,
+    cite: &'static str,
+) -> Row {
+    Row {
+        route,
+        field,
+        ty,
+        added,
+        removed: None,
+        cite,
+    }
+}
+
+/// dockerd keeps the 1.5 event fields on container and image events beside `Type`, `Action`
+/// and `Actor` (moby api/types/events `Message`: "Deprecated information from JSONMessage"),
+/// though the definitions from 1.25 on no longer describe them.
+const EVENTS_LEGACY: &str =
+    "v1.5 document; moby's events.Message keeps status, id and from for older clients";
+
 /// The 1.25 definitions give the network prune report the volume report's field.
 const NETWORK_PRUNE_FIXED: &str =
     "v1.26 definitions correct v1.25's network prune report (NetworksDeleted, not VolumesDeleted); Docker 1.13 sent NetworksDeleted";
@@ -163,6 +189,53 @@ pub(super) const NOT_FIELDS: &[NotField] = &[
 ];
 
 pub(super) const ROWS: &[Row] = &[
+    // GET /events
+    kept(EVENTS, "status", "string", "1.5", EVENTS_LEGACY),
+    kept(EVENTS, "id", "string", "1.5", EVENTS_LEGACY),
+    kept(EVENTS, "from", "string", "1.5", EVENTS_LEGACY),
+    row(EVENTS, "time", "1.5", None, DOC_1_5),
+    row(
+        EVENTS,
+        "timeNano",
+        "1.21",
+        None,
+        "moby api/docs/v1.21.md events example",
+    ),
+    row(
+        EVENTS,
+        "Type",
+        "1.22",
+        None,
+        "moby api/docs/v1.22.md events example",
+    ),
+    row(
+        EVENTS,
+        "Action",
+        "1.22",
+        None,
+        "moby api/docs/v1.22.md events example",
+    ),
+    row(
+        EVENTS,
+        "Actor",
+        "1.22",
+        None,
+        "moby api/docs/v1.22.md events example",
+    ),
+    row(
+        EVENTS,
+        "Actor.ID",
+        "1.22",
+        None,
+        "moby api/docs/v1.22.md events example",
+    ),
+    row(
+        EVENTS,
+        "Actor.Attributes",
+        "1.22",
+        None,
+        "moby api/docs/v1.22.md events example",
+    ),
     row(
         "POST /networks/prune",
         "NetworksDeleted",

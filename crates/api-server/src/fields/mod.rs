@@ -38,10 +38,14 @@ pub enum Answer {
     ImagePrune,
     NetworkPrune,
     BuildPrune,
+    ContainerCreate,
+    ExecCreate,
+    /// One event of the stream.
+    Events,
 }
 
 impl Answer {
-    pub const ALL: [Answer; 16] = [
+    pub const ALL: [Answer; 19] = [
         Answer::Version,
         Answer::Info,
         Answer::ContainerList,
@@ -58,6 +62,9 @@ impl Answer {
         Answer::ImagePrune,
         Answer::NetworkPrune,
         Answer::BuildPrune,
+        Answer::ContainerCreate,
+        Answer::ExecCreate,
+        Answer::Events,
     ];
 
     pub fn route(self) -> &'static str {
@@ -78,6 +85,9 @@ impl Answer {
             Answer::ImagePrune => "POST /images/prune",
             Answer::NetworkPrune => "POST /networks/prune",
             Answer::BuildPrune => "POST /build/prune",
+            Answer::ContainerCreate => "POST /containers/create",
+            Answer::ExecCreate => "POST /containers/{id}/exec",
+            Answer::Events => "GET /events",
         }
     }
 }

@@ -109,7 +109,10 @@ pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     }
     compat::create_request(ctx.version, &mut create)?;
     let created = ctx.backend.create_container(&name, create)?;
-    json(StatusCode::CREATED, &created)
+    json(
+        StatusCode::CREATED,
+        &compat::shaped(Answer::ContainerCreate, ctx.version, created),
+    )
 }
 
 pub async fn start(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {

@@ -12,6 +12,7 @@ use tokio_util::io::ReaderStream;
 use crate::backend::ExecStreams;
 use crate::body::{empty, json, parse_json_or_default, read_json_body, HandlerResult};
 use crate::compat;
+use crate::fields::Answer;
 use crate::gates;
 use crate::query::ResizeParams;
 use crate::router::{Ctx, Route};
@@ -34,9 +35,14 @@ pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         body.console_size = None;
     }
     let id = ctx.backend.exec_create(ctx.param(0), body)?;
+    // Only the ID, as dockerd answers (`IDResponse`).
     json(
         StatusCode::CREATED,
-        &serde_json::json!({ "Id": id, "Warnings": [] }),
+        &compat::shaped(
+            Answer::ExecCreate,
+            ctx.version,
+            serde_json::json!({ "Id": id }),
+        ),
     )
 }
 

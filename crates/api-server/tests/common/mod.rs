@@ -240,7 +240,15 @@ impl ContainerBackend for Fake {
     fn create_container(&self, _n: &str, body: CreateBody) -> Result<CreateResponse, ApiError> {
         let image = body.config.image.clone();
         *self.created_with.lock().unwrap() = Some(body);
-        Err(no_image(&image))
+        // Made from an image the fake holds; anything else is missing.
+        self.images
+            .iter()
+            .find(|i| i.summary.repo_tags.contains(&image) || i.summary.id == image)
+            .map(|_| CreateResponse {
+                id: "c0ffee".repeat(10) + "0000",
+                warnings: vec![],
+            })
+            .ok_or_else(|| no_image(&image))
     }
     async fn start_container(&self, n: &str, _h: Option<HostConfig>) -> Result<(), ApiError> {
         Err(no_container(n))
@@ -325,7 +333,7 @@ impl ContainerBackend for Fake {
 #[async_trait]
 impl ExecBackend for Fake {
     fn exec_create(&self, container: &str, _b: ExecCreateBody) -> Result<String, ApiError> {
-        Err(no_container(container))
+        self.container(container).map(|_| "e2".to_string())
     }
     async fn exec_start(
         &self,
