@@ -5,8 +5,8 @@
 use berth_api_types::container::{
     BindOptions, ContainerConfig, DeviceMapping, Empty, HealthConfig, HostConfig as WireHost,
     KeyValue, LogConfig as WireLog, Mount as WireMount, PortBinding as WireBinding,
-    RestartPolicy as WireRestart, TmpfsOptions, Ulimit as WireUlimit,
-    VolumeDriver as WireVolumeDriver, VolumeOptions,
+    RestartPolicy as WireRestart, ThrottleDevice, TmpfsOptions, Ulimit as WireUlimit,
+    VolumeDriver as WireVolumeDriver, VolumeOptions, WeightDevice,
 };
 use berth_engine::containers::{
     BindFlags, Config, ContainerSpec, Device, Healthcheck, HostConfig, LogConfig, MountKind,
@@ -62,6 +62,7 @@ pub fn from_wire(c: ContainerConfig, h: Option<WireHost>) -> Result<ContainerSpe
 }
 
 pub fn host_from_wire(h: WireHost) -> Result<HostConfig, EngineError> {
+    unsupported(&h)?;
     let port_bindings = h
         .port_bindings
         .map(|m| {
@@ -161,7 +162,72 @@ pub fn host_from_wire(h: WireHost) -> Result<HostConfig, EngineError> {
                 u16::try_from(width).unwrap_or(u16::MAX),
             )),
         },
+        blkio_weight_device: h
+            .blkio_weight_device
+            .map(|l| l.into_iter().map(|d| (d.path, d.weight)).collect()),
+        blkio_device_read_bps: throttles(h.blkio_device_read_bps),
+        blkio_device_write_bps: throttles(h.blkio_device_write_bps),
+        blkio_device_read_iops: throttles(h.blkio_device_read_iops),
+        blkio_device_write_iops: throttles(h.blkio_device_write_iops),
+        cpu_realtime_period: h.cpu_realtime_period,
+        cpu_realtime_runtime: h.cpu_realtime_runtime,
+        device_cgroup_rules: h.device_cgroup_rules,
+        memory_swappiness: h.memory_swappiness,
+        cpu_percent: h.cpu_percent,
+        cpu_count: h.cpu_count,
+        kernel_memory_tcp: h.kernel_memory_tcp,
+        isolation: h.isolation,
+        runtime: h.runtime,
+        userns_mode: h.userns_mode,
+        volume_driver: h.volume_driver,
     })
+}
+
+fn throttles(list: Option<Vec<ThrottleDevice>>) -> Option<Vec<(String, u64)>> {
+    list.map(|l| l.into_iter().map(|d| (d.path, d.rate)).collect())
+}
+
+fn throttles_to_wire(list: &Option<Vec<(String, u64)>>) -> Option<Vec<ThrottleDevice>> {
+    list.as_ref().map(|l| {
+        l.iter()
+            .map(|(path, rate)| ThrottleDevice {
+                path: path.clone(),
+                rate: *rate,
+            })
+            .collect()
+    })
+}
+
+/// What the wire has that berth cannot do on this host, refused before anything is made with
+/// Docker's message (fields of Windows, of storage drivers and device plugins berth lacks).
+fn unsupported(h: &WireHost) -> Result<(), EngineError> {
+    let invalid = |m: String| Err(EngineError::InvalidParameter(m));
+    if h.io_maximum_bandwidth != 0 || h.io_maximum_iops != 0 {
+        return invalid(
+            "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps"
+                .into(),
+        );
+    }
+    if h.storage_opt.as_ref().is_some_and(|o| !o.is_empty()) {
+        return invalid(
+            "--storage-opt is supported only for overlay over xfs with 'pquota' mount option"
+                .into(),
+        );
+    }
+    if let Some(request) = h.device_requests.as_ref().and_then(|r| r.first()) {
+        return invalid(format!(
+            "could not select device driver {:?} with capabilities: {}",
+            request["Driver"].as_str().unwrap_or_default(),
+            request["Capabilities"]
+        ));
+    }
+    if !h.cgroup.is_empty() {
+        return invalid(format!(
+            "berth cannot run a container in another's cgroup (Cgroup {:?})",
+            h.cgroup
+        ));
+    }
+    Ok(())
 }
 
 fn mount_from_wire(m: WireMount) -> Result<MountSpec, EngineError> {
@@ -396,6 +462,37 @@ pub fn host_to_wire(h: &HostConfig) -> WireHost {
         console_size: h
             .console_size
             .map_or([0, 0], |(height, width)| [height.into(), width.into()]),
+        blkio_weight_device: h.blkio_weight_device.as_ref().map(|l| {
+            l.iter()
+                .map(|(path, weight)| WeightDevice {
+                    path: path.clone(),
+                    weight: *weight,
+                })
+                .collect()
+        }),
+        blkio_device_read_bps: throttles_to_wire(&h.blkio_device_read_bps),
+        blkio_device_write_bps: throttles_to_wire(&h.blkio_device_write_bps),
+        blkio_device_read_iops: throttles_to_wire(&h.blkio_device_read_iops),
+        blkio_device_write_iops: throttles_to_wire(&h.blkio_device_write_iops),
+        cpu_realtime_period: h.cpu_realtime_period,
+        cpu_realtime_runtime: h.cpu_realtime_runtime,
+        device_cgroup_rules: h.device_cgroup_rules.clone(),
+        // Refused at create when given: always none.
+        device_requests: None,
+        memory_swappiness: h.memory_swappiness,
+        kernel_memory: 0,
+        kernel_memory_tcp: h.kernel_memory_tcp,
+        cpu_count: h.cpu_count,
+        cpu_percent: h.cpu_percent,
+        io_maximum_iops: 0,
+        io_maximum_bandwidth: 0,
+        isolation: h.isolation.clone(),
+        runtime: h.runtime.clone(),
+        storage_opt: None,
+        userns_mode: h.userns_mode.clone(),
+        volume_driver: h.volume_driver.clone(),
+        cgroup: String::new(),
+        disk_quota: 0,
     }
 }
 

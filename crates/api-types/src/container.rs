@@ -234,6 +234,65 @@ pub struct HostConfig {
     pub annotations: Option<BTreeMap<String, String>>,
     /// The terminal's initial size, `[height, width]` (API 1.42; zero: unset).
     pub console_size: [u64; 2],
+    /// Relative block I/O weight per device.
+    pub blkio_weight_device: Option<Vec<WeightDevice>>,
+    /// Block I/O limits per device: bytes or operations per second.
+    pub blkio_device_read_bps: Option<Vec<ThrottleDevice>>,
+    pub blkio_device_write_bps: Option<Vec<ThrottleDevice>>,
+    #[serde(rename = "BlkioDeviceReadIOps")]
+    pub blkio_device_read_iops: Option<Vec<ThrottleDevice>>,
+    #[serde(rename = "BlkioDeviceWriteIOps")]
+    pub blkio_device_write_iops: Option<Vec<ThrottleDevice>>,
+    /// Real-time scheduling period and runtime (µs).
+    pub cpu_realtime_period: i64,
+    pub cpu_realtime_runtime: i64,
+    /// Device cgroup rules: `c 1:3 rwm`, `b *:* r`, `a *:* rwm`.
+    pub device_cgroup_rules: Option<Vec<String>>,
+    /// Devices a driver provides (GPUs).
+    pub device_requests: Option<Vec<serde_json::Value>>,
+    /// 0–100; `null` leaves the kernel's.
+    pub memory_swappiness: Option<i64>,
+    /// Deprecated kernel memory limits (removed in 1.42): accepted, without effect.
+    pub kernel_memory: i64,
+    #[serde(rename = "KernelMemoryTCP")]
+    pub kernel_memory_tcp: i64,
+    /// Windows' CPU and I/O limits: zero on Linux.
+    pub cpu_count: i64,
+    pub cpu_percent: i64,
+    #[serde(rename = "IOMaximumIOps")]
+    pub io_maximum_iops: u64,
+    #[serde(rename = "IOMaximumBandwidth")]
+    pub io_maximum_bandwidth: u64,
+    /// `default` on Linux.
+    pub isolation: String,
+    /// The OCI runtime (`runc` is the name clients know).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub runtime: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_opt: Option<BTreeMap<String, String>>,
+    /// `host` or `""`: berth does not remap users.
+    pub userns_mode: String,
+    pub volume_driver: String,
+    /// Another container's cgroup (`container:<id>`): not supported.
+    pub cgroup: String,
+    /// Removed in 1.40 (never had an effect on Linux).
+    pub disk_quota: i64,
+}
+
+/// `BlkioWeightDevice`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct WeightDevice {
+    pub path: String,
+    pub weight: u16,
+}
+
+/// `BlkioDevice{Read,Write}{Bps,IOps}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ThrottleDevice {
+    pub path: String,
+    pub rate: u64,
 }
 
 /// One entry of `HostConfig.Mounts`.

@@ -41,6 +41,8 @@ pub struct SpecParams {
     /// `("pid", Some(path))` joins another's.
     pub shared_namespaces: Vec<(String, Option<String>)>,
     pub devices: Vec<Device>,
+    /// Device cgroup rules allowing more (`DeviceCgroupRules`).
+    pub device_rules: Vec<DeviceAllow>,
     pub mounts: Vec<BindMount>,
     pub tmpfs_mounts: Vec<TmpfsMount>,
     /// What `/dev/shm` is.
@@ -100,6 +102,32 @@ pub struct Resources {
     pub pids_limit: Option<i64>,
     /// Relative block I/O weight; 0 leaves the kernel's.
     pub blkio_weight: u16,
+    pub blkio_devices: BlkioDevices,
+    /// 0–100; `None` leaves the kernel's.
+    pub memory_swappiness: Option<u64>,
+    /// Real-time scheduling budget (µs); 0 leaves the kernel's.
+    pub cpu_realtime_period: u64,
+    pub cpu_realtime_runtime: i64,
+}
+
+/// Per-device block I/O settings: `(major, minor, value)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlkioDevices {
+    pub weight: Vec<(i64, i64, u16)>,
+    pub read_bps: Vec<(i64, i64, u64)>,
+    pub write_bps: Vec<(i64, i64, u64)>,
+    pub read_iops: Vec<(i64, i64, u64)>,
+    pub write_iops: Vec<(i64, i64, u64)>,
+}
+
+/// A device cgroup rule that allows access (`DeviceCgroupRules`); `None` is every number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceAllow {
+    /// `c`, `b` or `a`.
+    pub kind: char,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    pub access: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +154,9 @@ pub(crate) fn resources_json(r: &Resources) -> Value {
     if let Some(disable) = r.disable_oom_killer {
         memory.insert("disableOOMKiller".into(), json!(disable));
     }
+    if let Some(swappiness) = r.memory_swappiness {
+        memory.insert("swappiness".into(), json!(swappiness));
+    }
     let mut cpu = serde_json::Map::new();
     if r.cpu_shares > 0 {
         cpu.insert("shares".into(), json!(r.cpu_shares));
@@ -142,6 +173,12 @@ pub(crate) fn resources_json(r: &Resources) -> Value {
     if r.cpu_quota != 0 {
         cpu.insert("quota".into(), json!(r.cpu_quota));
     }
+    if r.cpu_realtime_period > 0 {
+        cpu.insert("realtimePeriod".into(), json!(r.cpu_realtime_period));
+    }
+    if r.cpu_realtime_runtime != 0 {
+        cpu.insert("realtimeRuntime".into(), json!(r.cpu_realtime_runtime));
+    }
     let mut resources = json!({});
     if !memory.is_empty() {
         resources["memory"] = memory.into();
@@ -152,8 +189,35 @@ pub(crate) fn resources_json(r: &Resources) -> Value {
     if let Some(limit) = r.pids_limit {
         resources["pids"] = json!({"limit": limit});
     }
+    let mut block_io = serde_json::Map::new();
     if r.blkio_weight > 0 {
-        resources["blockIO"] = json!({"weight": r.blkio_weight});
+        block_io.insert("weight".into(), json!(r.blkio_weight));
+    }
+    let b = &r.blkio_devices;
+    if !b.weight.is_empty() {
+        let list: Vec<Value> = b
+            .weight
+            .iter()
+            .map(|(major, minor, weight)| json!({"major": major, "minor": minor, "weight": weight}))
+            .collect();
+        block_io.insert("weightDevice".into(), json!(list));
+    }
+    for (key, list) in [
+        ("throttleReadBpsDevice", &b.read_bps),
+        ("throttleWriteBpsDevice", &b.write_bps),
+        ("throttleReadIOPSDevice", &b.read_iops),
+        ("throttleWriteIOPSDevice", &b.write_iops),
+    ] {
+        if !list.is_empty() {
+            let list: Vec<Value> = list
+                .iter()
+                .map(|(major, minor, rate)| json!({"major": major, "minor": minor, "rate": rate}))
+                .collect();
+            block_io.insert(key.into(), json!(list));
+        }
+    }
+    if !block_io.is_empty() {
+        resources["blockIO"] = Value::Object(block_io);
     }
     resources
 }
@@ -306,6 +370,19 @@ pub fn container_spec(p: &SpecParams) -> Value {
     for dev in &p.devices {
         if !p.privileged {
             devices.push(json!({"allow": true, "type": dev.kind, "major": dev.major, "minor": dev.minor, "access": dev.permissions}));
+        }
+    }
+    for rule in &p.device_rules {
+        if !p.privileged {
+            let mut r =
+                json!({"allow": true, "type": rule.kind.to_string(), "access": rule.access});
+            if let Some(major) = rule.major {
+                r["major"] = json!(major);
+            }
+            if let Some(minor) = rule.minor {
+                r["minor"] = json!(minor);
+            }
+            devices.push(r);
         }
     }
     let linux_devices: Vec<Value> = p
@@ -503,6 +580,7 @@ mod tests {
             cpu_quota: 50_000,
             pids_limit: Some(-1),
             blkio_weight: 0,
+            ..Default::default()
         };
         p.oom_score_adj = 500;
         p.shm_size = 8 << 20;

@@ -475,3 +475,130 @@ fn masked_paths_annotations_console_size_and_blkio_weight() {
         (400, "Range of blkio weight is from 10 to 1000".to_string())
     );
 }
+
+/// Device rules, block I/O limits and swappiness take effect; what berth cannot do is
+/// refused with Docker's message before anything is made.
+#[test]
+fn device_rules_block_io_swappiness_and_refusals() {
+    let d = daemon();
+    // Opening a device node needs a rule that allows it: without one the cgroup refuses
+    // (EPERM); with one the open reaches the kernel, which has no driver for major 42.
+    let open = |extra: &[&str]| {
+        let mut a = extra.to_vec();
+        a.extend([
+            "busybox",
+            "sh",
+            "-c",
+            "mknod /tmp/dev42 c 42 0; head -c1 /tmp/dev42 2>&1; true",
+        ]);
+        run(&d, &a)
+    };
+    let refused = open(&[]);
+    assert!(refused.contains("Operation not permitted"), "{refused}");
+    let reached = open(&["--device-cgroup-rule", "c 42:* rmw"]);
+    assert!(
+        !reached.contains("Operation not permitted") && reached.contains("No such device"),
+        "{reached}"
+    );
+    // A block device's read limit, as its cgroup shows it.
+    let disk = ["/dev/vda", "/dev/sda", "/dev/nvme0n1"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    if let (Some(disk), true) = (
+        disk,
+        Path::new("/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device").exists(),
+    ) {
+        let limit = format!("{disk}:1mb");
+        let out = run(
+            &d,
+            &[
+                "--device-read-bps",
+                &limit,
+                "busybox",
+                "cat",
+                "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device",
+            ],
+        );
+        assert!(out.trim().ends_with(" 1048576"), "{out}");
+    }
+    if Path::new("/sys/fs/cgroup/memory/memory.swappiness").exists() {
+        let out = run(
+            &d,
+            &[
+                "--memory-swappiness",
+                "7",
+                "busybox",
+                "cat",
+                "/sys/fs/cgroup/memory/memory.swappiness",
+            ],
+        );
+        assert_eq!(out.trim(), "7");
+    }
+    // The runtime is filled in; others are unknown.
+    d.docker_ok(&["create", "--name", "rt", "busybox", "true"]);
+    let shown: serde_json::Value = serde_json::from_str(&d.docker_ok(&["inspect", "rt"])).unwrap();
+    assert_eq!(shown[0]["HostConfig"]["Runtime"], "berth");
+    d.docker_ok(&["rm", "rt"]);
+    for (host_config, want) in [
+        (r#"{"Runtime":"kata"}"#, "Unknown runtime specified kata"),
+        (
+            r#"{"MemorySwappiness":101}"#,
+            "Invalid value: 101, valid memory swappiness range is 0-100",
+        ),
+        (
+            r#"{"DeviceCgroupRules":["x 1:2 rwm"]}"#,
+            "invalid device cgroup rule format: 'x 1:2 rwm'",
+        ),
+        (
+            r#"{"Isolation":"hyperv"}"#,
+            "Invalid isolation: \"hyperv\" - linux only supports 'default'",
+        ),
+        (r#"{"UsernsMode":"private"}"#, "invalid UsernsMode: private"),
+        (
+            r#"{"VolumeDriver":"nfs"}"#,
+            "error looking up volume plugin nfs: plugin \"nfs\" not found",
+        ),
+        (
+            r#"{"StorageOpt":{"size":"1G"}}"#,
+            "--storage-opt is supported only for overlay over xfs with 'pquota' mount option",
+        ),
+        (
+            r#"{"IOMaximumIOps":5}"#,
+            "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps",
+        ),
+        (
+            r#"{"DeviceRequests":[{"Driver":"","Count":-1,"Capabilities":[["gpu"]]}]}"#,
+            "could not select device driver \"\" with capabilities: [[\"gpu\"]]",
+        ),
+    ] {
+        let body = format!(r#"{{"Image":"busybox","Cmd":["true"],"HostConfig":{host_config}}}"#);
+        let r = d.post_json("/v1.44/containers/create", body.as_bytes());
+        assert_eq!(
+            (r.status, r.message()),
+            (400, want.to_string()),
+            "{host_config}"
+        );
+    }
+    // Windows' CPU percent is dropped with a warning, as on a Linux dockerd.
+    let r = d.post_json(
+        "/v1.44/containers/create",
+        br#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"CpuPercent":50}}"#,
+    );
+    assert_eq!(r.status, 201);
+    let warnings = r.json()["Warnings"].clone();
+    assert!(
+        warnings
+            .to_string()
+            .contains("does not support CPU percent"),
+        "{warnings}"
+    );
+    d.delete(&format!("/containers/{}", r.json()["Id"].as_str().unwrap()));
+    assert_eq!(
+        d.get("/containers/json?all=1")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}

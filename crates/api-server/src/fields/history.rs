@@ -59,7 +59,13 @@ const DOC_1_15: &str = "v1.15 document";
 const DOC_1_18: &str = "v1.18 document";
 /// moby's `api/docs/v1.N.md`, the request examples of versions past the seeds.
 const MOBY_DOC_1_19: &str = "moby api/docs/v1.19.md create example";
+const MOBY_DOC_1_20: &str = "moby api/docs/v1.20.md create example";
+const MOBY_DOC_1_21: &str = "moby api/docs/v1.21.md create example";
 const MOBY_DOC_1_22: &str = "moby api/docs/v1.22.md create example";
+const MOBY_DOC_1_24: &str = "moby api/docs/v1.24.md create example";
+/// Fields the v1.19–v1.24 documents never show: first described by the v1.25 definitions.
+const FIRST_IN_1_25: &str =
+    "absent from moby api/docs/v1.19–v1.24.md; first in the v1.25 definitions";
 const LOG_1_19: &str = "CHANGELOG v1.19";
 const LOG_1_20: &str = "CHANGELOG v1.20";
 const LOG_1_21: &str = "CHANGELOG v1.21";
@@ -371,6 +377,115 @@ pub(super) const ROWS: &[Row] = &[
     row(INSPECT, "HostConfig.ConsoleSize", "1.22", None, AFTER_1_18),
     row(INSPECT, "HostConfig.Sysctls", "1.24", None, LOG_1_24),
     row(INSPECT, "HostConfig.Mounts", "1.25", None, LOG_1_25),
+    row(
+        INSPECT,
+        "HostConfig.BlkioWeightDevice",
+        "1.22",
+        None,
+        MOBY_DOC_1_22,
+    ),
+    row(
+        INSPECT,
+        "HostConfig.BlkioDeviceReadBps",
+        "1.22",
+        None,
+        MOBY_DOC_1_22,
+    ),
+    row(
+        INSPECT,
+        "HostConfig.BlkioDeviceWriteBps",
+        "1.22",
+        None,
+        MOBY_DOC_1_22,
+    ),
+    row(
+        INSPECT,
+        "HostConfig.BlkioDeviceReadIOps",
+        "1.22",
+        None,
+        MOBY_DOC_1_22,
+    ),
+    row(
+        INSPECT,
+        "HostConfig.BlkioDeviceWriteIOps",
+        "1.22",
+        None,
+        MOBY_DOC_1_22,
+    ),
+    row(
+        INSPECT,
+        "HostConfig.MemorySwappiness",
+        "1.20",
+        None,
+        MOBY_DOC_1_20,
+    ),
+    row(
+        INSPECT,
+        "HostConfig.VolumeDriver",
+        "1.21",
+        None,
+        MOBY_DOC_1_21,
+    ),
+    row(
+        INSPECT,
+        "HostConfig.CpuPercent",
+        "1.24",
+        None,
+        MOBY_DOC_1_24,
+    ),
+    row(
+        INSPECT,
+        "HostConfig.IOMaximumBandwidth",
+        "1.24",
+        None,
+        MOBY_DOC_1_24,
+    ),
+    row(
+        INSPECT,
+        "HostConfig.IOMaximumIOps",
+        "1.24",
+        None,
+        MOBY_DOC_1_24,
+    ),
+    row(
+        INSPECT,
+        "HostConfig.CpuRealtimePeriod",
+        "1.25",
+        None,
+        FIRST_IN_1_25,
+    ),
+    row(INSPECT, "HostConfig.Runtime", "1.25", None, FIRST_IN_1_25),
+    row(
+        INSPECT,
+        "HostConfig.StorageOpt",
+        "1.24",
+        None,
+        MOBY_DOC_1_24,
+    ),
+    row(
+        INSPECT,
+        "HostConfig.KernelMemory",
+        "1.21",
+        Some("1.42"),
+        MOBY_DOC_1_21,
+    ),
+    row(
+        INSPECT,
+        "HostConfig.CpuRealtimeRuntime",
+        "1.25",
+        None,
+        FIRST_IN_1_25,
+    ),
+    row(
+        INSPECT,
+        "HostConfig.UsernsMode",
+        "1.25",
+        None,
+        FIRST_IN_1_25,
+    ),
+    row(INSPECT, "HostConfig.Cgroup", "1.25", None, FIRST_IN_1_25),
+    row(INSPECT, "HostConfig.CpuCount", "1.25", None, FIRST_IN_1_25),
+    row(INSPECT, "HostConfig.Isolation", "1.25", None, FIRST_IN_1_25),
     row(INSPECT, "Config.Healthcheck", "1.24", None, LOG_1_24),
     row(INSPECT, "Config.Healthcheck.Test", "1.24", None, LOG_1_24),
     row(

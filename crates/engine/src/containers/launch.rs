@@ -409,6 +409,7 @@ impl ContainerService {
             rlimits: settings::rlimits(h)?,
             shared_namespaces: self.shared_namespaces(h, netns)?,
             devices: settings::devices(h)?,
+            device_rules: settings::device_rules(h)?,
             mounts,
             tmpfs_mounts,
             shm: self.shm_for(rec)?,

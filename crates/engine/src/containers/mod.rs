@@ -56,7 +56,7 @@ pub use spec::{
     tmpfs_data, BindFlags, CgroupnsMode, Config, ContainerSpec, Device, Healthcheck, HostConfig,
     IpcMode, LogConfig, LogDriver, MountKind, MountSpec, NamespaceMode, NetworkMode, Port,
     PortBinding, Propagation, RawMount, RestartPolicy, Streams, TmpfsFlags, Ulimit, UtsMode,
-    VolumeDriver, VolumeFlags,
+    VolumeDriver, VolumeFlags, RUNTIME,
 };
 pub use stats::{StatsMode, StatsPair};
 pub use stop::StopOptions;

@@ -5,12 +5,12 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use berth_runtime::security;
-use berth_runtime::spec::{Device, Resources, Rlimit};
+use berth_runtime::spec::{BlkioDevices, Device, Resources, Rlimit};
 
 use super::record::ContainerRecord;
 use super::spec::{
     tmpfs_options, CgroupnsMode, HostConfig, IpcMode, NetworkMode, Propagation, RestartPolicy,
-    UtsMode,
+    UtsMode, RUNTIME,
 };
 use crate::error::EngineError;
 
@@ -75,6 +75,59 @@ pub fn validate(h: &HostConfig) -> Result<(), EngineError> {
         tmpfs_options(options)?;
     }
     sysctls(h)?;
+    if let Some(v) = h.memory_swappiness {
+        if v != -1 && !(0..=100).contains(&v) {
+            return Err(invalid(format!(
+                "Invalid value: {v}, valid memory swappiness range is 0-100"
+            )));
+        }
+    }
+    for rule in h.device_cgroup_rules.iter().flatten() {
+        DeviceRule::parse(rule)?;
+    }
+    for (path, weight) in h.blkio_weight_device.iter().flatten() {
+        if !(10..=1000).contains(weight) {
+            return Err(invalid(format!(
+                "invalid weight for device: {path}:{weight} (range of blkio weight is from 10 to 1000)"
+            )));
+        }
+    }
+    block_devices(h)?;
+    if h.cpu_realtime_period != 0 || h.cpu_realtime_runtime != 0 {
+        for (what, v, file) in [
+            ("period", h.cpu_realtime_period, "cpu.rt_period_us"),
+            ("runtime", h.cpu_realtime_runtime, "cpu.rt_runtime_us"),
+        ] {
+            if v != 0 && !Path::new("/sys/fs/cgroup/cpu").join(file).exists() {
+                return Err(invalid(format!(
+                    "Your kernel does not support cgroup cpu real-time {what}"
+                )));
+            }
+        }
+        if h.cpu_realtime_period != 0 && h.cpu_realtime_runtime > h.cpu_realtime_period {
+            return Err(invalid(
+                "cpu real-time runtime cannot be higher than cpu real-time period",
+            ));
+        }
+    }
+    if !matches!(h.isolation.as_str(), "" | "default") {
+        return Err(invalid(format!(
+            "Invalid isolation: {:?} - linux only supports 'default'",
+            h.isolation
+        )));
+    }
+    if !h.runtime.is_empty() && h.runtime != RUNTIME {
+        return Err(invalid(format!("Unknown runtime specified {}", h.runtime)));
+    }
+    if !matches!(h.userns_mode.as_str(), "" | "host") {
+        return Err(invalid(format!("invalid UsernsMode: {}", h.userns_mode)));
+    }
+    if !matches!(h.volume_driver.as_str(), "" | "local") {
+        return Err(invalid(format!(
+            "error looking up volume plugin {0}: plugin \"{0}\" not found",
+            h.volume_driver
+        )));
+    }
     if let IpcMode::Container(_) = h.ipc_mode {
         if h.shm_size > 0 {
             return Err(invalid(
@@ -121,7 +174,135 @@ pub fn fill_defaults(h: &mut HostConfig) -> Vec<String> {
                 .to_string(),
         );
     }
+    if h.runtime.is_empty() {
+        h.runtime = RUNTIME.to_string();
+    }
+    // -1 is the kernel's default, as no value at all (Docker's `fixMemorySwappiness`).
+    if h.memory_swappiness == Some(-1) {
+        h.memory_swappiness = None;
+    }
+    if h.memory_swappiness.is_some()
+        && !Path::new("/sys/fs/cgroup/memory/memory.swappiness").exists()
+    {
+        h.memory_swappiness = None;
+        warnings.push("Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.".into());
+    }
+    if h.cpu_percent > 0 {
+        h.cpu_percent = 0;
+        warnings.push("linux does not support CPU percent. Percent discarded.".into());
+    }
+    if h.kernel_memory_tcp > 0 {
+        h.kernel_memory_tcp = 0;
+        warnings.push("Setting a kernel memory TCP limit is deprecated and berth does not support it. Limit discarded.".into());
+    }
+    if h.oom_kill_disable == Some(true) && h.memory == 0 {
+        warnings.push("OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.".into());
+    }
+    if h.blkio_weight_device
+        .as_ref()
+        .is_some_and(|l| !l.is_empty())
+        && !blkio_file("blkio.weight_device")
+    {
+        h.blkio_weight_device = Some(Vec::new());
+        warnings.push("Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.".into());
+    }
+    for (list, file, message) in [
+        (&mut h.blkio_device_read_bps, "blkio.throttle.read_bps_device", "Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded."),
+        (&mut h.blkio_device_write_bps, "blkio.throttle.write_bps_device", "Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS write limit discarded."),
+        (&mut h.blkio_device_read_iops, "blkio.throttle.read_iops_device", "Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit discarded."),
+        (&mut h.blkio_device_write_iops, "blkio.throttle.write_iops_device", "Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded."),
+    ] {
+        if list.as_ref().is_some_and(|l| !l.is_empty()) && !blkio_file(file) {
+            *list = Some(Vec::new());
+            warnings.push(message.into());
+        }
+    }
     warnings
+}
+
+/// Whether the cgroup v1 blkio hierarchy has `file`.
+fn blkio_file(file: &str) -> bool {
+    Path::new("/sys/fs/cgroup/blkio").join(file).exists()
+}
+
+/// A device cgroup rule: `c 1:3 rwm`, `b *:* r`, `a *:* rwm` (Docker's
+/// `deviceCgroupRuleRegex`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRule {
+    /// `c`, `b` or `a`.
+    pub kind: char,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    pub access: String,
+}
+
+impl DeviceRule {
+    pub fn parse(rule: &str) -> Result<DeviceRule, EngineError> {
+        let bad = || invalid(format!("invalid device cgroup rule format: '{rule}'"));
+        let mut parts = rule.split(' ');
+        let (Some(kind), Some(numbers), Some(access), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let kind = match kind {
+            "a" | "b" | "c" => kind.chars().next().expect("one letter"),
+            _ => return Err(bad()),
+        };
+        let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
+        let number = |n: &str| -> Result<Option<i64>, EngineError> {
+            match n {
+                "*" => Ok(None),
+                n => n.parse().map(Some).map_err(|_| bad()),
+            }
+        };
+        if access.is_empty()
+            || access.len() > 3
+            || !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm'))
+        {
+            return Err(bad());
+        }
+        Ok(DeviceRule {
+            kind,
+            major: number(major)?,
+            minor: number(minor)?,
+            access: access.to_string(),
+        })
+    }
+}
+
+/// The block devices of the per-device blkio settings, each `(major, minor)` with its value;
+/// a path that is not a block device is Docker's 400.
+fn block_devices(h: &HostConfig) -> Result<BlkioDevices, EngineError> {
+    let lookup = |path: &str| -> Result<(i64, i64), EngineError> {
+        let meta = std::fs::metadata(path).map_err(|e| invalid(format!("stat {path}: {e}")))?;
+        if !meta.file_type().is_block_device() {
+            return Err(invalid(format!("{path} is not a block device")));
+        }
+        let rdev = meta.rdev();
+        Ok((
+            rustix::fs::major(rdev) as i64,
+            rustix::fs::minor(rdev) as i64,
+        ))
+    };
+    let each = |list: &Option<Vec<(String, u64)>>| -> Result<Vec<(i64, i64, u64)>, EngineError> {
+        list.iter()
+            .flatten()
+            .map(|(p, v)| lookup(p).map(|(a, b)| (a, b, *v)))
+            .collect()
+    };
+    Ok(BlkioDevices {
+        weight: h
+            .blkio_weight_device
+            .iter()
+            .flatten()
+            .map(|(p, w)| lookup(p).map(|(a, b)| (a, b, *w)))
+            .collect::<Result<_, _>>()?,
+        read_bps: each(&h.blkio_device_read_bps)?,
+        write_bps: each(&h.blkio_device_write_bps)?,
+        read_iops: each(&h.blkio_device_read_iops)?,
+        write_iops: each(&h.blkio_device_write_iops)?,
+    })
 }
 
 fn blkio_weight_supported() -> bool {
@@ -328,6 +509,10 @@ pub fn resources(h: &HostConfig) -> Result<Resources, EngineError> {
         // Zero or less is unlimited, as Docker reads it.
         pids_limit: h.pids_limit.map(|l| if l <= 0 { -1 } else { l }),
         blkio_weight: h.blkio_weight,
+        blkio_devices: block_devices(h)?,
+        memory_swappiness: h.memory_swappiness.and_then(|v| u64::try_from(v).ok()),
+        cpu_realtime_period: h.cpu_realtime_period.max(0) as u64,
+        cpu_realtime_runtime: h.cpu_realtime_runtime,
     })
 }
 
@@ -451,6 +636,22 @@ fn device_of(
         gid: meta.gid(),
         permissions: permissions.to_string(),
     }))
+}
+
+/// `DeviceCgroupRules` as the runtime takes them.
+pub fn device_rules(h: &HostConfig) -> Result<Vec<berth_runtime::spec::DeviceAllow>, EngineError> {
+    h.device_cgroup_rules
+        .iter()
+        .flatten()
+        .map(|r| {
+            DeviceRule::parse(r).map(|d| berth_runtime::spec::DeviceAllow {
+                kind: d.kind,
+                major: d.major,
+                minor: d.minor,
+                access: d.access,
+            })
+        })
+        .collect()
 }
 
 /// `Devices`, plus every host device when privileged.

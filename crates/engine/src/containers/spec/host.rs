@@ -77,7 +77,36 @@ pub struct HostConfig {
     pub annotations: Option<BTreeMap<String, String>>,
     /// The terminal's first size, `(height, width)`.
     pub console_size: Option<(u16, u16)>,
+    /// Relative block I/O weight per device (path, 10–1000).
+    pub blkio_weight_device: Option<Vec<(String, u16)>>,
+    /// Block I/O limits per device (path, bytes or operations per second).
+    pub blkio_device_read_bps: Option<Vec<(String, u64)>>,
+    pub blkio_device_write_bps: Option<Vec<(String, u64)>>,
+    pub blkio_device_read_iops: Option<Vec<(String, u64)>>,
+    pub blkio_device_write_iops: Option<Vec<(String, u64)>>,
+    /// Real-time scheduling budget (µs).
+    pub cpu_realtime_period: i64,
+    pub cpu_realtime_runtime: i64,
+    /// Device cgroup rules as Docker spells them (`c 1:3 rwm`), checked at create.
+    pub device_cgroup_rules: Option<Vec<String>>,
+    /// 0–100; `None` leaves the kernel's.
+    pub memory_swappiness: Option<i64>,
+    /// Windows' CPU percent and deprecated kernel memory TCP limit: dropped with a warning.
+    pub cpu_percent: i64,
+    pub cpu_count: i64,
+    pub kernel_memory_tcp: i64,
+    /// `""` or `default`.
+    pub isolation: String,
+    /// The runtime's name ([`RUNTIME`], filled in at create).
+    pub runtime: String,
+    /// `""` or `host`: no user namespace either way.
+    pub userns_mode: String,
+    /// `""` or `local`.
+    pub volume_driver: String,
 }
+
+/// The name of berth's OCI runtime, as `/info` lists it and `HostConfig.Runtime` shows it.
+pub const RUNTIME: &str = "berth";
 
 /// `IpcMode`: whose IPC namespace the container has, and whether its `/dev/shm` can be
 /// joined.

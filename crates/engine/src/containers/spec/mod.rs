@@ -18,7 +18,7 @@ use crate::error::EngineError;
 
 pub use host::{
     CgroupnsMode, Device, HostConfig, IpcMode, LogConfig, LogDriver, NamespaceMode, NetworkMode,
-    PortBinding, RestartPolicy, Ulimit, UtsMode,
+    PortBinding, RestartPolicy, Ulimit, UtsMode, RUNTIME,
 };
 pub use mounts::{
     tmpfs_data, tmpfs_options, BindFlags, MountKind, MountSpec, Propagation, RawMount, TmpfsFlags,
