@@ -543,7 +543,9 @@ impl ImageBackend for Daemon {
             author: c.author.clone(),
             config: container_config(c.config.as_ref()),
             architecture: c.architecture.clone(),
+            variant: c.variant.clone(),
             os: c.os.clone(),
+            os_version: c.os_version.clone(),
             size: img.size() as i64,
             virtual_size: img.size() as i64,
             root_fs: RootFs {

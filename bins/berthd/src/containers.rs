@@ -9,7 +9,7 @@ use berth_api_server::ApiError;
 use berth_api_types::container::{
     status_string, ContainerInspect, ContainerPruneReport, ContainerState, ContainerSummary,
     CreateBody, CreateResponse, GraphDriver, HostConfig, MountPoint, NetworkSettings, PortBinding,
-    PortSummary, TopResponse, UpdateBody, UpdateResponse,
+    PortSummary, SummaryHostConfig, TopResponse, UpdateBody, UpdateResponse,
 };
 use berth_api_types::container::{Health as WireHealth, HealthcheckResult};
 use berth_api_types::stats::{
@@ -472,6 +472,9 @@ impl ContainerBackend for Daemon {
                     mounts: mount_points(rec),
                     size_rw: l.size_rw,
                     size_root_fs: l.size_root_fs,
+                    host_config: SummaryHostConfig {
+                        network_mode: rec.spec.host.network_mode.to_string(),
+                    },
                 }
             })
             .collect())

@@ -353,6 +353,8 @@ pub fn config_to_wire(c: &Config) -> ContainerConfig {
             start_interval: h.start_interval,
             retries: h.retries,
         }),
+        shell: None,
+        args_escaped: false,
     }
 }
 

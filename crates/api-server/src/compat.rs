@@ -384,6 +384,8 @@ mod tests {
             },
             graph_driver: Default::default(),
             metadata: Default::default(),
+            variant: String::new(),
+            os_version: String::new(),
         };
         let old = image_inspect(ApiVersion::new(1, 11), img.clone());
         assert_eq!(old["id"], "b".repeat(64));

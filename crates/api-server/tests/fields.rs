@@ -19,6 +19,46 @@ const OMITTED: &[(Answer, &str, &str)] = &[
     (Answer::Version, "Experimental", "omitempty: only when true"),
     (
         Answer::ContainerInspect,
+        "Config.Shell",
+        "omitempty: a Dockerfile's SHELL",
+    ),
+    (
+        Answer::ContainerInspect,
+        "Config.ArgsEscaped",
+        "omitempty: Windows only",
+    ),
+    (
+        Answer::ImageInspect,
+        "Config.Shell",
+        "omitempty: a Dockerfile's SHELL",
+    ),
+    (
+        Answer::ImageInspect,
+        "Config.ArgsEscaped",
+        "omitempty: Windows only",
+    ),
+    (
+        Answer::ImageInspect,
+        "ContainerConfig.Shell",
+        "omitempty: a Dockerfile's SHELL",
+    ),
+    (
+        Answer::ImageInspect,
+        "ContainerConfig.ArgsEscaped",
+        "omitempty: Windows only",
+    ),
+    (
+        Answer::ImageInspect,
+        "OsVersion",
+        "omitempty: only when the image's config names one",
+    ),
+    (
+        Answer::ImageInspect,
+        "Variant",
+        "omitempty: only when the image's config names one",
+    ),
+    (
+        Answer::ContainerInspect,
         "HostConfig.Mounts",
         "omitempty: only when given",
     ),
@@ -133,10 +173,7 @@ const OMITTED: &[(Answer, &str, &str)] = &[
 
 /// Fields the table has that berth does not send yet.
 const NOT_YET: &[(Answer, &str)] = &[
-    (Answer::SystemDf, "Containers[].HostConfig"),
     (Answer::SystemDf, "Containers[].NetworkSettings"),
-    (Answer::ContainerInspect, "Config.ArgsEscaped"),
-    (Answer::ContainerInspect, "Config.Shell"),
     (Answer::ContainerInspect, "NetworkSettings.EndpointID"),
     (
         Answer::ContainerInspect,
@@ -167,14 +204,7 @@ const NOT_YET: &[(Answer, &str)] = &[
         Answer::ContainerInspect,
         "NetworkSettings.SecondaryIPv6Addresses",
     ),
-    (Answer::ContainerList, "[].HostConfig"),
     (Answer::ContainerList, "[].NetworkSettings"),
-    (Answer::ImageInspect, "Config.ArgsEscaped"),
-    (Answer::ImageInspect, "Config.Shell"),
-    (Answer::ImageInspect, "ContainerConfig.ArgsEscaped"),
-    (Answer::ImageInspect, "ContainerConfig.Shell"),
-    (Answer::ImageInspect, "OsVersion"),
-    (Answer::ImageInspect, "Variant"),
 ];
 
 /// The path of what holds `path`: `a` for `a.b`, `a[]` for `a[].b`, `a.*` for `a.*.b`, `""`

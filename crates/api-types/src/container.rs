@@ -45,6 +45,12 @@ pub struct ContainerConfig {
     /// How to tell whether the container works (API 1.24); sent only when set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<HealthConfig>,
+    /// The shell of a Dockerfile's shell forms (`SHELL`); sent only when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
+    /// Windows' command-line escaping; sent only when set.
+    #[serde(skip_serializing_if = "is_false")]
+    pub args_escaped: bool,
 }
 
 /// `Config.Healthcheck`: durations in nanoseconds, zero for "the default"; each sent only
@@ -477,6 +483,16 @@ pub struct ContainerSummary {
     pub size_rw: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_root_fs: Option<i64>,
+    /// The network mode (API 1.22).
+    #[serde(default)]
+    pub host_config: SummaryHostConfig,
+}
+
+/// `HostConfig` of a listed container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SummaryHostConfig {
+    pub network_mode: String,
 }
 
 /// One entry of a listed container's `Ports`: a port, and where it is published if it is.

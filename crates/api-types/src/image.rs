@@ -40,7 +40,13 @@ pub struct ImageInspect {
     pub author: String,
     pub config: ContainerConfig,
     pub architecture: String,
+    /// The CPU variant (`v8` of `arm64/v8`), sent only when the image names one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub variant: String,
     pub os: String,
+    /// `os.version` of the image's config, sent only when it has one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub os_version: String,
     pub size: i64,
     pub virtual_size: i64,
     #[serde(rename = "RootFS")]

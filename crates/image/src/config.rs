@@ -50,8 +50,16 @@ pub struct ImageConfig {
     pub config: Option<serde_json::Value>,
     #[serde(default)]
     pub architecture: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub variant: String,
     #[serde(default)]
     pub os: String,
+    #[serde(
+        default,
+        rename = "os.version",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub os_version: String,
     #[serde(default)]
     pub rootfs: RootFs,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

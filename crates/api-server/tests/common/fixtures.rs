@@ -152,6 +152,9 @@ pub fn one_container() -> Fake {
                 mounts: vec![data_volume()],
                 size_rw: None,
                 size_root_fs: None,
+                host_config: berth_api_types::container::SummaryHostConfig {
+                    network_mode: "default".into(),
+                },
             },
             inspect: inspect(),
             stats: ContainerStats {
@@ -232,6 +235,8 @@ pub fn one_image() -> Fake {
                 author: String::new(),
                 config: ContainerConfig::default(),
                 architecture: "amd64".into(),
+                variant: String::new(),
+                os_version: String::new(),
                 os: "linux".into(),
                 size: 2_000_000,
                 virtual_size: 2_000_000,
