@@ -144,6 +144,14 @@ const fn kept(
 const EVENTS_LEGACY: &str =
     "v1.5 document; moby's events.Message keeps status, id and from for older clients";
 
+/// The documents date `timeNano` (v1.21), `Type`/`Action`/`Actor` (v1.22) and `scope`, but
+/// dockerd's events router never shapes an event by version: every client gets the whole
+/// message, and today's clients pinned to an old version read it (docker CLI 28 with
+/// `DOCKER_API_VERSION=1.18` learns a `run --rm` container's exit code from
+/// `Actor.Attributes.exitCode`).
+const EVENTS_WHOLE: &str =
+    "dockerd sends the whole event at every version; clients pinned to old versions read Actor";
+
 /// The 1.25 definitions give the network prune report the volume report's field.
 const NETWORK_PRUNE_FIXED: &str =
     "v1.26 definitions correct v1.25's network prune report (NetworksDeleted, not VolumesDeleted); Docker 1.13 sent NetworksDeleted";
@@ -200,48 +208,13 @@ pub(super) const ROWS: &[Row] = &[
     kept(EVENTS, "id", "string", "1.5", EVENTS_LEGACY),
     kept(EVENTS, "from", "string", "1.5", EVENTS_LEGACY),
     row(EVENTS, "time", "1.5", None, DOC_1_5),
-    row(
-        EVENTS,
-        "timeNano",
-        "1.21",
-        None,
-        "moby api/docs/v1.21.md events example",
-    ),
-    row(
-        EVENTS,
-        "Type",
-        "1.22",
-        None,
-        "moby api/docs/v1.22.md events example",
-    ),
-    row(
-        EVENTS,
-        "Action",
-        "1.22",
-        None,
-        "moby api/docs/v1.22.md events example",
-    ),
-    row(
-        EVENTS,
-        "Actor",
-        "1.22",
-        None,
-        "moby api/docs/v1.22.md events example",
-    ),
-    row(
-        EVENTS,
-        "Actor.ID",
-        "1.22",
-        None,
-        "moby api/docs/v1.22.md events example",
-    ),
-    row(
-        EVENTS,
-        "Actor.Attributes",
-        "1.22",
-        None,
-        "moby api/docs/v1.22.md events example",
-    ),
+    row(EVENTS, "timeNano", "1.5", None, EVENTS_WHOLE),
+    row(EVENTS, "Type", "1.5", None, EVENTS_WHOLE),
+    row(EVENTS, "Action", "1.5", None, EVENTS_WHOLE),
+    row(EVENTS, "Actor", "1.5", None, EVENTS_WHOLE),
+    row(EVENTS, "Actor.ID", "1.5", None, EVENTS_WHOLE),
+    row(EVENTS, "Actor.Attributes", "1.5", None, EVENTS_WHOLE),
+    row(EVENTS, "scope", "1.5", None, EVENTS_WHOLE),
     row(
         "POST /networks/prune",
         "NetworksDeleted",
@@ -468,6 +441,13 @@ pub(super) const ROWS: &[Row] = &[
         "1.21",
         Some("1.42"),
         MOBY_DOC_1_21,
+    ),
+    row(
+        INSPECT,
+        "HostConfig.DiskQuota",
+        "1.25",
+        Some("1.40"),
+        FIRST_IN_1_25,
     ),
     row(
         INSPECT,
