@@ -155,7 +155,7 @@ impl ContainerService {
             let mut changed = entry.changed.subscribe();
             loop {
                 let in_start_period = started.elapsed() < timing.start_period;
-                let starting = entry.snapshot().state.health.as_ref().map(|h| h.status)
+                let starting = entry.peek(|r| r.state.health.as_ref().map(|h| h.status))
                     == Some(HealthStatus::Starting);
                 let wait = if in_start_period && starting {
                     timing.start_interval
@@ -165,8 +165,9 @@ impl ContainerService {
                 let deadline = tokio::time::Instant::now() + wait;
                 // Wake early only to notice the run ended.
                 loop {
-                    let current = entry.snapshot();
-                    if current.state.started_at != run || !current.state.status.is_active() {
+                    let ended =
+                        entry.peek(|r| r.state.started_at != run || !r.state.status.is_active());
+                    if ended {
                         return;
                     }
                     match tokio::time::timeout_at(deadline, changed.changed()).await {
@@ -175,28 +176,29 @@ impl ContainerService {
                         Ok(Ok(())) => {}
                     }
                 }
-                let current = entry.snapshot();
-                if current.state.status == Status::Paused {
+                let (id, paused) = entry.peek(|r| (r.id.clone(), r.state.status == Status::Paused));
+                if paused {
                     continue;
                 }
-                let result = svc.probe(&current.id, &command, timing.timeout).await;
+                let result = svc.probe(&id, &command, timing.timeout).await;
                 let in_start_period = started.elapsed() < timing.start_period;
-                let mut outcome = None;
                 // Kept in memory; written out (without a sync) when the status changes. The
                 // results of a probe a second are not worth a disk write each.
-                let rec = svc.update_in_memory(&entry, |r| {
+                let outcome = svc.update_in_memory(&entry, |r| {
                     if r.state.started_at != run {
-                        return;
+                        return None;
                     }
                     let health = r.state.health.get_or_insert_with(Health::starting);
                     let before = health.status;
                     health.record(result, in_start_period, timing.retries);
-                    outcome = Some((before, health.status));
+                    Some((before, health.status))
                 });
                 if let Some((_, after)) = outcome.filter(|(before, after)| before != after) {
+                    let rec = entry.snapshot();
                     if svc.write_record(&rec, false).is_err() {
                         return;
                     }
+                    entry.changed.send_modify(|n| *n += 1);
                     svc.publish(&rec, &format!("health_status: {}", after.as_str()), &[]);
                 }
             }

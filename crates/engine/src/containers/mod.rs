@@ -92,6 +92,11 @@ impl Entry {
     pub fn snapshot(&self) -> ContainerRecord {
         self.record.lock().expect("lock").clone()
     }
+
+    /// Reads part of the record without copying all of it (frequent readers: healthchecks).
+    pub fn peek<T>(&self, read: impl FnOnce(&ContainerRecord) -> T) -> T {
+        read(&self.record.lock().expect("lock"))
+    }
 }
 
 pub struct ContainerService {
@@ -251,20 +256,20 @@ impl ContainerService {
         Ok(rec)
     }
 
-    /// [`Self::update`] without the disk: the next update writes the change. For what a
-    /// crash may lose (a healthcheck's latest result, every probe).
-    pub(crate) fn update_in_memory(
+    /// [`Self::update`] without the disk and without waking anyone: for what a crash may lose
+    /// and nobody waits on (a healthcheck's latest result, every probe). Returns what `f`
+    /// returns, not a copy of the record.
+    pub(crate) fn update_in_memory<T>(
         &self,
         entry: &Entry,
-        f: impl FnOnce(&mut ContainerRecord),
-    ) -> ContainerRecord {
-        let rec = {
-            let mut r = entry.record.lock().expect("lock");
-            f(&mut r);
-            r.clone()
-        };
-        entry.changed.send_modify(|n| *n += 1);
-        rec
+        f: impl FnOnce(&mut ContainerRecord) -> T,
+    ) -> T {
+        f(&mut entry.record.lock().expect("lock"))
+    }
+
+    /// [`Self::publish`] reading the record in place rather than from a copy.
+    pub(crate) fn publish_for(&self, entry: &Entry, action: &str, extra: &[(&str, String)]) {
+        entry.peek(|rec| self.publish(rec, action, extra))
     }
 
     pub(crate) fn publish(&self, rec: &ContainerRecord, action: &str, extra: &[(&str, String)]) {

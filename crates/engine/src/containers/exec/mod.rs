@@ -71,6 +71,56 @@ pub(crate) struct Execs {
     map: std::sync::Mutex<HashMap<String, ExecRecord>>,
     /// The master side of each running exec's terminal, for resizes.
     terminals: std::sync::Mutex<HashMap<String, Arc<OwnedFd>>>,
+    /// Each container's process environment as its run started (from its bundle's spec,
+    /// which does not change during a run), keyed by container and run: every exec starts
+    /// from it, and healthchecks exec every second.
+    started_envs: std::sync::Mutex<HashMap<String, (String, Arc<Vec<String>>)>>,
+    /// Each container's home directories by user ID, as its `/etc/passwd` gave them during
+    /// the run (keyed like `started_envs`): an exec without `HOME` gets its user's, and
+    /// reading the file in the root every second was a healthcheck's largest cost. A user
+    /// added during the run is looked up when first seen.
+    homes: std::sync::Mutex<HashMap<String, (String, HashMap<u32, String>)>>,
+}
+
+impl Execs {
+    /// The home directory of `uid` in `container`'s run `run`, read by `read` once per run.
+    pub(crate) fn home(
+        &self,
+        container: &str,
+        run: &str,
+        uid: u32,
+        read: impl FnOnce() -> String,
+    ) -> String {
+        let mut homes = self.homes.lock().expect("lock");
+        let (r, by_uid) = homes
+            .entry(container.to_string())
+            .or_insert_with(|| (run.to_string(), HashMap::new()));
+        if r != run {
+            *r = run.to_string();
+            by_uid.clear();
+        }
+        by_uid.entry(uid).or_insert_with(read).clone()
+    }
+
+    /// The started environment of `container`'s run `run`, read by `read` once per run.
+    pub(crate) fn started_env(
+        &self,
+        container: &str,
+        run: &str,
+        read: impl FnOnce() -> Option<Vec<String>>,
+    ) -> Option<Arc<Vec<String>>> {
+        if let Some((r, env)) = self.started_envs.lock().expect("lock").get(container) {
+            if r == run {
+                return Some(env.clone());
+            }
+        }
+        let env = Arc::new(read()?);
+        self.started_envs
+            .lock()
+            .expect("lock")
+            .insert(container.to_string(), (run.to_string(), env.clone()));
+        Some(env)
+    }
 }
 
 /// How often finished execs are swept, as Docker's `execCommandGC` does: a finished exec can
@@ -93,6 +143,19 @@ impl Execs {
     }
 }
 
+/// Whether a container in `status` takes an exec, with Docker's messages.
+fn can_exec(status: Status, id: &str) -> Result<(), EngineError> {
+    match status {
+        Status::Running => Ok(()),
+        Status::Paused => Err(EngineError::Conflict(format!(
+            "Container {id} is paused, unpause the container before exec"
+        ))),
+        _ => Err(EngineError::Conflict(format!(
+            "Container {id} is not running"
+        ))),
+    }
+}
+
 fn describe(cfg: &ExecConfig) -> String {
     cfg.cmd.join(" ")
 }
@@ -100,22 +163,15 @@ fn describe(cfg: &ExecConfig) -> String {
 impl ContainerService {
     fn running_container(&self, name: &str) -> Result<ContainerRecord, EngineError> {
         let rec = self.entry(name)?.snapshot();
-        match rec.state.status {
-            Status::Running => Ok(rec),
-            Status::Paused => Err(EngineError::Conflict(format!(
-                "Container {} is paused, unpause the container before exec",
-                rec.id
-            ))),
-            _ => Err(EngineError::Conflict(format!(
-                "Container {} is not running",
-                rec.id
-            ))),
-        }
+        can_exec(rec.state.status, &rec.id)?;
+        Ok(rec)
     }
 
     /// `POST /containers/(id)/exec`.
     pub fn exec_create(&self, container: &str, cfg: ExecConfig) -> Result<String, EngineError> {
-        let rec = self.running_container(container)?;
+        let entry = self.entry(container)?;
+        let container_id =
+            entry.peek(|r| can_exec(r.state.status, &r.id).map(|()| r.id.clone()))?;
         if cfg.cmd.is_empty() {
             return Err(EngineError::InvalidParameter(
                 "No exec command specified".into(),
@@ -128,7 +184,7 @@ impl ContainerService {
             id.clone(),
             ExecRecord {
                 id: id.clone(),
-                container_id: rec.id.clone(),
+                container_id,
                 config: cfg,
                 running: false,
                 exit_code: None,
@@ -136,8 +192,8 @@ impl ContainerService {
                 removable: false,
             },
         );
-        self.publish(
-            &rec,
+        self.publish_for(
+            &entry,
             &format!("exec_create: {what}"),
             &[("execID", id.clone())],
         );
@@ -228,6 +284,12 @@ impl ContainerService {
             .lock()
             .expect("lock")
             .retain(|_, e| e.container_id != container_id);
+        self.execs
+            .started_envs
+            .lock()
+            .expect("lock")
+            .remove(container_id);
+        self.execs.homes.lock().expect("lock").remove(container_id);
     }
 }
 

@@ -104,7 +104,11 @@ impl ContainerService {
         let (uid, gid, additional_gids) = users.resolve(&user)?;
         // The container's processes' environment as it started (with its link variables,
         // PATH and HOSTNAME), then the exec's own, as Docker builds it.
-        let mut env: Vec<String> = started_env(&self.paths.bundle(&rec.id))
+        let bundle = self.paths.bundle(&rec.id);
+        let mut env: Vec<String> = self
+            .execs
+            .started_env(&rec.id, &rec.state.started_at, || started_env(&bundle))
+            .map(|e| e.as_ref().clone())
             .unwrap_or_else(|| rec.spec.config.env.clone().unwrap_or_default());
         // TERM=xterm was the container's terminal's; an exec gets its own below.
         let own_term = rec
@@ -134,7 +138,10 @@ impl ContainerService {
             env.push("TERM=xterm".to_string());
         }
         if !env.iter().any(|e| env_key(e) == "HOME") {
-            env.push(format!("HOME={}", users.home_dir(uid)));
+            let home = self
+                .execs
+                .home(&rec.id, &rec.state.started_at, uid, || users.home_dir(uid));
+            env.push(format!("HOME={home}"));
         }
         let request = ExecRequest {
             args: cfg.cmd.clone(),
@@ -229,8 +236,8 @@ impl ContainerService {
                 e.exit_code = Some(code);
             }
             if let Ok(entry) = svc.entry(&container_id) {
-                svc.publish(
-                    &entry.snapshot(),
+                svc.publish_for(
+                    &entry,
                     "exec_die",
                     &[("execID", id.clone()), ("exitCode", code.to_string())],
                 );
