@@ -72,14 +72,41 @@ pub(crate) struct Execs {
     /// The master side of each running exec's terminal, for resizes.
     terminals: std::sync::Mutex<HashMap<String, Arc<OwnedFd>>>,
     /// Each container's process environment as its run started (from its bundle's spec,
-    /// which does not change during a run), keyed by container and run: every exec starts
-    /// from it, and healthchecks exec every second.
-    started_envs: std::sync::Mutex<HashMap<String, (String, Arc<Vec<String>>)>>,
+    /// which does not change during a run): every exec starts from it, and healthchecks
+    /// exec every second.
+    started_envs: PerRun<Option<Arc<Vec<String>>>>,
     /// Each container's home directories by user ID, as its `/etc/passwd` gave them during
-    /// the run (keyed like `started_envs`): an exec without `HOME` gets its user's, and
-    /// reading the file in the root every second was a healthcheck's largest cost. A user
-    /// added during the run is looked up when first seen.
-    homes: std::sync::Mutex<HashMap<String, (String, HashMap<u32, String>)>>,
+    /// the run: an exec without `HOME` gets its user's, and reading the file in the root
+    /// every second was a healthcheck's largest cost. A user added during the run is looked
+    /// up when first seen.
+    homes: PerRun<HashMap<u32, String>>,
+}
+
+/// A value that holds for one run of each container: kept by container ID, started afresh
+/// when the container's run (its start time) changes.
+pub(crate) struct PerRun<T>(std::sync::Mutex<HashMap<String, (String, T)>>);
+
+impl<T> Default for PerRun<T> {
+    fn default() -> Self {
+        PerRun(Default::default())
+    }
+}
+
+impl<T: Default> PerRun<T> {
+    fn with<R>(&self, container: &str, run: &str, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut map = self.0.lock().expect("lock");
+        let slot = map
+            .entry(container.to_string())
+            .or_insert_with(|| (run.to_string(), T::default()));
+        if slot.0 != run {
+            *slot = (run.to_string(), T::default());
+        }
+        f(&mut slot.1)
+    }
+
+    fn forget(&self, container: &str) {
+        self.0.lock().expect("lock").remove(container);
+    }
 }
 
 impl Execs {
@@ -91,15 +118,9 @@ impl Execs {
         uid: u32,
         read: impl FnOnce() -> String,
     ) -> String {
-        let mut homes = self.homes.lock().expect("lock");
-        let (r, by_uid) = homes
-            .entry(container.to_string())
-            .or_insert_with(|| (run.to_string(), HashMap::new()));
-        if r != run {
-            *r = run.to_string();
-            by_uid.clear();
-        }
-        by_uid.entry(uid).or_insert_with(read).clone()
+        self.homes.with(container, run, |by_uid| {
+            by_uid.entry(uid).or_insert_with(read).clone()
+        })
     }
 
     /// The started environment of `container`'s run `run`, read by `read` once per run.
@@ -109,17 +130,12 @@ impl Execs {
         run: &str,
         read: impl FnOnce() -> Option<Vec<String>>,
     ) -> Option<Arc<Vec<String>>> {
-        if let Some((r, env)) = self.started_envs.lock().expect("lock").get(container) {
-            if r == run {
-                return Some(env.clone());
+        self.started_envs.with(container, run, |env| {
+            if env.is_none() {
+                *env = read().map(Arc::new);
             }
-        }
-        let env = Arc::new(read()?);
-        self.started_envs
-            .lock()
-            .expect("lock")
-            .insert(container.to_string(), (run.to_string(), env.clone()));
-        Some(env)
+            env.clone()
+        })
     }
 }
 
@@ -284,17 +300,31 @@ impl ContainerService {
             .lock()
             .expect("lock")
             .retain(|_, e| e.container_id != container_id);
-        self.execs
-            .started_envs
-            .lock()
-            .expect("lock")
-            .remove(container_id);
-        self.execs.homes.lock().expect("lock").remove(container_id);
+        self.execs.started_envs.forget(container_id);
+        self.execs.homes.forget(container_id);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn per_run_values_last_one_run() {
+        let homes: PerRun<HashMap<u32, String>> = PerRun::default();
+        let read = |v: &'static str| move || v.to_string();
+        let home = |run: &str, uid: u32, v: &'static str| {
+            homes.with("c1", run, |m| m.entry(uid).or_insert_with(read(v)).clone())
+        };
+        assert_eq!(home("run1", 0, "/root"), "/root");
+        assert_eq!(home("run1", 0, "/elsewhere"), "/root", "read once per run");
+        assert_eq!(
+            home("run1", 7, "/home/u"),
+            "/home/u",
+            "a new user is looked up"
+        );
+        assert_eq!(home("run2", 0, "/new"), "/new", "a new run reads again");
+        homes.forget("c1");
+        assert_eq!(home("run2", 0, "/again"), "/again");
+    }
     use super::*;
 
     #[test]
