@@ -473,6 +473,26 @@ fn healthchecks_with_the_cli() {
         "{log}"
     );
 
+    // A probe's output is what it wrote to stdout and stderr, in the order it wrote it.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talky",
+        "--health-cmd",
+        "echo one; echo two >&2; echo three",
+        "--health-interval",
+        "1s",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    eventually("talky probed", Duration::from_secs(20), || {
+        health("talky") == "healthy"
+    });
+    let log = d.get("/containers/talky/json").json()["State"]["Health"]["Log"][0].clone();
+    assert_eq!(log["Output"], "one\ntwo\nthree\n", "{log}");
+
     // No healthcheck: no Health at all.
     d.docker_ok(&["run", "-d", "--name", "plain", "busybox", "sleep", "1000"]);
     let state = d.get("/containers/plain/json").json()["State"].clone();

@@ -226,7 +226,8 @@ impl ContainerService {
             attach_stderr: true,
             ..Default::default()
         };
-        let id = match self.exec_create(container, cfg) {
+        // One stream, as Docker keeps a probe's output in one buffer.
+        let id = match self.create_exec(container, cfg, true) {
             Ok(id) => id,
             Err(e) => return failed(e.to_string()),
         };
@@ -239,10 +240,8 @@ impl ContainerService {
         };
         let read = async move {
             let mut out = Vec::new();
-            let mut err = Vec::new();
-            let (mut stdout, mut stderr) = (io.stdout, io.stderr);
-            let _ = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
-            out.extend(err);
+            let mut stdout = io.stdout;
+            let _ = stdout.read_to_end(&mut out).await;
             (out, io.done.await.unwrap_or(-1))
         };
         let result = match tokio::time::timeout(timeout, read).await {

@@ -336,10 +336,8 @@ fn sysctls(h: &HostConfig) -> Result<(), EngineError> {
                 )));
             }
         } else if key.starts_with("net.") {
-            if matches!(
-                h.network_mode,
-                NetworkMode::Host | NetworkMode::Container(_)
-            ) {
+            // Another container's namespace is not the host's: the runtime allows it there.
+            if h.network_mode == NetworkMode::Host {
                 return Err(invalid(format!(
                     "sysctl {key:?} not allowed in host network namespace"
                 )));

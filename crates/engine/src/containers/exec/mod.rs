@@ -51,6 +51,8 @@ pub struct ExecRecord {
     pub pid: i32,
     /// Seen finished by a sweep ([`Execs::sweep`]): the next one forgets it.
     pub removable: bool,
+    /// stderr goes down stdout's pipe (healthcheck probes).
+    pub(crate) combined_output: bool,
 }
 
 /// The streams of a started exec.
@@ -185,6 +187,16 @@ impl ContainerService {
 
     /// `POST /containers/(id)/exec`.
     pub fn exec_create(&self, container: &str, cfg: ExecConfig) -> Result<String, EngineError> {
+        self.create_exec(container, cfg, false)
+    }
+
+    /// An exec whose stdout and stderr are one stream (`combined_output`).
+    pub(crate) fn create_exec(
+        &self,
+        container: &str,
+        cfg: ExecConfig,
+        combined_output: bool,
+    ) -> Result<String, EngineError> {
         let entry = self.entry(container)?;
         let container_id =
             entry.peek(|r| can_exec(r.state.status, &r.id).map(|()| r.id.clone()))?;
@@ -206,6 +218,7 @@ impl ContainerService {
                 exit_code: None,
                 pid: 0,
                 removable: false,
+                combined_output,
             },
         );
         self.publish_for(

@@ -31,11 +31,15 @@ pub(super) struct ExecPipes {
 pub(super) struct OurEnds {
     stdin: Option<tokio::net::unix::pipe::Sender>,
     stdout: tokio::net::unix::pipe::Receiver,
-    stderr: tokio::net::unix::pipe::Receiver,
+    /// `None` when stderr shares stdout's pipe.
+    stderr: Option<tokio::net::unix::pipe::Receiver>,
 }
 
 impl ExecPipes {
-    pub(super) fn new(attach_stdin: bool) -> Result<ExecPipes, EngineError> {
+    /// With `combined`, stdout and stderr are one pipe: the output arrives interleaved as the
+    /// process wrote it (a healthcheck's, which Docker keeps as one buffer), with one pipe
+    /// fewer to make and watch.
+    pub(super) fn new(attach_stdin: bool, combined: bool) -> Result<ExecPipes, EngineError> {
         let pipe = || {
             rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
                 .map_err(|e| internal_io("pipe", e.into()))
@@ -49,17 +53,23 @@ impl ExecPipes {
             let null = std::fs::File::open("/dev/null").map_err(|e| internal_io("/dev/null", e))?;
             (OwnedFd::from(null), None)
         };
-        let (out_r, out_w) = pipe()?;
-        let (err_r, err_w) = pipe()?;
         let receiver = |fd| {
             tokio::net::unix::pipe::Receiver::from_owned_fd(fd).map_err(|e| internal_io("pipe", e))
+        };
+        let (out_r, out_w) = pipe()?;
+        let (err_w, stderr) = if combined {
+            let w = out_w.try_clone().map_err(|e| internal_io("pipe", e))?;
+            (w, None)
+        } else {
+            let (err_r, err_w) = pipe()?;
+            (err_w, Some(receiver(err_r)?))
         };
         Ok(ExecPipes {
             theirs: [stdin_theirs, out_w, err_w],
             ours: OurEnds {
                 stdin,
                 stdout: receiver(out_r)?,
-                stderr: receiver(err_r)?,
+                stderr,
             },
         })
     }
@@ -186,7 +196,7 @@ impl ContainerService {
         let pipes = if cfg.tty {
             None
         } else {
-            Some(ExecPipes::new(cfg.attach_stdin)?)
+            Some(ExecPipes::new(cfg.attach_stdin, exec.combined_output)?)
         };
         let (theirs, ours) = match pipes {
             Some(p) => (Some(p.theirs), Some(p.ours)),
@@ -248,7 +258,10 @@ impl ContainerService {
             Some(o) => (
                 o.stdin.map(|w| Box::pin(w) as Writer),
                 Box::pin(o.stdout),
-                Box::pin(o.stderr),
+                match o.stderr {
+                    Some(e) => Box::pin(e) as Reader,
+                    None => Box::pin(tokio::io::empty()),
+                },
             ),
             None => {
                 let master = match terminal_rx.await {
