@@ -351,6 +351,7 @@ mod tests {
             exit_code,
             pid: 0,
             removable: false,
+            combined_output: false,
         };
         {
             let mut map = execs.map.lock().unwrap();
