@@ -125,12 +125,22 @@ pub fn unmount_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The mount point holding `path` and whether that mount is shared and whether it is a
-/// slave (by `/proc/self/mountinfo`), to check a bind's propagation before it is asked for.
-pub fn propagation_of(path: &Path) -> Option<(String, bool, bool)> {
+/// The mount that holds a path, and how mounts propagate to and from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldingMount {
+    pub mount_point: String,
+    /// In a peer group (`shared:N`).
+    pub shared: bool,
+    /// Receives from a master (`master:N`).
+    pub slave: bool,
+}
+
+/// The mount holding `path` (by `/proc/self/mountinfo`), to check a bind's propagation
+/// before it is asked for.
+pub fn holding_mount(path: &Path) -> Option<HoldingMount> {
     let path = std::fs::canonicalize(path).ok()?;
     let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mut best: Option<(String, bool, bool)> = None;
+    let mut best: Option<HoldingMount> = None;
     for line in info.lines() {
         let fields: Vec<&str> = line.split(' ').collect();
         let Some(mount_point) = fields.get(4) else {
@@ -149,9 +159,13 @@ pub fn propagation_of(path: &Path) -> Option<(String, bool, bool)> {
         // Later lines are mounted over earlier ones at the same point.
         if best
             .as_ref()
-            .is_none_or(|(b, _, _)| mount_point.len() >= b.len())
+            .is_none_or(|b| mount_point.len() >= b.mount_point.len())
         {
-            best = Some((mount_point.to_string(), shared, slave));
+            best = Some(HoldingMount {
+                mount_point: mount_point.to_string(),
+                shared,
+                slave,
+            });
         }
     }
     best
@@ -171,6 +185,16 @@ pub fn is_mounted(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mount_holding_a_path_is_the_deepest() {
+        assert_eq!(
+            holding_mount(Path::new("/proc/self")).unwrap().mount_point,
+            "/proc"
+        );
+        assert_eq!(holding_mount(Path::new("/")).unwrap().mount_point, "/");
+        assert!(holding_mount(Path::new("/no/such/berth/path")).is_none());
+    }
 
     #[test]
     fn options_list_layers_top_first() {

@@ -71,19 +71,18 @@ impl std::fmt::Display for Steps {
 /// Docker's check before a bind that propagates mounts: the mount holding its source must be
 /// shared (`shared`, `rshared`) or at least a slave (`slave`, `rslave`).
 fn check_source_propagation(source: &str, need_shared: bool) -> Result<(), EngineError> {
-    let Some((mount_point, shared, slave)) =
-        berth_runtime::rootfs::propagation_of(Path::new(source))
-    else {
+    let Some(held) = berth_runtime::rootfs::holding_mount(Path::new(source)) else {
         return Err(EngineError::InvalidParameter(format!(
             "cannot find the mount of {source}"
         )));
     };
-    if need_shared && !shared {
+    let mount_point = &held.mount_point;
+    if need_shared && !held.shared {
         return Err(EngineError::InvalidParameter(format!(
             "path {source} is mounted on {mount_point} but it is not a shared mount"
         )));
     }
-    if !need_shared && !shared && !slave {
+    if !need_shared && !held.shared && !held.slave {
         return Err(EngineError::InvalidParameter(format!(
             "path {source} is mounted on {mount_point} but it is not a shared or slave mount"
         )));
