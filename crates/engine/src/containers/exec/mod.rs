@@ -82,6 +82,9 @@ pub(crate) struct Execs {
     /// every second was a healthcheck's largest cost. A user added during the run is looked
     /// up when first seen.
     homes: PerRun<HashMap<u32, String>>,
+    /// Each container's exec helper socket: its name is settled when the run starts (the
+    /// legacy name of a monitor from an older berthd, or the short one).
+    sockets: PerRun<Option<std::path::PathBuf>>,
 }
 
 /// A value that holds for one run of each container: kept by container ID, started afresh
@@ -122,6 +125,18 @@ impl Execs {
     ) -> String {
         self.homes.with(container, run, |by_uid| {
             by_uid.entry(uid).or_insert_with(read).clone()
+        })
+    }
+
+    /// The exec helper socket of `container`'s run `run`, found by `find` once per run.
+    pub(crate) fn helper_socket(
+        &self,
+        container: &str,
+        run: &str,
+        find: impl FnOnce() -> std::path::PathBuf,
+    ) -> std::path::PathBuf {
+        self.sockets.with(container, run, |socket| {
+            socket.get_or_insert_with(find).clone()
         })
     }
 
@@ -315,6 +330,7 @@ impl ContainerService {
             .retain(|_, e| e.container_id != container_id);
         self.execs.started_envs.forget(container_id);
         self.execs.homes.forget(container_id);
+        self.execs.sockets.forget(container_id);
     }
 }
 

@@ -180,7 +180,11 @@ impl ContainerService {
             tty: cfg.tty,
             console_size: cfg.console_size.filter(|_| cfg.tty),
         };
-        let socket = self.paths.exec_helper_socket(&rec.id);
+        let socket = self
+            .execs
+            .helper_socket(&rec.id, &rec.state.started_at, || {
+                self.paths.exec_helper_socket(&rec.id)
+            });
         let line = format!(
             "{}\n",
             serde_json::to_string(&request).expect("exec request serialises")
