@@ -65,11 +65,17 @@ impl ContainerService {
         }
         let overlay = OverlayDirs::new(self.paths.overlay(&rec.id));
         let dirs = [self.paths.bundle(&rec.id), self.paths.dir(&rec.id)];
+        // A shareable container's /dev/shm: a daemon killed in the middle of a start can
+        // leave it mounted with nothing else of the run.
+        let shm = self.paths.shm(&rec.id);
         // Off the async threads: unmounting and deleting a root filesystem takes a while,
         // and the streams of other clients (an attach ending with this container) wait on
         // those threads meanwhile.
         let problems = tokio::task::spawn_blocking(move || {
             let mut problems = Vec::new();
+            if let Err(e) = berth_runtime::rootfs::unmount_dir(&shm) {
+                problems.push(format!("unmount shm: {e}"));
+            }
             if let Err(e) = overlay.remove() {
                 problems.push(format!("remove root filesystem: {e}"));
             }
