@@ -328,24 +328,30 @@ fn host_bind(destination: &str, source: &str, readonly: bool) -> Value {
 /// Docker's masked paths, with each CPU's `thermal_throttle` directory that exists (moby
 /// GHSA-6fw5-f8r9-fgfm).
 pub fn default_masked_paths() -> Vec<String> {
-    let mut out: Vec<String> = MASKED_PATHS.iter().map(|s| s.to_string()).collect();
-    for e in std::fs::read_dir("/sys/devices/system/cpu")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let name = e.file_name().to_string_lossy().to_string();
-        if name
-            .strip_prefix("cpu")
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        {
-            let p = e.path().join("thermal_throttle");
-            if p.exists() {
-                out.push(p.display().to_string());
+    // The CPUs do not change while the daemon runs: read the directory once, as Docker does.
+    static PATHS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    PATHS
+        .get_or_init(|| {
+            let mut out: Vec<String> = MASKED_PATHS.iter().map(|s| s.to_string()).collect();
+            for e in std::fs::read_dir("/sys/devices/system/cpu")
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let name = e.file_name().to_string_lossy().to_string();
+                if name
+                    .strip_prefix("cpu")
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    let p = e.path().join("thermal_throttle");
+                    if p.exists() {
+                        out.push(p.display().to_string());
+                    }
+                }
             }
-        }
-    }
-    out
+            out
+        })
+        .clone()
 }
 
 /// The container's `config.json`.

@@ -20,6 +20,13 @@ fn run(d: &Daemon, args: &[&str]) -> String {
     d.docker_ok(&a)
 }
 
+/// `docker run --rm OPTIONS busybox sh -c SCRIPT`, its output.
+fn run_sh(d: &Daemon, options: &[&str], script: &str) -> String {
+    let mut a = options.to_vec();
+    a.extend(["busybox", "sh", "-c", script]);
+    run(d, &a)
+}
+
 /// What the docker CLI says on stderr when `args` fail (they must fail).
 fn run_err(d: &Daemon, args: &[&str]) -> String {
     let mut a = vec!["run", "--rm"];
@@ -71,30 +78,17 @@ fn mounts_and_tmpfs_take_effect() {
         run(&d, &["--mount", &bind, "busybox", "cat", "/data/f"]),
         "from the host\n"
     );
-    let out = run(
-        &d,
-        &[
-            "--mount",
-            &bind,
-            "busybox",
-            "sh",
-            "-c",
-            "touch /data/x || echo refused",
-        ],
-    );
+    let out = run_sh(&d, &["--mount", &bind], "touch /data/x || echo refused");
     assert!(out.contains("refused"), "{out}");
     assert!(!host.path().join("x").exists());
     // A tmpfs with size and mode, and `--tmpfs` with Docker's default options.
-    let out = run(
+    let out = run_sh(
         &d,
         &[
             "--mount",
             "type=tmpfs,dst=/scratch,tmpfs-size=1m,tmpfs-mode=1770",
-            "busybox",
-            "sh",
-            "-c",
-            "stat -c %a /scratch; df -k /scratch | tail -1",
         ],
+        "stat -c %a /scratch; df -k /scratch | tail -1",
     );
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("1770"), "{out}");
@@ -277,15 +271,10 @@ fn sysctls_groups_and_dns_options() {
 #[test]
 fn ipc_uts_and_cgroup_namespaces() {
     let d = daemon();
-    let shm_mounts = |args: &[&str]| {
-        let mut a = args.to_vec();
-        a.extend([
-            "busybox",
-            "sh",
-            "-c",
-            "grep -c ' /dev/shm ' /proc/mounts || true",
-        ]);
-        run(&d, &a).trim().to_string()
+    let shm_mounts = |options: &[&str]| {
+        run_sh(&d, options, "grep -c ' /dev/shm ' /proc/mounts || true")
+            .trim()
+            .to_string()
     };
     assert_eq!(shm_mounts(&[]), "1");
     assert_eq!(shm_mounts(&["--ipc", "none"]), "0");
@@ -311,16 +300,10 @@ fn ipc_uts_and_cgroup_namespaces() {
     {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let out = run(
+    let out = run_sh(
         &d,
-        &[
-            "--ipc",
-            "container:donor",
-            "busybox",
-            "sh",
-            "-c",
-            "cat /dev/shm/x; readlink /proc/self/ns/ipc",
-        ],
+        &["--ipc", "container:donor"],
+        "cat /dev/shm/x; readlink /proc/self/ns/ipc",
     );
     assert_eq!(out, format!("shared\n{}", ns("donor")));
     d.docker_ok(&["run", "-d", "--name", "loner", "busybox", "sleep", "1000"]);
@@ -483,15 +466,12 @@ fn device_rules_block_io_swappiness_and_refusals() {
     let d = daemon();
     // Opening a device node needs a rule that allows it: without one the cgroup refuses
     // (EPERM); with one the open reaches the kernel, which has no driver for major 42.
-    let open = |extra: &[&str]| {
-        let mut a = extra.to_vec();
-        a.extend([
-            "busybox",
-            "sh",
-            "-c",
+    let open = |options: &[&str]| {
+        run_sh(
+            &d,
+            options,
             "mknod /tmp/dev42 c 42 0; head -c1 /tmp/dev42 2>&1; true",
-        ]);
-        run(&d, &a)
+        )
     };
     let refused = open(&[]);
     assert!(refused.contains("Operation not permitted"), "{refused}");

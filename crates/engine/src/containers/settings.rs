@@ -306,9 +306,8 @@ fn block_devices(h: &HostConfig) -> Result<BlkioDevices, EngineError> {
 }
 
 fn blkio_weight_supported() -> bool {
-    ["blkio.weight", "blkio.bfq.weight"]
-        .iter()
-        .any(|f| Path::new("/sys/fs/cgroup/blkio").join(f).exists())
+    blkio_file("blkio.weight")
+        || blkio_file("blkio.bfq.weight")
         || std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
             .is_ok_and(|c| c.split_whitespace().any(|c| c == "io"))
 }
