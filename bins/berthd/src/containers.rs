@@ -1,5 +1,7 @@
 //! `ContainerBackend` over the engine's container service: wire ↔ domain conversion.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use berth_api_server::backend::{
     ContainerBackend, ContainerListQuery, LogChunk, LogStream, LogsQuery, PruneQuery, StopQuery,
@@ -9,9 +11,11 @@ use berth_api_server::ApiError;
 use berth_api_types::container::{
     status_string, ContainerInspect, ContainerPruneReport, ContainerState, ContainerSummary,
     CreateBody, CreateResponse, GraphDriver, HostConfig, MountPoint, NetworkSettings, PortBinding,
-    PortSummary, SummaryHostConfig, TopResponse, UpdateBody, UpdateResponse,
+    PortSummary, SummaryHostConfig, SummaryNetworkSettings, TopResponse, UpdateBody,
+    UpdateResponse,
 };
 use berth_api_types::container::{Health as WireHealth, HealthcheckResult};
+use berth_api_types::network::EndpointSettings;
 use berth_api_types::stats::{
     BlkioEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, NetworkStats,
     ThrottlingData,
@@ -281,33 +285,63 @@ fn mount_points(rec: &ContainerRecord) -> Vec<MountPoint> {
         .collect()
 }
 
-fn network_settings(settings: Option<net::NetworkSettings>) -> NetworkSettings {
-    let Some(s) = settings else {
-        return NetworkSettings::default();
+fn network_settings(s: net::NetworkSettings) -> NetworkSettings {
+    let ports = s.bridge.as_ref().map(|b| {
+        b.ports
+            .iter()
+            .map(|(port, bound)| {
+                let bindings: Vec<_> = bound
+                    .iter()
+                    .map(|(ip, p)| PortBinding {
+                        host_ip: ip.to_string(),
+                        host_port: p.to_string(),
+                    })
+                    .collect();
+                (port.to_string(), (!bindings.is_empty()).then_some(bindings))
+            })
+            .collect()
+    });
+    // The top-level addresses are the default bridge endpoint's, as Docker shows them.
+    let on_bridge = s.networks.iter().find(|(name, _)| name == "bridge");
+    let (endpoint_id, bridge_facts) = match (on_bridge, &s.bridge) {
+        (Some((_, ep)), Some(b)) => (ep.endpoint_id.clone(), Some(b)),
+        _ => (String::new(), None),
     };
     NetworkSettings {
-        bridge: s.bridge,
-        gateway: s.gateway.to_string(),
-        ip_address: s.ip.to_string(),
-        ip_prefix_len: s.prefix,
-        mac_address: s.mac,
-        port_mapping: None,
-        ports: Some(
-            s.ports
-                .iter()
-                .map(|(port, bound)| {
-                    let bindings: Vec<_> = bound
-                        .iter()
-                        .map(|(ip, p)| PortBinding {
-                            host_ip: ip.to_string(),
-                            host_port: p.to_string(),
-                        })
-                        .collect();
-                    (port.to_string(), (!bindings.is_empty()).then_some(bindings))
-                })
-                .collect(),
-        ),
+        bridge: bridge_facts.map(|b| b.bridge.clone()).unwrap_or_default(),
+        sandbox_id: s.sandbox_id,
+        sandbox_key: s.sandbox_key,
+        endpoint_id,
+        gateway: bridge_facts
+            .map(|b| b.gateway.to_string())
+            .unwrap_or_default(),
+        ip_address: bridge_facts.map(|b| b.ip.to_string()).unwrap_or_default(),
+        ip_prefix_len: bridge_facts.map(|b| b.prefix).unwrap_or(0),
+        mac_address: bridge_facts.map(|b| b.mac.clone()).unwrap_or_default(),
+        ports,
+        networks: endpoints(s.networks),
+        ..NetworkSettings::default()
     }
+}
+
+/// `NetworkSettings.Networks`, for inspect and the list.
+fn endpoints(networks: Vec<(String, net::NetworkEndpoint)>) -> BTreeMap<String, EndpointSettings> {
+    networks
+        .into_iter()
+        .map(|(name, ep)| {
+            let addr = ep.address.as_ref();
+            let wire = EndpointSettings {
+                network_id: ep.network_id,
+                endpoint_id: ep.endpoint_id,
+                gateway: addr.map(|a| a.gateway.to_string()).unwrap_or_default(),
+                ip_address: addr.map(|a| a.ip.to_string()).unwrap_or_default(),
+                ip_prefix_len: addr.map(|a| a.prefix).unwrap_or(0),
+                mac_address: addr.map(|a| a.mac.clone()).unwrap_or_default(),
+                ..EndpointSettings::default()
+            };
+            (name, wire)
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -475,6 +509,9 @@ impl ContainerBackend for Daemon {
                     host_config: SummaryHostConfig {
                         network_mode: rec.spec.host.network_mode.to_string(),
                     },
+                    network_settings: SummaryNetworkSettings {
+                        networks: endpoints(self.containers().network_settings(rec).networks),
+                    },
                 }
             })
             .collect())
@@ -522,7 +559,7 @@ impl ContainerBackend for Daemon {
                 health: s.health.as_ref().map(health_to_wire),
             },
             image: rec.image_id.clone(),
-            network_settings: network_settings(net::network_settings(&rec)),
+            network_settings: network_settings(self.containers().network_settings(&rec)),
             resolv_conf_path: existing(paths.resolv_conf(&rec.id)),
             hostname_path: existing(paths.hostname(&rec.id)),
             hosts_path: existing(paths.hosts(&rec.id)),

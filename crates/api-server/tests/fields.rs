@@ -172,40 +172,7 @@ const OMITTED: &[(Answer, &str, &str)] = &[
 ];
 
 /// Fields the table has that berth does not send yet.
-const NOT_YET: &[(Answer, &str)] = &[
-    (Answer::SystemDf, "Containers[].NetworkSettings"),
-    (Answer::ContainerInspect, "NetworkSettings.EndpointID"),
-    (
-        Answer::ContainerInspect,
-        "NetworkSettings.GlobalIPv6Address",
-    ),
-    (
-        Answer::ContainerInspect,
-        "NetworkSettings.GlobalIPv6PrefixLen",
-    ),
-    (Answer::ContainerInspect, "NetworkSettings.HairpinMode"),
-    (Answer::ContainerInspect, "NetworkSettings.IPv6Gateway"),
-    (
-        Answer::ContainerInspect,
-        "NetworkSettings.LinkLocalIPv6Address",
-    ),
-    (
-        Answer::ContainerInspect,
-        "NetworkSettings.LinkLocalIPv6PrefixLen",
-    ),
-    (Answer::ContainerInspect, "NetworkSettings.Networks"),
-    (Answer::ContainerInspect, "NetworkSettings.SandboxID"),
-    (Answer::ContainerInspect, "NetworkSettings.SandboxKey"),
-    (
-        Answer::ContainerInspect,
-        "NetworkSettings.SecondaryIPAddresses",
-    ),
-    (
-        Answer::ContainerInspect,
-        "NetworkSettings.SecondaryIPv6Addresses",
-    ),
-    (Answer::ContainerList, "[].NetworkSettings"),
-];
+const NOT_YET: &[(Answer, &str)] = &[];
 
 /// The path of what holds `path`: `a` for `a.b`, `a[]` for `a[].b`, `a.*` for `a.*.b`, `""`
 /// for a top-level field.

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::network::EndpointSettings;
+
 /// An empty JSON object, the value type of `Volumes` and `ExposedPorts` maps.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Empty {}
@@ -486,6 +488,16 @@ pub struct ContainerSummary {
     /// The network mode (API 1.22).
     #[serde(default)]
     pub host_config: SummaryHostConfig,
+    /// Its endpoints, one per network (API 1.22).
+    #[serde(default)]
+    pub network_settings: SummaryNetworkSettings,
+}
+
+/// `NetworkSettings` of a listed container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SummaryNetworkSettings {
+    pub networks: BTreeMap<String, EndpointSettings>,
 }
 
 /// `HostConfig` of a listed container.
@@ -508,23 +520,53 @@ pub struct PortSummary {
     pub kind: String,
 }
 
-/// `NetworkSettings` in container inspect, as Docker 1.6 shows it: the bridge endpoint's
-/// facts while the container runs on the bridge, empty values otherwise.
+/// `NetworkSettings` in container inspect. The top-level addresses are the default bridge
+/// endpoint's (what Docker 1.6 showed, and Docker kept for old clients); `Networks` has one
+/// endpoint per network (API 1.21).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct NetworkSettings {
     pub bridge: String,
+    #[serde(rename = "SandboxID")]
+    pub sandbox_id: String,
+    pub sandbox_key: String,
+    pub hairpin_mode: bool,
+    #[serde(rename = "LinkLocalIPv6Address")]
+    pub link_local_ipv6_address: String,
+    #[serde(rename = "LinkLocalIPv6PrefixLen")]
+    pub link_local_ipv6_prefix_len: u8,
+    #[serde(rename = "SecondaryIPAddresses")]
+    pub secondary_ip_addresses: Option<Vec<Address>>,
+    #[serde(rename = "SecondaryIPv6Addresses")]
+    pub secondary_ipv6_addresses: Option<Vec<Address>>,
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
     pub gateway: String,
+    #[serde(rename = "GlobalIPv6Address")]
+    pub global_ipv6_address: String,
+    #[serde(rename = "GlobalIPv6PrefixLen")]
+    pub global_ipv6_prefix_len: u8,
     #[serde(rename = "IPAddress")]
     pub ip_address: String,
     #[serde(rename = "IPPrefixLen")]
     pub ip_prefix_len: u8,
+    #[serde(rename = "IPv6Gateway")]
+    pub ipv6_gateway: String,
     pub mac_address: String,
     /// Always null (Docker 1.x kept it for old clients).
     pub port_mapping: Option<BTreeMap<String, String>>,
     /// Each exposed port with its host bindings, `null` where it has none; `null` as a
     /// whole off the bridge.
     pub ports: Option<BTreeMap<String, Option<Vec<PortBinding>>>>,
+    pub networks: BTreeMap<String, EndpointSettings>,
+}
+
+/// An extra address of an endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Address {
+    pub addr: String,
+    pub prefix_len: u8,
 }
 
 /// `State` in container inspect.

@@ -9,6 +9,7 @@ pub mod events;
 pub mod exec;
 pub mod filters;
 pub mod image;
+pub mod network;
 pub mod progress;
 pub mod stats;
 pub mod system;

@@ -645,3 +645,149 @@ fn bad_network_settings_are_refused_at_create() {
         "nothing half-made"
     );
 }
+
+/// The inode of a namespace file: two paths name the same namespace when they match.
+fn ns_inode(path: &str) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .ino()
+}
+
+#[test]
+fn network_settings_show_each_networks_endpoint_at_1_44() {
+    let mut d = daemon();
+    let at =
+        |d: &Daemon, v: &str, name: &str| d.get(&format!("/v{v}/containers/{name}/json")).json();
+    d.docker_ok(&["create", "--name", "web", "busybox", "sleep", "1000"]);
+    // Created: an endpoint on the bridge that is not yet on it (Docker's empty NetworkID).
+    let created = at(&d, "1.44", "web")["NetworkSettings"].clone();
+    assert_eq!(created["Networks"]["bridge"]["NetworkID"], "", "{created}");
+    assert_eq!(created["Networks"]["bridge"]["EndpointID"], "");
+    assert_eq!(created["SandboxID"], "");
+    d.docker_ok(&["start", "web"]);
+    let ns = at(&d, "1.44", "web")["NetworkSettings"].clone();
+    let ep = &ns["Networks"]["bridge"];
+    let bridge_id = ep["NetworkID"].as_str().unwrap().to_string();
+    let endpoint_id = ep["EndpointID"].as_str().unwrap().to_string();
+    let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    assert!(hex64(&bridge_id) && hex64(&endpoint_id), "{ns}");
+    assert!(hex64(ns["SandboxID"].as_str().unwrap()), "{ns}");
+    // The top-level addresses are the bridge endpoint's.
+    for field in [
+        "EndpointID",
+        "IPAddress",
+        "IPPrefixLen",
+        "Gateway",
+        "MacAddress",
+    ] {
+        assert_eq!(ns[field], ep[field], "{field}: {ns}");
+    }
+    let ip = ns["IPAddress"].as_str().unwrap().to_string();
+    assert!(ip.starts_with(&d.subnet_prefix()), "{ip}");
+    assert_eq!(
+        ep["DNSNames"],
+        serde_json::Value::Null,
+        "none on the default bridge"
+    );
+    // SandboxKey is the container's network namespace (what `nsenter --net=` takes).
+    let pid = at(&d, "1.44", "web")["State"]["Pid"].as_i64().unwrap();
+    assert_eq!(
+        ns_inode(ns["SandboxKey"].as_str().unwrap()),
+        ns_inode(&format!("/proc/{pid}/ns/net"))
+    );
+    // As the CLI and testcontainers read them.
+    let cli_ip = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.bridge.IPAddress}}",
+        "web",
+    ]);
+    assert_eq!(cli_ip.trim(), ip);
+    let ps = d.docker_ok(&["ps", "--format", "{{.Networks}}", "--filter", "name=web"]);
+    assert_eq!(ps.trim(), "bridge");
+    let listed = d.get("/v1.44/containers/json").json();
+    assert_eq!(
+        listed[0]["NetworkSettings"]["Networks"]["bridge"]["IPAddress"],
+        ip.as_str()
+    );
+    // API 1.18 has no Networks.
+    assert!(at(&d, "1.18", "web")["NetworkSettings"]
+        .get("Networks")
+        .is_none());
+    // host and none have IDs of their own; container: networking has no endpoint.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "onhost",
+        "--net=host",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "alone",
+        "--net=none",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "joined",
+        "--net=container:web",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let onhost = at(&d, "1.44", "onhost")["NetworkSettings"].clone();
+    let alone = at(&d, "1.44", "alone")["NetworkSettings"].clone();
+    let host_id = onhost["Networks"]["host"]["NetworkID"].as_str().unwrap();
+    let none_id = alone["Networks"]["none"]["NetworkID"].as_str().unwrap();
+    assert!(hex64(host_id) && hex64(none_id));
+    assert!(host_id != bridge_id && none_id != bridge_id && host_id != none_id);
+    assert_eq!(onhost["Networks"]["host"]["IPAddress"], "");
+    assert_eq!(onhost["IPAddress"], "");
+    assert_eq!(
+        ns_inode(onhost["SandboxKey"].as_str().unwrap()),
+        ns_inode("/proc/self/ns/net"),
+        "a host container's sandbox is the host's namespace"
+    );
+    let alone_pid = at(&d, "1.44", "alone")["State"]["Pid"].as_i64().unwrap();
+    assert_eq!(
+        ns_inode(alone["SandboxKey"].as_str().unwrap()),
+        ns_inode(&format!("/proc/{alone_pid}/ns/net"))
+    );
+    let joined = at(&d, "1.44", "joined")["NetworkSettings"].clone();
+    assert_eq!(joined["Networks"], serde_json::json!({}), "{joined}");
+    assert_eq!(joined["SandboxID"], "");
+    // The IDs outlive a daemon restart; the running container keeps its endpoint.
+    d.stop();
+    d.spawn();
+    let again = at(&d, "1.44", "web")["NetworkSettings"]["Networks"]["bridge"].clone();
+    assert_eq!(again["NetworkID"], bridge_id.as_str());
+    assert_eq!(again["EndpointID"], endpoint_id.as_str());
+    // Stopped: the network is kept, the endpoint and its addresses go (Docker's release).
+    d.docker_ok(&["stop", "-t", "0", "web"]);
+    let stopped = at(&d, "1.44", "web")["NetworkSettings"].clone();
+    let ep = &stopped["Networks"]["bridge"];
+    assert_eq!(ep["NetworkID"], bridge_id.as_str(), "{stopped}");
+    for field in ["EndpointID", "IPAddress", "Gateway", "MacAddress"] {
+        assert_eq!(ep[field], "", "{field}: {stopped}");
+        assert_eq!(stopped[field], "", "{field}: {stopped}");
+    }
+    assert_eq!(stopped["SandboxID"], "");
+    assert_eq!(stopped["SandboxKey"], "");
+    // A new start, a new endpoint on the same network.
+    d.docker_ok(&["start", "web"]);
+    let restarted = at(&d, "1.44", "web")["NetworkSettings"]["Networks"]["bridge"].clone();
+    assert_eq!(restarted["NetworkID"], bridge_id.as_str());
+    assert_ne!(restarted["EndpointID"], endpoint_id.as_str());
+    d.remove_all_containers();
+}

@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 
 use berth_api_types::container::{
-    ContainerConfig, ContainerInspect, ContainerState, ContainerSummary, Health, HealthConfig,
-    HealthcheckResult, HostConfig, MountPoint, NetworkSettings, PortBinding, PortSummary,
+    Address, ContainerConfig, ContainerInspect, ContainerState, ContainerSummary, Health,
+    HealthConfig, HealthcheckResult, HostConfig, MountPoint, NetworkSettings, PortBinding,
+    PortSummary, SummaryNetworkSettings,
 };
 use berth_api_types::events::{Actor, EventMessage};
 use berth_api_types::exec::{ExecInspect, ProcessConfig};
 use berth_api_types::image::{HistoryItem, ImageInspect, ImageSummary, RootFs};
+use berth_api_types::network::{EndpointIpamConfig, EndpointSettings};
 use berth_api_types::stats::{ContainerStats, NetworkStats};
 use berth_api_types::volume::{UsageData, Volume};
 
@@ -49,10 +51,28 @@ pub fn inspect() -> ContainerInspect {
         image: IMAGE.into(),
         network_settings: NetworkSettings {
             bridge: "berth0".into(),
+            sandbox_id: "5a4d".repeat(16),
+            sandbox_key: "/run/berth/netns/c0ffee00c0ff".into(),
+            endpoint_id: ENDPOINT.into(),
             gateway: "172.18.0.1".into(),
             ip_address: "172.18.0.2".into(),
             ip_prefix_len: 16,
             mac_address: "02:42:ac:12:00:02".into(),
+            secondary_ip_addresses: Some(vec![Address {
+                addr: "172.18.0.9".into(),
+                prefix_len: 16,
+            }]),
+            secondary_ipv6_addresses: Some(vec![Address {
+                addr: "fd00::9".into(),
+                prefix_len: 64,
+            }]),
+            networks: networks(),
+            hairpin_mode: false,
+            link_local_ipv6_address: "fe80::42:acff:fe12:2".into(),
+            link_local_ipv6_prefix_len: 64,
+            global_ipv6_address: "fd00::2".into(),
+            global_ipv6_prefix_len: 64,
+            ipv6_gateway: "fd00::1".into(),
             port_mapping: None,
             ports: Some(BTreeMap::from([(
                 "80/tcp".to_string(),
@@ -116,6 +136,35 @@ pub fn data_volume() -> MountPoint {
     }
 }
 
+const ENDPOINT: &str = "e9d0e9d0e9d0e9d0e9d0e9d0e9d0e9d0e9d0e9d0e9d0e9d0e9d0e9d0e9d0e9d0";
+
+/// The container's endpoint, with every field set so that the tables see them all.
+fn networks() -> BTreeMap<String, EndpointSettings> {
+    BTreeMap::from([(
+        "bridge".to_string(),
+        EndpointSettings {
+            ipam_config: Some(EndpointIpamConfig {
+                ipv4_address: "172.18.0.2".into(),
+                ipv6_address: "fd00::2".into(),
+                link_local_ips: vec!["169.254.0.2".into()],
+            }),
+            links: Some(vec!["/db:/web/db".into()]),
+            aliases: Some(vec!["web".into()]),
+            mac_address: "02:42:ac:12:00:02".into(),
+            network_id: "b71d".repeat(16),
+            endpoint_id: ENDPOINT.into(),
+            gateway: "172.18.0.1".into(),
+            ip_address: "172.18.0.2".into(),
+            ip_prefix_len: 16,
+            ipv6_gateway: "fd00::1".into(),
+            global_ipv6_address: "fd00::2".into(),
+            global_ipv6_prefix_len: 64,
+            driver_opts: Some(BTreeMap::from([("mtu".to_string(), "1500".to_string())])),
+            dns_names: Some(vec!["web".into(), "c0ffee00c0ff".into()]),
+        },
+    )])
+}
+
 /// A daemon holding one running container on the bridge with a published port, one exec
 /// and one event.
 pub fn one_container() -> Fake {
@@ -154,6 +203,9 @@ pub fn one_container() -> Fake {
                 size_root_fs: None,
                 host_config: berth_api_types::container::SummaryHostConfig {
                     network_mode: "default".into(),
+                },
+                network_settings: SummaryNetworkSettings {
+                    networks: networks(),
                 },
             },
             inspect: inspect(),

@@ -86,8 +86,7 @@ impl ContainerService {
         }
         let warnings = settings::fill_defaults(&mut spec.host);
         let id = loop {
-            let bytes: [u8; 32] = rand::random();
-            let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let id = crate::random_id();
             // Docker avoids IDs that look like numbers (they would be ambiguous with PIDs).
             if !id[..12].bytes().all(|b| b.is_ascii_digit()) {
                 break id;

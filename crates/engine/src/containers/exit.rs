@@ -117,6 +117,8 @@ impl ContainerService {
             r.state.finished_at = finished;
             r.state.oom_killed = record.as_ref().is_some_and(|x| x.oom_killed);
             r.state.error = error;
+            r.state.sandbox_id.clear();
+            r.state.endpoint_id.clear();
         }) {
             Ok(r) => r,
             Err(e) => {

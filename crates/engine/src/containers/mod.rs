@@ -108,6 +108,7 @@ pub struct ContainerService {
     pub(crate) execs: exec::Execs,
     /// The default bridge; `None` when the daemon runs with `--bridge none`.
     pub(crate) network: Option<Arc<berth_network::Network>>,
+    pub(crate) predefined: crate::networks::PredefinedNetworks,
 }
 
 impl ContainerService {
@@ -128,7 +129,9 @@ impl ContainerService {
         paths
             .create()
             .map_err(|e| EngineError::failed("create container directories", e))?;
+        let predefined = crate::networks::PredefinedNetworks::open(&paths.data_root)?;
         let svc = Arc::new(ContainerService {
+            predefined,
             paths,
             images,
             events,

@@ -92,17 +92,46 @@ pub(crate) fn port_requests(rec: &ContainerRecord) -> Vec<PortRequest> {
     out
 }
 
-/// Where a container's network stands while it runs on a bridge: its address facts and each
-/// exposed port with the host addresses it is published on (empty when it is not). `inspect`'s
-/// `NetworkSettings` and the list's `Ports` are both drawn from this.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a container's network stands: its sandbox while it runs, its endpoint on each
+/// network, and on the default bridge the addresses and published ports. `inspect`'s
+/// `NetworkSettings` and the list's `Ports` and `NetworkSettings` are all drawn from this.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetworkSettings {
+    pub sandbox_id: String,
+    /// The network namespace's path, for `nsenter --net=`.
+    pub sandbox_key: String,
+    /// The bridge endpoint while the container runs on the bridge.
+    pub bridge: Option<BridgeEndpoint>,
+    /// One endpoint per network, by network name; none for `container:` networking.
+    pub networks: Vec<(String, NetworkEndpoint)>,
+}
+
+/// The default bridge's endpoint of a running container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeEndpoint {
     pub bridge: String,
     pub gateway: Ipv4Addr,
     pub ip: Ipv4Addr,
     pub prefix: u8,
     pub mac: String,
     pub ports: Vec<(Port, Vec<(Ipv4Addr, u16)>)>,
+}
+
+/// A container's endpoint on one network. `network_id` is empty until the container's first
+/// start and the rest while it does not run, as Docker shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkEndpoint {
+    pub network_id: String,
+    pub endpoint_id: String,
+    pub address: Option<EndpointAddress>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointAddress {
+    pub gateway: Ipv4Addr,
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub mac: String,
 }
 
 /// The container's exposed ports with their host bindings, in port order.
@@ -123,17 +152,50 @@ pub fn published_ports(rec: &ContainerRecord) -> Vec<(Port, Vec<(Ipv4Addr, u16)>
         .collect()
 }
 
-/// `None` when the container is not on a bridge.
-pub fn network_settings(rec: &ContainerRecord) -> Option<NetworkSettings> {
-    let ep = rec.network.as_ref()?;
-    Some(NetworkSettings {
-        bridge: ep.bridge.clone(),
-        gateway: ep.gateway,
-        ip: ep.ip,
-        prefix: ep.prefix,
-        mac: ep.mac.clone(),
-        ports: published_ports(rec),
-    })
+impl super::ContainerService {
+    pub fn network_settings(&self, rec: &ContainerRecord) -> NetworkSettings {
+        let bridge = rec.network.as_ref().map(|ep| BridgeEndpoint {
+            bridge: ep.bridge.clone(),
+            gateway: ep.gateway,
+            ip: ep.ip,
+            prefix: ep.prefix,
+            mac: ep.mac.clone(),
+            ports: published_ports(rec),
+        });
+        let running = !rec.state.sandbox_id.is_empty();
+        let sandbox_key = match (&rec.network, rec.state.pid) {
+            _ if !running => String::new(),
+            (Some(ep), _) => ep.netns.display().to_string(),
+            (None, pid) if pid > 0 => format!("/proc/{pid}/ns/net"),
+            (None, _) => String::new(),
+        };
+        let networks = network_name(rec)
+            .map(|name| {
+                let ever_started = rec.state.started_at != super::record::ZERO_TIME;
+                let endpoint = NetworkEndpoint {
+                    network_id: match self.predefined.id(&name) {
+                        Some(id) if ever_started => id.to_string(),
+                        _ => String::new(),
+                    },
+                    endpoint_id: rec.state.endpoint_id.clone(),
+                    address: rec.network.as_ref().map(|ep| EndpointAddress {
+                        gateway: ep.gateway,
+                        ip: ep.ip,
+                        prefix: ep.prefix,
+                        mac: ep.mac.clone(),
+                    }),
+                };
+                (name, endpoint)
+            })
+            .into_iter()
+            .collect();
+        NetworkSettings {
+            sandbox_id: rec.state.sandbox_id.clone(),
+            sandbox_key,
+            bridge,
+            networks,
+        }
+    }
 }
 
 /// A link spec, `name:alias` or `name`, as (container name, alias).

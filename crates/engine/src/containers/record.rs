@@ -120,6 +120,12 @@ pub struct State {
     /// The healthcheck's findings, for a container that has one and has run.
     #[serde(default)]
     pub health: Option<super::health::Health>,
+    /// This run's network sandbox and its endpoint (`SandboxID`, `EndpointID`), made at each
+    /// start and dropped at the exit, as Docker's are; empty for `container:` networking.
+    #[serde(default)]
+    pub sandbox_id: String,
+    #[serde(default)]
+    pub endpoint_id: String,
 }
 
 impl Default for State {
@@ -136,6 +142,8 @@ impl Default for State {
             finished_at: ZERO_TIME.to_string(),
             stopped_by_user: false,
             health: None,
+            sandbox_id: String::new(),
+            endpoint_id: String::new(),
         }
     }
 }

@@ -11,7 +11,7 @@ use super::exit::Monitor;
 use super::procs;
 use super::record::{ContainerRecord, State, Status};
 use super::settings;
-use super::{ContainerService, Entry};
+use super::{net, ContainerService, Entry};
 use crate::error::EngineError;
 
 impl ContainerService {
@@ -201,10 +201,15 @@ impl ContainerService {
         state: &MonitorState,
     ) -> Result<(), EngineError> {
         self.update(entry, |r| {
-            let started_at = if r.state.status.is_running() {
-                r.state.started_at.clone()
+            let (started_at, sandbox_id, endpoint_id) = if r.state.status.is_running() {
+                let s = &r.state;
+                (
+                    s.started_at.clone(),
+                    s.sandbox_id.clone(),
+                    s.endpoint_id.clone(),
+                )
             } else {
-                now()
+                (now(), String::new(), String::new())
             };
             r.state = State {
                 status: Status::Running,
@@ -215,8 +220,15 @@ impl ContainerService {
                 finished_at: r.state.finished_at.clone(),
                 exit_code: 0,
                 stopped_by_user: r.state.stopped_by_user,
+                sandbox_id,
+                endpoint_id,
                 ..State::default()
             };
+            // A start cut short before it recorded its sandbox gets one now.
+            if r.state.sandbox_id.is_empty() && net::network_name(r).is_some() {
+                r.state.sandbox_id = crate::random_id();
+                r.state.endpoint_id = crate::random_id();
+            }
         })?;
         Ok(())
     }

@@ -46,7 +46,11 @@ impl ContainerService {
             Ok((child, pid)) => {
                 let monitor_pid = child.id().unwrap_or(0) as i32;
                 let rec = self.update(entry, |r| {
+                    let own_sandbox = net::network_name(r).is_some();
+                    let run_id = || own_sandbox.then(crate::random_id).unwrap_or_default();
                     r.state = State {
+                        sandbox_id: run_id(),
+                        endpoint_id: run_id(),
                         status: Status::Running,
                         pid,
                         monitor_pid,

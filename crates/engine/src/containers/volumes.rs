@@ -70,8 +70,7 @@ impl ContainerService {
     }
 
     fn new_volume(&self) -> Result<(String, PathBuf), EngineError> {
-        let bytes: [u8; 32] = rand::random();
-        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let id = crate::random_id();
         let data = self.volumes_root().join(&id).join("_data");
         std::fs::create_dir_all(&data).map_err(|e| EngineError::failed("create volume", e))?;
         Ok((id, data))

@@ -220,8 +220,7 @@ impl ContainerService {
                 "No exec command specified".into(),
             ));
         }
-        let bytes: [u8; 32] = rand::random();
-        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let id = crate::random_id();
         let what = describe(&cfg);
         self.execs.map.lock().expect("lock").insert(
             id.clone(),
