@@ -47,6 +47,8 @@ impl ContainerService {
 
     /// `POST /containers/create`.
     pub fn create(&self, req: CreateRequest) -> Result<Created, EngineError> {
+        // Most creates are followed by a start at once.
+        super::start::prime_cgroup_migration();
         let CreateRequest { name, mut spec } = req;
         if spec.config.image.is_empty() {
             return Err(EngineError::InvalidParameter(

@@ -248,13 +248,32 @@ impl ContainerService {
         entry: &Entry,
         f: impl FnOnce(&mut ContainerRecord),
     ) -> Result<ContainerRecord, EngineError> {
+        self.change(entry, true, f)
+    }
+
+    /// [`Self::update`] writing the record without waiting for the disk: for states a power
+    /// loss makes moot anyway (a process running).
+    pub(crate) fn update_unsynced(
+        &self,
+        entry: &Entry,
+        f: impl FnOnce(&mut ContainerRecord),
+    ) -> Result<ContainerRecord, EngineError> {
+        self.change(entry, false, f)
+    }
+
+    fn change(
+        &self,
+        entry: &Entry,
+        sync: bool,
+        f: impl FnOnce(&mut ContainerRecord),
+    ) -> Result<ContainerRecord, EngineError> {
         let rec = {
             let mut r = entry.record.lock().expect("lock");
             f(&mut r);
             r.clone()
         };
-        // On disk before anyone waiting hears of it.
-        self.persist(&rec)?;
+        // Written before anyone waiting hears of it.
+        self.write_record(&rec, sync)?;
         entry.changed.send_modify(|n| *n += 1);
         Ok(rec)
     }

@@ -10,6 +10,22 @@ use super::spec::{HostConfig, IpcMode, NamespaceMode, NetworkMode, UtsMode};
 use super::{net, ContainerService, Entry};
 use crate::error::EngineError;
 
+/// Has the wait that the runtime's move of a container into its cgroups would make after a
+/// quiet spell (an RCU grace period, see [`berth_runtime::cgroups::prime_migration`]) paid on
+/// a blocking thread, beside the steps of a start (and from a create, ahead of the start
+/// that usually follows).
+pub(super) fn prime_cgroup_migration() {
+    let prime = || {
+        if let Err(e) = berth_runtime::cgroups::prime_migration() {
+            tracing::debug!(error = %e, "priming the cgroup migration");
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(prime)),
+        Err(_) => drop(std::thread::spawn(prime)),
+    }
+}
+
 /// `/etc/hosts` lines as (address, names).
 pub(super) type HostsLines = Vec<(String, String)>;
 
@@ -19,8 +35,11 @@ impl ContainerService {
         let entry = self.entry(name)?;
         let started = {
             let _op = entry.op.lock().await;
-            entry.snapshot().state.status.check_start()?;
-            self.update(&entry, |r| r.state.stopped_by_user = false)?;
+            let rec = entry.snapshot();
+            rec.state.status.check_start()?;
+            if rec.state.stopped_by_user {
+                self.update(&entry, |r| r.state.stopped_by_user = false)?;
+            }
             // A start by hand begins the restart back-off anew, as Docker's does.
             *entry.restart_delay.lock().expect("lock") = None;
             self.start_locked(&entry).await
@@ -39,13 +58,16 @@ impl ContainerService {
         self: &Arc<Self>,
         entry: &Arc<Entry>,
     ) -> Result<(), EngineError> {
+        prime_cgroup_migration();
         let svc = self.clone();
         let e = entry.clone();
         let prepared = tokio::task::spawn_blocking(move || svc.launch(&e)).await?;
         match prepared {
             Ok((child, pid)) => {
                 let monitor_pid = child.id().unwrap_or(0) as i32;
-                let rec = self.update(entry, |r| {
+                // Not synced: a running state outlives only a daemon's crash, never the
+                // host's (after a reboot nothing runs), and a crash keeps the page cache.
+                let rec = self.update_unsynced(entry, |r| {
                     let own_sandbox = net::network_name(r).is_some();
                     let run_id = || own_sandbox.then(crate::random_id).unwrap_or_default();
                     r.state = State {
