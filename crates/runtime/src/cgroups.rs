@@ -54,9 +54,8 @@ fn apply(cgroup: &str, resources: &LinuxResources, disable_oom_killer: bool) -> 
 pub fn prime_migration() -> std::io::Result<()> {
     let tid = rustix::thread::gettid().as_raw_nonzero().get();
     let own = std::fs::read_to_string("/proc/thread-self/cgroup")?;
-    let file = migration_file(&own, std::path::Path::new("/sys/fs/cgroup")).ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::NotFound, "no cgroup to write")
-    })?;
+    let file = migration_file(&own, std::path::Path::new("/sys/fs/cgroup"))
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no cgroup to write"))?;
     std::fs::write(file, tid.to_string())
 }
 
