@@ -9,10 +9,10 @@ use berth_api_server::backend::{
 };
 use berth_api_server::ApiError;
 use berth_api_types::container::{
-    status_string, ContainerInspect, ContainerPruneReport, ContainerState, ContainerSummary,
-    CreateBody, CreateResponse, GraphDriver, HostConfig, MountPoint, NetworkSettings, PortBinding,
-    PortSummary, SummaryHostConfig, SummaryNetworkSettings, TopResponse, UpdateBody,
-    UpdateResponse,
+    status_string, ContainerChange, ContainerInspect, ContainerPruneReport, ContainerState,
+    ContainerSummary, CreateBody, CreateResponse, GraphDriver, HostConfig, MountPoint,
+    NetworkSettings, PortBinding, PortSummary, SummaryHostConfig, SummaryNetworkSettings,
+    TopResponse, UpdateBody, UpdateResponse,
 };
 use berth_api_types::container::{Health as WireHealth, HealthcheckResult};
 use berth_api_types::network::EndpointSettings;
@@ -609,6 +609,17 @@ impl ContainerBackend for Daemon {
             titles: t.titles,
             processes: t.processes,
         })
+    }
+
+    async fn container_changes(&self, name: &str) -> Result<Vec<ContainerChange>, ApiError> {
+        let changes = self.containers().changes(name).await.map_err(api_err)?;
+        Ok(changes
+            .into_iter()
+            .map(|c| ContainerChange {
+                path: c.path,
+                kind: c.kind.code(),
+            })
+            .collect())
     }
 
     async fn resize_container(&self, name: &str, rows: u16, cols: u16) -> Result<(), ApiError> {

@@ -5,8 +5,8 @@ use std::pin::Pin;
 
 use async_trait::async_trait;
 use berth_api_types::container::{
-    ContainerInspect, ContainerPruneReport, ContainerSummary, CreateBody, CreateResponse,
-    HostConfig, TopResponse, UpdateBody, UpdateResponse,
+    ContainerChange, ContainerInspect, ContainerPruneReport, ContainerSummary, CreateBody,
+    CreateResponse, HostConfig, TopResponse, UpdateBody, UpdateResponse,
 };
 use berth_api_types::events::EventMessage;
 use berth_api_types::exec::{ExecCreateBody, ExecInspect};
@@ -195,6 +195,8 @@ pub trait ContainerBackend: Send + Sync {
     /// `SizeRw` and `SizeRootFs` (inspect with `?size=1`): walks the writable layer.
     async fn container_sizes(&self, name: &str) -> Result<(i64, i64), ApiError>;
     async fn top_container(&self, name: &str, ps_args: &str) -> Result<TopResponse, ApiError>;
+    /// What the container changed in its root filesystem.
+    async fn container_changes(&self, name: &str) -> Result<Vec<ContainerChange>, ApiError>;
     fn container_logs(&self, name: &str, query: &LogsQuery) -> Result<LogStream, ApiError>;
     async fn resize_container(&self, name: &str, rows: u16, cols: u16) -> Result<(), ApiError>;
     /// A writer into the container's stdin, once it runs; `None` without `OpenStdin`.

@@ -209,6 +209,7 @@ async fn answer(answer: Answer, v: &str) -> serde_json::Value {
         Answer::ContainerInspect => (one_container(), "GET", format!("/containers/{ID}/json")),
         Answer::ContainerWait => (one_container(), "POST", format!("/containers/{ID}/wait")),
         Answer::ContainerTop => (one_container(), "GET", format!("/containers/{ID}/top")),
+        Answer::ContainerChanges => (one_container(), "GET", format!("/containers/{ID}/changes")),
         Answer::ImageList => (one_image(), "GET", "/images/json".to_string()),
         Answer::ImageInspect => (one_image(), "GET", format!("/images/sha256:{HEX}/json")),
         Answer::ImageHistory => (one_image(), "GET", format!("/images/sha256:{HEX}/history")),

@@ -464,6 +464,15 @@ pub struct CreateResponse {
     pub warnings: Vec<String>,
 }
 
+/// One entry of `GET /containers/(id)/changes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerChange {
+    pub path: String,
+    /// 0 modified, 1 added, 2 deleted.
+    pub kind: u8,
+}
+
 /// One entry of `GET /containers/json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -100,6 +100,20 @@ def main():
     assert df["Images"][0]["Containers"] >= 0 and df["LayersSize"] > 0, df
     assert df["BuildCache"] == [], df
 
+    # diff: what a container changed; None for one that never ran, as Docker's null.
+    c = client.containers.run(
+        "busybox", ["sh", "-c", "echo x > /tmp/py-new; rm /bin/true"], name="py-diff", detach=True
+    )
+    assert c.wait()["StatusCode"] == 0
+    changes = c.diff()
+    for want in ({"Path": "/tmp", "Kind": 0}, {"Path": "/tmp/py-new", "Kind": 1},
+                 {"Path": "/bin/true", "Kind": 2}):
+        assert want in changes, changes
+    fresh = client.containers.create("busybox", "true", name="py-fresh")
+    assert fresh.diff() is None
+    c.remove()
+    fresh.remove()
+
     # prune.
     client.containers.run("busybox", "true", name="py-done")
     pruned = client.containers.prune()

@@ -117,6 +117,20 @@ fn dependencies_point_toward_the_core() {
                 "libcontainer",
             ],
         ),
+        // Snapshots are mounts and directories: no HTTP, no engine, no images, no runtime.
+        (
+            "berth-snapshot",
+            &[
+                "berth-api-types",
+                "berth-api-server",
+                "berth-engine",
+                "berth-image",
+                "berth-runtime",
+                "hyper",
+                "tokio",
+                "libcontainer",
+            ],
+        ),
         (
             "berth-errdefs",
             &[

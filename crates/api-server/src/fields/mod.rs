@@ -28,6 +28,7 @@ pub enum Answer {
     ContainerInspect,
     ContainerWait,
     ContainerTop,
+    ContainerChanges,
     ImageList,
     ImageInspect,
     ImageHistory,
@@ -45,13 +46,14 @@ pub enum Answer {
 }
 
 impl Answer {
-    pub const ALL: [Answer; 19] = [
+    pub const ALL: [Answer; 20] = [
         Answer::Version,
         Answer::Info,
         Answer::ContainerList,
         Answer::ContainerInspect,
         Answer::ContainerWait,
         Answer::ContainerTop,
+        Answer::ContainerChanges,
         Answer::ImageList,
         Answer::ImageInspect,
         Answer::ImageHistory,
@@ -75,6 +77,7 @@ impl Answer {
             Answer::ContainerInspect => "GET /containers/{id}/json",
             Answer::ContainerWait => "POST /containers/{id}/wait",
             Answer::ContainerTop => "GET /containers/{id}/top",
+            Answer::ContainerChanges => "GET /containers/{id}/changes",
             Answer::ImageList => "GET /images/json",
             Answer::ImageInspect => "GET /images/{name}/json",
             Answer::ImageHistory => "GET /images/{name}/history",

@@ -39,6 +39,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route!(POST, "/containers/create", create),
         route!(GET, "/containers/{id}/json", inspect),
         route!(GET, "/containers/{id}/top", top),
+        route!(GET, "/containers/{id}/changes", changes),
         route!(GET, "/containers/{id}/logs", logs),
         route!(GET, "/containers/{id}/stats", stats),
         route!(POST, "/containers/{id}/start", start),
@@ -362,6 +363,16 @@ pub async fn top(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let TopParams { ps_args } = ctx.query.decode()?;
     let t = ctx.backend.top_container(ctx.param(0), &ps_args).await?;
     json(StatusCode::OK, &t)
+}
+
+/// `null` when nothing changed, as Docker's empty list encodes.
+pub async fn changes(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
+    let changes = ctx.backend.container_changes(ctx.param(0)).await?;
+    let changes = (!changes.is_empty()).then_some(changes);
+    json(
+        StatusCode::OK,
+        &compat::shaped(Answer::ContainerChanges, ctx.version, changes),
+    )
 }
 
 /// The parameters of `logs`, and of `attach` (which replays the log with `logs`).

@@ -15,8 +15,8 @@ use berth_api_server::backend::{
 };
 use berth_api_server::{ApiError, RequestBody, Router, ServerInfo};
 use berth_api_types::container::{
-    ContainerInspect, ContainerPruneReport, ContainerSummary, CreateBody, CreateResponse,
-    HostConfig, TopResponse, UpdateBody, UpdateResponse,
+    ContainerChange, ContainerInspect, ContainerPruneReport, ContainerSummary, CreateBody,
+    CreateResponse, HostConfig, TopResponse, UpdateBody, UpdateResponse,
 };
 use berth_api_types::events::EventMessage;
 use berth_api_types::exec::{ExecCreateBody, ExecInspect};
@@ -299,6 +299,19 @@ impl ContainerBackend for Fake {
             c.summary.size_rw.unwrap_or(1),
             c.summary.size_root_fs.unwrap_or(2),
         ))
+    }
+    async fn container_changes(&self, n: &str) -> Result<Vec<ContainerChange>, ApiError> {
+        self.container(n)?;
+        Ok(vec![
+            ContainerChange {
+                path: "/tmp".into(),
+                kind: 0,
+            },
+            ContainerChange {
+                path: "/tmp/new".into(),
+                kind: 1,
+            },
+        ])
     }
     async fn top_container(&self, n: &str, _a: &str) -> Result<TopResponse, ApiError> {
         self.container(n)?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_runtime::monitor::ExitRecord;
-use berth_runtime::rootfs::OverlayDirs;
+use berth_snapshot::OverlayDirs;
 
 use super::create::now;
 use super::record::{ContainerRecord, Status};

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use berth_runtime::monitor::{MonitorArgs, StartReport};
-use berth_runtime::rootfs::OverlayDirs;
 use berth_runtime::spec::{container_spec, BindMount, Shm, SpecParams, TmpfsMount};
+use berth_snapshot::OverlayDirs;
 
 use super::create::DEFAULT_PATH;
 use super::host_files;
@@ -156,19 +156,7 @@ impl ContainerService {
         rec: &ContainerRecord,
         overlay: &OverlayDirs,
     ) -> Result<PathBuf, EngineError> {
-        let image = self
-            .images
-            .get(
-                &berth_image::Digest::parse(&rec.image_id)
-                    .ok_or_else(|| EngineError::Internal("bad image id".into()))?,
-            )
-            .ok_or_else(|| EngineError::NotFound(format!("No such image: {}", rec.image_id)))?;
-        let lowers: Vec<_> = image
-            .layers
-            .iter()
-            .rev()
-            .map(|l| self.images.diff_path(&l.chain_id))
-            .collect();
+        let lowers = self.image_layers(rec)?;
         overlay
             .create()
             .map_err(|e| EngineError::failed("create root filesystem", e))?;
@@ -178,6 +166,23 @@ impl ContainerService {
         overlay
             .mount(&lowers)
             .map_err(|e| EngineError::failed("mount root filesystem", e))
+    }
+
+    /// The directories of the container's image layers, top first.
+    pub(super) fn image_layers(&self, rec: &ContainerRecord) -> Result<Vec<PathBuf>, EngineError> {
+        let image = self
+            .images
+            .get(
+                &berth_image::Digest::parse(&rec.image_id)
+                    .ok_or_else(|| EngineError::Internal("bad image id".into()))?,
+            )
+            .ok_or_else(|| EngineError::NotFound(format!("No such image: {}", rec.image_id)))?;
+        Ok(image
+            .layers
+            .iter()
+            .rev()
+            .map(|l| self.images.diff_path(&l.chain_id))
+            .collect())
     }
 
     /// The network namespace the container joins: its endpoint's on the bridge (left in

@@ -96,7 +96,7 @@ impl ContainerService {
         &self,
         rec: &ContainerRecord,
     ) -> std::collections::BTreeMap<String, String> {
-        let dirs = berth_runtime::rootfs::OverlayDirs::new(self.paths.overlay(&rec.id));
+        let dirs = berth_snapshot::OverlayDirs::new(self.paths.overlay(&rec.id));
         let lower: Vec<String> = berth_image::Digest::parse(&rec.image_id)
             .and_then(|id| self.images.get(&id))
             .map(|img| {

@@ -4,6 +4,7 @@
 //! reconnects to live monitors and records the exits it missed.
 
 mod attach;
+mod changes;
 mod create;
 mod exec;
 mod exit;
@@ -129,6 +130,8 @@ impl ContainerService {
         paths
             .create()
             .map_err(|e| EngineError::failed("create container directories", e))?;
+        // Views a killed daemon left mounted.
+        berth_snapshot::View::sweep(&paths.views());
         let predefined = crate::networks::PredefinedNetworks::open(&paths.data_root)?;
         let svc = Arc::new(ContainerService {
             predefined,

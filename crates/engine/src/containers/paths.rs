@@ -157,6 +157,12 @@ impl ContainerPaths {
         self.exec_root.join("netns-none").join(id)
     }
 
+    /// Where read-only views of containers' root filesystems are mounted while a `diff` or
+    /// an `export` reads them.
+    pub fn views(&self) -> PathBuf {
+        self.exec_root.join("views")
+    }
+
     /// Where the bridge pins its containers' network namespaces.
     pub fn bridge_netns_dir(&self) -> PathBuf {
         self.exec_root.join("netns")

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use berth_runtime::monitor::MonitorState;
-use berth_runtime::rootfs::OverlayDirs;
+use berth_snapshot::OverlayDirs;
 
 use super::procs;
 use super::record::Status;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_runtime::monitor::MonitorState;
-use berth_runtime::rootfs::OverlayDirs;
+use berth_snapshot::OverlayDirs;
 
 use super::create::now;
 use super::exit::Monitor;

@@ -1,0 +1,19 @@
+//! A container's root filesystem as snapshots, in the manner of containerd's snapshotters: what
+//! to mount is described first ([`Mount`]) and made after, so that a start, a `diff` and an
+//! `export` agree on the layers they see.
+//!
+//! A container's root is, bottom to top: the image's layers, an init layer holding the files
+//! every container gets (Docker's `-init` layer: mount points and `/.dockerenv`), and the
+//! container's own upper directory, which therefore holds exactly what the container changed.
+//! [`OverlayDirs::active`] is that stack, writable; [`OverlayDirs::view`] is the container's
+//! files without the init layer, read-only, for `export`; [`OverlayDirs::changes`] compares
+//! the upper directory with what lies below it.
+
+mod changes;
+mod init_layer;
+mod mounts;
+mod overlay;
+
+pub use changes::{Change, ChangeKind};
+pub use mounts::{Mount, View};
+pub use overlay::OverlayDirs;
