@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use berth_api_server::backend::{
-    ContainerBackend, ContainerListQuery, LogChunk, LogStream, LogsQuery, PruneQuery, StopQuery,
-    Waiting,
+    ByteStream, ContainerBackend, ContainerListQuery, LogChunk, LogStream, LogsQuery, PruneQuery,
+    StopQuery, Waiting,
 };
 use berth_api_server::ApiError;
 use berth_api_types::container::{
@@ -609,6 +609,11 @@ impl ContainerBackend for Daemon {
             titles: t.titles,
             processes: t.processes,
         })
+    }
+
+    fn export_container(&self, name: &str) -> Result<ByteStream, ApiError> {
+        let stream = self.containers().export(name).map_err(api_err)?;
+        Ok(Box::pin(stream))
     }
 
     async fn container_changes(&self, name: &str) -> Result<Vec<ContainerChange>, ApiError> {

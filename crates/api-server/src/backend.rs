@@ -195,6 +195,8 @@ pub trait ContainerBackend: Send + Sync {
     /// `SizeRw` and `SizeRootFs` (inspect with `?size=1`): walks the writable layer.
     async fn container_sizes(&self, name: &str) -> Result<(i64, i64), ApiError>;
     async fn top_container(&self, name: &str, ps_args: &str) -> Result<TopResponse, ApiError>;
+    /// The container's files as a tar stream.
+    fn export_container(&self, name: &str) -> Result<ByteStream, ApiError>;
     /// What the container changed in its root filesystem.
     async fn container_changes(&self, name: &str) -> Result<Vec<ContainerChange>, ApiError>;
     fn container_logs(&self, name: &str, query: &LogsQuery) -> Result<LogStream, ApiError>;

@@ -122,3 +122,98 @@ fn diff_lists_what_a_container_changed_as_docker_does() {
         views.display()
     );
 }
+
+/// The entries of a tar archive: name, type, link target and contents.
+fn entries(tar_bytes: &[u8]) -> Vec<(String, tar::EntryType, String, Vec<u8>)> {
+    let mut archive = tar::Archive::new(tar_bytes);
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().display().to_string();
+            let kind = e.header().entry_type();
+            let link = e
+                .link_name()
+                .unwrap()
+                .map(|l| l.display().to_string())
+                .unwrap_or_default();
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut body).unwrap();
+            (path, kind, link, body)
+        })
+        .collect()
+}
+
+#[test]
+fn export_writes_the_containers_files_as_a_tar() {
+    let d = daemon();
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "ex",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /tmp/hello && rm /bin/true && ln -s /etc/passwd /tmp/pw",
+    ]);
+    let out = d.dir.path().join("ex.tar");
+    d.docker_ok(&["export", "-o", out.to_str().unwrap(), "ex"]);
+    let all = entries(&std::fs::read(&out).unwrap());
+    let find = |name: &str| all.iter().find(|e| e.0 == name);
+    assert_eq!(find("tmp/hello").unwrap().3, b"hi\n");
+    let pw = find("tmp/pw").unwrap();
+    assert_eq!(
+        (pw.1, pw.2.as_str()),
+        (tar::EntryType::Symlink, "/etc/passwd")
+    );
+    assert!(find("bin/true").is_none(), "deleted files are not exported");
+    assert_eq!(find("bin/").unwrap().1, tar::EntryType::Directory);
+    assert!(find("bin/busybox").is_some_and(|e| e.3.len() > 100_000));
+    // The init layer's files are not the container's.
+    assert!(find(".dockerenv").is_none());
+    // Created and never started, and running: exported as well.
+    d.docker_ok(&["create", "--name", "fresh", "busybox", "true"]);
+    let r = d.get("/v1.44/containers/fresh/export");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/x-tar"));
+    assert!(entries(&r.body).iter().any(|e| e.0 == "bin/busybox"));
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "busybox",
+        "sh",
+        "-c",
+        "echo live > /live && exec sleep 1000",
+    ]);
+    berth_tests::audit::eventually(
+        "the running container's file is exported",
+        std::time::Duration::from_secs(10),
+        || {
+            let r = d.get("/v1.18/containers/live/export");
+            entries(&r.body)
+                .iter()
+                .any(|e| e.0 == "live" && e.3 == b"live\n")
+        },
+    );
+    // Each export is an event.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let events = d
+        .get(&format!(
+            "/events?since=0&until={}&filters=%7B%22event%22%3A%5B%22export%22%5D%7D",
+            now + 1
+        ))
+        .json_lines();
+    assert!(events.len() >= 3, "{events:?}");
+    assert_eq!(events[0]["Actor"]["Attributes"]["name"], "ex");
+    let r = d.get("/v1.44/containers/nosuch/export");
+    assert_eq!(r.status, 404);
+    d.remove_all_containers();
+    let views = d.exec_root().join("views");
+    assert_eq!(std::fs::read_dir(&views).map(|r| r.count()).unwrap_or(0), 0);
+}

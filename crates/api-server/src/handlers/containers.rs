@@ -40,6 +40,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route!(GET, "/containers/{id}/json", inspect),
         route!(GET, "/containers/{id}/top", top),
         route!(GET, "/containers/{id}/changes", changes),
+        route!(GET, "/containers/{id}/export", export),
         route!(GET, "/containers/{id}/logs", logs),
         route!(GET, "/containers/{id}/stats", stats),
         route!(POST, "/containers/{id}/start", start),
@@ -363,6 +364,11 @@ pub async fn top(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let TopParams { ps_args } = ctx.query.decode()?;
     let t = ctx.backend.top_container(ctx.param(0), &ps_args).await?;
     json(StatusCode::OK, &t)
+}
+
+pub async fn export(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
+    let stream = ctx.backend.export_container(ctx.param(0))?;
+    Ok(super::images::tar_response(stream))
 }
 
 /// `null` when nothing changed, as Docker's empty list encodes.

@@ -156,7 +156,7 @@ pub async fn delete(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     json(StatusCode::OK, &compat::delete_items(ctx.version, items))
 }
 
-fn tar_response(stream: ByteStream) -> Response<Body> {
+pub(crate) fn tar_response(stream: ByteStream) -> Response<Body> {
     use futures_util::StreamExt;
     let frames = ReaderStream::with_capacity(stream, 256 * 1024).map(|r| r.map(Frame::data));
     Response::builder()

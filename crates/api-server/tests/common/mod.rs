@@ -300,6 +300,10 @@ impl ContainerBackend for Fake {
             c.summary.size_root_fs.unwrap_or(2),
         ))
     }
+    fn export_container(&self, n: &str) -> Result<ByteStream, ApiError> {
+        self.container(n)?;
+        Ok(Box::pin(std::io::Cursor::new(b"not a real tar".to_vec())))
+    }
     async fn container_changes(&self, n: &str) -> Result<Vec<ContainerChange>, ApiError> {
         self.container(n)?;
         Ok(vec![

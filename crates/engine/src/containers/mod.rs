@@ -8,6 +8,7 @@ mod changes;
 mod create;
 mod exec;
 mod exit;
+mod export;
 pub mod health;
 mod host_files;
 mod launch;
