@@ -465,6 +465,19 @@ impl Daemon {
     }
 
     /// Runs the docker CLI against this daemon.
+    /// The events so far with `action`.
+    pub fn past_events(&self, action: &str) -> Vec<serde_json::Value> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        self.get(&format!(
+            "/events?since=0&until={}&filters=%7B%22event%22%3A%5B%22{action}%22%5D%7D",
+            now + 1
+        ))
+        .json_lines()
+    }
+
     pub fn docker(&self, args: &[&str]) -> Output {
         self.docker_cmd(args).output().expect("run docker CLI")
     }

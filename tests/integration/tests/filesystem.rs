@@ -9,6 +9,11 @@ fn daemon() -> Daemon {
     d
 }
 
+/// `docker run -d --name NAME busybox sh -c SCRIPT`.
+fn run_detached(d: &Daemon, name: &str, script: &str) {
+    d.docker_ok(&["run", "-d", "--name", name, "busybox", "sh", "-c", script]);
+}
+
 /// `docker diff NAME`, one line per change.
 fn diff(d: &Daemon, name: &str) -> Vec<String> {
     d.docker_ok(&["diff", name])
@@ -76,16 +81,7 @@ fn diff_lists_what_a_container_changed_as_docker_does() {
     assert_eq!(old[4], serde_json::json!({"Path": "/newdir", "Kind": 1}));
     assert_eq!(old[10], serde_json::json!({"Path": "/home", "Kind": 2}));
     // A running container: its changes so far.
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "live",
-        "busybox",
-        "sh",
-        "-c",
-        "touch /tmp/live && exec sleep 1000",
-    ]);
+    run_detached(&d, "live", "touch /tmp/live && exec sleep 1000");
     berth_tests::audit::eventually(
         "the running container's write shows",
         std::time::Duration::from_secs(10),
@@ -178,16 +174,7 @@ fn export_writes_the_containers_files_as_a_tar() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/x-tar"));
     assert!(entries(&r.body).iter().any(|e| e.0 == "bin/busybox"));
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "live",
-        "busybox",
-        "sh",
-        "-c",
-        "echo live > /live && exec sleep 1000",
-    ]);
+    run_detached(&d, "live", "echo live > /live && exec sleep 1000");
     berth_tests::audit::eventually(
         "the running container's file is exported",
         std::time::Duration::from_secs(10),
@@ -199,16 +186,7 @@ fn export_writes_the_containers_files_as_a_tar() {
         },
     );
     // Each export is an event.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let events = d
-        .get(&format!(
-            "/events?since=0&until={}&filters=%7B%22event%22%3A%5B%22export%22%5D%7D",
-            now + 1
-        ))
-        .json_lines();
+    let events = d.past_events("export");
     assert!(events.len() >= 3, "{events:?}");
     assert_eq!(events[0]["Actor"]["Attributes"]["name"], "ex");
     let r = d.get("/v1.44/containers/nosuch/export");

@@ -9,19 +9,6 @@ fn daemon() -> Daemon {
     d
 }
 
-/// The events so far with `action`.
-fn past_events(d: &Daemon, action: &str) -> Vec<serde_json::Value> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    d.get(&format!(
-        "/events?since=0&until={}&filters=%7B%22event%22%3A%5B%22{action}%22%5D%7D",
-        now + 1
-    ))
-    .json_lines()
-}
-
 /// `docker inspect --format FORMAT NAME`, trimmed.
 fn inspect(d: &Daemon, format: &str, name: &str) -> String {
     d.docker_ok(&["inspect", "--format", format, name])
@@ -101,7 +88,7 @@ fn update_changes_limits_of_a_running_container() {
         ]);
         assert_eq!(inside.trim(), (48 << 20).to_string());
     }
-    assert_eq!(past_events(&d, "update").len(), 2);
+    assert_eq!(d.past_events("update").len(), 2);
     let missing = d.docker(&["update", "--memory", "64m", "nope"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("No such container: nope"));
     d.remove_all_containers();
@@ -184,7 +171,7 @@ fn system_df_and_prune() {
     // `system prune` also prunes networks and the build cache: both answer.
     let out = d.docker_ok(&["system", "prune", "-f"]);
     assert!(out.contains("Total reclaimed space"), "{out}");
-    let prunes = past_events(&d, "prune");
+    let prunes = d.past_events("prune");
     assert!(prunes.len() >= 4, "{prunes:?}");
     assert!(prunes
         .iter()
@@ -281,7 +268,7 @@ fn stop_timeout_and_signal() {
     ]);
     d.docker_ok(&["stop", "--signal", "USR1", "-t", "30", "usr1"]);
     assert_eq!(inspect(&d, "{{.State.ExitCode}}", "usr1"), "42");
-    let kills = past_events(&d, "kill");
+    let kills = d.past_events("kill");
     assert!(
         kills
             .iter()
@@ -421,7 +408,8 @@ fn healthchecks_with_the_cli() {
     assert_eq!(log[0]["ExitCode"], 1, "{state}");
     assert_eq!(state["FailingStreak"], 0);
     // Each change of status is an event, and probes run through the exec path.
-    let actions: Vec<String> = past_events(&d, "health_status")
+    let actions: Vec<String> = d
+        .past_events("health_status")
         .into_iter()
         .map(|e| e["Action"].as_str().unwrap().to_string())
         .collect();
@@ -429,7 +417,7 @@ fn healthchecks_with_the_cli() {
         actions,
         ["health_status: unhealthy", "health_status: healthy"]
     );
-    let probes = past_events(&d, "exec_start");
+    let probes = d.past_events("exec_start");
     assert!(
         probes
             .iter()

@@ -716,36 +716,16 @@ fn network_settings_show_each_networks_endpoint_at_1_44() {
         .get("Networks")
         .is_none());
     // host and none have IDs of their own; container: networking has no endpoint.
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "onhost",
-        "--net=host",
-        "busybox",
-        "sleep",
-        "1000",
-    ]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "alone",
-        "--net=none",
-        "busybox",
-        "sleep",
-        "1000",
-    ]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "joined",
-        "--net=container:web",
-        "busybox",
-        "sleep",
-        "1000",
-    ]);
+    for (name, net) in [
+        ("onhost", "host"),
+        ("alone", "none"),
+        ("joined", "container:web"),
+    ] {
+        let net = format!("--net={net}");
+        d.docker_ok(&[
+            "run", "-d", "--name", name, &net, "busybox", "sleep", "1000",
+        ]);
+    }
     let onhost = at(&d, "1.44", "onhost")["NetworkSettings"].clone();
     let alone = at(&d, "1.44", "alone")["NetworkSettings"].clone();
     let host_id = onhost["Networks"]["host"]["NetworkID"].as_str().unwrap();
