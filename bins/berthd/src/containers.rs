@@ -8,6 +8,7 @@ use berth_api_server::backend::{
     StopQuery, Waiting,
 };
 use berth_api_server::ApiError;
+use berth_api_types::container::PathStat;
 use berth_api_types::container::{
     status_string, ContainerChange, ContainerInspect, ContainerPruneReport, ContainerState,
     ContainerSummary, CreateBody, CreateResponse, GraphDriver, HostConfig, MountPoint,
@@ -22,8 +23,8 @@ use berth_api_types::stats::{
 };
 use berth_engine::containers::health::{Health, HealthStatus};
 use berth_engine::containers::{
-    net, ContainerRecord, CreateRequest, ListOptions, LogDriver, LogOptions, Port, ResourceUpdate,
-    RestartPolicy, StatsMode, StatsPair, Status, StopOptions, WaitCondition,
+    net, ContainerRecord, CreateRequest, ExtractOptions, ListOptions, LogDriver, LogOptions, Port,
+    ResourceUpdate, RestartPolicy, StatsMode, StatsPair, Status, StopOptions, WaitCondition,
 };
 use futures_util::StreamExt;
 
@@ -283,6 +284,16 @@ fn mount_points(rec: &ContainerRecord) -> Vec<MountPoint> {
             }
         })
         .collect()
+}
+
+fn path_stat(s: berth_engine::containers::PathStat) -> PathStat {
+    PathStat {
+        name: s.name,
+        size: s.size,
+        mode: s.mode,
+        mtime: s.mtime,
+        link_target: s.link_target,
+    }
 }
 
 fn network_settings(s: net::NetworkSettings) -> NetworkSettings {
@@ -609,6 +620,46 @@ impl ContainerBackend for Daemon {
             titles: t.titles,
             processes: t.processes,
         })
+    }
+
+    async fn stat_container_path(&self, name: &str, path: &str) -> Result<PathStat, ApiError> {
+        let stat = self
+            .containers()
+            .stat_path(name, path)
+            .await
+            .map_err(api_err)?;
+        Ok(path_stat(stat))
+    }
+
+    async fn archive_container_path(
+        &self,
+        name: &str,
+        path: &str,
+    ) -> Result<(PathStat, ByteStream), ApiError> {
+        let (stat, tar) = self
+            .containers()
+            .archive_path(name, path)
+            .await
+            .map_err(api_err)?;
+        Ok((path_stat(stat), Box::pin(tar)))
+    }
+
+    async fn extract_to_container(
+        &self,
+        name: &str,
+        path: &str,
+        no_overwrite_dir_non_dir: bool,
+        copy_uid_gid: bool,
+        body: ByteStream,
+    ) -> Result<(), ApiError> {
+        let opts = ExtractOptions {
+            no_overwrite_dir_non_dir,
+            copy_uid_gid,
+        };
+        self.containers()
+            .extract_to_dir(name, path, opts, Box::new(body))
+            .await
+            .map_err(api_err)
     }
 
     fn export_container(&self, name: &str) -> Result<ByteStream, ApiError> {

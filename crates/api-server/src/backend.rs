@@ -6,7 +6,7 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use berth_api_types::container::{
     ContainerChange, ContainerInspect, ContainerPruneReport, ContainerSummary, CreateBody,
-    CreateResponse, HostConfig, TopResponse, UpdateBody, UpdateResponse,
+    CreateResponse, HostConfig, PathStat, TopResponse, UpdateBody, UpdateResponse,
 };
 use berth_api_types::events::EventMessage;
 use berth_api_types::exec::{ExecCreateBody, ExecInspect};
@@ -195,6 +195,23 @@ pub trait ContainerBackend: Send + Sync {
     /// `SizeRw` and `SizeRootFs` (inspect with `?size=1`): walks the writable layer.
     async fn container_sizes(&self, name: &str) -> Result<(i64, i64), ApiError>;
     async fn top_container(&self, name: &str, ps_args: &str) -> Result<TopResponse, ApiError>;
+    /// `HEAD .../archive`: what is at `path` in the container.
+    async fn stat_container_path(&self, name: &str, path: &str) -> Result<PathStat, ApiError>;
+    /// `GET .../archive`: the stat and a tar of `path`.
+    async fn archive_container_path(
+        &self,
+        name: &str,
+        path: &str,
+    ) -> Result<(PathStat, ByteStream), ApiError>;
+    /// `PUT .../archive`: extracts `body` into the directory `path`.
+    async fn extract_to_container(
+        &self,
+        name: &str,
+        path: &str,
+        no_overwrite_dir_non_dir: bool,
+        copy_uid_gid: bool,
+        body: ByteStream,
+    ) -> Result<(), ApiError>;
     /// The container's files as a tar stream.
     fn export_container(&self, name: &str) -> Result<ByteStream, ApiError>;
     /// What the container changed in its root filesystem.

@@ -127,6 +127,12 @@ pub fn swarm_endpoints(version: ApiVersion) -> bool {
     version >= v(24)
 }
 
+/// `POST /containers/(id)/copy` answers below API 1.24 only (deprecated in Docker 1.8, gone
+/// with 1.12, which answers 404 to it).
+pub fn legacy_copy(version: ApiVersion) -> bool {
+    version < v(24)
+}
+
 /// `POST /build/prune` exists from API 1.31 (Docker 17.07).
 pub fn build_prune(version: ApiVersion) -> bool {
     version >= v(31)

@@ -68,6 +68,7 @@ fn routes() -> Vec<Route> {
         handlers::events::routes(),
         handlers::images::routes(),
         handlers::containers::routes(),
+        handlers::archive::routes(),
         handlers::exec::routes(),
         handlers::networks::routes(),
         handlers::plugins::routes(),

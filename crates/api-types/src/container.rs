@@ -464,6 +464,25 @@ pub struct CreateResponse {
     pub warnings: Vec<String>,
 }
 
+/// `X-Docker-Container-Path-Stat` of `HEAD`/`GET /containers/(id)/archive` (base64 JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PathStat {
+    pub name: String,
+    pub size: i64,
+    /// Go's `os.FileMode` bits.
+    pub mode: u32,
+    pub mtime: String,
+    pub link_target: String,
+}
+
+/// `POST /containers/(id)/copy` (API ≤ 1.23).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CopyBody {
+    pub resource: String,
+}
+
 /// One entry of `GET /containers/(id)/changes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -26,16 +26,29 @@ pub fn pack(root: &Path, out: impl Write) -> Result<(), ArchiveError> {
         Mode::empty(),
     )
     .map_err(|e| ArchiveError::io(format!("open {}", root.display()), e.into()))?;
-    let mut packer = Packer {
-        builder: tar::Builder::new(out),
-        links: HashMap::new(),
-    };
+    let mut packer = Packer::new(out);
     packer.dir(&dir, "")?;
-    packer
-        .builder
-        .into_inner()
-        .and_then(|mut w| w.flush())
-        .map_err(|e| ArchiveError::io("finish the archive", e))
+    packer.finish()
+}
+
+/// Writes the entry `name` of the directory `parent` (`.` for the directory itself) as
+/// `shown`, with all below it for a directory: `docker cp`'s archive of one path, rebased on
+/// its base name.
+pub fn pack_entry(
+    parent: &Path,
+    name: &str,
+    shown: &str,
+    out: impl Write,
+) -> Result<(), ArchiveError> {
+    let dir = rfs::open(
+        parent,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| ArchiveError::io(format!("open {}", parent.display()), e.into()))?;
+    let mut packer = Packer::new(out);
+    packer.entry(&dir, name, shown)?;
+    packer.finish()
 }
 
 struct Packer<W: Write> {
@@ -50,6 +63,20 @@ fn ctx(what: &str, path: &str) -> impl Fn(Errno) -> ArchiveError {
 }
 
 impl<W: Write> Packer<W> {
+    fn new(out: W) -> Self {
+        Packer {
+            builder: tar::Builder::new(out),
+            links: HashMap::new(),
+        }
+    }
+
+    fn finish(self) -> Result<(), ArchiveError> {
+        self.builder
+            .into_inner()
+            .and_then(|mut w| w.flush())
+            .map_err(|e| ArchiveError::io("finish the archive", e))
+    }
+
     /// Writes the entries of the directory `dir`, whose name in the archive is `prefix`.
     fn dir(&mut self, dir: &OwnedFd, prefix: &str) -> Result<(), ArchiveError> {
         let mut names = Vec::new();
@@ -62,105 +89,110 @@ impl<W: Write> Packer<W> {
         }
         names.sort();
         for name in names {
-            let path = format!("{prefix}{name}");
-            // Gone since the listing: a running container's tree changes under the walk.
-            let st = match rfs::statat(dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(st) => st,
-                Err(Errno::NOENT) => continue,
-                Err(e) => return Err(ctx("stat", &path)(e)),
-            };
-            let mut header = Header::new_gnu();
-            header.set_mode(st.st_mode & 0o7777);
-            header.set_uid(st.st_uid as u64);
-            header.set_gid(st.st_gid as u64);
-            header.set_mtime(st.st_mtime.max(0) as u64);
-            header.set_size(0);
-            match FileType::from_raw_mode(st.st_mode) {
-                FileType::Directory => {
-                    let sub = match rfs::openat(
-                        dir,
-                        name.as_str(),
-                        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    ) {
-                        Ok(fd) => fd,
-                        Err(Errno::NOENT) | Err(Errno::LOOP) | Err(Errno::NOTDIR) => continue,
-                        Err(e) => return Err(ctx("open", &path)(e)),
-                    };
-                    header.set_entry_type(EntryType::Directory);
-                    let shown = format!("{path}/");
-                    self.append(&mut header, &shown, std::io::empty())?;
-                    self.dir(&sub, &shown)?;
+            self.entry(dir, &name, &format!("{prefix}{name}"))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the entry `name` of `dir` as `path`, and all below it for a directory.
+    fn entry(&mut self, dir: &OwnedFd, name: &str, path: &str) -> Result<(), ArchiveError> {
+        // Gone since the listing: a running container's tree changes under the walk.
+        let st = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(ctx("stat", path)(e)),
+        };
+        let mut header = Header::new_gnu();
+        header.set_mode(st.st_mode & 0o7777);
+        header.set_uid(st.st_uid as u64);
+        header.set_gid(st.st_gid as u64);
+        header.set_mtime(st.st_mtime.max(0) as u64);
+        header.set_size(0);
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::Directory => {
+                let sub = match rfs::openat(
+                    dir,
+                    name,
+                    OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                ) {
+                    Ok(fd) => fd,
+                    Err(Errno::NOENT) | Err(Errno::LOOP) | Err(Errno::NOTDIR) => return Ok(()),
+                    Err(e) => return Err(ctx("open", path)(e)),
+                };
+                header.set_entry_type(EntryType::Directory);
+                let shown = format!("{path}/");
+                self.append(&mut header, &shown, std::io::empty())?;
+                self.dir(&sub, &shown)?;
+            }
+            FileType::Symlink => {
+                let target = match rfs::readlinkat(dir, name, Vec::new()) {
+                    Ok(t) => t,
+                    Err(Errno::NOENT) | Err(Errno::INVAL) => return Ok(()),
+                    Err(e) => return Err(ctx("read link", path)(e)),
+                };
+                header.set_entry_type(EntryType::Symlink);
+                let target = String::from_utf8_lossy(target.to_bytes()).into_owned();
+                self.append_named(&mut header, path, Some(&target), std::io::empty())?;
+            }
+            FileType::RegularFile => {
+                if st.st_nlink > 1 {
+                    let key = (st.st_dev, st.st_ino);
+                    if let Some(first) = self.links.get(&key) {
+                        header.set_entry_type(EntryType::Link);
+                        let first = first.clone();
+                        return self.append_named(
+                            &mut header,
+                            path,
+                            Some(&first),
+                            std::io::empty(),
+                        );
+                    }
+                    self.links.insert(key, path.to_string());
                 }
-                FileType::Symlink => {
-                    let target = match rfs::readlinkat(dir, name.as_str(), Vec::new()) {
-                        Ok(t) => t,
-                        Err(Errno::NOENT) | Err(Errno::INVAL) => continue,
-                        Err(e) => return Err(ctx("read link", &path)(e)),
-                    };
-                    header.set_entry_type(EntryType::Symlink);
-                    let target = String::from_utf8_lossy(target.to_bytes()).into_owned();
-                    self.builder
-                        .append_link(&mut header, &path, &target)
+                let file = match rfs::openat(
+                    dir,
+                    name,
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
+                    Mode::empty(),
+                ) {
+                    Ok(fd) => fd,
+                    Err(Errno::NOENT) | Err(Errno::LOOP) => return Ok(()),
+                    Err(e) => return Err(ctx("open", path)(e)),
+                };
+                // The size of what was opened (it may differ from the name's by now).
+                let opened = rfs::fstat(&file).map_err(ctx("stat", path))?;
+                if FileType::from_raw_mode(opened.st_mode) != FileType::RegularFile {
+                    return Ok(());
+                }
+                header.set_entry_type(EntryType::Regular);
+                header.set_size(opened.st_size as u64);
+                // A file that shrinks while read is padded, one that grows cut, so the
+                // entry keeps the size its header gives.
+                let data = std::io::Read::chain(
+                    std::io::Read::take(std::fs::File::from(file), opened.st_size as u64),
+                    std::io::repeat(0),
+                );
+                let data = std::io::Read::take(data, opened.st_size as u64);
+                self.append(&mut header, path, data)?;
+            }
+            kind @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
+                header.set_entry_type(match kind {
+                    FileType::CharacterDevice => EntryType::Char,
+                    FileType::BlockDevice => EntryType::Block,
+                    _ => EntryType::Fifo,
+                });
+                if kind != FileType::Fifo {
+                    let (major, minor) = (rfs::major(st.st_rdev), rfs::minor(st.st_rdev));
+                    header
+                        .set_device_major(major)
+                        .and_then(|_| header.set_device_minor(minor))
                         .map_err(|e| ArchiveError::io(format!("write {path}"), e))?;
                 }
-                FileType::RegularFile => {
-                    if st.st_nlink > 1 {
-                        let key = (st.st_dev, st.st_ino);
-                        if let Some(first) = self.links.get(&key) {
-                            header.set_entry_type(EntryType::Link);
-                            let first = first.clone();
-                            self.builder
-                                .append_link(&mut header, &path, &first)
-                                .map_err(|e| ArchiveError::io(format!("write {path}"), e))?;
-                            continue;
-                        }
-                        self.links.insert(key, path.clone());
-                    }
-                    let file = match rfs::openat(
-                        dir,
-                        name.as_str(),
-                        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
-                        Mode::empty(),
-                    ) {
-                        Ok(fd) => fd,
-                        Err(Errno::NOENT) | Err(Errno::LOOP) => continue,
-                        Err(e) => return Err(ctx("open", &path)(e)),
-                    };
-                    // The size of what was opened (it may differ from the name's by now).
-                    let opened = rfs::fstat(&file).map_err(ctx("stat", &path))?;
-                    if FileType::from_raw_mode(opened.st_mode) != FileType::RegularFile {
-                        continue;
-                    }
-                    header.set_entry_type(EntryType::Regular);
-                    header.set_size(opened.st_size as u64);
-                    // A file that shrinks while read is padded, one that grows cut, so the
-                    // entry keeps the size its header gives.
-                    let data = std::io::Read::chain(
-                        std::io::Read::take(std::fs::File::from(file), opened.st_size as u64),
-                        std::io::repeat(0),
-                    );
-                    let data = std::io::Read::take(data, opened.st_size as u64);
-                    self.append(&mut header, &path, data)?;
-                }
-                kind @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
-                    header.set_entry_type(match kind {
-                        FileType::CharacterDevice => EntryType::Char,
-                        FileType::BlockDevice => EntryType::Block,
-                        _ => EntryType::Fifo,
-                    });
-                    if kind != FileType::Fifo {
-                        let (major, minor) = (rfs::major(st.st_rdev), rfs::minor(st.st_rdev));
-                        header
-                            .set_device_major(major)
-                            .and_then(|_| header.set_device_minor(minor))
-                            .map_err(|e| ArchiveError::io(format!("write {path}"), e))?;
-                    }
-                    self.append(&mut header, &path, std::io::empty())?;
-                }
-                // Sockets and the like have no place in an archive (Docker skips them too).
-                _ => {}
+                self.append(&mut header, path, std::io::empty())?;
             }
+            // Sockets and the like have no place in an archive (Docker skips them too).
+            _ => {}
         }
         Ok(())
     }
@@ -171,10 +203,57 @@ impl<W: Write> Packer<W> {
         path: &str,
         data: impl std::io::Read,
     ) -> Result<(), ArchiveError> {
-        self.builder
-            .append_data(header, path, data)
-            .map_err(|e| ArchiveError::io(format!("write {path}"), e))
+        self.append_named(header, path, None, data)
     }
+
+    /// Writes the entry under exactly `path` (and `link`): the tar crate's own path setters
+    /// drop `./` components, which `docker cp` needs to rebase a directory's contents (`/.`).
+    /// Names of 100 bytes or more go in GNU long-name entries, as GNU tar and Go write them.
+    fn append_named(
+        &mut self,
+        header: &mut Header,
+        path: &str,
+        link: Option<&str>,
+        data: impl std::io::Read,
+    ) -> Result<(), ArchiveError> {
+        let failed = |e| ArchiveError::io(format!("write {path}"), e);
+        if path.len() >= 100 {
+            self.long_name(EntryType::GNULongName, path)
+                .map_err(failed)?;
+        }
+        set_field(&mut header.as_old_mut().name, path);
+        if let Some(link) = link {
+            if link.len() >= 100 {
+                self.long_name(EntryType::GNULongLink, link)
+                    .map_err(failed)?;
+            }
+            set_field(&mut header.as_old_mut().linkname, link);
+        }
+        header.set_cksum();
+        self.builder.append(header, data).map_err(failed)
+    }
+
+    fn long_name(&mut self, kind: EntryType, name: &str) -> std::io::Result<()> {
+        let mut h = Header::new_gnu();
+        set_field(&mut h.as_old_mut().name, "././@LongLink");
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_entry_type(kind);
+        h.set_size(name.len() as u64 + 1);
+        h.set_cksum();
+        self.builder
+            .append(&h, std::io::Read::chain(name.as_bytes(), &[0u8][..]))
+    }
+}
+
+/// A header's name field: the bytes, cut to the field, zero-filled.
+fn set_field(field: &mut [u8], value: &str) {
+    let b = value.as_bytes();
+    let n = b.len().min(field.len());
+    field[..n].copy_from_slice(&b[..n]);
+    field[n..].fill(0);
 }
 
 #[cfg(test)]
@@ -229,6 +308,24 @@ mod tests {
         assert_eq!(by("hosts-again").1, EntryType::Link);
         assert_eq!(by("hosts-again").2.as_deref(), Some("etc/hosts"));
         assert_eq!(by(&long).3, "long");
+        // One path rebased, as `docker cp` asks: a directory's contents keep their `./`.
+        let mut contents = Vec::new();
+        pack_entry(&root.join("etc"), ".", ".", &mut contents).unwrap();
+        let names: Vec<String> = tar::Archive::new(&contents[..])
+            .entries()
+            .unwrap()
+            .map(|e| String::from_utf8_lossy(&e.unwrap().path_bytes()).into_owned())
+            .collect();
+        assert_eq!(names, ["./", "./deep/", "./deep/file", "./hosts"]);
+        let mut one = Vec::new();
+        pack_entry(&root.join("etc"), "hosts", "hosts", &mut one).unwrap();
+        let mut archive = tar::Archive::new(&one[..]);
+        let only: Vec<_> = archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(only, ["hosts"]);
         // What it wrote unpacks to the same tree.
         let back = tmp.path().join("back");
         std::fs::create_dir(&back).unwrap();

@@ -31,6 +31,11 @@ pub struct UnpackOptions {
     pub overlay_whiteouts: bool,
     /// Apply the archive's uid/gid (needs root, as the daemon is).
     pub preserve_owners: bool,
+    /// Refuse to replace a directory with a non-directory or the other way round (`docker
+    /// cp`'s `noOverwriteDirNonDir`), rather than removing what is there.
+    pub no_overwrite_dir_non_dir: bool,
+    /// Owner for every entry instead of the archive's (`docker cp -a`: the container's user).
+    pub chown: Option<(u32, u32)>,
 }
 
 impl Default for UnpackOptions {
@@ -38,6 +43,8 @@ impl Default for UnpackOptions {
         Self {
             overlay_whiteouts: true,
             preserve_owners: true,
+            no_overwrite_dir_non_dir: false,
+            chown: None,
         }
     }
 }
@@ -242,6 +249,33 @@ impl Unpacker<'_> {
         Ok(dir)
     }
 
+    /// With `no_overwrite_dir_non_dir`, refuses an entry that would replace a directory with
+    /// something else, or something else with a directory (Docker's words).
+    fn check_overwrite(
+        &self,
+        dir: &OwnedFd,
+        name: &str,
+        new_is_dir: bool,
+        shown: &str,
+    ) -> Result<(), ArchiveError> {
+        if !self.opts.no_overwrite_dir_non_dir {
+            return Ok(());
+        }
+        let Ok(st) = rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) else {
+            return Ok(());
+        };
+        let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+        match (is_dir, new_is_dir) {
+            (true, false) => Err(ArchiveError::Invalid(format!(
+                "cannot overwrite directory \"{shown}\" with non-directory \"{shown}\""
+            ))),
+            (false, true) => Err(ArchiveError::Invalid(format!(
+                "cannot overwrite non-directory \"{shown}\" with directory \"{shown}\""
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Removes whatever is at `name` in `dir` unless it is a directory and `keep_dir` is set.
     fn clear(dir: &OwnedFd, name: &str, keep_dir: bool) -> Result<bool, ArchiveError> {
         match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
@@ -287,8 +321,10 @@ impl Unpacker<'_> {
             .mode()
             .map_err(|e| ArchiveError::io(format!("mode of {shown}"), e))?
             & 0o7777;
-        let uid = header.uid().unwrap_or(0) as u32;
-        let gid = header.gid().unwrap_or(0) as u32;
+        let (uid, gid) = self.opts.chown.unwrap_or((
+            header.uid().unwrap_or(0) as u32,
+            header.gid().unwrap_or(0) as u32,
+        ));
         let mtime = header.mtime().unwrap_or(0) as i64;
         let xattrs = pax_xattrs(entry);
 
@@ -301,6 +337,7 @@ impl Unpacker<'_> {
 
         match kind {
             tar::EntryType::Directory => {
+                self.check_overwrite(&dir_fd, &name, true, &shown)?;
                 let existed = Self::clear(&dir_fd, &name, true)?;
                 if !existed {
                     rfs::mkdirat(&dir_fd, name.as_str(), Mode::from_raw_mode(0o700))
@@ -319,6 +356,7 @@ impl Unpacker<'_> {
                 }
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                self.check_overwrite(&dir_fd, &name, false, &shown)?;
                 if Self::clear(&dir_fd, &name, false)? {
                     unreachable!("clear(keep_dir=false) never keeps");
                 }
@@ -384,6 +422,7 @@ impl Unpacker<'_> {
                         "{shown}: bad symlink target"
                     )));
                 }
+                self.check_overwrite(&dir_fd, &name, false, &shown)?;
                 Self::clear(&dir_fd, &name, false)?;
                 self.parents.clear();
                 // The target is stored as is: it is only ever resolved inside a container's
@@ -431,12 +470,14 @@ impl Unpacker<'_> {
                         "{shown}: hardlink to a directory"
                     )));
                 }
+                self.check_overwrite(&dir_fd, &name, false, &shown)?;
                 Self::clear(&dir_fd, &name, false)?;
                 self.parents.clear();
                 rfs::linkat(&src, "", &dir_fd, name.as_str(), AtFlags::EMPTY_PATH)
                     .map_err(errno_ctx("hardlink", &shown))?;
             }
             tar::EntryType::Fifo => {
+                self.check_overwrite(&dir_fd, &name, false, &shown)?;
                 Self::clear(&dir_fd, &name, false)?;
                 rfs::mknodat(
                     &dir_fd,
@@ -496,8 +537,10 @@ impl Unpacker<'_> {
             .map_err(errno_ctx("open directory", &rel))?;
         let mode = header.mode().unwrap_or(0o755) & 0o7777;
         if self.opts.preserve_owners {
-            let uid = header.uid().unwrap_or(0) as u32;
-            let gid = header.gid().unwrap_or(0) as u32;
+            let (uid, gid) = self.opts.chown.unwrap_or((
+                header.uid().unwrap_or(0) as u32,
+                header.gid().unwrap_or(0) as u32,
+            ));
             rfs::fchown(
                 &fd,
                 Some(rfs::Uid::from_raw(uid)),

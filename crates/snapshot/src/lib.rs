@@ -7,13 +7,16 @@
 //! container's own upper directory, which therefore holds exactly what the container changed.
 //! [`OverlayDirs::active`] is that stack, writable; [`OverlayDirs::view`] is the container's
 //! files without the init layer, read-only, for `export`; [`OverlayDirs::changes`] compares
-//! the upper directory with what lies below it.
+//! the upper directory with what lies below it. [`run_in`] runs code where the container's
+//! files, with its binds, are `/`: what `docker cp` reads and writes.
 
 mod changes;
+mod container_fs;
 mod init_layer;
 mod mounts;
 mod overlay;
 
 pub use changes::{Change, ChangeKind};
+pub use container_fs::{run_in, Bind, Root};
 pub use mounts::{Mount, View};
 pub use overlay::OverlayDirs;

@@ -111,6 +111,26 @@ def main():
         assert want in changes, changes
     fresh = client.containers.create("busybox", "true", name="py-fresh")
     assert fresh.diff() is None
+
+    # get_archive / put_archive / export.
+    import io, tarfile
+    bits, stat = c.get_archive("/tmp/py-new")
+    assert stat["name"] == "py-new" and stat["size"] == 2, stat
+    with tarfile.open(fileobj=io.BytesIO(b"".join(bits))) as t:
+        assert t.extractfile("py-new").read() == b"x\n"
+    payload = io.BytesIO()
+    with tarfile.open(fileobj=payload, mode="w") as t:
+        info = tarfile.TarInfo("put.txt")
+        info.size = 3
+        t.addfile(info, io.BytesIO(b"put"))
+    assert fresh.put_archive("/etc", payload.getvalue()) is True
+    bits, stat = fresh.get_archive("/etc/put.txt")
+    with tarfile.open(fileobj=io.BytesIO(b"".join(bits))) as t:
+        assert t.extractfile("put.txt").read() == b"put"
+    exported = b"".join(fresh.export())
+    with tarfile.open(fileobj=io.BytesIO(exported)) as t:
+        names = t.getnames()
+        assert "etc/put.txt" in names and "bin/busybox" in names, names[:20]
     c.remove()
     fresh.remove()
 

@@ -195,3 +195,326 @@ fn export_writes_the_containers_files_as_a_tar() {
     let views = d.exec_root().join("views");
     assert_eq!(std::fs::read_dir(&views).map(|r| r.count()).unwrap_or(0), 0);
 }
+
+/// The decoded `X-Docker-Container-Path-Stat` of a `HEAD .../archive`.
+fn path_stat(d: &Daemon, container: &str, path: &str) -> (u16, serde_json::Value) {
+    let r = d.request(
+        "HEAD",
+        &format!("/v1.44/containers/{container}/archive?path={path}"),
+        &[],
+        b"",
+    );
+    let stat = r
+        .header("x-docker-container-path-stat")
+        .map(|h| {
+            let out = std::process::Command::new("base64")
+                .arg("-d")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .and_then(|mut c| {
+                    std::io::Write::write_all(c.stdin.as_mut().unwrap(), h.as_bytes())?;
+                    drop(c.stdin.take());
+                    c.wait_with_output()
+                })
+                .unwrap();
+            serde_json::from_slice(&out.stdout).unwrap()
+        })
+        .unwrap_or(serde_json::Value::Null);
+    (r.status, stat)
+}
+
+#[test]
+fn cp_copies_files_out_and_in_as_docker_does() {
+    let d = daemon();
+    let host = d.dir.path().join("host");
+    let vol = host.join("vol");
+    std::fs::create_dir_all(&vol).unwrap();
+    let vol_spec = format!("{}:/data", vol.display());
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "box",
+        "-v",
+        &vol_spec,
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello > /tmp/f && mkdir -p /tmp/d/e && echo deep > /tmp/d/e/g \
+         && ln -s /tmp/f /tmp/lnk && exec sleep 1000",
+    ]);
+    berth_tests::audit::eventually(
+        "the files are written",
+        std::time::Duration::from_secs(10),
+        || path_stat(&d, "box", "/tmp/lnk").0 == 200,
+    );
+    // The stat header: Go's FileMode bits, the link's target inside the container.
+    let (_, st) = path_stat(&d, "box", "/tmp/d");
+    assert_eq!(st["name"], "d");
+    assert_eq!(st["mode"].as_u64().unwrap() >> 31, 1, "a directory: {st}");
+    let (_, st) = path_stat(&d, "box", "/tmp/lnk");
+    assert_eq!(st["linkTarget"], "/tmp/f");
+    assert_eq!(
+        st["mode"].as_u64().unwrap() & (1 << 27),
+        1 << 27,
+        "a symlink: {st}"
+    );
+    let (status, _) = path_stat(&d, "box", "/nosuch");
+    assert_eq!(status, 404);
+    let out = host.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let to = |name: &str| format!("{}/{name}", out.display());
+    // Out: a file, a directory, a directory's contents, a symlink as itself and followed.
+    d.docker_ok(&["cp", "box:/tmp/f", &to("f")]);
+    assert_eq!(std::fs::read_to_string(out.join("f")).unwrap(), "hello\n");
+    d.docker_ok(&["cp", "box:/tmp/d", &to("d")]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("d/e/g")).unwrap(),
+        "deep\n"
+    );
+    d.docker_ok(&["cp", "box:/tmp/d/.", &to("contents")]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("contents/e/g")).unwrap(),
+        "deep\n"
+    );
+    d.docker_ok(&["cp", "box:/tmp/lnk", &to("lnk")]);
+    assert_eq!(
+        std::fs::read_link(out.join("lnk")).unwrap(),
+        std::path::Path::new("/tmp/f")
+    );
+    d.docker_ok(&["cp", "-L", "box:/tmp/lnk", &to("followed")]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("followed")).unwrap(),
+        "hello\n"
+    );
+    // The host files are the container's own, as Docker shows them.
+    d.docker_ok(&["cp", "box:/etc/hostname", &to("hostname")]);
+    let id = d.docker_ok(&["inspect", "-f", "{{.Id}}", "box"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("hostname"))
+            .unwrap()
+            .trim(),
+        &id.trim()[..12]
+    );
+    // In: into the root, into a volume (written through to its source), and refused where
+    // Docker refuses.
+    let local = host.join("local.txt");
+    std::fs::write(&local, "local\n").unwrap();
+    let local = local.to_str().unwrap();
+    d.docker_ok(&["cp", local, "box:/tmp/"]);
+    assert_eq!(
+        d.docker_ok(&["exec", "box", "cat", "/tmp/local.txt"]),
+        "local\n"
+    );
+    d.docker_ok(&["cp", local, "box:/data/"]);
+    assert_eq!(
+        std::fs::read_to_string(vol.join("local.txt")).unwrap(),
+        "local\n"
+    );
+    let dir_src = host.join("tree");
+    std::fs::create_dir_all(dir_src.join("sub")).unwrap();
+    std::fs::write(dir_src.join("sub/a"), "a").unwrap();
+    d.docker_ok(&["cp", &format!("{}/.", dir_src.display()), "box:/tmp/d/"]);
+    assert_eq!(d.docker_ok(&["exec", "box", "cat", "/tmp/d/sub/a"]), "a");
+    let r = d.request(
+        "PUT",
+        "/v1.44/containers/box/archive?path=/tmp/f",
+        &[("Content-Type", "application/x-tar")],
+        &berth_tests::tarball(&[("x", b"x")]),
+    );
+    assert_eq!(
+        (r.status, r.message().as_str()),
+        (400, "extraction point is not a directory")
+    );
+    let r = d.request(
+        "PUT",
+        "/v1.44/containers/box/archive?path=/nosuch",
+        &[],
+        &berth_tests::tarball(&[("x", b"x")]),
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.message(),
+        "Could not find the file /nosuch in container box"
+    );
+    // noOverwriteDirNonDir: a file may not replace a directory.
+    let r = d.request(
+        "PUT",
+        "/v1.44/containers/box/archive?path=/tmp&noOverwriteDirNonDir=1",
+        &[],
+        &berth_tests::tarball(&[("d", b"not a dir")]),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.message().contains("cannot overwrite directory"),
+        "{}",
+        r.message()
+    );
+    // Stopped and never-started containers, both ways.
+    d.docker_ok(&["stop", "-t", "0", "box"]);
+    d.docker_ok(&["cp", "box:/tmp/local.txt", &to("from-stopped")]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("from-stopped")).unwrap(),
+        "local\n"
+    );
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "fresh",
+        "busybox",
+        "cat",
+        "/etc/local.txt",
+    ]);
+    d.docker_ok(&["cp", local, "fresh:/etc/"]);
+    assert_eq!(d.docker_ok(&["start", "-a", "fresh"]), "local\n");
+    // Read-only roots and volumes refuse writes.
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "ro",
+        "--read-only",
+        "-v",
+        &format!("{}:/ro:ro", vol.display()),
+        "busybox",
+        "true",
+    ]);
+    for (path, message) in [
+        ("/tmp", "container rootfs is marked read-only"),
+        ("/ro", "mounted volume is marked read-only"),
+    ] {
+        let r = d.request(
+            "PUT",
+            &format!("/v1.44/containers/ro/archive?path={path}"),
+            &[],
+            &berth_tests::tarball(&[("x", b"x")]),
+        );
+        assert_eq!(
+            (r.status, r.message().as_str()),
+            (400, message),
+            "{}",
+            d.log()
+        );
+    }
+    // The copy of API 1.18, and its 404 from 1.24.
+    let r = d.post_json("/v1.18/containers/box/copy", br#"{"Resource": "/tmp/d"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let names: Vec<String> = entries(&r.body).into_iter().map(|e| e.0).collect();
+    assert!(names.contains(&"d/e/g".to_string()), "{names:?}");
+    assert_eq!(
+        d.post_json("/v1.24/containers/box/copy", br#"{"Resource": "/tmp/d"}"#)
+            .status,
+        404
+    );
+    d.remove_all_containers();
+    let views = d.exec_root().join("views");
+    assert_eq!(std::fs::read_dir(&views).map(|r| r.count()).unwrap_or(0), 0);
+}
+
+#[test]
+fn a_hostile_tar_put_writes_nothing_outside_the_container() {
+    let d = daemon();
+    d.docker_ok(&["create", "--name", "target", "busybox", "true"]);
+    let outside = d.dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let escape = outside.join("escaped");
+    // `../` climbing out, an absolute path, and a symlink to the host followed by a file
+    // written through it.
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, kind: tar::EntryType, link: Option<&str>, body: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(0o644);
+        h.set_size(body.len() as u64);
+        let raw = &mut h.as_old_mut().name;
+        raw[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(l) = link {
+            h.as_old_mut().linkname[..l.len()].copy_from_slice(l.as_bytes());
+        }
+        h.set_cksum();
+        tar.append(&h, body).unwrap();
+    };
+    let climb = format!("../../../../../../../..{}", escape.display());
+    add(&climb, tar::EntryType::Regular, None, b"climbed");
+    add(
+        &escape.display().to_string(),
+        tar::EntryType::Regular,
+        None,
+        b"absolute",
+    );
+    add(
+        "hostdir",
+        tar::EntryType::Symlink,
+        Some(outside.to_str().unwrap()),
+        b"",
+    );
+    add(
+        "hostdir/through-link",
+        tar::EntryType::Regular,
+        None,
+        b"through",
+    );
+    let body = tar.into_inner().unwrap();
+    let r = d.request("PUT", "/v1.44/containers/target/archive?path=/", &[], &body);
+    assert!(
+        r.status == 200 || r.status == 400,
+        "{} {}",
+        r.status,
+        r.text()
+    );
+    assert!(!escape.exists(), "a file was written outside the container");
+    assert!(!outside.join("through-link").exists());
+    // The daemon is fine and the container usable.
+    d.docker_ok(&["start", "target"]);
+    d.remove_all_containers();
+}
+
+/// CVE-2018-15664: a container swaps a directory for a symlink to `/` in a loop while `docker
+/// cp` runs. Whatever the timing, a copy out reads only the container's files and a copy in
+/// writes only into them.
+#[test]
+fn a_symlink_swapped_during_cp_never_reaches_the_host() {
+    let d = daemon();
+    let secret_name = format!("berth-race-{}", std::process::id());
+    let host_secret = std::path::Path::new("/tmp").join(&secret_name);
+    std::fs::write(&host_secret, "HOST SECRET").unwrap();
+    let script = format!(
+        "mkdir -p /tmp && echo container > /tmp/{secret_name}; \
+         while true; do mkdir -p /w.dir && echo container > /w.dir/{secret_name}; \
+         rm -rf /w; mv /w.dir /w; rm -rf /w; ln -s /tmp /w; done"
+    );
+    d.docker_ok(&[
+        "run", "-d", "--name", "racer", "busybox", "sh", "-c", &script,
+    ]);
+    let planted = format!("planted-{}", std::process::id());
+    let local = d.dir.path().join(&planted);
+    std::fs::write(&local, "from cp").unwrap();
+    for _ in 0..150 {
+        let r = d.get(&format!(
+            "/v1.44/containers/racer/archive?path=/w/{secret_name}"
+        ));
+        if r.status == 200 {
+            for (_, _, _, body) in entries(&r.body) {
+                assert_ne!(body, b"HOST SECRET", "the copy read the host's file");
+            }
+        }
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(7);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, &planted, &b"from cp"[..]).unwrap();
+        let _ = d.request(
+            "PUT",
+            "/v1.44/containers/racer/archive?path=/w",
+            &[],
+            &tar.into_inner().unwrap(),
+        );
+        assert!(
+            !std::path::Path::new("/tmp").join(&planted).exists(),
+            "the copy wrote into the host's /tmp"
+        );
+    }
+    let _ = std::fs::remove_file(&host_secret);
+    d.remove_all_containers();
+}

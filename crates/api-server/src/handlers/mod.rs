@@ -1,5 +1,6 @@
 //! Request handlers, one module per resource.
 
+pub mod archive;
 pub mod containers;
 pub mod events;
 pub mod exec;

@@ -14,6 +14,7 @@ use berth_api_server::backend::{
     StopQuery, SystemBackend, Waiting,
 };
 use berth_api_server::{ApiError, RequestBody, Router, ServerInfo};
+use berth_api_types::container::PathStat;
 use berth_api_types::container::{
     ContainerChange, ContainerInspect, ContainerPruneReport, ContainerSummary, CreateBody,
     CreateResponse, HostConfig, TopResponse, UpdateBody, UpdateResponse,
@@ -299,6 +300,29 @@ impl ContainerBackend for Fake {
             c.summary.size_rw.unwrap_or(1),
             c.summary.size_root_fs.unwrap_or(2),
         ))
+    }
+    async fn stat_container_path(&self, n: &str, _p: &str) -> Result<PathStat, ApiError> {
+        self.container(n)?;
+        Err(ApiError::not_found("not in the fake"))
+    }
+    async fn archive_container_path(
+        &self,
+        n: &str,
+        _p: &str,
+    ) -> Result<(PathStat, ByteStream), ApiError> {
+        self.container(n)?;
+        Err(ApiError::not_found("not in the fake"))
+    }
+    async fn extract_to_container(
+        &self,
+        n: &str,
+        _p: &str,
+        _no_overwrite: bool,
+        _copy_uid_gid: bool,
+        _body: ByteStream,
+    ) -> Result<(), ApiError> {
+        self.container(n)?;
+        Err(ApiError::not_found("not in the fake"))
     }
     fn export_container(&self, n: &str) -> Result<ByteStream, ApiError> {
         self.container(n)?;

@@ -3,6 +3,7 @@
 //! its own `berth-monitor` process, so the daemon can die and come back: [`ContainerService::open`]
 //! reconnects to live monitors and records the exits it missed.
 
+mod archive;
 mod attach;
 mod changes;
 mod create;
@@ -45,6 +46,7 @@ use berth_image::ImageStore;
 use crate::error::EngineError;
 use crate::events::{EventBus, EventKind};
 
+pub use archive::{ExtractOptions, PathStat};
 pub use create::{CreateRequest, Created};
 pub use exec::{ExecConfig, ExecIo, ExecRecord};
 pub use list::{ListOptions, Listed};
