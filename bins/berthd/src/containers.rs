@@ -4,16 +4,16 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use berth_api_server::backend::{
-    ByteStream, ContainerBackend, ContainerListQuery, LogChunk, LogStream, LogsQuery, PruneQuery,
-    StopQuery, Waiting,
+    ByteStream, CommitQuery, ContainerBackend, ContainerListQuery, LogChunk, LogStream, LogsQuery,
+    PruneQuery, StopQuery, Waiting,
 };
 use berth_api_server::ApiError;
 use berth_api_types::container::PathStat;
 use berth_api_types::container::{
-    status_string, ContainerChange, ContainerInspect, ContainerPruneReport, ContainerState,
-    ContainerSummary, CreateBody, CreateResponse, GraphDriver, HostConfig, MountPoint,
-    NetworkSettings, PortBinding, PortSummary, SummaryHostConfig, SummaryNetworkSettings,
-    TopResponse, UpdateBody, UpdateResponse,
+    status_string, ContainerChange, ContainerConfig, ContainerInspect, ContainerPruneReport,
+    ContainerState, ContainerSummary, CreateBody, CreateResponse, GraphDriver, HostConfig,
+    MountPoint, NetworkSettings, PortBinding, PortSummary, SummaryHostConfig,
+    SummaryNetworkSettings, TopResponse, UpdateBody, UpdateResponse,
 };
 use berth_api_types::container::{Health as WireHealth, HealthcheckResult};
 use berth_api_types::network::EndpointSettings;
@@ -23,8 +23,9 @@ use berth_api_types::stats::{
 };
 use berth_engine::containers::health::{Health, HealthStatus};
 use berth_engine::containers::{
-    net, ContainerRecord, CreateRequest, ExtractOptions, ListOptions, LogDriver, LogOptions, Port,
-    ResourceUpdate, RestartPolicy, StatsMode, StatsPair, Status, StopOptions, WaitCondition,
+    net, CommitRequest, ContainerRecord, CreateRequest, ExtractOptions, ListOptions, LogDriver,
+    LogOptions, Port, ResourceUpdate, RestartPolicy, StatsMode, StatsPair, Status, StopOptions,
+    WaitCondition,
 };
 use futures_util::StreamExt;
 
@@ -660,6 +661,32 @@ impl ContainerBackend for Daemon {
             .extract_to_dir(name, path, opts, Box::new(body))
             .await
             .map_err(api_err)
+    }
+
+    async fn commit_container(
+        &self,
+        q: &CommitQuery,
+        config: Option<ContainerConfig>,
+    ) -> Result<String, ApiError> {
+        let config = config
+            .map(|c| spec::from_wire(c, None).map(|s| s.config))
+            .transpose()
+            .map_err(api_err)?;
+        let req = CommitRequest {
+            repo: q.repo.clone(),
+            tag: q.tag.clone(),
+            author: q.author.clone(),
+            comment: q.comment.clone(),
+            pause: q.pause,
+            config,
+            docker_version: format!("berth-{}", env!("CARGO_PKG_VERSION")),
+        };
+        let id = self
+            .containers()
+            .commit(&q.container, req)
+            .await
+            .map_err(api_err)?;
+        Ok(id.to_string())
     }
 
     fn export_container(&self, name: &str) -> Result<ByteStream, ApiError> {

@@ -5,8 +5,8 @@ use std::pin::Pin;
 
 use async_trait::async_trait;
 use berth_api_types::container::{
-    ContainerChange, ContainerInspect, ContainerPruneReport, ContainerSummary, CreateBody,
-    CreateResponse, HostConfig, PathStat, TopResponse, UpdateBody, UpdateResponse,
+    ContainerChange, ContainerConfig, ContainerInspect, ContainerPruneReport, ContainerSummary,
+    CreateBody, CreateResponse, HostConfig, PathStat, TopResponse, UpdateBody, UpdateResponse,
 };
 use berth_api_types::events::EventMessage;
 use berth_api_types::exec::{ExecCreateBody, ExecInspect};
@@ -26,6 +26,17 @@ pub type Waiting = futures_util::future::BoxFuture<'static, Result<i64, ApiError
 
 /// A byte stream in or out (request body, tarball).
 pub type ByteStream = Pin<Box<dyn AsyncRead + Send>>;
+
+/// `POST /commit`'s query.
+#[derive(Debug, Clone, Default)]
+pub struct CommitQuery {
+    pub container: String,
+    pub repo: String,
+    pub tag: String,
+    pub comment: String,
+    pub author: String,
+    pub pause: bool,
+}
 
 #[async_trait]
 pub trait SystemBackend: Send + Sync {
@@ -212,6 +223,12 @@ pub trait ContainerBackend: Send + Sync {
         copy_uid_gid: bool,
         body: ByteStream,
     ) -> Result<(), ApiError>;
+    /// `POST /commit`: an image of the container's changes; its ID.
+    async fn commit_container(
+        &self,
+        query: &CommitQuery,
+        config: Option<ContainerConfig>,
+    ) -> Result<String, ApiError>;
     /// The container's files as a tar stream.
     fn export_container(&self, name: &str) -> Result<ByteStream, ApiError>;
     /// What the container changed in its root filesystem.

@@ -127,6 +127,12 @@ pub fn swarm_endpoints(version: ApiVersion) -> bool {
     version >= v(24)
 }
 
+/// A commit pauses a running container unless told not to from API 1.13 (Docker 1.13);
+/// before, only when `pause` says so.
+pub fn commit_pauses_by_default(version: ApiVersion) -> bool {
+    version >= v(13)
+}
+
 /// `POST /containers/(id)/copy` answers below API 1.24 only (deprecated in Docker 1.8, gone
 /// with 1.12, which answers 404 to it).
 pub fn legacy_copy(version: ApiVersion) -> bool {

@@ -15,5 +15,5 @@ mod unpack;
 
 pub use compression::{decompress, Compression};
 pub use error::ArchiveError;
-pub use pack::{pack, pack_entry};
+pub use pack::{pack, pack_entry, pack_layer};
 pub use unpack::{unpack, UnpackOptions, UnpackStats};

@@ -55,6 +55,9 @@ struct Packer<W: Write> {
     builder: tar::Builder<W>,
     /// The first name of each file with several, by (device, inode).
     links: HashMap<(u64, u64), String>,
+    /// Writing an overlay upper directory as a layer: its whiteouts and opaque directories
+    /// become the tar form (`.wh.NAME`, `.wh..wh..opq`).
+    layer: bool,
 }
 
 fn ctx(what: &str, path: &str) -> impl Fn(Errno) -> ArchiveError {
@@ -67,6 +70,7 @@ impl<W: Write> Packer<W> {
         Packer {
             builder: tar::Builder::new(out),
             links: HashMap::new(),
+            layer: false,
         }
     }
 
@@ -123,6 +127,15 @@ impl<W: Write> Packer<W> {
                 header.set_entry_type(EntryType::Directory);
                 let shown = format!("{path}/");
                 self.append(&mut header, &shown, std::io::empty())?;
+                if self.layer && is_opaque(&sub) {
+                    // Docker's: a regular file with the directory's permissions and owner.
+                    header.set_entry_type(EntryType::Regular);
+                    self.append(
+                        &mut header,
+                        &format!("{shown}.wh..wh..opq"),
+                        std::io::empty(),
+                    )?;
+                }
                 self.dir(&sub, &shown)?;
             }
             FileType::Symlink => {
@@ -175,6 +188,20 @@ impl<W: Write> Packer<W> {
                 );
                 let data = std::io::Read::take(data, opened.st_size as u64);
                 self.append(&mut header, path, data)?;
+            }
+            FileType::CharacterDevice if self.layer && st.st_rdev == 0 => {
+                // An overlay whiteout: Docker writes it as an empty `.wh.` file, mode 0600.
+                let (parent, base) = match path.rsplit_once('/') {
+                    Some((p, b)) => (format!("{p}/"), b),
+                    None => (String::new(), path),
+                };
+                header.set_entry_type(EntryType::Regular);
+                header.set_mode(0o600);
+                self.append(
+                    &mut header,
+                    &format!("{parent}.wh.{base}"),
+                    std::io::empty(),
+                )?;
             }
             kind @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
                 header.set_entry_type(match kind {
@@ -246,6 +273,30 @@ impl<W: Write> Packer<W> {
         self.builder
             .append(&h, std::io::Read::chain(name.as_bytes(), &[0u8][..]))
     }
+}
+
+/// Writes an overlay upper directory as a layer diff: as [`pack`], with overlay whiteouts
+/// (0:0 character devices) as `.wh.NAME` files and opaque directories marked with a
+/// `.wh..wh..opq` file, as Docker's overlay2 driver writes a layer.
+pub fn pack_layer(upper: &Path, out: impl Write) -> Result<(), ArchiveError> {
+    let dir = rfs::open(
+        upper,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| ArchiveError::io(format!("open {}", upper.display()), e.into()))?;
+    let mut packer = Packer::new(out);
+    packer.layer = true;
+    packer.dir(&dir, "")?;
+    packer.finish()
+}
+
+/// overlayfs marks a directory made over a deleted one (hiding what was below) with
+/// `trusted.overlay.opaque=y`.
+fn is_opaque(dir: &OwnedFd) -> bool {
+    let mut value = [0u8; 4];
+    rfs::fgetxattr(dir, "trusted.overlay.opaque", &mut value).is_ok_and(|n| n == 1)
+        && value[0] == b'y'
 }
 
 /// A header's name field: the bytes, cut to the field, zero-filled.
@@ -334,6 +385,46 @@ mod tests {
         assert_eq!(
             std::fs::read_link(back.join("escape")).unwrap(),
             Path::new("/etc/passwd")
+        );
+    }
+
+    /// Whiteouts and opaque directories need root (mknod, trusted xattrs), as berthd has.
+    #[test]
+    fn packs_an_upper_directory_as_a_layer() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let upper = tmp.path();
+        std::fs::create_dir_all(upper.join("etc")).unwrap();
+        std::fs::write(upper.join("etc/new"), b"n").unwrap();
+        rfs::mknodat(
+            rfs::CWD,
+            upper.join("etc/gone"),
+            FileType::CharacterDevice,
+            Mode::from_raw_mode(0),
+            0,
+        )
+        .unwrap();
+        std::fs::create_dir(upper.join("remade")).unwrap();
+        rfs::setxattr(
+            upper.join("remade"),
+            "trusted.overlay.opaque",
+            b"y",
+            rfs::XattrFlags::empty(),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        pack_layer(upper, &mut out).unwrap();
+        let names: Vec<String> = tar::Archive::new(&out[..])
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["etc/", "etc/.wh.gone", "etc/new", "remade/", "remade/.wh..wh..opq"]
         );
     }
 }

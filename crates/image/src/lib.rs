@@ -31,5 +31,5 @@ pub use digest::Digest;
 pub use error::ImageError;
 pub use layers::{chain_id, LayerInfo};
 pub use reference::Reference;
-pub use store::{DeleteEffect, Image, ImageStore, ImportOptions, TagOutcome};
+pub use store::{CommitOptions, DeleteEffect, Image, ImageStore, ImportOptions, TagOutcome};
 pub use transfer::LoadedImage;

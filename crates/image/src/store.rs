@@ -82,6 +82,26 @@ pub struct ImportOptions {
     pub docker_version: String,
 }
 
+/// What [`ImageStore::commit`] records of the container a new image comes from.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    /// The new image's container config (`config`), Docker's JSON.
+    pub config: Option<serde_json::Value>,
+    /// The container's own config (`container_config`).
+    pub container_config: Option<serde_json::Value>,
+    pub container: String,
+    pub author: String,
+    pub comment: String,
+    /// The history entry's `created_by`: the container's command.
+    pub created_by: String,
+    pub created: jiff::Timestamp,
+    pub docker_version: String,
+}
+
+/// The digest of an empty layer (a tar of two zero blocks): a commit that changed nothing
+/// adds no layer, only a history entry marked empty, as Docker's does.
+const EMPTY_LAYER: &str = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
+
 /// What [`ImageStore::tag`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagOutcome {
@@ -525,6 +545,44 @@ impl ImageStore {
             None => None,
         };
         Ok((image, tagged))
+    }
+
+    /// Stores a child of `parent` whose new layer is the tar `layer` (a container's diff):
+    /// the parent's config and history carried on, the parent linked (what `docker history`
+    /// and the build cache follow), as `docker commit` makes it.
+    pub fn commit(
+        &self,
+        parent: &Image,
+        layer: &mut dyn Read,
+        opts: &CommitOptions,
+    ) -> Result<Arc<Image>, ImageError> {
+        let mut pending = self.pending();
+        let top = parent.top_layer().map(|l| l.chain_id);
+        let made = pending.create_layer(top.as_ref(), layer, None)?;
+        let empty = made.diff_id.to_string() == EMPTY_LAYER;
+        let created = opts.created.to_string();
+        let mut config = parent.config.clone();
+        if !empty {
+            config.rootfs.diff_ids.push(made.diff_id);
+        }
+        config.history.push(HistoryEntry {
+            created: Some(created.clone()),
+            created_by: opts.created_by.clone(),
+            author: opts.author.clone(),
+            comment: opts.comment.clone(),
+            empty_layer: empty,
+        });
+        config.id = String::new();
+        config.parent = String::new();
+        config.created = Some(created);
+        config.container = opts.container.clone();
+        config.container_config = opts.container_config.clone();
+        config.config = opts.config.clone();
+        config.author = opts.author.clone();
+        config.comment = opts.comment.clone();
+        config.docker_version = opts.docker_version.clone();
+        let bytes = serde_json::to_vec(&config).expect("config serialises");
+        self.register(&bytes, Some(parent.id))
     }
 
     /// Removes `name` as `docker rmi` does: a reference is untagged, and the image goes with

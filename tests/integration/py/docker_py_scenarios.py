@@ -131,6 +131,11 @@ def main():
     with tarfile.open(fileobj=io.BytesIO(exported)) as t:
         names = t.getnames()
         assert "etc/put.txt" in names and "bin/busybox" in names, names[:20]
+    # commit.
+    img = c.commit(repository="py-committed", tag="v1", message="from py", author="py")
+    assert "py-committed:v1" in img.tags and img.attrs["Comment"] == "from py", img.attrs
+    out = client.containers.run("py-committed:v1", ["cat", "/tmp/py-new"], remove=True)
+    assert out == b"x\n", out
     c.remove()
     fresh.remove()
 

@@ -518,3 +518,91 @@ fn a_symlink_swapped_during_cp_never_reaches_the_host() {
     let _ = std::fs::remove_file(&host_secret);
     d.remove_all_containers();
 }
+
+#[test]
+fn commit_makes_an_image_of_a_containers_changes() {
+    let d = daemon();
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "work",
+        "-e",
+        "FOO=bar",
+        "busybox",
+        "sh",
+        "-c",
+        "echo committed > /hello && rm /bin/true && rm -r /home \
+         && rm -r /usr && mkdir -p /usr/local && echo x > /usr/local/x",
+    ]);
+    let id = d.docker_ok(&[
+        "commit",
+        "-a",
+        "Ann <ann@example.com>",
+        "-m",
+        "first",
+        "work",
+        "mine:v1",
+    ]);
+    let id = id.trim();
+    assert!(id.starts_with("sha256:"), "{id}");
+    // The new image has the change, the deletions (a whiteout, an opaque directory) and the
+    // container's environment.
+    let seen = d.docker_ok(&[
+        "run", "--rm", "mine:v1", "sh", "-c",
+        "cat /hello; test -e /bin/true || echo no-true; test -e /home || echo no-home; ls /usr; echo $FOO",
+    ]);
+    assert_eq!(seen, "committed\nno-true\nno-home\nlocal\nbar\n");
+    let inspect = d.get("/v1.44/images/mine:v1/json").json();
+    assert_eq!(inspect["Author"], "Ann <ann@example.com>");
+    assert_eq!(inspect["Comment"], "first");
+    let container = d.docker_ok(&["inspect", "-f", "{{.Id}}", "work"]);
+    assert_eq!(inspect["Container"], container.trim());
+    let base = d.get("/v1.44/images/busybox/json").json();
+    assert_eq!(inspect["Parent"], base["Id"], "the parent is linked");
+    let layers = |i: &serde_json::Value| i["RootFS"]["Layers"].as_array().unwrap().len();
+    assert_eq!(layers(&inspect), layers(&base) + 1);
+    let history = d.get("/v1.44/images/mine:v1/history").json();
+    assert_eq!(history[0]["Comment"], "first");
+    assert!(history[0]["CreatedBy"]
+        .as_str()
+        .unwrap()
+        .starts_with("sh -c echo committed"));
+    // A container that changed nothing adds no layer, only history.
+    d.docker_ok(&["run", "-d", "--name", "idle", "busybox", "sleep", "1000"]);
+    let idle = d.docker_ok(&["commit", "idle", "idle:snap"]);
+    let idle_inspect = d.get(&format!("/v1.44/images/{}/json", idle.trim())).json();
+    assert_eq!(layers(&idle_inspect), layers(&base));
+    // A running container is paused for the commit, and runs again after it.
+    let pauses = d.past_events("pause").len();
+    assert_eq!(pauses, 1, "{:?}", d.past_events("pause"));
+    assert_eq!(d.past_events("unpause").len(), 1);
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.State.Status}}", "idle"])
+            .trim(),
+        "running"
+    );
+    // Without pause (`pause=0`) nothing is paused.
+    let r = d.post("/v1.44/commit?container=idle&pause=0");
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(d.past_events("pause").len(), 1);
+    // The event says what was made.
+    let commits = d.past_events("commit");
+    assert_eq!(commits[0]["Actor"]["Attributes"]["imageRef"], "mine:v1");
+    assert_eq!(commits[0]["Actor"]["Attributes"]["comment"], "first");
+    // API 1.18: the ID without its algorithm, as Docker 1.6 answered.
+    let old = d.post("/v1.18/commit?container=work&repo=old&tag=one");
+    assert_eq!(old.status, 201);
+    let old_id = old.json()["Id"].as_str().unwrap().to_string();
+    assert_eq!(old_id.len(), 64, "{old_id}");
+    // Errors: a missing container, a bad name, changes berth cannot apply yet.
+    let r = d.post("/v1.44/commit?container=nosuch");
+    assert_eq!(
+        (r.status, r.message().as_str()),
+        (404, "No such container: nosuch")
+    );
+    let r = d.post("/v1.44/commit?container=work&repo=Bad");
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = d.post("/v1.44/commit?container=work&changes=CMD%20%5B%22x%22%5D");
+    assert_eq!(r.status, 501, "{}", r.text());
+    d.remove_all_containers();
+}

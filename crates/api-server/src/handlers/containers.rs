@@ -5,7 +5,7 @@ use berth_api_types::container::{CreateBody, HostConfig, UpdateBody, WaitRespons
 use futures_util::StreamExt;
 use http::{header, Request, Response, StatusCode};
 
-use crate::backend::{ContainerListQuery, LogStream, LogsQuery, StopQuery};
+use crate::backend::{CommitQuery, ContainerListQuery, LogStream, LogsQuery, StopQuery};
 use crate::body::{
     empty, json, json_line, no_content, parse_json, read_json_body, streaming, HandlerResult,
 };
@@ -37,6 +37,7 @@ pub(crate) fn routes() -> Vec<Route> {
             gates::container_update
         ),
         route!(POST, "/containers/create", create),
+        route!(POST, "/commit", commit),
         route!(GET, "/containers/{id}/json", inspect),
         route!(GET, "/containers/{id}/top", top),
         route!(GET, "/containers/{id}/changes", changes),
@@ -364,6 +365,51 @@ pub async fn top(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let TopParams { ps_args } = ctx.query.decode()?;
     let t = ctx.backend.top_container(ctx.param(0), &ps_args).await?;
     json(StatusCode::OK, &t)
+}
+
+/// `POST /commit`: the body is a container config (or nothing); `pause` defaults to true
+/// from API 1.13, as dockerd decides.
+pub async fn commit(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default)]
+    struct CommitParams {
+        container: String,
+        repo: String,
+        tag: String,
+        comment: String,
+        author: String,
+        #[serde(deserialize_with = "docker_bool_opt")]
+        pause: Option<bool>,
+    }
+    let p: CommitParams = ctx.query.decode()?;
+    let changes = ctx.query.all("changes");
+    if changes.iter().any(|c| !c.trim().is_empty()) {
+        return Err(ApiError::new(
+            berth_errdefs::ErrorKind::NotImplemented,
+            "commit with changes (docker commit --change) is not supported by berth yet",
+        ));
+    }
+    let body = read_json_body(req, MAX_JSON_BODY).await?;
+    let config = if body.iter().all(|b| b.is_ascii_whitespace()) || body.as_ref() == b"null" {
+        None
+    } else {
+        Some(parse_json(&body)?)
+    };
+    let query = CommitQuery {
+        container: p.container,
+        repo: p.repo,
+        tag: p.tag,
+        comment: p.comment,
+        author: p.author,
+        pause: p
+            .pause
+            .unwrap_or(gates::commit_pauses_by_default(ctx.version)),
+    };
+    let id = ctx.backend.commit_container(&query, config).await?;
+    json(
+        StatusCode::CREATED,
+        &serde_json::json!({"Id": compat::image_id(ctx.version, &id)}),
+    )
 }
 
 pub async fn export(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_api_server::backend::{
-    ByteStream, ContainerBackend, ContainerListQuery, EventQuery, EventSubscription, EventsBackend,
-    ExecBackend, ExecStreams, ImageBackend, ImportRequest, LogStream, LogsQuery, PruneQuery,
-    StopQuery, SystemBackend, Waiting,
+    ByteStream, CommitQuery, ContainerBackend, ContainerListQuery, EventQuery, EventSubscription,
+    EventsBackend, ExecBackend, ExecStreams, ImageBackend, ImportRequest, LogStream, LogsQuery,
+    PruneQuery, StopQuery, SystemBackend, Waiting,
 };
 use berth_api_server::{ApiError, RequestBody, Router, ServerInfo};
 use berth_api_types::container::PathStat;
@@ -323,6 +323,14 @@ impl ContainerBackend for Fake {
     ) -> Result<(), ApiError> {
         self.container(n)?;
         Err(ApiError::not_found("not in the fake"))
+    }
+    async fn commit_container(
+        &self,
+        q: &CommitQuery,
+        _config: Option<berth_api_types::container::ContainerConfig>,
+    ) -> Result<String, ApiError> {
+        self.container(&q.container)?;
+        Ok(fixtures::IMAGE.into())
     }
     fn export_container(&self, n: &str) -> Result<ByteStream, ApiError> {
         self.container(n)?;

@@ -6,6 +6,7 @@
 mod archive;
 mod attach;
 mod changes;
+mod commit;
 mod create;
 mod exec;
 mod exit;
@@ -47,6 +48,7 @@ use crate::error::EngineError;
 use crate::events::{EventBus, EventKind};
 
 pub use archive::{ExtractOptions, PathStat};
+pub use commit::CommitRequest;
 pub use create::{CreateRequest, Created};
 pub use exec::{ExecConfig, ExecIo, ExecRecord};
 pub use list::{ListOptions, Listed};

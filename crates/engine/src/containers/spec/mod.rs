@@ -200,6 +200,77 @@ impl ContainerSpec {
     }
 }
 
+/// `{}`, the value of Docker's port and volume sets.
+#[derive(Serialize)]
+struct Empty {}
+
+/// A container's config as an image keeps it (`config` and `container_config` of an image's
+/// JSON, in Docker's names): what a commit writes.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ImageRunConfig<'a> {
+    hostname: &'a str,
+    domainname: &'a str,
+    user: &'a str,
+    attach_stdin: bool,
+    attach_stdout: bool,
+    attach_stderr: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exposed_ports: Option<BTreeMap<String, Empty>>,
+    tty: bool,
+    open_stdin: bool,
+    stdin_once: bool,
+    env: &'a Option<Vec<String>>,
+    cmd: &'a Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    healthcheck: &'a Option<Healthcheck>,
+    image: &'a str,
+    volumes: Option<BTreeMap<String, Empty>>,
+    working_dir: &'a str,
+    entrypoint: &'a Option<Vec<String>>,
+    on_build: &'a Option<Vec<String>>,
+    labels: &'a Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_signal: &'a Option<String>,
+}
+
+impl<'a> ImageRunConfig<'a> {
+    pub(crate) fn of(c: &'a Config) -> Self {
+        ImageRunConfig {
+            hostname: &c.hostname,
+            domainname: &c.domainname,
+            user: &c.user,
+            attach_stdin: c.attach.stdin,
+            attach_stdout: c.attach.stdout,
+            attach_stderr: c.attach.stderr,
+            exposed_ports: c
+                .exposed_ports
+                .as_ref()
+                .map(|p| p.iter().map(|p| (p.to_string(), Empty {})).collect()),
+            tty: c.tty,
+            open_stdin: c.open_stdin,
+            stdin_once: c.stdin_once,
+            env: &c.env,
+            cmd: &c.cmd,
+            healthcheck: &c.healthcheck,
+            image: &c.image,
+            volumes: c
+                .volumes
+                .as_ref()
+                .map(|v| v.iter().map(|p| (p.clone(), Empty {})).collect()),
+            working_dir: &c.working_dir,
+            entrypoint: &c.entrypoint,
+            on_build: &c.on_build,
+            labels: &c.labels,
+            stop_signal: &c.stop_signal,
+        }
+    }
+
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("config serialises")
+    }
+}
+
 /// The part of an image's config a container inherits (read from the image's JSON).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -218,6 +289,31 @@ pub(crate) struct ImageDefaults {
 }
 
 impl ImageDefaults {
+    /// A container's own config as the defaults of a config committed from it.
+    pub(crate) fn from_config(c: &Config) -> Self {
+        ImageDefaults {
+            env: c.env.clone(),
+            cmd: c.cmd.clone(),
+            entrypoint: c.entrypoint.clone(),
+            working_dir: c.working_dir.clone(),
+            user: c.user.clone(),
+            exposed_ports: c.exposed_ports.as_ref().map(|p| {
+                p.iter()
+                    .map(|p| (p.to_string(), serde::de::IgnoredAny))
+                    .collect()
+            }),
+            volumes: c.volumes.as_ref().map(|v| {
+                v.iter()
+                    .map(|p| (p.clone(), serde::de::IgnoredAny))
+                    .collect()
+            }),
+            labels: c.labels.clone(),
+            on_build: c.on_build.clone(),
+            stop_signal: c.stop_signal.clone(),
+            healthcheck: c.healthcheck.clone(),
+        }
+    }
+
     /// From an image's `config`; an image whose config does not read gives nothing.
     pub(crate) fn from_image(config: Option<&serde_json::Value>) -> Self {
         config
