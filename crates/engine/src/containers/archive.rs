@@ -15,6 +15,9 @@ use super::{ContainerRecord, ContainerService, Entry};
 use crate::error::EngineError;
 use crate::images::ByteStream;
 
+/// The buffer between a tar on a blocking thread and the HTTP stream on the runtime.
+pub(super) const STREAM_BUFFER: usize = 256 * 1024;
+
 /// What `X-Docker-Container-Path-Stat` carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathStat {
@@ -220,7 +223,9 @@ impl ContainerService {
                 Ok(f) => f,
                 Err(e) => return send(&tell, Err(e)),
             };
-            let writer = SyncIoBridge::new(writer);
+            // Large writes: each one crosses from this thread to the runtime.
+            let writer =
+                std::io::BufWriter::with_capacity(STREAM_BUFFER, SyncIoBridge::new(writer));
             let inside = tell.clone();
             let views = svc.paths.views();
             let ran = tokio::task::spawn_blocking(move || {
@@ -282,7 +287,8 @@ impl ContainerService {
             .iter()
             .map(|b| (b.destination.clone(), !b.read_only))
             .collect();
-        let reader = SyncIoBridge::new(body);
+        // Large reads: each one crosses from the runtime to this thread.
+        let reader = std::io::BufReader::with_capacity(STREAM_BUFFER, SyncIoBridge::new(body));
         let views = self.paths.views();
         tokio::task::spawn_blocking(move || {
             berth_snapshot::run_in(root, binds, &views, move || -> Result<(), EngineError> {

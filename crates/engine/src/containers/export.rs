@@ -26,7 +26,11 @@ impl ContainerService {
         let (reader, writer) = tokio::io::duplex(256 * 1024);
         let id = rec.id.clone();
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = berth_archive::pack(view.path(), SyncIoBridge::new(writer)) {
+            let out = std::io::BufWriter::with_capacity(
+                super::archive::STREAM_BUFFER,
+                SyncIoBridge::new(writer),
+            );
+            if let Err(e) = berth_archive::pack(view.path(), out) {
                 tracing::warn!(container = %id, error = %e, "export stopped");
             }
             drop(view);

@@ -1,0 +1,191 @@
+//! Filesystem benchmarks (issue 15), against a release berthd and, with `--with-docker`,
+//! Docker Engine on a side socket in the same run: `docker commit` of a container that wrote
+//! 100 MB in 1,000 files, `docker cp` of those 100 MB out and back in, `docker diff` of
+//! 10,000 changed files, `docker export` of the 100 MB root; with each daemon's resident
+//! memory growth while it streams. Medians; prints figures, asserts nothing.
+//!
+//! usage: bench_filesystem [--with-docker]   (BERTHD_BIN picks the berthd binary)
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_tests::audit::rss_kib;
+use berth_tests::bench::{docker, median_ms, RefDocker};
+use berth_tests::Daemon;
+
+/// Median milliseconds of `runs` runs of `f(run)`, and the daemon's largest RSS growth (MiB)
+/// while they ran.
+fn timed(pid: u32, runs: usize, mut f: impl FnMut(usize)) -> (f64, f64) {
+    let base = rss_kib(pid);
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !stop.load(Ordering::Relaxed) {
+                peak = peak.max(rss_kib(pid));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
+        })
+    };
+    let mut run = 0;
+    let t = median_ms(runs, || {
+        f(run);
+        run += 1;
+    });
+    stop.store(true, Ordering::Relaxed);
+    let peak = peak.join().unwrap();
+    (t, peak.saturating_sub(base) as f64 / 1024.0)
+}
+
+struct Figures {
+    commit: (f64, f64),
+    cp_out: (f64, f64),
+    cp_in: (f64, f64),
+    diff: (f64, f64),
+    export: (f64, f64),
+}
+
+fn ok(host: &str, config: &Path, args: &[&str]) {
+    assert!(docker(host, config, args).success(), "docker {args:?}");
+}
+
+fn measure(host: &str, config: &Path, pid: u32, scratch: &Path) -> Figures {
+    // 100 MB in 1,000 files of 100 KiB.
+    ok(
+        host,
+        config,
+        &[
+            "run",
+            "--name",
+            "fill",
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir /data && cd /data && i=0; while [ $i -lt 1000 ]; do \
+         head -c 102400 /dev/urandom > f$i; i=$((i+1)); done",
+        ],
+    );
+    // 10,000 new files.
+    ok(
+        host,
+        config,
+        &[
+            "run",
+            "--name",
+            "many",
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir /d && cd /d && seq 10000 | xargs touch",
+        ],
+    );
+    let commit = timed(pid, 3, |run| {
+        ok(
+            host,
+            config,
+            &["commit", "fill", &format!("bench-commit:{run}")],
+        );
+    });
+    for run in 0..3 {
+        ok(host, config, &["rmi", &format!("bench-commit:{run}")]);
+    }
+    let out = |run: usize| scratch.join(format!("out{run}"));
+    let cp_out = timed(pid, 3, |run| {
+        ok(
+            host,
+            config,
+            &["cp", "fill:/data", out(run).to_str().unwrap()],
+        );
+    });
+    let cp_in = timed(pid, 3, |run| {
+        ok(
+            host,
+            config,
+            &["cp", out(0).to_str().unwrap(), &format!("fill:/in{run}")],
+        );
+    });
+    for run in 0..3 {
+        let _ = std::fs::remove_dir_all(out(run));
+    }
+    let diff = timed(pid, 5, |_| ok(host, config, &["diff", "many"]));
+    let exported = scratch.join("export.tar");
+    let export = timed(pid, 3, |_| {
+        ok(
+            host,
+            config,
+            &["export", "-o", exported.to_str().unwrap(), "fill"],
+        );
+        let _ = std::fs::remove_file(&exported);
+    });
+    ok(host, config, &["rm", "-f", "fill", "many"]);
+    Figures {
+        commit,
+        cp_out,
+        cp_in,
+        diff,
+        export,
+    }
+}
+
+fn main() {
+    let with_docker = std::env::args().any(|a| a == "--with-docker");
+    println!(
+        "berth filesystem benchmarks (medians; berthd = {})",
+        berth_tests::berthd_bin().display()
+    );
+    let d = Daemon::start_with(&["--bridge", "none"]);
+    d.import_busybox("busybox:latest");
+    let host = format!("unix://{}", d.socket.display());
+    let cfg = d.dir.path().join("docker-config");
+    let scratch = d.dir.path().join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let berth = measure(&host, &cfg, d.pid(), &scratch);
+    let reference = if with_docker {
+        RefDocker::start().map(|r| {
+            r.import_busybox();
+            let host = format!("unix://{}", r.socket().display());
+            let cfg = std::env::temp_dir().join("berth-bench-docker-config");
+            let pid: u32 = std::fs::read_to_string(r.dir.path().join("docker.pid"))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
+            let scratch = r.dir.path().join("scratch");
+            std::fs::create_dir_all(&scratch).unwrap();
+            measure(&host, &cfg, pid, &scratch)
+        })
+    } else {
+        None
+    };
+    println!();
+    println!(
+        "{:<44} {:>10} {:>10} {:>7} {:>13} {:>13}",
+        "measure", "berth", "docker", "ratio", "berth RSS+", "docker RSS+"
+    );
+    let pick = |f: &Figures, i: usize| [f.commit, f.cp_out, f.cp_in, f.diff, f.export][i];
+    let names = [
+        "docker commit (100 MB in 1,000 files)",
+        "docker cp out (100 MB)",
+        "docker cp in (100 MB)",
+        "docker diff (10,000 changes)",
+        "docker export (100 MB root)",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let b = pick(&berth, i);
+        let r = reference.as_ref().map(|r| pick(r, i));
+        println!(
+            "{name:<44} {:>7.1} ms {:>10} {:>7} {:>10.1} MiB {:>13}",
+            b.0,
+            r.map(|r| format!("{:.1} ms", r.0)).unwrap_or("-".into()),
+            r.map(|r| format!("{:.2}x", b.0 / r.0))
+                .unwrap_or("-".into()),
+            b.1,
+            r.map(|r| format!("{:.1} MiB", r.1)).unwrap_or("-".into()),
+        );
+    }
+    println!("target: each at most 0.5x Docker Engine's time; RSS flat while streaming");
+}
