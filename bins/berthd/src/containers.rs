@@ -668,6 +668,22 @@ impl ContainerBackend for Daemon {
         q: &CommitQuery,
         config: Option<ContainerConfig>,
     ) -> Result<String, ApiError> {
+        // As dockerd: the body's config or the container's, with the changes applied; the
+        // engine fills what it leaves out from the container's.
+        let config = if q.changes.is_empty() {
+            config
+        } else {
+            let mut config = match config {
+                Some(c) => c,
+                None => {
+                    let rec = self.containers().inspect(&q.container).map_err(api_err)?;
+                    spec::config_to_wire(&rec.spec.config)
+                }
+            };
+            berth_builder::apply_changes(&mut config, &q.changes)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            Some(config)
+        };
         let config = config
             .map(|c| spec::from_wire(c, None).map(|s| s.config))
             .transpose()

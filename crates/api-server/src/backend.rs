@@ -36,6 +36,8 @@ pub struct CommitQuery {
     pub comment: String,
     pub author: String,
     pub pause: bool,
+    /// Dockerfile instructions to apply to the new image's config (`--change`).
+    pub changes: Vec<String>,
 }
 
 #[async_trait]

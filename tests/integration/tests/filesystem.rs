@@ -594,7 +594,30 @@ fn commit_makes_an_image_of_a_containers_changes() {
     assert_eq!(old.status, 201);
     let old_id = old.json()["Id"].as_str().unwrap().to_string();
     assert_eq!(old_id.len(), 64, "{old_id}");
-    // Errors: a missing container, a bad name, changes berth cannot apply yet.
+    // --change: Dockerfile instructions applied to the new image's config.
+    d.docker_ok(&[
+        "commit",
+        "--change",
+        "ENV GREETING=hi MORE=${FOO}-more",
+        "--change",
+        "CMD [\"sh\", \"-c\", \"echo $GREETING $MORE; pwd\"]",
+        "--change",
+        "WORKDIR /usr/local",
+        "--change",
+        "LABEL stage=changed",
+        "--change",
+        "EXPOSE 8080",
+        "work",
+        "changed:v1",
+    ]);
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "changed:v1"]),
+        "hi bar-more\n/usr/local\n"
+    );
+    let changed = d.get("/v1.44/images/changed:v1/json").json();
+    assert_eq!(changed["Config"]["Labels"]["stage"], "changed");
+    assert!(changed["Config"]["ExposedPorts"]["8080/tcp"].is_object());
+    // Errors: a missing container, a bad name, a change a commit may not carry.
     let r = d.post("/v1.44/commit?container=nosuch");
     assert_eq!(
         (r.status, r.message().as_str()),
@@ -602,7 +625,10 @@ fn commit_makes_an_image_of_a_containers_changes() {
     );
     let r = d.post("/v1.44/commit?container=work&repo=Bad");
     assert_eq!(r.status, 400, "{}", r.text());
-    let r = d.post("/v1.44/commit?container=work&changes=CMD%20%5B%22x%22%5D");
-    assert_eq!(r.status, 501, "{}", r.text());
+    let r = d.post("/v1.44/commit?container=work&changes=RUN%20echo%20hi");
+    assert_eq!(
+        (r.status, r.message().as_str()),
+        (400, "run is not a valid change command")
+    );
     d.remove_all_containers();
 }

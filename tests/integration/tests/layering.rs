@@ -117,6 +117,22 @@ fn dependencies_point_toward_the_core() {
                 "libcontainer",
             ],
         ),
+        // The builder knows Dockerfiles and configs: no HTTP, no engine, no kernel.
+        (
+            "berth-builder",
+            &[
+                "berth-api-server",
+                "berth-engine",
+                "berth-image",
+                "berth-runtime",
+                "berth-snapshot",
+                "hyper",
+                "tokio",
+                "rustix",
+                "nix",
+                "libcontainer",
+            ],
+        ),
         // Snapshots are mounts and directories: no HTTP, no engine, no images, no runtime.
         (
             "berth-snapshot",

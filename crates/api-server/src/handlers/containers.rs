@@ -382,13 +382,12 @@ pub async fn commit(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         pause: Option<bool>,
     }
     let p: CommitParams = ctx.query.decode()?;
-    let changes = ctx.query.all("changes");
-    if changes.iter().any(|c| !c.trim().is_empty()) {
-        return Err(ApiError::new(
-            berth_errdefs::ErrorKind::NotImplemented,
-            "commit with changes (docker commit --change) is not supported by berth yet",
-        ));
-    }
+    let changes: Vec<String> = ctx
+        .query
+        .all("changes")
+        .into_iter()
+        .filter(|c| !c.trim().is_empty())
+        .collect();
     let body = read_json_body(req, MAX_JSON_BODY).await?;
     let config = if body.iter().all(|b| b.is_ascii_whitespace()) || body.as_ref() == b"null" {
         None
@@ -404,6 +403,7 @@ pub async fn commit(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         pause: p
             .pause
             .unwrap_or(gates::commit_pauses_by_default(ctx.version)),
+        changes,
     };
     let id = ctx.backend.commit_container(&query, config).await?;
     json(

@@ -1,0 +1,10 @@
+//! Dockerfiles for berth. [`parse-dockerfile`] reads the instructions and gives their raw
+//! argument text; [`lex`] does what Docker's shell lexer does with it (quotes, escapes,
+//! `$VAR`, `${VAR:-default}`, `${VAR:+alt}`); [`changes`] applies the instructions a commit
+//! may carry (`docker commit --change`) to a container config.
+
+pub mod changes;
+pub mod lex;
+
+pub use changes::apply_changes;
+pub use lex::{LexError, Lexer};
