@@ -6,7 +6,7 @@
 //! every container gets (Docker's `-init` layer: mount points and `/.dockerenv`), and the
 //! container's own upper directory, which therefore holds exactly what the container changed.
 //! [`OverlayDirs::active`] is that stack, writable; [`OverlayDirs::view`] is the container's
-//! files without the init layer, read-only, for `export`; [`OverlayDirs::changes`] compares
+//! files, read-only, for `export`; [`OverlayDirs::changes`] compares
 //! the upper directory with what lies below it. [`run_in`] runs code where the container's
 //! files, with its binds, are `/`: what `docker cp` reads and writes.
 

@@ -85,10 +85,11 @@ impl OverlayDirs {
         Ok(overlay(options, false))
     }
 
-    /// What the container holds, read-only, without the init layer: its upper directory over
-    /// the image's `layers` (what `export` writes out).
+    /// The container's files, read-only: its upper directory over the init layer over the
+    /// image's `layers` (what `export` writes out; Docker's export has the init layer's
+    /// files too, without what the container had bound over them).
     pub fn view(&self, layers: &[PathBuf]) -> Mount {
-        let mut lowers = vec![self.upper()];
+        let mut lowers = vec![self.upper(), self.init()];
         lowers.extend_from_slice(layers);
         read_only(&lowers)
     }
@@ -210,15 +211,12 @@ mod tests {
                 ("/from-image", ChangeKind::Deleted)
             ]
         );
-        // The view: the container's files without the init layer, read-only.
+        // The view: the container's files, read-only, as Docker exports them.
         let view = View::mount(&d.view(layers), &views).unwrap();
         assert!(view.path().join("new").exists());
         assert!(!view.path().join("from-image").exists());
-        assert!(!view.path().join(".dockerenv").exists());
-        assert_eq!(
-            std::fs::read(view.path().join("etc/hosts")).unwrap(),
-            b"image's"
-        );
+        assert!(view.path().join(".dockerenv").exists());
+        assert_eq!(std::fs::read(view.path().join("etc/hosts")).unwrap(), b"");
         assert!(std::fs::write(view.path().join("x"), b"").is_err());
         let view_path = view.path().to_path_buf();
         drop(view);
@@ -238,10 +236,13 @@ mod tests {
         assert_eq!(m.options[1], "upperdir=/d/overlay/c1/upper");
         assert_eq!(m.options[2], "workdir=/d/overlay/c1/work");
         assert!(dirs.active(&[]).is_err());
-        // The view has no init layer; the parent no upper directory.
+        // The view has every layer, read-only; the parent no upper directory.
         let view = dirs.view(&["/l/top".into()]);
         assert!(view.read_only);
-        assert_eq!(view.options[0], "lowerdir=/d/overlay/c1/upper:/l/top");
+        assert_eq!(
+            view.options[0],
+            "lowerdir=/d/overlay/c1/upper:/d/overlay/c1/init:/l/top"
+        );
         let parent = dirs.parent(&["/l/top".into()]);
         assert_eq!(parent.options[0], "lowerdir=/d/overlay/c1/init:/l/top");
         for m in [&m, &view, &parent] {

@@ -166,8 +166,11 @@ fn export_writes_the_containers_files_as_a_tar() {
     assert!(find("bin/true").is_none(), "deleted files are not exported");
     assert_eq!(find("bin/").unwrap().1, tar::EntryType::Directory);
     assert!(find("bin/busybox").is_some_and(|e| e.3.len() > 100_000));
-    // The init layer's files are not the container's.
-    assert!(find(".dockerenv").is_none());
+    // As Docker's export: the init layer's files are there, empty; what was bound over
+    // them while the container ran is not.
+    assert_eq!(find(".dockerenv").unwrap().3, b"");
+    assert_eq!(find("etc/hostname").unwrap().3, b"");
+    assert_eq!(find("etc/mtab").unwrap().2, "/proc/mounts");
     // Created and never started, and running: exported as well.
     d.docker_ok(&["create", "--name", "fresh", "busybox", "true"]);
     let r = d.get("/v1.44/containers/fresh/export");

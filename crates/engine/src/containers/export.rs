@@ -8,9 +8,9 @@ use crate::error::EngineError;
 use crate::images::ByteStream;
 
 impl ContainerService {
-    /// The container's root filesystem as its image and its own changes make it (without the
-    /// init layer, volumes or binds), streamed while it is read from a view of its own, so
-    /// that the container may start, run, stop or go meanwhile.
+    /// The container's root filesystem as its image, the init layer and its own changes make
+    /// it (without volumes or binds, as Docker's), streamed while it is read from a view of
+    /// its own, so that the container may start, run, stop or go meanwhile.
     pub fn export(&self, name: &str) -> Result<ByteStream, EngineError> {
         let rec = self.entry(name)?.snapshot();
         let layers = self.image_layers(&rec)?;
