@@ -485,6 +485,23 @@ impl ImageBackend for Daemon {
         Ok(image.id.to_string())
     }
 
+    async fn insert_file(
+        &self,
+        name: &str,
+        url: &str,
+        path: &str,
+    ) -> Result<(String, u64), ApiError> {
+        // The image first: a missing one must not cost a download.
+        self.images.resolve(name).map_err(api_err)?;
+        let body = crate::fetch::fetch(url).await?;
+        let (id, bytes) = self
+            .images
+            .insert(name, url, path, body, self.container_paths.views())
+            .await
+            .map_err(api_err)?;
+        Ok((id.to_string(), bytes))
+    }
+
     fn list_images(
         &self,
         all: bool,

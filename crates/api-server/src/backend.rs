@@ -77,6 +77,13 @@ pub struct ImportRequest {
 pub trait ImageBackend: Send + Sync {
     /// Returns the new image's ID (`sha256:…`).
     async fn import_image(&self, req: ImportRequest) -> Result<String, ApiError>;
+    /// `POST /images/(name)/insert` (API ≤ 1.11): the new image's ID and the bytes fetched.
+    async fn insert_file(
+        &self,
+        name: &str,
+        url: &str,
+        path: &str,
+    ) -> Result<(String, u64), ApiError>;
     /// With `shared_size`, each row's `SharedSize` is measured (else -1, as Docker sends it).
     fn list_images(
         &self,

@@ -133,6 +133,11 @@ pub fn commit_pauses_by_default(version: ApiVersion) -> bool {
     version >= v(13)
 }
 
+/// `POST /images/(name)/insert` exists up to API 1.11 (Docker 0.9; removed in 0.10).
+pub fn legacy_insert(version: ApiVersion) -> bool {
+    version <= v(11)
+}
+
 /// `POST /containers/(id)/copy` answers below API 1.24 only (deprecated in Docker 1.8, gone
 /// with 1.12, which answers 404 to it).
 pub fn legacy_copy(version: ApiVersion) -> bool {

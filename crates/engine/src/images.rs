@@ -9,6 +9,8 @@ use berth_image::{DeleteEffect, Digest, Image, ImageStore, ImportOptions, Loaded
 use tokio::io::AsyncRead;
 use tokio_util::io::SyncIoBridge;
 
+mod insert;
+
 use crate::error::EngineError;
 use crate::events::{EventBus, EventKind};
 use crate::labels::LabelFilter;

@@ -19,4 +19,4 @@ mod overlay;
 pub use changes::{Change, ChangeKind};
 pub use container_fs::{run_in, Bind, Root};
 pub use mounts::{Mount, View};
-pub use overlay::OverlayDirs;
+pub use overlay::{read_only, OverlayDirs};

@@ -149,7 +149,7 @@ fn join(dirs: &[PathBuf]) -> String {
 }
 
 /// A read-only overlay of `lowers` (top first; the kernel wants two at least).
-fn read_only(lowers: &[PathBuf]) -> Mount {
+pub fn read_only(lowers: &[PathBuf]) -> Mount {
     let mut options = vec![format!("lowerdir={}", join(lowers))];
     options.extend_from_slice(features_off());
     overlay(options, true)

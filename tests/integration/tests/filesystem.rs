@@ -635,3 +635,87 @@ fn commit_makes_an_image_of_a_containers_changes() {
     );
     d.remove_all_containers();
 }
+
+/// An HTTP server on loopback serving `dir`, stopped on drop.
+struct FileServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl FileServer {
+    fn start(dir: &std::path::Path) -> FileServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        berth_tests::audit::eventually(
+            "the file server listens",
+            std::time::Duration::from_secs(10),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        );
+        FileServer { child, port }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn insert_of_api_1_11_downloads_a_file_into_a_new_image() {
+    let d = daemon();
+    let served = d.dir.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::write(served.join("hello.txt"), "inserted\n").unwrap();
+    let server = FileServer::start(&served);
+    let url = format!("http://127.0.0.1:{}/hello.txt", server.port);
+    let r = d.post(&format!(
+        "/v1.11/images/busybox/insert?url={url}&path=/usr/share/hello.txt"
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let lines = r.json_lines();
+    assert_eq!(lines[0]["status"], "Downloading");
+    assert_eq!(lines[0]["progressDetail"]["total"], 9);
+    let id = lines.last().unwrap()["status"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(id.len(), 64, "{lines:?}");
+    // An untagged child of busybox with the file where it was asked.
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", &id, "cat", "/usr/share/hello.txt"]),
+        "inserted\n"
+    );
+    let inspect = d.get(&format!("/v1.44/images/{id}/json")).json();
+    assert_eq!(inspect["RepoTags"], serde_json::json!([]));
+    let base = d.get("/v1.44/images/busybox/json").json();
+    assert_eq!(inspect["Parent"], base["Id"]);
+    // A path the image has is refused; the route is gone after 1.11.
+    let r = d.post(&format!(
+        "/v1.11/images/busybox/insert?url={url}&path=/bin/busybox"
+    ));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("File already exists"), "{}", r.text());
+    let r = d.post(&format!("/v1.12/images/busybox/insert?url={url}&path=/x"));
+    assert_eq!(r.status, 404);
+    let r = d.post(&format!("/v1.11/images/nosuch/insert?url={url}&path=/x"));
+    assert_eq!(r.status, 404);
+    d.remove_all_containers();
+}

@@ -23,6 +23,7 @@ use crate::Body;
 /// This resource's routes.
 pub(crate) fn routes() -> Vec<Route> {
     vec![
+        route!(POST, "/images/{name}/insert", insert, gates::legacy_insert),
         route!(GET, "/images/json", list),
         route!(POST, "/images/prune", prune, gates::prune_and_disk_usage),
         route!(GET, "/images/get", save_many),
@@ -105,6 +106,40 @@ pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
         .body(full(line))
+        .expect("valid"))
+}
+
+/// `POST /images/(name)/insert?url=&path=` (API ≤ 1.11): the download's progress, then the
+/// new image's ID, as Docker 0.9 wrote them.
+pub async fn insert(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default)]
+    struct InsertParams {
+        url: String,
+        path: String,
+    }
+    let p: InsertParams = ctx.query.decode()?;
+    if p.url.is_empty() || p.path.is_empty() {
+        return Err(ApiError::bad_request("insert needs url and path"));
+    }
+    let name = ctx.param(0).to_string();
+    let (id, bytes) = ctx.backend.insert_file(&name, &p.url, &p.path).await?;
+    let short: String = name.chars().take(12).collect();
+    let mut body = serde_json::to_vec(&serde_json::json!({
+        "status": "Downloading",
+        "progressDetail": {"current": bytes, "total": bytes},
+        "id": short,
+    }))
+    .expect("serialises");
+    body.extend_from_slice(b"\r\n");
+    body.extend_from_slice(&progress::line(&ProgressMessage::status(compat::image_id(
+        ctx.version,
+        &id,
+    ))));
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(full(body))
         .expect("valid"))
 }
 

@@ -141,6 +141,14 @@ impl SystemBackend for Fake {
 
 #[async_trait]
 impl ImageBackend for Fake {
+    async fn insert_file(
+        &self,
+        name: &str,
+        _url: &str,
+        _path: &str,
+    ) -> Result<(String, u64), ApiError> {
+        Err(ApiError::not_found(format!("No such image: {name}")))
+    }
     async fn import_image(&self, _req: ImportRequest) -> Result<String, ApiError> {
         Err(ApiError::bad_request("no import here"))
     }
