@@ -719,3 +719,54 @@ fn insert_of_api_1_11_downloads_a_file_into_a_new_image() {
     assert_eq!(r.status, 404);
     d.remove_all_containers();
 }
+
+/// A committed image, saved by berth, loads into Docker Engine 20.10 and runs there with the
+/// container's changes (a file added, one deleted through a whiteout).
+#[test]
+fn a_committed_image_loads_and_runs_in_docker_engine() {
+    let d = daemon();
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "src",
+        "busybox",
+        "sh",
+        "-c",
+        "echo from-berth > /made-here && rm /bin/true",
+    ]);
+    d.docker_ok(&["commit", "-m", "for docker", "src", "portable:v1"]);
+    let saved = d.dir.path().join("portable.tar");
+    d.docker_ok(&["save", "-o", saved.to_str().unwrap(), "portable:v1"]);
+    let reference = berth_tests::bench::RefDocker::start()
+        .expect("dockerd (Debian docker.io) is needed; the test command installs it");
+    let host = format!("unix://{}", reference.socket().display());
+    let docker = |args: &[&str]| {
+        let o = std::process::Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", &host)
+            .env("DOCKER_CONFIG", reference.dir.path().join("cfg"))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "reference docker {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    docker(&["load", "-i", saved.to_str().unwrap()]);
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "portable:v1",
+        "sh",
+        "-c",
+        "cat /made-here; test -e /bin/true || echo no-true",
+    ]);
+    assert_eq!(out, "from-berth\nno-true\n");
+    let history = docker(&["history", "--format", "{{.Comment}}", "portable:v1"]);
+    assert_eq!(history.lines().next(), Some("for docker"));
+    d.remove_all_containers();
+}
