@@ -58,6 +58,30 @@ struct Packer<W: Write> {
     /// Writing an overlay upper directory as a layer: its whiteouts and opaque directories
     /// become the tar form (`.wh.NAME`, `.wh..wh..opq`).
     layer: bool,
+    /// One buffer for every file's content: large reads (a 100 MB copy in 8 KiB reads costs
+    /// more than its data), allocated once (a fresh one per file costs page faults).
+    buf: Vec<u8>,
+}
+
+/// A file read through a borrowed buffer in large reads, however small the reads asked of it.
+struct ChunkReader<'b> {
+    file: std::fs::File,
+    buf: &'b mut [u8],
+    pos: usize,
+    len: usize,
+}
+
+impl std::io::Read for ChunkReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.len {
+            self.len = self.file.read(self.buf)?;
+            self.pos = 0;
+        }
+        let n = out.len().min(self.len - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 fn ctx(what: &str, path: &str) -> impl Fn(Errno) -> ArchiveError {
@@ -71,6 +95,7 @@ impl<W: Write> Packer<W> {
             builder: tar::Builder::new(out),
             links: HashMap::new(),
             layer: false,
+            buf: vec![0; 256 * 1024],
         }
     }
 
@@ -182,14 +207,21 @@ impl<W: Write> Packer<W> {
                 header.set_size(opened.st_size as u64);
                 // A file that shrinks while read is padded, one that grows cut, so the
                 // entry keeps the size its header gives.
-                // Large reads: a 100 MB copy in 8 KiB reads costs more than its data.
-                let file = std::io::BufReader::with_capacity(256 * 1024, std::fs::File::from(file));
+                let mut buf = std::mem::take(&mut self.buf);
+                let file = ChunkReader {
+                    file: std::fs::File::from(file),
+                    buf: &mut buf,
+                    pos: 0,
+                    len: 0,
+                };
                 let data = std::io::Read::chain(
                     std::io::Read::take(file, opened.st_size as u64),
                     std::io::repeat(0),
                 );
                 let data = std::io::Read::take(data, opened.st_size as u64);
-                self.append(&mut header, path, data)?;
+                let appended = self.append(&mut header, path, data);
+                self.buf = buf;
+                appended?;
             }
             FileType::CharacterDevice if self.layer && st.st_rdev == 0 => {
                 // An overlay whiteout: Docker writes it as an empty `.wh.` file, mode 0600.
