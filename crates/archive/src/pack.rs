@@ -20,13 +20,22 @@ use crate::error::ArchiveError;
 /// with a trailing slash), symlinks as links, a file with several names once and then as hard
 /// links to its first name, devices and FIFOs as themselves. Entries come in name order.
 pub fn pack(root: &Path, out: impl Write) -> Result<(), ArchiveError> {
-    let dir = rfs::open(
-        root,
+    pack_tree(root, out, false)
+}
+
+fn open_dir(path: &Path) -> Result<OwnedFd, ArchiveError> {
+    rfs::open(
+        path,
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| ArchiveError::io(format!("open {}", root.display()), e.into()))?;
+    .map_err(|e| ArchiveError::io(format!("open {}", path.display()), e.into()))
+}
+
+fn pack_tree(root: &Path, out: impl Write, layer: bool) -> Result<(), ArchiveError> {
+    let dir = open_dir(root)?;
     let mut packer = Packer::new(out);
+    packer.layer = layer;
     packer.dir(&dir, "")?;
     packer.finish()
 }
@@ -40,12 +49,7 @@ pub fn pack_entry(
     shown: &str,
     out: impl Write,
 ) -> Result<(), ArchiveError> {
-    let dir = rfs::open(
-        parent,
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| ArchiveError::io(format!("open {}", parent.display()), e.into()))?;
+    let dir = open_dir(parent)?;
     let mut packer = Packer::new(out);
     packer.entry(&dir, name, shown)?;
     packer.finish()
@@ -313,16 +317,7 @@ impl<W: Write> Packer<W> {
 /// (0:0 character devices) as `.wh.NAME` files and opaque directories marked with a
 /// `.wh..wh..opq` file, as Docker's overlay2 driver writes a layer.
 pub fn pack_layer(upper: &Path, out: impl Write) -> Result<(), ArchiveError> {
-    let dir = rfs::open(
-        upper,
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| ArchiveError::io(format!("open {}", upper.display()), e.into()))?;
-    let mut packer = Packer::new(out);
-    packer.layer = true;
-    packer.dir(&dir, "")?;
-    packer.finish()
+    pack_tree(upper, out, true)
 }
 
 /// overlayfs marks a directory made over a deleted one (hiding what was below) with

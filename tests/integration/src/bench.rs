@@ -190,6 +190,22 @@ impl RefDocker {
         self.dir.path().join("docker.sock")
     }
 
+    /// `docker ARGS` against this daemon; its standard output, or a panic with its error.
+    pub fn docker(&self, args: &[&str]) -> String {
+        let o = Command::new(crate::docker_cli())
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.socket().display()))
+            .env("DOCKER_CONFIG", self.dir.path().join("cfg"))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "reference docker {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
     /// Imports the busybox fixture as `busybox:latest`, as the benchmarks run it.
     pub fn import_busybox(&self) {
         let tar = std::fs::read(crate::busybox_tar()).unwrap();

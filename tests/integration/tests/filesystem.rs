@@ -739,21 +739,7 @@ fn a_committed_image_loads_and_runs_in_docker_engine() {
     d.docker_ok(&["save", "-o", saved.to_str().unwrap(), "portable:v1"]);
     let reference = berth_tests::bench::RefDocker::start()
         .expect("dockerd (Debian docker.io) is needed; the test command installs it");
-    let host = format!("unix://{}", reference.socket().display());
-    let docker = |args: &[&str]| {
-        let o = std::process::Command::new("docker")
-            .args(args)
-            .env("DOCKER_HOST", &host)
-            .env("DOCKER_CONFIG", reference.dir.path().join("cfg"))
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "reference docker {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
+    let docker = |args: &[&str]| reference.docker(args);
     docker(&["load", "-i", saved.to_str().unwrap()]);
     let out = docker(&[
         "run",
