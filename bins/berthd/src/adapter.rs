@@ -639,14 +639,14 @@ impl ImageBackend for Daemon {
         &self,
         name: &str,
         force: bool,
-        _noprune: bool,
+        noprune: bool,
     ) -> Result<Vec<DeleteItem>, ApiError> {
         let containers = self.containers.clone();
         let in_use =
             Arc::new(move |id: &berth_image::Digest| containers.image_in_use(&id.to_string()));
         let effects = self
             .images
-            .delete(name, force, in_use)
+            .delete(name, force, !noprune, in_use)
             .await
             .map_err(api_err)?;
         Ok(delete_items(effects))

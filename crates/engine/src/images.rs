@@ -193,17 +193,21 @@ impl ImageService {
         Ok(())
     }
 
-    /// `docker rmi`. `in_use` tells whether a container uses an image.
+    /// `docker rmi`. `in_use` tells whether a container uses an image; `prune_parents` (unless
+    /// `noprune`) removes the untagged parents only this image kept.
     pub async fn delete(
         &self,
         name: &str,
         force: bool,
+        prune_parents: bool,
         in_use: Arc<dyn Fn(&Digest) -> bool + Send + Sync>,
     ) -> Result<Vec<DeleteEffect>, EngineError> {
         let store = self.store.clone();
         let name = name.to_string();
-        let effects =
-            tokio::task::spawn_blocking(move || store.delete(&name, force, &*in_use)).await??;
+        let effects = tokio::task::spawn_blocking(move || {
+            store.delete(&name, force, prune_parents, &*in_use)
+        })
+        .await??;
         for e in &effects {
             match e {
                 DeleteEffect::Untagged { image, .. } => {
@@ -248,7 +252,7 @@ impl ImageService {
                 refs.iter().map(ToString::to_string).collect()
             };
             for name in names {
-                match self.delete(&name, false, in_use.clone()).await {
+                match self.delete(&name, false, true, in_use.clone()).await {
                     Ok(done) => effects.extend(done),
                     // Tagged meanwhile, or in use by a container created meanwhile.
                     Err(e) => tracing::debug!(image = %name, error = %e, "prune skipped"),

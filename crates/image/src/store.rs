@@ -592,6 +592,7 @@ impl ImageStore {
         &self,
         name: &str,
         force: bool,
+        prune_parents: bool,
         in_use: &dyn Fn(&Digest) -> bool,
     ) -> Result<Vec<DeleteEffect>, ImageError> {
         let image = self.resolve(name)?;
@@ -665,23 +666,48 @@ impl ImageStore {
             )));
         }
         self.write_refs_locked(&st)?;
-        fsutil::remove_any(&self.root.join("images").join(format!("{}.json", id.hex())))
-            .map_err(ImageError::io("remove image record"))?;
-        st.images.remove(&id);
+        let mut removed = vec![image.clone()];
+        self.remove_record_locked(&mut st, &id)?;
         effects.push(DeleteEffect::DeletedImage(id));
+        // As Docker, unless told not to (`noprune`): the parents that only this image kept
+        // (untagged, no other child, no container) go with it.
+        let mut parent = if prune_parents { image.parent } else { None };
+        while let Some(p) = parent {
+            let Some(up) = st.images.get(&p).cloned() else {
+                break;
+            };
+            let tagged = st.refs.values().any(|(_, i)| *i == p);
+            let has_children = st.images.values().any(|i| i.parent == Some(p));
+            if tagged || has_children || in_use(&p) {
+                break;
+            }
+            self.remove_record_locked(&mut st, &p)?;
+            effects.push(DeleteEffect::DeletedImage(p));
+            parent = up.parent;
+            removed.push(up);
+        }
         let still_used: HashSet<Digest> = st
             .images
             .values()
             .flat_map(|i| i.layers.iter().map(|l| l.chain_id))
             .chain(st.pending_layers.keys().copied())
             .collect();
-        for layer in image.layers.iter().rev() {
-            if !still_used.contains(&layer.chain_id) {
+        let mut gone = HashSet::new();
+        for layer in removed.iter().flat_map(|i| i.layers.iter().rev()) {
+            if !still_used.contains(&layer.chain_id) && gone.insert(layer.chain_id) {
                 effects.push(DeleteEffect::DeletedLayer(layer.chain_id));
             }
         }
         self.sweep_locked(&st)?;
         Ok(effects)
+    }
+
+    /// Drops an image's record, on disk and in memory; the caller holds the locks.
+    fn remove_record_locked(&self, st: &mut State, id: &Digest) -> Result<(), ImageError> {
+        fsutil::remove_any(&self.root.join("images").join(format!("{}.json", id.hex())))
+            .map_err(ImageError::io("remove image record"))?;
+        st.images.remove(id);
+        Ok(())
     }
 }
 

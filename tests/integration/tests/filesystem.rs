@@ -756,3 +756,41 @@ fn a_committed_image_loads_and_runs_in_docker_engine() {
     assert_eq!(history.lines().next(), Some("for docker"));
     d.remove_all_containers();
 }
+
+/// `docker rmi` of a committed image takes the untagged parents only it kept, as Docker's
+/// does, unless `noprune`.
+#[test]
+fn rmi_prunes_untagged_parents_unless_noprune() {
+    let d = daemon();
+    let chain = |tag: &str| -> (String, String) {
+        d.docker_ok(&["run", "--name", "one", "busybox", "touch", "/one"]);
+        let parent = d.docker_ok(&["commit", "one"]).trim().to_string();
+        d.docker_ok(&["run", "--name", "two", &parent, "touch", "/two"]);
+        let child = d.docker_ok(&["commit", "two", tag]).trim().to_string();
+        d.docker_ok(&["rm", "one", "two"]);
+        (parent, child)
+    };
+    let (parent, child) = chain("kid:v1");
+    let r = d.delete("/v1.44/images/kid:v1");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let deleted: Vec<String> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["Deleted"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        deleted.contains(&child) && deleted.contains(&parent),
+        "{deleted:?}"
+    );
+    assert_eq!(d.get(&format!("/v1.44/images/{parent}/json")).status, 404);
+    // The base image is tagged: it stays.
+    assert_eq!(d.get("/v1.44/images/busybox/json").status, 200);
+    // noprune keeps the parent.
+    let (parent, _) = chain("kid:v2");
+    let r = d.delete("/v1.44/images/kid:v2?noprune=1");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(d.get(&format!("/v1.44/images/{parent}/json")).status, 200);
+    d.remove_all_containers();
+}

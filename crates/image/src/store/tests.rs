@@ -99,17 +99,19 @@ fn delete_untags_then_deletes_with_last_reference() {
         .unwrap();
     s.tag(&img.id, &Reference::parse("y:1").unwrap(), false)
         .unwrap();
-    let e = s.delete("x:1", false, &no_containers).unwrap();
+    let e = s.delete("x:1", false, true, &no_containers).unwrap();
     assert_eq!(e.len(), 1);
     let err = s
-        .delete(&img.id.hex()[..12], false, &no_containers)
+        .delete(&img.id.hex()[..12], false, true, &no_containers)
         .unwrap_err();
     assert!(
         err.to_string()
             .contains("referenced in multiple repositories"),
         "{err}"
     );
-    let e = s.delete(&img.id.hex()[..12], true, &no_containers).unwrap();
+    let e = s
+        .delete(&img.id.hex()[..12], true, true, &no_containers)
+        .unwrap();
     assert_eq!(
         e.iter()
             .filter(|x| matches!(x, DeleteEffect::Untagged { .. }))
@@ -350,13 +352,13 @@ fn an_image_a_container_uses_is_only_untagged() {
         )
         .unwrap();
     let used = |id: &Digest| *id == img.id;
-    let err = s.delete(&img.id.hex(), false, &used).unwrap_err();
+    let err = s.delete(&img.id.hex(), false, true, &used).unwrap_err();
     assert!(
         err.to_string()
             .contains("image is being used by a container"),
         "{err}"
     );
-    let e = s.delete(&img.id.hex(), true, &used).unwrap();
+    let e = s.delete(&img.id.hex(), true, true, &used).unwrap();
     assert_eq!(e.len(), 1, "forced: untagged only, {e:?}");
     assert!(
         s.get(&img.id).is_some(),
