@@ -794,3 +794,54 @@ fn rmi_prunes_untagged_parents_unless_noprune() {
     assert_eq!(d.get(&format!("/v1.44/images/{parent}/json")).status, 200);
     d.remove_all_containers();
 }
+
+/// A container removed while its export streams: the removal goes ahead, the export ends,
+/// and nothing is left mounted.
+#[test]
+fn a_removal_during_an_export_leaves_nothing_behind() {
+    use std::io::{Read, Write};
+    let d = daemon();
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "big",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /data && cd /data && i=0; while [ $i -lt 200 ]; do \
+         head -c 102400 /dev/urandom > f$i; i=$((i+1)); done",
+    ]);
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    s.write_all(
+        b"GET /v1.44/containers/big/export HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    // Read a little, so the export is under way with most of it unread.
+    let mut first = vec![0u8; 64 * 1024];
+    s.read_exact(&mut first)
+        .unwrap_or_else(|e| panic!("{e}: {}", d.log()));
+    assert!(String::from_utf8_lossy(&first[..12]).starts_with("HTTP/1.1 200"));
+    let r = d.delete("/v1.44/containers/big?force=1");
+    assert_eq!(r.status, 204, "{}", r.text());
+    // The rest of the stream ends (whole or cut short), and the daemon serves on.
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    drop(s);
+    assert_eq!(d.get("/_ping").status, 200);
+    berth_tests::audit::eventually(
+        "the export's view is unmounted",
+        std::time::Duration::from_secs(10),
+        || {
+            let views = d.exec_root().join("views");
+            std::fs::read_dir(&views).map(|r| r.count()).unwrap_or(0) == 0
+        },
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(d.dir.path().to_str().unwrap()),
+        "a mount of the daemon's is left"
+    );
+    assert_eq!(d.get("/v1.44/containers/big/json").status, 404);
+}
