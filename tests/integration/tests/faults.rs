@@ -520,8 +520,10 @@ fn a_failed_start_leaves_no_socket_and_an_interrupted_one_no_namespace() {
     d.remove_all_containers();
     assert!(
         Audit::of(&d).leaks_since(&before).is_empty(),
-        "{:?}",
-        Audit::of(&d).leaks_since(&before)
+        "{:?} id={id} list={} log={}",
+        Audit::of(&d).leaks_since(&before),
+        d.get("/containers/json?all=1").text(),
+        d.log()
     );
 }
 
