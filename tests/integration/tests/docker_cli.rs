@@ -135,51 +135,13 @@ fn docker_2010_save() -> PathBuf {
     if out.exists() {
         return out;
     }
-    let refdir = tempfile::Builder::new()
-        .prefix("berth-ref-dockerd-")
-        .tempdir()
-        .unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/start-dockerd.sh");
-    let started = Command::new("bash")
-        .arg(&script)
-        .arg(refdir.path())
-        .env(
-            "DOCKERD_ARGS",
-            "--bridge=none --iptables=false --ip6tables=false",
-        )
-        .output()
-        .expect("start reference dockerd");
-    assert!(
-        started.status.success(),
-        "start-dockerd.sh: {}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    let host = format!("unix://{}/docker.sock", refdir.path().display());
-    let docker = |args: &[&str]| {
-        let o = Command::new("docker")
-            .args(args)
-            .env("DOCKER_HOST", &host)
-            .env("DOCKER_CONFIG", refdir.path().join("cfg"))
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "reference docker {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
+    let reference = berth_tests::bench::RefDocker::start()
+        .expect("start the reference dockerd (scripts/start-dockerd.sh)");
     let tmp = dir.join(format!("docker-20.10-save.tar.{}", std::process::id()));
-    docker(&["import", busybox_tar().to_str().unwrap(), "refbox:20.10"]);
-    docker(&["save", "-o", tmp.to_str().unwrap(), "refbox:20.10"]);
-    let pid = std::fs::read_to_string(refdir.path().join("docker.pid")).unwrap();
-    let _ = Command::new("kill").arg(pid.trim()).status();
-    // Wait for it to release its mounts before the temp dir goes.
-    for _ in 0..100 {
-        if !refdir.path().join("docker.pid").exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    reference.docker(&["import", busybox_tar().to_str().unwrap(), "refbox:20.10"]);
+    reference.docker(&["save", "-o", tmp.to_str().unwrap(), "refbox:20.10"]);
+    // Stopped, and its mounts released, before the fixture is published.
+    drop(reference);
     std::fs::rename(&tmp, &out).unwrap();
     out
 }
