@@ -126,11 +126,9 @@ impl ImageService {
             docker_version: self.engine_version.clone(),
         };
         let store = self.store.clone();
-        let (image, _) = tokio::task::spawn_blocking(move || {
-            let mut reader = SyncIoBridge::new(stream);
-            store.import(&mut reader, &opts)
-        })
-        .await??;
+        let mut reader = crate::blocking_io::batched_reader(stream);
+        let (image, _) =
+            tokio::task::spawn_blocking(move || store.import(&mut reader, &opts)).await??;
         if let Some(r) = reference {
             self.publish("tag", &image.id, r.to_string());
         }
@@ -349,8 +347,8 @@ impl ImageService {
     pub async fn load(&self, body: ByteStream) -> Result<Vec<LoadedImage>, EngineError> {
         let store = self.store.clone();
         let staging = self.staging.clone();
+        let mut reader = crate::blocking_io::batched_reader(body);
         let loaded = tokio::task::spawn_blocking(move || {
-            let mut reader = SyncIoBridge::new(body);
             let result = store.load(&mut reader, &staging);
             // Drain what the client still sends so it sees our answer, not a reset.
             if result.is_ok() {

@@ -30,6 +30,9 @@ pub struct Image {
     pub layers: Vec<LayerInfo>,
     /// Parent image, for images made from another on this host.
     pub parent: Option<Digest>,
+    /// Made on this host by a commit (a build's steps are commits): what the build cache may
+    /// reuse. Imported, loaded and pulled images are not, whatever their history says.
+    pub built_here: bool,
 }
 
 impl Image {
@@ -49,6 +52,8 @@ struct ImageRecord {
     schema: u32,
     #[serde(default)]
     parent: Option<Digest>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    built_here: bool,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -251,23 +256,7 @@ impl ImageStore {
         )
         .map_err(|e| ImageError::InvalidInput(format!("image record: {e}")))?;
         let config = ImageConfig::parse(&self.content.read(id)?)?;
-        let mut layers = Vec::with_capacity(config.rootfs.diff_ids.len());
-        let mut parent = None;
-        for diff in &config.rootfs.diff_ids {
-            let chain = crate::layers::chain_id(parent.as_ref(), diff);
-            let info = self
-                .layers
-                .get(&chain)
-                .ok_or_else(|| ImageError::NotFound(format!("layer {chain}")))?;
-            layers.push(info);
-            parent = Some(chain);
-        }
-        Ok(Image {
-            id: *id,
-            config,
-            layers,
-            parent: record.parent,
-        })
+        self.read_image_from(id, config, &record)
     }
 
     /// Removes layers and blobs that no image (and no running operation) uses.
@@ -413,11 +402,24 @@ impl ImageStore {
             .map_err(ImageError::io("write repositories.json"))
     }
 
-    /// Registers an image from its config bytes; its layers must already be stored.
-    pub(crate) fn register(
+    /// Registers an image received from elsewhere (imported, loaded) from its config bytes;
+    /// its layers must already be stored.
+    pub(crate) fn register(&self, config_bytes: &[u8]) -> Result<Arc<Image>, ImageError> {
+        self.register_record(
+            config_bytes,
+            ImageRecord {
+                schema: 1,
+                parent: None,
+                built_here: false,
+            },
+        )
+    }
+
+    /// Registers an image with its record: the parent and mark of one made here.
+    fn register_record(
         &self,
         config_bytes: &[u8],
-        parent: Option<Digest>,
+        record: ImageRecord,
     ) -> Result<Arc<Image>, ImageError> {
         let config = ImageConfig::parse(config_bytes)?;
         let id = self.content.put(config_bytes)?;
@@ -426,9 +428,8 @@ impl ImageStore {
         if let Some(existing) = self.get(&id) {
             return Ok(existing);
         }
-        let image = self.read_image_from(&id, config, parent)?;
-        let record =
-            serde_json::to_vec(&ImageRecord { schema: 1, parent }).expect("record serialises");
+        let image = self.read_image_from(&id, config, &record)?;
+        let record = serde_json::to_vec(&record).expect("record serialises");
         fsutil::write_atomic(&record_path, &record)
             .map_err(ImageError::io("write image record"))?;
         let image = Arc::new(image);
@@ -444,16 +445,16 @@ impl ImageStore {
         &self,
         id: &Digest,
         config: ImageConfig,
-        parent: Option<Digest>,
+        record: &ImageRecord,
     ) -> Result<Image, ImageError> {
-        let mut layers = Vec::new();
+        let mut layers = Vec::with_capacity(config.rootfs.diff_ids.len());
         let mut below = None;
         for diff in &config.rootfs.diff_ids {
             let chain = crate::layers::chain_id(below.as_ref(), diff);
             layers.push(
                 self.layers
                     .get(&chain)
-                    .ok_or_else(|| ImageError::InvalidInput(format!("missing layer {diff}")))?,
+                    .ok_or_else(|| ImageError::NotFound(format!("layer {chain}")))?,
             );
             below = Some(chain);
         }
@@ -461,7 +462,8 @@ impl ImageStore {
             id: *id,
             config,
             layers,
-            parent,
+            parent: record.parent,
+            built_here: record.built_here,
         })
     }
 
@@ -539,7 +541,7 @@ impl ImageStore {
             ..Default::default()
         };
         let bytes = serde_json::to_vec(&config).expect("config serialises");
-        let image = self.register(&bytes, None)?;
+        let image = self.register(&bytes)?;
         let tagged = match &opts.reference {
             Some(r) => Some(self.tag(&image.id, r, true)?),
             None => None,
@@ -582,7 +584,27 @@ impl ImageStore {
         config.comment = opts.comment.clone();
         config.docker_version = opts.docker_version.clone();
         let bytes = serde_json::to_vec(&config).expect("config serialises");
-        self.register(&bytes, Some(parent.id))
+        self.register_record(
+            &bytes,
+            ImageRecord {
+                schema: 1,
+                parent: Some(parent.id),
+                built_here: true,
+            },
+        )
+    }
+
+    /// The images built here whose parent is `parent` (`None`: built on no image, as a
+    /// build's steps after `FROM scratch`): where the build cache looks for a step it has run.
+    pub fn children_built_here(&self, parent: Option<&Digest>) -> Vec<Arc<Image>> {
+        self.state
+            .read()
+            .expect("lock")
+            .images
+            .values()
+            .filter(|i| i.built_here && i.parent.as_ref() == parent)
+            .cloned()
+            .collect()
     }
 
     /// Removes `name` as `docker rmi` does: a reference is untagged, and the image goes with

@@ -287,8 +287,7 @@ impl ContainerService {
             .iter()
             .map(|b| (b.destination.clone(), !b.read_only))
             .collect();
-        // Large reads: each one crosses from the runtime to this thread.
-        let reader = std::io::BufReader::with_capacity(STREAM_BUFFER, SyncIoBridge::new(body));
+        let reader = crate::blocking_io::batched_reader(body);
         let views = self.paths.views();
         tokio::task::spawn_blocking(move || {
             berth_snapshot::run_in(root, binds, &views, move || -> Result<(), EngineError> {

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use berth_image::{CommitOptions, Digest};
 use berth_snapshot::View;
-use tokio_util::io::SyncIoBridge;
 
 use super::{ByteStream, ImageService};
 use crate::error::EngineError;
@@ -53,6 +52,7 @@ impl ImageService {
             docker_version: self.engine_version.clone(),
         };
         let shown = path.to_string();
+        let mut body = crate::blocking_io::batched_reader(body);
         let made = tokio::task::spawn_blocking(move || {
             let layers: Vec<PathBuf> = parent
                 .layers
@@ -72,7 +72,7 @@ impl ImageService {
                     .map_err(|e| EngineError::failed("stage the download", e))?;
                 let mut file = std::fs::File::create(&file_path)
                     .map_err(|e| EngineError::failed("stage the download", e))?;
-                let written = std::io::copy(&mut SyncIoBridge::new(body), &mut file)
+                let written = std::io::copy(&mut body, &mut file)
                     .map_err(|e| EngineError::failed("download", e))?;
                 file.flush()
                     .map_err(|e| EngineError::failed("download", e))?;

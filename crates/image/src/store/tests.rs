@@ -366,3 +366,57 @@ fn an_image_a_container_uses_is_only_untagged() {
     );
     assert!(s.diff_path(&img.layers[0].chain_id).exists());
 }
+
+fn commit_opts() -> CommitOptions {
+    CommitOptions {
+        config: None,
+        container_config: None,
+        container: "c".repeat(64),
+        author: String::new(),
+        comment: String::new(),
+        created_by: "sh".into(),
+        created: jiff::Timestamp::now(),
+        docker_version: "test".into(),
+    }
+}
+
+/// A commit is linked to its parent and marked built here, across a reopen; an import is
+/// neither, so the build cache can tell the two apart.
+#[test]
+fn commits_are_marked_built_here_and_found_as_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("image");
+    let (base, child) = {
+        let s = ImageStore::open(&root).unwrap();
+        let (base, _) = s
+            .import(
+                &mut Cursor::new(tarball(&[("a", b"1")])),
+                &opts(Some("base")),
+            )
+            .unwrap();
+        assert!(!base.built_here && base.parent.is_none());
+        let child = s
+            .commit(
+                &base,
+                &mut Cursor::new(tarball(&[("b", b"2")])),
+                &commit_opts(),
+            )
+            .unwrap();
+        (base.id, child.id)
+    };
+    let s = ImageStore::open(&root).unwrap();
+    let child = s.get(&child).unwrap();
+    assert!(child.built_here);
+    assert_eq!(child.parent, Some(base));
+    let found: Vec<Digest> = s
+        .children_built_here(Some(&base))
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(found, vec![child.id]);
+    assert!(s.children_built_here(Some(&child.id)).is_empty());
+    assert!(
+        s.children_built_here(None).is_empty(),
+        "an imported image is no build step"
+    );
+}

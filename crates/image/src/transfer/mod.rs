@@ -175,7 +175,7 @@ impl ImageStore {
             } else {
                 plan.config.clone()
             };
-            stored.push((self.register(&bytes, None)?, plan.tags.clone()));
+            stored.push((self.register(&bytes)?, plan.tags.clone()));
         }
         let mut loaded = Vec::new();
         for (image, tags) in stored {

@@ -2,7 +2,9 @@
 //! Docker Engine on a side socket in the same run: `docker commit` of a container that wrote
 //! 100 MB in 1,000 files, `docker cp` of those 100 MB out and back in, `docker diff` of
 //! 10,000 changed files, `docker export` of the 100 MB root; with each daemon's resident
-//! memory growth while it streams. Medians; prints figures, asserts nothing.
+//! memory growth while it streams. The copies are also timed as the API alone (`GET` and `PUT
+//! .../archive` over raw HTTP): the CLI's own tar writing and reading is a large part of a
+//! `docker cp`, the same for both daemons. Medians; prints figures, asserts nothing.
 //!
 //! usage: bench_filesystem [--with-docker]   (BERTHD_BIN picks the berthd binary)
 
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_tests::audit::rss_kib;
-use berth_tests::bench::{docker, median_ms, RefDocker};
+use berth_tests::bench::{docker, median_ms, request, RefDocker};
 use berth_tests::Daemon;
 
 /// Median milliseconds of `runs` runs of `f(run)`, and the daemon's largest RSS growth (MiB)
@@ -45,6 +47,8 @@ struct Figures {
     commit: (f64, f64),
     cp_out: (f64, f64),
     cp_in: (f64, f64),
+    api_get: (f64, f64),
+    api_put: (f64, f64),
     diff: (f64, f64),
     export: (f64, f64),
 }
@@ -108,6 +112,41 @@ fn measure(host: &str, config: &Path, pid: u32, scratch: &Path) -> Figures {
             &["cp", out(0).to_str().unwrap(), &format!("fill:/in{run}")],
         );
     });
+    // The API alone: the same tar out, and in under a new name each time.
+    let socket = Path::new(host.trim_start_matches("unix://"));
+    let api_get = timed(pid, 5, |_| {
+        let (status, body) = request(socket, "GET", "/containers/fill/archive?path=/data", b"");
+        assert!(
+            status == 200 && body.len() > 100_000_000,
+            "GET archive: {status}"
+        );
+    });
+    let tars: Vec<Vec<u8>> = (0..5)
+        .map(|run| {
+            let out = std::process::Command::new("tar")
+                .arg("-C")
+                .arg(scratch)
+                .args([
+                    "-cf",
+                    "-",
+                    &format!("--transform=s,^out0,api{run},"),
+                    "out0",
+                ])
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            out.stdout
+        })
+        .collect();
+    let api_put = timed(pid, 5, |run| {
+        let (status, body) = request(socket, "PUT", "/containers/fill/archive?path=/", &tars[run]);
+        assert_eq!(
+            status,
+            200,
+            "PUT archive: {}",
+            String::from_utf8_lossy(&body)
+        );
+    });
     for run in 0..3 {
         let _ = std::fs::remove_dir_all(out(run));
     }
@@ -126,6 +165,8 @@ fn measure(host: &str, config: &Path, pid: u32, scratch: &Path) -> Figures {
         commit,
         cp_out,
         cp_in,
+        api_get,
+        api_put,
         diff,
         export,
     }
@@ -166,11 +207,17 @@ fn main() {
         "{:<44} {:>10} {:>10} {:>7} {:>13} {:>13}",
         "measure", "berth", "docker", "ratio", "berth RSS+", "docker RSS+"
     );
-    let pick = |f: &Figures, i: usize| [f.commit, f.cp_out, f.cp_in, f.diff, f.export][i];
+    let pick = |f: &Figures, i: usize| {
+        [
+            f.commit, f.cp_out, f.cp_in, f.api_get, f.api_put, f.diff, f.export,
+        ][i]
+    };
     let names = [
         "docker commit (100 MB in 1,000 files)",
         "docker cp out (100 MB)",
         "docker cp in (100 MB)",
+        "  API alone: GET .../archive (100 MB)",
+        "  API alone: PUT .../archive (100 MB)",
         "docker diff (10,000 changes)",
         "docker export (100 MB root)",
     ];
