@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use berth_api_server::backend::{
     ByteStream, ContainerBackend, ContainerListQuery, EventQuery, EventSubscription, EventsBackend,
-    ImageBackend, ImportRequest, ImportSource, PruneQuery, SystemBackend,
+    ImageBackend, ImportRequest, ImportSource, InsertJob, PruneQuery, SystemBackend,
 };
 use berth_api_server::ApiError;
 use berth_api_types::container::ContainerConfig;
@@ -475,7 +475,7 @@ impl ImageBackend for Daemon {
         ImageService::check_import_reference(&req.repo, &req.tag).map_err(api_err)?;
         let (stream, label): (berth_engine::images::ByteStream, String) = match req.source {
             ImportSource::Body(body) => (Box::new(body), "-".to_string()),
-            ImportSource::Url(url) => (crate::fetch::fetch(&url).await?, url),
+            ImportSource::Url(url) => (crate::fetch::fetch(&url).await?.0, url),
         };
         let image = self
             .images
@@ -485,21 +485,30 @@ impl ImageBackend for Daemon {
         Ok(image.id.to_string())
     }
 
-    async fn insert_file(
-        &self,
-        name: &str,
-        url: &str,
-        path: &str,
-    ) -> Result<(String, u64), ApiError> {
+    async fn insert_file(&self, name: &str, url: &str, path: &str) -> Result<InsertJob, ApiError> {
         // The image first: a missing one must not cost a download.
-        self.images.resolve(name).map_err(api_err)?;
-        let body = crate::fetch::fetch(url).await?;
-        let (id, bytes) = self
-            .images
-            .insert(name, url, path, body, self.container_paths.views())
-            .await
-            .map_err(api_err)?;
-        Ok((id.to_string(), bytes))
+        let (image, _) = self.images.resolve(name).map_err(api_err)?;
+        let (body, total) = crate::fetch::fetch(url).await?;
+        let (progress, counts) = tokio::sync::mpsc::unbounded_channel();
+        let images = self.images.clone();
+        let views = self.container_paths.views();
+        let (name, url, path) = (name.to_string(), url.to_string(), path.to_string());
+        let done = Box::pin(async move {
+            let report = Box::new(move |bytes| {
+                let _ = progress.send(bytes);
+            });
+            images
+                .insert(&name, &url, &path, body, views, report)
+                .await
+                .map(|id| id.to_string())
+                .map_err(api_err)
+        });
+        Ok(InsertJob {
+            image_id: image.id.to_string(),
+            total,
+            progress: counts,
+            done,
+        })
     }
 
     fn list_images(

@@ -1,10 +1,11 @@
-//! Fetching `fromSrc=http://…` imports: the body is streamed to the engine as it arrives.
+//! Fetching `fromSrc=http://…` imports and inserts: the body is streamed to the engine as it
+//! arrives.
 
 use berth_api_server::ApiError;
 use berth_engine::images::ByteStream;
 
-/// Fetches an `http://` URL for import, streaming its body.
-pub async fn fetch(url: &str) -> Result<ByteStream, ApiError> {
+/// Fetches an `http://` URL, streaming its body; with its length when the server said.
+pub async fn fetch(url: &str) -> Result<(ByteStream, Option<u64>), ApiError> {
     use futures_util::TryStreamExt;
     use http_body_util::BodyExt;
     let url = if url.contains("://") {
@@ -32,10 +33,11 @@ pub async fn fetch(url: &str) -> Result<ByteStream, ApiError> {
             resp.status()
         )));
     }
+    let length = hyper::body::Body::size_hint(resp.body()).exact();
     let stream = resp
         .into_body()
         .into_data_stream()
         .map_err(std::io::Error::other);
     let reader = tokio_util::io::StreamReader::new(stream);
-    Ok(Box::new(reader))
+    Ok((Box::new(reader), length))
 }

@@ -27,6 +27,19 @@ pub type Waiting = futures_util::future::BoxFuture<'static, Result<i64, ApiError
 /// A byte stream in or out (request body, tarball).
 pub type ByteStream = Pin<Box<dyn AsyncRead + Send>>;
 
+/// An insert under way (API ≤ 1.11): its download's progress, and its end.
+pub struct InsertJob {
+    /// The image the file goes into: its short ID names the progress lines.
+    pub image_id: String,
+    /// The download's length, when its server said.
+    pub total: Option<u64>,
+    /// The running count of bytes downloaded, after each read: Docker's reader wrote its
+    /// lines from every read, so each count is weighed for a line.
+    pub progress: tokio::sync::mpsc::UnboundedReceiver<u64>,
+    /// The new image's ID, once the file is in it.
+    pub done: futures_util::future::BoxFuture<'static, Result<String, ApiError>>,
+}
+
 /// `POST /commit`'s query.
 #[derive(Debug, Clone, Default)]
 pub struct CommitQuery {
@@ -77,13 +90,9 @@ pub struct ImportRequest {
 pub trait ImageBackend: Send + Sync {
     /// Returns the new image's ID (`sha256:…`).
     async fn import_image(&self, req: ImportRequest) -> Result<String, ApiError>;
-    /// `POST /images/(name)/insert` (API ≤ 1.11): the new image's ID and the bytes fetched.
-    async fn insert_file(
-        &self,
-        name: &str,
-        url: &str,
-        path: &str,
-    ) -> Result<(String, u64), ApiError>;
+    /// `POST /images/(name)/insert` (API ≤ 1.11): a missing image or a failed request for
+    /// the URL is an error here; the download then goes on in the job.
+    async fn insert_file(&self, name: &str, url: &str, path: &str) -> Result<InsertJob, ApiError>;
     /// With `shared_size`, each row's `SharedSize` is measured (else -1, as Docker sends it).
     fn list_images(
         &self,

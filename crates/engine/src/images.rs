@@ -57,6 +57,8 @@ fn glob(pattern: &str, text: &str) -> bool {
     }
 }
 
+/// Cheap to clone: every clone shares the one store and event bus.
+#[derive(Clone)]
 pub struct ImageService {
     store: Arc<ImageStore>,
     events: Arc<EventBus>,

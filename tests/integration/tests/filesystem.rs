@@ -693,6 +693,13 @@ fn insert_of_api_1_11_downloads_a_file_into_a_new_image() {
     let lines = r.json_lines();
     assert_eq!(lines[0]["status"], "Downloading");
     assert_eq!(lines[0]["progressDetail"]["total"], 9);
+    let base = d.get("/v1.44/images/busybox/json").json();
+    let base_hex = base["Id"].as_str().unwrap().trim_start_matches("sha256:");
+    assert_eq!(
+        lines[0]["id"],
+        &base_hex[..12],
+        "lines are named by the image's short ID"
+    );
     let id = lines.last().unwrap()["status"]
         .as_str()
         .unwrap()
@@ -705,8 +712,70 @@ fn insert_of_api_1_11_downloads_a_file_into_a_new_image() {
     );
     let inspect = d.get(&format!("/v1.44/images/{id}/json")).json();
     assert_eq!(inspect["RepoTags"], serde_json::json!([]));
-    let base = d.get("/v1.44/images/busybox/json").json();
     assert_eq!(inspect["Parent"], base["Id"]);
+    // A larger download shows its progress as it goes: counts that grow to the total, and
+    // the bar as text for the clients of the time.
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(served.join("big.bin"), &big).unwrap();
+    let r = d.post(&format!(
+        "/v1.11/images/busybox/insert?url=http://127.0.0.1:{}/big.bin&path=/big.bin",
+        server.port
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let lines = r.json_lines();
+    let counts: Vec<i64> = lines
+        .iter()
+        .filter(|l| l["status"] == "Downloading")
+        .map(|l| l["progressDetail"]["current"].as_i64().unwrap())
+        .collect();
+    assert!(counts.len() >= 5, "{counts:?}");
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+    assert_eq!(*counts.last().unwrap(), 3_000_000);
+    let last_bar = lines[lines.len() - 2]["progress"].as_str().unwrap();
+    assert!(last_bar.ends_with("3 MB/3 MB"), "{last_bar}");
+    let big_id = lines.last().unwrap()["status"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sum = d.docker_ok(&["run", "--rm", &big_id, "md5sum", "/big.bin"]);
+    let digest = std::process::Command::new("md5sum")
+        .arg(served.join("big.bin"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        sum.split_whitespace().next(),
+        String::from_utf8_lossy(&digest.stdout)
+            .split_whitespace()
+            .next()
+    );
+    // A download cut short, after the progress began: an error line, and no image made.
+    let images_before = d.get("/v1.44/images/json?all=1").json();
+    let cut = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cut_port = cut.local_addr().unwrap().port();
+    let server_thread = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = cut.accept().unwrap();
+        let mut head = [0u8; 4096];
+        let _ = s.read(&mut head);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4000000\r\n\r\n");
+        let _ = s.write_all(&vec![1u8; 2_000_000]);
+    });
+    let r = d.post(&format!(
+        "/v1.11/images/busybox/insert?url=http://127.0.0.1:{cut_port}/x&path=/cut.bin"
+    ));
+    server_thread.join().unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let lines = r.json_lines();
+    assert_eq!(lines[0]["status"], "Downloading", "{lines:?}");
+    let last = lines.last().unwrap();
+    assert!(last["error"].as_str().is_some(), "{lines:?}");
+    assert_eq!(last["errorDetail"]["message"], last["error"]);
+    assert_eq!(d.get("/v1.44/images/json?all=1").json(), images_before);
+    let staging = d.data_root().join("tmp");
+    let left: Vec<_> = std::fs::read_dir(&staging)
+        .map(|r| r.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "staging left behind: {left:?}");
     // A path the image has is refused; the route is gone after 1.11.
     let r = d.post(&format!(
         "/v1.11/images/busybox/insert?url={url}&path=/bin/busybox"

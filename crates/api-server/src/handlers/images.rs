@@ -109,8 +109,9 @@ pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         .expect("valid"))
 }
 
-/// `POST /images/(name)/insert?url=&path=` (API ≤ 1.11): the download's progress, then the
-/// new image's ID, as Docker 0.9 wrote them.
+/// `POST /images/(name)/insert?url=&path=` (API ≤ 1.11): the download's progress while it
+/// runs, then the new image's ID, as Docker 0.9 wrote them. A missing image or an unreachable
+/// URL is an HTTP error; what fails later is an error line, the status already sent.
 pub async fn insert(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     #[derive(Debug, Default, serde::Deserialize)]
     #[serde(default)]
@@ -122,25 +123,87 @@ pub async fn insert(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     if p.url.is_empty() || p.path.is_empty() {
         return Err(ApiError::bad_request("insert needs url and path"));
     }
-    let name = ctx.param(0).to_string();
-    let (id, bytes) = ctx.backend.insert_file(&name, &p.url, &p.path).await?;
-    let short: String = name.chars().take(12).collect();
-    let mut body = serde_json::to_vec(&serde_json::json!({
-        "status": "Downloading",
-        "progressDetail": {"current": bytes, "total": bytes},
-        "id": short,
-    }))
-    .expect("serialises");
-    body.extend_from_slice(b"\r\n");
-    body.extend_from_slice(&progress::line(&ProgressMessage::status(compat::image_id(
-        ctx.version,
-        &id,
-    ))));
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(full(body))
-        .expect("valid"))
+    let job = ctx
+        .backend
+        .insert_file(ctx.param(0), &p.url, &p.path)
+        .await?;
+    let version = ctx.version;
+    let hex = job
+        .image_id
+        .strip_prefix("sha256:")
+        .unwrap_or(&job.image_id);
+    let short: String = hex.chars().take(12).collect();
+    let total = job.total.map_or(0, |t| t as i64);
+    let start = jiff::Timestamp::now().as_second();
+    let downloading = move |current: i64| {
+        let detail = berth_api_types::progress::ProgressDetail {
+            current,
+            total,
+            start,
+        };
+        let mut m = ProgressMessage::status("Downloading");
+        m.progress = Some(progress::bar(&detail, jiff::Timestamp::now().as_second()));
+        m.progress_detail = Some(detail);
+        m.id = Some(short.clone());
+        progress::line(&m)
+    };
+    /// What the insert's task says: a line to send, or its failure.
+    enum Said {
+        Line(bytes::Bytes),
+        Failed(ApiError),
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Said>(16);
+    // The insert runs to its end even when the client leaves, as Docker's job did.
+    tokio::spawn(async move {
+        let (mut done, mut counts) = (job.done, job.progress);
+        let mut throttle = progress::Throttle::new(job.total);
+        let (mut counting, mut current) = (true, 0);
+        let result = loop {
+            tokio::select! {
+                // Every count read before the end is weighed, so the lines do not depend
+                // on how the threads ran.
+                biased;
+                count = counts.recv(), if counting => match count {
+                    Some(count) => {
+                        current = count as i64;
+                        if throttle.due(current) {
+                            let _ = tx.send(Said::Line(downloading(current))).await;
+                        }
+                    }
+                    None => counting = false, // the download ended; the commit goes on
+                },
+                r = &mut done => break r,
+            }
+        };
+        let _ = match result {
+            Ok(id) => {
+                // Docker's reader closes with the count at the total.
+                let _ = tx.send(Said::Line(downloading(current.max(total)))).await;
+                let status = ProgressMessage::status(compat::image_id(version, &id));
+                tx.send(Said::Line(progress::line(&status))).await
+            }
+            Err(e) => tx.send(Said::Failed(e)).await,
+        };
+    });
+    // A failure before the first line is the answer's status, as Docker answered a job that
+    // had written nothing; after it, an error line.
+    let first = match rx.recv().await {
+        Some(Said::Line(line)) => line,
+        Some(Said::Failed(e)) => return Err(e),
+        None => return Err(ApiError::internal("the insert ended without an answer")),
+    };
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
+        let line = match rx.recv().await? {
+            Said::Line(line) => line,
+            Said::Failed(e) => progress::line(&ProgressMessage::error(e.message)),
+        };
+        Some((line, rx))
+    });
+    use futures_util::StreamExt;
+    crate::body::streaming(
+        "application/json",
+        futures_util::stream::once(async move { first }).chain(rest),
+    )
 }
 
 pub async fn inspect(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {

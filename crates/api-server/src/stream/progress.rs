@@ -1,7 +1,7 @@
 //! Progress streams (import, load, later pull and push): one JSON message per line, each
 //! ended by `\r\n` as Docker's JSON-message writer ends them.
 
-use berth_api_types::progress::ProgressMessage;
+use berth_api_types::progress::{ProgressDetail, ProgressMessage};
 use bytes::Bytes;
 
 /// One message of a progress stream.
@@ -9,4 +9,181 @@ pub fn line(v: &ProgressMessage) -> Bytes {
     let mut b = serde_json::to_vec(v).expect("json");
     b.extend_from_slice(b"\r\n");
     Bytes::from(b)
+}
+
+/// A size as Docker's progress text writes it: decimal units, four significant digits
+/// (Go's `%.4g`: `1.5 MB`, `102.4 kB`, `999 B`).
+pub fn human_size(bytes: i64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut size = bytes.max(0) as f64;
+    let mut unit = 0;
+    while size >= 1000.0 && unit < UNITS.len() - 1 {
+        size /= 1000.0;
+        unit += 1;
+    }
+    // Four significant digits, then Go's %g drops trailing zeros.
+    let decimals = match size {
+        s if s >= 100.0 => 1,
+        s if s >= 10.0 => 2,
+        _ => 3,
+    };
+    let mut text = format!("{size:.decimals$}");
+    // Rounding may carry into a fifth digit (999.95 → 1000.0): %.4g then shows no fraction.
+    if text.contains('.') {
+        let digits = text.chars().filter(char::is_ascii_digit).count();
+        if digits > 4 {
+            text = format!("{size:.0}");
+        }
+        if text.contains('.') {
+            text = text.trim_end_matches('0').trim_end_matches('.').to_string();
+        }
+    }
+    format!("{text} {}", UNITS[unit])
+}
+
+/// The progress text of `detail` at `now` (Unix seconds), as Docker's `JSONProgress.String`
+/// writes it for a wide terminal: a 50-column bar, the sizes, and the time left while under
+/// half done.
+pub fn bar(detail: &ProgressDetail, now: i64) -> String {
+    let (current, total) = (detail.current, detail.total);
+    if current <= 0 && total <= 0 {
+        return String::new();
+    }
+    if total <= 0 {
+        return format!("{:>8}", human_size(current));
+    }
+    let half_percent = ((current as f64 / total as f64 * 100.0) as i64 / 2).clamp(0, 50) as usize;
+    let arrow = format!(
+        "[{}>{}] ",
+        "=".repeat(half_percent),
+        " ".repeat(50 - half_percent)
+    );
+    let numbers = format!("{:>8}/{}", human_size(current), human_size(total));
+    let mut left = String::new();
+    if detail.start > 0 && current > 0 && half_percent < 50 {
+        // In nanoseconds per byte, truncated, as Go's Duration arithmetic does it.
+        let per_byte = (now - detail.start).max(0) as i128 * 1_000_000_000 / current as i128;
+        let secs = (per_byte * (total - current) as i128 / 1_000_000_000) as u64;
+        left = format!(" {}", go_duration(secs));
+    }
+    format!("{arrow}{numbers}{left}")
+}
+
+/// Whole seconds as Go's `time.Duration.String` writes them: `0s`, `42s`, `3m5s`, `1h2m3s`.
+fn go_duration(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
+}
+
+/// When a transfer's progress is worth a line, by Docker's rule: each 512 KiB, or each 1 % of
+/// a known total when that is less.
+#[derive(Debug)]
+pub struct Throttle {
+    every: i64,
+    last: i64,
+}
+
+impl Throttle {
+    pub fn new(total: Option<u64>) -> Self {
+        let mut every = 512 * 1024;
+        if let Some(total) = total.filter(|t| *t > 0) {
+            every = every.min((total as f64 * 0.01) as i64);
+        }
+        Throttle { every, last: 0 }
+    }
+
+    /// Whether `current` bytes call for a line; if so it is remembered as the last one shown.
+    pub fn due(&mut self, current: i64) -> bool {
+        if current - self.last > self.every {
+            self.last = current;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_docker_writes_them() {
+        for (bytes, text) in [
+            (0, "0 B"),
+            (999, "999 B"),
+            (1000, "1 kB"),
+            (1536, "1.536 kB"),
+            (102_400, "102.4 kB"),
+            (1_500_000, "1.5 MB"),
+            (12_345_678, "12.35 MB"),
+            (999_960, "1000 kB"),
+            (3_000_000_000, "3 GB"),
+        ] {
+            assert_eq!(human_size(bytes), text, "{bytes}");
+        }
+    }
+
+    #[test]
+    fn the_bar_shows_the_share_done_the_sizes_and_the_time_left() {
+        let d = |current, total, start| ProgressDetail {
+            current,
+            total,
+            start,
+        };
+        assert_eq!(bar(&d(0, 0, 0), 0), "");
+        assert_eq!(bar(&d(2048, 0, 0), 0), "2.048 kB");
+        assert_eq!(
+            bar(&d(250_000, 1_000_000, 0), 0),
+            format!("[{}>{}]   250 kB/1 MB", "=".repeat(12), " ".repeat(38))
+        );
+        // A quarter in 10 s: 30 s left.
+        assert_eq!(
+            bar(&d(250_000, 1_000_000, 100), 110),
+            format!("[{}>{}]   250 kB/1 MB 30s", "=".repeat(12), " ".repeat(38))
+        );
+        // Done: a full bar, no time left.
+        assert_eq!(
+            bar(&d(1_000_000, 1_000_000, 100), 110),
+            format!("[{}>]     1 MB/1 MB", "=".repeat(50))
+        );
+        assert_eq!(go_duration(185), "3m5s");
+        assert_eq!(go_duration(3723), "1h2m3s");
+    }
+
+    #[test]
+    fn lines_come_each_percent_of_a_small_total_and_each_512_kib_of_a_large_one() {
+        let mut small = Throttle::new(Some(10_000));
+        assert!(!small.due(100));
+        assert!(small.due(101));
+        assert!(!small.due(150));
+        assert!(small.due(202));
+        let mut large = Throttle::new(Some(1 << 30));
+        assert!(!large.due(512 * 1024));
+        assert!(large.due(512 * 1024 + 1));
+        let mut unknown = Throttle::new(None);
+        assert!(!unknown.due(1000));
+        assert!(unknown.due(600_000));
+    }
+
+    #[test]
+    fn a_line_is_json_ended_by_crlf() {
+        let mut m = ProgressMessage::status("Downloading");
+        m.progress_detail = Some(ProgressDetail {
+            current: 5,
+            total: 10,
+            start: 0,
+        });
+        m.id = Some("abc".into());
+        assert_eq!(
+            &line(&m)[..],
+            &b"{\"status\":\"Downloading\",\"progressDetail\":{\"current\":5,\"total\":10},\"id\":\"abc\"}\r\n"[..]
+        );
+        m.progress_detail = Some(ProgressDetail::default());
+        assert!(String::from_utf8_lossy(&line(&m)).contains("\"progressDetail\":{}"));
+    }
 }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use berth_api_server::backend::{
     ByteStream, CommitQuery, ContainerBackend, ContainerListQuery, EventQuery, EventSubscription,
-    EventsBackend, ExecBackend, ExecStreams, ImageBackend, ImportRequest, LogStream, LogsQuery,
-    PruneQuery, StopQuery, SystemBackend, Waiting,
+    EventsBackend, ExecBackend, ExecStreams, ImageBackend, ImportRequest, InsertJob, LogStream,
+    LogsQuery, PruneQuery, StopQuery, SystemBackend, Waiting,
 };
 use berth_api_server::{ApiError, RequestBody, Router, ServerInfo};
 use berth_api_types::container::PathStat;
@@ -146,7 +146,7 @@ impl ImageBackend for Fake {
         name: &str,
         _url: &str,
         _path: &str,
-    ) -> Result<(String, u64), ApiError> {
+    ) -> Result<InsertJob, ApiError> {
         Err(ApiError::not_found(format!("No such image: {name}")))
     }
     async fn import_image(&self, _req: ImportRequest) -> Result<String, ApiError> {

@@ -25,8 +25,9 @@ fn components(path: &str) -> Result<Vec<&str>, EngineError> {
 }
 
 impl ImageService {
-    /// Writes `body` (the download of `url`) at `path` in a new image whose parent is `name`;
-    /// returns the new image's ID and the bytes written. A path the image has is refused.
+    /// Writes `body` (the download of `url`) at `path` in a new image whose parent is `name`,
+    /// telling `progress` the bytes written so far as they come; returns the new image's ID.
+    /// A path the image has is refused.
     pub async fn insert(
         &self,
         name: &str,
@@ -34,7 +35,8 @@ impl ImageService {
         path: &str,
         body: ByteStream,
         views: PathBuf,
-    ) -> Result<(Digest, u64), EngineError> {
+        progress: Box<dyn Fn(u64) + Send>,
+    ) -> Result<Digest, EngineError> {
         let parent = self.store.resolve(name)?;
         let parts: Vec<String> = components(path)?.into_iter().map(str::to_string).collect();
         let store = self.store.clone();
@@ -72,7 +74,12 @@ impl ImageService {
                     .map_err(|e| EngineError::failed("stage the download", e))?;
                 let mut file = std::fs::File::create(&file_path)
                     .map_err(|e| EngineError::failed("stage the download", e))?;
-                let written = std::io::copy(&mut body, &mut file)
+                let mut counted = Counted {
+                    inner: &mut body,
+                    bytes: 0,
+                    progress,
+                };
+                std::io::copy(&mut counted, &mut file)
                     .map_err(|e| EngineError::failed("download", e))?;
                 file.flush()
                     .map_err(|e| EngineError::failed("download", e))?;
@@ -87,14 +94,30 @@ impl ImageService {
                     .join()
                     .map_err(|_| EngineError::Internal("the layer writer panicked".into()))?
                     .map_err(|e| EngineError::failed("write the layer", e))?;
-                Ok((image?.id, written))
+                Ok(image?.id)
             })();
             let _ = std::fs::remove_dir_all(&staging);
             result
         })
         .await??;
-        self.publish("insert", &made.0, made.0.to_string());
+        self.publish("insert", &made, made.to_string());
         Ok(made)
+    }
+}
+
+/// A reader that tells `progress` its running count.
+struct Counted<'a, R> {
+    inner: &'a mut R,
+    bytes: u64,
+    progress: Box<dyn Fn(u64) + Send>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        (self.progress)(self.bytes);
+        Ok(n)
     }
 }
 
