@@ -58,6 +58,11 @@ pub fn json_line<T: serde::Serialize>(value: &T) -> Bytes {
 pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> HandlerResult {
     let body = serde_json::to_vec(value)
         .map_err(|e| ApiError::internal(format!("encode response: {e}")))?;
+    json_bytes(status, body)
+}
+
+/// A JSON response already written out.
+pub fn json_bytes(status: StatusCode, body: Vec<u8>) -> HandlerResult {
     Ok(Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")

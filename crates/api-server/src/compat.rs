@@ -21,6 +21,21 @@ pub fn image_id(v: ApiVersion, id: &str) -> String {
     }
 }
 
+/// `value` cut to the fields `answer` has at `v`, written out: straight from `value` when
+/// the version has every field of the answer, as the round trip through a JSON tree is half
+/// the time of a 10,000-change diff.
+pub fn shaped_json<T: serde::Serialize>(
+    answer: Answer,
+    v: ApiVersion,
+    value: &T,
+) -> serde_json::Result<Vec<u8>> {
+    if fields::table().fields(answer).all_present_at(v) {
+        serde_json::to_vec(value)
+    } else {
+        serde_json::to_vec(&shaped(answer, v, value))
+    }
+}
+
 /// The latest shape of `value`, cut to the fields `answer` has at `v`.
 pub fn shaped<T: serde::Serialize>(answer: Answer, v: ApiVersion, value: T) -> Value {
     let mut all = serde_json::to_value(value).expect("wire types serialise");

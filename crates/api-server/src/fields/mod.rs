@@ -121,6 +121,12 @@ pub struct Fields {
 }
 
 impl Fields {
+    /// Whether the answer has every one of its fields at `v`: shaping it then drops nothing
+    /// berth sends (the field-table test sees that berth sends no field the table lacks).
+    pub fn all_present_at(&self, v: ApiVersion) -> bool {
+        self.by_path.values().all(|f| f.present_at(v))
+    }
+
     fn new(by_path: HashMap<String, Field>) -> Self {
         let mut parents = std::collections::HashSet::new();
         let mut maps = std::collections::HashSet::new();

@@ -7,7 +7,8 @@ use http::{header, Request, Response, StatusCode};
 
 use crate::backend::{CommitQuery, ContainerListQuery, LogStream, LogsQuery, StopQuery};
 use crate::body::{
-    empty, json, json_line, no_content, parse_json, read_json_body, streaming, HandlerResult,
+    empty, json, json_bytes, json_line, no_content, parse_json, read_json_body, streaming,
+    HandlerResult,
 };
 use crate::compat;
 use crate::error::ApiError;
@@ -421,10 +422,9 @@ pub async fn export(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
 pub async fn changes(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let changes = ctx.backend.container_changes(ctx.param(0)).await?;
     let changes = (!changes.is_empty()).then_some(changes);
-    json(
-        StatusCode::OK,
-        &compat::shaped(Answer::ContainerChanges, ctx.version, changes),
-    )
+    let body = compat::shaped_json(Answer::ContainerChanges, ctx.version, &changes)
+        .map_err(|e| ApiError::internal(format!("encode response: {e}")))?;
+    json_bytes(StatusCode::OK, body)
 }
 
 /// The parameters of `logs`, and of `attach` (which replays the log with `logs`).
