@@ -14,6 +14,8 @@ command -v zstd >/dev/null || need+=(zstd)
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v curl >/dev/null || need+=(curl)
+# The registry the pull and push tests start on loopback (distribution 2.8).
+command -v docker-registry >/dev/null || need+=(docker-registry)
 # Networking: berthd programs NAT rules with iptables-restore; tests use ip, nc and ab.
 command -v iptables-restore >/dev/null || need+=(iptables)
 command -v ip >/dev/null || need+=(iproute2)
@@ -32,7 +34,11 @@ if ! python3 -c 'import docker, sys; sys.exit(int(docker.__version__.split(".")[
   python3 -m pip install -q 'docker>=7,<8' 2>/dev/null || python3 -m pip install -q --break-system-packages 'docker>=7,<8'
 fi
 # docker.io's package starts a system dockerd; the tests never use it, and it must not hold
-# iptables or bridges on the test machine.
+# iptables or bridges on the test machine. docker-registry's starts one on :5000 with a config
+# that does not work; the tests run their own.
 if command -v systemctl >/dev/null && systemctl is-active --quiet docker 2>/dev/null; then
   systemctl stop docker docker.socket containerd >/dev/null 2>&1 || true
+fi
+if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
+  systemctl stop docker-registry >/dev/null 2>&1 || true
 fi

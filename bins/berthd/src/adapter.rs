@@ -7,7 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use berth_api_server::backend::{
     ByteStream, ContainerBackend, ContainerListQuery, EventQuery, EventSubscription, EventsBackend,
-    ImageBackend, ImportRequest, ImportSource, InsertJob, PruneQuery, SystemBackend,
+    ImageBackend, ImportRequest, ImportSource, InsertJob, PruneQuery, PullJob, PullOutcome,
+    PullQuery, SystemBackend,
 };
 use berth_api_server::ApiError;
 use berth_api_types::container::ContainerConfig;
@@ -483,6 +484,39 @@ impl ImageBackend for Daemon {
             .await
             .map_err(api_err)?;
         Ok(image.id.to_string())
+    }
+
+    async fn pull_image(&self, query: PullQuery) -> Result<PullJob, ApiError> {
+        let reference = crate::pull::reference(&query.image, &query.tag)?;
+        let platform = crate::pull::platform(&query.platform)?;
+        let credentials = query.auth.map(crate::pull::credentials);
+        let shown = reference.to_string();
+        let (events, mut happened) = tokio::sync::mpsc::unbounded_channel();
+        let (progress, steps) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(e) = happened.recv().await {
+                if progress.send(crate::pull::progress(e)).is_err() {
+                    break;
+                }
+            }
+        });
+        let images = self.images.clone();
+        let done = Box::pin(async move {
+            let req = berth_distribution::PullRequest {
+                reference,
+                credentials,
+                platform,
+            };
+            let pulled = images.pull(req, events).await.map_err(api_err)?;
+            Ok(PullOutcome {
+                reference: shown,
+                updated: pulled.updated,
+            })
+        });
+        Ok(PullJob {
+            progress: steps,
+            done,
+        })
     }
 
     async fn insert_file(&self, name: &str, url: &str, path: &str) -> Result<InsertJob, ApiError> {

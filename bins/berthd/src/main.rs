@@ -7,6 +7,7 @@ mod containers;
 mod fetch;
 mod listeners;
 mod memory;
+mod pull;
 mod spec;
 
 use std::sync::Arc;

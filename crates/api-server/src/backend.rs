@@ -27,6 +27,53 @@ pub type Waiting = futures_util::future::BoxFuture<'static, Result<i64, ApiError
 /// A byte stream in or out (request body, tarball).
 pub type ByteStream = Pin<Box<dyn AsyncRead + Send>>;
 
+/// `POST /images/create?fromImage=`: what to pull, as the client gave it.
+#[derive(Debug, Clone, Default)]
+pub struct PullQuery {
+    /// `fromImage`, which may carry a tag.
+    pub image: String,
+    /// `tag`: a tag or a digest.
+    pub tag: String,
+    /// `platform` (1.32+), `os/arch[/variant]`; empty for the host's.
+    pub platform: String,
+    /// The decoded `X-Registry-Auth`, when the client sent credentials.
+    pub auth: Option<berth_api_types::auth::AuthConfig>,
+}
+
+/// A step of a pull, as the engine reports it; `handlers::images` words it as Docker does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullProgress {
+    PullingFrom { path: String, id: String },
+    Layer { id: String, step: PullStep },
+    Digest(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullStep {
+    AlreadyExists,
+    PullingFsLayer,
+    Waiting,
+    Downloading { current: u64, total: u64 },
+    Retrying { seconds: u64 },
+    VerifyingChecksum,
+    DownloadComplete,
+    Extracting { current: u64, total: u64 },
+    PullComplete,
+}
+
+/// How a pull ended: the reference as Docker prints it, and whether it names a new image.
+#[derive(Debug, Clone)]
+pub struct PullOutcome {
+    pub reference: String,
+    pub updated: bool,
+}
+
+/// A pull under way: its steps as they happen, and its end.
+pub struct PullJob {
+    pub progress: tokio::sync::mpsc::UnboundedReceiver<PullProgress>,
+    pub done: futures_util::future::BoxFuture<'static, Result<PullOutcome, ApiError>>,
+}
+
 /// An insert under way (API ≤ 1.11): its download's progress, and its end.
 pub struct InsertJob {
     /// The image the file goes into: its short ID names the progress lines.
@@ -90,6 +137,9 @@ pub struct ImportRequest {
 pub trait ImageBackend: Send + Sync {
     /// Returns the new image's ID (`sha256:…`).
     async fn import_image(&self, req: ImportRequest) -> Result<String, ApiError>;
+    /// `POST /images/create?fromImage=`: a bad reference is an error here; the rest is the
+    /// job's (what fails before its first step is still the answer's status).
+    async fn pull_image(&self, query: PullQuery) -> Result<PullJob, ApiError>;
     /// `POST /images/(name)/insert` (API ≤ 1.11): a missing image or a failed request for
     /// the URL is an error here; the download then goes on in the job.
     async fn insert_file(&self, name: &str, url: &str, path: &str) -> Result<InsertJob, ApiError>;

@@ -192,6 +192,11 @@ pub fn stats_one_shot(version: ApiVersion) -> bool {
     version >= v(41)
 }
 
+/// `POST /images/create` takes `platform` from API 1.32.
+pub fn pull_platform(version: ApiVersion) -> bool {
+    version >= ApiVersion::new(1, 32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

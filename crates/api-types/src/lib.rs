@@ -4,6 +4,7 @@
 //! shapes them down for older API versions. Field names follow Docker's JSON exactly
 //! (PascalCase unless the API itself uses another spelling). This crate does no I/O.
 
+pub mod auth;
 pub mod container;
 pub mod events;
 pub mod exec;

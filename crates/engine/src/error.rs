@@ -26,6 +26,8 @@ pub enum EngineError {
     },
     #[error(transparent)]
     Network(berth_network::NetError),
+    #[error(transparent)]
+    Registry(#[from] berth_distribution::DistributionError),
 }
 
 impl EngineError {
@@ -54,6 +56,7 @@ impl Classify for EngineError {
                 ErrorKind::InvalidParameter
             }
             EngineError::Network(_) => ErrorKind::Internal,
+            EngineError::Registry(e) => e.kind(),
         }
     }
 }

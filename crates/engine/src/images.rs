@@ -10,6 +10,7 @@ use tokio::io::AsyncRead;
 use tokio_util::io::SyncIoBridge;
 
 mod insert;
+mod pull;
 
 use crate::error::EngineError;
 use crate::events::{EventBus, EventKind};

@@ -26,10 +26,12 @@ mod store;
 mod transfer;
 
 pub use config::{HistoryEntry, ImageConfig, RootFs};
-pub use content::ContentStore;
+pub use content::{BlobWriter, ContentStore, VerifiedBlob};
 pub use digest::Digest;
 pub use error::ImageError;
 pub use layers::{chain_id, LayerInfo};
 pub use reference::Reference;
-pub use store::{CommitOptions, DeleteEffect, Image, ImageStore, ImportOptions, TagOutcome};
+pub use store::{
+    CommitOptions, DeleteEffect, Image, ImageStore, ImportOptions, PendingLayers, TagOutcome,
+};
 pub use transfer::LoadedImage;

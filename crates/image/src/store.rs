@@ -122,17 +122,41 @@ pub enum DeleteEffect {
     DeletedLayer(Digest),
 }
 
+/// Keeps `d` from the sweep for the operation whose holdings are `held`.
+fn hold(held: &mut Vec<Digest>, st: &mut State, d: Digest) {
+    *st.pending_layers.entry(d).or_default() += 1;
+    held.push(d);
+}
+
 /// What a running operation has stored but no image owns yet (blobs, layers), protected from
-/// the sweep until the operation ends; on drop, whatever no image took is removed.
-pub(crate) struct PendingLayers<'s> {
-    store: &'s ImageStore,
+/// the sweep until the operation ends; on drop, whatever no image took is removed. `S` is how
+/// it holds the store: borrowed within one call, shared (`Arc`) by an operation that spans
+/// tasks (a pull).
+pub struct PendingLayers<S: std::ops::Deref<Target = ImageStore>> {
+    store: S,
     layers: Vec<Digest>,
 }
 
-impl PendingLayers<'_> {
-    fn hold(&mut self, st: &mut State, d: Digest) {
-        *st.pending_layers.entry(d).or_default() += 1;
-        self.layers.push(d);
+impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
+    /// The layer `chain` if the store has it, held from now on, so that no removal takes it
+    /// before the operation's image owns it.
+    pub fn hold_existing(&mut self, chain: &Digest) -> Option<LayerInfo> {
+        let mut st = self.store.state.write().expect("lock");
+        let layer = self.store.layers.get(chain)?;
+        hold(&mut self.layers, &mut st, *chain);
+        hold(&mut self.layers, &mut st, layer.diff_id);
+        Some(layer)
+    }
+
+    /// Registers the image whose config is `config_bytes` (its layers made or held by this
+    /// operation) as one received from elsewhere.
+    pub fn register(&mut self, config_bytes: &[u8]) -> Result<Arc<Image>, ImageError> {
+        self.store.register(config_bytes)
+    }
+
+    /// Points `reference` at `id` (see [`ImageStore::tag`]).
+    pub fn tag(&self, id: &Digest, reference: &Reference) -> Result<TagOutcome, ImageError> {
+        self.store.tag(id, reference, true)
     }
 
     /// Stores the uncompressed layer tar `tar` as a blob, then unpacks it on top of `parent`
@@ -149,7 +173,7 @@ impl PendingLayers<'_> {
             // Commit and hold under the lock, so a concurrent sweep never sees it unowned.
             let mut st = self.store.state.write().expect("lock");
             let d = blob.commit(expected)?;
-            self.hold(&mut st, d);
+            hold(&mut self.layers, &mut st, d);
             d
         };
         let (layer, _) = self
@@ -157,12 +181,12 @@ impl PendingLayers<'_> {
             .layers
             .create(&self.store.content, parent, &diff_id)?;
         let mut st = self.store.state.write().expect("lock");
-        self.hold(&mut st, layer.chain_id);
+        hold(&mut self.layers, &mut st, layer.chain_id);
         Ok(layer)
     }
 }
 
-impl Drop for PendingLayers<'_> {
+impl<S: std::ops::Deref<Target = ImageStore>> Drop for PendingLayers<S> {
     fn drop(&mut self) {
         let mut st = self.store.state.write().expect("lock");
         for chain in self.layers.drain(..) {
@@ -293,9 +317,22 @@ impl ImageStore {
         Ok(())
     }
 
-    pub(crate) fn pending(&self) -> PendingLayers<'_> {
+    pub(crate) fn pending(&self) -> PendingLayers<&ImageStore> {
         PendingLayers {
             store: self,
+            layers: Vec::new(),
+        }
+    }
+
+    /// A blob being written, hashed as it goes (a download).
+    pub fn blob_writer(&self) -> Result<crate::BlobWriter, ImageError> {
+        self.content.writer()
+    }
+
+    /// An operation that spans tasks (a pull): what it stores and holds stays until it ends.
+    pub fn session(self: &Arc<Self>) -> PendingLayers<Arc<ImageStore>> {
+        PendingLayers {
+            store: self.clone(),
             layers: Vec::new(),
         }
     }

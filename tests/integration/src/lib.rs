@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod registry;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

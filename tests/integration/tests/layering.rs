@@ -147,6 +147,21 @@ fn dependencies_point_toward_the_core() {
                 "libcontainer",
             ],
         ),
+        // The registry side of images: no engine, no Engine API, no kernel.
+        (
+            "berth-distribution",
+            &[
+                "berth-api-types",
+                "berth-api-server",
+                "berth-engine",
+                "berth-runtime",
+                "berth-snapshot",
+                "berth-network",
+                "rustix",
+                "nix",
+                "libcontainer",
+            ],
+        ),
         (
             "berth-errdefs",
             &[

@@ -1,7 +1,6 @@
 //! Image endpoints.
 
-use berth_api_types::progress::ProgressMessage;
-use berth_errdefs::ErrorKind;
+use berth_api_types::progress::{ProgressDetail, ProgressMessage};
 use http::{header, Request, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
@@ -9,7 +8,7 @@ use hyper::body::Frame;
 use crate::RequestBody;
 use tokio_util::io::ReaderStream;
 
-use crate::backend::{ByteStream, ImportRequest, ImportSource};
+use crate::backend::{ByteStream, ImportRequest, ImportSource, PullProgress, PullQuery, PullStep};
 use crate::body::{body_stream, empty, full, json, HandlerResult};
 use crate::compat;
 use crate::error::ApiError;
@@ -17,7 +16,7 @@ use crate::fields::Answer;
 use crate::gates;
 use crate::query::{self, docker_bool};
 use crate::router::{Ctx, Route};
-use crate::stream::progress;
+use crate::stream::progress::{self, Said};
 use crate::Body;
 
 /// This resource's routes.
@@ -64,7 +63,7 @@ pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     json(StatusCode::OK, &compat::image_list(ctx.version, images))
 }
 
-/// `POST /images/create`: import (`fromSrc`). Pulling (`fromImage`) is not supported yet.
+/// `POST /images/create`: import (`fromSrc`) or pull (`fromImage`).
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 struct CreateParams {
@@ -73,21 +72,68 @@ struct CreateParams {
     repo: String,
     tag: String,
     message: String,
+    platform: String,
+}
+
+/// The `X-Registry-Auth` header: base64url JSON as clients send it (standard base64 read
+/// too); absent, empty or `{}` means no credentials; anything else unreadable is a 400.
+pub(crate) fn registry_auth(
+    req: &Request<RequestBody>,
+) -> Result<Option<berth_api_types::auth::AuthConfig>, ApiError> {
+    use base64::Engine as _;
+    let Some(value) = req.headers().get("x-registry-auth") else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("").trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let invalid = |e: &dyn std::fmt::Display| {
+        ApiError::bad_request(format!("invalid X-Registry-Auth header: {e}"))
+    };
+    let trimmed = text.trim_end_matches('=');
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed))
+        .map_err(|e| invalid(&e))?;
+    let mut auth: berth_api_types::auth::AuthConfig =
+        serde_json::from_slice(&bytes).map_err(|e| invalid(&e))?;
+    // `auth` is `base64(user:password)`, which some clients send instead of the two fields.
+    if auth.username.is_empty() && !auth.auth.is_empty() {
+        let pair = base64::engine::general_purpose::STANDARD
+            .decode(&auth.auth)
+            .map_err(|e| invalid(&e))?;
+        let pair = String::from_utf8(pair).map_err(|e| invalid(&e))?;
+        if let Some((user, password)) = pair.split_once(':') {
+            auth.username = user.to_string();
+            auth.password = password.to_string();
+        }
+    }
+    let empty = auth.username.is_empty()
+        && auth.password.is_empty()
+        && auth.identitytoken.is_empty()
+        && auth.registrytoken.is_empty();
+    Ok((!empty).then_some(auth))
 }
 
 pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let p: CreateParams = ctx.query.decode()?;
     let from_src = p.from_src;
     if from_src.is_empty() {
-        let image = p.from_image;
-        return Err(ApiError::new(
-            ErrorKind::NotImplemented,
-            if image.is_empty() {
-                "missing fromImage or fromSrc".to_string()
+        if p.from_image.is_empty() {
+            return Err(ApiError::bad_request("missing fromImage or fromSrc"));
+        }
+        let query = PullQuery {
+            image: p.from_image,
+            tag: p.tag,
+            platform: if gates::pull_platform(ctx.version) {
+                p.platform
             } else {
-                format!("pulling {image} is not supported yet")
+                String::new()
             },
-        ));
+            auth: registry_auth(&req)?,
+        };
+        return pull(&ctx, query).await;
     }
     let source = if from_src == "-" {
         ImportSource::Body(body_stream(req))
@@ -107,6 +153,129 @@ pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         .header(header::CONTENT_TYPE, "application/json")
         .body(full(line))
         .expect("valid"))
+}
+
+/// A pull's progress as Docker's daemon writes it, for the CLI to draw its bars from: the
+/// steps of each layer by its short ID, downloads and extraction throttled by Docker's rule,
+/// then the digest and the status line.
+async fn pull(ctx: &Ctx, query: PullQuery) -> HandlerResult {
+    let job = ctx.backend.pull_image(query).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Said>(64);
+    // The pull runs to its end when the client leaves, as Docker's does.
+    tokio::spawn(async move {
+        let (mut done, mut steps) = (job.done, job.progress);
+        let mut words = PullWords::default();
+        let mut stepping = true;
+        let result = loop {
+            tokio::select! {
+                biased;
+                step = steps.recv(), if stepping => match step {
+                    Some(step) => {
+                        if let Some(line) = words.line(&step) {
+                            let _ = tx.send(Said::Line(line)).await;
+                        }
+                    }
+                    None => stepping = false,
+                },
+                r = &mut done => break r,
+            }
+        };
+        // What came after the end was decided (the last steps) goes first.
+        while let Ok(step) = steps.try_recv() {
+            if let Some(line) = words.line(&step) {
+                let _ = tx.send(Said::Line(line)).await;
+            }
+        }
+        let _ = match result {
+            Ok(outcome) => {
+                let status = if outcome.updated {
+                    format!("Status: Downloaded newer image for {}", outcome.reference)
+                } else {
+                    format!("Status: Image is up to date for {}", outcome.reference)
+                };
+                tx.send(Said::Line(progress::line(&ProgressMessage::status(status))))
+                    .await
+            }
+            Err(e) => tx.send(Said::Failed(e)).await,
+        };
+    });
+    progress::respond(rx).await
+}
+
+/// Docker's words for a pull's steps, and the throttling of each layer's counts.
+#[derive(Default)]
+struct PullWords {
+    throttles: std::collections::HashMap<(String, bool), progress::Throttle>,
+}
+
+impl PullWords {
+    fn line(&mut self, step: &PullProgress) -> Option<bytes::Bytes> {
+        let (id, status, detail) = match step {
+            PullProgress::PullingFrom { path, id } => {
+                let mut m = ProgressMessage::status(format!("Pulling from {path}"));
+                m.id = Some(id.clone());
+                return Some(progress::line(&m));
+            }
+            PullProgress::Digest(d) => {
+                return Some(progress::line(&ProgressMessage::status(format!(
+                    "Digest: {d}"
+                ))))
+            }
+            PullProgress::Layer { id, step } => {
+                let counted = |name: &str,
+                               current: u64,
+                               total: u64,
+                               throttles: &mut std::collections::HashMap<
+                    (String, bool),
+                    progress::Throttle,
+                >| {
+                    let throttle = throttles
+                        .entry((id.clone(), name == "Extracting"))
+                        .or_insert_with(|| progress::Throttle::new(Some(total)));
+                    // The last count always shows, so a bar ends full.
+                    (throttle.due(current as i64) || current >= total).then(|| {
+                        (
+                            name.to_string(),
+                            Some(ProgressDetail {
+                                current: current as i64,
+                                total: total as i64,
+                                start: 0,
+                            }),
+                        )
+                    })
+                };
+                let (status, detail) = match step {
+                    PullStep::AlreadyExists => ("Already exists".to_string(), None),
+                    PullStep::PullingFsLayer => ("Pulling fs layer".to_string(), None),
+                    PullStep::Waiting => ("Waiting".to_string(), None),
+                    PullStep::Downloading { current, total } => {
+                        counted("Downloading", *current, *total, &mut self.throttles)?
+                    }
+                    PullStep::Retrying { seconds } => (
+                        format!(
+                            "Retrying in {seconds} second{}",
+                            if *seconds == 1 { "" } else { "s" }
+                        ),
+                        None,
+                    ),
+                    PullStep::VerifyingChecksum => ("Verifying Checksum".to_string(), None),
+                    PullStep::DownloadComplete => ("Download complete".to_string(), None),
+                    PullStep::Extracting { current, total } => {
+                        counted("Extracting", *current, *total, &mut self.throttles)?
+                    }
+                    PullStep::PullComplete => ("Pull complete".to_string(), None),
+                };
+                (id.clone(), status, detail)
+            }
+        };
+        let mut m = ProgressMessage::status(status);
+        m.progress = detail
+            .as_ref()
+            .map(|d| progress::bar(d, jiff::Timestamp::now().as_second()));
+        m.progress_detail = Some(detail.unwrap_or_default());
+        m.id = Some(id);
+        Some(progress::line(&m))
+    }
 }
 
 /// `POST /images/(name)/insert?url=&path=` (API ≤ 1.11): the download's progress while it
@@ -147,12 +316,7 @@ pub async fn insert(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
         m.id = Some(short.clone());
         progress::line(&m)
     };
-    /// What the insert's task says: a line to send, or its failure.
-    enum Said {
-        Line(bytes::Bytes),
-        Failed(ApiError),
-    }
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Said>(16);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Said>(16);
     // The insert runs to its end even when the client leaves, as Docker's job did.
     tokio::spawn(async move {
         let (mut done, mut counts) = (job.done, job.progress);
@@ -185,25 +349,7 @@ pub async fn insert(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
             Err(e) => tx.send(Said::Failed(e)).await,
         };
     });
-    // A failure before the first line is the answer's status, as Docker answered a job that
-    // had written nothing; after it, an error line.
-    let first = match rx.recv().await {
-        Some(Said::Line(line)) => line,
-        Some(Said::Failed(e)) => return Err(e),
-        None => return Err(ApiError::internal("the insert ended without an answer")),
-    };
-    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
-        let line = match rx.recv().await? {
-            Said::Line(line) => line,
-            Said::Failed(e) => progress::line(&ProgressMessage::error(e.message)),
-        };
-        Some((line, rx))
-    });
-    use futures_util::StreamExt;
-    crate::body::streaming(
-        "application/json",
-        futures_util::stream::once(async move { first }).chain(rest),
-    )
+    progress::respond(rx).await
 }
 
 pub async fn inspect(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {

@@ -11,6 +11,39 @@ pub fn line(v: &ProgressMessage) -> Bytes {
     Bytes::from(b)
 }
 
+/// What a job that streams progress says: a line to send, or how it failed.
+pub enum Said {
+    Line(Bytes),
+    Failed(crate::error::ApiError),
+}
+
+/// The answer of a job that speaks through `said`: a failure before its first line is the
+/// answer's status, as Docker answered a job that had written nothing; after it, an error
+/// line in the stream.
+pub async fn respond(mut said: tokio::sync::mpsc::Receiver<Said>) -> crate::body::HandlerResult {
+    use futures_util::StreamExt;
+    let first = match said.recv().await {
+        Some(Said::Line(line)) => line,
+        Some(Said::Failed(e)) => return Err(e),
+        None => {
+            return Err(crate::error::ApiError::internal(
+                "the operation ended without an answer",
+            ))
+        }
+    };
+    let rest = futures_util::stream::unfold(said, |mut said| async move {
+        let line = match said.recv().await? {
+            Said::Line(line) => line,
+            Said::Failed(e) => line(&ProgressMessage::error(e.message)),
+        };
+        Some((line, said))
+    });
+    crate::body::streaming(
+        "application/json",
+        futures_util::stream::once(async move { first }).chain(rest),
+    )
+}
+
 /// A size as Docker's progress text writes it: decimal units, four significant digits
 /// (Go's `%.4g`: `1.5 MB`, `102.4 kB`, `999 B`).
 pub fn human_size(bytes: i64) -> String {

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use berth_api_server::backend::{
     ByteStream, CommitQuery, ContainerBackend, ContainerListQuery, EventQuery, EventSubscription,
     EventsBackend, ExecBackend, ExecStreams, ImageBackend, ImportRequest, InsertJob, LogStream,
-    LogsQuery, PruneQuery, StopQuery, SystemBackend, Waiting,
+    LogsQuery, PruneQuery, PullJob, PullQuery, StopQuery, SystemBackend, Waiting,
 };
 use berth_api_server::{ApiError, RequestBody, Router, ServerInfo};
 use berth_api_types::container::PathStat;
@@ -148,6 +148,12 @@ impl ImageBackend for Fake {
         _path: &str,
     ) -> Result<InsertJob, ApiError> {
         Err(ApiError::not_found(format!("No such image: {name}")))
+    }
+    async fn pull_image(&self, query: PullQuery) -> Result<PullJob, ApiError> {
+        Err(ApiError::not_found(format!(
+            "No such image: {}",
+            query.image
+        )))
     }
     async fn import_image(&self, _req: ImportRequest) -> Result<String, ApiError> {
         Err(ApiError::bad_request("no import here"))

@@ -1,0 +1,109 @@
+//! The wiring of a pull: the client's reference, platform and credentials made into the
+//! registry crate's terms, and its steps into the API's.
+
+use berth_api_server::backend::{PullProgress, PullStep};
+use berth_api_server::ApiError;
+use berth_api_types::auth::AuthConfig;
+use berth_distribution::auth::Credentials;
+use berth_distribution::{LayerStep, Platform, PullEvent};
+use berth_image::Reference;
+
+/// `fromImage` and `tag` as Docker combines them: a tag that is a digest pins the digest.
+pub fn reference(image: &str, tag: &str) -> Result<Reference, ApiError> {
+    let bad = |e: berth_image::ImageError| ApiError::bad_request(e.to_string());
+    let base = Reference::parse(image).map_err(bad)?;
+    if tag.is_empty() {
+        return Ok(base);
+    }
+    let name = format!(
+        "{}{}{tag}",
+        base.repo(),
+        if tag.contains(':') { "@" } else { ":" }
+    );
+    Reference::parse(&name).map_err(bad)
+}
+
+/// `os/arch[/variant]`, or the host's when empty; only the host's OS can run here.
+pub fn platform(spec: &str) -> Result<Platform, ApiError> {
+    if spec.is_empty() {
+        return Ok(Platform::host());
+    }
+    let parts: Vec<&str> = spec.split('/').collect();
+    let (os, arch, variant) = match parts[..] {
+        [os, arch] => (os, arch, None),
+        [os, arch, variant] => (os, arch, Some(variant)),
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "invalid platform {spec:?}: expected os/arch[/variant]"
+            )))
+        }
+    };
+    Ok(Platform {
+        architecture: match arch {
+            "x86_64" | "x86-64" => "amd64".into(),
+            "aarch64" => "arm64".into(),
+            other => other.to_ascii_lowercase(),
+        },
+        os: os.to_ascii_lowercase(),
+        variant: variant.map(str::to_string),
+    })
+}
+
+pub fn credentials(auth: AuthConfig) -> Credentials {
+    if !auth.registrytoken.is_empty() {
+        Credentials::RegistryToken(auth.registrytoken)
+    } else if !auth.identitytoken.is_empty() {
+        Credentials::IdentityToken(auth.identitytoken)
+    } else {
+        Credentials::Basic {
+            username: auth.username,
+            password: auth.password,
+        }
+    }
+}
+
+pub fn progress(e: PullEvent) -> PullProgress {
+    match e {
+        PullEvent::PullingFrom { path, id } => PullProgress::PullingFrom { path, id },
+        PullEvent::Digest(d) => PullProgress::Digest(d),
+        PullEvent::Layer { id, step } => PullProgress::Layer {
+            id,
+            step: match step {
+                LayerStep::AlreadyExists => PullStep::AlreadyExists,
+                LayerStep::PullingFsLayer => PullStep::PullingFsLayer,
+                LayerStep::Waiting => PullStep::Waiting,
+                LayerStep::Downloading { current, total } => {
+                    PullStep::Downloading { current, total }
+                }
+                LayerStep::Retrying { seconds } => PullStep::Retrying { seconds },
+                LayerStep::VerifyingChecksum => PullStep::VerifyingChecksum,
+                LayerStep::DownloadComplete => PullStep::DownloadComplete,
+                LayerStep::Extracting { current, total } => PullStep::Extracting { current, total },
+                LayerStep::PullComplete => PullStep::PullComplete,
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_and_platforms_are_read_as_docker_reads_them() {
+        let r = reference("127.0.0.1:5000/busybox", "latest").unwrap();
+        assert_eq!(r.canonical(), "127.0.0.1:5000/busybox:latest");
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = reference("busybox", &d).unwrap();
+        assert_eq!(r.digest(), Some(d.as_str()));
+        assert_eq!(reference("busybox:1.36", "").unwrap().tag(), Some("1.36"));
+        assert!(reference("Bad Name", "latest").is_err());
+        assert_eq!(platform("").unwrap(), Platform::host());
+        let p = platform("linux/arm64/v8").unwrap();
+        assert_eq!(
+            (p.os.as_str(), p.architecture.as_str(), p.variant.as_deref()),
+            ("linux", "arm64", Some("v8"))
+        );
+        assert!(platform("linux").is_err());
+    }
+}

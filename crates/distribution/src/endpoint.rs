@@ -1,0 +1,96 @@
+//! Where a repository's registry is, and whether it may be spoken to without TLS.
+
+use std::net::IpAddr;
+
+/// A repository on a registry: `127.0.0.1:5000` + `team/app`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The registry as image names spell it (`docker.io`, `localhost:5000`).
+    pub domain: String,
+    /// The repository's path on it (`library/busybox`), what Docker's `Pulling from` shows.
+    pub path: String,
+    /// The registry's API base URL.
+    pub base: String,
+    /// Plain HTTP: loopback registries, which Docker always treats as insecure.
+    pub insecure: bool,
+}
+
+impl Endpoint {
+    /// The endpoint of a full repository name as the image store keeps it
+    /// (`docker.io/library/busybox`, `127.0.0.1:5000/app`).
+    pub fn of(repo: &str) -> Endpoint {
+        let (domain, path) = repo.split_once('/').unwrap_or(("docker.io", repo));
+        // Docker Hub's API is not served under the name images carry.
+        let api_host = if domain == "docker.io" {
+            "registry-1.docker.io"
+        } else {
+            domain
+        };
+        let insecure = is_loopback(domain);
+        let scheme = if insecure { "http" } else { "https" };
+        Endpoint {
+            domain: domain.to_string(),
+            path: path.to_string(),
+            base: format!("{scheme}://{api_host}"),
+            insecure,
+        }
+    }
+
+    /// A URL of this repository's API: `manifests/latest`, `blobs/sha256:…`.
+    pub fn url(&self, rest: &str) -> String {
+        format!("{}/v2/{}/{rest}", self.base, self.path)
+    }
+}
+
+/// `localhost`, 127.0.0.0/8 and ::1, with or without a port: Docker's always-insecure set.
+fn is_loopback(domain: &str) -> bool {
+    let host = if let Some(rest) = domain.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        domain.rsplit_once(':').map_or(domain, |(h, _)| h)
+    };
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_found_as_docker_finds_them() {
+        let hub = Endpoint::of("docker.io/library/busybox");
+        assert_eq!(
+            (
+                hub.domain.as_str(),
+                hub.path.as_str(),
+                hub.base.as_str(),
+                hub.insecure
+            ),
+            (
+                "docker.io",
+                "library/busybox",
+                "https://registry-1.docker.io",
+                false
+            )
+        );
+        assert_eq!(
+            hub.url("manifests/latest"),
+            "https://registry-1.docker.io/v2/library/busybox/manifests/latest"
+        );
+        let local = Endpoint::of("127.0.0.1:5000/team/app");
+        assert_eq!(
+            (
+                local.domain.as_str(),
+                local.path.as_str(),
+                local.base.as_str(),
+                local.insecure
+            ),
+            ("127.0.0.1:5000", "team/app", "http://127.0.0.1:5000", true)
+        );
+        assert!(Endpoint::of("localhost:5000/a").insecure);
+        assert!(Endpoint::of("[::1]:5000/a").insecure);
+        assert!(Endpoint::of("127.1.2.3/a").insecure);
+        assert!(!Endpoint::of("registry.example.com:5000/a").insecure);
+        assert!(!Endpoint::of("10.0.0.1:5000/a").insecure);
+    }
+}

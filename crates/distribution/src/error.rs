@@ -1,0 +1,74 @@
+//! What can go wrong talking to a registry, with Docker's wording where clients read it.
+
+use berth_errdefs::{Classify, ErrorKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DistributionError {
+    /// The registry has no such manifest (Docker: `manifest for … not found: manifest unknown`).
+    #[error("manifest for {reference} not found: {reason}")]
+    ManifestUnknown { reference: String, reason: String },
+    /// The registry does not know the repository.
+    #[error("repository {repository} not found: {reason}")]
+    NameUnknown { repository: String, reason: String },
+    /// The registry refused access to the repository, as Docker Hub answers for one that
+    /// does not exist as well.
+    #[error("pull access denied for {repository}, repository does not exist or may require 'docker login': {reason}")]
+    AccessDenied { repository: String, reason: String },
+    /// A registry that asks for Basic auth, and no credentials were given.
+    #[error("{method} \"{url}\": no basic auth credentials")]
+    NoCredentials { method: String, url: String },
+    /// Credentials the registry rejected at login.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A manifest of a kind berth does not pull.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Content whose digest or size is not what was asked for, or that does not parse.
+    #[error("{0}")]
+    Invalid(String),
+    /// The registry answered with an unexpected status.
+    #[error("unexpected status from {method} request to {url}: {status}")]
+    Status {
+        method: String,
+        url: String,
+        status: u16,
+    },
+    /// The registry could not be reached or the connection broke.
+    #[error("{context}: {source}")]
+    Transport {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl DistributionError {
+    pub(crate) fn transport(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        DistributionError::Transport {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+}
+
+impl Classify for DistributionError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            DistributionError::ManifestUnknown { .. }
+            | DistributionError::NameUnknown { .. }
+            | DistributionError::AccessDenied { .. } => ErrorKind::NotFound,
+            DistributionError::Unauthorized(_) | DistributionError::NoCredentials { .. } => {
+                ErrorKind::Forbidden
+            }
+            DistributionError::Unsupported(_) | DistributionError::Invalid(_) => {
+                ErrorKind::InvalidParameter
+            }
+            DistributionError::Status { .. } | DistributionError::Transport { .. } => {
+                ErrorKind::Internal
+            }
+        }
+    }
+}

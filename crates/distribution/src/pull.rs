@@ -1,0 +1,392 @@
+//! Pulling an image: the manifest (the host's platform chosen from an index), the config,
+//! then the layers the store lacks, downloaded three at a time as Docker does, each verified
+//! while it streams to disk, and unpacked in order. What happens is told as [`PullEvent`]s,
+//! which the API renders as Docker's progress stream.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use berth_image::{
+    chain_id, Digest, Image, ImageConfig, ImageStore, PendingLayers, Reference, VerifiedBlob,
+};
+use http_body_util::BodyExt;
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::auth::Credentials;
+use crate::client::RegistryClient;
+use crate::endpoint::Endpoint;
+use crate::error::DistributionError;
+use crate::manifest::{choose, Manifest, Platform};
+
+/// Layers downloaded at once (Docker's `max-concurrent-downloads` default).
+const CONCURRENT_DOWNLOADS: usize = 3;
+/// Tries of a layer's download; each after the first resumes where the last stopped.
+const ATTEMPTS: u32 = 5;
+/// The largest image config read.
+const CONFIG_LIMIT: usize = 8 << 20;
+
+/// What a pull does, step by step, in the order Docker reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullEvent {
+    /// The manifest was found: `Pulling from <path>`, named by the tag or digest.
+    PullingFrom { path: String, id: String },
+    /// A step of the layer whose short ID is `id`.
+    Layer { id: String, step: LayerStep },
+    /// The digest the reference resolved to (the index's for a multi-platform image).
+    Digest(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayerStep {
+    AlreadyExists,
+    PullingFsLayer,
+    Waiting,
+    /// A download's progress, after each piece read.
+    Downloading {
+        current: u64,
+        total: u64,
+    },
+    /// A download resumed after a failure, in `seconds`.
+    Retrying {
+        seconds: u64,
+    },
+    VerifyingChecksum,
+    DownloadComplete,
+    /// The compressed bytes unpacked so far.
+    Extracting {
+        current: u64,
+        total: u64,
+    },
+    PullComplete,
+}
+
+pub struct PullRequest {
+    pub reference: Reference,
+    pub credentials: Option<Credentials>,
+    pub platform: Platform,
+}
+
+#[derive(Debug)]
+pub struct Pulled {
+    pub image: Arc<Image>,
+    /// The manifest digest the reference resolved to.
+    pub digest: String,
+    /// Whether the reference now names a different image than before the pull.
+    pub updated: bool,
+}
+
+/// A layer's ID in the progress: the short hex of its blob digest.
+fn short(digest: &str) -> String {
+    let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
+    hex.chars().take(12).collect()
+}
+
+fn store_err(e: berth_image::ImageError) -> DistributionError {
+    DistributionError::Invalid(e.to_string())
+}
+
+pub async fn pull(
+    store: Arc<ImageStore>,
+    req: PullRequest,
+    events: mpsc::UnboundedSender<PullEvent>,
+) -> Result<Pulled, DistributionError> {
+    let tell = |e: PullEvent| {
+        let _ = events.send(e);
+    };
+    let reference = req.reference;
+    let name = reference.to_string();
+    let endpoint = Endpoint::of(reference.repo());
+    let client = Arc::new(RegistryClient::new(
+        endpoint.clone(),
+        req.credentials,
+        false,
+    ));
+    let wanted = reference
+        .digest()
+        .or(reference.tag())
+        .unwrap_or("latest")
+        .to_string();
+    let top = client.manifest(&wanted, &name).await?;
+    tell(PullEvent::PullingFrom {
+        path: endpoint.path.clone(),
+        id: wanted.clone(),
+    });
+    let (config, layers) = match Manifest::parse(&top.media_type, &top.body, &name)? {
+        Manifest::Image { config, layers } => (config, layers),
+        Manifest::Index { manifests } => {
+            let one = choose(&manifests, &req.platform).ok_or_else(|| {
+                DistributionError::ManifestUnknown {
+                    reference: name.clone(),
+                    reason: format!(
+                        "no matching manifest for {}/{} in the manifest list entries",
+                        req.platform.os, req.platform.architecture
+                    ),
+                }
+            })?;
+            let fetched = client.manifest(&one.digest, &name).await?;
+            match Manifest::parse(&fetched.media_type, &fetched.body, &name)? {
+                Manifest::Image { config, layers } => (config, layers),
+                Manifest::Index { .. } => {
+                    return Err(DistributionError::Unsupported(format!(
+                        "{name}: an index inside an index is not supported"
+                    )))
+                }
+            }
+        }
+    };
+    let config_bytes = fetch_small(&client, &config.digest, CONFIG_LIMIT).await?;
+    let image_config = ImageConfig::parse(&config_bytes).map_err(store_err)?;
+    let diff_ids = image_config.rootfs.diff_ids.clone();
+    if diff_ids.len() != layers.len() {
+        return Err(DistributionError::Invalid(format!(
+            "{name}: the manifest has {} layers and the config {}",
+            layers.len(),
+            diff_ids.len()
+        )));
+    }
+    let before = store.resolve(&reference.canonical()).ok().map(|i| i.id);
+    let mut session = store.session();
+    // Which layers the store has: a layer counts only with all those below it (its chain).
+    let mut chains = Vec::new();
+    let mut missing = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let chain = chain_id(chains.last(), &diff_ids[i]);
+        chains.push(chain);
+        let step = if missing.is_empty() && session.hold_existing(&chain).is_some() {
+            LayerStep::AlreadyExists
+        } else {
+            missing.push(i);
+            LayerStep::PullingFsLayer
+        };
+        tell(PullEvent::Layer {
+            id: short(&layer.digest),
+            step,
+        });
+    }
+    // Downloads run ahead; unpacking follows in order.
+    let slots = Arc::new(Semaphore::new(CONCURRENT_DOWNLOADS));
+    let mut downloads = Vec::new();
+    for &i in &missing {
+        let (client, store, slots, events) =
+            (client.clone(), store.clone(), slots.clone(), events.clone());
+        let layer = layers[i].clone();
+        downloads.push(tokio::spawn(async move {
+            let id = short(&layer.digest);
+            let tell = |step| {
+                let _ = events.send(PullEvent::Layer {
+                    id: id.clone(),
+                    step,
+                });
+            };
+            let _slot = match slots.clone().try_acquire_owned() {
+                Ok(slot) => slot,
+                Err(_) => {
+                    tell(LayerStep::Waiting);
+                    slots.acquire_owned().await.expect("never closed")
+                }
+            };
+            let blob = download(&client, &store, &layer.digest, layer.size, &tell).await?;
+            tell(LayerStep::DownloadComplete);
+            Ok::<VerifiedBlob, DistributionError>(blob)
+        }));
+    }
+    // Dropped on an error: the downloads still running stop with it.
+    struct AbortOnDrop(Vec<tokio::task::JoinHandle<Result<VerifiedBlob, DistributionError>>>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            for d in &self.0 {
+                d.abort();
+            }
+        }
+    }
+    let mut downloads = AbortOnDrop(downloads);
+    for (n, &i) in missing.iter().enumerate() {
+        let handle = &mut downloads.0[n];
+        let blob = handle
+            .await
+            .map_err(|e| DistributionError::Invalid(format!("download stopped: {e}")))??;
+        let id = short(&layers[i].digest);
+        let parent = i.checked_sub(1).map(|p| chains[p]);
+        let expected = diff_ids[i];
+        let events = events.clone();
+        session = tokio::task::spawn_blocking(move || {
+            unpack(&mut session, &blob, parent, expected, &id, &events)?;
+            Ok::<_, DistributionError>(session)
+        })
+        .await
+        .map_err(|e| DistributionError::Invalid(format!("unpacking stopped: {e}")))??;
+        tell(PullEvent::Layer {
+            id: short(&layers[i].digest),
+            step: LayerStep::PullComplete,
+        });
+    }
+    let (image, session) = tokio::task::spawn_blocking(move || {
+        let image = session.register(&config_bytes).map_err(store_err)?;
+        session.tag(&image.id, &reference).map_err(store_err)?;
+        Ok::<_, DistributionError>((image, session))
+    })
+    .await
+    .map_err(|e| DistributionError::Invalid(format!("registering stopped: {e}")))??;
+    drop(session);
+    tell(PullEvent::Digest(top.digest.clone()));
+    Ok(Pulled {
+        updated: before != Some(image.id),
+        image,
+        digest: top.digest,
+    })
+}
+
+/// A small blob (a config) read whole and verified.
+async fn fetch_small(
+    client: &RegistryClient,
+    digest: &str,
+    limit: usize,
+) -> Result<Vec<u8>, DistributionError> {
+    let (_, body) = client.blob(digest, 0).await?;
+    let bytes = http_body_util::Limited::new(body, limit)
+        .collect()
+        .await
+        .map_err(|e| DistributionError::transport(format!("read blob {digest}"), e))?
+        .to_bytes();
+    if Digest::of(&bytes).to_string() != digest {
+        return Err(DistributionError::Invalid(format!(
+            "digest mismatch for {digest}: the registry sent other content"
+        )));
+    }
+    Ok(bytes.to_vec())
+}
+
+/// Downloads blob `digest` into the store's ingest area, verified; a broken download is
+/// resumed (`Range`) up to [`ATTEMPTS`] times, after 5, 10, 15… seconds as Docker waits.
+async fn download(
+    client: &RegistryClient,
+    store: &ImageStore,
+    digest: &str,
+    size: u64,
+    tell: &(dyn Fn(LayerStep) + Sync),
+) -> Result<VerifiedBlob, DistributionError> {
+    let expected = Digest::parse(digest)
+        .ok_or_else(|| DistributionError::Invalid(format!("invalid digest {digest}")))?;
+    let writer = store.blob_writer().map_err(store_err)?;
+    // The file is written on a blocking thread; the pieces come to it through a channel.
+    let (pieces, mut arriving) = mpsc::channel::<bytes::Bytes>(16);
+    let written = tokio::task::spawn_blocking(move || {
+        let mut writer = writer;
+        while let Some(piece) = arriving.blocking_recv() {
+            writer
+                .write_all(&piece)
+                .map_err(|e| DistributionError::transport("write the layer", e))?;
+        }
+        Ok::<_, DistributionError>(writer)
+    });
+    let mut current = 0u64;
+    let mut attempt = 1;
+    let fetched: Result<(), DistributionError> = loop {
+        let result = async {
+            let (_, mut body) = client.blob(digest, current).await?;
+            while let Some(frame) = body.frame().await {
+                let frame = frame
+                    .map_err(|e| DistributionError::transport(format!("read blob {digest}"), e))?;
+                if let Ok(data) = frame.into_data() {
+                    current += data.len() as u64;
+                    if current > size {
+                        return Err(DistributionError::Invalid(format!(
+                            "blob {digest} is larger than the {size} bytes its manifest says"
+                        )));
+                    }
+                    if pieces.send(data).await.is_err() {
+                        return Err(DistributionError::Invalid(
+                            "the layer writer stopped".into(),
+                        ));
+                    }
+                    tell(LayerStep::Downloading {
+                        current,
+                        total: size,
+                    });
+                }
+            }
+            Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) if current == size => break Ok(()),
+            Ok(()) => {
+                if attempt >= ATTEMPTS {
+                    break Err(DistributionError::Invalid(format!(
+                        "blob {digest} ended after {current} of {size} bytes"
+                    )));
+                }
+            }
+            Err(e @ DistributionError::Transport { .. }) if attempt < ATTEMPTS => {
+                tracing::debug!(error = %e, attempt, "layer download broke; resuming");
+            }
+            Err(e) => break Err(e),
+        }
+        let wait = 5 * attempt as u64;
+        tell(LayerStep::Retrying { seconds: wait });
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+        attempt += 1;
+    };
+    drop(pieces);
+    let writer = written
+        .await
+        .map_err(|e| DistributionError::Invalid(format!("the layer writer stopped: {e}")))??;
+    fetched?;
+    tell(LayerStep::VerifyingChecksum);
+    tokio::task::spawn_blocking(move || writer.into_verified(&expected))
+        .await
+        .map_err(|e| DistributionError::Invalid(format!("verifying stopped: {e}")))?
+        .map_err(|e| {
+            DistributionError::Invalid(format!(
+                "filesystem layer verification failed for digest {digest}: {e}"
+            ))
+        })
+}
+
+/// Unpacks a downloaded layer on `parent`, telling the compressed bytes read as it goes.
+fn unpack(
+    session: &mut PendingLayers<Arc<ImageStore>>,
+    blob: &VerifiedBlob,
+    parent: Option<Digest>,
+    expected: Digest,
+    id: &str,
+    events: &mpsc::UnboundedSender<PullEvent>,
+) -> Result<(), DistributionError> {
+    struct Counted<'a> {
+        inner: std::fs::File,
+        read: u64,
+        total: u64,
+        id: &'a str,
+        events: &'a mpsc::UnboundedSender<PullEvent>,
+    }
+    impl Read for Counted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.read += n as u64;
+            let _ = self.events.send(PullEvent::Layer {
+                id: self.id.to_string(),
+                step: LayerStep::Extracting {
+                    current: self.read,
+                    total: self.total,
+                },
+            });
+            Ok(n)
+        }
+    }
+    let file = blob
+        .open()
+        .map_err(|e| DistributionError::transport("open the layer", e))?;
+    let counted = Counted {
+        inner: file,
+        read: 0,
+        total: blob.size,
+        id,
+        events,
+    };
+    let (_, mut tar) = berth_archive::decompress(counted)
+        .map_err(|e| DistributionError::Invalid(format!("layer {id}: {e}")))?;
+    session
+        .create_layer(parent.as_ref(), &mut tar, Some(&expected))
+        .map_err(store_err)?;
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! `docker pull`: an image from its registry into the store, with a `pull` event.
+
+use berth_distribution::{PullEvent, PullRequest, Pulled};
+use tokio::sync::mpsc;
+
+use super::ImageService;
+use crate::error::EngineError;
+
+impl ImageService {
+    /// Pulls `req.reference`, telling `events` each step as it happens.
+    pub async fn pull(
+        &self,
+        req: PullRequest,
+        events: mpsc::UnboundedSender<PullEvent>,
+    ) -> Result<Pulled, EngineError> {
+        let shown = req.reference.to_string();
+        let name = req.reference.familiar_repo().to_string();
+        let pulled = berth_distribution::pull(self.store.clone(), req, events).await?;
+        // Docker names a pull event by the reference, not the image ID.
+        let mut attrs = std::collections::BTreeMap::from([("name".to_string(), name)]);
+        attrs.extend(pulled.image.config.labels());
+        self.events
+            .publish(crate::EventKind::Image, "pull", &shown, attrs);
+        Ok(pulled)
+    }
+}

@@ -1,0 +1,218 @@
+//! Pulls from a registry started on loopback by the test (Debian's `docker-registry`), driven
+//! through the docker CLI and raw HTTP as users drive them.
+
+use berth_tests::registry::Registry;
+use berth_tests::{busybox_tar, tarball, Daemon};
+
+/// A registry holding `team/busybox:1.0`: busybox's files and a layer that adds /hello.txt.
+/// Returns the registry, the image's name, its manifest digest and its config digest (its ID).
+fn registry_with_busybox() -> (Registry, String, String, String) {
+    let reg = Registry::start();
+    let base = std::fs::read(busybox_tar()).unwrap();
+    let extra = tarball(&[("hello.txt", b"hello from the registry\n")]);
+    let (manifest, config) = reg.push_image("team/busybox", "1.0", &[base, extra]);
+    let name = format!("{}/team/busybox:1.0", reg.host());
+    (reg, name, manifest, config)
+}
+
+/// The statuses the stream gave layer `id`, in order, repeats folded.
+fn steps_of(lines: &[serde_json::Value], id: &str) -> Vec<String> {
+    let mut steps: Vec<String> = Vec::new();
+    for l in lines.iter().filter(|l| l["id"] == id) {
+        let s = l["status"].as_str().unwrap_or_default().to_string();
+        if steps.last() != Some(&s) {
+            steps.push(s);
+        }
+    }
+    steps
+}
+
+#[test]
+fn docker_pull_streams_docker_progress_and_the_image_runs() {
+    let (reg, name, manifest, config) = registry_with_busybox();
+    let d = Daemon::start();
+    let out = d.docker(&["pull", &name]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        reg.log()
+    );
+    assert!(text.contains("1.0: Pulling from team/busybox"), "{text}");
+    assert!(text.contains("Pull complete"), "{text}");
+    assert!(text.contains(&format!("Digest: {manifest}")), "{text}");
+    assert!(
+        text.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{text}"
+    );
+    // The image is the registry's, byte for byte: its ID is the config's digest.
+    let inspect = d.get(&format!("/v1.44/images/{name}/json")).json();
+    assert_eq!(inspect["Id"], config);
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", &name, "cat", "/hello.txt"]),
+        "hello from the registry\n"
+    );
+    // A second pull finds every layer and says the image is up to date.
+    let r = d.post(&format!(
+        "/v1.44/images/create?fromImage={}/team/busybox&tag=1.0",
+        reg.host()
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let lines = r.json_lines();
+    let statuses: Vec<&str> = lines.iter().filter_map(|l| l["status"].as_str()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "Already exists").count(),
+        2,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.last(),
+        Some(&format!("Status: Image is up to date for {name}").as_str())
+    );
+    // The pull events name the reference, as Docker's do.
+    let pulls = d.past_events("pull");
+    assert!(
+        pulls
+            .iter()
+            .any(|e| e["id"] == name.as_str() && e["Type"] == "image"),
+        "{pulls:?}"
+    );
+}
+
+#[test]
+fn each_layer_goes_through_docker_steps_in_order() {
+    let (reg, _name, _, _) = registry_with_busybox();
+    let d = Daemon::start();
+    let r = d.post(&format!(
+        "/v1.44/images/create?fromImage={}/team/busybox&tag=1.0",
+        reg.host()
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let lines = r.json_lines();
+    assert_eq!(lines[0]["status"], "Pulling from team/busybox");
+    assert_eq!(lines[0]["id"], "1.0");
+    let layer_ids: Vec<String> = lines
+        .iter()
+        .filter(|l| l["status"] == "Pulling fs layer")
+        .map(|l| l["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(layer_ids.len(), 2, "{lines:?}");
+    for id in &layer_ids {
+        assert_eq!(id.len(), 12);
+        let steps = steps_of(&lines, id);
+        assert_eq!(
+            steps,
+            [
+                "Pulling fs layer",
+                "Downloading",
+                "Verifying Checksum",
+                "Download complete",
+                "Extracting",
+                "Pull complete"
+            ],
+            "layer {id}: {lines:?}"
+        );
+        // Counts that end at the total, with the bar for clients that draw from text.
+        let last = lines
+            .iter()
+            .rfind(|l| l["id"] == id.as_str() && l["status"] == "Downloading")
+            .unwrap();
+        assert_eq!(
+            last["progressDetail"]["current"],
+            last["progressDetail"]["total"]
+        );
+        assert!(last["progress"].as_str().unwrap().starts_with('['));
+    }
+}
+
+#[test]
+fn pull_errors_are_dockers() {
+    let (reg, _name, _, _) = registry_with_busybox();
+    let d = Daemon::start();
+    let host = reg.host();
+    // Before any progress: the status says it.
+    let r = d.post(&format!(
+        "/v1.44/images/create?fromImage={host}/team/busybox&tag=nosuch"
+    ));
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(
+        r.message(),
+        format!(
+            "manifest for {host}/team/busybox:nosuch not found: manifest unknown: manifest unknown"
+        )
+    );
+    let r = d.post(&format!(
+        "/v1.44/images/create?fromImage={host}/nobody/here&tag=1"
+    ));
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert!(r.message().contains("not found"), "{}", r.message());
+    let r = d.post("/v1.44/images/create?fromImage=Bad%20Name&tag=1");
+    assert_eq!(r.status, 400, "{}", r.text());
+    // A registry that cannot be reached.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let r = d.post(&format!(
+        "/v1.44/images/create?fromImage=127.0.0.1:{port}/x&tag=1"
+    ));
+    assert_eq!(r.status, 500, "{}", r.text());
+    // `docker run` of an image it does not have pulls it first, as the CLI does on a 404.
+    let name = format!("{host}/team/busybox:1.0");
+    let out = d.docker(&["run", "--rm", &name, "cat", "/hello.txt"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from the registry\n"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Unable to find image"));
+}
+
+#[test]
+fn a_registry_with_basic_auth_needs_the_clients_credentials() {
+    use base64::Engine as _;
+    let reg = Registry::with_basic_auth("berth", "s3cret");
+    let base = std::fs::read(busybox_tar()).unwrap();
+    reg.push_image("private/busybox", "1", &[base]);
+    let d = Daemon::start();
+    let path = format!(
+        "/v1.44/images/create?fromImage={}/private/busybox&tag=1",
+        reg.host()
+    );
+    let r = d.post(&path);
+    assert_ne!(r.status, 200, "{}", r.text());
+    assert!(
+        r.message().contains("no basic auth credentials"),
+        "{}",
+        r.message()
+    );
+    let header = |user: &str, password: &str| {
+        base64::engine::general_purpose::URL_SAFE.encode(
+            serde_json::json!({"username": user, "password": password, "serveraddress": reg.host()})
+                .to_string(),
+        )
+    };
+    let wrong = header("berth", "nope");
+    let r = d.request("POST", &path, &[("X-Registry-Auth", wrong.as_str())], b"");
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert!(
+        r.message().contains("pull access denied"),
+        "{}",
+        r.message()
+    );
+    let right = header("berth", "s3cret");
+    let r = d.request("POST", &path, &[("X-Registry-Auth", right.as_str())], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("Downloaded newer image"), "{}", r.text());
+    // A header that is not base64 JSON is Docker's 400.
+    let r = d.request("POST", &path, &[("X-Registry-Auth", "%%%")], b"");
+    assert_eq!(r.status, 400, "{}", r.text());
+    // The password never reaches the daemon's log.
+    assert!(!d.log().contains("s3cret"));
+}
