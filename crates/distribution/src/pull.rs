@@ -220,9 +220,15 @@ pub async fn pull(
             step: LayerStep::PullComplete,
         });
     }
+    // The digest the reference resolved to is recorded too (`RepoDigests`), as Docker does.
+    let by_digest =
+        Reference::parse(&format!("{}@{}", reference.repo(), top.digest)).map_err(store_err)?;
     let (image, session) = tokio::task::spawn_blocking(move || {
         let image = session.register(&config_bytes).map_err(store_err)?;
         session.tag(&image.id, &reference).map_err(store_err)?;
+        if by_digest != reference {
+            session.tag(&image.id, &by_digest).map_err(store_err)?;
+        }
         Ok::<_, DistributionError>((image, session))
     })
     .await

@@ -680,6 +680,19 @@ impl ImageStore {
         match by_reference {
             Some(r) => {
                 untag(&mut st, &r);
+                // A tag gone, its repository's digest references go too when no tag of that
+                // repository is left on the image, as Docker's do (what a pull recorded).
+                if r.digest().is_none() {
+                    let same_repo = |x: &Reference| x.repo() == r.repo();
+                    let tag_left = refs
+                        .iter()
+                        .any(|x| x != &r && x.digest().is_none() && same_repo(x));
+                    if !tag_left {
+                        for x in refs.iter().filter(|x| x.digest().is_some() && same_repo(x)) {
+                            untag(&mut st, x);
+                        }
+                    }
+                }
                 let others_left = st.refs.values().any(|(_, i)| *i == id);
                 if others_left {
                     self.write_refs_locked(&st)?;

@@ -219,9 +219,36 @@ impl Registry {
     /// Pushes a Docker schema2 image of `layers` (uncompressed tars, gzipped here) for this
     /// host's platform as `repo:tag`; returns the manifest's digest and the config's.
     pub fn push_image(&self, repo: &str, tag: &str, layers: &[Vec<u8>]) -> (String, String) {
+        let pushed = self.push_image_as(repo, tag, layers, host_arch(), false);
+        (pushed.manifest, pushed.config)
+    }
+
+    /// Pushes an image of `layers` for `linux/<arch>` under `reference` (a tag, or its own
+    /// digest when empty), as Docker schema2 or (`oci`) OCI media types.
+    pub fn push_image_as(
+        &self,
+        repo: &str,
+        reference: &str,
+        layers: &[Vec<u8>],
+        arch: &str,
+        oci: bool,
+    ) -> Pushed {
+        let (manifest_type, config_type, layer_type) = if oci {
+            (
+                "application/vnd.oci.image.manifest.v1+json",
+                "application/vnd.oci.image.config.v1+json",
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+            )
+        } else {
+            (
+                "application/vnd.docker.distribution.manifest.v2+json",
+                "application/vnd.docker.container.image.v1+json",
+                "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            )
+        };
         let diff_ids: Vec<String> = layers.iter().map(|l| sha256(l)).collect();
         let config = serde_json::json!({
-            "architecture": host_arch(),
+            "architecture": arch,
             "os": "linux",
             "created": "2026-12-01T00:00:00Z",
             "config": {"Cmd": ["sh"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
@@ -235,29 +262,68 @@ impl Registry {
             let gz = gzip(layer);
             let digest = self.push_blob(repo, &gz);
             descriptors.push(serde_json::json!({
-                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "mediaType": layer_type,
                 "size": gz.len(),
                 "digest": digest,
             }));
         }
         let manifest = serde_json::json!({
             "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": config.len(),
-                "digest": config_digest,
-            },
+            "mediaType": manifest_type,
+            "config": {"mediaType": config_type, "size": config.len(), "digest": config_digest},
             "layers": descriptors,
         });
-        let digest = self.push_manifest(
-            repo,
-            tag,
-            "application/vnd.docker.distribution.manifest.v2+json",
-            &serde_json::to_vec(&manifest).unwrap(),
-        );
-        (digest, config_digest)
+        let body = serde_json::to_vec(&manifest).unwrap();
+        let digest = sha256(&body);
+        let reference = if reference.is_empty() {
+            digest.as_str()
+        } else {
+            reference
+        };
+        self.push_manifest(repo, reference, manifest_type, &body);
+        Pushed {
+            manifest: digest,
+            config: config_digest,
+            size: body.len(),
+            media_type: manifest_type,
+        }
     }
+
+    /// Pushes an index of `images` (one per architecture) as `repo:tag`; returns its digest.
+    pub fn push_index(
+        &self,
+        repo: &str,
+        tag: &str,
+        images: &[(&Pushed, &str)],
+        oci: bool,
+    ) -> String {
+        let media_type = if oci {
+            "application/vnd.oci.image.index.v1+json"
+        } else {
+            "application/vnd.docker.distribution.manifest.list.v2+json"
+        };
+        let manifests: Vec<serde_json::Value> = images
+            .iter()
+            .map(|(p, arch)| {
+                serde_json::json!({
+                    "mediaType": p.media_type,
+                    "size": p.size,
+                    "digest": p.manifest,
+                    "platform": {"architecture": arch, "os": "linux"},
+                })
+            })
+            .collect();
+        let index = serde_json::json!({"schemaVersion": 2, "mediaType": media_type, "manifests": manifests});
+        self.push_manifest(repo, tag, media_type, &serde_json::to_vec(&index).unwrap())
+    }
+}
+
+/// An image put in a registry.
+pub struct Pushed {
+    pub manifest: String,
+    pub config: String,
+    pub size: usize,
+    pub media_type: &'static str,
 }
 
 impl Drop for Registry {

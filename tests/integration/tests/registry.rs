@@ -216,3 +216,93 @@ fn a_registry_with_basic_auth_needs_the_clients_credentials() {
     // The password never reaches the daemon's log.
     assert!(!d.log().contains("s3cret"));
 }
+
+#[test]
+fn pulls_record_the_digest_and_pin_by_it() {
+    let (reg, name, manifest, config) = registry_with_busybox();
+    let d = Daemon::start();
+    d.docker_ok(&["pull", &name]);
+    let repo = format!("{}/team/busybox", reg.host());
+    let inspect = d.get(&format!("/v1.44/images/{name}/json")).json();
+    assert_eq!(
+        inspect["RepoDigests"],
+        serde_json::json!([format!("{repo}@{manifest}")])
+    );
+    assert_eq!(inspect["RepoTags"], serde_json::json!([name.clone()]));
+    // Removing the tag removes the digest reference it came with, and so the image.
+    let removed = d.docker_ok(&["rmi", &name]);
+    assert!(
+        removed.contains(&format!("Untagged: {repo}@{manifest}")),
+        "{removed}"
+    );
+    assert!(removed.contains(&format!("Deleted: {config}")), "{removed}");
+    // A pull by digest names the image by that digest only.
+    let pinned = format!("{repo}@{manifest}");
+    let out = d.docker_ok(&["pull", &pinned]);
+    assert!(
+        out.contains(&format!("{manifest}: Pulling from team/busybox")),
+        "{out}"
+    );
+    let inspect = d.get(&format!("/v1.44/images/{pinned}/json")).json();
+    assert_eq!(inspect["Id"], config);
+    assert_eq!(inspect["RepoTags"], serde_json::json!([]));
+    assert_eq!(inspect["RepoDigests"], serde_json::json!([pinned.clone()]));
+    // A digest the registry does not have.
+    let missing = format!("{repo}@sha256:{}", "0".repeat(64));
+    let r = d.post(&format!(
+        "/v1.44/images/create?fromImage={repo}&tag=sha256:{}",
+        "0".repeat(64)
+    ));
+    assert_eq!(r.status, 404, "{} {missing}", r.text());
+}
+
+#[test]
+fn the_hosts_image_is_pulled_from_an_index_and_oci_manifests_are_read() {
+    let reg = Registry::start();
+    let base = std::fs::read(busybox_tar()).unwrap();
+    let host_arch = berth_tests::registry::host_arch();
+    let other_arch = if host_arch == "amd64" {
+        "arm64"
+    } else {
+        "amd64"
+    };
+    let mine = reg.push_image_as("multi/busybox", "", &[base.clone()], host_arch, true);
+    let other = reg.push_image_as(
+        "multi/busybox",
+        "",
+        &[base, tarball(&[("other", b"x")])],
+        other_arch,
+        true,
+    );
+    let index = reg.push_index(
+        "multi/busybox",
+        "1",
+        &[(&other, other_arch), (&mine, host_arch)],
+        true,
+    );
+    let d = Daemon::start();
+    let name = format!("{}/multi/busybox:1", reg.host());
+    let out = d.docker_ok(&["pull", &name]);
+    assert!(out.contains(&format!("Digest: {index}")), "{out}");
+    let inspect = d.get(&format!("/v1.44/images/{name}/json")).json();
+    assert_eq!(inspect["Id"], mine.config, "the host's platform's image");
+    assert_eq!(inspect["Architecture"], host_arch);
+    // `RepoDigests` holds the index's digest, what the tag names.
+    assert_eq!(
+        inspect["RepoDigests"],
+        serde_json::json!([format!("{}/multi/busybox@{index}", reg.host())])
+    );
+    assert_eq!(d.docker_ok(&["run", "--rm", &name, "echo", "ok"]), "ok\n");
+    // An index without this host's platform.
+    let only_other = reg.push_index("multi/busybox", "foreign", &[(&other, other_arch)], false);
+    let r = d.post(&format!(
+        "/v1.44/images/create?fromImage={}/multi/busybox&tag=foreign",
+        reg.host()
+    ));
+    assert_eq!(r.status, 404, "{} ({only_other})", r.text());
+    assert!(
+        r.message().contains("no matching manifest for linux/"),
+        "{}",
+        r.message()
+    );
+}
