@@ -56,6 +56,7 @@ fn start(args: &MonitorArgs) -> Result<Running, String> {
         }
         None => (OwnedFd::from(devnull), None),
     };
+    let creating = berth_runtime::cgroups::TreeLock::for_creating();
     let mut container = ContainerBuilder::new(args.id.clone(), SyscallType::default())
         .with_root_path(&args.runtime_root)
         .map_err(|e| format!("runtime root: {e}"))?
@@ -67,6 +68,7 @@ fn start(args: &MonitorArgs) -> Result<Running, String> {
         .with_detach(true)
         .build()
         .map_err(|e| format!("create container: {e}"))?;
+    drop(creating);
     if let Err(e) = seal_and_start(&mut container, args) {
         let _ = container.delete(true);
         return Err(e);
@@ -119,6 +121,7 @@ fn start_tty(args: &MonitorArgs) -> Result<Running, String> {
     let _ = std::fs::remove_file(&console);
     let listener = std::os::unix::net::UnixListener::bind(&console)
         .map_err(|e| format!("console socket: {e}"))?;
+    let creating = berth_runtime::cgroups::TreeLock::for_creating();
     let mut container = ContainerBuilder::new(args.id.clone(), SyscallType::default())
         .with_root_path(&args.runtime_root)
         .map_err(|e| format!("runtime root: {e}"))?
@@ -128,6 +131,7 @@ fn start_tty(args: &MonitorArgs) -> Result<Running, String> {
         .with_detach(true)
         .build()
         .map_err(|e| format!("create container: {e}"))?;
+    drop(creating);
     let received = tty::receive_master(&listener);
     drop(listener);
     let _ = std::fs::remove_file(&console);

@@ -493,7 +493,7 @@ impl ImageBackend for Daemon {
         let shown = reference.to_string();
         let (events, mut happened) = tokio::sync::mpsc::unbounded_channel();
         let (progress, steps) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(async move {
+        let forwarding = tokio::spawn(async move {
             while let Some(e) = happened.recv().await {
                 if progress.send(crate::pull::progress(e)).is_err() {
                     break;
@@ -507,7 +507,10 @@ impl ImageBackend for Daemon {
                 credentials,
                 platform,
             };
-            let pulled = images.pull(req, events).await.map_err(api_err)?;
+            let pulled = images.pull(req, events).await;
+            // Every step is passed on before the end is told, so none comes after it.
+            let _ = forwarding.await;
+            let pulled = pulled.map_err(api_err)?;
             Ok(PullOutcome {
                 reference: shown,
                 updated: pulled.updated,

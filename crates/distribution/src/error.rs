@@ -7,6 +7,9 @@ pub enum DistributionError {
     /// The registry has no such manifest (Docker: `manifest for … not found: manifest unknown`).
     #[error("manifest for {reference} not found: {reason}")]
     ManifestUnknown { reference: String, reason: String },
+    /// An index without the platform asked for.
+    #[error("no matching manifest for {0} in the manifest list entries")]
+    NoMatchingPlatform(String),
     /// The registry does not know the repository.
     #[error("repository {repository} not found: {reason}")]
     NameUnknown { repository: String, reason: String },
@@ -58,6 +61,7 @@ impl Classify for DistributionError {
     fn kind(&self) -> ErrorKind {
         match self {
             DistributionError::ManifestUnknown { .. }
+            | DistributionError::NoMatchingPlatform(_)
             | DistributionError::NameUnknown { .. }
             | DistributionError::AccessDenied { .. } => ErrorKind::NotFound,
             DistributionError::Unauthorized(_) | DistributionError::NoCredentials { .. } => {

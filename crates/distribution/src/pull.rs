@@ -115,13 +115,11 @@ pub async fn pull(
         Manifest::Image { config, layers } => (config, layers),
         Manifest::Index { manifests } => {
             let one = choose(&manifests, &req.platform).ok_or_else(|| {
-                DistributionError::ManifestUnknown {
-                    reference: name.clone(),
-                    reason: format!(
-                        "no matching manifest for {}/{} in the manifest list entries",
-                        req.platform.os, req.platform.architecture
-                    ),
-                }
+                let p = &req.platform;
+                DistributionError::NoMatchingPlatform(match &p.variant {
+                    Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+                    None => format!("{}/{}", p.os, p.architecture),
+                })
             })?;
             let fetched = client.manifest(&one.digest, &name).await?;
             match Manifest::parse(&fetched.media_type, &fetched.body, &name)? {
@@ -134,7 +132,12 @@ pub async fn pull(
             }
         }
     };
-    let config_bytes = fetch_small(&client, &config.digest, CONFIG_LIMIT).await?;
+    // An image already here has its config here: only the manifest is asked for.
+    let present = Digest::parse(&config.digest).and_then(|d| store.get(&d));
+    let config_bytes = match present {
+        Some(image) => store.config_bytes(&image.id).map_err(store_err)?,
+        None => fetch_small(&client, &config.digest, CONFIG_LIMIT).await?,
+    };
     let image_config = ImageConfig::parse(&config_bytes).map_err(store_err)?;
     let diff_ids = image_config.rootfs.diff_ids.clone();
     if diff_ids.len() != layers.len() {

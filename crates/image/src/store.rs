@@ -154,8 +154,18 @@ impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
         self.store.register(config_bytes)
     }
 
-    /// Points `reference` at `id` (see [`ImageStore::tag`]).
+    /// Points `reference` at `id` (see [`ImageStore::tag`]); one that already does is left
+    /// as it is, its tag time too, as a pull of an image that is up to date leaves it.
     pub fn tag(&self, id: &Digest, reference: &Reference) -> Result<TagOutcome, ImageError> {
+        let already = {
+            let st = self.store.state.read().expect("lock");
+            st.refs
+                .get(&reference.canonical())
+                .is_some_and(|(_, i)| i == id)
+        };
+        if already {
+            return Ok(TagOutcome { previous: None });
+        }
         self.store.tag(id, reference, true)
     }
 
@@ -458,6 +468,10 @@ impl ImageStore {
         config_bytes: &[u8],
         record: ImageRecord,
     ) -> Result<Arc<Image>, ImageError> {
+        // An image already here costs no write (a pull of what is up to date).
+        if let Some(existing) = self.get(&Digest::of(config_bytes)) {
+            return Ok(existing);
+        }
         let config = ImageConfig::parse(config_bytes)?;
         let id = self.content.put(config_bytes)?;
         let record_path = self.root.join("images").join(format!("{}.json", id.hex()));

@@ -76,9 +76,59 @@ fn migration_file(own_cgroup: &str, root: &std::path::Path) -> Option<std::path:
     })
 }
 
+/// A lock on the cgroup tree's root directory, shared by those that create containers'
+/// cgroups and taken alone to remove an empty parent of theirs.
+///
+/// Daemons on one host (several berthds with their own data roots, as the tests run them)
+/// share the default parent `/berth`: a daemon that stops removes it where it is empty, and
+/// could do so between another's `mkdir /berth` and `mkdir /berth/<id>`, which then fails.
+/// Once a container's cgroup is in the parent, the parent is not empty and `rmdir` refuses,
+/// so the lock need only cover the creation. Locking the directory leaves no file behind.
+pub struct TreeLock(#[allow(dead_code)] std::fs::File);
+
+impl TreeLock {
+    fn take(kind: rustix::fs::FlockOperation) -> Option<TreeLock> {
+        let root = std::fs::File::open("/sys/fs/cgroup").ok()?;
+        rustix::fs::flock(&root, kind).ok()?;
+        Some(TreeLock(root))
+    }
+
+    /// Held while a container's cgroups are made; `None` where the tree cannot be locked
+    /// (then nothing is held, as before the lock existed).
+    pub fn for_creating() -> Option<TreeLock> {
+        Self::take(rustix::fs::FlockOperation::LockShared)
+    }
+
+    /// Held while an empty parent is removed.
+    pub fn for_removing() -> Option<TreeLock> {
+        Self::take(rustix::fs::FlockOperation::LockExclusive)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A daemon removing the empty parent holds off the creation of a container's cgroups,
+    /// and no longer than that.
+    #[test]
+    fn creating_cgroups_waits_while_a_parent_is_removed() {
+        let Some(removing) = TreeLock::for_removing() else {
+            eprintln!("skipped: no cgroup tree to lock");
+            return;
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let creator = std::thread::spawn(move || {
+            let _creating = TreeLock::for_creating();
+            tx.send(()).unwrap();
+        });
+        let wait = std::time::Duration::from_millis(200);
+        assert!(rx.recv_timeout(wait).is_err(), "the creation waited");
+        drop(removing);
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the creation went on once the removal was done");
+        creator.join().unwrap();
+    }
 
     #[test]
     fn the_migration_file_is_in_the_threads_own_cgroup() {

@@ -29,6 +29,46 @@ pub fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
     )
 }
 
+/// Median milliseconds of `runs` runs of `f(run)`, and the largest growth of process `pid`'s
+/// resident memory (MiB) while they ran, sampled every 5 ms.
+pub fn timed(pid: u32, runs: usize, f: impl FnMut(usize)) -> (f64, f64) {
+    timed_between(pid, runs, f, |_| {})
+}
+
+/// As [`timed`], with `between(run)` after each run, not timed (undoing what a run did).
+pub fn timed_between(
+    pid: u32,
+    runs: usize,
+    mut f: impl FnMut(usize),
+    mut between: impl FnMut(usize),
+) -> (f64, f64) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let base = rss_kib(pid);
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !stop.load(Ordering::Relaxed) {
+                peak = peak.max(rss_kib(pid));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
+        })
+    };
+    let mut times = Vec::new();
+    for run in 0..runs {
+        let t = std::time::Instant::now();
+        f(run);
+        times.push(ms(t.elapsed()));
+        between(run);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let peak = peak.join().unwrap();
+    (median(times), peak.saturating_sub(base) as f64 / 1024.0)
+}
+
 /// `POST /containers/create` under `/{version}`; returns the new container's ID.
 pub fn create_container(socket: &Path, version: &str, body: &[u8]) -> String {
     let (st, b) = request(
@@ -188,6 +228,15 @@ impl RefDocker {
 
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("docker.sock")
+    }
+
+    /// dockerd's process ID.
+    pub fn pid(&self) -> u32 {
+        std::fs::read_to_string(self.dir.path().join("docker.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
     }
 
     /// `docker ARGS` against this daemon; its standard output, or a panic with its error.

@@ -251,6 +251,8 @@ impl Registry {
             "architecture": arch,
             "os": "linux",
             "created": "2026-12-01T00:00:00Z",
+            // Images of the same layers pushed under other tags are other images.
+            "comment": reference,
             "config": {"Cmd": ["sh"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
             "history": layers.iter().map(|_| serde_json::json!({"created_by": "test layer"})).collect::<Vec<_>>(),

@@ -24,6 +24,8 @@ pub const DEFAULT_CGROUP_PARENT: &str = "/berth";
 /// Removes the default parent cgroup where no container is left in it, so a stopped daemon
 /// with no containers leaves nothing in the cgroup tree.
 pub fn release_default_cgroup_parent() {
+    // Not while another daemon on the host makes a container's cgroup in it.
+    let _removing = berth_runtime::cgroups::TreeLock::for_removing();
     berth_runtime::stats::CgroupFs::default().remove_if_empty(DEFAULT_CGROUP_PARENT);
 }
 

@@ -9,39 +9,9 @@
 //! usage: bench_filesystem [--with-docker]   (BERTHD_BIN picks the berthd binary)
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
 
-use berth_tests::audit::rss_kib;
-use berth_tests::bench::{docker, median_ms, request, RefDocker};
+use berth_tests::bench::{docker, request, timed, RefDocker};
 use berth_tests::Daemon;
-
-/// Median milliseconds of `runs` runs of `f(run)`, and the daemon's largest RSS growth (MiB)
-/// while they ran.
-fn timed(pid: u32, runs: usize, mut f: impl FnMut(usize)) -> (f64, f64) {
-    let base = rss_kib(pid);
-    let stop = Arc::new(AtomicBool::new(false));
-    let peak = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut peak = 0;
-            while !stop.load(Ordering::Relaxed) {
-                peak = peak.max(rss_kib(pid));
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            peak
-        })
-    };
-    let mut run = 0;
-    let t = median_ms(runs, || {
-        f(run);
-        run += 1;
-    });
-    stop.store(true, Ordering::Relaxed);
-    let peak = peak.join().unwrap();
-    (t, peak.saturating_sub(base) as f64 / 1024.0)
-}
 
 /// CPU milliseconds the waited-for children of this process have used (`cutime`+`cstime`).
 fn children_cpu_ms() -> f64 {
@@ -200,11 +170,7 @@ fn main() {
             r.import_busybox();
             let host = format!("unix://{}", r.socket().display());
             let cfg = std::env::temp_dir().join("berth-bench-docker-config");
-            let pid: u32 = std::fs::read_to_string(r.dir.path().join("docker.pid"))
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap();
+            let pid = r.pid();
             let scratch = r.dir.path().join("scratch");
             std::fs::create_dir_all(&scratch).unwrap();
             measure(&host, &cfg, pid, &scratch)

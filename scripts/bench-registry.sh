@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Issue 16 benchmarks: docker pull of a 5-layer, 50 MB image from a registry on loopback
+# (Debian's docker-registry), cold and warm, with Docker Engine (Debian's docker.io) pulling
+# the same image in the same run when it is installed. Prints figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-test-deps.sh
+cargo build --release --locked -p berthd -p berth-monitor -p berth-tests --bins
+BERTHD_BIN=target/release/berthd target/release/bench_registry --with-docker

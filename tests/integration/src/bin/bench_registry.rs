@@ -1,0 +1,121 @@
+//! Registry benchmarks (issue 16), against a release berthd and, with `--with-docker`,
+//! Docker Engine on a side socket in the same run, both pulling from one registry on
+//! loopback (Debian's docker-registry): `docker pull` of an image of 5 layers totalling
+//! 50 MB, cold (nothing present) and warm (its layers present, from another image made of
+//! them), with the daemon's resident memory while it pulls. Medians; prints figures,
+//! asserts nothing.
+//!
+//! usage: bench_registry [--with-docker]   (BERTHD_BIN picks the berthd binary)
+
+use std::path::Path;
+
+use berth_tests::audit::rss_kib;
+use berth_tests::bench::{docker, timed_between, RefDocker};
+use berth_tests::registry::Registry;
+use berth_tests::{busybox_tar, tarball, Daemon};
+
+struct Figures {
+    cold: (f64, f64),
+    warm: (f64, f64),
+    /// The daemon's resident memory before the pulls, MiB.
+    base_rss: f64,
+}
+
+fn ok(host: &str, config: &Path, args: &[&str]) {
+    assert!(docker(host, config, args).success(), "docker {args:?}");
+}
+
+/// `image` and `sibling` are made of the same layers.
+fn measure(host: &str, config: &Path, pid: u32, image: &str, sibling: &str) -> Figures {
+    let base_rss = rss_kib(pid) as f64 / 1024.0;
+    let cold = timed_between(
+        pid,
+        3,
+        |_| ok(host, config, &["pull", "-q", image]),
+        |_| ok(host, config, &["rmi", image]),
+    );
+    ok(host, config, &["pull", "-q", sibling]);
+    let warm = timed_between(
+        pid,
+        5,
+        |_| ok(host, config, &["pull", "-q", image]),
+        |_| ok(host, config, &["rmi", image]),
+    );
+    ok(host, config, &["rmi", sibling]);
+    Figures {
+        cold,
+        warm,
+        base_rss,
+    }
+}
+
+/// 12 MB that gzip cannot shrink, different for each `seed`.
+fn incompressible(seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..12_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn main() {
+    let with_docker = std::env::args().any(|a| a == "--with-docker");
+    println!(
+        "berth registry benchmarks (medians; berthd = {})",
+        berth_tests::berthd_bin().display()
+    );
+    let reg = Registry::start();
+    let mut layers = vec![std::fs::read(busybox_tar()).unwrap()];
+    for i in 1..5u64 {
+        layers.push(tarball(&[(&format!("data{i}.bin"), &incompressible(i))]));
+    }
+    let total: usize = layers.iter().map(Vec::len).sum();
+    reg.push_image("bench/fifty", "1", &layers);
+    reg.push_image("bench/fifty", "sibling", &layers);
+    let image = format!("{}/bench/fifty:1", reg.host());
+    let sibling = format!("{}/bench/fifty:sibling", reg.host());
+    println!("image: {image}, 5 layers, {:.1} MB", total as f64 / 1e6);
+
+    let d = Daemon::start_with(&["--bridge", "none"]);
+    let host = format!("unix://{}", d.socket.display());
+    let cfg = d.dir.path().join("docker-config");
+    let berth = measure(&host, &cfg, d.pid(), &image, &sibling);
+    let reference = if with_docker {
+        RefDocker::start().map(|r| {
+            let host = format!("unix://{}", r.socket().display());
+            let cfg = std::env::temp_dir().join("berth-bench-docker-config");
+            measure(&host, &cfg, r.pid(), &image, &sibling)
+        })
+    } else {
+        None
+    };
+    println!();
+    println!(
+        "{:<40} {:>10} {:>10} {:>7} {:>13} {:>13}",
+        "measure", "berth", "docker", "ratio", "berth RSS", "docker RSS"
+    );
+    type Pick = fn(&Figures) -> (f64, f64);
+    let rows: [(&str, Pick); 2] = [
+        ("docker pull, cold (nothing present)", |f| f.cold),
+        ("docker pull, warm (layers present)", |f| f.warm),
+    ];
+    for (name, pick) in rows {
+        let b = pick(&berth);
+        let r = reference.as_ref().map(|r| (pick(r), r.base_rss));
+        println!(
+            "{name:<40} {:>7.1} ms {:>10} {:>7} {:>9.1} MiB {:>13}",
+            b.0,
+            r.map(|r| format!("{:.1} ms", r.0 .0)).unwrap_or("-".into()),
+            r.map(|r| format!("{:.2}x", b.0 / r.0 .0))
+                .unwrap_or("-".into()),
+            berth.base_rss + b.1,
+            r.map(|r| format!("{:.1} MiB", r.1 + r.0 .1))
+                .unwrap_or("-".into()),
+        );
+    }
+    println!("RSS: the daemon's peak while pulling. Targets: each at most 0.5x Docker Engine's time; berthd's peak RSS at most 30 MiB");
+}
