@@ -228,10 +228,11 @@ pub async fn pull(
         Reference::parse(&format!("{}@{}", reference.repo(), top.digest)).map_err(store_err)?;
     let (image, session) = tokio::task::spawn_blocking(move || {
         let image = session.register(&config_bytes).map_err(store_err)?;
-        session.tag(&image.id, &reference).map_err(store_err)?;
+        let mut names = vec![reference.clone()];
         if by_digest != reference {
-            session.tag(&image.id, &by_digest).map_err(store_err)?;
+            names.push(by_digest);
         }
+        session.tag_all(&image.id, &names).map_err(store_err)?;
         Ok::<_, DistributionError>((image, session))
     })
     .await

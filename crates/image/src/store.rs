@@ -154,19 +154,9 @@ impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
         self.store.register(config_bytes)
     }
 
-    /// Points `reference` at `id` (see [`ImageStore::tag`]); one that already does is left
-    /// as it is, its tag time too, as a pull of an image that is up to date leaves it.
-    pub fn tag(&self, id: &Digest, reference: &Reference) -> Result<TagOutcome, ImageError> {
-        let already = {
-            let st = self.store.state.read().expect("lock");
-            st.refs
-                .get(&reference.canonical())
-                .is_some_and(|(_, i)| i == id)
-        };
-        if already {
-            return Ok(TagOutcome { previous: None });
-        }
-        self.store.tag(id, reference, true)
+    /// Points each of `references` at `id` (see [`ImageStore::tag_all`]).
+    pub fn tag_all(&self, id: &Digest, references: &[Reference]) -> Result<(), ImageError> {
+        self.store.tag_all(id, references)
     }
 
     /// Stores the uncompressed layer tar `tar` as a blob, then unpacks it on top of `parent`
@@ -558,6 +548,34 @@ impl ImageStore {
             return Err(e);
         }
         Ok(TagOutcome { previous })
+    }
+
+    /// Points each of `references` at `id`, replacing what they named, with one write of the
+    /// references; those that already name `id` are left as they are, its tag time too, as a
+    /// pull of an image that is up to date leaves them.
+    pub fn tag_all(&self, id: &Digest, references: &[Reference]) -> Result<(), ImageError> {
+        let _guard = self.commit.lock().expect("lock");
+        let mut st = self.state.write().expect("lock");
+        if !st.images.contains_key(id) {
+            return Err(ImageError::NotFound(id.to_string()));
+        }
+        let new: Vec<&Reference> = references
+            .iter()
+            .filter(|r| st.refs.get(&r.canonical()).is_none_or(|(_, i)| i != id))
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let saved = (st.refs.clone(), st.tagged.clone());
+        for r in new {
+            st.refs.insert(r.canonical(), (r.clone(), *id));
+        }
+        st.tagged.insert(*id, jiff::Timestamp::now().to_string());
+        if let Err(e) = self.write_refs_locked(&st) {
+            (st.refs, st.tagged) = saved;
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Stores a single-layer image from a (possibly compressed) filesystem tarball, as
