@@ -486,6 +486,17 @@ impl ImageBackend for Daemon {
         Ok(image.id.to_string())
     }
 
+    async fn login(
+        &self,
+        auth: berth_api_types::auth::AuthConfig,
+    ) -> Result<Option<String>, ApiError> {
+        let server = auth.serveraddress.clone();
+        self.images
+            .login(&server, crate::pull::credentials(auth))
+            .await
+            .map_err(api_err)
+    }
+
     async fn pull_image(&self, query: PullQuery) -> Result<PullJob, ApiError> {
         let reference = crate::pull::reference(&query.image, &query.tag)?;
         let platform = crate::pull::platform(&query.platform)?;

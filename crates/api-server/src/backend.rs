@@ -137,6 +137,12 @@ pub struct ImportRequest {
 pub trait ImageBackend: Send + Sync {
     /// Returns the new image's ID (`sha256:…`).
     async fn import_image(&self, req: ImportRequest) -> Result<String, ApiError>;
+    /// `POST /auth`: logs in to the registry `auth.serveraddress` names; the identity token
+    /// its token server gave, if any.
+    async fn login(
+        &self,
+        auth: berth_api_types::auth::AuthConfig,
+    ) -> Result<Option<String>, ApiError>;
     /// `POST /images/create?fromImage=`: a bad reference is an error here; the rest is the
     /// job's (what fails before its first step is still the answer's status).
     async fn pull_image(&self, query: PullQuery) -> Result<PullJob, ApiError>;

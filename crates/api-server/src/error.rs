@@ -106,6 +106,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::NotModified => StatusCode::NOT_MODIFIED,
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -137,6 +138,7 @@ mod tests {
         assert_eq!(status_of(ErrorKind::Conflict), 409);
         assert_eq!(status_of(ErrorKind::NotModified), 304);
         assert_eq!(status_of(ErrorKind::Internal), 500);
+        assert_eq!(status_of(ErrorKind::Unauthorized), 401);
     }
 
     #[test]

@@ -197,6 +197,11 @@ pub fn pull_platform(version: ApiVersion) -> bool {
     version >= ApiVersion::new(1, 32)
 }
 
+/// `POST /auth` answers an `IdentityToken` from API 1.23.
+pub fn login_identity_token(version: ApiVersion) -> bool {
+    version >= ApiVersion::new(1, 23)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

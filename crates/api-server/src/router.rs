@@ -65,6 +65,7 @@ pub(crate) struct Route {
 fn routes() -> Vec<Route> {
     [
         handlers::system::routes(),
+        handlers::auth::routes(),
         handlers::events::routes(),
         handlers::images::routes(),
         handlers::containers::routes(),

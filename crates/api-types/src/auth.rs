@@ -3,22 +3,55 @@
 
 use serde::{Deserialize, Serialize};
 
+/// docker-py sends the fields it was not given as `null`.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
 /// Docker's `AuthConfig`. Any field may be empty; `auth` is `base64(username:password)`.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthConfig {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub username: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub password: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub auth: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub email: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub serveraddress: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub identitytoken: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub registrytoken: String,
 }
 
@@ -29,5 +62,27 @@ impl std::fmt::Debug for AuthConfig {
             .field("username", &self.username)
             .field("serveraddress", &self.serveraddress)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nulls_and_missing_fields_read_as_empty() {
+        let a: AuthConfig = serde_json::from_str(
+            r#"{"username":"u","password":"hunter2","email":null,"serveraddress":"r:5000","identitytoken":null}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                a.username.as_str(),
+                a.email.as_str(),
+                a.registrytoken.as_str()
+            ),
+            ("u", "", "")
+        );
+        assert!(!format!("{a:?}").contains("hunter2"), "a password in Debug");
     }
 }

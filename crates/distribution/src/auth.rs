@@ -73,13 +73,17 @@ pub(crate) struct TokenAnswer {
     pub token: String,
     #[serde(default)]
     pub access_token: String,
+    /// Given when asked for (`offline_token`): a login's identity token.
+    #[serde(default)]
+    pub refresh_token: String,
 }
 
 impl TokenAnswer {
-    pub fn token(self) -> Option<String> {
-        [self.token, self.access_token]
+    pub fn token(&self) -> Option<String> {
+        [&self.token, &self.access_token]
             .into_iter()
             .find(|t| !t.is_empty())
+            .cloned()
     }
 }
 

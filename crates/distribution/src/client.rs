@@ -174,16 +174,35 @@ impl RegistryClient {
 
     /// A token for this repository's scope from the Bearer challenge's server.
     async fn token(&self, realm: &str, service: Option<&str>) -> Result<String, DistributionError> {
+        Ok(self.token_answer(realm, service).await?.0)
+    }
+
+    /// A token from the Bearer challenge's server, and the refresh token it gave (asked for
+    /// at login, with no repository: Docker's `offline_token`).
+    async fn token_answer(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+    ) -> Result<(String, Option<String>), DistributionError> {
         if let Some(Credentials::RegistryToken(t)) = &self.credentials {
-            return Ok(t.clone());
+            return Ok((t.clone(), None));
         }
+        let login = self.endpoint.path.is_empty();
         let scope = format!("repository:{}:{}", self.endpoint.path, self.actions);
         let query = {
             let mut query = form_urlencoded::Serializer::new(String::new());
             if let Some(s) = service {
                 query.append_pair("service", s);
             }
-            query.append_pair("scope", &scope);
+            if login {
+                query.append_pair("offline_token", "true");
+                query.append_pair("client_id", "docker");
+                if let Some(Credentials::Basic { username, .. }) = &self.credentials {
+                    query.append_pair("account", username);
+                }
+            } else {
+                query.append_pair("scope", &scope);
+            }
             query.finish()
         };
         let mut headers = Vec::new();
@@ -242,10 +261,59 @@ impl RegistryClient {
             .await
             .map_err(|e| DistributionError::transport("read the token", e))?
             .to_bytes();
-        serde_json::from_slice::<TokenAnswer>(&body)
-            .ok()
-            .and_then(TokenAnswer::token)
-            .ok_or_else(|| DistributionError::Unauthorized(format!("no token from {realm}")))
+        let answer = serde_json::from_slice::<TokenAnswer>(&body).unwrap_or_default();
+        let refresh = Some(answer.refresh_token.clone()).filter(|t| !t.is_empty());
+        let token = answer
+            .token()
+            .ok_or_else(|| DistributionError::Unauthorized(format!("no token from {realm}")))?;
+        Ok((token, refresh))
+    }
+
+    /// `docker login`: the registry's `/v2/` with the credentials, its challenge answered;
+    /// returns the refresh token a token server gave, which clients keep as an identity token.
+    /// A registry that refuses is Docker's `login attempt to … failed with status: …`.
+    pub async fn login(&self) -> Result<Option<String>, DistributionError> {
+        let url = format!("{}/v2/", self.endpoint.base);
+        let first = self.send_once(&Method::GET, &url, &[], None).await?;
+        if first.status().is_success() {
+            return Ok(None);
+        }
+        let refused = |status: StatusCode| {
+            DistributionError::Unauthorized(format!(
+                "login attempt to {url} failed with status: {} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            ))
+        };
+        if first.status() != StatusCode::UNAUTHORIZED {
+            return Err(refused(first.status()));
+        }
+        let offered: Vec<Challenge> = first
+            .headers()
+            .get_all(header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(challenges)
+            .collect();
+        let (authorization, refresh) = match offered.first() {
+            Some(Challenge::Bearer { realm, service, .. }) => {
+                let (token, refresh) = self.token_answer(realm, service.as_deref()).await?;
+                (format!("Bearer {token}"), refresh)
+            }
+            Some(Challenge::Basic) => match self.answer(&offered, &Method::GET, &url).await? {
+                Some(a) => (a, None),
+                None => return Err(refused(StatusCode::UNAUTHORIZED)),
+            },
+            None => return Err(refused(StatusCode::UNAUTHORIZED)),
+        };
+        let second = self
+            .send_once(&Method::GET, &url, &[], Some(&authorization))
+            .await?;
+        if second.status().is_success() {
+            Ok(refresh)
+        } else {
+            Err(refused(second.status()))
+        }
     }
 
     /// The manifest `reference` (a tag or a digest) names. `name` is the image as the user

@@ -36,6 +36,22 @@ impl Endpoint {
         }
     }
 
+    /// The registry a login names (`serveraddress`): `127.0.0.1:5000`, a URL of it, or
+    /// Docker Hub's (empty, or its v1 index URL).
+    pub fn registry(server: &str) -> Endpoint {
+        let host = server
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or("");
+        let domain = match host {
+            "" | "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io",
+            other => other,
+        };
+        Endpoint::of(&format!("{domain}/"))
+    }
+
     /// A URL of this repository's API: `manifests/latest`, `blobs/sha256:…`.
     pub fn url(&self, rest: &str) -> String {
         format!("{}/v2/{}/{rest}", self.base, self.path)
@@ -92,5 +108,17 @@ mod tests {
         assert!(Endpoint::of("127.1.2.3/a").insecure);
         assert!(!Endpoint::of("registry.example.com:5000/a").insecure);
         assert!(!Endpoint::of("10.0.0.1:5000/a").insecure);
+        for (server, base) in [
+            ("", "https://registry-1.docker.io"),
+            (
+                "https://index.docker.io/v1/",
+                "https://registry-1.docker.io",
+            ),
+            ("127.0.0.1:5000", "http://127.0.0.1:5000"),
+            ("http://localhost:5000/", "http://localhost:5000"),
+        ] {
+            let e = Endpoint::registry(server);
+            assert_eq!((e.base.as_str(), e.path.as_str()), (base, ""), "{server}");
+        }
     }
 }

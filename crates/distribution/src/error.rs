@@ -20,7 +20,7 @@ pub enum DistributionError {
     /// A registry that asks for Basic auth, and no credentials were given.
     #[error("{method} \"{url}\": no basic auth credentials")]
     NoCredentials { method: String, url: String },
-    /// Credentials the registry rejected at login.
+    /// Credentials the registry rejected at login, or a token server refused.
     #[error("{0}")]
     Unauthorized(String),
     /// A manifest of a kind berth does not pull.
@@ -64,9 +64,8 @@ impl Classify for DistributionError {
             | DistributionError::NoMatchingPlatform(_)
             | DistributionError::NameUnknown { .. }
             | DistributionError::AccessDenied { .. } => ErrorKind::NotFound,
-            DistributionError::Unauthorized(_) | DistributionError::NoCredentials { .. } => {
-                ErrorKind::Forbidden
-            }
+            DistributionError::Unauthorized(_) => ErrorKind::Unauthorized,
+            DistributionError::NoCredentials { .. } => ErrorKind::Forbidden,
             DistributionError::Unsupported(_) | DistributionError::Invalid(_) => {
                 ErrorKind::InvalidParameter
             }

@@ -17,6 +17,8 @@ pub enum ErrorKind {
     NotModified,
     /// The operation is refused (403).
     Forbidden,
+    /// Credentials are missing or wrong (401): a registry refused a login.
+    Unauthorized,
     /// A needed resource is temporarily missing (503).
     Unavailable,
     /// The operation is not implemented (501).

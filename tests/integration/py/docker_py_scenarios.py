@@ -4,6 +4,7 @@ Run by tests/integration/tests/docker_py.rs with DOCKER_HOST pointing at a test 
 has `busybox:latest`. Every check raises on a difference; the last line printed is "ok".
 """
 
+import os
 import threading
 import time
 
@@ -143,6 +144,25 @@ def main():
     client.containers.run("busybox", "true", name="py-done")
     pruned = client.containers.prune()
     assert len(pruned["ContainersDeleted"]) == 1, pruned
+
+    # A registry on loopback with Basic auth: login, then a streamed pull with its steps.
+    registry = os.environ.get("REGISTRY")
+    if registry:
+        name = f"{registry}/py/busybox"
+        res = client.login(username="berth", password="s3cret", registry=registry)
+        assert res["Status"] == "Login Succeeded", res
+        steps = list(client.api.pull(name, tag="1", stream=True, decode=True))
+        statuses = [e.get("status", "") for e in steps]
+        assert statuses[0] == "Pulling from py/busybox", statuses
+        # busybox's layer is here already (busybox:latest); the other one comes.
+        assert "Already exists" in statuses, statuses
+        assert "Pull complete" in statuses and "Download complete" in statuses, statuses
+        assert statuses[-1] == f"Status: Downloaded newer image for {name}:1", statuses
+        image = client.images.pull(name, tag="1")
+        assert f"{name}:1" in image.tags, image.tags
+        assert image.attrs["RepoDigests"][0].startswith(f"{name}@sha256:"), image.attrs
+        out = client.containers.run(f"{name}:1", ["cat", "/pulled.txt"], remove=True)
+        assert out == b"pulled\n", out
 
     print("ok")
 

@@ -312,3 +312,57 @@ fn the_hosts_image_is_pulled_from_an_index_and_oci_manifests_are_read() {
         format!("no matching manifest for linux/{host_arch} in the manifest list entries")
     );
 }
+
+#[test]
+fn docker_login_checks_the_credentials_and_the_pull_uses_them() {
+    let reg = Registry::with_basic_auth("berth", "s3cret");
+    let base = std::fs::read(busybox_tar()).unwrap();
+    reg.push_image("private/busybox", "1", &[base]);
+    let d = Daemon::start();
+    let host = reg.host();
+    // Wrong: Docker's 401 and message; the CLI says so and fails.
+    let body = |password: &str| {
+        serde_json::json!({"username": "berth", "password": password, "serveraddress": host})
+            .to_string()
+    };
+    let r = d.post_json("/v1.44/auth", body("nope").as_bytes());
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(
+        r.message(),
+        format!("login attempt to http://{host}/v2/ failed with status: 401 Unauthorized")
+    );
+    // Right: the answer of each version.
+    let r = d.post_json("/v1.44/auth", body("s3cret").as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"IdentityToken": "", "Status": "Login Succeeded"})
+    );
+    let r = d.post_json("/v1.18/auth", body("s3cret").as_bytes());
+    assert_eq!(r.json(), serde_json::json!({"Status": "Login Succeeded"}));
+    // The CLI: login, then a pull that sends what it stored.
+    let mut login = d.docker_cmd(&["login", "-u", "berth", "--password-stdin", &host]);
+    login
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Login Succeeded"));
+    let name = format!("{host}/private/busybox:1");
+    d.docker_ok(&["pull", &name]);
+    assert_eq!(d.docker_ok(&["run", "--rm", &name, "echo", "in"]), "in\n");
+    assert!(
+        !d.log().contains("s3cret"),
+        "a password in the daemon's log"
+    );
+}

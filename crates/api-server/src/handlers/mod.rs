@@ -1,6 +1,7 @@
 //! Request handlers, one module per resource.
 
 pub mod archive;
+pub mod auth;
 pub mod containers;
 pub mod events;
 pub mod exec;

@@ -149,6 +149,15 @@ impl ImageBackend for Fake {
     ) -> Result<InsertJob, ApiError> {
         Err(ApiError::not_found(format!("No such image: {name}")))
     }
+    async fn login(
+        &self,
+        auth: berth_api_types::auth::AuthConfig,
+    ) -> Result<Option<String>, ApiError> {
+        Err(ApiError::new(
+            berth_errdefs::ErrorKind::Unauthorized,
+            format!("no login for {}", auth.username),
+        ))
+    }
     async fn pull_image(&self, query: PullQuery) -> Result<PullJob, ApiError> {
         Err(ApiError::not_found(format!(
             "No such image: {}",

@@ -1,6 +1,7 @@
 //! `docker pull`: an image from its registry into the store, with a `pull` event.
 
-use berth_distribution::{PullEvent, PullRequest, Pulled};
+use berth_distribution::auth::Credentials;
+use berth_distribution::{Endpoint, PullEvent, PullRequest, Pulled, RegistryClient};
 use tokio::sync::mpsc;
 
 use super::ImageService;
@@ -22,5 +23,18 @@ impl ImageService {
         self.events
             .publish(crate::EventKind::Image, "pull", &shown, attrs);
         Ok(pulled)
+    }
+}
+
+impl ImageService {
+    /// `docker login`: checks `credentials` against the registry `server` names; the
+    /// identity token its token server gave, if any. Nothing is kept.
+    pub async fn login(
+        &self,
+        server: &str,
+        credentials: Credentials,
+    ) -> Result<Option<String>, EngineError> {
+        let client = RegistryClient::new(Endpoint::registry(server), Some(credentials), false);
+        Ok(client.login().await?)
     }
 }
