@@ -396,10 +396,15 @@ impl RegistryClient {
             (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) | (_, "DENIED") => {
                 DistributionError::AccessDenied { repository, reason }
             }
+            // A registry's own error code is its message, as Docker prints an errcode.
+            (_, code) if !code.is_empty() => DistributionError::Registry(reason),
             _ => DistributionError::Status {
-                method: "GET".into(),
                 url: url.to_string(),
-                status: status.as_u16(),
+                status: format!(
+                    "{} {}",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or("")
+                ),
             },
         }
     }

@@ -29,13 +29,13 @@ pub enum DistributionError {
     /// Content whose digest or size is not what was asked for, or that does not parse.
     #[error("{0}")]
     Invalid(String),
-    /// The registry answered with an unexpected status.
-    #[error("unexpected status from {method} request to {url}: {status}")]
-    Status {
-        method: String,
-        url: String,
-        status: u16,
-    },
+    /// The registry answered with a status it should not have, and no error of its own;
+    /// worded as Docker's registry client words it.
+    #[error("received unexpected HTTP status: {status}")]
+    Status { url: String, status: String },
+    /// The registry's own error (`code: message`).
+    #[error("{0}")]
+    Registry(String),
     /// The registry could not be reached or the connection broke.
     #[error("{context}: {source}")]
     Transport {
@@ -69,9 +69,9 @@ impl Classify for DistributionError {
             DistributionError::Unsupported(_) | DistributionError::Invalid(_) => {
                 ErrorKind::InvalidParameter
             }
-            DistributionError::Status { .. } | DistributionError::Transport { .. } => {
-                ErrorKind::Internal
-            }
+            DistributionError::Status { .. }
+            | DistributionError::Registry(_)
+            | DistributionError::Transport { .. } => ErrorKind::Internal,
         }
     }
 }

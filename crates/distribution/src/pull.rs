@@ -347,8 +347,9 @@ async fn download(
         .await
         .map_err(|e| DistributionError::Invalid(format!("verifying stopped: {e}")))?
         .map_err(|e| {
+            tracing::debug!(error = %e, "a layer's digest did not match");
             DistributionError::Invalid(format!(
-                "filesystem layer verification failed for digest {digest}: {e}"
+                "filesystem layer verification failed for digest {digest}"
             ))
         })
 }

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod fake_registry;
 pub mod registry;
 
 use std::io::{Read, Write};

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use berth_tests::audit::rss_kib;
 use berth_tests::bench::{docker, timed_between, RefDocker};
-use berth_tests::registry::Registry;
+use berth_tests::registry::{noise, Registry};
 use berth_tests::{busybox_tar, tarball, Daemon};
 
 struct Figures {
@@ -49,19 +49,6 @@ fn measure(host: &str, config: &Path, pid: u32, image: &str, sibling: &str) -> F
     }
 }
 
-/// 12 MB that gzip cannot shrink, different for each `seed`.
-fn incompressible(seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..12_000_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 fn main() {
     let with_docker = std::env::args().any(|a| a == "--with-docker");
     println!(
@@ -71,7 +58,7 @@ fn main() {
     let reg = Registry::start();
     let mut layers = vec![std::fs::read(busybox_tar()).unwrap()];
     for i in 1..5u64 {
-        layers.push(tarball(&[(&format!("data{i}.bin"), &incompressible(i))]));
+        layers.push(tarball(&[(&format!("data{i}.bin"), &noise(i, 12_000_000))]));
     }
     let total: usize = layers.iter().map(Vec::len).sum();
     reg.push_image("bench/fifty", "1", &layers);

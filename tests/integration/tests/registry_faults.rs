@@ -1,0 +1,169 @@
+//! Pulls from a registry that lies, breaks off, fails or is slow, and from clients and
+//! daemons that go away mid-pull: Docker's messages, and a store left whole.
+
+use std::time::Duration;
+
+use berth_tests::audit::eventually;
+use berth_tests::fake_registry::{noise_layer, read_some, FakeRegistry, Fault};
+use berth_tests::{busybox_tar, Daemon};
+
+/// busybox's files, then 1 MiB of noise: the layer the faults are about.
+fn layers() -> Vec<Vec<u8>> {
+    vec![
+        std::fs::read(busybox_tar()).unwrap(),
+        noise_layer("noise.bin", 1 << 20),
+    ]
+}
+
+/// The names in the image store's directories, to see that a failed pull left nothing.
+fn store_contents(d: &Daemon) -> Vec<String> {
+    let root = d.data_root().join("image");
+    let mut out = Vec::new();
+    for dir in ["layers", "blobs/sha256", "images", "ingest"] {
+        for e in std::fs::read_dir(root.join(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            out.push(format!("{dir}/{}", e.file_name().to_string_lossy()));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn pull_path(reg: &FakeRegistry) -> String {
+    format!(
+        "/v1.44/images/create?fromImage=127.0.0.1:{}/fake/app&tag=1",
+        reg.port
+    )
+}
+
+#[test]
+fn a_layer_that_is_not_its_digest_fails_the_pull_and_leaves_nothing() {
+    let reg = FakeRegistry::start(&layers(), Fault::Lying);
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let before = store_contents(&d);
+    let r = d.post(&pull_path(&reg));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let lines = r.json_lines();
+    let last = lines.last().unwrap();
+    let bad = lines
+        .iter()
+        .find_map(|l| (l["status"] == "Pulling fs layer").then(|| l["id"].clone()))
+        .unwrap();
+    let message = last["error"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("filesystem layer verification failed for digest sha256:")
+            && message.contains(bad.as_str().unwrap()),
+        "{lines:?}"
+    );
+    assert_eq!(store_contents(&d), before, "the failed pull left something");
+    assert_eq!(
+        d.get(&format!("/v1.44/images/{}/json", reg.image())).status,
+        404
+    );
+}
+
+#[test]
+fn a_download_cut_short_resumes_where_it_stopped() {
+    let reg = FakeRegistry::start(&layers(), Fault::CutOnce);
+    let d = Daemon::start();
+    let r = d.post(&pull_path(&reg));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let lines = r.json_lines();
+    let statuses: Vec<&str> = lines.iter().filter_map(|l| l["status"].as_str()).collect();
+    assert!(statuses.contains(&"Retrying in 5 seconds"), "{statuses:?}");
+    assert_eq!(
+        statuses.last().copied(),
+        Some(format!("Status: Downloaded newer image for {}", reg.image()).as_str())
+    );
+    // The second request asked for the rest only.
+    let requests = reg.requests.lock().unwrap().clone();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("/blobs/") && r.contains(" from ")),
+        "{requests:?}"
+    );
+    let inspect = d.get(&format!("/v1.44/images/{}/json", reg.image())).json();
+    assert_eq!(inspect["Id"], reg.config);
+}
+
+#[test]
+fn a_registry_error_before_the_stream_is_the_answers_status() {
+    let reg = FakeRegistry::start(&layers(), Fault::ManifestError);
+    let d = Daemon::start();
+    let r = d.post(&pull_path(&reg));
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(
+        r.message(),
+        "received unexpected HTTP status: 500 Internal Server Error"
+    );
+}
+
+#[test]
+fn a_client_that_leaves_mid_pull_leaves_a_whole_image() {
+    let reg = FakeRegistry::start(&layers(), Fault::Slow);
+    let d = Daemon::start();
+    let mut s = berth_tests::hijack(&d.socket, &pull_path(&reg), b"");
+    let first = read_some(&mut s, 4096);
+    assert!(first.contains("200 OK"), "{first}");
+    drop(s);
+    // The pull goes on to its end, as Docker's does, and the image is whole.
+    eventually(
+        "the pull finished after its client left",
+        Duration::from_secs(60),
+        || d.get(&format!("/v1.44/images/{}/json", reg.image())).status == 200,
+    );
+    assert_eq!(
+        d.docker_ok(&[
+            "run",
+            "--rm",
+            &reg.image(),
+            "sh",
+            "-c",
+            "wc -c < /noise.bin"
+        ])
+        .trim(),
+        (1 << 20).to_string()
+    );
+}
+
+#[test]
+fn a_daemon_killed_mid_pull_restarts_whole_and_the_pull_completes() {
+    let reg = FakeRegistry::start(&layers(), Fault::Slow);
+    let mut d = Daemon::start();
+    let before = store_contents(&d);
+    let mut s = berth_tests::hijack(&d.socket, &pull_path(&reg), b"");
+    let _ = read_some(&mut s, 4096);
+    // Killed while the slow layer streams in.
+    eventually(
+        "the slow layer is being fetched",
+        Duration::from_secs(30),
+        || {
+            reg.requests
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r.contains("/blobs/"))
+                .count()
+                >= 3
+        },
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    d.kill();
+    drop(s);
+    d.spawn();
+    // No half-made image, layer or download: what the killed pull stored is swept at start.
+    assert_eq!(
+        d.get(&format!("/v1.44/images/{}/json", reg.image())).status,
+        404
+    );
+    assert_eq!(store_contents(&d), before);
+    // The same pull completes.
+    let r = d.post(&pull_path(&reg));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("Downloaded newer image"), "{}", r.text());
+}
