@@ -260,6 +260,11 @@ impl ImageService {
                 }
             }
         }
+        // The layers interrupted pulls left are no image's: they go too.
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.release_kept_layers())
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
         let reclaimed: u64 = effects
             .iter()
             .filter_map(|e| match e {

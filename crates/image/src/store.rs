@@ -72,7 +72,15 @@ struct State {
     tagged: BTreeMap<Digest, String>,
     /// Layers created by operations still running, not yet owned by an image.
     pending_layers: HashMap<Digest, usize>,
+    /// Layers a pull had finished when the daemon went down, kept for the next pull to find
+    /// (`pulls/kept.json`) until a pull uses them or `image prune` lets them go.
+    kept: HashSet<Digest>,
 }
+
+/// Where pulls note the layers they have finished (`pulls/<n>.json`, removed when the pull
+/// ends) and where those of interrupted pulls are kept (`pulls/kept.json`).
+const PULLS: &str = "pulls";
+const KEPT: &str = "kept.json";
 
 /// Options of [`ImageStore::import`].
 #[derive(Debug, Clone, Default)]
@@ -135,6 +143,9 @@ fn hold(held: &mut Vec<Digest>, st: &mut State, d: Digest) {
 pub struct PendingLayers<S: std::ops::Deref<Target = ImageStore>> {
     store: S,
     layers: Vec<Digest>,
+    /// A pull's note of the layers it has made (`pulls/<n>.json`), which a crash leaves for
+    /// the next start to keep; removed when the pull ends.
+    journal: Option<(PathBuf, Vec<Digest>)>,
 }
 
 impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
@@ -182,6 +193,16 @@ impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
             .create(&self.store.content, parent, &diff_id)?;
         let mut st = self.store.state.write().expect("lock");
         hold(&mut self.layers, &mut st, layer.chain_id);
+        drop(st);
+        if let Some((path, made)) = &mut self.journal {
+            made.push(layer.chain_id);
+            let noted = fs::create_dir_all(path.parent().expect("in pulls/")).and_then(|_| {
+                fsutil::write_atomic(path, &serde_json::to_vec(made).expect("digests serialise"))
+            });
+            if let Err(e) = noted {
+                tracing::warn!(error = %e, "noting a pull's layers");
+            }
+        }
         Ok(layer)
     }
 }
@@ -189,6 +210,17 @@ impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
 impl<S: std::ops::Deref<Target = ImageStore>> Drop for PendingLayers<S> {
     fn drop(&mut self) {
         let mut st = self.store.state.write().expect("lock");
+        if let Some((path, _)) = self.journal.take() {
+            let _ = fs::remove_file(path);
+            // What this pull used of the kept layers is an image's now, or goes with it.
+            let before = st.kept.len();
+            for d in &self.layers {
+                st.kept.remove(d);
+            }
+            if st.kept.len() != before {
+                self.store.write_kept(&st.kept);
+            }
+        }
         for chain in self.layers.drain(..) {
             if let Some(n) = st.pending_layers.get_mut(&chain) {
                 *n -= 1;
@@ -269,9 +301,62 @@ impl ImageStore {
                 }
             }
         }
+        st.kept = self.adopt_pull_journals();
         self.sweep_locked(&st)?;
         *self.state.write().expect("lock") = st;
         Ok(())
+    }
+
+    /// The layers interrupted pulls had finished (their journals, and those kept before),
+    /// noted again in one `kept.json`; the journals go.
+    fn adopt_pull_journals(&self) -> HashSet<Digest> {
+        let dir = self.root.join(PULLS);
+        let mut kept = HashSet::new();
+        for e in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let listed: Vec<Digest> = fs::read(e.path())
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            kept.extend(listed.into_iter().filter(|c| self.layers.get(c).is_some()));
+            if e.file_name() != KEPT {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+        self.write_kept(&kept);
+        kept
+    }
+
+    /// Notes `kept` in `pulls/kept.json` (none: no file). A note that cannot be written only
+    /// loses the layers to the next sweep.
+    fn write_kept(&self, kept: &HashSet<Digest>) {
+        let path = self.root.join(PULLS).join(KEPT);
+        let result = if kept.is_empty() {
+            fsutil::remove_any(&path)
+        } else {
+            let mut list: Vec<&Digest> = kept.iter().collect();
+            list.sort();
+            fs::create_dir_all(self.root.join(PULLS)).and_then(|_| {
+                fsutil::write_atomic(
+                    &path,
+                    &serde_json::to_vec(&list).expect("digests serialise"),
+                )
+            })
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "noting the layers of interrupted pulls");
+        }
+    }
+
+    /// Lets go of the layers interrupted pulls left (`image prune`): those no image uses go.
+    pub fn release_kept_layers(&self) -> Result<(), ImageError> {
+        let _guard = self.commit.lock().expect("lock");
+        let mut st = self.state.write().expect("lock");
+        if st.kept.is_empty() {
+            return Ok(());
+        }
+        st.kept.clear();
+        self.write_kept(&st.kept);
+        self.sweep_locked(&st)
     }
 
     fn read_image(&self, id: &Digest, record_path: &Path) -> Result<Image, ImageError> {
@@ -287,6 +372,7 @@ impl ImageStore {
     fn sweep_locked(&self, st: &State) -> Result<(), ImageError> {
         // Pending entries are layer chain IDs or blob digests; keeping both kinds live is safe.
         let mut live_layers: HashSet<Digest> = st.pending_layers.keys().copied().collect();
+        live_layers.extend(st.kept.iter().copied());
         let mut live_blobs: HashSet<Digest> = st.pending_layers.keys().copied().collect();
         for img in st.images.values() {
             live_blobs.insert(img.id);
@@ -321,6 +407,7 @@ impl ImageStore {
         PendingLayers {
             store: self,
             layers: Vec::new(),
+            journal: None,
         }
     }
 
@@ -329,11 +416,17 @@ impl ImageStore {
         self.content.writer()
     }
 
-    /// An operation that spans tasks (a pull): what it stores and holds stays until it ends.
+    /// A pull: what it stores and holds stays until it ends, and the layers it finished
+    /// outlive a crash of the daemon (they are kept at the next start for the next pull).
     pub fn session(self: &Arc<Self>) -> PendingLayers<Arc<ImageStore>> {
+        let journal = self
+            .root
+            .join(PULLS)
+            .join(format!("{:016x}.json", rand::random::<u64>()));
         PendingLayers {
             store: self.clone(),
             layers: Vec::new(),
+            journal: Some((journal, Vec::new())),
         }
     }
 

@@ -156,14 +156,49 @@ fn a_daemon_killed_mid_pull_restarts_whole_and_the_pull_completes() {
     d.kill();
     drop(s);
     d.spawn();
-    // No half-made image, layer or download: what the killed pull stored is swept at start.
+    // No half-made image or download; the layer it had finished is kept for the next pull.
     assert_eq!(
         d.get(&format!("/v1.44/images/{}/json", reg.image())).status,
         404
     );
-    assert_eq!(store_contents(&d), before);
-    // The same pull completes.
+    let left: Vec<String> = store_contents(&d)
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert!(
+        left.iter()
+            .all(|p| p.starts_with("layers/") || p.starts_with("blobs/")),
+        "{left:?}"
+    );
+    assert!(left.iter().any(|p| p.starts_with("layers/")), "{left:?}");
+    // The same pull completes, reusing it.
     let r = d.post(&pull_path(&reg));
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(r.text().contains("Downloaded newer image"), "{}", r.text());
+    let statuses: Vec<String> = r
+        .json_lines()
+        .iter()
+        .filter_map(|l| l["status"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "Already exists").count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .any(|s| s.starts_with("Status: Downloaded newer image")),
+        "{statuses:?}"
+    );
+    // Once an image owns it, the layer is no longer kept aside: removing the image removes
+    // every layer, and nothing is left of the pulls.
+    d.docker_ok(&["rmi", &reg.image()]);
+    assert_eq!(store_contents(&d), before);
+    let pulls = d.data_root().join("image/pulls");
+    let notes: Vec<_> = std::fs::read_dir(&pulls)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect();
+    assert!(notes.is_empty(), "{notes:?}");
 }

@@ -420,3 +420,37 @@ fn commits_are_marked_built_here_and_found_as_children() {
         "an imported image is no build step"
     );
 }
+
+/// What a pull had finished when the daemon died is kept across restarts for the next pull,
+/// until `image prune` lets it go; a pull that ends (well or not) leaves no note.
+#[test]
+fn layers_of_an_interrupted_pull_are_kept_until_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("image");
+    let chain = {
+        let s = Arc::new(ImageStore::open(&root).unwrap());
+        let mut pull = s.session();
+        let layer = pull
+            .create_layer(None, &mut Cursor::new(tarball(&[("a", b"1")])), None)
+            .unwrap();
+        // The daemon dies: the pull never ends.
+        std::mem::forget(pull);
+        layer.chain_id
+    };
+    for _ in 0..2 {
+        let s = ImageStore::open(&root).unwrap();
+        assert!(s.layers.get(&chain).is_some(), "kept across a restart");
+    }
+    let s = Arc::new(ImageStore::open(&root).unwrap());
+    s.release_kept_layers().unwrap();
+    assert!(s.layers.get(&chain).is_none());
+    assert_eq!(std::fs::read_dir(root.join("pulls")).unwrap().count(), 0);
+    // A pull that fails keeps nothing.
+    {
+        let mut pull = s.session();
+        pull.create_layer(None, &mut Cursor::new(tarball(&[("b", b"2")])), None)
+            .unwrap();
+    }
+    assert_eq!(s.layers.list().unwrap().len(), 0);
+    assert_eq!(std::fs::read_dir(root.join("pulls")).unwrap().count(), 0);
+}
