@@ -7,11 +7,11 @@ use berth_tests::audit::eventually;
 use berth_tests::fake_registry::{noise_layer, read_some, FakeRegistry, Fault};
 use berth_tests::{busybox_tar, Daemon};
 
-/// busybox's files, then 1 MiB of noise: the layer the faults are about.
+/// busybox's files, then 2 MiB of noise: the layer the faults are about.
 fn layers() -> Vec<Vec<u8>> {
     vec![
         std::fs::read(busybox_tar()).unwrap(),
-        noise_layer("noise.bin", 1 << 20),
+        noise_layer("noise.bin", 2 << 20),
     ]
 }
 
@@ -127,7 +127,7 @@ fn a_client_that_leaves_mid_pull_leaves_a_whole_image() {
             "wc -c < /noise.bin"
         ])
         .trim(),
-        (1 << 20).to_string()
+        (2 << 20).to_string()
     );
 }
 
@@ -152,7 +152,20 @@ fn a_daemon_killed_mid_pull_restarts_whole_and_the_pull_completes() {
                 >= 3
         },
     );
-    std::thread::sleep(Duration::from_millis(200));
+    // …and once the first layer is made (the pull has noted it).
+    let pulls = d.data_root().join("image/pulls");
+    eventually("the first layer is made", Duration::from_secs(30), || {
+        std::fs::read_dir(&pulls)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".json"))
+    });
+    assert!(
+        !reg.requests.lock().unwrap().is_empty()
+            && d.get(&format!("/v1.44/images/{}/json", reg.image())).status == 404,
+        "killed before the pull ended"
+    );
     d.kill();
     drop(s);
     d.spawn();
@@ -194,7 +207,6 @@ fn a_daemon_killed_mid_pull_restarts_whole_and_the_pull_completes() {
     // every layer, and nothing is left of the pulls.
     d.docker_ok(&["rmi", &reg.image()]);
     assert_eq!(store_contents(&d), before);
-    let pulls = d.data_root().join("image/pulls");
     let notes: Vec<_> = std::fs::read_dir(&pulls)
         .into_iter()
         .flatten()
