@@ -486,6 +486,29 @@ impl ImageBackend for Daemon {
         Ok(image.id.to_string())
     }
 
+    async fn search_images(
+        &self,
+        term: &str,
+        limit: usize,
+        auth: Option<berth_api_types::auth::AuthConfig>,
+    ) -> Result<Vec<berth_api_types::image::SearchResult>, ApiError> {
+        let hits = self
+            .images
+            .search(term, limit, auth.map(crate::pull::credentials))
+            .await
+            .map_err(api_err)?;
+        Ok(hits
+            .into_iter()
+            .map(|h| berth_api_types::image::SearchResult {
+                description: h.description,
+                is_official: h.is_official,
+                is_automated: h.is_automated,
+                name: h.name,
+                star_count: h.star_count,
+            })
+            .collect())
+    }
+
     async fn login(
         &self,
         auth: berth_api_types::auth::AuthConfig,

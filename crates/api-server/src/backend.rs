@@ -137,6 +137,14 @@ pub struct ImportRequest {
 pub trait ImageBackend: Send + Sync {
     /// Returns the new image's ID (`sha256:…`).
     async fn import_image(&self, req: ImportRequest) -> Result<String, ApiError>;
+    /// `GET /images/search`: up to `limit` results for `term` from the registry it names
+    /// (Docker Hub when it names none).
+    async fn search_images(
+        &self,
+        term: &str,
+        limit: usize,
+        auth: Option<berth_api_types::auth::AuthConfig>,
+    ) -> Result<Vec<berth_api_types::image::SearchResult>, ApiError>;
     /// `POST /auth`: logs in to the registry `auth.serveraddress` names; the identity token
     /// its token server gave, if any.
     async fn login(

@@ -36,6 +36,22 @@ pub fn shaped_json<T: serde::Serialize>(
     }
 }
 
+/// Search results in the shape of `v` (see [`gates::search_shape`]).
+pub fn search_results(v: ApiVersion, results: Vec<berth_api_types::image::SearchResult>) -> Value {
+    let rows = results.into_iter().map(|r| match gates::search_shape(v) {
+        gates::SearchShape::Capitalised => json!({"Name": r.name, "Description": r.description}),
+        gates::SearchShape::Trusted => json!({
+            "description": r.description, "is_official": r.is_official,
+            "is_trusted": r.is_automated, "name": r.name, "star_count": r.star_count,
+        }),
+        gates::SearchShape::Automated => json!({
+            "description": r.description, "is_official": r.is_official,
+            "is_automated": r.is_automated, "name": r.name, "star_count": r.star_count,
+        }),
+    });
+    Value::Array(rows.collect())
+}
+
 /// The latest shape of `value`, cut to the fields `answer` has at `v`.
 pub fn shaped<T: serde::Serialize>(answer: Answer, v: ApiVersion, value: T) -> Value {
     let mut all = serde_json::to_value(value).expect("wire types serialise");

@@ -202,6 +202,32 @@ pub fn login_identity_token(version: ApiVersion) -> bool {
     version >= ApiVersion::new(1, 23)
 }
 
+/// `GET /images/search` takes `limit` and `filters` from API 1.24.
+pub fn search_limit_and_filters(version: ApiVersion) -> bool {
+    version >= ApiVersion::new(1, 24)
+}
+
+/// The shape of search results at each version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchShape {
+    /// Docker 0.6 (API below 1.7): `Name` and `Description`.
+    Capitalised,
+    /// API 1.7 to 1.11: the index's keys, with `is_trusted`.
+    Trusted,
+    /// From API 1.12: `is_automated`.
+    Automated,
+}
+
+pub fn search_shape(version: ApiVersion) -> SearchShape {
+    if version < ApiVersion::new(1, 7) {
+        SearchShape::Capitalised
+    } else if version < ApiVersion::new(1, 12) {
+        SearchShape::Trusted
+    } else {
+        SearchShape::Automated
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

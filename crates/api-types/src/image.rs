@@ -97,3 +97,13 @@ pub struct ImagePruneReport {
     pub images_deleted: Option<Vec<DeleteItem>>,
     pub space_reclaimed: u64,
 }
+
+/// One result of `GET /images/search` (the 1.12+ shape; `compat` writes the older ones).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResult {
+    pub description: String,
+    pub is_official: bool,
+    pub is_automated: bool,
+    pub name: String,
+    pub star_count: u64,
+}

@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod error;
 pub mod manifest;
 pub mod pull;
+pub mod search;
 
 pub use client::RegistryClient;
 pub use endpoint::Endpoint;

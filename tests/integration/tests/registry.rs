@@ -366,3 +366,117 @@ fn docker_login_checks_the_credentials_and_the_pull_uses_them() {
         "a password in the daemon's log"
     );
 }
+
+#[test]
+fn search_lists_a_registrys_catalog_without_v1_search() {
+    let reg = Registry::start();
+    let base = std::fs::read(busybox_tar()).unwrap();
+    for repo in ["team/busybox", "team/other", "solo/app"] {
+        reg.push_image(repo, "1", std::slice::from_ref(&base));
+    }
+    let d = Daemon::start();
+    let host = reg.host();
+    let out = d.docker_ok(&["search", "--format", "{{.Name}}", &format!("{host}/team")]);
+    let mut names: Vec<&str> = out.lines().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [format!("{host}/team/busybox"), format!("{host}/team/other")]
+    );
+    let r = d.get(&format!("/v1.44/images/search?term={host}/team&limit=1"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json().as_array().unwrap().len(), 1);
+    let r = d.get(&format!("/v1.44/images/search?term={host}/team&limit=0"));
+    assert_eq!(r.status, 400, "{}", r.text());
+    // Each version's shape.
+    let r = d.get(&format!("/v1.11/images/search?term={host}/solo"));
+    assert_eq!(
+        r.json(),
+        serde_json::json!([{"description": "", "is_official": false, "is_trusted": false,
+                            "name": format!("{host}/solo/app"), "star_count": 0}])
+    );
+    let r = d.get(&format!("/v1.5/images/search?term={host}/solo"));
+    assert_eq!(
+        r.json(),
+        serde_json::json!([{"Name": format!("{host}/solo/app"), "Description": ""}])
+    );
+}
+
+/// A Docker Hub-style v1 search index: two results for any query.
+fn v1_search_server() -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let thread = std::thread::spawn(move || {
+        // The daemon's one request per search of the test, then done.
+        for _ in 0..4 {
+            let Ok((conn, _)) = listener.accept() else {
+                return;
+            };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let query = line
+                .split("q=")
+                .nth(1)
+                .and_then(|q| q.split('&').next())
+                .unwrap_or("");
+            let body = serde_json::json!({
+                "num_results": 2, "query": query,
+                "results": [
+                    {"name": format!("library/{query}"), "description": "the official one",
+                     "star_count": 10, "is_official": true, "is_automated": false},
+                    {"name": format!("someone/{query}"), "description": "",
+                     "star_count": 1, "is_official": false, "is_trusted": true},
+                ],
+            })
+            .to_string();
+            let mut conn = conn;
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, thread)
+}
+
+#[test]
+fn search_reads_a_v1_index_and_filters_its_results() {
+    let (port, server) = v1_search_server();
+    let d = Daemon::start();
+    let term = format!("127.0.0.1:{port}/redis");
+    let out = d.docker_ok(&["search", &term]);
+    assert!(
+        out.contains("library/redis") && out.contains("the official one"),
+        "{out}"
+    );
+    let names = |filters: &str| -> Vec<String> {
+        let r = d.get(&format!(
+            "/v1.44/images/search?term={term}&filters={}",
+            percent_encode(filters)
+        ));
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(r#"{"is-official":["true"]}"#), ["library/redis"]);
+    assert_eq!(names(r#"{"is-automated":["true"]}"#), ["someone/redis"]);
+    assert_eq!(names(r#"{"stars":["5"]}"#), ["library/redis"]);
+    server.join().unwrap();
+}
+
+fn percent_encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}

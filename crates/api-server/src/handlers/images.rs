@@ -24,6 +24,7 @@ pub(crate) fn routes() -> Vec<Route> {
     vec![
         route!(POST, "/images/{name}/insert", insert, gates::legacy_insert),
         route!(GET, "/images/json", list),
+        route!(GET, "/images/search", search),
         route!(POST, "/images/prune", prune, gates::prune_and_disk_usage),
         route!(GET, "/images/get", save_many),
         route!(POST, "/images/create", create),
@@ -73,6 +74,54 @@ struct CreateParams {
     tag: String,
     message: String,
     platform: String,
+}
+
+/// `GET /images/search?term=` (`limit` and `filters` from 1.24): the shape of each version.
+pub async fn search(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default)]
+    struct SearchParams {
+        term: String,
+        limit: String,
+        filters: String,
+    }
+    let p: SearchParams = ctx.query.decode()?;
+    let modern = gates::search_limit_and_filters(ctx.version);
+    let limit = match (modern, p.limit.as_str()) {
+        (true, l) if !l.is_empty() => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| ApiError::bad_request("limit must be between 1 and 100"))?,
+        _ => 25,
+    };
+    let filters = if modern {
+        query::filters(&p.filters)?
+    } else {
+        Default::default()
+    };
+    let bad = |e: berth_api_types::filters::FilterError| ApiError::bad_request(e.0);
+    let official = filters.bool_value("is-official").map_err(bad)?;
+    let automated = filters.bool_value("is-automated").map_err(bad)?;
+    let stars = match filters.get("stars").first() {
+        Some(s) => s
+            .parse::<u64>()
+            .map_err(|_| ApiError::bad_request(format!("invalid filter 'stars={s}'")))?,
+        None => 0,
+    };
+    let results = ctx
+        .backend
+        .search_images(&p.term, limit, registry_auth(&req)?)
+        .await?;
+    let kept = results.into_iter().filter(|r| {
+        official.is_none_or(|o| r.is_official == o)
+            && automated.is_none_or(|a| r.is_automated == a)
+            && r.star_count >= stars
+    });
+    json(
+        StatusCode::OK,
+        &compat::search_results(ctx.version, kept.collect()),
+    )
 }
 
 /// The `X-Registry-Auth` header: base64url JSON as clients send it (standard base64 read

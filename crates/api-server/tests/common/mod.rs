@@ -149,6 +149,20 @@ impl ImageBackend for Fake {
     ) -> Result<InsertJob, ApiError> {
         Err(ApiError::not_found(format!("No such image: {name}")))
     }
+    async fn search_images(
+        &self,
+        term: &str,
+        _limit: usize,
+        _auth: Option<berth_api_types::auth::AuthConfig>,
+    ) -> Result<Vec<berth_api_types::image::SearchResult>, ApiError> {
+        Ok(vec![berth_api_types::image::SearchResult {
+            description: "a fake".into(),
+            is_official: false,
+            is_automated: true,
+            name: format!("fake/{term}"),
+            star_count: 3,
+        }])
+    }
     async fn login(
         &self,
         auth: berth_api_types::auth::AuthConfig,

@@ -38,3 +38,15 @@ impl ImageService {
         Ok(client.login().await?)
     }
 }
+
+impl ImageService {
+    /// `docker search`: up to `limit` hits for `term` on the registry it names.
+    pub async fn search(
+        &self,
+        term: &str,
+        limit: usize,
+        credentials: Option<Credentials>,
+    ) -> Result<Vec<berth_distribution::search::SearchHit>, EngineError> {
+        Ok(berth_distribution::search::search(term, limit, credentials).await?)
+    }
+}
