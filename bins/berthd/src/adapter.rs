@@ -486,6 +486,35 @@ impl ImageBackend for Daemon {
         Ok(image.id.to_string())
     }
 
+    async fn distribution_inspect(
+        &self,
+        name: &str,
+        auth: Option<berth_api_types::auth::AuthConfig>,
+    ) -> Result<berth_api_types::image::DistributionInspect, ApiError> {
+        use berth_api_types::image::{DistributionInspect, OciDescriptor, OciPlatform};
+        let reference = crate::pull::reference(name, "")?;
+        let (descriptor, platforms) = self
+            .images
+            .distribution_inspect(&reference, auth.map(crate::pull::credentials))
+            .await
+            .map_err(api_err)?;
+        Ok(DistributionInspect {
+            descriptor: OciDescriptor {
+                media_type: descriptor.media_type,
+                digest: descriptor.digest,
+                size: descriptor.size,
+            },
+            platforms: platforms
+                .into_iter()
+                .map(|p| OciPlatform {
+                    architecture: p.architecture,
+                    os: p.os,
+                    variant: p.variant.unwrap_or_default(),
+                })
+                .collect(),
+        })
+    }
+
     async fn search_images(
         &self,
         term: &str,

@@ -137,6 +137,12 @@ pub struct ImportRequest {
 pub trait ImageBackend: Send + Sync {
     /// Returns the new image's ID (`sha256:…`).
     async fn import_image(&self, req: ImportRequest) -> Result<String, ApiError>;
+    /// `GET /distribution/{name}/json`: the registry's descriptor and platforms for `name`.
+    async fn distribution_inspect(
+        &self,
+        name: &str,
+        auth: Option<berth_api_types::auth::AuthConfig>,
+    ) -> Result<berth_api_types::image::DistributionInspect, ApiError>;
     /// `GET /images/search`: up to `limit` results for `term` from the registry it names
     /// (Docker Hub when it names none).
     async fn search_images(

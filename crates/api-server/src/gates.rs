@@ -228,6 +228,11 @@ pub fn search_shape(version: ApiVersion) -> SearchShape {
     }
 }
 
+/// `GET /distribution/{name}/json` exists from API 1.30.
+pub fn distribution_inspect(version: ApiVersion) -> bool {
+    version >= ApiVersion::new(1, 30)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

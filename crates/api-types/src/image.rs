@@ -107,3 +107,28 @@ pub struct SearchResult {
     pub name: String,
     pub star_count: u64,
 }
+
+/// `GET /distribution/{name}/json` (1.30+): what a registry holds for a name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistributionInspect {
+    #[serde(rename = "Descriptor")]
+    pub descriptor: OciDescriptor,
+    #[serde(rename = "Platforms")]
+    pub platforms: Vec<OciPlatform>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciDescriptor {
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OciPlatform {
+    pub architecture: String,
+    pub os: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub variant: String,
+}

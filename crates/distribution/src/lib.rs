@@ -16,4 +16,4 @@ pub use client::RegistryClient;
 pub use endpoint::Endpoint;
 pub use error::DistributionError;
 pub use manifest::{Descriptor, Manifest, Platform};
-pub use pull::{pull, LayerStep, PullEvent, PullRequest, Pulled};
+pub use pull::{inspect, pull, LayerStep, PullEvent, PullRequest, Pulled};

@@ -401,3 +401,53 @@ fn unpack(
         .map_err(store_err)?;
     Ok(())
 }
+
+/// What a registry holds for a name, without pulling it (`docker manifest`-like, for
+/// `GET /distribution/{name}/json`): the manifest's descriptor, and the platforms it serves
+/// (an index's entries, or the one its image's config names).
+pub async fn inspect(
+    reference: &Reference,
+    credentials: Option<Credentials>,
+) -> Result<(crate::Descriptor, Vec<Platform>), DistributionError> {
+    let name = reference.to_string();
+    let client = RegistryClient::new(Endpoint::of(reference.repo()), credentials, false);
+    let wanted = reference.digest().or(reference.tag()).unwrap_or("latest");
+    let top = client.manifest(wanted, &name).await?;
+    let parsed = Manifest::parse(&top.media_type, &top.body, &name)?;
+    let media_type = match top.media_type.split(';').next().unwrap_or("").trim() {
+        t if !t.is_empty() && t != "application/json" => t.to_string(),
+        _ => match &parsed {
+            Manifest::Image { .. } => crate::manifest::OCI_MANIFEST.to_string(),
+            Manifest::Index { .. } => crate::manifest::OCI_INDEX.to_string(),
+        },
+    };
+    let platforms = match parsed {
+        Manifest::Index { manifests } => manifests.into_iter().filter_map(|m| m.platform).collect(),
+        Manifest::Image { config, .. } => {
+            let bytes = fetch_small(&client, &config.digest, CONFIG_LIMIT).await?;
+            #[derive(serde::Deserialize)]
+            struct Config {
+                #[serde(default)]
+                architecture: String,
+                #[serde(default)]
+                os: String,
+                #[serde(default)]
+                variant: Option<String>,
+            }
+            let c: Config = serde_json::from_slice(&bytes)
+                .map_err(|e| DistributionError::Invalid(format!("invalid image config: {e}")))?;
+            vec![Platform {
+                architecture: c.architecture,
+                os: c.os,
+                variant: c.variant.filter(|v| !v.is_empty()),
+            }]
+        }
+    };
+    let descriptor = crate::Descriptor {
+        media_type,
+        digest: top.digest,
+        size: top.body.len() as u64,
+        platform: None,
+    };
+    Ok((descriptor, platforms))
+}

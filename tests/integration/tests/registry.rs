@@ -299,6 +299,38 @@ fn the_hosts_image_is_pulled_from_an_index_and_oci_manifests_are_read() {
         serde_json::json!([format!("{}/multi/busybox@{index}", reg.host())])
     );
     assert_eq!(d.docker_ok(&["run", "--rm", &name, "echo", "ok"]), "ok\n");
+    // What the registry holds, without a pull: the index and its platforms (1.30+).
+    let r = d.get(&format!("/v1.44/distribution/{name}/json"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let inspect = r.json();
+    assert_eq!(inspect["Descriptor"]["digest"], index.as_str());
+    assert_eq!(
+        inspect["Descriptor"]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let archs: Vec<&str> = inspect["Platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["architecture"].as_str().unwrap())
+        .collect();
+    assert_eq!(archs, [other_arch, host_arch]);
+    let one = format!("{}/multi/busybox@{}", reg.host(), mine.manifest);
+    let r = d.get(&format!("/v1.44/distribution/{one}/json")).json();
+    assert_eq!(r["Descriptor"]["size"], mine.size);
+    assert_eq!(
+        r["Platforms"],
+        serde_json::json!([{"architecture": host_arch, "os": "linux"}])
+    );
+    assert_eq!(
+        d.get(&format!("/v1.29/distribution/{name}/json")).status,
+        404
+    );
+    let r = d.get(&format!(
+        "/v1.44/distribution/{}/multi/busybox:nosuch/json",
+        reg.host()
+    ));
+    assert_eq!(r.status, 404, "{}", r.text());
     // An index without this host's platform: as Docker, the pull has begun when that shows.
     reg.push_index("multi/busybox", "foreign", &[(&other, other_arch)], false);
     let r = d.post(&format!(

@@ -22,9 +22,20 @@ use crate::Body;
 /// This resource's routes.
 pub(crate) fn routes() -> Vec<Route> {
     vec![
-        route!(POST, "/images/{name}/insert", insert, gates::legacy_insert),
+        route!(
+            POST,
+            "/images/{name:.*}/insert",
+            insert,
+            gates::legacy_insert
+        ),
         route!(GET, "/images/json", list),
         route!(GET, "/images/search", search),
+        route!(
+            GET,
+            "/distribution/{name:.*}/json",
+            distribution_inspect,
+            gates::distribution_inspect
+        ),
         route!(POST, "/images/prune", prune, gates::prune_and_disk_usage),
         route!(GET, "/images/get", save_many),
         route!(POST, "/images/create", create),
@@ -74,6 +85,16 @@ struct CreateParams {
     tag: String,
     message: String,
     platform: String,
+}
+
+/// `GET /distribution/{name}/json` (1.30+): a name's descriptor and platforms on its
+/// registry, with the client's credentials.
+pub async fn distribution_inspect(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
+    let answer = ctx
+        .backend
+        .distribution_inspect(ctx.param(0), registry_auth(&req)?)
+        .await?;
+    json(StatusCode::OK, &answer)
 }
 
 /// `GET /images/search?term=` (`limit` and `filters` from 1.24): the shape of each version.

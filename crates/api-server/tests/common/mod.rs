@@ -149,6 +149,13 @@ impl ImageBackend for Fake {
     ) -> Result<InsertJob, ApiError> {
         Err(ApiError::not_found(format!("No such image: {name}")))
     }
+    async fn distribution_inspect(
+        &self,
+        name: &str,
+        _auth: Option<berth_api_types::auth::AuthConfig>,
+    ) -> Result<berth_api_types::image::DistributionInspect, ApiError> {
+        Err(ApiError::not_found(format!("no registry here for {name}")))
+    }
     async fn search_images(
         &self,
         term: &str,

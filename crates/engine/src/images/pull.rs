@@ -50,3 +50,20 @@ impl ImageService {
         Ok(berth_distribution::search::search(term, limit, credentials).await?)
     }
 }
+
+impl ImageService {
+    /// What the registry holds for `reference`: its manifest's descriptor and platforms.
+    pub async fn distribution_inspect(
+        &self,
+        reference: &berth_image::Reference,
+        credentials: Option<Credentials>,
+    ) -> Result<
+        (
+            berth_distribution::Descriptor,
+            Vec<berth_distribution::Platform>,
+        ),
+        EngineError,
+    > {
+        Ok(berth_distribution::inspect(reference, credentials).await?)
+    }
+}
