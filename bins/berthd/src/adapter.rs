@@ -65,7 +65,12 @@ impl Daemon {
             events.clone(),
             staging,
             format!("berth-{}", env!("CARGO_PKG_VERSION")),
-        );
+        )
+        .with_registry_options(berth_distribution::RegistryOptions {
+            stall_timeout: std::time::Duration::from_secs(config.registry_stall_timeout),
+            download_attempts: config.max_download_attempts,
+            ..Default::default()
+        });
         let facts = SystemFacts::gather(root).map_err(|e| format!("read system facts: {e}"))?;
         let container_paths = ContainerPaths {
             data_root: root.clone(),
@@ -569,6 +574,7 @@ impl ImageBackend for Daemon {
                 reference,
                 credentials,
                 platform,
+                options: images.registry_options(),
             };
             let pulled = images.pull(req, events).await;
             // Every step is passed on before the end is told, so none comes after it.

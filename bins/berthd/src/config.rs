@@ -15,6 +15,13 @@ pub struct Config {
     /// Where images, containers and volumes live.
     #[arg(long, default_value = "/var/lib/berth")]
     pub data_root: PathBuf,
+    /// Tries of each layer download before a pull fails (Docker's flag).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_download_attempts: u32,
+    /// Seconds a registry may send nothing (no answer, or a download that stops) before the
+    /// request fails; a layer download then resumes, within its attempts.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub registry_stall_timeout: u64,
     /// Where runtime state (sockets, monitors) lives.
     #[arg(long, default_value = "/run/berth")]
     pub exec_root: PathBuf,

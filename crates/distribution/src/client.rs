@@ -13,6 +13,7 @@ use crate::auth::{challenges, Challenge, Credentials, TokenAnswer};
 use crate::endpoint::Endpoint;
 use crate::error::DistributionError;
 use crate::manifest::ACCEPT;
+use crate::options::RegistryOptions;
 
 /// The largest manifest read: registries cap theirs at 4 MiB too.
 const MANIFEST_LIMIT: usize = 4 << 20;
@@ -34,6 +35,7 @@ pub struct RegistryClient {
     authorization: tokio::sync::Mutex<Option<String>>,
     /// The scope's actions: `pull`, or `pull,push`.
     actions: &'static str,
+    pub options: RegistryOptions,
 }
 
 /// Go's spelling of a method in its URL errors (`Get "…": …`), which Docker's messages carry.
@@ -80,14 +82,59 @@ async fn registry_reason(resp: Response<Incoming>) -> (String, String) {
 }
 
 impl RegistryClient {
-    pub fn new(endpoint: Endpoint, credentials: Option<Credentials>, push: bool) -> Self {
-        let http = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    pub fn new(
+        endpoint: Endpoint,
+        credentials: Option<Credentials>,
+        push: bool,
+        options: RegistryOptions,
+    ) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(options.connect_timeout));
+        let http = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
         RegistryClient {
             endpoint,
             http,
             credentials,
             authorization: tokio::sync::Mutex::new(None),
             actions: if push { "pull,push" } else { "pull" },
+            options,
+        }
+    }
+
+    /// `request`'s answer (its head), or an error once the registry has been silent for the
+    /// stall timeout.
+    async fn timed(
+        &self,
+        request: Request<Full<Bytes>>,
+        what: String,
+    ) -> Result<Response<Incoming>, DistributionError> {
+        let stall = self.options.stall_timeout;
+        match tokio::time::timeout(stall, self.http.request(request)).await {
+            Ok(r) => r.map_err(|e| DistributionError::transport(what, e)),
+            Err(_) => Err(DistributionError::transport(
+                what,
+                format!("no answer within {}s", stall.as_secs()),
+            )),
+        }
+    }
+
+    /// A whole small body (a manifest, a token), within the stall timeout.
+    pub(crate) async fn read_small(
+        &self,
+        resp: Response<Incoming>,
+        limit: usize,
+        what: String,
+    ) -> Result<Bytes, DistributionError> {
+        let stall = self.options.stall_timeout;
+        let read = http_body_util::Limited::new(resp.into_body(), limit).collect();
+        match tokio::time::timeout(stall, read).await {
+            Ok(r) => Ok(r
+                .map_err(|e| DistributionError::transport(what, e))?
+                .to_bytes()),
+            Err(_) => Err(DistributionError::transport(
+                what,
+                format!("no data within {}s", stall.as_secs()),
+            )),
         }
     }
 
@@ -108,9 +155,8 @@ impl RegistryClient {
         let req = req
             .body(Full::new(Bytes::new()))
             .map_err(|e| DistributionError::Invalid(format!("invalid URL {url}: {e}")))?;
-        self.http.request(req).await.map_err(|e| {
-            DistributionError::transport(format!("{} \"{url}\"", go_method(method)), e)
-        })
+        self.timed(req, format!("{} \"{url}\"", go_method(method)))
+            .await
     }
 
     /// Sends a request; a 401 is answered once through its challenge, and the answer kept for
@@ -247,20 +293,18 @@ impl RegistryClient {
         let req = req
             .body(Full::new(body))
             .map_err(|e| DistributionError::Invalid(format!("invalid token realm {realm}: {e}")))?;
-        let resp = self.http.request(req).await.map_err(|e| {
-            DistributionError::transport(format!("{} \"{url}\"", go_method(&method)), e)
-        })?;
+        let resp = self
+            .timed(req, format!("{} \"{url}\"", go_method(&method)))
+            .await?;
         if !resp.status().is_success() {
             let (_, reason) = registry_reason(resp).await;
             return Err(DistributionError::Unauthorized(format!(
                 "failed to fetch a token from {realm}: {reason}"
             )));
         }
-        let body = http_body_util::Limited::new(resp.into_body(), 1 << 20)
-            .collect()
-            .await
-            .map_err(|e| DistributionError::transport("read the token", e))?
-            .to_bytes();
+        let body = self
+            .read_small(resp, 1 << 20, "read the token".into())
+            .await?;
         let answer = serde_json::from_slice::<TokenAnswer>(&body).unwrap_or_default();
         let refresh = Some(answer.refresh_token.clone()).filter(|t| !t.is_empty());
         let token = answer
@@ -337,11 +381,9 @@ impl RegistryClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let body = http_body_util::Limited::new(resp.into_body(), MANIFEST_LIMIT)
-            .collect()
-            .await
-            .map_err(|e| DistributionError::transport(format!("read the manifest of {name}"), e))?
-            .to_bytes();
+        let body = self
+            .read_small(resp, MANIFEST_LIMIT, format!("read the manifest of {name}"))
+            .await?;
         let digest = berth_image::Digest::of(&body).to_string();
         if reference.starts_with("sha256:") && reference != digest {
             return Err(DistributionError::Invalid(format!(
@@ -353,6 +395,19 @@ impl RegistryClient {
             media_type,
             body,
         })
+    }
+
+    /// A blob's whole answer (a config's), for [`RegistryClient::read_small`].
+    pub(crate) async fn blob_response(
+        &self,
+        digest: &str,
+    ) -> Result<Response<Incoming>, DistributionError> {
+        let url = self.endpoint.url(&format!("blobs/{digest}"));
+        let resp = self.send(Method::GET, &url, &[]).await?;
+        if !resp.status().is_success() {
+            return Err(self.refusal(resp, &url, digest).await);
+        }
+        Ok(resp)
     }
 
     /// A blob's body, streamed, and its length when the registry said; from byte `offset`

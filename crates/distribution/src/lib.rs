@@ -9,6 +9,7 @@ pub mod client;
 pub mod endpoint;
 pub mod error;
 pub mod manifest;
+pub mod options;
 pub mod pull;
 pub mod search;
 
@@ -16,4 +17,5 @@ pub use client::RegistryClient;
 pub use endpoint::Endpoint;
 pub use error::DistributionError;
 pub use manifest::{Descriptor, Manifest, Platform};
+pub use options::RegistryOptions;
 pub use pull::{inspect, pull, LayerStep, PullEvent, PullRequest, Pulled};

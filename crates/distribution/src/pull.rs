@@ -20,8 +20,6 @@ use crate::manifest::{choose, Manifest, Platform};
 
 /// Layers downloaded at once (Docker's `max-concurrent-downloads` default).
 const CONCURRENT_DOWNLOADS: usize = 3;
-/// Tries of a layer's download; each after the first resumes where the last stopped.
-const ATTEMPTS: u32 = 5;
 /// The largest image config read.
 const CONFIG_LIMIT: usize = 8 << 20;
 
@@ -64,6 +62,7 @@ pub struct PullRequest {
     pub reference: Reference,
     pub credentials: Option<Credentials>,
     pub platform: Platform,
+    pub options: crate::RegistryOptions,
 }
 
 #[derive(Debug)]
@@ -100,6 +99,7 @@ pub async fn pull(
         endpoint.clone(),
         req.credentials,
         false,
+        req.options,
     ));
     let wanted = reference
         .digest()
@@ -252,12 +252,10 @@ async fn fetch_small(
     digest: &str,
     limit: usize,
 ) -> Result<Vec<u8>, DistributionError> {
-    let (_, body) = client.blob(digest, 0).await?;
-    let bytes = http_body_util::Limited::new(body, limit)
-        .collect()
-        .await
-        .map_err(|e| DistributionError::transport(format!("read blob {digest}"), e))?
-        .to_bytes();
+    let resp = client.blob_response(digest).await?;
+    let bytes = client
+        .read_small(resp, limit, format!("read blob {digest}"))
+        .await?;
     if Digest::of(&bytes).to_string() != digest {
         return Err(DistributionError::Invalid(format!(
             "digest mismatch for {digest}: the registry sent other content"
@@ -266,8 +264,9 @@ async fn fetch_small(
     Ok(bytes.to_vec())
 }
 
-/// Downloads blob `digest` into the store's ingest area, verified; a broken download is
-/// resumed (`Range`) up to [`ATTEMPTS`] times, after 5, 10, 15… seconds as Docker waits.
+/// Downloads blob `digest` into the store's ingest area, verified; a broken or stalled
+/// download is resumed (`Range`), up to the options' attempts in all, after 5, 10, 15…
+/// seconds as Docker waits.
 async fn download(
     client: &RegistryClient,
     store: &ImageStore,
@@ -294,7 +293,18 @@ async fn download(
     let fetched: Result<(), DistributionError> = loop {
         let result = async {
             let (_, mut body) = client.blob(digest, current).await?;
-            while let Some(frame) = body.frame().await {
+            let stall = client.options.stall_timeout;
+            loop {
+                let frame = match tokio::time::timeout(stall, body.frame()).await {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => break,
+                    Err(_) => {
+                        return Err(DistributionError::transport(
+                            format!("read blob {digest}"),
+                            format!("no data within {}s", stall.as_secs()),
+                        ))
+                    }
+                };
                 let frame = frame
                     .map_err(|e| DistributionError::transport(format!("read blob {digest}"), e))?;
                 if let Ok(data) = frame.into_data() {
@@ -321,13 +331,15 @@ async fn download(
         match result {
             Ok(()) if current == size => break Ok(()),
             Ok(()) => {
-                if attempt >= ATTEMPTS {
+                if attempt >= client.options.download_attempts {
                     break Err(DistributionError::Invalid(format!(
                         "blob {digest} ended after {current} of {size} bytes"
                     )));
                 }
             }
-            Err(e @ DistributionError::Transport { .. }) if attempt < ATTEMPTS => {
+            Err(e @ DistributionError::Transport { .. })
+                if attempt < client.options.download_attempts =>
+            {
                 tracing::debug!(error = %e, attempt, "layer download broke; resuming");
             }
             Err(e) => break Err(e),
@@ -408,9 +420,10 @@ fn unpack(
 pub async fn inspect(
     reference: &Reference,
     credentials: Option<Credentials>,
+    options: crate::RegistryOptions,
 ) -> Result<(crate::Descriptor, Vec<Platform>), DistributionError> {
     let name = reference.to_string();
-    let client = RegistryClient::new(Endpoint::of(reference.repo()), credentials, false);
+    let client = RegistryClient::new(Endpoint::of(reference.repo()), credentials, false, options);
     let wanted = reference.digest().or(reference.tag()).unwrap_or("latest");
     let top = client.manifest(wanted, &name).await?;
     let parsed = Manifest::parse(&top.media_type, &top.body, &name)?;

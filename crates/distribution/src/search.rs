@@ -3,7 +3,6 @@
 //! answers a 500 there).
 
 use http::{header, Method, StatusCode};
-use http_body_util::BodyExt;
 
 use crate::auth::Credentials;
 use crate::client::RegistryClient;
@@ -48,10 +47,11 @@ pub async fn search(
     term: &str,
     limit: usize,
     credentials: Option<Credentials>,
+    options: crate::RegistryOptions,
 ) -> Result<Vec<SearchHit>, DistributionError> {
     let (endpoint, words) = split_term(term);
     let domain = endpoint.domain.clone();
-    let client = RegistryClient::new(endpoint, credentials, false);
+    let client = RegistryClient::new(endpoint, credentials, false, options);
     let base = client.endpoint.base.clone();
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("q", &words)
@@ -65,7 +65,9 @@ pub async fn search(
             #[serde(default)]
             results: Vec<SearchHit>,
         }
-        let body = read(resp, &url).await?;
+        let body = client
+            .read_small(resp, 16 << 20, format!("read {url}"))
+            .await?;
         let answer: Answer = serde_json::from_slice(&body)
             .map_err(|e| DistributionError::Invalid(format!("invalid search answer: {e}")))?;
         return Ok(answer.results.into_iter().take(limit).collect());
@@ -96,7 +98,9 @@ pub async fn search(
         #[serde(default)]
         repositories: Vec<String>,
     }
-    let body = read(resp, &url).await?;
+    let body = client
+        .read_small(resp, 16 << 20, format!("read {url}"))
+        .await?;
     let catalog: Catalog = serde_json::from_slice(&body)
         .map_err(|e| DistributionError::Invalid(format!("invalid catalog: {e}")))?;
     Ok(catalog
@@ -112,17 +116,6 @@ pub async fn search(
             is_automated: false,
         })
         .collect())
-}
-
-async fn read(
-    resp: http::Response<hyper::body::Incoming>,
-    url: &str,
-) -> Result<bytes::Bytes, DistributionError> {
-    Ok(http_body_util::Limited::new(resp.into_body(), 16 << 20)
-        .collect()
-        .await
-        .map_err(|e| DistributionError::transport(format!("read {url}"), e))?
-        .to_bytes())
 }
 
 #[cfg(test)]

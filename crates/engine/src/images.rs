@@ -65,6 +65,7 @@ pub struct ImageService {
     events: Arc<EventBus>,
     staging: PathBuf,
     engine_version: String,
+    registry: berth_distribution::RegistryOptions,
 }
 
 impl ImageService {
@@ -79,7 +80,18 @@ impl ImageService {
             events,
             staging,
             engine_version,
+            registry: Default::default(),
         }
+    }
+
+    /// How registries are waited for and retried (the daemon's flags).
+    pub fn with_registry_options(mut self, options: berth_distribution::RegistryOptions) -> Self {
+        self.registry = options;
+        self
+    }
+
+    pub fn registry_options(&self) -> berth_distribution::RegistryOptions {
+        self.registry
     }
 
     pub fn store(&self) -> &Arc<ImageStore> {

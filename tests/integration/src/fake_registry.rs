@@ -23,6 +23,11 @@ pub enum Fault {
     Slow,
     /// The manifest request fails with a 500 and no body of the registry's own.
     ManifestError,
+    /// The first answer stops half-way and the connection stays open, silent; a `Range`
+    /// request after it is answered with the rest.
+    StallOnce,
+    /// The manifest request is never answered.
+    HangManifest,
 }
 
 pub struct FakeRegistry {
@@ -173,7 +178,16 @@ fn serve(
         head(&mut out, "200 OK", "application/json", 2)?;
         return out.write_all(b"{}");
     }
+    let hang = |stop: &AtomicBool| {
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
     if path.starts_with("/v2/fake/app/manifests/") {
+        if served.fault == Fault::HangManifest {
+            hang(stop);
+            return Ok(());
+        }
         if served.fault == Fault::ManifestError {
             head(&mut out, "500 Internal Server Error", "text/plain", 0)?;
             return Ok(());
@@ -203,7 +217,16 @@ fn serve(
             head(&mut out, "200 OK", "application/octet-stream", other.len())?;
             out.write_all(&other)
         }
-        Fault::CutOnce => match range {
+        Fault::StallOnce
+            if range.is_none() && served.cut_done.fetch_add(1, Ordering::SeqCst) == 0 =>
+        {
+            head(&mut out, "200 OK", "application/octet-stream", blob.len())?;
+            out.write_all(&blob[..blob.len() / 2])?;
+            out.flush()?;
+            hang(stop);
+            Ok(())
+        }
+        Fault::CutOnce | Fault::StallOnce => match range {
             Some(from) => {
                 write!(
                     out,
@@ -236,7 +259,7 @@ fn serve(
             }
             Ok(())
         }
-        Fault::ManifestError => {
+        Fault::ManifestError | Fault::HangManifest => {
             head(&mut out, "200 OK", "application/octet-stream", blob.len())?;
             out.write_all(blob)
         }

@@ -214,3 +214,41 @@ fn a_daemon_killed_mid_pull_restarts_whole_and_the_pull_completes() {
         .collect();
     assert!(notes.is_empty(), "{notes:?}");
 }
+
+#[test]
+fn a_registry_that_goes_silent_is_given_up_on_and_the_download_resumes() {
+    let reg = FakeRegistry::start(&layers(), Fault::StallOnce);
+    let d = Daemon::start_with(&["--registry-stall-timeout", "2"]);
+    let r = d.post(&pull_path(&reg));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let statuses: Vec<String> = r
+        .json_lines()
+        .iter()
+        .filter_map(|l| l["status"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        statuses.iter().any(|s| s == "Retrying in 5 seconds"),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .any(|s| s.starts_with("Status: Downloaded newer image")),
+        "{statuses:?}"
+    );
+    let inspect = d.get(&format!("/v1.44/images/{}/json", reg.image())).json();
+    assert_eq!(inspect["Id"], reg.config);
+}
+
+#[test]
+fn a_registry_that_never_answers_fails_the_pull_in_time() {
+    let reg = FakeRegistry::start(&layers(), Fault::HangManifest);
+    let d = Daemon::start_with(&["--registry-stall-timeout", "2"]);
+    let r = d.post(&pull_path(&reg));
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(
+        r.message().contains("no answer within 2s"),
+        "{}",
+        r.message()
+    );
+}

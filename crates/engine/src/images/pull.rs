@@ -34,7 +34,12 @@ impl ImageService {
         server: &str,
         credentials: Credentials,
     ) -> Result<Option<String>, EngineError> {
-        let client = RegistryClient::new(Endpoint::registry(server), Some(credentials), false);
+        let client = RegistryClient::new(
+            Endpoint::registry(server),
+            Some(credentials),
+            false,
+            self.registry,
+        );
         Ok(client.login().await?)
     }
 }
@@ -47,7 +52,7 @@ impl ImageService {
         limit: usize,
         credentials: Option<Credentials>,
     ) -> Result<Vec<berth_distribution::search::SearchHit>, EngineError> {
-        Ok(berth_distribution::search::search(term, limit, credentials).await?)
+        Ok(berth_distribution::search::search(term, limit, credentials, self.registry).await?)
     }
 }
 
@@ -64,6 +69,6 @@ impl ImageService {
         ),
         EngineError,
     > {
-        Ok(berth_distribution::inspect(reference, credentials).await?)
+        Ok(berth_distribution::inspect(reference, credentials, self.registry).await?)
     }
 }
