@@ -67,6 +67,11 @@ impl Daemon {
             format!("berth-{}", env!("CARGO_PKG_VERSION")),
         )
         .with_registry_options(berth_distribution::RegistryOptions {
+            mirrors: config
+                .registry_mirrors
+                .iter()
+                .map(|m| crate::pull::mirror(m))
+                .collect::<Result<_, _>>()?,
             stall_timeout: std::time::Duration::from_secs(config.registry_stall_timeout),
             download_attempts: config.max_download_attempts,
             ..Default::default()

@@ -15,6 +15,10 @@ pub struct Config {
     /// Where images, containers and volumes live.
     #[arg(long, default_value = "/var/lib/berth")]
     pub data_root: PathBuf,
+    /// A registry serving Docker Hub's images, tried before Docker Hub (repeatable, in
+    /// order): `http://127.0.0.1:5000`, `https://mirror.example.com`.
+    #[arg(long = "registry-mirror", value_name = "URL")]
+    pub registry_mirrors: Vec<String>,
     /// Tries of each layer download before a pull fails (Docker's flag).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_download_attempts: u32,

@@ -49,6 +49,28 @@ pub fn platform(spec: &str) -> Result<Platform, ApiError> {
     })
 }
 
+/// A `--registry-mirror` as Docker accepts one: an http(s) URL of a host, with no path.
+pub fn mirror(url: &str) -> Result<String, String> {
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|e| format!("invalid mirror: {url:?}: {e}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        other => {
+            return Err(format!(
+                "invalid mirror: unsupported scheme {:?} in {url:?}",
+                other.unwrap_or("")
+            ))
+        }
+    }
+    if uri.authority().is_none() || !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(format!(
+            "invalid mirror: path, query, or fragment at end of the URI {url:?}"
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
 pub fn credentials(auth: AuthConfig) -> Credentials {
     if !auth.registrytoken.is_empty() {
         Credentials::RegistryToken(auth.registrytoken)
@@ -105,5 +127,15 @@ mod tests {
             ("linux", "arm64", Some("v8"))
         );
         assert!(platform("linux").is_err());
+        assert_eq!(
+            mirror("http://127.0.0.1:5000/").unwrap(),
+            "http://127.0.0.1:5000"
+        );
+        assert!(mirror("https://mirror.example.com").is_ok());
+        assert!(mirror("ftp://x")
+            .unwrap_err()
+            .contains("unsupported scheme"));
+        assert!(mirror("http://x/v2/").is_err());
+        assert!(mirror("mirror.example.com").is_err());
     }
 }

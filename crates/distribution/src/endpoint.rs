@@ -52,6 +52,29 @@ impl Endpoint {
         Endpoint::of(&format!("{domain}/"))
     }
 
+    /// Where a pull of `repo` may go, in order: for Docker Hub's images the `mirrors`
+    /// first (as Docker tries them), then the registry itself.
+    pub fn candidates(repo: &str, mirrors: &[String]) -> Vec<Endpoint> {
+        let own = Endpoint::of(repo);
+        if own.domain != "docker.io" {
+            return vec![own];
+        }
+        let mut out: Vec<Endpoint> = mirrors
+            .iter()
+            .map(|m| {
+                let base = m.trim_end_matches('/').to_string();
+                Endpoint {
+                    domain: own.domain.clone(),
+                    path: own.path.clone(),
+                    insecure: base.starts_with("http://"),
+                    base,
+                }
+            })
+            .collect();
+        out.push(own);
+        out
+    }
+
     /// A URL of this repository's API: `manifests/latest`, `blobs/sha256:…`.
     pub fn url(&self, rest: &str) -> String {
         format!("{}/v2/{}/{rest}", self.base, self.path)
@@ -108,6 +131,14 @@ mod tests {
         assert!(Endpoint::of("127.1.2.3/a").insecure);
         assert!(!Endpoint::of("registry.example.com:5000/a").insecure);
         assert!(!Endpoint::of("10.0.0.1:5000/a").insecure);
+        let mirrors = ["http://127.0.0.1:5001/".to_string()];
+        let hub = Endpoint::candidates("docker.io/library/busybox", &mirrors);
+        assert_eq!(
+            hub.iter().map(|e| e.base.as_str()).collect::<Vec<_>>(),
+            ["http://127.0.0.1:5001", "https://registry-1.docker.io"]
+        );
+        assert!(hub.iter().all(|e| e.path == "library/busybox"));
+        assert_eq!(Endpoint::candidates("127.0.0.1:5000/a", &mirrors).len(), 1);
         for (server, base) in [
             ("", "https://registry-1.docker.io"),
             (

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// The daemon's settings for every registry it talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryOptions {
     /// A connection not made within this is an error (Docker's dialer waits 30 s).
     pub connect_timeout: Duration,
@@ -12,6 +12,9 @@ pub struct RegistryOptions {
     pub stall_timeout: Duration,
     /// Tries of each layer download (Docker's `--max-download-attempts`, 5).
     pub download_attempts: u32,
+    /// Registries that serve Docker Hub's images (`--registry-mirror`), tried in order
+    /// before Docker Hub itself: base URLs such as `http://127.0.0.1:5000`.
+    pub mirrors: Vec<String>,
 }
 
 impl Default for RegistryOptions {
@@ -20,6 +23,7 @@ impl Default for RegistryOptions {
             connect_timeout: Duration::from_secs(30),
             stall_timeout: Duration::from_secs(30),
             download_attempts: 5,
+            mirrors: Vec::new(),
         }
     }
 }

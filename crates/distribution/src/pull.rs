@@ -94,19 +94,30 @@ pub async fn pull(
     };
     let reference = req.reference;
     let name = reference.to_string();
-    let endpoint = Endpoint::of(reference.repo());
-    let client = Arc::new(RegistryClient::new(
-        endpoint.clone(),
-        req.credentials,
-        false,
-        req.options,
-    ));
     let wanted = reference
         .digest()
         .or(reference.tag())
         .unwrap_or("latest")
         .to_string();
-    let top = client.manifest(&wanted, &name).await?;
+    // The first endpoint that has the manifest serves the whole pull; a mirror that fails in
+    // any way is passed over, as Docker passes over it.
+    let mut candidates = Endpoint::candidates(reference.repo(), &req.options.mirrors).into_iter();
+    let (endpoint, client, top) = loop {
+        let endpoint = candidates.next().expect("at least the registry itself");
+        let client = Arc::new(RegistryClient::new(
+            endpoint.clone(),
+            req.credentials.clone(),
+            false,
+            req.options.clone(),
+        ));
+        match client.manifest(&wanted, &name).await {
+            Ok(top) => break (endpoint, client, top),
+            Err(e) if candidates.len() > 0 => {
+                tracing::info!(mirror = %endpoint.base, error = %e, "mirror passed over");
+            }
+            Err(e) => return Err(e),
+        }
+    };
     tell(PullEvent::PullingFrom {
         path: endpoint.path.clone(),
         id: wanted.clone(),

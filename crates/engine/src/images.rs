@@ -91,7 +91,7 @@ impl ImageService {
     }
 
     pub fn registry_options(&self) -> berth_distribution::RegistryOptions {
-        self.registry
+        self.registry.clone()
     }
 
     pub fn store(&self) -> &Arc<ImageStore> {

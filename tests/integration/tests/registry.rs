@@ -512,3 +512,52 @@ fn search_reads_a_v1_index_and_filters_its_results() {
 fn percent_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
+
+#[test]
+fn docker_hub_images_come_from_the_mirrors_in_order() {
+    let reg = Registry::start();
+    let base = std::fs::read(busybox_tar()).unwrap();
+    let (manifest, config) = reg.push_image("library/busybox", "latest", &[base]);
+    // A mirror that is down comes first: it is passed over.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("http://127.0.0.1:{dead}");
+    let good = format!("http://{}/", reg.host());
+    let d = Daemon::start_with(&["--registry-mirror", &dead, "--registry-mirror", &good]);
+    let out = d.docker_ok(&["pull", "busybox"]);
+    assert!(
+        out.contains("latest: Pulling from library/busybox"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Status: Downloaded newer image for busybox:latest"),
+        "{out}"
+    );
+    let inspect = d.get("/v1.44/images/busybox/json").json();
+    assert_eq!(inspect["Id"], config);
+    assert_eq!(inspect["RepoTags"], serde_json::json!(["busybox:latest"]));
+    assert_eq!(
+        inspect["RepoDigests"],
+        serde_json::json!([format!("busybox@{manifest}")])
+    );
+    // Names of other registries never go to a mirror.
+    let r = d.post("/v1.44/images/create?fromImage=127.0.0.1:1/library/busybox&tag=latest");
+    assert_eq!(r.status, 500, "{}", r.text());
+    // A mirror that is no URL of a registry stops the daemon at start, as Docker's.
+    let mut bad = Daemon::start_with(&[]);
+    bad.stop();
+    let out = bad
+        .command()
+        .args(["--registry-mirror", "ftp://mirror.example.com"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid mirror: unsupported scheme"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

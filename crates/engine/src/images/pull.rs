@@ -38,7 +38,7 @@ impl ImageService {
             Endpoint::registry(server),
             Some(credentials),
             false,
-            self.registry,
+            self.registry.clone(),
         );
         Ok(client.login().await?)
     }
@@ -52,7 +52,10 @@ impl ImageService {
         limit: usize,
         credentials: Option<Credentials>,
     ) -> Result<Vec<berth_distribution::search::SearchHit>, EngineError> {
-        Ok(berth_distribution::search::search(term, limit, credentials, self.registry).await?)
+        Ok(
+            berth_distribution::search::search(term, limit, credentials, self.registry.clone())
+                .await?,
+        )
     }
 }
 
@@ -69,6 +72,6 @@ impl ImageService {
         ),
         EngineError,
     > {
-        Ok(berth_distribution::inspect(reference, credentials, self.registry).await?)
+        Ok(berth_distribution::inspect(reference, credentials, self.registry.clone()).await?)
     }
 }
