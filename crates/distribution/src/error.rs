@@ -36,6 +36,9 @@ pub enum DistributionError {
     /// The registry's own error (`code: message`).
     #[error("{0}")]
     Registry(String),
+    /// A download another pull shared with this one failed so.
+    #[error(transparent)]
+    Shared(std::sync::Arc<DistributionError>),
     /// The registry could not be reached or the connection broke.
     #[error("{context}: {source}")]
     Transport {
@@ -69,6 +72,7 @@ impl Classify for DistributionError {
             DistributionError::Unsupported(_) | DistributionError::Invalid(_) => {
                 ErrorKind::InvalidParameter
             }
+            DistributionError::Shared(e) => e.kind(),
             DistributionError::Status { .. }
             | DistributionError::Registry(_)
             | DistributionError::Transport { .. } => ErrorKind::Internal,

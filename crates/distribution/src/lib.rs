@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod options;
 pub mod pull;
 pub mod search;
+pub mod transfers;
 
 pub use client::RegistryClient;
 pub use endpoint::Endpoint;
@@ -19,3 +20,4 @@ pub use error::DistributionError;
 pub use manifest::{Descriptor, Manifest, Platform};
 pub use options::RegistryOptions;
 pub use pull::{inspect, pull, LayerStep, PullEvent, PullRequest, Pulled};
+pub use transfers::Transfers;

@@ -39,7 +39,7 @@ pub enum LayerStep {
     AlreadyExists,
     PullingFsLayer,
     Waiting,
-    /// A download's progress, after each piece read.
+    /// A download's progress: every 32 KiB, and at its end.
     Downloading {
         current: u64,
         total: u64,
@@ -86,6 +86,7 @@ fn store_err(e: berth_image::ImageError) -> DistributionError {
 
 pub async fn pull(
     store: Arc<ImageStore>,
+    transfers: Arc<crate::Transfers>,
     req: PullRequest,
     events: mpsc::UnboundedSender<PullEvent>,
 ) -> Result<Pulled, DistributionError> {
@@ -177,35 +178,62 @@ pub async fn pull(
             step,
         });
     }
-    // Downloads run ahead; unpacking follows in order.
+    // Downloads run ahead (shared with other pulls of the same blobs); unpacking follows
+    // in order.
     let slots = Arc::new(Semaphore::new(CONCURRENT_DOWNLOADS));
     let mut downloads = Vec::new();
     for &i in &missing {
         let (client, store, slots, events) =
             (client.clone(), store.clone(), slots.clone(), events.clone());
         let layer = layers[i].clone();
+        let (mut transfer, _) = transfers.join(&layers[i].digest, move |steps| {
+            Box::pin(async move {
+                let report = |step| {
+                    let _ = steps.send(step);
+                };
+                let _slot = match slots.clone().try_acquire_owned() {
+                    Ok(slot) => slot,
+                    Err(_) => {
+                        report(LayerStep::Waiting);
+                        slots.acquire_owned().await.expect("never closed")
+                    }
+                };
+                download(&client, &store, &layer.digest, layer.size, &report).await
+            })
+        });
+        let id = short(&layers[i].digest);
         downloads.push(tokio::spawn(async move {
-            let id = short(&layer.digest);
             let tell = |step| {
                 let _ = events.send(PullEvent::Layer {
                     id: id.clone(),
                     step,
                 });
             };
-            let _slot = match slots.clone().try_acquire_owned() {
-                Ok(slot) => slot,
-                Err(_) => {
-                    tell(LayerStep::Waiting);
-                    slots.acquire_owned().await.expect("never closed")
+            // This pull's view of the download, whoever started it.
+            let mut following = true;
+            let outcome = loop {
+                tokio::select! {
+                    biased;
+                    step = transfer.steps.recv(), if following => match step {
+                        Ok(step) => tell(step),
+                        // Fallen behind: the steps missed were counts, soon bettered.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => following = false,
+                    },
+                    outcome = &mut transfer.done => break outcome,
                 }
             };
-            let blob = download(&client, &store, &layer.digest, layer.size, &tell).await?;
+            // Steps told just before the end.
+            while let Ok(step) = transfer.steps.try_recv() {
+                tell(step);
+            }
+            let blob = outcome.map_err(DistributionError::Shared)?;
             tell(LayerStep::DownloadComplete);
-            Ok::<VerifiedBlob, DistributionError>(blob)
+            Ok::<Arc<VerifiedBlob>, DistributionError>(blob)
         }));
     }
     // Dropped on an error: the downloads still running stop with it.
-    struct AbortOnDrop(Vec<tokio::task::JoinHandle<Result<VerifiedBlob, DistributionError>>>);
+    struct AbortOnDrop(Vec<tokio::task::JoinHandle<Result<Arc<VerifiedBlob>, DistributionError>>>);
     impl Drop for AbortOnDrop {
         fn drop(&mut self) {
             for d in &self.0 {
@@ -300,6 +328,7 @@ async fn download(
         Ok::<_, DistributionError>(writer)
     });
     let mut current = 0u64;
+    let mut told = 0u64;
     let mut attempt = 1;
     let fetched: Result<(), DistributionError> = loop {
         let result = async {
@@ -330,10 +359,14 @@ async fn download(
                             "the layer writer stopped".into(),
                         ));
                     }
-                    tell(LayerStep::Downloading {
-                        current,
-                        total: size,
-                    });
+                    // Every 32 KiB and the last: enough for Docker's own rule downstream.
+                    if current - told >= 32 * 1024 || current == size {
+                        told = current;
+                        tell(LayerStep::Downloading {
+                            current,
+                            total: size,
+                        });
+                    }
                 }
             }
             Ok(())

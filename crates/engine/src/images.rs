@@ -66,6 +66,8 @@ pub struct ImageService {
     staging: PathBuf,
     engine_version: String,
     registry: berth_distribution::RegistryOptions,
+    /// Layer downloads under way, shared by the pulls that want the same blob.
+    transfers: Arc<berth_distribution::Transfers>,
 }
 
 impl ImageService {
@@ -81,6 +83,7 @@ impl ImageService {
             staging,
             engine_version,
             registry: Default::default(),
+            transfers: Default::default(),
         }
     }
 

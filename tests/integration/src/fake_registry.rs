@@ -36,6 +36,8 @@ pub struct FakeRegistry {
     pub digest: String,
     /// The config's digest: the image's ID once pulled.
     pub config: String,
+    /// The digest of the layer the fault is about (the last one).
+    pub layer: String,
     /// Every request line served, with its `Range` header if any.
     pub requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
@@ -94,6 +96,7 @@ impl FakeRegistry {
             fault,
             cut_done: AtomicUsize::new(0),
         });
+        let layer = served.faulty.clone();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -120,6 +123,7 @@ impl FakeRegistry {
             port,
             digest,
             config: config_digest,
+            layer,
             requests,
             stop,
             thread: Some(thread),

@@ -252,3 +252,40 @@ fn a_registry_that_never_answers_fails_the_pull_in_time() {
         r.message()
     );
 }
+
+#[test]
+fn pulls_at_once_share_each_download() {
+    let reg = FakeRegistry::start(&layers(), Fault::Slow);
+    let d = Daemon::start();
+    let path = pull_path(&reg);
+    let pulls: Vec<_> = (0..3)
+        .map(|_| {
+            let (socket, path) = (d.socket.clone(), path.clone());
+            std::thread::spawn(move || berth_tests::bench::request(&socket, "POST", &path, b""))
+        })
+        .collect();
+    for p in pulls {
+        let (status, body) = p.join().unwrap();
+        let text = String::from_utf8_lossy(&body).to_string();
+        assert_eq!(status, 200, "{text}");
+        // Each pull saw the layer downloaded, or found it made by another.
+        let short = &reg.layer["sha256:".len().."sha256:".len() + 12];
+        assert!(
+            text.contains(&format!("\"id\":\"{short}\"")) && text.contains("Status: "),
+            "{text}"
+        );
+    }
+    let slow_fetches = reg
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.ends_with(&reg.layer))
+        .count();
+    assert_eq!(
+        slow_fetches, 1,
+        "the slow layer was fetched once for three pulls"
+    );
+    let inspect = d.get(&format!("/v1.44/images/{}/json", reg.image())).json();
+    assert_eq!(inspect["Id"], reg.config);
+}

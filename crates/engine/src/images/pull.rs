@@ -16,7 +16,9 @@ impl ImageService {
     ) -> Result<Pulled, EngineError> {
         let shown = req.reference.to_string();
         let name = req.reference.familiar_repo().to_string();
-        let pulled = berth_distribution::pull(self.store.clone(), req, events).await?;
+        let pulled =
+            berth_distribution::pull(self.store.clone(), self.transfers.clone(), req, events)
+                .await?;
         // Docker names a pull event by the reference, not the image ID.
         let mut attrs = std::collections::BTreeMap::from([("name".to_string(), name)]);
         attrs.extend(pulled.image.config.labels());
