@@ -57,52 +57,29 @@ pub async fn search(
         .append_pair("q", &words)
         .append_pair("n", &limit.to_string())
         .finish();
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(default)]
+        results: Vec<SearchHit>,
+    }
     let url = format!("{base}/v1/search?{query}");
-    let resp = client.send(Method::GET, &url, &[]).await?;
-    if resp.status().is_success() {
-        #[derive(serde::Deserialize)]
-        struct Answer {
-            #[serde(default)]
-            results: Vec<SearchHit>,
-        }
-        let body = client
-            .read_small(resp, 16 << 20, format!("read {url}"))
-            .await?;
-        let answer: Answer = serde_json::from_slice(&body)
-            .map_err(|e| DistributionError::Invalid(format!("invalid search answer: {e}")))?;
+    if let Some(answer) = fetch_json::<Answer>(&client, &url).await? {
         return Ok(answer.results.into_iter().take(limit).collect());
     }
-    if resp.status() != StatusCode::NOT_FOUND {
-        return Err(DistributionError::Status {
-            url,
-            status: resp.status().to_string(),
-        });
-    }
     // No v1 search: the catalog's names that hold the words.
-    let url = format!("{base}/v2/_catalog?n=1000");
-    let resp = client
-        .send(
-            Method::GET,
-            &url,
-            &[(header::ACCEPT, "application/json".to_string())],
-        )
-        .await?;
-    if !resp.status().is_success() {
-        return Err(DistributionError::Status {
-            url,
-            status: resp.status().to_string(),
-        });
-    }
     #[derive(serde::Deserialize)]
     struct Catalog {
         #[serde(default)]
         repositories: Vec<String>,
     }
-    let body = client
-        .read_small(resp, 16 << 20, format!("read {url}"))
-        .await?;
-    let catalog: Catalog = serde_json::from_slice(&body)
-        .map_err(|e| DistributionError::Invalid(format!("invalid catalog: {e}")))?;
+    let url = format!("{base}/v2/_catalog?n=1000");
+    let catalog: Catalog =
+        fetch_json(&client, &url)
+            .await?
+            .ok_or_else(|| DistributionError::Status {
+                url,
+                status: StatusCode::NOT_FOUND.to_string(),
+            })?;
     Ok(catalog
         .repositories
         .into_iter()
@@ -116,6 +93,30 @@ pub async fn search(
             is_automated: false,
         })
         .collect())
+}
+
+/// `url`'s JSON answer; `None` for a 404 (the registry has no such API).
+async fn fetch_json<T: serde::de::DeserializeOwned>(
+    client: &RegistryClient,
+    url: &str,
+) -> Result<Option<T>, DistributionError> {
+    let accept = [(header::ACCEPT, "application/json".to_string())];
+    let resp = client.send(Method::GET, url, &accept).await?;
+    match resp.status() {
+        StatusCode::NOT_FOUND => Ok(None),
+        s if s.is_success() => {
+            let body = client
+                .read_small(resp, 16 << 20, format!("read {url}"))
+                .await?;
+            serde_json::from_slice(&body)
+                .map(Some)
+                .map_err(|e| DistributionError::Invalid(format!("invalid answer from {url}: {e}")))
+        }
+        s => Err(DistributionError::Status {
+            url: url.to_string(),
+            status: s.to_string(),
+        }),
+    }
 }
 
 #[cfg(test)]

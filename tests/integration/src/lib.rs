@@ -138,6 +138,14 @@ impl Response {
             .map(|v| v.unwrap())
             .collect()
     }
+
+    /// The `status` of each line of a progress stream (pull, import, build), in order.
+    pub fn statuses(&self) -> Vec<String> {
+        self.json_lines()
+            .iter()
+            .filter_map(|l| l["status"].as_str().map(str::to_string))
+            .collect()
+    }
 }
 
 /// A running berthd with its own socket, data root and exec root.

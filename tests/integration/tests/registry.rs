@@ -59,16 +59,15 @@ fn docker_pull_streams_docker_progress_and_the_image_runs() {
         reg.host()
     ));
     assert_eq!(r.status, 200, "{}", r.text());
-    let lines = r.json_lines();
-    let statuses: Vec<&str> = lines.iter().filter_map(|l| l["status"].as_str()).collect();
+    let statuses = r.statuses();
     assert_eq!(
-        statuses.iter().filter(|s| **s == "Already exists").count(),
+        statuses.iter().filter(|s| *s == "Already exists").count(),
         2,
         "{statuses:?}"
     );
     assert_eq!(
         statuses.last(),
-        Some(&format!("Status: Image is up to date for {name}").as_str())
+        Some(&format!("Status: Image is up to date for {name}"))
     );
     // The pull events name the reference, as Docker's do.
     let pulls = d.past_events("pull");

@@ -72,12 +72,17 @@ fn a_download_cut_short_resumes_where_it_stopped() {
     let d = Daemon::start();
     let r = d.post(&pull_path(&reg));
     assert_eq!(r.status, 200, "{}", r.text());
-    let lines = r.json_lines();
-    let statuses: Vec<&str> = lines.iter().filter_map(|l| l["status"].as_str()).collect();
-    assert!(statuses.contains(&"Retrying in 5 seconds"), "{statuses:?}");
+    let statuses = r.statuses();
+    assert!(
+        statuses.iter().any(|s| s == "Retrying in 5 seconds"),
+        "{statuses:?}"
+    );
     assert_eq!(
-        statuses.last().copied(),
-        Some(format!("Status: Downloaded newer image for {}", reg.image()).as_str())
+        statuses.last(),
+        Some(&format!(
+            "Status: Downloaded newer image for {}",
+            reg.image()
+        ))
     );
     // The second request asked for the rest only.
     let requests = reg.requests.lock().unwrap().clone();
@@ -187,11 +192,7 @@ fn a_daemon_killed_mid_pull_restarts_whole_and_the_pull_completes() {
     // The same pull completes, reusing it.
     let r = d.post(&pull_path(&reg));
     assert_eq!(r.status, 200, "{}", r.text());
-    let statuses: Vec<String> = r
-        .json_lines()
-        .iter()
-        .filter_map(|l| l["status"].as_str().map(str::to_string))
-        .collect();
+    let statuses = r.statuses();
     assert_eq!(
         statuses.iter().filter(|s| *s == "Already exists").count(),
         1,
@@ -221,11 +222,7 @@ fn a_registry_that_goes_silent_is_given_up_on_and_the_download_resumes() {
     let d = Daemon::start_with(&["--registry-stall-timeout", "2"]);
     let r = d.post(&pull_path(&reg));
     assert_eq!(r.status, 200, "{}", r.text());
-    let statuses: Vec<String> = r
-        .json_lines()
-        .iter()
-        .filter_map(|l| l["status"].as_str().map(str::to_string))
-        .collect();
+    let statuses = r.statuses();
     assert!(
         statuses.iter().any(|s| s == "Retrying in 5 seconds"),
         "{statuses:?}"
