@@ -164,11 +164,13 @@ fn follow_log(
     watch: &mut Option<LogWrites>,
 ) {
     let opts = &wanted.opts;
-    let mut lines: Vec<LogLine> = logfile::read_until(path, now.as_ref().map(|(f, len)| (f, *len)))
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|e| wanted.line(e))
-        .collect();
+    // No file when asked: nothing was written yet, and all of it comes by following (read
+    // here too, a line written since would come twice).
+    let written = match &now {
+        Some((file, len)) => logfile::read_until(path, Some((file, *len))).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut lines: Vec<LogLine> = written.into_iter().filter_map(|e| wanted.line(e)).collect();
     if let Some(n) = opts.tail {
         let skip = lines.len().saturating_sub(n);
         lines.drain(..skip);
