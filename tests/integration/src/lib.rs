@@ -9,6 +9,7 @@ pub mod audit;
 pub mod bench;
 pub mod fake_registry;
 pub mod registry;
+pub mod token_server;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

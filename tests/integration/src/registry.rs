@@ -15,6 +15,8 @@ pub struct Registry {
     pub port: u16,
     /// `user:password` when the registry asks for Basic auth.
     basic: Option<(String, String)>,
+    /// The token server of a registry that asks for Bearer tokens.
+    pub token: Option<crate::token_server::TokenServer>,
     pub dir: tempfile::TempDir,
 }
 
@@ -73,15 +75,24 @@ pub fn host_arch() -> &'static str {
 impl Registry {
     /// An open registry.
     pub fn start() -> Registry {
-        Self::start_with(None)
+        Self::start_with(None, None)
     }
 
     /// A registry that asks for `user`:`password` (htpasswd, bcrypt).
     pub fn with_basic_auth(user: &str, password: &str) -> Registry {
-        Self::start_with(Some((user.to_string(), password.to_string())))
+        Self::start_with(Some((user.to_string(), password.to_string())), None)
     }
 
-    fn start_with(basic: Option<(String, String)>) -> Registry {
+    /// A registry that asks for Bearer tokens from a token server that knows `user`.
+    pub fn with_token_auth(user: &str, password: &str) -> Registry {
+        let server = crate::token_server::TokenServer::start(user, password);
+        Self::start_with(None, Some(server))
+    }
+
+    fn start_with(
+        basic: Option<(String, String)>,
+        token: Option<crate::token_server::TokenServer>,
+    ) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -101,7 +112,10 @@ impl Registry {
                     dir.path().join("htpasswd").display()
                 )
             }
-            None => String::new(),
+            None => token
+                .as_ref()
+                .map(|t| t.registry_config())
+                .unwrap_or_default(),
         };
         let config = format!(
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
@@ -120,6 +134,7 @@ impl Registry {
             child,
             port,
             basic,
+            token,
             dir,
         };
         crate::audit::eventually("the registry listens", Duration::from_secs(20), || {
@@ -160,6 +175,22 @@ impl Registry {
             head.push_str(&format!(
                 "Authorization: Basic {}\r\n",
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            ));
+        }
+        if let Some(t) = &self.token {
+            // The test's own requests carry a token for the repository they name.
+            let repo = path
+                .trim_start_matches("/v2/")
+                .split(['?'])
+                .next()
+                .unwrap_or("");
+            let repo = ["/blobs/", "/manifests/"]
+                .iter()
+                .find_map(|m| repo.split_once(m).map(|(r, _)| r))
+                .unwrap_or(repo);
+            head.push_str(&format!(
+                "Authorization: Bearer {}\r\n",
+                t.admin_token(repo)
             ));
         }
         for (name, value) in headers {

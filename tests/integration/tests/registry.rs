@@ -560,3 +560,66 @@ fn docker_hub_images_come_from_the_mirrors_in_order() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_registry_with_token_auth_is_pulled_with_tokens_and_identity_tokens() {
+    let reg = Registry::with_token_auth("berth", "s3cret");
+    let base = std::fs::read(busybox_tar()).unwrap();
+    reg.push_image("tok/busybox", "1", &[base]);
+    let d = Daemon::start();
+    let host = reg.host();
+    let name = format!("{host}/tok/busybox:1");
+    let path = format!("/v1.44/images/create?fromImage={host}/tok/busybox&tag=1");
+    // Anonymous: the token grants nothing, the registry refuses.
+    let r = d.post(&path);
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert!(
+        r.message().contains("pull access denied"),
+        "{}",
+        r.message()
+    );
+    // Login: the token server's refresh token comes back as the identity token.
+    let r = d.post_json(
+        "/v1.44/auth",
+        serde_json::json!({"username": "berth", "password": "s3cret", "serveraddress": host})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["IdentityToken"], "refresh-berth");
+    let r = d.post_json(
+        "/v1.44/auth",
+        serde_json::json!({"username": "berth", "password": "nope", "serveraddress": host})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+    // The CLI keeps the identity token and pulls with it (the refresh-token grant).
+    let mut login = d.docker_cmd(&["login", "-u", "berth", "--password-stdin", &host]);
+    login
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    d.docker_ok(&["pull", &name]);
+    assert_eq!(d.docker_ok(&["run", "--rm", &name, "echo", "tok"]), "tok\n");
+    let asked = reg.token.as_ref().unwrap().requests.lock().unwrap().clone();
+    assert!(asked.iter().any(|r| r.starts_with("POST")), "{asked:?}");
+    assert!(
+        asked
+            .iter()
+            .any(|r| r.contains("scope=repository%3Atok%2Fbusybox%3Apull")),
+        "{asked:?}"
+    );
+    assert!(!d.log().contains("s3cret") && !d.log().contains("refresh-berth"));
+}
