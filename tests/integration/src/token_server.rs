@@ -194,7 +194,7 @@ fn serve(
         let lower = h.to_ascii_lowercase();
         if lower.starts_with("authorization: basic ") {
             basic = base64::engine::general_purpose::STANDARD
-                .decode(h.trim()["authorization: basic ".len()..].as_bytes())
+                .decode(&h.trim().as_bytes()["authorization: basic ".len()..])
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok());
         }
@@ -217,15 +217,10 @@ fn serve(
     let pairs: Vec<(String, String)> = form_pairs(&query);
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let refresh = format!("refresh-{}", signer.user);
-    let who = if basic.as_deref() == Some(&format!("{}:{}", signer.user, signer.password)) {
-        Some(signer.user.clone())
-    } else if get("grant_type").as_deref() == Some("refresh_token")
-        && get("refresh_token").as_deref() == Some(&refresh)
-    {
-        Some(signer.user.clone())
-    } else {
-        None
-    };
+    let password_ok = basic.as_deref() == Some(&format!("{}:{}", signer.user, signer.password));
+    let refresh_ok = get("grant_type").as_deref() == Some("refresh_token")
+        && get("refresh_token").as_deref() == Some(&refresh);
+    let who = (password_ok || refresh_ok).then(|| signer.user.clone());
     let mut out = conn;
     if basic.is_some() && who.is_none() {
         let msg = r#"{"details":"incorrect username or password"}"#;
