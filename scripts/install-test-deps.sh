@@ -16,6 +16,8 @@ command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v curl >/dev/null || need+=(curl)
 # The registry the pull and push tests start on loopback (distribution 2.8).
 command -v docker-registry >/dev/null || need+=(docker-registry)
+# The tests' token server signs its JWTs with the openssl program.
+command -v openssl >/dev/null || need+=(openssl)
 # Networking: berthd programs NAT rules with iptables-restore; tests use ip, nc and ab.
 command -v iptables-restore >/dev/null || need+=(iptables)
 command -v ip >/dev/null || need+=(iproute2)
