@@ -4,11 +4,12 @@
 //! speaks only the few requests a pull makes, one per connection.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::loopback::LoopbackServer;
 use crate::registry::{host_arch, sha256};
 
 /// How the image's last layer (or its manifest) is served.
@@ -40,8 +41,7 @@ pub struct FakeRegistry {
     pub layer: String,
     /// Every request line served, with its `Range` header if any.
     pub requests: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: LoopbackServer,
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -97,36 +97,20 @@ impl FakeRegistry {
             cut_done: AtomicUsize::new(0),
         });
         let layer = served.faulty.clone();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let thread = {
-            let (stop, requests) = (stop.clone(), requests.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match listener.accept() {
-                        Ok((conn, _)) => {
-                            let (served, requests, stop) =
-                                (served.clone(), requests.clone(), stop.clone());
-                            std::thread::spawn(move || {
-                                let _ = serve(conn, &served, &requests, &stop);
-                            });
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                    }
-                }
+        let server = {
+            let requests = requests.clone();
+            LoopbackServer::start(move |conn, stop| {
+                let _ = serve(conn, &served, &requests, stop);
             })
         };
         FakeRegistry {
-            port,
+            port: server.port,
             digest,
             config: config_digest,
             layer,
             requests,
-            stop,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -136,23 +120,12 @@ impl FakeRegistry {
     }
 }
 
-impl Drop for FakeRegistry {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 fn serve(
     conn: TcpStream,
     served: &Served,
     requests: &Mutex<Vec<String>>,
     stop: &AtomicBool,
 ) -> std::io::Result<()> {
-    conn.set_nonblocking(false)?;
-    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;

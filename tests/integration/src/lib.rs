@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod bench;
 pub mod fake_registry;
+pub mod loopback;
 pub mod registry;
 pub mod token_server;
 

@@ -5,13 +5,12 @@
 //! `openssl` program.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use base64::Engine as _;
+
+use crate::loopback::LoopbackServer;
 
 pub const SERVICE: &str = "berth-test-registry";
 pub const ISSUER: &str = "berth-test-issuer";
@@ -22,8 +21,7 @@ pub struct TokenServer {
     signer: Arc<Signer>,
     /// Every request line served.
     pub requests: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: LoopbackServer,
 }
 
 struct Signer {
@@ -120,31 +118,19 @@ impl TokenServer {
             user: user.to_string(),
             password: password.to_string(),
         });
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let thread = {
-            let (stop, requests, signer) = (stop.clone(), requests.clone(), signer.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match listener.accept() {
-                        Ok((conn, _)) => {
-                            let _ = serve(conn, &signer, &requests);
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                    }
-                }
+        let server = {
+            let (requests, signer) = (requests.clone(), signer.clone());
+            LoopbackServer::start(move |conn, _| {
+                let _ = serve(conn, &signer, &requests);
             })
         };
         TokenServer {
-            port,
+            port: server.port,
             dir,
             signer,
             requests,
-            stop,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -166,22 +152,11 @@ impl TokenServer {
     }
 }
 
-impl Drop for TokenServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 fn serve(
     conn: std::net::TcpStream,
     signer: &Signer,
     requests: &Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
-    conn.set_nonblocking(false)?;
-    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;

@@ -15,6 +15,30 @@ fn registry_with_busybox() -> (Registry, String, String, String) {
     (reg, name, manifest, config)
 }
 
+/// `docker login -u USER --password-stdin HOST`; what it printed, or a panic with its error.
+fn cli_login(d: &Daemon, host: &str, user: &str, password: &str) -> String {
+    use std::io::Write;
+    let mut login = d.docker_cmd(&["login", "-u", user, "--password-stdin", host]);
+    login
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The statuses the stream gave layer `id`, in order, repeats folded.
 fn steps_of(lines: &[serde_json::Value], id: &str) -> Vec<String> {
     let mut steps: Vec<String> = Vec::new();
@@ -372,23 +396,8 @@ fn docker_login_checks_the_credentials_and_the_pull_uses_them() {
     let r = d.post_json("/v1.18/auth", body("s3cret").as_bytes());
     assert_eq!(r.json(), serde_json::json!({"Status": "Login Succeeded"}));
     // The CLI: login, then a pull that sends what it stored.
-    let mut login = d.docker_cmd(&["login", "-u", "berth", "--password-stdin", &host]);
-    login
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = login.spawn().unwrap();
-    {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Login Succeeded"));
+    let said = cli_login(&d, &host, "berth", "s3cret");
+    assert!(said.contains("Login Succeeded"), "{said}");
     let name = format!("{host}/private/busybox:1");
     d.docker_ok(&["pull", &name]);
     assert_eq!(d.docker_ok(&["run", "--rm", &name, "echo", "in"]), "in\n");
@@ -434,54 +443,45 @@ fn search_lists_a_registrys_catalog_without_v1_search() {
 }
 
 /// A Docker Hub-style v1 search index: two results for any query.
-fn v1_search_server() -> (u16, std::thread::JoinHandle<()>) {
+fn v1_search_server() -> berth_tests::loopback::LoopbackServer {
     use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let thread = std::thread::spawn(move || {
-        // The daemon's one request per search of the test, then done.
-        for _ in 0..4 {
-            let Ok((conn, _)) = listener.accept() else {
-                return;
-            };
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
-                    break;
-                }
+    berth_tests::loopback::LoopbackServer::start(|mut conn, _| {
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
+                break;
             }
-            let query = line
-                .split("q=")
-                .nth(1)
-                .and_then(|q| q.split('&').next())
-                .unwrap_or("");
-            let body = serde_json::json!({
-                "num_results": 2, "query": query,
-                "results": [
-                    {"name": format!("library/{query}"), "description": "the official one",
-                     "star_count": 10, "is_official": true, "is_automated": false},
-                    {"name": format!("someone/{query}"), "description": "",
-                     "star_count": 1, "is_official": false, "is_trusted": true},
-                ],
-            })
-            .to_string();
-            let mut conn = conn;
-            let _ = write!(
-                conn,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
         }
-    });
-    (port, thread)
+        let query = line
+            .split("q=")
+            .nth(1)
+            .and_then(|q| q.split('&').next())
+            .unwrap_or("");
+        let body = serde_json::json!({
+            "num_results": 2, "query": query,
+            "results": [
+                {"name": format!("library/{query}"), "description": "the official one",
+                 "star_count": 10, "is_official": true, "is_automated": false},
+                {"name": format!("someone/{query}"), "description": "",
+                 "star_count": 1, "is_official": false, "is_trusted": true},
+            ],
+        })
+        .to_string();
+        let _ = write!(
+            conn,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    })
 }
 
 #[test]
 fn search_reads_a_v1_index_and_filters_its_results() {
-    let (port, server) = v1_search_server();
+    let server = v1_search_server();
+    let port = server.port;
     let d = Daemon::start();
     let term = format!("127.0.0.1:{port}/redis");
     let out = d.docker_ok(&["search", &term]);
@@ -505,7 +505,6 @@ fn search_reads_a_v1_index_and_filters_its_results() {
     assert_eq!(names(r#"{"is-official":["true"]}"#), ["library/redis"]);
     assert_eq!(names(r#"{"is-automated":["true"]}"#), ["someone/redis"]);
     assert_eq!(names(r#"{"stars":["5"]}"#), ["library/redis"]);
-    server.join().unwrap();
 }
 
 fn percent_encode(s: &str) -> String {
@@ -595,22 +594,7 @@ fn a_registry_with_token_auth_is_pulled_with_tokens_and_identity_tokens() {
     );
     assert_eq!(r.status, 401, "{}", r.text());
     // The CLI keeps the identity token and pulls with it (the refresh-token grant).
-    let mut login = d.docker_cmd(&["login", "-u", "berth", "--password-stdin", &host]);
-    login
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = login.spawn().unwrap();
-    {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cli_login(&d, &host, "berth", "s3cret");
     d.docker_ok(&["pull", &name]);
     assert_eq!(d.docker_ok(&["run", "--rm", &name, "echo", "tok"]), "tok\n");
     let asked = reg.token.as_ref().unwrap().requests.lock().unwrap().clone();
