@@ -75,6 +75,11 @@ impl Endpoint {
         out
     }
 
+    /// The repository's full name as the image store spells it (`127.0.0.1:5000/app`).
+    pub fn repository(&self) -> String {
+        format!("{}/{}", self.domain, self.path)
+    }
+
     /// A URL of this repository's API: `manifests/latest`, `blobs/sha256:…`.
     pub fn url(&self, rest: &str) -> String {
         format!("{}/v2/{}/{rest}", self.base, self.path)

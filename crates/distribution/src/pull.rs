@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 
 use berth_image::{
-    chain_id, Digest, Image, ImageConfig, ImageStore, PendingLayers, Reference, VerifiedBlob,
+    chain_id, Digest, HeldBlob, Image, ImageConfig, ImageStore, LayerBlob, PendingLayers, Reference,
 };
 use http_body_util::BodyExt;
 use tokio::sync::{mpsc, Semaphore};
@@ -123,6 +123,7 @@ pub async fn pull(
         path: endpoint.path.clone(),
         id: wanted.clone(),
     });
+    let mut platform_manifest = None;
     let (config, layers) = match Manifest::parse(&top.media_type, &top.body, &name)? {
         Manifest::Image { config, layers } => (config, layers),
         Manifest::Index { manifests } => {
@@ -134,7 +135,9 @@ pub async fn pull(
                 })
             })?;
             let fetched = client.manifest(&one.digest, &name).await?;
-            match Manifest::parse(&fetched.media_type, &fetched.body, &name)? {
+            let parsed = Manifest::parse(&fetched.media_type, &fetched.body, &name)?;
+            platform_manifest = Some(fetched);
+            match parsed {
                 Manifest::Image { config, layers } => (config, layers),
                 Manifest::Index { .. } => {
                     return Err(DistributionError::Unsupported(format!(
@@ -229,11 +232,11 @@ pub async fn pull(
             }
             let blob = outcome.map_err(DistributionError::Shared)?;
             tell(LayerStep::DownloadComplete);
-            Ok::<Arc<VerifiedBlob>, DistributionError>(blob)
+            Ok::<Arc<HeldBlob>, DistributionError>(blob)
         }));
     }
     // Dropped on an error: the downloads still running stop with it.
-    struct AbortOnDrop(Vec<tokio::task::JoinHandle<Result<Arc<VerifiedBlob>, DistributionError>>>);
+    struct AbortOnDrop(Vec<tokio::task::JoinHandle<Result<Arc<HeldBlob>, DistributionError>>>);
     impl Drop for AbortOnDrop {
         fn drop(&mut self) {
             for d in &self.0 {
@@ -251,8 +254,19 @@ pub async fn pull(
         let parent = i.checked_sub(1).map(|p| chains[p]);
         let expected = diff_ids[i];
         let events = events.clone();
+        let kept = LayerBlob {
+            digest: blob.digest,
+            diff_id: expected,
+            media_type: layers[i].media_type.clone(),
+            size: blob.size,
+            repositories: [endpoint.repository()].into(),
+        };
+        let store = store.clone();
         session = tokio::task::spawn_blocking(move || {
-            unpack(&mut session, &blob, parent, expected, &id, &events)?;
+            session.hold_blob(&blob);
+            unpack(&store, &mut session, &blob, parent, expected, &id, &events)?;
+            // The compressed blob stays, noted as the layer's: what a push sends back.
+            store.record_layer_blob(kept);
             Ok::<_, DistributionError>(session)
         })
         .await
@@ -265,8 +279,17 @@ pub async fn pull(
     // The digest the reference resolved to is recorded too (`RepoDigests`), as Docker does.
     let by_digest =
         Reference::parse(&format!("{}@{}", reference.repo(), top.digest)).map_err(store_err)?;
+    let platform_manifest = platform_manifest.map(|m| (m.body, m.media_type));
+    let top_manifest = (top.body.clone(), top.media_type.clone());
+    let store_here = store.clone();
     let (image, session) = tokio::task::spawn_blocking(move || {
         let image = session.register(&config_bytes).map_err(store_err)?;
+        // The manifests as the registry sent them stay with the image.
+        for (body, media_type) in std::iter::once(top_manifest).chain(platform_manifest) {
+            store_here
+                .keep_manifest(&body, &media_type, &image.id)
+                .map_err(store_err)?;
+        }
         let mut names = vec![reference.clone()];
         if by_digest != reference {
             names.push(by_digest);
@@ -308,11 +331,11 @@ async fn fetch_small(
 /// seconds as Docker waits.
 async fn download(
     client: &RegistryClient,
-    store: &ImageStore,
+    store: &Arc<ImageStore>,
     digest: &str,
     size: u64,
     tell: &(dyn Fn(LayerStep) + Sync),
-) -> Result<VerifiedBlob, DistributionError> {
+) -> Result<HeldBlob, DistributionError> {
     let expected = Digest::parse(digest)
         .ok_or_else(|| DistributionError::Invalid(format!("invalid digest {digest}")))?;
     let writer = store.blob_writer().map_err(store_err)?;
@@ -399,7 +422,8 @@ async fn download(
         .map_err(|e| DistributionError::Invalid(format!("the layer writer stopped: {e}")))??;
     fetched?;
     tell(LayerStep::VerifyingChecksum);
-    tokio::task::spawn_blocking(move || writer.into_verified(&expected))
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.commit_blob(writer, &expected))
         .await
         .map_err(|e| DistributionError::Invalid(format!("verifying stopped: {e}")))?
         .map_err(|e| {
@@ -412,8 +436,9 @@ async fn download(
 
 /// Unpacks a downloaded layer on `parent`, telling the compressed bytes read as it goes.
 fn unpack(
+    store: &ImageStore,
     session: &mut PendingLayers<Arc<ImageStore>>,
-    blob: &VerifiedBlob,
+    blob: &HeldBlob,
     parent: Option<Digest>,
     expected: Digest,
     id: &str,
@@ -440,9 +465,7 @@ fn unpack(
             Ok(n)
         }
     }
-    let file = blob
-        .open()
-        .map_err(|e| DistributionError::transport("open the layer", e))?;
+    let file = store.open_blob(&blob.digest).map_err(store_err)?;
     let counted = Counted {
         inner: file,
         read: 0,
@@ -453,7 +476,7 @@ fn unpack(
     let (_, mut tar) = berth_archive::decompress(counted)
         .map_err(|e| DistributionError::Invalid(format!("layer {id}: {e}")))?;
     session
-        .create_layer(parent.as_ref(), &mut tar, Some(&expected))
+        .unpack_layer(parent.as_ref(), &mut tar, &expected)
         .map_err(store_err)?;
     Ok(())
 }

@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use berth_image::VerifiedBlob;
+use berth_image::HeldBlob;
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use tokio::sync::broadcast;
 
 use crate::error::DistributionError;
 use crate::pull::LayerStep;
 
-type Outcome = Result<Arc<VerifiedBlob>, Arc<DistributionError>>;
+type Outcome = Result<Arc<HeldBlob>, Arc<DistributionError>>;
 
 /// Steps a follower may fall behind by before it misses some.
 const STEPS_BEHIND: usize = 1024;
@@ -44,7 +44,7 @@ impl Transfers {
         digest: &str,
         start: impl FnOnce(
             broadcast::Sender<LayerStep>,
-        ) -> BoxFuture<'static, Result<VerifiedBlob, DistributionError>>,
+        ) -> BoxFuture<'static, Result<HeldBlob, DistributionError>>,
     ) -> (Following, bool) {
         let mut under_way = self.under_way.lock().expect("lock");
         if let Some(t) = under_way.get(digest) {
@@ -88,7 +88,7 @@ mod tests {
         let gate = Arc::new(tokio::sync::Mutex::new(Some(gate)));
         let start = |count: Arc<std::sync::atomic::AtomicUsize>| {
             let gate = gate.clone();
-            move |tell: broadcast::Sender<LayerStep>| -> BoxFuture<'static, Result<VerifiedBlob, DistributionError>> {
+            move |tell: broadcast::Sender<LayerStep>| -> BoxFuture<'static, Result<HeldBlob, DistributionError>> {
                 count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 async move {
                     let _ = tell.send(LayerStep::Downloading { current: 1, total: 2 });

@@ -131,46 +131,6 @@ impl BlobWriter {
     }
 }
 
-impl BlobWriter {
-    /// Checks the digest and keeps the bytes out of the store, in a file removed when the
-    /// result is dropped: a compressed layer while it is extracted.
-    pub fn into_verified(mut self, expected: &Digest) -> Result<VerifiedBlob, ImageError> {
-        let digest = Digest::from_hex(&hex::encode(std::mem::take(&mut self.hasher).finalize()))
-            .expect("sha256 hex");
-        if *expected != digest {
-            return Err(ImageError::InvalidInput(format!(
-                "digest mismatch: expected {expected}, got {digest}"
-            )));
-        }
-        let file = self.file.take().expect("not finished twice");
-        file.into_inner()
-            .map_err(|e| ImageError::io("flush blob")(e.into_error()))?;
-        Ok(VerifiedBlob {
-            path: std::mem::take(&mut self.tmp),
-            size: self.size,
-        })
-    }
-}
-
-/// A blob whose digest was checked, outside the store; its file goes when it is dropped.
-#[derive(Debug)]
-pub struct VerifiedBlob {
-    path: PathBuf,
-    pub size: u64,
-}
-
-impl VerifiedBlob {
-    pub fn open(&self) -> io::Result<File> {
-        File::open(&self.path)
-    }
-}
-
-impl Drop for VerifiedBlob {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
-    }
-}
-
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.as_mut().expect("open").write(buf)?;

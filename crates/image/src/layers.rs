@@ -23,6 +23,10 @@ pub struct LayerInfo {
     pub parent: Option<Digest>,
     /// Bytes of file content in this layer's diff.
     pub size: u64,
+    /// Bytes of the layer's uncompressed tar (what `docker save` writes); absent in records
+    /// older than it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tar_size: Option<u64>,
 }
 
 /// `chainID(L0) = diffID(L0)`; `chainID(Ln) = sha256(chainID(Ln-1) + " " + diffID(Ln))`.
@@ -122,14 +126,74 @@ impl LayerStore {
     ) -> Result<(LayerInfo, bool), ImageError> {
         let diff = tmp.join("diff");
         fs::create_dir_all(&diff).map_err(ImageError::io("create layer directory"))?;
-        let blob = io::BufReader::with_capacity(256 * 1024, content.open_blob(diff_id)?);
+        let blob = content.open_blob(diff_id)?;
+        let tar_size = blob
+            .metadata()
+            .map_err(ImageError::io("stat layer tar"))?
+            .len();
+        let blob = io::BufReader::with_capacity(256 * 1024, blob);
         let stats = berth_archive::unpack(blob, &diff, &berth_archive::UnpackOptions::default())?;
         let info = LayerInfo {
             chain_id: chain,
             diff_id: *diff_id,
             parent: parent.copied(),
             size: stats.bytes,
+            tar_size: Some(tar_size),
         };
+        self.commit_dir(tmp, info)
+    }
+
+    /// Unpacks the layer tar `tar` on top of `parent` as it streams, checking that its digest
+    /// is `diff_id` once it ends: a pulled layer, whose compressed blob is what the store
+    /// keeps (no uncompressed copy is written).
+    pub fn create_from_tar(
+        &self,
+        parent: Option<&Digest>,
+        tar: &mut dyn io::Read,
+        diff_id: &Digest,
+    ) -> Result<(LayerInfo, bool), ImageError> {
+        let chain = chain_id(parent, diff_id);
+        if let Some(existing) = self.get(&chain) {
+            return Ok((existing, false));
+        }
+        let tmp = self
+            .root
+            .join(format!("{TMP_PREFIX}{}", rand::random::<u64>()));
+        let result = (|| {
+            let diff = tmp.join("diff");
+            fs::create_dir_all(&diff).map_err(ImageError::io("create layer directory"))?;
+            let mut hashing = HashingReader::new(tar);
+            let stats = berth_archive::unpack(
+                &mut hashing,
+                &diff,
+                &berth_archive::UnpackOptions::default(),
+            )?;
+            // The digest covers the padding after the archive's end marker too.
+            io::copy(&mut hashing, &mut io::sink()).map_err(ImageError::io("read layer"))?;
+            let (got, tar_size) = hashing.finish();
+            if got != *diff_id {
+                return Err(ImageError::InvalidInput(format!(
+                    "layer digest mismatch: expected {diff_id}, got {got}"
+                )));
+            }
+            let info = LayerInfo {
+                chain_id: chain,
+                diff_id: *diff_id,
+                parent: parent.copied(),
+                size: stats.bytes,
+                tar_size: Some(tar_size),
+            };
+            self.commit_dir(&tmp, info)
+        })();
+        if !matches!(result, Ok((_, true))) {
+            let _ = fsutil::remove_any(&tmp);
+        }
+        result
+    }
+
+    /// Writes `layer.json` into the finished directory `tmp` and moves it into place.
+    fn commit_dir(&self, tmp: &Path, info: LayerInfo) -> Result<(LayerInfo, bool), ImageError> {
+        let chain = info.chain_id;
         let meta = serde_json::to_vec(&info).expect("layer info serialises");
         fsutil::write_atomic(&tmp.join("layer.json"), &meta)
             .map_err(ImageError::io("write layer.json"))?;
@@ -141,5 +205,40 @@ impl LayerStore {
         }
         fsutil::sync_dir(&self.root).map_err(ImageError::io("sync layers"))?;
         Ok((info, true))
+    }
+}
+
+/// A reader that hashes (SHA-256) and counts what passes through it.
+pub(crate) struct HashingReader<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+    read: u64,
+}
+
+impl<R: io::Read> HashingReader<R> {
+    pub fn new(inner: R) -> Self {
+        use sha2::Digest as _;
+        HashingReader {
+            inner,
+            hasher: sha2::Sha256::new(),
+            read: 0,
+        }
+    }
+
+    /// The digest of everything read, and its length.
+    pub fn finish(self) -> (Digest, u64) {
+        use sha2::Digest as _;
+        let hex = hex::encode(self.hasher.finalize());
+        (Digest::from_hex(&hex).expect("sha256 hex"), self.read)
+    }
+}
+
+impl<R: io::Read> io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use sha2::Digest as _;
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        Ok(n)
     }
 }

@@ -19,6 +19,7 @@ use crate::error::ImageError;
 use crate::fsutil;
 use crate::layers::{LayerInfo, LayerStore};
 use crate::reference::Reference;
+use crate::registry_blobs::{LayerBlob, ManifestRecord, RegistryBlobs};
 
 /// A stored image.
 #[derive(Debug, Clone)]
@@ -191,6 +192,12 @@ impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
             .store
             .layers
             .create(&self.store.content, parent, &diff_id)?;
+        self.made(&layer);
+        Ok(layer)
+    }
+
+    /// Holds the layer just made and notes it in the pull's journal.
+    fn made(&mut self, layer: &LayerInfo) {
         let mut st = self.store.state.write().expect("lock");
         hold(&mut self.layers, &mut st, layer.chain_id);
         drop(st);
@@ -203,7 +210,58 @@ impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
                 tracing::warn!(error = %e, "noting a pull's layers");
             }
         }
+    }
+
+    /// Holds `blob` (a download, perhaps shared with other pulls) for this operation too.
+    pub fn hold_blob(&mut self, blob: &HeldBlob) {
+        let mut st = self.store.state.write().expect("lock");
+        hold(&mut self.layers, &mut st, blob.digest);
+    }
+
+    /// Unpacks the uncompressed layer tar `tar` on top of `parent` as it streams, checked
+    /// against `diff_id` when it ends. Unlike [`PendingLayers::create_layer`], no copy of
+    /// the tar is kept: a pulled layer's compressed blob is (see [`ImageStore::open_layer_tar`]).
+    pub fn unpack_layer(
+        &mut self,
+        parent: Option<&Digest>,
+        tar: &mut dyn Read,
+        diff_id: &Digest,
+    ) -> Result<LayerInfo, ImageError> {
+        let (layer, _) = self.store.layers.create_from_tar(parent, tar, diff_id)?;
+        self.made(&layer);
         Ok(layer)
+    }
+}
+
+/// A blob just moved into the store (a downloaded layer), kept from the sweep while this
+/// lives; dropped while nothing records it, its file goes.
+pub struct HeldBlob {
+    store: Arc<ImageStore>,
+    pub digest: Digest,
+    pub size: u64,
+}
+
+impl Drop for HeldBlob {
+    fn drop(&mut self) {
+        let mut st = self.store.state.write().expect("lock");
+        let Some(n) = st.pending_layers.get_mut(&self.digest) else {
+            return;
+        };
+        *n -= 1;
+        if *n > 0 {
+            return;
+        }
+        st.pending_layers.remove(&self.digest);
+        let recorded = self
+            .store
+            .registry
+            .lock()
+            .expect("lock")
+            .blobs
+            .contains_key(&self.digest);
+        if !recorded && !st.images.contains_key(&self.digest) {
+            let _ = self.store.content.delete(&self.digest);
+        }
     }
 }
 
@@ -243,7 +301,13 @@ pub struct ImageStore {
     state: RwLock<State>,
     /// Serialises record writes (the refs file is rewritten whole).
     commit: Mutex<()>,
+    /// Compressed blobs and manifests as registries know them (`distribution.json`). Locked
+    /// after `state` when both are.
+    registry: Mutex<RegistryBlobs>,
 }
+
+/// Where [`RegistryBlobs`] is kept.
+const REGISTRY_BLOBS: &str = "distribution.json";
 
 impl ImageStore {
     /// Opens (or creates) the store under `root`, dropping leftovers of interrupted writes.
@@ -259,6 +323,7 @@ impl ImageStore {
             layers,
             state: RwLock::new(State::default()),
             commit: Mutex::new(()),
+            registry: Mutex::new(RegistryBlobs::default()),
         };
         store.load_index()?;
         Ok(store)
@@ -302,6 +367,20 @@ impl ImageStore {
             }
         }
         st.kept = self.adopt_pull_journals();
+        let mut registry: RegistryBlobs = fs::read(self.root.join(REGISTRY_BLOBS))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let present: HashSet<Digest> = self
+            .content
+            .list()
+            .map_err(ImageError::io("list blobs"))?
+            .into_iter()
+            .collect();
+        if registry.retain_present(&present) {
+            self.write_registry(&registry);
+        }
+        *self.registry.lock().expect("lock") = registry;
         self.sweep_locked(&st)?;
         *self.state.write().expect("lock") = st;
         Ok(())
@@ -347,6 +426,15 @@ impl ImageStore {
         }
     }
 
+    /// Saves what is known of registries. A write that fails only loses that knowledge (a
+    /// push then recompresses or uploads again), so it is logged, not returned.
+    fn write_registry(&self, registry: &RegistryBlobs) {
+        let data = serde_json::to_vec(registry).expect("registry blobs serialise");
+        if let Err(e) = fsutil::write_atomic(&self.root.join(REGISTRY_BLOBS), &data) {
+            tracing::warn!(error = %e, "saving what is known of registries");
+        }
+    }
+
     /// Lets go of the layers interrupted pulls left (`image prune`): those no image uses go.
     pub fn release_kept_layers(&self) -> Result<(), ImageError> {
         let _guard = self.commit.lock().expect("lock");
@@ -388,9 +476,18 @@ impl ImageStore {
                     .map_err(ImageError::io("remove layer"))?;
             }
         }
+        let mut live_diffs = HashSet::new();
         for chain in &live_layers {
             if let Some(info) = self.layers.get(chain) {
-                live_blobs.insert(info.diff_id);
+                live_diffs.insert(info.diff_id);
+            }
+        }
+        live_blobs.extend(live_diffs.iter().copied());
+        {
+            let mut registry = self.registry.lock().expect("lock");
+            let image_here = |id: &Digest| st.images.contains_key(id);
+            if registry.retain_live(&live_diffs, &image_here, &mut live_blobs) {
+                self.write_registry(&registry);
             }
         }
         for blob in self.content.list().map_err(ImageError::io("list blobs"))? {
@@ -414,6 +511,24 @@ impl ImageStore {
     /// A blob being written, hashed as it goes (a download).
     pub fn blob_writer(&self) -> Result<crate::BlobWriter, ImageError> {
         self.content.writer()
+    }
+
+    /// Moves a downloaded blob into the store, checked against `expected`, held from the
+    /// sweep until the result is dropped.
+    pub fn commit_blob(
+        self: &Arc<Self>,
+        blob: crate::BlobWriter,
+        expected: &Digest,
+    ) -> Result<HeldBlob, ImageError> {
+        let size = blob.size();
+        let mut st = self.state.write().expect("lock");
+        let digest = blob.commit(Some(expected))?;
+        *st.pending_layers.entry(digest).or_default() += 1;
+        Ok(HeldBlob {
+            store: self.clone(),
+            digest,
+            size,
+        })
     }
 
     /// A pull: what it stores and holds stays until it ends, and the layers it finished
@@ -503,8 +618,125 @@ impl ImageStore {
         self.layers.diff_path(chain)
     }
 
-    pub fn layer_tar_path(&self, layer: &LayerInfo) -> PathBuf {
-        self.content.path(&layer.diff_id)
+    /// A layer's uncompressed tar and its length: the tar kept when the layer was made here
+    /// (imported, loaded, committed), or its compressed blob decompressed (pulled).
+    pub fn open_layer_tar(
+        &self,
+        layer: &LayerInfo,
+    ) -> Result<(u64, Box<dyn Read + Send>), ImageError> {
+        if let Ok(f) = self.content.open_blob(&layer.diff_id) {
+            let len = f
+                .metadata()
+                .map_err(ImageError::io("stat layer tar"))?
+                .len();
+            return Ok((
+                len,
+                Box::new(std::io::BufReader::with_capacity(256 * 1024, f)),
+            ));
+        }
+        let missing = || ImageError::NotFound(format!("the tar of layer {}", layer.diff_id));
+        let size = layer.tar_size.ok_or_else(missing)?;
+        let blob = self
+            .layer_blobs(&layer.diff_id)
+            .into_iter()
+            .next()
+            .ok_or_else(missing)?;
+        let f = self.content.open_blob(&blob.digest)?;
+        let (_, tar) = berth_archive::decompress(f).map_err(ImageError::io("decompress layer"))?;
+        Ok((size, tar))
+    }
+
+    /// The compressed blobs of layer `diff_id` the store holds, in a stable order.
+    pub fn layer_blobs(&self, diff_id: &Digest) -> Vec<LayerBlob> {
+        let mut blobs = self.registry.lock().expect("lock").of_layer(diff_id);
+        blobs.retain(|b| self.content.has(&b.digest));
+        blobs
+    }
+
+    /// A blob of the store, to read (a compressed layer to push).
+    pub fn open_blob(&self, digest: &Digest) -> Result<std::fs::File, ImageError> {
+        self.content.open_blob(digest)
+    }
+
+    /// Notes a layer's compressed blob (whose file the store holds) and where it is known
+    /// to be; known already, it gains the repositories.
+    pub fn record_layer_blob(&self, blob: LayerBlob) {
+        let _guard = self.commit.lock().expect("lock");
+        let mut registry = self.registry.lock().expect("lock");
+        let before = registry.blobs.get(&blob.digest).cloned();
+        registry.add(blob.clone());
+        if registry.blobs.get(&blob.digest) != before.as_ref() {
+            self.write_registry(&registry);
+        }
+    }
+
+    /// Compresses layer `layer` (gzip, as Docker pushes) into a blob of the store, noted as
+    /// the layer's; the next push of the layer finds it, so its digest stays the same.
+    pub fn compress_layer(
+        &self,
+        layer: &LayerInfo,
+        media_type: &str,
+    ) -> Result<LayerBlob, ImageError> {
+        let (_, mut tar) = self.open_layer_tar(layer)?;
+        let mut gz =
+            flate2::GzBuilder::new().write(self.content.writer()?, flate2::Compression::fast());
+        std::io::copy(&mut tar, &mut gz).map_err(ImageError::io("compress layer"))?;
+        let writer = gz.finish().map_err(ImageError::io("compress layer"))?;
+        let size = writer.size();
+        // Committed and noted under the state lock, so no sweep sees it unowned.
+        let _guard = self.commit.lock().expect("lock");
+        let _st = self.state.write().expect("lock");
+        let digest = writer.commit(None)?;
+        let blob = LayerBlob {
+            digest,
+            diff_id: layer.diff_id,
+            media_type: media_type.to_string(),
+            size,
+            repositories: Default::default(),
+        };
+        let mut registry = self.registry.lock().expect("lock");
+        registry.add(blob.clone());
+        self.write_registry(&registry);
+        Ok(blob)
+    }
+
+    /// Keeps a manifest (or index) pulled or pushed for image `image`, for as long as the
+    /// image is here; returns its digest.
+    pub fn keep_manifest(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+        image: &Digest,
+    ) -> Result<Digest, ImageError> {
+        let _guard = self.commit.lock().expect("lock");
+        let st = self.state.write().expect("lock");
+        if !st.images.contains_key(image) {
+            return Err(ImageError::NotFound(image.to_string()));
+        }
+        let digest = self.content.put(bytes)?;
+        let mut registry = self.registry.lock().expect("lock");
+        let record = ManifestRecord {
+            media_type: media_type.to_string(),
+            image: *image,
+        };
+        if registry.manifests.get(&digest) != Some(&record) {
+            registry.manifests.insert(digest, record);
+            self.write_registry(&registry);
+        }
+        Ok(digest)
+    }
+
+    /// A manifest kept by [`ImageStore::keep_manifest`]: its bytes and media type.
+    pub fn manifest(&self, digest: &Digest) -> Option<(Vec<u8>, String)> {
+        let media_type = self
+            .registry
+            .lock()
+            .expect("lock")
+            .manifests
+            .get(digest)?
+            .media_type
+            .clone();
+        Some((self.content.read(digest).ok()?, media_type))
     }
 
     pub fn config_bytes(&self, id: &Digest) -> Result<Vec<u8>, ImageError> {

@@ -454,3 +454,87 @@ fn layers_of_an_interrupted_pull_are_kept_until_released() {
     assert_eq!(s.layers.list().unwrap().len(), 0);
     assert_eq!(std::fs::read_dir(root.join("pulls")).unwrap().count(), 0);
 }
+
+/// A pulled layer: its compressed blob is kept as the registry sent it (no uncompressed
+/// copy), noted as the layer's with its repository, read back decompressed by `save`, and
+/// gone with the image, manifests and notes too.
+#[test]
+fn pulled_layers_keep_their_compressed_blob_and_go_with_their_image() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("image");
+    let s = Arc::new(ImageStore::open(&root).unwrap());
+    let tar = tarball(&[("etc/motd", b"hello")]);
+    let gz = flate2_gz(&tar);
+    let blob_digest = Digest::of(&gz);
+    let diff_id = Digest::of(&tar);
+    let mut pull = s.session();
+    let mut writer = s.blob_writer().unwrap();
+    writer.write_all(&gz).unwrap();
+    // A blob whose bytes are not what the manifest says is refused.
+    let mut liar = s.blob_writer().unwrap();
+    liar.write_all(b"not it").unwrap();
+    assert!(s.commit_blob(liar, &blob_digest).is_err());
+    let held = s.commit_blob(writer, &blob_digest).unwrap();
+    pull.hold_blob(&held);
+    // A tar that is not the diff ID the config names is refused, and leaves no layer.
+    let wrong = Digest::of(b"another tar");
+    let (_, mut gunzip) = berth_archive::decompress(s.open_blob(&blob_digest).unwrap()).unwrap();
+    assert!(pull.unpack_layer(None, &mut gunzip, &wrong).is_err());
+    assert!(s.layers.get(&wrong).is_none());
+    let (_, mut gunzip) = berth_archive::decompress(s.open_blob(&blob_digest).unwrap()).unwrap();
+    let layer = pull.unpack_layer(None, &mut gunzip, &diff_id).unwrap();
+    assert_eq!(layer.tar_size, Some(tar.len() as u64));
+    s.record_layer_blob(LayerBlob {
+        digest: blob_digest,
+        diff_id,
+        media_type: "application/vnd.docker.image.rootfs.diff.tar.gzip".into(),
+        size: gz.len() as u64,
+        repositories: ["127.0.0.1:5000/app".to_string()].into(),
+    });
+    let config = ImageConfig {
+        architecture: "amd64".into(),
+        os: "linux".into(),
+        rootfs: RootFs {
+            kind: "layers".into(),
+            diff_ids: vec![diff_id],
+        },
+        ..Default::default()
+    };
+    let image = pull
+        .register(&serde_json::to_vec(&config).unwrap())
+        .unwrap();
+    let manifest = s
+        .keep_manifest(b"{\"manifest\":1}", "application/x-test", &image.id)
+        .unwrap();
+    drop(held);
+    drop(pull);
+    // Across a restart: blob, note and manifest are there; no uncompressed copy is.
+    let s = Arc::new(ImageStore::open(&root).unwrap());
+    assert!(s.content.has(&blob_digest));
+    assert!(!s.content.has(&diff_id));
+    assert_eq!(s.layer_blobs(&diff_id)[0].repositories.len(), 1);
+    assert_eq!(s.manifest(&manifest).unwrap().1, "application/x-test");
+    let (len, mut read) = s.open_layer_tar(&image.layers[0]).unwrap();
+    let mut back = Vec::new();
+    read.read_to_end(&mut back).unwrap();
+    assert_eq!((len, back), (tar.len() as u64, tar.clone()));
+    // A push compresses a layer made here once; the next finds the same blob.
+    let (made, _) = s
+        .import(&mut Cursor::new(tarball(&[("x", b"y")])), &opts(None))
+        .unwrap();
+    let media = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    let first = s.compress_layer(&made.layers[0], media).unwrap();
+    assert_eq!(s.layer_blobs(&made.layers[0].diff_id), vec![first.clone()]);
+    let (_, mut gunzip) = berth_archive::decompress(s.open_blob(&first.digest).unwrap()).unwrap();
+    let mut back = Vec::new();
+    gunzip.read_to_end(&mut back).unwrap();
+    assert_eq!(back, tarball(&[("x", b"y")]));
+    s.delete(&image.id.to_string(), false, true, &no_containers)
+        .unwrap();
+    assert!(!s.content.has(&blob_digest));
+    assert!(!s.content.has(&manifest));
+    assert!(s.layer_blobs(&diff_id).is_empty());
+    assert!(s.manifest(&manifest).is_none());
+    assert!(s.content.has(&first.digest), "another image's blob stays");
+}

@@ -227,12 +227,7 @@ impl ImageStore {
                     append_dir(&mut tar, &dir)?;
                     append_bytes(&mut tar, &format!("{dir}/VERSION"), b"1.0")?;
                     append_bytes(&mut tar, &format!("{dir}/json"), &json)?;
-                    let path = self.layer_tar_path(layer);
-                    let mut f = File::open(&path).map_err(ImageError::io("open layer tar"))?;
-                    let len = f
-                        .metadata()
-                        .map_err(ImageError::io("stat layer tar"))?
-                        .len();
+                    let (len, mut f) = self.open_layer_tar(layer)?;
                     let mut h = tar::Header::new_ustar();
                     h.set_size(len);
                     h.set_mode(0o644);
