@@ -241,6 +241,12 @@ pub struct HeldBlob {
     pub size: u64,
 }
 
+impl std::fmt::Debug for HeldBlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HeldBlob({}, {} bytes)", self.digest, self.size)
+    }
+}
+
 impl Drop for HeldBlob {
     fn drop(&mut self) {
         let mut st = self.store.state.write().expect("lock");
