@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use berth_api_server::backend::{
     ByteStream, ContainerBackend, ContainerListQuery, EventQuery, EventSubscription, EventsBackend,
     ImageBackend, ImportRequest, ImportSource, InsertJob, PruneQuery, PullJob, PullOutcome,
-    PullQuery, SystemBackend,
+    PullQuery, PushJob, PushProgress, PushQuery, SystemBackend,
 };
 use berth_api_server::ApiError;
 use berth_api_types::container::ContainerConfig;
@@ -591,6 +591,42 @@ impl ImageBackend for Daemon {
             })
         });
         Ok(PullJob {
+            progress: steps,
+            done,
+        })
+    }
+
+    async fn push_image(&self, query: PushQuery) -> Result<PushJob, ApiError> {
+        let reference = crate::pull::reference(&query.image, &query.tag)?;
+        let all_tags = !crate::pull::names_a_tag(&query.image, &query.tag);
+        if reference.digest().is_some() {
+            return Err(ApiError::bad_request(format!(
+                "cannot push a digest reference: {reference}"
+            )));
+        }
+        let credentials = query.auth.map(crate::pull::credentials);
+        let (progress, steps) = tokio::sync::mpsc::unbounded_channel();
+        let _ = progress.send(PushProgress::RefersTo(reference.repo().to_string()));
+        let images = self.images.clone();
+        let done = Box::pin(async move {
+            for (tag, image) in images.push_targets(&reference, all_tags).map_err(api_err)? {
+                let (events, mut happened) = tokio::sync::mpsc::unbounded_channel();
+                let progress = progress.clone();
+                let forwarding = tokio::spawn(async move {
+                    while let Some(e) = happened.recv().await {
+                        if progress.send(crate::pull::push_progress(e)).is_err() {
+                            break;
+                        }
+                    }
+                });
+                let pushed = images.push(tag, image, credentials.clone(), events).await;
+                // Every step is passed on before the end is told, so none comes after it.
+                let _ = forwarding.await;
+                pushed.map_err(api_err)?;
+            }
+            Ok(())
+        });
+        Ok(PushJob {
             progress: steps,
             done,
         })

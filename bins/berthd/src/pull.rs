@@ -1,11 +1,11 @@
 //! The wiring of a pull: the client's reference, platform and credentials made into the
 //! registry crate's terms, and its steps into the API's.
 
-use berth_api_server::backend::{PullProgress, PullStep};
+use berth_api_server::backend::{PullProgress, PullStep, PushProgress, PushStep};
 use berth_api_server::ApiError;
 use berth_api_types::auth::AuthConfig;
 use berth_distribution::auth::Credentials;
-use berth_distribution::{LayerStep, Platform, PullEvent};
+use berth_distribution::{LayerStep, Platform, PullEvent, PushEvent};
 use berth_image::Reference;
 
 /// `fromImage` and `tag` as Docker combines them: a tag that is a digest pins the digest.
@@ -21,6 +21,13 @@ pub fn reference(image: &str, tag: &str) -> Result<Reference, ApiError> {
         if tag.contains(':') { "@" } else { ":" }
     );
     Reference::parse(&name).map_err(bad)
+}
+
+/// Whether `fromImage`/a push's name and `tag` name one tag or digest, not just a repository
+/// (`127.0.0.1:5000/app` names none: its `:` is the port's).
+pub fn names_a_tag(image: &str, tag: &str) -> bool {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    !tag.is_empty() || last.contains(':') || last.contains('@')
 }
 
 /// `os/arch[/variant]`, or the host's when empty; only the host's OS can run here.
@@ -107,6 +114,24 @@ pub fn progress(e: PullEvent) -> PullProgress {
     }
 }
 
+pub fn push_progress(e: PushEvent) -> PushProgress {
+    use berth_distribution::PushStep as S;
+    match e {
+        PushEvent::Pushed { tag, digest, size } => PushProgress::Pushed { tag, digest, size },
+        PushEvent::Layer { id, step } => PushProgress::Layer {
+            id,
+            step: match step {
+                S::Preparing => PushStep::Preparing,
+                S::Waiting => PushStep::Waiting,
+                S::AlreadyExists => PushStep::AlreadyExists,
+                S::MountedFrom(from) => PushStep::MountedFrom(from),
+                S::Pushing { current, total } => PushStep::Pushing { current, total },
+                S::Pushed => PushStep::Pushed,
+            },
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +144,11 @@ mod tests {
         let r = reference("busybox", &d).unwrap();
         assert_eq!(r.digest(), Some(d.as_str()));
         assert_eq!(reference("busybox:1.36", "").unwrap().tag(), Some("1.36"));
+        assert!(!names_a_tag("127.0.0.1:5000/app", ""));
+        assert!(names_a_tag("127.0.0.1:5000/app", "one"));
+        assert!(names_a_tag("127.0.0.1:5000/app:one", ""));
+        assert!(names_a_tag("busybox@sha256:abc", ""));
+        assert!(!names_a_tag("busybox", ""));
         assert!(reference("Bad Name", "latest").is_err());
         assert_eq!(platform("").unwrap(), Platform::host());
         let p = platform("linux/arm64/v8").unwrap();

@@ -74,6 +74,48 @@ pub struct PullJob {
     pub done: futures_util::future::BoxFuture<'static, Result<PullOutcome, ApiError>>,
 }
 
+/// `POST /images/{name}/push`: what to push, as the client gave it.
+#[derive(Debug, Clone, Default)]
+pub struct PushQuery {
+    /// The repository, perhaps with a tag.
+    pub image: String,
+    /// `tag`; empty: the name's tag, or every tag of the repository.
+    pub tag: String,
+    pub auth: Option<berth_api_types::auth::AuthConfig>,
+}
+
+/// A step of a push, as the engine reports it; `handlers::images` words it as Docker does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushProgress {
+    /// The repository pushed to, fully named (`docker.io/library/busybox`).
+    RefersTo(String),
+    Layer {
+        id: String,
+        step: PushStep,
+    },
+    Pushed {
+        tag: String,
+        digest: String,
+        size: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushStep {
+    Preparing,
+    Waiting,
+    AlreadyExists,
+    MountedFrom(String),
+    Pushing { current: u64, total: u64 },
+    Pushed,
+}
+
+/// A push under way: its steps as they happen, and its end.
+pub struct PushJob {
+    pub progress: tokio::sync::mpsc::UnboundedReceiver<PushProgress>,
+    pub done: futures_util::future::BoxFuture<'static, Result<(), ApiError>>,
+}
+
 /// An insert under way (API ≤ 1.11): its download's progress, and its end.
 pub struct InsertJob {
     /// The image the file goes into: its short ID names the progress lines.
@@ -160,6 +202,9 @@ pub trait ImageBackend: Send + Sync {
     /// `POST /images/create?fromImage=`: a bad reference is an error here; the rest is the
     /// job's (what fails before its first step is still the answer's status).
     async fn pull_image(&self, query: PullQuery) -> Result<PullJob, ApiError>;
+    /// `POST /images/{name}/push`: a bad name is an error here; everything after, a missing
+    /// tag included, is the job's (Docker reports it in the stream).
+    async fn push_image(&self, query: PushQuery) -> Result<PushJob, ApiError>;
     /// `POST /images/(name)/insert` (API ≤ 1.11): a missing image or a failed request for
     /// the URL is an error here; the download then goes on in the job.
     async fn insert_file(&self, name: &str, url: &str, path: &str) -> Result<InsertJob, ApiError>;

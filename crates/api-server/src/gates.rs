@@ -133,6 +133,15 @@ pub fn commit_pauses_by_default(version: ApiVersion) -> bool {
     version >= v(13)
 }
 
+/// Progress text spells sizes `1.5 MB` below API 1.24 (Docker before 1.12), `1.5MB` from it.
+pub fn progress_units(version: ApiVersion) -> crate::stream::progress::Units {
+    if version < v(24) {
+        crate::stream::progress::Units::Spaced
+    } else {
+        crate::stream::progress::Units::Joined
+    }
+}
+
 /// `POST /images/(name)/insert` exists up to API 1.11 (Docker 0.9; removed in 0.10).
 pub fn legacy_insert(version: ApiVersion) -> bool {
     version <= v(11)

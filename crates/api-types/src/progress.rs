@@ -41,6 +41,9 @@ pub struct ProgressMessage {
     pub error: Option<String>,
     #[serde(rename = "errorDetail", skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<ErrorDetail>,
+    /// A result beside the text (a push's `{"Tag","Digest","Size"}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aux: Option<serde_json::Value>,
 }
 
 impl ProgressMessage {

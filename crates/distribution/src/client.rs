@@ -5,6 +5,7 @@
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
@@ -18,6 +19,13 @@ use crate::options::RegistryOptions;
 /// The largest manifest read: registries cap theirs at 4 MiB too.
 const MANIFEST_LIMIT: usize = 4 << 20;
 
+/// A request's body: bytes, or a stream (a blob being uploaded).
+pub type RequestBody = BoxBody<Bytes, std::io::Error>;
+
+fn bytes_body(b: Bytes) -> RequestBody {
+    Full::new(b).map_err(|never| match never {}).boxed()
+}
+
 /// A manifest as fetched: its digest (checked when the reference was one), its type, its
 /// bytes exactly as served (what `RepoDigests` and a later push rest on).
 #[derive(Debug, Clone)]
@@ -29,8 +37,11 @@ pub struct Fetched {
 
 pub struct RegistryClient {
     pub endpoint: Endpoint,
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: Client<HttpConnector, RequestBody>,
     credentials: Option<Credentials>,
+    /// Scopes asked for beside this repository's: other repositories' `pull`, for a push
+    /// that mounts their blobs.
+    extra_scopes: Vec<String>,
     /// The `Authorization` value the last challenge was answered with, reused until a 401.
     authorization: tokio::sync::Mutex<Option<String>>,
     /// The scope's actions: `pull`, or `pull,push`.
@@ -95,17 +106,27 @@ impl RegistryClient {
             endpoint,
             http,
             credentials,
+            extra_scopes: Vec::new(),
             authorization: tokio::sync::Mutex::new(None),
             actions: if push { "pull,push" } else { "pull" },
             options,
         }
     }
 
+    /// Asks tokens for `pull` on `repositories` (paths on this registry) too.
+    pub fn with_pull_scopes(mut self, repositories: impl IntoIterator<Item = String>) -> Self {
+        self.extra_scopes = repositories
+            .into_iter()
+            .map(|r| format!("repository:{r}:pull"))
+            .collect();
+        self
+    }
+
     /// `request`'s answer (its head), or an error once the registry has been silent for the
     /// stall timeout.
     async fn timed(
         &self,
-        request: Request<Full<Bytes>>,
+        request: Request<RequestBody>,
         what: String,
     ) -> Result<Response<Incoming>, DistributionError> {
         let stall = self.options.stall_timeout;
@@ -144,6 +165,7 @@ impl RegistryClient {
         url: &str,
         headers: &[(header::HeaderName, String)],
         authorization: Option<&str>,
+        body: RequestBody,
     ) -> Result<Response<Incoming>, DistributionError> {
         let mut req = Request::builder().method(method.clone()).uri(url);
         for (name, value) in headers {
@@ -153,7 +175,7 @@ impl RegistryClient {
             req = req.header(header::AUTHORIZATION, a);
         }
         let req = req
-            .body(Full::new(Bytes::new()))
+            .body(body)
             .map_err(|e| DistributionError::Invalid(format!("invalid URL {url}: {e}")))?;
         self.timed(req, format!("{} \"{url}\"", go_method(method)))
             .await
@@ -167,9 +189,26 @@ impl RegistryClient {
         url: &str,
         headers: &[(header::HeaderName, String)],
     ) -> Result<Response<Incoming>, DistributionError> {
+        self.send_bytes(method, url, headers, Bytes::new()).await
+    }
+
+    /// [`RegistryClient::send`] with a body, sent again after a challenge is answered.
+    pub async fn send_bytes(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(header::HeaderName, String)],
+        body: Bytes,
+    ) -> Result<Response<Incoming>, DistributionError> {
         let known = self.authorization.lock().await.clone();
         let resp = self
-            .send_once(&method, url, headers, known.as_deref())
+            .send_once(
+                &method,
+                url,
+                headers,
+                known.as_deref(),
+                bytes_body(body.clone()),
+            )
             .await?;
         if resp.status() != StatusCode::UNAUTHORIZED {
             return Ok(resp);
@@ -185,7 +224,27 @@ impl RegistryClient {
             return Ok(resp);
         };
         *self.authorization.lock().await = Some(authorization.clone());
-        self.send_once(&method, url, headers, Some(&authorization))
+        self.send_once(
+            &method,
+            url,
+            headers,
+            Some(&authorization),
+            bytes_body(body),
+        )
+        .await
+    }
+
+    /// Sends a streamed body (a blob's upload) with the authorization earlier requests
+    /// earned: a stream cannot be sent twice, so a 401 here stands.
+    pub async fn send_stream(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(header::HeaderName, String)],
+        body: RequestBody,
+    ) -> Result<Response<Incoming>, DistributionError> {
+        let known = self.authorization.lock().await.clone();
+        self.send_once(&method, url, headers, known.as_deref(), body)
             .await
     }
 
@@ -235,6 +294,7 @@ impl RegistryClient {
         }
         let login = self.endpoint.path.is_empty();
         let scope = format!("repository:{}:{}", self.endpoint.path, self.actions);
+        let scopes = std::iter::once(scope.clone()).chain(self.extra_scopes.iter().cloned());
         let query = {
             let mut query = form_urlencoded::Serializer::new(String::new());
             if let Some(s) = service {
@@ -247,7 +307,9 @@ impl RegistryClient {
                     query.append_pair("account", username);
                 }
             } else {
-                query.append_pair("scope", &scope);
+                for scope in scopes.clone() {
+                    query.append_pair("scope", &scope);
+                }
             }
             query.finish()
         };
@@ -259,7 +321,7 @@ impl RegistryClient {
                 form.append_pair("grant_type", "refresh_token")
                     .append_pair("refresh_token", t)
                     .append_pair("service", service.unwrap_or(""))
-                    .append_pair("scope", &scope)
+                    .append_pair("scope", &scopes.collect::<Vec<_>>().join(" "))
                     .append_pair("client_id", "docker");
                 headers.push((
                     header::CONTENT_TYPE,
@@ -291,7 +353,7 @@ impl RegistryClient {
             req = req.header(name, value);
         }
         let req = req
-            .body(Full::new(body))
+            .body(bytes_body(body))
             .map_err(|e| DistributionError::Invalid(format!("invalid token realm {realm}: {e}")))?;
         let resp = self
             .timed(req, format!("{} \"{url}\"", go_method(&method)))
@@ -318,7 +380,9 @@ impl RegistryClient {
     /// A registry that refuses is Docker's `login attempt to … failed with status: …`.
     pub async fn login(&self) -> Result<Option<String>, DistributionError> {
         let url = format!("{}/v2/", self.endpoint.base);
-        let first = self.send_once(&Method::GET, &url, &[], None).await?;
+        let first = self
+            .send_once(&Method::GET, &url, &[], None, bytes_body(Bytes::new()))
+            .await?;
         if first.status().is_success() {
             return Ok(None);
         }
@@ -351,7 +415,13 @@ impl RegistryClient {
             None => return Err(refused(StatusCode::UNAUTHORIZED)),
         };
         let second = self
-            .send_once(&Method::GET, &url, &[], Some(&authorization))
+            .send_once(
+                &Method::GET,
+                &url,
+                &[],
+                Some(&authorization),
+                bytes_body(Bytes::new()),
+            )
             .await?;
         if second.status().is_success() {
             Ok(refresh)
@@ -431,6 +501,111 @@ impl RegistryClient {
         Ok((length, resp.into_body()))
     }
 
+    /// Whether this repository has blob `digest` (`HEAD`), as a push asks first.
+    pub async fn blob_exists(&self, digest: &str) -> Result<bool, DistributionError> {
+        let url = self.endpoint.url(&format!("blobs/{digest}"));
+        let resp = self.send(Method::HEAD, &url, &[]).await?;
+        match resp.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.refusal(resp, &url, digest).await),
+        }
+    }
+
+    /// Starts an upload; with `mount`, asks the registry to take blob `digest` from another
+    /// of its repositories instead. `Ok(None)`: mounted, nothing to send; else where to send.
+    pub async fn start_upload(
+        &self,
+        mount: Option<(&str, &str)>,
+    ) -> Result<Option<String>, DistributionError> {
+        let mut url = self.endpoint.url("blobs/uploads/");
+        if let Some((digest, from)) = mount {
+            let query = form_urlencoded::Serializer::new(String::new())
+                .append_pair("mount", digest)
+                .append_pair("from", from)
+                .finish();
+            url = format!("{url}?{query}");
+        }
+        let resp = self.send(Method::POST, &url, &[]).await?;
+        match resp.status() {
+            StatusCode::CREATED if mount.is_some() => Ok(None),
+            StatusCode::ACCEPTED => Ok(Some(self.location(&resp, &url)?)),
+            _ => Err(self.refusal(resp, &url, "").await),
+        }
+    }
+
+    /// Sends a blob's bytes to the upload at `location` (one `PATCH`, streamed), then closes
+    /// the upload with its digest (`PUT`), as Docker uploads.
+    pub async fn finish_upload(
+        &self,
+        location: &str,
+        body: RequestBody,
+        digest: &str,
+    ) -> Result<(), DistributionError> {
+        let headers = [(header::CONTENT_TYPE, "application/octet-stream".to_string())];
+        let resp = self
+            .send_stream(Method::PATCH, location, &headers, body)
+            .await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(self.refusal(resp, location, digest).await);
+        }
+        let location = self.location(&resp, location)?;
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("digest", digest)
+            .finish();
+        let url = format!("{location}{sep}{query}");
+        let resp = self.send(Method::PUT, &url, &[]).await?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(self.refusal(resp, &url, digest).await);
+        }
+        Ok(())
+    }
+
+    /// Puts a manifest under `reference` (a tag); returns the digest the registry gave it.
+    pub async fn put_manifest(
+        &self,
+        reference: &str,
+        media_type: &str,
+        body: Bytes,
+    ) -> Result<String, DistributionError> {
+        let url = self.endpoint.url(&format!("manifests/{reference}"));
+        let headers = [(header::CONTENT_TYPE, media_type.to_string())];
+        let resp = self
+            .send_bytes(Method::PUT, &url, &headers, body.clone())
+            .await?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(self.refusal(resp, &url, reference).await);
+        }
+        let ours = berth_image::Digest::of(&body).to_string();
+        match resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(theirs) if theirs != ours => Err(DistributionError::Invalid(format!(
+                "the registry stored the manifest as {theirs}, not {ours}"
+            ))),
+            _ => Ok(ours),
+        }
+    }
+
+    /// An answer's `Location`, made absolute against the registry.
+    fn location(&self, resp: &Response<Incoming>, url: &str) -> Result<String, DistributionError> {
+        let location = resp
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                DistributionError::Invalid(format!("no upload location in the answer to {url}"))
+            })?;
+        Ok(if location.starts_with('/') {
+            format!("{}{location}", self.endpoint.base)
+        } else {
+            location.to_string()
+        })
+    }
+
     /// The error for a registry's refusal, worded as Docker words it.
     async fn refusal(&self, resp: Response<Incoming>, url: &str, name: &str) -> DistributionError {
         let status = resp.status();
@@ -448,6 +623,12 @@ impl RegistryClient {
                 }
             }
             (_, "NAME_UNKNOWN") => DistributionError::NameUnknown { repository, reason },
+            // A push refused is the registry's own words (`denied: …`), as Docker prints it.
+            (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) | (_, "DENIED")
+                if self.actions != "pull" =>
+            {
+                DistributionError::Registry(reason)
+            }
             (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) | (_, "DENIED") => {
                 DistributionError::AccessDenied { repository, reason }
             }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod manifest;
 pub mod options;
 pub mod pull;
+pub mod push;
 pub mod search;
 pub mod transfers;
 
@@ -20,4 +21,5 @@ pub use error::DistributionError;
 pub use manifest::{Descriptor, Manifest, Platform};
 pub use options::RegistryOptions;
 pub use pull::{inspect, pull, LayerStep, PullEvent, PullRequest, Pulled};
+pub use push::{push, PushEvent, PushRequest, PushStep};
 pub use transfers::Transfers;

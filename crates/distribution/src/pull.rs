@@ -167,10 +167,21 @@ pub async fn pull(
     // Which layers the store has: a layer counts only with all those below it (its chain).
     let mut chains = Vec::new();
     let mut missing = Vec::new();
+    let mut found_here = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
         let chain = chain_id(chains.last(), &diff_ids[i]);
         chains.push(chain);
         let step = if missing.is_empty() && session.hold_existing(&chain).is_some() {
+            // Where the registry has it is worth knowing: a push there need send nothing.
+            found_here.push(LayerBlob {
+                digest: Digest::parse(&layer.digest).ok_or_else(|| {
+                    DistributionError::Invalid(format!("invalid digest {}", layer.digest))
+                })?,
+                diff_id: diff_ids[i],
+                media_type: layer.media_type.clone(),
+                size: layer.size,
+                repositories: [endpoint.repository()].into(),
+            });
             LayerStep::AlreadyExists
         } else {
             missing.push(i);
@@ -284,6 +295,9 @@ pub async fn pull(
     let store_here = store.clone();
     let (image, session) = tokio::task::spawn_blocking(move || {
         let image = session.register(&config_bytes).map_err(store_err)?;
+        for blob in found_here {
+            store_here.record_layer_blob(blob);
+        }
         // The manifests as the registry sent them stay with the image.
         for (body, media_type) in std::iter::once(top_manifest).chain(platform_manifest) {
             store_here

@@ -11,6 +11,7 @@ use tokio_util::io::SyncIoBridge;
 
 mod insert;
 mod pull;
+mod push;
 
 use crate::error::EngineError;
 use crate::events::{EventBus, EventKind};

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 
-/// A layer's compressed blob as registries know it.
+/// A layer's compressed blob as registries know it. The store may hold its bytes (pulled,
+/// or compressed here for a push) or not (a layer already here when a pull named it): then
+/// it only says where the registry has it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerBlob {
     pub digest: Digest,
@@ -85,14 +87,6 @@ impl RegistryBlobs {
             }
             keep
         });
-        before != (self.blobs.len(), self.manifests.len())
-    }
-
-    /// Drops the entries whose blob file is missing (an interrupted write).
-    pub fn retain_present(&mut self, present: &HashSet<Digest>) -> bool {
-        let before = (self.blobs.len(), self.manifests.len());
-        self.blobs.retain(|d, _| present.contains(d));
-        self.manifests.retain(|d, _| present.contains(d));
         before != (self.blobs.len(), self.manifests.len())
     }
 }

@@ -373,19 +373,10 @@ impl ImageStore {
             }
         }
         st.kept = self.adopt_pull_journals();
-        let mut registry: RegistryBlobs = fs::read(self.root.join(REGISTRY_BLOBS))
+        let registry: RegistryBlobs = fs::read(self.root.join(REGISTRY_BLOBS))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        let present: HashSet<Digest> = self
-            .content
-            .list()
-            .map_err(ImageError::io("list blobs"))?
-            .into_iter()
-            .collect();
-        if registry.retain_present(&present) {
-            self.write_registry(&registry);
-        }
         *self.registry.lock().expect("lock") = registry;
         self.sweep_locked(&st)?;
         *self.state.write().expect("lock") = st;
@@ -645,18 +636,21 @@ impl ImageStore {
         let blob = self
             .layer_blobs(&layer.diff_id)
             .into_iter()
-            .next()
+            .find(|b| self.has_blob(&b.digest))
             .ok_or_else(missing)?;
         let f = self.content.open_blob(&blob.digest)?;
         let (_, tar) = berth_archive::decompress(f).map_err(ImageError::io("decompress layer"))?;
         Ok((size, tar))
     }
 
-    /// The compressed blobs of layer `diff_id` the store holds, in a stable order.
+    /// The compressed blobs known for layer `diff_id`, in a stable order; the store holds
+    /// the bytes of those [`ImageStore::has_blob`] says.
     pub fn layer_blobs(&self, diff_id: &Digest) -> Vec<LayerBlob> {
-        let mut blobs = self.registry.lock().expect("lock").of_layer(diff_id);
-        blobs.retain(|b| self.content.has(&b.digest));
-        blobs
+        self.registry.lock().expect("lock").of_layer(diff_id)
+    }
+
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.content.has(digest)
     }
 
     /// A blob of the store, to read (a compressed layer to push).
@@ -664,8 +658,8 @@ impl ImageStore {
         self.content.open_blob(digest)
     }
 
-    /// Notes a layer's compressed blob (whose file the store holds) and where it is known
-    /// to be; known already, it gains the repositories.
+    /// Notes a layer's compressed blob and where it is known to be; known already, it gains
+    /// the repositories.
     pub fn record_layer_blob(&self, blob: LayerBlob) {
         let _guard = self.commit.lock().expect("lock");
         let mut registry = self.registry.lock().expect("lock");

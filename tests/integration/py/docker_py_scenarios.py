@@ -164,6 +164,26 @@ def main():
         out = client.containers.run(f"{name}:1", ["cat", "/pulled.txt"], remove=True)
         assert out == b"pulled\n", out
 
+        # push: the pulled image under another name, streamed; its blobs are the registry's
+        # already (mounted from py/busybox, or there), so nothing is uploaded again.
+        copy = f"{registry}/py/copy"
+        assert image.tag(copy, tag="2")
+        pushed = list(client.api.push(copy, tag="2", stream=True, decode=True))
+        assert pushed[0]["status"] == f"The push refers to repository [{copy}]", pushed
+        errors = [p for p in pushed if "error" in p]
+        assert not errors, errors
+        layer_steps = [p["status"] for p in pushed if p.get("id") and p["status"] != "Preparing"]
+        assert layer_steps and all(
+            s == "Mounted from py/busybox" or s == "Layer already exists" for s in layer_steps
+        ), pushed
+        aux = [p["aux"] for p in pushed if "aux" in p]
+        assert aux and aux[0]["Tag"] == "2" and aux[0]["Digest"].startswith("sha256:"), pushed
+        # The same image pushed twice has the same digest.
+        again = [p for p in client.api.push(copy, tag="2", stream=True, decode=True) if "aux" in p]
+        assert again[0]["aux"]["Digest"] == aux[0]["Digest"], (again, aux)
+        digests = client.images.get(f"{copy}:2").attrs["RepoDigests"]
+        assert f"{copy}@{aux[0]['Digest']}" in digests, digests
+
     print("ok")
 
 

@@ -210,7 +210,9 @@ fn serve(
         Some(_) => pairs
             .iter()
             .filter(|(n, _)| n == "scope")
-            .filter_map(|(_, s)| {
+            // Several scopes: a `scope` each (GET), or one joined by spaces (POST).
+            .flat_map(|(_, s)| s.split(' '))
+            .filter_map(|s| {
                 let mut parts = s.splitn(3, ':');
                 let (_, name, actions) = (parts.next()?, parts.next()?, parts.next()?);
                 Some((

@@ -8,7 +8,10 @@ use hyper::body::Frame;
 use crate::RequestBody;
 use tokio_util::io::ReaderStream;
 
-use crate::backend::{ByteStream, ImportRequest, ImportSource, PullProgress, PullQuery, PullStep};
+use crate::backend::{
+    ByteStream, ImportRequest, ImportSource, PullProgress, PullQuery, PullStep, PushProgress,
+    PushQuery, PushStep,
+};
 use crate::body::{body_stream, empty, full, json, HandlerResult};
 use crate::compat;
 use crate::error::ApiError;
@@ -44,6 +47,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route!(GET, "/images/{name:.*}/history", history),
         route!(GET, "/images/{name:.*}/get", save_one),
         route!(POST, "/images/{name:.*}/tag", tag),
+        route!(POST, "/images/{name:.*}/push", push),
         route!(DELETE, "/images/{name:.*}", delete),
     ]
 }
@@ -230,11 +234,15 @@ pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
 /// then the digest and the status line.
 async fn pull(ctx: &Ctx, query: PullQuery) -> HandlerResult {
     let job = ctx.backend.pull_image(query).await?;
+    let units = gates::progress_units(ctx.version);
     let (tx, rx) = tokio::sync::mpsc::channel::<Said>(64);
     // The pull runs to its end when the client leaves, as Docker's does.
     tokio::spawn(async move {
         let (mut done, mut steps) = (job.done, job.progress);
-        let mut words = PullWords::default();
+        let mut words = PullWords {
+            throttles: Default::default(),
+            units,
+        };
         let mut stepping = true;
         let result = loop {
             tokio::select! {
@@ -273,9 +281,9 @@ async fn pull(ctx: &Ctx, query: PullQuery) -> HandlerResult {
 }
 
 /// Docker's words for a pull's steps, and the throttling of each layer's counts.
-#[derive(Default)]
 struct PullWords {
     throttles: std::collections::HashMap<(String, bool), progress::Throttle>,
+    units: progress::Units,
 }
 
 impl PullWords {
@@ -341,10 +349,134 @@ impl PullWords {
         let mut m = ProgressMessage::status(status);
         m.progress = detail
             .as_ref()
-            .map(|d| progress::bar(d, jiff::Timestamp::now().as_second()));
+            .map(|d| progress::bar(d, jiff::Timestamp::now().as_second(), self.units));
         m.progress_detail = Some(detail.unwrap_or_default());
         m.id = Some(id);
         Some(progress::line(&m))
+    }
+}
+
+/// `POST /images/{name}/push?tag=`: the push's progress as Docker's daemon writes it. The
+/// credentials are `X-Registry-Auth`, or (as the oldest clients sent them) the body's JSON;
+/// with neither, Docker's 400.
+pub async fn push(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default)]
+    struct PushParams {
+        tag: String,
+    }
+    let p: PushParams = ctx.query.decode()?;
+    let auth = if req.headers().contains_key("x-registry-auth") {
+        registry_auth(&req)?
+    } else {
+        let body = crate::body::read_small_body(req, 64 << 10).await?;
+        let auth: berth_api_types::auth::AuthConfig =
+            serde_json::from_slice(&body).map_err(|e| {
+                let e = if body.iter().all(u8::is_ascii_whitespace) {
+                    "EOF".to_string()
+                } else {
+                    e.to_string()
+                };
+                ApiError::bad_request(format!("Bad parameters and missing X-Registry-Auth: {e}"))
+            })?;
+        Some(auth).filter(|a| !a.username.is_empty() || !a.identitytoken.is_empty())
+    };
+    let query = PushQuery {
+        image: ctx.param(0).to_string(),
+        tag: p.tag,
+        auth,
+    };
+    let job = ctx.backend.push_image(query).await?;
+    let units = gates::progress_units(ctx.version);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Said>(64);
+    // Like a pull, the push runs to its end when the client leaves.
+    tokio::spawn(async move {
+        let (mut done, mut steps) = (job.done, job.progress);
+        let mut words = PushWords {
+            throttles: Default::default(),
+            units,
+        };
+        let mut stepping = true;
+        let result = loop {
+            tokio::select! {
+                biased;
+                step = steps.recv(), if stepping => match step {
+                    Some(step) => {
+                        for line in words.lines(&step) {
+                            let _ = tx.send(Said::Line(line)).await;
+                        }
+                    }
+                    None => stepping = false,
+                },
+                r = &mut done => break r,
+            }
+        };
+        while let Ok(step) = steps.try_recv() {
+            for line in words.lines(&step) {
+                let _ = tx.send(Said::Line(line)).await;
+            }
+        }
+        if let Err(e) = result {
+            let _ = tx.send(Said::Failed(e)).await;
+        }
+    });
+    progress::respond(rx).await
+}
+
+/// Docker's words for a push's steps, and the throttling of each layer's counts.
+struct PushWords {
+    throttles: std::collections::HashMap<String, progress::Throttle>,
+    units: progress::Units,
+}
+
+impl PushWords {
+    fn lines(&mut self, step: &PushProgress) -> Vec<bytes::Bytes> {
+        match step {
+            PushProgress::RefersTo(repo) => vec![progress::line(&ProgressMessage::status(
+                format!("The push refers to repository [{repo}]"),
+            ))],
+            PushProgress::Pushed { tag, digest, size } => {
+                let status =
+                    ProgressMessage::status(format!("{tag}: digest: {digest} size: {size}"));
+                let aux = ProgressMessage {
+                    progress_detail: Some(ProgressDetail::default()),
+                    aux: Some(serde_json::json!({"Tag": tag, "Digest": digest, "Size": size})),
+                    ..Default::default()
+                };
+                vec![progress::line(&status), progress::line(&aux)]
+            }
+            PushProgress::Layer { id, step } => {
+                let (status, detail) = match step {
+                    PushStep::Preparing => ("Preparing".to_string(), None),
+                    PushStep::Waiting => ("Waiting".to_string(), None),
+                    PushStep::AlreadyExists => ("Layer already exists".to_string(), None),
+                    PushStep::MountedFrom(from) => (format!("Mounted from {from}"), None),
+                    PushStep::Pushed => ("Pushed".to_string(), None),
+                    PushStep::Pushing { current, total } => {
+                        let throttle = self
+                            .throttles
+                            .entry(id.clone())
+                            .or_insert_with(|| progress::Throttle::new(Some(*total)));
+                        if !throttle.due(*current as i64) && current < total {
+                            return Vec::new();
+                        }
+                        let detail = ProgressDetail {
+                            current: *current as i64,
+                            total: *total as i64,
+                            start: 0,
+                        };
+                        ("Pushing".to_string(), Some(detail))
+                    }
+                };
+                let mut m = ProgressMessage::status(status);
+                m.progress = detail
+                    .as_ref()
+                    .map(|d| progress::bar(d, jiff::Timestamp::now().as_second(), self.units));
+                m.progress_detail = Some(detail.unwrap_or_default());
+                m.id = Some(id.clone());
+                vec![progress::line(&m)]
+            }
+        }
     }
 }
 
@@ -381,7 +513,11 @@ pub async fn insert(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
             start,
         };
         let mut m = ProgressMessage::status("Downloading");
-        m.progress = Some(progress::bar(&detail, jiff::Timestamp::now().as_second()));
+        m.progress = Some(progress::bar(
+            &detail,
+            jiff::Timestamp::now().as_second(),
+            gates::progress_units(version),
+        ));
         m.progress_detail = Some(detail);
         m.id = Some(short.clone());
         progress::line(&m)

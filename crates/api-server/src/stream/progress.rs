@@ -44,9 +44,17 @@ pub async fn respond(mut said: tokio::sync::mpsc::Receiver<Said>) -> crate::body
     )
 }
 
+/// How a size's number and unit are joined: Docker before 1.12 wrote `1.5 MB`, later
+/// Docker `1.5MB` (go-units dropped the space).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Units {
+    Spaced,
+    Joined,
+}
+
 /// A size as Docker's progress text writes it: decimal units, four significant digits
-/// (Go's `%.4g`: `1.5 MB`, `102.4 kB`, `999 B`).
-pub fn human_size(bytes: i64) -> String {
+/// (Go's `%.4g`: `1.5 MB`, `102.4 kB`, `999 B`), the unit joined as `units` says.
+pub fn human_size(bytes: i64, units: Units) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut size = bytes.max(0) as f64;
     let mut unit = 0;
@@ -71,19 +79,22 @@ pub fn human_size(bytes: i64) -> String {
             text = text.trim_end_matches('0').trim_end_matches('.').to_string();
         }
     }
-    format!("{text} {}", UNITS[unit])
+    match units {
+        Units::Spaced => format!("{text} {}", UNITS[unit]),
+        Units::Joined => format!("{text}{}", UNITS[unit]),
+    }
 }
 
 /// The progress text of `detail` at `now` (Unix seconds), as Docker's `JSONProgress.String`
 /// writes it for a wide terminal: a 50-column bar, the sizes, and the time left while under
 /// half done.
-pub fn bar(detail: &ProgressDetail, now: i64) -> String {
+pub fn bar(detail: &ProgressDetail, now: i64, units: Units) -> String {
     let (current, total) = (detail.current, detail.total);
     if current <= 0 && total <= 0 {
         return String::new();
     }
     if total <= 0 {
-        return format!("{:>8}", human_size(current));
+        return format!("{:>8}", human_size(current, units));
     }
     let half_percent = ((current as f64 / total as f64 * 100.0) as i64 / 2).clamp(0, 50) as usize;
     let arrow = format!(
@@ -91,7 +102,11 @@ pub fn bar(detail: &ProgressDetail, now: i64) -> String {
         "=".repeat(half_percent),
         " ".repeat(50 - half_percent)
     );
-    let numbers = format!("{:>8}/{}", human_size(current), human_size(total));
+    let numbers = format!(
+        "{:>8}/{}",
+        human_size(current, units),
+        human_size(total, units)
+    );
     let mut left = String::new();
     if detail.start > 0 && current > 0 && half_percent < 50 {
         // In nanoseconds per byte, truncated, as Go's Duration arithmetic does it.
@@ -157,7 +172,9 @@ mod tests {
             (999_960, "1000 kB"),
             (3_000_000_000, "3 GB"),
         ] {
-            assert_eq!(human_size(bytes), text, "{bytes}");
+            assert_eq!(human_size(bytes, Units::Spaced), text, "{bytes}");
+            let joined = text.replace(' ', "");
+            assert_eq!(human_size(bytes, Units::Joined), joined, "{bytes}");
         }
     }
 
@@ -168,21 +185,26 @@ mod tests {
             total,
             start,
         };
-        assert_eq!(bar(&d(0, 0, 0), 0), "");
-        assert_eq!(bar(&d(2048, 0, 0), 0), "2.048 kB");
+        assert_eq!(bar(&d(0, 0, 0), 0, Units::Spaced), "");
+        assert_eq!(bar(&d(2048, 0, 0), 0, Units::Spaced), "2.048 kB");
         assert_eq!(
-            bar(&d(250_000, 1_000_000, 0), 0),
+            bar(&d(250_000, 1_000_000, 0), 0, Units::Spaced),
             format!("[{}>{}]   250 kB/1 MB", "=".repeat(12), " ".repeat(38))
         );
         // A quarter in 10 s: 30 s left.
         assert_eq!(
-            bar(&d(250_000, 1_000_000, 100), 110),
+            bar(&d(250_000, 1_000_000, 100), 110, Units::Spaced),
             format!("[{}>{}]   250 kB/1 MB 30s", "=".repeat(12), " ".repeat(38))
         );
         // Done: a full bar, no time left.
         assert_eq!(
-            bar(&d(1_000_000, 1_000_000, 100), 110),
+            bar(&d(1_000_000, 1_000_000, 100), 110, Units::Spaced),
             format!("[{}>]     1 MB/1 MB", "=".repeat(50))
+        );
+        // Docker 20.10's spelling, as it wrote a push of this size.
+        assert_eq!(
+            bar(&d(35_840, 1_985_625, 0), 0, Units::Joined),
+            format!("[>{}]  35.84kB/1.986MB", " ".repeat(50))
         );
         assert_eq!(go_duration(185), "3m5s");
         assert_eq!(go_duration(3723), "1h2m3s");

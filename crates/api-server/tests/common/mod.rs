@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use berth_api_server::backend::{
     ByteStream, CommitQuery, ContainerBackend, ContainerListQuery, EventQuery, EventSubscription,
     EventsBackend, ExecBackend, ExecStreams, ImageBackend, ImportRequest, InsertJob, LogStream,
-    LogsQuery, PruneQuery, PullJob, PullQuery, StopQuery, SystemBackend, Waiting,
+    LogsQuery, PruneQuery, PullJob, PullQuery, PushJob, PushProgress, PushQuery, PushStep,
+    StopQuery, SystemBackend, Waiting,
 };
 use berth_api_server::{ApiError, RequestBody, Router, ServerInfo};
 use berth_api_types::container::PathStat;
@@ -184,6 +185,33 @@ impl ImageBackend for Fake {
             "No such image: {}",
             query.image
         )))
+    }
+    async fn push_image(&self, query: PushQuery) -> Result<PushJob, ApiError> {
+        let (tell, progress) = tokio::sync::mpsc::unbounded_channel();
+        let _ = tell.send(PushProgress::RefersTo(format!(
+            "docker.io/library/{}",
+            query.image
+        )));
+        let _ = tell.send(PushProgress::Layer {
+            id: "0123456789ab".into(),
+            step: PushStep::Preparing,
+        });
+        let _ = tell.send(PushProgress::Layer {
+            id: "0123456789ab".into(),
+            step: PushStep::Pushing {
+                current: 10,
+                total: 10,
+            },
+        });
+        let _ = tell.send(PushProgress::Pushed {
+            tag: "latest".into(),
+            digest: format!("sha256:{}", "d".repeat(64)),
+            size: 527,
+        });
+        Ok(PushJob {
+            progress,
+            done: Box::pin(async { Ok(()) }),
+        })
     }
     async fn import_image(&self, _req: ImportRequest) -> Result<String, ApiError> {
         Err(ApiError::bad_request("no import here"))

@@ -526,6 +526,20 @@ fn pulled_layers_keep_their_compressed_blob_and_go_with_their_image() {
     let media = "application/vnd.docker.image.rootfs.diff.tar.gzip";
     let first = s.compress_layer(&made.layers[0], media).unwrap();
     assert_eq!(s.layer_blobs(&made.layers[0].diff_id), vec![first.clone()]);
+    // A blob only known to be on a registry (the layer was here when a pull named it) is
+    // noted without bytes; the tar still comes from the bytes the store has.
+    let remote = LayerBlob {
+        digest: Digest::of(b"the registry's own gzip"),
+        repositories: ["127.0.0.1:5000/other".to_string()].into(),
+        ..first.clone()
+    };
+    s.record_layer_blob(remote.clone());
+    assert_eq!(s.layer_blobs(&made.layers[0].diff_id).len(), 2);
+    assert!(!s.has_blob(&remote.digest));
+    assert_eq!(
+        s.open_layer_tar(&made.layers[0]).unwrap().0,
+        tarball(&[("x", b"y")]).len() as u64
+    );
     let (_, mut gunzip) = berth_archive::decompress(s.open_blob(&first.digest).unwrap()).unwrap();
     let mut back = Vec::new();
     gunzip.read_to_end(&mut back).unwrap();
