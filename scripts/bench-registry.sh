@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 16 benchmarks: docker pull of a 5-layer, 50 MB image from a registry on loopback
+# Issue 16 benchmarks: docker pull and push of a 5-layer, 50 MB image with registries on loopback
 # (Debian's docker-registry), cold and warm, with Docker Engine (Debian's docker.io) pulling
 # the same image in the same run when it is installed. Prints figures.
 set -euo pipefail

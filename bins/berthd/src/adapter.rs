@@ -74,6 +74,14 @@ impl Daemon {
                 .collect::<Result<_, _>>()?,
             stall_timeout: std::time::Duration::from_secs(config.registry_stall_timeout),
             download_attempts: config.max_download_attempts,
+            tls: berth_distribution::tls::TlsSettings::new(
+                if config.registry_certs_dirs.is_empty() {
+                    berth_distribution::tls::default_certs_dirs()
+                } else {
+                    config.registry_certs_dirs.clone()
+                },
+                &config.insecure_registries,
+            )?,
             ..Default::default()
         });
         let facts = SystemFacts::gather(root).map_err(|e| format!("read system facts: {e}"))?;
@@ -486,7 +494,12 @@ impl ImageBackend for Daemon {
         ImageService::check_import_reference(&req.repo, &req.tag).map_err(api_err)?;
         let (stream, label): (berth_engine::images::ByteStream, String) = match req.source {
             ImportSource::Body(body) => (Box::new(body), "-".to_string()),
-            ImportSource::Url(url) => (crate::fetch::fetch(&url).await?.0, url),
+            ImportSource::Url(url) => (
+                crate::fetch::fetch(&url, &self.images.registry_options().tls)
+                    .await?
+                    .0,
+                url,
+            ),
         };
         let image = self
             .images
@@ -635,7 +648,7 @@ impl ImageBackend for Daemon {
     async fn insert_file(&self, name: &str, url: &str, path: &str) -> Result<InsertJob, ApiError> {
         // The image first: a missing one must not cost a download.
         let (image, _) = self.images.resolve(name).map_err(api_err)?;
-        let (body, total) = crate::fetch::fetch(url).await?;
+        let (body, total) = crate::fetch::fetch(url, &self.images.registry_options().tls).await?;
         let (progress, counts) = tokio::sync::mpsc::unbounded_channel();
         let images = self.images.clone();
         let views = self.container_paths.views();

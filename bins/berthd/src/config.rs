@@ -19,6 +19,15 @@ pub struct Config {
     /// order): `http://127.0.0.1:5000`, `https://mirror.example.com`.
     #[arg(long = "registry-mirror", value_name = "URL")]
     pub registry_mirrors: Vec<String>,
+    /// A registry spoken to without checking its certificate, and over plain HTTP when
+    /// TLS fails (repeatable): `host[:port]` or a CIDR. Loopback always is, as in Docker.
+    #[arg(long = "insecure-registry", value_name = "HOST|CIDR")]
+    pub insecure_registries: Vec<String>,
+    /// Directories of per-registry certificates, `<dir>/<host[:port]>/` holding `*.crt` CAs
+    /// and `*.cert`/`*.key` client pairs (repeatable; default: Docker's
+    /// /etc/docker/certs.d, then /etc/berth/certs.d).
+    #[arg(long = "registry-certs-dir", value_name = "DIR")]
+    pub registry_certs_dirs: Vec<PathBuf>,
     /// Tries of each layer download before a pull fails (Docker's flag).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_download_attempts: u32,

@@ -4,8 +4,12 @@
 use berth_api_server::ApiError;
 use berth_engine::images::ByteStream;
 
-/// Fetches an `http://` URL, streaming its body; with its length when the server said.
-pub async fn fetch(url: &str) -> Result<(ByteStream, Option<u64>), ApiError> {
+/// Fetches an `http://` or `https://` URL (the system's roots check the latter, as Docker's
+/// default transport does), streaming its body; with its length when the server said.
+pub async fn fetch(
+    url: &str,
+    tls: &berth_distribution::tls::TlsSettings,
+) -> Result<(ByteStream, Option<u64>), ApiError> {
     use futures_util::TryStreamExt;
     use http_body_util::BodyExt;
     let url = if url.contains("://") {
@@ -16,17 +20,22 @@ pub async fn fetch(url: &str) -> Result<(ByteStream, Option<u64>), ApiError> {
     let uri: hyper::Uri = url
         .parse()
         .map_err(|e| ApiError::bad_request(format!("invalid URL {url}: {e}")))?;
-    if uri.scheme_str() != Some("http") {
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
         return Err(ApiError::bad_request(format!(
-            "unsupported URL scheme for import: {url} (only http:// is supported)"
+            "unsupported URL scheme for import: {url} (http:// and https:// are)"
         )));
     }
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.web_config())
+        .https_or_http()
+        .enable_http1()
+        .build();
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        .build::<_, http_body_util::Empty<bytes::Bytes>>(connector);
     let resp = client
         .get(uri)
         .await
-        .map_err(|e| ApiError::bad_request(format!("error downloading {url}: {e}")))?;
+        .map_err(|e| ApiError::bad_request(format!("error downloading {url}: {}", chain(&e))))?;
     if !resp.status().is_success() {
         return Err(ApiError::bad_request(format!(
             "error downloading {url}: status {}",
@@ -40,4 +49,16 @@ pub async fn fetch(url: &str) -> Result<(ByteStream, Option<u64>), ApiError> {
         .map_err(std::io::Error::other);
     let reader = tokio_util::io::StreamReader::new(stream);
     Ok((Box::new(reader), length))
+}
+
+/// An error with its causes, as `a: b: c` (hyper's own text hides the TLS reason).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }

@@ -8,6 +8,7 @@ use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 
 use crate::auth::{challenges, Challenge, Credentials, TokenAnswer};
@@ -37,7 +38,14 @@ pub struct Fetched {
 
 pub struct RegistryClient {
     pub endpoint: Endpoint,
-    http: Client<HttpConnector, RequestBody>,
+    http: Client<HttpsConnector<HttpConnector>, RequestBody>,
+    /// The scheme and host requests go to now (`https://host:port`), and the other one to
+    /// try once if this one turns out wrong: an insecure registry over plain HTTP after TLS
+    /// fails, or a loopback registry over TLS when it answers plain HTTP so.
+    base: std::sync::Mutex<(String, Option<String>)>,
+    /// Why TLS could not be set up for this registry (its certs.d is broken): told at the
+    /// first request.
+    tls_error: Option<String>,
     credentials: Option<Credentials>,
     /// Scopes asked for beside this repository's: other repositories' `pull`, for a push
     /// that mounts their blobs.
@@ -101,8 +109,33 @@ impl RegistryClient {
     ) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(options.connect_timeout));
+        connector.enforce_http(false);
+        let insecure = endpoint.insecure || options.tls.is_insecure(&endpoint.domain);
+        let (tls, tls_error) = match options.tls.client_config(&endpoint.domain, insecure) {
+            Ok(c) => (c, None),
+            Err(e) => (options.tls.web_config(), Some(e)),
+        };
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let http = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+        // The registry's own endpoint (not a mirror's URL) may change scheme once.
+        let (https, plain) = (
+            format!("https://{}", endpoint.api_host()),
+            format!("http://{}", endpoint.api_host()),
+        );
+        let other = if endpoint.base == https && insecure {
+            Some(plain)
+        } else if endpoint.base == plain {
+            Some(https)
+        } else {
+            None
+        };
         RegistryClient {
+            base: std::sync::Mutex::new((endpoint.base.clone(), other)),
+            tls_error,
             endpoint,
             http,
             credentials,
@@ -110,6 +143,115 @@ impl RegistryClient {
             authorization: tokio::sync::Mutex::new(None),
             actions: if push { "pull,push" } else { "pull" },
             options,
+        }
+    }
+
+    /// Where requests go now: `https://host:port`.
+    pub fn base(&self) -> String {
+        self.base.lock().expect("lock").0.clone()
+    }
+
+    /// A URL of the repository's API: `manifests/latest`, `blobs/sha256:…`.
+    pub fn url(&self, rest: &str) -> String {
+        format!("{}/v2/{}/{rest}", self.base(), self.endpoint.path)
+    }
+
+    /// `url` on the base in use now (the scheme may have changed since it was made).
+    fn rebase(&self, url: &str) -> String {
+        let host = self.endpoint.api_host();
+        for scheme in ["https://", "http://"] {
+            if let Some(path) = url.strip_prefix(scheme).and_then(|r| r.strip_prefix(host)) {
+                return format!("{}{path}", self.base());
+            }
+        }
+        url.to_string()
+    }
+
+    /// Moves to the other scheme, once.
+    fn fall_back(&self) -> bool {
+        let mut base = self.base.lock().expect("lock");
+        let Some(other) = base.1.take() else {
+            return false;
+        };
+        tracing::debug!(from = %base.0, to = %other, "registry scheme");
+        base.0 = other;
+        true
+    }
+
+    /// Back to the base of `url`, settled.
+    fn return_to(&self, url: &str) {
+        let mut base = self.base.lock().expect("lock");
+        if let Some(b) = url.split("/v2/").next() {
+            base.0 = b.to_string();
+        }
+        base.1 = None;
+    }
+
+    /// The scheme in use has worked: no changing it any more.
+    fn settle(&self) {
+        self.base.lock().expect("lock").1 = None;
+    }
+
+    /// Sends a request whose body can be sent again, first finding the scheme the registry
+    /// speaks while that is open: TLS that fails moves an insecure registry to plain HTTP
+    /// (Docker tries HTTPS first); a plain request answered 400 (a TLS server's answer to
+    /// plain HTTP) moves a loopback registry to HTTPS. Another 400 is asked again as it was.
+    async fn send_settling(
+        &self,
+        method: &Method,
+        url: &str,
+        headers: &[(header::HeaderName, String)],
+        authorization: Option<&str>,
+        body: Bytes,
+    ) -> Result<Response<Incoming>, DistributionError> {
+        if let Some(e) = &self.tls_error {
+            return Err(DistributionError::Invalid(e.clone()));
+        }
+        let open = self.base.lock().expect("lock").1.is_some();
+        let first = self
+            .send_once(
+                method,
+                url,
+                headers,
+                authorization,
+                bytes_body(body.clone()),
+            )
+            .await;
+        if !open {
+            return first;
+        }
+        let wrong_scheme = match &first {
+            Err(DistributionError::Transport { .. }) => url.starts_with("https://"),
+            Ok(resp) => resp.status() == StatusCode::BAD_REQUEST && url.starts_with("http://"),
+            Err(_) => false,
+        };
+        if !wrong_scheme || !self.fall_back() {
+            if first.is_ok() {
+                self.settle();
+            }
+            return first;
+        }
+        let second = self
+            .send_once(
+                method,
+                &self.rebase(url),
+                headers,
+                authorization,
+                bytes_body(body.clone()),
+            )
+            .await;
+        match second {
+            Ok(resp) => {
+                self.settle();
+                Ok(resp)
+            }
+            // Neither works: the first scheme's answer stands.
+            Err(_) if first.is_ok() => {
+                self.return_to(url);
+                self.send_once(method, url, headers, authorization, bytes_body(body))
+                    .await
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -202,14 +344,10 @@ impl RegistryClient {
     ) -> Result<Response<Incoming>, DistributionError> {
         let known = self.authorization.lock().await.clone();
         let resp = self
-            .send_once(
-                &method,
-                url,
-                headers,
-                known.as_deref(),
-                bytes_body(body.clone()),
-            )
+            .send_settling(&method, url, headers, known.as_deref(), body.clone())
             .await?;
+        // The scheme may have changed under the URL.
+        let url = &self.rebase(url);
         if resp.status() != StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
@@ -379,10 +517,11 @@ impl RegistryClient {
     /// returns the refresh token a token server gave, which clients keep as an identity token.
     /// A registry that refuses is Docker's `login attempt to … failed with status: …`.
     pub async fn login(&self) -> Result<Option<String>, DistributionError> {
-        let url = format!("{}/v2/", self.endpoint.base);
+        let url = format!("{}/v2/", self.base());
         let first = self
-            .send_once(&Method::GET, &url, &[], None, bytes_body(Bytes::new()))
+            .send_settling(&Method::GET, &url, &[], None, Bytes::new())
             .await?;
+        let url = self.rebase(&url);
         if first.status().is_success() {
             return Ok(None);
         }
@@ -437,7 +576,7 @@ impl RegistryClient {
         reference: &str,
         name: &str,
     ) -> Result<Fetched, DistributionError> {
-        let url = self.endpoint.url(&format!("manifests/{reference}"));
+        let url = self.url(&format!("manifests/{reference}"));
         let resp = self
             .send(Method::GET, &url, &[(header::ACCEPT, ACCEPT.join(", "))])
             .await?;
@@ -472,7 +611,7 @@ impl RegistryClient {
         &self,
         digest: &str,
     ) -> Result<Response<Incoming>, DistributionError> {
-        let url = self.endpoint.url(&format!("blobs/{digest}"));
+        let url = self.url(&format!("blobs/{digest}"));
         let resp = self.send(Method::GET, &url, &[]).await?;
         if !resp.status().is_success() {
             return Err(self.refusal(resp, &url, digest).await);
@@ -487,7 +626,7 @@ impl RegistryClient {
         digest: &str,
         offset: u64,
     ) -> Result<(Option<u64>, Incoming), DistributionError> {
-        let url = self.endpoint.url(&format!("blobs/{digest}"));
+        let url = self.url(&format!("blobs/{digest}"));
         let mut headers = Vec::new();
         if offset > 0 {
             headers.push((header::RANGE, format!("bytes={offset}-")));
@@ -503,7 +642,7 @@ impl RegistryClient {
 
     /// Whether this repository has blob `digest` (`HEAD`), as a push asks first.
     pub async fn blob_exists(&self, digest: &str) -> Result<bool, DistributionError> {
-        let url = self.endpoint.url(&format!("blobs/{digest}"));
+        let url = self.url(&format!("blobs/{digest}"));
         let resp = self.send(Method::HEAD, &url, &[]).await?;
         match resp.status() {
             s if s.is_success() => Ok(true),
@@ -518,7 +657,7 @@ impl RegistryClient {
         &self,
         mount: Option<(&str, &str)>,
     ) -> Result<Option<String>, DistributionError> {
-        let mut url = self.endpoint.url("blobs/uploads/");
+        let mut url = self.url("blobs/uploads/");
         if let Some((digest, from)) = mount {
             let query = form_urlencoded::Serializer::new(String::new())
                 .append_pair("mount", digest)
@@ -569,7 +708,7 @@ impl RegistryClient {
         media_type: &str,
         body: Bytes,
     ) -> Result<String, DistributionError> {
-        let url = self.endpoint.url(&format!("manifests/{reference}"));
+        let url = self.url(&format!("manifests/{reference}"));
         let headers = [(header::CONTENT_TYPE, media_type.to_string())];
         let resp = self
             .send_bytes(Method::PUT, &url, &headers, body.clone())
@@ -600,7 +739,7 @@ impl RegistryClient {
                 DistributionError::Invalid(format!("no upload location in the answer to {url}"))
             })?;
         Ok(if location.starts_with('/') {
-            format!("{}{location}", self.endpoint.base)
+            format!("{}{location}", self.base())
         } else {
             location.to_string()
         })

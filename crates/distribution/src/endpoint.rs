@@ -75,6 +75,16 @@ impl Endpoint {
         out
     }
 
+    /// The host (and port) the registry's API is served on: Docker Hub's is not the name
+    /// its images carry.
+    pub fn api_host(&self) -> &str {
+        if self.domain == "docker.io" {
+            "registry-1.docker.io"
+        } else {
+            &self.domain
+        }
+    }
+
     /// The repository's full name as the image store spells it (`127.0.0.1:5000/app`).
     pub fn repository(&self) -> String {
         format!("{}/{}", self.domain, self.path)

@@ -40,7 +40,7 @@ pub enum DistributionError {
     #[error(transparent)]
     Shared(std::sync::Arc<DistributionError>),
     /// The registry could not be reached or the connection broke.
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", describe(source.as_ref()))]
     Transport {
         context: String,
         #[source]
@@ -78,4 +78,31 @@ impl Classify for DistributionError {
             | DistributionError::Transport { .. } => ErrorKind::Internal,
         }
     }
+}
+
+/// An error with its causes (hyper's own text, `client error (Connect)`, hides the reason),
+/// certificate failures in the words Docker (Go's x509) uses for them.
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e.to_string();
+    let mut parts = vec![last.clone()];
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !last.contains(&text) {
+            parts.push(text.clone());
+        }
+        last = text;
+        cause = c.source();
+    }
+    let text = parts.join(": ");
+    if text.contains("UnknownIssuer") {
+        return "x509: certificate signed by unknown authority".to_string();
+    }
+    if text.contains("NotValidForName") {
+        return "x509: certificate is not valid for this name".to_string();
+    }
+    if text.contains("CertificateRequired") || text.contains("certificate required") {
+        return "remote error: tls: certificate required".to_string();
+    }
+    text
 }

@@ -13,6 +13,7 @@ pub mod options;
 pub mod pull;
 pub mod push;
 pub mod search;
+pub mod tls;
 pub mod transfers;
 
 pub use client::RegistryClient;

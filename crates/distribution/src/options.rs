@@ -15,6 +15,8 @@ pub struct RegistryOptions {
     /// Registries that serve Docker Hub's images (`--registry-mirror`), tried in order
     /// before Docker Hub itself: base URLs such as `http://127.0.0.1:5000`.
     pub mirrors: Vec<String>,
+    /// Roots, `certs.d` and `--insecure-registry`.
+    pub tls: crate::tls::TlsSettings,
 }
 
 impl Default for RegistryOptions {
@@ -24,6 +26,7 @@ impl Default for RegistryOptions {
             stall_timeout: Duration::from_secs(30),
             download_attempts: 5,
             mirrors: Vec::new(),
+            tls: crate::tls::TlsSettings::default(),
         }
     }
 }

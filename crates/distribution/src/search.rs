@@ -52,7 +52,7 @@ pub async fn search(
     let (endpoint, words) = split_term(term);
     let domain = endpoint.domain.clone();
     let client = RegistryClient::new(endpoint, credentials, false, options);
-    let base = client.endpoint.base.clone();
+    let base = client.base();
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("q", &words)
         .append_pair("n", &limit.to_string())

@@ -713,7 +713,13 @@ impl ImageStore {
         if !st.images.contains_key(image) {
             return Err(ImageError::NotFound(image.to_string()));
         }
-        let digest = self.content.put(bytes)?;
+        // Kept already (a pull or push of what is up to date): no write.
+        let known = Digest::of(bytes);
+        let digest = if self.content.has(&known) {
+            known
+        } else {
+            self.content.put(bytes)?
+        };
         let mut registry = self.registry.lock().expect("lock");
         let record = ManifestRecord {
             media_type: media_type.to_string(),

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod fake_registry;
 pub mod loopback;
 pub mod registry;
+pub mod tls;
 pub mod token_server;
 
 use std::io::{Read, Write};
@@ -163,6 +164,8 @@ pub struct Daemon {
     pub nofile: Option<(u64, u64)>,
     /// The berthd binary this daemon runs ([`berthd_bin`] unless a benchmark picks another).
     pub bin: PathBuf,
+    /// Environment variables berthd runs with beside the test's own.
+    pub env: Vec<(String, String)>,
 }
 
 /// A bridge name and address no other daemon of this machine's test runs uses at the same
@@ -242,7 +245,20 @@ impl Daemon {
             exec_root: exec_root.to_string(),
             nofile: None,
             bin: bin.map_or_else(berthd_bin, Path::to_path_buf),
+            env: Vec::new(),
         };
+        d.spawn();
+        d
+    }
+
+    /// As [`Daemon::start_with`], with environment variables `env` set for berthd.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let mut d = Self::start_with(args);
+        d.stop();
+        d.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         d.spawn();
         d
     }
@@ -306,7 +322,8 @@ impl Daemon {
             .arg(self.dir.path().join("berthd.pid"))
             .arg("-H")
             .arg(format!("unix://{}", self.socket.display()))
-            .args(&self.extra_args);
+            .args(&self.extra_args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 

@@ -2,8 +2,9 @@
 //! Docker Engine on a side socket in the same run, both pulling from one registry on
 //! loopback (Debian's docker-registry): `docker pull` of an image of 5 layers totalling
 //! 50 MB, cold (nothing present) and warm (its layers present, from another image made of
-//! them), with the daemon's resident memory while it pulls. Medians; prints figures,
-//! asserts nothing.
+//! them), with the daemon's resident memory while it pulls; then `docker push` of the pulled
+//! image, cold (to a registry that has none of it) and warm (to one that has it all).
+//! Medians; prints figures, asserts nothing.
 //!
 //! usage: bench_registry [--with-docker]   (BERTHD_BIN picks the berthd binary)
 
@@ -17,6 +18,8 @@ use berth_tests::{busybox_tar, tarball, Daemon};
 struct Figures {
     cold: (f64, f64),
     warm: (f64, f64),
+    push_cold: (f64, f64),
+    push_warm: (f64, f64),
     /// The daemon's resident memory before the pulls, MiB.
     base_rss: f64,
 }
@@ -42,9 +45,39 @@ fn measure(host: &str, config: &Path, pid: u32, image: &str, sibling: &str) -> F
         |_| ok(host, config, &["rmi", image]),
     );
     ok(host, config, &["rmi", sibling]);
+    // Pushes of the pulled image: each cold one to a registry of its own, empty; the warm
+    // ones to the first, which then has it all.
+    ok(host, config, &["pull", "-q", image]);
+    const COLD_PUSHES: usize = 3;
+    let targets: Vec<(Registry, String)> = (0..COLD_PUSHES)
+        .map(|_| {
+            let target = Registry::start();
+            let name = format!("{}/bench/pushed:1", target.host());
+            ok(host, config, &["tag", image, &name]);
+            (target, name)
+        })
+        .collect();
+    let push_cold = timed_between(
+        pid,
+        COLD_PUSHES,
+        |run| ok(host, config, &["push", "-q", &targets[run].1]),
+        |_| {},
+    );
+    let push_warm = timed_between(
+        pid,
+        5,
+        |_| ok(host, config, &["push", "-q", &targets[0].1]),
+        |_| {},
+    );
+    for (_, name) in &targets {
+        ok(host, config, &["rmi", name]);
+    }
+    ok(host, config, &["rmi", image]);
     Figures {
         cold,
         warm,
+        push_cold,
+        push_warm,
         base_rss,
     }
 }
@@ -86,9 +119,11 @@ fn main() {
         "measure", "berth", "docker", "ratio", "berth RSS", "docker RSS"
     );
     type Pick = fn(&Figures) -> (f64, f64);
-    let rows: [(&str, Pick); 2] = [
+    let rows: [(&str, Pick); 4] = [
         ("docker pull, cold (nothing present)", |f| f.cold),
         ("docker pull, warm (layers present)", |f| f.warm),
+        ("docker push, cold (registry empty)", |f| f.push_cold),
+        ("docker push, warm (registry has it)", |f| f.push_warm),
     ];
     for (name, pick) in rows {
         let b = pick(&berth);
@@ -104,5 +139,5 @@ fn main() {
                 .unwrap_or("-".into()),
         );
     }
-    println!("RSS: the daemon's peak while pulling. Targets: each at most 0.5x Docker Engine's time; berthd's peak RSS at most 30 MiB");
+    println!("RSS: the daemon's peak while pulling or pushing. Targets: each at most 0.5x Docker Engine's time; berthd's peak RSS at most 30 MiB");
 }
