@@ -29,6 +29,9 @@ pub enum Fault {
     StallOnce,
     /// The manifest request is never answered.
     HangManifest,
+    /// For a push: no blob is there (HEAD 404), an upload starts (POST 202), and its bytes
+    /// are refused (PATCH 500 with the registry error `BLOB_UPLOAD_INVALID`).
+    RefusesUploads,
 }
 
 pub struct FakeRegistry {
@@ -155,6 +158,21 @@ fn serve(
         head(&mut out, "200 OK", "application/json", 2)?;
         return out.write_all(b"{}");
     }
+    if served.fault == Fault::RefusesUploads {
+        let method = line.split_whitespace().next().unwrap_or("");
+        return match method {
+            "HEAD" => head(&mut out, "404 Not Found", "text/plain", 0),
+            "POST" if path.contains("/blobs/uploads/") => write!(
+                out,
+                "HTTP/1.1 202 Accepted\r\nLocation: /v2/fake/app/blobs/uploads/u1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+            _ => {
+                let msg = br#"{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"blob upload invalid"}]}"#;
+                head(&mut out, "500 Internal Server Error", "application/json", msg.len())?;
+                out.write_all(msg)
+            }
+        };
+    }
     let hang = |stop: &AtomicBool| {
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(20));
@@ -236,7 +254,7 @@ fn serve(
             }
             Ok(())
         }
-        Fault::ManifestError | Fault::HangManifest => {
+        Fault::ManifestError | Fault::HangManifest | Fault::RefusesUploads => {
             head(&mut out, "200 OK", "application/octet-stream", blob.len())?;
             out.write_all(blob)
         }

@@ -286,3 +286,107 @@ fn pulls_at_once_share_each_download() {
     let inspect = d.get(&format!("/v1.44/images/{}/json", reg.image())).json();
     assert_eq!(inspect["Id"], reg.config);
 }
+
+/// A layer whose tar names a path above its root (`../`): refused as Docker refuses a
+/// breakout, nothing written outside the layer, and the store as it was.
+#[test]
+fn a_layer_with_paths_above_its_root_is_refused_and_writes_nothing_outside() {
+    use berth_tests::registry::Registry;
+    let reg = Registry::start();
+    let hostile = berth_tests::RawTar::new()
+        .file("fine.txt", b"fine")
+        .file("../../escape.txt", b"out")
+        .finish();
+    reg.push_image(
+        "evil/app",
+        "1",
+        &[std::fs::read(busybox_tar()).unwrap(), hostile],
+    );
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let before = store_contents(&d);
+    let r = d.post(&format!(
+        "/v1.44/images/create?fromImage={}/evil/app&tag=1",
+        reg.host()
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let lines = r.json_lines();
+    let error = lines.last().unwrap()["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("escapes") && error.contains("escape.txt"),
+        "{lines:?}"
+    );
+    let image = d.data_root().join("image");
+    for dir in [image.clone(), image.join("layers"), d.data_root()] {
+        assert!(!dir.join("escape.txt").exists(), "{}", dir.display());
+    }
+    // The busybox layer was there before and stays; the layer refused left nothing.
+    assert_eq!(store_contents(&d), before);
+    assert_eq!(
+        d.get(&format!("/v1.44/images/{}/evil/app:1/json", reg.host()))
+            .status,
+        404
+    );
+}
+
+/// A registry that refuses a layer's bytes: the push ends with its error in the stream, and
+/// the image, its names and the daemon are as they were (a real registry then takes it).
+#[test]
+fn a_push_the_registry_refuses_ends_with_its_error_and_changes_nothing() {
+    use berth_tests::registry::Registry;
+    let bad = FakeRegistry::start(&layers(), Fault::RefusesUploads);
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let name = format!("127.0.0.1:{}/fake/app:2", bad.port);
+    d.docker_ok(&["tag", "busybox:latest", &name]);
+    let before = d.get("/v1.44/images/busybox:latest/json").json();
+    let r = d.request(
+        "POST",
+        &format!("/v1.44/images/127.0.0.1:{}/fake/app/push?tag=2", bad.port),
+        &[("X-Registry-Auth", "e30=")],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let lines = r.json_lines();
+    let error = lines.last().unwrap()["error"].as_str().unwrap_or_default();
+    assert!(error.contains("blob upload invalid"), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.get("aux").is_some()), "{lines:?}");
+    let after = d.get("/v1.44/images/busybox:latest/json").json();
+    assert_eq!(before["RepoDigests"], after["RepoDigests"]);
+    // The same image goes to a registry that takes it.
+    let good = Registry::start();
+    let name = format!("{}/fine/app:1", good.host());
+    d.docker_ok(&["tag", "busybox:latest", &name]);
+    let out = d.docker_ok(&["push", &name]);
+    assert!(out.contains("1: digest: sha256:"), "{out}");
+}
+
+/// A client that leaves mid-push: the push goes on to its end, as Docker's does.
+#[test]
+fn a_client_that_leaves_mid_push_does_not_stop_it() {
+    use berth_tests::registry::Registry;
+    let reg = Registry::start();
+    let d = Daemon::start();
+    let noise = berth_tests::registry::noise(3, 8 << 20);
+    d.import(&berth_tests::tarball(&[("noise.bin", &noise)]), "noisy:1");
+    let name = format!("{}/left/app:1", reg.host());
+    d.docker_ok(&["tag", "noisy:1", &name]);
+    use std::io::Write as _;
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST /v1.44/images/{}/left/app/push?tag=1 HTTP/1.1\r\nHost: x\r\nX-Registry-Auth: e30=\r\nContent-Length: 0\r\n\r\n",
+        reg.host()
+    )
+    .unwrap();
+    let head = read_some(&mut s, 64);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    drop(s);
+    eventually("the pushed manifest", Duration::from_secs(30), || {
+        reg.request("HEAD", "/v2/left/app/manifests/1", &[], b"")
+            .status
+            == 200
+    });
+    assert_eq!(d.get("/_ping").status, 200);
+}
