@@ -108,6 +108,35 @@ pub async fn push(
             step: PushStep::Preparing,
         });
     }
+    // Pushed to (or pulled from) this repository before, byte for byte: the manifest is put
+    // again at once. The registry checks that every blob it names is there (a blob gone is
+    // `MANIFEST_BLOB_UNKNOWN`, and the layers then go the long way), so the answer is what
+    // a HEAD of each would have said, in one request instead of one per blob.
+    if let Some((manifest, media_type)) = earlier_manifest(&store, &req.image, &req.reference) {
+        match client
+            .put_manifest(&tag, &media_type, manifest.clone())
+            .await
+        {
+            Ok(digest) => {
+                for layer in req.image.layers.iter().rev() {
+                    let _ = events.send(PushEvent::Layer {
+                        id: short(&layer.diff_id),
+                        step: PushStep::AlreadyExists,
+                    });
+                }
+                let pushed = PushedTag {
+                    reference: req.reference,
+                    image: req.image.id,
+                    tag,
+                    digest,
+                    manifest,
+                    media_type,
+                };
+                return finish(store, pushed, &events).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "the earlier manifest was refused; pushing"),
+        }
+    }
     let slots = Arc::new(Semaphore::new(CONCURRENT_UPLOADS));
     let mut uploads = Vec::new();
     for (layer, known) in req.image.layers.iter().zip(known).rev() {
@@ -172,25 +201,73 @@ pub async fn push(
             .await?;
     }
     let manifest = schema2(&config_digest, config.len() as u64, &blobs);
+    let media_type = crate::manifest::DOCKER_MANIFEST;
     let digest = client
-        .put_manifest(&tag, crate::manifest::DOCKER_MANIFEST, manifest.clone())
+        .put_manifest(&tag, media_type, manifest.clone())
         .await?;
-    let _ = events.send(PushEvent::Pushed {
+    let pushed = PushedTag {
+        reference: req.reference,
+        image: req.image.id,
         tag,
-        digest: digest.clone(),
-        size: manifest.len() as u64,
+        digest,
+        manifest,
+        media_type: media_type.to_string(),
+    };
+    finish(store, pushed, &events).await
+}
+
+/// The manifest of `image` this repository was last given or gave (the image is named
+/// `<repo>@<digest>` for it): a single image's, which a push may put again as it is.
+fn earlier_manifest(
+    store: &ImageStore,
+    image: &Image,
+    reference: &Reference,
+) -> Option<(Bytes, String)> {
+    store
+        .references(&image.id)
+        .iter()
+        .filter(|r| r.repo() == reference.repo())
+        .filter_map(|r| Digest::parse(r.digest()?))
+        .filter_map(|d| store.manifest(&d))
+        .find(|(_, media_type)| {
+            media_type == crate::manifest::DOCKER_MANIFEST
+                || media_type == crate::manifest::OCI_MANIFEST
+        })
+        .map(|(bytes, media_type)| (Bytes::from(bytes), media_type))
+}
+
+/// A tag the registry took: its manifest, as put, and what it names.
+struct PushedTag {
+    reference: Reference,
+    image: Digest,
+    tag: String,
+    digest: String,
+    manifest: Bytes,
+    media_type: String,
+}
+
+/// A tag pushed: told, its manifest kept and the image named by its digest (`RepoDigests`).
+async fn finish(
+    store: Arc<ImageStore>,
+    pushed: PushedTag,
+    events: &mpsc::UnboundedSender<PushEvent>,
+) -> Result<String, DistributionError> {
+    let _ = events.send(PushEvent::Pushed {
+        tag: pushed.tag,
+        digest: pushed.digest.clone(),
+        size: pushed.manifest.len() as u64,
     });
-    let by_digest =
-        Reference::parse(&format!("{}@{digest}", req.reference.repo())).map_err(store_err)?;
-    let image = req.image.id;
+    let by_digest = Reference::parse(&format!("{}@{}", pushed.reference.repo(), pushed.digest))
+        .map_err(store_err)?;
+    let (manifest, media_type, image) = (pushed.manifest, pushed.media_type, pushed.image);
     tokio::task::spawn_blocking(move || {
-        store.keep_manifest(&manifest, crate::manifest::DOCKER_MANIFEST, &image)?;
+        store.keep_manifest(&manifest, &media_type, &image)?;
         store.tag_all(&image, &[by_digest])
     })
     .await
     .map_err(|e| DistributionError::Invalid(format!("recording the push stopped: {e}")))?
     .map_err(store_err)?;
-    Ok(digest)
+    Ok(pushed.digest)
 }
 
 /// Where one layer goes, and what is known to find it there.

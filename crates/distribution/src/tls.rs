@@ -24,7 +24,8 @@ enum Insecure {
 /// the system's roots).
 #[derive(Debug, Clone)]
 pub struct TlsSettings {
-    system_roots: Arc<Vec<CertificateDer<'static>>>,
+    /// Parsed once: a client per pull or push starts from a copy.
+    system_roots: Arc<RootCertStore>,
     /// Where `<host[:port]>/` directories are looked for, in order (Docker's
     /// `/etc/docker/certs.d`, then berth's own).
     certs_dirs: Vec<PathBuf>,
@@ -42,7 +43,7 @@ impl Eq for TlsSettings {}
 impl Default for TlsSettings {
     fn default() -> Self {
         TlsSettings {
-            system_roots: Arc::new(Vec::new()),
+            system_roots: Arc::new(RootCertStore::empty()),
             certs_dirs: Vec::new(),
             insecure: Vec::new(),
         }
@@ -60,8 +61,11 @@ impl TlsSettings {
             .iter()
             .map(|e| parse_insecure(e))
             .collect::<Result<_, _>>()?;
+        let mut roots = RootCertStore::empty();
+        let (added, ignored) = roots.add_parsable_certificates(found.certs);
+        tracing::debug!(added, ignored, "the system's CA certificates");
         Ok(TlsSettings {
-            system_roots: Arc::new(found.certs),
+            system_roots: Arc::new(roots),
             certs_dirs,
             insecure,
         })
@@ -94,9 +98,7 @@ impl TlsSettings {
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
         } else {
-            let mut roots = RootCertStore::empty();
-            let (added, _) = roots.add_parsable_certificates(self.system_roots.iter().cloned());
-            tracing::trace!(added, "system roots");
+            let mut roots = (*self.system_roots).clone();
             for ca in self.host_files(domain, "crt") {
                 let certs = CertificateDer::pem_file_iter(&ca)
                     .and_then(|i| i.collect::<Result<Vec<_>, _>>())
@@ -129,8 +131,7 @@ impl TlsSettings {
 
     /// The system's roots only: what a `fromSrc=https://…` download checks against.
     pub fn web_config(&self) -> ClientConfig {
-        let mut roots = RootCertStore::empty();
-        roots.add_parsable_certificates(self.system_roots.iter().cloned());
+        let roots = (*self.system_roots).clone();
         ClientConfig::builder_with_provider(Arc::new(provider()))
             .with_safe_default_protocol_versions()
             .expect("ring supports the default versions")

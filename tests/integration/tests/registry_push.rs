@@ -108,7 +108,7 @@ fn docker_push_uploads_then_finds_then_mounts_and_the_digest_stays() {
             .any(|r| r == &format!("{host}/team/app@{digest}")),
         "{inspect}"
     );
-    // Again: every layer is found there (HEAD first) and the manifest is the same bytes.
+    // Again: every layer is found there and the manifest is the same bytes.
     let r = d.request(
         "POST",
         &format!("/v1.44/images/{host}/team/app/push?tag=1"),
@@ -128,6 +128,27 @@ fn docker_push_uploads_then_finds_then_mounts_and_the_digest_stays() {
     );
     assert!(!statuses.iter().any(|s| s == "Pushing"), "{statuses:?}");
     assert_eq!(aux_digest(&lines, "1"), digest);
+    // A blob the registry lost goes again, and only that one.
+    let gone = reg.request(
+        "DELETE",
+        &format!("/v2/team/app/blobs/{}", layers[1]),
+        &[],
+        b"",
+    );
+    assert_eq!(gone.status, 202, "{}", String::from_utf8_lossy(&gone.body));
+    let r = d.request(
+        "POST",
+        &format!("/v1.44/images/{host}/team/app/push?tag=1"),
+        &[NO_AUTH],
+        b"",
+    );
+    let statuses = r.statuses();
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "Pushed").count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(aux_digest(&r.json_lines(), "1"), digest);
     // To another repository of the registry: the blobs are mounted, not sent.
     let other = format!("{host}/team/other:2");
     d.docker_ok(&["tag", &name, &other]);
