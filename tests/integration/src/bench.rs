@@ -121,9 +121,24 @@ pub fn request(socket: &Path, method: &str, path: &str, body: &[u8]) -> (u16, Ve
 
 /// One request over a fresh connection (`Connection: close`); every byte of the answer.
 pub fn raw_request(socket: &Path, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    raw_request_with(socket, method, path, &[], body)
+}
+
+/// [`raw_request`] with extra headers (`X-Registry-Auth`).
+pub fn raw_request_with(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
     let mut s = UnixStream::connect(socket).unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}\r\n"))
+        .collect();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n",
         body.len()
     );
     // A server may answer (an error) and close before it reads the body: read what it said.

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use berth_tests::audit::rss_kib;
-use berth_tests::bench::{docker, timed_between, RefDocker};
+use berth_tests::bench::{docker, raw_request_with, timed, timed_between, RefDocker};
 use berth_tests::registry::{noise, Registry};
 use berth_tests::{busybox_tar, tarball, Daemon};
 
@@ -20,6 +20,9 @@ struct Figures {
     warm: (f64, f64),
     push_cold: (f64, f64),
     push_warm: (f64, f64),
+    /// The warm pull and push over raw HTTP, without the CLI's own start-up.
+    api_pull_warm: (f64, f64),
+    api_push_warm: (f64, f64),
     /// The daemon's resident memory before the pulls, MiB.
     base_rss: f64,
 }
@@ -29,7 +32,14 @@ fn ok(host: &str, config: &Path, args: &[&str]) {
 }
 
 /// `image` and `sibling` are made of the same layers.
-fn measure(host: &str, config: &Path, pid: u32, image: &str, sibling: &str) -> Figures {
+fn measure(
+    host: &str,
+    socket: &Path,
+    config: &Path,
+    pid: u32,
+    image: &str,
+    sibling: &str,
+) -> Figures {
     let base_rss = rss_kib(pid) as f64 / 1024.0;
     let cold = timed_between(
         pid,
@@ -69,6 +79,24 @@ fn measure(host: &str, config: &Path, pid: u32, image: &str, sibling: &str) -> F
         |_| ok(host, config, &["push", "-q", &targets[0].1]),
         |_| {},
     );
+    let api = |path: String| {
+        move |_: usize| {
+            let out = raw_request_with(socket, "POST", &path, &[("X-Registry-Auth", "e30=")], b"");
+            let text = String::from_utf8_lossy(&out);
+            assert!(
+                text.starts_with("HTTP/1.1 200") && !text.contains("\"error\""),
+                "{text}"
+            );
+        }
+    };
+    let (repo, tag) = image.rsplit_once(':').unwrap();
+    let api_pull_warm = timed(
+        pid,
+        5,
+        api(format!("/v1.41/images/create?fromImage={repo}&tag={tag}")),
+    );
+    let (repo, tag) = targets[0].1.rsplit_once(':').unwrap();
+    let api_push_warm = timed(pid, 5, api(format!("/v1.41/images/{repo}/push?tag={tag}")));
     for (_, name) in &targets {
         ok(host, config, &["rmi", name]);
     }
@@ -78,6 +106,8 @@ fn measure(host: &str, config: &Path, pid: u32, image: &str, sibling: &str) -> F
         warm,
         push_cold,
         push_warm,
+        api_pull_warm,
+        api_push_warm,
         base_rss,
     }
 }
@@ -103,12 +133,12 @@ fn main() {
     let d = Daemon::start_with(&["--bridge", "none"]);
     let host = format!("unix://{}", d.socket.display());
     let cfg = d.dir.path().join("docker-config");
-    let berth = measure(&host, &cfg, d.pid(), &image, &sibling);
+    let berth = measure(&host, &d.socket, &cfg, d.pid(), &image, &sibling);
     let reference = if with_docker {
         RefDocker::start().map(|r| {
             let host = format!("unix://{}", r.socket().display());
             let cfg = std::env::temp_dir().join("berth-bench-docker-config");
-            measure(&host, &cfg, r.pid(), &image, &sibling)
+            measure(&host, &r.socket(), &cfg, r.pid(), &image, &sibling)
         })
     } else {
         None
@@ -119,11 +149,13 @@ fn main() {
         "measure", "berth", "docker", "ratio", "berth RSS", "docker RSS"
     );
     type Pick = fn(&Figures) -> (f64, f64);
-    let rows: [(&str, Pick); 4] = [
+    let rows: [(&str, Pick); 6] = [
         ("docker pull, cold (nothing present)", |f| f.cold),
         ("docker pull, warm (layers present)", |f| f.warm),
         ("docker push, cold (registry empty)", |f| f.push_cold),
         ("docker push, warm (registry has it)", |f| f.push_warm),
+        ("  API alone: pull, warm", |f| f.api_pull_warm),
+        ("  API alone: push, warm", |f| f.api_push_warm),
     ];
     for (name, pick) in rows {
         let b = pick(&berth);
