@@ -277,7 +277,7 @@ pub async fn pull(
             session.hold_blob(&blob);
             unpack(&store, &mut session, &blob, parent, expected, &id, &events)?;
             // The compressed blob stays, noted as the layer's: what a push sends back.
-            store.record_layer_blob(kept);
+            store.record_layer_blobs([kept]);
             Ok::<_, DistributionError>(session)
         })
         .await
@@ -295,15 +295,15 @@ pub async fn pull(
     let store_here = store.clone();
     let (image, session) = tokio::task::spawn_blocking(move || {
         let image = session.register(&config_bytes).map_err(store_err)?;
-        for blob in found_here {
-            store_here.record_layer_blob(blob);
-        }
+        store_here.record_layer_blobs(found_here);
         // The manifests as the registry sent them stay with the image.
-        for (body, media_type) in std::iter::once(top_manifest).chain(platform_manifest) {
-            store_here
-                .keep_manifest(&body, &media_type, &image.id)
-                .map_err(store_err)?;
-        }
+        let kept: Vec<(&[u8], &str)> = std::iter::once(&top_manifest)
+            .chain(platform_manifest.as_ref())
+            .map(|(body, media_type)| (&body[..], media_type.as_str()))
+            .collect();
+        store_here
+            .keep_manifests(&kept, &image.id)
+            .map_err(store_err)?;
         let mut names = vec![reference.clone()];
         if by_digest != reference {
             names.push(by_digest);

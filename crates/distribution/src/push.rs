@@ -261,7 +261,7 @@ async fn finish(
         .map_err(store_err)?;
     let (manifest, media_type, image) = (pushed.manifest, pushed.media_type, pushed.image);
     tokio::task::spawn_blocking(move || {
-        store.keep_manifest(&manifest, &media_type, &image)?;
+        store.keep_manifests(&[(&manifest[..], &media_type)], &image)?;
         store.tag_all(&image, &[by_digest])
     })
     .await
@@ -373,7 +373,7 @@ impl Place<'_> {
     fn note(&self, blob: &LayerBlob) {
         let mut noted = blob.clone();
         noted.repositories = [self.repository.to_string()].into();
-        self.store.record_layer_blob(noted);
+        self.store.record_layer_blobs([noted]);
     }
 }
 

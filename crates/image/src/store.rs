@@ -658,14 +658,18 @@ impl ImageStore {
         self.content.open_blob(digest)
     }
 
-    /// Notes a layer's compressed blob and where it is known to be; known already, it gains
-    /// the repositories.
-    pub fn record_layer_blob(&self, blob: LayerBlob) {
+    /// Notes layers' compressed blobs and where they are known to be (one write for all);
+    /// a blob known already gains the repositories.
+    pub fn record_layer_blobs(&self, blobs: impl IntoIterator<Item = LayerBlob>) {
         let _guard = self.commit.lock().expect("lock");
         let mut registry = self.registry.lock().expect("lock");
-        let before = registry.blobs.get(&blob.digest).cloned();
-        registry.add(blob.clone());
-        if registry.blobs.get(&blob.digest) != before.as_ref() {
+        let mut changed = false;
+        for blob in blobs {
+            let before = registry.blobs.get(&blob.digest).cloned();
+            registry.add(blob.clone());
+            changed |= registry.blobs.get(&blob.digest) != before.as_ref();
+        }
+        if changed {
             self.write_registry(&registry);
         }
     }
@@ -700,39 +704,44 @@ impl ImageStore {
         Ok(blob)
     }
 
-    /// Keeps a manifest (or index) pulled or pushed for image `image`, for as long as the
-    /// image is here; returns its digest.
-    pub fn keep_manifest(
+    /// Keeps manifests (an index and its platform's manifest, say) pulled or pushed for image
+    /// `image`, for as long as the image is here, with one write of the notes.
+    pub fn keep_manifests(
         &self,
-        bytes: &[u8],
-        media_type: &str,
+        manifests: &[(&[u8], &str)],
         image: &Digest,
-    ) -> Result<Digest, ImageError> {
+    ) -> Result<(), ImageError> {
         let _guard = self.commit.lock().expect("lock");
         let st = self.state.write().expect("lock");
         if !st.images.contains_key(image) {
             return Err(ImageError::NotFound(image.to_string()));
         }
-        // Kept already (a pull or push of what is up to date): no write.
-        let known = Digest::of(bytes);
-        let digest = if self.content.has(&known) {
-            known
-        } else {
-            self.content.put(bytes)?
-        };
         let mut registry = self.registry.lock().expect("lock");
-        let record = ManifestRecord {
-            media_type: media_type.to_string(),
-            image: *image,
-        };
-        if registry.manifests.get(&digest) != Some(&record) {
-            registry.manifests.insert(digest, record);
+        let mut changed = false;
+        for (bytes, media_type) in manifests {
+            // Kept already (a pull or push of what is up to date): no write.
+            let known = Digest::of(bytes);
+            let digest = if self.content.has(&known) {
+                known
+            } else {
+                self.content.put(bytes)?
+            };
+            let record = ManifestRecord {
+                media_type: media_type.to_string(),
+                image: *image,
+            };
+            if registry.manifests.get(&digest) != Some(&record) {
+                registry.manifests.insert(digest, record);
+                changed = true;
+            }
+        }
+        if changed {
             self.write_registry(&registry);
         }
-        Ok(digest)
+        Ok(())
     }
 
-    /// A manifest kept by [`ImageStore::keep_manifest`]: its bytes and media type.
+    /// A manifest kept by [`ImageStore::keep_manifests`]: its bytes and media type.
     pub fn manifest(&self, digest: &Digest) -> Option<(Vec<u8>, String)> {
         let media_type = self
             .registry

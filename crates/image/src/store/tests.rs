@@ -485,13 +485,13 @@ fn pulled_layers_keep_their_compressed_blob_and_go_with_their_image() {
     let (_, mut gunzip) = berth_archive::decompress(s.open_blob(&blob_digest).unwrap()).unwrap();
     let layer = pull.unpack_layer(None, &mut gunzip, &diff_id).unwrap();
     assert_eq!(layer.tar_size, Some(tar.len() as u64));
-    s.record_layer_blob(LayerBlob {
+    s.record_layer_blobs([LayerBlob {
         digest: blob_digest,
         diff_id,
         media_type: "application/vnd.docker.image.rootfs.diff.tar.gzip".into(),
         size: gz.len() as u64,
         repositories: ["127.0.0.1:5000/app".to_string()].into(),
-    });
+    }]);
     let config = ImageConfig {
         architecture: "amd64".into(),
         os: "linux".into(),
@@ -504,9 +504,10 @@ fn pulled_layers_keep_their_compressed_blob_and_go_with_their_image() {
     let image = pull
         .register(&serde_json::to_vec(&config).unwrap())
         .unwrap();
-    let manifest = s
-        .keep_manifest(b"{\"manifest\":1}", "application/x-test", &image.id)
+    let manifest_bytes: &[u8] = b"{\"manifest\":1}";
+    s.keep_manifests(&[(manifest_bytes, "application/x-test")], &image.id)
         .unwrap();
+    let manifest = Digest::of(manifest_bytes);
     drop(held);
     drop(pull);
     // Across a restart: blob, note and manifest are there; no uncompressed copy is.
@@ -533,7 +534,7 @@ fn pulled_layers_keep_their_compressed_blob_and_go_with_their_image() {
         repositories: ["127.0.0.1:5000/other".to_string()].into(),
         ..first.clone()
     };
-    s.record_layer_blob(remote.clone());
+    s.record_layer_blobs([remote.clone()]);
     assert_eq!(s.layer_blobs(&made.layers[0].diff_id).len(), 2);
     assert!(!s.has_blob(&remote.digest));
     assert_eq!(

@@ -20,7 +20,7 @@ struct Figures {
     warm: (f64, f64),
     push_cold: (f64, f64),
     push_warm: (f64, f64),
-    /// The warm pull and push over raw HTTP, without the CLI's own start-up.
+    /// The warm pull and push over raw HTTP, without the CLI.
     api_pull_warm: (f64, f64),
     api_push_warm: (f64, f64),
     /// The daemon's resident memory before the pulls, MiB.
@@ -54,6 +54,24 @@ fn measure(
         |_| ok(host, config, &["pull", "-q", image]),
         |_| ok(host, config, &["rmi", image]),
     );
+    // The same warm pull over raw HTTP, without the CLI.
+    let api = |path: String| {
+        move |_: usize| {
+            let out = raw_request_with(socket, "POST", &path, &[("X-Registry-Auth", "e30=")], b"");
+            let text = String::from_utf8_lossy(&out);
+            assert!(
+                text.starts_with("HTTP/1.1 200") && !text.contains("\"error\""),
+                "{text}"
+            );
+        }
+    };
+    let (repo, tag) = image.rsplit_once(':').unwrap();
+    let api_pull_warm = timed_between(
+        pid,
+        5,
+        api(format!("/v1.41/images/create?fromImage={repo}&tag={tag}")),
+        |_| ok(host, config, &["rmi", image]),
+    );
     ok(host, config, &["rmi", sibling]);
     // Pushes of the pulled image: each cold one to a registry of its own, empty; the warm
     // ones to the first, which then has it all.
@@ -79,22 +97,6 @@ fn measure(
         |_| ok(host, config, &["push", "-q", &targets[0].1]),
         |_| {},
     );
-    let api = |path: String| {
-        move |_: usize| {
-            let out = raw_request_with(socket, "POST", &path, &[("X-Registry-Auth", "e30=")], b"");
-            let text = String::from_utf8_lossy(&out);
-            assert!(
-                text.starts_with("HTTP/1.1 200") && !text.contains("\"error\""),
-                "{text}"
-            );
-        }
-    };
-    let (repo, tag) = image.rsplit_once(':').unwrap();
-    let api_pull_warm = timed(
-        pid,
-        5,
-        api(format!("/v1.41/images/create?fromImage={repo}&tag={tag}")),
-    );
     let (repo, tag) = targets[0].1.rsplit_once(':').unwrap();
     let api_push_warm = timed(pid, 5, api(format!("/v1.41/images/{repo}/push?tag={tag}")));
     for (_, name) in &targets {
@@ -110,6 +112,48 @@ fn measure(
         api_push_warm,
         base_rss,
     }
+}
+
+/// A stand-in daemon that answers `docker pull` and `docker push` at once (ping, then one
+/// status line) and does nothing: what the CLI costs on its own. Serves on its own threads.
+fn cli_floor_standin(at: &Path) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::os::unix::net::UnixListener::bind(at).unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut out = conn;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                            break;
+                        }
+                    }
+                    let body: &[u8] = if line.contains("/_ping") {
+                        b"OK"
+                    } else if line.contains("/push") {
+                        b"{\"progressDetail\":{},\"aux\":{\"Tag\":\"1\",\"Digest\":\"sha256:0000000000000000000000000000000000000000000000000000000000000000\",\"Size\":1}}\r\n"
+                    } else {
+                        b"{\"status\":\"Status: Image is up to date\"}\r\n"
+                    };
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        if line.starts_with("HEAD") { 0 } else { body.len() }
+                    );
+                    let _ = out.write_all(head.as_bytes());
+                    if !line.starts_with("HEAD") {
+                        let _ = out.write_all(body);
+                    }
+                }
+            });
+        }
+    });
 }
 
 fn main() {
@@ -143,6 +187,19 @@ fn main() {
     } else {
         None
     };
+    let floor_dir = tempfile::tempdir().unwrap();
+    let floor_socket = floor_dir.path().join("standin.sock");
+    cli_floor_standin(&floor_socket);
+    let floor_host = format!("unix://{}", floor_socket.display());
+    let floor = |args: &[&str]| {
+        berth_tests::bench::median_ms(10, || {
+            ok(&floor_host, &cfg, args);
+        })
+    };
+    let (floor_pull, floor_push) = (
+        floor(&["pull", "-q", &image]),
+        floor(&["push", "-q", &image]),
+    );
     println!();
     println!(
         "{:<40} {:>10} {:>10} {:>7} {:>13} {:>13}",
@@ -171,5 +228,8 @@ fn main() {
                 .unwrap_or("-".into()),
         );
     }
+    println!(
+        "the docker CLI's own floor (a stand-in that answers at once): pull -q {floor_pull:.1} ms, push -q {floor_push:.1} ms"
+    );
     println!("RSS: the daemon's peak while pulling or pushing. Targets: each at most 0.5x Docker Engine's time; berthd's peak RSS at most 30 MiB");
 }
