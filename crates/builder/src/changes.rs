@@ -59,7 +59,7 @@ pub fn apply_changes(config: &mut ContainerConfig, changes: &[String]) -> Result
     let lexer = Lexer::default();
     let mut cmd_set = false;
     for instruction in parsed.instructions.iter().skip(1) {
-        apply(config, instruction, &source, &lexer, &mut cmd_set)?;
+        apply(config, instruction, &source, &lexer, &[], &mut cmd_set)?;
     }
     Ok(())
 }
@@ -156,14 +156,29 @@ fn go_duration(s: &str) -> Option<i64> {
     Some(total as i64)
 }
 
+/// One instruction of a build that changes only the config (CMD, ENV, LABEL, …), its words
+/// expanded with `vars` (the stage's ARGs) and the config's environment, which wins.
+/// `source` is the Dockerfile the instruction is in; `cmd_set`, whether the stage set a CMD.
+pub fn apply_instruction(
+    config: &mut ContainerConfig,
+    instruction: &Instruction<'_>,
+    source: &str,
+    lexer: &Lexer,
+    vars: &[String],
+    cmd_set: &mut bool,
+) -> Result<(), ChangeError> {
+    apply(config, instruction, source, lexer, vars, cmd_set)
+}
+
 fn apply(
     config: &mut ContainerConfig,
     instruction: &Instruction<'_>,
     source: &str,
     lexer: &Lexer,
+    vars: &[String],
     cmd_set: &mut bool,
 ) -> Result<(), ChangeError> {
-    let env = env(config);
+    let env: Vec<String> = vars.iter().cloned().chain(env(config)).collect();
     match instruction {
         Instruction::Cmd(i) => {
             config.cmd = Some(command(&i.arguments)?);

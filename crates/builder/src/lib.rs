@@ -3,8 +3,12 @@
 //! `$VAR`, `${VAR:-default}`, `${VAR:+alt}`); [`changes`] applies the instructions a commit
 //! may carry (`docker commit --change`) to a container config.
 
+pub mod build;
 pub mod changes;
+mod context;
 pub mod lex;
+mod steps;
 
+pub use build::{build, Backend, BuildError, BuildOptions, Event, ImageInfo, Output};
 pub use changes::apply_changes;
 pub use lex::{LexError, Lexer};

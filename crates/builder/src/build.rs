@@ -1,0 +1,756 @@
+//! Building an image from a Dockerfile as Docker's legacy builder (`POST /build`) does: each
+//! instruction a step over the image the step before made, each step an image of its own
+//! (committed here, so that the next build finds it: the cache), RUN in a container, COPY and
+//! ADD into one, the rest on the config alone. The builder drives the engine through
+//! [`Backend`] and tells what happens as Docker's stream text ([`Event`]).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use berth_api_types::container::ContainerConfig;
+use parse_dockerfile::{Command, Instruction};
+
+use crate::context::{Context, Copied};
+use crate::lex::Lexer;
+use crate::steps;
+
+/// What a build is asked for, besides its Dockerfile and context.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// References to tag the result with, checked by the caller.
+    pub tags: Vec<String>,
+    pub no_cache: bool,
+    /// Remove each step's container once its image is made (`rm`, Docker's default).
+    pub remove: bool,
+    /// Remove them even when the step failed (`forcerm`).
+    pub force_remove: bool,
+    /// Pull the base images even when they are here (`pull`).
+    pub pull: bool,
+    /// `--build-arg`: a value, or none to take it from the daemon's environment.
+    pub build_args: BTreeMap<String, Option<String>>,
+    /// `--label`: set on the final image.
+    pub labels: BTreeMap<String, String>,
+    /// The stage to stop at (`--target`).
+    pub target: Option<String>,
+}
+
+/// A build's failure, as Docker reports it (`errorDetail`: the message, and a RUN's exit
+/// code).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct BuildError {
+    pub message: String,
+    pub code: Option<i64>,
+}
+
+impl BuildError {
+    pub fn new(message: impl Into<String>) -> Self {
+        BuildError {
+            message: message.into(),
+            code: None,
+        }
+    }
+}
+
+impl From<crate::lex::LexError> for BuildError {
+    fn from(e: crate::lex::LexError) -> Self {
+        BuildError::new(e.to_string())
+    }
+}
+
+impl From<crate::changes::ChangeError> for BuildError {
+    fn from(e: crate::changes::ChangeError) -> Self {
+        BuildError::new(e.to_string())
+    }
+}
+
+/// What a build tells as it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Text of Docker's stream (`Step 1/3 : FROM busybox`, ` ---> 3f2a…`, a RUN's output).
+    Stream(String),
+    /// The image built: its full ID (the API adds `aux` and `Successfully built`).
+    Built(String),
+    /// A name given to it (`Successfully tagged …`).
+    Tagged(String),
+}
+
+/// An image a build starts from or makes: its ID and config.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImageInfo {
+    pub id: String,
+    pub config: ContainerConfig,
+}
+
+/// Which stream of a RUN some output came on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Stdout,
+    Stderr,
+}
+
+/// What the builder needs of an engine. Blocking: the builder runs on a thread of its own.
+pub trait Backend {
+    /// The image `name`, pulled when it is missing or `pull` says so (a pull's progress
+    /// told through `events`).
+    fn image(
+        &mut self,
+        name: &str,
+        pull: bool,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<ImageInfo, BuildError>;
+    /// An image built here on `parent` (none: on no image) whose step config was
+    /// `step_config`: the step's cache.
+    fn cached(&mut self, parent: Option<&str>, step_config: &ContainerConfig) -> Option<String>;
+    /// A container of `parent` with `config`, not started.
+    fn create(
+        &mut self,
+        parent: Option<&str>,
+        config: &ContainerConfig,
+    ) -> Result<String, BuildError>;
+    /// Starts the container and waits for it, its output passed on as it comes; its exit
+    /// code.
+    fn run(
+        &mut self,
+        container: &str,
+        output: &mut dyn FnMut(Output, &[u8]),
+    ) -> Result<i64, BuildError>;
+    /// Extracts the tar `archive` at the container's root.
+    fn copy_into(
+        &mut self,
+        container: &str,
+        archive: &mut dyn std::io::Read,
+    ) -> Result<(), BuildError>;
+    /// An image of `config` on `parent`: with the container's changes as its layer, or
+    /// (no container) with no layer; `step_config` recorded as what made it (the cache's
+    /// key, `ContainerConfig` of the image).
+    fn commit(
+        &mut self,
+        container: Option<&str>,
+        parent: Option<&str>,
+        config: &ContainerConfig,
+        step_config: &ContainerConfig,
+    ) -> Result<String, BuildError>;
+    fn remove(&mut self, container: &str);
+    fn tag(&mut self, image: &str, reference: &str) -> Result<(), BuildError>;
+}
+
+/// The build args Docker sets without being asked (and never warns about).
+const PREDEFINED_ARGS: [&str; 8] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+fn short(id: &str) -> String {
+    id.trim_start_matches("sha256:").chars().take(12).collect()
+}
+
+/// One stage's state as its steps go.
+struct Stage {
+    /// The image the last step made (none: `FROM scratch` and nothing yet).
+    image: Option<String>,
+    config: ContainerConfig,
+    /// The ARGs this stage declared, with their values (`KEY=VALUE`).
+    args: Vec<String>,
+    /// A CMD was set in this stage (an ENTRYPOINT then keeps it).
+    cmd_set: bool,
+    /// The cache still holds for this stage: the first miss ends it.
+    cache: bool,
+}
+
+/// Builds `dockerfile` (its text) with `context` as the build context; returns the image ID.
+pub fn build(
+    dockerfile: &str,
+    context: &Path,
+    options: &BuildOptions,
+    backend: &mut dyn Backend,
+    events: &mut dyn FnMut(Event),
+) -> Result<String, BuildError> {
+    let parsed = parse_dockerfile::parse(dockerfile)
+        .map_err(|e| BuildError::new(format!("Dockerfile parse error: {e}")))?;
+    let escape = parsed
+        .parser_directives
+        .escape
+        .as_ref()
+        .map_or('\\', |d| d.value.value);
+    let lexer = Lexer { escape };
+    let texts = steps::texts(dockerfile, &parsed.instructions, escape);
+    for i in &parsed.instructions {
+        if let Some(what) = steps::buildkit_only(i) {
+            return Err(BuildError::new(format!(
+                "the Dockerfile uses {what}, which requires BuildKit; berth builds with the legacy builder"
+            )));
+        }
+        steps::check_flags(i)?;
+    }
+    // The stages to run: up to the target's, all of them without one.
+    let stage_starts: Vec<usize> = parsed
+        .instructions
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| matches!(i, Instruction::From(_)))
+        .map(|(n, _)| n)
+        .collect();
+    if stage_starts.is_empty() {
+        return Err(BuildError::new(
+            "Dockerfile parse error: no build stage in current context",
+        ));
+    }
+    let names: Vec<Option<String>> = stage_starts
+        .iter()
+        .map(|&n| match &parsed.instructions[n] {
+            Instruction::From(f) => f.as_.as_ref().map(|(_, n)| n.value.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect();
+    let last_stage = match &options.target {
+        Some(t) => names
+            .iter()
+            .position(|n| n.as_deref() == Some(&t.to_ascii_lowercase()))
+            .ok_or_else(|| {
+                BuildError::new(format!("failed to reach build target {t} in Dockerfile"))
+            })?,
+        None => stage_starts.len() - 1,
+    };
+    let end = stage_starts
+        .get(last_stage + 1)
+        .copied()
+        .unwrap_or(parsed.instructions.len());
+    let total = end;
+    // ARGs before the first FROM: for the FROM lines (and redeclared in a stage to be used
+    // in it).
+    let mut global_args: Vec<String> = Vec::new();
+    for i in &parsed.instructions[..stage_starts[0]] {
+        if let Instruction::Arg(a) = i {
+            for (k, v) in arg_pairs(&lexer, &a.arguments.value, &global_args)? {
+                let value = options.build_args.get(&k).cloned().flatten().or(v);
+                if let Some(v) = value {
+                    global_args.push(format!("{k}={v}"));
+                }
+            }
+        }
+    }
+    let context = Context::new(context)?;
+    let mut used_args: Vec<String> = Vec::new();
+    let mut built_stages: Vec<(Option<String>, Option<String>)> = Vec::new();
+    let mut stage: Option<Stage> = None;
+    for (n, instruction) in parsed.instructions[..end].iter().enumerate() {
+        if n < stage_starts[0] {
+            // Global ARGs are steps too in Docker's count.
+            events(Event::Stream(format!(
+                "Step {}/{total} : {}",
+                n + 1,
+                texts[n]
+            )));
+            events(Event::Stream("\n".into()));
+            continue;
+        }
+        events(Event::Stream(format!(
+            "Step {}/{total} : {}",
+            n + 1,
+            texts[n]
+        )));
+        events(Event::Stream("\n".into()));
+        if let Instruction::From(from) = instruction {
+            if let Some(done) = stage.take() {
+                let name = names[built_stages.len()].clone();
+                built_stages.push((name, done.image));
+            }
+            let image_name = lexer.process_word(&from.image.value, &global_args)?;
+            let base = if image_name == "scratch" {
+                None
+            } else if let Some((_, id)) = built_stages
+                .iter()
+                .find(|(name, _)| name.as_deref() == Some(&image_name.to_ascii_lowercase()))
+            {
+                let id = id
+                    .clone()
+                    .ok_or_else(|| BuildError::new(format!("stage {image_name} made no image")))?;
+                Some(backend.image(&id, false, events)?)
+            } else {
+                Some(backend.image(&image_name, options.pull, events)?)
+            };
+            match &base {
+                Some(b) => events(Event::Stream(format!(" ---> {}\n", short(&b.id)))),
+                None => events(Event::Stream(" ---> \n".into())),
+            }
+            let mut config = base.as_ref().map(|b| b.config.clone()).unwrap_or_default();
+            if base.is_none() {
+                config.env = Some(vec![
+                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+                ]);
+            }
+            stage = Some(Stage {
+                image: base.map(|b| b.id),
+                config,
+                args: Vec::new(),
+                cmd_set: false,
+                cache: !options.no_cache,
+            });
+            continue;
+        }
+        let st = stage.as_mut().expect("a stage after FROM");
+        step(
+            instruction,
+            dockerfile,
+            &texts[n],
+            st,
+            &lexer,
+            &context,
+            options,
+            &global_args,
+            &mut used_args,
+            &built_stages,
+            backend,
+            events,
+        )?;
+    }
+    let mut st = stage.expect("at least one stage");
+    // `--label`s go on the final image, as one more metadata commit.
+    if !options.labels.is_empty() {
+        let labels = st.config.labels.get_or_insert_with(BTreeMap::new);
+        for (k, v) in &options.labels {
+            labels.insert(k.clone(), v.clone());
+        }
+        let text = format!(
+            "LABEL {}",
+            options
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let step_config = nop_config(&st.config, &text, true);
+        let id = backend.commit(None, st.image.as_deref(), &st.config, &step_config)?;
+        st.image = Some(id);
+    }
+    let unused: Vec<&String> = options
+        .build_args
+        .keys()
+        .filter(|k| !used_args.contains(k) && !PREDEFINED_ARGS.contains(&k.as_str()))
+        .collect();
+    if !unused.is_empty() {
+        let list: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
+        events(Event::Stream(format!(
+            "[Warning] One or more build-args [{}] were not consumed\n",
+            list.join(" ")
+        )));
+    }
+    let id = match st.image {
+        Some(id) => id,
+        // `FROM scratch` and nothing else: an image of no layer, as Docker makes it.
+        None => {
+            let step_config = nop_config(&st.config, "FROM scratch", true);
+            backend.commit(None, None, &st.config, &step_config)?
+        }
+    };
+    events(Event::Built(id.clone()));
+    for t in &options.tags {
+        backend.tag(&id, t)?;
+        events(Event::Tagged(t.clone()));
+    }
+    Ok(id)
+}
+
+/// The step config of a metadata step: the config with Docker's `#(nop)` command, by which
+/// the cache finds it (`/bin/sh -c #(nop)  ENV A=1`).
+fn nop_config(config: &ContainerConfig, text: &str, metadata: bool) -> ContainerConfig {
+    let mut c = config.clone();
+    c.cmd = Some(if metadata {
+        vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "#(nop) ".into(),
+            text.to_string(),
+        ]
+    } else {
+        vec!["/bin/sh".into(), "-c".into(), format!("#(nop) {text}")]
+    });
+    c
+}
+
+/// `ARG` names with their defaults.
+fn arg_pairs(
+    lexer: &Lexer,
+    text: &str,
+    env: &[String],
+) -> Result<Vec<(String, Option<String>)>, BuildError> {
+    Ok(lexer
+        .process_words(text, env)?
+        .into_iter()
+        .map(|w| match w.split_once('=') {
+            Some((k, v)) => (k.to_string(), Some(v.to_string())),
+            None => (w, None),
+        })
+        .collect())
+}
+
+/// The shell form of a command run with the stage's shell.
+fn shell_form(config: &ContainerConfig, command: &str) -> Vec<String> {
+    let mut argv = config
+        .shell
+        .clone()
+        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+    argv.push(command.to_string());
+    argv
+}
+
+#[allow(clippy::too_many_arguments)] // the build's state, passed down as it is
+fn step(
+    instruction: &Instruction<'_>,
+    source: &str,
+    text: &str,
+    st: &mut Stage,
+    lexer: &Lexer,
+    context: &Context,
+    options: &BuildOptions,
+    global_args: &[String],
+    used_args: &mut Vec<String>,
+    built_stages: &[(Option<String>, Option<String>)],
+    backend: &mut dyn Backend,
+    events: &mut dyn FnMut(Event),
+) -> Result<(), BuildError> {
+    // Variables for expansion: the stage's ARGs, then its ENV (which wins).
+    let vars: Vec<String> = st
+        .args
+        .iter()
+        .cloned()
+        .chain(st.config.env.clone().unwrap_or_default())
+        .collect();
+    match instruction {
+        Instruction::Arg(a) => {
+            for (k, default) in arg_pairs(lexer, &a.arguments.value, &vars)? {
+                let from_global = crate::lex::lookup(global_args, &k).map(str::to_string);
+                let value = match options.build_args.get(&k) {
+                    Some(Some(v)) => Some(v.clone()),
+                    Some(None) => std::env::var(&k).ok(),
+                    None => default.or(from_global),
+                };
+                if options.build_args.contains_key(&k) {
+                    used_args.push(k.clone());
+                }
+                st.args
+                    .retain(|e| e.split_once('=').map(|p| p.0) != Some(k.as_str()));
+                if let Some(v) = value {
+                    st.args.push(format!("{k}={v}"));
+                }
+            }
+            metadata(st, text, backend, events)
+        }
+        Instruction::Run(r) => {
+            let argv = match &r.arguments {
+                Command::Exec(args) => args.value.iter().map(|a| a.value.to_string()).collect(),
+                Command::Shell(s) => shell_form(&st.config, s.value),
+                _ => return Err(BuildError::new("unsupported RUN form")),
+            };
+            run(st, argv, options, backend, events)
+        }
+        Instruction::Copy(c) => {
+            let from = c
+                .options
+                .iter()
+                .find(|f| f.name.value == "from")
+                .and_then(|f| f.value.as_ref())
+                .map(|v| v.value.to_string());
+            let chown = flag(&c.options, "chown");
+            let srcs: Vec<String> = sources(&c.src, lexer, &vars)?;
+            let dest = lexer.process_word(&c.dest.value, &vars)?;
+            let source_root = match from {
+                Some(f) => Some(stage_or_image(&f, built_stages, backend, events)?),
+                None => None,
+            };
+            copy(
+                st,
+                "COPY",
+                &srcs,
+                &dest,
+                chown,
+                false,
+                source_root.as_deref(),
+                context,
+                backend,
+                events,
+            )
+        }
+        Instruction::Add(a) => {
+            let chown = flag(&a.options, "chown");
+            let srcs: Vec<String> = sources(&a.src, lexer, &vars)?;
+            let dest = lexer.process_word(&a.dest.value, &vars)?;
+            if srcs
+                .iter()
+                .any(|s| s.starts_with("http://") || s.starts_with("https://"))
+            {
+                return Err(BuildError::new(
+                    "ADD from a URL is not supported yet by berth's builder",
+                ));
+            }
+            copy(
+                st, "ADD", &srcs, &dest, chown, true, None, context, backend, events,
+            )
+        }
+        Instruction::From(_) => unreachable!("FROM starts a stage"),
+        Instruction::Shell(s) => {
+            st.config.shell = Some(s.arguments.iter().map(|a| a.value.to_string()).collect());
+            metadata(st, text, backend, events)
+        }
+        // The author goes in the image's own field, which the engine sets from the config's
+        // label-less history; the config is unchanged.
+        Instruction::Maintainer(_) => metadata(st, text, backend, events),
+        _ => {
+            // The instructions that change only the config, as `commit --change` applies
+            // them, variables from the stage's ARGs too.
+            crate::changes::apply_instruction(
+                &mut st.config,
+                instruction,
+                source,
+                lexer,
+                &st.args,
+                &mut st.cmd_set,
+            )?;
+            metadata(st, text, backend, events)
+        }
+    }
+}
+
+fn flag(options: &[parse_dockerfile::Flag<'_>], name: &str) -> Option<String> {
+    options
+        .iter()
+        .find(|f| f.name.value == name)
+        .and_then(|f| f.value.as_ref())
+        .map(|v| v.value.to_string())
+}
+
+fn sources(
+    srcs: &[parse_dockerfile::Source<'_>],
+    lexer: &Lexer,
+    vars: &[String],
+) -> Result<Vec<String>, BuildError> {
+    srcs.iter()
+        .map(|s| match s {
+            parse_dockerfile::Source::Path(p) => Ok(lexer.process_word(&p.value, vars)?),
+            _ => Err(BuildError::new("heredocs require BuildKit")),
+        })
+        .collect()
+}
+
+/// `COPY --from=`: a stage built before (by name or index), else an image; the root of a
+/// container of it, to copy from.
+fn stage_or_image(
+    from: &str,
+    built_stages: &[(Option<String>, Option<String>)],
+    backend: &mut dyn Backend,
+    events: &mut dyn FnMut(Event),
+) -> Result<String, BuildError> {
+    let by_name = built_stages
+        .iter()
+        .find(|(n, _)| n.as_deref() == Some(&from.to_ascii_lowercase()))
+        .or_else(|| from.parse::<usize>().ok().and_then(|i| built_stages.get(i)));
+    match by_name {
+        Some((_, Some(id))) => Ok(id.clone()),
+        Some((_, None)) => Err(BuildError::new(format!("stage {from} made no image"))),
+        None => Ok(backend.image(from, false, events)?.id),
+    }
+}
+
+/// A step that changes only the config: committed without a container.
+fn metadata(
+    st: &mut Stage,
+    text: &str,
+    backend: &mut dyn Backend,
+    events: &mut dyn FnMut(Event),
+) -> Result<(), BuildError> {
+    let step_config = nop_config(&st.config, text, true);
+    if let Some(id) = lookup_cache(st, &step_config, backend, events) {
+        st.image = Some(id);
+        return Ok(());
+    }
+    let id = backend.commit(None, st.image.as_deref(), &st.config, &step_config)?;
+    events(Event::Stream(format!(" ---> {}\n", short(&id))));
+    st.image = Some(id);
+    Ok(())
+}
+
+fn lookup_cache(
+    st: &mut Stage,
+    step_config: &ContainerConfig,
+    backend: &mut dyn Backend,
+    events: &mut dyn FnMut(Event),
+) -> Option<String> {
+    if !st.cache {
+        return None;
+    }
+    match backend.cached(st.image.as_deref(), step_config) {
+        Some(id) => {
+            events(Event::Stream(" ---> Using cache\n".into()));
+            events(Event::Stream(format!(" ---> {}\n", short(&id))));
+            Some(id)
+        }
+        None => {
+            st.cache = false;
+            None
+        }
+    }
+}
+
+fn run(
+    st: &mut Stage,
+    argv: Vec<String>,
+    options: &BuildOptions,
+    backend: &mut dyn Backend,
+    events: &mut dyn FnMut(Event),
+) -> Result<(), BuildError> {
+    // The step config: the command, with the ARGs in play before it as Docker records them
+    // (`|2 A=1 B=2 /bin/sh -c …`), so a different build arg misses the cache.
+    let mut step_config = st.config.clone();
+    let mut recorded = argv.clone();
+    if !st.args.is_empty() {
+        let mut prefixed = vec![format!("|{}", st.args.len())];
+        prefixed.extend(st.args.iter().cloned());
+        prefixed.extend(recorded);
+        recorded = prefixed;
+    }
+    step_config.cmd = Some(recorded);
+    if let Some(id) = lookup_cache(st, &step_config, backend, events) {
+        st.image = Some(id);
+        return Ok(());
+    }
+    let mut run_config = st.config.clone();
+    run_config.cmd = Some(argv.clone());
+    run_config.entrypoint = None;
+    let mut env = st.args.clone();
+    env.extend(st.config.env.clone().unwrap_or_default());
+    run_config.env = Some(env);
+    let container = backend.create(st.image.as_deref(), &run_config)?;
+    events(Event::Stream(format!(
+        " ---> Running in {}\n",
+        short(&container)
+    )));
+    let code = backend.run(&container, &mut |stream, bytes| {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        events(Event::Stream(match stream {
+            Output::Stdout => text,
+            // Docker colours a step's standard error red.
+            Output::Stderr => format!("\u{1b}[91m{text}\u{1b}[0m"),
+        }));
+    });
+    let code = match code {
+        Ok(c) => c,
+        Err(e) => {
+            if options.force_remove {
+                backend.remove(&container);
+            }
+            return Err(e);
+        }
+    };
+    if code != 0 {
+        if options.force_remove {
+            backend.remove(&container);
+        }
+        return Err(BuildError {
+            message: format!(
+                "The command '{}' returned a non-zero code: {code}",
+                argv.join(" ")
+            ),
+            code: Some(code),
+        });
+    }
+    let id = backend.commit(
+        Some(&container),
+        st.image.as_deref(),
+        &st.config,
+        &step_config,
+    );
+    if options.remove || options.force_remove {
+        backend.remove(&container);
+        if id.is_ok() {
+            events(Event::Stream(format!(
+                "Removing intermediate container {}\n",
+                short(&container)
+            )));
+        }
+    }
+    let id = id?;
+    events(Event::Stream(format!(" ---> {}\n", short(&id))));
+    st.image = Some(id);
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)] // one COPY or ADD, as the Dockerfile spelled it
+fn copy(
+    st: &mut Stage,
+    what: &str,
+    srcs: &[String],
+    dest: &str,
+    chown: Option<String>,
+    extract_archives: bool,
+    from_image: Option<&str>,
+    context: &Context,
+    backend: &mut dyn Backend,
+    events: &mut dyn FnMut(Event),
+) -> Result<(), BuildError> {
+    if from_image.is_some() {
+        return Err(BuildError::new(
+            "COPY --from is not supported yet by berth's builder",
+        ));
+    }
+    let owner = match chown.as_deref() {
+        None => (0, 0),
+        Some(spec) => parse_chown(spec)?,
+    };
+    // A relative destination is under WORKDIR.
+    let dest = if dest.starts_with('/') {
+        dest.to_string()
+    } else {
+        let wd = if st.config.working_dir.is_empty() {
+            "/".to_string()
+        } else {
+            st.config.working_dir.clone()
+        };
+        format!("{}/{dest}", wd.trim_end_matches('/'))
+    };
+    let copied: Copied = context.archive(srcs, &dest, owner, extract_archives)?;
+    let text = format!("{what} {}:{} in {dest} ", copied.kind, copied.hash);
+    let step_config = nop_config(&st.config, &text, false);
+    if let Some(id) = lookup_cache(st, &step_config, backend, events) {
+        st.image = Some(id);
+        return Ok(());
+    }
+    let mut create_config = st.config.clone();
+    create_config.cmd = step_config.cmd.clone();
+    let container = backend.create(st.image.as_deref(), &create_config)?;
+    let result = (|| {
+        let mut archive = copied.open()?;
+        backend.copy_into(&container, &mut archive)?;
+        backend.commit(
+            Some(&container),
+            st.image.as_deref(),
+            &st.config,
+            &step_config,
+        )
+    })();
+    backend.remove(&container);
+    let id = result?;
+    events(Event::Stream(format!(" ---> {}\n", short(&id))));
+    st.image = Some(id);
+    Ok(())
+}
+
+/// `--chown=uid[:gid]`, numeric (names need the image's passwd, read by a later change).
+fn parse_chown(spec: &str) -> Result<(u64, u64), BuildError> {
+    let (user, group) = spec.split_once(':').unwrap_or((spec, spec));
+    let num = |s: &str| {
+        s.parse::<u64>().map_err(|_| {
+            BuildError::new(format!(
+                "--chown={spec}: only numeric user and group IDs are supported yet"
+            ))
+        })
+    };
+    Ok((num(user)?, num(group)?))
+}

@@ -1,0 +1,181 @@
+//! A Dockerfile as the legacy builder runs it: its stages, and each instruction with the text
+//! Docker shows for it (`Step 3/8 : RUN make`), taken from the file as written, continuation
+//! lines joined.
+
+use parse_dockerfile::Instruction;
+
+use crate::BuildError;
+
+/// Where an instruction starts in the file: its keyword (the parser's enum is open; an
+/// instruction it may add later has no keyword field this crate knows, so it starts where
+/// the one before ended, at the latest).
+pub(crate) fn start(i: &Instruction<'_>) -> Option<usize> {
+    Some(match i {
+        Instruction::Add(x) => x.add.span.start,
+        Instruction::Arg(x) => x.arg.span.start,
+        Instruction::Cmd(x) => x.cmd.span.start,
+        Instruction::Copy(x) => x.copy.span.start,
+        Instruction::Entrypoint(x) => x.entrypoint.span.start,
+        Instruction::Env(x) => x.env.span.start,
+        Instruction::Expose(x) => x.expose.span.start,
+        Instruction::From(x) => x.from.span.start,
+        Instruction::Healthcheck(x) => x.healthcheck.span.start,
+        Instruction::Label(x) => x.label.span.start,
+        Instruction::Maintainer(x) => x.maintainer.span.start,
+        Instruction::Onbuild(x) => x.onbuild.span.start,
+        Instruction::Run(x) => x.run.span.start,
+        Instruction::Shell(x) => x.shell.span.start,
+        Instruction::Stopsignal(x) => x.stopsignal.span.start,
+        Instruction::User(x) => x.user.span.start,
+        Instruction::Volume(x) => x.volume.span.start,
+        Instruction::Workdir(x) => x.workdir.span.start,
+        _ => return None,
+    })
+}
+
+/// The text of each instruction, in order: from its keyword to the next one's, comments and
+/// blank lines dropped, lines ended by the escape character joined to the next.
+pub(crate) fn texts(source: &str, instructions: &[Instruction<'_>], escape: char) -> Vec<String> {
+    let mut starts: Vec<usize> = Vec::new();
+    for i in instructions {
+        let at = start(i).unwrap_or_else(|| starts.last().copied().unwrap_or(0));
+        starts.push(at);
+    }
+    starts
+        .iter()
+        .enumerate()
+        .map(|(n, &from)| {
+            let to = starts.get(n + 1).copied().unwrap_or(source.len());
+            let mut text = String::new();
+            for line in source[from..to].lines() {
+                let trimmed = line.trim();
+                // Past the first line the instruction is continued: comments and blank lines
+                // inside it are skipped, as Docker skips them.
+                if !text.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+                    continue;
+                }
+                let body = line.trim_end();
+                match body.strip_suffix(escape) {
+                    Some(head) => text.push_str(head),
+                    None => {
+                        text.push_str(body);
+                        break;
+                    }
+                }
+            }
+            text.trim().to_string()
+        })
+        .collect()
+}
+
+/// Syntax only BuildKit reads: refused by name rather than built wrong.
+pub(crate) fn buildkit_only(i: &Instruction<'_>) -> Option<&'static str> {
+    let flags: Vec<&str> = match i {
+        Instruction::Run(r) => {
+            if !r.here_docs.is_empty() {
+                return Some("heredocs");
+            }
+            r.options.iter().map(|f| f.name.value.as_ref()).collect()
+        }
+        Instruction::Copy(c) => {
+            if c.src
+                .iter()
+                .any(|s| matches!(s, parse_dockerfile::Source::HereDoc(_)))
+            {
+                return Some("heredocs");
+            }
+            c.options.iter().map(|f| f.name.value.as_ref()).collect()
+        }
+        Instruction::Add(a) => {
+            if a.src
+                .iter()
+                .any(|s| matches!(s, parse_dockerfile::Source::HereDoc(_)))
+            {
+                return Some("heredocs");
+            }
+            a.options.iter().map(|f| f.name.value.as_ref()).collect()
+        }
+        _ => return None,
+    };
+    flags.into_iter().find_map(|f| match f {
+        "mount" => Some("RUN --mount"),
+        "network" => Some("RUN --network"),
+        "security" => Some("RUN --security"),
+        "chmod" => Some("--chmod"),
+        "link" => Some("--link"),
+        "parents" => Some("--parents"),
+        "exclude" => Some("--exclude"),
+        "keep-git-dir" => Some("--keep-git-dir"),
+        "checksum" => Some("--checksum"),
+        _ => None,
+    })
+}
+
+/// The flags an instruction may carry in the legacy builder, others refused.
+pub(crate) fn check_flags(i: &Instruction<'_>) -> Result<(), BuildError> {
+    let (name, flags, allowed): (&str, Vec<&str>, &[&str]) = match i {
+        Instruction::Copy(c) => (
+            "COPY",
+            c.options.iter().map(|f| f.name.value.as_ref()).collect(),
+            &["from", "chown"],
+        ),
+        Instruction::Add(a) => (
+            "ADD",
+            a.options.iter().map(|f| f.name.value.as_ref()).collect(),
+            &["chown"],
+        ),
+        Instruction::Run(r) => (
+            "RUN",
+            r.options.iter().map(|f| f.name.value.as_ref()).collect(),
+            &[],
+        ),
+        Instruction::From(f) => (
+            "FROM",
+            f.options.iter().map(|f| f.name.value.as_ref()).collect(),
+            &["platform"],
+        ),
+        _ => return Ok(()),
+    };
+    match flags.into_iter().find(|f| !allowed.contains(f)) {
+        Some(f) => Err(BuildError::new(format!(
+            "Dockerfile parse error: Unknown flag: {f} (in {name})"
+        ))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_instruction_is_shown_as_written_with_continuations_joined() {
+        let src = "# syntax comment\nFROM busybox AS base\n\nENV A=1 B=\"two words\"\n# a comment\nRUN echo a \\\n    && echo b\nCMD [\"sh\", \"-c\", \"echo hi\"]\n";
+        let df = parse_dockerfile::parse(src).unwrap();
+        assert_eq!(
+            texts(src, &df.instructions, '\\'),
+            [
+                "FROM busybox AS base",
+                "ENV A=1 B=\"two words\"",
+                "RUN echo a     && echo b",
+                "CMD [\"sh\", \"-c\", \"echo hi\"]",
+            ]
+        );
+    }
+
+    #[test]
+    fn buildkit_syntax_is_named() {
+        for (src, what) in [
+            (
+                "FROM x\nRUN --mount=type=cache,target=/c true\n",
+                "RUN --mount",
+            ),
+            ("FROM x\nCOPY --chmod=644 a /b\n", "--chmod"),
+            ("FROM x\nCOPY --link a /b\n", "--link"),
+            ("FROM x\nRUN <<EOF\necho hi\nEOF\n", "heredocs"),
+        ] {
+            let df = parse_dockerfile::parse(src).unwrap();
+            assert_eq!(buildkit_only(&df.instructions[1]), Some(what), "{src}");
+        }
+    }
+}

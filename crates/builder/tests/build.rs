@@ -1,0 +1,390 @@
+//! The builder against a backend that keeps images and containers in memory: the steps and
+//! the stream Docker's legacy builder gives, the cache, build args, failures and refusals.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use berth_api_types::container::ContainerConfig;
+use berth_builder::{build, Backend, BuildError, BuildOptions, Event, ImageInfo, Output};
+
+#[derive(Default)]
+struct Memory {
+    /// id → (parent, config, step config, copied bytes)
+    images: BTreeMap<String, (Option<String>, ContainerConfig, ContainerConfig)>,
+    containers: BTreeMap<String, (Option<String>, ContainerConfig, Vec<String>)>,
+    removed: Vec<String>,
+    runs: usize,
+    next: u64,
+    tags: Vec<(String, String)>,
+}
+
+impl Memory {
+    fn id(&mut self) -> String {
+        self.next += 1;
+        format!("sha256:{:064x}", self.next)
+    }
+
+    fn with_base() -> Memory {
+        let mut m = Memory::default();
+        let config = ContainerConfig {
+            env: Some(vec!["PATH=/usr/bin:/bin".into()]),
+            cmd: Some(vec!["sh".into()]),
+            ..Default::default()
+        };
+        m.images.insert(
+            "sha256:base".into(),
+            (None, config, ContainerConfig::default()),
+        );
+        m
+    }
+}
+
+impl Backend for Memory {
+    fn image(
+        &mut self,
+        name: &str,
+        _pull: bool,
+        _events: &mut dyn FnMut(Event),
+    ) -> Result<ImageInfo, BuildError> {
+        let id = if name == "busybox" {
+            "sha256:base"
+        } else {
+            name
+        };
+        let (_, config, _) = self
+            .images
+            .get(id)
+            .ok_or_else(|| BuildError::new(format!("pull access denied for {name}")))?;
+        Ok(ImageInfo {
+            id: id.to_string(),
+            config: config.clone(),
+        })
+    }
+
+    fn cached(&mut self, parent: Option<&str>, step_config: &ContainerConfig) -> Option<String> {
+        self.images
+            .iter()
+            .find(|(_, (p, _, s))| p.as_deref() == parent && s == step_config)
+            .map(|(id, _)| id.clone())
+    }
+
+    fn create(
+        &mut self,
+        parent: Option<&str>,
+        config: &ContainerConfig,
+    ) -> Result<String, BuildError> {
+        let id = format!("{:064x}", 1000 + self.next);
+        self.next += 1;
+        self.containers.insert(
+            id.clone(),
+            (parent.map(str::to_string), config.clone(), Vec::new()),
+        );
+        Ok(id)
+    }
+
+    fn run(
+        &mut self,
+        container: &str,
+        output: &mut dyn FnMut(Output, &[u8]),
+    ) -> Result<i64, BuildError> {
+        self.runs += 1;
+        let (_, config, _) = &self.containers[container];
+        let cmd = config.cmd.clone().unwrap_or_default().join(" ");
+        let env = config.env.clone().unwrap_or_default().join(",");
+        output(Output::Stdout, format!("ran {cmd} with {env}\n").as_bytes());
+        output(Output::Stderr, b"to stderr\n");
+        Ok(if cmd.contains("exit 3") { 3 } else { 0 })
+    }
+
+    fn copy_into(
+        &mut self,
+        container: &str,
+        archive: &mut dyn std::io::Read,
+    ) -> Result<(), BuildError> {
+        let mut tar = tar::Archive::new(archive);
+        let names: Vec<String> = tar
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        self.containers.get_mut(container).unwrap().2.extend(names);
+        Ok(())
+    }
+
+    fn commit(
+        &mut self,
+        _container: Option<&str>,
+        parent: Option<&str>,
+        config: &ContainerConfig,
+        step_config: &ContainerConfig,
+    ) -> Result<String, BuildError> {
+        let id = self.id();
+        self.images.insert(
+            id.clone(),
+            (
+                parent.map(str::to_string),
+                config.clone(),
+                step_config.clone(),
+            ),
+        );
+        Ok(id)
+    }
+
+    fn remove(&mut self, container: &str) {
+        self.removed.push(container.to_string());
+        self.containers.remove(container);
+    }
+
+    fn tag(&mut self, image: &str, reference: &str) -> Result<(), BuildError> {
+        self.tags.push((image.to_string(), reference.to_string()));
+        Ok(())
+    }
+}
+
+fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    dir
+}
+
+fn run_build(
+    m: &mut Memory,
+    dockerfile: &str,
+    ctx: &Path,
+    options: &BuildOptions,
+) -> (Result<String, BuildError>, Vec<Event>) {
+    let mut events = Vec::new();
+    let result = build(dockerfile, ctx, options, m, &mut |e| events.push(e));
+    (result, events)
+}
+
+fn text(events: &[Event]) -> String {
+    events
+        .iter()
+        .map(|e| match e {
+            Event::Stream(s) => s.clone(),
+            Event::Built(id) => format!("<built {id}>\n"),
+            Event::Tagged(t) => format!("<tagged {t}>\n"),
+        })
+        .collect()
+}
+
+fn options() -> BuildOptions {
+    BuildOptions {
+        remove: true,
+        tags: vec!["demo:1".into()],
+        ..Default::default()
+    }
+}
+
+const DOCKERFILE: &str = "FROM busybox\nENV A=1 B=\"two words\"\nLABEL x=y\nRUN echo building $A\nCOPY hello.txt /h/\nCOPY dir /d\nWORKDIR /w\nCMD [\"sh\", \"-c\", \"echo hi\"]\n";
+
+#[test]
+fn steps_stream_as_dockers_and_a_second_build_is_all_cache() {
+    let ctx = context(&[("hello.txt", "hello\n"), ("dir/a", "a"), ("dir/sub/b", "b")]);
+    let mut m = Memory::with_base();
+    let (result, events) = run_build(&mut m, DOCKERFILE, ctx.path(), &options());
+    let id = result.unwrap();
+    let out = text(&events);
+    assert!(
+        out.starts_with("Step 1/8 : FROM busybox\n ---> base\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Step 2/8 : ENV A=1 B=\"two words\"\n ---> "),
+        "{out}"
+    );
+    assert!(
+        out.contains("Step 4/8 : RUN echo building $A\n ---> Running in "),
+        "{out}"
+    );
+    // The RUN saw the stage's environment; its standard error is coloured as Docker's.
+    assert!(
+        out.contains("ran /bin/sh -c echo building $A with PATH=/usr/bin:/bin,A=1,B=two words\n"),
+        "{out}"
+    );
+    assert!(out.contains("\u{1b}[91mto stderr\n\u{1b}[0m"), "{out}");
+    assert!(out.contains("Removing intermediate container "), "{out}");
+    assert!(
+        out.ends_with(&format!("<built {id}>\n<tagged demo:1>\n")),
+        "{out}"
+    );
+    assert_eq!(m.runs, 1);
+    // Every container a step made is gone; the COPYs put their files where Docker would.
+    assert!(m.containers.is_empty());
+    let (_, config, _) = &m.images[&id];
+    assert_eq!(
+        config.cmd.as_deref(),
+        Some(&["sh".to_string(), "-c".into(), "echo hi".into()][..])
+    );
+    assert_eq!(config.working_dir, "/w");
+    assert_eq!(config.labels.as_ref().unwrap()["x"], "y");
+    // History and cache keys: Docker's `#(nop)` forms.
+    let steps: Vec<String> = m
+        .images
+        .values()
+        .filter_map(|(_, _, s)| s.cmd.clone())
+        .map(|c| c.join(" "))
+        .collect();
+    assert!(
+        steps.iter().any(|s| s == "/bin/sh -c #(nop)  LABEL x=y"),
+        "{steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.starts_with("/bin/sh -c #(nop) COPY file:") && s.ends_with(" in /h/ ")),
+        "{steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.starts_with("/bin/sh -c #(nop) COPY dir:") && s.ends_with(" in /d ")),
+        "{steps:?}"
+    );
+    // Again: nothing runs, every step is the cache's, the same image comes out.
+    let images = m.images.len();
+    let (again, events) = run_build(&mut m, DOCKERFILE, ctx.path(), &options());
+    assert_eq!(again.unwrap(), id);
+    assert_eq!(m.runs, 1);
+    assert_eq!(m.images.len(), images);
+    assert_eq!(text(&events).matches(" ---> Using cache\n").count(), 7);
+    // A file's content changed (not its time): that COPY and the steps after it miss.
+    std::fs::write(ctx.path().join("hello.txt"), "changed\n").unwrap();
+    let (_, events) = run_build(&mut m, DOCKERFILE, ctx.path(), &options());
+    assert_eq!(text(&events).matches(" ---> Using cache\n").count(), 3);
+    // `nocache`: every step runs.
+    let no_cache = BuildOptions {
+        no_cache: true,
+        ..options()
+    };
+    let (_, events) = run_build(&mut m, DOCKERFILE, ctx.path(), &no_cache);
+    assert_eq!(text(&events).matches("Using cache").count(), 0);
+    assert_eq!(m.runs, 2);
+}
+
+#[test]
+fn a_failing_run_reports_its_code_and_keeps_its_container_unless_forced() {
+    let ctx = context(&[]);
+    let mut m = Memory::with_base();
+    let df = "FROM busybox\nRUN echo out; exit 3\n";
+    let (result, _) = run_build(&mut m, df, ctx.path(), &options());
+    let err = result.unwrap_err();
+    assert_eq!(err.code, Some(3));
+    assert_eq!(
+        err.message,
+        "The command '/bin/sh -c echo out; exit 3' returned a non-zero code: 3"
+    );
+    assert_eq!(m.containers.len(), 1, "kept for a look, as Docker keeps it");
+    let forced = BuildOptions {
+        force_remove: true,
+        no_cache: true,
+        ..options()
+    };
+    let (result, _) = run_build(&mut m, df, ctx.path(), &forced);
+    assert!(result.is_err());
+    assert_eq!(m.containers.len(), 1, "the forced build removed its own");
+}
+
+#[test]
+fn build_args_reach_run_and_its_cache_key_and_unused_ones_are_told() {
+    let ctx = context(&[]);
+    let mut m = Memory::with_base();
+    let df = "ARG BASE=busybox\nFROM $BASE\nARG V=default\nRUN echo $V\n";
+    let mut opts = options();
+    opts.build_args.insert("V".into(), Some("given".into()));
+    opts.build_args.insert("NOPE".into(), Some("x".into()));
+    opts.build_args
+        .insert("HTTP_PROXY".into(), Some("http://proxy".into()));
+    let (result, events) = run_build(&mut m, df, ctx.path(), &opts);
+    result.unwrap();
+    let out = text(&events);
+    assert!(out.contains("Step 1/4 : ARG BASE=busybox"), "{out}");
+    assert!(out.contains("with V=given,PATH"), "{out}");
+    assert!(
+        out.contains("[Warning] One or more build-args [NOPE] were not consumed\n"),
+        "{out}"
+    );
+    let keys: Vec<String> = m
+        .images
+        .values()
+        .filter_map(|(_, _, s)| s.cmd.clone())
+        .map(|c| c.join(" "))
+        .collect();
+    assert!(
+        keys.iter().any(|k| k == "|1 V=given /bin/sh -c echo $V"),
+        "{keys:?}"
+    );
+    // Another value misses the cache.
+    opts.build_args.insert("V".into(), Some("other".into()));
+    let (_, events) = run_build(&mut m, df, ctx.path(), &opts);
+    assert!(text(&events).contains("with V=other"));
+    assert_eq!(m.runs, 2);
+}
+
+#[test]
+fn sources_outside_the_context_and_buildkit_syntax_are_refused() {
+    let outside = context(&[("secret", "s")]);
+    let ctx = context(&[("in.txt", "x")]);
+    std::os::unix::fs::symlink(outside.path().join("secret"), ctx.path().join("link")).unwrap();
+    let mut m = Memory::with_base();
+    for src in ["../secret", "link", "/../../etc/passwd"] {
+        let df = format!("FROM busybox\nCOPY {src} /x\n");
+        let (result, _) = run_build(&mut m, &df, ctx.path(), &options());
+        assert_eq!(
+            result.unwrap_err().message,
+            format!("forbidden path outside the build context: {src} ()"),
+            "{src}"
+        );
+    }
+    let (result, _) = run_build(
+        &mut m,
+        "FROM busybox\nCOPY nothere /x\n",
+        ctx.path(),
+        &options(),
+    );
+    assert!(result
+        .unwrap_err()
+        .message
+        .contains("file not found in build context"));
+    let (result, _) = run_build(
+        &mut m,
+        "FROM busybox\nRUN --mount=type=cache,target=/c true\n",
+        ctx.path(),
+        &options(),
+    );
+    assert!(result.unwrap_err().message.contains("requires BuildKit"));
+    assert_eq!(m.runs, 0);
+}
+
+#[test]
+fn a_target_stops_at_its_stage_and_stages_build_on_each_other() {
+    let ctx = context(&[]);
+    let mut m = Memory::with_base();
+    let df = "FROM busybox AS one\nENV STAGE=one\nFROM one AS two\nENV TWO=2\nFROM busybox\nCMD [\"last\"]\n";
+    let mut opts = options();
+    opts.target = Some("two".into());
+    let (result, events) = run_build(&mut m, df, ctx.path(), &opts);
+    let id = result.unwrap();
+    let (_, config, _) = &m.images[&id];
+    let env = config.env.clone().unwrap();
+    assert!(
+        env.contains(&"STAGE=one".to_string()) && env.contains(&"TWO=2".to_string()),
+        "{env:?}"
+    );
+    assert!(
+        text(&events).contains("Step 4/4 : ENV TWO=2"),
+        "{}",
+        text(&events)
+    );
+    opts.target = Some("nope".into());
+    let (result, _) = run_build(&mut m, df, ctx.path(), &opts);
+    assert_eq!(
+        result.unwrap_err().message,
+        "failed to reach build target nope in Dockerfile"
+    );
+}
