@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_api_server::backend::{
-    ByteStream, ContainerBackend, ContainerListQuery, EventQuery, EventSubscription, EventsBackend,
-    ImageBackend, ImportRequest, ImportSource, InsertJob, PruneQuery, PullJob, PullOutcome,
-    PullQuery, PushJob, PushProgress, PushQuery, SystemBackend,
+    BuildJob, BuildQuery, ByteStream, ContainerBackend, ContainerListQuery, EventQuery,
+    EventSubscription, EventsBackend, ImageBackend, ImportRequest, ImportSource, InsertJob,
+    PruneQuery, PullJob, PullOutcome, PullQuery, PushJob, PushProgress, PushQuery, SystemBackend,
 };
 use berth_api_server::ApiError;
 use berth_api_types::container::ContainerConfig;
@@ -36,6 +36,8 @@ use crate::config::Config;
 
 pub struct Daemon {
     images: ImageService,
+    /// Where loads and builds stage what they unpack (`<data-root>/tmp`).
+    staging: std::path::PathBuf,
     containers: Arc<ContainerService>,
     container_paths: ContainerPaths,
     events: Arc<EventBus>,
@@ -63,7 +65,7 @@ impl Daemon {
         let images = ImageService::new(
             store.clone(),
             events.clone(),
-            staging,
+            staging.clone(),
             format!("berth-{}", env!("CARGO_PKG_VERSION")),
         )
         .with_registry_options(berth_distribution::RegistryOptions {
@@ -114,6 +116,7 @@ impl Daemon {
         .map_err(|e| format!("open containers: {e}"))?;
         Ok(Self {
             images,
+            staging: root.join("tmp"),
             containers,
             container_paths,
             events,
@@ -607,6 +610,21 @@ impl ImageBackend for Daemon {
             progress: steps,
             done,
         })
+    }
+
+    async fn build_image(
+        &self,
+        query: BuildQuery,
+        context: berth_api_server::backend::ByteStream,
+    ) -> Result<BuildJob, ApiError> {
+        crate::build::start(
+            self.images.clone(),
+            self.containers.clone(),
+            self.staging.clone(),
+            query,
+            context,
+        )
+        .await
     }
 
     async fn push_image(&self, query: PushQuery) -> Result<PushJob, ApiError> {

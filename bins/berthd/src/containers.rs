@@ -695,6 +695,7 @@ impl ContainerBackend for Daemon {
             comment: q.comment.clone(),
             pause: q.pause,
             config,
+            container_config: None,
             docker_version: format!("berth-{}", env!("CARGO_PKG_VERSION")),
         };
         let id = self

@@ -2,6 +2,7 @@
 //! takes the data-root lock, builds the engine services, and serves the API on each listener.
 
 mod adapter;
+mod build;
 mod config;
 mod containers;
 mod fetch;

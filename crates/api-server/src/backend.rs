@@ -116,6 +116,45 @@ pub struct PushJob {
     pub done: futures_util::future::BoxFuture<'static, Result<(), ApiError>>,
 }
 
+/// `POST /build`: what to build, as the client asked.
+#[derive(Debug, Clone, Default)]
+pub struct BuildQuery {
+    /// `t`: names for the result (repeatable).
+    pub tags: Vec<String>,
+    /// `dockerfile`: its path in the context (default `Dockerfile`).
+    pub dockerfile: String,
+    pub quiet: bool,
+    pub no_cache: bool,
+    pub remove: bool,
+    pub force_remove: bool,
+    pub pull: bool,
+    pub build_args: std::collections::BTreeMap<String, Option<String>>,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub target: String,
+    /// `X-Registry-Config`: credentials per registry for the FROM pulls.
+    pub registry_config: std::collections::BTreeMap<String, berth_api_types::auth::AuthConfig>,
+}
+
+/// What a build tells as it runs; `handlers::build` writes it as Docker's stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildProgress {
+    Stream(String),
+    Built(String),
+    Tagged(String),
+    /// The build failed: Docker's message, and a RUN's exit code.
+    Failed {
+        message: String,
+        code: Option<i64>,
+    },
+}
+
+/// A build under way: its steps as they happen, and its end (an error here is one before
+/// the build started, such as an unreadable context, and is the answer's status).
+pub struct BuildJob {
+    pub progress: tokio::sync::mpsc::UnboundedReceiver<BuildProgress>,
+    pub done: futures_util::future::BoxFuture<'static, Result<(), ApiError>>,
+}
+
 /// An insert under way (API ≤ 1.11): its download's progress, and its end.
 pub struct InsertJob {
     /// The image the file goes into: its short ID names the progress lines.
@@ -205,6 +244,12 @@ pub trait ImageBackend: Send + Sync {
     /// `POST /images/{name}/push`: a bad name is an error here; everything after, a missing
     /// tag included, is the job's (Docker reports it in the stream).
     async fn push_image(&self, query: PushQuery) -> Result<PushJob, ApiError>;
+    /// `POST /build`: the context is the request body (a tar, maybe compressed).
+    async fn build_image(
+        &self,
+        query: BuildQuery,
+        context: ByteStream,
+    ) -> Result<BuildJob, ApiError>;
     /// `POST /images/(name)/insert` (API ≤ 1.11): a missing image or a failed request for
     /// the URL is an error here; the download then goes on in the job.
     async fn insert_file(&self, name: &str, url: &str, path: &str) -> Result<InsertJob, ApiError>;

@@ -237,6 +237,11 @@ pub fn search_shape(version: ApiVersion) -> SearchShape {
     }
 }
 
+/// A build's stream carries the image ID as `aux` from API 1.30.
+pub fn build_aux(version: ApiVersion) -> bool {
+    version >= ApiVersion::new(1, 30)
+}
+
 /// `GET /distribution/{name}/json` exists from API 1.30.
 pub fn distribution_inspect(version: ApiVersion) -> bool {
     version >= ApiVersion::new(1, 30)

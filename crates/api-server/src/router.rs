@@ -66,6 +66,7 @@ fn routes() -> Vec<Route> {
     [
         handlers::system::routes(),
         handlers::auth::routes(),
+        handlers::build::routes(),
         handlers::events::routes(),
         handlers::images::routes(),
         handlers::containers::routes(),

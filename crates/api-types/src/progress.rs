@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
+    /// A build's failed RUN: its exit code (the CLI exits with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<i64>,
     pub message: String,
 }
 
@@ -65,7 +68,10 @@ impl ProgressMessage {
         let message = message.into();
         Self {
             error: Some(message.clone()),
-            error_detail: Some(ErrorDetail { message }),
+            error_detail: Some(ErrorDetail {
+                code: None,
+                message,
+            }),
             ..Default::default()
         }
     }

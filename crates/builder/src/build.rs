@@ -115,12 +115,8 @@ pub trait Backend {
         container: &str,
         output: &mut dyn FnMut(Output, &[u8]),
     ) -> Result<i64, BuildError>;
-    /// Extracts the tar `archive` at the container's root.
-    fn copy_into(
-        &mut self,
-        container: &str,
-        archive: &mut dyn std::io::Read,
-    ) -> Result<(), BuildError>;
+    /// Extracts the tar `archive` (a file the builder wrote) at the container's root.
+    fn copy_into(&mut self, container: &str, archive: std::fs::File) -> Result<(), BuildError>;
     /// An image of `config` on `parent`: with the container's changes as its layer, or
     /// (no container) with no layer; `step_config` recorded as what made it (the cache's
     /// key, `ContainerConfig` of the image).
@@ -726,8 +722,7 @@ fn copy(
     create_config.cmd = step_config.cmd.clone();
     let container = backend.create(st.image.as_deref(), &create_config)?;
     let result = (|| {
-        let mut archive = copied.open()?;
-        backend.copy_into(&container, &mut archive)?;
+        backend.copy_into(&container, copied.open()?)?;
         backend.commit(
             Some(&container),
             st.image.as_deref(),

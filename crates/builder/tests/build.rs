@@ -96,11 +96,7 @@ impl Backend for Memory {
         Ok(if cmd.contains("exit 3") { 3 } else { 0 })
     }
 
-    fn copy_into(
-        &mut self,
-        container: &str,
-        archive: &mut dyn std::io::Read,
-    ) -> Result<(), BuildError> {
+    fn copy_into(&mut self, container: &str, archive: std::fs::File) -> Result<(), BuildError> {
         let mut tar = tar::Archive::new(archive);
         let names: Vec<String> = tar
             .entries()

@@ -21,7 +21,7 @@ const AHEAD: usize = 2;
 
 /// A blocking `Read` over `body`. Must be made inside the runtime; read from a blocking
 /// thread. Dropping it stops the reading of `body`.
-pub(crate) fn batched_reader(body: ByteStream) -> BatchedReader {
+pub fn batched_reader(body: ByteStream) -> BatchedReader {
     let (tx, rx) = mpsc::channel(AHEAD);
     tokio::spawn(async move {
         let mut body = body;
@@ -59,7 +59,7 @@ pub(crate) fn batched_reader(body: ByteStream) -> BatchedReader {
     }
 }
 
-pub(crate) struct BatchedReader {
+pub struct BatchedReader {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     current: Bytes,
 }

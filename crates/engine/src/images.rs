@@ -9,6 +9,7 @@ use berth_image::{DeleteEffect, Digest, Image, ImageStore, ImportOptions, Loaded
 use tokio::io::AsyncRead;
 use tokio_util::io::SyncIoBridge;
 
+mod build_step;
 mod insert;
 mod pull;
 mod push;

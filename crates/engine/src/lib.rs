@@ -1,7 +1,7 @@
 //! berth's engine: the services the API is built on. Each service takes only what it uses;
 //! none of them knows about HTTP or the wire format.
 
-mod blocking_io;
+pub mod blocking_io;
 pub mod containers;
 pub mod error;
 pub mod events;

@@ -110,6 +110,8 @@ pub struct CommitOptions {
     pub created_by: String,
     pub created: jiff::Timestamp,
     pub docker_version: String,
+    /// The platform of an image made on no parent (`FROM scratch`).
+    pub architecture: String,
 }
 
 /// The digest of an empty layer (a tar of two zero blocks): a commit that changed nothing
@@ -967,12 +969,34 @@ impl ImageStore {
         layer: &mut dyn Read,
         opts: &CommitOptions,
     ) -> Result<Arc<Image>, ImageError> {
+        self.commit_on(Some(parent), layer, opts)
+    }
+
+    /// [`ImageStore::commit`] on `parent`, or on no image (a build's steps after
+    /// `FROM scratch`: the config starts empty, for this host's platform).
+    pub fn commit_on(
+        &self,
+        parent: Option<&Image>,
+        layer: &mut dyn Read,
+        opts: &CommitOptions,
+    ) -> Result<Arc<Image>, ImageError> {
         let mut pending = self.pending();
-        let top = parent.top_layer().map(|l| l.chain_id);
+        let top = parent.and_then(|p| p.top_layer()).map(|l| l.chain_id);
         let made = pending.create_layer(top.as_ref(), layer, None)?;
         let empty = made.diff_id.to_string() == EMPTY_LAYER;
         let created = opts.created.to_string();
-        let mut config = parent.config.clone();
+        let mut config = match parent {
+            Some(p) => p.config.clone(),
+            None => ImageConfig {
+                architecture: opts.architecture.clone(),
+                os: "linux".to_string(),
+                rootfs: RootFs {
+                    kind: "layers".to_string(),
+                    diff_ids: Vec::new(),
+                },
+                ..Default::default()
+            },
+        };
         if !empty {
             config.rootfs.diff_ids.push(made.diff_id);
         }
@@ -997,7 +1021,7 @@ impl ImageStore {
             &bytes,
             ImageRecord {
                 schema: 1,
-                parent: Some(parent.id),
+                parent: parent.map(|p| p.id),
                 built_here: true,
             },
         )

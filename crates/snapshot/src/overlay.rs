@@ -69,11 +69,7 @@ impl OverlayDirs {
     /// The container's root, writable: its upper directory over the init layer over the
     /// image's `layers` (top first).
     pub fn active(&self, layers: &[PathBuf]) -> std::io::Result<Mount> {
-        if layers.is_empty() {
-            return Err(std::io::Error::other(
-                "an image without layers cannot be a root filesystem",
-            ));
-        }
+        // An image of no layer (a build's `FROM scratch`) still has the init layer below.
         let mut lowers = vec![self.init()];
         lowers.extend_from_slice(layers);
         let mut options = vec![

@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod auth;
+pub mod build;
 pub mod containers;
 pub mod events;
 pub mod exec;

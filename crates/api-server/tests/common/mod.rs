@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_api_server::backend::{
-    ByteStream, CommitQuery, ContainerBackend, ContainerListQuery, EventQuery, EventSubscription,
-    EventsBackend, ExecBackend, ExecStreams, ImageBackend, ImportRequest, InsertJob, LogStream,
-    LogsQuery, PruneQuery, PullJob, PullQuery, PushJob, PushProgress, PushQuery, PushStep,
-    StopQuery, SystemBackend, Waiting,
+    BuildJob, BuildProgress, BuildQuery, ByteStream, CommitQuery, ContainerBackend,
+    ContainerListQuery, EventQuery, EventSubscription, EventsBackend, ExecBackend, ExecStreams,
+    ImageBackend, ImportRequest, InsertJob, LogStream, LogsQuery, PruneQuery, PullJob, PullQuery,
+    PushJob, PushProgress, PushQuery, PushStep, StopQuery, SystemBackend, Waiting,
 };
 use berth_api_server::{ApiError, RequestBody, Router, ServerInfo};
 use berth_api_types::container::PathStat;
@@ -209,6 +209,23 @@ impl ImageBackend for Fake {
             size: 527,
         });
         Ok(PushJob {
+            progress,
+            done: Box::pin(async { Ok(()) }),
+        })
+    }
+    async fn build_image(
+        &self,
+        query: BuildQuery,
+        _context: ByteStream,
+    ) -> Result<BuildJob, ApiError> {
+        let (tell, progress) = tokio::sync::mpsc::unbounded_channel();
+        let _ = tell.send(BuildProgress::Stream("Step 1/1 : FROM scratch".into()));
+        let _ = tell.send(BuildProgress::Stream("\n".into()));
+        let _ = tell.send(BuildProgress::Built(format!("sha256:{}", "b".repeat(64))));
+        for t in query.tags {
+            let _ = tell.send(BuildProgress::Tagged(t));
+        }
+        Ok(BuildJob {
             progress,
             done: Box::pin(async { Ok(()) }),
         })

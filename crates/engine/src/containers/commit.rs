@@ -25,6 +25,9 @@ pub struct CommitRequest {
     /// The body's config, taking precedence over the container's (which fills what it
     /// leaves out, as Docker merges them).
     pub config: Option<Config>,
+    /// What made the image, recorded as its `container_config` (a build step's config, the
+    /// cache's key); the container's own config when absent.
+    pub container_config: Option<Config>,
     pub docker_version: String,
 }
 
@@ -49,15 +52,21 @@ impl ContainerService {
             .config
             .clone()
             .unwrap_or_else(|| rec.spec.config.clone());
-        config.merge_image(ImageDefaults::from_config(&rec.spec.config));
+        // A build step's config is whole already; a user's commit is completed from the
+        // container's, as Docker completes it.
+        if req.container_config.is_none() {
+            config.merge_image(ImageDefaults::from_config(&rec.spec.config));
+        }
+        let made_by = req.container_config.as_ref().unwrap_or(&rec.spec.config);
         let opts = CommitOptions {
             config: Some(ImageRunConfig::of(&config).to_json()),
-            container_config: Some(ImageRunConfig::of(&rec.spec.config).to_json()),
+            container_config: Some(ImageRunConfig::of(made_by).to_json()),
             container: rec.id.clone(),
             author: req.author.clone(),
             comment: req.comment.clone(),
-            created_by: rec.spec.config.cmd.clone().unwrap_or_default().join(" "),
+            created_by: made_by.cmd.clone().unwrap_or_default().join(" "),
             created: jiff::Timestamp::now(),
+            architecture: crate::images::host_arch().to_string(),
             docker_version: req.docker_version.clone(),
         };
         let overlay = OverlayDirs::new(self.paths.overlay(&rec.id));

@@ -58,6 +58,11 @@ pub use procs::TopResult;
 pub use prune::PruneReport;
 pub use record::{ContainerRecord, State, Status, RECORD_SCHEMA};
 pub use settings::release_default_cgroup_parent;
+/// A config as an image records it (`config`, `container_config`), in Docker's JSON.
+pub(crate) fn image_config_json(c: &Config) -> serde_json::Value {
+    spec::ImageRunConfig::of(c).to_json()
+}
+
 pub use spec::{
     tmpfs_data, BindFlags, CgroupnsMode, Config, ContainerSpec, Device, Healthcheck, HostConfig,
     IpcMode, LogConfig, LogDriver, MountKind, MountSpec, NamespaceMode, NetworkMode, Port,

@@ -52,6 +52,7 @@ impl ImageService {
             created_by: format!("echo insert {url} {path}"),
             created: jiff::Timestamp::now(),
             docker_version: self.engine_version.clone(),
+            architecture: super::host_arch().to_string(),
         };
         let shown = path.to_string();
         let mut body = crate::blocking_io::batched_reader(body);

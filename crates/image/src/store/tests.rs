@@ -377,6 +377,7 @@ fn commit_opts() -> CommitOptions {
         created_by: "sh".into(),
         created: jiff::Timestamp::now(),
         docker_version: "test".into(),
+        architecture: "amd64".into(),
     }
 }
 

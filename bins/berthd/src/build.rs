@@ -1,0 +1,349 @@
+//! The wiring of `POST /build`: the context unpacked into a directory of its own, the
+//! builder run on a thread of its own against the engine ([`EngineBackend`] is the
+//! builder's `Backend`, each call carried out on the runtime), its events passed to the API.
+//! The builder knows no engine, the engine no Dockerfile; this is where they meet.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use berth_api_server::backend::{BuildJob, BuildProgress, BuildQuery, ByteStream};
+use berth_api_server::ApiError;
+use berth_api_types::container::ContainerConfig;
+use berth_builder::{Backend, BuildError, BuildOptions, Event, ImageInfo, Output};
+use berth_engine::containers::{
+    CommitRequest, ContainerService, CreateRequest, ExtractOptions, LogOptions,
+};
+use berth_engine::images::ImageService;
+use berth_image::{Digest, Reference};
+
+/// The builder's view of the engine. Every call blocks the builder's thread on the runtime.
+struct EngineBackend {
+    runtime: tokio::runtime::Handle,
+    images: ImageService,
+    containers: Arc<ContainerService>,
+    /// `X-Registry-Config`: credentials by registry, for the FROM pulls.
+    credentials: std::collections::BTreeMap<String, berth_api_types::auth::AuthConfig>,
+}
+
+fn failed(e: impl std::fmt::Display) -> BuildError {
+    BuildError::new(e.to_string())
+}
+
+/// The engine's form of a builder config.
+fn spec_config(c: &ContainerConfig) -> Result<berth_engine::containers::Config, BuildError> {
+    crate::spec::from_wire(c.clone(), None)
+        .map(|s| s.config)
+        .map_err(failed)
+}
+
+/// The registry a credentials key names (`https://index.docker.io/v1/`, `host:port`).
+fn registry_of(key: &str) -> String {
+    let host = key
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    match host {
+        "index.docker.io" | "registry-1.docker.io" | "docker.io" | "" => "docker.io".into(),
+        other => other.to_string(),
+    }
+}
+
+impl EngineBackend {
+    fn digest(id: &str) -> Result<Digest, BuildError> {
+        Digest::parse(id).ok_or_else(|| BuildError::new(format!("invalid image ID {id}")))
+    }
+
+    /// An image of no layer, for a container on `FROM scratch`.
+    fn scratch(&mut self) -> Result<String, BuildError> {
+        let empty = spec_config(&ContainerConfig::default())?;
+        let id = self
+            .runtime
+            .block_on(self.images.commit_config(None, &empty, &empty))
+            .map_err(failed)?;
+        Ok(id.to_string())
+    }
+}
+
+impl Backend for EngineBackend {
+    fn image(
+        &mut self,
+        name: &str,
+        pull: bool,
+        _events: &mut dyn FnMut(Event),
+    ) -> Result<ImageInfo, BuildError> {
+        let here = self.images.resolve(name).ok();
+        if here.is_none() || pull {
+            let reference = Reference::parse(name).map_err(failed)?;
+            let domain = reference.repo().split('/').next().unwrap_or("").to_string();
+            let credentials = self
+                .credentials
+                .iter()
+                .find(|(k, _)| registry_of(k) == domain)
+                .map(|(_, a)| crate::pull::credentials(a.clone()));
+            let req = berth_distribution::PullRequest {
+                reference,
+                credentials,
+                platform: berth_distribution::Platform::host(),
+                options: self.images.registry_options(),
+            };
+            let (events, _ignored) = tokio::sync::mpsc::unbounded_channel();
+            let pulled = self.runtime.block_on(self.images.pull(req, events));
+            if let Err(e) = pulled {
+                // An image here is used when the pull asked for could not refresh it.
+                if here.is_none() {
+                    return Err(failed(e));
+                }
+            }
+        }
+        let (image, _) = self.images.resolve(name).map_err(failed)?;
+        let config = image
+            .config
+            .config
+            .clone()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        Ok(ImageInfo {
+            id: image.id.to_string(),
+            config,
+        })
+    }
+
+    fn cached(&mut self, parent: Option<&str>, step_config: &ContainerConfig) -> Option<String> {
+        let parent = match parent {
+            Some(p) => Some(Self::digest(p).ok()?),
+            None => None,
+        };
+        let step = spec_config(step_config).ok()?;
+        self.images
+            .cached_step(parent.as_ref(), &step)
+            .map(|id| id.to_string())
+    }
+
+    fn create(
+        &mut self,
+        parent: Option<&str>,
+        config: &ContainerConfig,
+    ) -> Result<String, BuildError> {
+        let image = match parent {
+            Some(p) => p.to_string(),
+            None => self.scratch()?,
+        };
+        let mut config = config.clone();
+        config.image = image;
+        let spec = crate::spec::from_wire(config, None).map_err(failed)?;
+        let created = self
+            .containers
+            .create(CreateRequest {
+                name: String::new(),
+                spec,
+            })
+            .map_err(failed)?;
+        Ok(created.record.id)
+    }
+
+    fn run(
+        &mut self,
+        container: &str,
+        output: &mut dyn FnMut(Output, &[u8]),
+    ) -> Result<i64, BuildError> {
+        let containers = self.containers.clone();
+        let name = container.to_string();
+        self.runtime.block_on(async move {
+            // Following the output from before the start: nothing it writes is missed.
+            let (_, mut lines) = containers
+                .logs(
+                    &name,
+                    LogOptions {
+                        stdout: true,
+                        stderr: true,
+                        follow: true,
+                        attach: true,
+                        ..Default::default()
+                    },
+                )
+                .map_err(failed)?;
+            containers.start(&name).await.map_err(failed)?;
+            let exited = containers.wait(&name);
+            tokio::pin!(exited);
+            let code = loop {
+                tokio::select! {
+                    line = lines.recv() => match line {
+                        Some(l) => output(if l.stream == 2 { Output::Stderr } else { Output::Stdout }, &l.data),
+                        None => break exited.await.map_err(failed)?,
+                    },
+                    code = &mut exited => break code.map_err(failed)?,
+                }
+            };
+            // What it wrote just before it exited.
+            let grace = tokio::time::sleep(std::time::Duration::from_secs(2));
+            tokio::pin!(grace);
+            loop {
+                tokio::select! {
+                    line = lines.recv() => match line {
+                        Some(l) => output(if l.stream == 2 { Output::Stderr } else { Output::Stdout }, &l.data),
+                        None => break,
+                    },
+                    _ = &mut grace => break,
+                }
+            }
+            Ok(i64::from(code))
+        })
+    }
+
+    fn copy_into(&mut self, container: &str, archive: std::fs::File) -> Result<(), BuildError> {
+        let body: berth_engine::images::ByteStream = Box::new(tokio::fs::File::from_std(archive));
+        self.runtime
+            .block_on(self.containers.extract_to_dir(
+                container,
+                "/",
+                ExtractOptions::default(),
+                body,
+            ))
+            .map_err(failed)
+    }
+
+    fn commit(
+        &mut self,
+        container: Option<&str>,
+        parent: Option<&str>,
+        config: &ContainerConfig,
+        step_config: &ContainerConfig,
+    ) -> Result<String, BuildError> {
+        let id = match container {
+            Some(c) => {
+                let req = CommitRequest {
+                    config: Some(spec_config(config)?),
+                    container_config: Some(spec_config(step_config)?),
+                    docker_version: format!("berth-{}", env!("CARGO_PKG_VERSION")),
+                    ..Default::default()
+                };
+                self.runtime
+                    .block_on(self.containers.commit(c, req))
+                    .map_err(failed)?
+            }
+            None => {
+                let parent = parent.map(Self::digest).transpose()?;
+                let (config, step) = (spec_config(config)?, spec_config(step_config)?);
+                self.runtime
+                    .block_on(self.images.commit_config(parent.as_ref(), &config, &step))
+                    .map_err(failed)?
+            }
+        };
+        Ok(id.to_string())
+    }
+
+    fn remove(&mut self, container: &str) {
+        if let Err(e) = self
+            .runtime
+            .block_on(self.containers.remove(container, true, true))
+        {
+            tracing::warn!(container, error = %e, "removing a build step's container");
+        }
+    }
+
+    fn tag(&mut self, image: &str, reference: &str) -> Result<(), BuildError> {
+        let r = Reference::parse(reference).map_err(failed)?;
+        let tag = r.tag().unwrap_or("latest").to_string();
+        self.images
+            .tag(image, r.familiar_repo(), &tag, true)
+            .map_err(failed)
+    }
+}
+
+/// Unpacks the context into `dir` (any compression), confined to it.
+fn unpack_context(body: ByteStream, dir: &Path) -> Result<(), ApiError> {
+    let reader = berth_engine::blocking_io::batched_reader(Box::new(body));
+    let (_, tar) = berth_archive::decompress(reader)
+        .map_err(|e| ApiError::bad_request(format!("read the build context: {e}")))?;
+    berth_archive::unpack(tar, dir, &berth_archive::UnpackOptions::default())
+        .map_err(|e| ApiError::bad_request(format!("read the build context: {e}")))?;
+    Ok(())
+}
+
+/// The Dockerfile named `name` in the context, read from inside it only.
+fn read_dockerfile(context: &Path, name: &str) -> Result<String, ApiError> {
+    let missing = || ApiError::bad_request(format!("Cannot locate specified Dockerfile: {name}"));
+    let root = std::fs::canonicalize(context).map_err(|_| missing())?;
+    let path =
+        std::fs::canonicalize(root.join(name.trim_start_matches('/'))).map_err(|_| missing())?;
+    if !path.starts_with(&root) {
+        return Err(ApiError::bad_request(format!(
+            "forbidden path outside the build context: {name} ()"
+        )));
+    }
+    std::fs::read_to_string(&path).map_err(|_| missing())
+}
+
+/// Starts a build: the context unpacked, then the builder on a thread of its own.
+pub async fn start(
+    images: ImageService,
+    containers: Arc<ContainerService>,
+    staging: PathBuf,
+    query: BuildQuery,
+    context: ByteStream,
+) -> Result<BuildJob, ApiError> {
+    let dir = tempfile::Builder::new()
+        .prefix("build-")
+        .tempdir_in(&staging)
+        .map_err(|e| ApiError::internal(format!("make the build's directory: {e}")))?;
+    let context_dir = dir.path().join("context");
+    std::fs::create_dir(&context_dir)
+        .map_err(|e| ApiError::internal(format!("make the build's directory: {e}")))?;
+    let unpack_to = context_dir.clone();
+    tokio::task::spawn_blocking(move || unpack_context(context, &unpack_to))
+        .await
+        .map_err(|e| ApiError::internal(format!("unpacking stopped: {e}")))??;
+    let dockerfile = read_dockerfile(&context_dir, &query.dockerfile)?;
+    let options = BuildOptions {
+        tags: query.tags.clone(),
+        no_cache: query.no_cache,
+        remove: query.remove,
+        force_remove: query.force_remove,
+        pull: query.pull,
+        build_args: query.build_args.clone(),
+        labels: query.labels.clone(),
+        target: Some(query.target.clone()).filter(|t| !t.is_empty()),
+    };
+    for t in &options.tags {
+        Reference::parse(t).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    }
+    let (tell, progress) = tokio::sync::mpsc::unbounded_channel();
+    let mut backend = EngineBackend {
+        runtime: tokio::runtime::Handle::current(),
+        images,
+        containers,
+        credentials: query.registry_config,
+    };
+    let building = tokio::task::spawn_blocking(move || {
+        let to_api = |e: Event| match e {
+            Event::Stream(s) => BuildProgress::Stream(s),
+            Event::Built(id) => BuildProgress::Built(id),
+            Event::Tagged(t) => BuildProgress::Tagged(t),
+        };
+        let result = berth_builder::build(
+            &dockerfile,
+            &context_dir,
+            &options,
+            &mut backend,
+            &mut |e| {
+                let _ = tell.send(to_api(e));
+            },
+        );
+        if let Err(e) = result {
+            let _ = tell.send(BuildProgress::Failed {
+                message: e.message,
+                code: e.code,
+            });
+        }
+        // The context goes with the build.
+        drop(dir);
+    });
+    let done = Box::pin(async move {
+        building
+            .await
+            .map_err(|e| ApiError::internal(format!("the build stopped: {e}")))
+    });
+    Ok(BuildJob { progress, done })
+}

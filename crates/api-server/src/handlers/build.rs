@@ -1,0 +1,175 @@
+//! `POST /build`: the legacy builder's endpoint, which docker CLI 28 without buildx, docker-py
+//! and compose use. The body is the context; the answer is Docker's stream of the steps.
+
+use berth_api_types::progress::{ErrorDetail, ProgressMessage};
+use http::Request;
+
+use crate::backend::{BuildProgress, BuildQuery};
+use crate::body::{body_stream, HandlerResult};
+use crate::error::ApiError;
+use crate::gates;
+use crate::query::{docker_bool, docker_bool_opt};
+use crate::router::{Ctx, Route};
+use crate::stream::progress::{self, Said};
+use crate::RequestBody;
+
+pub(crate) fn routes() -> Vec<Route> {
+    vec![route!(POST, "/build", build)]
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct BuildParams {
+    dockerfile: String,
+    #[serde(deserialize_with = "docker_bool")]
+    q: bool,
+    #[serde(deserialize_with = "docker_bool")]
+    nocache: bool,
+    #[serde(deserialize_with = "docker_bool_opt")]
+    rm: Option<bool>,
+    #[serde(deserialize_with = "docker_bool")]
+    forcerm: bool,
+    #[serde(deserialize_with = "docker_bool")]
+    pull: bool,
+    buildargs: String,
+    labels: String,
+    target: String,
+    remote: String,
+    version: String,
+}
+
+/// `X-Registry-Config`: base64url JSON of registry → credentials (or, from older clients,
+/// `{"configs": {...}}`). Unreadable, it is ignored, as Docker ignores it.
+fn registry_config(
+    req: &Request<RequestBody>,
+) -> std::collections::BTreeMap<String, berth_api_types::auth::AuthConfig> {
+    use base64::Engine as _;
+    let Some(value) = req
+        .headers()
+        .get("x-registry-config")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Default::default();
+    };
+    let trimmed = value.trim().trim_end_matches('=');
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed))
+        .unwrap_or_default();
+    #[derive(serde::Deserialize)]
+    struct Old {
+        configs: std::collections::BTreeMap<String, berth_api_types::auth::AuthConfig>,
+    }
+    serde_json::from_slice::<Old>(&bytes)
+        .map(|o| o.configs)
+        .or_else(|_| serde_json::from_slice(&bytes))
+        .unwrap_or_default()
+}
+
+pub async fn build(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
+    let p: BuildParams = ctx.query.decode()?;
+    if p.version == "2" {
+        return Err(ApiError::bad_request(
+            "BuildKit is not supported by berth; build with the legacy builder (version=1)",
+        ));
+    }
+    if !p.remote.is_empty() {
+        return Err(ApiError::bad_request(
+            "building from a remote context is not supported yet by berth",
+        ));
+    }
+    fn json_map<T: serde::de::DeserializeOwned + Default>(
+        text: &str,
+        what: &str,
+    ) -> Result<T, ApiError> {
+        if text.is_empty() {
+            return Ok(T::default());
+        }
+        serde_json::from_str(text)
+            .map_err(|e| ApiError::bad_request(format!("invalid {what} JSON: {e}")))
+    }
+    let query = BuildQuery {
+        tags: ctx.query.all("t"),
+        dockerfile: if p.dockerfile.is_empty() {
+            "Dockerfile".into()
+        } else {
+            p.dockerfile
+        },
+        quiet: p.q,
+        no_cache: p.nocache,
+        remove: p.rm.unwrap_or(true),
+        force_remove: p.forcerm,
+        pull: p.pull,
+        build_args: json_map(&p.buildargs, "buildargs")?,
+        labels: json_map(&p.labels, "labels")?,
+        target: p.target,
+        registry_config: registry_config(&req),
+    };
+    let quiet = query.quiet;
+    let aux = gates::build_aux(ctx.version);
+    let job = ctx.backend.build_image(query, body_stream(req)).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Said>(64);
+    tokio::spawn(async move {
+        let (mut done, mut steps) = (job.done, job.progress);
+        let mut stepping = true;
+        let say = |m: ProgressMessage| Said::Line(progress::line(&m));
+        let result = loop {
+            let step = tokio::select! {
+                biased;
+                step = steps.recv(), if stepping => step,
+                r = &mut done => break r,
+            };
+            let Some(step) = step else {
+                stepping = false;
+                continue;
+            };
+            for m in words(step, quiet, aux) {
+                if tx.send(say(m)).await.is_err() {
+                    // The client left: dropping the job's receiver tells the build to stop.
+                    return;
+                }
+            }
+        };
+        while let Ok(step) = steps.try_recv() {
+            for m in words(step, quiet, aux) {
+                let _ = tx.send(say(m)).await;
+            }
+        }
+        if let Err(e) = result {
+            let _ = tx.send(Said::Failed(e)).await;
+        }
+    });
+    progress::respond(rx).await
+}
+
+/// Docker's messages for one step of a build.
+fn words(step: BuildProgress, quiet: bool, aux: bool) -> Vec<ProgressMessage> {
+    match step {
+        BuildProgress::Stream(_) if quiet => Vec::new(),
+        BuildProgress::Stream(text) => vec![ProgressMessage::stream(text)],
+        BuildProgress::Built(id) if quiet => vec![ProgressMessage::stream(format!("{id}\n"))],
+        BuildProgress::Built(id) => {
+            let short: String = id.trim_start_matches("sha256:").chars().take(12).collect();
+            let mut out = Vec::new();
+            if aux {
+                out.push(ProgressMessage {
+                    aux: Some(serde_json::json!({ "ID": id })),
+                    ..Default::default()
+                });
+            }
+            out.push(ProgressMessage::stream(format!(
+                "Successfully built {short}\n"
+            )));
+            out
+        }
+        BuildProgress::Tagged(_) if quiet => Vec::new(),
+        BuildProgress::Tagged(t) => vec![ProgressMessage::stream(format!(
+            "Successfully tagged {t}\n"
+        ))],
+        BuildProgress::Failed { message, code } => vec![ProgressMessage {
+            error: Some(message.clone()),
+            error_detail: Some(ErrorDetail { code, message }),
+            ..Default::default()
+        }],
+    }
+}

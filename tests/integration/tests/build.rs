@@ -1,0 +1,300 @@
+//! `docker build` (the CLI's legacy builder path) and `POST /build` against a real berthd:
+//! images that run, the cache, build args, targets, failures with the RUN's exit code.
+
+use std::path::Path;
+
+use berth_tests::{tarball, Daemon};
+
+/// A context directory with `files` (name, content).
+fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    dir
+}
+
+/// `docker build ARGS… DIR`: (exit code, stdout, stderr).
+fn docker_build(d: &Daemon, dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    let dir = dir.to_str().unwrap().to_string();
+    all.push(&dir);
+    let out = d.docker(&all);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const APP: &str = "FROM busybox
+ARG GREETING=hello
+ENV WHO=\"the builder\"
+LABEL stage=app
+RUN echo \"$GREETING from $WHO\" > /greeting && echo on-stderr >&2
+COPY files/ /srv/files/
+COPY one.txt /srv/
+WORKDIR /srv
+CMD [\"cat\", \"/greeting\"]
+";
+
+#[test]
+fn docker_build_makes_an_image_that_runs_and_a_rebuild_is_all_cache() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let ctx = context(&[
+        ("Dockerfile", APP),
+        ("files/a.txt", "a\n"),
+        ("files/sub/b.txt", "b\n"),
+        ("one.txt", "one\n"),
+    ]);
+    let (code, out, err) = docker_build(&d, ctx.path(), &["-t", "app:1"]);
+    assert_eq!(code, 0, "{out}\n{err}\n{}", d.log());
+    assert!(out.contains("Step 5/9 : RUN echo"), "{out}");
+    assert!(out.contains(" ---> Running in "), "{out}");
+    assert!(out.contains("on-stderr"), "{out}");
+    assert!(out.contains("Successfully tagged app:1"), "{out}");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "app:1"]),
+        "hello from the builder\n"
+    );
+    assert_eq!(
+        d.docker_ok(&[
+            "run",
+            "--rm",
+            "app:1",
+            "sh",
+            "-c",
+            "pwd; cat files/a.txt files/sub/b.txt one.txt"
+        ]),
+        "/srv\na\nb\none\n"
+    );
+    let inspect = d.get("/v1.44/images/app:1/json").json();
+    assert_eq!(inspect["Config"]["Labels"]["stage"], "app");
+    // Every step's container is gone.
+    assert_eq!(
+        d.get("/v1.44/containers/json?all=1")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // Unchanged: every step is the cache's, nothing runs, the same image.
+    let (code, out, _) = docker_build(&d, ctx.path(), &["-t", "app:2"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.matches("Using cache").count(), 8, "{out}");
+    assert!(!out.contains("Running in"), "{out}");
+    assert_eq!(
+        d.get("/v1.44/images/app:2/json").json()["Id"],
+        inspect["Id"]
+    );
+    // A build arg changes the RUN (and what follows); the unused one is told.
+    let (code, out, _) = docker_build(
+        &d,
+        ctx.path(),
+        &[
+            "-t",
+            "app:3",
+            "--build-arg",
+            "GREETING=hi",
+            "--build-arg",
+            "UNUSED=1",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("[Warning] One or more build-args [UNUSED] were not consumed"),
+        "{out}"
+    );
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "app:3"]),
+        "hi from the builder\n"
+    );
+    // --no-cache runs everything again; -q prints only the ID.
+    let (code, out, _) = docker_build(&d, ctx.path(), &["-q", "--no-cache", "-t", "app:4"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.trim().starts_with("sha256:") && out.trim().lines().count() == 1,
+        "{out}"
+    );
+    // A file's content changed: its COPY and the steps after it run again.
+    std::fs::write(ctx.path().join("one.txt"), "changed\n").unwrap();
+    let (_, out, _) = docker_build(&d, ctx.path(), &["-t", "app:5"]);
+    assert_eq!(out.matches("Using cache").count(), 5, "{out}");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "app:5", "cat", "one.txt"]),
+        "changed\n"
+    );
+    d.remove_all_containers();
+}
+
+#[test]
+fn a_failing_run_fails_the_build_with_its_exit_code() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let ctx = context(&[("Dockerfile", "FROM busybox\nRUN echo out; exit 3\n")]);
+    let (code, out, err) = docker_build(&d, ctx.path(), &["-t", "fails:1"]);
+    assert_eq!(code, 3, "{out}\n{err}");
+    assert!(
+        err.contains("The command '/bin/sh -c echo out; exit 3' returned a non-zero code: 3"),
+        "{err}"
+    );
+    assert!(out.contains("out\n"), "{out}");
+    assert_eq!(d.get("/v1.44/images/fails:1/json").status, 404);
+    // The failed step's container is kept (as Docker keeps it), unless --force-rm.
+    assert_eq!(
+        d.get("/v1.44/containers/json?all=1")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (code, _, _) = docker_build(&d, ctx.path(), &["--force-rm", "-t", "fails:2"]);
+    assert_eq!(code, 3);
+    assert_eq!(
+        d.get("/v1.44/containers/json?all=1")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    d.remove_all_containers();
+}
+
+#[test]
+fn targets_dockerfiles_elsewhere_scratch_and_labels() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let ctx = context(&[
+        (
+            "build/Other.dockerfile",
+            "FROM busybox AS base\nENV LEVEL=base\nFROM base AS extra\nENV LEVEL=extra\nFROM busybox\nCMD [\"echo\", \"last\"]\n",
+        ),
+        ("Dockerfile.scratch", "FROM scratch\nCOPY static.txt /static.txt\nCMD [\"/nothing\"]\n"),
+        ("static.txt", "static\n"),
+    ]);
+    let (code, out, err) = docker_build(
+        &d,
+        ctx.path(),
+        &[
+            "-f",
+            &ctx.path().join("build/Other.dockerfile").to_string_lossy(),
+            "--target",
+            "extra",
+            "-t",
+            "t:extra",
+            "--label",
+            "made.by=test",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "t:extra", "sh", "-c", "echo $LEVEL"]),
+        "extra\n"
+    );
+    let inspect = d.get("/v1.44/images/t:extra/json").json();
+    assert_eq!(inspect["Config"]["Labels"]["made.by"], "test");
+    // FROM scratch: an image of the copied file alone.
+    let (code, out, err) = docker_build(
+        &d,
+        ctx.path(),
+        &[
+            "-f",
+            &ctx.path().join("Dockerfile.scratch").to_string_lossy(),
+            "-t",
+            "t:scratch",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}\n{}", d.log());
+    let created = d.docker_ok(&["create", "t:scratch"]);
+    let exported = d.get(&format!("/v1.44/containers/{}/export", created.trim()));
+    let mut archive = tar::Archive::new(&exported.body[..]);
+    let mut found = false;
+    for e in archive.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().to_string_lossy() == "static.txt" {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            assert_eq!(s, "static\n");
+            found = true;
+        }
+    }
+    assert!(found);
+    d.remove_all_containers();
+}
+
+#[test]
+fn the_build_api_speaks_as_dockers_and_refuses_what_it_must() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let post = |path: &str, ctx: &[u8]| {
+        d.request("POST", path, &[("Content-Type", "application/x-tar")], ctx)
+    };
+    let ok = tarball(&[("Dockerfile", b"FROM busybox\nENV A=1\n" as &[u8])]);
+    // The image ID as `aux` from API 1.30, then the words.
+    let r = post("/v1.41/build?t=api:1", &ok);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let lines = r.json_lines();
+    let aux = lines.iter().position(|l| l.get("aux").is_some()).unwrap();
+    assert!(lines[aux]["aux"]["ID"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    assert!(lines[aux + 1]["stream"]
+        .as_str()
+        .unwrap()
+        .starts_with("Successfully built "));
+    let r = post("/v1.29/build?t=api:1", &ok);
+    assert!(
+        r.json_lines().iter().all(|l| l.get("aux").is_none()),
+        "{}",
+        r.text()
+    );
+    // q=1: the ID alone.
+    let r = post("/v1.41/build?q=1", &ok);
+    let lines = r.json_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0]["stream"].as_str().unwrap().starts_with("sha256:"));
+    // BuildKit is not served; bad JSON parameters are 400s.
+    assert_eq!(post("/v1.41/build?version=2", &ok).status, 400);
+    assert_eq!(post("/v1.41/build?buildargs=notjson", &ok).status, 400);
+    let r = post("/v1.41/build?dockerfile=Nope", &ok);
+    assert_eq!(r.status, 400);
+    assert!(
+        r.message()
+            .contains("Cannot locate specified Dockerfile: Nope"),
+        "{}",
+        r.message()
+    );
+    // Sources outside the context, and BuildKit's syntax: errors in the stream.
+    let escaping = tarball(&[(
+        "Dockerfile",
+        b"FROM busybox\nCOPY ../../etc/passwd /x\n" as &[u8],
+    )]);
+    let r = post("/v1.41/build", &escaping);
+    let last = r.json_lines().last().cloned().unwrap();
+    assert_eq!(
+        last["error"],
+        "forbidden path outside the build context: ../../etc/passwd ()"
+    );
+    let buildkit = tarball(&[(
+        "Dockerfile",
+        b"FROM busybox\nRUN --mount=type=cache,target=/c true\n" as &[u8],
+    )]);
+    let r = post("/v1.41/build", &buildkit);
+    let last = r.json_lines().last().cloned().unwrap();
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .contains("requires BuildKit"),
+        "{last}"
+    );
+    d.remove_all_containers();
+}
