@@ -298,3 +298,32 @@ fn the_build_api_speaks_as_dockers_and_refuses_what_it_must() {
     );
     d.remove_all_containers();
 }
+
+/// FROM an image of a registry that wants a login: the build pulls it with the credentials
+/// of `X-Registry-Config` (what the CLI sends from its config), and fails without them.
+#[test]
+fn from_pulls_with_the_credentials_of_x_registry_config() {
+    use base64::Engine as _;
+    use berth_tests::registry::Registry;
+    let reg = Registry::with_basic_auth("berth", "s3cret");
+    let base = std::fs::read(berth_tests::busybox_tar()).unwrap();
+    reg.push_image("private/busybox", "1", &[base]);
+    let d = Daemon::start();
+    let df = format!("FROM {}/private/busybox:1\nRUN echo pulled > /p\n", reg.host());
+    let ctx = tarball(&[("Dockerfile", df.as_bytes())]);
+    let r = d.request("POST", "/v1.41/build?t=fromreg:1", &[("Content-Type", "application/x-tar")], &ctx);
+    let last = r.json_lines().last().cloned().unwrap();
+    assert!(last["error"].as_str().unwrap_or_default().contains("no basic auth credentials"), "{last}");
+    let config = serde_json::json!({ reg.host(): {"username": "berth", "password": "s3cret"} });
+    let header = base64::engine::general_purpose::URL_SAFE.encode(config.to_string());
+    let r = d.request(
+        "POST",
+        "/v1.41/build?t=fromreg:1",
+        &[("Content-Type", "application/x-tar"), ("X-Registry-Config", &header)],
+        &ctx,
+    );
+    assert!(r.text().contains("Successfully tagged fromreg:1"), "{}", r.text());
+    assert_eq!(d.docker_ok(&["run", "--rm", "fromreg:1", "cat", "/p"]), "pulled\n");
+    assert!(!d.log().contains("s3cret"));
+    d.remove_all_containers();
+}
