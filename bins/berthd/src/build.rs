@@ -243,6 +243,39 @@ impl Backend for EngineBackend {
         }
     }
 
+    fn extract_from_image(
+        &mut self,
+        image: &str,
+        path: &str,
+        into: &Path,
+    ) -> Result<(), BuildError> {
+        // A container of the image, never started, read as `docker cp` reads one.
+        // Never started, but a container needs a command.
+        let config = ContainerConfig {
+            cmd: Some(vec!["#(nop) COPY --from".into()]),
+            ..Default::default()
+        };
+        let container = self.create(Some(image), &config)?;
+        let containers = self.containers.clone();
+        let (name, path, into) = (container.clone(), path.to_string(), into.to_path_buf());
+        let copied = self.runtime.block_on(async move {
+            let (_, stream) = containers
+                .archive_path(&name, &path)
+                .await
+                .map_err(|e| BuildError::new(format!("COPY --from: {e}")))?;
+            tokio::task::spawn_blocking(move || {
+                let reader = berth_engine::blocking_io::batched_reader(stream);
+                berth_archive::unpack(reader, &into, &berth_archive::UnpackOptions::default())
+                    .map(|_| ())
+                    .map_err(failed)
+            })
+            .await
+            .map_err(failed)?
+        });
+        self.remove(&container);
+        copied
+    }
+
     fn tag(&mut self, image: &str, reference: &str) -> Result<(), BuildError> {
         let r = Reference::parse(reference).map_err(failed)?;
         let tag = r.tag().unwrap_or("latest").to_string();

@@ -128,6 +128,14 @@ pub trait Backend {
         step_config: &ContainerConfig,
     ) -> Result<String, BuildError>;
     fn remove(&mut self, container: &str);
+    /// Copies `path` of `image`'s files into the directory `into` (as `into/<its name>`):
+    /// the sources of a `COPY --from`.
+    fn extract_from_image(
+        &mut self,
+        image: &str,
+        path: &str,
+        into: &Path,
+    ) -> Result<(), BuildError>;
     fn tag(&mut self, image: &str, reference: &str) -> Result<(), BuildError>;
 }
 
@@ -691,11 +699,6 @@ fn copy(
     backend: &mut dyn Backend,
     events: &mut dyn FnMut(Event),
 ) -> Result<(), BuildError> {
-    if from_image.is_some() {
-        return Err(BuildError::new(
-            "COPY --from is not supported yet by berth's builder",
-        ));
-    }
     let owner = match chown.as_deref() {
         None => (0, 0),
         Some(spec) => parse_chown(spec)?,
@@ -711,7 +714,30 @@ fn copy(
         };
         format!("{}/{dest}", wd.trim_end_matches('/'))
     };
-    let copied: Copied = context.archive(srcs, &dest, owner, extract_archives)?;
+    let copied: Copied = match from_image {
+        None => context.archive(srcs, &dest, owner, extract_archives)?,
+        // From an image or an earlier stage: its files are put in a directory beside the
+        // context, then copied from there as from a context.
+        Some(image) => {
+            let staged = context.scratch_dir()?;
+            let mut names = Vec::new();
+            for src in srcs {
+                let clean = src.trim_end_matches('/');
+                let path = if clean.is_empty() { "/" } else { clean };
+                backend.extract_from_image(image, path, staged.path())?;
+                let name = Path::new(path)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                names.push(if name.is_empty() { ".".to_string() } else { name });
+            }
+            // One source copied to a directory destination keeps its name (`COPY --from=x
+            // /app/bin /usr/local/bin/`); a directory source gives its contents, as from a
+            // context.
+            let names: Vec<String> = names;
+            Context::new(staged.path())?.archive(&names, &dest, owner, false)?
+        }
+    };
     let text = format!("{what} {}:{} in {dest} ", copied.kind, copied.hash);
     let step_config = nop_config(&st.config, &text, false);
     if let Some(id) = lookup_cache(st, &step_config, backend, events) {

@@ -187,6 +187,16 @@ impl Context {
         Ok(Context { root })
     }
 
+    /// A directory beside the context (in the build's own), removed when dropped: where a
+    /// `COPY --from`'s files are put.
+    pub fn scratch_dir(&self) -> Result<tempfile::TempDir, BuildError> {
+        let beside = self.root.parent().unwrap_or(&self.root);
+        tempfile::Builder::new()
+            .prefix("from-")
+            .tempdir_in(beside)
+            .map_err(io("COPY --from"))
+    }
+
     /// The host path of `src` (a path of the context), refused when it leads outside.
     fn resolve(&self, src: &str) -> Result<PathBuf, BuildError> {
         let outside = || {

@@ -327,3 +327,31 @@ fn from_pulls_with_the_credentials_of_x_registry_config() {
     assert!(!d.log().contains("s3cret"));
     d.remove_all_containers();
 }
+
+/// A multi-stage build copies what one stage made into the next (`COPY --from` by name and
+/// by index); only the last stage's image is tagged.
+#[test]
+fn multi_stage_builds_copy_between_stages() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox AS builder\nRUN mkdir -p /out/dir && echo 'echo built-app' > /out/app && chmod 755 /out/app && echo inner > /out/dir/f\n\
+         FROM busybox\nCOPY --from=builder /out/app /usr/local/bin/app\nCOPY --from=0 /out/dir /copied/\nCMD [\"app\"]\n",
+    )]);
+    let (code, out, err) = docker_build(&d, ctx.path(), &["-t", "multi:1"]);
+    assert_eq!(code, 0, "{out}\n{err}\n{}", d.log());
+    assert_eq!(d.docker_ok(&["run", "--rm", "multi:1"]), "built-app\n");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "multi:1", "cat", "/copied/f"]),
+        "inner\n"
+    );
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "multi:1", "sh", "-c", "stat -c %a /usr/local/bin/app"]),
+        "755\n"
+    );
+    // Again: the COPY --from steps come from the cache too.
+    let (_, out, _) = docker_build(&d, ctx.path(), &["-t", "multi:2"]);
+    assert_eq!(out.matches("Using cache").count(), 4, "{out}");
+    d.remove_all_containers();
+}
