@@ -23,6 +23,8 @@ struct EngineBackend {
     containers: Arc<ContainerService>,
     /// `X-Registry-Config`: credentials by registry, for the FROM pulls.
     credentials: std::collections::BTreeMap<String, berth_api_types::auth::AuthConfig>,
+    /// Set when the client went away: the build stops, its running step's container with it.
+    cancel: tokio_util::sync::CancellationToken,
 }
 
 fn failed(e: impl std::fmt::Display) -> BuildError {
@@ -51,6 +53,15 @@ fn registry_of(key: &str) -> String {
 }
 
 impl EngineBackend {
+    fn going_on(&self) -> Result<(), BuildError> {
+        if self.cancel.is_cancelled() {
+            return Err(BuildError::new(
+                "the build was canceled: the client went away",
+            ));
+        }
+        Ok(())
+    }
+
     fn digest(id: &str) -> Result<Digest, BuildError> {
         Digest::parse(id).ok_or_else(|| BuildError::new(format!("invalid image ID {id}")))
     }
@@ -73,6 +84,7 @@ impl Backend for EngineBackend {
         pull: bool,
         _events: &mut dyn FnMut(Event),
     ) -> Result<ImageInfo, BuildError> {
+        self.going_on()?;
         let here = self.images.resolve(name).ok();
         if here.is_none() || pull {
             let reference = Reference::parse(name).map_err(failed)?;
@@ -126,6 +138,7 @@ impl Backend for EngineBackend {
         parent: Option<&str>,
         config: &ContainerConfig,
     ) -> Result<String, BuildError> {
+        self.going_on()?;
         let image = match parent {
             Some(p) => p.to_string(),
             None => self.scratch()?,
@@ -148,9 +161,11 @@ impl Backend for EngineBackend {
         container: &str,
         output: &mut dyn FnMut(Output, &[u8]),
     ) -> Result<i64, BuildError> {
+        self.going_on()?;
         let containers = self.containers.clone();
         let name = container.to_string();
-        self.runtime.block_on(async move {
+        let cancel = self.cancel.clone();
+        let outcome = self.runtime.block_on(async move {
             // Following the output from before the start: nothing it writes is missed.
             let (_, mut lines) = containers
                 .logs(
@@ -174,6 +189,9 @@ impl Backend for EngineBackend {
                         None => break exited.await.map_err(failed)?,
                     },
                     code = &mut exited => break code.map_err(failed)?,
+                    _ = cancel.cancelled() => {
+                        return Err(BuildError::new("the build was canceled: the client went away"));
+                    }
                 }
             };
             // What it wrote just before it exited.
@@ -189,10 +207,16 @@ impl Backend for EngineBackend {
                 }
             }
             Ok(i64::from(code))
-        })
+        });
+        if self.cancel.is_cancelled() {
+            // The step's container goes with the build, as Docker removes it.
+            self.remove(container);
+        }
+        outcome
     }
 
     fn copy_into(&mut self, container: &str, archive: std::fs::File) -> Result<(), BuildError> {
+        self.going_on()?;
         let body: berth_engine::images::ByteStream = Box::new(tokio::fs::File::from_std(archive));
         self.runtime
             .block_on(self.containers.extract_to_dir(
@@ -343,11 +367,22 @@ pub async fn start(
         Reference::parse(t).map_err(|e| ApiError::bad_request(e.to_string()))?;
     }
     let (tell, progress) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    // The API drops the progress when the client goes away: the build is canceled then.
+    let watch = (tell.clone(), cancel.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = watch.0.closed() => watch.1.cancel(),
+            _ = watch.1.cancelled() => {}
+        }
+    });
+    let finished = cancel.clone();
     let mut backend = EngineBackend {
         runtime: tokio::runtime::Handle::current(),
         images,
         containers,
         credentials: query.registry_config,
+        cancel,
     };
     let building = tokio::task::spawn_blocking(move || {
         let to_api = |e: Event| match e {
@@ -370,8 +405,9 @@ pub async fn start(
                 code: e.code,
             });
         }
-        // The context goes with the build.
+        // The context goes with the build; the watch with it.
         drop(dir);
+        finished.cancel();
     });
     let done = Box::pin(async move {
         building

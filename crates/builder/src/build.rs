@@ -729,7 +729,11 @@ fn copy(
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                names.push(if name.is_empty() { ".".to_string() } else { name });
+                names.push(if name.is_empty() {
+                    ".".to_string()
+                } else {
+                    name
+                });
             }
             // One source copied to a directory destination keeps its name (`COPY --from=x
             // /app/bin /usr/local/bin/`); a directory source gives its contents, as from a

@@ -138,7 +138,11 @@ impl Backend for Memory {
         into: &Path,
     ) -> Result<(), BuildError> {
         // Each image "holds" one file per path asked, naming the image.
-        let name = Path::new(path).file_name().unwrap().to_string_lossy().into_owned();
+        let name = Path::new(path)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         std::fs::write(into.join(name), format!("{image}:{path}")).unwrap();
         Ok(())
     }

@@ -309,21 +309,45 @@ fn from_pulls_with_the_credentials_of_x_registry_config() {
     let base = std::fs::read(berth_tests::busybox_tar()).unwrap();
     reg.push_image("private/busybox", "1", &[base]);
     let d = Daemon::start();
-    let df = format!("FROM {}/private/busybox:1\nRUN echo pulled > /p\n", reg.host());
+    let df = format!(
+        "FROM {}/private/busybox:1\nRUN echo pulled > /p\n",
+        reg.host()
+    );
     let ctx = tarball(&[("Dockerfile", df.as_bytes())]);
-    let r = d.request("POST", "/v1.41/build?t=fromreg:1", &[("Content-Type", "application/x-tar")], &ctx);
+    let r = d.request(
+        "POST",
+        "/v1.41/build?t=fromreg:1",
+        &[("Content-Type", "application/x-tar")],
+        &ctx,
+    );
     let last = r.json_lines().last().cloned().unwrap();
-    assert!(last["error"].as_str().unwrap_or_default().contains("no basic auth credentials"), "{last}");
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no basic auth credentials"),
+        "{last}"
+    );
     let config = serde_json::json!({ reg.host(): {"username": "berth", "password": "s3cret"} });
     let header = base64::engine::general_purpose::URL_SAFE.encode(config.to_string());
     let r = d.request(
         "POST",
         "/v1.41/build?t=fromreg:1",
-        &[("Content-Type", "application/x-tar"), ("X-Registry-Config", &header)],
+        &[
+            ("Content-Type", "application/x-tar"),
+            ("X-Registry-Config", &header),
+        ],
         &ctx,
     );
-    assert!(r.text().contains("Successfully tagged fromreg:1"), "{}", r.text());
-    assert_eq!(d.docker_ok(&["run", "--rm", "fromreg:1", "cat", "/p"]), "pulled\n");
+    assert!(
+        r.text().contains("Successfully tagged fromreg:1"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "fromreg:1", "cat", "/p"]),
+        "pulled\n"
+    );
     assert!(!d.log().contains("s3cret"));
     d.remove_all_containers();
 }
@@ -347,11 +371,70 @@ fn multi_stage_builds_copy_between_stages() {
         "inner\n"
     );
     assert_eq!(
-        d.docker_ok(&["run", "--rm", "multi:1", "sh", "-c", "stat -c %a /usr/local/bin/app"]),
+        d.docker_ok(&[
+            "run",
+            "--rm",
+            "multi:1",
+            "sh",
+            "-c",
+            "stat -c %a /usr/local/bin/app"
+        ]),
         "755\n"
     );
     // Again: the COPY --from steps come from the cache too.
     let (_, out, _) = docker_build(&d, ctx.path(), &["-t", "multi:2"]);
     assert_eq!(out.matches("Using cache").count(), 4, "{out}");
     d.remove_all_containers();
+}
+
+/// A client that goes away mid-build cancels it: the running step's container is stopped
+/// and removed, and no image is made.
+#[test]
+fn a_client_that_leaves_cancels_the_build_and_its_container() {
+    use std::io::{Read, Write};
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let ctx = tarball(&[(
+        "Dockerfile",
+        b"FROM busybox\nRUN echo started && sleep 60\n" as &[u8],
+    )]);
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        s,
+        "POST /v1.41/build?t=left:1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        ctx.len()
+    )
+    .unwrap();
+    s.write_all(&ctx).unwrap();
+    // Read until the step runs, then leave.
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("started") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(
+        d.get("/v1.44/containers/json?all=1")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    drop(s);
+    berth_tests::audit::eventually(
+        "the build's container gone",
+        std::time::Duration::from_secs(20),
+        || {
+            d.get("/v1.44/containers/json?all=1")
+                .json()
+                .as_array()
+                .unwrap()
+                .is_empty()
+        },
+    );
+    assert_eq!(d.get("/v1.44/images/left:1/json").status, 404);
 }

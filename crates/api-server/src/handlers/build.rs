@@ -116,6 +116,8 @@ pub async fn build(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         let result = loop {
             let step = tokio::select! {
                 biased;
+                // The client went away: dropping the job's progress cancels the build.
+                _ = tx.closed() => return,
                 step = steps.recv(), if stepping => step,
                 r = &mut done => break r,
             };
