@@ -145,6 +145,28 @@ def main():
     pruned = client.containers.prune()
     assert len(pruned["ContainersDeleted"]) == 1, pruned
 
+    # images.build: a context directory, a build arg, the build's log, the image that runs.
+    import tempfile
+    with tempfile.TemporaryDirectory() as ctx:
+        with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+            f.write("FROM busybox\nARG WORD=plain\nCOPY note.txt /note.txt\nRUN echo \"$WORD\" >> /note.txt\nCMD [\"cat\", \"/note.txt\"]\n")
+        with open(os.path.join(ctx, "note.txt"), "w") as f:
+            f.write("from the context\n")
+        image, logs = client.images.build(path=ctx, tag="py-built:1", buildargs={"WORD": "given"}, rm=True)
+        streams = "".join(l.get("stream", "") for l in logs)
+        assert "Step 4/5 : RUN" in streams and "Successfully tagged py-built:1" in streams, streams
+        assert "py-built:1" in image.tags, image.tags
+        out = client.containers.run("py-built:1", remove=True)
+        assert out == b"from the context\ngiven\n", out
+        # A failing step raises BuildError with Docker's message.
+        with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+            f.write("FROM busybox\nRUN exit 7\n")
+        try:
+            client.images.build(path=ctx, forcerm=True)
+            raise AssertionError("the build should have failed")
+        except docker.errors.BuildError as e:
+            assert "returned a non-zero code: 7" in str(e), e
+
     # A registry on loopback with Basic auth: login, then a streamed pull with its steps.
     registry = os.environ.get("REGISTRY")
     if registry:
