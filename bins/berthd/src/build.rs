@@ -353,6 +353,8 @@ pub async fn start(
         .await
         .map_err(|e| ApiError::internal(format!("unpacking stopped: {e}")))??;
     let dockerfile = read_dockerfile(&context_dir, &query.dockerfile)?;
+    berth_builder::drop_ignored_build_files(&context_dir, &query.dockerfile)
+        .map_err(|e| ApiError::internal(format!("read .dockerignore: {e}")))?;
     let options = BuildOptions {
         tags: query.tags.clone(),
         no_cache: query.no_cache,
@@ -362,6 +364,17 @@ pub async fn start(
         build_args: query.build_args.clone(),
         labels: query.labels.clone(),
         target: Some(query.target.clone()).filter(|t| !t.is_empty()),
+        numbering: match query.step_numbering {
+            berth_api_server::backend::StepNumbering::FromZero => {
+                berth_builder::StepNumbering::FromZero
+            }
+            berth_api_server::backend::StepNumbering::FromOne => {
+                berth_builder::StepNumbering::FromOne
+            }
+            berth_api_server::backend::StepNumbering::OfTotal => {
+                berth_builder::StepNumbering::OfTotal
+            }
+        },
     };
     for t in &options.tags {
         Reference::parse(t).map_err(|e| ApiError::bad_request(e.to_string()))?;

@@ -131,8 +131,19 @@ pub struct BuildQuery {
     pub build_args: std::collections::BTreeMap<String, Option<String>>,
     pub labels: std::collections::BTreeMap<String, String>,
     pub target: String,
+    /// `Step 0 :` below API 1.22, `Step 1 :` to 1.24, `Step 1/N :` from 1.25.
+    pub step_numbering: StepNumbering,
     /// `X-Registry-Config`: credentials per registry for the FROM pulls.
     pub registry_config: std::collections::BTreeMap<String, berth_api_types::auth::AuthConfig>,
+}
+
+/// How a build numbers its steps for the client's API version.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StepNumbering {
+    FromZero,
+    FromOne,
+    #[default]
+    OfTotal,
 }
 
 /// What a build tells as it runs; `handlers::build` writes it as Docker's stream.

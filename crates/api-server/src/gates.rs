@@ -237,6 +237,24 @@ pub fn search_shape(version: ApiVersion) -> SearchShape {
     }
 }
 
+/// How a build numbers its steps: from zero before API 1.22 (Docker 1.10), from one to
+/// 1.24, out of the total from 1.25 (Docker 1.13).
+pub fn build_step_numbering(version: ApiVersion) -> crate::backend::StepNumbering {
+    use crate::backend::StepNumbering;
+    if version < ApiVersion::new(1, 22) {
+        StepNumbering::FromZero
+    } else if version < ApiVersion::new(1, 25) {
+        StepNumbering::FromOne
+    } else {
+        StepNumbering::OfTotal
+    }
+}
+
+/// A build's stream is plain text below API 1.8, JSON messages from it.
+pub fn build_json_stream(version: ApiVersion) -> bool {
+    version >= ApiVersion::new(1, 8)
+}
+
 /// A build's stream carries the image ID as `aux` from API 1.30.
 pub fn build_aux(version: ApiVersion) -> bool {
     version >= ApiVersion::new(1, 30)

@@ -32,6 +32,27 @@ pub struct BuildOptions {
     pub labels: BTreeMap<String, String>,
     /// The stage to stop at (`--target`).
     pub target: Option<String>,
+    /// How steps are numbered in the stream, as the client's API version saw them.
+    pub numbering: StepNumbering,
+}
+
+/// `Step 0 : …` (Docker before 1.10), `Step 1 : …` (1.10 to 1.12), `Step 1/3 : …` (1.13 on).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StepNumbering {
+    FromZero,
+    FromOne,
+    #[default]
+    OfTotal,
+}
+
+impl StepNumbering {
+    fn line(self, n: usize, total: usize, text: &str) -> String {
+        match self {
+            StepNumbering::FromZero => format!("Step {n} : {text}"),
+            StepNumbering::FromOne => format!("Step {} : {text}", n + 1),
+            StepNumbering::OfTotal => format!("Step {}/{total} : {text}", n + 1),
+        }
+    }
 }
 
 /// A build's failure, as Docker reports it (`errorDetail`: the message, and a RUN's exit
@@ -245,22 +266,12 @@ pub fn build(
     let mut built_stages: Vec<(Option<String>, Option<String>)> = Vec::new();
     let mut stage: Option<Stage> = None;
     for (n, instruction) in parsed.instructions[..end].iter().enumerate() {
+        events(Event::Stream(options.numbering.line(n, total, &texts[n])));
+        events(Event::Stream("\n".into()));
         if n < stage_starts[0] {
             // Global ARGs are steps too in Docker's count.
-            events(Event::Stream(format!(
-                "Step {}/{total} : {}",
-                n + 1,
-                texts[n]
-            )));
-            events(Event::Stream("\n".into()));
             continue;
         }
-        events(Event::Stream(format!(
-            "Step {}/{total} : {}",
-            n + 1,
-            texts[n]
-        )));
-        events(Event::Stream("\n".into()));
         if let Instruction::From(from) = instruction {
             if let Some(done) = stage.take() {
                 let name = names[built_stages.len()].clone();
@@ -290,13 +301,46 @@ pub fn build(
                     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
                 ]);
             }
-            stage = Some(Stage {
+            // The base's ONBUILD triggers run now, as steps of this stage; the image made
+            // here does not inherit them.
+            let triggers = config.on_build.take().unwrap_or_default();
+            let st = stage.insert(Stage {
                 image: base.map(|b| b.id),
                 config,
                 args: Vec::new(),
                 cmd_set: false,
                 cache: !options.no_cache,
             });
+            if !triggers.is_empty() {
+                events(Event::Stream(format!(
+                    "# Executing {} build trigger{}\n",
+                    triggers.len(),
+                    if triggers.len() == 1 { "" } else { "s" }
+                )));
+            }
+            for trigger in triggers {
+                let source = format!("FROM scratch\n{trigger}\n");
+                let parsed = parse_dockerfile::parse(&source).map_err(|e| {
+                    BuildError::new(format!("Dockerfile parse error in an ONBUILD trigger: {e}"))
+                })?;
+                let Some(instruction) = parsed.instructions.get(1) else {
+                    continue;
+                };
+                step(
+                    instruction,
+                    &source,
+                    &trigger,
+                    st,
+                    &lexer,
+                    &context,
+                    options,
+                    &global_args,
+                    &mut used_args,
+                    &built_stages,
+                    backend,
+                    events,
+                )?;
+            }
             continue;
         }
         let st = stage.as_mut().expect("a stage after FROM");

@@ -428,3 +428,77 @@ fn extract_into(w: &mut Writer, archive: &Path, dest: &str) -> Result<(), BuildE
     }
     Ok(())
 }
+
+/// Whether `.dockerignore`'s `patterns` exclude `path` (relative to the context): the last
+/// pattern that matches decides, `!` patterns letting a path back in, as Docker reads them.
+fn ignored(patterns: &[String], path: &str) -> bool {
+    let opts = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    let mut excluded = false;
+    for p in patterns {
+        let (negate, pattern) = match p.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, p.as_str()),
+        };
+        let pattern = pattern
+            .trim()
+            .trim_start_matches("./")
+            .trim_start_matches('/');
+        let matched = glob::Pattern::new(pattern)
+            .map(|g| g.matches_with(path, opts))
+            .unwrap_or(false);
+        if matched {
+            excluded = !negate;
+        }
+    }
+    excluded
+}
+
+/// The Dockerfile and `.dockerignore` go from the context when `.dockerignore` excludes them,
+/// as Docker's daemon drops them (the client applied the rest of the file already).
+pub fn drop_ignored_build_files(context: &Path, dockerfile: &str) -> std::io::Result<()> {
+    let Ok(text) = fs::read_to_string(context.join(".dockerignore")) else {
+        return Ok(());
+    };
+    let patterns: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    for name in [dockerfile.trim_start_matches('/'), ".dockerignore"] {
+        if ignored(&patterns, name) {
+            match fs::remove_file(context.join(name)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockerignore_drops_the_build_files_it_names() {
+        let patterns: Vec<String> = ["*.md", "Dockerfile*", "!Dockerfile.keep", ".dockerignore"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(ignored(&patterns, "Dockerfile"));
+        assert!(!ignored(&patterns, "Dockerfile.keep"));
+        assert!(ignored(&patterns, ".dockerignore"));
+        assert!(!ignored(&patterns, "src/main.rs"));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".dockerignore"), "Dockerfile\n# comment\n").unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM x").unwrap();
+        drop_ignored_build_files(dir.path(), "Dockerfile").unwrap();
+        assert!(!dir.path().join("Dockerfile").exists());
+        assert!(dir.path().join(".dockerignore").exists());
+    }
+}

@@ -9,6 +9,9 @@ mod context;
 pub mod lex;
 mod steps;
 
-pub use build::{build, Backend, BuildError, BuildOptions, Event, ImageInfo, Output};
+pub use build::{
+    build, Backend, BuildError, BuildOptions, Event, ImageInfo, Output, StepNumbering,
+};
 pub use changes::apply_changes;
+pub use context::drop_ignored_build_files;
 pub use lex::{LexError, Lexer};

@@ -438,3 +438,67 @@ fn a_client_that_leaves_cancels_the_build_and_its_container() {
     );
     assert_eq!(d.get("/v1.44/images/left:1/json").status, 404);
 }
+
+/// What older clients saw: `Step 0 :` before API 1.22, `Step 1 :` to 1.24, plain text below
+/// 1.8; ONBUILD triggers run in the build that uses the image; `.dockerignore` that names the
+/// Dockerfile keeps it out of the image.
+#[test]
+fn old_step_numbering_plain_text_onbuild_and_dockerignore() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let post = |path: &str, ctx: &[u8]| {
+        d.request("POST", path, &[("Content-Type", "application/x-tar")], ctx)
+    };
+    let ctx = tarball(&[("Dockerfile", b"FROM busybox\nENV A=1\n" as &[u8])]);
+    let r = post("/v1.18/build", &ctx);
+    assert!(r.text().contains("Step 0 : FROM busybox"), "{}", r.text());
+    assert!(r.text().contains("Step 1 : ENV A=1"), "{}", r.text());
+    let r = post("/v1.24/build", &ctx);
+    assert!(r.text().contains("Step 1 : FROM busybox"), "{}", r.text());
+    let r = post("/v1.7/build", &ctx);
+    let text = r.text();
+    assert!(text.starts_with("Step 0 : FROM busybox\n"), "{text}");
+    assert!(!text.contains("{\"stream\""), "{text}");
+    assert!(text.contains("Successfully built "), "{text}");
+    // ONBUILD: stored by one build, run by the next.
+    let base = tarball(&[(
+        "Dockerfile",
+        b"FROM busybox\nONBUILD RUN echo triggered > /onbuild\n" as &[u8],
+    )]);
+    let r = post("/v1.41/build?t=onbuild-base:1", &base);
+    assert!(r.text().contains("Successfully tagged"), "{}", r.text());
+    let child = tarball(&[(
+        "Dockerfile",
+        b"FROM onbuild-base:1\nCMD [\"cat\", \"/onbuild\"]\n" as &[u8],
+    )]);
+    let r = post("/v1.41/build?t=onbuild-child:1", &child);
+    assert!(
+        r.text().contains("# Executing 1 build trigger"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "onbuild-child:1"]),
+        "triggered\n"
+    );
+    let inspect = d.get("/v1.44/images/onbuild-child:1/json").json();
+    assert!(
+        inspect["Config"]["OnBuild"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
+        "{inspect}"
+    );
+    // .dockerignore naming the Dockerfile: `COPY . ` leaves it out.
+    let ignoring = tarball(&[
+        ("Dockerfile", b"FROM busybox\nCOPY . /ctx/\n" as &[u8]),
+        (".dockerignore", b"Dockerfile\n.dockerignore\n"),
+        ("kept.txt", b"kept\n"),
+    ]);
+    let r = post("/v1.41/build?t=ignoring:1", &ignoring);
+    assert!(r.text().contains("Successfully tagged"), "{}", r.text());
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "ignoring:1", "ls", "-a", "/ctx"]),
+        ".\n..\nkept.txt\n"
+    );
+    d.remove_all_containers();
+}

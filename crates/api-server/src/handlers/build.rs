@@ -103,16 +103,27 @@ pub async fn build(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         build_args: json_map(&p.buildargs, "buildargs")?,
         labels: json_map(&p.labels, "labels")?,
         target: p.target,
+        step_numbering: gates::build_step_numbering(ctx.version),
         registry_config: registry_config(&req),
     };
     let quiet = query.quiet;
     let aux = gates::build_aux(ctx.version);
+    let json = gates::build_json_stream(ctx.version);
     let job = ctx.backend.build_image(query, body_stream(req)).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Said>(64);
     tokio::spawn(async move {
         let (mut done, mut steps) = (job.done, job.progress);
         let mut stepping = true;
-        let say = |m: ProgressMessage| Said::Line(progress::line(&m));
+        // Below API 1.8 the stream is the text itself, as Docker 0.x wrote it.
+        let say = move |m: ProgressMessage| {
+            Said::Line(if json {
+                progress::line(&m)
+            } else if let Some(e) = m.error {
+                bytes::Bytes::from(format!("Error: {e}\r\n"))
+            } else {
+                bytes::Bytes::from(m.stream.unwrap_or_default())
+            })
+        };
         let result = loop {
             let step = tokio::select! {
                 biased;
