@@ -25,6 +25,8 @@ struct EngineBackend {
     credentials: std::collections::BTreeMap<String, berth_api_types::auth::AuthConfig>,
     /// Set when the client went away: the build stops, its running step's container with it.
     cancel: tokio_util::sync::CancellationToken,
+    /// The host settings of every step's container (the build's resource limits, network).
+    run_host: berth_api_types::container::HostConfig,
 }
 
 fn failed(e: impl std::fmt::Display) -> BuildError {
@@ -145,7 +147,7 @@ impl Backend for EngineBackend {
         };
         let mut config = config.clone();
         config.image = image;
-        let spec = crate::spec::from_wire(config, None).map_err(failed)?;
+        let spec = crate::spec::from_wire(config, Some(self.run_host.clone())).map_err(failed)?;
         let created = self
             .containers
             .create(CreateRequest {
@@ -396,6 +398,7 @@ pub async fn start(
         containers,
         credentials: query.registry_config,
         cancel,
+        run_host: query.run_host,
     };
     let building = tokio::task::spawn_blocking(move || {
         let to_api = |e: Event| match e {

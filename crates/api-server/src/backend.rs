@@ -131,6 +131,9 @@ pub struct BuildQuery {
     pub build_args: std::collections::BTreeMap<String, Option<String>>,
     pub labels: std::collections::BTreeMap<String, String>,
     pub target: String,
+    /// What RUN steps' containers get: `memory`, `memswap`, `cpushares`, `cpusetcpus`,
+    /// `cpuperiod`, `cpuquota`, `shmsize`, `networkmode`, `extrahosts`.
+    pub run_host: berth_api_types::container::HostConfig,
     /// `Step 0 :` below API 1.22, `Step 1 :` to 1.24, `Step 1/N :` from 1.25.
     pub step_numbering: StepNumbering,
     /// `X-Registry-Config`: credentials per registry for the FROM pulls.

@@ -502,3 +502,32 @@ fn old_step_numbering_plain_text_onbuild_and_dockerignore() {
     );
     d.remove_all_containers();
 }
+
+/// The build's resource limits and host entries reach its RUN steps' containers.
+#[test]
+fn run_steps_get_the_builds_limits_and_hosts() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN (cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max) > /limit; grep myhost /etc/hosts > /hosts\n",
+    )]);
+    let (code, out, err) = docker_build(
+        &d,
+        ctx.path(),
+        &["--memory", "64m", "--add-host", "myhost:10.1.2.3", "-t", "limited:1"],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(d.docker_ok(&["run", "--rm", "limited:1", "cat", "/limit"]), "67108864\n");
+    let hosts = d.docker_ok(&["run", "--rm", "limited:1", "cat", "/hosts"]);
+    assert!(hosts.contains("10.1.2.3") && hosts.contains("myhost"), "{hosts}");
+    // Another platform than the host's is refused.
+    let r = d.request(
+        "POST",
+        "/v1.41/build?platform=linux/s390x",
+        &[("Content-Type", "application/x-tar")],
+        &tarball(&[("Dockerfile", b"FROM busybox\n" as &[u8])]),
+    );
+    assert_eq!(r.status, 400);
+    d.remove_all_containers();
+}

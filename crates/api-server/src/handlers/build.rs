@@ -36,6 +36,16 @@ struct BuildParams {
     target: String,
     remote: String,
     version: String,
+    memory: i64,
+    memswap: i64,
+    cpushares: i64,
+    cpusetcpus: String,
+    cpuperiod: i64,
+    cpuquota: i64,
+    shmsize: i64,
+    networkmode: String,
+    extrahosts: String,
+    platform: String,
 }
 
 /// `X-Registry-Config`: base64url JSON of registry → credentials (or, from older clients,
@@ -88,7 +98,33 @@ pub async fn build(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         serde_json::from_str(text)
             .map_err(|e| ApiError::bad_request(format!("invalid {what} JSON: {e}")))
     }
+    // Only this host's platform is built (the builder runs no emulation).
+    if !p.platform.is_empty() {
+        let host = format!("linux/{}", crate::handlers::build::host_arch());
+        if !p.platform.eq_ignore_ascii_case(&host) && !p.platform.eq_ignore_ascii_case("linux") {
+            return Err(ApiError::bad_request(format!(
+                "platform {} is not supported: this host builds for {host}",
+                p.platform
+            )));
+        }
+    }
+    let run_host = berth_api_types::container::HostConfig {
+        memory: p.memory,
+        memory_swap: p.memswap,
+        cpu_shares: p.cpushares,
+        cpuset_cpus: p.cpusetcpus,
+        cpu_period: p.cpuperiod,
+        cpu_quota: p.cpuquota,
+        shm_size: p.shmsize,
+        network_mode: p.networkmode,
+        // Comma-separated `host:ip` pairs, as the CLI sends `--add-host`.
+        extra_hosts: Some(p.extrahosts)
+            .filter(|h| !h.is_empty())
+            .map(|h| h.split(',').map(str::to_string).collect()),
+        ..Default::default()
+    };
     let query = BuildQuery {
+        run_host,
         tags: ctx.query.all("t"),
         dockerfile: if p.dockerfile.is_empty() {
             "Dockerfile".into()
@@ -184,5 +220,14 @@ fn words(step: BuildProgress, quiet: bool, aux: bool) -> Vec<ProgressMessage> {
             error_detail: Some(ErrorDetail { code, message }),
             ..Default::default()
         }],
+    }
+}
+
+/// The host's architecture as platforms name it.
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
     }
 }
