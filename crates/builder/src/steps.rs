@@ -163,6 +163,80 @@ mod tests {
         );
     }
 
+    /// Random text made of Dockerfile pieces: parsing, step texts, flag checks and word
+    /// expansion never panic (no fuzzer runs here; a seeded generator stands in for one).
+    #[test]
+    fn no_input_makes_the_parser_or_the_lexer_panic() {
+        const PIECES: [&str; 40] = [
+            "FROM ",
+            "RUN ",
+            "COPY ",
+            "ADD ",
+            "ENV ",
+            "ARG ",
+            "LABEL ",
+            "CMD ",
+            "ONBUILD ",
+            "HEALTHCHECK ",
+            "SHELL ",
+            "--from=",
+            "--chown=",
+            "--mount=",
+            "AS ",
+            "\\\n",
+            "\n",
+            "\"",
+            "'",
+            "$",
+            "${",
+            "}",
+            ":-",
+            ":+",
+            ":?",
+            "[",
+            "]",
+            ",",
+            "=",
+            "#",
+            "# escape=`\n",
+            "`",
+            " ",
+            "\t",
+            "é",
+            "a",
+            "b/c",
+            "..",
+            "<<EOF\n",
+            "EOF\n",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let lexer = crate::lex::Lexer::default();
+        let env = vec!["A=1".to_string(), "EMPTY=".to_string()];
+        for _ in 0..20_000 {
+            let len = (next() % 30) as usize;
+            let text: String = (0..len)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            let _ = lexer.process_words(&text, &env);
+            let _ = lexer.process_word(&text, &env);
+            let source = format!("FROM x\n{text}\n");
+            let parsed = parse_dockerfile::parse(&source);
+            if let Ok(df) = &parsed {
+                let _ = texts(&source, &df.instructions, '\\');
+                for i in &df.instructions {
+                    let _ = buildkit_only(i);
+                    let _ = check_flags(i);
+                }
+            }
+        }
+    }
+
     #[test]
     fn buildkit_syntax_is_named() {
         for (src, what) in [

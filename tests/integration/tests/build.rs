@@ -515,12 +515,25 @@ fn run_steps_get_the_builds_limits_and_hosts() {
     let (code, out, err) = docker_build(
         &d,
         ctx.path(),
-        &["--memory", "64m", "--add-host", "myhost:10.1.2.3", "-t", "limited:1"],
+        &[
+            "--memory",
+            "64m",
+            "--add-host",
+            "myhost:10.1.2.3",
+            "-t",
+            "limited:1",
+        ],
     );
     assert_eq!(code, 0, "{out}\n{err}");
-    assert_eq!(d.docker_ok(&["run", "--rm", "limited:1", "cat", "/limit"]), "67108864\n");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "limited:1", "cat", "/limit"]),
+        "67108864\n"
+    );
     let hosts = d.docker_ok(&["run", "--rm", "limited:1", "cat", "/hosts"]);
-    assert!(hosts.contains("10.1.2.3") && hosts.contains("myhost"), "{hosts}");
+    assert!(
+        hosts.contains("10.1.2.3") && hosts.contains("myhost"),
+        "{hosts}"
+    );
     // Another platform than the host's is refused.
     let r = d.request(
         "POST",
