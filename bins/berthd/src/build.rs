@@ -302,6 +302,36 @@ impl Backend for EngineBackend {
         copied
     }
 
+    fn download(&mut self, url: &str, into: &Path) -> Result<String, BuildError> {
+        self.going_on()?;
+        let name = url
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty() && !n.contains(':') && *n != "..")
+            .ok_or_else(|| BuildError::new(format!("cannot determine filename from url: {url}")))?
+            .to_string();
+        let tls = self.images.registry_options().tls;
+        let path = into.join(&name);
+        let (url, file_path) = (url.to_string(), path.clone());
+        self.runtime.block_on(async move {
+            let (mut body, _) = crate::fetch::fetch(&url, &tls)
+                .await
+                .map_err(|e| BuildError::new(e.message))?;
+            let mut file = tokio::fs::File::create(&file_path).await.map_err(failed)?;
+            tokio::io::copy(&mut body, &mut file)
+                .await
+                .map_err(failed)?;
+            Ok::<_, BuildError>(())
+        })?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+        Ok(name)
+    }
+
     fn tag(&mut self, image: &str, reference: &str) -> Result<(), BuildError> {
         let r = Reference::parse(reference).map_err(failed)?;
         let tag = r.tag().unwrap_or("latest").to_string();

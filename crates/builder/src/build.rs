@@ -149,6 +149,9 @@ pub trait Backend {
         step_config: &ContainerConfig,
     ) -> Result<String, BuildError>;
     fn remove(&mut self, container: &str);
+    /// Downloads `url` into the directory `into` (mode 0600, as Docker keeps an ADD's
+    /// download), named by the URL's last path segment; returns that name.
+    fn download(&mut self, url: &str, into: &Path) -> Result<String, BuildError>;
     /// Copies `path` of `image`'s files into the directory `into` (as `into/<its name>`):
     /// the sources of a `COPY --from`.
     fn extract_from_image(
@@ -514,33 +517,30 @@ fn step(
                 Some(f) => Some(stage_or_image(&f, built_stages, backend, events)?),
                 None => None,
             };
+            let source = match &source_root {
+                Some(id) => CopySource::Image(id),
+                None => CopySource::Context,
+            };
             copy(
-                st,
-                "COPY",
-                &srcs,
-                &dest,
-                chown,
-                false,
-                source_root.as_deref(),
-                context,
-                backend,
-                events,
+                st, "COPY", &srcs, &dest, chown, false, source, context, backend, events,
             )
         }
         Instruction::Add(a) => {
             let chown = flag(&a.options, "chown");
             let srcs: Vec<String> = sources(&a.src, lexer, &vars)?;
             let dest = lexer.process_word(&a.dest.value, &vars)?;
-            if srcs
-                .iter()
-                .any(|s| s.starts_with("http://") || s.starts_with("https://"))
-            {
-                return Err(BuildError::new(
-                    "ADD from a URL is not supported yet by berth's builder",
-                ));
-            }
+            let is_url = |s: &String| s.starts_with("http://") || s.starts_with("https://");
+            let source = match srcs.iter().filter(|s| is_url(s)).count() {
+                0 => CopySource::Context,
+                n if n == srcs.len() => CopySource::Web,
+                _ => {
+                    return Err(BuildError::new(
+                        "ADD of URLs and local files in one instruction is not supported by berth's builder",
+                    ))
+                }
+            };
             copy(
-                st, "ADD", &srcs, &dest, chown, true, None, context, backend, events,
+                st, "ADD", &srcs, &dest, chown, true, source, context, backend, events,
             )
         }
         Instruction::From(_) => unreachable!("FROM starts a stage"),
@@ -730,6 +730,15 @@ fn run(
     Ok(())
 }
 
+/// Where a COPY or ADD takes its sources from.
+enum CopySource<'a> {
+    Context,
+    /// An image or an earlier stage (`COPY --from`), by ID.
+    Image(&'a str),
+    /// URLs (`ADD https://…`): downloaded, never extracted.
+    Web,
+}
+
 #[allow(clippy::too_many_arguments)] // one COPY or ADD, as the Dockerfile spelled it
 fn copy(
     st: &mut Stage,
@@ -738,7 +747,7 @@ fn copy(
     dest: &str,
     chown: Option<String>,
     extract_archives: bool,
-    from_image: Option<&str>,
+    source: CopySource<'_>,
     context: &Context,
     backend: &mut dyn Backend,
     events: &mut dyn FnMut(Event),
@@ -758,11 +767,19 @@ fn copy(
         };
         format!("{}/{dest}", wd.trim_end_matches('/'))
     };
-    let copied: Copied = match from_image {
-        None => context.archive(srcs, &dest, owner, extract_archives)?,
+    let copied: Copied = match source {
+        CopySource::Context => context.archive(srcs, &dest, owner, extract_archives)?,
+        CopySource::Web => {
+            let staged = context.scratch_dir()?;
+            let mut names = Vec::new();
+            for url in srcs {
+                names.push(backend.download(url, staged.path())?);
+            }
+            Context::new(staged.path())?.archive(&names, &dest, owner, false)?
+        }
         // From an image or an earlier stage: its files are put in a directory beside the
         // context, then copied from there as from a context.
-        Some(image) => {
+        CopySource::Image(image) => {
             let staged = context.scratch_dir()?;
             let mut names = Vec::new();
             for src in srcs {

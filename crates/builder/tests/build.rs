@@ -147,6 +147,12 @@ impl Backend for Memory {
         Ok(())
     }
 
+    fn download(&mut self, url: &str, into: &Path) -> Result<String, BuildError> {
+        let name = url.rsplit('/').next().unwrap().to_string();
+        std::fs::write(into.join(&name), format!("downloaded {url}")).unwrap();
+        Ok(name)
+    }
+
     fn tag(&mut self, image: &str, reference: &str) -> Result<(), BuildError> {
         self.tags.push((image.to_string(), reference.to_string()));
         Ok(())

@@ -544,3 +544,50 @@ fn run_steps_get_the_builds_limits_and_hosts() {
     assert_eq!(r.status, 400);
     d.remove_all_containers();
 }
+
+/// ADD of a URL: downloaded (never extracted), named by the URL, mode 0600; cached by its
+/// content.
+#[test]
+fn add_downloads_a_url() {
+    use std::io::{BufRead, BufReader, Write};
+    let served = berth_tests::loopback::LoopbackServer::start(|conn, _| {
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+        }
+        let body = b"from the web\n";
+        let mut out = conn;
+        let _ = write!(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = out.write_all(body);
+    });
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let df = format!(
+        "FROM busybox\nADD http://127.0.0.1:{}/files/note.txt /web/\n",
+        served.port
+    );
+    let ctx = context(&[("Dockerfile", &df)]);
+    let (code, out, err) = docker_build(&d, ctx.path(), &["-t", "web:1"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        d.docker_ok(&[
+            "run",
+            "--rm",
+            "web:1",
+            "sh",
+            "-c",
+            "cat /web/note.txt; stat -c %a /web/note.txt"
+        ]),
+        "from the web\n600\n"
+    );
+    let (_, out, _) = docker_build(&d, ctx.path(), &["-t", "web:2"]);
+    assert_eq!(out.matches("Using cache").count(), 1, "{out}");
+    d.remove_all_containers();
+}
