@@ -9,7 +9,7 @@ use std::sync::Arc;
 use berth_api_server::backend::{BuildJob, BuildProgress, BuildQuery, ByteStream};
 use berth_api_server::ApiError;
 use berth_api_types::container::ContainerConfig;
-use berth_builder::{Backend, BuildError, BuildOptions, Event, ImageInfo, Output};
+use berth_builder::{Backend, BuildError, BuildOptions, Commit, Event, ImageInfo, Output};
 use berth_engine::containers::{
     CommitRequest, ContainerService, CreateRequest, ExtractOptions, LogOptions,
 };
@@ -73,7 +73,7 @@ impl EngineBackend {
         let empty = spec_config(&ContainerConfig::default())?;
         let id = self
             .runtime
-            .block_on(self.images.commit_config(None, &empty, &empty))
+            .block_on(self.images.commit_config(None, &empty, &empty, ""))
             .map_err(failed)?;
         Ok(id.to_string())
     }
@@ -230,30 +230,28 @@ impl Backend for EngineBackend {
             .map_err(failed)
     }
 
-    fn commit(
-        &mut self,
-        container: Option<&str>,
-        parent: Option<&str>,
-        config: &ContainerConfig,
-        step_config: &ContainerConfig,
-    ) -> Result<String, BuildError> {
-        let id = match container {
-            Some(c) => {
+    fn commit(&mut self, c: Commit<'_>) -> Result<String, BuildError> {
+        let (config, step) = (spec_config(c.config)?, spec_config(c.step_config)?);
+        let id = match c.container {
+            Some(container) => {
                 let req = CommitRequest {
-                    config: Some(spec_config(config)?),
-                    container_config: Some(spec_config(step_config)?),
+                    config: Some(config),
+                    container_config: Some(step),
+                    author: c.author.to_string(),
                     docker_version: format!("berth-{}", env!("CARGO_PKG_VERSION")),
                     ..Default::default()
                 };
                 self.runtime
-                    .block_on(self.containers.commit(c, req))
+                    .block_on(self.containers.commit(container, req))
                     .map_err(failed)?
             }
             None => {
-                let parent = parent.map(Self::digest).transpose()?;
-                let (config, step) = (spec_config(config)?, spec_config(step_config)?);
+                let parent = c.parent.map(Self::digest).transpose()?;
                 self.runtime
-                    .block_on(self.images.commit_config(parent.as_ref(), &config, &step))
+                    .block_on(
+                        self.images
+                            .commit_config(parent.as_ref(), &config, &step, c.author),
+                    )
                     .map_err(failed)?
             }
         };

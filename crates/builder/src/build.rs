@@ -138,16 +138,8 @@ pub trait Backend {
     ) -> Result<i64, BuildError>;
     /// Extracts the tar `archive` (a file the builder wrote) at the container's root.
     fn copy_into(&mut self, container: &str, archive: std::fs::File) -> Result<(), BuildError>;
-    /// An image of `config` on `parent`: with the container's changes as its layer, or
-    /// (no container) with no layer; `step_config` recorded as what made it (the cache's
-    /// key, `ContainerConfig` of the image).
-    fn commit(
-        &mut self,
-        container: Option<&str>,
-        parent: Option<&str>,
-        config: &ContainerConfig,
-        step_config: &ContainerConfig,
-    ) -> Result<String, BuildError>;
+    /// An image of a step (see [`Commit`]); its ID.
+    fn commit(&mut self, commit: Commit<'_>) -> Result<String, BuildError>;
     fn remove(&mut self, container: &str);
     /// Downloads `url` into the directory `into` (mode 0600, as Docker keeps an ADD's
     /// download), named by the URL's last path segment; returns that name.
@@ -161,6 +153,17 @@ pub trait Backend {
         into: &Path,
     ) -> Result<(), BuildError>;
     fn tag(&mut self, image: &str, reference: &str) -> Result<(), BuildError>;
+}
+
+/// An image a step makes: `config` on `parent`, with the container's changes as its layer
+/// or (no container) with no layer; `step_config` recorded as what made it (the cache's key,
+/// the image's `ContainerConfig`), `author` as its author (MAINTAINER).
+pub struct Commit<'a> {
+    pub container: Option<&'a str>,
+    pub parent: Option<&'a str>,
+    pub config: &'a ContainerConfig,
+    pub step_config: &'a ContainerConfig,
+    pub author: &'a str,
 }
 
 /// The build args Docker sets without being asked (and never warns about).
@@ -190,6 +193,8 @@ struct Stage {
     cmd_set: bool,
     /// The cache still holds for this stage: the first miss ends it.
     cache: bool,
+    /// The image's author (MAINTAINER).
+    author: String,
 }
 
 /// Builds `dockerfile` (its text) with `context` as the build context; returns the image ID.
@@ -313,6 +318,7 @@ pub fn build(
                 args: Vec::new(),
                 cmd_set: false,
                 cache: !options.no_cache,
+                author: String::new(),
             });
             if !triggers.is_empty() {
                 events(Event::Stream(format!(
@@ -379,7 +385,13 @@ pub fn build(
                 .join(" ")
         );
         let step_config = nop_config(&st.config, &text, true);
-        let id = backend.commit(None, st.image.as_deref(), &st.config, &step_config)?;
+        let id = backend.commit(Commit {
+            container: None,
+            parent: st.image.as_deref(),
+            config: &st.config,
+            step_config: &step_config,
+            author: &st.author,
+        })?;
         st.image = Some(id);
     }
     let unused: Vec<&String> = options
@@ -399,7 +411,13 @@ pub fn build(
         // `FROM scratch` and nothing else: an image of no layer, as Docker makes it.
         None => {
             let step_config = nop_config(&st.config, "FROM scratch", true);
-            backend.commit(None, None, &st.config, &step_config)?
+            backend.commit(Commit {
+                container: None,
+                parent: None,
+                config: &st.config,
+                step_config: &step_config,
+                author: &st.author,
+            })?
         }
     };
     events(Event::Built(id.clone()));
@@ -548,9 +566,11 @@ fn step(
             st.config.shell = Some(s.arguments.iter().map(|a| a.value.to_string()).collect());
             metadata(st, text, backend, events)
         }
-        // The author goes in the image's own field, which the engine sets from the config's
-        // label-less history; the config is unchanged.
-        Instruction::Maintainer(_) => metadata(st, text, backend, events),
+        // The author goes in the image's own field; the config is unchanged.
+        Instruction::Maintainer(m) => {
+            st.author = lexer.process_word(&m.name.value, &vars)?;
+            metadata(st, text, backend, events)
+        }
         _ => {
             // The instructions that change only the config, as `commit --change` applies
             // them, variables from the stage's ARGs too.
@@ -619,7 +639,13 @@ fn metadata(
         st.image = Some(id);
         return Ok(());
     }
-    let id = backend.commit(None, st.image.as_deref(), &st.config, &step_config)?;
+    let id = backend.commit(Commit {
+        container: None,
+        parent: st.image.as_deref(),
+        config: &st.config,
+        step_config: &step_config,
+        author: &st.author,
+    })?;
     events(Event::Stream(format!(" ---> {}\n", short(&id))));
     st.image = Some(id);
     Ok(())
@@ -709,12 +735,13 @@ fn run(
             code: Some(code),
         });
     }
-    let id = backend.commit(
-        Some(&container),
-        st.image.as_deref(),
-        &st.config,
-        &step_config,
-    );
+    let id = backend.commit(Commit {
+        container: Some(&container),
+        parent: st.image.as_deref(),
+        config: &st.config,
+        step_config: &step_config,
+        author: &st.author,
+    });
     if options.remove || options.force_remove {
         backend.remove(&container);
         if id.is_ok() {
@@ -754,7 +781,7 @@ fn copy(
 ) -> Result<(), BuildError> {
     let owner = match chown.as_deref() {
         None => (0, 0),
-        Some(spec) => parse_chown(spec)?,
+        Some(spec) => resolve_chown(spec, st.image.as_deref(), backend, context)?,
     };
     // A relative destination is under WORKDIR.
     let dest = if dest.starts_with('/') {
@@ -814,12 +841,13 @@ fn copy(
     let container = backend.create(st.image.as_deref(), &create_config)?;
     let result = (|| {
         backend.copy_into(&container, copied.open()?)?;
-        backend.commit(
-            Some(&container),
-            st.image.as_deref(),
-            &st.config,
-            &step_config,
-        )
+        backend.commit(Commit {
+            container: Some(&container),
+            parent: st.image.as_deref(),
+            config: &st.config,
+            step_config: &step_config,
+            author: &st.author,
+        })
     })();
     backend.remove(&container);
     let id = result?;
@@ -828,15 +856,57 @@ fn copy(
     Ok(())
 }
 
-/// `--chown=uid[:gid]`, numeric (names need the image's passwd, read by a later change).
-fn parse_chown(spec: &str) -> Result<(u64, u64), BuildError> {
-    let (user, group) = spec.split_once(':').unwrap_or((spec, spec));
-    let num = |s: &str| {
-        s.parse::<u64>().map_err(|_| {
-            BuildError::new(format!(
-                "--chown={spec}: only numeric user and group IDs are supported yet"
-            ))
-        })
+/// The ID of `name` in an `/etc/passwd` or `/etc/group` file (its third field).
+fn id_in(file: &str, name: &str) -> Option<u64> {
+    file.lines().find_map(|l| {
+        let mut f = l.split(':');
+        (f.next()? == name).then_some(())?;
+        f.nth(1)?.parse().ok()
+    })
+}
+
+/// `--chown=user[:group]`, names looked up in the image's `/etc/passwd` and `/etc/group`;
+/// a user alone gives its own ID as the group too, as Docker takes it.
+fn resolve_chown(
+    spec: &str,
+    image: Option<&str>,
+    backend: &mut dyn Backend,
+    context: &Context,
+) -> Result<(u64, u64), BuildError> {
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
     };
-    Ok((num(user)?, num(group)?))
+    let mut read = |path: &str| -> Result<String, BuildError> {
+        let image = image.ok_or_else(|| {
+            BuildError::new(format!(
+                "--chown={spec}: no {path} to find names in (FROM scratch)"
+            ))
+        })?;
+        let staged = context.scratch_dir()?;
+        backend.extract_from_image(image, path, staged.path())?;
+        let name = Path::new(path).file_name().expect("a file name");
+        std::fs::read_to_string(staged.path().join(name))
+            .map_err(|e| BuildError::new(format!("read {path}: {e}")))
+    };
+    let uid = match user.parse::<u64>() {
+        Ok(n) => n,
+        Err(_) => id_in(&read("/etc/passwd")?, user).ok_or_else(|| {
+            BuildError::new(format!(
+                "unable to convert uid/gid chown string to host mapping: can't find uid for user {user}: no such user: {user}"
+            ))
+        })?,
+    };
+    let gid = match group {
+        None => uid,
+        Some(g) => match g.parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => id_in(&read("/etc/group")?, g).ok_or_else(|| {
+                BuildError::new(format!(
+                    "unable to convert uid/gid chown string to host mapping: can't find gid for group {g}: no such group: {g}"
+                ))
+            })?,
+        },
+    };
+    Ok((uid, gid))
 }

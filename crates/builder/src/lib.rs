@@ -10,7 +10,7 @@ pub mod lex;
 mod steps;
 
 pub use build::{
-    build, Backend, BuildError, BuildOptions, Event, ImageInfo, Output, StepNumbering,
+    build, Backend, BuildError, BuildOptions, Commit, Event, ImageInfo, Output, StepNumbering,
 };
 pub use changes::apply_changes;
 pub use context::drop_ignored_build_files;

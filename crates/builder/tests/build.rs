@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use berth_api_types::container::ContainerConfig;
-use berth_builder::{build, Backend, BuildError, BuildOptions, Event, ImageInfo, Output};
+use berth_builder::{build, Backend, BuildError, BuildOptions, Commit, Event, ImageInfo, Output};
 
 #[derive(Default)]
 struct Memory {
@@ -107,20 +107,14 @@ impl Backend for Memory {
         Ok(())
     }
 
-    fn commit(
-        &mut self,
-        _container: Option<&str>,
-        parent: Option<&str>,
-        config: &ContainerConfig,
-        step_config: &ContainerConfig,
-    ) -> Result<String, BuildError> {
+    fn commit(&mut self, c: Commit<'_>) -> Result<String, BuildError> {
         let id = self.id();
         self.images.insert(
             id.clone(),
             (
-                parent.map(str::to_string),
-                config.clone(),
-                step_config.clone(),
+                c.parent.map(str::to_string),
+                c.config.clone(),
+                c.step_config.clone(),
             ),
         );
         Ok(id)

@@ -591,3 +591,47 @@ fn add_downloads_a_url() {
     assert_eq!(out.matches("Using cache").count(), 1, "{out}");
     d.remove_all_containers();
 }
+
+/// `--chown` by name (the image's passwd and group) and by number; MAINTAINER is the
+/// image's author.
+#[test]
+fn chown_by_name_and_maintainer() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox\nMAINTAINER Someone <someone@example.com>\nRUN echo 'app:x:1234:4321::/:/bin/sh' >> /etc/passwd && echo 'staff:x:555:' >> /etc/group\n\
+             COPY --chown=app:staff f.txt /owned/by-name.txt\nCOPY --chown=7 f.txt /owned/by-number.txt\nCOPY --chown=app f.txt /owned/user-only.txt\n",
+        ),
+        ("f.txt", "f\n"),
+    ]);
+    let (code, out, err) = docker_build(&d, ctx.path(), &["-t", "owned:1"]);
+    assert_eq!(code, 0, "{out}\n{err}\n{}", d.log());
+    assert_eq!(
+        d.docker_ok(&[
+            "run",
+            "--rm",
+            "owned:1",
+            "sh",
+            "-c",
+            "stat -c '%u:%g' /owned/by-name.txt /owned/by-number.txt /owned/user-only.txt"
+        ]),
+        "1234:555\n7:7\n1234:1234\n"
+    );
+    assert_eq!(
+        d.get("/v1.44/images/owned:1/json").json()["Author"],
+        "Someone <someone@example.com>"
+    );
+    let bad = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox\nCOPY --chown=nobody-here f /f\n",
+        ),
+        ("f", "x"),
+    ]);
+    let (code, _, err) = docker_build(&d, bad.path(), &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no such user: nobody-here"), "{err}");
+    d.remove_all_containers();
+}

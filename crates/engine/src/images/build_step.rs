@@ -32,12 +32,14 @@ fn same_step(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 
 impl ImageService {
     /// An image on `parent` (none: on no image, after `FROM scratch`) with `config` and no
-    /// new layer, `step` recorded as what made it (the cache's key, `container_config`).
+    /// new layer, `step` recorded as what made it (the cache's key, `container_config`),
+    /// by `author`.
     pub async fn commit_config(
         &self,
         parent: Option<&Digest>,
         config: &Config,
         step: &Config,
+        author: &str,
     ) -> Result<Digest, EngineError> {
         let parent = match parent {
             Some(id) => Some(
@@ -51,6 +53,7 @@ impl ImageService {
             config: Some(crate::containers::image_config_json(config)),
             container_config: Some(crate::containers::image_config_json(step)),
             created_by: step.cmd.clone().unwrap_or_default().join(" "),
+            author: author.to_string(),
             created: jiff::Timestamp::now(),
             docker_version: self.engine_version.clone(),
             architecture: super::host_arch().to_string(),
