@@ -349,6 +349,115 @@ fn unpack_context(body: ByteStream, dir: &Path) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Whether `remote` names a git repository, as Docker tells one.
+fn is_git(remote: &str) -> bool {
+    let url = remote.split('#').next().unwrap_or(remote);
+    url.starts_with("git://")
+        || url.starts_with("git@")
+        || url.starts_with("github.com/")
+        || (url.starts_with("http") && url.ends_with(".git"))
+}
+
+/// A `remote` build's context in `dir`: a git repository cloned (`#ref:subdir` chooses the
+/// ref and the directory), or a URL fetched: a tarball (any compression) unpacked, anything
+/// else taken as the Dockerfile.
+async fn fetch_remote(
+    remote: &str,
+    dir: &Path,
+    dockerfile: &str,
+    tls: &berth_distribution::tls::TlsSettings,
+) -> Result<(), ApiError> {
+    let bad = |e: String| ApiError::bad_request(format!("error fetching {remote}: {e}"));
+    if is_git(remote) {
+        let (url, fragment) = remote.split_once('#').unwrap_or((remote, ""));
+        let (reference, subdir) = fragment.split_once(':').unwrap_or((fragment, ""));
+        let url = if url.starts_with("github.com/") {
+            format!("https://{url}")
+        } else {
+            url.to_string()
+        };
+        let checkout = dir.with_extension("git");
+        let mut clone = tokio::process::Command::new("git");
+        clone
+            .args(["clone", "--quiet", "--recurse-submodules"])
+            .arg(&url)
+            .arg(&checkout)
+            .env("GIT_TERMINAL_PROMPT", "0");
+        let out = clone.output().await.map_err(|e| bad(e.to_string()))?;
+        if !out.status.success() {
+            return Err(bad(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        }
+        if !reference.is_empty() {
+            let out = tokio::process::Command::new("git")
+                .arg("-C")
+                .arg(&checkout)
+                .args(["checkout", "--quiet", reference])
+                .output()
+                .await
+                .map_err(|e| bad(e.to_string()))?;
+            if !out.status.success() {
+                return Err(bad(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+            }
+        }
+        let root = std::fs::canonicalize(&checkout).map_err(|e| bad(e.to_string()))?;
+        let source = std::fs::canonicalize(root.join(subdir.trim_start_matches('/')))
+            .map_err(|_| bad(format!("subdirectory {subdir} not found")))?;
+        if !source.starts_with(&root) {
+            return Err(bad(format!(
+                "subdirectory {subdir} is outside the repository"
+            )));
+        }
+        std::fs::remove_dir(dir).map_err(|e| bad(e.to_string()))?;
+        std::fs::rename(&source, dir).map_err(|e| bad(e.to_string()))?;
+        let _ = std::fs::remove_dir_all(&checkout);
+        return Ok(());
+    }
+    let (body, _) = crate::fetch::fetch(remote, tls).await?;
+    let file = dir.with_extension("download");
+    let mut out = tokio::fs::File::create(&file)
+        .await
+        .map_err(|e| bad(e.to_string()))?;
+    let mut body = body;
+    tokio::io::copy(&mut body, &mut out)
+        .await
+        .map_err(|e| bad(e.to_string()))?;
+    drop(out);
+    let (dir, dockerfile, remote) = (
+        dir.to_path_buf(),
+        dockerfile.to_string(),
+        remote.to_string(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let bad = |e: String| ApiError::bad_request(format!("error fetching {remote}: {e}"));
+        let is_tar = std::fs::File::open(&file)
+            .ok()
+            .and_then(|f| berth_archive::decompress(f).ok())
+            .map(|(_, mut r)| {
+                let mut block = [0u8; 512];
+                std::io::Read::read_exact(&mut r, &mut block).is_ok()
+                    && &block[257..262] == b"ustar"
+            })
+            .unwrap_or(false);
+        let result = if is_tar {
+            std::fs::File::open(&file)
+                .map_err(|e| bad(e.to_string()))
+                .and_then(|f| {
+                    let (_, tar) = berth_archive::decompress(f).map_err(|e| bad(e.to_string()))?;
+                    berth_archive::unpack(tar, &dir, &berth_archive::UnpackOptions::default())
+                        .map(|_| ())
+                        .map_err(|e| bad(e.to_string()))
+                })
+        } else {
+            let name = dockerfile.trim_start_matches('/');
+            std::fs::rename(&file, dir.join(name)).map_err(|e| bad(e.to_string()))
+        };
+        let _ = std::fs::remove_file(&file);
+        result
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("fetching stopped: {e}")))?
+}
+
 /// The Dockerfile named `name` in the context, read from inside it only.
 fn read_dockerfile(context: &Path, name: &str) -> Result<String, ApiError> {
     let missing = || ApiError::bad_request(format!("Cannot locate specified Dockerfile: {name}"));
@@ -378,10 +487,15 @@ pub async fn start(
     let context_dir = dir.path().join("context");
     std::fs::create_dir(&context_dir)
         .map_err(|e| ApiError::internal(format!("make the build's directory: {e}")))?;
-    let unpack_to = context_dir.clone();
-    tokio::task::spawn_blocking(move || unpack_context(context, &unpack_to))
-        .await
-        .map_err(|e| ApiError::internal(format!("unpacking stopped: {e}")))??;
+    let tls = images.registry_options().tls;
+    if query.remote.is_empty() {
+        let unpack_to = context_dir.clone();
+        tokio::task::spawn_blocking(move || unpack_context(context, &unpack_to))
+            .await
+            .map_err(|e| ApiError::internal(format!("unpacking stopped: {e}")))??;
+    } else {
+        fetch_remote(&query.remote, &context_dir, &query.dockerfile, &tls).await?;
+    }
     let dockerfile = read_dockerfile(&context_dir, &query.dockerfile)?;
     berth_builder::drop_ignored_build_files(&context_dir, &query.dockerfile)
         .map_err(|e| ApiError::internal(format!("read .dockerignore: {e}")))?;

@@ -123,6 +123,9 @@ pub struct BuildQuery {
     pub tags: Vec<String>,
     /// `dockerfile`: its path in the context (default `Dockerfile`).
     pub dockerfile: String,
+    /// `remote`: a git URL (`#ref:subdir`), a tarball's URL or a Dockerfile's, fetched by
+    /// the daemon instead of a context in the body.
+    pub remote: String,
     pub quiet: bool,
     pub no_cache: bool,
     pub remove: bool,

@@ -635,3 +635,147 @@ fn chown_by_name_and_maintainer() {
     assert!(err.contains("no such user: nobody-here"), "{err}");
     d.remove_all_containers();
 }
+
+/// `remote`: a git repository (`#ref:subdir`), a tarball's URL and a Dockerfile's URL, fetched
+/// by the daemon.
+#[test]
+fn remote_contexts_from_git_a_tarball_and_a_dockerfile() {
+    use std::process::Command;
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    // A repository whose `release` branch has the build in `app/`, served by `git daemon`.
+    let repos = tempfile::tempdir().unwrap();
+    let work = repos.path().join("work");
+    std::fs::create_dir_all(work.join("app")).unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args([
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "user.name=t",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    std::fs::write(work.join("app/Dockerfile"), "FROM busybox\nCOPY msg /msg\n").unwrap();
+    std::fs::write(work.join("app/msg"), "from git main\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "main"]);
+    git(&["checkout", "-qb", "release"]);
+    std::fs::write(work.join("app/msg"), "from git release\n").unwrap();
+    git(&["commit", "-qam", "release"]);
+    git(&["clone", "-q", "--bare", ".", "../repo.git"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // `git daemon` runs `git-daemon` as a child: that program is started itself, so that
+    // stopping it stops the server (and a failed test leaves none behind).
+    struct Stopped(std::process::Child);
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let exec_path = Command::new("git").arg("--exec-path").output().unwrap();
+    let exec_path = String::from_utf8_lossy(&exec_path.stdout)
+        .trim()
+        .to_string();
+    let daemon = Stopped(
+        Command::new(std::path::Path::new(&exec_path).join("git-daemon"))
+            .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", repos.path().display()))
+            .arg(repos.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    berth_tests::audit::eventually(
+        "git daemon listens",
+        std::time::Duration::from_secs(10),
+        || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+    );
+    let remote = format!("git://127.0.0.1:{port}/repo.git%23release:app");
+    let r = d.post(&format!("/v1.41/build?t=fromgit:1&remote={remote}"));
+    drop(daemon);
+    assert!(
+        r.text().contains("Successfully tagged fromgit:1"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "fromgit:1", "cat", "/msg"]),
+        "from git release\n"
+    );
+    // A tarball and a bare Dockerfile over HTTP.
+    let tarball_bytes = tarball(&[
+        ("Dockerfile", b"FROM busybox\nCOPY t /t\n" as &[u8]),
+        ("t", b"from a tarball\n"),
+    ]);
+    let served = berth_tests::loopback::LoopbackServer::start(move |conn, _| {
+        use std::io::{BufRead, BufReader, Write};
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut first = String::new();
+        let _ = reader.read_line(&mut first);
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+        }
+        let body: Vec<u8> = if first.contains("/ctx.tar") {
+            tarball_bytes.clone()
+        } else {
+            b"FROM busybox\nRUN echo from a dockerfile > /d\n".to_vec()
+        };
+        let mut out = conn;
+        let _ = write!(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = out.write_all(&body);
+    });
+    let r = d.post(&format!(
+        "/v1.41/build?t=fromtar:1&remote=http://127.0.0.1:{}/ctx.tar",
+        served.port
+    ));
+    assert!(
+        r.text().contains("Successfully tagged fromtar:1"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "fromtar:1", "cat", "/t"]),
+        "from a tarball\n"
+    );
+    let r = d.post(&format!(
+        "/v1.41/build?t=fromdf:1&remote=http://127.0.0.1:{}/Dockerfile",
+        served.port
+    ));
+    assert!(
+        r.text().contains("Successfully tagged fromdf:1"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "fromdf:1", "cat", "/d"]),
+        "from a dockerfile\n"
+    );
+    d.remove_all_containers();
+}

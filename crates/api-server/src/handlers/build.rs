@@ -83,11 +83,6 @@ pub async fn build(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
             "BuildKit is not supported by berth; build with the legacy builder (version=1)",
         ));
     }
-    if !p.remote.is_empty() {
-        return Err(ApiError::bad_request(
-            "building from a remote context is not supported yet by berth",
-        ));
-    }
     fn json_map<T: serde::de::DeserializeOwned + Default>(
         text: &str,
         what: &str,
@@ -125,6 +120,7 @@ pub async fn build(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     };
     let query = BuildQuery {
         run_host,
+        remote: p.remote,
         tags: ctx.query.all("t"),
         dockerfile: if p.dockerfile.is_empty() {
             "Dockerfile".into()
