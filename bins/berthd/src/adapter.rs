@@ -810,6 +810,22 @@ impl ImageBackend for Daemon {
                 })
                 .collect()
         };
+        // The images this one was built on here (its parent links) name the entries that
+        // made them, as Docker shows them; what came from elsewhere stays `<missing>`.
+        let mut parent = img.parent;
+        while let Some(id) = parent {
+            let Ok((p, refs)) = self.images.resolve(&id.to_string()) else {
+                break;
+            };
+            let n = p.config.history.len();
+            if n == 0 || n > items.len() {
+                break;
+            }
+            let (tags, _) = tags_and_digests(&refs);
+            items[n - 1].id = p.id.to_string();
+            items[n - 1].tags = if tags.is_empty() { None } else { Some(tags) };
+            parent = p.parent;
+        }
         items.reverse();
         if let Some(top) = items.first_mut() {
             top.id = img.id.to_string();

@@ -74,6 +74,10 @@ fn docker_build_makes_an_image_that_runs_and_a_rebuild_is_all_cache() {
     );
     let inspect = d.get("/v1.44/images/app:1/json").json();
     assert_eq!(inspect["Config"]["Labels"]["stage"], "app");
+    // Each step's image is here: history names them all, busybox's too.
+    let history = d.docker_ok(&["history", "app:1"]);
+    assert!(!history.contains("<missing>"), "{history}");
+    assert_eq!(history.lines().count(), 10, "{history}");
     // Every step's container is gone.
     assert_eq!(
         d.get("/v1.44/containers/json?all=1")
