@@ -344,7 +344,11 @@ fn unpack_context(body: ByteStream, dir: &Path) -> Result<(), ApiError> {
     let reader = berth_engine::blocking_io::batched_reader(Box::new(body));
     let (_, tar) = berth_archive::decompress(reader)
         .map_err(|e| ApiError::bad_request(format!("read the build context: {e}")))?;
-    berth_archive::unpack(tar, dir, &berth_archive::UnpackOptions::default())
+    let opts = berth_archive::UnpackOptions {
+        lenient_end: true,
+        ..Default::default()
+    };
+    berth_archive::unpack(tar, dir, &opts)
         .map_err(|e| ApiError::bad_request(format!("read the build context: {e}")))?;
     Ok(())
 }

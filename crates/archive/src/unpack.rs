@@ -36,6 +36,10 @@ pub struct UnpackOptions {
     pub no_overwrite_dir_non_dir: bool,
     /// Owner for every entry instead of the archive's (`docker cp -a`: the container's user).
     pub chown: Option<(u32, u32)>,
+    /// An archive that ends right after its last file's content, without the padding and
+    /// end blocks, is whole (Go's reader takes it so; the docker CLI sends a build context
+    /// with a Dockerfile from elsewhere that way). A file cut short is still an error.
+    pub lenient_end: bool,
 }
 
 impl Default for UnpackOptions {
@@ -45,6 +49,7 @@ impl Default for UnpackOptions {
             preserve_owners: true,
             no_overwrite_dir_non_dir: false,
             chown: None,
+            lenient_end: false,
         }
     }
 }
@@ -95,7 +100,18 @@ pub fn unpack<R: Read>(
         .entries()
         .map_err(|e| ArchiveError::io("read archive", e))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| ArchiveError::io("read archive entry", e))?;
+        let mut entry = match entry {
+            Ok(e) => e,
+            // The tar crate says so when the padding after the last file is missing.
+            Err(e)
+                if opts.lenient_end
+                    && (e.kind() == io::ErrorKind::UnexpectedEof
+                        || e.to_string().contains("unexpected EOF during skip")) =>
+            {
+                break
+            }
+            Err(e) => return Err(ArchiveError::io("read archive entry", e)),
+        };
         unpacker.entry(&mut entry)?;
     }
     unpacker.finish()?;

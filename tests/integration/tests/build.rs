@@ -783,3 +783,45 @@ fn remote_contexts_from_git_a_tarball_and_a_dockerfile() {
     );
     d.remove_all_containers();
 }
+
+/// A Dockerfile outside the context (the CLI sends it inside under a name of its own), and
+/// an ADD of a hostile archive: its entries land inside the image, never on the host.
+#[test]
+fn an_outside_dockerfile_and_a_hostile_add_archive() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let escape = std::env::temp_dir().join(format!("berth-build-escape-{}", std::process::id()));
+    let _ = std::fs::remove_file(&escape);
+    let hostile = berth_tests::RawTar::new()
+        .file("fine.txt", b"fine\n")
+        .file(
+            &format!("../../../../../../..{}", escape.display()),
+            b"escaped\n",
+        )
+        .symlink("link", "/")
+        .file("link/root-file", b"inside\n")
+        .finish();
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("hostile.tar"), hostile).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dockerfile = elsewhere.path().join("Dockerfile.outside");
+    std::fs::write(&dockerfile, "FROM busybox\nADD hostile.tar /x/\n").unwrap();
+    let (code, out, err) = docker_build(
+        &d,
+        ctx.path(),
+        &["-f", dockerfile.to_str().unwrap(), "-t", "hostile:1"],
+    );
+    assert_eq!(code, 0, "{out}\n{err}\n{}", d.log());
+    assert!(!escape.exists(), "an entry reached the host");
+    // What the archive held is in the image, wherever its link led inside it.
+    let listed = d.docker_ok(&[
+        "run",
+        "--rm",
+        "hostile:1",
+        "sh",
+        "-c",
+        "cat /x/fine.txt; cat $(find / -xdev -name root-file | head -n 1)",
+    ]);
+    assert_eq!(listed, "fine\ninside\n");
+    d.remove_all_containers();
+}

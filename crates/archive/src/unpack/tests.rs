@@ -290,3 +290,29 @@ fn absurd_size_is_refused_before_writing() {
     assert!(matches!(err, ArchiveError::TooLarge { .. }), "{err}");
     assert!(!sb.root.join("huge").exists());
 }
+
+/// An archive that stops right after its last file's content (no padding, no end blocks) is
+/// whole when asked to be lenient, as Go's reader takes it; a file cut short never is.
+#[test]
+fn a_missing_end_is_taken_only_when_lenient() {
+    let sb = sandbox();
+    let full = RawTar::new().file("a", b"one").file("b", b"two").finish();
+    // Up to the end of "b"'s content: two headers, "a"'s padded block, three bytes.
+    let cut = &full[..512 * 3 + 3];
+    assert!(unpack(
+        Cursor::new(cut.to_vec()),
+        &sb.root,
+        &UnpackOptions::default()
+    )
+    .is_err());
+    let lenient = UnpackOptions {
+        lenient_end: true,
+        ..Default::default()
+    };
+    let sb = sandbox();
+    unpack(Cursor::new(cut.to_vec()), &sb.root, &lenient).unwrap();
+    assert_eq!(std::fs::read(sb.root.join("b")).unwrap(), b"two");
+    let sb = sandbox();
+    let short = &full[..512 * 3 + 1];
+    assert!(unpack(Cursor::new(short.to_vec()), &sb.root, &lenient).is_err());
+}

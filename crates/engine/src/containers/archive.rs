@@ -329,6 +329,7 @@ impl ContainerService {
                     preserve_owners: true,
                     no_overwrite_dir_non_dir: opts.no_overwrite_dir_non_dir,
                     chown,
+                    lenient_end: false,
                 };
                 berth_archive::unpack(content, &abs, &unpack)
                     .map_err(|e| EngineError::InvalidParameter(e.to_string()))?;
