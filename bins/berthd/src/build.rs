@@ -84,7 +84,7 @@ impl Backend for EngineBackend {
         &mut self,
         name: &str,
         pull: bool,
-        _events: &mut dyn FnMut(Event),
+        events: &mut dyn FnMut(Event),
     ) -> Result<ImageInfo, BuildError> {
         self.going_on()?;
         let here = self.images.resolve(name).ok();
@@ -102,8 +102,38 @@ impl Backend for EngineBackend {
                 platform: berth_distribution::Platform::host(),
                 options: self.images.registry_options(),
             };
-            let (events, _ignored) = tokio::sync::mpsc::unbounded_channel();
-            let pulled = self.runtime.block_on(self.images.pull(req, events));
+            let shown = req.reference.to_string();
+            let (tell, mut happened) = tokio::sync::mpsc::unbounded_channel();
+            let images = self.images.clone();
+            // The pull's statuses go into the build's stream as Docker's do; its byte
+            // counts are left out (a build's log shows no bars).
+            let pulled = self.runtime.block_on(async {
+                let pulling = images.pull(req, tell);
+                tokio::pin!(pulling);
+                let outcome = loop {
+                    tokio::select! {
+                        biased;
+                        e = happened.recv() => {
+                            if let Some(e) = e { pull_status(e, events) }
+                        }
+                        r = &mut pulling => break r,
+                    }
+                };
+                while let Ok(e) = happened.try_recv() {
+                    pull_status(e, events);
+                }
+                outcome
+            });
+            if let Ok(p) = &pulled {
+                events(Event::Status {
+                    id: None,
+                    status: if p.updated {
+                        format!("Status: Downloaded newer image for {shown}")
+                    } else {
+                        format!("Status: Image is up to date for {shown}")
+                    },
+                });
+            }
             if let Err(e) = pulled {
                 // An image here is used when the pull asked for could not refresh it.
                 if here.is_none() {
@@ -339,6 +369,29 @@ impl Backend for EngineBackend {
     }
 }
 
+/// A pull's step as a build's status line: Docker's words, without the byte counts.
+fn pull_status(e: berth_distribution::PullEvent, events: &mut dyn FnMut(Event)) {
+    use berth_distribution::{LayerStep as S, PullEvent as P};
+    let (id, status) = match e {
+        P::PullingFrom { path, id } => (Some(id), format!("Pulling from {path}")),
+        P::Digest(d) => (None, format!("Digest: {d}")),
+        P::Layer { id, step } => {
+            let words = match step {
+                S::AlreadyExists => "Already exists".to_string(),
+                S::PullingFsLayer => "Pulling fs layer".to_string(),
+                S::Waiting => "Waiting".to_string(),
+                S::Retrying { seconds } => format!("Retrying in {seconds} seconds"),
+                S::VerifyingChecksum => "Verifying Checksum".to_string(),
+                S::DownloadComplete => "Download complete".to_string(),
+                S::PullComplete => "Pull complete".to_string(),
+                S::Downloading { .. } | S::Extracting { .. } => return,
+            };
+            (Some(id), words)
+        }
+    };
+    events(Event::Status { id, status });
+}
+
 /// Unpacks the context into `dir` (any compression), confined to it.
 fn unpack_context(body: ByteStream, dir: &Path) -> Result<(), ApiError> {
     let reader = berth_engine::blocking_io::batched_reader(Box::new(body));
@@ -551,6 +604,7 @@ pub async fn start(
             Event::Stream(s) => BuildProgress::Stream(s),
             Event::Built(id) => BuildProgress::Built(id),
             Event::Tagged(t) => BuildProgress::Tagged(t),
+            Event::Status { id, status } => BuildProgress::Status { id, status },
         };
         let result = berth_builder::build(
             &dockerfile,

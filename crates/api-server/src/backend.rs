@@ -158,6 +158,11 @@ pub enum BuildProgress {
     Stream(String),
     Built(String),
     Tagged(String),
+    /// A status line (a FROM image's pull), for the object `id`.
+    Status {
+        id: Option<String>,
+        status: String,
+    },
     /// The build failed: Docker's message, and a RUN's exit code.
     Failed {
         message: String,

@@ -94,6 +94,9 @@ pub enum Event {
     Built(String),
     /// A name given to it (`Successfully tagged …`).
     Tagged(String),
+    /// A status line of something the build waits for (a FROM image's pull), for the
+    /// object `id` when there is one.
+    Status { id: Option<String>, status: String },
 }
 
 /// An image a build starts from or makes: its ID and config.

@@ -181,6 +181,7 @@ fn text(events: &[Event]) -> String {
             Event::Stream(s) => s.clone(),
             Event::Built(id) => format!("<built {id}>\n"),
             Event::Tagged(t) => format!("<tagged {t}>\n"),
+            Event::Status { status, .. } => format!("<status {status}>\n"),
         })
         .collect()
 }

@@ -348,6 +348,22 @@ fn from_pulls_with_the_credentials_of_x_registry_config() {
         "{}",
         r.text()
     );
+    // The pull's statuses are in the build's stream, as Docker's.
+    let statuses = r.statuses();
+    assert!(
+        statuses.iter().any(|s| s == "Pulling from private/busybox"),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().any(|s| s == "Pull complete"),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .any(|s| s.starts_with("Status: Downloaded newer image for ")),
+        "{statuses:?}"
+    );
     assert_eq!(
         d.docker_ok(&["run", "--rm", "fromreg:1", "cat", "/p"]),
         "pulled\n"

@@ -152,6 +152,11 @@ pub async fn build(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
                 progress::line(&m)
             } else if let Some(e) = m.error {
                 bytes::Bytes::from(format!("Error: {e}\r\n"))
+            } else if let Some(status) = m.status {
+                bytes::Bytes::from(match m.id {
+                    Some(id) => format!("{id}: {status}\n"),
+                    None => format!("{status}\n"),
+                })
             } else {
                 bytes::Bytes::from(m.stream.unwrap_or_default())
             })
@@ -206,6 +211,12 @@ fn words(step: BuildProgress, quiet: bool, aux: bool) -> Vec<ProgressMessage> {
                 "Successfully built {short}\n"
             )));
             out
+        }
+        BuildProgress::Status { .. } if quiet => Vec::new(),
+        BuildProgress::Status { id, status } => {
+            let mut m = ProgressMessage::status(status);
+            m.id = id;
+            vec![m]
         }
         BuildProgress::Tagged(_) if quiet => Vec::new(),
         BuildProgress::Tagged(t) => vec![ProgressMessage::stream(format!(
