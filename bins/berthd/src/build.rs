@@ -27,6 +27,8 @@ struct EngineBackend {
     cancel: tokio_util::sync::CancellationToken,
     /// The host settings of every step's container (the build's resource limits, network).
     run_host: berth_api_types::container::HostConfig,
+    /// `--cache-from`: images whose steps the cache may take.
+    cache_from: Vec<String>,
 }
 
 fn failed(e: impl std::fmt::Display) -> BuildError {
@@ -160,6 +162,18 @@ impl Backend for EngineBackend {
             None => None,
         };
         let step = spec_config(step_config).ok()?;
+        if !self.cache_from.is_empty() {
+            return match self
+                .images
+                .cached_from(&self.cache_from, parent.as_ref(), &step)
+            {
+                Ok(found) => found.map(|id| id.to_string()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "looking in the --cache-from images");
+                    None
+                }
+            };
+        }
         self.images
             .cached_step(parent.as_ref(), &step)
             .map(|id| id.to_string())
@@ -598,6 +612,7 @@ pub async fn start(
         credentials: query.registry_config,
         cancel,
         run_host: query.run_host,
+        cache_from: query.cache_from,
     };
     let building = tokio::task::spawn_blocking(move || {
         let to_api = |e: Event| match e {

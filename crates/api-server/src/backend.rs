@@ -134,6 +134,8 @@ pub struct BuildQuery {
     pub build_args: std::collections::BTreeMap<String, Option<String>>,
     pub labels: std::collections::BTreeMap<String, String>,
     pub target: String,
+    /// `cachefrom` (1.25): images whose steps the cache may take.
+    pub cache_from: Vec<String>,
     /// What RUN steps' containers get: `memory`, `memswap`, `cpushares`, `cpusetcpus`,
     /// `cpuperiod`, `cpuquota`, `shmsize`, `networkmode`, `extrahosts`.
     pub run_host: berth_api_types::container::HostConfig,

@@ -794,6 +794,24 @@ impl ImageStore {
         )
     }
 
+    /// Registers an image made here from what another image holds (a build's step taken
+    /// from a `--cache-from` image): its layers are here already; linked to `parent` and
+    /// marked built here, so that the next build finds it as a step.
+    pub fn register_derived(
+        &self,
+        config_bytes: &[u8],
+        parent: Option<Digest>,
+    ) -> Result<Arc<Image>, ImageError> {
+        self.register_record(
+            config_bytes,
+            ImageRecord {
+                schema: 1,
+                parent,
+                built_here: true,
+            },
+        )
+    }
+
     /// Registers an image with its record: the parent and mark of one made here.
     fn register_record(
         &self,

@@ -841,3 +841,45 @@ fn an_outside_dockerfile_and_a_hostile_add_archive() {
     assert_eq!(listed, "fine\ninside\n");
     d.remove_all_containers();
 }
+
+/// `--cache-from`: an image that came from elsewhere (saved and loaded here, no build
+/// history) gives a build its steps; without it they run.
+#[test]
+fn cache_from_takes_steps_from_an_image_of_elsewhere() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox\nENV MODE=cached\nRUN echo ran > /ran\nCOPY f /f\nCMD [\"cat\", \"/ran\"]\n",
+        ),
+        ("f", "f\n"),
+    ]);
+    let (code, out, err) = docker_build(&d, ctx.path(), &["-t", "cf:1"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let id = d.get("/v1.44/images/cf:1/json").json()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Round trip through save and load: the image stays, its build history here goes.
+    let saved = d.get("/v1.44/images/cf:1/get");
+    assert_eq!(saved.status, 200);
+    d.docker_ok(&["rmi", "cf:1"]);
+    let r = d.request(
+        "POST",
+        "/v1.44/images/load",
+        &[("Content-Type", "application/x-tar")],
+        &saved.body,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (_, out, _) = docker_build(&d, ctx.path(), &["-t", "cf:2"]);
+    assert!(
+        out.contains("Running in"),
+        "no cache without --cache-from: {out}"
+    );
+    let (code, out, err) = docker_build(&d, ctx.path(), &["--cache-from", "cf:1", "-t", "cf:3"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out.matches("Using cache").count(), 4, "{out}");
+    assert_eq!(d.get("/v1.44/images/cf:3/json").json()["Id"], id.as_str());
+    d.remove_all_containers();
+}

@@ -46,6 +46,7 @@ struct BuildParams {
     networkmode: String,
     extrahosts: String,
     platform: String,
+    cachefrom: String,
 }
 
 /// `X-Registry-Config`: base64url JSON of registry → credentials (or, from older clients,
@@ -135,6 +136,7 @@ pub async fn build(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         build_args: json_map(&p.buildargs, "buildargs")?,
         labels: json_map(&p.labels, "labels")?,
         target: p.target,
+        cache_from: json_map(&p.cachefrom, "cachefrom")?,
         step_numbering: gates::build_step_numbering(ctx.version),
         registry_config: registry_config(&req),
     };

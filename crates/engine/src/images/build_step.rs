@@ -87,6 +87,115 @@ impl ImageService {
     }
 }
 
+impl ImageService {
+    /// Docker's `--cache-from`: the step `step` on `parent` taken from one of `sources`
+    /// (images the client named, often pulled, with no build history here). A step built
+    /// here counts only when it lies on a source's line; else a source whose history goes on
+    /// from `parent`'s with this very step gives it: the source itself when the step is its
+    /// last, else an image of its layers up to the step (made here, linked to `parent`).
+    pub fn cached_from(
+        &self,
+        sources: &[String],
+        parent: Option<&Digest>,
+        step: &Config,
+    ) -> Result<Option<Digest>, EngineError> {
+        let sources: Vec<std::sync::Arc<berth_image::Image>> = sources
+            .iter()
+            .filter_map(|name| match self.store.resolve(name) {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    tracing::warn!(image = %name, error = %e, "a --cache-from image is not here; skipped");
+                    None
+                }
+            })
+            .collect();
+        let parent = match parent {
+            Some(id) => Some(
+                self.store
+                    .get(id)
+                    .ok_or_else(|| EngineError::NotFound(format!("No such image: {id}")))?,
+            ),
+            None => None,
+        };
+        // Whether `img` carries on from `parent`: the same history and layers, and more.
+        let carries_on = |img: &berth_image::Image| -> bool {
+            let Some(p) = &parent else {
+                return !img.config.history.is_empty();
+            };
+            let (ph, ih) = (&p.config.history, &img.config.history);
+            let (pl, il) = (&p.config.rootfs.diff_ids, &img.config.rootfs.diff_ids);
+            ph.len() < ih.len()
+                && pl.len() <= il.len()
+                && ih[..ph.len()] == ph[..]
+                && il[..pl.len()] == pl[..]
+        };
+        if let Some(local) = self.cached_step(parent.as_ref().map(|p| &p.id), step) {
+            let on_a_line = self.store.get(&local).is_some_and(|l| {
+                sources.iter().any(|s| {
+                    s.id == l.id
+                        || (l.config.history.len() <= s.config.history.len()
+                            && s.config.history[..l.config.history.len()] == l.config.history[..])
+                })
+            });
+            if on_a_line {
+                return Ok(Some(local));
+            }
+        }
+        let made_by = step.cmd.clone().unwrap_or_default().join(" ");
+        let at = parent.as_ref().map_or(0, |p| p.config.history.len());
+        for target in &sources {
+            if !carries_on(target) || target.config.history[at].created_by != made_by {
+                continue;
+            }
+            if target.config.history.len() - 1 == at {
+                return Ok(Some(target.id));
+            }
+            // An image of the target's layers up to this step.
+            let entry = target.config.history[at].clone();
+            let mut rootfs = parent
+                .as_ref()
+                .map(|p| p.config.rootfs.clone())
+                .unwrap_or_else(|| berth_image::RootFs {
+                    kind: "layers".into(),
+                    diff_ids: Vec::new(),
+                });
+            if !entry.empty_layer {
+                let index = target.config.history[..at]
+                    .iter()
+                    .filter(|h| !h.empty_layer)
+                    .count();
+                match target.config.rootfs.diff_ids.get(index) {
+                    Some(d) => rootfs.diff_ids.push(*d),
+                    None => continue,
+                }
+            }
+            let mut history = parent
+                .as_ref()
+                .map(|p| p.config.history.clone())
+                .unwrap_or_default();
+            history.push(entry.clone());
+            let config = berth_image::ImageConfig {
+                architecture: target.config.architecture.clone(),
+                os: target.config.os.clone(),
+                author: target.config.author.clone(),
+                created: entry.created.clone(),
+                docker_version: self.engine_version.clone(),
+                config: Some(crate::containers::image_config_json(step)),
+                container_config: Some(crate::containers::image_config_json(step)),
+                rootfs,
+                history,
+                ..Default::default()
+            };
+            let bytes = serde_json::to_vec(&config).expect("config serialises");
+            let image = self
+                .store
+                .register_derived(&bytes, parent.as_ref().map(|p| p.id))?;
+            return Ok(Some(image.id));
+        }
+        Ok(None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
