@@ -883,3 +883,26 @@ fn cache_from_takes_steps_from_an_image_of_elsewhere() {
     assert_eq!(d.get("/v1.44/images/cf:3/json").json()["Id"], id.as_str());
     d.remove_all_containers();
 }
+
+/// `docker build -` with the Dockerfile on standard input (no context).
+#[test]
+fn a_dockerfile_on_standard_input() {
+    use std::io::Write;
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let mut cmd = d.docker_cmd(&["build", "-t", "stdin:1", "-"]);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"FROM busybox\nRUN echo from stdin > /s\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(d.docker_ok(&["run", "--rm", "stdin:1", "cat", "/s"]), "from stdin\n");
+    d.remove_all_containers();
+}
