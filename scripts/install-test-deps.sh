@@ -4,7 +4,8 @@
 # busybox-static (the busybox image fixture), compressors (import tests), the docker CLI when
 # the machine has none (Debian's docker.io also brings the reference dockerd 20.10 that makes
 # the `docker save` fixture and that benchmarks compare against), hyperfine; iptables,
-# iproute2 and apache2-utils (ab) for networking; docker-py 7 from PyPI.
+# iproute2 and apache2-utils (ab) for networking; docker-py 7 from PyPI; docker-compose 1.29
+# in a venv of its own (/opt/berth-compose).
 set -euo pipefail
 need=()
 command -v busybox >/dev/null && busybox --list-full >/dev/null 2>&1 || need+=(busybox-static)
@@ -34,6 +35,15 @@ fi
 if ! python3 -c 'import docker, sys; sys.exit(int(docker.__version__.split(".")[0]) < 7)' 2>/dev/null; then
   command -v pip3 >/dev/null || python3 -m pip --version >/dev/null 2>&1 || apt-get install -y -qq python3-pip >/dev/null
   python3 -m pip install -q 'docker>=7,<8' 2>/dev/null || python3 -m pip install -q --break-system-packages 'docker>=7,<8'
+fi
+# docker-compose 1.29 (compose v1, Python) in a venv of its own: it breaks with docker-py >= 7
+# and requests >= 2.32, and its PyYAML 5 builds only with Cython < 3.
+COMPOSE_VENV=/opt/berth-compose
+if ! "$COMPOSE_VENV/bin/docker-compose" version >/dev/null 2>&1; then
+  python3 -m venv "$COMPOSE_VENV" 2>/dev/null || { apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$COMPOSE_VENV"; }
+  "$COMPOSE_VENV/bin/pip" install -q 'cython<3' wheel
+  "$COMPOSE_VENV/bin/pip" install -q --no-build-isolation 'pyyaml==5.4.1'
+  "$COMPOSE_VENV/bin/pip" install -q 'docker-compose==1.29.2' 'docker==6.1.3' 'requests<2.32'
 fi
 # docker.io's package starts a system dockerd; the tests never use it, and it must not hold
 # iptables or bridges on the test machine. docker-registry's starts one on :5000 with a config

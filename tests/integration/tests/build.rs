@@ -902,7 +902,51 @@ fn a_dockerfile_on_standard_input() {
         .write_all(b"FROM busybox\nRUN echo from stdin > /s\n")
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(d.docker_ok(&["run", "--rm", "stdin:1", "cat", "/s"]), "from stdin\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "stdin:1", "cat", "/s"]),
+        "from stdin\n"
+    );
+    d.remove_all_containers();
+}
+
+/// docker-compose's `build:` key (compose 1.29, as scripts/install-test-deps.sh installs it):
+/// the service's image is built with its args and runs.
+#[test]
+fn compose_builds_a_services_image() {
+    let compose = Path::new("/opt/berth-compose/bin/docker-compose");
+    assert!(
+        compose.exists(),
+        "docker-compose 1.29 (scripts/install-test-deps.sh installs it)"
+    );
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox\nARG WORD=plain\nRUN echo \"$WORD\" > /w\nCMD [\"cat\", \"/w\"]\n",
+        ),
+        (
+            "docker-compose.yml",
+            "version: \"2.4\"\nservices:\n  app:\n    build:\n      context: .\n      args:\n        WORD: composed\n    image: composed:1\n",
+        ),
+    ]);
+    let out = std::process::Command::new(compose)
+        .arg("build")
+        .current_dir(ctx.path())
+        .env("DOCKER_HOST", format!("unix://{}", d.socket.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(d.docker_ok(&["run", "--rm", "composed:1"]), "composed\n");
     d.remove_all_containers();
 }
