@@ -273,8 +273,14 @@ pub fn build(
         }
     }
     let context = Context::new(context)?;
-    let mut used_args: Vec<String> = Vec::new();
-    let mut built_stages: Vec<(Option<String>, Option<String>)> = Vec::new();
+    let mut steps = Steps {
+        lexer,
+        context: &context,
+        options,
+        global_args: &global_args,
+        used_args: Vec::new(),
+        built_stages: Vec::new(),
+    };
     let mut stage: Option<Stage> = None;
     for (n, instruction) in parsed.instructions[..end].iter().enumerate() {
         events(Event::Stream(options.numbering.line(n, total, &texts[n])));
@@ -285,13 +291,14 @@ pub fn build(
         }
         if let Instruction::From(from) = instruction {
             if let Some(done) = stage.take() {
-                let name = names[built_stages.len()].clone();
-                built_stages.push((name, done.image));
+                let name = names[steps.built_stages.len()].clone();
+                steps.built_stages.push((name, done.image));
             }
             let image_name = lexer.process_word(&from.image.value, &global_args)?;
             let base = if image_name == "scratch" {
                 None
-            } else if let Some((_, id)) = built_stages
+            } else if let Some((_, id)) = steps
+                .built_stages
                 .iter()
                 .find(|(name, _)| name.as_deref() == Some(&image_name.to_ascii_lowercase()))
             {
@@ -338,38 +345,12 @@ pub fn build(
                 let Some(instruction) = parsed.instructions.get(1) else {
                     continue;
                 };
-                step(
-                    instruction,
-                    &source,
-                    &trigger,
-                    st,
-                    &lexer,
-                    &context,
-                    options,
-                    &global_args,
-                    &mut used_args,
-                    &built_stages,
-                    backend,
-                    events,
-                )?;
+                steps.step(instruction, &source, &trigger, st, backend, events)?;
             }
             continue;
         }
         let st = stage.as_mut().expect("a stage after FROM");
-        step(
-            instruction,
-            dockerfile,
-            &texts[n],
-            st,
-            &lexer,
-            &context,
-            options,
-            &global_args,
-            &mut used_args,
-            &built_stages,
-            backend,
-            events,
-        )?;
+        steps.step(instruction, dockerfile, &texts[n], st, backend, events)?;
     }
     let mut st = stage.expect("at least one stage");
     // `--label`s go on the final image, as one more metadata commit.
@@ -400,7 +381,7 @@ pub fn build(
     let unused: Vec<&String> = options
         .build_args
         .keys()
-        .filter(|k| !used_args.contains(k) && !PREDEFINED_ARGS.contains(&k.as_str()))
+        .filter(|k| !steps.used_args.contains(k) && !PREDEFINED_ARGS.contains(&k.as_str()))
         .collect();
     if !unused.is_empty() {
         let list: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
@@ -474,118 +455,132 @@ fn shell_form(config: &ContainerConfig, command: &str) -> Vec<String> {
     argv
 }
 
-#[allow(clippy::too_many_arguments)] // the build's state, passed down as it is
-fn step(
-    instruction: &Instruction<'_>,
-    source: &str,
-    text: &str,
-    st: &mut Stage,
-    lexer: &Lexer,
-    context: &Context,
-    options: &BuildOptions,
-    global_args: &[String],
-    used_args: &mut Vec<String>,
-    built_stages: &[(Option<String>, Option<String>)],
-    backend: &mut dyn Backend,
-    events: &mut dyn FnMut(Event),
-) -> Result<(), BuildError> {
-    // Variables for expansion: the stage's ARGs, then its ENV (which wins).
-    let vars: Vec<String> = st
-        .args
-        .iter()
-        .cloned()
-        .chain(st.config.env.clone().unwrap_or_default())
-        .collect();
-    match instruction {
-        Instruction::Arg(a) => {
-            for (k, default) in arg_pairs(lexer, &a.arguments.value, &vars)? {
-                let from_global = crate::lex::lookup(global_args, &k).map(str::to_string);
-                let value = match options.build_args.get(&k) {
-                    Some(Some(v)) => Some(v.clone()),
-                    Some(None) => std::env::var(&k).ok(),
-                    None => default.or(from_global),
-                };
-                if options.build_args.contains_key(&k) {
-                    used_args.push(k.clone());
+/// What every step of a build reads, and what the steps add to as they go.
+struct Steps<'a> {
+    lexer: Lexer,
+    context: &'a Context,
+    options: &'a BuildOptions,
+    /// The ARGs before the first FROM, with their values.
+    global_args: &'a [String],
+    /// The build args some ARG declared (the rest are warned about).
+    used_args: Vec<String>,
+    /// Each finished stage: its name, and the image it made.
+    built_stages: Vec<(Option<String>, Option<String>)>,
+}
+
+impl Steps<'_> {
+    /// One instruction of stage `st`; `source` is the Dockerfile it is in, `text` how the
+    /// stream shows it.
+    fn step(
+        &mut self,
+        instruction: &Instruction<'_>,
+        source: &str,
+        text: &str,
+        st: &mut Stage,
+        backend: &mut dyn Backend,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<(), BuildError> {
+        let (lexer, context, options) = (&self.lexer, self.context, self.options);
+        let (global_args, built_stages) = (self.global_args, &self.built_stages);
+        let used_args = &mut self.used_args;
+        // Variables for expansion: the stage's ARGs, then its ENV (which wins).
+        let vars: Vec<String> = st
+            .args
+            .iter()
+            .cloned()
+            .chain(st.config.env.clone().unwrap_or_default())
+            .collect();
+        match instruction {
+            Instruction::Arg(a) => {
+                for (k, default) in arg_pairs(lexer, &a.arguments.value, &vars)? {
+                    let from_global = crate::lex::lookup(global_args, &k).map(str::to_string);
+                    let value = match options.build_args.get(&k) {
+                        Some(Some(v)) => Some(v.clone()),
+                        Some(None) => std::env::var(&k).ok(),
+                        None => default.or(from_global),
+                    };
+                    if options.build_args.contains_key(&k) {
+                        used_args.push(k.clone());
+                    }
+                    st.args
+                        .retain(|e| e.split_once('=').map(|p| p.0) != Some(k.as_str()));
+                    if let Some(v) = value {
+                        st.args.push(format!("{k}={v}"));
+                    }
                 }
-                st.args
-                    .retain(|e| e.split_once('=').map(|p| p.0) != Some(k.as_str()));
-                if let Some(v) = value {
-                    st.args.push(format!("{k}={v}"));
-                }
+                metadata(st, text, backend, events)
             }
-            metadata(st, text, backend, events)
-        }
-        Instruction::Run(r) => {
-            let argv = match &r.arguments {
-                Command::Exec(args) => args.value.iter().map(|a| a.value.to_string()).collect(),
-                Command::Shell(s) => shell_form(&st.config, s.value),
-                _ => return Err(BuildError::new("unsupported RUN form")),
-            };
-            run(st, argv, options, backend, events)
-        }
-        Instruction::Copy(c) => {
-            let from = c
-                .options
-                .iter()
-                .find(|f| f.name.value == "from")
-                .and_then(|f| f.value.as_ref())
-                .map(|v| v.value.to_string());
-            let chown = flag(&c.options, "chown");
-            let srcs: Vec<String> = sources(&c.src, lexer, &vars)?;
-            let dest = lexer.process_word(&c.dest.value, &vars)?;
-            let source_root = match from {
-                Some(f) => Some(stage_or_image(&f, built_stages, backend, events)?),
-                None => None,
-            };
-            let source = match &source_root {
-                Some(id) => CopySource::Image(id),
-                None => CopySource::Context,
-            };
-            copy(
-                st, "COPY", &srcs, &dest, chown, false, source, context, backend, events,
-            )
-        }
-        Instruction::Add(a) => {
-            let chown = flag(&a.options, "chown");
-            let srcs: Vec<String> = sources(&a.src, lexer, &vars)?;
-            let dest = lexer.process_word(&a.dest.value, &vars)?;
-            let is_url = |s: &String| s.starts_with("http://") || s.starts_with("https://");
-            let source = match srcs.iter().filter(|s| is_url(s)).count() {
-                0 => CopySource::Context,
-                n if n == srcs.len() => CopySource::Web,
-                _ => {
-                    return Err(BuildError::new(
-                        "ADD of URLs and local files in one instruction is not supported by berth's builder",
-                    ))
-                }
-            };
-            copy(
-                st, "ADD", &srcs, &dest, chown, true, source, context, backend, events,
-            )
-        }
-        Instruction::From(_) => unreachable!("FROM starts a stage"),
-        Instruction::Shell(s) => {
-            st.config.shell = Some(s.arguments.iter().map(|a| a.value.to_string()).collect());
-            metadata(st, text, backend, events)
-        }
-        // The author goes in the image's own field; the config is unchanged.
-        Instruction::Maintainer(m) => {
-            st.author = lexer.process_word(&m.name.value, &vars)?;
-            metadata(st, text, backend, events)
-        }
-        _ => {
-            // The instructions that change only the config, as `commit --change` applies
-            // them, variables from the stage's ARGs too.
-            crate::changes::apply_instruction(
-                &mut st.config,
-                instruction,
-                source,
-                lexer,
-                &st.args,
-                &mut st.cmd_set,
-            )?;
-            metadata(st, text, backend, events)
+            Instruction::Run(r) => {
+                let argv = match &r.arguments {
+                    Command::Exec(args) => args.value.iter().map(|a| a.value.to_string()).collect(),
+                    Command::Shell(s) => shell_form(&st.config, s.value),
+                    _ => return Err(BuildError::new("unsupported RUN form")),
+                };
+                run(st, argv, options, backend, events)
+            }
+            Instruction::Copy(c) => {
+                let from = c
+                    .options
+                    .iter()
+                    .find(|f| f.name.value == "from")
+                    .and_then(|f| f.value.as_ref())
+                    .map(|v| v.value.to_string());
+                let chown = flag(&c.options, "chown");
+                let srcs: Vec<String> = sources(&c.src, lexer, &vars)?;
+                let dest = lexer.process_word(&c.dest.value, &vars)?;
+                let source_root = match from {
+                    Some(f) => Some(stage_or_image(&f, built_stages, backend, events)?),
+                    None => None,
+                };
+                let source = match &source_root {
+                    Some(id) => CopySource::Image(id),
+                    None => CopySource::Context,
+                };
+                copy(
+                    st, "COPY", &srcs, &dest, chown, false, source, context, backend, events,
+                )
+            }
+            Instruction::Add(a) => {
+                let chown = flag(&a.options, "chown");
+                let srcs: Vec<String> = sources(&a.src, lexer, &vars)?;
+                let dest = lexer.process_word(&a.dest.value, &vars)?;
+                let is_url = |s: &String| s.starts_with("http://") || s.starts_with("https://");
+                let source = match srcs.iter().filter(|s| is_url(s)).count() {
+                    0 => CopySource::Context,
+                    n if n == srcs.len() => CopySource::Web,
+                    _ => {
+                        return Err(BuildError::new(
+                            "ADD of URLs and local files in one instruction is not supported by berth's builder",
+                        ))
+                    }
+                };
+                copy(
+                    st, "ADD", &srcs, &dest, chown, true, source, context, backend, events,
+                )
+            }
+            Instruction::From(_) => unreachable!("FROM starts a stage"),
+            Instruction::Shell(s) => {
+                st.config.shell = Some(s.arguments.iter().map(|a| a.value.to_string()).collect());
+                metadata(st, text, backend, events)
+            }
+            // The author goes in the image's own field; the config is unchanged.
+            Instruction::Maintainer(m) => {
+                st.author = lexer.process_word(&m.name.value, &vars)?;
+                metadata(st, text, backend, events)
+            }
+            _ => {
+                // The instructions that change only the config, as `commit --change` applies
+                // them, variables from the stage's ARGs too.
+                crate::changes::apply_instruction(
+                    &mut st.config,
+                    instruction,
+                    source,
+                    lexer,
+                    &st.args,
+                    &mut st.cmd_set,
+                )?;
+                metadata(st, text, backend, events)
+            }
         }
     }
 }

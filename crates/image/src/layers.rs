@@ -102,45 +102,13 @@ impl LayerStore {
         parent: Option<&Digest>,
         diff_id: &Digest,
     ) -> Result<(LayerInfo, bool), ImageError> {
-        let chain = chain_id(parent, diff_id);
-        if let Some(existing) = self.get(&chain) {
+        if let Some(existing) = self.get(&chain_id(parent, diff_id)) {
             return Ok((existing, false));
         }
-        let tmp = self
-            .root
-            .join(format!("{TMP_PREFIX}{}", rand::random::<u64>()));
-        let result = self.create_in(&tmp, content, parent, diff_id, chain);
-        if !matches!(result, Ok((_, true))) {
-            let _ = fsutil::remove_any(&tmp);
-        }
-        result
-    }
-
-    fn create_in(
-        &self,
-        tmp: &Path,
-        content: &ContentStore,
-        parent: Option<&Digest>,
-        diff_id: &Digest,
-        chain: Digest,
-    ) -> Result<(LayerInfo, bool), ImageError> {
-        let diff = tmp.join("diff");
-        fs::create_dir_all(&diff).map_err(ImageError::io("create layer directory"))?;
         let blob = content.open_blob(diff_id)?;
-        let tar_size = blob
-            .metadata()
-            .map_err(ImageError::io("stat layer tar"))?
-            .len();
-        let blob = io::BufReader::with_capacity(256 * 1024, blob);
-        let stats = berth_archive::unpack(blob, &diff, &berth_archive::UnpackOptions::default())?;
-        let info = LayerInfo {
-            chain_id: chain,
-            diff_id: *diff_id,
-            parent: parent.copied(),
-            size: stats.bytes,
-            tar_size: Some(tar_size),
-        };
-        self.commit_dir(tmp, info)
+        let mut blob = io::BufReader::with_capacity(256 * 1024, blob);
+        // The blob's digest was checked when it was stored.
+        self.unpack_new(parent, diff_id, &mut blob, false)
     }
 
     /// Unpacks the layer tar `tar` on top of `parent` as it streams, checking that its digest
@@ -152,32 +120,43 @@ impl LayerStore {
         tar: &mut dyn io::Read,
         diff_id: &Digest,
     ) -> Result<(LayerInfo, bool), ImageError> {
-        let chain = chain_id(parent, diff_id);
-        if let Some(existing) = self.get(&chain) {
+        if let Some(existing) = self.get(&chain_id(parent, diff_id)) {
             return Ok((existing, false));
         }
+        self.unpack_new(parent, diff_id, tar, true)
+    }
+
+    /// Unpacks `tar` into a new layer directory on `parent`, checked against `diff_id` when
+    /// `check` says so, and moves it into place; a failure leaves nothing.
+    fn unpack_new(
+        &self,
+        parent: Option<&Digest>,
+        diff_id: &Digest,
+        tar: &mut dyn io::Read,
+        check: bool,
+    ) -> Result<(LayerInfo, bool), ImageError> {
         let tmp = self
             .root
             .join(format!("{TMP_PREFIX}{}", rand::random::<u64>()));
         let result = (|| {
             let diff = tmp.join("diff");
             fs::create_dir_all(&diff).map_err(ImageError::io("create layer directory"))?;
-            let mut hashing = HashingReader::new(tar);
+            let mut counted = HashingReader::new(tar, check);
             let stats = berth_archive::unpack(
-                &mut hashing,
+                &mut counted,
                 &diff,
                 &berth_archive::UnpackOptions::default(),
             )?;
-            // The digest covers the padding after the archive's end marker too.
-            io::copy(&mut hashing, &mut io::sink()).map_err(ImageError::io("read layer"))?;
-            let (got, tar_size) = hashing.finish();
-            if got != *diff_id {
+            // The digest and length cover the padding after the end marker too.
+            io::copy(&mut counted, &mut io::sink()).map_err(ImageError::io("read layer"))?;
+            let (got, tar_size) = counted.finish();
+            if let Some(got) = got.filter(|got| got != diff_id) {
                 return Err(ImageError::InvalidInput(format!(
                     "layer digest mismatch: expected {diff_id}, got {got}"
                 )));
             }
             let info = LayerInfo {
-                chain_id: chain,
+                chain_id: chain_id(parent, diff_id),
                 diff_id: *diff_id,
                 parent: parent.copied(),
                 size: stats.bytes,
@@ -208,28 +187,30 @@ impl LayerStore {
     }
 }
 
-/// A reader that hashes (SHA-256) and counts what passes through it.
+/// A reader that counts what passes through it, and hashes it (SHA-256) when asked to.
 pub(crate) struct HashingReader<R> {
     inner: R,
-    hasher: sha2::Sha256,
+    hasher: Option<sha2::Sha256>,
     read: u64,
 }
 
 impl<R: io::Read> HashingReader<R> {
-    pub fn new(inner: R) -> Self {
+    pub fn new(inner: R, hash: bool) -> Self {
         use sha2::Digest as _;
         HashingReader {
             inner,
-            hasher: sha2::Sha256::new(),
+            hasher: hash.then(sha2::Sha256::new),
             read: 0,
         }
     }
 
-    /// The digest of everything read, and its length.
-    pub fn finish(self) -> (Digest, u64) {
+    /// The digest of everything read (when hashed), and its length.
+    pub fn finish(self) -> (Option<Digest>, u64) {
         use sha2::Digest as _;
-        let hex = hex::encode(self.hasher.finalize());
-        (Digest::from_hex(&hex).expect("sha256 hex"), self.read)
+        let digest = self
+            .hasher
+            .map(|h| Digest::from_hex(&hex::encode(h.finalize())).expect("sha256 hex"));
+        (digest, self.read)
     }
 }
 
@@ -237,7 +218,9 @@ impl<R: io::Read> io::Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         use sha2::Digest as _;
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         self.read += n as u64;
         Ok(n)
     }

@@ -428,10 +428,10 @@ fn a_client_that_leaves_cancels_the_build_and_its_container() {
     )
     .unwrap();
     s.write_all(&ctx).unwrap();
-    // Read until the step runs, then leave.
+    // Read until the step's output comes (the step's own line names it too), then leave.
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains("started") {
+    while !String::from_utf8_lossy(&seen).contains(r#"{"stream":"started\n"}"#) {
         let n = s.read(&mut buf).unwrap();
         assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
         seen.extend_from_slice(&buf[..n]);

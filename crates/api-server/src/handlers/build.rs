@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::gates;
 use crate::query::{docker_bool, docker_bool_opt};
 use crate::router::{Ctx, Route};
-use crate::stream::progress::{self, Said};
+use crate::stream::progress;
 use crate::RequestBody;
 
 pub(crate) fn routes() -> Vec<Route> {
@@ -144,54 +144,30 @@ pub async fn build(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
     let aux = gates::build_aux(ctx.version);
     let json = gates::build_json_stream(ctx.version);
     let job = ctx.backend.build_image(query, body_stream(req)).await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Said>(64);
-    tokio::spawn(async move {
-        let (mut done, mut steps) = (job.done, job.progress);
-        let mut stepping = true;
-        // Below API 1.8 the stream is the text itself, as Docker 0.x wrote it.
-        let say = move |m: ProgressMessage| {
-            Said::Line(if json {
-                progress::line(&m)
-            } else if let Some(e) = m.error {
-                bytes::Bytes::from(format!("Error: {e}\r\n"))
-            } else if let Some(status) = m.status {
-                bytes::Bytes::from(match m.id {
-                    Some(id) => format!("{id}: {status}\n"),
-                    None => format!("{status}\n"),
-                })
-            } else {
-                bytes::Bytes::from(m.stream.unwrap_or_default())
+    // Below API 1.8 the stream is the text itself, as Docker 0.x wrote it.
+    let say = move |m: ProgressMessage| {
+        if json {
+            progress::line(&m)
+        } else if let Some(e) = m.error {
+            bytes::Bytes::from(format!("Error: {e}\r\n"))
+        } else if let Some(status) = m.status {
+            bytes::Bytes::from(match m.id {
+                Some(id) => format!("{id}: {status}\n"),
+                None => format!("{status}\n"),
             })
-        };
-        let result = loop {
-            let step = tokio::select! {
-                biased;
-                // The client went away: dropping the job's progress cancels the build.
-                _ = tx.closed() => return,
-                step = steps.recv(), if stepping => step,
-                r = &mut done => break r,
-            };
-            let Some(step) = step else {
-                stepping = false;
-                continue;
-            };
-            for m in words(step, quiet, aux) {
-                if tx.send(say(m)).await.is_err() {
-                    // The client left: dropping the job's receiver tells the build to stop.
-                    return;
-                }
-            }
-        };
-        while let Ok(step) = steps.try_recv() {
-            for m in words(step, quiet, aux) {
-                let _ = tx.send(say(m)).await;
-            }
+        } else {
+            bytes::Bytes::from(m.stream.unwrap_or_default())
         }
-        if let Err(e) = result {
-            let _ = tx.send(Said::Failed(e)).await;
-        }
-    });
-    progress::respond(rx).await
+    };
+    // A client that goes away stops the build: dropping its steps tells it so.
+    progress::relay(
+        job.done,
+        job.progress,
+        move |step| words(step, quiet, aux).into_iter().map(say).collect(),
+        |()| Vec::new(),
+        progress::WhenClientLeaves::Stop,
+    )
+    .await
 }
 
 /// Docker's messages for one step of a build.

@@ -234,50 +234,26 @@ pub async fn create(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
 /// then the digest and the status line.
 async fn pull(ctx: &Ctx, query: PullQuery) -> HandlerResult {
     let job = ctx.backend.pull_image(query).await?;
-    let units = gates::progress_units(ctx.version);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Said>(64);
+    let mut words = PullWords {
+        throttles: Default::default(),
+        units: gates::progress_units(ctx.version),
+    };
     // The pull runs to its end when the client leaves, as Docker's does.
-    tokio::spawn(async move {
-        let (mut done, mut steps) = (job.done, job.progress);
-        let mut words = PullWords {
-            throttles: Default::default(),
-            units,
-        };
-        let mut stepping = true;
-        let result = loop {
-            tokio::select! {
-                biased;
-                step = steps.recv(), if stepping => match step {
-                    Some(step) => {
-                        if let Some(line) = words.line(&step) {
-                            let _ = tx.send(Said::Line(line)).await;
-                        }
-                    }
-                    None => stepping = false,
-                },
-                r = &mut done => break r,
-            }
-        };
-        // What came after the end was decided (the last steps) goes first.
-        while let Ok(step) = steps.try_recv() {
-            if let Some(line) = words.line(&step) {
-                let _ = tx.send(Said::Line(line)).await;
-            }
-        }
-        let _ = match result {
-            Ok(outcome) => {
-                let status = if outcome.updated {
-                    format!("Status: Downloaded newer image for {}", outcome.reference)
-                } else {
-                    format!("Status: Image is up to date for {}", outcome.reference)
-                };
-                tx.send(Said::Line(progress::line(&ProgressMessage::status(status))))
-                    .await
-            }
-            Err(e) => tx.send(Said::Failed(e)).await,
-        };
-    });
-    progress::respond(rx).await
+    progress::relay(
+        job.done,
+        job.progress,
+        move |step| words.line(&step).into_iter().collect(),
+        |outcome| {
+            let status = if outcome.updated {
+                format!("Status: Downloaded newer image for {}", outcome.reference)
+            } else {
+                format!("Status: Image is up to date for {}", outcome.reference)
+            };
+            vec![progress::line(&ProgressMessage::status(status))]
+        },
+        progress::WhenClientLeaves::RunOn,
+    )
+    .await
 }
 
 /// Docker's words for a pull's steps, and the throttling of each layer's counts.
@@ -387,40 +363,19 @@ pub async fn push(ctx: Ctx, req: Request<RequestBody>) -> HandlerResult {
         auth,
     };
     let job = ctx.backend.push_image(query).await?;
-    let units = gates::progress_units(ctx.version);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Said>(64);
+    let mut words = PushWords {
+        throttles: Default::default(),
+        units: gates::progress_units(ctx.version),
+    };
     // Like a pull, the push runs to its end when the client leaves.
-    tokio::spawn(async move {
-        let (mut done, mut steps) = (job.done, job.progress);
-        let mut words = PushWords {
-            throttles: Default::default(),
-            units,
-        };
-        let mut stepping = true;
-        let result = loop {
-            tokio::select! {
-                biased;
-                step = steps.recv(), if stepping => match step {
-                    Some(step) => {
-                        for line in words.lines(&step) {
-                            let _ = tx.send(Said::Line(line)).await;
-                        }
-                    }
-                    None => stepping = false,
-                },
-                r = &mut done => break r,
-            }
-        };
-        while let Ok(step) = steps.try_recv() {
-            for line in words.lines(&step) {
-                let _ = tx.send(Said::Line(line)).await;
-            }
-        }
-        if let Err(e) = result {
-            let _ = tx.send(Said::Failed(e)).await;
-        }
-    });
-    progress::respond(rx).await
+    progress::relay(
+        job.done,
+        job.progress,
+        move |step| words.lines(&step),
+        |()| Vec::new(),
+        progress::WhenClientLeaves::RunOn,
+    )
+    .await
 }
 
 /// Docker's words for a push's steps, and the throttling of each layer's counts.

@@ -52,6 +52,68 @@ pub enum Units {
     Joined,
 }
 
+/// What a job with a progress stream does when its client goes away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenClientLeaves {
+    /// It runs to its end (a pull, a push: what they store is worth having).
+    RunOn,
+    /// It stops: its steps are dropped, which tells the job to stop (a build).
+    Stop,
+}
+
+/// The answer of a job that reports `steps` and ends with `done`: each step worded as
+/// lines by `words`, the steps told just before the end included, then the end's own
+/// lines (`finish`) or its error.
+pub async fn relay<S, O>(
+    done: futures_util::future::BoxFuture<'static, Result<O, crate::error::ApiError>>,
+    mut steps: tokio::sync::mpsc::UnboundedReceiver<S>,
+    mut words: impl FnMut(S) -> Vec<Bytes> + Send + 'static,
+    finish: impl FnOnce(O) -> Vec<Bytes> + Send + 'static,
+    leaves: WhenClientLeaves,
+) -> crate::body::HandlerResult
+where
+    S: Send + 'static,
+    O: Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<Said>(64);
+    tokio::spawn(async move {
+        let mut done = done;
+        let mut stepping = true;
+        let result = loop {
+            tokio::select! {
+                biased;
+                _ = tx.closed(), if leaves == WhenClientLeaves::Stop => return,
+                step = steps.recv(), if stepping => match step {
+                    Some(step) => {
+                        for line in words(step) {
+                            let _ = tx.send(Said::Line(line)).await;
+                        }
+                    }
+                    None => stepping = false,
+                },
+                r = &mut done => break r,
+            }
+        };
+        // What came after the end was decided (the last steps) goes first.
+        while let Ok(step) = steps.try_recv() {
+            for line in words(step) {
+                let _ = tx.send(Said::Line(line)).await;
+            }
+        }
+        match result {
+            Ok(outcome) => {
+                for line in finish(outcome) {
+                    let _ = tx.send(Said::Line(line)).await;
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Said::Failed(e)).await;
+            }
+        }
+    });
+    respond(rx).await
+}
+
 /// A size as Docker's progress text writes it: decimal units, four significant digits
 /// (Go's `%.4g`: `1.5 MB`, `102.4 kB`, `999 B`), the unit joined as `units` says.
 pub fn human_size(bytes: i64, units: Units) -> String {
