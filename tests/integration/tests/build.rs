@@ -401,6 +401,21 @@ fn multi_stage_builds_copy_between_stages() {
         ]),
         "755\n"
     );
+    // From an image rather than a stage, and RUN on no network (`--network none`).
+    let from_image = context(&[(
+        "Dockerfile",
+        "FROM busybox\nCOPY --from=multi:1 /usr/local/bin/app /app\nRUN ! ip route 2>/dev/null | grep -q default && echo no-route > /net\n",
+    )]);
+    let (code, out, err) = docker_build(
+        &d,
+        from_image.path(),
+        &["--network", "none", "-t", "multi:img"],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "multi:img", "sh", "-c", "sh /app; cat /net"]),
+        "built-app\nno-route\n"
+    );
     // Again: the COPY --from steps come from the cache too.
     let (_, out, _) = docker_build(&d, ctx.path(), &["-t", "multi:2"]);
     assert_eq!(out.matches("Using cache").count(), 4, "{out}");
