@@ -10,6 +10,7 @@ mod listeners;
 mod memory;
 mod pull;
 mod spec;
+mod volumes;
 
 use std::sync::Arc;
 

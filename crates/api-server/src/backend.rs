@@ -478,12 +478,47 @@ pub trait ExecBackend: Send + Sync {
 }
 
 /// Everything the API server uses.
+/// `/volumes`: named and anonymous volumes of the `local` driver.
+pub trait VolumeBackend: Send + Sync {
+    /// Every volume; the handler filters.
+    fn list_volumes(&self) -> Result<Vec<VolumeEntry>, ApiError>;
+    fn inspect_volume(&self, name: &str) -> Result<VolumeEntry, ApiError>;
+    fn create_volume(
+        &self,
+        body: berth_api_types::volume::VolumeCreateBody,
+    ) -> Result<VolumeEntry, ApiError>;
+    fn remove_volume(&self, name: &str, force: bool) -> Result<(), ApiError>;
+    /// Removes the unused volumes (anonymous ones only unless `all`) whose labels `keep`
+    /// does not keep; their names and the bytes they held.
+    fn prune_volumes(
+        &self,
+        all: bool,
+        keep: &(dyn Fn(&VolumeEntry) -> bool + Sync),
+    ) -> Result<(Vec<String>, u64), ApiError>;
+}
+
+/// A volume with what the handler filters on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VolumeEntry {
+    pub volume: berth_api_types::volume::Volume,
+    /// Made for one container (not by name).
+    pub anonymous: bool,
+    /// Mounted by no container.
+    pub dangling: bool,
+}
+
 pub trait Backend:
-    SystemBackend + ImageBackend + EventsBackend + ContainerBackend + ExecBackend
+    SystemBackend + ImageBackend + EventsBackend + ContainerBackend + ExecBackend + VolumeBackend
 {
 }
 
-impl<T: SystemBackend + ImageBackend + EventsBackend + ContainerBackend + ExecBackend> Backend
-    for T
+impl<
+        T: SystemBackend
+            + ImageBackend
+            + EventsBackend
+            + ContainerBackend
+            + ExecBackend
+            + VolumeBackend,
+    > Backend for T
 {
 }

@@ -255,6 +255,16 @@ pub fn build_json_stream(version: ApiVersion) -> bool {
     version >= ApiVersion::new(1, 8)
 }
 
+/// `/volumes` exists from API 1.21 (Docker 1.9).
+pub fn volumes(version: ApiVersion) -> bool {
+    version >= v(21)
+}
+
+/// `POST /volumes/prune` removes named volumes only when asked (`all`) from API 1.42.
+pub fn prune_named_volumes_on_request(version: ApiVersion) -> bool {
+    version >= v(42)
+}
+
 /// A build's stream carries the image ID as `aux` from API 1.30.
 pub fn build_aux(version: ApiVersion) -> bool {
     version >= ApiVersion::new(1, 30)

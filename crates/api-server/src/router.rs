@@ -75,6 +75,7 @@ fn routes() -> Vec<Route> {
         handlers::networks::routes(),
         handlers::plugins::routes(),
         handlers::swarm::routes(),
+        handlers::volumes::routes(),
     ]
     .into_iter()
     .flatten()

@@ -29,3 +29,29 @@ pub struct UsageData {
     /// Containers that mount it; -1 when unknown.
     pub ref_count: i64,
 }
+
+/// `POST /volumes/create`'s body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VolumeCreateBody {
+    pub name: String,
+    pub driver: String,
+    pub driver_opts: Option<BTreeMap<String, String>>,
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// `GET /volumes`'s answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeList {
+    pub volumes: Vec<Volume>,
+    pub warnings: Option<Vec<String>>,
+}
+
+/// `POST /volumes/prune`'s answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumePruneReport {
+    pub volumes_deleted: Vec<String>,
+    pub space_reclaimed: u64,
+}

@@ -541,3 +541,40 @@ pub async fn call_with(
         body: String::from_utf8_lossy(&body).into_owned(),
     }
 }
+
+impl berth_api_server::backend::VolumeBackend for Fake {
+    fn list_volumes(&self) -> Result<Vec<berth_api_server::backend::VolumeEntry>, ApiError> {
+        Ok(Vec::new())
+    }
+    fn inspect_volume(
+        &self,
+        name: &str,
+    ) -> Result<berth_api_server::backend::VolumeEntry, ApiError> {
+        Err(ApiError::not_found(format!("get {name}: no such volume")))
+    }
+    fn create_volume(
+        &self,
+        body: berth_api_types::volume::VolumeCreateBody,
+    ) -> Result<berth_api_server::backend::VolumeEntry, ApiError> {
+        Ok(berth_api_server::backend::VolumeEntry {
+            volume: berth_api_types::volume::Volume {
+                name: body.name,
+                driver: "local".into(),
+                scope: "local".into(),
+                ..Default::default()
+            },
+            anonymous: false,
+            dangling: true,
+        })
+    }
+    fn remove_volume(&self, _name: &str, _force: bool) -> Result<(), ApiError> {
+        Ok(())
+    }
+    fn prune_volumes(
+        &self,
+        _all: bool,
+        _keep: &(dyn Fn(&berth_api_server::backend::VolumeEntry) -> bool + Sync),
+    ) -> Result<(Vec<String>, u64), ApiError> {
+        Ok((Vec::new(), 0))
+    }
+}

@@ -717,8 +717,10 @@ pub fn devices(h: &HostConfig) -> Result<Vec<Device>, EngineError> {
 /// One `Binds` entry, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bind {
-    /// `None`: an anonymous volume at `destination`.
+    /// `None`: an anonymous volume at `destination` (or the named one, `volume`).
     pub source: Option<String>,
+    /// `name:/path`: the named volume `name`, made on first use.
+    pub volume: Option<String>,
     pub destination: String,
     pub readonly: bool,
     pub propagation: Option<Propagation>,
@@ -739,12 +741,11 @@ pub fn parse_bind(spec: &str) -> Result<Bind, EngineError> {
     if !dst.starts_with('/') || dst == "/" {
         return Err(invalid(format!("invalid volume specification: '{spec}': destination must be an absolute path other than /")));
     }
-    if let Some(s) = src {
-        if !s.starts_with('/') {
-            return Err(invalid(format!("invalid volume specification: '{spec}': named volumes are not supported yet, the source must be an absolute path")));
-        }
-    }
+    // A source that is not a path names a volume.
+    let volume = src.filter(|s| !s.starts_with('/')).map(str::to_string);
+    let src = src.filter(|s| s.starts_with('/'));
     let mut bind = Bind {
+        volume,
         source: src.map(str::to_string),
         destination: dst.to_string(),
         readonly: false,
@@ -863,7 +864,12 @@ mod tests {
             )
         );
         assert!(parse_bind("/a:/b:rshared,rslave").is_err());
-        assert!(parse_bind("rel:/b").is_err());
+        // A source that is not a path names a volume.
+        let named = parse_bind("data:/b").unwrap();
+        assert_eq!(
+            (named.source, named.volume.as_deref()),
+            (None, Some("data"))
+        );
         assert!(parse_bind("/a:b").is_err());
         assert!(parse_bind("/a:/b:xx").is_err());
         assert!(security_opt("no-new-privileges").unwrap());

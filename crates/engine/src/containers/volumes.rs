@@ -88,6 +88,7 @@ impl ContainerService {
         for b in rec.spec.host.binds.clone().unwrap_or_default() {
             let Bind {
                 source,
+                volume,
                 destination,
                 readonly,
                 propagation,
@@ -96,9 +97,16 @@ impl ContainerService {
             if taken(&mounts, &destination) {
                 return Err(duplicate(&destination));
             }
-            let mut m = match source {
-                Some(s) => MountPoint::bind(destination, s, !readonly),
-                None => {
+            let mut m = match (source, volume) {
+                (Some(s), _) => MountPoint::bind(destination, s, !readonly),
+                (None, Some(name)) => {
+                    let data = self.volume_for_mount(&name)?;
+                    MountPoint {
+                        volume: Some(name),
+                        ..MountPoint::bind(destination, data.display().to_string(), !readonly)
+                    }
+                }
+                (None, None) => {
                     let (id, data) = self.new_volume()?;
                     MountPoint {
                         volume: Some(id),
@@ -126,12 +134,15 @@ impl ContainerService {
                     non_recursive,
                     ..MountPoint::bind(spec.target, source, rw)
                 },
-                MountKind::Volume { name, no_copy, .. } => {
-                    if !name.is_empty() {
-                        return Err(EngineError::InvalidParameter(format!(
-                            "named volumes are not supported yet: {name} (anonymous volumes are: leave Source empty)"
-                        )));
+                MountKind::Volume { name, no_copy, .. } if !name.is_empty() => {
+                    let data = self.volume_for_mount(&name)?;
+                    MountPoint {
+                        volume: Some(name),
+                        no_copy,
+                        ..MountPoint::bind(spec.target, data.display().to_string(), rw)
                     }
+                }
+                MountKind::Volume { no_copy, .. } => {
                     let (id, data) = self.new_volume()?;
                     MountPoint {
                         volume: Some(id),
@@ -262,8 +273,9 @@ impl ContainerService {
             .values()
             .flat_map(|e| e.snapshot().mounts.into_iter().filter_map(|m| m.volume))
             .collect();
+        // Named volumes outlive their containers; anonymous ones go with the last.
         for id in rec.mounts.iter().filter_map(|m| m.volume.as_ref()) {
-            if !in_use.contains(id) {
+            if !in_use.contains(id) && !self.is_named_volume(id) {
                 let _ = std::fs::remove_dir_all(self.volumes_root().join(id));
             }
         }
