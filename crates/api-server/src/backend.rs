@@ -478,6 +478,12 @@ pub trait ExecBackend: Send + Sync {
 }
 
 /// Everything the API server uses.
+/// `/networks`: the networks there are (the predefined ones until user-defined networks
+/// are built).
+pub trait NetworkBackend: Send + Sync {
+    fn list_networks(&self) -> Result<Vec<berth_api_types::network::NetworkResource>, ApiError>;
+}
+
 /// `/volumes`: named and anonymous volumes of the `local` driver.
 pub trait VolumeBackend: Send + Sync {
     /// Every volume; the handler filters.
@@ -508,7 +514,13 @@ pub struct VolumeEntry {
 }
 
 pub trait Backend:
-    SystemBackend + ImageBackend + EventsBackend + ContainerBackend + ExecBackend + VolumeBackend
+    SystemBackend
+    + ImageBackend
+    + EventsBackend
+    + ContainerBackend
+    + ExecBackend
+    + VolumeBackend
+    + NetworkBackend
 {
 }
 
@@ -518,7 +530,8 @@ impl<
             + EventsBackend
             + ContainerBackend
             + ExecBackend
-            + VolumeBackend,
+            + VolumeBackend
+            + NetworkBackend,
     > Backend for T
 {
 }

@@ -64,6 +64,122 @@ impl PredefinedNetworks {
     }
 }
 
+/// A network as `GET /networks` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkView {
+    pub name: String,
+    pub id: String,
+    /// `bridge`, `host` or `null`.
+    pub driver: String,
+    /// RFC 3339.
+    pub created: String,
+    /// The bridge's subnet (`172.18.0.0/16`) and gateway.
+    pub subnet: Option<(String, String)>,
+    pub options: std::collections::BTreeMap<String, String>,
+    /// The running containers on it.
+    pub endpoints: Vec<NetworkMember>,
+}
+
+/// A running container on a network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkMember {
+    pub container: String,
+    pub name: String,
+    pub endpoint_id: String,
+    pub mac: String,
+    /// `172.18.0.2/16`, or empty.
+    pub ipv4: String,
+}
+
+impl crate::containers::ContainerService {
+    /// The predefined networks, as Docker lists them (`bridge` only when the daemon has one).
+    pub fn networks(&self) -> Vec<NetworkView> {
+        let created = std::fs::metadata(PredefinedNetworks::path(&self.paths.data_root))
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| jiff::Timestamp::try_from(t).ok())
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        let running: Vec<crate::containers::ContainerRecord> = self
+            .list()
+            .into_iter()
+            .filter(|r| !r.state.sandbox_id.is_empty())
+            .collect();
+        PREDEFINED
+            .iter()
+            .filter(|n| **n != "bridge" || self.network.is_some())
+            .map(|name| {
+                let (subnet, options) = match (*name, &self.network) {
+                    ("bridge", Some(net)) => {
+                        let cfg = net.config();
+                        let bip = cfg.bip;
+                        let mask = u32::MAX
+                            .checked_shl(32 - u32::from(bip.prefix))
+                            .unwrap_or(0);
+                        let base = std::net::Ipv4Addr::from(u32::from(bip.addr) & mask);
+                        let options = [
+                            (
+                                "com.docker.network.bridge.default_bridge",
+                                "true".to_string(),
+                            ),
+                            ("com.docker.network.bridge.enable_icc", cfg.icc.to_string()),
+                            (
+                                "com.docker.network.bridge.enable_ip_masquerade",
+                                cfg.ip_masq.to_string(),
+                            ),
+                            (
+                                "com.docker.network.bridge.host_binding_ipv4",
+                                "0.0.0.0".into(),
+                            ),
+                            ("com.docker.network.bridge.name", cfg.bridge.clone()),
+                            ("com.docker.network.driver.mtu", cfg.mtu.to_string()),
+                        ]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect();
+                        (
+                            Some((format!("{base}/{}", bip.prefix), bip.addr.to_string())),
+                            options,
+                        )
+                    }
+                    _ => (None, Default::default()),
+                };
+                let endpoints = running
+                    .iter()
+                    .filter(|r| crate::containers::network_of(r).as_deref() == Some(*name))
+                    .map(|r| NetworkMember {
+                        container: r.id.clone(),
+                        name: r.name.trim_start_matches('/').to_string(),
+                        endpoint_id: r.state.endpoint_id.clone(),
+                        mac: r
+                            .network
+                            .as_ref()
+                            .map(|e| e.mac.clone())
+                            .unwrap_or_default(),
+                        ipv4: r
+                            .network
+                            .as_ref()
+                            .map(|e| format!("{}/{}", e.ip, e.prefix))
+                            .unwrap_or_default(),
+                    })
+                    .collect();
+                NetworkView {
+                    name: name.to_string(),
+                    id: self.predefined.id(name).unwrap_or_default().to_string(),
+                    driver: match *name {
+                        "none" => "null".into(),
+                        other => other.to_string(),
+                    },
+                    created: created.clone(),
+                    subnet,
+                    options,
+                    endpoints,
+                }
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -578,3 +578,15 @@ impl berth_api_server::backend::VolumeBackend for Fake {
         Ok((Vec::new(), 0))
     }
 }
+
+impl berth_api_server::backend::NetworkBackend for Fake {
+    fn list_networks(&self) -> Result<Vec<berth_api_types::network::NetworkResource>, ApiError> {
+        Ok(vec![berth_api_types::network::NetworkResource {
+            name: "none".into(),
+            id: "n".repeat(64),
+            driver: "null".into(),
+            scope: "local".into(),
+            ..Default::default()
+        }])
+    }
+}

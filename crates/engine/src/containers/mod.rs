@@ -55,6 +55,7 @@ pub use exec::{ExecConfig, ExecIo, ExecRecord};
 pub use list::{ListOptions, Listed};
 pub use logs::{LogLine, LogOptions};
 pub use named_volumes::{VolumeInfo, VolumeRecord};
+pub(crate) use net::network_name as network_of;
 pub use paths::{ContainerPaths, MAX_EXEC_ROOT_LEN};
 pub use procs::TopResult;
 pub use prune::PruneReport;
