@@ -500,16 +500,7 @@ async fn fetch_remote(
     );
     tokio::task::spawn_blocking(move || {
         let bad = |e: String| ApiError::bad_request(format!("error fetching {remote}: {e}"));
-        let is_tar = std::fs::File::open(&file)
-            .ok()
-            .and_then(|f| berth_archive::decompress(f).ok())
-            .map(|(_, mut r)| {
-                let mut block = [0u8; 512];
-                std::io::Read::read_exact(&mut r, &mut block).is_ok()
-                    && &block[257..262] == b"ustar"
-            })
-            .unwrap_or(false);
-        let result = if is_tar {
+        let result = if berth_archive::is_tar_file(&file) {
             std::fs::File::open(&file)
                 .map_err(|e| bad(e.to_string()))
                 .and_then(|f| {

@@ -22,6 +22,25 @@ impl Query {
             .collect()
     }
 
+    /// The `filters` parameter, read and checked against the keys `allowed` (Docker's 400
+    /// for another).
+    pub fn filters_param(
+        &self,
+        allowed: &[&str],
+    ) -> Result<berth_api_types::filters::Filters, ApiError> {
+        let raw = self
+            .0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "filters")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        let f = filters(raw)?;
+        f.validate(allowed)
+            .map_err(|e| ApiError::bad_request(e.0))?;
+        Ok(f)
+    }
+
     /// The query as an endpoint's typed parameters (a struct deriving `Deserialize`,
     /// `#[serde(default)]`), decoded by `serde_urlencoded`. A key given more than once
     /// counts with its last value.
@@ -134,20 +153,12 @@ pub fn point_in_time(key: &str, raw: &str, now_nano: i64) -> Result<i64, ApiErro
 /// The `filters` parameter of a prune endpoint: `until`, `label`, `label!`, and for images
 /// `dangling` (true unless given as false, as `docker image prune` without `-a` sends it).
 pub fn prune_query(query: &Query, images: bool) -> Result<crate::backend::PruneQuery, ApiError> {
-    #[derive(Debug, Default, serde::Deserialize)]
-    #[serde(default)]
-    struct PruneParams {
-        filters: String,
-    }
-    let PruneParams { filters: raw } = query.decode()?;
-    let f = filters(&raw)?;
     let allowed: &[&str] = if images {
         &["until", "label", "label!", "dangling"]
     } else {
         &["until", "label", "label!"]
     };
-    f.validate(allowed)
-        .map_err(|e| ApiError::bad_request(e.0))?;
+    let f = query.filters_param(allowed)?;
     let until = match f.get("until") {
         [] => None,
         [one] => Some(point_in_time(
@@ -161,19 +172,10 @@ pub fn prune_query(query: &Query, images: bool) -> Result<crate::backend::PruneQ
             ))
         }
     };
-    let pairs = |key: &str| {
-        f.get(key)
-            .iter()
-            .map(|l| match l.split_once('=') {
-                Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                None => (l.clone(), None),
-            })
-            .collect()
-    };
     Ok(crate::backend::PruneQuery {
         until,
-        labels: pairs("label"),
-        labels_not: pairs("label!"),
+        labels: f.labels(),
+        labels_not: f.label_pairs("label!"),
         dangling_only: f
             .bool_value("dangling")
             .map_err(|e| ApiError::bad_request(e.0))?

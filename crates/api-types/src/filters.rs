@@ -84,7 +84,12 @@ impl Filters {
 
     /// The `label` values as (key, value): `key` asks for the label's presence.
     pub fn labels(&self) -> Vec<(String, Option<String>)> {
-        self.get("label")
+        self.label_pairs("label")
+    }
+
+    /// A label filter's values (`label`, `label!`) as (key, value).
+    pub fn label_pairs(&self, filter: &str) -> Vec<(String, Option<String>)> {
+        self.get(filter)
             .iter()
             .map(|l| match l.split_once('=') {
                 Some((k, v)) => (k.to_string(), Some(v.to_string())),

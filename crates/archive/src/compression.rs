@@ -56,6 +56,19 @@ pub fn decompress<'a, R: Read + Send + 'a>(
     Ok((kind, reader))
 }
 
+/// Whether the file at `path` is a tar archive, compressed or not (a ustar header first):
+/// what a build's ADD extracts and a remote context unpacks.
+pub fn is_tar_file(path: &std::path::Path) -> bool {
+    let Ok(f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let Ok((_, mut reader)) = decompress(f) else {
+        return false;
+    };
+    let mut block = [0u8; 512];
+    reader.read_exact(&mut block).is_ok() && &block[257..262] == b"ustar"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

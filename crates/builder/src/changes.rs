@@ -333,7 +333,7 @@ fn instruction_end(source: &str, start: usize) -> usize {
 }
 
 /// `filepath.Clean` of an absolute path.
-fn clean_path(p: &str) -> String {
+pub(crate) fn clean_path(p: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for c in p.split('/') {
         match c {

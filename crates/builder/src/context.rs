@@ -10,6 +10,8 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
+// A path in the image, lexically cleaned (`/a/./b/../c` → `/a/c`), never above `/`.
+use crate::changes::clean_path as clean;
 use crate::BuildError;
 
 pub(crate) struct Context {
@@ -38,21 +40,6 @@ impl Copied {
 
 fn io(what: &str) -> impl Fn(std::io::Error) -> BuildError + '_ {
     move |e| BuildError::new(format!("{what}: {e}"))
-}
-
-/// A path in the image, lexically cleaned (`/a/./b/../c` → `/a/c`), never above `/`.
-fn clean(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in path.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    format!("/{}", parts.join("/"))
 }
 
 fn has_glob(s: &str) -> bool {
@@ -300,7 +287,7 @@ impl Context {
                     w.dir(&dest_clean, &meta)?;
                 }
                 self.walk(&mut w, &path, &dest_clean)?;
-            } else if extract && is_archive(&path) {
+            } else if extract && berth_archive::is_tar_file(&path) {
                 kinds.push("file");
                 extract_into(&mut w, &path, &dest_clean)?;
             } else {
@@ -353,25 +340,6 @@ impl Context {
         }
         Ok(())
     }
-}
-
-/// Whether a file is a tar archive, compressed or not (what ADD extracts).
-fn is_archive(path: &Path) -> bool {
-    let Ok(f) = File::open(path) else {
-        return false;
-    };
-    let Ok((_, mut reader)) = berth_archive::decompress(f) else {
-        return false;
-    };
-    let mut block = [0u8; 512];
-    let mut read = 0;
-    while read < block.len() {
-        match reader.read(&mut block[read..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => read += n,
-        }
-    }
-    read == 512 && &block[257..262] == b"ustar"
 }
 
 /// ADD of a local archive: its entries under `dest`, each path cleaned so that none climbs

@@ -24,16 +24,9 @@ pub(crate) fn routes() -> Vec<Route> {
 }
 
 pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    #[derive(Debug, Default, serde::Deserialize)]
-    #[serde(default)]
-    struct Params {
-        filters: String,
-    }
-    let p: Params = ctx.query.decode()?;
-    let filters = query::filters(&p.filters)?;
-    filters
-        .validate(&["name", "id", "driver", "type", "scope", "label", "dangling"])
-        .map_err(|e| ApiError::bad_request(e.0))?;
+    let filters = ctx
+        .query
+        .filters_param(&["name", "id", "driver", "type", "scope", "label", "dangling"])?;
     for t in filters.get("type") {
         if t != "custom" && t != "builtin" {
             return Err(ApiError::bad_request(format!(

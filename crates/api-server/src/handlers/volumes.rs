@@ -7,7 +7,7 @@ use crate::backend::VolumeEntry;
 use crate::body::{json, no_content, read_json_body, HandlerResult};
 use crate::error::ApiError;
 use crate::gates;
-use crate::query::{self, docker_bool};
+use crate::query::docker_bool;
 use crate::router::{Ctx, Route};
 use crate::RequestBody;
 
@@ -33,16 +33,9 @@ fn labels_match(v: &VolumeEntry, wanted: &[(String, Option<String>)]) -> bool {
 }
 
 pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    #[derive(Debug, Default, serde::Deserialize)]
-    #[serde(default)]
-    struct Params {
-        filters: String,
-    }
-    let p: Params = ctx.query.decode()?;
-    let filters = query::filters(&p.filters)?;
-    filters
-        .validate(&["dangling", "name", "label", "driver"])
-        .map_err(|e| ApiError::bad_request(e.0))?;
+    let filters = ctx
+        .query
+        .filters_param(&["dangling", "name", "label", "driver"])?;
     let names = filters.get("name");
     let drivers = filters.get("driver");
     let dangling: Option<bool> = filters
@@ -99,16 +92,7 @@ pub async fn remove(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
 }
 
 pub async fn prune(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
-    #[derive(Debug, Default, serde::Deserialize)]
-    #[serde(default)]
-    struct Params {
-        filters: String,
-    }
-    let p: Params = ctx.query.decode()?;
-    let filters = query::filters(&p.filters)?;
-    filters
-        .validate(&["label", "label!", "all"])
-        .map_err(|e| ApiError::bad_request(e.0))?;
+    let filters = ctx.query.filters_param(&["label", "label!", "all"])?;
     // `all` (API 1.42): named volumes too; before it every unused volume went.
     let all = if gates::prune_named_volumes_on_request(ctx.version) {
         filters
@@ -118,15 +102,8 @@ pub async fn prune(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     } else {
         true
     };
-    let with: Vec<(String, Option<String>)> = filters.labels();
-    let without: Vec<(String, Option<String>)> = filters
-        .get("label!")
-        .iter()
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) => (k.to_string(), Some(v.to_string())),
-            None => (l.clone(), None),
-        })
-        .collect();
+    let with = filters.labels();
+    let without = filters.label_pairs("label!");
     let keep = move |v: &VolumeEntry| {
         !labels_match(v, &with)
             || (!without.is_empty()
