@@ -44,7 +44,7 @@ pub struct Daemon {
     facts: SystemFacts,
 }
 
-fn api_err<E: berth_errdefs::Classify + std::error::Error + Send + Sync + 'static>(
+pub(crate) fn api_err<E: berth_errdefs::Classify + std::error::Error + Send + Sync + 'static>(
     e: E,
 ) -> ApiError {
     ApiError::from_err(e)
@@ -99,18 +99,36 @@ impl Daemon {
         };
         let network = match config.network()? {
             Some(cfg) => Some(Arc::new(
-                berth_network::Network::start(cfg, container_paths.bridge_netns_dir())
+                berth_network::Network::start(cfg, Some(container_paths.bridge_netns_dir()))
                     .await
                     .map_err(|e| format!("set up the bridge: {e}"))?,
             )),
             None => None,
         };
+        let user_networks = berth_engine::networks::UserNetworks::open(
+            root,
+            Some(berth_engine::networks::BridgeDefaults {
+                mtu: config.mtu,
+                iptables: config.iptables,
+                ip_forward: config.ip_forward,
+            }),
+        )
+        .await
+        .map_err(|e| format!("open networks: {e}"))?;
+        let resolver = berth_dns::ResolverHandle::new(
+            config.exec_root.join("resolver"),
+            monitor.with_file_name("berth-resolver"),
+        );
         let containers = ContainerService::open(
             container_paths.clone(),
             store,
             events.clone(),
             monitor,
-            network,
+            berth_engine::containers::Networking {
+                default_bridge: network,
+                user_networks,
+                resolver: Some(resolver),
+            },
         )
         .await
         .map_err(|e| format!("open containers: {e}"))?;

@@ -197,6 +197,7 @@ impl Backend for EngineBackend {
             .create(CreateRequest {
                 name: String::new(),
                 spec,
+                endpoints: Default::default(),
             })
             .map_err(failed)?;
         Ok(created.record.id)

@@ -125,6 +125,7 @@ impl Config {
             ip_masq: self.ip_masq,
             icc: self.icc,
             iptables: self.iptables,
+            internal: false,
         }))
     }
 }

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+
+use crate::adapter::api_err;
 use berth_api_server::backend::{
     ByteStream, CommitQuery, ContainerBackend, ContainerListQuery, LogChunk, LogStream, LogsQuery,
     PruneQuery, StopQuery, Waiting,
@@ -16,7 +18,7 @@ use berth_api_types::container::{
     SummaryNetworkSettings, TopResponse, UpdateBody, UpdateResponse,
 };
 use berth_api_types::container::{Health as WireHealth, HealthcheckResult};
-use berth_api_types::network::EndpointSettings;
+use berth_api_types::network::{EndpointIpamConfig, EndpointSettings};
 use berth_api_types::stats::{
     BlkioEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, NetworkStats,
     ThrottlingData,
@@ -39,10 +41,6 @@ fn stop_options(how: &StopQuery) -> StopOptions {
         timeout: how.timeout,
         signal: how.signal.clone(),
     }
-}
-
-fn api_err(e: berth_engine::EngineError) -> ApiError {
-    ApiError::from_err(e)
 }
 
 fn unix(t: &str) -> Option<i64> {
@@ -349,6 +347,13 @@ fn endpoints(networks: Vec<(String, net::NetworkEndpoint)>) -> BTreeMap<String, 
                 ip_address: addr.map(|a| a.ip.to_string()).unwrap_or_default(),
                 ip_prefix_len: addr.map(|a| a.prefix).unwrap_or(0),
                 mac_address: addr.map(|a| a.mac.clone()).unwrap_or_default(),
+                ipam_config: ep.static_ipv4.map(|ip| EndpointIpamConfig {
+                    ipv4_address: ip.to_string(),
+                    ..Default::default()
+                }),
+                aliases: (ep.user_defined && !ep.aliases.is_empty()).then_some(ep.aliases),
+                links: (!ep.links.is_empty()).then_some(ep.links),
+                dns_names: ep.user_defined.then_some(ep.dns_names),
                 ..EndpointSettings::default()
             };
             (name, wire)
@@ -359,12 +364,21 @@ fn endpoints(networks: Vec<(String, net::NetworkEndpoint)>) -> BTreeMap<String, 
 #[async_trait]
 impl ContainerBackend for Daemon {
     fn create_container(&self, name: &str, body: CreateBody) -> Result<CreateResponse, ApiError> {
+        let endpoints = body
+            .extras
+            .networking_config
+            .and_then(|n| n.endpoints_config)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(net, ep)| Ok((net, crate::networks::endpoint_request(ep)?)))
+            .collect::<Result<_, ApiError>>()?;
         let spec = spec::from_wire(body.config, body.extras.host_config).map_err(api_err)?;
         let created = self
             .containers()
             .create(CreateRequest {
                 name: name.to_string(),
                 spec,
+                endpoints,
             })
             .map_err(api_err)?;
         Ok(CreateResponse {

@@ -8,6 +8,7 @@ mod containers;
 mod fetch;
 mod listeners;
 mod memory;
+mod networks;
 mod pull;
 mod spec;
 mod volumes;

@@ -1,7 +1,9 @@
-//! The wiring of `/volumes` and `/networks`: the engine's volumes and networks in the API's shape.
+//! The wiring of `/volumes`: the engine's volumes in the API's shape.
 
 use berth_api_server::backend::{VolumeBackend, VolumeEntry};
 use berth_api_server::ApiError;
+
+use crate::adapter::api_err;
 use berth_api_types::volume::{Volume, VolumeCreateBody};
 use berth_engine::containers::VolumeInfo;
 
@@ -22,10 +24,6 @@ fn entry(v: VolumeInfo) -> VolumeEntry {
             usage_data: None,
         },
     }
-}
-
-fn api_err(e: berth_engine::EngineError) -> ApiError {
-    ApiError::from_err(e)
 }
 
 impl VolumeBackend for Daemon {
@@ -63,49 +61,5 @@ impl VolumeBackend for Daemon {
         Ok(self
             .containers()
             .prune_volumes(all, &|v: &VolumeInfo| keep(&entry(v.clone()))))
-    }
-}
-
-impl berth_api_server::backend::NetworkBackend for Daemon {
-    fn list_networks(&self) -> Result<Vec<berth_api_types::network::NetworkResource>, ApiError> {
-        use berth_api_types::network::{Ipam, IpamConfig, NetworkContainer, NetworkResource};
-        Ok(self
-            .containers()
-            .networks()
-            .into_iter()
-            .map(|n| NetworkResource {
-                name: n.name,
-                id: n.id,
-                created: n.created,
-                scope: "local".into(),
-                driver: n.driver,
-                ipam: Ipam {
-                    driver: "default".into(),
-                    options: None,
-                    config: n
-                        .subnet
-                        .map(|(subnet, gateway)| vec![IpamConfig { subnet, gateway }])
-                        .unwrap_or_default(),
-                },
-                containers: n
-                    .endpoints
-                    .into_iter()
-                    .map(|e| {
-                        (
-                            e.container,
-                            NetworkContainer {
-                                name: e.name,
-                                endpoint_id: e.endpoint_id,
-                                mac_address: e.mac,
-                                ipv4_address: e.ipv4,
-                                ipv6_address: String::new(),
-                            },
-                        )
-                    })
-                    .collect(),
-                options: n.options,
-                ..Default::default()
-            })
-            .collect())
     }
 }

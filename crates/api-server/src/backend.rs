@@ -478,10 +478,32 @@ pub trait ExecBackend: Send + Sync {
 }
 
 /// Everything the API server uses.
-/// `/networks`: the networks there are (the predefined ones until user-defined networks
-/// are built).
+/// `/networks`: the predefined networks and the user-defined bridges.
+#[async_trait::async_trait]
 pub trait NetworkBackend: Send + Sync {
+    /// Every network; the handler filters and finds.
     fn list_networks(&self) -> Result<Vec<berth_api_types::network::NetworkResource>, ApiError>;
+    /// Its ID.
+    async fn create_network(
+        &self,
+        body: berth_api_types::network::NetworkCreateRequest,
+    ) -> Result<String, ApiError>;
+    async fn remove_network(&self, name: &str) -> Result<(), ApiError>;
+    async fn connect_network(
+        &self,
+        network: &str,
+        body: berth_api_types::network::NetworkConnectRequest,
+    ) -> Result<(), ApiError>;
+    async fn disconnect_network(
+        &self,
+        network: &str,
+        body: berth_api_types::network::NetworkDisconnectRequest,
+    ) -> Result<(), ApiError>;
+    /// Removes the unused user-defined networks `keep` does not keep; their names.
+    async fn prune_networks(
+        &self,
+        keep: &(dyn for<'n> Fn(&'n berth_api_types::network::NetworkResource) -> bool + Sync),
+    ) -> Result<Vec<String>, ApiError>;
 }
 
 /// `/volumes`: named and anonymous volumes of the `local` driver.

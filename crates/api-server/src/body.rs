@@ -142,6 +142,14 @@ pub fn parse_json_or_default<T: serde::de::DeserializeOwned + Default>(
 }
 
 /// A 204.
+/// 200 with no body (Docker's answer to a network connect or disconnect).
+pub fn ok_empty() -> HandlerResult {
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .body(empty())
+        .expect("valid response"))
+}
+
 pub fn no_content() -> HandlerResult {
     Ok(Response::builder()
         .status(StatusCode::NO_CONTENT)

@@ -71,6 +71,20 @@ pub fn create_request(
             h.start_interval = 0;
         }
     }
+    let endpoints = body
+        .extras
+        .networking_config
+        .as_ref()
+        .and_then(|n| n.endpoints_config.as_ref());
+    if let Some(e) = endpoints.filter(|e| e.len() > 1) {
+        if !gates::several_networks_at_create(v) {
+            let names: Vec<&str> = e.keys().map(String::as_str).collect();
+            return Err(crate::error::ApiError::bad_request(format!(
+                "Container cannot be connected to network endpoints: {}",
+                names.join(", ")
+            )));
+        }
+    }
     host_config_request(
         v,
         body.extras.host_config.get_or_insert_with(Default::default),
@@ -308,6 +322,19 @@ pub fn container_list(
 /// `GET /containers/(id)/json` for the version.
 pub fn container_inspect(v: ApiVersion, c: berth_api_types::container::ContainerInspect) -> Value {
     let image = image_id(v, &c.image);
+    let mut c = c;
+    if gates::short_id_in_aliases(v) {
+        let short = c.id.get(..12).unwrap_or_default().to_string();
+        // User-defined networks are the ones with `DNSNames`.
+        for ep in c.network_settings.networks.values_mut() {
+            if ep.dns_names.is_some() {
+                let aliases = ep.aliases.get_or_insert_with(Vec::new);
+                if !aliases.contains(&short) {
+                    aliases.push(short.clone());
+                }
+            }
+        }
+    }
     let mut all = serde_json::to_value(&c).expect("inspect serialises");
     if gates::legacy_network_settings(v) {
         if let Some(ns) = all["NetworkSettings"].as_object_mut() {

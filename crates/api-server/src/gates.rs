@@ -260,6 +260,18 @@ pub fn volumes(version: ApiVersion) -> bool {
     version >= v(21)
 }
 
+/// A create may name several networks in `EndpointsConfig` from API 1.44 (before it, one,
+/// and the others are connected after).
+pub fn several_networks_at_create(version: ApiVersion) -> bool {
+    version >= v(44)
+}
+
+/// Below API 1.45 Docker lists the container's short ID among its `Aliases` on a
+/// user-defined network (compose looks for it); from 1.45 it is in `DNSNames` only.
+pub fn short_id_in_aliases(version: ApiVersion) -> bool {
+    version < v(45)
+}
+
 /// `POST /volumes/prune` removes named volumes only when asked (`all`) from API 1.42.
 pub fn prune_named_volumes_on_request(version: ApiVersion) -> bool {
     version >= v(42)

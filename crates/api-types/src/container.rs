@@ -455,6 +455,7 @@ pub struct CreateExtras {
     pub cpuset: String,
     pub dns: Option<Vec<String>>,
     pub volumes_from: Option<serde_json::Value>,
+    pub networking_config: Option<crate::network::NetworkingConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

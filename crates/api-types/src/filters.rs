@@ -87,6 +87,18 @@ impl Filters {
         self.label_pairs("label")
     }
 
+    /// Whether `labels` hold every (key, value) of `wanted` (a key alone asks for presence).
+    pub fn labels_hold(
+        labels: &std::collections::BTreeMap<String, String>,
+        wanted: &[(String, Option<String>)],
+    ) -> bool {
+        wanted.iter().all(|(k, want)| match (labels.get(k), want) {
+            (Some(_), None) => true,
+            (Some(have), Some(want)) => have == want,
+            (None, _) => false,
+        })
+    }
+
     /// A label filter's values (`label`, `label!`) as (key, value).
     pub fn label_pairs(&self, filter: &str) -> Vec<(String, Option<String>)> {
         self.get(filter)

@@ -80,10 +80,74 @@ pub struct Ipam {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct IpamConfig {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub subnet: String,
+    #[serde(rename = "IPRange", skip_serializing_if = "String::is_empty")]
+    pub ip_range: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub gateway: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auxiliary_addresses: Option<BTreeMap<String, String>>,
+}
+
+/// The body of `POST /networks/create`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkCreateRequest {
+    pub name: String,
+    /// Ignored, as by Docker from API 1.44 (names are always checked).
+    pub check_duplicate: bool,
+    pub driver: String,
+    pub scope: String,
+    pub internal: bool,
+    pub attachable: bool,
+    pub ingress: bool,
+    #[serde(rename = "EnableIPv6")]
+    pub enable_ipv6: Option<bool>,
+    #[serde(rename = "IPAM")]
+    pub ipam: Option<IpamRequest>,
+    pub options: Option<BTreeMap<String, String>>,
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IpamRequest {
+    pub driver: String,
+    pub options: Option<BTreeMap<String, String>>,
+    pub config: Option<Vec<IpamConfig>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkCreateResponse {
+    pub id: String,
+    pub warning: String,
+}
+
+/// The body of `POST /networks/{id}/connect`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkConnectRequest {
+    pub container: String,
+    pub endpoint_config: Option<EndpointSettings>,
+}
+
+/// The body of `POST /networks/{id}/disconnect`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkDisconnectRequest {
+    pub container: String,
+    pub force: bool,
+}
+
+/// `NetworkingConfig` of a container create.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkingConfig {
+    pub endpoints_config: Option<BTreeMap<String, EndpointSettings>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

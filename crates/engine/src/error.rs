@@ -10,6 +10,8 @@ pub enum EngineError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("not modified")]
     NotModified,
     #[error("{0}")]
@@ -49,6 +51,7 @@ impl Classify for EngineError {
             EngineError::InvalidParameter(_) => ErrorKind::InvalidParameter,
             EngineError::NotFound(_) => ErrorKind::NotFound,
             EngineError::Conflict(_) => ErrorKind::Conflict,
+            EngineError::Forbidden(_) => ErrorKind::Forbidden,
             EngineError::NotModified => ErrorKind::NotModified,
             EngineError::NotImplemented(_) => ErrorKind::NotImplemented,
             EngineError::Internal(_) | EngineError::Failed { .. } => ErrorKind::Internal,

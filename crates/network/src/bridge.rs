@@ -9,15 +9,17 @@ use rtnetlink::LinkBridge;
 use tokio::sync::watch;
 
 use crate::{
-    internal, ipam, link_index, nat, netns, ports, set_up, write_sysctl, Config, Endpoint,
-    NetError, Network, Pools, PortRequest,
+    internal, ipam, isolation, link_index, nat, netns, ports, set_up, write_sysctl, Config,
+    Endpoint, NetError, Network, Pools, PortRequest,
 };
 
 impl Network {
     /// Creates (or adopts) the bridge with its address, turns on forwarding and installs the
     /// standing packet rules in freshly emptied chains. Live containers are taken back with
     /// [`Network::adopt`].
-    pub async fn start(cfg: Config, netns_dir: PathBuf) -> Result<Network, NetError> {
+    /// `netns_dir` holds the namespaces `connect` makes (the default bridge's); a network
+    /// without one only `attach`es to namespaces made elsewhere.
+    pub async fn start(cfg: Config, netns_dir: Option<PathBuf>) -> Result<Network, NetError> {
         let pool = ipam::Ipam::new(cfg.bip, cfg.fixed_cidr).map_err(NetError::InvalidParameter)?;
         let (conn, handle, _) =
             rtnetlink::new_connection().map_err(|e| NetError::failed("netlink", e))?;
@@ -98,8 +100,10 @@ impl Network {
         if !cfg.iptables {
             let _ = rules_done.send(Some(Ok(())));
         }
-        std::fs::create_dir_all(&netns_dir)
-            .map_err(|e| NetError::failed(netns_dir.display().to_string(), e))?;
+        if let Some(dir) = &netns_dir {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| NetError::failed(dir.display().to_string(), e))?;
+        }
         Ok(Network {
             cfg,
             chains,
@@ -133,8 +137,27 @@ impl Network {
         }
     }
 
+    /// Waits for the packet rules `adopt` installs; how that went.
+    pub async fn rules_installed(&self) -> Result<(), NetError> {
+        self.rules_ready().await
+    }
+
+    /// Keeps an address from being handed out (a network's auxiliary addresses).
+    pub fn reserve(&self, ip: std::net::Ipv4Addr, owner: &str) -> Result<(), NetError> {
+        self.pools
+            .lock()
+            .expect("pools")
+            .ipam
+            .reserve(ip, owner)
+            .map_err(NetError::InvalidParameter)
+    }
+
     pub fn netns_path(&self, id: &str) -> PathBuf {
-        netns::path_in(&self.netns_dir, id)
+        let dir = self
+            .netns_dir
+            .as_deref()
+            .unwrap_or(Path::new("/run/berth-netns"));
+        netns::path_in(dir, id)
     }
 
     /// At daemon start, before any container connects: takes back the live containers'
@@ -177,10 +200,12 @@ impl Network {
                 subnet,
                 self.cfg.ip_masq,
                 self.cfg.icc,
+                self.cfg.internal,
             ));
             let chains = self.chains.clone();
+            let bridge = self.cfg.bridge.clone();
             tokio::task::spawn_blocking(move || {
-                let result = nat::install(&chains, &rules);
+                let result = nat::install(&chains, &rules).and_then(|()| isolation::add(&bridge));
                 if let Err(e) = &result {
                     tracing::error!(error = %e, "installing the bridge's packet rules");
                 }
@@ -213,7 +238,8 @@ impl Network {
         }
         let keep_ns: std::collections::HashSet<_> =
             live.iter().map(|(_, ep)| ep.netns.clone()).collect();
-        if let Ok(entries) = std::fs::read_dir(&self.netns_dir) {
+        let Some(dir) = &self.netns_dir else { return };
+        if let Ok(entries) = std::fs::read_dir(dir) {
             for e in entries.flatten() {
                 if !keep_ns.contains(&e.path()) {
                     netns::remove(&e.path());
@@ -221,4 +247,49 @@ impl Network {
             }
         }
     }
+
+    /// Removes the bridge with its packet rules (`docker network rm`; the caller has made
+    /// sure no container is on it).
+    pub async fn destroy(&self) -> Result<(), NetError> {
+        if self.cfg.iptables {
+            let _ = self.rules_ready().await;
+            let (chains, bridge) = (self.chains.clone(), self.cfg.bridge.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                isolation::remove(&bridge);
+                nat::uninstall(&chains);
+            })
+            .await;
+        }
+        match self.handle.link().del(self.bridge_index).execute().await {
+            Ok(()) => Ok(()),
+            Err(e) if e.to_string().contains("No such device") => Ok(()),
+            Err(e) => Err(NetError::failed("delete bridge", e)),
+        }
+    }
+}
+
+/// The destinations of the host's IPv4 routes (what a new network's subnet must not overlap).
+pub async fn host_routes() -> Result<Vec<ipam::Cidr>, NetError> {
+    use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
+    let (conn, handle, _) =
+        rtnetlink::new_connection().map_err(|e| NetError::failed("netlink", e))?;
+    tokio::spawn(conn);
+    let mut routes = handle
+        .route()
+        .get(rtnetlink::RouteMessageBuilder::<std::net::Ipv4Addr>::new().build())
+        .execute();
+    let mut out = Vec::new();
+    while let Some(r) = routes.try_next().await.map_err(internal("list routes"))? {
+        let prefix = r.header.destination_prefix_length;
+        // The default route covers everything and conflicts with nothing.
+        if prefix == 0 {
+            continue;
+        }
+        for a in &r.attributes {
+            if let RouteAttribute::Destination(RouteAddress::Inet(ip)) = a {
+                out.push(ipam::Cidr { addr: *ip, prefix });
+            }
+        }
+    }
+    Ok(out)
 }

@@ -6,7 +6,7 @@ use futures_util::TryStreamExt;
 use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use crate::{
-    format_mac, internal, link_index, mac_for, nat, netns, parse_mac, ports, set_up,
+    format_mac, internal, link_index, mac_for, nat, netns, parse_mac, ports, set_up, AttachRequest,
     ConnectRequest, Endpoint, NetError, Network,
 };
 
@@ -20,36 +20,65 @@ impl Network {
     /// Gives a container an address, a namespace with `eth0` on the bridge, and its
     /// published ports. Undoes everything when a step fails.
     pub async fn connect(&self, req: ConnectRequest) -> Result<Endpoint, NetError> {
+        let attach = AttachRequest {
+            netns: self.netns_path(&req.id),
+            ifname: "eth0".into(),
+            host_veth: Self::veth_name(&req.id),
+            ip: None,
+            default_route: true,
+            req,
+        };
+        let path = attach.netns.clone();
+        netns::create(&path).map_err(NetError::Internal)?;
+        let made = self.attach(attach).await;
+        if made.is_err() {
+            netns::remove(&path);
+        }
+        made
+    }
+
+    /// Adds an interface on the bridge to an existing namespace (a container on a
+    /// user-defined network, or on a second network), with an address (the one asked for,
+    /// or the next free one) and the published ports. On failure, what was done is undone
+    /// except the namespace.
+    pub async fn attach(&self, a: AttachRequest) -> Result<Endpoint, NetError> {
         // Also covers the link grants made right after (`grant`).
         self.rules_ready().await?;
         let ip = {
             let mut p = self.pools.lock().expect("pools");
-            p.ipam.allocate(&req.id).map_err(NetError::Internal)?
+            match a.ip {
+                Some(ip) => p.ipam.reserve_static(ip, &a.req.id).map(|()| ip),
+                None => p.ipam.allocate(&a.req.id),
+            }
         };
-        let host_veth = Self::veth_name(&req.id);
+        let ip = ip.map_err(NetError::InvalidParameter)?;
         let mut ep = Endpoint {
-            netns: self.netns_path(&req.id),
+            netns: a.netns.clone(),
             ip,
             prefix: self.cfg.bip.prefix,
             gateway: self.cfg.bip.addr,
-            mac: format_mac(req.mac.unwrap_or_else(|| mac_for(ip))),
+            mac: format_mac(a.req.mac.unwrap_or_else(|| mac_for(ip))),
             bridge: self.cfg.bridge.clone(),
-            host_veth,
+            host_veth: a.host_veth.clone(),
             ports: Vec::new(),
             links: Vec::new(),
+            ifname: a.ifname.clone(),
         };
-        let result = self.connect_steps(&req, &mut ep).await;
-        if let Err(e) = result {
-            self.disconnect(&req.id, &ep).await;
-            return Err(e);
+        let default_route = a.default_route && !self.cfg.internal;
+        match self.connect_steps(&a.req, &mut ep, default_route).await {
+            Ok(()) => Ok(ep),
+            Err(e) => {
+                self.detach(&a.req.id, &ep).await;
+                Err(e)
+            }
         }
-        Ok(ep)
     }
 
     pub(crate) async fn connect_steps(
         &self,
         req: &ConnectRequest,
         ep: &mut Endpoint,
+        default_route: bool,
     ) -> Result<(), NetError> {
         {
             let mut p = self.pools.lock().expect("pools");
@@ -93,11 +122,9 @@ impl Network {
         if let Some(stale) = link_index(h, &ep.host_veth).await? {
             let _ = h.link().del(stale).execute().await;
         }
-        // The container's end is made inside its namespace, already named eth0 with its MAC:
+        // The container's end is made inside its namespace, already named with its MAC:
         // moving an interface between namespaces waits for RCU grace periods (measured here:
         // 30–40 ms), making it there does not.
-        netns::create(&ep.netns).map_err(NetError::Internal)?;
-        mark("netns");
         let ns = std::fs::File::open(&ep.netns)
             .map_err(|e| NetError::failed("open network namespace", e))?;
         let mac = parse_mac(&ep.mac).map_err(NetError::InvalidParameter)?;
@@ -106,7 +133,7 @@ impl Network {
             use rtnetlink::LinkMessageBuilder;
             use std::os::fd::AsRawFd;
             let container_end = LinkMessageBuilder::<LinkUnspec>::new()
-                .name("eth0")
+                .name(ep.ifname.clone())
                 .address(mac.to_vec())
                 .mtu(self.cfg.mtu)
                 .setns_by_fd(ns.as_raw_fd())
@@ -126,6 +153,7 @@ impl Network {
         }
         mark("veth pair");
         let (ip, prefix, gateway) = (ep.ip, ep.prefix, ep.gateway);
+        let ifname = ep.ifname.clone();
         netns::run_in(&ep.netns, move || async move {
             let (conn, h, _) = rtnetlink::new_connection().map_err(|e| e.to_string())?;
             tokio::spawn(conn);
@@ -135,16 +163,19 @@ impl Network {
                 .map_err(e)?
                 .ok_or("no loopback")?;
             set_up(&h, lo).await.map_err(e)?;
-            let idx = link_index(&h, "eth0")
+            let idx = link_index(&h, &ifname)
                 .await
                 .map_err(e)?
-                .ok_or("eth0 missing")?;
+                .ok_or_else(|| format!("{ifname} missing"))?;
             set_up(&h, idx).await.map_err(e)?;
             h.address()
                 .add(idx, IpAddr::V4(ip), prefix)
                 .execute()
                 .await
                 .map_err(|e| format!("set address: {e}"))?;
+            if !default_route {
+                return Ok(());
+            }
             h.route()
                 .add(
                     RouteMessageBuilder::<Ipv4Addr>::new()
@@ -223,5 +254,26 @@ impl Network {
             }
             pools.lock().expect("pools").ipam.release(ip, &owner);
         });
+    }
+
+    /// Takes one interface out of a namespace that stays (`docker network disconnect` of a
+    /// running container): its rules, its veth (at once, so the address is free again),
+    /// its ports and its address.
+    pub async fn detach(&self, id: &str, ep: &Endpoint) {
+        let mut rules = self.link_rules(ep);
+        rules.extend(self.port_rules(ep));
+        if self.cfg.iptables && !rules.is_empty() && self.rules_ready().await.is_ok() {
+            let done =
+                tokio::task::spawn_blocking(move || nat::apply(&[], nat::Op::Delete, &rules)).await;
+            if let Ok(Err(e)) = done {
+                tracing::debug!(error = %e, "removing rules");
+            }
+        }
+        if let Ok(Some(index)) = link_index(&self.handle, &ep.host_veth).await {
+            let _ = self.handle.link().del(index).execute().await;
+        }
+        let mut p = self.pools.lock().expect("pools");
+        p.ports.release_owner(id);
+        p.ipam.release(ep.ip, id);
     }
 }

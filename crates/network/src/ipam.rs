@@ -51,6 +51,41 @@ impl Cidr {
     pub fn contains(self, ip: Ipv4Addr) -> bool {
         u32::from(ip) & self.mask() == u32::from(self.network())
     }
+
+    /// Whether the two share an address.
+    pub fn overlaps(self, other: Cidr) -> bool {
+        self.contains(other.network()) || other.contains(self.network())
+    }
+
+    /// The network address with the prefix (`172.18.0.0/16`).
+    pub fn base(self) -> Cidr {
+        Cidr {
+            addr: self.network(),
+            prefix: self.prefix,
+        }
+    }
+
+    /// The first usable address (a network's default gateway).
+    pub fn first_host(self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.network()) + 1)
+    }
+}
+
+/// A subnet for a new network from Docker's default address pools (172.17–172.31 as /16s,
+/// then 192.168.0.0/16 as /20s), the first that overlaps nothing in `taken` (the host's
+/// routes and the other networks).
+pub fn pick_subnet(taken: &[Cidr]) -> Option<Cidr> {
+    let sixteens = (17..=31).map(|b| Cidr {
+        addr: Ipv4Addr::new(172, b, 0, 0),
+        prefix: 16,
+    });
+    let twenties = (0..16).map(|i| Cidr {
+        addr: Ipv4Addr::new(192, 168, i * 16, 0),
+        prefix: 20,
+    });
+    sixteens
+        .chain(twenties)
+        .find(|c| !taken.iter().any(|t| t.overlaps(*c)))
 }
 
 impl std::fmt::Display for Cidr {
@@ -135,6 +170,25 @@ impl Ipam {
             return Err(format!("address {ip} is not usable in {}", self.subnet));
         }
         if self.used.contains_key(&n) {
+            return Err(format!("Address already in use: {ip}"));
+        }
+        self.used.insert(n, owner.to_string());
+        Ok(())
+    }
+
+    /// Takes an address a container asked for (`--ip`), with Docker's refusals.
+    pub fn reserve_static(&mut self, ip: Ipv4Addr, owner: &str) -> Result<(), String> {
+        let n = u32::from(ip);
+        if !self.subnet.contains(ip) {
+            return Err(format!(
+                "Invalid address {ip}: It does not belong to any of this network's subnets"
+            ));
+        }
+        if n == u32::from(self.gateway)
+            || ip == self.subnet.network()
+            || ip == self.subnet.broadcast()
+            || self.used.contains_key(&n)
+        {
             return Err(format!("Address already in use: {ip}"));
         }
         self.used.insert(n, owner.to_string());
@@ -240,6 +294,36 @@ mod tests {
             Some(Cidr::parse("10.10.0.0/24").unwrap())
         )
         .is_err());
+    }
+
+    #[test]
+    fn subnets_come_from_dockers_pools_around_what_is_taken() {
+        let c = |s: &str| Cidr::parse(s).unwrap();
+        assert_eq!(pick_subnet(&[]), Some(c("172.17.0.0/16")));
+        let taken = [c("172.17.0.1/16"), c("172.18.5.0/24"), c("10.0.0.0/8")];
+        assert_eq!(pick_subnet(&taken), Some(c("172.19.0.0/16")));
+        // A route that covers all of 172.16/12 sends new networks to 192.168.
+        let taken = [c("172.16.0.0/12"), c("192.168.0.0/20")];
+        assert_eq!(pick_subnet(&taken), Some(c("192.168.16.0/20")));
+        assert_eq!(pick_subnet(&[c("0.0.0.0/0")]), None);
+        assert!(c("10.1.0.0/16").overlaps(c("10.1.2.0/24")));
+        assert!(!c("10.1.0.0/16").overlaps(c("10.2.0.0/16")));
+    }
+
+    #[test]
+    fn static_addresses_are_checked() {
+        let mut ipam = Ipam::new(Cidr::parse("10.9.0.1/24").unwrap(), None).unwrap();
+        ipam.reserve_static(Ipv4Addr::new(10, 9, 0, 50), "a")
+            .unwrap();
+        let again = ipam.reserve_static(Ipv4Addr::new(10, 9, 0, 50), "b");
+        assert_eq!(again.unwrap_err(), "Address already in use: 10.9.0.50");
+        let outside = ipam.reserve_static(Ipv4Addr::new(10, 8, 0, 5), "b");
+        assert!(outside
+            .unwrap_err()
+            .contains("does not belong to any of this network's subnets"));
+        assert!(ipam
+            .reserve_static(Ipv4Addr::new(10, 9, 0, 1), "b")
+            .is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod bridge;
 mod endpoint;
 mod ipam;
+mod isolation;
 mod links;
 mod nat;
 pub mod netns;
@@ -22,7 +23,8 @@ use rtnetlink::{Handle, LinkUnspec};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-pub use ipam::{format_mac, mac_for, parse_mac, Cidr};
+pub use bridge::host_routes;
+pub use ipam::{format_mac, mac_for, parse_mac, pick_subnet, Cidr};
 pub use ports::{parse_port_key, PortMapping, PortRequest, Proto};
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +66,8 @@ pub struct Config {
     pub ip_masq: bool,
     pub icc: bool,
     pub iptables: bool,
+    /// No route out: the containers reach only each other (`docker network create --internal`).
+    pub internal: bool,
 }
 
 /// A bridged container's side of the network, kept in its record.
@@ -80,6 +84,13 @@ pub struct Endpoint {
     /// With `--icc=false`: the linked containers this one may reach, and on which ports.
     #[serde(default)]
     pub links: Vec<LinkGrant>,
+    /// The interface's name in the container (`eth0`, `eth1` on a second network).
+    #[serde(default = "default_ifname")]
+    pub ifname: String,
+}
+
+fn default_ifname() -> String {
+    "eth0".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +106,19 @@ pub struct ConnectRequest {
     pub ports: Vec<PortRequest>,
 }
 
+/// An interface for a namespace that exists already.
+pub struct AttachRequest {
+    pub req: ConnectRequest,
+    pub netns: PathBuf,
+    pub ifname: String,
+    pub host_veth: String,
+    /// A static address (`--ip`); the next free one otherwise.
+    pub ip: Option<Ipv4Addr>,
+    /// Whether the container's default route goes through this network (never on an
+    /// internal one).
+    pub default_route: bool,
+}
+
 struct Pools {
     ipam: ipam::Ipam,
     ports: ports::PortTable,
@@ -105,7 +129,7 @@ pub struct Network {
     chains: nat::Chains,
     handle: Handle,
     bridge_index: u32,
-    netns_dir: PathBuf,
+    netns_dir: Option<PathBuf>,
     pools: std::sync::Arc<Mutex<Pools>>,
     /// Set once the standing rules are installed (or failed to be).
     rules: watch::Receiver<RulesState>,
@@ -164,5 +188,18 @@ pub fn isolated_netns(path: &Path) -> Result<(), NetError> {
 /// Removes the packet rules berthd made for `bridge` (the test harness tears its bridges
 /// down with this; a daemon leaves them, as Docker leaves docker0's).
 pub fn remove_rules(bridge: &str) {
+    isolation::remove(bridge);
     nat::uninstall(&nat::Chains::for_bridge(bridge));
+}
+
+/// Deletes a bridge left by a daemon (the test harness, after a daemon whose user-defined
+/// networks outlived it, as Docker's bridges outlive dockerd).
+pub async fn delete_bridge(name: &str) {
+    remove_rules(name);
+    if let Ok((conn, h, _)) = rtnetlink::new_connection() {
+        tokio::spawn(conn);
+        if let Ok(Some(i)) = link_index(&h, name).await {
+            let _ = h.link().del(i).execute().await;
+        }
+    }
 }

@@ -76,7 +76,14 @@ pub fn jumps(c: &Chains) -> Vec<Rule> {
 }
 
 /// The bridge's standing rules, appended to freshly flushed chains.
-pub fn bridge_rules(c: &Chains, bridge: &str, subnet: Cidr, ip_masq: bool, icc: bool) -> Vec<Rule> {
+pub fn bridge_rules(
+    c: &Chains,
+    bridge: &str,
+    subnet: Cidr,
+    ip_masq: bool,
+    icc: bool,
+    internal: bool,
+) -> Vec<Rule> {
     let mut out = Vec::new();
     let post = |spec: String| Rule {
         table: "nat",
@@ -88,6 +95,16 @@ pub fn bridge_rules(c: &Chains, bridge: &str, subnet: Cidr, ip_masq: bool, icc: 
         chain: c.forward.clone(),
         spec,
     };
+    if internal {
+        // Nothing in or out; the containers reach each other and nothing else.
+        out.push(fwd(format!("-i {bridge} ! -o {bridge} -j DROP")));
+        out.push(fwd(format!("! -i {bridge} -o {bridge} -j DROP")));
+        out.push(fwd(format!(
+            "-i {bridge} -o {bridge} -j {}",
+            if icc { "ACCEPT" } else { "DROP" }
+        )));
+        return out;
+    }
     if ip_masq {
         out.push(post(format!(
             "-s {}/{} ! -o {bridge} -j MASQUERADE",
@@ -244,8 +261,40 @@ pub fn apply(flush: &[(&'static str, &str)], op: Op, rules: &[Rule]) -> Result<(
     run(cmd, Some(&input)).map_err(|e| format!("iptables-restore: {e}"))
 }
 
+/// Creates a chain unless it exists (without emptying it).
+pub(crate) fn ensure_chain(table: &str, chain: &str) -> Result<(), String> {
+    let mut list = Command::new("iptables");
+    list.args(["-w", "-t", table, "-S", chain]);
+    if run(list, None).is_ok() {
+        return Ok(());
+    }
+    let mut cmd = Command::new("iptables");
+    cmd.args(["-w", "-t", table, "-N", chain]);
+    run(cmd, None).or_else(|e| {
+        // Made meanwhile by another daemon.
+        if e.contains("exists") {
+            Ok(())
+        } else {
+            Err(format!("iptables -N {chain}: {e}"))
+        }
+    })
+}
+
+/// The spec of a chain's first rule (`iptables -S` prints `-A CHAIN <spec>`).
+pub(crate) fn first_rule(table: &str, chain: &str) -> Option<String> {
+    let out = Command::new("iptables")
+        .args(["-w", "-t", table, "-S", chain])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let prefix = format!("-A {chain} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+}
+
 /// Whether a rule is present (`iptables -C`).
-fn present(r: &Rule) -> bool {
+pub(crate) fn present(r: &Rule) -> bool {
     let mut cmd = Command::new("iptables");
     cmd.args(["-w", "-t", r.table, "-C", &r.chain]);
     cmd.args(r.spec.split_whitespace());
@@ -320,12 +369,15 @@ mod tests {
     fn standing_rules_follow_the_flags() {
         let c = Chains::for_bridge("bt0");
         let subnet = Cidr::parse("10.1.0.1/24").unwrap();
-        let on = bridge_rules(&c, "bt0", subnet, true, true);
+        let on = bridge_rules(&c, "bt0", subnet, true, true, false);
         assert!(on[0]
             .spec
             .starts_with("-s 10.1.0.0/24 ! -o bt0 -j MASQUERADE"));
         assert!(on.iter().any(|r| r.spec == "-i bt0 -o bt0 -j ACCEPT"));
-        let off = bridge_rules(&c, "bt0", subnet, false, false);
+        let off = bridge_rules(&c, "bt0", subnet, false, false, false);
+        let internal = bridge_rules(&c, "bt0", subnet, true, true, true);
+        assert!(!internal.iter().any(|r| r.spec.contains("MASQUERADE")));
+        assert!(internal.iter().any(|r| r.spec == "-i bt0 ! -o bt0 -j DROP"));
         assert!(!off.iter().any(|r| r.spec.contains("-s 10.1.0.0/24")));
         assert!(off.iter().any(|r| r.spec == "-i bt0 -o bt0 -j DROP"));
         let declared = restore_input(&c.all(), Op::Append, &[]);

@@ -23,13 +23,7 @@ pub(crate) fn routes() -> Vec<Route> {
 
 /// Whether `v`'s labels match every `label` filter (`key` or `key=value`).
 fn labels_match(v: &VolumeEntry, wanted: &[(String, Option<String>)]) -> bool {
-    wanted
-        .iter()
-        .all(|(k, want)| match (v.volume.labels.get(k), want) {
-            (Some(_), None) => true,
-            (Some(have), Some(want)) => have == want,
-            (None, _) => false,
-        })
+    berth_api_types::filters::Filters::labels_hold(&v.volume.labels, wanted)
 }
 
 pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {

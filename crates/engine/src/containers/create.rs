@@ -15,6 +15,8 @@ pub(crate) const DEFAULT_PATH: &str =
 pub struct CreateRequest {
     pub name: String,
     pub spec: ContainerSpec,
+    /// `NetworkingConfig.EndpointsConfig`: by network name or ID.
+    pub endpoints: std::collections::BTreeMap<String, crate::networks::EndpointRequest>,
 }
 
 /// A container just made, and what the daemon changed of what was asked (Docker's
@@ -49,7 +51,11 @@ impl ContainerService {
     pub fn create(&self, req: CreateRequest) -> Result<Created, EngineError> {
         // Most creates are followed by a start at once.
         super::start::prime_cgroup_migration();
-        let CreateRequest { name, mut spec } = req;
+        let CreateRequest {
+            name,
+            mut spec,
+            endpoints,
+        } = req;
         if spec.config.image.is_empty() {
             return Err(EngineError::InvalidParameter(
                 "Config.Image is required".into(),
@@ -126,9 +132,11 @@ impl ContainerService {
             restart_count: 0,
             mounts: Vec::new(),
             network: None,
+            networks: Default::default(),
         };
         let mut record = record;
-        net::validate(&record)?;
+        net::validate(&record, &self.user_networks)?;
+        record.networks = self.create_attachments(&record, endpoints)?;
         for link in record.spec.host.links.iter().flatten() {
             let (name, _) = net::parse_link(link)?;
             // Invalid parameter, not "not found": a 404 would make the client try to pull
@@ -167,6 +175,55 @@ impl ContainerService {
         }
         self.publish(&record, "create", &[]);
         Ok(Created { record, warnings })
+    }
+
+    /// The user-defined networks a new container joins: the one `NetworkMode` names and
+    /// those `EndpointsConfig` lists, with what each asks.
+    fn create_attachments(
+        &self,
+        rec: &ContainerRecord,
+        endpoints: std::collections::BTreeMap<String, crate::networks::EndpointRequest>,
+    ) -> Result<std::collections::BTreeMap<String, super::Attachment>, EngineError> {
+        let mode = net::mode(rec, true, &self.user_networks)?;
+        let mut out = std::collections::BTreeMap::new();
+        for (key, req) in endpoints {
+            let predefined = matches!(key.as_str(), "bridge" | "host" | "none" | "default");
+            if predefined {
+                if !req.aliases.is_empty() && key != "none" && key != "host" {
+                    return Err(EngineError::InvalidParameter(
+                        "network-scoped alias is supported only for containers in user defined networks".into(),
+                    ));
+                }
+                if req.ipv4.is_some() {
+                    return Err(EngineError::InvalidParameter(
+                        "user specified IP address is supported on user defined networks only"
+                            .into(),
+                    ));
+                }
+                continue;
+            }
+            let network = self
+                .user_networks
+                .find(&key)
+                .ok_or_else(|| EngineError::NotFound(format!("network {key} not found")))?;
+            if !matches!(mode, net::Mode::User(_) | net::Mode::Bridge) {
+                return Err(EngineError::InvalidParameter(format!(
+                    "container cannot be connected to network {key} in network mode {}",
+                    rec.spec.host.network_mode
+                )));
+            }
+            out.insert(
+                network.record.name.clone(),
+                Self::attachment_for(&network, req)?,
+            );
+        }
+        if let net::Mode::User(name) = mode {
+            if !out.contains_key(&name) {
+                let network = self.user_networks.find(&name).expect("found by mode");
+                out.insert(name, Self::attachment_for(&network, Default::default())?);
+            }
+        }
+        Ok(out)
     }
 
     /// Replaces the host config of a container that is not running (old clients pass it to

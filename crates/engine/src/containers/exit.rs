@@ -62,6 +62,18 @@ impl Monitor {
 }
 
 impl ContainerService {
+    /// Takes a stopped container's interfaces off its user-defined networks (their
+    /// addresses and ports back to the pools).
+    pub(super) async fn release_attachments(&self, rec: &super::ContainerRecord) {
+        for a in rec.networks.values() {
+            let Some(ep) = &a.endpoint else { continue };
+            match self.user_networks.by_id(&a.network_id) {
+                Some(network) => network.bridge.disconnect(&rec.id, ep).await,
+                None => berth_network::netns::remove(&ep.netns),
+            }
+        }
+    }
+
     /// Watches the monitor until it exits, then records the exit.
     pub(super) fn watch(self: &Arc<Self>, entry: Arc<Entry>, monitor: Monitor) {
         self.watch_health(entry.clone());
@@ -92,7 +104,16 @@ impl ContainerService {
         })
         .await
         .unwrap_or(None);
-        if let Some(ep) = entry.snapshot().network {
+        let snapshot = entry.snapshot();
+        if snapshot.networks.values().any(|a| a.endpoint.is_some()) {
+            // Its names go first: the resolver lets go of its namespace.
+            let svc = self.clone();
+            let leaving = id.clone();
+            let _ = tokio::task::spawn_blocking(move || svc.publish_names_without(Some(&leaving)))
+                .await;
+            self.release_attachments(&snapshot).await;
+        }
+        if let Some(ep) = snapshot.network {
             match &self.network {
                 Some(network) => network.disconnect(&id, &ep).await,
                 // Started on a bridge the daemon no longer runs with: unpinning the
@@ -102,6 +123,10 @@ impl ContainerService {
         }
         let rec = match self.update(entry, |r| {
             r.network = None;
+            for a in r.networks.values_mut() {
+                a.endpoint = None;
+                a.endpoint_id.clear();
+            }
             let (code, finished, error) = match &record {
                 Some(x) => (x.exit_code, x.finished_at.clone(), String::new()),
                 None => (

@@ -6,13 +6,13 @@
 pub fn hosts(
     hostname: &str,
     domainname: &str,
-    own_ip: Option<std::net::Ipv4Addr>,
+    own_ips: &[std::net::Ipv4Addr],
     extra: &[(String, String)],
 ) -> String {
     let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
-    if let Some(ip) = own_ip {
+    for ip in own_ips {
         if domainname.is_empty() {
             s.push_str(&format!("{ip}\t{hostname}\n"));
         } else {
@@ -32,6 +32,44 @@ pub fn extra_hosts(entries: &[String]) -> Vec<(String, String)> {
         .filter_map(|e| e.split_once(':'))
         .map(|(host, ip)| (ip.to_string(), host.to_string()))
         .collect()
+}
+
+/// resolv.conf on a user-defined network, as Docker writes it: the embedded resolver (which
+/// forwards to the real servers), the host's search domains (or `--dns-search`), and
+/// `ndots:0` before the host's other options (or `--dns-option`).
+pub fn embedded_resolv_conf(host: &str, search: &[String], options: &[String]) -> String {
+    let mut out = String::from("nameserver 127.0.0.11\n");
+    let host_search: Vec<&str> = host
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("search"))
+        .flat_map(str::split_whitespace)
+        .collect();
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    } else if !host_search.is_empty() {
+        out.push_str(&format!("search {}\n", host_search.join(" ")));
+    }
+    let mut opts = vec!["ndots:0".to_string()];
+    let host_opts: Vec<String> = host
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("options"))
+        .flat_map(str::split_whitespace)
+        .map(str::to_string)
+        .collect();
+    let chosen = if options.is_empty() {
+        &host_opts
+    } else {
+        options
+    };
+    for o in chosen {
+        if o.starts_with("ndots:") {
+            // The container's own wins over the default.
+            opts.retain(|x| !x.starts_with("ndots:"));
+        }
+        opts.push(o.clone());
+    }
+    out.push_str(&format!("options {}\n", opts.join(" ")));
+    out
 }
 
 /// The host's resolv.conf with loopback nameservers removed (they mean nothing inside the
@@ -79,6 +117,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_embedded_resolver_keeps_search_domains_and_sets_ndots() {
+        let host = "nameserver 10.0.0.2\nsearch corp.example lab\noptions timeout:2\n";
+        assert_eq!(
+            embedded_resolv_conf(host, &[], &[]),
+            "nameserver 127.0.0.11\nsearch corp.example lab\noptions ndots:0 timeout:2\n"
+        );
+        assert_eq!(
+            embedded_resolv_conf(host, &["x.test".into()], &["ndots:2".into()]),
+            "nameserver 127.0.0.11\nsearch x.test\noptions ndots:2\n"
+        );
+    }
+
+    #[test]
     fn loopback_nameservers_are_dropped() {
         let r = resolv_conf(
             "nameserver 10.0.0.1\noptions ndots:2\n",
@@ -105,12 +156,20 @@ mod tests {
         let h = hosts(
             "box",
             "",
-            Some("10.1.0.2".parse().unwrap()),
+            &["10.1.0.2".parse().unwrap()],
             &extra_hosts(&["db:10.0.0.5".into()]),
         );
         assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
         assert!(h.ends_with("10.1.0.2\tbox\n10.0.0.5\tdb\n"), "{h}");
-        let h = hosts("box", "corp", Some("10.1.0.2".parse().unwrap()), &[]);
+        let h = hosts("box", "corp", &["10.1.0.2".parse().unwrap()], &[]);
         assert!(h.ends_with("10.1.0.2\tbox.corp box\n"));
+        // On two networks: a line for each address, as Docker writes them.
+        let h = hosts(
+            "box",
+            "",
+            &["10.1.0.2".parse().unwrap(), "10.2.0.2".parse().unwrap()],
+            &[],
+        );
+        assert!(h.ends_with("10.1.0.2\tbox\n10.2.0.2\tbox\n"), "{h}");
     }
 }

@@ -123,14 +123,27 @@ impl ContainerService {
         let rootfs = self.mount_root(&rec, &overlay)?;
         steps.done("mount root");
         let mut endpoint = None;
+        let mut attached = Vec::new();
         let result = (|| {
-            let netns = self.connect_network(&rec, &mut endpoint)?;
+            let netns = self.join_networks(&rec, &mut endpoint, &mut attached)?;
             steps.done("network");
             let (link_env, link_hosts) = self.links_for(&rec, endpoint.as_mut())?;
             if let Some(ep) = &endpoint {
                 self.record_endpoint(entry, ep)?;
             }
-            self.write_host_files(&rec, endpoint.as_ref(), link_hosts)?;
+            if !attached.is_empty() {
+                self.record_attachments(entry, &attached)?;
+            }
+            let own_ips: Vec<_> = endpoint
+                .iter()
+                .chain(attached.iter().map(|(_, ep)| ep))
+                .map(|ep| ep.ip)
+                .collect();
+            let embedded_dns = matches!(
+                net::mode(&rec, self.network.is_some(), &self.user_networks),
+                Ok(net::Mode::User(_))
+            ) || !attached.is_empty();
+            self.write_host_files(&rec, &own_ips, embedded_dns, link_hosts)?;
             steps.done("host files");
             let mounts = self.resolve_mounts(&rec, &rootfs)?;
             let spec = self.build_spec(&rec, &rootfs, link_env, mounts, netns.as_deref())?;
@@ -143,7 +156,7 @@ impl ContainerService {
         tracing::debug!(container = %rec.id, steps = %steps, "launch");
         if result.is_err() {
             let _ = overlay.unmount();
-            self.release_network(entry, &rec.id, endpoint);
+            self.release_network(entry, &rec.id, endpoint, attached);
             self.remove_run_files(&rec.id);
         }
         result
@@ -186,15 +199,18 @@ impl ContainerService {
     }
 
     /// The network namespace the container joins: its endpoint's on the bridge (left in
-    /// `endpoint`, for the caller to undo), a loopback-only one for `none`, or none of its
-    /// own (`host`, `container:`).
-    fn connect_network(
+    /// `endpoint`, for the caller to undo), a loopback-only one for `none` and for
+    /// user-defined networks, which then get an interface each (left in `attached`), or none
+    /// of its own (`host`, `container:`).
+    fn join_networks(
         &self,
         rec: &ContainerRecord,
         endpoint: &mut Option<berth_network::Endpoint>,
+        attached: &mut Vec<(String, berth_network::Endpoint)>,
     ) -> Result<Option<PathBuf>, EngineError> {
         let c = &rec.spec.config;
-        match (net::mode(rec, self.network.is_some())?, &self.network) {
+        let mode = net::mode(rec, self.network.is_some(), &self.user_networks)?;
+        let netns = match (&mode, &self.network) {
             (net::Mode::Bridge, Some(network)) => {
                 let req = berth_network::ConnectRequest {
                     id: rec.id.clone(),
@@ -208,15 +224,66 @@ impl ContainerService {
                 let ep = tokio::runtime::Handle::current().block_on(network.connect(req))?;
                 let path = ep.netns.clone();
                 *endpoint = Some(ep);
-                Ok(Some(path))
+                path
             }
-            (net::Mode::None, _) => {
+            (net::Mode::None | net::Mode::User(_), _) => {
                 let path = self.paths.netns(&rec.id);
                 berth_network::isolated_netns(&path)?;
-                Ok(Some(path))
+                path
             }
-            _ => Ok(None),
+            _ => return Ok(None),
+        };
+        if matches!(mode, net::Mode::None) {
+            return Ok(Some(netns));
         }
+        // The network `NetworkMode` names first: it is `eth0` and has the default route.
+        let primary = match &mode {
+            net::Mode::User(name) => Some(name.clone()),
+            _ => None,
+        };
+        let mut order: Vec<&String> = rec.networks.keys().collect();
+        order.sort_by_key(|n| Some(*n) != primary.as_ref());
+        let mut so_far = rec.clone();
+        so_far.network = endpoint.clone();
+        for name in order {
+            let a = &rec.networks[name];
+            let network = self
+                .user_networks
+                .by_id(&a.network_id)
+                .ok_or_else(|| EngineError::NotFound(format!("network {name} not found")))?;
+            let ep = tokio::runtime::Handle::current().block_on(self.attach_interface(
+                &so_far,
+                &network,
+                a,
+                netns.clone(),
+                primary.as_ref() == Some(name),
+            ))?;
+            if let Some(x) = so_far.networks.get_mut(name) {
+                x.endpoint = Some(ep.clone());
+            }
+            attached.push((name.clone(), ep));
+        }
+        Ok(Some(netns))
+    }
+
+    /// Writes the user-defined networks' endpoints into the record, each with this run's
+    /// endpoint ID (synced with the bridge's, see `record_endpoint`).
+    fn record_attachments(
+        &self,
+        entry: &Entry,
+        attached: &[(String, berth_network::Endpoint)],
+    ) -> Result<(), EngineError> {
+        let rec = {
+            let mut r = entry.record.lock().expect("lock");
+            for (name, ep) in attached {
+                if let Some(a) = r.networks.get_mut(name) {
+                    a.endpoint = Some(ep.clone());
+                    a.endpoint_id = crate::random_id();
+                }
+            }
+            r.clone()
+        };
+        self.write_record(&rec, false)
     }
 
     /// Writes the endpoint into the record before the monitor starts (without a sync: it
@@ -240,7 +307,8 @@ impl ContainerService {
     fn write_host_files(
         &self,
         rec: &ContainerRecord,
-        endpoint: Option<&berth_network::Endpoint>,
+        own_ips: &[std::net::Ipv4Addr],
+        embedded_dns: bool,
         link_hosts: HostsLines,
     ) -> Result<(), EngineError> {
         let (c, h, id) = (&rec.spec.config, &rec.spec.host, &rec.id);
@@ -252,16 +320,24 @@ impl ContainerService {
         ));
         std::fs::write(
             self.paths.hosts(id),
-            host_files::hosts(&c.hostname, &c.domainname, endpoint.map(|e| e.ip), &extra),
+            host_files::hosts(&c.hostname, &c.domainname, own_ips, &extra),
         )
         .map_err(|e| EngineError::failed("write hosts", e))?;
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let resolv = host_files::resolv_conf(
-            &host_resolv,
-            &h.dns.clone().unwrap_or_default(),
-            &h.dns_search.clone().unwrap_or_default(),
-            &h.dns_options.clone().unwrap_or_default(),
-        );
+        let resolv = if embedded_dns {
+            host_files::embedded_resolv_conf(
+                &host_resolv,
+                &h.dns_search.clone().unwrap_or_default(),
+                &h.dns_options.clone().unwrap_or_default(),
+            )
+        } else {
+            host_files::resolv_conf(
+                &host_resolv,
+                &h.dns.clone().unwrap_or_default(),
+                &h.dns_search.clone().unwrap_or_default(),
+                &h.dns_options.clone().unwrap_or_default(),
+            )
+        };
         std::fs::write(self.paths.resolv_conf(id), resolv)
             .map_err(|e| EngineError::failed("write resolv.conf", e))
     }

@@ -59,7 +59,7 @@ pub(crate) use net::network_name as network_of;
 pub use paths::{ContainerPaths, MAX_EXEC_ROOT_LEN};
 pub use procs::TopResult;
 pub use prune::PruneReport;
-pub use record::{ContainerRecord, State, Status, RECORD_SCHEMA};
+pub use record::{Attachment, ContainerRecord, State, Status, RECORD_SCHEMA};
 pub use settings::release_default_cgroup_parent;
 /// A config as an image records it (`config`, `container_config`), in Docker's JSON.
 pub(crate) fn image_config_json(c: &Config) -> serde_json::Value {
@@ -123,6 +123,17 @@ pub struct ContainerService {
     /// The default bridge; `None` when the daemon runs with `--bridge none`.
     pub(crate) network: Option<Arc<berth_network::Network>>,
     pub(crate) predefined: crate::networks::PredefinedNetworks,
+    pub(crate) user_networks: crate::networks::UserNetworks,
+    /// Serves names on user-defined networks; `None` in a daemon without networking.
+    pub(crate) resolver: Option<berth_dns::ResolverHandle>,
+}
+
+/// A daemon's networking: the default bridge (none with `--bridge none`), the user-defined
+/// networks, and the resolver that serves their names.
+pub struct Networking {
+    pub default_bridge: Option<Arc<berth_network::Network>>,
+    pub user_networks: crate::networks::UserNetworks,
+    pub resolver: Option<berth_dns::ResolverHandle>,
 }
 
 impl ContainerService {
@@ -138,7 +149,7 @@ impl ContainerService {
         images: Arc<ImageStore>,
         events: Arc<EventBus>,
         monitor_bin: PathBuf,
-        network: Option<Arc<berth_network::Network>>,
+        networking: Networking,
     ) -> Result<Arc<Self>, EngineError> {
         paths
             .create()
@@ -154,7 +165,9 @@ impl ContainerService {
             monitor_bin,
             containers: RwLock::new(HashMap::new()),
             execs: Default::default(),
-            network,
+            network: networking.default_bridge,
+            user_networks: networking.user_networks,
+            resolver: networking.resolver,
         });
         svc.restore().await?;
         // Finished execs are forgotten after a while, as Docker forgets them; the sweeper

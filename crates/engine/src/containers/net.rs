@@ -18,11 +18,17 @@ pub(crate) enum Mode {
     Host,
     /// Another container's namespace.
     Container(String),
+    /// A namespace of its own on a user-defined network (its name).
+    User(String),
 }
 
 /// The mode a container runs in; the default bridge counts as `none` when the daemon runs
 /// without one (`--bridge none`).
-pub(crate) fn mode(rec: &ContainerRecord, have_bridge: bool) -> Result<Mode, EngineError> {
+pub(crate) fn mode(
+    rec: &ContainerRecord,
+    have_bridge: bool,
+    user: &crate::networks::UserNetworks,
+) -> Result<Mode, EngineError> {
     if rec.spec.config.network_disabled {
         return Ok(Mode::None);
     }
@@ -31,12 +37,10 @@ pub(crate) fn mode(rec: &ContainerRecord, have_bridge: bool) -> Result<Mode, Eng
         NetworkMode::Default | NetworkMode::Bridge | NetworkMode::None => Mode::None,
         NetworkMode::Host => Mode::Host,
         NetworkMode::Container(other) => Mode::Container(other.clone()),
-        // Until user-defined networks exist, no name names one.
-        named @ NetworkMode::Named(_) => {
-            return Err(EngineError::InvalidParameter(format!(
-                "network {named} not found"
-            )))
-        }
+        NetworkMode::Named(n) => match user.find(n) {
+            Some(net) => Mode::User(net.record.name.clone()),
+            None => return Err(EngineError::NotFound(format!("network {n} not found"))),
+        },
     })
 }
 
@@ -55,8 +59,11 @@ pub(crate) fn network_name(rec: &ContainerRecord) -> Option<String> {
 }
 
 /// Checks a create's network settings the way Docker does before anything runs.
-pub(crate) fn validate(rec: &ContainerRecord) -> Result<(), EngineError> {
-    mode(rec, true)?;
+pub(crate) fn validate(
+    rec: &ContainerRecord,
+    user: &crate::networks::UserNetworks,
+) -> Result<(), EngineError> {
+    mode(rec, true, user)?;
     if !rec.spec.config.mac_address.is_empty() {
         berth_network::parse_mac(&rec.spec.config.mac_address)
             .map_err(EngineError::InvalidParameter)?;
@@ -124,6 +131,13 @@ pub struct NetworkEndpoint {
     pub network_id: String,
     pub endpoint_id: String,
     pub address: Option<EndpointAddress>,
+    /// On a user-defined network: what was asked for it, and while it runs the names others
+    /// find it by.
+    pub user_defined: bool,
+    pub aliases: Vec<String>,
+    pub dns_names: Vec<String>,
+    pub static_ipv4: Option<Ipv4Addr>,
+    pub links: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +157,7 @@ pub fn published_ports(rec: &ContainerRecord) -> Vec<(Port, Vec<(Ipv4Addr, u16)>
             let bound = rec
                 .network
                 .iter()
+                .chain(rec.networks.values().filter_map(|a| a.endpoint.as_ref()))
                 .flat_map(|ep| ep.ports.iter())
                 .filter(|m| m.container_port == port.number && m.proto == port.proto)
                 .map(|m| (m.host_ip, m.host_port))
@@ -163,13 +178,21 @@ impl super::ContainerService {
             ports: published_ports(rec),
         });
         let running = !rec.state.sandbox_id.is_empty();
-        let sandbox_key = match (&rec.network, rec.state.pid) {
+        let user_ns = rec
+            .networks
+            .values()
+            .find_map(|a| a.endpoint.as_ref().map(|e| e.netns.clone()));
+        let sandbox_key = match (
+            rec.network.as_ref().map(|e| &e.netns).or(user_ns.as_ref()),
+            rec.state.pid,
+        ) {
             _ if !running => String::new(),
-            (Some(ep), _) => ep.netns.display().to_string(),
+            (Some(ns), _) => ns.display().to_string(),
             (None, pid) if pid > 0 => format!("/proc/{pid}/ns/net"),
             (None, _) => String::new(),
         };
-        let networks = network_name(rec)
+        let mut networks: Vec<(String, NetworkEndpoint)> = network_name(rec)
+            .filter(|n| self.predefined.id(n).is_some())
             .map(|name| {
                 let ever_started = rec.state.started_at != super::record::ZERO_TIME;
                 let endpoint = NetworkEndpoint {
@@ -184,11 +207,37 @@ impl super::ContainerService {
                         prefix: ep.prefix,
                         mac: ep.mac.clone(),
                     }),
+                    ..NetworkEndpoint::default()
                 };
                 (name, endpoint)
             })
             .into_iter()
             .collect();
+        for (name, a) in &rec.networks {
+            let address = a.endpoint.as_ref().map(|ep| EndpointAddress {
+                gateway: ep.gateway,
+                ip: ep.ip,
+                prefix: ep.prefix,
+                mac: ep.mac.clone(),
+            });
+            networks.push((
+                name.clone(),
+                NetworkEndpoint {
+                    network_id: a.network_id.clone(),
+                    endpoint_id: a.endpoint_id.clone(),
+                    dns_names: if address.is_some() {
+                        crate::networks::dns_names(rec, &a.aliases)
+                    } else {
+                        Vec::new()
+                    },
+                    address,
+                    user_defined: true,
+                    aliases: a.aliases.clone(),
+                    static_ipv4: a.ipv4,
+                    links: a.links.clone(),
+                },
+            ));
+        }
         NetworkSettings {
             sandbox_id: rec.state.sandbox_id.clone(),
             sandbox_key,

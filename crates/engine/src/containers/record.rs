@@ -171,6 +171,25 @@ pub struct ContainerRecord {
     /// or clean it up).
     #[serde(default)]
     pub network: Option<berth_network::Endpoint>,
+    /// Its user-defined networks, by name: the one `NetworkMode` names and those connected
+    /// since, each with what was asked for it and, while it runs, its endpoint.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub networks: std::collections::BTreeMap<String, Attachment>,
+}
+
+/// A container's place on a user-defined network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Attachment {
+    pub network_id: String,
+    pub aliases: Vec<String>,
+    /// A static address asked for (`--ip`).
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    pub mac: Option<String>,
+    pub links: Vec<String>,
+    /// While it runs: this run's endpoint ID and its interface.
+    pub endpoint_id: String,
+    pub endpoint: Option<berth_network::Endpoint>,
 }
 
 impl ContainerRecord {

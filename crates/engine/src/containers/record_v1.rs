@@ -267,6 +267,7 @@ impl RecordV1 {
             restart_count: self.restart_count,
             mounts: self.mounts,
             network: self.network,
+            networks: Default::default(),
         }
     }
 }

@@ -24,6 +24,9 @@ impl ContainerService {
             return Err(Self::conflict_name(&wanted, &other));
         }
         let rec = self.update(&entry, |r| r.name = wanted.clone())?;
+        if rec.networks.values().any(|a| a.endpoint.is_some()) {
+            self.publish_names();
+        }
         self.publish(&rec, "rename", &[("oldName", old)]);
         Ok(())
     }

@@ -128,6 +128,25 @@ impl ContainerService {
                 .collect();
             network.adopt(&live).await;
         }
+        for network in self.user_networks.all() {
+            let live: Vec<_> = self
+                .list()
+                .into_iter()
+                .filter(|r| r.state.status.is_running())
+                .filter_map(|r| {
+                    let a = r
+                        .networks
+                        .values()
+                        .find(|a| a.network_id == network.record.id)?;
+                    Some((r.id.clone(), a.endpoint.clone()?))
+                })
+                .collect();
+            network.bridge.adopt(&live).await;
+        }
+        // The resolver may have outlived the daemon (and answered meanwhile): it gets the
+        // table as it is now.
+        let svc = self.clone();
+        let _ = tokio::task::spawn_blocking(move || svc.publish_names()).await;
         for (entry, fd) in watch {
             self.watch(entry, Monitor::Pidfd(fd));
         }
@@ -251,6 +270,15 @@ impl ContainerService {
                 None => berth_network::netns::remove(&ep.netns),
             }
             let _ = self.update(entry, |r| r.network = None);
+        }
+        if rec.networks.values().any(|a| a.endpoint.is_some()) {
+            self.release_attachments(&rec).await;
+            let _ = self.update(entry, |r| {
+                for a in r.networks.values_mut() {
+                    a.endpoint = None;
+                    a.endpoint_id.clear();
+                }
+            });
         }
         berth_network::netns::remove(&self.paths.netns(&rec.id));
     }

@@ -83,6 +83,9 @@ impl ContainerService {
                         ..State::default()
                     };
                 })?;
+                if !rec.networks.is_empty() {
+                    self.publish_names();
+                }
                 self.publish(&rec, "start", &[]);
                 self.watch(entry.clone(), Monitor::Child(child));
                 Ok(())
@@ -206,13 +209,31 @@ impl ContainerService {
         entry: &Entry,
         id: &str,
         endpoint: Option<berth_network::Endpoint>,
+        attached: Vec<(String, berth_network::Endpoint)>,
     ) {
+        let runtime = tokio::runtime::Handle::current();
         if let (Some(ep), Some(network)) = (endpoint, &self.network) {
-            tokio::runtime::Handle::current().block_on(network.disconnect(id, &ep));
+            runtime.block_on(network.disconnect(id, &ep));
+        }
+        let rec = entry.snapshot();
+        for (name, ep) in attached {
+            let network = rec
+                .networks
+                .get(&name)
+                .and_then(|a| self.user_networks.by_id(&a.network_id));
+            if let Some(network) = network {
+                runtime.block_on(network.bridge.disconnect(id, &ep));
+            }
         }
         berth_network::netns::remove(&self.paths.netns(id));
-        if entry.snapshot().network.is_some() {
-            let _ = self.update(entry, |r| r.network = None);
+        if rec.network.is_some() || rec.networks.values().any(|a| a.endpoint.is_some()) {
+            let _ = self.update(entry, |r| {
+                r.network = None;
+                for a in r.networks.values_mut() {
+                    a.endpoint = None;
+                    a.endpoint_id.clear();
+                }
+            });
         }
     }
 

@@ -1,12 +1,26 @@
-//! The networks every daemon has: `bridge`, `host` and `none`. Their IDs are made once per
-//! data root and kept, so that a container's `NetworkID` stays the same across daemon restarts,
-//! as Docker's does.
+//! Networks: the three every daemon has (`bridge`, `host` and `none`, whose IDs are made once
+//! per data root and kept, so that a container's `NetworkID` stays the same across daemon
+//! restarts, as Docker's does), and the user-defined bridges with their name resolution.
 
+mod connect;
+mod create;
+mod disconnect;
+mod names;
+mod prune;
+mod remove;
+mod store;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::EngineError;
+
+pub use connect::EndpointRequest;
+pub use create::{NetworkCreate, PoolRequest};
+pub(crate) use names::dns_names;
+pub use store::{BridgeDefaults, NetworkRecord, Pool, UserNetwork, UserNetworks};
 
 /// The predefined networks' names, in the order Docker lists them.
 pub const PREDEFINED: [&str; 3] = ["bridge", "host", "none"];
@@ -73,9 +87,15 @@ pub struct NetworkView {
     pub driver: String,
     /// RFC 3339.
     pub created: String,
-    /// The bridge's subnet (`172.18.0.0/16`) and gateway.
-    pub subnet: Option<(String, String)>,
-    pub options: std::collections::BTreeMap<String, String>,
+    /// User-defined (`custom`), or one of the predefined three (`builtin`).
+    pub custom: bool,
+    pub internal: bool,
+    pub attachable: bool,
+    /// The pool: subnet (`172.18.0.0/16`), gateway, range and auxiliary addresses.
+    pub pool: Option<store::Pool>,
+    pub ipam_options: Option<BTreeMap<String, String>>,
+    pub options: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
     /// The running containers on it.
     pub endpoints: Vec<NetworkMember>,
 }
@@ -92,7 +112,41 @@ pub struct NetworkMember {
 }
 
 impl crate::containers::ContainerService {
-    /// The predefined networks, as Docker lists them (`bridge` only when the daemon has one).
+    /// A predefined network's name by its ID or a unique prefix of it.
+    pub(crate) fn predefined_named(&self, wanted: &str) -> Option<String> {
+        if wanted.is_empty() {
+            return None;
+        }
+        PREDEFINED
+            .iter()
+            .find(|n| {
+                self.predefined
+                    .id(n)
+                    .is_some_and(|id| id.starts_with(wanted))
+            })
+            .map(|n| n.to_string())
+    }
+
+    /// The running containers on a user-defined network.
+    pub(crate) fn network_members(&self, id: &str) -> Vec<NetworkMember> {
+        self.list()
+            .into_iter()
+            .filter_map(|r| {
+                let a = r.networks.values().find(|a| a.network_id == id)?;
+                let ep = a.endpoint.as_ref()?;
+                Some(NetworkMember {
+                    container: r.id.clone(),
+                    name: r.bare_name().to_string(),
+                    endpoint_id: a.endpoint_id.clone(),
+                    mac: ep.mac.clone(),
+                    ipv4: format!("{}/{}", ep.ip, ep.prefix),
+                })
+            })
+            .collect()
+    }
+
+    /// Every network: the predefined ones (`bridge` only when the daemon has one), then the
+    /// user-defined ones.
     pub fn networks(&self) -> Vec<NetworkView> {
         let created = std::fs::metadata(PredefinedNetworks::path(&self.paths.data_root))
             .ok()
@@ -105,18 +159,13 @@ impl crate::containers::ContainerService {
             .into_iter()
             .filter(|r| !r.state.sandbox_id.is_empty())
             .collect();
-        PREDEFINED
+        let mut out: Vec<NetworkView> = PREDEFINED
             .iter()
             .filter(|n| **n != "bridge" || self.network.is_some())
             .map(|name| {
-                let (subnet, options) = match (*name, &self.network) {
+                let (pool, options) = match (*name, &self.network) {
                     ("bridge", Some(net)) => {
                         let cfg = net.config();
-                        let bip = cfg.bip;
-                        let mask = u32::MAX
-                            .checked_shl(32 - u32::from(bip.prefix))
-                            .unwrap_or(0);
-                        let base = std::net::Ipv4Addr::from(u32::from(bip.addr) & mask);
                         let options = [
                             (
                                 "com.docker.network.bridge.default_bridge",
@@ -137,10 +186,13 @@ impl crate::containers::ContainerService {
                         .into_iter()
                         .map(|(k, v)| (k.to_string(), v))
                         .collect();
-                        (
-                            Some((format!("{base}/{}", bip.prefix), bip.addr.to_string())),
-                            options,
-                        )
+                        let pool = store::Pool {
+                            subnet: cfg.bip.base().to_string(),
+                            gateway: cfg.bip.addr.to_string(),
+                            ip_range: None,
+                            aux_addresses: BTreeMap::new(),
+                        };
+                        (Some(pool), options)
                     }
                     _ => (None, Default::default()),
                 };
@@ -171,12 +223,35 @@ impl crate::containers::ContainerService {
                         other => other.to_string(),
                     },
                     created: created.clone(),
-                    subnet,
+                    custom: false,
+                    internal: false,
+                    attachable: false,
+                    pool,
+                    ipam_options: None,
                     options,
+                    labels: BTreeMap::new(),
                     endpoints,
                 }
             })
-            .collect()
+            .collect();
+        for n in self.user_networks.all() {
+            let r = &n.record;
+            out.push(NetworkView {
+                name: r.name.clone(),
+                id: r.id.clone(),
+                driver: r.driver.clone(),
+                created: r.created.clone(),
+                custom: true,
+                internal: r.internal,
+                attachable: r.attachable,
+                pool: Some(r.pool.clone()),
+                ipam_options: Some(r.ipam_options.clone()),
+                options: r.options.clone(),
+                labels: r.labels.clone(),
+                endpoints: self.network_members(&r.id),
+            });
+        }
+        out
     }
 }
 
