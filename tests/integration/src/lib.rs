@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod dns_server;
 pub mod fake_registry;
 pub mod loopback;
 pub mod registry;
@@ -537,6 +538,35 @@ impl Daemon {
 impl Daemon {
     /// Removes every container (containers outlive the daemon by design, so a test must
     /// remove them or they keep running).
+    /// The Linux bridges of the daemon's user-defined networks, from their records.
+    pub fn user_bridges(&self) -> Vec<String> {
+        let dir = self.data_root().join("networks/user");
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| std::fs::read(e.path()).ok())
+                    .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .filter_map(|v| v["bridge"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Removes every user-defined network (with its bridge and rules).
+    pub fn remove_all_networks(&self) {
+        let Ok(r) = self.try_request("GET", "/networks", &[], &[]) else {
+            return;
+        };
+        let list: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        for n in list.as_array().cloned().unwrap_or_default() {
+            let name = n["Name"].as_str().unwrap_or_default();
+            if !matches!(name, "bridge" | "host" | "none") {
+                let id = n["Id"].as_str().unwrap_or_default();
+                let _ = self.try_request("DELETE", &format!("/networks/{id}"), &[], &[]);
+            }
+        }
+    }
+
     pub fn remove_all_containers(&self) {
         let Ok(r) = self.try_request("GET", "/containers/json?all=1", &[], &[]) else {
             return;
@@ -567,9 +597,18 @@ impl Drop for Daemon {
         }
         if running {
             self.remove_all_containers();
+            self.remove_all_networks();
             self.stop();
         }
         remove_bridge(&self.bridge);
+        // What a daemon that could not be brought back left: its networks' bridges and
+        // rules, and the resolver serving their names.
+        for bridge in self.user_bridges() {
+            remove_bridge(&bridge);
+        }
+        if let Ok(pid) = std::fs::read_to_string(self.exec_root().join("resolver/resolver.pid")) {
+            let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
+        }
     }
 }
 

@@ -135,8 +135,16 @@ impl ContainerService {
             networks: Default::default(),
         };
         let mut record = record;
-        net::validate(&record, &self.user_networks)?;
-        record.networks = self.create_attachments(&record, endpoints)?;
+        // A network that is not there is a bad request at create (a 404 would have the
+        // client pull the image), as Docker answers it.
+        let not_found_is_invalid = |e: EngineError| match e {
+            EngineError::NotFound(m) => EngineError::InvalidParameter(m),
+            other => other,
+        };
+        net::validate(&record, &self.user_networks).map_err(not_found_is_invalid)?;
+        record.networks = self
+            .create_attachments(&record, endpoints)
+            .map_err(not_found_is_invalid)?;
         for link in record.spec.host.links.iter().flatten() {
             let (name, _) = net::parse_link(link)?;
             // Invalid parameter, not "not found": a 404 would make the client try to pull

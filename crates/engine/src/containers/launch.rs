@@ -133,6 +133,8 @@ impl ContainerService {
             }
             if !attached.is_empty() {
                 self.record_attachments(entry, &attached)?;
+                // Before its first process runs: its first question finds the resolver there.
+                self.publish_names();
             }
             let own_ips: Vec<_> = endpoint
                 .iter()

@@ -83,9 +83,6 @@ impl ContainerService {
                         ..State::default()
                     };
                 })?;
-                if !rec.networks.is_empty() {
-                    self.publish_names();
-                }
                 self.publish(&rec, "start", &[]);
                 self.watch(entry.clone(), Monitor::Child(child));
                 Ok(())
@@ -234,6 +231,9 @@ impl ContainerService {
                     a.endpoint_id.clear();
                 }
             });
+            if !rec.networks.is_empty() {
+                self.publish_names();
+            }
         }
     }
 

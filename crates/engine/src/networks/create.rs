@@ -83,6 +83,23 @@ fn check_pool(p: &PoolRequest) -> Result<(Cidr, Option<Cidr>, Ipv4Addr), EngineE
     Ok((subnet, range, gateway))
 }
 
+/// `/run/berth-networks.lock`, held while a subnet is picked and its bridge made.
+struct HostLock(#[allow(dead_code)] std::fs::File);
+
+impl HostLock {
+    fn take() -> Result<HostLock, EngineError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open("/run/berth-networks.lock")
+            .map_err(|e| EngineError::failed("open /run/berth-networks.lock", e))?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| EngineError::failed("lock /run/berth-networks.lock", e))?;
+        Ok(HostLock(file))
+    }
+}
+
 impl ContainerService {
     /// Creates a network; its ID.
     pub async fn create_network(&self, req: NetworkCreate) -> Result<String, EngineError> {
@@ -143,6 +160,9 @@ impl ContainerService {
                 ))
             })?;
         }
+        // Every berthd of the host picks subnets from the same pools: one at a time, until
+        // its bridge (and so its route) exists.
+        let _host_wide = HostLock::take()?;
         let mut taken: Vec<Cidr> = self
             .user_networks
             .all()

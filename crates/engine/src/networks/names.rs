@@ -95,8 +95,9 @@ pub(crate) fn table_of(
 }
 
 impl ContainerService {
-    /// Publishes the names of the running containers (all but `leaving`, whose exit is being
-    /// recorded) to the resolver.
+    /// Publishes the names of the containers with endpoints on user-defined networks (those
+    /// running, and one starting once its endpoints are recorded; all but `leaving`, whose
+    /// exit is being recorded) to the resolver.
     pub(crate) fn publish_names_without(&self, leaving: Option<&str>) {
         let Some(resolver) = &self.resolver else {
             return;
@@ -104,7 +105,7 @@ impl ContainerService {
         let records: Vec<ContainerRecord> = self
             .list()
             .into_iter()
-            .filter(|r| r.state.status.is_running() && Some(r.id.as_str()) != leaving)
+            .filter(|r| Some(r.id.as_str()) != leaving)
             .collect();
         let names: Vec<(String, String)> = self
             .user_networks
