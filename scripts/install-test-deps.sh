@@ -4,7 +4,8 @@
 # busybox-static (the busybox image fixture), compressors (import tests), the docker CLI when
 # the machine has none (Debian's docker.io also brings the reference dockerd 20.10 that makes
 # the `docker save` fixture and that benchmarks compare against), hyperfine; iptables,
-# iproute2 and apache2-utils (ab) for networking; docker-py 7 from PyPI; docker-compose 1.29
+# iproute2 and apache2-utils (ab) for networking; docker-py 7 and testcontainers 4 from PyPI;
+# docker-compose 1.29
 # in a venv of its own (/opt/berth-compose).
 set -euo pipefail
 need=()
@@ -35,6 +36,10 @@ fi
 if ! python3 -c 'import docker, sys; sys.exit(int(docker.__version__.split(".")[0]) < 7)' 2>/dev/null; then
   command -v pip3 >/dev/null || python3 -m pip --version >/dev/null 2>&1 || apt-get install -y -qq python3-pip >/dev/null
   python3 -m pip install -q 'docker>=7,<8' 2>/dev/null || python3 -m pip install -q --break-system-packages 'docker>=7,<8'
+fi
+# testcontainers-python 4 (beside docker-py 7), which a test runs with its reaper.
+if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(int(m.version("testcontainers").split(".")[0]) != 4)' 2>/dev/null; then
+  python3 -m pip install -q 'testcontainers>=4,<5' 2>/dev/null || python3 -m pip install -q --break-system-packages 'testcontainers>=4,<5'
 fi
 # docker-compose 1.29 (compose v1, Python) in a venv of its own: it breaks with docker-py >= 7
 # and requests >= 2.32, and its PyYAML 5 builds only with Cython < 3.

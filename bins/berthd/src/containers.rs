@@ -296,8 +296,8 @@ fn path_stat(s: berth_engine::containers::PathStat) -> PathStat {
 }
 
 fn network_settings(s: net::NetworkSettings) -> NetworkSettings {
-    let ports = s.bridge.as_ref().map(|b| {
-        b.ports
+    let ports = s.ports.as_ref().map(|ports| {
+        ports
             .iter()
             .map(|(port, bound)| {
                 let bindings: Vec<_> = bound

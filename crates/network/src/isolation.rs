@@ -32,8 +32,34 @@ fn rules(bridge: &str) -> [Rule; 2] {
     ]
 }
 
+/// Held while the shared chains change: by one thread of this process (a mutex) and one
+/// process of the host (a lock on a file), as several bridges of several daemons come up at
+/// once and each moves the jump.
+struct Exclusive {
+    _thread: std::sync::MutexGuard<'static, ()>,
+    _file: std::fs::File,
+}
+
+fn exclusive() -> Result<Exclusive, String> {
+    static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let thread = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/run/berth-isolation.lock")
+        .map_err(|e| format!("/run/berth-isolation.lock: {e}"))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| format!("lock /run/berth-isolation.lock: {e}"))?;
+    Ok(Exclusive {
+        _thread: thread,
+        _file: file,
+    })
+}
+
 /// Adds `bridge` to the isolation (idempotent) and moves the jump to the head of `FORWARD`.
 pub(crate) fn add(bridge: &str) -> Result<(), String> {
+    let _only_us = exclusive()?;
     nat::ensure_chain("filter", STAGE1)?;
     nat::ensure_chain("filter", STAGE2)?;
     let missing: Vec<Rule> = rules(bridge)
@@ -53,6 +79,7 @@ pub(crate) fn add(bridge: &str) -> Result<(), String> {
 
 /// Takes `bridge` out of the isolation (the chains and the jump stay, for the others).
 pub(crate) fn remove(bridge: &str) {
+    let _only_us = exclusive();
     for r in rules(bridge) {
         while nat::present(&r) {
             if nat::apply(&[], nat::Op::Delete, std::slice::from_ref(&r)).is_err() {

@@ -369,7 +369,9 @@ impl ContainerService {
                 destination: volumes::resolve_destination(
                     rootfs,
                     &m.destination,
-                    Path::new(&m.source).is_file(),
+                    // Anything but a directory (a file, a socket such as the engine's own,
+                    // which reapers mount) is mounted on a file.
+                    Path::new(&m.source).metadata().is_ok_and(|md| !md.is_dir()),
                 )?,
                 source: m.source.clone(),
                 readonly: !m.rw,

@@ -111,6 +111,9 @@ pub struct NetworkSettings {
     pub bridge: Option<BridgeEndpoint>,
     /// One endpoint per network, by network name; none for `container:` networking.
     pub networks: Vec<(String, NetworkEndpoint)>,
+    /// While it runs on a bridge (the default one or a user-defined one): its exposed ports
+    /// and where they are published.
+    pub ports: Option<Vec<(Port, Vec<(Ipv4Addr, u16)>)>>,
 }
 
 /// The default bridge's endpoint of a running container.
@@ -121,7 +124,6 @@ pub struct BridgeEndpoint {
     pub ip: Ipv4Addr,
     pub prefix: u8,
     pub mac: String,
-    pub ports: Vec<(Port, Vec<(Ipv4Addr, u16)>)>,
 }
 
 /// A container's endpoint on one network. `network_id` is empty until the container's first
@@ -175,7 +177,6 @@ impl super::ContainerService {
             ip: ep.ip,
             prefix: ep.prefix,
             mac: ep.mac.clone(),
-            ports: published_ports(rec),
         });
         let running = !rec.state.sandbox_id.is_empty();
         let user_ns = rec
@@ -238,11 +239,14 @@ impl super::ContainerService {
                 },
             ));
         }
+        let on_a_bridge =
+            rec.network.is_some() || rec.networks.values().any(|a| a.endpoint.is_some());
         NetworkSettings {
             sandbox_id: rec.state.sandbox_id.clone(),
             sandbox_key,
             bridge,
             networks,
+            ports: on_a_bridge.then(|| published_ports(rec)),
         }
     }
 }
