@@ -9,8 +9,8 @@ use rtnetlink::LinkBridge;
 use tokio::sync::watch;
 
 use crate::{
-    internal, ipam, isolation, link_index, nat, netns, ports, set_up, write_sysctl, Config,
-    Endpoint, NetError, Network, Pools, PortRequest,
+    internal, ipam, link_index, nat, netns, ports, set_up, write_sysctl, Config, Endpoint,
+    NetError, Network, Pools, PortRequest,
 };
 
 impl Network {
@@ -205,7 +205,7 @@ impl Network {
             let chains = self.chains.clone();
             let bridge = self.cfg.bridge.clone();
             tokio::task::spawn_blocking(move || {
-                let result = nat::install(&chains, &rules).and_then(|()| isolation::add(&bridge));
+                let result = nat::install(&chains, &bridge, &rules);
                 if let Err(e) = &result {
                     tracing::error!(error = %e, "installing the bridge's packet rules");
                 }
@@ -255,8 +255,7 @@ impl Network {
             let _ = self.rules_ready().await;
             let (chains, bridge) = (self.chains.clone(), self.cfg.bridge.clone());
             let _ = tokio::task::spawn_blocking(move || {
-                isolation::remove(&bridge);
-                nat::uninstall(&chains);
+                nat::uninstall(&chains, &bridge);
             })
             .await;
         }

@@ -189,7 +189,7 @@ impl Network {
         .map_err(NetError::Internal)?;
         mark("configured");
         if self.cfg.iptables && !ep.ports.is_empty() {
-            nat::apply(&[], nat::Op::Insert, &self.port_rules(ep)).map_err(NetError::Internal)?;
+            nat::apply(nat::Op::Insert, &self.port_rules(ep)).map_err(NetError::Internal)?;
         }
         mark("rules");
         Ok(())
@@ -215,7 +215,7 @@ impl Network {
             // `iptables-restore -w` may wait for another program's lock: not on a runtime
             // thread.
             let done =
-                tokio::task::spawn_blocking(move || nat::apply(&[], nat::Op::Delete, &rules)).await;
+                tokio::task::spawn_blocking(move || nat::apply(nat::Op::Delete, &rules)).await;
             if let Ok(Err(e)) = done {
                 tracing::debug!(error = %e, "removing rules");
             }
@@ -264,7 +264,7 @@ impl Network {
         rules.extend(self.port_rules(ep));
         if self.cfg.iptables && !rules.is_empty() && self.rules_ready().await.is_ok() {
             let done =
-                tokio::task::spawn_blocking(move || nat::apply(&[], nat::Op::Delete, &rules)).await;
+                tokio::task::spawn_blocking(move || nat::apply(nat::Op::Delete, &rules)).await;
             if let Ok(Err(e)) = done {
                 tracing::debug!(error = %e, "removing rules");
             }

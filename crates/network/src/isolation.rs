@@ -4,7 +4,7 @@
 //! chains are shared by every berthd on the host (each adds and removes only its own bridges'
 //! rules), and the jump to them is kept first in `FORWARD`, ahead of every bridge's own chain.
 
-use crate::nat::{self, Rule};
+use crate::nat::{Batch, Listing, Rule};
 
 const STAGE1: &str = "BERTH-ISOLATION-1";
 const STAGE2: &str = "BERTH-ISOLATION-2";
@@ -34,13 +34,13 @@ fn rules(bridge: &str) -> [Rule; 2] {
 
 /// Held while the shared chains change: by one thread of this process (a mutex) and one
 /// process of the host (a lock on a file), as several bridges of several daemons come up at
-/// once and each moves the jump.
-struct Exclusive {
+/// once and each moves the jump. The caller lists the chains and applies its batch under it.
+pub(crate) struct Exclusive {
     _thread: std::sync::MutexGuard<'static, ()>,
     _file: std::fs::File,
 }
 
-fn exclusive() -> Result<Exclusive, String> {
+pub(crate) fn exclusive() -> Result<Exclusive, String> {
     static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let thread = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
     let file = std::fs::OpenOptions::new()
@@ -57,34 +57,35 @@ fn exclusive() -> Result<Exclusive, String> {
     })
 }
 
-/// Adds `bridge` to the isolation (idempotent) and moves the jump to the head of `FORWARD`.
-pub(crate) fn add(bridge: &str) -> Result<(), String> {
-    let _only_us = exclusive()?;
-    nat::ensure_chain("filter", STAGE1)?;
-    nat::ensure_chain("filter", STAGE2)?;
-    let missing: Vec<Rule> = rules(bridge)
-        .into_iter()
-        .filter(|r| !nat::present(r))
-        .collect();
-    nat::apply(&[], nat::Op::Insert, &missing)?;
-    let j = jump();
-    if nat::first_rule("filter", "FORWARD").as_deref() != Some(j.spec.as_str()) {
-        while nat::present(&j) {
-            nat::apply(&[], nat::Op::Delete, std::slice::from_ref(&j))?;
+/// Adds to `batch` what puts `bridge` in the isolation (what `filter` lacks of it) and keeps
+/// the jump first in `FORWARD` (moved when it is not, or when the batch inserts there too).
+pub(crate) fn add(batch: &mut Batch, filter: &Listing, bridge: &str, forward_changed: bool) {
+    for chain in [STAGE1, STAGE2] {
+        if !filter.has_chain(chain) {
+            batch.push("filter", format!("-N {chain}"));
         }
-        nat::apply(&[], nat::Op::Insert, std::slice::from_ref(&j))?;
     }
-    Ok(())
+    for r in rules(bridge) {
+        if !filter.has(&r) {
+            batch.rule("-I", &r);
+        }
+    }
+    let j = jump();
+    let first = filter.first_of("FORWARD") == Some(j.spec.as_str());
+    if !first || forward_changed {
+        if filter.has(&j) {
+            batch.rule("-D", &j);
+        }
+        batch.rule("-I", &j);
+    }
 }
 
-/// Takes `bridge` out of the isolation (the chains and the jump stay, for the others).
-pub(crate) fn remove(bridge: &str) {
-    let _only_us = exclusive();
+/// Adds to `batch` what takes `bridge` out of the isolation (the chains and the jump stay,
+/// for the others).
+pub(crate) fn remove(batch: &mut Batch, filter: &Listing, bridge: &str) {
     for r in rules(bridge) {
-        while nat::present(&r) {
-            if nat::apply(&[], nat::Op::Delete, std::slice::from_ref(&r)).is_err() {
-                break;
-            }
+        if filter.has(&r) {
+            batch.rule("-D", &r);
         }
     }
 }
@@ -98,5 +99,37 @@ mod tests {
         let [one, two] = rules("br-1");
         assert_eq!(one.spec, "-i br-1 ! -o br-1 -j BERTH-ISOLATION-2");
         assert_eq!(two.spec, "-o br-1 -j DROP");
+    }
+
+    #[test]
+    fn the_jump_is_kept_first_and_nothing_is_added_twice() {
+        // Nothing yet: chains, rules and the jump.
+        let mut b = Batch::default();
+        add(&mut b, &Listing::default(), "br-1", false);
+        assert_eq!(
+            b.input(),
+            "*filter\n-N BERTH-ISOLATION-1\n-N BERTH-ISOLATION-2\n\
+             -I BERTH-ISOLATION-1 -i br-1 ! -o br-1 -j BERTH-ISOLATION-2\n\
+             -I BERTH-ISOLATION-2 -o br-1 -j DROP\n-I FORWARD -j BERTH-ISOLATION-1\nCOMMIT\n"
+        );
+        // All there and first: nothing to do, unless the batch inserts into FORWARD too.
+        let listing = Listing::parse(
+            "-P FORWARD ACCEPT\n-N BERTH-ISOLATION-1\n-N BERTH-ISOLATION-2\n\
+             -A FORWARD -j BERTH-ISOLATION-1\n-A FORWARD -j BERTH-bt0-FWD\n\
+             -A BERTH-ISOLATION-1 -i br-1 ! -o br-1 -j BERTH-ISOLATION-2\n\
+             -A BERTH-ISOLATION-2 -o br-1 -j DROP\n",
+        );
+        let mut b = Batch::default();
+        add(&mut b, &listing, "br-1", false);
+        assert_eq!(b.input(), "");
+        let mut b = Batch::default();
+        add(&mut b, &listing, "br-1", true);
+        assert_eq!(
+            b.input(),
+            "*filter\n-D FORWARD -j BERTH-ISOLATION-1\n-I FORWARD -j BERTH-ISOLATION-1\nCOMMIT\n"
+        );
+        let mut b = Batch::default();
+        remove(&mut b, &listing, "br-1");
+        assert!(b.input().contains("-D BERTH-ISOLATION-2 -o br-1 -j DROP\n"));
     }
 }

@@ -188,8 +188,7 @@ pub fn isolated_netns(path: &Path) -> Result<(), NetError> {
 /// Removes the packet rules berthd made for `bridge` (the test harness tears its bridges
 /// down with this; a daemon leaves them, as Docker leaves docker0's).
 pub fn remove_rules(bridge: &str) {
-    isolation::remove(bridge);
-    nat::uninstall(&nat::Chains::for_bridge(bridge));
+    nat::uninstall(&nat::Chains::for_bridge(bridge), bridge);
 }
 
 /// Deletes a bridge left by a daemon (the test harness, after a daemon whose user-defined

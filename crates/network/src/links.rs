@@ -64,7 +64,6 @@ impl Network {
             })
             .collect();
         nat::apply(
-            &[],
             if allow {
                 nat::Op::Insert
             } else {
