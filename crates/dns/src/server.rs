@@ -167,13 +167,25 @@ async fn serve_udp(id: String, socket: Arc<UdpSocket>, shared: Shared) {
         let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
             continue;
         };
-        let query = buf[..n].to_vec();
-        let (socket, shared, id) = (socket.clone(), shared.clone(), id.clone());
-        tokio::spawn(async move {
-            if let Some(reply) = handle(&id, &query, &shared, false).await {
+        let query = &buf[..n];
+        // Names of the networks are answered at once; only forwards wait (on a task each).
+        match local(&id, query, &shared) {
+            Local::Reply(reply) => {
                 let _ = socket.send_to(&reply, peer).await;
             }
-        });
+            Local::Drop => {}
+            Local::Forward(upstreams) => {
+                let (socket, query) = (socket.clone(), query.to_vec());
+                tokio::spawn(async move {
+                    let reply = forward(&query, &upstreams, false)
+                        .await
+                        .or_else(|| answer::server_failure(&query));
+                    if let Some(reply) = reply {
+                        let _ = socket.send_to(&reply, peer).await;
+                    }
+                });
+            }
+        }
     }
 }
 
@@ -206,18 +218,38 @@ async fn serve_tcp_conn(id: &str, mut stream: TcpStream, shared: &Shared) -> std
     }
 }
 
+/// What the table says of one query from the container `id`.
+enum Local {
+    Reply(Vec<u8>),
+    /// Not ours: to these servers.
+    Forward(Vec<IpAddr>),
+    /// Not a query, or from a container no longer in the table.
+    Drop,
+}
+
+fn local(id: &str, query: &[u8], shared: &Shared) -> Local {
+    let table = shared.read().expect("lock").clone();
+    let Some(sandbox) = table.sandboxes.get(id) else {
+        return Local::Drop;
+    };
+    let Ok(message) = Message::from_vec(query) else {
+        return Local::Drop;
+    };
+    match answer::respond(&table, sandbox, &message) {
+        Some(reply) => reply.to_vec().map_or(Local::Drop, Local::Reply),
+        None => Local::Forward(sandbox.upstreams.clone()),
+    }
+}
+
 /// The reply to one query from the container `id`.
 async fn handle(id: &str, query: &[u8], shared: &Shared, tcp: bool) -> Option<Vec<u8>> {
-    let table = shared.read().expect("lock").clone();
-    let sandbox = table.sandboxes.get(id)?;
-    let message = Message::from_vec(query).ok()?;
-    if let Some(reply) = answer::respond(&table, sandbox, &message) {
-        return reply.to_vec().ok();
-    }
-    let upstreams = sandbox.upstreams.clone();
-    match forward(query, &upstreams, tcp).await {
-        Some(r) => Some(r),
-        None => answer::server_failure(query),
+    match local(id, query, shared) {
+        Local::Reply(reply) => Some(reply),
+        Local::Drop => None,
+        Local::Forward(upstreams) => match forward(query, &upstreams, tcp).await {
+            Some(r) => Some(r),
+            None => answer::server_failure(query),
+        },
     }
 }
 

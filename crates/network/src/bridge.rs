@@ -251,15 +251,18 @@ impl Network {
     /// Removes the bridge with its packet rules (`docker network rm`; the caller has made
     /// sure no container is on it).
     pub async fn destroy(&self) -> Result<(), NetError> {
-        if self.cfg.iptables {
-            let _ = self.rules_ready().await;
-            let (chains, bridge) = (self.chains.clone(), self.cfg.bridge.clone());
-            let _ = tokio::task::spawn_blocking(move || {
-                nat::uninstall(&chains, &bridge);
-            })
-            .await;
-        }
-        match self.handle.link().del(self.bridge_index).execute().await {
+        // The rules and the link go at once: deleting a bridge waits for RCU grace periods
+        // (40 ms here), the rules' transaction as long again.
+        let rules = async {
+            if self.cfg.iptables {
+                let _ = self.rules_ready().await;
+                let (chains, bridge) = (self.chains.clone(), self.cfg.bridge.clone());
+                let _ = tokio::task::spawn_blocking(move || nat::uninstall(&chains, &bridge)).await;
+            }
+        };
+        let link = self.handle.link().del(self.bridge_index).execute();
+        let ((), deleted) = tokio::join!(rules, link);
+        match deleted {
             Ok(()) => Ok(()),
             Err(e) if e.to_string().contains("No such device") => Ok(()),
             Err(e) => Err(NetError::failed("delete bridge", e)),

@@ -213,6 +213,16 @@ fn main() {
         &berth,
         "berth-resolver RSS, 50 containers on the network",
     );
+    // Like for like with the reference Docker, which runs without packet rules.
+    let berth_no_rules = {
+        let d = Daemon::start_with(&["--iptables=false"]);
+        create_remove(&d.socket, 3);
+        create_remove(&d.socket, 20)
+    };
+    println!(
+        "{:<58} {:>9.2} ms",
+        "network create + rm, --iptables=false", berth_no_rules
+    );
     if !with_docker {
         return;
     }
@@ -251,5 +261,10 @@ fn main() {
         "{:<58} {:>9.2}×",
         "network create + rm",
         berth.create_rm / f.create_rm
+    );
+    println!(
+        "{:<58} {:>9.2}×",
+        "network create + rm, both without packet rules",
+        berth_no_rules / f.create_rm
     );
 }
