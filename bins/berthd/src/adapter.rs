@@ -228,22 +228,34 @@ impl SystemBackend for Daemon {
             ..Default::default()
         })?;
         let service = self.containers.clone();
-        let volumes = tokio::task::spawn_blocking(move || service.volume_usage())
+        let usage = tokio::task::spawn_blocking(move || service.volume_usage())
             .await
-            .map_err(|e| ApiError::internal(format!("measure volumes: {e}")))?
+            .map_err(|e| ApiError::internal(format!("measure volumes: {e}")))?;
+        // What `GET /volumes` shows of each (its driver, labels, options), with its usage.
+        let mut described: BTreeMap<String, Volume> = self
+            .containers
+            .volumes()
             .into_iter()
-            .map(|v| Volume {
-                name: v.name,
-                driver: "local".to_string(),
-                mountpoint: v.mountpoint.display().to_string(),
-                created_at: v.created,
-                labels: BTreeMap::new(),
-                scope: "local".to_string(),
-                options: BTreeMap::new(),
-                usage_data: Some(UsageData {
+            .map(|v| (v.record.name.clone(), crate::volumes::wire(v)))
+            .collect();
+        let volumes = usage
+            .into_iter()
+            .map(|v| {
+                let mut wire = described.remove(&v.name).unwrap_or_else(|| Volume {
+                    name: v.name.clone(),
+                    driver: "local".to_string(),
+                    mountpoint: v.mountpoint.display().to_string(),
+                    created_at: v.created.clone(),
+                    labels: BTreeMap::new(),
+                    scope: "local".to_string(),
+                    options: BTreeMap::new(),
+                    usage_data: None,
+                });
+                wire.usage_data = Some(UsageData {
                     size: v.size,
                     ref_count: v.ref_count,
-                }),
+                });
+                wire
             })
             .collect();
         Ok(DiskUsage {

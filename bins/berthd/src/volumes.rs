@@ -9,20 +9,25 @@ use berth_engine::containers::VolumeInfo;
 
 use crate::adapter::Daemon;
 
+/// A volume as `GET /volumes` shows it.
+pub(crate) fn wire(v: VolumeInfo) -> Volume {
+    Volume {
+        name: v.record.name,
+        driver: v.record.driver,
+        mountpoint: v.mountpoint.display().to_string(),
+        created_at: v.record.created,
+        labels: v.record.labels,
+        scope: "local".into(),
+        options: v.record.options,
+        usage_data: None,
+    }
+}
+
 fn entry(v: VolumeInfo) -> VolumeEntry {
     VolumeEntry {
         dangling: v.used_by.is_empty(),
         anonymous: v.anonymous,
-        volume: Volume {
-            name: v.record.name,
-            driver: v.record.driver,
-            mountpoint: v.mountpoint.display().to_string(),
-            created_at: v.record.created,
-            labels: v.record.labels,
-            scope: "local".into(),
-            options: v.record.options,
-            usage_data: None,
-        },
+        volume: wire(v),
     }
 }
 

@@ -54,6 +54,18 @@ fn named_volumes_keep_data_and_follow_dockers_rules() {
         ]),
         "kept\n"
     );
+    // `system df`: the volume with its labels, its size and the one container using it.
+    let df = d.get("/v1.44/system/df").json();
+    let row = df["Volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["Name"] == "data1")
+        .cloned()
+        .unwrap();
+    assert_eq!(row["Labels"]["team"], "a", "{row}");
+    assert_eq!(row["UsageData"]["RefCount"], 1, "{row}");
+    assert!(row["UsageData"]["Size"].as_i64().unwrap() >= 5, "{row}");
     // In use by a stopped container: refused; `rm -v` of it keeps the named volume.
     fails_with(&d, &["volume", "rm", "data1"], "volume is in use");
     d.docker_ok(&["rm", "-v", "writer"]);
