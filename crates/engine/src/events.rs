@@ -11,6 +11,8 @@ use tokio::sync::broadcast;
 pub enum EventKind {
     Container,
     Image,
+    Network,
+    Volume,
 }
 
 impl EventKind {
@@ -18,6 +20,8 @@ impl EventKind {
         match self {
             EventKind::Container => "container",
             EventKind::Image => "image",
+            EventKind::Network => "network",
+            EventKind::Volume => "volume",
         }
     }
 }

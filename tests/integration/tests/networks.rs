@@ -615,3 +615,52 @@ fn bridge_exists(name: &str) -> bool {
         .unwrap()
         .success()
 }
+
+#[test]
+fn networks_and_volumes_have_dockers_events() {
+    let d = daemon();
+    let since = jiff::Timestamp::now().as_second();
+    d.docker_ok(&["network", "create", "--subnet", "10.159.0.0/24", "evnet"]);
+    d.docker_ok(&["volume", "create", "evvol"]);
+    d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "evnet",
+        "-v",
+        "evvol:/d",
+        "busybox",
+        "true",
+    ]);
+    d.docker_ok(&["network", "rm", "evnet"]);
+    d.docker_ok(&["volume", "rm", "evvol"]);
+    let until = jiff::Timestamp::now().as_second() + 1;
+    let out = d.docker_ok(&[
+        "events",
+        "--since",
+        &since.to_string(),
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "type=network",
+        "--filter",
+        "type=volume",
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    let got: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        got,
+        [
+            "network create evnet",
+            "volume create <no value>",
+            "volume mount <no value>",
+            "network connect evnet",
+            "network disconnect evnet",
+            "volume unmount <no value>",
+            "network destroy evnet",
+            "volume destroy <no value>",
+        ],
+        "{out}"
+    );
+}

@@ -113,7 +113,7 @@ impl ContainerService {
                 .await;
             self.release_attachments(&snapshot).await;
         }
-        if let Some(ep) = snapshot.network {
+        if let Some(ep) = snapshot.network.clone() {
             match &self.network {
                 Some(network) => network.disconnect(&id, &ep).await,
                 // Started on a bridge the daemon no longer runs with: unpinning the
@@ -159,6 +159,7 @@ impl ContainerService {
             "die",
             &[("exitCode", rec.state.exit_code.to_string())],
         );
+        self.publish_left(&snapshot);
         if rec.spec.host.auto_remove && !entry.restarting.load(Ordering::SeqCst) {
             // `--rm` on the daemon's side (API 1.25): the container and its anonymous volumes
             // go as soon as it exits; waits on `removed` end with the removal.

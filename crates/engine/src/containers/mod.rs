@@ -323,6 +323,91 @@ impl ContainerService {
         entry.peek(|rec| self.publish(rec, action, extra))
     }
 
+    /// A network event (`create`, `destroy`; `connect` and `disconnect` with the container),
+    /// as Docker's: the network's ID, its name and type.
+    pub(crate) fn publish_network(
+        &self,
+        action: &str,
+        id: &str,
+        name: &str,
+        container: Option<&str>,
+    ) {
+        let mut attrs = BTreeMap::from([
+            ("name".to_string(), name.to_string()),
+            (
+                "type".to_string(),
+                if name == "host" || name == "none" {
+                    name
+                } else {
+                    "bridge"
+                }
+                .to_string(),
+            ),
+        ]);
+        if let Some(c) = container {
+            attrs.insert("container".into(), c.to_string());
+        }
+        self.events.publish(EventKind::Network, action, id, attrs);
+    }
+
+    /// A volume event (`create`, `destroy`, `mount`, `unmount`), as Docker's.
+    pub(crate) fn publish_volume(&self, action: &str, name: &str, extra: &[(&str, String)]) {
+        let mut attrs = BTreeMap::from([("driver".to_string(), "local".to_string())]);
+        for (k, v) in extra {
+            attrs.insert((*k).to_string(), v.clone());
+        }
+        self.events.publish(EventKind::Volume, action, name, attrs);
+    }
+
+    /// At a start, before its `start` event: its volumes mounted, its networks joined.
+    pub(crate) fn publish_joined(&self, rec: &ContainerRecord) {
+        for m in &rec.mounts {
+            if let Some(v) = &m.volume {
+                self.publish_volume(
+                    "mount",
+                    v,
+                    &[
+                        ("container", rec.id.clone()),
+                        ("destination", m.destination.clone()),
+                        ("propagation", String::new()),
+                        ("read/write", m.rw.to_string()),
+                    ],
+                );
+            }
+        }
+        for (id, name) in self.joined_networks(rec) {
+            self.publish_network("connect", &id, &name, Some(&rec.id));
+        }
+    }
+
+    /// After an exit's `die` event: its networks left, its volumes unmounted.
+    pub(crate) fn publish_left(&self, rec: &ContainerRecord) {
+        for (id, name) in self.joined_networks(rec) {
+            self.publish_network("disconnect", &id, &name, Some(&rec.id));
+        }
+        for v in rec.mounts.iter().filter_map(|m| m.volume.as_ref()) {
+            self.publish_volume("unmount", v, &[("container", rec.id.clone())]);
+        }
+    }
+
+    /// The networks a running container is on, as (ID, name).
+    fn joined_networks(&self, rec: &ContainerRecord) -> Vec<(String, String)> {
+        let bridge = rec
+            .network
+            .as_ref()
+            .and_then(|_| self.predefined.id("bridge"))
+            .map(|id| (id.to_string(), "bridge".to_string()));
+        bridge
+            .into_iter()
+            .chain(
+                rec.networks
+                    .iter()
+                    .filter(|(_, a)| a.endpoint.is_some())
+                    .map(|(name, a)| (a.network_id.clone(), name.clone())),
+            )
+            .collect()
+    }
+
     pub(crate) fn publish(&self, rec: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
         let mut attrs: BTreeMap<String, String> =
             rec.spec.config.labels.clone().unwrap_or_default();

@@ -171,6 +171,7 @@ impl ContainerService {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(e);
         }
+        self.publish_volume("create", &name, &[]);
         self.read_volume(&name)
             .ok_or_else(|| EngineError::Internal(format!("volume {name} vanished")))
     }
@@ -213,7 +214,9 @@ impl ContainerService {
         if v.record.options.get("type").map(String::as_str) == Some("tmpfs") {
             let _ = rustix::mount::unmount(dir.join("_data"), rustix::mount::UnmountFlags::DETACH);
         }
-        std::fs::remove_dir_all(&dir).map_err(|e| EngineError::failed("remove volume", e))
+        std::fs::remove_dir_all(&dir).map_err(|e| EngineError::failed("remove volume", e))?;
+        self.publish_volume("destroy", name, &[]);
+        Ok(())
     }
 
     /// `POST /volumes/prune`: the volumes no container mounts, anonymous ones only unless

@@ -83,6 +83,7 @@ impl ContainerService {
                         ..State::default()
                     };
                 })?;
+                self.publish_joined(&rec);
                 self.publish(&rec, "start", &[]);
                 self.watch(entry.clone(), Monitor::Child(child));
                 Ok(())

@@ -73,6 +73,7 @@ impl ContainerService {
         let id = crate::random_id();
         let data = self.volumes_root().join(&id).join("_data");
         std::fs::create_dir_all(&data).map_err(|e| EngineError::failed("create volume", e))?;
+        self.publish_volume("create", &id, &[]);
         Ok((id, data))
     }
 
@@ -276,7 +277,9 @@ impl ContainerService {
         // Named volumes outlive their containers; anonymous ones go with the last.
         for id in rec.mounts.iter().filter_map(|m| m.volume.as_ref()) {
             if !in_use.contains(id) && !self.is_named_volume(id) {
-                let _ = std::fs::remove_dir_all(self.volumes_root().join(id));
+                if std::fs::remove_dir_all(self.volumes_root().join(id)).is_ok() {
+                    self.publish_volume("destroy", id, &[]);
+                }
             }
         }
     }

@@ -116,6 +116,7 @@ impl ContainerService {
             return Err(e);
         }
         self.publish_names();
+        self.publish_network("connect", &net.record.id, &name, Some(&rec.id));
         Ok(())
     }
 

@@ -255,7 +255,9 @@ impl ContainerService {
             let _ = bridge.destroy().await;
             return Err(e);
         }
+        let name = record.name.clone();
         self.user_networks.insert(record, bridge);
+        self.publish_network("create", &id, &name, None);
         Ok(id)
     }
 }

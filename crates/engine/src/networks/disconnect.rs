@@ -38,6 +38,7 @@ impl ContainerService {
             net.bridge.detach(&rec.id, ep).await;
         }
         self.publish_names();
+        self.publish_network("disconnect", &attachment.network_id, &name, Some(&rec.id));
         Ok(())
     }
 }

@@ -29,6 +29,7 @@ impl ContainerService {
         }
         net.bridge.destroy().await?;
         self.user_networks.forget(&net.record.id);
+        self.publish_network("destroy", &net.record.id, &net.record.name, None);
         Ok(())
     }
 }
