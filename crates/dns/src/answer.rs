@@ -39,6 +39,13 @@ pub fn lookup(table: &Table, asker: &Sandbox, name: &str, qtype: RecordType) -> 
     let mut found: Vec<Ipv4Addr> = Vec::new();
     for mine in &asker.endpoints {
         let qualified = format!(".{}", mine.network_name.to_ascii_lowercase());
+        // A link's alias stands for the linked container's name, for this container only.
+        let linked = mine
+            .links
+            .iter()
+            .find(|(alias, _)| alias.eq_ignore_ascii_case(&wanted))
+            .map(|(_, target)| target.to_ascii_lowercase());
+        let wanted = linked.as_deref().unwrap_or(&wanted);
         let bare = wanted.strip_suffix(&qualified);
         for other in table.sandboxes.values() {
             for ep in other
@@ -48,7 +55,7 @@ pub fn lookup(table: &Table, asker: &Sandbox, name: &str, qtype: RecordType) -> 
             {
                 let hit = ep.names.iter().any(|n| {
                     let n = n.to_ascii_lowercase();
-                    n == wanted || bare == Some(n.as_str())
+                    n == *wanted || bare == Some(n.as_str())
                 });
                 if hit && !found.contains(&ep.ip) {
                     found.push(ep.ip);
@@ -157,6 +164,7 @@ mod tests {
                     network_name: format!("{net}-name"),
                     ip: Ipv4Addr::from(*ip),
                     names: names.iter().map(|s| s.to_string()).collect(),
+                    links: Vec::new(),
                 })
                 .collect(),
             ..Sandbox::default()

@@ -30,6 +30,10 @@ pub struct Endpoint {
     pub ip: Ipv4Addr,
     /// Name, aliases, short ID, hostname: what the others find it by.
     pub names: Vec<String>,
+    /// Its links on this network, as (alias, the linked container's name): names only this
+    /// container resolves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<(String, String)>,
 }
 
 impl Table {

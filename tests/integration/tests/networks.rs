@@ -114,6 +114,22 @@ fn containers_on_a_network_reach_each_other_by_name_and_alias_and_no_one_else() 
         Some(web_ip.as_str())
     );
     assert!(pings(&d, "client", "web"));
+    // A link on a user-defined network: a name for the linking container alone.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "linker",
+        "--network",
+        "front",
+        "--link",
+        "web:db",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(lookup(&d, "linker", "db").as_deref(), Some(web_ip.as_str()));
+    assert_eq!(lookup(&d, "client", "db"), None);
     for name in ["web", "www"] {
         let page = d.docker_ok(&[
             "exec",
@@ -167,7 +183,7 @@ fn containers_on_a_network_reach_each_other_by_name_and_alias_and_no_one_else() 
     // API 1.45, which compose relies on) and DNS names.
     let net = d.get("/v1.44/networks/front").json();
     let members = net["Containers"].as_object().unwrap();
-    assert_eq!(members.len(), 1, "{net}");
+    assert_eq!(members.len(), 2, "client and linker: {net}");
     let client = d.get("/v1.44/containers/client/json").json();
     let ep = &client["NetworkSettings"]["Networks"]["front"];
     let client_id = client["Id"].as_str().unwrap();
@@ -543,6 +559,36 @@ fn networks_are_created_listed_inspected_and_removed_with_dockers_errors() {
     assert!(!ip_of(&d, "both", "auto").is_empty());
     assert!(ip_of(&d, "both", "pool").starts_with("10.154.5."));
     assert_eq!(lookup(&d, "c1", "b"), Some(ip_of(&d, "both", "pool")));
+    // Connected while created, and while stopped: joined at the next start, with a MAC asked.
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "later",
+        "--network",
+        "auto",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    d.docker_ok(&["network", "connect", "--alias", "l8r", "pool", "later"]);
+    d.docker_ok(&["start", "later"]);
+    assert!(ip_of(&d, "later", "pool").starts_with("10.154.5."));
+    assert_eq!(lookup(&d, "c1", "l8r"), Some(ip_of(&d, "later", "pool")));
+    d.docker_ok(&["stop", "-t", "0", "later"]);
+    d.docker_ok(&["network", "disconnect", "pool", "later"]);
+    let r = d.post_json(
+        "/v1.44/networks/pool/connect",
+        br#"{"Container":"later","EndpointConfig":{"MacAddress":"02:42:0a:9a:77:77"}}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    d.docker_ok(&["start", "later"]);
+    let mac = d.docker_ok(&[
+        "inspect",
+        "--format",
+        "{{(index .NetworkSettings.Networks \"pool\").MacAddress}}",
+        "later",
+    ]);
+    assert_eq!(mac.trim(), "02:42:0a:9a:77:77");
     // No container runs on it: removed, bridge and all; prune takes the unused ones.
     d.remove_all_containers();
     d.docker_ok(&["network", "create", "--label", "keep=yes", "kept"]);

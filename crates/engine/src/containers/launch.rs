@@ -127,7 +127,17 @@ impl ContainerService {
         let result = (|| {
             let netns = self.join_networks(&rec, &mut endpoint, &mut attached)?;
             steps.done("network");
-            let (link_env, link_hosts) = self.links_for(&rec, endpoint.as_mut())?;
+            // On a user-defined network, links are names the resolver gives this container
+            // alone (no environment, no hosts lines), as in Docker.
+            let on_user_network = matches!(
+                net::mode(&rec, self.network.is_some(), &self.user_networks),
+                Ok(net::Mode::User(_))
+            );
+            let (link_env, link_hosts) = if on_user_network {
+                Default::default()
+            } else {
+                self.links_for(&rec, endpoint.as_mut())?
+            };
             if let Some(ep) = &endpoint {
                 self.record_endpoint(entry, ep)?;
             }

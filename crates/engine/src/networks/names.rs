@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use berth_dns::{Endpoint, Sandbox, Table};
 
-use crate::containers::{ContainerRecord, ContainerService};
+use crate::containers::{ContainerRecord, ContainerService, NetworkMode};
 
 /// The servers a container's other questions go to: its `--dns`, else the host's (loopback
 /// ones too: the resolver asks from the host's namespace), else Docker's public defaults.
@@ -65,15 +65,30 @@ pub(crate) fn table_of(
     for rec in records {
         let endpoints: Vec<(Endpoint, std::path::PathBuf)> = rec
             .networks
-            .values()
-            .filter_map(|a| {
+            .iter()
+            .filter_map(|(name, a)| {
                 let ep = a.endpoint.as_ref()?;
+                // The network `NetworkMode` names also takes `HostConfig.Links`.
+                let primary = matches!(&rec.spec.host.network_mode, NetworkMode::Named(n) if n == name || *n == a.network_id);
+                let host_links = rec.spec.host.links.iter().flatten().filter(|_| primary);
+                let mut links: Vec<(String, String)> = Vec::new();
+                for (target, alias) in a
+                    .links
+                    .iter()
+                    .chain(host_links)
+                    .filter_map(|l| crate::containers::net::parse_link(l).ok())
+                {
+                    if !links.iter().any(|(a, _)| *a == alias) {
+                        links.push((alias, target));
+                    }
+                }
                 Some((
                     Endpoint {
                         network_id: a.network_id.clone(),
                         network_name: network_name(&a.network_id),
                         ip: ep.ip,
                         names: dns_names(rec, &a.aliases),
+                        links,
                     },
                     ep.netns.clone(),
                 ))
