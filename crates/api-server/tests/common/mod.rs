@@ -46,6 +46,10 @@ pub struct Fake {
     pub pruned_with: std::sync::Mutex<Option<PruneQuery>>,
     /// The last create request, as the API layer passed it on.
     pub created_with: std::sync::Mutex<Option<CreateBody>>,
+    /// User-defined networks made through the API, beside the predefined `none`.
+    pub networks: std::sync::Mutex<Vec<berth_api_types::network::NetworkResource>>,
+    /// Connect and disconnect calls as `(network, container)`, in order.
+    pub network_calls: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 /// A container as the fake backend answers for it: in the list, in inspect, and one stats
@@ -579,14 +583,86 @@ impl berth_api_server::backend::VolumeBackend for Fake {
     }
 }
 
+#[async_trait::async_trait]
 impl berth_api_server::backend::NetworkBackend for Fake {
     fn list_networks(&self) -> Result<Vec<berth_api_types::network::NetworkResource>, ApiError> {
-        Ok(vec![berth_api_types::network::NetworkResource {
+        let mut all = vec![berth_api_types::network::NetworkResource {
             name: "none".into(),
             id: "n".repeat(64),
             driver: "null".into(),
             scope: "local".into(),
             ..Default::default()
-        }])
+        }];
+        all.extend(self.networks.lock().unwrap().iter().cloned());
+        Ok(all)
+    }
+
+    async fn create_network(
+        &self,
+        body: berth_api_types::network::NetworkCreateRequest,
+    ) -> Result<String, ApiError> {
+        // IDs that share their first digits, so short prefixes are ambiguous.
+        let id = format!(
+            "{:04x}{}",
+            self.networks.lock().unwrap().len() + 1,
+            "e".repeat(60)
+        );
+        self.networks
+            .lock()
+            .unwrap()
+            .push(berth_api_types::network::NetworkResource {
+                name: body.name,
+                id: id.clone(),
+                driver: "bridge".into(),
+                scope: "local".into(),
+                created: "2026-01-01T00:00:00Z".into(),
+                labels: body.labels.unwrap_or_default(),
+                ..Default::default()
+            });
+        Ok(id)
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<(), ApiError> {
+        let mut nets = self.networks.lock().unwrap();
+        let before = nets.len();
+        nets.retain(|n| n.name != name && n.id != name);
+        if nets.len() == before {
+            return Err(ApiError::not_found(format!("network {name} not found")));
+        }
+        Ok(())
+    }
+
+    async fn connect_network(
+        &self,
+        network: &str,
+        body: berth_api_types::network::NetworkConnectRequest,
+    ) -> Result<(), ApiError> {
+        self.network_calls
+            .lock()
+            .unwrap()
+            .push((network.to_string(), body.container));
+        Ok(())
+    }
+
+    async fn disconnect_network(
+        &self,
+        network: &str,
+        body: berth_api_types::network::NetworkDisconnectRequest,
+    ) -> Result<(), ApiError> {
+        self.network_calls
+            .lock()
+            .unwrap()
+            .push((network.to_string(), body.container));
+        Ok(())
+    }
+
+    async fn prune_networks(
+        &self,
+        keep: &(dyn for<'n> Fn(&'n berth_api_types::network::NetworkResource) -> bool + Sync),
+    ) -> Result<Vec<String>, ApiError> {
+        let mut nets = self.networks.lock().unwrap();
+        let (kept, gone): (Vec<_>, Vec<_>) = nets.drain(..).partition(|n| keep(n));
+        *nets = kept;
+        Ok(gone.into_iter().map(|n| n.name).collect())
     }
 }

@@ -226,9 +226,9 @@ impl ContainerService {
             );
         }
         if let net::Mode::User(name) = mode {
-            if !out.contains_key(&name) {
-                let network = self.user_networks.find(&name).expect("found by mode");
-                out.insert(name, Self::attachment_for(&network, Default::default())?);
+            if let std::collections::btree_map::Entry::Vacant(slot) = out.entry(name) {
+                let network = self.user_networks.find(slot.key()).expect("found by mode");
+                slot.insert(Self::attachment_for(&network, Default::default())?);
             }
         }
         Ok(out)

@@ -113,7 +113,7 @@ pub struct NetworkSettings {
     pub networks: Vec<(String, NetworkEndpoint)>,
     /// While it runs on a bridge (the default one or a user-defined one): its exposed ports
     /// and where they are published.
-    pub ports: Option<Vec<(Port, Vec<(Ipv4Addr, u16)>)>>,
+    pub ports: Option<Vec<PublishedPort>>,
 }
 
 /// The default bridge's endpoint of a running container.
@@ -150,8 +150,11 @@ pub struct EndpointAddress {
     pub mac: String,
 }
 
+/// An exposed port and the host addresses and ports it is published on.
+pub type PublishedPort = (Port, Vec<(Ipv4Addr, u16)>);
+
 /// The container's exposed ports with their host bindings, in port order.
-pub fn published_ports(rec: &ContainerRecord) -> Vec<(Port, Vec<(Ipv4Addr, u16)>)> {
+pub fn published_ports(rec: &ContainerRecord) -> Vec<PublishedPort> {
     rec.spec
         .exposed_ports()
         .into_iter()

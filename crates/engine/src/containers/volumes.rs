@@ -276,10 +276,11 @@ impl ContainerService {
             .collect();
         // Named volumes outlive their containers; anonymous ones go with the last.
         for id in rec.mounts.iter().filter_map(|m| m.volume.as_ref()) {
-            if !in_use.contains(id) && !self.is_named_volume(id) {
-                if std::fs::remove_dir_all(self.volumes_root().join(id)).is_ok() {
-                    self.publish_volume("destroy", id, &[]);
-                }
+            if !in_use.contains(id)
+                && !self.is_named_volume(id)
+                && std::fs::remove_dir_all(self.volumes_root().join(id)).is_ok()
+            {
+                self.publish_volume("destroy", id, &[]);
             }
         }
     }
