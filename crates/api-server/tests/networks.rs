@@ -147,7 +147,7 @@ async fn networks_are_created_listed_filtered_connected_and_pruned() {
         "",
     )
     .await;
-    assert_eq!(a.body, r#"{"NetworksDeleted":[]}"#);
+    assert_eq!(a.body, r#"{"NetworksDeleted":null}"#);
     let a = call_with(
         fake.clone(),
         "POST",

@@ -151,8 +151,9 @@ pub async fn prune(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     let deleted = ctx.backend.prune_networks(&keep).await?;
     json(
         StatusCode::OK,
+        // Nothing deleted is `null`, as Docker's empty list.
         &NetworkPruneReport {
-            networks_deleted: Some(deleted),
+            networks_deleted: (!deleted.is_empty()).then_some(deleted),
         },
     )
 }
