@@ -23,7 +23,7 @@ mod config;
 mod content;
 mod digest;
 mod error;
-mod fsutil;
+pub mod fsutil;
 mod layers;
 mod reference;
 mod registry_blobs;

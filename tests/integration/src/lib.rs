@@ -607,7 +607,12 @@ impl Drop for Daemon {
             remove_bridge(&bridge);
         }
         if let Ok(pid) = std::fs::read_to_string(self.exec_root().join("resolver/resolver.pid")) {
-            let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
+            // Only if that process is still the resolver (its PID may have been reused).
+            let cmdline =
+                std::fs::read(format!("/proc/{}/cmdline", pid.trim())).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains("berth-resolver") {
+                let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
+            }
         }
     }
 }

@@ -58,13 +58,9 @@ impl PredefinedNetworks {
     }
 
     fn write(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path.parent().expect("a file in a directory");
-        std::fs::create_dir_all(dir)?;
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self).expect("serialises"))?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
+        std::fs::create_dir_all(path.parent().expect("a file in a directory"))?;
+        let data = serde_json::to_vec_pretty(self).expect("serialises");
+        berth_image::fsutil::write_atomic(path, &data)
     }
 
     /// The ID of a predefined network, by name.

@@ -188,14 +188,9 @@ impl UserNetworks {
 
     pub(crate) fn persist(&self, record: &NetworkRecord) -> Result<(), EngineError> {
         let path = self.dir.join(format!("{}.json", record.id));
-        let tmp = path.with_extension("tmp");
-        let write = || -> std::io::Result<()> {
-            std::fs::write(&tmp, serde_json::to_vec_pretty(record).expect("serialises"))?;
-            std::fs::File::open(&tmp)?.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            std::fs::File::open(&self.dir)?.sync_all()
-        };
-        write().map_err(|e| EngineError::failed(format!("write {}", path.display()), e))
+        let data = serde_json::to_vec_pretty(record).expect("serialises");
+        berth_image::fsutil::write_atomic(&path, &data)
+            .map_err(|e| EngineError::failed(format!("write {}", path.display()), e))
     }
 
     pub fn all(&self) -> Vec<Arc<UserNetwork>> {
