@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
-cargo build --release --locked -p berthd -p berth-monitor -p berth-tests --bins
+cargo build --release --locked -p berthd -p berth-monitor -p berth-resolver -p berth-tests --bins
 BERTHD_BIN=target/release/berthd target/release/bench_filesystem --with-docker

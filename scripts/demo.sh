@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
-cargo build --release --locked -p berthd -p berth-monitor
+cargo build --release --locked -p berthd -p berth-monitor -p berth-resolver
 target/release/berthd & pid=$!
 trap 'kill $pid; wait $pid 2>/dev/null || true' EXIT
 export DOCKER_HOST=unix:///run/berth.sock
