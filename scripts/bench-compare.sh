@@ -15,6 +15,6 @@ old_target=/tmp/berth-bench-target-$old_sha
 if [ ! -d "$worktree" ]; then
   git worktree add --detach "$worktree" "$old_sha" >/dev/null
 fi
-(cd "$worktree" && cargo build --release --locked -p berthd -p berth-monitor -p berth-resolver --target-dir "$old_target")
+(cd "$worktree" && cargo build --release --locked -p berthd -p berth-monitor --target-dir "$old_target")
 cargo build --release --locked -p berthd -p berth-monitor -p berth-resolver -p berth-tests --bins
 target/release/bench_compare "$old_target/release/berthd" target/release/berthd "$@"
