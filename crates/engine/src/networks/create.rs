@@ -244,16 +244,22 @@ impl ContainerService {
             subnet_given,
             bridge,
         };
-        let bridge = self.user_networks.bring_up(&record).await?;
+        // The record first: a daemon killed before the bridge is up brings it up from the
+        // record at its next start, rather than leaving a bridge no record names.
+        self.user_networks.persist(&record)?;
+        let bridge = match self.user_networks.bring_up(&record).await {
+            Ok(b) => b,
+            Err(e) => {
+                self.user_networks.forget(&record.id);
+                return Err(e);
+            }
+        };
         // The rules go in now (no container is on it yet).
         bridge.adopt(&[]).await;
         if let Err(e) = bridge.rules_installed().await {
             let _ = bridge.destroy().await;
+            self.user_networks.forget(&record.id);
             return Err(e.into());
-        }
-        if let Err(e) = self.user_networks.persist(&record) {
-            let _ = bridge.destroy().await;
-            return Err(e);
         }
         let name = record.name.clone();
         self.user_networks.insert(record, bridge);
