@@ -161,11 +161,15 @@ fn containers_on_a_network_reach_each_other_by_name_and_alias_and_no_one_else() 
     );
     let addrs = d.docker_ok(&["exec", "outsider", "ip", "-4", "-o", "addr"]);
     assert!(addrs.contains("eth0") && addrs.contains("eth1"), "{addrs}");
+    let hosts = d.docker_ok(&["exec", "outsider", "cat", "/etc/hosts"]);
+    assert!(hosts.contains(&format!("{spy_ip}\t")), "{hosts}");
     d.docker_ok(&["network", "disconnect", "front", "outsider"]);
     assert_eq!(lookup(&d, "client", "spy"), None);
     assert_eq!(lookup(&d, "outsider", "web"), None);
     let addrs = d.docker_ok(&["exec", "outsider", "ip", "-4", "-o", "addr"]);
     assert!(!addrs.contains("eth1"), "{addrs}");
+    let hosts = d.docker_ok(&["exec", "outsider", "cat", "/etc/hosts"]);
+    assert!(!hosts.contains(&format!("{spy_ip}\t")), "{hosts}");
     // Rename: the new name answers at once, the old one no more.
     d.docker_ok(&["rename", "web", "web2"]);
     assert_eq!(

@@ -13,16 +13,51 @@ pub fn hosts(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
     for ip in own_ips {
-        if domainname.is_empty() {
-            s.push_str(&format!("{ip}\t{hostname}\n"));
-        } else {
-            s.push_str(&format!("{ip}\t{hostname}.{domainname} {hostname}\n"));
-        }
+        s.push_str(&own_line(*ip, hostname, domainname));
     }
     for (ip, names) in extra {
         s.push_str(&format!("{ip}\t{names}\n"));
     }
     s
+}
+
+/// The container's own line for `ip` (its hostname, with the domain when it has one).
+fn own_line(ip: std::net::Ipv4Addr, hostname: &str, domainname: &str) -> String {
+    if domainname.is_empty() {
+        format!("{ip}\t{hostname}\n")
+    } else {
+        format!("{ip}\t{hostname}.{domainname} {hostname}\n")
+    }
+}
+
+/// `/etc/hosts` of a running container that joined a network: its line for the new address,
+/// after its other own lines, as Docker adds it.
+pub fn with_address(
+    text: &str,
+    ip: std::net::Ipv4Addr,
+    hostname: &str,
+    domainname: &str,
+) -> String {
+    let line = own_line(ip, hostname, domainname);
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let after = lines
+        .iter()
+        .rposition(|l| {
+            l.split('\t')
+                .nth(1)
+                .is_some_and(|n| n.trim_end().ends_with(hostname))
+        })
+        .map_or(lines.len(), |i| i + 1);
+    lines.insert(after, &line);
+    lines.concat()
+}
+
+/// `/etc/hosts` of a running container that left a network: without that address's lines.
+pub fn without_address(text: &str, ip: std::net::Ipv4Addr) -> String {
+    let prefix = format!("{ip}\t");
+    text.split_inclusive('\n')
+        .filter(|l| !l.starts_with(&prefix))
+        .collect()
 }
 
 /// `ExtraHosts` entries (`host:IP`) as hosts lines.
@@ -115,6 +150,19 @@ pub fn resolv_conf(host: &str, dns: &[String], search: &[String], options: &[Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_come_and_go_with_networks() {
+        let a: std::net::Ipv4Addr = "10.1.0.2".parse().unwrap();
+        let b: std::net::Ipv4Addr = "10.2.0.2".parse().unwrap();
+        let base = hosts("box", "", &[a], &[("10.9.9.9".into(), "db".into())]);
+        let joined = with_address(&base, b, "box", "");
+        assert!(
+            joined.ends_with("10.1.0.2\tbox\n10.2.0.2\tbox\n10.9.9.9\tdb\n"),
+            "{joined}"
+        );
+        assert_eq!(without_address(&joined, b), base);
+    }
 
     #[test]
     fn the_embedded_resolver_keeps_search_domains_and_sets_ndots() {

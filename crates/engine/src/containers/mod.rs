@@ -12,7 +12,7 @@ mod exec;
 mod exit;
 mod export;
 pub mod health;
-mod host_files;
+pub(crate) mod host_files;
 mod launch;
 mod list;
 mod logs;

@@ -102,6 +102,10 @@ impl ContainerService {
             let ep = self
                 .attach_interface(&rec, &net, &attachment, netns, false)
                 .await?;
+            self.edit_hosts(&rec, |text| {
+                let c = &rec.spec.config;
+                crate::containers::host_files::with_address(text, ep.ip, &c.hostname, &c.domainname)
+            });
             attachment.endpoint = Some(ep);
             attachment.endpoint_id = crate::random_id();
         }
@@ -118,6 +122,17 @@ impl ContainerService {
         self.publish_names();
         self.publish_network("connect", &net.record.id, &name, Some(&rec.id));
         Ok(())
+    }
+
+    /// Rewrites a running container's `/etc/hosts` (a file berth wrote; a failure to
+    /// change it leaves it as it was).
+    pub(crate) fn edit_hosts(&self, rec: &ContainerRecord, edit: impl FnOnce(&str) -> String) {
+        let path = self.paths.hosts(&rec.id);
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if let Err(e) = std::fs::write(&path, edit(&text)) {
+                tracing::warn!(container = %rec.id, error = %e, "updating /etc/hosts");
+            }
+        }
     }
 
     /// The namespace of a running container that has one of its own.

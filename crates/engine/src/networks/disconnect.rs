@@ -37,6 +37,11 @@ impl ContainerService {
         if let (Some(ep), Some(net)) = (&attachment.endpoint, &net) {
             net.bridge.detach(&rec.id, ep).await;
         }
+        if let Some(ep) = &attachment.endpoint {
+            self.edit_hosts(&rec, |text| {
+                crate::containers::host_files::without_address(text, ep.ip)
+            });
+        }
         self.publish_names();
         self.publish_network("disconnect", &attachment.network_id, &name, Some(&rec.id));
         Ok(())
