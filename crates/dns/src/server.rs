@@ -65,9 +65,20 @@ pub async fn run(dir: PathBuf) -> std::io::Result<()> {
                 let mut line = String::new();
                 let mut read = BufReader::new(read);
                 let got = tokio::time::timeout(Duration::from_secs(5), read.read_line(&mut line)).await;
-                if matches!(got, Ok(Ok(n)) if n > 0) && line.trim() == "reload" {
-                    reload(&dir, &table, &mut listening);
-                    let _ = write.write_all(b"ok\n").await;
+                if !matches!(got, Ok(Ok(n)) if n > 0) {
+                    continue;
+                }
+                match line.trim() {
+                    "reload" => {
+                        reload(&dir, &table, &mut listening);
+                        let _ = write.write_all(b"ok\n").await;
+                    }
+                    // berthd's keeper asking whether it still serves.
+                    "ping" => {
+                        let _ = write.write_all(b"ok\n").await;
+                        continue;
+                    }
+                    _ => continue,
                 }
                 idle_since = match (listening.is_empty(), idle_since) {
                     (true, None) => Some(tokio::time::Instant::now()),

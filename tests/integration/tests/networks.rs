@@ -275,6 +275,25 @@ fn names_keep_being_answered_while_berthd_is_down() {
         Some(db_ip.as_str()),
         "after the restart"
     );
+    // A resolver that dies while needed is started again by the daemon.
+    let pid = std::fs::read_to_string(d.exec_root().join("resolver/resolver.pid")).unwrap();
+    Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if ask("database").as_deref() == Some(db_ip.as_str()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no resolver came back"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let again = std::fs::read_to_string(d.exec_root().join("resolver/resolver.pid")).unwrap();
+    assert_ne!(again.trim(), pid.trim());
     // The restarted daemon still publishes changes.
     d.docker_ok(&[
         "run",
