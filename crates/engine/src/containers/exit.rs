@@ -160,6 +160,12 @@ impl ContainerService {
             &[("exitCode", rec.state.exit_code.to_string())],
         );
         self.publish_left(&snapshot);
+        if snapshot.networks.values().any(|a| a.endpoint.is_some()) {
+            // Again now that the record has no endpoints: a table published by another
+            // container between the first publication and here still named this one.
+            let svc = self.clone();
+            let _ = tokio::task::spawn_blocking(move || svc.publish_names()).await;
+        }
         if rec.spec.host.auto_remove && !entry.restarting.load(Ordering::SeqCst) {
             // `--rm` on the daemon's side (API 1.25): the container and its anonymous volumes
             // go as soon as it exits; waits on `removed` end with the removal.
