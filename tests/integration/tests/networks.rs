@@ -275,6 +275,8 @@ fn names_keep_being_answered_while_berthd_is_down() {
         Some(db_ip.as_str()),
         "after the restart"
     );
+    // The restarted daemon took the network back: the containers still reach each other.
+    assert!(pings(&d, "app", "db"), "after the restart");
     // A resolver that dies while needed is started again by the daemon.
     let pid = std::fs::read_to_string(d.exec_root().join("resolver/resolver.pid")).unwrap();
     Command::new("kill")
