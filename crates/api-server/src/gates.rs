@@ -260,6 +260,12 @@ pub fn volumes(version: ApiVersion) -> bool {
     version >= v(21)
 }
 
+/// `GET /networks` lists each network's containers below API 1.28; from 1.28 only a
+/// network's inspect does (CHANGELOG v1.28), and the list has `Containers: {}`.
+pub fn network_list_has_containers(version: ApiVersion) -> bool {
+    version < v(28)
+}
+
 /// A create may name several networks in `EndpointsConfig` from API 1.44 (before it, one,
 /// and the others are connected after).
 pub fn several_networks_at_create(version: ApiVersion) -> bool {

@@ -195,3 +195,56 @@ async fn a_create_names_several_networks_only_from_1_44() {
         Some(&["x".to_string()][..])
     );
 }
+
+#[tokio::test]
+async fn the_list_names_containers_only_below_1_28() {
+    let fake = Arc::new(Fake::default());
+    fake.networks
+        .lock()
+        .unwrap()
+        .push(berth_api_types::network::NetworkResource {
+            name: "busy".into(),
+            id: "b".repeat(64),
+            containers: [(
+                "c".repeat(64),
+                berth_api_types::network::NetworkContainer {
+                    name: "web".into(),
+                    ..Default::default()
+                },
+            )]
+            .into(),
+            ..Default::default()
+        });
+    let containers = |version: &'static str, path: &'static str| {
+        let fake = fake.clone();
+        async move {
+            let a = call_with(fake, "GET", &format!("/v{version}{path}"), &[], "").await;
+            let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+            let net = if v.is_array() {
+                v.as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|n| n["Name"] == "busy")
+                    .cloned()
+                    .unwrap()
+            } else {
+                v
+            };
+            net["Containers"].as_object().unwrap().len()
+        }
+    };
+    assert_eq!(containers("1.27", "/networks").await, 1);
+    assert_eq!(containers("1.28", "/networks").await, 0);
+    assert_eq!(containers("1.44", "/networks").await, 0);
+    assert_eq!(containers("1.44", "/networks/busy").await, 1);
+    // The dangling filter still sees who is on it.
+    let a = call_with(
+        fake.clone(),
+        "GET",
+        "/v1.44/networks?filters=%7B%22dangling%22%3A%5B%22true%22%5D%7D",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(names(&a.body), Vec::<String>::new());
+}

@@ -57,6 +57,7 @@ pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
         wanted.is_empty() || wanted.iter().any(|w| f(w))
     };
     let labels = filters.labels();
+    let with_containers = gates::network_list_has_containers(ctx.version);
     let networks: Vec<_> = ctx
         .backend
         .list_networks()?
@@ -69,6 +70,12 @@ pub async fn list(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
         .filter(|n| Filters::labels_hold(&n.labels, &labels))
         // Dangling: a user-defined network no container is on.
         .filter(|n| dangling.is_none_or(|d| d == (!is_builtin(n) && n.containers.is_empty())))
+        .map(|mut n| {
+            if !with_containers {
+                n.containers.clear();
+            }
+            n
+        })
         .collect();
     json(StatusCode::OK, &networks)
 }
