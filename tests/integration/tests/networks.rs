@@ -170,6 +170,23 @@ fn containers_on_a_network_reach_each_other_by_name_and_alias_and_no_one_else() 
     assert!(!addrs.contains("eth1"), "{addrs}");
     let hosts = d.docker_ok(&["exec", "outsider", "cat", "/etc/hosts"]);
     assert!(!hosts.contains(&format!("{spy_ip}\t")), "{hosts}");
+    // `host-gateway`: the host's address on the default bridge, reachable from here too.
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "front",
+        "--add-host",
+        "host.docker.internal:host-gateway",
+        "busybox",
+        "sh",
+        "-c",
+        "grep host.docker.internal /etc/hosts && ping -c 1 -W 2 host.docker.internal",
+    ]);
+    assert!(
+        out.starts_with(&format!("{}1\thost.docker.internal\n", d.subnet_prefix())),
+        "{out}"
+    );
     // Rename: the new name answers at once, the old one no more.
     d.docker_ok(&["rename", "web", "web2"]);
     assert_eq!(

@@ -60,12 +60,28 @@ pub fn without_address(text: &str, ip: std::net::Ipv4Addr) -> String {
         .collect()
 }
 
-/// `ExtraHosts` entries (`host:IP`) as hosts lines.
-pub fn extra_hosts(entries: &[String]) -> Vec<(String, String)> {
+/// What `host-gateway` stands for in `--add-host` (Docker's special value).
+pub const HOST_GATEWAY: &str = "host-gateway";
+
+/// `ExtraHosts` entries (`host:IP`) as hosts lines; `host-gateway` is the host's address on
+/// the default bridge, as Docker's (`host.docker.internal:host-gateway`).
+pub fn extra_hosts(
+    entries: &[String],
+    host_gateway: Option<std::net::Ipv4Addr>,
+) -> Result<Vec<(String, String)>, String> {
     entries
         .iter()
         .filter_map(|e| e.split_once(':'))
-        .map(|(host, ip)| (ip.to_string(), host.to_string()))
+        .map(|(host, ip)| {
+            let ip = if ip == HOST_GATEWAY {
+                host_gateway
+                    .ok_or("unable to derive the IP value for host-gateway")?
+                    .to_string()
+            } else {
+                ip.to_string()
+            };
+            Ok((ip, host.to_string()))
+        })
         .collect()
 }
 
@@ -152,6 +168,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn host_gateway_is_the_hosts_address() {
+        let gw = "10.7.0.1".parse().ok();
+        let lines = extra_hosts(&["host.docker.internal:host-gateway".into()], gw).unwrap();
+        assert_eq!(
+            lines,
+            vec![("10.7.0.1".to_string(), "host.docker.internal".to_string())]
+        );
+        let none = extra_hosts(&["h:host-gateway".into()], None).unwrap_err();
+        assert_eq!(none, "unable to derive the IP value for host-gateway");
+    }
+
+    #[test]
     fn addresses_come_and_go_with_networks() {
         let a: std::net::Ipv4Addr = "10.1.0.2".parse().unwrap();
         let b: std::net::Ipv4Addr = "10.2.0.2".parse().unwrap();
@@ -205,7 +233,7 @@ mod tests {
             "box",
             "",
             &["10.1.0.2".parse().unwrap()],
-            &extra_hosts(&["db:10.0.0.5".into()]),
+            &extra_hosts(&["db:10.0.0.5".into()], None).unwrap(),
         );
         assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
         assert!(h.ends_with("10.1.0.2\tbox\n10.0.0.5\tdb\n"), "{h}");

@@ -327,9 +327,11 @@ impl ContainerService {
         std::fs::write(self.paths.hostname(id), format!("{}\n", c.hostname))
             .map_err(|e| EngineError::failed("write hostname", e))?;
         let mut extra = link_hosts;
-        extra.extend(host_files::extra_hosts(
-            &h.extra_hosts.clone().unwrap_or_default(),
-        ));
+        let host_gateway = self.network.as_ref().map(|n| n.config().bip.addr);
+        extra.extend(
+            host_files::extra_hosts(&h.extra_hosts.clone().unwrap_or_default(), host_gateway)
+                .map_err(EngineError::InvalidParameter)?,
+        );
         std::fs::write(
             self.paths.hosts(id),
             host_files::hosts(&c.hostname, &c.domainname, own_ips, &extra),
