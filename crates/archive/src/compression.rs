@@ -1,6 +1,6 @@
 //! Compression detection by magic number, as Docker's `archive.DetectCompression`.
 
-use std::io::{BufReader, Cursor, Read};
+use std::io::{BufRead, BufReader, Cursor, Read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
@@ -56,6 +56,27 @@ pub fn decompress<'a, R: Read + Send + 'a>(
     Ok((kind, reader))
 }
 
+/// As [`decompress`], for a reader that buffers already (a request body read in batches):
+/// no second buffer, and so no second copy of every byte, when the stream is not compressed.
+pub fn decompress_buffered<'a, R: BufRead + Send + 'a>(
+    mut reader: R,
+) -> std::io::Result<(Compression, Box<dyn Read + Send + 'a>)> {
+    let head = reader.fill_buf()?;
+    if head.len() < 6 {
+        // Too little in hand to tell: the general way.
+        return decompress(reader);
+    }
+    let kind = Compression::detect(&head[..6]);
+    let reader: Box<dyn Read + Send + 'a> = match kind {
+        Compression::None => Box::new(reader),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
+        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(reader)),
+        Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(reader)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(reader)?),
+    };
+    Ok((kind, reader))
+}
+
 /// Whether the file at `path` is a tar archive, compressed or not (a ustar header first):
 /// what a build's ADD extracts and a remote context unpacks.
 pub fn is_tar_file(path: &std::path::Path) -> bool {
@@ -72,6 +93,27 @@ pub fn is_tar_file(path: &std::path::Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buffered_readers_are_decompressed_without_a_second_buffer() {
+        let plain = b"0123456789 a stream that is long enough to sniff".to_vec();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &plain).unwrap();
+        let gz = gz.finish().unwrap();
+        for (input, kind) in [(plain.clone(), Compression::None), (gz, Compression::Gzip)] {
+            let (found, mut r) = decompress_buffered(std::io::Cursor::new(input)).unwrap();
+            assert_eq!(found, kind);
+            let mut out = Vec::new();
+            r.read_to_end(&mut out).unwrap();
+            assert_eq!(out, plain);
+        }
+        // Fewer bytes than a magic number: the general way.
+        let (found, mut r) = decompress_buffered(std::io::Cursor::new(b"ab".to_vec())).unwrap();
+        assert_eq!(found, Compression::None);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"ab");
+    }
     use std::io::Write;
 
     fn roundtrip(kind: Compression, data: &[u8]) {

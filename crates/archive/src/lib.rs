@@ -13,7 +13,7 @@ mod error;
 mod pack;
 mod unpack;
 
-pub use compression::{decompress, is_tar_file, Compression};
+pub use compression::{decompress, decompress_buffered, is_tar_file, Compression};
 pub use error::ArchiveError;
 pub use pack::{pack, pack_entry, pack_layer};
 pub use unpack::{unpack, UnpackOptions, UnpackStats};

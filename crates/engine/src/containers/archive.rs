@@ -322,7 +322,7 @@ impl ContainerService {
                 } else {
                     None
                 };
-                let (_, content) = berth_archive::decompress(reader)
+                let (_, content) = berth_archive::decompress_buffered(reader)
                     .map_err(|e| EngineError::InvalidParameter(e.to_string()))?;
                 let unpack = berth_archive::UnpackOptions {
                     overlay_whiteouts: false,
