@@ -3,53 +3,48 @@
 
 use serde::{Deserialize, Serialize};
 
-/// docker-py sends the fields it was not given as `null`.
-fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
-}
-
 /// Docker's `AuthConfig`. Any field may be empty; `auth` is `base64(username:password)`.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthConfig {
     #[serde(
         default,
-        deserialize_with = "null_as_empty",
+        deserialize_with = "crate::null_as_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub username: String,
     #[serde(
         default,
-        deserialize_with = "null_as_empty",
+        deserialize_with = "crate::null_as_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub password: String,
     #[serde(
         default,
-        deserialize_with = "null_as_empty",
+        deserialize_with = "crate::null_as_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub auth: String,
     #[serde(
         default,
-        deserialize_with = "null_as_empty",
+        deserialize_with = "crate::null_as_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub email: String,
     #[serde(
         default,
-        deserialize_with = "null_as_empty",
+        deserialize_with = "crate::null_as_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub serveraddress: String,
     #[serde(
         default,
-        deserialize_with = "null_as_empty",
+        deserialize_with = "crate::null_as_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub identitytoken: String,
     #[serde(
         default,
-        deserialize_with = "null_as_empty",
+        deserialize_with = "crate::null_as_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub registrytoken: String,

@@ -17,4 +17,16 @@ pub mod system;
 pub mod version;
 pub mod volume;
 
+/// A field a client may send as `null` (docker-py sends the arguments it was not given so;
+/// Go's decoder, Docker's, leaves the zero value): `null` reads as the default.
+use serde::Deserialize;
+
+pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 pub use version::ApiVersion;

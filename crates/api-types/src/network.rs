@@ -14,6 +14,7 @@ pub struct EndpointSettings {
     pub ipam_config: Option<EndpointIpamConfig>,
     pub links: Option<Vec<String>>,
     pub aliases: Option<Vec<String>>,
+    #[serde(deserialize_with = "crate::null_as_default")]
     pub mac_address: String,
     #[serde(rename = "NetworkID")]
     pub network_id: String,
@@ -40,9 +41,17 @@ pub struct EndpointSettings {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EndpointIpamConfig {
-    #[serde(rename = "IPv4Address", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "IPv4Address",
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "crate::null_as_default"
+    )]
     pub ipv4_address: String,
-    #[serde(rename = "IPv6Address", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "IPv6Address",
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "crate::null_as_default"
+    )]
     pub ipv6_address: String,
     #[serde(rename = "LinkLocalIPs", skip_serializing_if = "Vec::is_empty")]
     pub link_local_ips: Vec<String>,
@@ -82,27 +91,44 @@ pub struct Ipam {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct IpamConfig {
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "crate::null_as_default"
+    )]
     pub subnet: String,
-    #[serde(rename = "IPRange", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "IPRange",
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "crate::null_as_default"
+    )]
     pub ip_range: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "crate::null_as_default"
+    )]
     pub gateway: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auxiliary_addresses: Option<BTreeMap<String, String>>,
 }
 
-/// The body of `POST /networks/create`.
+/// The body of `POST /networks/create` (docker-py sends what it was not given as `null`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct NetworkCreateRequest {
+    #[serde(deserialize_with = "crate::null_as_default")]
     pub name: String,
     /// Ignored, as by Docker from API 1.44 (names are always checked).
+    #[serde(deserialize_with = "crate::null_as_default")]
     pub check_duplicate: bool,
+    #[serde(deserialize_with = "crate::null_as_default")]
     pub driver: String,
+    #[serde(deserialize_with = "crate::null_as_default")]
     pub scope: String,
+    #[serde(deserialize_with = "crate::null_as_default")]
     pub internal: bool,
+    #[serde(deserialize_with = "crate::null_as_default")]
     pub attachable: bool,
+    #[serde(deserialize_with = "crate::null_as_default")]
     pub ingress: bool,
     #[serde(rename = "EnableIPv6")]
     pub enable_ipv6: Option<bool>,
@@ -115,6 +141,7 @@ pub struct NetworkCreateRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct IpamRequest {
+    #[serde(deserialize_with = "crate::null_as_default")]
     pub driver: String,
     pub options: Option<BTreeMap<String, String>>,
     pub config: Option<Vec<IpamConfig>>,
@@ -131,6 +158,7 @@ pub struct NetworkCreateResponse {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct NetworkConnectRequest {
+    #[serde(deserialize_with = "crate::null_as_default")]
     pub container: String,
     pub endpoint_config: Option<EndpointSettings>,
 }
@@ -139,7 +167,9 @@ pub struct NetworkConnectRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct NetworkDisconnectRequest {
+    #[serde(deserialize_with = "crate::null_as_default")]
     pub container: String,
+    #[serde(deserialize_with = "crate::null_as_default")]
     pub force: bool,
 }
 
@@ -168,4 +198,30 @@ pub struct NetworkContainer {
     pub ipv4_address: String,
     #[serde(rename = "IPv6Address")]
     pub ipv6_address: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docker-py's create body: every argument it was not given is `null`.
+    #[test]
+    fn nulls_read_as_defaults() {
+        let body = r#"{"Name":"n","Driver":null,"Options":null,"CheckDuplicate":null,
+            "IPAM":{"Driver":"default","Config":[{"Subnet":"10.1.0.0/24","IPRange":null,
+            "Gateway":null,"AuxiliaryAddresses":null}],"Options":null},"Internal":null}"#;
+        let r: NetworkCreateRequest = serde_json::from_str(body).unwrap();
+        assert_eq!(r.driver, "");
+        assert!(!r.check_duplicate && !r.internal);
+        let pool = &r.ipam.unwrap().config.unwrap()[0];
+        assert_eq!(
+            (pool.subnet.as_str(), pool.ip_range.as_str()),
+            ("10.1.0.0/24", "")
+        );
+        let c: NetworkConnectRequest = serde_json::from_str(
+            r#"{"Container":"c","EndpointConfig":{"IPAMConfig":{"IPv4Address":null},"MacAddress":null}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.container, "c");
+    }
 }

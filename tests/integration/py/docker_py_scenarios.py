@@ -167,6 +167,32 @@ def main():
         except docker.errors.BuildError as e:
             assert "returned a non-zero code: 7" in str(e), e
 
+    # User-defined networks as docker-py makes them (it sends what it was not given as null):
+    # a pool with a gateway, a container on it, another network connected with an alias,
+    # names resolved across it, disconnect, prune.
+    ipam = docker.types.IPAMConfig(
+        pool_configs=[docker.types.IPAMPool(subnet="10.161.0.0/24", gateway="10.161.0.254")]
+    )
+    net = client.networks.create("pynet", driver="bridge", ipam=ipam, labels={"k": "v"},
+                                 check_duplicate=True, attachable=True)
+    assert net.attrs["IPAM"]["Config"] == [{"Subnet": "10.161.0.0/24", "Gateway": "10.161.0.254"}], net.attrs
+    assert net.attrs["Labels"] == {"k": "v"} and net.attrs["Attachable"], net.attrs
+    web = client.containers.run("busybox", ["sleep", "60"], detach=True, network="pynet", name="pyweb")
+    net.reload()
+    assert [c.id for c in net.containers] == [web.id], net.attrs
+    other = client.networks.create("pyother")
+    other.connect(web, aliases=["alias1"])
+    web.reload()
+    assert sorted(web.attrs["NetworkSettings"]["Networks"]) == ["pynet", "pyother"], web.attrs
+    assert "alias1" in web.attrs["NetworkSettings"]["Networks"]["pyother"]["Aliases"]
+    out = client.containers.run("busybox", ["nslookup", "alias1"], network="pyother", remove=True)
+    assert web.attrs["NetworkSettings"]["Networks"]["pyother"]["IPAddress"].encode() in out, out
+    other.disconnect(web, force=True)
+    assert [n.name for n in client.networks.list(filters={"label": "k=v"})] == ["pynet"]
+    web.remove(force=True)
+    pruned = client.networks.prune()
+    assert sorted(pruned["NetworksDeleted"]) == ["pynet", "pyother"], pruned
+
     # A registry on loopback with Basic auth: login, then a streamed pull with its steps.
     registry = os.environ.get("REGISTRY")
     if registry:
