@@ -34,7 +34,9 @@ pub struct UsageData {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct VolumeCreateBody {
+    #[serde(deserialize_with = "crate::null_as_default")]
     pub name: String,
+    #[serde(deserialize_with = "crate::null_as_default")]
     pub driver: String,
     pub driver_opts: Option<BTreeMap<String, String>>,
     pub labels: Option<BTreeMap<String, String>>,

@@ -193,6 +193,17 @@ def main():
     pruned = client.networks.prune()
     assert sorted(pruned["NetworksDeleted"]) == ["pynet", "pyother"], pruned
 
+    # Volumes as docker-py makes them (a generated name when none is given).
+    vol = client.volumes.create(labels={"k": "v"})
+    assert len(vol.name) == 64 and vol.attrs["Labels"] == {"k": "v"}, vol.attrs
+    named = client.volumes.create("pyvol", driver="local")
+    out = client.containers.run("busybox", ["sh", "-c", "echo kept > /v/f && cat /v/f"],
+                                volumes={"pyvol": {"bind": "/v", "mode": "rw"}}, remove=True)
+    assert out == b"kept\n", out
+    assert {v.name for v in client.volumes.list(filters={"label": "k=v"})} == {vol.name}
+    vol.remove()
+    named.remove()
+
     # A registry on loopback with Basic auth: login, then a streamed pull with its steps.
     registry = os.environ.get("REGISTRY")
     if registry:
