@@ -130,6 +130,8 @@ pub struct NetworkCreateRequest {
     pub attachable: bool,
     #[serde(deserialize_with = "crate::null_as_default")]
     pub ingress: bool,
+    #[serde(deserialize_with = "crate::null_as_default")]
+    pub config_only: bool,
     #[serde(rename = "EnableIPv6")]
     pub enable_ipv6: Option<bool>,
     #[serde(rename = "IPAM")]

@@ -12,6 +12,8 @@ pub enum EngineError {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
+    #[error("{0}")]
+    Unavailable(String),
     #[error("not modified")]
     NotModified,
     #[error("{0}")]
@@ -52,6 +54,7 @@ impl Classify for EngineError {
             EngineError::NotFound(_) => ErrorKind::NotFound,
             EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::Forbidden(_) => ErrorKind::Forbidden,
+            EngineError::Unavailable(_) => ErrorKind::Unavailable,
             EngineError::NotModified => ErrorKind::NotModified,
             EngineError::NotImplemented(_) => ErrorKind::NotImplemented,
             EngineError::Internal(_) | EngineError::Failed { .. } => ErrorKind::Internal,

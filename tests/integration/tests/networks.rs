@@ -527,6 +527,24 @@ fn networks_are_created_listed_inspected_and_removed_with_dockers_errors() {
         "plugin \"nosuch\" not found",
     );
     refused(
+        &["network", "create", "--ingress", "x"],
+        "Ingress network can only be global scope network",
+    );
+    refused(
+        &["network", "create", "--scope", "swarm", "x"],
+        "cannot create a swarm scoped network when swarm is not active",
+    );
+    refused(
+        &[
+            "network",
+            "create",
+            "-o",
+            "com.docker.network.bridge.enable_icc=notabool",
+            "x",
+        ],
+        "failed to parse com.docker.network.bridge.enable_icc value: notabool",
+    );
+    refused(
         &["network", "create", "-d", "host", "x"],
         "only one instance of \"host\" network is allowed",
     );

@@ -20,6 +20,10 @@ pub struct NetworkCreate {
     pub internal: bool,
     pub attachable: bool,
     pub enable_ipv6: bool,
+    /// `local` when empty; `swarm` and `global` need a swarm.
+    pub scope: String,
+    pub ingress: bool,
+    pub config_only: bool,
     pub labels: BTreeMap<String, String>,
     pub options: BTreeMap<String, String>,
     /// `default` when empty.
@@ -152,6 +156,35 @@ impl ContainerService {
         }
         if req.pools.len() > 1 {
             return Err(invalid("berth networks have one IPv4 pool"));
+        }
+        if req.ingress {
+            return Err(invalid("Ingress network can only be global scope network"));
+        }
+        match req.scope.as_str() {
+            "" | "local" => {}
+            "swarm" | "global" => {
+                return Err(EngineError::Unavailable(
+                    "cannot create a swarm scoped network when swarm is not active".into(),
+                ))
+            }
+            other => return Err(invalid(format!("invalid network scope: {other}"))),
+        }
+        if req.config_only {
+            return Err(EngineError::NotImplemented(
+                "configuration-only networks are not supported by berth".into(),
+            ));
+        }
+        for key in [
+            "com.docker.network.bridge.enable_icc",
+            "com.docker.network.bridge.enable_ip_masquerade",
+        ] {
+            if let Some(v) = req.options.get(key) {
+                super::store::parse_go_bool(v).ok_or_else(|| {
+                    invalid(format!(
+                        "failed to parse {key} value: {v} (strconv.ParseBool: parsing \"{v}\": invalid syntax)"
+                    ))
+                })?;
+            }
         }
         if let Some(mtu) = req.options.get("com.docker.network.driver.mtu") {
             mtu.parse::<u32>().map_err(|e| {

@@ -17,6 +17,15 @@ pub struct BridgeDefaults {
     pub ip_forward: bool,
 }
 
+/// A boolean option as Go's `strconv.ParseBool` reads it (what Docker's options are).
+pub(crate) fn parse_go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
 /// A user-defined network as kept on disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkRecord {
@@ -67,7 +76,7 @@ impl NetworkRecord {
         let flag = |key: &str, default: bool| {
             self.options
                 .get(key)
-                .map(|v| v != "false")
+                .and_then(|v| parse_go_bool(v))
                 .unwrap_or(default)
         };
         Ok(berth_network::Config {
