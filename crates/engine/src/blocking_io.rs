@@ -13,6 +13,17 @@ use tokio::sync::mpsc;
 
 use crate::images::ByteStream;
 
+/// Runs `f`, which blocks (a lock another process may hold, a word on a local socket), off
+/// the runtime's workers when called from one.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// Bytes gathered before the blocking reader is woken (the last batch may be shorter).
 const BATCH: usize = 1024 * 1024;
 /// Batches read ahead of the blocking reader: what it may fall behind by.

@@ -195,7 +195,7 @@ impl ContainerService {
         }
         // Every berthd of the host picks subnets from the same pools: one at a time, until
         // its bridge (and so its route) exists.
-        let _host_wide = HostLock::take()?;
+        let _host_wide = crate::blocking_io::blocking(HostLock::take)?;
         let mut taken: Vec<Cidr> = self
             .user_networks
             .all()

@@ -130,15 +130,9 @@ impl ContainerService {
             .collect();
         let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let table = table_of(&records, &host, &names);
-        // A word on a local socket, or starting the resolver: blocking, so off the runtime's
-        // workers when called from one (connect, rename).
-        let publish = || resolver.publish(&table);
-        let published = match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(publish)
-            }
-            _ => publish(),
-        };
+        // A word on a local socket, or starting the resolver (connect and rename call this
+        // from the runtime's workers).
+        let published = crate::blocking_io::blocking(|| resolver.publish(&table));
         if let Err(e) = published {
             tracing::error!(error = %e, "publishing names to the resolver");
         }
