@@ -194,10 +194,9 @@ impl ContainerService {
                     Some((before, health.status))
                 });
                 if let Some((_, after)) = outcome.filter(|(before, after)| before != after) {
-                    let rec = entry.snapshot();
-                    if svc.write_record(&rec, false).is_err() {
+                    let Ok(rec) = svc.rewrite(&entry, false, |_| {}) else {
                         return;
-                    }
+                    };
                     entry.changed.send_modify(|n| *n += 1);
                     svc.publish(&rec, &format!("health_status: {}", after.as_str()), &[]);
                 }

@@ -285,17 +285,15 @@ impl ContainerService {
         entry: &Entry,
         attached: &[(String, berth_network::Endpoint)],
     ) -> Result<(), EngineError> {
-        let rec = {
-            let mut r = entry.record.lock().expect("lock");
+        self.rewrite(entry, false, |r| {
             for (name, ep) in attached {
                 if let Some(a) = r.networks.get_mut(name) {
                     a.endpoint = Some(ep.clone());
                     a.endpoint_id = crate::random_id();
                 }
             }
-            r.clone()
-        };
-        self.write_record(&rec, false)
+        })
+        .map(drop)
     }
 
     /// Writes the endpoint into the record before the monitor starts (without a sync: it
@@ -306,12 +304,8 @@ impl ContainerService {
         entry: &Entry,
         ep: &berth_network::Endpoint,
     ) -> Result<(), EngineError> {
-        let rec = {
-            let mut r = entry.record.lock().expect("lock");
-            r.network = Some(ep.clone());
-            r.clone()
-        };
-        self.write_record(&rec, false)
+        self.rewrite(entry, false, |r| r.network = Some(ep.clone()))
+            .map(drop)
     }
 
     /// `/etc/hostname`, `/etc/hosts` (with the links' and `--add-host` lines) and

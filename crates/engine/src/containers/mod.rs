@@ -89,6 +89,10 @@ pub(crate) struct Entry {
     /// A restart asked for by a user is under way: the exit it causes does not remove an
     /// `AutoRemove` container (as Docker keeps it through `docker restart`).
     pub restarting: std::sync::atomic::AtomicBool,
+    /// Held while the record is changed and written: one writer at a time (two would share
+    /// the temporary file), in the order of the changes (so the file never goes back to an
+    /// older state).
+    pub persist: Mutex<()>,
 }
 
 impl Entry {
@@ -100,6 +104,7 @@ impl Entry {
             op: tokio::sync::Mutex::new(()),
             restart_delay: Mutex::new(None),
             restarting: Default::default(),
+            persist: Mutex::new(()),
         })
     }
 
@@ -296,14 +301,26 @@ impl ContainerService {
         sync: bool,
         f: impl FnOnce(&mut ContainerRecord),
     ) -> Result<ContainerRecord, EngineError> {
+        // Written before anyone waiting hears of it.
+        let rec = self.rewrite(entry, sync, f)?;
+        entry.changed.send_modify(|n| *n += 1);
+        Ok(rec)
+    }
+
+    /// Changes the record and writes it (see [`Entry::persist`]), waking no one.
+    pub(crate) fn rewrite(
+        &self,
+        entry: &Entry,
+        sync: bool,
+        f: impl FnOnce(&mut ContainerRecord),
+    ) -> Result<ContainerRecord, EngineError> {
+        let _one_writer = entry.persist.lock().expect("lock");
         let rec = {
             let mut r = entry.record.lock().expect("lock");
             f(&mut r);
             r.clone()
         };
-        // Written before anyone waiting hears of it.
         self.write_record(&rec, sync)?;
-        entry.changed.send_modify(|n| *n += 1);
         Ok(rec)
     }
 
@@ -418,5 +435,65 @@ impl ContainerService {
         }
         self.events
             .publish(EventKind::Container, action, &rec.id, attrs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Changes from many threads at once (a removal's and an exit's, say) all reach the
+    /// disk, none fails on another's temporary file, and the file ends as the memory does.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_changes_are_written_one_at_a_time_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = ContainerPaths {
+            data_root: dir.path().join("data"),
+            exec_root: dir.path().join("exec"),
+        };
+        let images = Arc::new(ImageStore::open(&dir.path().join("data/image")).unwrap());
+        let networking = Networking {
+            default_bridge: None,
+            user_networks: crate::networks::UserNetworks::open(&paths.data_root, None)
+                .await
+                .unwrap(),
+            resolver: None,
+        };
+        let svc = ContainerService::open(
+            paths,
+            images,
+            Arc::new(EventBus::new()),
+            PathBuf::from("/nonexistent/berth-monitor"),
+            networking,
+        )
+        .await
+        .unwrap();
+        let rec = ContainerRecord {
+            schema: RECORD_SCHEMA,
+            id: "ab".repeat(32),
+            name: "/racer".into(),
+            ..Default::default()
+        };
+        std::fs::create_dir_all(svc.paths.dir(&rec.id)).unwrap();
+        svc.persist(&rec).unwrap();
+        let entry = Entry::new(rec.clone());
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let (svc, entry) = (svc.clone(), entry.clone());
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        svc.update(&entry, |r| r.restart_count += 1)
+                            .unwrap_or_else(|e| panic!("thread {t}, change {i}: {e}"));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let on_disk =
+            ContainerRecord::from_json(&std::fs::read(svc.paths.record(&rec.id)).unwrap()).unwrap();
+        assert_eq!(on_disk.restart_count, 400);
+        assert_eq!(on_disk, entry.snapshot());
     }
 }
