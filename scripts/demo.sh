@@ -27,4 +27,10 @@ docker run -d --name web -p 127.0.0.1::80 busybox \
   sh -c 'mkdir -p /www && echo "hello over the bridge" > /www/index.html && exec httpd -f -p 80 -h /www'
 curl -s --retry 10 --retry-connrefused --retry-delay 0 "http://$(docker port web 80/tcp)/"
 docker rm -f web
+# A user-defined network: containers find each other by name through 127.0.0.11.
+docker network create demo-net
+docker run -d --name demo-db --network demo-net busybox sleep 60
+docker run --rm --network demo-net busybox sh -c 'nslookup demo-db && ping -c 1 demo-db'
+docker rm -f demo-db
+docker network rm demo-net
 rm -f "$tar"
