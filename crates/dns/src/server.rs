@@ -25,6 +25,12 @@ pub const PID: &str = "resolver.pid";
 pub const ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
 /// How long an upstream server gets to answer before the next is asked.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
+/// Questions being forwarded at once, for every container together (as Docker's resolver
+/// bounds them): a container asking faster than the upstream servers answer gets SERVFAIL
+/// rather than growing this process without end.
+const MAX_FORWARDS: usize = 1024;
+static FORWARDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_FORWARDS);
+
 /// How long the table stays empty before the process leaves.
 const IDLE_EXIT: Duration = Duration::from_secs(2);
 
@@ -186,6 +192,12 @@ async fn serve_udp(id: String, socket: Arc<UdpSocket>, shared: Shared) {
             }
             Local::Drop => {}
             Local::Forward(upstreams) => {
+                let Ok(permit) = FORWARDS.try_acquire() else {
+                    if let Some(reply) = answer::server_failure(query) {
+                        let _ = socket.send_to(&reply, peer).await;
+                    }
+                    continue;
+                };
                 let (socket, query) = (socket.clone(), query.to_vec());
                 tokio::spawn(async move {
                     let reply = forward(&query, &upstreams, false)
@@ -194,6 +206,7 @@ async fn serve_udp(id: String, socket: Arc<UdpSocket>, shared: Shared) {
                     if let Some(reply) = reply {
                         let _ = socket.send_to(&reply, peer).await;
                     }
+                    drop(permit);
                 });
             }
         }
@@ -257,10 +270,15 @@ async fn handle(id: &str, query: &[u8], shared: &Shared, tcp: bool) -> Option<Ve
     match local(id, query, shared) {
         Local::Reply(reply) => Some(reply),
         Local::Drop => None,
-        Local::Forward(upstreams) => match forward(query, &upstreams, tcp).await {
-            Some(r) => Some(r),
-            None => answer::server_failure(query),
-        },
+        Local::Forward(upstreams) => {
+            let Ok(_permit) = FORWARDS.try_acquire() else {
+                return answer::server_failure(query);
+            };
+            match forward(query, &upstreams, tcp).await {
+                Some(r) => Some(r),
+                None => answer::server_failure(query),
+            }
+        }
     }
 }
 
@@ -309,4 +327,61 @@ async fn forward_tcp(query: &[u8], addr: SocketAddr) -> std::io::Result<Vec<u8>>
     let mut reply = vec![0u8; len];
     stream.read_exact(&mut reply).await?;
     Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{Endpoint, Sandbox};
+    use hickory_proto::op::{MessageType, OpCode, Query, ResponseCode};
+    use hickory_proto::rr::{Name, RecordType};
+
+    /// With every forward slot taken, a question for an outside name is answered SERVFAIL at
+    /// once, without asking anyone.
+    #[tokio::test]
+    async fn forwards_beyond_the_bound_fail_at_once() {
+        let mut table = Table::default();
+        table.sandboxes.insert(
+            "c".into(),
+            Sandbox {
+                netns: PathBuf::new(),
+                // An upstream that would never answer: reaching it would take the timeout.
+                upstreams: vec!["192.0.2.1".parse().unwrap()],
+                endpoints: vec![Endpoint {
+                    network_id: "n".into(),
+                    network_name: "net".into(),
+                    ip: Ipv4Addr::new(10, 0, 0, 2),
+                    names: vec!["c".into()],
+                    links: Vec::new(),
+                }],
+            },
+        );
+        let shared: Shared = Arc::new(RwLock::new(Arc::new(table)));
+        let mut q = Message::new();
+        q.set_id(7)
+            .set_message_type(MessageType::Query)
+            .set_op_code(OpCode::Query)
+            .add_query(Query::query(
+                Name::from_ascii("example.org.").unwrap(),
+                RecordType::A,
+            ));
+        let bytes = q.to_vec().unwrap();
+        let all = FORWARDS.acquire_many(MAX_FORWARDS as u32).await.unwrap();
+        let started = std::time::Instant::now();
+        let reply = handle("c", &bytes, &shared, false).await.unwrap();
+        assert!(started.elapsed() < UPSTREAM_TIMEOUT);
+        let reply = Message::from_vec(&reply).unwrap();
+        assert_eq!(
+            (reply.id(), reply.response_code()),
+            (7, ResponseCode::ServFail)
+        );
+        drop(all);
+        // A name of the network is answered whatever the forwards do.
+        let mut own = q.clone();
+        own.queries_mut()[0] = Query::query(Name::from_ascii("c.").unwrap(), RecordType::A);
+        let reply = handle("c", &own.to_vec().unwrap(), &shared, false)
+            .await
+            .unwrap();
+        assert_eq!(Message::from_vec(&reply).unwrap().answers().len(), 1);
+    }
 }
