@@ -213,14 +213,24 @@ async fn serve_udp(id: String, socket: Arc<UdpSocket>, shared: Shared) {
     }
 }
 
+/// TCP connections open at once, for every container together: each holds a descriptor of
+/// this process, whose limit all the containers' names depend on.
+static TCP_CONNECTIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(256);
+
 async fn serve_tcp(id: String, listener: TcpListener, shared: Shared) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
+        // Over the bound the connection is closed at once; the client retries over UDP.
+        let Ok(permit) = TCP_CONNECTIONS.try_acquire() else {
+            drop(stream);
+            continue;
+        };
         let (shared, id) = (shared.clone(), id.clone());
         tokio::spawn(async move {
             let _ = serve_tcp_conn(&id, stream, &shared).await;
+            drop(permit);
         });
     }
 }
