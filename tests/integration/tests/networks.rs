@@ -279,6 +279,8 @@ fn names_keep_being_answered_while_berthd_is_down() {
         parse_nslookup(&String::from_utf8_lossy(&out.stdout))
     };
     assert_eq!(ask("database").as_deref(), Some(db_ip.as_str()));
+    // Over TCP too (what resolvers fall back to for long answers).
+    assert_eq!(tcp_lookup(&sandbox, "database"), Some(db_ip.clone()));
     d.kill();
     assert_eq!(
         ask("database").as_deref(),
@@ -710,6 +712,49 @@ fn internal_networks_have_no_way_out() {
     let gateway = d.subnet_prefix() + "1";
     assert!(!pings(&d, "safe", &gateway));
     d.remove_all_containers();
+}
+
+/// `name` asked of 127.0.0.11 over TCP from inside the namespace at `netns`: its first
+/// address.
+fn tcp_lookup(netns: &str, name: &str) -> Option<String> {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::{Name, RData, RecordType};
+    use std::io::{Read, Write};
+    let ns = std::fs::File::open(netns).unwrap();
+    let mut q = Message::new();
+    q.set_id(99)
+        .set_message_type(MessageType::Query)
+        .set_op_code(OpCode::Query)
+        .set_recursion_desired(true)
+        .add_query(Query::query(
+            Name::from_ascii(format!("{name}.")).unwrap(),
+            RecordType::A,
+        ));
+    let query = q.to_vec().unwrap();
+    std::thread::spawn(move || {
+        use std::os::fd::AsFd;
+        rustix::thread::move_into_link_name_space(
+            ns.as_fd(),
+            Some(rustix::thread::LinkNameSpaceType::Network),
+        )
+        .unwrap();
+        let mut s = std::net::TcpStream::connect("127.0.0.11:53").ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        s.write_all(&(query.len() as u16).to_be_bytes()).unwrap();
+        s.write_all(&query).unwrap();
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).ok()?;
+        let mut reply = vec![0u8; u16::from_be_bytes(len) as usize];
+        s.read_exact(&mut reply).ok()?;
+        let reply = Message::from_vec(&reply).ok()?;
+        reply.answers().iter().find_map(|a| match a.data() {
+            RData::A(ip) => Some(ip.0.to_string()),
+            _ => None,
+        })
+    })
+    .join()
+    .unwrap()
 }
 
 fn bridge_exists(name: &str) -> bool {
