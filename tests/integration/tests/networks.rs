@@ -16,6 +16,14 @@ fn daemon() -> Daemon {
     d
 }
 
+/// `docker run -d --name NAME OPTS… busybox sleep 300`.
+fn sleeper(d: &Daemon, name: &str, opts: &[&str]) {
+    let mut args = vec!["run", "-d", "--name", name];
+    args.extend_from_slice(opts);
+    args.extend(["busybox", "sleep", "300"]);
+    d.docker_ok(&args);
+}
+
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -71,28 +79,8 @@ fn containers_on_a_network_reach_each_other_by_name_and_alias_and_no_one_else() 
         "-c",
         "echo served > /index.html && httpd -f -p 80 -h /",
     ]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "client",
-        "--network",
-        "front",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "outsider",
-        "--network",
-        "back",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
+    sleeper(&d, "client", &["--network", "front"]);
+    sleeper(&d, "outsider", &["--network", "back"]);
     let web_ip = ip_of(&d, "web", "front");
     assert!(!web_ip.is_empty());
     // By name, by alias, by short ID; ping and a TCP connection with nc.
@@ -115,19 +103,7 @@ fn containers_on_a_network_reach_each_other_by_name_and_alias_and_no_one_else() 
     );
     assert!(pings(&d, "client", "web"));
     // A link on a user-defined network: a name for the linking container alone.
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "linker",
-        "--network",
-        "front",
-        "--link",
-        "web:db",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
+    sleeper(&d, "linker", &["--network", "front", "--link", "web:db"]);
     assert_eq!(lookup(&d, "linker", "db").as_deref(), Some(web_ip.as_str()));
     assert_eq!(lookup(&d, "client", "db"), None);
     for name in ["web", "www"] {
@@ -229,30 +205,12 @@ fn containers_on_a_network_reach_each_other_by_name_and_alias_and_no_one_else() 
 fn names_keep_being_answered_while_berthd_is_down() {
     let mut d = daemon();
     d.docker_ok(&["network", "create", "--subnet", "10.152.0.0/24", "steady"]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    sleeper(
+        &d,
         "db",
-        "--network",
-        "steady",
-        "--network-alias",
-        "database",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "app",
-        "--network",
-        "steady",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
+        &["--network", "steady", "--network-alias", "database"],
+    );
+    sleeper(&d, "app", &["--network", "steady"]);
     let db_ip = ip_of(&d, "db", "steady");
     let sandbox = d
         .docker_ok(&[
@@ -316,17 +274,7 @@ fn names_keep_being_answered_while_berthd_is_down() {
     let again = std::fs::read_to_string(d.exec_root().join("resolver/resolver.pid")).unwrap();
     assert_ne!(again.trim(), pid.trim());
     // The restarted daemon still publishes changes.
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "late",
-        "--network",
-        "steady",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
+    sleeper(&d, "late", &["--network", "steady"]);
     assert_eq!(ask("late"), Some(ip_of(&d, "late", "steady")));
     d.remove_all_containers();
     // With no container left on a user-defined network, the resolver leaves.
@@ -424,36 +372,14 @@ fn networks_are_created_listed_inspected_and_removed_with_dockers_errors() {
     assert_eq!(ipam["Gateway"], "10.154.0.254");
     assert_eq!(ipam["AuxiliaryAddresses"]["reserved"], "10.154.5.0");
     // Addresses come from the range, skipping the reserved one; the MTU is the network's.
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "c1",
-        "--network",
-        "pool",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
+    sleeper(&d, "c1", &["--network", "pool"]);
     assert_eq!(ip_of(&d, "c1", "pool"), "10.154.5.1");
     let link = d.docker_ok(&["exec", "c1", "ip", "-o", "link", "show", "eth0"]);
     assert!(link.contains("mtu 1400"), "{link}");
     let route = d.docker_ok(&["exec", "c1", "ip", "route"]);
     assert!(route.contains("default via 10.154.0.254"), "{route}");
     // A static address, inside and outside.
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "c2",
-        "--network",
-        "pool",
-        "--ip",
-        "10.154.9.9",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
+    sleeper(&d, "c2", &["--network", "pool", "--ip", "10.154.9.9"]);
     assert_eq!(ip_of(&d, "c2", "pool"), "10.154.9.9");
     let out = d.docker(&[
         "run",
@@ -588,17 +514,7 @@ fn networks_are_created_listed_inspected_and_removed_with_dockers_errors() {
         &["run", "--rm", "--network", "nosuch", "busybox", "true"],
         "network nosuch not found",
     );
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "lonely",
-        "--network",
-        "none",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
+    sleeper(&d, "lonely", &["--network", "none"]);
     refused(&["network", "connect", "auto", "lonely"], "container cannot be connected to multiple networks with one of the networks in private (none) mode");
     let r = d.post_json(
         "/v1.43/containers/create",
@@ -683,28 +599,8 @@ fn internal_networks_have_no_way_out() {
     ]);
     let net = d.get("/v1.44/networks/vault").json();
     assert_eq!(net["Internal"], true);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "safe",
-        "--network",
-        "vault",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "peer",
-        "--network",
-        "vault",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
+    sleeper(&d, "safe", &["--network", "vault"]);
+    sleeper(&d, "peer", &["--network", "vault"]);
     assert!(pings(&d, "peer", "safe"));
     let route = d.docker_ok(&["exec", "safe", "ip", "route"]);
     assert!(!route.contains("default"), "{route}");
