@@ -80,12 +80,28 @@ pub(crate) fn add(batch: &mut Batch, filter: &Listing, bridge: &str, forward_cha
     }
 }
 
-/// Adds to `batch` what takes `bridge` out of the isolation (the chains and the jump stay,
-/// for the others).
+/// Adds to `batch` what takes `bridge` out of the isolation; the chains and the jump go too
+/// when no other bridge of any daemon is left in them.
 pub(crate) fn remove(batch: &mut Batch, filter: &Listing, bridge: &str) {
-    for r in rules(bridge) {
-        if filter.has(&r) {
-            batch.rule("-D", &r);
+    let mine = rules(bridge);
+    for r in &mine {
+        if filter.has(r) {
+            batch.rule("-D", r);
+        }
+    }
+    let others = [STAGE1, STAGE2].iter().any(|chain| {
+        filter
+            .rules_of(chain)
+            .any(|spec| !mine.iter().any(|r| r.spec == spec))
+    });
+    if !others && filter.has_chain(STAGE1) {
+        // Every jump (a second one would keep the chain from being deleted).
+        let j = jump();
+        for _ in filter.rules_of("FORWARD").filter(|spec| *spec == j.spec) {
+            batch.rule("-D", &j);
+        }
+        for chain in [STAGE1, STAGE2] {
+            batch.push("filter", format!("-X {chain}"));
         }
     }
 }
@@ -128,8 +144,25 @@ mod tests {
             b.input(),
             "*filter\n-D FORWARD -j BERTH-ISOLATION-1\n-I FORWARD -j BERTH-ISOLATION-1\nCOMMIT\n"
         );
+        // The last bridge out takes the chains and the jump with it.
         let mut b = Batch::default();
         remove(&mut b, &listing, "br-1");
+        assert_eq!(
+            b.input(),
+            "*filter\n-D BERTH-ISOLATION-1 -i br-1 ! -o br-1 -j BERTH-ISOLATION-2\n\
+             -D BERTH-ISOLATION-2 -o br-1 -j DROP\n-D FORWARD -j BERTH-ISOLATION-1\n\
+             -X BERTH-ISOLATION-1\n-X BERTH-ISOLATION-2\nCOMMIT\n"
+        );
+        // Another bridge still in: only this one's rules go.
+        let shared = Listing::parse(
+            "-N BERTH-ISOLATION-1\n-N BERTH-ISOLATION-2\n-A FORWARD -j BERTH-ISOLATION-1\n\
+             -A BERTH-ISOLATION-1 -i br-1 ! -o br-1 -j BERTH-ISOLATION-2\n\
+             -A BERTH-ISOLATION-1 -i br-2 ! -o br-2 -j BERTH-ISOLATION-2\n\
+             -A BERTH-ISOLATION-2 -o br-1 -j DROP\n-A BERTH-ISOLATION-2 -o br-2 -j DROP\n",
+        );
+        let mut b = Batch::default();
+        remove(&mut b, &shared, "br-1");
+        assert!(!b.input().contains("-X"), "{}", b.input());
         assert!(b.input().contains("-D BERTH-ISOLATION-2 -o br-1 -j DROP\n"));
     }
 }

@@ -286,10 +286,17 @@ impl Listing {
         self.chains.contains(chain)
     }
 
+    /// The specs of a chain's rules, in order.
+    pub(crate) fn rules_of<'a>(&'a self, chain: &str) -> impl Iterator<Item = &'a str> + 'a {
+        let prefix = format!("-A {chain} ");
+        self.rules
+            .iter()
+            .filter_map(move |l| l.strip_prefix(&prefix))
+    }
+
     /// The spec of a chain's first rule.
     pub(crate) fn first_of(&self, chain: &str) -> Option<&str> {
-        let prefix = format!("-A {chain} ");
-        self.rules.iter().find_map(|l| l.strip_prefix(&prefix))
+        self.rules_of(chain).next()
     }
 }
 
