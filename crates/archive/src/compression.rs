@@ -46,14 +46,21 @@ pub fn decompress<'a, R: Read + Send + 'a>(
     let kind = Compression::detect(&head[..len]);
     let stream =
         BufReader::with_capacity(64 * 1024, Cursor::new(head[..len].to_vec()).chain(reader));
-    let reader: Box<dyn Read + Send + 'a> = match kind {
+    Ok((kind, decoder(kind, stream)?))
+}
+
+/// The reader of `stream`'s content, `kind` taken off.
+fn decoder<'a, B: BufRead + Send + 'a>(
+    kind: Compression,
+    stream: B,
+) -> std::io::Result<Box<dyn Read + Send + 'a>> {
+    Ok(match kind {
         Compression::None => Box::new(stream),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(stream)),
         Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(stream)),
         Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(stream)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(stream)?),
-    };
-    Ok((kind, reader))
+    })
 }
 
 /// As [`decompress`], for a reader that buffers already (a request body read in batches):
@@ -67,14 +74,7 @@ pub fn decompress_buffered<'a, R: BufRead + Send + 'a>(
         return decompress(reader);
     }
     let kind = Compression::detect(&head[..6]);
-    let reader: Box<dyn Read + Send + 'a> = match kind {
-        Compression::None => Box::new(reader),
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
-        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(reader)),
-        Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(reader)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(reader)?),
-    };
-    Ok((kind, reader))
+    Ok((kind, decoder(kind, reader)?))
 }
 
 /// Whether the file at `path` is a tar archive, compressed or not (a ustar header first):

@@ -369,13 +369,7 @@ pub fn build(
                 .join(" ")
         );
         let step_config = nop_config(&st.config, &text, true);
-        let id = backend.commit(Commit {
-            container: None,
-            parent: st.image.as_deref(),
-            config: &st.config,
-            step_config: &step_config,
-            author: &st.author,
-        })?;
+        let id = commit_config(&st, &step_config, backend)?;
         st.image = Some(id);
     }
     let unused: Vec<&String> = options
@@ -625,6 +619,21 @@ fn stage_or_image(
     }
 }
 
+/// The stage's config committed without a container, over its image.
+fn commit_config(
+    st: &Stage,
+    step_config: &ContainerConfig,
+    backend: &mut dyn Backend,
+) -> Result<String, BuildError> {
+    backend.commit(Commit {
+        container: None,
+        parent: st.image.as_deref(),
+        config: &st.config,
+        step_config,
+        author: &st.author,
+    })
+}
+
 /// A step that changes only the config: committed without a container.
 fn metadata(
     st: &mut Stage,
@@ -637,13 +646,7 @@ fn metadata(
         st.image = Some(id);
         return Ok(());
     }
-    let id = backend.commit(Commit {
-        container: None,
-        parent: st.image.as_deref(),
-        config: &st.config,
-        step_config: &step_config,
-        author: &st.author,
-    })?;
+    let id = commit_config(st, &step_config, backend)?;
     events(Event::Stream(format!(" ---> {}\n", short(&id))));
     st.image = Some(id);
     Ok(())

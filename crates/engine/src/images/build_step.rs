@@ -31,6 +31,13 @@ fn same_step(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 }
 
 impl ImageService {
+    /// An image by its ID, or Docker's 404.
+    fn image_by_id(&self, id: &Digest) -> Result<std::sync::Arc<berth_image::Image>, EngineError> {
+        self.store
+            .get(id)
+            .ok_or_else(|| EngineError::NotFound(format!("No such image: {id}")))
+    }
+
     /// An image on `parent` (none: on no image, after `FROM scratch`) with `config` and no
     /// new layer, `step` recorded as what made it (the cache's key, `container_config`),
     /// by `author`.
@@ -41,14 +48,7 @@ impl ImageService {
         step: &Config,
         author: &str,
     ) -> Result<Digest, EngineError> {
-        let parent = match parent {
-            Some(id) => Some(
-                self.store
-                    .get(id)
-                    .ok_or_else(|| EngineError::NotFound(format!("No such image: {id}")))?,
-            ),
-            None => None,
-        };
+        let parent = parent.map(|id| self.image_by_id(id)).transpose()?;
         let opts = CommitOptions {
             config: Some(crate::containers::image_config_json(config)),
             container_config: Some(crate::containers::image_config_json(step)),
@@ -109,14 +109,7 @@ impl ImageService {
                 }
             })
             .collect();
-        let parent = match parent {
-            Some(id) => Some(
-                self.store
-                    .get(id)
-                    .ok_or_else(|| EngineError::NotFound(format!("No such image: {id}")))?,
-            ),
-            None => None,
-        };
+        let parent = parent.map(|id| self.image_by_id(id)).transpose()?;
         // Whether `img` carries on from `parent`: the same history and layers, and more.
         let carries_on = |img: &berth_image::Image| -> bool {
             let Some(p) = &parent else {
