@@ -275,6 +275,13 @@ impl Backend for EngineBackend {
             .map_err(failed)
     }
 
+    fn make_working_dir(&mut self, container: &str) -> Result<(), BuildError> {
+        self.going_on()?;
+        self.runtime
+            .block_on(self.containers.create_working_dir(container))
+            .map_err(failed)
+    }
+
     fn commit(&mut self, c: Commit<'_>) -> Result<String, BuildError> {
         let (config, step) = (spec_config(c.config)?, spec_config(c.step_config)?);
         let id = match c.container {

@@ -54,6 +54,7 @@ pub fn from_wire(c: ContainerConfig, h: Option<WireHost>) -> Result<ContainerSpe
             start_interval: h.start_interval,
             retries: h.retries,
         }),
+        shell: c.shell,
     };
     Ok(ContainerSpec {
         config,
@@ -353,7 +354,7 @@ pub fn config_to_wire(c: &Config) -> ContainerConfig {
             start_interval: h.start_interval,
             retries: h.retries,
         }),
-        shell: None,
+        shell: c.shell.clone(),
         args_escaped: false,
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use berth_api_types::container::ContainerConfig;
-use parse_dockerfile::{Command, Instruction};
+use parse_dockerfile::Instruction;
 
 use crate::context::{Context, Copied};
 use crate::lex::Lexer;
@@ -141,6 +141,9 @@ pub trait Backend {
     ) -> Result<i64, BuildError>;
     /// Extracts the tar `archive` (a file the builder wrote) at the container's root.
     fn copy_into(&mut self, container: &str, archive: std::fs::File) -> Result<(), BuildError>;
+    /// Makes the container's working directory (and its parents) in its files, owned by
+    /// root; an existing one stays as it is.
+    fn make_working_dir(&mut self, container: &str) -> Result<(), BuildError>;
     /// An image of a step (see [`Commit`]); its ID.
     fn commit(&mut self, commit: Commit<'_>) -> Result<String, BuildError>;
     fn remove(&mut self, container: &str);
@@ -169,8 +172,9 @@ pub struct Commit<'a> {
     pub author: &'a str,
 }
 
-/// The build args Docker sets without being asked (and never warns about).
-const PREDEFINED_ARGS: [&str; 8] = [
+/// The build args a RUN gets without an ARG declaring them, never warned about and, unless
+/// an ARG declares them, left out of the cache key (moby's `builtinAllowedBuildArgs`).
+const PREDEFINED_ARGS: [&str; 10] = [
     "HTTP_PROXY",
     "http_proxy",
     "HTTPS_PROXY",
@@ -179,6 +183,8 @@ const PREDEFINED_ARGS: [&str; 8] = [
     "ftp_proxy",
     "NO_PROXY",
     "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
 ];
 
 fn short(id: &str) -> String {
@@ -262,10 +268,13 @@ pub fn build(
     // ARGs before the first FROM: for the FROM lines (and redeclared in a stage to be used
     // in it).
     let mut global_args: Vec<String> = Vec::new();
+    // Declared there, they count as used (moby's processMetaArg references them).
+    let mut global_declared: Vec<String> = Vec::new();
     for i in &parsed.instructions[..stage_starts[0]] {
         if let Instruction::Arg(a) = i {
             for (k, v) in arg_pairs(&lexer, &a.arguments.value, &global_args)? {
                 let value = options.build_args.get(&k).cloned().flatten().or(v);
+                global_declared.push(k.clone());
                 if let Some(v) = value {
                     global_args.push(format!("{k}={v}"));
                 }
@@ -278,7 +287,7 @@ pub fn build(
         context: &context,
         options,
         global_args: &global_args,
-        used_args: Vec::new(),
+        used_args: global_declared,
         built_stages: Vec::new(),
     };
     let mut stage: Option<Stage> = None;
@@ -345,12 +354,12 @@ pub fn build(
                 let Some(instruction) = parsed.instructions.get(1) else {
                     continue;
                 };
-                steps.step(instruction, &source, &trigger, st, backend, events)?;
+                steps.step(instruction, &source, st, backend, events)?;
             }
             continue;
         }
         let st = stage.as_mut().expect("a stage after FROM");
-        steps.step(instruction, dockerfile, &texts[n], st, backend, events)?;
+        steps.step(instruction, dockerfile, st, backend, events)?;
     }
     let mut st = stage.expect("at least one stage");
     // `--label`s go on the final image, as one more metadata commit.
@@ -408,18 +417,20 @@ pub fn build(
 
 /// The step config of a metadata step: the config with Docker's `#(nop)` command, by which
 /// the cache finds it (`/bin/sh -c #(nop)  ENV A=1`).
+/// The stage's shell starts it, as moby's `withCmdComment` (two words: metadata steps) and
+/// `withCmdCommentString` (one: COPY, ADD, WORKDIR).
 fn nop_config(config: &ContainerConfig, text: &str, metadata: bool) -> ContainerConfig {
     let mut c = config.clone();
-    c.cmd = Some(if metadata {
-        vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            "#(nop) ".into(),
-            text.to_string(),
-        ]
+    let mut cmd = match &config.shell {
+        Some(shell) if !shell.is_empty() => shell.clone(),
+        _ => vec!["/bin/sh".into(), "-c".into()],
+    };
+    if metadata {
+        cmd.extend(["#(nop) ".to_string(), text.to_string()]);
     } else {
-        vec!["/bin/sh".into(), "-c".into(), format!("#(nop) {text}")]
-    });
+        cmd.push(format!("#(nop) {text}"));
+    }
+    c.cmd = Some(cmd);
     c
 }
 
@@ -439,16 +450,6 @@ fn arg_pairs(
         .collect())
 }
 
-/// The shell form of a command run with the stage's shell.
-fn shell_form(config: &ContainerConfig, command: &str) -> Vec<String> {
-    let mut argv = config
-        .shell
-        .clone()
-        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
-    argv.push(command.to_string());
-    argv
-}
-
 /// What every step of a build reads, and what the steps add to as they go.
 struct Steps<'a> {
     lexer: Lexer,
@@ -463,13 +464,11 @@ struct Steps<'a> {
 }
 
 impl Steps<'_> {
-    /// One instruction of stage `st`; `source` is the Dockerfile it is in, `text` how the
-    /// stream shows it.
+    /// One instruction of stage `st`; `source` is the Dockerfile it is in.
     fn step(
         &mut self,
         instruction: &Instruction<'_>,
         source: &str,
-        text: &str,
         st: &mut Stage,
         backend: &mut dyn Backend,
         events: &mut dyn FnMut(Event),
@@ -486,30 +485,30 @@ impl Steps<'_> {
             .collect();
         match instruction {
             Instruction::Arg(a) => {
+                let mut declared = Vec::new();
                 for (k, default) in arg_pairs(lexer, &a.arguments.value, &vars)? {
+                    declared.push(match &default {
+                        Some(d) => format!("{k}={d}"),
+                        None => k.clone(),
+                    });
                     let from_global = crate::lex::lookup(global_args, &k).map(str::to_string);
+                    // A build arg given without a value (the client found none) is as
+                    // not given: the default, else the global ARG's (moby's getBuildArg).
                     let value = match options.build_args.get(&k) {
                         Some(Some(v)) => Some(v.clone()),
-                        Some(None) => std::env::var(&k).ok(),
-                        None => default.or(from_global),
+                        _ => default.or(from_global),
                     };
-                    if options.build_args.contains_key(&k) {
-                        used_args.push(k.clone());
-                    }
+                    used_args.push(k.clone());
                     st.args
                         .retain(|e| e.split_once('=').map(|p| p.0) != Some(k.as_str()));
                     if let Some(v) = value {
                         st.args.push(format!("{k}={v}"));
                     }
                 }
-                metadata(st, text, backend, events)
+                metadata(st, &format!("ARG {}", declared.join(" ")), backend, events)
             }
             Instruction::Run(r) => {
-                let argv = match &r.arguments {
-                    Command::Exec(args) => args.value.iter().map(|a| a.value.to_string()).collect(),
-                    Command::Shell(s) => shell_form(&st.config, s.value),
-                    _ => return Err(BuildError::new("unsupported RUN form")),
-                };
+                let argv = crate::changes::command(&st.config, &r.arguments, lexer.escape)?;
                 run(st, argv, options, backend, events)
             }
             Instruction::Copy(c) => {
@@ -539,14 +538,10 @@ impl Steps<'_> {
                 let srcs: Vec<String> = sources(&a.src, lexer, &vars)?;
                 let dest = lexer.process_word(&a.dest.value, &vars)?;
                 let is_url = |s: &String| s.starts_with("http://") || s.starts_with("https://");
-                let source = match srcs.iter().filter(|s| is_url(s)).count() {
-                    0 => CopySource::Context,
-                    n if n == srcs.len() => CopySource::Web,
-                    _ => {
-                        return Err(BuildError::new(
-                            "ADD of URLs and local files in one instruction is not supported by berth's builder",
-                        ))
-                    }
+                let source = if srcs.iter().any(is_url) {
+                    CopySource::Web
+                } else {
+                    CopySource::Context
                 };
                 copy(
                     st, "ADD", &srcs, &dest, chown, true, source, context, backend, events,
@@ -554,18 +549,14 @@ impl Steps<'_> {
             }
             Instruction::From(_) => unreachable!("FROM starts a stage"),
             Instruction::Shell(s) => {
-                st.config.shell = Some(s.arguments.iter().map(|a| a.value.to_string()).collect());
-                metadata(st, text, backend, events)
+                let shell: Vec<String> = s.arguments.iter().map(|a| a.value.to_string()).collect();
+                let comment = format!("SHELL [{}]", shell.join(" "));
+                st.config.shell = Some(shell);
+                metadata(st, &comment, backend, events)
             }
-            // The author goes in the image's own field; the config is unchanged.
-            Instruction::Maintainer(m) => {
-                st.author = lexer.process_word(&m.name.value, &vars)?;
-                metadata(st, text, backend, events)
-            }
-            _ => {
-                // The instructions that change only the config, as `commit --change` applies
-                // them, variables from the stage's ARGs too.
-                crate::changes::apply_instruction(
+            // WORKDIR makes its directory in a layer of its own, as Docker's does.
+            Instruction::Workdir(_) => {
+                let comment = crate::changes::apply_instruction(
                     &mut st.config,
                     instruction,
                     source,
@@ -573,7 +564,26 @@ impl Steps<'_> {
                     &st.args,
                     &mut st.cmd_set,
                 )?;
-                metadata(st, text, backend, events)
+                workdir(st, &comment, backend, events)
+            }
+            // The author goes in the image's own field; the config is unchanged.
+            Instruction::Maintainer(m) => {
+                st.author = lexer.process_word(&m.name.value, &vars)?;
+                let comment = format!("MAINTAINER {}", st.author);
+                metadata(st, &comment, backend, events)
+            }
+            _ => {
+                // The instructions that change only the config, as `commit --change` applies
+                // them, variables from the stage's ARGs too.
+                let comment = crate::changes::apply_instruction(
+                    &mut st.config,
+                    instruction,
+                    source,
+                    lexer,
+                    &st.args,
+                    &mut st.cmd_set,
+                )?;
+                metadata(st, &comment, backend, events)
             }
         }
     }
@@ -634,6 +644,36 @@ fn commit_config(
     })
 }
 
+/// WORKDIR, once the config has it: a container that makes the directory, committed under
+/// `#(nop) WORKDIR <path>` (the path resolved, as Docker records it).
+fn workdir(
+    st: &mut Stage,
+    comment: &str,
+    backend: &mut dyn Backend,
+    events: &mut dyn FnMut(Event),
+) -> Result<(), BuildError> {
+    let step_config = nop_config(&st.config, comment, false);
+    if let Some(id) = lookup_cache(st, &step_config, backend, events) {
+        st.image = Some(id);
+        return Ok(());
+    }
+    let container = backend.create(st.image.as_deref(), &step_config)?;
+    let result = backend.make_working_dir(&container).and_then(|()| {
+        backend.commit(Commit {
+            container: Some(&container),
+            parent: st.image.as_deref(),
+            config: &st.config,
+            step_config: &step_config,
+            author: &st.author,
+        })
+    });
+    backend.remove(&container);
+    let id = result?;
+    events(Event::Stream(format!(" ---> {}\n", short(&id))));
+    st.image = Some(id);
+    Ok(())
+}
+
 /// A step that changes only the config: committed without a container.
 fn metadata(
     st: &mut Stage,
@@ -681,13 +721,14 @@ fn run(
     backend: &mut dyn Backend,
     events: &mut dyn FnMut(Event),
 ) -> Result<(), BuildError> {
+    let (args, recorded_args) = run_args(st, options);
     // The step config: the command, with the ARGs in play before it as Docker records them
     // (`|2 A=1 B=2 /bin/sh -c …`), so a different build arg misses the cache.
     let mut step_config = st.config.clone();
     let mut recorded = argv.clone();
-    if !st.args.is_empty() {
-        let mut prefixed = vec![format!("|{}", st.args.len())];
-        prefixed.extend(st.args.iter().cloned());
+    if !args.is_empty() {
+        let mut prefixed = vec![format!("|{}", recorded_args.len())];
+        prefixed.extend(recorded_args);
         prefixed.extend(recorded);
         recorded = prefixed;
     }
@@ -699,8 +740,8 @@ fn run(
     let mut run_config = st.config.clone();
     run_config.cmd = Some(argv.clone());
     run_config.entrypoint = None;
-    let mut env = st.args.clone();
-    env.extend(st.config.env.clone().unwrap_or_default());
+    let mut env = st.config.env.clone().unwrap_or_default();
+    env.extend(args);
     run_config.env = Some(env);
     let container = backend.create(st.image.as_deref(), &run_config)?;
     events(Event::Stream(format!(
@@ -758,12 +799,45 @@ fn run(
     Ok(())
 }
 
+/// The build args a RUN sees (`KEY=VALUE`), as moby's `FilterAllowed`: the stage's ARGs and
+/// the proxy args given for the build, less those an ENV of the same name hides; and those
+/// of them its cache key records, sorted (`prependEnvOnCmd`): all but the proxy args no ARG
+/// declared, so that a proxy setting alone never misses the cache.
+fn run_args(st: &Stage, options: &BuildOptions) -> (Vec<String>, Vec<String>) {
+    let env = st.config.env.as_deref().unwrap_or_default();
+    let hidden = |k: &str| env.iter().any(|e| crate::lex::env_key(e) == k);
+    let declared = |k: &str| st.args.iter().any(|a| crate::lex::env_key(a) == k);
+    let mut args: Vec<String> = st
+        .args
+        .iter()
+        .filter(|a| !hidden(crate::lex::env_key(a)))
+        .cloned()
+        .collect();
+    for (k, v) in &options.build_args {
+        if let (true, Some(v)) = (PREDEFINED_ARGS.contains(&k.as_str()), v) {
+            if !declared(k) && !hidden(k) {
+                args.push(format!("{k}={v}"));
+            }
+        }
+    }
+    let mut recorded: Vec<String> = args
+        .iter()
+        .filter(|a| {
+            let k = crate::lex::env_key(a);
+            declared(k) || !PREDEFINED_ARGS.contains(&k)
+        })
+        .cloned()
+        .collect();
+    recorded.sort();
+    (args, recorded)
+}
+
 /// Where a COPY or ADD takes its sources from.
 enum CopySource<'a> {
     Context,
     /// An image or an earlier stage (`COPY --from`), by ID.
     Image(&'a str),
-    /// URLs (`ADD https://…`): downloaded, never extracted.
+    /// Sources some of which are URLs (`ADD https://…`): those downloaded, never extracted.
     Web,
 }
 
@@ -797,13 +871,26 @@ fn copy(
     };
     let copied: Copied = match source {
         CopySource::Context => context.archive(srcs, &dest, owner, extract_archives)?,
+        // URLs downloaded beside the context (never extracted), local files from it.
         CopySource::Web => {
             let staged = context.scratch_dir()?;
+            let downloads = Context::new(staged.path())?;
             let mut names = Vec::new();
-            for url in srcs {
-                names.push(backend.download(url, staged.path())?);
+            for src in srcs {
+                let is_url = src.starts_with("http://") || src.starts_with("https://");
+                names.push(match is_url {
+                    true => (true, backend.download(src, staged.path())?),
+                    false => (false, src.clone()),
+                });
             }
-            Context::new(staged.path())?.archive(&names, &dest, owner, false)?
+            let sources: Vec<(&Context, &str, bool)> = names
+                .iter()
+                .map(|(url, name)| match url {
+                    true => (&downloads, name.as_str(), false),
+                    false => (context, name.as_str(), extract_archives),
+                })
+                .collect();
+            Context::archive_from(&sources, &dest, owner)?
         }
         // From an image or an earlier stage: its files are put in a directory beside the
         // context, then copied from there as from a context.
@@ -831,7 +918,12 @@ fn copy(
             Context::new(staged.path())?.archive(&names, &dest, owner, false)?
         }
     };
-    let text = format!("{what} {}:{} in {dest} ", copied.kind, copied.hash);
+    // The owner asked for is part of the step (moby's `--chown=… ` in the comment).
+    let chown_comment = chown.map_or(String::new(), |c| format!("--chown={c} "));
+    let text = format!(
+        "{what} {chown_comment}{}:{} in {dest} ",
+        copied.kind, copied.hash
+    );
     let step_config = nop_config(&st.config, &text, false);
     if let Some(id) = lookup_cache(st, &step_config, backend, events) {
         st.image = Some(id);

@@ -68,13 +68,33 @@ fn env(config: &ContainerConfig) -> Vec<String> {
     config.env.clone().unwrap_or_default()
 }
 
-/// CMD and ENTRYPOINT: the exec form as given, the shell form through `/bin/sh -c`.
-fn command(c: &Command<'_>) -> Result<Vec<String>, ChangeError> {
+/// CMD, ENTRYPOINT and RUN: the exec form as given, the shell form through the config's
+/// shell (`SHELL`), `/bin/sh -c` without one.
+/// A shell form's lines are joined first, as Docker's parser joins them (the shell never
+/// sees the escape character that continued a line).
+pub(crate) fn command(
+    config: &ContainerConfig,
+    c: &Command<'_>,
+    escape: char,
+) -> Result<Vec<String>, ChangeError> {
     match c {
         Command::Exec(args) => Ok(args.value.iter().map(|a| a.value.to_string()).collect()),
-        Command::Shell(text) => Ok(vec!["/bin/sh".into(), "-c".into(), text.value.to_string()]),
+        Command::Shell(text) => Ok(shell_form(
+            config,
+            &crate::steps::join_lines(text.value, escape),
+        )),
         _ => Err(ChangeError::Invalid("unsupported command form".into())),
     }
+}
+
+/// `command` run by the config's shell.
+fn shell_form(config: &ContainerConfig, command: &str) -> Vec<String> {
+    let mut argv = match &config.shell {
+        Some(shell) if !shell.is_empty() => shell.clone(),
+        _ => vec!["/bin/sh".into(), "-c".into()],
+    };
+    argv.push(command.to_string());
+    argv
 }
 
 /// `KEY=VALUE` pairs (or, for ENV, the old `KEY VALUE` form), processed.
@@ -159,6 +179,8 @@ fn go_duration(s: &str) -> Option<i64> {
 /// One instruction of a build that changes only the config (CMD, ENV, LABEL, …), its words
 /// expanded with `vars` (the stage's ARGs) and the config's environment, which wins.
 /// `source` is the Dockerfile the instruction is in; `cmd_set`, whether the stage set a CMD.
+/// Returns the step's comment as moby's dispatchers write it in the image's history
+/// (`ENV A=1`, `CMD ["/bin/sh" "-c" "x"]`, `VOLUME [/data]`).
 pub fn apply_instruction(
     config: &mut ContainerConfig,
     instruction: &Instruction<'_>,
@@ -166,7 +188,7 @@ pub fn apply_instruction(
     lexer: &Lexer,
     vars: &[String],
     cmd_set: &mut bool,
-) -> Result<(), ChangeError> {
+) -> Result<String, ChangeError> {
     apply(config, instruction, source, lexer, vars, cmd_set)
 }
 
@@ -177,22 +199,30 @@ fn apply(
     lexer: &Lexer,
     vars: &[String],
     cmd_set: &mut bool,
-) -> Result<(), ChangeError> {
+) -> Result<String, ChangeError> {
     let env: Vec<String> = vars.iter().cloned().chain(env(config)).collect();
-    match instruction {
+    let comment = match instruction {
         Instruction::Cmd(i) => {
-            config.cmd = Some(command(&i.arguments)?);
+            let cmd = command(config, &i.arguments, lexer.escape)?;
+            let comment = format!("CMD {}", go_quoted(&cmd));
+            config.cmd = Some(cmd);
             *cmd_set = true;
+            comment
         }
         Instruction::Entrypoint(i) => {
-            config.entrypoint = Some(command(&i.arguments)?);
+            let entrypoint = command(config, &i.arguments, lexer.escape)?;
+            let comment = format!("ENTRYPOINT {}", go_quoted(&entrypoint));
+            config.entrypoint = Some(entrypoint);
             // As Docker: a new entrypoint drops an inherited command.
             if !*cmd_set {
                 config.cmd = None;
             }
+            comment
         }
         Instruction::Env(i) => {
+            let mut comment = "ENV".to_string();
             for (k, v) in pairs(lexer, &i.arguments.value, &env, true, "ENV")? {
+                comment.push_str(&format!(" {k}={v}"));
                 let list = config.env.get_or_insert_with(Vec::new);
                 let entry = format!("{k}={v}");
                 match list
@@ -203,26 +233,38 @@ fn apply(
                     None => list.push(entry),
                 }
             }
+            comment
         }
         Instruction::Label(i) => {
+            let mut comment = "LABEL".to_string();
             let labels = config.labels.get_or_insert_with(BTreeMap::new);
             for (k, v) in pairs(lexer, &i.arguments.value, &env, false, "LABEL")? {
+                comment.push_str(&format!(" {k}={v}"));
                 labels.insert(k, v);
             }
+            comment
         }
         Instruction::Expose(i) => {
+            let mut specs = Vec::new();
             let ports = config.exposed_ports.get_or_insert_with(BTreeMap::new);
             for arg in &i.arguments {
                 for spec in lexer.process_words(&arg.value, &env)? {
                     for port in expand_port(&spec)? {
                         ports.insert(port, Empty {});
                     }
+                    specs.push(spec);
                 }
             }
+            format!("EXPOSE {}", specs.join(" "))
         }
-        Instruction::User(i) => config.user = lexer.process_word(&i.arguments.value, &env)?,
+        Instruction::User(i) => {
+            config.user = lexer.process_word(&i.arguments.value, &env)?;
+            format!("USER {}", config.user)
+        }
         Instruction::Stopsignal(i) => {
-            config.stop_signal = Some(lexer.process_word(&i.arguments.value, &env)?)
+            let signal = lexer.process_word(&i.arguments.value, &env)?;
+            config.stop_signal = Some(signal.clone());
+            format!("STOPSIGNAL {signal}")
         }
         Instruction::Workdir(i) => {
             let dir = lexer.process_word(&i.arguments.value, &env)?;
@@ -232,6 +274,7 @@ fn apply(
                 format!("{}/{dir}", config.working_dir)
             };
             config.working_dir = clean_path(&joined);
+            format!("WORKDIR {}", config.working_dir)
         }
         Instruction::Volume(i) => {
             let paths: Vec<String> = match &i.arguments {
@@ -245,7 +288,7 @@ fn apply(
                 }
             };
             let volumes = config.volumes.get_or_insert_with(BTreeMap::new);
-            for p in paths {
+            for p in &paths {
                 let p = p.trim().to_string();
                 if p.is_empty() {
                     return Err(ChangeError::Invalid(
@@ -254,6 +297,7 @@ fn apply(
                 }
                 volumes.insert(p, Empty {});
             }
+            format!("VOLUME [{}]", paths.join(" "))
         }
         Instruction::Onbuild(i) => {
             // The trigger as written, after the ONBUILD keyword.
@@ -270,7 +314,9 @@ fn apply(
                     "{first} isn't allowed as an ONBUILD trigger"
                 )));
             }
+            let comment = format!("ONBUILD {trigger}");
             config.on_build.get_or_insert_with(Vec::new).push(trigger);
+            comment
         }
         Instruction::Healthcheck(i) => {
             let mut health = HealthConfig::default();
@@ -302,21 +348,107 @@ fn apply(
             health.test = Some(match &i.arguments {
                 HealthcheckArguments::None { .. } => vec!["NONE".into()],
                 HealthcheckArguments::Cmd { arguments, .. } => match arguments {
-                    Command::Shell(text) => vec!["CMD-SHELL".into(), text.value.to_string()],
+                    Command::Shell(text) => vec![
+                        "CMD-SHELL".into(),
+                        crate::steps::join_lines(text.value, lexer.escape),
+                    ],
                     exec => std::iter::once("CMD".to_string())
-                        .chain(command(exec)?)
+                        .chain(command(config, exec, lexer.escape)?)
                         .collect(),
                 },
                 _ => return Err(ChangeError::Invalid("unknown HEALTHCHECK form".into())),
             });
+            let comment = health_comment(&health);
             config.healthcheck = Some(health);
+            comment
         }
         other => {
             // The up-front check lets only allowed instructions through.
             return Err(ChangeError::NotAllowed(format!("{other:?}")));
         }
+    };
+    Ok(comment)
+}
+
+/// A list as Go's `%q` prints a `[]string`: `["a" "b c"]`.
+pub(crate) fn go_quoted(list: &[String]) -> String {
+    let quoted: Vec<String> = list.iter().map(|s| go_quote(s)).collect();
+    format!("[{}]", quoted.join(" "))
+}
+
+/// A string as Go's `strconv.Quote` writes it.
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
     }
-    Ok(())
+    out.push('"');
+    out
+}
+
+/// A duration in nanoseconds as Go's `time.Duration` prints it (`0s`, `1m30s`, `1.5s`,
+/// `100ms`).
+fn go_duration_text(nanos: i64) -> String {
+    if nanos == 0 {
+        return "0s".into();
+    }
+    let sign = if nanos < 0 { "-" } else { "" };
+    let n = nanos.unsigned_abs();
+    let fraction = |value: u64, unit: u64| -> String {
+        let whole = value / unit;
+        let rest = value % unit;
+        if rest == 0 {
+            return whole.to_string();
+        }
+        let digits = unit.to_string().len() - 1;
+        let frac = format!("{rest:0digits$}");
+        format!("{whole}.{}", frac.trim_end_matches('0'))
+    };
+    if n < 1_000 {
+        return format!("{sign}{n}ns");
+    }
+    if n < 1_000_000 {
+        return format!("{sign}{}µs", fraction(n, 1_000));
+    }
+    if n < 1_000_000_000 {
+        return format!("{sign}{}ms", fraction(n, 1_000_000));
+    }
+    let secs_nanos = n % 60_000_000_000;
+    let minutes = n / 60_000_000_000;
+    let seconds = fraction(secs_nanos, 1_000_000_000);
+    match (minutes / 60, minutes % 60) {
+        (0, 0) => format!("{sign}{seconds}s"),
+        (0, m) => format!("{sign}{m}m{seconds}s"),
+        (h, m) => format!("{sign}{h}h{m}m{seconds}s"),
+    }
+}
+
+/// `HEALTHCHECK %+v` of moby's `*HealthConfig`.
+fn health_comment(h: &HealthConfig) -> String {
+    format!(
+        "HEALTHCHECK &{{Test:[{}] Interval:{} Timeout:{} StartPeriod:{} StartInterval:{} Retries:{}}}",
+        h.test.clone().unwrap_or_default().join(" "),
+        go_duration_text(h.interval),
+        go_duration_text(h.timeout),
+        go_duration_text(h.start_period),
+        go_duration_text(h.start_interval),
+        h.retries
+    )
 }
 
 /// Where the instruction starting at `start` ends: the end of its line, continuation lines
@@ -387,6 +519,58 @@ mod tests {
         let changes: Vec<String> = changes.iter().map(|s| s.to_string()).collect();
         apply_changes(&mut c, &changes).unwrap();
         c
+    }
+
+    #[test]
+    fn each_step_is_commented_as_mobys_dispatchers_write_it() {
+        let source = "FROM scratch\nENV A=1 B=\"two words\"\nENV OLD some value\nLABEL v=\"1.0\" t=$A\nEXPOSE 80 53/udp\nUSER app\nSTOPSIGNAL SIGINT\nWORKDIR x/../y\nVOLUME /a /b\nVOLUME [\"/c\"]\nONBUILD RUN echo hi\nCMD echo \"q\"\nENTRYPOINT [\"/e\", \"a\\\\b\"]\nHEALTHCHECK --interval=90s --timeout=1500ms --retries=2 CMD curl -f http://x/\n";
+        let parsed = parse_dockerfile::parse(source).unwrap();
+        let mut config = base();
+        let mut cmd_set = false;
+        let comments: Vec<String> = parsed
+            .instructions
+            .iter()
+            .skip(1)
+            .map(|i| {
+                apply_instruction(&mut config, i, source, &Lexer::default(), &[], &mut cmd_set)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            comments,
+            [
+                "ENV A=1 B=two words",
+                "ENV OLD=some value",
+                "LABEL v=1.0 t=1",
+                "EXPOSE 80 53/udp",
+                "USER app",
+                "STOPSIGNAL SIGINT",
+                "WORKDIR /srv/y",
+                "VOLUME [/a /b]",
+                "VOLUME [/c]",
+                "ONBUILD RUN echo hi",
+                "CMD [\"/bin/sh\" \"-c\" \"echo \\\"q\\\"\"]",
+                "ENTRYPOINT [\"/e\" \"a\\\\b\"]",
+                "HEALTHCHECK &{Test:[CMD-SHELL curl -f http://x/] Interval:1m30s Timeout:1.5s StartPeriod:0s StartInterval:0s Retries:2}",
+            ]
+        );
+    }
+
+    #[test]
+    fn durations_print_as_go_prints_them() {
+        for (nanos, text) in [
+            (0, "0s"),
+            (500, "500ns"),
+            (1_500, "1.5µs"),
+            (100_000_000, "100ms"),
+            (1_500_000_000, "1.5s"),
+            (30_000_000_000, "30s"),
+            (90_000_000_000, "1m30s"),
+            (3_600_000_000_000, "1h0m0s"),
+            (3_661_000_000_000, "1h1m1s"),
+        ] {
+            assert_eq!(go_duration_text(nanos), text, "{nanos}");
+        }
     }
 
     #[test]

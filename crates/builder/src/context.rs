@@ -260,12 +260,26 @@ impl Context {
         owner: (u64, u64),
         extract: bool,
     ) -> Result<Copied, BuildError> {
-        let mut resolved: Vec<String> = Vec::new();
-        for src in srcs {
+        let sources: Vec<(&Context, &str, bool)> =
+            srcs.iter().map(|s| (self, s.as_str(), extract)).collect();
+        Context::archive_from(&sources, dest, owner)
+    }
+
+    /// As [`Context::archive`], each source from a context of its own and extracted or not
+    /// on its own (`ADD` of URLs, downloaded and never extracted, beside local files).
+    pub fn archive_from(
+        sources: &[(&Context, &str, bool)],
+        dest: &str,
+        owner: (u64, u64),
+    ) -> Result<Copied, BuildError> {
+        let mut resolved: Vec<(&Context, String, bool)> = Vec::new();
+        for &(context, src, extract) in sources {
             if has_glob(src) {
-                resolved.extend(self.glob(src)?);
+                for found in context.glob(src)? {
+                    resolved.push((context, found, extract));
+                }
             } else {
-                resolved.push(src.clone());
+                resolved.push((context, src.to_string(), extract));
             }
         }
         let into_dir = dest.ends_with('/') || resolved.len() > 1;
@@ -278,16 +292,16 @@ impl Context {
             dirs_made: Default::default(),
         };
         let mut kinds = Vec::new();
-        for src in &resolved {
-            let path = self.resolve(src)?;
+        for (context, src, extract) in &resolved {
+            let path = context.resolve(src)?;
             let meta = fs::metadata(&path).map_err(io("copy"))?;
             if meta.is_dir() {
                 kinds.push("dir");
                 if dest_clean != "/" {
                     w.dir(&dest_clean, &meta)?;
                 }
-                self.walk(&mut w, &path, &dest_clean)?;
-            } else if extract && berth_archive::is_tar_file(&path) {
+                context.walk(&mut w, &path, &dest_clean)?;
+            } else if *extract && berth_archive::is_tar_file(&path) {
                 kinds.push("file");
                 extract_into(&mut w, &path, &dest_clean)?;
             } else {

@@ -35,6 +35,11 @@ pub fn lookup<'e>(env: &'e [String], name: &str) -> Option<&'e str> {
     })
 }
 
+/// The key of a `KEY=VALUE` entry (the whole entry when it has no `=`).
+pub fn env_key(kv: &str) -> &str {
+    kv.split_once('=').map_or(kv, |(k, _)| k)
+}
+
 struct Scan<'a> {
     chars: std::iter::Peekable<std::str::Chars<'a>>,
 }

@@ -46,26 +46,33 @@ pub(crate) fn texts(source: &str, instructions: &[Instruction<'_>], escape: char
         .enumerate()
         .map(|(n, &from)| {
             let to = starts.get(n + 1).copied().unwrap_or(source.len());
-            let mut text = String::new();
-            for line in source[from..to].lines() {
-                let trimmed = line.trim();
-                // Past the first line the instruction is continued: comments and blank lines
-                // inside it are skipped, as Docker skips them.
-                if !text.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
-                    continue;
-                }
-                let body = line.trim_end();
-                match body.strip_suffix(escape) {
-                    Some(head) => text.push_str(head),
-                    None => {
-                        text.push_str(body);
-                        break;
-                    }
-                }
-            }
-            text.trim().to_string()
+            join_lines(&source[from..to], escape).trim().to_string()
         })
         .collect()
+}
+
+/// An instruction's text as Docker's parser reads it: lines ended by the escape character
+/// joined to the next (the escape dropped, nothing put between), comments and blank lines
+/// inside it skipped; up to the first line that does not continue.
+pub(crate) fn join_lines(text: &str, escape: char) -> String {
+    let mut joined = String::new();
+    let mut first = true;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if !first && (trimmed.is_empty() || trimmed.starts_with('#')) {
+            continue;
+        }
+        first = false;
+        let body = line.trim_end();
+        match body.strip_suffix(escape) {
+            Some(head) => joined.push_str(head),
+            None => {
+                joined.push_str(body);
+                break;
+            }
+        }
+    }
+    joined
 }
 
 /// Syntax only BuildKit reads: refused by name rather than built wrong.
@@ -147,6 +154,19 @@ pub(crate) fn check_flags(i: &Instruction<'_>) -> Result<(), BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn continued_lines_join_without_their_escape() {
+        assert_eq!(
+            join_lines("echo a \\\n  && echo b\nNEXT", '\\'),
+            "echo a   && echo b"
+        );
+        assert_eq!(
+            join_lines("echo a `\n# inside\n\n  > /x\n", '`'),
+            "echo a   > /x"
+        );
+        assert_eq!(join_lines("one line", '\\'), "one line");
+    }
 
     #[test]
     fn each_instruction_is_shown_as_written_with_continuations_joined() {

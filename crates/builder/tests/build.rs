@@ -13,6 +13,8 @@ struct Memory {
     images: BTreeMap<String, (Option<String>, ContainerConfig, ContainerConfig)>,
     containers: BTreeMap<String, (Option<String>, ContainerConfig, Vec<String>)>,
     removed: Vec<String>,
+    /// Every path a COPY or ADD put in a container.
+    copied: Vec<String>,
     runs: usize,
     next: u64,
     tags: Vec<(String, String)>,
@@ -103,7 +105,15 @@ impl Backend for Memory {
             .unwrap()
             .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
             .collect();
+        self.copied.extend(names.iter().cloned());
         self.containers.get_mut(container).unwrap().2.extend(names);
+        Ok(())
+    }
+
+    fn make_working_dir(&mut self, container: &str) -> Result<(), BuildError> {
+        let c = self.containers.get_mut(container).unwrap();
+        let dir = format!("{}/", c.1.working_dir.trim_start_matches('/'));
+        c.2.push(dir);
         Ok(())
     }
 
@@ -266,6 +276,15 @@ fn steps_stream_as_dockers_and_a_second_build_is_all_cache() {
     assert_eq!(m.runs, 1);
     assert_eq!(m.images.len(), images);
     assert_eq!(text(&events).matches(" ---> Using cache\n").count(), 7);
+    // A file's time changed alone: still every step from the cache.
+    let file = std::fs::File::options()
+        .write(true)
+        .open(ctx.path().join("hello.txt"))
+        .unwrap();
+    file.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(86_400))
+        .unwrap();
+    let (_, events) = run_build(&mut m, DOCKERFILE, ctx.path(), &options());
+    assert_eq!(text(&events).matches(" ---> Using cache\n").count(), 7);
     // A file's content changed (not its time): that COPY and the steps after it miss.
     std::fs::write(ctx.path().join("hello.txt"), "changed\n").unwrap();
     let (_, events) = run_build(&mut m, DOCKERFILE, ctx.path(), &options());
@@ -317,7 +336,11 @@ fn build_args_reach_run_and_its_cache_key_and_unused_ones_are_told() {
     result.unwrap();
     let out = text(&events);
     assert!(out.contains("Step 1/4 : ARG BASE=busybox"), "{out}");
-    assert!(out.contains("with V=given,PATH"), "{out}");
+    // The stage's environment, then the build args (the proxy too, though no ARG names it).
+    assert!(
+        out.contains("with PATH=/usr/bin:/bin,V=given,HTTP_PROXY=http://proxy\n"),
+        "{out}"
+    );
     assert!(
         out.contains("[Warning] One or more build-args [NOPE] were not consumed\n"),
         "{out}"
@@ -335,8 +358,138 @@ fn build_args_reach_run_and_its_cache_key_and_unused_ones_are_told() {
     // Another value misses the cache.
     opts.build_args.insert("V".into(), Some("other".into()));
     let (_, events) = run_build(&mut m, df, ctx.path(), &opts);
-    assert!(text(&events).contains("with V=other"));
+    assert!(text(&events).contains(",V=other,"));
     assert_eq!(m.runs, 2);
+}
+
+#[test]
+fn build_args_as_moby_filters_them_for_run_and_its_cache_key() {
+    let ctx = context(&[("f", "x")]);
+    let mut m = Memory::with_base();
+    // A valueless build arg (the client had no value for it) takes the ARG's default; ENV
+    // hides an ARG of its name; the key lists the rest sorted; a proxy an ARG declares is in
+    // the key, one it does not is only in the environment.
+    let df =
+        "FROM busybox\nARG Z=zed\nARG A\nARG HIDDEN=h\nENV HIDDEN=env\nARG https_proxy\nRUN true\n";
+    let mut opts = options();
+    opts.build_args.insert("Z".into(), None);
+    opts.build_args.insert("A".into(), Some("a".into()));
+    opts.build_args
+        .insert("https_proxy".into(), Some("http://declared".into()));
+    opts.build_args
+        .insert("NO_PROXY".into(), Some("localhost".into()));
+    let (result, events) = run_build(&mut m, df, ctx.path(), &opts);
+    result.unwrap();
+    let out = text(&events);
+    assert!(
+        out.contains(
+            "ran /bin/sh -c true with PATH=/usr/bin:/bin,HIDDEN=env,Z=zed,A=a,https_proxy=http://declared,NO_PROXY=localhost\n"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("[Warning]"), "{out}");
+    let keys: Vec<String> = m
+        .images
+        .values()
+        .filter_map(|(_, _, s)| s.cmd.clone())
+        .map(|c| c.join(" "))
+        .collect();
+    assert!(
+        keys.iter()
+            .any(|k| k == "|3 A=a Z=zed https_proxy=http://declared /bin/sh -c true"),
+        "{keys:?}"
+    );
+    // Another proxy alone still hits the cache.
+    opts.build_args
+        .insert("NO_PROXY".into(), Some("elsewhere".into()));
+    let runs = m.runs;
+    let (result, _) = run_build(&mut m, df, ctx.path(), &opts);
+    result.unwrap();
+    assert_eq!(m.runs, runs);
+}
+
+#[test]
+fn shell_owner_and_workdir_steps_as_docker_records_them() {
+    let ctx = context(&[("f", "x")]);
+    let mut m = Memory::with_base();
+    let df = "FROM busybox\nSHELL [\"/bin/ash\", \"-eo\"]\nRUN echo in ash\nCMD echo cmd\nENTRYPOINT echo entry\nWORKDIR app\nCOPY --chown=7:8 f /f\n";
+    let (result, events) = run_build(&mut m, df, ctx.path(), &options());
+    let id = result.unwrap();
+    let out = text(&events);
+    assert!(out.contains("ran /bin/ash -eo echo in ash"), "{out}");
+    let (_, config, _) = &m.images[&id];
+    assert_eq!(config.shell.as_deref().unwrap(), ["/bin/ash", "-eo"]);
+    assert_eq!(
+        config.entrypoint.as_deref().unwrap(),
+        ["/bin/ash", "-eo", "echo entry"]
+    );
+    assert_eq!(config.working_dir, "/app");
+    let steps: Vec<(String, Option<String>)> = m
+        .images
+        .values()
+        .filter_map(|(p, _, s)| s.cmd.clone().map(|c| (c.join(" "), p.clone())))
+        .collect();
+    let has = |prefix: &str| steps.iter().any(|(k, _)| k.starts_with(prefix));
+    // Comments start with the stage's shell; WORKDIR records the path it resolved to, and
+    // COPY the owner it was asked for.
+    assert!(
+        has("/bin/ash -eo #(nop)  CMD [\"/bin/ash\" \"-eo\" \"echo cmd\"]"),
+        "{steps:?}"
+    );
+    assert!(
+        has("/bin/ash -eo #(nop)  SHELL [/bin/ash -eo]"),
+        "{steps:?}"
+    );
+    assert!(has("/bin/ash -eo #(nop) WORKDIR /app"), "{steps:?}");
+    assert!(
+        has("/bin/ash -eo #(nop) COPY --chown=7:8 file:"),
+        "{steps:?}"
+    );
+    // WORKDIR made its directory in a container, committed and removed.
+    assert!(m.removed.len() >= 3, "{:?}", m.removed);
+    // Another owner is another step: the cache misses it.
+    let df2 = df.replace("--chown=7:8", "--chown=7:9");
+    let (result, events) = run_build(&mut m, &df2, ctx.path(), &options());
+    result.unwrap();
+    let out = text(&events);
+    let last = out.rsplit("Step 7/7").next().unwrap();
+    assert!(!last.contains("Using cache"), "{out}");
+}
+
+#[test]
+fn add_takes_urls_and_local_files_in_one_instruction() {
+    let ctx = context(&[("local.txt", "here")]);
+    let mut m = Memory::with_base();
+    // The container is removed after its commit: keep what it was given.
+    let df = "FROM busybox\nADD http://example.invalid/a/remote.txt local.txt /dst/\n";
+    let mut opts = options();
+    opts.remove = false;
+    let (result, events) = run_build(&mut m, df, ctx.path(), &opts);
+    result.unwrap();
+    let out = text(&events);
+    assert!(out.contains("Step 2/2 : ADD http://"), "{out}");
+    let steps: Vec<String> = m
+        .images
+        .values()
+        .filter_map(|(_, _, s)| s.cmd.clone())
+        .map(|c| c.join(" "))
+        .collect();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.starts_with("/bin/sh -c #(nop) ADD multi:") && s.ends_with(" in /dst/ ")),
+        "{steps:?}"
+    );
+    assert!(
+        m.copied.iter().any(|n| n == "dst/remote.txt"),
+        "{:?}",
+        m.copied
+    );
+    assert!(
+        m.copied.iter().any(|n| n == "dst/local.txt"),
+        "{:?}",
+        m.copied
+    );
 }
 
 #[test]

@@ -18,10 +18,14 @@ fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 /// `docker build ARGS… DIR`: (exit code, stdout, stderr).
 fn docker_build(d: &Daemon, dir: &Path, args: &[&str]) -> (i32, String, String) {
+    docker_build_url(d, dir.to_str().unwrap(), args)
+}
+
+/// `docker build ARGS… CONTEXT` (a directory or a URL): (exit code, stdout, stderr).
+fn docker_build_url(d: &Daemon, url: &str, args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["build"];
     all.extend_from_slice(args);
-    let dir = dir.to_str().unwrap().to_string();
-    all.push(&dir);
+    all.push(url);
     let out = d.docker(&all);
     (
         out.status.code().unwrap_or(-1),
@@ -260,13 +264,29 @@ fn the_build_api_speaks_as_dockers_and_refuses_what_it_must() {
         "{}",
         r.text()
     );
+    // A gzipped context; rm=0 keeps each RUN's container.
+    let with_run = tarball(&[("Dockerfile", b"FROM busybox\nRUN echo kept > /k\n" as &[u8])]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &with_run).unwrap();
+    let r = post("/v1.41/build?t=gz:1&rm=0", &gz.finish().unwrap());
+    assert!(
+        r.text().contains("Successfully tagged gz:1"),
+        "{}",
+        r.text()
+    );
+    assert!(!r.text().contains("Removing intermediate"), "{}", r.text());
+    let kept = d.get("/v1.44/containers/json?all=1").json();
+    assert_eq!(kept.as_array().unwrap().len(), 1, "{kept}");
+    assert_eq!(d.docker_ok(&["run", "--rm", "gz:1", "cat", "/k"]), "kept\n");
     // q=1: the ID alone.
     let r = post("/v1.41/build?q=1", &ok);
     let lines = r.json_lines();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0]["stream"].as_str().unwrap().starts_with("sha256:"));
     // BuildKit is not served; bad JSON parameters are 400s.
-    assert_eq!(post("/v1.41/build?version=2", &ok).status, 400);
+    let r = post("/v1.41/build?version=2", &ok);
+    assert_eq!(r.status, 400);
+    assert!(r.message().contains("BuildKit"), "{}", r.message());
     assert_eq!(post("/v1.41/build?buildargs=notjson", &ok).status, 400);
     let r = post("/v1.41/build?dockerfile=Nope", &ok);
     assert_eq!(r.status, 400);
@@ -311,7 +331,7 @@ fn from_pulls_with_the_credentials_of_x_registry_config() {
     use berth_tests::registry::Registry;
     let reg = Registry::with_basic_auth("berth", "s3cret");
     let base = std::fs::read(berth_tests::busybox_tar()).unwrap();
-    reg.push_image("private/busybox", "1", &[base]);
+    reg.push_image("private/busybox", "1", std::slice::from_ref(&base));
     let d = Daemon::start();
     let df = format!(
         "FROM {}/private/busybox:1\nRUN echo pulled > /p\n",
@@ -368,6 +388,33 @@ fn from_pulls_with_the_credentials_of_x_registry_config() {
         d.docker_ok(&["run", "--rm", "fromreg:1", "cat", "/p"]),
         "pulled\n"
     );
+    // The tag moves on in the registry: a build uses the image here, a build with `pull`
+    // fetches the new one first.
+    let marker = tarball(&[("marker", b"v2\n" as &[u8])]);
+    reg.push_image("private/busybox", "1", &[base, marker]);
+    let df2 = format!(
+        "FROM {}/private/busybox:1\nRUN cat /marker 2>/dev/null || echo none\n",
+        reg.host()
+    );
+    let ctx2 = tarball(&[("Dockerfile", df2.as_bytes())]);
+    let build = |query: &str| {
+        d.request(
+            "POST",
+            &format!("/v1.41/build?{query}"),
+            &[
+                ("Content-Type", "application/x-tar"),
+                ("X-Registry-Config", &header),
+            ],
+            &ctx2,
+        )
+        .text()
+    };
+    let here = build("t=frompull:1");
+    assert!(here.contains("none"), "{here}");
+    assert!(!here.contains("Pulling from"), "{here}");
+    let pulled = build("t=frompull:2&pull=1");
+    assert!(pulled.contains("Pulling from private/busybox"), "{pulled}");
+    assert!(pulled.contains("v2"), "{pulled}");
     assert!(!d.log().contains("s3cret"));
     d.remove_all_containers();
 }
@@ -545,7 +592,7 @@ fn run_steps_get_the_builds_limits_and_hosts() {
     d.import_busybox("busybox:latest");
     let ctx = context(&[(
         "Dockerfile",
-        "FROM busybox\nRUN (cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max) > /limit; grep myhost /etc/hosts > /hosts\n",
+        "FROM busybox\nRUN (cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max) > /limit; grep myhost /etc/hosts > /hosts\nRUN cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpuset/cpuset.cpus > /cpu; df -k /dev/shm | tail -1 | awk '{print $2}' > /shm\n",
     )]);
     let (code, out, err) = docker_build(
         &d,
@@ -553,6 +600,18 @@ fn run_steps_get_the_builds_limits_and_hosts() {
         &[
             "--memory",
             "64m",
+            "--memory-swap",
+            "128m",
+            "--cpu-shares",
+            "512",
+            "--cpu-period",
+            "100000",
+            "--cpu-quota",
+            "50000",
+            "--cpuset-cpus",
+            "0",
+            "--shm-size",
+            "32m",
             "--add-host",
             "myhost:10.1.2.3",
             "-t",
@@ -560,6 +619,10 @@ fn run_steps_get_the_builds_limits_and_hosts() {
         ],
     );
     assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "limited:1", "cat", "/cpu", "/shm"]),
+        "512\n100000\n50000\n0\n32768\n"
+    );
     assert_eq!(
         d.docker_ok(&["run", "--rm", "limited:1", "cat", "/limit"]),
         "67108864\n"
@@ -569,7 +632,23 @@ fn run_steps_get_the_builds_limits_and_hosts() {
         hosts.contains("10.1.2.3") && hosts.contains("myhost"),
         "{hosts}"
     );
-    // Another platform than the host's is refused.
+    // The host's own platform is built for; another is refused.
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let r = d.request(
+        "POST",
+        &format!("/v1.41/build?platform=linux/{arch}&t=native:1"),
+        &[("Content-Type", "application/x-tar")],
+        &tarball(&[("Dockerfile", b"FROM busybox\n" as &[u8])]),
+    );
+    assert!(
+        r.text().contains("Successfully tagged native:1"),
+        "{}",
+        r.text()
+    );
     let r = d.request(
         "POST",
         "/v1.41/build?platform=linux/s390x",
@@ -747,7 +826,19 @@ fn remote_contexts_from_git_a_tarball_and_a_dockerfile() {
     );
     let remote = format!("git://127.0.0.1:{port}/repo.git%23release:app");
     let r = d.post(&format!("/v1.41/build?t=fromgit:1&remote={remote}"));
+    // The docker CLI given a git URL (it clones with the git program itself and sends the
+    // checkout as the context).
+    let (code, out, err) = docker_build_url(
+        &d,
+        &format!("git://127.0.0.1:{port}/repo.git#main:app"),
+        &["-t", "fromgitcli:1"],
+    );
     drop(daemon);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "fromgitcli:1", "cat", "/msg"]),
+        "from git main\n"
+    );
     assert!(
         r.text().contains("Successfully tagged fromgit:1"),
         "{}",
@@ -963,5 +1054,158 @@ fn compose_builds_a_services_image() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(d.docker_ok(&["run", "--rm", "composed:1"]), "composed\n");
+    d.remove_all_containers();
+}
+
+/// Every instruction the legacy builder knows, through the docker CLI: the image's config,
+/// its files and its history are what Docker Engine makes of the same Dockerfile.
+#[test]
+fn every_instruction_takes_effect_in_the_image_and_its_history() {
+    use std::io::Write;
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let dockerfile = "# escape=`
+FROM busybox
+SHELL [\"/bin/sh\", \"-ec\"]
+RUN [\"/bin/sh\", \"-c\", \"echo exec-form > /exec\"]
+RUN echo shell-form `
+    > /shell
+RUN grep -E '^(Seccomp|CapBnd):' /proc/self/status > /status
+RUN echo \"$HTTP_PROXY\" > /proxy
+ADD plain.txt /added/
+ADD dir /added/dir/
+ADD w*.txt /wild/
+ADD arch.tar.gz /unpacked/
+ADD --chown=1234:5678 plain.txt /owned.txt
+COPY . /ctx/
+WORKDIR /made/here
+WORKDIR /app
+USER 1234
+EXPOSE 8080 53/udp
+VOLUME /data
+STOPSIGNAL SIGUSR1
+HEALTHCHECK --interval=5s CMD true
+ENTRYPOINT [\"/bin/echo\", \"entry:\"]
+CMD cat /shell
+";
+    let ctx = context(&[
+        ("Dockerfile", dockerfile),
+        ("plain.txt", "plain\n"),
+        ("dir/x.txt", "x\n"),
+        ("w1.txt", "w1\n"),
+        ("w2.txt", "w2\n"),
+        ("ignored.txt", "never sent\n"),
+        (".dockerignore", "ignored.txt\n"),
+    ]);
+    let inner = tarball(&[("inner.txt", b"from the archive\n" as &[u8])]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&inner).unwrap();
+    std::fs::write(ctx.path().join("arch.tar.gz"), gz.finish().unwrap()).unwrap();
+    let (code, out, err) = docker_build(
+        &d,
+        ctx.path(),
+        &[
+            "-t",
+            "every:1",
+            "-t",
+            "every:2",
+            "--build-arg",
+            "HTTP_PROXY=http://proxy.invalid:3128",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}\n{}", d.log());
+    assert!(out.contains("Successfully tagged every:1"), "{out}");
+    assert!(out.contains("Successfully tagged every:2"), "{out}");
+    let one = d.get("/v1.44/images/every:1/json").json();
+    assert_eq!(d.get("/v1.44/images/every:2/json").json()["Id"], one["Id"]);
+    let config = &one["Config"];
+    assert_eq!(config["Shell"], serde_json::json!(["/bin/sh", "-ec"]));
+    assert_eq!(
+        config["Entrypoint"],
+        serde_json::json!(["/bin/echo", "entry:"])
+    );
+    assert_eq!(
+        config["Cmd"],
+        serde_json::json!(["/bin/sh", "-ec", "cat /shell"])
+    );
+    assert_eq!(config["User"], "1234");
+    assert_eq!(config["WorkingDir"], "/app");
+    assert_eq!(config["StopSignal"], "SIGUSR1");
+    assert_eq!(
+        config["ExposedPorts"],
+        serde_json::json!({"53/udp": {}, "8080/tcp": {}})
+    );
+    assert_eq!(config["Volumes"], serde_json::json!({"/data": {}}));
+    assert_eq!(
+        config["Healthcheck"],
+        serde_json::json!({"Test": ["CMD-SHELL", "true"], "Interval": 5_000_000_000u64})
+    );
+    // The proxy reached the RUN, but not the image's environment.
+    assert!(
+        !config["Env"].to_string().contains("proxy.invalid"),
+        "{config}"
+    );
+    // The shell form of CMD went through SHELL; ENTRYPOINT got it as arguments.
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "every:1"]),
+        "entry: /bin/sh -ec cat /shell\n"
+    );
+    let cat = |paths: &[&str]| {
+        let mut args = vec!["run", "--rm", "--entrypoint", "cat", "every:1"];
+        args.extend_from_slice(paths);
+        d.docker_ok(&args)
+    };
+    assert_eq!(
+        cat(&[
+            "/exec",
+            "/shell",
+            "/added/plain.txt",
+            "/added/dir/x.txt",
+            "/wild/w1.txt",
+            "/wild/w2.txt",
+            "/unpacked/inner.txt",
+            "/proxy",
+        ]),
+        "exec-form\nshell-form\nplain\nx\nw1\nw2\nfrom the archive\nhttp://proxy.invalid:3128\n"
+    );
+    // RUN steps ran under the default profile, as any container.
+    let status = cat(&["/status"]);
+    assert!(status.contains("Seccomp:\t2"), "{status}");
+    assert!(status.contains("CapBnd:\t00000000a80425fb"), "{status}");
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", "--rm", "--entrypoint", args[0], "every:1"];
+        all.extend_from_slice(&args[1..]);
+        d.docker_ok(&all)
+    };
+    assert_eq!(run(&["stat", "-c", "%u:%g", "/owned.txt"]), "1234:5678\n");
+    // WORKDIR made its directory in the image: no later step or start made /made/here.
+    assert_eq!(run(&["ls", "-d", "/made/here"]), "/made/here\n");
+    // The CLI left out what .dockerignore names.
+    let listed = run(&["ls", "/ctx"]);
+    assert!(listed.contains("plain.txt"), "{listed}");
+    assert!(!listed.contains("ignored.txt"), "{listed}");
+    // History: each step as Docker records it, with the stage's shell, and no proxy.
+    let history = d.docker_ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        "every:1",
+    ]);
+    for expected in [
+        "/bin/sh -ec #(nop) WORKDIR /made/here",
+        "/bin/sh -ec #(nop)  EXPOSE 8080 53/udp",
+        "/bin/sh -ec #(nop)  VOLUME [/data]",
+        "/bin/sh -ec #(nop)  USER 1234",
+        "/bin/sh -ec #(nop)  STOPSIGNAL SIGUSR1",
+        "/bin/sh -ec #(nop)  CMD [\"/bin/sh\" \"-ec\" \"cat /shell\"]",
+        "/bin/sh -ec #(nop)  ENTRYPOINT [\"/bin/echo\" \"entry:\"]",
+        "/bin/sh -ec #(nop)  SHELL [/bin/sh -ec]",
+        "/bin/sh -ec #(nop) ADD --chown=1234:5678 file:",
+        "|0 /bin/sh -ec echo \"$HTTP_PROXY\" > /proxy",
+    ] {
+        assert!(history.contains(expected), "{expected}\n{history}");
+    }
+    assert!(!history.contains("proxy.invalid"), "{history}");
     d.remove_all_containers();
 }

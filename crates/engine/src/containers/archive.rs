@@ -139,7 +139,10 @@ impl ContainerService {
     /// The container's root for `run_in` (its own mount while it runs, else its snapshot to
     /// mount), with its binds and volumes and the host files it was given. The caller holds
     /// the operation lock.
-    fn container_files(&self, rec: &ContainerRecord) -> Result<(Root, Vec<Bind>), EngineError> {
+    pub(super) fn container_files(
+        &self,
+        rec: &ContainerRecord,
+    ) -> Result<(Root, Vec<Bind>), EngineError> {
         let overlay = OverlayDirs::new(self.paths.overlay(&rec.id));
         let root = if rec.state.status.is_running() {
             Root::Mounted(overlay.merged())

@@ -136,7 +136,7 @@ impl ContainerService {
         let Some(check) = rec.spec.config.healthcheck.clone() else {
             return;
         };
-        let Some(command) = check.probe_command() else {
+        let Some(command) = check.probe_command(rec.spec.config.shell.as_deref()) else {
             return;
         };
         let run = rec.state.started_at.clone();
@@ -324,15 +324,26 @@ mod tests {
             test: test.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
         };
-        assert_eq!(check(&["NONE"]).probe_command(), None);
-        assert_eq!(check(&[]).probe_command(), None);
+        assert_eq!(check(&["NONE"]).probe_command(None), None);
+        assert_eq!(check(&[]).probe_command(None), None);
         assert_eq!(
             check(&["CMD-SHELL", "test -f /ok"])
-                .probe_command()
+                .probe_command(None)
                 .unwrap(),
             ["/bin/sh", "-c", "test -f /ok"]
         );
-        assert_eq!(check(&["CMD", "true"]).probe_command().unwrap(), ["true"]);
+        assert_eq!(
+            check(&["CMD", "true"]).probe_command(None).unwrap(),
+            ["true"]
+        );
+        // A SHELL the image set runs CMD-SHELL probes, as Docker's getShell.
+        let ash = ["/bin/ash".to_string(), "-eo".to_string()];
+        assert_eq!(
+            check(&["CMD-SHELL", "true"])
+                .probe_command(Some(&ash))
+                .unwrap(),
+            ["/bin/ash", "-eo", "true"]
+        );
         assert!(check(&["SHELL", "x"]).validate().is_err());
         let fast = Healthcheck {
             interval: 1000,

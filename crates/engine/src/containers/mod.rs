@@ -38,6 +38,7 @@ mod update;
 mod users;
 mod volumes;
 mod wait;
+mod workdir;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

@@ -155,6 +155,7 @@ impl RecordV1 {
             stop_signal: c.stop_signal,
             stop_timeout: None,
             healthcheck: None,
+            shell: None,
         };
         let port_bindings = match h.port_bindings {
             Some(serde_json::Value::Object(map)) => Some(

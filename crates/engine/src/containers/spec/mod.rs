@@ -74,6 +74,9 @@ pub struct Config {
     /// Seconds a stop waits before it kills, when the stop does not say.
     pub stop_timeout: Option<i64>,
     pub healthcheck: Option<Healthcheck>,
+    /// The shell of a Dockerfile's shell forms (`SHELL`), kept for the image's children and
+    /// for `CMD-SHELL` health probes.
+    pub shell: Option<Vec<String>>,
 }
 
 /// How to tell whether the container works (Docker's `HealthConfig`, and the same JSON as an
@@ -117,12 +120,18 @@ impl Healthcheck {
         }
     }
 
-    /// The command a probe runs; `None` when the check is off.
-    pub fn probe_command(&self) -> Option<Vec<String>> {
+    /// The command a probe runs (`CMD-SHELL` through the container's `shell`, else
+    /// `/bin/sh -c`, as Docker's `getShell`); `None` when the check is off.
+    pub fn probe_command(&self, shell: Option<&[String]>) -> Option<Vec<String>> {
         match self.test.split_first() {
             Some((kind, rest)) if kind == "CMD" && !rest.is_empty() => Some(rest.to_vec()),
             Some((kind, rest)) if kind == "CMD-SHELL" && !rest.is_empty() => {
-                Some(vec!["/bin/sh".into(), "-c".into(), rest.join(" ")])
+                let mut argv = match shell {
+                    Some(s) if !s.is_empty() => s.to_vec(),
+                    _ => vec!["/bin/sh".into(), "-c".into()],
+                };
+                argv.push(rest.join(" "));
+                Some(argv)
             }
             _ => None,
         }
@@ -232,6 +241,8 @@ pub(crate) struct ImageRunConfig<'a> {
     labels: &'a Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stop_signal: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shell: &'a Option<Vec<String>>,
 }
 
 impl<'a> ImageRunConfig<'a> {
@@ -263,6 +274,7 @@ impl<'a> ImageRunConfig<'a> {
             on_build: &c.on_build,
             labels: &c.labels,
             stop_signal: &c.stop_signal,
+            shell: &c.shell,
         }
     }
 
@@ -286,6 +298,7 @@ pub(crate) struct ImageDefaults {
     on_build: Option<Vec<String>>,
     stop_signal: Option<String>,
     healthcheck: Option<Healthcheck>,
+    shell: Option<Vec<String>>,
 }
 
 impl ImageDefaults {
@@ -311,6 +324,7 @@ impl ImageDefaults {
             on_build: c.on_build.clone(),
             stop_signal: c.stop_signal.clone(),
             healthcheck: c.healthcheck.clone(),
+            shell: c.shell.clone(),
         }
     }
 
@@ -397,6 +411,9 @@ impl Config {
         }
         if self.stop_signal.is_none() {
             self.stop_signal = image.stop_signal;
+        }
+        if self.shell.is_none() {
+            self.shell = image.shell;
         }
         self.healthcheck = match (self.healthcheck.take(), image.healthcheck) {
             (Some(mine), Some(theirs)) => Some(mine.over(&theirs)),
