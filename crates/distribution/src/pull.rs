@@ -201,16 +201,19 @@ pub async fn pull(
             (client.clone(), store.clone(), slots.clone(), events.clone());
         let layer = layers[i].clone();
         let (mut transfer, _) = transfers.join(&layers[i].digest, move |steps| {
+            // A slot is taken here, in the manifest's order, so that the layers told to
+            // wait are the later ones, as Docker's.
+            let slot = slots.clone().try_acquire_owned().ok();
+            if slot.is_none() {
+                let _ = steps.send(LayerStep::Waiting);
+            }
             Box::pin(async move {
                 let report = |step| {
                     let _ = steps.send(step);
                 };
-                let _slot = match slots.clone().try_acquire_owned() {
-                    Ok(slot) => slot,
-                    Err(_) => {
-                        report(LayerStep::Waiting);
-                        slots.acquire_owned().await.expect("never closed")
-                    }
+                let _slot = match slot {
+                    Some(slot) => slot,
+                    None => slots.acquire_owned().await.expect("never closed"),
                 };
                 download(&client, &store, &layer.digest, layer.size, &report).await
             })
@@ -322,7 +325,8 @@ pub async fn pull(
     })
 }
 
-/// A small blob (a config) read whole and verified.
+/// A small blob (a config) read whole and verified (Docker's message when it is not its
+/// digest).
 async fn fetch_small(
     client: &RegistryClient,
     digest: &str,
@@ -334,7 +338,7 @@ async fn fetch_small(
         .await?;
     if Digest::of(&bytes).to_string() != digest {
         return Err(DistributionError::Invalid(format!(
-            "digest mismatch for {digest}: the registry sent other content"
+            "image config verification failed for digest {digest}"
         )));
     }
     Ok(bytes.to_vec())

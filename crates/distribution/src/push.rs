@@ -144,6 +144,8 @@ pub async fn push(
             (client.clone(), store.clone(), slots.clone(), events.clone());
         let (layer, repository, same_registry) =
             (layer.clone(), repository.clone(), same_registry.clone());
+        // Slots taken in the push's order: the layers that wait are the later ones.
+        let slot = slots.clone().try_acquire_owned().ok();
         uploads.push(tokio::spawn(async move {
             let id = short(&layer.diff_id);
             let tell = |step| {
@@ -152,9 +154,9 @@ pub async fn push(
                     step,
                 });
             };
-            let _slot = match slots.clone().try_acquire_owned() {
-                Ok(slot) => slot,
-                Err(_) => {
+            let _slot = match slot {
+                Some(slot) => slot,
+                None => {
                     tell(PushStep::Waiting);
                     slots.acquire_owned().await.expect("never closed")
                 }

@@ -73,17 +73,42 @@ impl TlsSettings {
 
     /// Whether the registry `domain` (`host[:port]`) may be spoken to without checking its
     /// certificate: loopback always (as Docker), else when an `--insecure-registry` entry
-    /// names it or its address is in an entry's CIDR. Host names are not resolved for CIDRs.
+    /// names it exactly (`host` is not `host:443`, as Docker's index configs are keyed) or
+    /// its address is in an entry's CIDR. A host name is resolved for the CIDRs, as moby's
+    /// `isCIDRMatch` does (a name that does not resolve matches none).
     pub fn is_insecure(&self, domain: &str) -> bool {
         let host = host_of(domain);
         let ip = host.parse::<IpAddr>().ok();
         if host == "localhost" || ip.is_some_and(|ip| ip.is_loopback()) {
             return true;
         }
-        self.insecure.iter().any(|e| match e {
-            Insecure::Host(h) => h == domain || h == host,
-            Insecure::Cidr(net, bits) => ip.is_some_and(|ip| in_cidr(ip, *net, *bits)),
-        })
+        if self
+            .insecure
+            .iter()
+            .any(|e| matches!(e, Insecure::Host(h) if h == domain))
+        {
+            return true;
+        }
+        let cidrs: Vec<(IpAddr, u8)> = self
+            .insecure
+            .iter()
+            .filter_map(|e| match e {
+                Insecure::Cidr(net, bits) => Some((*net, *bits)),
+                Insecure::Host(_) => None,
+            })
+            .collect();
+        if cidrs.is_empty() {
+            return false;
+        }
+        let addresses: Vec<IpAddr> = match ip {
+            Some(ip) => vec![ip],
+            None => std::net::ToSocketAddrs::to_socket_addrs(&(host, 0))
+                .map(|found| found.map(|a| a.ip()).collect())
+                .unwrap_or_default(),
+        };
+        addresses
+            .iter()
+            .any(|ip| cidrs.iter().any(|(net, bits)| in_cidr(*ip, *net, *bits)))
     }
 
     /// The TLS client setup for the registry `domain`: the system's roots and its
@@ -292,7 +317,8 @@ mod tests {
             ("[::1]:5000", true),
             ("registry.internal:5000", true),
             ("registry.internal:5001", false),
-            ("plain.example:443", true),
+            ("plain.example", true),
+            ("plain.example:443", false),
             ("10.20.3.4:5000", true),
             ("10.21.0.1:5000", false),
             ("registry.example.com", false),

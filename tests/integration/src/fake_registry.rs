@@ -32,6 +32,14 @@ pub enum Fault {
     /// For a push: no blob is there (HEAD 404), an upload starts (POST 202), and its bytes
     /// are refused (PATCH 500 with the registry error `BLOB_UPLOAD_INVALID`).
     RefusesUploads,
+    /// The manifest asked for by its digest is other bytes (a space more).
+    ManifestNotItsDigest,
+    /// The config blob is other bytes (a space more): still JSON, not its digest.
+    ConfigNotItsDigest,
+    /// The layer's request fails with a 500.
+    LayerError,
+    /// Every answer for the layer stops half-way, resumed or not.
+    CutAlways,
 }
 
 pub struct FakeRegistry {
@@ -187,13 +195,17 @@ fn serve(
             head(&mut out, "500 Internal Server Error", "text/plain", 0)?;
             return Ok(());
         }
+        let mut manifest = served.manifest.clone();
+        if served.fault == Fault::ManifestNotItsDigest {
+            manifest.push(b' ');
+        }
         head(
             &mut out,
             "200 OK",
             "application/vnd.docker.distribution.manifest.v2+json",
-            served.manifest.len(),
+            manifest.len(),
         )?;
-        return out.write_all(&served.manifest);
+        return out.write_all(&manifest);
     }
     let Some((digest, blob)) = path
         .strip_prefix("/v2/fake/app/blobs/")
@@ -202,6 +214,12 @@ fn serve(
         head(&mut out, "404 Not Found", "text/plain", 0)?;
         return Ok(());
     };
+    if served.fault == Fault::ConfigNotItsDigest && *digest == served.blobs[0].0 {
+        let mut other = blob.clone();
+        other.push(b' ');
+        head(&mut out, "200 OK", "application/octet-stream", other.len())?;
+        return out.write_all(&other);
+    }
     if *digest != served.faulty {
         head(&mut out, "200 OK", "application/octet-stream", blob.len())?;
         return out.write_all(blob);
@@ -254,7 +272,28 @@ fn serve(
             }
             Ok(())
         }
-        Fault::ManifestError | Fault::HangManifest | Fault::RefusesUploads => {
+        Fault::LayerError => head(&mut out, "500 Internal Server Error", "text/plain", 0),
+        Fault::CutAlways => {
+            let from = range.unwrap_or(0);
+            let rest = &blob[from..];
+            match range {
+                Some(_) => write!(
+                    out,
+                    "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {from}-{}/{}\r\nConnection: close\r\n\r\n",
+                    rest.len(),
+                    blob.len() - 1,
+                    blob.len()
+                )?,
+                None => head(&mut out, "200 OK", "application/octet-stream", rest.len())?,
+            }
+            out.write_all(&rest[..rest.len() / 2])?;
+            out.flush()
+        }
+        Fault::ManifestError
+        | Fault::HangManifest
+        | Fault::RefusesUploads
+        | Fault::ManifestNotItsDigest
+        | Fault::ConfigNotItsDigest => {
             head(&mut out, "200 OK", "application/octet-stream", blob.len())?;
             out.write_all(blob)
         }

@@ -236,8 +236,114 @@ fn a_registry_with_basic_auth_needs_the_clients_credentials() {
     // A header that is not base64 JSON is Docker's 400.
     let r = d.request("POST", &path, &[("X-Registry-Auth", "%%%")], b"");
     assert_eq!(r.status, 400, "{}", r.text());
-    // The password never reaches the daemon's log.
+    // Standard base64 (`+`, `/`, padding) is read too, as Docker's decoder falls back to it:
+    // a filler field is grown until the encoding has the characters URL-safe base64 lacks.
+    let standard = (0..64)
+        .map(|n| {
+            base64::engine::general_purpose::STANDARD.encode(
+                serde_json::json!({"username": "berth", "password": "s3cret",
+                    "serveraddress": reg.host(), "email": "?".repeat(n)})
+                .to_string(),
+            )
+        })
+        .find(|h| h.contains('+') || h.contains('/'))
+        .unwrap();
+    d.docker_ok(&["rmi", &format!("{}/private/busybox:1", reg.host())]);
+    let r = d.request(
+        "POST",
+        &path,
+        &[("X-Registry-Auth", standard.as_str())],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("Downloaded newer image"), "{}", r.text());
+    // The password never reaches the daemon's log, nor any file it keeps.
     assert!(!d.log().contains("s3cret"));
+    assert_eq!(
+        files_containing(&d.data_root(), b"s3cret"),
+        Vec::<String>::new()
+    );
+}
+
+/// The files under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if kind.is_file() {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn layers_download_three_at_a_time() {
+    let reg = Registry::start();
+    let layers: Vec<Vec<u8>> = (0..5)
+        .map(|n| {
+            tarball(&[(
+                &format!("noise{n}"),
+                &berth_tests::registry::noise(n, 1 << 20),
+            )])
+        })
+        .collect();
+    reg.push_image("team/five", "1", &layers);
+    let d = Daemon::start();
+    let r = d.post(&format!(
+        "/v1.44/images/create?fromImage={}/team/five&tag=1",
+        reg.host()
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let lines = r.json_lines();
+    // At no point in the stream are more than three layers between their first byte and
+    // their checksum.
+    let mut active: Vec<String> = Vec::new();
+    let mut most = 0;
+    for l in &lines {
+        let (Some(id), Some(status)) = (l["id"].as_str(), l["status"].as_str()) else {
+            continue;
+        };
+        match status {
+            "Downloading" if !active.iter().any(|a| a == id) => active.push(id.to_string()),
+            "Verifying Checksum" => active.retain(|a| a != id),
+            _ => {}
+        }
+        most = most.max(active.len());
+    }
+    assert!((1..=3).contains(&most), "{most} at once: {lines:?}");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l["status"] == "Pull complete")
+            .count(),
+        5,
+        "{lines:?}"
+    );
+    // The two past the first three are told to wait, as Docker tells them.
+    let order: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["status"] == "Pulling fs layer")
+        .filter_map(|l| l["id"].as_str())
+        .collect();
+    let mut waiting: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["status"] == "Waiting")
+        .filter_map(|l| l["id"].as_str())
+        .collect();
+    let mut later = order[3..].to_vec();
+    // (Each layer's lines come from a task of its own: the two may show in either order.)
+    waiting.sort();
+    later.sort();
+    assert_eq!(waiting, later, "{lines:?}");
 }
 
 #[test]
@@ -354,6 +460,31 @@ fn the_hosts_image_is_pulled_from_an_index_and_oci_manifests_are_read() {
         reg.host()
     ));
     assert_eq!(r.status, 404, "{}", r.text());
+    // `platform` (1.32): another platform's image from the same index, by the API and the
+    // CLI; before 1.32 the parameter is not read.
+    let r = d.post(&format!(
+        "/v1.44/images/create?fromImage={}/multi/busybox&tag=1&platform=linux/{other_arch}",
+        reg.host()
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let inspect = d.get(&format!("/v1.44/images/{name}/json")).json();
+    assert_eq!(inspect["Id"], other.config, "{}", r.text());
+    assert_eq!(inspect["Architecture"], other_arch);
+    let out = d.docker_ok(&["pull", "--platform", &format!("linux/{host_arch}"), &name]);
+    assert!(out.contains(&format!("Digest: {index}")), "{out}");
+    assert_eq!(
+        d.get(&format!("/v1.44/images/{name}/json")).json()["Id"],
+        mine.config
+    );
+    d.post(&format!(
+        "/v1.31/images/create?fromImage={}/multi/busybox&tag=1&platform=linux/{other_arch}",
+        reg.host()
+    ));
+    assert_eq!(
+        d.get(&format!("/v1.44/images/{name}/json")).json()["Id"],
+        mine.config,
+        "below 1.32 the host's platform"
+    );
     // An index without this host's platform: as Docker, the pull has begun when that shows.
     reg.push_index("multi/busybox", "foreign", &[(&other, other_arch)], false);
     let r = d.post(&format!(
@@ -505,6 +636,33 @@ fn search_reads_a_v1_index_and_filters_its_results() {
     assert_eq!(names(r#"{"is-official":["true"]}"#), ["library/redis"]);
     assert_eq!(names(r#"{"is-automated":["true"]}"#), ["someone/redis"]);
     assert_eq!(names(r#"{"stars":["5"]}"#), ["library/redis"]);
+    // Below 1.24 `filters` and `limit` are not read: everything the index found, in the
+    // 1.12+ shape.
+    let all = d
+        .get(&format!(
+            "/v1.23/images/search?term={term}&limit=1&filters={}",
+            percent_encode(r#"{"is-official":["true"]}"#)
+        ))
+        .json();
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    let mut keys: Vec<&str> = all[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "description",
+            "is_automated",
+            "is_official",
+            "name",
+            "star_count"
+        ]
+    );
 }
 
 fn percent_encode(s: &str) -> String {

@@ -390,3 +390,79 @@ fn a_client_that_leaves_mid_push_does_not_stop_it() {
     });
     assert_eq!(d.get("/_ping").status, 200);
 }
+
+/// What a pull failed with: the answer's message when it failed before the stream, else the
+/// stream's error line.
+fn pull_error(d: &Daemon, path: &str) -> String {
+    let r = d.post(path);
+    if r.status != 200 {
+        return r.message();
+    }
+    let lines = r.json_lines();
+    lines
+        .last()
+        .and_then(|l| l["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("the pull did not fail: {lines:?}"))
+}
+
+#[test]
+fn a_manifest_config_or_layer_the_registry_garbles_fails_the_pull_with_dockers_words() {
+    let d = Daemon::start_with(&["--max-download-attempts", "2"]);
+    d.import_busybox("busybox:latest");
+    let before = store_contents(&d);
+    // Pulled by its digest, the manifest must be that digest's bytes.
+    let reg = FakeRegistry::start(&layers(), Fault::ManifestNotItsDigest);
+    let by_digest = format!(
+        "/v1.44/images/create?fromImage=127.0.0.1:{}/fake/app@{}",
+        reg.port, reg.digest
+    );
+    let message = pull_error(&d, &by_digest);
+    assert!(
+        message.contains(&format!(
+            "manifest verification failed for digest {}",
+            reg.digest
+        )),
+        "{message}"
+    );
+    // The config is checked against its digest too.
+    let reg = FakeRegistry::start(&layers(), Fault::ConfigNotItsDigest);
+    let message = pull_error(&d, &pull_path(&reg));
+    assert_eq!(
+        message,
+        format!("image config verification failed for digest {}", reg.config)
+    );
+    // A layer the registry fails to serve.
+    let reg = FakeRegistry::start(&layers(), Fault::LayerError);
+    let message = pull_error(&d, &pull_path(&reg));
+    assert!(message.contains("500"), "{message}");
+    // A layer that is cut short every time: resumed, then given up on after the attempts
+    // `--max-download-attempts` allows, with Docker's retry message between.
+    let reg = FakeRegistry::start(&layers(), Fault::CutAlways);
+    let r = d.post(&pull_path(&reg));
+    let statuses = r.statuses();
+    assert!(
+        statuses.iter().any(|s| s == "Retrying in 5 seconds"),
+        "{statuses:?}"
+    );
+    assert!(
+        !statuses.iter().any(|s| s == "Retrying in 10 seconds"),
+        "{statuses:?}"
+    );
+    let last = r.json_lines().last().cloned().unwrap();
+    assert!(last.get("error").is_some(), "{last}");
+    let tried: Vec<String> = reg
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| p.contains(&reg.layer))
+        .cloned()
+        .collect();
+    assert_eq!(tried.len(), 2, "{tried:?}");
+    assert!(
+        tried[1].contains(" from "),
+        "the second asked for the rest: {tried:?}"
+    );
+    // None of them left anything behind.
+    assert_eq!(store_contents(&d), before);
+}

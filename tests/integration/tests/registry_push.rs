@@ -148,7 +148,23 @@ fn docker_push_uploads_then_finds_then_mounts_and_the_digest_stays() {
         1,
         "{statuses:?}"
     );
-    assert_eq!(aux_digest(&r.json_lines(), "1"), digest);
+    let lines = r.json_lines();
+    assert_eq!(aux_digest(&lines, "1"), digest);
+    // That layer's lines: Preparing, Pushing with Docker's counts and bar, Pushed.
+    let sent = lines.iter().find(|l| l["status"] == "Pushed").unwrap()["id"].clone();
+    let mut steps: Vec<&str> = Vec::new();
+    for l in lines.iter().filter(|l| l["id"] == sent) {
+        let status = l["status"].as_str().unwrap();
+        if steps.last() != Some(&status) {
+            steps.push(status);
+        }
+        if status == "Pushing" {
+            let detail = &l["progressDetail"];
+            assert!(detail["current"].as_u64().unwrap() <= detail["total"].as_u64().unwrap());
+            assert!(l["progress"].as_str().unwrap().starts_with('['), "{l}");
+        }
+    }
+    assert_eq!(steps, ["Preparing", "Pushing", "Pushed"], "{lines:?}");
     // To another repository of the registry: the blobs are mounted, not sent.
     let other = format!("{host}/team/other:2");
     d.docker_ok(&["tag", &name, &other]);
@@ -337,5 +353,49 @@ fn a_push_to_a_token_registry_asks_for_push_and_for_the_mount_source() {
         ),
         "{asked:?}"
     );
+    d.remove_all_containers();
+}
+
+/// Images built here, and images loaded from a `docker save`, push and come back whole.
+#[test]
+fn built_and_loaded_images_push_and_pull_back() {
+    let reg = Registry::start();
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let host = reg.host();
+    let built = format!("{host}/team/built:1");
+    let r = d.request(
+        "POST",
+        &format!("/v1.41/build?t={built}"),
+        &[("Content-Type", "application/x-tar")],
+        &tarball(&[(
+            "Dockerfile",
+            b"FROM busybox\nRUN echo built here > /b\nCMD [\"cat\", \"/b\"]\n" as &[u8],
+        )]),
+    );
+    assert!(r.text().contains("Successfully tagged"), "{}", r.text());
+    let out = d.docker_ok(&["push", &built]);
+    let (digest, _) = manifest(&reg, "team/built", "1");
+    assert!(out.contains(&format!("1: digest: {digest}")), "{out}");
+    // Saved, removed and loaded back: the loaded image pushes under another name.
+    let saved = tempfile::tempdir().unwrap();
+    let file = saved.path().join("built.tar");
+    d.docker_ok(&["save", "-o", file.to_str().unwrap(), &built]);
+    d.docker_ok(&["rmi", &built]);
+    d.docker_ok(&["load", "-i", file.to_str().unwrap()]);
+    let loaded = format!("{host}/team/loaded:1");
+    d.docker_ok(&["tag", &built, &loaded]);
+    let out = d.docker_ok(&["push", &loaded]);
+    assert!(out.contains("1: digest: "), "{out}");
+    // Both come back from the registry alone and run.
+    d.docker_ok(&["rmi", &built, &loaded]);
+    for name in [&built, &loaded] {
+        d.docker_ok(&["pull", name]);
+        assert_eq!(
+            d.docker_ok(&["run", "--rm", name]),
+            "built here\n",
+            "{name}"
+        );
+    }
     d.remove_all_containers();
 }

@@ -77,9 +77,26 @@ fn registries_over_tls_are_checked_against_certs_d_the_system_roots_or_not_at_al
     assert!(ok, "{text}\n{}", d.log());
     drop(d);
 
+    // --insecure-registry host:port: that registry unchecked, the other port still checked.
+    let empty = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(&[
+        "--insecure-registry",
+        &open.host,
+        "--registry-certs-dir",
+        empty.path().to_str().unwrap(),
+    ]);
+    let (ok, text) = pull(&d, &format!("{}/tls/busybox:1", open.host));
+    assert!(ok, "{text}\n{}", d.log());
+    let (ok, text) = pull(&d, &format!("{}/tls/busybox:1", mutual.host));
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("x509: certificate signed by unknown authority"),
+        "{text}"
+    );
+    drop(d);
+
     // --insecure-registry (a CIDR): no certificate is checked.
     let cidr = format!("{}/30", ns.ns_ip);
-    let empty = tempfile::tempdir().unwrap();
     let d = Daemon::start_with(&[
         "--insecure-registry",
         &cidr,
