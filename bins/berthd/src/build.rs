@@ -31,6 +31,10 @@ struct EngineBackend {
     cache_from: Vec<String>,
 }
 
+fn canceled() -> BuildError {
+    BuildError::new("the build was canceled: the client went away")
+}
+
 fn failed(e: impl std::fmt::Display) -> BuildError {
     BuildError::new(e.to_string())
 }
@@ -59,9 +63,7 @@ fn registry_of(key: &str) -> String {
 impl EngineBackend {
     fn going_on(&self) -> Result<(), BuildError> {
         if self.cancel.is_cancelled() {
-            return Err(BuildError::new(
-                "the build was canceled: the client went away",
-            ));
+            return Err(canceled());
         }
         Ok(())
     }
@@ -106,15 +108,17 @@ impl Backend for EngineBackend {
             };
             let shown = req.reference.to_string();
             let (tell, mut happened) = tokio::sync::mpsc::unbounded_channel();
-            let images = self.images.clone();
+            let (images, cancel) = (self.images.clone(), self.cancel.clone());
             // The pull's statuses go into the build's stream as Docker's do; its byte
-            // counts are left out (a build's log shows no bars).
+            // counts are left out (a build's log shows no bars). A client that leaves stops
+            // the build's wait for it (the pull itself ends as any pull left by its client).
             let pulled = self.runtime.block_on(async {
                 let pulling = images.pull(req, tell);
                 tokio::pin!(pulling);
                 let outcome = loop {
                     tokio::select! {
                         biased;
+                        _ = cancel.cancelled() => return None,
                         e = happened.recv() => {
                             if let Some(e) = e { pull_status(e, events) }
                         }
@@ -124,8 +128,11 @@ impl Backend for EngineBackend {
                 while let Ok(e) = happened.try_recv() {
                     pull_status(e, events);
                 }
-                outcome
+                Some(outcome)
             });
+            let Some(pulled) = pulled else {
+                return Err(canceled());
+            };
             if let Ok(p) = &pulled {
                 events(Event::Status {
                     id: None,
@@ -237,7 +244,7 @@ impl Backend for EngineBackend {
                     },
                     code = &mut exited => break code.map_err(failed)?,
                     _ = cancel.cancelled() => {
-                        return Err(BuildError::new("the build was canceled: the client went away"));
+                        return Err(canceled());
                     }
                 }
             };

@@ -39,12 +39,24 @@ pub fn timed(pid: u32, runs: usize, f: impl FnMut(usize)) -> (f64, f64) {
 pub fn timed_between(
     pid: u32,
     runs: usize,
+    f: impl FnMut(usize),
+    between: impl FnMut(usize),
+) -> (f64, f64) {
+    let base = rss_kib(pid);
+    let (median, peak) = timed_peak(pid, runs, f, between);
+    (median, (peak - base as f64 / 1024.0).max(0.0))
+}
+
+/// As [`timed_between`], with the process's highest resident memory while it ran, MiB
+/// (not its growth).
+pub fn timed_peak(
+    pid: u32,
+    runs: usize,
     mut f: impl FnMut(usize),
     mut between: impl FnMut(usize),
 ) -> (f64, f64) {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    let base = rss_kib(pid);
     let stop = Arc::new(AtomicBool::new(false));
     let peak = {
         let stop = stop.clone();
@@ -66,7 +78,7 @@ pub fn timed_between(
     }
     stop.store(true, Ordering::Relaxed);
     let peak = peak.join().unwrap();
-    (median(times), peak.saturating_sub(base) as f64 / 1024.0)
+    (median(times), peak as f64 / 1024.0)
 }
 
 /// `POST /containers/create` under `/{version}`; returns the new container's ID.

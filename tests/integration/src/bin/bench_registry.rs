@@ -10,8 +10,7 @@
 
 use std::path::Path;
 
-use berth_tests::audit::rss_kib;
-use berth_tests::bench::{docker, raw_request_with, timed, timed_between, RefDocker};
+use berth_tests::bench::{docker, raw_request_with, timed_peak, RefDocker};
 use berth_tests::registry::{noise, Registry};
 use berth_tests::{busybox_tar, tarball, Daemon};
 
@@ -23,8 +22,6 @@ struct Figures {
     /// The warm pull and push over raw HTTP, without the CLI.
     api_pull_warm: (f64, f64),
     api_push_warm: (f64, f64),
-    /// The daemon's resident memory before the pulls, MiB.
-    base_rss: f64,
 }
 
 fn ok(host: &str, config: &Path, args: &[&str]) {
@@ -40,15 +37,14 @@ fn measure(
     image: &str,
     sibling: &str,
 ) -> Figures {
-    let base_rss = rss_kib(pid) as f64 / 1024.0;
-    let cold = timed_between(
+    let cold = timed_peak(
         pid,
         3,
         |_| ok(host, config, &["pull", "-q", image]),
         |_| ok(host, config, &["rmi", image]),
     );
     ok(host, config, &["pull", "-q", sibling]);
-    let warm = timed_between(
+    let warm = timed_peak(
         pid,
         5,
         |_| ok(host, config, &["pull", "-q", image]),
@@ -66,7 +62,7 @@ fn measure(
         }
     };
     let (repo, tag) = image.rsplit_once(':').unwrap();
-    let api_pull_warm = timed_between(
+    let api_pull_warm = timed_peak(
         pid,
         5,
         api(format!("/v1.41/images/create?fromImage={repo}&tag={tag}")),
@@ -85,20 +81,25 @@ fn measure(
             (target, name)
         })
         .collect();
-    let push_cold = timed_between(
+    let push_cold = timed_peak(
         pid,
         COLD_PUSHES,
         |run| ok(host, config, &["push", "-q", &targets[run].1]),
         |_| {},
     );
-    let push_warm = timed_between(
+    let push_warm = timed_peak(
         pid,
         5,
         |_| ok(host, config, &["push", "-q", &targets[0].1]),
         |_| {},
     );
     let (repo, tag) = targets[0].1.rsplit_once(':').unwrap();
-    let api_push_warm = timed(pid, 5, api(format!("/v1.41/images/{repo}/push?tag={tag}")));
+    let api_push_warm = timed_peak(
+        pid,
+        5,
+        api(format!("/v1.41/images/{repo}/push?tag={tag}")),
+        |_| {},
+    );
     for (_, name) in &targets {
         ok(host, config, &["rmi", name]);
     }
@@ -110,7 +111,6 @@ fn measure(
         push_warm,
         api_pull_warm,
         api_push_warm,
-        base_rss,
     }
 }
 
@@ -216,16 +216,15 @@ fn main() {
     ];
     for (name, pick) in rows {
         let b = pick(&berth);
-        let r = reference.as_ref().map(|r| (pick(r), r.base_rss));
+        let r = reference.as_ref().map(pick);
         println!(
             "{name:<40} {:>7.1} ms {:>10} {:>7} {:>9.1} MiB {:>13}",
             b.0,
-            r.map(|r| format!("{:.1} ms", r.0 .0)).unwrap_or("-".into()),
-            r.map(|r| format!("{:.2}x", b.0 / r.0 .0))
+            r.map(|r| format!("{:.1} ms", r.0)).unwrap_or("-".into()),
+            r.map(|r| format!("{:.2}x", b.0 / r.0))
                 .unwrap_or("-".into()),
-            berth.base_rss + b.1,
-            r.map(|r| format!("{:.1} MiB", r.1 + r.0 .1))
-                .unwrap_or("-".into()),
+            b.1,
+            r.map(|r| format!("{:.1} MiB", r.1)).unwrap_or("-".into()),
         );
     }
     println!(
