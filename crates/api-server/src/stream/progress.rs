@@ -189,13 +189,18 @@ fn go_duration(secs: u64) -> String {
     }
 }
 
-/// When a transfer's progress is worth a line, by Docker's rule: each 512 KiB, or each 1 % of
-/// a known total when that is less.
+/// When a transfer's progress is worth a line, by Docker's rule (moby's progress reader):
+/// each 512 KiB, or each 1 % of a known total when that is less, and then at most one line
+/// each 100 ms (its rate limiter: one token, one more every 100 ms).
 #[derive(Debug)]
 pub struct Throttle {
     every: i64,
     last: i64,
+    shown: Option<std::time::Instant>,
 }
+
+/// The least time between two lines of one transfer.
+const LINE_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Throttle {
     pub fn new(total: Option<u64>) -> Self {
@@ -203,16 +208,31 @@ impl Throttle {
         if let Some(total) = total.filter(|t| *t > 0) {
             every = every.min((total as f64 * 0.01) as i64);
         }
-        Throttle { every, last: 0 }
+        Throttle {
+            every,
+            last: 0,
+            shown: None,
+        }
     }
 
-    /// Whether `current` bytes call for a line; if so it is remembered as the last one shown.
+    /// Whether `current` bytes call for a line now.
     pub fn due(&mut self, current: i64) -> bool {
-        if current - self.last > self.every {
-            self.last = current;
-            true
-        } else {
-            false
+        self.due_at(current, std::time::Instant::now())
+    }
+
+    /// As [`Throttle::due`] at `now`. As moby's reader, the count is taken as seen whenever
+    /// it passes the step, shown or not.
+    fn due_at(&mut self, current: i64, now: std::time::Instant) -> bool {
+        if current - self.last <= self.every {
+            return false;
+        }
+        self.last = current;
+        match self.shown {
+            Some(at) if now.duration_since(at) < LINE_EVERY => false,
+            _ => {
+                self.shown = Some(now);
+                true
+            }
         }
     }
 }
@@ -274,17 +294,33 @@ mod tests {
 
     #[test]
     fn lines_come_each_percent_of_a_small_total_and_each_512_kib_of_a_large_one() {
+        let t0 = std::time::Instant::now();
+        let later = |ms: u64| t0 + std::time::Duration::from_millis(ms);
         let mut small = Throttle::new(Some(10_000));
-        assert!(!small.due(100));
-        assert!(small.due(101));
-        assert!(!small.due(150));
-        assert!(small.due(202));
+        assert!(!small.due_at(100, later(0)));
+        assert!(small.due_at(101, later(0)));
+        assert!(!small.due_at(150, later(200)));
+        assert!(small.due_at(202, later(200)));
         let mut large = Throttle::new(Some(1 << 30));
-        assert!(!large.due(512 * 1024));
-        assert!(large.due(512 * 1024 + 1));
+        assert!(!large.due_at(512 * 1024, later(0)));
+        assert!(large.due_at(512 * 1024 + 1, later(0)));
         let mut unknown = Throttle::new(None);
-        assert!(!unknown.due(1000));
-        assert!(unknown.due(600_000));
+        assert!(!unknown.due_at(1000, later(0)));
+        assert!(unknown.due_at(600_000, later(0)));
+    }
+
+    #[test]
+    fn at_most_one_line_each_100_ms() {
+        let t0 = std::time::Instant::now();
+        let later = |ms: u64| t0 + std::time::Duration::from_millis(ms);
+        let mut t = Throttle::new(Some(10_000));
+        assert!(t.due_at(200, later(0)));
+        // Past the step but too soon: no line, and the count is taken as seen.
+        assert!(!t.due_at(400, later(50)));
+        assert!(!t.due_at(450, later(120)));
+        assert!(t.due_at(600, later(120)));
+        assert!(!t.due_at(800, later(219)));
+        assert!(t.due_at(1000, later(220)));
     }
 
     #[test]
