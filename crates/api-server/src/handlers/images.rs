@@ -481,7 +481,7 @@ pub async fn insert(ctx: Ctx, _req: Request<RequestBody>) -> HandlerResult {
     // The insert runs to its end even when the client leaves, as Docker's job did.
     tokio::spawn(async move {
         let (mut done, mut counts) = (job.done, job.progress);
-        let mut throttle = progress::Throttle::new(job.total);
+        let mut throttle = progress::Throttle::by_bytes(job.total);
         let (mut counting, mut current) = (true, 0);
         let result = loop {
             tokio::select! {

@@ -196,6 +196,9 @@ fn go_duration(secs: u64) -> String {
 pub struct Throttle {
     every: i64,
     last: i64,
+    /// At most one line each [`LINE_EVERY`] (not in [`Throttle::by_bytes`]).
+    rate_limited: bool,
+    /// When the last line was let through.
     shown: Option<std::time::Instant>,
 }
 
@@ -204,6 +207,15 @@ const LINE_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Throttle {
     pub fn new(total: Option<u64>) -> Self {
+        Throttle {
+            rate_limited: true,
+            ..Throttle::by_bytes(total)
+        }
+    }
+
+    /// The byte rule alone, as Docker's progress reader was before it was rate-limited (the
+    /// daemons of the API versions `insert` belongs to).
+    pub fn by_bytes(total: Option<u64>) -> Self {
         let mut every = 512 * 1024;
         if let Some(total) = total.filter(|t| *t > 0) {
             every = every.min((total as f64 * 0.01) as i64);
@@ -211,6 +223,7 @@ impl Throttle {
         Throttle {
             every,
             last: 0,
+            rate_limited: false,
             shown: None,
         }
     }
@@ -228,7 +241,7 @@ impl Throttle {
         }
         self.last = current;
         match self.shown {
-            Some(at) if now.duration_since(at) < LINE_EVERY => false,
+            Some(at) if self.rate_limited && now.duration_since(at) < LINE_EVERY => false,
             _ => {
                 self.shown = Some(now);
                 true
@@ -321,6 +334,10 @@ mod tests {
         assert!(t.due_at(600, later(120)));
         assert!(!t.due_at(800, later(219)));
         assert!(t.due_at(1000, later(220)));
+        // Without the limit: each step past the last.
+        let mut bytes = Throttle::by_bytes(Some(10_000));
+        assert!(bytes.due_at(200, later(0)));
+        assert!(bytes.due_at(400, later(1)));
     }
 
     #[test]
