@@ -657,13 +657,27 @@ fn workdir(
         st.image = Some(id);
         return Ok(());
     }
-    let container = backend.create(st.image.as_deref(), &step_config)?;
-    let result = backend.make_working_dir(&container).and_then(|()| {
+    in_container(st, &step_config, backend, events, |backend, container| {
+        backend.make_working_dir(container)
+    })
+}
+
+/// A step made in a container of the stage's image (not started): `work` done in it, then
+/// committed under `step_config`; the container is removed either way.
+fn in_container(
+    st: &mut Stage,
+    step_config: &ContainerConfig,
+    backend: &mut dyn Backend,
+    events: &mut dyn FnMut(Event),
+    work: impl FnOnce(&mut dyn Backend, &str) -> Result<(), BuildError>,
+) -> Result<(), BuildError> {
+    let container = backend.create(st.image.as_deref(), step_config)?;
+    let result = work(backend, &container).and_then(|()| {
         backend.commit(Commit {
             container: Some(&container),
             parent: st.image.as_deref(),
             config: &st.config,
-            step_config: &step_config,
+            step_config,
             author: &st.author,
         })
     });
@@ -929,24 +943,9 @@ fn copy(
         st.image = Some(id);
         return Ok(());
     }
-    let mut create_config = st.config.clone();
-    create_config.cmd = step_config.cmd.clone();
-    let container = backend.create(st.image.as_deref(), &create_config)?;
-    let result = (|| {
-        backend.copy_into(&container, copied.open()?)?;
-        backend.commit(Commit {
-            container: Some(&container),
-            parent: st.image.as_deref(),
-            config: &st.config,
-            step_config: &step_config,
-            author: &st.author,
-        })
-    })();
-    backend.remove(&container);
-    let id = result?;
-    events(Event::Stream(format!(" ---> {}\n", short(&id))));
-    st.image = Some(id);
-    Ok(())
+    in_container(st, &step_config, backend, events, |backend, container| {
+        backend.copy_into(container, copied.open()?)
+    })
 }
 
 /// The ID of `name` in an `/etc/passwd` or `/etc/group` file (its third field).

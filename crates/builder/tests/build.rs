@@ -194,6 +194,15 @@ fn text(events: &[Event]) -> String {
         .collect()
 }
 
+/// Each image's step command (its cache key and history line), joined by spaces.
+fn step_commands(m: &Memory) -> Vec<String> {
+    m.images
+        .values()
+        .filter_map(|(_, _, s)| s.cmd.clone())
+        .map(|c| c.join(" "))
+        .collect()
+}
+
 fn options() -> BuildOptions {
     BuildOptions {
         remove: true,
@@ -245,12 +254,7 @@ fn steps_stream_as_dockers_and_a_second_build_is_all_cache() {
     assert_eq!(config.working_dir, "/w");
     assert_eq!(config.labels.as_ref().unwrap()["x"], "y");
     // History and cache keys: Docker's `#(nop)` forms.
-    let steps: Vec<String> = m
-        .images
-        .values()
-        .filter_map(|(_, _, s)| s.cmd.clone())
-        .map(|c| c.join(" "))
-        .collect();
+    let steps = step_commands(&m);
     assert!(
         steps.iter().any(|s| s == "/bin/sh -c #(nop)  LABEL x=y"),
         "{steps:?}"
@@ -343,12 +347,7 @@ fn build_args_reach_run_and_its_cache_key_and_unused_ones_are_told() {
         out.contains("[Warning] One or more build-args [NOPE] were not consumed\n"),
         "{out}"
     );
-    let keys: Vec<String> = m
-        .images
-        .values()
-        .filter_map(|(_, _, s)| s.cmd.clone())
-        .map(|c| c.join(" "))
-        .collect();
+    let keys = step_commands(&m);
     assert!(
         keys.iter().any(|k| k == "|1 V=given /bin/sh -c echo $V"),
         "{keys:?}"
@@ -386,12 +385,7 @@ fn build_args_as_moby_filters_them_for_run_and_its_cache_key() {
         "{out}"
     );
     assert!(!out.contains("[Warning]"), "{out}");
-    let keys: Vec<String> = m
-        .images
-        .values()
-        .filter_map(|(_, _, s)| s.cmd.clone())
-        .map(|c| c.join(" "))
-        .collect();
+    let keys = step_commands(&m);
     assert!(
         keys.iter()
             .any(|k| k == "|3 A=a Z=zed https_proxy=http://declared /bin/sh -c true"),
@@ -466,12 +460,7 @@ fn add_takes_urls_and_local_files_in_one_instruction() {
     result.unwrap();
     let out = text(&events);
     assert!(out.contains("Step 2/2 : ADD http://"), "{out}");
-    let steps: Vec<String> = m
-        .images
-        .values()
-        .filter_map(|(_, _, s)| s.cmd.clone())
-        .map(|c| c.join(" "))
-        .collect();
+    let steps = step_commands(&m);
     assert!(
         steps
             .iter()

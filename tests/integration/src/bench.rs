@@ -308,3 +308,112 @@ impl Drop for RefDocker {
         }
     }
 }
+
+/// A request as a stand-in daemon sees it: its line, its headers (lower-cased), the
+/// connection to read its body from and the one to answer on.
+pub struct StandinRequest<'a> {
+    pub line: String,
+    pub headers: Vec<String>,
+    pub body: &'a mut std::io::BufReader<UnixStream>,
+    pub out: &'a mut UnixStream,
+}
+
+impl StandinRequest<'_> {
+    /// Writes a response: `status`, Docker's API version header, `headers` (each ended by
+    /// CRLF) and `body` (left out for a HEAD, its length kept).
+    pub fn respond(&mut self, status: &str, headers: &str, body: &[u8]) -> std::io::Result<()> {
+        let head = format!(
+            "HTTP/1.1 {status}\r\nApi-Version: 1.44\r\n{headers}Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        self.out.write_all(head.as_bytes())?;
+        if self.method() != "HEAD" {
+            self.out.write_all(body)?;
+        }
+        Ok(())
+    }
+}
+
+impl StandinRequest<'_> {
+    pub fn method(&self) -> &str {
+        self.line.split_whitespace().next().unwrap_or("")
+    }
+
+    pub fn path(&self) -> &str {
+        self.line.split_whitespace().nth(1).unwrap_or("")
+    }
+
+    /// Reads the body (chunked or of a `Content-Length`) to its end and drops it.
+    pub fn drain_body(&mut self) {
+        use std::io::BufRead;
+        let chunked = self
+            .headers
+            .iter()
+            .any(|h| h.starts_with("transfer-encoding: chunked"));
+        if !chunked {
+            let length: u64 = self
+                .headers
+                .iter()
+                .find_map(|h| h.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            let _ = std::io::copy(&mut (&mut *self.body).take(length), &mut std::io::sink());
+            return;
+        }
+        loop {
+            let mut size = String::new();
+            if self.body.read_line(&mut size).unwrap_or(0) == 0 {
+                return;
+            }
+            let n = u64::from_str_radix(size.trim(), 16).unwrap_or(0);
+            let _ = std::io::copy(&mut (&mut *self.body).take(n + 2), &mut std::io::sink());
+            if n == 0 {
+                return;
+            }
+        }
+    }
+}
+
+/// Serves a stand-in daemon on the unix socket `at` (a thread per connection, each kept
+/// open): `answer` reads what body it wants and responds. For timing what the docker CLI
+/// costs on its own.
+pub fn standin_daemon(
+    at: &Path,
+    answer: impl Fn(&mut StandinRequest<'_>) -> std::io::Result<()> + Send + Sync + 'static,
+) {
+    use std::io::BufRead;
+    let listener = std::os::unix::net::UnixListener::bind(at).unwrap();
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let answer = answer.clone();
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+                let mut out = conn;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut headers = Vec::new();
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                            break;
+                        }
+                        headers.push(h.to_ascii_lowercase());
+                    }
+                    let mut request = StandinRequest {
+                        line,
+                        headers,
+                        body: &mut reader,
+                        out: &mut out,
+                    };
+                    if answer(&mut request).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}

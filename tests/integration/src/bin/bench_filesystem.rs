@@ -158,100 +158,45 @@ fn measure(host: &str, config: &Path, pid: u32, scratch: &Path) -> Figures {
 /// alone: the floor under both daemons' figures. Serves on its own threads.
 fn cp_floor_standin(at: &Path, tar: std::sync::Arc<Vec<u8>>) {
     use base64::Engine as _;
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::os::unix::net::UnixListener::bind(at).unwrap();
     let stat = base64::engine::general_purpose::STANDARD.encode(
         r#"{"name":"data","size":4096,"mode":2147484141,"mtime":"2026-01-01T00:00:00Z","linkTarget":""}"#,
     );
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let (tar, stat) = (tar.clone(), stat.clone());
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                let mut out = conn;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let (mut chunked, mut length) = (false, 0usize);
-                    loop {
-                        let mut h = String::new();
-                        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                            break;
-                        }
-                        let lower = h.to_ascii_lowercase();
-                        chunked |= lower.starts_with("transfer-encoding: chunked");
-                        if let Some(v) = lower.strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    // The body, read and dropped.
-                    let mut sink = vec![0u8; 1 << 16];
-                    if chunked {
-                        loop {
-                            let mut size = String::new();
-                            reader.read_line(&mut size).unwrap();
-                            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-                            let mut left = n + 2;
-                            while left > 0 {
-                                let got = reader.read(&mut sink[..left.min(1 << 16)]).unwrap();
-                                left -= got;
-                            }
-                            if n == 0 {
-                                break;
-                            }
-                        }
-                    } else {
-                        std::io::copy(&mut (&mut reader).take(length as u64), &mut std::io::sink())
-                            .unwrap();
-                    }
-                    let method = line.split_whitespace().next().unwrap_or("");
-                    let path = line.split_whitespace().nth(1).unwrap_or("");
-                    let is_dir = path.ends_with("path=%2F")
-                        || path.ends_with("path=/")
-                        || path.contains("path=%2Fdata")
-                        || path.contains("path=/data");
-                    let (status, headers, body): (&str, String, &[u8]) = if path.contains("/_ping")
-                    {
-                        ("200 OK", String::new(), b"OK")
-                    } else if !path.contains("/archive") {
-                        ("404 Not Found", String::new(), b"{\"message\":\"no such\"}")
-                    } else if method == "PUT" {
-                        ("200 OK", String::new(), b"")
-                    } else if !is_dir {
-                        (
-                            "404 Not Found",
-                            String::new(),
-                            b"{\"message\":\"Could not find the file\"}",
-                        )
-                    } else if method == "GET" {
-                        (
-                            "200 OK",
-                            format!("X-Docker-Container-Path-Stat: {stat}\r\nContent-Type: application/x-tar\r\n"),
-                            &tar,
-                        )
-                    } else {
-                        (
-                            "200 OK",
-                            format!("X-Docker-Container-Path-Stat: {stat}\r\n"),
-                            b"",
-                        )
-                    };
-                    let head = format!(
-                        "HTTP/1.1 {status}\r\nApi-Version: 1.44\r\n{headers}Content-Length: {}\r\n\r\n",
-                        body.len()
-                    );
-                    if out.write_all(head.as_bytes()).is_err() {
-                        return;
-                    }
-                    if method != "HEAD" && out.write_all(body).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
+    berth_tests::bench::standin_daemon(at, move |request| {
+        request.drain_body();
+        let (method, path) = (request.method().to_string(), request.path().to_string());
+        let is_dir = ["path=%2F", "path=/"].iter().any(|p| path.ends_with(p))
+            || ["path=%2Fdata", "path=/data"]
+                .iter()
+                .any(|p| path.contains(p));
+        let (status, headers, body): (&str, String, &[u8]) = if path.contains("/_ping") {
+            ("200 OK", String::new(), b"OK")
+        } else if !path.contains("/archive") {
+            ("404 Not Found", String::new(), b"{\"message\":\"no such\"}")
+        } else if method == "PUT" {
+            ("200 OK", String::new(), b"")
+        } else if !is_dir {
+            (
+                "404 Not Found",
+                String::new(),
+                b"{\"message\":\"Could not find the file\"}",
+            )
+        } else if method == "GET" {
+            (
+                "200 OK",
+                format!(
+                    "X-Docker-Container-Path-Stat: {stat}\r\nContent-Type: application/x-tar\r\n"
+                ),
+                &tar,
+            )
+        } else {
+            (
+                "200 OK",
+                format!("X-Docker-Container-Path-Stat: {stat}\r\n"),
+                b"",
+            )
+        };
+        request.respond(status, &headers, body)
+    })
 }
 
 fn main() {

@@ -115,44 +115,17 @@ fn measure(
 }
 
 /// A stand-in daemon that answers `docker pull` and `docker push` at once (ping, then one
-/// status line) and does nothing: what the CLI costs on its own. Serves on its own threads.
+/// status line) and does nothing: what the CLI costs on its own.
 fn cli_floor_standin(at: &Path) {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::os::unix::net::UnixListener::bind(at).unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                let mut out = conn;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    loop {
-                        let mut h = String::new();
-                        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                            break;
-                        }
-                    }
-                    let body: &[u8] = if line.contains("/_ping") {
-                        b"OK"
-                    } else if line.contains("/push") {
-                        b"{\"progressDetail\":{},\"aux\":{\"Tag\":\"1\",\"Digest\":\"sha256:0000000000000000000000000000000000000000000000000000000000000000\",\"Size\":1}}\r\n"
-                    } else {
-                        b"{\"status\":\"Status: Image is up to date\"}\r\n"
-                    };
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                        if line.starts_with("HEAD") { 0 } else { body.len() }
-                    );
-                    let _ = out.write_all(head.as_bytes());
-                    if !line.starts_with("HEAD") {
-                        let _ = out.write_all(body);
-                    }
-                }
-            });
-        }
+    berth_tests::bench::standin_daemon(at, |request| {
+        let body: &[u8] = if request.path().contains("/_ping") {
+            b"OK"
+        } else if request.path().contains("/push") {
+            b"{\"progressDetail\":{},\"aux\":{\"Tag\":\"1\",\"Digest\":\"sha256:0000000000000000000000000000000000000000000000000000000000000000\",\"Size\":1}}\r\n"
+        } else {
+            b"{\"status\":\"Status: Image is up to date\"}\r\n"
+        };
+        request.respond("200 OK", "Content-Type: application/json\r\n", body)
     });
 }
 
