@@ -24,6 +24,10 @@ struct Figures {
     api_push_warm: (f64, f64),
 }
 
+/// Runs of each warm measure: they take tens of milliseconds, and this machine's noise is
+/// of that order; fifteen give a steadier median than five.
+const WARM_RUNS: usize = 15;
+
 fn ok(host: &str, config: &Path, args: &[&str]) {
     assert!(docker(host, config, args).success(), "docker {args:?}");
 }
@@ -46,7 +50,7 @@ fn measure(
     ok(host, config, &["pull", "-q", sibling]);
     let warm = timed_peak(
         pid,
-        5,
+        WARM_RUNS,
         |_| ok(host, config, &["pull", "-q", image]),
         |_| ok(host, config, &["rmi", image]),
     );
@@ -64,7 +68,7 @@ fn measure(
     let (repo, tag) = image.rsplit_once(':').unwrap();
     let api_pull_warm = timed_peak(
         pid,
-        5,
+        WARM_RUNS,
         api(format!("/v1.41/images/create?fromImage={repo}&tag={tag}")),
         |_| ok(host, config, &["rmi", image]),
     );
@@ -89,14 +93,14 @@ fn measure(
     );
     let push_warm = timed_peak(
         pid,
-        5,
+        WARM_RUNS,
         |_| ok(host, config, &["push", "-q", &targets[0].1]),
         |_| {},
     );
     let (repo, tag) = targets[0].1.rsplit_once(':').unwrap();
     let api_push_warm = timed_peak(
         pid,
-        5,
+        WARM_RUNS,
         api(format!("/v1.41/images/{repo}/push?tag={tag}")),
         |_| {},
     );
