@@ -521,6 +521,65 @@ fn a_client_that_leaves_cancels_the_build_and_its_container() {
     assert_eq!(d.get("/v1.44/images/left:1/json").status, 404);
 }
 
+/// A client that leaves while the build waits for its FROM image's pull: the build ends
+/// then, its directory with it, without waiting for the pull (the slow registry sends the
+/// layer in five seconds).
+#[test]
+fn a_client_that_leaves_during_the_from_pull_ends_the_build() {
+    use berth_tests::fake_registry::{noise_layer, FakeRegistry, Fault};
+    use std::io::{Read, Write};
+    let layers = vec![
+        std::fs::read(berth_tests::busybox_tar()).unwrap(),
+        noise_layer("slow.bin", 6 << 20),
+    ];
+    let reg = FakeRegistry::start(&layers, Fault::Slow);
+    let d = Daemon::start();
+    let df = format!("FROM {}\nRUN true\n", reg.image());
+    let ctx = tarball(&[("Dockerfile", df.as_bytes())]);
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        s,
+        "POST /v1.41/build HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        ctx.len()
+    )
+    .unwrap();
+    s.write_all(&ctx).unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("Pulling fs layer") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let staging = d.data_root().join("tmp");
+    let builds = || {
+        std::fs::read_dir(&staging)
+            .map(|dir| {
+                dir.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("build-"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(builds(), 1);
+    drop(s);
+    berth_tests::audit::eventually(
+        "the build's directory gone",
+        std::time::Duration::from_secs(3),
+        || builds() == 0,
+    );
+    assert_eq!(
+        d.get("/v1.44/containers/json?all=1")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
 /// What older clients saw: `Step 0 :` before API 1.22, `Step 1 :` to 1.24, plain text below
 /// 1.8; ONBUILD triggers run in the build that uses the image; `.dockerignore` that names the
 /// Dockerfile keeps it out of the image.
