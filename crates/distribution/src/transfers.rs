@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use berth_image::HeldBlob;
-use futures_util::future::{BoxFuture, FutureExt, Shared};
+use futures_util::future::{BoxFuture, FutureExt, Shared, WeakShared};
 use tokio::sync::broadcast;
 
 use crate::error::DistributionError;
@@ -17,10 +17,14 @@ type Outcome = Result<Arc<HeldBlob>, Arc<DistributionError>>;
 /// Steps a follower may fall behind by before it misses some.
 const STEPS_BEHIND: usize = 1024;
 
-/// A download under way: its end, and its steps for those who follow it.
-#[derive(Clone)]
+/// A download under way: its end, and its steps for those who follow it. The end is held
+/// weakly: the pulls that follow it hold it, and when the last of them goes (its client
+/// and its daemon gone), the download is dropped with it rather than kept, unpolled,
+/// holding its connection and its file writer (a daemon could not stop while one was).
 struct Transfer {
-    done: Shared<BoxFuture<'static, Outcome>>,
+    /// Which start of this blob's download it is: an ending one forgets only itself.
+    generation: u64,
+    done: WeakShared<BoxFuture<'static, Outcome>>,
     steps: broadcast::Sender<LayerStep>,
 }
 
@@ -33,6 +37,7 @@ pub struct Following {
 #[derive(Default)]
 pub struct Transfers {
     under_way: Mutex<HashMap<String, Transfer>>,
+    started: std::sync::atomic::AtomicU64,
 }
 
 impl Transfers {
@@ -48,26 +53,36 @@ impl Transfers {
     ) -> (Following, bool) {
         let mut under_way = self.under_way.lock().expect("lock");
         if let Some(t) = under_way.get(digest) {
-            let following = Following {
-                done: t.done.clone(),
-                steps: t.steps.subscribe(),
-            };
-            return (following, true);
+            if let Some(done) = t.done.upgrade() {
+                let following = Following {
+                    done,
+                    steps: t.steps.subscribe(),
+                };
+                return (following, true);
+            }
         }
         let (tell, steps) = broadcast::channel(STEPS_BEHIND);
         let download = start(tell.clone());
+        let generation = self
+            .started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (me, key) = (self.clone(), digest.to_string());
         let done = async move {
             let outcome = download.await.map(Arc::new).map_err(Arc::new);
-            me.under_way.lock().expect("lock").remove(&key);
+            let mut under_way = me.under_way.lock().expect("lock");
+            if under_way.get(&key).map(|t| t.generation) == Some(generation) {
+                under_way.remove(&key);
+            }
             outcome
         }
         .boxed()
         .shared();
+        let weak = done.downgrade().expect("not polled yet");
         under_way.insert(
             digest.to_string(),
             Transfer {
-                done: done.clone(),
+                generation,
+                done: weak,
                 steps: tell,
             },
         );
@@ -109,6 +124,34 @@ mod tests {
         assert_eq!(a.unwrap_err().to_string(), b.unwrap_err().to_string());
         // Ended, it is forgotten: the next pull starts anew.
         let (_, joined) = transfers.join("sha256:a", start(started.clone()));
+        assert!(!joined);
+    }
+
+    /// A download nobody follows any more is dropped (its connection and writer with it),
+    /// and the next pull of the blob starts its own.
+    #[tokio::test]
+    async fn a_download_left_by_every_pull_is_dropped() {
+        let transfers = Arc::new(Transfers::default());
+        let (dropped_tx, dropped) = tokio::sync::oneshot::channel::<()>();
+        struct OnDrop(Option<tokio::sync::oneshot::Sender<()>>);
+        impl Drop for OnDrop {
+            fn drop(&mut self) {
+                let _ = self.0.take().unwrap().send(());
+            }
+        }
+        let guard = OnDrop(Some(dropped_tx));
+        let (following, _) = transfers.join("sha256:b", move |_| {
+            async move {
+                let _guard = guard;
+                std::future::pending::<Result<HeldBlob, DistributionError>>().await
+            }
+            .boxed()
+        });
+        drop(following);
+        dropped.await.expect("the download was dropped");
+        let (_, joined) = transfers.join("sha256:b", |_| {
+            async { Err(DistributionError::Invalid("new".into())) }.boxed()
+        });
         assert!(!joined);
     }
 }

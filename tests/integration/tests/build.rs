@@ -578,6 +578,11 @@ fn a_client_that_leaves_during_the_from_pull_ends_the_build() {
             .len(),
         0
     );
+    // Nothing of the pull is left running: the daemon stops when asked (it hung, held by
+    // the abandoned download's writer, until killed).
+    let mut d = d;
+    let stopped = d.stop();
+    assert!(stopped.success(), "{stopped:?}\n{}", d.log());
 }
 
 /// What older clients saw: `Step 0 :` before API 1.22, `Step 1 :` to 1.24, plain text below

@@ -466,3 +466,38 @@ fn a_manifest_config_or_layer_the_registry_garbles_fails_the_pull_with_dockers_w
     // None of them left anything behind.
     assert_eq!(store_contents(&d), before);
 }
+
+/// A daemon asked to stop (SIGTERM) while a pull streams in stops at once, and the pull,
+/// asked again, completes.
+#[test]
+fn a_daemon_stopped_mid_pull_stops_and_the_pull_completes_after() {
+    let reg = FakeRegistry::start(&layers(), Fault::Slow);
+    let mut d = Daemon::start();
+    let mut s = berth_tests::hijack(&d.socket, &pull_path(&reg), b"");
+    let _ = read_some(&mut s, 4096);
+    eventually(
+        "the slow layer is being fetched",
+        Duration::from_secs(30),
+        || {
+            reg.requests
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|r| r.contains(&reg.layer))
+        },
+    );
+    let stopped = d.stop();
+    assert!(stopped.success(), "{stopped:?}\n{}", d.log());
+    drop(s);
+    d.spawn();
+    let r = d.post(&pull_path(&reg));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.statuses()
+            .iter()
+            .any(|s| s.starts_with("Status: Downloaded newer image")),
+        "{}",
+        r.text()
+    );
+    assert!(store_contents(&d).iter().all(|p| !p.starts_with("ingest/")));
+}
