@@ -42,6 +42,7 @@ pub struct Daemon {
     container_paths: ContainerPaths,
     events: Arc<EventBus>,
     facts: SystemFacts,
+    builds: crate::build::Builds,
 }
 
 pub(crate) fn api_err<E: berth_errdefs::Classify + std::error::Error + Send + Sync + 'static>(
@@ -139,7 +140,13 @@ impl Daemon {
             container_paths,
             events,
             facts,
+            builds: crate::build::Builds::default(),
         })
+    }
+
+    /// The builds under way, to end when the daemon stops.
+    pub fn builds(&self) -> crate::build::Builds {
+        self.builds.clone()
     }
 
     fn store(&self) -> &ImageStore {
@@ -651,6 +658,7 @@ impl ImageBackend for Daemon {
             self.images.clone(),
             self.containers.clone(),
             self.staging.clone(),
+            &self.builds,
             query,
             context,
         )

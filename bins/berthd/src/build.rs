@@ -549,11 +549,36 @@ fn read_dockerfile(context: &Path, name: &str) -> Result<String, ApiError> {
     std::fs::read_to_string(&path).map_err(|_| missing())
 }
 
+/// The builds under way: each one's thread, and what cancels them all when the daemon stops
+/// (a build left running would hold the daemon's runtime, its RUN container and its
+/// directory past the daemon's end).
+#[derive(Clone, Default)]
+pub struct Builds {
+    stopping: tokio_util::sync::CancellationToken,
+    threads: tokio_util::task::TaskTracker,
+}
+
+impl Builds {
+    /// Cancels every build and waits, up to `limit`, for each to end (its step's container
+    /// removed, its directory gone).
+    pub async fn stop(&self, limit: std::time::Duration) {
+        self.stopping.cancel();
+        self.threads.close();
+        if tokio::time::timeout(limit, self.threads.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("builds still ending as the daemon stops");
+        }
+    }
+}
+
 /// Starts a build: the context unpacked, then the builder on a thread of its own.
 pub async fn start(
     images: ImageService,
     containers: Arc<ContainerService>,
     staging: PathBuf,
+    builds: &Builds,
     query: BuildQuery,
     context: ByteStream,
 ) -> Result<BuildJob, ApiError> {
@@ -601,7 +626,7 @@ pub async fn start(
         Reference::parse(t).map_err(|e| ApiError::bad_request(e.to_string()))?;
     }
     let (tell, progress) = tokio::sync::mpsc::unbounded_channel();
-    let cancel = tokio_util::sync::CancellationToken::new();
+    let cancel = builds.stopping.child_token();
     // The API drops the progress when the client goes away: the build is canceled then.
     let watch = (tell.clone(), cancel.clone());
     tokio::spawn(async move {
@@ -620,7 +645,7 @@ pub async fn start(
         run_host: query.run_host,
         cache_from: query.cache_from,
     };
-    let building = tokio::task::spawn_blocking(move || {
+    let building = builds.threads.spawn_blocking(move || {
         let to_api = |e: Event| match e {
             Event::Stream(s) => BuildProgress::Stream(s),
             Event::Built(id) => BuildProgress::Built(id),

@@ -85,6 +85,7 @@ async fn run(config: Config) -> Result<(), String> {
     }
 
     let backend = adapter::Daemon::open(&config).await?;
+    let builds = backend.builds();
     let router = berth_api_server::Router::new(
         Arc::new(backend),
         berth_api_server::ServerInfo {
@@ -116,6 +117,8 @@ async fn run(config: Config) -> Result<(), String> {
     for t in tasks {
         let _ = t.await;
     }
+    // Builds end with the daemon, as Docker's do: their RUN containers go with them.
+    builds.stop(std::time::Duration::from_secs(15)).await;
     listeners::cleanup(&hosts);
     berth_engine::containers::release_default_cgroup_parent();
     if let Some(p) = &pidfile {

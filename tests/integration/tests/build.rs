@@ -521,6 +521,50 @@ fn a_client_that_leaves_cancels_the_build_and_its_container() {
     assert_eq!(d.get("/v1.44/images/left:1/json").status, 404);
 }
 
+/// A daemon asked to stop during a build's RUN ends the build with it: it stops (it hung
+/// before, its runtime held by the build's thread), and nothing of the build is left for
+/// the next start.
+#[test]
+fn a_daemon_that_stops_during_a_build_ends_it_and_its_container() {
+    use std::io::{Read, Write};
+    let mut d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let ctx = tarball(&[(
+        "Dockerfile",
+        b"FROM busybox\nRUN echo started && sleep 60\n" as &[u8],
+    )]);
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        s,
+        "POST /v1.41/build?t=stopped:1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        ctx.len()
+    )
+    .unwrap();
+    s.write_all(&ctx).unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains(r#"{"stream":"started\n"}"#) {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let stopped = d.stop();
+    assert!(stopped.success(), "{stopped:?}\n{}", d.log());
+    drop(s);
+    d.spawn();
+    assert_eq!(
+        d.get("/v1.44/containers/json?all=1")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(d.get("/v1.44/images/stopped:1/json").status, 404);
+}
+
 /// A client that leaves while the build waits for its FROM image's pull: the build ends
 /// then, its directory with it, without waiting for the pull (the slow registry sends the
 /// layer in five seconds).
