@@ -19,6 +19,46 @@ fn sigterm_shuts_down_cleanly() {
     assert!(!pidfile.exists(), "pidfile left behind");
 }
 
+/// Streams that follow a running container (logs, attach) when the daemon is asked to stop:
+/// it stops cleanly, and nothing panics on its way out (a log follower waiting on the
+/// runtime's timer did).
+#[test]
+fn sigterm_with_followers_open_shuts_down_without_a_panic() {
+    use std::io::Read;
+    let mut d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let id = d.docker_ok(&[
+        "run",
+        "-d",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do echo tick; sleep 0.1; done",
+    ]);
+    let id = id.trim();
+    let mut logs = berth_tests::hijack(
+        &d.socket,
+        &format!("/v1.44/containers/{id}/logs?follow=1&stdout=1"),
+        b"",
+    );
+    let mut attach = berth_tests::hijack(
+        &d.socket,
+        &format!("/v1.44/containers/{id}/attach?stream=1&stdout=1"),
+        b"",
+    );
+    let mut buf = [0u8; 1024];
+    for s in [&mut logs, &mut attach] {
+        assert!(s.read(&mut buf).unwrap() > 0);
+    }
+    let status = d.stop();
+    assert!(status.success(), "{status}");
+    let log = d.log();
+    assert!(!log.contains("panicked"), "{log}");
+    drop((logs, attach));
+    d.spawn();
+    d.remove_all_containers();
+}
+
 #[test]
 fn a_second_daemon_on_the_same_data_root_is_refused() {
     let d = Daemon::start();

@@ -143,7 +143,7 @@ impl ContainerService {
             opts,
         };
         tokio::task::spawn_blocking(move || {
-            let mut watch = None;
+            let mut watch: Option<Arc<LogWrites>> = None;
             follow_log(&handle, &entry, &path, now, &wanted, &tx, &mut watch);
             // The stream ends before the watch goes: closing an inotify descriptor waits for
             // an RCU grace period, milliseconds that would hold up the client's end of stream.
@@ -161,7 +161,7 @@ fn follow_log(
     now: Option<(std::fs::File, u64)>,
     wanted: &Wanted,
     tx: &tokio::sync::mpsc::Sender<LogLine>,
-    watch: &mut Option<LogWrites>,
+    watch: &mut Option<Arc<LogWrites>>,
 ) {
     let opts = &wanted.opts;
     // No file when asked: nothing was written yet, and all of it comes by following (read
@@ -192,10 +192,78 @@ fn follow_log(
         offset = r.seek(SeekFrom::Start(len)).unwrap_or(0);
         reader = Some(r);
     }
+    *watch = LogWrites::watch(handle, path).map(Arc::new);
+    // The waiting is done by a task on the runtime, which wakes this thread through a
+    // channel: a thread that waited on the runtime's timers itself panicked when the
+    // daemon stopped under it; this one sees the channel close and ends.
+    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let waiter = handle.spawn(wake_on_changes(
+        entry.changed.subscribe(),
+        watch.clone(),
+        wake,
+        stopped,
+    ));
+    // Without a watch (inotify instances are limited), new lines are polled for.
+    let poll_every = match watch {
+        Some(_) => std::time::Duration::from_secs(1),
+        None => std::time::Duration::from_millis(10),
+    };
+    follow_lines(entry, path, reader, offset, wanted, tx, &woken, poll_every);
+    drop(stop);
+    // The task's hold on the watch goes before this thread's: the watch is closed here, off
+    // the runtime (closing an inotify descriptor waits for an RCU grace period).
+    let _ = handle.block_on(waiter);
+}
+
+/// Wakes the following thread (`wake`) on each write to the log and each change of the
+/// container's state, until `stopped` or the thread is gone.
+async fn wake_on_changes(
+    mut changes: tokio::sync::watch::Receiver<u64>,
+    writes: Option<Arc<LogWrites>>,
+    wake: std::sync::mpsc::SyncSender<()>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    // `changes` was subscribed before the thread first read the state: a change since then
+    // is unseen here, and wakes it.
+    loop {
+        let written = async {
+            match &writes {
+                Some(w) => w.written().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = &mut stopped => return,
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    let _ = wake.try_send(());
+                    return;
+                }
+            }
+            _ = written => {}
+        }
+        if let Err(std::sync::mpsc::TrySendError::Disconnected(_)) = wake.try_send(()) {
+            return;
+        }
+    }
+}
+
+/// The following proper: lines as they come, until the container has stopped and its log
+/// is read, the client has gone, `until` has passed, or the daemon stops (`woken` closes).
+#[allow(clippy::too_many_arguments)] // the state of one follow, as `follow_log` set it up
+fn follow_lines(
+    entry: &Arc<Entry>,
+    path: &std::path::Path,
+    mut reader: Option<BufReader<std::fs::File>>,
+    mut offset: u64,
+    wanted: &Wanted,
+    tx: &tokio::sync::mpsc::Sender<LogLine>,
+    woken: &std::sync::mpsc::Receiver<()>,
+    poll_every: std::time::Duration,
+) {
+    let opts = &wanted.opts;
     let mut pending = String::new();
-    let mut changes = entry.changed.subscribe();
-    *watch = LogWrites::watch(handle, path);
-    let writes = watch.as_ref();
     loop {
         // Following ends at `until`, as Docker's does.
         if opts
@@ -204,9 +272,8 @@ fn follow_log(
         {
             return;
         }
-        // Marked seen before the state is read: a change after this read wakes the wait
-        // below (marking it after the read could swallow the exit and stall the stream).
-        changes.borrow_and_update();
+        // A wake that comes after this read of the state waits in the channel: a change
+        // after it is never swallowed.
         // A container not yet started will be: keep following until it has run and stopped.
         let status = entry.snapshot().state.status;
         let running = status.is_running()
@@ -252,23 +319,11 @@ fn follow_log(
             reader = std::fs::File::open(path).ok().map(BufReader::new);
             offset = 0;
         }
-        // A write to the log or a state change (the container stopping) wakes us at once.
-        // Without a watch (inotify instances are limited), new lines are polled for.
-        match writes {
-            Some(w) => handle.block_on(async {
-                tokio::select! {
-                    _ = changes.changed() => {}
-                    _ = w.written() => {}
-                    // A safety net only: every write is an event.
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                }
-            }),
-            None => {
-                let _ = handle.block_on(async {
-                    tokio::time::timeout(std::time::Duration::from_millis(10), changes.changed())
-                        .await
-                });
-            }
+        // A write to the log or a state change (the container stopping) wakes us at once;
+        // with a watch, the time limit is a safety net only (every write is an event).
+        match woken.recv_timeout(poll_every) {
+            Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
         }
     }
 }
