@@ -653,8 +653,7 @@ fn workdir(
     events: &mut dyn FnMut(Event),
 ) -> Result<(), BuildError> {
     let step_config = nop_config(&st.config, comment, false);
-    if let Some(id) = lookup_cache(st, &step_config, backend, events) {
-        st.image = Some(id);
+    if from_cache(st, &step_config, backend, events) {
         return Ok(());
     }
     in_container(st, &step_config, backend, events, |backend, container| {
@@ -696,8 +695,7 @@ fn metadata(
     events: &mut dyn FnMut(Event),
 ) -> Result<(), BuildError> {
     let step_config = nop_config(&st.config, text, true);
-    if let Some(id) = lookup_cache(st, &step_config, backend, events) {
-        st.image = Some(id);
+    if from_cache(st, &step_config, backend, events) {
         return Ok(());
     }
     let id = commit_config(st, &step_config, backend)?;
@@ -706,24 +704,27 @@ fn metadata(
     Ok(())
 }
 
-fn lookup_cache(
+/// The step's image from the cache, made the stage's, when the cache still holds for the
+/// stage and has one; the first miss ends the cache for the rest of the stage.
+fn from_cache(
     st: &mut Stage,
     step_config: &ContainerConfig,
     backend: &mut dyn Backend,
     events: &mut dyn FnMut(Event),
-) -> Option<String> {
+) -> bool {
     if !st.cache {
-        return None;
+        return false;
     }
     match backend.cached(st.image.as_deref(), step_config) {
         Some(id) => {
             events(Event::Stream(" ---> Using cache\n".into()));
             events(Event::Stream(format!(" ---> {}\n", short(&id))));
-            Some(id)
+            st.image = Some(id);
+            true
         }
         None => {
             st.cache = false;
-            None
+            false
         }
     }
 }
@@ -747,8 +748,7 @@ fn run(
         recorded = prefixed;
     }
     step_config.cmd = Some(recorded);
-    if let Some(id) = lookup_cache(st, &step_config, backend, events) {
-        st.image = Some(id);
+    if from_cache(st, &step_config, backend, events) {
         return Ok(());
     }
     let mut run_config = st.config.clone();
@@ -939,8 +939,7 @@ fn copy(
         copied.kind, copied.hash
     );
     let step_config = nop_config(&st.config, &text, false);
-    if let Some(id) = lookup_cache(st, &step_config, backend, events) {
-        st.image = Some(id);
+    if from_cache(st, &step_config, backend, events) {
         return Ok(());
     }
     in_container(st, &step_config, backend, events, |backend, container| {

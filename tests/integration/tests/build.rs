@@ -469,35 +469,47 @@ fn multi_stage_builds_copy_between_stages() {
     d.remove_all_containers();
 }
 
+/// Posts a build of `ctx` and reads its stream until `marker` shows; the connection, still
+/// open.
+fn build_until(d: &Daemon, path: &str, ctx: &[u8], marker: &str) -> std::os::unix::net::UnixStream {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        ctx.len()
+    )
+    .unwrap();
+    s.write_all(ctx).unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains(marker) {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    s
+}
+
 /// A client that goes away mid-build cancels it: the running step's container is stopped
 /// and removed, and no image is made.
 #[test]
 fn a_client_that_leaves_cancels_the_build_and_its_container() {
-    use std::io::{Read, Write};
     let d = Daemon::start();
     d.import_busybox("busybox:latest");
     let ctx = tarball(&[(
         "Dockerfile",
         b"FROM busybox\nRUN echo started && sleep 60\n" as &[u8],
     )]);
-    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    write!(
-        s,
-        "POST /v1.41/build?t=left:1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
-        ctx.len()
-    )
-    .unwrap();
-    s.write_all(&ctx).unwrap();
     // Read until the step's output comes (the step's own line names it too), then leave.
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains(r#"{"stream":"started\n"}"#) {
-        let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let s = build_until(
+        &d,
+        "/v1.41/build?t=left:1",
+        &ctx,
+        r#"{"stream":"started\n"}"#,
+    );
     assert_eq!(
         d.get("/v1.44/containers/json?all=1")
             .json()
@@ -526,30 +538,18 @@ fn a_client_that_leaves_cancels_the_build_and_its_container() {
 /// the next start.
 #[test]
 fn a_daemon_that_stops_during_a_build_ends_it_and_its_container() {
-    use std::io::{Read, Write};
     let mut d = Daemon::start();
     d.import_busybox("busybox:latest");
     let ctx = tarball(&[(
         "Dockerfile",
         b"FROM busybox\nRUN echo started && sleep 60\n" as &[u8],
     )]);
-    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    write!(
-        s,
-        "POST /v1.41/build?t=stopped:1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
-        ctx.len()
-    )
-    .unwrap();
-    s.write_all(&ctx).unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains(r#"{"stream":"started\n"}"#) {
-        let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let s = build_until(
+        &d,
+        "/v1.41/build?t=stopped:1",
+        &ctx,
+        r#"{"stream":"started\n"}"#,
+    );
     let stopped = d.stop();
     assert!(stopped.success(), "{stopped:?}\n{}", d.log());
     drop(s);
@@ -571,7 +571,6 @@ fn a_daemon_that_stops_during_a_build_ends_it_and_its_container() {
 #[test]
 fn a_client_that_leaves_during_the_from_pull_ends_the_build() {
     use berth_tests::fake_registry::{noise_layer, FakeRegistry, Fault};
-    use std::io::{Read, Write};
     let layers = vec![
         std::fs::read(berth_tests::busybox_tar()).unwrap(),
         noise_layer("slow.bin", 6 << 20),
@@ -580,23 +579,7 @@ fn a_client_that_leaves_during_the_from_pull_ends_the_build() {
     let d = Daemon::start();
     let df = format!("FROM {}\nRUN true\n", reg.image());
     let ctx = tarball(&[("Dockerfile", df.as_bytes())]);
-    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    write!(
-        s,
-        "POST /v1.41/build HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
-        ctx.len()
-    )
-    .unwrap();
-    s.write_all(&ctx).unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains("Pulling fs layer") {
-        let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let s = build_until(&d, "/v1.41/build", &ctx, "Pulling fs layer");
     let staging = d.data_root().join("tmp");
     let builds = || {
         std::fs::read_dir(&staging)

@@ -39,6 +39,28 @@ fn pull_path(reg: &FakeRegistry) -> String {
     )
 }
 
+/// Starts a pull of `reg`'s image and waits until its faulty (slow) layer is being fetched;
+/// the pull's connection, still open.
+fn pull_until_the_slow_layer_streams(
+    d: &Daemon,
+    reg: &FakeRegistry,
+) -> std::os::unix::net::UnixStream {
+    let mut s = berth_tests::hijack(&d.socket, &pull_path(reg), b"");
+    let _ = read_some(&mut s, 4096);
+    eventually(
+        "the slow layer is being fetched",
+        Duration::from_secs(30),
+        || {
+            reg.requests
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|r| r.contains(&reg.layer))
+        },
+    );
+    s
+}
+
 #[test]
 fn a_layer_that_is_not_its_digest_fails_the_pull_and_leaves_nothing() {
     let reg = FakeRegistry::start(&layers(), Fault::Lying);
@@ -141,22 +163,8 @@ fn a_daemon_killed_mid_pull_restarts_whole_and_the_pull_completes() {
     let reg = FakeRegistry::start(&layers(), Fault::Slow);
     let mut d = Daemon::start();
     let before = store_contents(&d);
-    let mut s = berth_tests::hijack(&d.socket, &pull_path(&reg), b"");
-    let _ = read_some(&mut s, 4096);
     // Killed while the slow layer streams in.
-    eventually(
-        "the slow layer is being fetched",
-        Duration::from_secs(30),
-        || {
-            reg.requests
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|r| r.contains("/blobs/"))
-                .count()
-                >= 3
-        },
-    );
+    let s = pull_until_the_slow_layer_streams(&d, &reg);
     // …and once the first layer is made (the pull has noted it).
     let pulls = d.data_root().join("image/pulls");
     eventually("the first layer is made", Duration::from_secs(30), || {
@@ -473,19 +481,7 @@ fn a_manifest_config_or_layer_the_registry_garbles_fails_the_pull_with_dockers_w
 fn a_daemon_stopped_mid_pull_stops_and_the_pull_completes_after() {
     let reg = FakeRegistry::start(&layers(), Fault::Slow);
     let mut d = Daemon::start();
-    let mut s = berth_tests::hijack(&d.socket, &pull_path(&reg), b"");
-    let _ = read_some(&mut s, 4096);
-    eventually(
-        "the slow layer is being fetched",
-        Duration::from_secs(30),
-        || {
-            reg.requests
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|r| r.contains(&reg.layer))
-        },
-    );
+    let s = pull_until_the_slow_layer_streams(&d, &reg);
     let stopped = d.stop();
     assert!(stopped.success(), "{stopped:?}\n{}", d.log());
     drop(s);
