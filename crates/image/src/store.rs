@@ -475,8 +475,15 @@ impl ImageStore {
                     .map_err(ImageError::io("remove layer"))?;
             }
         }
+        // The images' layers are known in memory; only the chains held by operations under
+        // way or kept from interrupted pulls are read from their records.
         let mut live_diffs = HashSet::new();
-        for chain in &live_layers {
+        let mut in_images = HashSet::new();
+        for l in st.images.values().flat_map(|img| img.layers.iter()) {
+            live_diffs.insert(l.diff_id);
+            in_images.insert(l.chain_id);
+        }
+        for chain in live_layers.iter().filter(|c| !in_images.contains(*c)) {
             if let Some(info) = self.layers.get(chain) {
                 live_diffs.insert(info.diff_id);
             }
