@@ -523,6 +523,30 @@ impl Daemon {
     }
 
     /// Runs the docker CLI and returns stdout, panicking with stderr on failure.
+    /// `docker login -u USER --password-stdin HOST`; what it printed, or a panic with its
+    /// error.
+    pub fn docker_login(&self, host: &str, user: &str, password: &str) -> String {
+        let mut login = self.docker_cmd(&["login", "-u", user, "--password-stdin", host]);
+        login
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = login.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     pub fn docker_ok(&self, args: &[&str]) -> String {
         let out = self.docker(args);
         assert!(

@@ -391,7 +391,7 @@ fn from_pulls_with_the_credentials_of_x_registry_config() {
     // The tag moves on in the registry: a build uses the image here, a build with `pull`
     // fetches the new one first.
     let marker = tarball(&[("marker", b"v2\n" as &[u8])]);
-    reg.push_image("private/busybox", "1", &[base, marker]);
+    reg.push_image("private/busybox", "1", &[base.clone(), marker]);
     let df2 = format!(
         "FROM {}/private/busybox:1\nRUN cat /marker 2>/dev/null || echo none\n",
         reg.host()
@@ -415,6 +415,15 @@ fn from_pulls_with_the_credentials_of_x_registry_config() {
     let pulled = build("t=frompull:2&pull=1");
     assert!(pulled.contains("Pulling from private/busybox"), "{pulled}");
     assert!(pulled.contains("v2"), "{pulled}");
+    // The same through the CLI: logged in, `docker build --pull` sends `pull=1` and the
+    // credentials in X-Registry-Config.
+    let marker = tarball(&[("marker", b"v3\n" as &[u8])]);
+    reg.push_image("private/busybox", "1", &[base, marker]);
+    let dir = context(&[("Dockerfile", &df2)]);
+    d.docker_login(&reg.host(), "berth", "s3cret");
+    let (code, out, err) = docker_build(&d, dir.path(), &["--pull", "-t", "frompull:3"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("v3"), "{out}");
     assert!(!d.log().contains("s3cret"));
     d.remove_all_containers();
 }

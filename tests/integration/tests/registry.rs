@@ -15,30 +15,6 @@ fn registry_with_busybox() -> (Registry, String, String, String) {
     (reg, name, manifest, config)
 }
 
-/// `docker login -u USER --password-stdin HOST`; what it printed, or a panic with its error.
-fn cli_login(d: &Daemon, host: &str, user: &str, password: &str) -> String {
-    use std::io::Write;
-    let mut login = d.docker_cmd(&["login", "-u", user, "--password-stdin", host]);
-    login
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = login.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The statuses the stream gave layer `id`, in order, repeats folded.
 fn steps_of(lines: &[serde_json::Value], id: &str) -> Vec<String> {
     let mut steps: Vec<String> = Vec::new();
@@ -527,7 +503,7 @@ fn docker_login_checks_the_credentials_and_the_pull_uses_them() {
     let r = d.post_json("/v1.18/auth", body("s3cret").as_bytes());
     assert_eq!(r.json(), serde_json::json!({"Status": "Login Succeeded"}));
     // The CLI: login, then a pull that sends what it stored.
-    let said = cli_login(&d, &host, "berth", "s3cret");
+    let said = d.docker_login(&host, "berth", "s3cret");
     assert!(said.contains("Login Succeeded"), "{said}");
     let name = format!("{host}/private/busybox:1");
     d.docker_ok(&["pull", &name]);
@@ -752,7 +728,7 @@ fn a_registry_with_token_auth_is_pulled_with_tokens_and_identity_tokens() {
     );
     assert_eq!(r.status, 401, "{}", r.text());
     // The CLI keeps the identity token and pulls with it (the refresh-token grant).
-    cli_login(&d, &host, "berth", "s3cret");
+    d.docker_login(&host, "berth", "s3cret");
     d.docker_ok(&["pull", &name]);
     assert_eq!(d.docker_ok(&["run", "--rm", &name, "echo", "tok"]), "tok\n");
     let asked = reg.token.as_ref().unwrap().requests.lock().unwrap().clone();
