@@ -421,10 +421,7 @@ pub fn build(
 /// `withCmdCommentString` (one: COPY, ADD, WORKDIR).
 fn nop_config(config: &ContainerConfig, text: &str, metadata: bool) -> ContainerConfig {
     let mut c = config.clone();
-    let mut cmd = match &config.shell {
-        Some(shell) if !shell.is_empty() => shell.clone(),
-        _ => vec!["/bin/sh".into(), "-c".into()],
-    };
+    let mut cmd = crate::changes::shell(config);
     if metadata {
         cmd.extend(["#(nop) ".to_string(), text.to_string()]);
     } else {
@@ -499,8 +496,7 @@ impl Steps<'_> {
                         _ => default.or(from_global),
                     };
                     used_args.push(k.clone());
-                    st.args
-                        .retain(|e| e.split_once('=').map(|p| p.0) != Some(k.as_str()));
+                    st.args.retain(|e| crate::lex::env_key(e) != k);
                     if let Some(v) = value {
                         st.args.push(format!("{k}={v}"));
                     }

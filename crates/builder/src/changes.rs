@@ -87,12 +87,17 @@ pub(crate) fn command(
     }
 }
 
-/// `command` run by the config's shell.
-fn shell_form(config: &ContainerConfig, command: &str) -> Vec<String> {
-    let mut argv = match &config.shell {
+/// The config's shell (`SHELL`), `/bin/sh -c` without one.
+pub(crate) fn shell(config: &ContainerConfig) -> Vec<String> {
+    match &config.shell {
         Some(shell) if !shell.is_empty() => shell.clone(),
         _ => vec!["/bin/sh".into(), "-c".into()],
-    };
+    }
+}
+
+/// `command` run by the config's shell.
+fn shell_form(config: &ContainerConfig, command: &str) -> Vec<String> {
+    let mut argv = shell(config);
     argv.push(command.to_string());
     argv
 }
@@ -225,10 +230,7 @@ fn apply(
                 comment.push_str(&format!(" {k}={v}"));
                 let list = config.env.get_or_insert_with(Vec::new);
                 let entry = format!("{k}={v}");
-                match list
-                    .iter_mut()
-                    .find(|e| e.split_once('=').map(|p| p.0) == Some(k.as_str()))
-                {
+                match list.iter_mut().find(|e| crate::lex::env_key(e) == k) {
                     Some(slot) => *slot = entry,
                     None => list.push(entry),
                 }
@@ -401,52 +403,15 @@ fn go_quote(s: &str) -> String {
     out
 }
 
-/// A duration in nanoseconds as Go's `time.Duration` prints it (`0s`, `1m30s`, `1.5s`,
-/// `100ms`).
-fn go_duration_text(nanos: i64) -> String {
-    if nanos == 0 {
-        return "0s".into();
-    }
-    let sign = if nanos < 0 { "-" } else { "" };
-    let n = nanos.unsigned_abs();
-    let fraction = |value: u64, unit: u64| -> String {
-        let whole = value / unit;
-        let rest = value % unit;
-        if rest == 0 {
-            return whole.to_string();
-        }
-        let digits = unit.to_string().len() - 1;
-        let frac = format!("{rest:0digits$}");
-        format!("{whole}.{}", frac.trim_end_matches('0'))
-    };
-    if n < 1_000 {
-        return format!("{sign}{n}ns");
-    }
-    if n < 1_000_000 {
-        return format!("{sign}{}µs", fraction(n, 1_000));
-    }
-    if n < 1_000_000_000 {
-        return format!("{sign}{}ms", fraction(n, 1_000_000));
-    }
-    let secs_nanos = n % 60_000_000_000;
-    let minutes = n / 60_000_000_000;
-    let seconds = fraction(secs_nanos, 1_000_000_000);
-    match (minutes / 60, minutes % 60) {
-        (0, 0) => format!("{sign}{seconds}s"),
-        (0, m) => format!("{sign}{m}m{seconds}s"),
-        (h, m) => format!("{sign}{h}h{m}m{seconds}s"),
-    }
-}
-
 /// `HEALTHCHECK %+v` of moby's `*HealthConfig`.
 fn health_comment(h: &HealthConfig) -> String {
     format!(
         "HEALTHCHECK &{{Test:[{}] Interval:{} Timeout:{} StartPeriod:{} StartInterval:{} Retries:{}}}",
         h.test.clone().unwrap_or_default().join(" "),
-        go_duration_text(h.interval),
-        go_duration_text(h.timeout),
-        go_duration_text(h.start_period),
-        go_duration_text(h.start_interval),
+        berth_gofmt::duration(h.interval),
+        berth_gofmt::duration(h.timeout),
+        berth_gofmt::duration(h.start_period),
+        berth_gofmt::duration(h.start_interval),
         h.retries
     )
 }
@@ -554,23 +519,6 @@ mod tests {
                 "HEALTHCHECK &{Test:[CMD-SHELL curl -f http://x/] Interval:1m30s Timeout:1.5s StartPeriod:0s StartInterval:0s Retries:2}",
             ]
         );
-    }
-
-    #[test]
-    fn durations_print_as_go_prints_them() {
-        for (nanos, text) in [
-            (0, "0s"),
-            (500, "500ns"),
-            (1_500, "1.5µs"),
-            (100_000_000, "100ms"),
-            (1_500_000_000, "1.5s"),
-            (30_000_000_000, "30s"),
-            (90_000_000_000, "1m30s"),
-            (3_600_000_000_000, "1h0m0s"),
-            (3_661_000_000_000, "1h1m1s"),
-        ] {
-            assert_eq!(go_duration_text(nanos), text, "{nanos}");
-        }
     }
 
     #[test]

@@ -101,7 +101,7 @@ async fn registry_reason(resp: Response<Incoming>) -> (String, String) {
 }
 
 impl RegistryClient {
-    pub fn new(
+    pub async fn new(
         endpoint: Endpoint,
         credentials: Option<Credentials>,
         push: bool,
@@ -110,7 +110,7 @@ impl RegistryClient {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(options.connect_timeout));
         connector.enforce_http(false);
-        let insecure = endpoint.insecure || options.tls.is_insecure(&endpoint.domain);
+        let insecure = endpoint.insecure || options.tls.is_insecure(&endpoint.domain).await;
         let (tls, tls_error) = match options.tls.client_config(&endpoint.domain, insecure) {
             Ok(c) => (c, None),
             Err(e) => (options.tls.web_config(), Some(e)),

@@ -105,12 +105,15 @@ pub async fn pull(
     let mut candidates = Endpoint::candidates(reference.repo(), &req.options.mirrors).into_iter();
     let (endpoint, client, top) = loop {
         let endpoint = candidates.next().expect("at least the registry itself");
-        let client = Arc::new(RegistryClient::new(
-            endpoint.clone(),
-            req.credentials.clone(),
-            false,
-            req.options.clone(),
-        ));
+        let client = Arc::new(
+            RegistryClient::new(
+                endpoint.clone(),
+                req.credentials.clone(),
+                false,
+                req.options.clone(),
+            )
+            .await,
+        );
         match client.manifest(&wanted, &name).await {
             Ok(top) => break (endpoint, client, top),
             Err(e) if candidates.len() > 0 => {
@@ -508,7 +511,8 @@ pub async fn inspect(
     options: crate::RegistryOptions,
 ) -> Result<(crate::Descriptor, Vec<Platform>), DistributionError> {
     let name = reference.to_string();
-    let client = RegistryClient::new(Endpoint::of(reference.repo()), credentials, false, options);
+    let client =
+        RegistryClient::new(Endpoint::of(reference.repo()), credentials, false, options).await;
     let wanted = reference.digest().or(reference.tag()).unwrap_or("latest");
     let top = client.manifest(wanted, &name).await?;
     let parsed = Manifest::parse(&top.media_type, &top.body, &name)?;

@@ -100,6 +100,7 @@ pub async fn push(
     sources.dedup();
     let client = Arc::new(
         RegistryClient::new(endpoint.clone(), req.credentials, true, req.options)
+            .await
             .with_pull_scopes(sources),
     );
     for layer in req.image.layers.iter().rev() {

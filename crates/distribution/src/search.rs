@@ -51,7 +51,7 @@ pub async fn search(
 ) -> Result<Vec<SearchHit>, DistributionError> {
     let (endpoint, words) = split_term(term);
     let domain = endpoint.domain.clone();
-    let client = RegistryClient::new(endpoint, credentials, false, options);
+    let client = RegistryClient::new(endpoint, credentials, false, options).await;
     let base = client.base();
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("q", &words)

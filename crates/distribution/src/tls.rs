@@ -75,8 +75,9 @@ impl TlsSettings {
     /// certificate: loopback always (as Docker), else when an `--insecure-registry` entry
     /// names it exactly (`host` is not `host:443`, as Docker's index configs are keyed) or
     /// its address is in an entry's CIDR. A host name is resolved for the CIDRs, as moby's
-    /// `isCIDRMatch` does (a name that does not resolve matches none).
-    pub fn is_insecure(&self, domain: &str) -> bool {
+    /// `isCIDRMatch` does (a name that does not resolve matches none), off the runtime's
+    /// workers.
+    pub async fn is_insecure(&self, domain: &str) -> bool {
         let host = host_of(domain);
         let ip = host.parse::<IpAddr>().ok();
         if host == "localhost" || ip.is_some_and(|ip| ip.is_loopback()) {
@@ -102,7 +103,8 @@ impl TlsSettings {
         }
         let addresses: Vec<IpAddr> = match ip {
             Some(ip) => vec![ip],
-            None => std::net::ToSocketAddrs::to_socket_addrs(&(host, 0))
+            None => tokio::net::lookup_host((host, 0))
+                .await
                 .map(|found| found.map(|a| a.ip()).collect())
                 .unwrap_or_default(),
         };
@@ -300,8 +302,8 @@ pub fn default_certs_dirs() -> Vec<PathBuf> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn insecure_registries_are_matched_as_docker_matches_them() {
+    #[tokio::test]
+    async fn insecure_registries_are_matched_as_docker_matches_them() {
         let t = TlsSettings::new(
             Vec::new(),
             &[
@@ -322,8 +324,10 @@ mod tests {
             ("10.20.3.4:5000", true),
             ("10.21.0.1:5000", false),
             ("registry.example.com", false),
+            // A name that does not resolve matches no CIDR.
+            ("nowhere.invalid:5000", false),
         ] {
-            assert_eq!(t.is_insecure(domain), insecure, "{domain}");
+            assert_eq!(t.is_insecure(domain).await, insecure, "{domain}");
         }
         assert!(TlsSettings::new(Vec::new(), &["10.0.0.0/40".into()]).is_err());
         assert!(TlsSettings::new(Vec::new(), &["a/b/c".into()]).is_err());

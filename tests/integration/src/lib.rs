@@ -523,22 +523,24 @@ impl Daemon {
     }
 
     /// Runs the docker CLI and returns stdout, panicking with stderr on failure.
+    /// `docker ARGS…` with `input` on its standard input.
+    pub fn docker_with_input(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut cmd = self.docker_cmd(args);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("run docker CLI");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     /// `docker login -u USER --password-stdin HOST`; what it printed, or a panic with its
     /// error.
     pub fn docker_login(&self, host: &str, user: &str, password: &str) -> String {
-        let mut login = self.docker_cmd(&["login", "-u", user, "--password-stdin", host]);
-        login
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = login.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{password}\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = self.docker_with_input(
+            &["login", "-u", user, "--password-stdin", host],
+            format!("{password}\n").as_bytes(),
+        );
         assert!(
             out.status.success(),
             "{}",

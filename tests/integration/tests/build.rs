@@ -502,23 +502,28 @@ fn build_until(d: &Daemon, path: &str, ctx: &[u8], marker: &str) -> std::os::uni
     s
 }
 
-/// A client that goes away mid-build cancels it: the running step's container is stopped
-/// and removed, and no image is made.
-#[test]
-fn a_client_that_leaves_cancels_the_build_and_its_container() {
-    let d = Daemon::start();
+/// A build tagged `tag` whose RUN sleeps a minute, read until that step's output comes (the
+/// step's own line names it too); the connection, still open.
+fn build_into_a_long_run(d: &Daemon, tag: &str) -> std::os::unix::net::UnixStream {
     d.import_busybox("busybox:latest");
     let ctx = tarball(&[(
         "Dockerfile",
         b"FROM busybox\nRUN echo started && sleep 60\n" as &[u8],
     )]);
-    // Read until the step's output comes (the step's own line names it too), then leave.
-    let s = build_until(
-        &d,
-        "/v1.41/build?t=left:1",
+    build_until(
+        d,
+        &format!("/v1.41/build?t={tag}"),
         &ctx,
         r#"{"stream":"started\n"}"#,
-    );
+    )
+}
+
+/// A client that goes away mid-build cancels it: the running step's container is stopped
+/// and removed, and no image is made.
+#[test]
+fn a_client_that_leaves_cancels_the_build_and_its_container() {
+    let d = Daemon::start();
+    let s = build_into_a_long_run(&d, "left:1");
     assert_eq!(
         d.get("/v1.44/containers/json?all=1")
             .json()
@@ -548,17 +553,7 @@ fn a_client_that_leaves_cancels_the_build_and_its_container() {
 #[test]
 fn a_daemon_that_stops_during_a_build_ends_it_and_its_container() {
     let mut d = Daemon::start();
-    d.import_busybox("busybox:latest");
-    let ctx = tarball(&[(
-        "Dockerfile",
-        b"FROM busybox\nRUN echo started && sleep 60\n" as &[u8],
-    )]);
-    let s = build_until(
-        &d,
-        "/v1.41/build?t=stopped:1",
-        &ctx,
-        r#"{"stream":"started\n"}"#,
-    );
+    let s = build_into_a_long_run(&d, "stopped:1");
     let stopped = d.stop();
     assert!(stopped.success(), "{stopped:?}\n{}", d.log());
     drop(s);
@@ -1093,21 +1088,12 @@ fn cache_from_takes_steps_from_an_image_of_elsewhere() {
 /// `docker build -` with the Dockerfile on standard input (no context).
 #[test]
 fn a_dockerfile_on_standard_input() {
-    use std::io::Write;
     let d = Daemon::start();
     d.import_busybox("busybox:latest");
-    let mut cmd = d.docker_cmd(&["build", "-t", "stdin:1", "-"]);
-    cmd.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"FROM busybox\nRUN echo from stdin > /s\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = d.docker_with_input(
+        &["build", "-t", "stdin:1", "-"],
+        b"FROM busybox\nRUN echo from stdin > /s\n",
+    );
     assert!(
         out.status.success(),
         "{}",

@@ -254,30 +254,20 @@ fn an_image_in_use_survives_rmi() {
 
 #[test]
 fn stdin_flows_with_run_i_and_attach() {
-    use std::io::Write;
     let d = daemon();
-    let mut child = d
-        .docker_cmd(&["run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo end"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     let data: String = (0..2000).map(|i| format!("line {i}\n")).collect();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(data.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = d.docker_with_input(
+        &["run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo end"],
+        data.as_bytes(),
+    );
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         format!("{data}end\n"),
         "stdin arrives whole and in order"
     );
-    let code = d
-        .docker_cmd(&[
+    let out = d.docker_with_input(
+        &[
             "run",
             "-i",
             "--rm",
@@ -285,15 +275,10 @@ fn stdin_flows_with_run_i_and_attach() {
             "sh",
             "-c",
             "read x; exit $x",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().unwrap().write_all(b"7\n")?;
-            c.wait()
-        })
-        .unwrap();
-    assert_eq!(code.code(), Some(7));
+        ],
+        b"7\n",
+    );
+    assert_eq!(out.status.code(), Some(7));
 }
 
 #[test]

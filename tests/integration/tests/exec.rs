@@ -33,20 +33,10 @@ fn docker_exec_output_exit_codes_stdin_and_user() {
     assert_eq!(out.status.code(), Some(5));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
-    let mut child = d
-        .docker_cmd(&["exec", "-i", "box", "sh", "-c", "cat; echo done"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"line one\nline two\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = d.docker_with_input(
+        &["exec", "-i", "box", "sh", "-c", "cat; echo done"],
+        b"line one\nline two\n",
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "line one\nline two\ndone\n"
@@ -595,15 +585,7 @@ fn a_long_exec_root_fits_the_sockets_and_a_longer_one_is_refused() {
     let d = berth_tests::Daemon::start_with_exec_root(&name, &[]);
     assert_eq!(d.dir.path().join(&name).as_os_str().len(), 64);
     d.import_busybox("busybox:latest");
-    let mut cat = d
-        .docker_cmd(&["run", "-i", "--rm", "busybox", "cat"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(cat.stdin.as_mut().unwrap(), b"through stdin\n").unwrap();
-    drop(cat.stdin.take());
-    let out = cat.wait_with_output().unwrap();
+    let out = d.docker_with_input(&["run", "-i", "--rm", "busybox", "cat"], b"through stdin\n");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "through stdin\n");
     d.docker_ok(&[
         "run", "-d", "-t", "--name", "box", "busybox", "sleep", "1000",

@@ -179,6 +179,18 @@ fn dependencies_point_toward_the_core() {
                 "libcontainer",
             ],
         ),
+        // How Go prints values: a leaf every layer may use.
+        (
+            "berth-gofmt",
+            &[
+                "berth-errdefs",
+                "berth-api-types",
+                "berth-api-server",
+                "berth-engine",
+                "berth-image",
+                "tokio",
+            ],
+        ),
         (
             "berth-errdefs",
             &[

@@ -174,19 +174,9 @@ pub fn bar(detail: &ProgressDetail, now: i64, units: Units) -> String {
         // In nanoseconds per byte, truncated, as Go's Duration arithmetic does it.
         let per_byte = (now - detail.start).max(0) as i128 * 1_000_000_000 / current as i128;
         let secs = (per_byte * (total - current) as i128 / 1_000_000_000) as u64;
-        left = format!(" {}", go_duration(secs));
+        left = format!(" {}", berth_gofmt::duration(secs as i64 * 1_000_000_000));
     }
     format!("{arrow}{numbers}{left}")
-}
-
-/// Whole seconds as Go's `time.Duration.String` writes them: `0s`, `42s`, `3m5s`, `1h2m3s`.
-fn go_duration(secs: u64) -> String {
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, _) => format!("{m}m{s}s"),
-        _ => format!("{h}h{m}m{s}s"),
-    }
 }
 
 /// When a transfer's progress is worth a line, by Docker's rule (moby's progress reader):
@@ -301,8 +291,8 @@ mod tests {
             bar(&d(35_840, 1_985_625, 0), 0, Units::Joined),
             format!("[>{}]  35.84kB/1.986MB", " ".repeat(50))
         );
-        assert_eq!(go_duration(185), "3m5s");
-        assert_eq!(go_duration(3723), "1h2m3s");
+        assert_eq!(berth_gofmt::duration(185 * 1_000_000_000), "3m5s");
+        assert_eq!(berth_gofmt::duration(3723 * 1_000_000_000), "1h2m3s");
     }
 
     #[test]

@@ -118,17 +118,6 @@ impl Health {
     }
 }
 
-/// A duration as Go prints one (`30s`, `1.5s`, `100ms`), for Docker's timeout message.
-fn go_duration(d: Duration) -> String {
-    if d.as_secs() > 0 || d.is_zero() {
-        let s = format!("{:.9}", d.as_secs_f64());
-        format!("{}s", s.trim_end_matches('0').trim_end_matches('.'))
-    } else {
-        let ms = format!("{:.6}", d.as_secs_f64() * 1000.0);
-        format!("{}ms", ms.trim_end_matches('0').trim_end_matches('.'))
-    }
-}
-
 impl ContainerService {
     /// Runs the container's healthcheck for as long as this run of it lasts.
     pub(super) fn watch_health(self: &Arc<Self>, entry: Arc<Entry>) {
@@ -261,7 +250,7 @@ impl ContainerService {
                 }
                 failed(format!(
                     "Health check exceeded timeout ({})",
-                    go_duration(timeout)
+                    berth_gofmt::duration(timeout.as_nanos() as i64)
                 ))
             }
         };
@@ -313,9 +302,18 @@ mod tests {
             (t.interval, t.timeout, t.start_interval, t.retries),
             (DEFAULT_INTERVAL, DEFAULT_TIMEOUT, DEFAULT_START_INTERVAL, 3)
         );
-        assert_eq!(go_duration(Duration::from_secs(30)), "30s");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(go_duration(Duration::from_millis(100)), "100ms");
+        assert_eq!(
+            berth_gofmt::duration(Duration::from_secs(30).as_nanos() as i64),
+            "30s"
+        );
+        assert_eq!(
+            berth_gofmt::duration(Duration::from_millis(1500).as_nanos() as i64),
+            "1.5s"
+        );
+        assert_eq!(
+            berth_gofmt::duration(Duration::from_millis(100).as_nanos() as i64),
+            "100ms"
+        );
     }
 
     #[test]

@@ -41,7 +41,8 @@ impl ImageService {
             Some(credentials),
             false,
             self.registry.clone(),
-        );
+        )
+        .await;
         Ok(client.login().await?)
     }
 }
