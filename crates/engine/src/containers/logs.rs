@@ -183,15 +183,6 @@ fn follow_log(
     if !opts.follow {
         return;
     }
-    // Follow from where the file ended when asked (a container never started has none yet:
-    // then everything it will write is new).
-    let mut reader: Option<BufReader<std::fs::File>> = None;
-    let mut offset = 0u64;
-    if let Some((file, len)) = now {
-        let mut r = BufReader::new(file);
-        offset = r.seek(SeekFrom::Start(len)).unwrap_or(0);
-        reader = Some(r);
-    }
     *watch = LogWrites::watch(handle, path).map(Arc::new);
     // The waiting is done by a task on the runtime, which wakes this thread through a
     // channel: a thread that waited on the runtime's timers itself panicked when the
@@ -209,7 +200,7 @@ fn follow_log(
         Some(_) => std::time::Duration::from_secs(1),
         None => std::time::Duration::from_millis(10),
     };
-    follow_lines(entry, path, reader, offset, wanted, tx, &woken, poll_every);
+    follow_lines(entry, path, now, wanted, tx, &woken, poll_every);
     drop(stop);
     // The task's hold on the watch goes before this thread's: the watch is closed here, off
     // the runtime (closing an inotify descriptor waits for an RCU grace period).
@@ -251,18 +242,25 @@ async fn wake_on_changes(
 
 /// The following proper: lines as they come, until the container has stopped and its log
 /// is read, the client has gone, `until` has passed, or the daemon stops (`woken` closes).
-#[allow(clippy::too_many_arguments)] // the state of one follow, as `follow_log` set it up
 fn follow_lines(
     entry: &Arc<Entry>,
     path: &std::path::Path,
-    mut reader: Option<BufReader<std::fs::File>>,
-    mut offset: u64,
+    now: Option<(std::fs::File, u64)>,
     wanted: &Wanted,
     tx: &tokio::sync::mpsc::Sender<LogLine>,
     woken: &std::sync::mpsc::Receiver<()>,
     poll_every: std::time::Duration,
 ) {
     let opts = &wanted.opts;
+    // Follow from where the file ended when asked (a container never started has none yet:
+    // then everything it will write is new).
+    let mut reader: Option<BufReader<std::fs::File>> = None;
+    let mut offset = 0u64;
+    if let Some((file, len)) = now {
+        let mut r = BufReader::new(file);
+        offset = r.seek(SeekFrom::Start(len)).unwrap_or(0);
+        reader = Some(r);
+    }
     let mut pending = String::new();
     loop {
         // Following ends at `until`, as Docker's does.
