@@ -64,6 +64,12 @@ fn raise_open_files_limit() {
 }
 
 async fn run(config: Config) -> Result<(), String> {
+    // Handled from the start: a SIGTERM that came once the socket answers, before the
+    // handler was in place, ended the daemon by the signal's default, with nothing cleaned.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| e.to_string())?;
     let hosts = listeners::parse_hosts(&config)?;
     let exec_root_len = config.exec_root.as_os_str().len();
     if exec_root_len > berth_engine::containers::MAX_EXEC_ROOT_LEN {
@@ -105,10 +111,6 @@ async fn run(config: Config) -> Result<(), String> {
     }
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_root = %config.data_root.display(), "berthd is serving the API");
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| e.to_string())?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|e| e.to_string())?;
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
