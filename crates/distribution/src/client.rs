@@ -8,8 +8,6 @@ use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
 
 use crate::auth::{challenges, Challenge, Credentials, TokenAnswer};
 use crate::endpoint::Endpoint;
@@ -38,7 +36,7 @@ pub struct Fetched {
 
 pub struct RegistryClient {
     pub endpoint: Endpoint,
-    http: Client<HttpsConnector<HttpConnector>, RequestBody>,
+    http: crate::connections::HttpClient,
     /// The scheme and host requests go to now (`https://host:port`), and the other one to
     /// try once if this one turns out wrong: an insecure registry over plain HTTP after TLS
     /// fails, or a loopback registry over TLS when it answers plain HTTP so.
@@ -107,20 +105,10 @@ impl RegistryClient {
         push: bool,
         options: RegistryOptions,
     ) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(options.connect_timeout));
-        connector.enforce_http(false);
         let insecure = endpoint.insecure || options.tls.is_insecure(&endpoint.domain).await;
-        let (tls, tls_error) = match options.tls.client_config(&endpoint.domain, insecure) {
-            Ok(c) => (c, None),
-            Err(e) => (options.tls.web_config(), Some(e)),
-        };
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
-        let http = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+        let (http, tls_error) = options
+            .connections
+            .client(&endpoint.domain, insecure, &options);
         // The registry's own endpoint (not a mirror's URL) may change scheme once.
         let (https, plain) = (
             format!("https://{}", endpoint.api_host()),

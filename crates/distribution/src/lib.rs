@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod connections;
 pub mod endpoint;
 pub mod error;
 pub mod manifest;

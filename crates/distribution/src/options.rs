@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// The daemon's settings for every registry it talks to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RegistryOptions {
     /// A connection not made within this is an error (Docker's dialer waits 30 s).
     pub connect_timeout: Duration,
@@ -17,6 +17,8 @@ pub struct RegistryOptions {
     pub mirrors: Vec<String>,
     /// Roots, `certs.d` and `--insecure-registry`.
     pub tls: crate::tls::TlsSettings,
+    /// The connections kept open to registries, shared by the clones of these options.
+    pub connections: crate::connections::Connections,
 }
 
 impl Default for RegistryOptions {
@@ -27,6 +29,7 @@ impl Default for RegistryOptions {
             download_attempts: 5,
             mirrors: Vec::new(),
             tls: crate::tls::TlsSettings::default(),
+            connections: Default::default(),
         }
     }
 }

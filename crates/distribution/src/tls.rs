@@ -166,21 +166,37 @@ impl TlsSettings {
             .with_no_client_auth()
     }
 
-    /// The files ending in `.ext` of `domain`'s `certs.d` directories, in name order.
-    fn host_files(&self, domain: &str, ext: &str) -> Vec<PathBuf> {
+    /// Every file of `domain`'s `certs.d` directories with its modification time and
+    /// length: what a client made for it was made from.
+    pub fn certs_state(&self, domain: &str) -> crate::connections::CertsState {
         let mut out = Vec::new();
         for dir in &self.certs_dirs {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(domain))
+            let mut files: Vec<_> = std::fs::read_dir(dir.join(domain))
                 .into_iter()
                 .flatten()
                 .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == ext))
+                .map(|e| {
+                    let meta = e.metadata().ok();
+                    (
+                        e.path(),
+                        meta.as_ref().and_then(|m| m.modified().ok()),
+                        meta.map_or(0, |m| m.len()),
+                    )
+                })
                 .collect();
             files.sort();
             out.extend(files);
         }
         out
+    }
+
+    /// The files ending in `.ext` of `domain`'s `certs.d` directories, in name order.
+    fn host_files(&self, domain: &str, ext: &str) -> Vec<PathBuf> {
+        self.certs_state(domain)
+            .into_iter()
+            .map(|(path, _, _)| path)
+            .filter(|p| p.extension().is_some_and(|x| x == ext))
+            .collect()
     }
 }
 

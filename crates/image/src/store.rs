@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -149,6 +150,9 @@ pub struct PendingLayers<S: std::ops::Deref<Target = ImageStore>> {
     /// A pull's note of the layers it has made (`pulls/<n>.json`), which a crash leaves for
     /// the next start to keep; removed when the pull ends.
     journal: Option<(PathBuf, Vec<Digest>)>,
+    /// Whether the operation has stored anything, rather than only held what was there:
+    /// only then (or when a sweep owes one) does its end sweep the store.
+    stored: bool,
 }
 
 impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
@@ -156,7 +160,7 @@ impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
     /// before the operation's image owns it.
     pub fn hold_existing(&mut self, chain: &Digest) -> Option<LayerInfo> {
         let mut st = self.store.state.write().expect("lock");
-        let layer = self.store.layers.get(chain)?;
+        let layer = self.store.layer_info(Some(&st), chain)?;
         hold(&mut self.layers, &mut st, *chain);
         hold(&mut self.layers, &mut st, layer.diff_id);
         Some(layer)
@@ -165,7 +169,11 @@ impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
     /// Registers the image whose config is `config_bytes` (its layers made or held by this
     /// operation) as one received from elsewhere.
     pub fn register(&mut self, config_bytes: &[u8]) -> Result<Arc<Image>, ImageError> {
-        self.store.register(config_bytes)
+        let known = self.store.get(&Digest::of(config_bytes)).is_some();
+        let registered = self.store.register(config_bytes);
+        // A new image's config blob is stored before its record: one left by a failure goes.
+        self.stored |= !(known && registered.is_ok());
+        registered
     }
 
     /// Points each of `references` at `id` (see [`ImageStore::tag_all`]).
@@ -181,6 +189,7 @@ impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
         tar: &mut dyn Read,
         expected: Option<&Digest>,
     ) -> Result<LayerInfo, ImageError> {
+        self.stored = true;
         let mut blob = self.store.content.writer()?;
         std::io::copy(tar, &mut blob).map_err(ImageError::io("read layer"))?;
         let diff_id = {
@@ -216,6 +225,7 @@ impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
 
     /// Holds `blob` (a download, perhaps shared with other pulls) for this operation too.
     pub fn hold_blob(&mut self, blob: &HeldBlob) {
+        self.stored = true;
         let mut st = self.store.state.write().expect("lock");
         hold(&mut self.layers, &mut st, blob.digest);
     }
@@ -229,6 +239,7 @@ impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
         tar: &mut dyn Read,
         diff_id: &Digest,
     ) -> Result<LayerInfo, ImageError> {
+        self.stored = true;
         let (layer, _) = self.store.layers.create_from_tar(parent, tar, diff_id)?;
         self.made(&layer);
         Ok(layer)
@@ -276,8 +287,11 @@ impl Drop for HeldBlob {
 impl<S: std::ops::Deref<Target = ImageStore>> Drop for PendingLayers<S> {
     fn drop(&mut self) {
         let mut st = self.store.state.write().expect("lock");
-        if let Some((path, _)) = self.journal.take() {
-            let _ = fs::remove_file(path);
+        if let Some((path, made)) = self.journal.take() {
+            // The note is written once a layer is made.
+            if !made.is_empty() {
+                let _ = fs::remove_file(path);
+            }
             // What this pull used of the kept layers is an image's now, or goes with it.
             let before = st.kept.len();
             for d in &self.layers {
@@ -295,7 +309,11 @@ impl<S: std::ops::Deref<Target = ImageStore>> Drop for PendingLayers<S> {
                 }
             }
         }
-        // Remove what this operation made that nothing owns (a failed import or load).
+        // Remove what this operation made that nothing owns (a failed import or load), and
+        // what an earlier sweep spared only because an operation held it.
+        if !self.stored && !self.store.sweep_owed.load(Ordering::Relaxed) {
+            return;
+        }
         if let Err(e) = self.store.sweep_locked(&st) {
             tracing::warn!(error = %e, "sweeping after an operation failed");
         }
@@ -312,6 +330,9 @@ pub struct ImageStore {
     /// Compressed blobs and manifests as registries know them (`distribution.json`). Locked
     /// after `state` when both are.
     registry: Mutex<RegistryBlobs>,
+    /// A sweep ran while operations held layers or blobs, which it spared whether or not
+    /// an image owns them: the next operation to end sweeps again.
+    sweep_owed: AtomicBool,
 }
 
 /// Where [`RegistryBlobs`] is kept.
@@ -332,6 +353,7 @@ impl ImageStore {
             state: RwLock::new(State::default()),
             commit: Mutex::new(()),
             registry: Mutex::new(RegistryBlobs::default()),
+            sweep_owed: AtomicBool::new(false),
         };
         store.load_index()?;
         Ok(store)
@@ -452,7 +474,7 @@ impl ImageStore {
         )
         .map_err(|e| ImageError::InvalidInput(format!("image record: {e}")))?;
         let config = ImageConfig::parse(&self.content.read(id)?)?;
-        self.read_image_from(id, config, &record)
+        self.read_image_from(None, id, config, &record)
     }
 
     /// Removes layers and blobs that no image (and no running operation) uses.
@@ -503,6 +525,8 @@ impl ImageStore {
                     .map_err(ImageError::io("remove blob"))?;
             }
         }
+        self.sweep_owed
+            .store(!st.pending_layers.is_empty(), Ordering::Relaxed);
         Ok(())
     }
 
@@ -511,6 +535,7 @@ impl ImageStore {
             store: self,
             layers: Vec::new(),
             journal: None,
+            stored: false,
         }
     }
 
@@ -548,6 +573,7 @@ impl ImageStore {
             store: self.clone(),
             layers: Vec::new(),
             journal: Some((journal, Vec::new())),
+            stored: false,
         }
     }
 
@@ -836,7 +862,10 @@ impl ImageStore {
         if let Some(existing) = self.get(&id) {
             return Ok(existing);
         }
-        let image = self.read_image_from(&id, config, &record)?;
+        let image = {
+            let st = self.state.read().expect("lock");
+            self.read_image_from(Some(&st), &id, config, &record)?
+        };
         let record = serde_json::to_vec(&record).expect("record serialises");
         fsutil::write_atomic(&record_path, &record)
             .map_err(ImageError::io("write image record"))?;
@@ -849,8 +878,21 @@ impl ImageStore {
         Ok(image)
     }
 
+    /// Layer `chain`: from an image in `st` (known in memory), else from its record.
+    fn layer_info(&self, st: Option<&State>, chain: &Digest) -> Option<LayerInfo> {
+        st.and_then(|st| {
+            st.images
+                .values()
+                .flat_map(|image| image.layers.iter())
+                .find(|l| l.chain_id == *chain)
+                .cloned()
+        })
+        .or_else(|| self.layers.get(chain))
+    }
+
     fn read_image_from(
         &self,
+        st: Option<&State>,
         id: &Digest,
         config: ImageConfig,
         record: &ImageRecord,
@@ -860,8 +902,7 @@ impl ImageStore {
         for diff in &config.rootfs.diff_ids {
             let chain = crate::layers::chain_id(below.as_ref(), diff);
             layers.push(
-                self.layers
-                    .get(&chain)
+                self.layer_info(st, &chain)
                     .ok_or_else(|| ImageError::NotFound(format!("layer {chain}")))?,
             );
             below = Some(chain);

@@ -741,3 +741,54 @@ fn a_registry_with_token_auth_is_pulled_with_tokens_and_identity_tokens() {
     );
     assert!(!d.log().contains("s3cret") && !d.log().contains("refresh-berth"));
 }
+
+/// Operations one after another on a registry go over the connections the first opened,
+/// kept while idle, instead of a connection each (Docker opens new ones for every pull).
+#[test]
+fn pulls_and_pushes_to_one_registry_reuse_its_connections() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let (reg, _, _, _) = registry_with_busybox();
+    // A proxy in front of the registry that counts the connections berth opens.
+    let opened = Arc::new(AtomicUsize::new(0));
+    let upstream = reg.host();
+    let proxy = {
+        let opened = opened.clone();
+        berth_tests::loopback::LoopbackServer::start(move |client, _| {
+            opened.fetch_add(1, Ordering::SeqCst);
+            let server = std::net::TcpStream::connect(&upstream).unwrap();
+            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let to_server = std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut s_out);
+                let _ = s_out.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut s_in, mut c_out) = (server, client);
+            let _ = std::io::copy(&mut s_in, &mut c_out);
+            let _ = c_out.shutdown(std::net::Shutdown::Write);
+            let _ = to_server.join();
+        })
+    };
+    let name = format!("127.0.0.1:{}/team/busybox:1.0", proxy.port);
+    let d = Daemon::start();
+    d.docker_ok(&["pull", &name]);
+    let first = opened.load(Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&first),
+        "{first} connections for two layers"
+    );
+    d.docker_ok(&["rmi", &name]);
+    d.docker_ok(&["pull", &name]);
+    let pushed = format!("127.0.0.1:{}/team/copy:1", proxy.port);
+    d.docker_ok(&["tag", &name, &pushed]);
+    d.docker_ok(&["push", &pushed]);
+    assert_eq!(
+        opened.load(Ordering::SeqCst),
+        first,
+        "the later pull and push opened connections of their own"
+    );
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", &name, "cat", "/hello.txt"]),
+        "hello from the registry\n"
+    );
+    d.remove_all_containers();
+}

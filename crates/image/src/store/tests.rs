@@ -456,6 +456,46 @@ fn layers_of_an_interrupted_pull_are_kept_until_released() {
     assert_eq!(std::fs::read_dir(root.join("pulls")).unwrap().count(), 0);
 }
 
+/// A pull that only holds layers the store has (an image up to date) costs no sweep at its
+/// end; but a layer it held while the image owning it was removed goes when it ends without
+/// an image of its own, and one an image still owns stays.
+#[test]
+fn a_layer_held_through_its_images_removal_goes_when_the_hold_ends() {
+    let (_d, s) = store();
+    let s = Arc::new(s);
+    let (kept, _) = s
+        .import(
+            &mut Cursor::new(tarball(&[("k", b"1")])),
+            &opts(Some("k:1")),
+        )
+        .unwrap();
+    let (img, _) = s
+        .import(
+            &mut Cursor::new(tarball(&[("a", b"1")])),
+            &opts(Some("x:1")),
+        )
+        .unwrap();
+    let chain = img.layers[0].chain_id;
+    let mut pull = s.session();
+    assert!(pull.hold_existing(&chain).is_some());
+    assert!(pull.hold_existing(&kept.layers[0].chain_id).is_some());
+    s.delete("x:1", false, true, &no_containers).unwrap();
+    assert!(
+        s.layers.get(&chain).is_some(),
+        "held: spared by the removal"
+    );
+    drop(pull);
+    assert!(s.layers.get(&chain).is_none(), "released: swept");
+    assert!(!s.content.has(&img.id), "its config went with it");
+    assert!(s.layers.get(&kept.layers[0].chain_id).is_some());
+    // Holding and releasing what images own leaves it all.
+    let mut pull = s.session();
+    assert!(pull.hold_existing(&kept.layers[0].chain_id).is_some());
+    drop(pull);
+    assert!(s.layers.get(&kept.layers[0].chain_id).is_some());
+    assert!(s.content.has(&kept.id));
+}
+
 /// A pulled layer: its compressed blob is kept as the registry sent it (no uncompressed
 /// copy), noted as the layer's with its repository, read back decompressed by `save`, and
 /// gone with the image, manifests and notes too.
