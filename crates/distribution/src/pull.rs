@@ -152,9 +152,24 @@ pub async fn pull(
     };
     // An image already here has its config here: only the manifest is asked for.
     let present = Digest::parse(&config.digest).and_then(|d| store.get(&d));
+    // A new image: its manifest is stored while the config comes, not after it.
+    let early_manifest = (present.is_none() && store.manifest(&Digest::of(&top.body)).is_none())
+        .then(|| {
+            let (store, body) = (store.clone(), top.body.clone());
+            tokio::task::spawn_blocking(move || {
+                let mut writer = store.blob_writer().ok()?;
+                writer.write_all(&body).ok()?;
+                store.commit_blob(writer, &Digest::of(&body)).ok()
+            })
+        });
     let config_bytes = match present {
         Some(image) => store.config_bytes(&image.id).map_err(store_err)?,
         None => fetch_small(&client, &config.digest, CONFIG_LIMIT).await?,
+    };
+    // Held (kept from sweeps) until the image's manifests are recorded.
+    let early_manifest = match early_manifest {
+        Some(written) => written.await.ok().flatten(),
+        None => None,
     };
     let image_config = ImageConfig::parse(&config_bytes).map_err(store_err)?;
     let diff_ids = image_config.rootfs.diff_ids.clone();
@@ -310,6 +325,7 @@ pub async fn pull(
         store_here
             .keep_manifests(&kept, &image.id)
             .map_err(store_err)?;
+        drop(early_manifest);
         let mut names = vec![reference.clone()];
         if by_digest != reference {
             names.push(by_digest);

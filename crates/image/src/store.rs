@@ -169,10 +169,9 @@ impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
     /// Registers the image whose config is `config_bytes` (its layers made or held by this
     /// operation) as one received from elsewhere.
     pub fn register(&mut self, config_bytes: &[u8]) -> Result<Arc<Image>, ImageError> {
-        let known = self.store.get(&Digest::of(config_bytes)).is_some();
         let registered = self.store.register(config_bytes);
         // A new image's config blob is stored before its record: one left by a failure goes.
-        self.stored |= !(known && registered.is_ok());
+        self.stored |= registered.is_err();
         registered
     }
 
@@ -246,8 +245,9 @@ impl<S: std::ops::Deref<Target = ImageStore>> PendingLayers<S> {
     }
 }
 
-/// A blob just moved into the store (a downloaded layer), kept from the sweep while this
-/// lives; dropped while nothing records it, its file goes.
+/// A blob just moved into the store (a downloaded layer, a manifest), kept from the sweep
+/// while this lives; dropped while nothing records it (as a layer's blob or a manifest),
+/// its file goes.
 pub struct HeldBlob {
     store: Arc<ImageStore>,
     pub digest: Digest,
@@ -271,13 +271,11 @@ impl Drop for HeldBlob {
             return;
         }
         st.pending_layers.remove(&self.digest);
-        let recorded = self
-            .store
-            .registry
-            .lock()
-            .expect("lock")
-            .blobs
-            .contains_key(&self.digest);
+        let recorded = {
+            let registry = self.store.registry.lock().expect("lock");
+            registry.blobs.contains_key(&self.digest)
+                || registry.manifests.contains_key(&self.digest)
+        };
         if !recorded && !st.images.contains_key(&self.digest) {
             let _ = self.store.content.delete(&self.digest);
         }

@@ -232,6 +232,29 @@ fn a_pulled_image_is_pushed_with_the_blobs_it_came_with() {
         }
     }
     assert_eq!(layer_tars, 2);
+    // The manifest is kept as the registry sent it, byte for byte (what a push back puts).
+    let (digest, _) = manifest(&reg, "src/busybox", "1.0");
+    let sent = reg.request(
+        "GET",
+        "/v2/src/busybox/manifests/1.0",
+        &[(
+            "Accept",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )],
+        b"",
+    );
+    let kept = d
+        .data_root()
+        .join("image/blobs/sha256")
+        .join(digest.strip_prefix("sha256:").unwrap());
+    assert_eq!(
+        std::fs::read(&kept).ok(),
+        Some(sent.body),
+        "{}",
+        kept.display()
+    );
+    let out = d.docker_ok(&["push", &format!("{host}/src/busybox:1.0")]);
+    assert!(out.contains(&format!("1.0: digest: {digest}")), "{out}");
 }
 
 #[test]

@@ -496,6 +496,35 @@ fn a_layer_held_through_its_images_removal_goes_when_the_hold_ends() {
     assert!(s.content.has(&kept.id));
 }
 
+/// A manifest stored while its image is still on its way (a pull writes it while the config
+/// downloads) stays once recorded as the image's; one never recorded goes with its hold.
+#[test]
+fn a_manifest_stored_ahead_of_its_image_stays_once_recorded() {
+    use std::io::Write as _;
+    let (_d, s) = store();
+    let s = Arc::new(s);
+    let (img, _) = s
+        .import(
+            &mut Cursor::new(tarball(&[("a", b"1")])),
+            &opts(Some("x:1")),
+        )
+        .unwrap();
+    let hold = |bytes: &[u8]| {
+        let mut w = s.blob_writer().unwrap();
+        w.write_all(bytes).unwrap();
+        s.commit_blob(w, &Digest::of(bytes)).unwrap()
+    };
+    let kept: &[u8] = b"{\"manifest\":1}";
+    let held = hold(kept);
+    s.keep_manifests(&[(kept, "application/x-test")], &img.id)
+        .unwrap();
+    drop(held);
+    assert_eq!(s.manifest(&Digest::of(kept)).unwrap().0, kept);
+    let stray: &[u8] = b"{\"manifest\":2}";
+    drop(hold(stray));
+    assert!(!s.content.has(&Digest::of(stray)));
+}
+
 /// A pulled layer: its compressed blob is kept as the registry sent it (no uncompressed
 /// copy), noted as the layer's with its repository, read back decompressed by `save`, and
 /// gone with the image, manifests and notes too.

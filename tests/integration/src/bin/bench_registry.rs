@@ -25,8 +25,8 @@ struct Figures {
 }
 
 /// Runs of each warm measure: they take tens of milliseconds, and this machine's noise is
-/// of that order; fifteen give a steadier median than five.
-const WARM_RUNS: usize = 15;
+/// of that order; 25 give a steadier median than five or fifteen.
+const WARM_RUNS: usize = 25;
 
 fn ok(host: &str, config: &Path, args: &[&str]) {
     assert!(docker(host, config, args).success(), "docker {args:?}");
