@@ -297,6 +297,7 @@ impl<S: std::ops::Deref<Target = ImageStore>> Drop for PendingLayers<S> {
             }
             if st.kept.len() != before {
                 self.store.write_kept(&st.kept);
+                self.stored = true;
             }
         }
         for chain in self.layers.drain(..) {
@@ -307,8 +308,9 @@ impl<S: std::ops::Deref<Target = ImageStore>> Drop for PendingLayers<S> {
                 }
             }
         }
-        // Remove what this operation made that nothing owns (a failed import or load), and
-        // what an earlier sweep spared only because an operation held it.
+        // Remove what this operation made or released that nothing owns (a failed import or
+        // load, kept layers no image took), and what an earlier sweep spared only because an
+        // operation held it.
         if !self.stored && !self.store.sweep_owed.load(Ordering::Relaxed) {
             return;
         }

@@ -443,6 +443,26 @@ fn layers_of_an_interrupted_pull_are_kept_until_released() {
         assert!(s.layers.get(&chain).is_some(), "kept across a restart");
     }
     let s = Arc::new(ImageStore::open(&root).unwrap());
+    // A pull that uses the kept layer and fails releases it: it goes.
+    {
+        let mut pull = s.session();
+        assert!(pull.hold_existing(&chain).is_some());
+    }
+    assert!(
+        s.layers.get(&chain).is_none(),
+        "released by the pull that used it"
+    );
+    drop(s);
+    let chain = {
+        let s = Arc::new(ImageStore::open(&root).unwrap());
+        let mut pull = s.session();
+        let layer = pull
+            .create_layer(None, &mut Cursor::new(tarball(&[("a", b"1")])), None)
+            .unwrap();
+        std::mem::forget(pull);
+        layer.chain_id
+    };
+    let s = Arc::new(ImageStore::open(&root).unwrap());
     s.release_kept_layers().unwrap();
     assert!(s.layers.get(&chain).is_none());
     assert_eq!(std::fs::read_dir(root.join("pulls")).unwrap().count(), 0);
