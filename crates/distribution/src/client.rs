@@ -105,10 +105,14 @@ impl RegistryClient {
         push: bool,
         options: RegistryOptions,
     ) -> Self {
-        let insecure = endpoint.insecure || options.tls.is_insecure(&endpoint.domain).await;
-        let (http, tls_error) = options
-            .connections
-            .client(&endpoint.domain, insecure, &options);
+        // A mirror is its own host for certificates (its `certs.d/<host[:port]>`), as Docker
+        // sets a mirror's TLS up; a registry is its name.
+        let tls_host = endpoint
+            .mirror_host()
+            .unwrap_or(&endpoint.domain)
+            .to_string();
+        let insecure = endpoint.insecure || options.tls.is_insecure(&tls_host).await;
+        let (http, tls_error) = options.connections.client(&tls_host, insecure, &options);
         // The registry's own endpoint (not a mirror's URL) may change scheme once.
         let (https, plain) = (
             format!("https://{}", endpoint.api_host()),

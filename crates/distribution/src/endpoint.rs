@@ -75,6 +75,19 @@ impl Endpoint {
         out
     }
 
+    /// The host (and port) of a mirror this endpoint is: where its base URL points, when
+    /// that is not the registry's own API host.
+    pub fn mirror_host(&self) -> Option<&str> {
+        let host = self
+            .base
+            .split_once("://")
+            .map_or(&self.base[..], |(_, rest)| rest)
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        (host != self.api_host()).then_some(host)
+    }
+
     /// The host (and port) the registry's API is served on: Docker Hub's is not the name
     /// its images carry.
     pub fn api_host(&self) -> &str {
@@ -153,6 +166,10 @@ mod tests {
             ["http://127.0.0.1:5001", "https://registry-1.docker.io"]
         );
         assert!(hub.iter().all(|e| e.path == "library/busybox"));
+        // A mirror's certificates are its own host's; a registry's, its name's.
+        assert_eq!(hub[0].mirror_host(), Some("127.0.0.1:5001"));
+        assert_eq!(hub[1].mirror_host(), None);
+        assert_eq!(local.mirror_host(), None);
         assert_eq!(Endpoint::candidates("127.0.0.1:5000/a", &mirrors).len(), 1);
         for (server, base) in [
             ("", "https://registry-1.docker.io"),

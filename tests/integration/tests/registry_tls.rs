@@ -77,6 +77,18 @@ fn registries_over_tls_are_checked_against_certs_d_the_system_roots_or_not_at_al
     assert!(ok, "{text}\n{}", d.log());
     drop(d);
 
+    // A mirror over TLS is checked against its own host's certs.d (Docker Hub's names are
+    // pulled through it); the registry's name (docker.io) has none here.
+    let d = Daemon::start_with(&[
+        "--registry-certs-dir",
+        &certs_arg,
+        "--registry-mirror",
+        &format!("https://{}", open.host),
+    ]);
+    let (ok, text) = pull(&d, "tls/busybox:1");
+    assert!(ok, "{text}\n{}", d.log());
+    drop(d);
+
     // --insecure-registry host:port: that registry unchecked, the other port still checked.
     let empty = tempfile::tempdir().unwrap();
     let d = Daemon::start_with(&[
