@@ -687,7 +687,7 @@ fn run_steps_get_the_builds_limits_and_hosts() {
     d.import_busybox("busybox:latest");
     let ctx = context(&[(
         "Dockerfile",
-        "FROM busybox\nRUN (cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max) > /limit; grep myhost /etc/hosts > /hosts\nRUN cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpuset/cpuset.cpus > /cpu; df -k /dev/shm | tail -1 | awk '{print $2}' > /shm\n",
+        "FROM busybox\nRUN (cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max) > /limit; (cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes 2>/dev/null || echo none) > /memsw; grep myhost /etc/hosts > /hosts\nRUN cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpuset/cpuset.cpus > /cpu; df -k /dev/shm | tail -1 | awk '{print $2}' > /shm\n",
     )]);
     let (code, out, err) = docker_build(
         &d,
@@ -722,6 +722,13 @@ fn run_steps_get_the_builds_limits_and_hosts() {
         d.docker_ok(&["run", "--rm", "limited:1", "cat", "/limit"]),
         "67108864\n"
     );
+    // Memory and swap together, where the host accounts swap (cgroup v1's memsw).
+    if std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
+        assert_eq!(
+            d.docker_ok(&["run", "--rm", "limited:1", "cat", "/memsw"]),
+            "134217728\n"
+        );
+    }
     let hosts = d.docker_ok(&["run", "--rm", "limited:1", "cat", "/hosts"]);
     assert!(
         hosts.contains("10.1.2.3") && hosts.contains("myhost"),

@@ -74,6 +74,15 @@ fn update_changes_limits_of_a_running_container() {
             "/sys/fs/cgroup/cpu/cpu.shares",
         ]);
         assert_eq!(inside, "67108864\n512\n");
+        if std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
+            let swap = d.docker_ok(&[
+                "exec",
+                "upd",
+                "cat",
+                "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes",
+            ]);
+            assert_eq!(swap, "134217728\n");
+        }
     }
     // A stopped container keeps the new limits for its next start.
     d.docker_ok(&["stop", "-t", "0", "upd"]);
