@@ -15,6 +15,10 @@ use crate::error::DistributionError;
 use crate::manifest::ACCEPT;
 use crate::options::RegistryOptions;
 
+/// How many kept connections found closed one request may pass over before it fails: more
+/// than a registry's connections kept at once (three downloads, five uploads).
+const KEPT_RETRIES: usize = 8;
+
 /// The largest manifest read: registries cap theirs at 4 MiB too.
 const MANIFEST_LIMIT: usize = 4 << 20;
 
@@ -53,6 +57,14 @@ pub struct RegistryClient {
     /// The scope's actions: `pull`, or `pull,push`.
     actions: &'static str,
     pub options: RegistryOptions,
+}
+
+/// Whether a request failed because its connection closed before any answer came: what a
+/// kept connection the registry closed meanwhile gives.
+fn closed_under_us(e: &hyper_util::client::legacy::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<hyper::Error>())
+        .is_some_and(|h| h.is_incomplete_message() || h.is_closed() || h.is_canceled())
 }
 
 /// Go's spelling of a method in its URL errors (`Get "…": …`), which Docker's messages carry.
@@ -257,14 +269,42 @@ impl RegistryClient {
     }
 
     /// `request`'s answer (its head), or an error once the registry has been silent for the
-    /// stall timeout.
+    /// stall timeout. A GET or HEAD that finds its kept connection closed under it (the
+    /// registry closed it as the request went) is sent again on another, as Go's transport
+    /// retries requests that change nothing.
     async fn timed(
         &self,
         request: Request<RequestBody>,
         what: String,
     ) -> Result<Response<Incoming>, DistributionError> {
+        let again = matches!(*request.method(), Method::GET | Method::HEAD).then(|| {
+            let mut head = Request::new(());
+            *head.method_mut() = request.method().clone();
+            *head.uri_mut() = request.uri().clone();
+            *head.headers_mut() = request.headers().clone();
+            head
+        });
         let stall = self.options.stall_timeout;
-        match tokio::time::timeout(stall, self.http.request(request)).await {
+        let send = |request| tokio::time::timeout(stall, self.http.request(request));
+        let mut answer = send(request).await;
+        if let Some(again) = again {
+            // Each kept connection found closed is dropped from the pool; the next try takes
+            // another, or a new one.
+            for _ in 0..KEPT_RETRIES {
+                match &answer {
+                    Ok(Err(e)) if closed_under_us(e) => {
+                        tracing::debug!(error = %e, "a kept connection was closed; asking again");
+                    }
+                    _ => break,
+                }
+                let mut copy = Request::new(bytes_body(Bytes::new()));
+                *copy.method_mut() = again.method().clone();
+                *copy.uri_mut() = again.uri().clone();
+                *copy.headers_mut() = again.headers().clone();
+                answer = send(copy).await;
+            }
+        }
+        match answer {
             Ok(r) => r.map_err(|e| DistributionError::transport(what, e)),
             Err(_) => Err(DistributionError::transport(
                 what,

@@ -792,3 +792,52 @@ fn pulls_and_pushes_to_one_registry_reuse_its_connections() {
     );
     d.remove_all_containers();
 }
+
+/// A registry (or a proxy before it) that closes a kept connection as the next request comes:
+/// the request goes again on a new connection, and the pull completes.
+#[test]
+fn a_kept_connection_closed_under_a_request_is_asked_again_on_a_new_one() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let (reg, _, _, _) = registry_with_busybox();
+    let upstream = reg.host();
+    // Each connection carries one request and its answer; a second request closes it.
+    let proxy = berth_tests::loopback::LoopbackServer::start(move |client, _| {
+        let server = std::net::TcpStream::connect(&upstream).unwrap();
+        let answered = Arc::new(AtomicBool::new(false));
+        let (mut s_in, mut c_out) = (server.try_clone().unwrap(), client.try_clone().unwrap());
+        let back = {
+            let answered = answered.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = s_in.read(&mut buf) {
+                    if n == 0 || c_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    answered.store(true, Ordering::SeqCst);
+                }
+            })
+        };
+        let (mut c_in, mut s_out) = (client, server);
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = c_in.read(&mut buf) {
+            if n == 0 || answered.load(Ordering::SeqCst) || s_out.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = c_in.shutdown(std::net::Shutdown::Both);
+        let _ = s_out.shutdown(std::net::Shutdown::Both);
+        let _ = back.join();
+    });
+    let name = format!("127.0.0.1:{}/team/busybox:1.0", proxy.port);
+    let d = Daemon::start();
+    d.docker_ok(&["pull", &name]);
+    d.docker_ok(&["rmi", &name]);
+    d.docker_ok(&["pull", &name]);
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", &name, "cat", "/hello.txt"]),
+        "hello from the registry\n"
+    );
+    d.remove_all_containers();
+}
