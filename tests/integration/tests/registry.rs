@@ -771,20 +771,21 @@ fn pulls_and_pushes_to_one_registry_reuse_its_connections() {
     let name = format!("127.0.0.1:{}/team/busybox:1.0", proxy.port);
     let d = Daemon::start();
     d.docker_ok(&["pull", &name]);
-    let first = opened.load(Ordering::SeqCst);
-    assert!(
-        (1..=2).contains(&first),
-        "{first} connections for two layers"
-    );
-    d.docker_ok(&["rmi", &name]);
-    d.docker_ok(&["pull", &name]);
+    for _ in 0..3 {
+        d.docker_ok(&["rmi", &name]);
+        d.docker_ok(&["pull", &name]);
+    }
     let pushed = format!("127.0.0.1:{}/team/copy:1", proxy.port);
     d.docker_ok(&["tag", &name, &pushed]);
     d.docker_ok(&["push", &pushed]);
-    assert_eq!(
-        opened.load(Ordering::SeqCst),
-        first,
-        "the later pull and push opened connections of their own"
+    d.docker_ok(&["push", &pushed]);
+    // Six operations: a connection each (or two, for the two layers) would be seven or
+    // more. Kept, they are the two layers' downloads at once, and perhaps one or two more
+    // opened while others were on their way back to the pool (a busy machine).
+    let opened = opened.load(Ordering::SeqCst);
+    assert!(
+        (1..=4).contains(&opened),
+        "{opened} connections for six operations"
     );
     assert_eq!(
         d.docker_ok(&["run", "--rm", &name, "cat", "/hello.txt"]),
