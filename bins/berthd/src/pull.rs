@@ -70,6 +70,13 @@ pub fn mirror(url: &str) -> Result<String, String> {
             ))
         }
     }
+    if let Some((user, _)) = uri.authority().and_then(|a| a.as_str().rsplit_once('@')) {
+        let name = user.split(':').next().unwrap_or(user);
+        let shown = url.replacen(user, &format!("{name}:xxxxx"), 1);
+        return Err(format!(
+            "invalid mirror: username/password not allowed in URI {shown:?}"
+        ));
+    }
     if uri.authority().is_none() || !matches!(uri.path(), "" | "/") || uri.query().is_some() {
         return Err(format!(
             "invalid mirror: path, query, or fragment at end of the URI {url:?}"
@@ -166,6 +173,10 @@ mod tests {
             .unwrap_err()
             .contains("unsupported scheme"));
         assert!(mirror("http://x/v2/").is_err());
+        assert_eq!(
+            mirror("http://foo:bar@mirror-1.example.com/").unwrap_err(),
+            "invalid mirror: username/password not allowed in URI \"http://foo:xxxxx@mirror-1.example.com/\""
+        );
         assert!(mirror("mirror.example.com").is_err());
     }
 }

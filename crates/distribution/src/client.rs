@@ -15,9 +15,9 @@ use crate::error::DistributionError;
 use crate::manifest::ACCEPT;
 use crate::options::RegistryOptions;
 
-/// How many kept connections found closed one request may pass over before it fails: more
-/// than a registry's connections kept at once (three downloads, five uploads).
-const KEPT_RETRIES: usize = 8;
+/// How many kept connections found closed one request may pass over before it fails: as
+/// many as are kept idle for one registry.
+const KEPT_RETRIES: usize = crate::connections::IDLE_PER_REGISTRY;
 
 /// The largest manifest read: registries cap theirs at 4 MiB too.
 const MANIFEST_LIMIT: usize = 4 << 20;
@@ -64,7 +64,7 @@ pub struct RegistryClient {
 fn closed_under_us(e: &hyper_util::client::legacy::Error) -> bool {
     std::error::Error::source(e)
         .and_then(|s| s.downcast_ref::<hyper::Error>())
-        .is_some_and(|h| h.is_incomplete_message() || h.is_closed() || h.is_canceled())
+        .is_some_and(|h| h.is_incomplete_message() || h.is_closed())
 }
 
 /// Go's spelling of a method in its URL errors (`Get "…": …`), which Docker's messages carry.

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
@@ -24,10 +24,12 @@ const IDLE: Duration = Duration::from_secs(30);
 /// Registries kept at once; past it the clients start over (each is only its idle
 /// connections).
 const KEPT: usize = 64;
+/// Idle connections kept per registry: a push's five uploads at once.
+pub(crate) const IDLE_PER_REGISTRY: usize = 5;
 
-/// A registry's `certs.d` files as they are now (name, modification time, length): a
-/// client set up from other files is not reused.
-pub type CertsState = Vec<(PathBuf, Option<SystemTime>, u64)>;
+/// A registry's `certs.d` files as they are now (name; device, inode, length, modification
+/// and change times of what it leads to): a client set up from other files is not reused.
+pub type CertsState = Vec<(PathBuf, Option<(u64, u64, u64, i64, i64, i64, i64)>)>;
 
 struct Kept {
     certs: CertsState,
@@ -93,6 +95,7 @@ fn build(domain: &str, insecure: bool, options: &RegistryOptions) -> (HttpClient
         .wrap_connector(connector);
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(IDLE)
+        .pool_max_idle_per_host(IDLE_PER_REGISTRY)
         .pool_timer(TokioTimer::new())
         .build(connector);
     (client, tls_error)

@@ -166,9 +166,10 @@ impl TlsSettings {
             .with_no_client_auth()
     }
 
-    /// Every file of `domain`'s `certs.d` directories with its modification time and
-    /// length: what a client made for it was made from.
+    /// Every file of `domain`'s `certs.d` directories with what identifies its contents
+    /// (followed through symlinks): what a client made for it was made from.
     pub fn certs_state(&self, domain: &str) -> crate::connections::CertsState {
+        use std::os::unix::fs::MetadataExt;
         let mut out = Vec::new();
         for dir in &self.certs_dirs {
             let mut files: Vec<_> = std::fs::read_dir(dir.join(domain))
@@ -176,12 +177,21 @@ impl TlsSettings {
                 .flatten()
                 .flatten()
                 .map(|e| {
-                    let meta = e.metadata().ok();
-                    (
-                        e.path(),
-                        meta.as_ref().and_then(|m| m.modified().ok()),
-                        meta.map_or(0, |m| m.len()),
-                    )
+                    let path = e.path();
+                    // The change time too: a copy that keeps the modification time (`cp -p`)
+                    // or a file rewritten within one tick still changes it.
+                    let seen = std::fs::metadata(&path).ok().map(|m| {
+                        (
+                            m.dev(),
+                            m.ino(),
+                            m.size(),
+                            m.mtime(),
+                            m.mtime_nsec(),
+                            m.ctime(),
+                            m.ctime_nsec(),
+                        )
+                    });
+                    (path, seen)
                 })
                 .collect();
             files.sort();
@@ -194,7 +204,7 @@ impl TlsSettings {
     fn host_files(&self, domain: &str, ext: &str) -> Vec<PathBuf> {
         self.certs_state(domain)
             .into_iter()
-            .map(|(path, _, _)| path)
+            .map(|(path, _)| path)
             .filter(|p| p.extension().is_some_and(|x| x == ext))
             .collect()
     }
@@ -359,5 +369,32 @@ mod tests {
         let err = t.client_config("reg.example:5000", false).unwrap_err();
         assert!(err.contains("missing key"), "{err}");
         assert!(t.client_config("other:5000", false).is_ok());
+    }
+
+    /// What a kept client was made from changes with the files a certs.d entry leads to,
+    /// followed through a symlink, even at the same length and modification time.
+    #[test]
+    fn the_certs_state_follows_links_and_sees_rewrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = dir.path().join("reg.example:5000");
+        std::fs::create_dir_all(&host).unwrap();
+        let target = dir.path().join("ca.pem");
+        std::fs::write(&target, "first CA").unwrap();
+        std::os::unix::fs::symlink(&target, host.join("ca.crt")).unwrap();
+        let t = TlsSettings::new(vec![dir.path().to_path_buf()], &[]).unwrap();
+        let before = t.certs_state("reg.example:5000");
+        assert_eq!(before.len(), 1);
+        assert_eq!(before, t.certs_state("reg.example:5000"));
+        // Rewritten in place, same length, its modification time put back.
+        let mtime = std::fs::metadata(&target).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&target, "other CA").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&target)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        assert_ne!(before, t.certs_state("reg.example:5000"));
     }
 }

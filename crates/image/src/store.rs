@@ -140,6 +140,19 @@ fn hold(held: &mut Vec<Digest>, st: &mut State, d: Digest) {
     held.push(d);
 }
 
+/// Lets go of one hold of `d`; whether it was the last.
+fn release(st: &mut State, d: &Digest) -> bool {
+    let Some(n) = st.pending_layers.get_mut(d) else {
+        return false;
+    };
+    *n -= 1;
+    if *n > 0 {
+        return false;
+    }
+    st.pending_layers.remove(d);
+    true
+}
+
 /// What a running operation has stored but no image owns yet (blobs, layers), protected from
 /// the sweep until the operation ends; on drop, whatever no image took is removed. `S` is how
 /// it holds the store: borrowed within one call, shared (`Arc`) by an operation that spans
@@ -263,20 +276,22 @@ impl std::fmt::Debug for HeldBlob {
 impl Drop for HeldBlob {
     fn drop(&mut self) {
         let mut st = self.store.state.write().expect("lock");
-        let Some(n) = st.pending_layers.get_mut(&self.digest) else {
-            return;
-        };
-        *n -= 1;
-        if *n > 0 {
+        if !release(&mut st, &self.digest) {
             return;
         }
-        st.pending_layers.remove(&self.digest);
         let recorded = {
             let registry = self.store.registry.lock().expect("lock");
             registry.blobs.contains_key(&self.digest)
                 || registry.manifests.contains_key(&self.digest)
         };
-        if !recorded && !st.images.contains_key(&self.digest) {
+        // An image's config, or the uncompressed tar of an image's layer (imported, loaded,
+        // committed: its digest is its diff ID), is that image's.
+        let an_images = st.images.contains_key(&self.digest)
+            || st
+                .images
+                .values()
+                .any(|image| image.layers.iter().any(|l| l.diff_id == self.digest));
+        if !recorded && !an_images {
             let _ = self.store.content.delete(&self.digest);
         }
     }
@@ -301,12 +316,7 @@ impl<S: std::ops::Deref<Target = ImageStore>> Drop for PendingLayers<S> {
             }
         }
         for chain in self.layers.drain(..) {
-            if let Some(n) = st.pending_layers.get_mut(&chain) {
-                *n -= 1;
-                if *n == 0 {
-                    st.pending_layers.remove(&chain);
-                }
-            }
+            release(&mut st, &chain);
         }
         // Remove what this operation made or released that nothing owns (a failed import or
         // load, kept layers no image took), and what an earlier sweep spared only because an
@@ -479,6 +489,8 @@ impl ImageStore {
 
     /// Removes layers and blobs that no image (and no running operation) uses.
     fn sweep_locked(&self, st: &State) -> Result<(), ImageError> {
+        // Owed until this one has gone through.
+        self.sweep_owed.store(true, Ordering::Relaxed);
         // Pending entries are layer chain IDs or blob digests; keeping both kinds live is safe.
         let mut live_layers: HashSet<Digest> = st.pending_layers.keys().copied().collect();
         live_layers.extend(st.kept.iter().copied());
@@ -856,6 +868,32 @@ impl ImageStore {
             return Ok(existing);
         }
         let config = ImageConfig::parse(config_bytes)?;
+        // The config is held from sweeps from its write until the image owns it; one left by
+        // a failure goes at the next sweep.
+        let id = Digest::of(config_bytes);
+        *self
+            .state
+            .write()
+            .expect("lock")
+            .pending_layers
+            .entry(id)
+            .or_default() += 1;
+        let registered = self.register_held(config_bytes, config, record);
+        let mut st = self.state.write().expect("lock");
+        release(&mut st, &id);
+        if registered.is_err() {
+            self.sweep_owed.store(true, Ordering::Relaxed);
+        }
+        registered
+    }
+
+    /// [`ImageStore::register_record`]'s writes, its config held.
+    fn register_held(
+        &self,
+        config_bytes: &[u8],
+        config: ImageConfig,
+        record: ImageRecord,
+    ) -> Result<Arc<Image>, ImageError> {
         let id = self.content.put(config_bytes)?;
         let record_path = self.root.join("images").join(format!("{}.json", id.hex()));
         let _guard = self.commit.lock().expect("lock");

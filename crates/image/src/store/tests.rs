@@ -545,6 +545,29 @@ fn a_manifest_stored_ahead_of_its_image_stays_once_recorded() {
     assert!(!s.content.has(&Digest::of(stray)));
 }
 
+/// A download whose digest is an image's uncompressed layer tar (a registry serving it
+/// uncompressed) leaves that tar when it is dropped unrecorded (a failed pull).
+#[test]
+fn a_dropped_download_leaves_an_images_layer_tar_of_the_same_digest() {
+    use std::io::Write as _;
+    let (_d, s) = store();
+    let s = Arc::new(s);
+    let tar = tarball(&[("a", b"1")]);
+    let (img, _) = s
+        .import(&mut Cursor::new(tar.clone()), &opts(Some("x:1")))
+        .unwrap();
+    let diff_id = img.layers[0].diff_id;
+    assert!(s.content.has(&diff_id));
+    let mut w = s.blob_writer().unwrap();
+    w.write_all(&tar).unwrap();
+    drop(s.commit_blob(w, &diff_id).unwrap());
+    assert!(s.content.has(&diff_id), "the image's layer tar went");
+    let (_, mut read) = s.open_layer_tar(&img.layers[0]).unwrap();
+    let mut back = Vec::new();
+    read.read_to_end(&mut back).unwrap();
+    assert_eq!(back, tar);
+}
+
 /// A pulled layer: its compressed blob is kept as the registry sent it (no uncompressed
 /// copy), noted as the layer's with its repository, read back decompressed by `save`, and
 /// gone with the image, manifests and notes too.
