@@ -24,6 +24,10 @@ const IDLE: Duration = Duration::from_secs(30);
 /// Registries kept at once; past it the clients start over (each is only its idle
 /// connections).
 const KEPT: usize = 64;
+/// How long one client serves before the next operation makes a new one: its connections
+/// then close as the operations using them end, so that a registry's name that now leads
+/// elsewhere (a failover) is followed within this, however busy the registry is.
+const LIFETIME: Duration = Duration::from_secs(300);
 /// Idle connections kept per registry: a push's five uploads at once.
 pub(crate) const IDLE_PER_REGISTRY: usize = 5;
 
@@ -32,6 +36,7 @@ pub(crate) const IDLE_PER_REGISTRY: usize = 5;
 pub type CertsState = Vec<(PathBuf, Option<(u64, u64, u64, i64, i64, i64, i64)>)>;
 
 struct Kept {
+    made: std::time::Instant,
     certs: CertsState,
     client: HttpClient,
     /// Why TLS could not be set up from those files, told at a request.
@@ -61,7 +66,10 @@ impl Connections {
         let certs = options.tls.certs_state(domain);
         let key = (domain.to_string(), insecure);
         let mut kept = self.0.lock().expect("lock");
-        if let Some(k) = kept.get(&key).filter(|k| k.certs == certs) {
+        if let Some(k) = kept
+            .get(&key)
+            .filter(|k| k.certs == certs && k.made.elapsed() < LIFETIME)
+        {
             return (k.client.clone(), k.tls_error.clone());
         }
         let (client, tls_error) = build(domain, insecure, options);
@@ -71,6 +79,7 @@ impl Connections {
         kept.insert(
             key,
             Kept {
+                made: std::time::Instant::now(),
                 certs,
                 client: client.clone(),
                 tls_error: tls_error.clone(),
