@@ -593,6 +593,15 @@ impl Daemon {
         }
     }
 
+    /// How many containers the daemon has, running or not.
+    pub fn container_count(&self) -> usize {
+        self.get("/v1.44/containers/json?all=1")
+            .json()
+            .as_array()
+            .expect("a list")
+            .len()
+    }
+
     pub fn remove_all_containers(&self) {
         let Ok(r) = self.try_request("GET", "/containers/json?all=1", &[], &[]) else {
             return;

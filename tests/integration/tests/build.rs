@@ -83,14 +83,7 @@ fn docker_build_makes_an_image_that_runs_and_a_rebuild_is_all_cache() {
     assert!(!history.contains("<missing>"), "{history}");
     assert_eq!(history.lines().count(), 10, "{history}");
     // Every step's container is gone.
-    assert_eq!(
-        d.get("/v1.44/containers/json?all=1")
-            .json()
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(d.container_count(), 0);
     // Unchanged: every step is the cache's, nothing runs, the same image.
     let (code, out, _) = docker_build(&d, ctx.path(), &["-t", "app:2"]);
     assert_eq!(code, 0);
@@ -154,24 +147,10 @@ fn a_failing_run_fails_the_build_with_its_exit_code() {
     assert!(out.contains("out\n"), "{out}");
     assert_eq!(d.get("/v1.44/images/fails:1/json").status, 404);
     // The failed step's container is kept (as Docker keeps it), unless --force-rm.
-    assert_eq!(
-        d.get("/v1.44/containers/json?all=1")
-            .json()
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(d.container_count(), 1);
     let (code, _, _) = docker_build(&d, ctx.path(), &["--force-rm", "-t", "fails:2"]);
     assert_eq!(code, 3);
-    assert_eq!(
-        d.get("/v1.44/containers/json?all=1")
-            .json()
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(d.container_count(), 1);
     d.remove_all_containers();
 }
 
@@ -524,14 +503,7 @@ fn build_into_a_long_run(d: &Daemon, tag: &str) -> std::os::unix::net::UnixStrea
 fn a_client_that_leaves_cancels_the_build_and_its_container() {
     let d = Daemon::start();
     let s = build_into_a_long_run(&d, "left:1");
-    assert_eq!(
-        d.get("/v1.44/containers/json?all=1")
-            .json()
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(d.container_count(), 1);
     drop(s);
     berth_tests::audit::eventually(
         "the build's container gone",
@@ -558,14 +530,7 @@ fn a_daemon_that_stops_during_a_build_ends_it_and_its_container() {
     assert!(stopped.success(), "{stopped:?}\n{}", d.log());
     drop(s);
     d.spawn();
-    assert_eq!(
-        d.get("/v1.44/containers/json?all=1")
-            .json()
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(d.container_count(), 0);
     assert_eq!(d.get("/v1.44/images/stopped:1/json").status, 404);
 }
 
@@ -601,14 +566,7 @@ fn a_client_that_leaves_during_the_from_pull_ends_the_build() {
         std::time::Duration::from_secs(3),
         || builds() == 0,
     );
-    assert_eq!(
-        d.get("/v1.44/containers/json?all=1")
-            .json()
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(d.container_count(), 0);
     // Nothing of the pull is left running: the daemon stops when asked (it hung, held by
     // the abandoned download's writer, until killed).
     let mut d = d;

@@ -34,6 +34,30 @@ fn no_containers(_: &Digest) -> bool {
     false
 }
 
+/// A store shared as a pull shares it.
+fn shared_store() -> (tempfile::TempDir, Arc<ImageStore>) {
+    let (dir, s) = store();
+    (dir, Arc::new(s))
+}
+
+/// An image of one file, imported as `name`.
+fn import_one(s: &ImageStore, file: &str, name: &str) -> Arc<Image> {
+    s.import(
+        &mut Cursor::new(tarball(&[(file, b"1")])),
+        &opts(Some(name)),
+    )
+    .unwrap()
+    .0
+}
+
+/// `bytes` stored as a blob held from sweeps, as a download is.
+fn held(s: &Arc<ImageStore>, bytes: &[u8]) -> HeldBlob {
+    use std::io::Write as _;
+    let mut w = s.blob_writer().unwrap();
+    w.write_all(bytes).unwrap();
+    s.commit_blob(w, &Digest::of(bytes)).unwrap()
+}
+
 #[test]
 fn import_resolves_by_name_id_and_prefix() {
     let (_d, s) = store();
@@ -481,20 +505,9 @@ fn layers_of_an_interrupted_pull_are_kept_until_released() {
 /// an image of its own, and one an image still owns stays.
 #[test]
 fn a_layer_held_through_its_images_removal_goes_when_the_hold_ends() {
-    let (_d, s) = store();
-    let s = Arc::new(s);
-    let (kept, _) = s
-        .import(
-            &mut Cursor::new(tarball(&[("k", b"1")])),
-            &opts(Some("k:1")),
-        )
-        .unwrap();
-    let (img, _) = s
-        .import(
-            &mut Cursor::new(tarball(&[("a", b"1")])),
-            &opts(Some("x:1")),
-        )
-        .unwrap();
+    let (_d, s) = shared_store();
+    let kept = import_one(&s, "k", "k:1");
+    let img = import_one(&s, "a", "x:1");
     let chain = img.layers[0].chain_id;
     let mut pull = s.session();
     assert!(pull.hold_existing(&chain).is_some());
@@ -520,28 +533,16 @@ fn a_layer_held_through_its_images_removal_goes_when_the_hold_ends() {
 /// downloads) stays once recorded as the image's; one never recorded goes with its hold.
 #[test]
 fn a_manifest_stored_ahead_of_its_image_stays_once_recorded() {
-    use std::io::Write as _;
-    let (_d, s) = store();
-    let s = Arc::new(s);
-    let (img, _) = s
-        .import(
-            &mut Cursor::new(tarball(&[("a", b"1")])),
-            &opts(Some("x:1")),
-        )
-        .unwrap();
-    let hold = |bytes: &[u8]| {
-        let mut w = s.blob_writer().unwrap();
-        w.write_all(bytes).unwrap();
-        s.commit_blob(w, &Digest::of(bytes)).unwrap()
-    };
+    let (_d, s) = shared_store();
+    let img = import_one(&s, "a", "x:1");
     let kept: &[u8] = b"{\"manifest\":1}";
-    let held = hold(kept);
+    let holding = held(&s, kept);
     s.keep_manifests(&[(kept, "application/x-test")], &img.id)
         .unwrap();
-    drop(held);
+    drop(holding);
     assert_eq!(s.manifest(&Digest::of(kept)).unwrap().0, kept);
     let stray: &[u8] = b"{\"manifest\":2}";
-    drop(hold(stray));
+    drop(held(&s, stray));
     assert!(!s.content.has(&Digest::of(stray)));
 }
 
@@ -549,18 +550,12 @@ fn a_manifest_stored_ahead_of_its_image_stays_once_recorded() {
 /// uncompressed) leaves that tar when it is dropped unrecorded (a failed pull).
 #[test]
 fn a_dropped_download_leaves_an_images_layer_tar_of_the_same_digest() {
-    use std::io::Write as _;
-    let (_d, s) = store();
-    let s = Arc::new(s);
+    let (_d, s) = shared_store();
+    let img = import_one(&s, "a", "x:1");
     let tar = tarball(&[("a", b"1")]);
-    let (img, _) = s
-        .import(&mut Cursor::new(tar.clone()), &opts(Some("x:1")))
-        .unwrap();
     let diff_id = img.layers[0].diff_id;
-    assert!(s.content.has(&diff_id));
-    let mut w = s.blob_writer().unwrap();
-    w.write_all(&tar).unwrap();
-    drop(s.commit_blob(w, &diff_id).unwrap());
+    assert_eq!(Digest::of(&tar), diff_id);
+    drop(held(&s, &tar));
     assert!(s.content.has(&diff_id), "the image's layer tar went");
     let (_, mut read) = s.open_layer_tar(&img.layers[0]).unwrap();
     let mut back = Vec::new();
