@@ -446,22 +446,25 @@ fn commits_are_marked_built_here_and_found_as_children() {
     );
 }
 
+/// A pull into the store at `root` that made a layer and never ended (the daemon died); the
+/// layer's chain ID.
+fn interrupted_pull(root: &Path) -> Digest {
+    let s = Arc::new(ImageStore::open(root).unwrap());
+    let mut pull = s.session();
+    let layer = pull
+        .create_layer(None, &mut Cursor::new(tarball(&[("a", b"1")])), None)
+        .unwrap();
+    std::mem::forget(pull);
+    layer.chain_id
+}
+
 /// What a pull had finished when the daemon died is kept across restarts for the next pull,
 /// until `image prune` lets it go; a pull that ends (well or not) leaves no note.
 #[test]
 fn layers_of_an_interrupted_pull_are_kept_until_released() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("image");
-    let chain = {
-        let s = Arc::new(ImageStore::open(&root).unwrap());
-        let mut pull = s.session();
-        let layer = pull
-            .create_layer(None, &mut Cursor::new(tarball(&[("a", b"1")])), None)
-            .unwrap();
-        // The daemon dies: the pull never ends.
-        std::mem::forget(pull);
-        layer.chain_id
-    };
+    let chain = interrupted_pull(&root);
     for _ in 0..2 {
         let s = ImageStore::open(&root).unwrap();
         assert!(s.layers.get(&chain).is_some(), "kept across a restart");
@@ -477,15 +480,7 @@ fn layers_of_an_interrupted_pull_are_kept_until_released() {
         "released by the pull that used it"
     );
     drop(s);
-    let chain = {
-        let s = Arc::new(ImageStore::open(&root).unwrap());
-        let mut pull = s.session();
-        let layer = pull
-            .create_layer(None, &mut Cursor::new(tarball(&[("a", b"1")])), None)
-            .unwrap();
-        std::mem::forget(pull);
-        layer.chain_id
-    };
+    let chain = interrupted_pull(&root);
     let s = Arc::new(ImageStore::open(&root).unwrap());
     s.release_kept_layers().unwrap();
     assert!(s.layers.get(&chain).is_none());
